@@ -1,0 +1,649 @@
+//! From a parsed command line to library calls and an exit status.
+//!
+//! Policy: every flag is validated here, before anything is sent or written; each failure maps
+//! to one documented [`ExitStatus`] through [`Failure`], and its message names the setting or
+//! the file and line at fault. Logs go to stderr (text or JSON), results to stdout or `--output`.
+
+use std::io::{IsTerminal, Write};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+
+use crate::cli::{
+    AttacksArgs, BillingArgs, Cli, CodesArgs, Command, ExportArgs, FetchArgs, GlobalArgs,
+    LicenseArgs, LogFormat, MockArgs, ReportArgs, ReportCommand, VendorArgs,
+};
+use crate::config::{ConfigError, FileConfig, FlagValues, Layers};
+use crate::exit::ExitStatus;
+use crate::fetch::progress::ProgressMode;
+use crate::fetch::{FetchError, FetchOptions, FetchReport, StopCause};
+use crate::input::{InputOptions, Source};
+use crate::mock::{MockOptions, MockServer};
+use crate::report::render::{Document, Format, Section, render};
+use crate::report::{ReportError, Window, attacks, billing, load_buckets};
+use crate::store::intake::IntakeError;
+use crate::store::{OpenMode, Store, StoreError};
+use crate::vendor::answer::StopReason;
+use crate::vendor::client::{ClientOptions, VendorClient, VendorError};
+use crate::vendor::codes::CodeTable;
+
+/// An error with the exit status it ends the process with.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: ExitStatus,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            status: ExitStatus::Usage,
+            error: error.into(),
+        }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            status: ExitStatus::Internal,
+            error: error.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::usage(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        let status = match e {
+            StoreError::NotADatabase { .. }
+            | StoreError::NewerSchema { .. }
+            | StoreError::Missing { .. }
+            | StoreError::Busy { .. } => ExitStatus::Usage,
+            _ => ExitStatus::Internal,
+        };
+        Failure {
+            status,
+            error: e.into(),
+        }
+    }
+}
+
+impl From<ReportError> for Failure {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Store(s) => s.into(),
+            other => Failure::usage(other),
+        }
+    }
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {
+    init_logging(&cli.global);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::internal)?;
+    let global = &cli.global;
+    match cli.command {
+        Command::Fetch(args) => runtime.block_on(fetch(global, args)),
+        Command::Export(args) => export(global, &args),
+        Command::Report(ReportCommand::Billing(args)) => report_billing(global, &args),
+        Command::Report(ReportCommand::Attacks(args)) => report_attacks(global, &args),
+        Command::License(args) => runtime.block_on(license(global, args)),
+        Command::Codes(args) => codes(global, &args),
+        Command::Mock(args) => runtime.block_on(mock(args)),
+        Command::Demo(args) => runtime.block_on(crate::demo::run(global, args)),
+    }
+}
+
+fn init_logging(global: &GlobalArgs) {
+    use tracing_subscriber::EnvFilter;
+    let default = if global.quiet { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_env("LIVEAUDIT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("liveaudit={default},warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match global.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.without_time().try_init(),
+    };
+}
+
+fn layers(global: &GlobalArgs, vendor: &VendorArgs) -> Result<Layers, Failure> {
+    let file = FileConfig::load(global.config.as_deref())?;
+    Ok(Layers::new(
+        FlagValues {
+            partner_code: vendor.partner_code.clone(),
+            partner_key_file: vendor.partner_key_file.clone(),
+            result_url: vendor.result_url.clone(),
+            license_url: vendor.license_url.clone(),
+            db: global.db.clone(),
+            codes_file: global.codes_file.clone(),
+        },
+        file,
+    ))
+}
+
+/// The code table in force: built-in plus the user's file, if any.
+pub fn code_table(layers: &Layers) -> Result<CodeTable, Failure> {
+    match layers.codes_file() {
+        Some(path) => CodeTable::with_overrides(&path).map_err(Failure::usage),
+        None => Ok(CodeTable::shipped()),
+    }
+}
+
+fn seconds(flag: &str, value: f64) -> Result<Duration, Failure> {
+    if value.is_finite() && value > 0.0 && value <= 86_400.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(Failure::usage(anyhow!(
+            "--{flag} {value} is not a number of seconds between 0 and 86400"
+        )))
+    }
+}
+
+fn progress_mode(global: &GlobalArgs) -> ProgressMode {
+    if global.quiet {
+        ProgressMode::Quiet
+    } else if global.log_format == LogFormat::Text && std::io::stderr().is_terminal() {
+        ProgressMode::Bar
+    } else {
+        ProgressMode::Lines {
+            every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Builds validated fetch options from the flags (nothing is sent or written).
+pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptions, Failure> {
+    let layers = layers(global, &args.vendor)?;
+    let vendor = layers.vendor(true, false)?;
+    let codes = code_table(&layers)?;
+    let zone = jiff::tz::TimeZone::get(&args.input_tz).map_err(|_| {
+        Failure::usage(anyhow!(
+            "--input-tz {:?} is not a known time zone; use an IANA name such as UTC or Asia/Jakarta",
+            args.input_tz
+        ))
+    })?;
+    let burst = NonZeroU32::new(args.burst)
+        .ok_or_else(|| Failure::usage(anyhow!("--burst must be at least 1")))?;
+    if args.concurrency == Some(0) {
+        return Err(Failure::usage(anyhow!("--concurrency must be at least 1")));
+    }
+    if args.max_body_mib == 0 || args.max_body_mib > 1024 {
+        return Err(Failure::usage(anyhow!(
+            "--max-body-mib must be between 1 and 1024"
+        )));
+    }
+    if args.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        return Err(Failure::usage(anyhow!(
+            "standard input (-) can be given once"
+        )));
+    }
+    for f in &args.files {
+        if f.as_os_str() != "-" && !f.is_file() {
+            return Err(Failure::usage(anyhow!(
+                "{}: no such file; give CSV files of liveness ids, or - for standard input",
+                f.display()
+            )));
+        }
+    }
+    if let Some(dir) = &args.save_images {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating --save-images directory {}", dir.display()))
+            .map_err(Failure::usage)?;
+    }
+    let timeout = seconds("timeout", args.timeout)?;
+    Ok(FetchOptions {
+        db: layers.db(),
+        sources: args.files.iter().map(|f| Source::from_arg(f)).collect(),
+        input: InputOptions {
+            id_column: args.id_column.clone(),
+            time_column: args.time_column.clone(),
+            zone: Some(zone),
+        },
+        vendor,
+        codes,
+        rate: NonZeroU32::new(args.rate),
+        burst,
+        concurrency: args.concurrency,
+        client: ClientOptions {
+            timeout,
+            connect_timeout: timeout.min(Duration::from_secs(10)),
+            max_body: args.max_body_mib * 1024 * 1024,
+            ..ClientOptions::default()
+        },
+        retry: crate::fetch::retry::RetryPolicy {
+            max_retries: args.max_retries,
+            retry_after_cap: Duration::from_secs(args.max_retry_after.max(1)),
+            ..Default::default()
+        },
+        breaker_threshold: args.breaker.max(1),
+        save_images: args.save_images.clone(),
+        progress: progress_mode(global),
+    })
+}
+
+async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failure> {
+    let opts = fetch_options(global, &args)?;
+    let db = opts.db.clone();
+    let report = crate::fetch::run(opts).await.map_err(fetch_failure)?;
+    print_summary(&report, &db, global.log_format);
+    Ok(fetch_status(&report))
+}
+
+/// Maps a fetch error to its exit status.
+pub fn fetch_failure(e: FetchError) -> Failure {
+    match e {
+        FetchError::Intake(IntakeError::Input(input)) => Failure::usage(
+            anyhow::Error::new(input).context("reading the input (nothing was sent)"),
+        ),
+        FetchError::Intake(IntakeError::Store(s)) | FetchError::Store(s) => s.into(),
+        FetchError::Vendor(v) => Failure::internal(v),
+    }
+}
+
+/// The exit status a finished fetch reports.
+pub fn fetch_status(report: &FetchReport) -> ExitStatus {
+    match &report.stop {
+        Some(StopCause::Vendor(StopReason::Misconfigured { .. })) => ExitStatus::Usage,
+        Some(StopCause::Vendor(_)) => ExitStatus::Refused,
+        Some(StopCause::Interrupted) => ExitStatus::Interrupted,
+        Some(StopCause::Storage(_)) => ExitStatus::Internal,
+        Some(StopCause::Outage { .. }) => ExitStatus::Incomplete,
+        None if report.complete() => ExitStatus::Ok,
+        None => ExitStatus::Incomplete,
+    }
+}
+
+fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
+    let t = &r.tally;
+    let c = &r.counts;
+    let secs = r.elapsed.as_secs_f64();
+    let per_sec = if secs > 0.0 {
+        t.requests as f64 / secs
+    } else {
+        0.0
+    };
+    let next = match (&r.stop, c.failed + c.pending) {
+        (Some(StopCause::Vendor(StopReason::CredentialsRefused { .. })), _) => {
+            "fix the credentials (check with `liveaudit license`), then run the same command again"
+        }
+        (Some(StopCause::Vendor(StopReason::Account { .. })), _) => {
+            "the account is stopped at the vendor; when it is open again, run the same command again"
+        }
+        (Some(_), _) | (None, 1..) => "run the same command again to fetch the rest",
+        (None, _) => "nothing left to fetch",
+    };
+    match format {
+        LogFormat::Json => tracing::info!(
+            run = r.run_id,
+            ids = r.intake.distinct,
+            duplicates = r.intake.duplicates,
+            blank = r.intake.input.blank_ids,
+            to_fetch = r.to_fetch,
+            requests = t.requests,
+            retries = t.retries,
+            rate_limited = t.rate_limited,
+            resolved = t.resolved,
+            charged = t.charged,
+            attacks = t.attacks,
+            unknown_codes = t.unknown_codes,
+            done = c.done,
+            internal_error = c.internal_error,
+            failed = c.failed,
+            pending = c.pending,
+            elapsed_secs = (secs * 1000.0).round() / 1000.0,
+            stop = r.stop.as_ref().map(ToString::to_string),
+            next,
+            "run finished"
+        ),
+        LogFormat::Text => {
+            let mut lines = vec![
+                format!(
+                    "run {}: {} ids ({} duplicates, {} blank skipped), {} needed the vendor",
+                    r.run_id,
+                    r.intake.distinct,
+                    r.intake.duplicates,
+                    r.intake.input.blank_ids,
+                    r.to_fetch
+                ),
+                format!(
+                    "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
+                    t.requests, t.retries, t.rate_limited, secs, per_sec, r.concurrency
+                ),
+                format!(
+                    "this run resolved {} (charged {}, attacks {}, unknown codes {}), failed {}",
+                    t.resolved, t.charged, t.attacks, t.unknown_codes, t.failed
+                ),
+                format!(
+                    "ids of this input now: {} done, {} kept at 11350 (asked again next run), {} failed, {} pending",
+                    c.done, c.internal_error, c.failed, c.pending
+                ),
+            ];
+            if let Some(stop) = &r.stop {
+                lines.push(format!("stopped: {stop}"));
+            }
+            lines.push(format!("database: {}; next: {next}", db.display()));
+            let mut err = std::io::stderr().lock();
+            for line in lines {
+                let _ = writeln!(err, "{line}");
+            }
+        }
+    }
+}
+
+/// Opens `path` for writing, or stdout.
+fn output(path: Option<&Path>) -> Result<Box<dyn Write>, Failure> {
+    match path {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .with_context(|| format!("creating {}", p.display()))
+                .map_err(Failure::usage)?;
+            Ok(Box::new(std::io::BufWriter::new(f)))
+        }
+        None => Ok(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))),
+    }
+}
+
+fn write_failure(e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        // `liveaudit export | head` is normal use, not an error worth a message; still exit 0.
+        return Failure {
+            status: ExitStatus::Ok,
+            error: anyhow!("output closed early"),
+        };
+    }
+    Failure::internal(anyhow::Error::new(e).context("writing the output"))
+}
+
+fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure> {
+    let layers = layers(global, &VendorArgs::default())?;
+    let codes = code_table(&layers)?;
+    let store = Store::open(&layers.db(), OpenMode::Existing)?;
+    let mut out = output(args.output.as_deref())?;
+    match crate::export::export(&store, &codes, args.format, &mut out) {
+        Ok(rows) => {
+            tracing::debug!(rows, "exported");
+            Ok(ExitStatus::Ok)
+        }
+        Err(crate::export::ExportError::Write(e)) => Err(write_failure(e)),
+        Err(crate::export::ExportError::Csv(e)) if e.is_io_error() => match e.into_kind() {
+            csv::ErrorKind::Io(io) => Err(write_failure(io)),
+            _ => Err(Failure::internal(anyhow!("csv"))),
+        },
+        Err(crate::export::ExportError::Store(s)) => Err(s.into()),
+        Err(other) => Err(Failure::internal(other)),
+    }
+}
+
+fn default_format(format: Option<Format>, output: Option<&Path>) -> Format {
+    format.unwrap_or_else(|| {
+        let by_name = output
+            .and_then(|p| p.extension())
+            .and_then(|e| e.to_str())
+            .and_then(|e| match e.to_ascii_lowercase().as_str() {
+                "html" | "htm" => Some(Format::Html),
+                "json" => Some(Format::Json),
+                "md" => Some(Format::Markdown),
+                "csv" => Some(Format::Csv),
+                _ => None,
+            });
+        by_name.unwrap_or(if output.is_none() && std::io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Csv
+        })
+    })
+}
+
+fn emit(doc: &Document, format: Option<Format>, output_path: Option<&Path>) -> Result<(), Failure> {
+    let format = default_format(format, output_path);
+    let mut out = output(output_path)?;
+    render(doc, format, &mut out)
+        .and_then(|()| out.flush())
+        .map_err(write_failure)
+}
+
+fn report_store(global: &GlobalArgs) -> Result<(Store, CodeTable), Failure> {
+    let layers = layers(global, &VendorArgs::default())?;
+    let codes = code_table(&layers)?;
+    let store = Store::open(&layers.db(), OpenMode::Existing)?;
+    Ok((store, codes))
+}
+
+fn window(args: &ReportArgs) -> Result<Window, Failure> {
+    Ok(Window::new(
+        &args.tz,
+        args.by,
+        args.from.as_deref(),
+        args.to.as_deref(),
+    )?)
+}
+
+/// Computes the billing report's document.
+pub fn billing_document(
+    store: &Store,
+    codes: &CodeTable,
+    args: &BillingArgs,
+) -> Result<Document, Failure> {
+    let window = window(&args.common)?;
+    let price = args
+        .price
+        .as_deref()
+        .map(billing::parse_price)
+        .transpose()?;
+    let buckets = load_buckets(&store.conn, &window)?;
+    let report = billing::compute(&buckets, codes, &window, price, &args.currency);
+    Ok(billing::document(&report, &window))
+}
+
+/// Computes the attack report's document.
+pub fn attacks_document(
+    store: &Store,
+    codes: &CodeTable,
+    args: &AttacksArgs,
+) -> Result<Document, Failure> {
+    let window = window(&args.common)?;
+    if !(args.spike_factor.is_finite() && args.spike_factor >= 1.0) {
+        return Err(Failure::usage(anyhow!(
+            "--spike-factor must be a number of at least 1"
+        )));
+    }
+    let buckets = load_buckets(&store.conn, &window)?;
+    let opts = attacks::AttackOptions {
+        dimension: args.dimension.clone(),
+        top: args.top.max(1),
+        rule: attacks::SpikeRule {
+            factor: args.spike_factor,
+            min_count: args.spike_min.max(1),
+            baseline_periods: args.baseline.max(1),
+        },
+    };
+    let report = attacks::compute(&store.conn, &buckets, codes, &window, &opts)?;
+    Ok(attacks::document(&report, &window))
+}
+
+fn report_billing(global: &GlobalArgs, args: &BillingArgs) -> Result<ExitStatus, Failure> {
+    let (store, codes) = report_store(global)?;
+    let doc = billing_document(&store, &codes, args)?;
+    emit(&doc, args.common.format, args.common.output.as_deref())?;
+    Ok(ExitStatus::Ok)
+}
+
+fn report_attacks(global: &GlobalArgs, args: &AttacksArgs) -> Result<ExitStatus, Failure> {
+    let (store, codes) = report_store(global)?;
+    let doc = attacks_document(&store, &codes, args)?;
+    emit(&doc, args.common.format, args.common.output.as_deref())?;
+    Ok(ExitStatus::Ok)
+}
+
+async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, Failure> {
+    if !(1..=86_400).contains(&args.duration) {
+        return Err(Failure::usage(anyhow!(
+            "--duration {} is out of range; the vendor accepts 1 to 86400 seconds",
+            args.duration
+        )));
+    }
+    let layers = layers(global, &args.vendor)?;
+    let vendor = layers.vendor(false, true)?;
+    let timeout = seconds("timeout", args.timeout)?;
+    let client = VendorClient::new(
+        &vendor,
+        ClientOptions {
+            timeout,
+            connect_timeout: timeout.min(Duration::from_secs(10)),
+            ..ClientOptions::default()
+        },
+    )
+    .map_err(Failure::internal)?;
+    let answer = client
+        .license(args.duration as u32)
+        .await
+        .map_err(|e| match e {
+            VendorError::Stopped(StopReason::Misconfigured { .. }) => Failure::usage(e),
+            VendorError::Stopped(_) => Failure {
+                status: ExitStatus::Refused,
+                error: e.into(),
+            },
+            other => Failure::internal(other),
+        })?;
+    let mut out = std::io::stdout().lock();
+    let expiry = answer
+        .expiry_timestamp
+        .and_then(|t| jiff::Timestamp::from_second(t).ok());
+    let _ = writeln!(
+        out,
+        "license:     {}",
+        answer.license.as_deref().unwrap_or("(none)")
+    );
+    if let Some(t) = expiry {
+        let local = t.to_zoned(jiff::tz::TimeZone::system());
+        let _ = writeln!(
+            out,
+            "expires:     {}",
+            local.strftime("%Y-%m-%d %H:%M:%S %Z (local)")
+        );
+        let _ = writeln!(out, "expires UTC: {}", t.strftime("%Y-%m-%dT%H:%M:%SZ"));
+    }
+    let _ = writeln!(
+        out,
+        "sequence_id: {}",
+        answer.sequence_id.as_deref().unwrap_or("")
+    );
+    Ok(ExitStatus::Ok)
+}
+
+fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus, Failure> {
+    let layers = layers(global, &VendorArgs::default())?;
+    let table = code_table(&layers)?;
+    let mut section = Section::new(
+        "Codes",
+        &["code", "message", "charged", "category", "family", "source"],
+    );
+    for c in table.iter() {
+        section.row(vec![
+            c.code.to_string(),
+            c.message.clone(),
+            match c.charged {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "unknown",
+            }
+            .into(),
+            c.category.to_string(),
+            c.family.clone().unwrap_or_default(),
+            c.source.clone(),
+        ]);
+    }
+    let format = default_format(args.format, None);
+    let doc = Document {
+        title: "liveaudit code table".into(),
+        summary: Vec::new(),
+        sections: vec![section],
+        charts: Vec::new(),
+        json: serde_json::to_value(table.iter().collect::<Vec<_>>()).unwrap_or_default(),
+    };
+    let mut out = output(None)?;
+    if format == Format::Csv {
+        // The same columns as codes.csv, so the output can be edited and fed back.
+        let mut w = csv::Writer::from_writer(&mut out);
+        let rows = doc.sections[0].rows.iter();
+        w.write_record(&doc.sections[0].headers)
+            .map_err(|e| Failure::internal(anyhow!(e)))?;
+        for r in rows {
+            w.write_record(r)
+                .map_err(|e| Failure::internal(anyhow!(e)))?;
+        }
+        w.flush().map_err(write_failure)?;
+    } else {
+        render(&doc, format, &mut out).map_err(write_failure)?;
+    }
+    out.flush().map_err(write_failure)?;
+    Ok(ExitStatus::Ok)
+}
+
+/// Mock options from the `mock` command's flags.
+pub fn mock_options(args: &MockArgs) -> Result<MockOptions, Failure> {
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        return Err(Failure::usage(anyhow!(
+            "--fault-rate must be between 0 and 1"
+        )));
+    }
+    if args.fault_rate > 0.0 && args.faults.is_empty() {
+        return Err(Failure::usage(anyhow!(
+            "--fault-rate needs --faults (e.g. --faults html500,too-many,truncated)"
+        )));
+    }
+    Ok(MockOptions {
+        partner_code: args.partner_code.clone(),
+        partner_key: args.partner_key.clone(),
+        latency: Duration::from_millis(args.latency_ms),
+        jitter: Duration::from_millis(args.jitter_ms),
+        fault_rate: args.fault_rate,
+        faults: args.faults.clone(),
+        rate_limit: args.rate_limit,
+        rate_burst: args.rate_burst,
+        stop_after: args.stop_after,
+        image_bytes: args.image_bytes,
+    })
+}
+
+async fn mock(args: MockArgs) -> Result<ExitStatus, Failure> {
+    let opts = mock_options(&args)?;
+    let server = MockServer::start(opts, args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))
+        .map_err(Failure::usage)?;
+    println!("mock vendor listening on http://{}", server.addr());
+    println!("  result URL:  {}", server.result_url());
+    println!("  license URL: {}", server.license_url());
+    println!("  stats:       http://{}/__mock/stats", server.addr());
+    println!(
+        "  credentials: partner code {:?}, key {:?}",
+        args.partner_code, args.partner_key
+    );
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(ExitStatus::Ok)
+}
+
+/// Paths of the CSV files directly in `dir`, sorted.
+pub fn csv_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+        .collect();
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,280 @@
+//! The command line, as clap definitions only. Validation into typed settings happens in
+//! [`crate::app`], so no code past it sees an unchecked string.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::export::ExportFormat;
+use crate::mock::FaultKind;
+use crate::report::render::Format;
+
+/// Audit TrustDecision face-liveness results: fetch each liveness id's result under the
+/// vendor's rate limit, keep it in SQLite, and report what was billed and what was attacked.
+#[derive(Debug, Parser)]
+#[command(name = "liveaudit", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The database [env: LIVEAUDIT_DB] [default: ./liveaudit.db]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// A TOML config file [env: LIVEAUDIT_CONFIG] [default: ./liveaudit.toml if present]
+    #[arg(long, global = true, value_name = "PATH", env = "LIVEAUDIT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// A CSV of codes (code,message,charged,category,family) that adds to or overrides the
+    /// built-in table [env: LIVEAUDIT_CODES]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub codes_file: Option<PathBuf>,
+    /// Log format on stderr: text for people, json for log collectors
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Only warnings and errors on stderr, no progress
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// Where the vendor is and who we are to it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct VendorArgs {
+    /// Partner code [env: TD_PARTNER_CODE]
+    #[arg(long, value_name = "CODE")]
+    pub partner_code: Option<String>,
+    /// File holding the partner key (never given as a plain value) [env: TD_PARTNER_KEY holds
+    /// the key itself]
+    #[arg(long, value_name = "PATH")]
+    pub partner_key_file: Option<PathBuf>,
+    /// Result endpoint, without query string [env: TD_RESULT_URL]
+    #[arg(long, value_name = "URL")]
+    pub result_url: Option<String>,
+    /// License endpoint, without query string [env: TD_LICENSE_URL]
+    #[arg(long, value_name = "URL")]
+    pub license_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch the result of every liveness id in FILE... (CSV, or - for stdin) into the database
+    Fetch(FetchArgs),
+    /// Write one row per liveness id in the database (CSV or JSON lines)
+    Export(ExportArgs),
+    /// Billing (finance) and attack (fraud) reports from the database; never calls the vendor
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Retrieve a liveness license; doubles as a credentials check (exit 3 when refused)
+    License(LicenseArgs),
+    /// Print the code table in force (built-in plus --codes-file)
+    Codes(CodesArgs),
+    /// Run the embedded stand-in vendor
+    Mock(MockArgs),
+    /// The whole job on sample_data/ against the embedded mock, in a temporary directory
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub vendor: VendorArgs,
+    /// Input CSV files; - reads standard input
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The id column's header [default: liveness_id, livenessId, id, ...; a headerless
+    /// single-column file works too]
+    #[arg(long, value_name = "NAME")]
+    pub id_column: Option<String>,
+    /// The time column's header [default: created_at, event_time, timestamp, time, date, ...]
+    #[arg(long, value_name = "NAME")]
+    pub time_column: Option<String>,
+    /// Zone of input times written without an offset (IANA name)
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub input_tz: String,
+    /// Requests per second over all workers, retries included; 0 = no limit. The vendor
+    /// publishes no limit: the default is deliberately modest
+    #[arg(long, value_name = "PER_SEC", default_value_t = crate::fetch::DEFAULT_RATE)]
+    pub rate: u32,
+    /// Requests that may leave back to back; 1 spreads them evenly
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub burst: u32,
+    /// Requests in flight at most [default: the rate, between 8 and 1024, which keeps the
+    /// rate with up to a second of vendor latency; 64 with --rate 0]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Seconds one request may take in all
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout: f64,
+    /// Retries per id after the first try (429s do not count; they pause every worker)
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_retries: usize,
+    /// Longest Retry-After honoured, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub max_retry_after: u64,
+    /// Outage faults (5xx, timeouts, resets, garbage) in a row that stop the run as "vendor down"
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub breaker: u32,
+    /// Also write each face image (biometric data) into DIR; by default only its SHA-256 and
+    /// size are kept
+    #[arg(long, value_name = "DIR")]
+    pub save_images: Option<PathBuf>,
+    /// Largest answer body accepted, in MiB
+    #[arg(long, value_name = "MIB", default_value_t = 16)]
+    pub max_body_mib: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// Write to FILE instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Options shared by every report.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Period length
+    #[arg(long, value_enum, default_value_t = Period::Day)]
+    pub by: Period,
+    /// First day included (YYYY-MM-DD, in --tz)
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Last day included (YYYY-MM-DD, in --tz)
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Time zone that draws day boundaries (IANA name, e.g. Asia/Singapore)
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+    /// Output format [default: table on a terminal, csv otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write to FILE instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Charged vs uncharged checks per period and per code, with amounts
+    Billing(BillingArgs),
+    /// Attack codes and families per period, spikes, repeated faces, scores
+    Attacks(AttacksArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BillingArgs {
+    #[command(flatten)]
+    pub common: ReportArgs,
+    /// Price of one charged check (exact decimal, e.g. 0.035)
+    #[arg(long, value_name = "AMOUNT")]
+    pub price: Option<String>,
+    /// Currency shown with amounts
+    #[arg(long, value_name = "CODE", default_value = "USD")]
+    pub currency: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AttacksArgs {
+    #[command(flatten)]
+    pub common: ReportArgs,
+    /// Group by this input column too (channel, app_version, country...)
+    #[arg(long, value_name = "COLUMN")]
+    pub dimension: Option<String>,
+    /// Rows shown for --dimension before the rest is folded into "other"
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    /// Spike rule: a family's share of checks in a period is at least FACTOR times its
+    /// trailing baseline (mean share of the previous --baseline periods) ...
+    #[arg(long, value_name = "FACTOR", default_value_t = 2.0)]
+    pub spike_factor: f64,
+    /// ... and at least this many attacks of that family in the period
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub spike_min: u64,
+    /// Periods in the trailing baseline
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub baseline: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LicenseArgs {
+    #[command(flatten)]
+    pub vendor: VendorArgs,
+    /// License validity in seconds (1..=86400)
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub duration: i64,
+    /// Seconds the request may take
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct CodesArgs {
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    #[arg(long, default_value = "demo-partner")]
+    pub partner_code: String,
+    /// The key the mock accepts (a test stand-in, not a secret)
+    #[arg(long, default_value = "demo-key")]
+    pub partner_key: String,
+    /// Fixed latency per answer, in milliseconds
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Extra random latency up to this many milliseconds
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: u64,
+    /// Share of requests (0..1) answered with one of --faults instead
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Faults to inject, comma separated
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub faults: Vec<FaultKind>,
+    /// Answer 429 above this many requests per second
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Burst allowed by --rate-limit
+    #[arg(long, default_value_t = 1)]
+    pub rate_burst: u32,
+    /// After this many result calls, answer code 305 (daily maximum reached)
+    #[arg(long)]
+    pub stop_after: Option<u64>,
+    /// Size of face images in bytes; 0 leaves them out
+    #[arg(long, default_value_t = 24 * 1024)]
+    pub image_bytes: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory of the sample data
+    #[arg(long, default_value = "sample_data")]
+    pub data: PathBuf,
+    /// Keep the demo database here instead of a temporary directory
+    #[arg(long, value_name = "PATH")]
+    pub keep_db: Option<PathBuf>,
+}

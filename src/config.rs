@@ -1,0 +1,407 @@
+//! Settings layered from flags, environment and an optional TOML file, and the secret type the
+//! partner key lives in.
+//!
+//! Policy: flags win over the environment, the environment over the file. The partner key is
+//! never a plain flag value (it would show in `ps` and shell history): it comes from
+//! `TD_PARTNER_KEY`, a `--partner-key-file`, or the file's `partner_key_file`. It is held in
+//! [`Secret`], whose `Debug` prints nothing of it. Plain `http://` endpoints are refused for any
+//! host but loopback, because the key travels in the query string.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use url::Url;
+
+/// A secret string. It cannot be printed by accident: `Debug` shows a placeholder and there is
+/// no `Display`. Read it with [`Secret::expose`] at the one place that must send it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(Arc::from(value.into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A configuration problem, each naming the setting and how to give it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{what} is not set; give it with {how}")]
+    Missing {
+        what: &'static str,
+        how: &'static str,
+    },
+    #[error("{what}: {value:?} is not a URL ({reason})")]
+    BadUrl {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "{what}: plain http:// is refused for {host} (the partner key would travel in clear \
+         text); use https://, or http:// only to a loopback address"
+    )]
+    InsecureUrl { what: &'static str, host: String },
+    #[error(
+        "{what}: give the URL without a query string; liveaudit appends partner_code and \
+         partner_key itself"
+    )]
+    UrlHasQuery { what: &'static str },
+    #[error("cannot read {what} {path}: {source}")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the partner key file {0} is empty")]
+    EmptyKey(PathBuf),
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+/// The optional TOML file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub partner_code: Option<String>,
+    pub partner_key_file: Option<PathBuf>,
+    pub result_url: Option<String>,
+    pub license_url: Option<String>,
+    pub db: Option<PathBuf>,
+    pub codes_file: Option<PathBuf>,
+}
+
+impl FileConfig {
+    /// Loads `explicit` if given (it must exist), else `./liveaudit.toml` if present.
+    pub fn load(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let default = PathBuf::from("liveaudit.toml");
+                if !default.exists() {
+                    return Ok(FileConfig::default());
+                }
+                default
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            what: "config file",
+            path: path.clone(),
+            source,
+        })?;
+        let mut cfg: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        // Relative paths in the file are relative to the file, not to wherever cron runs us.
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for p in [&mut cfg.partner_key_file, &mut cfg.db, &mut cfg.codes_file]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+/// Values given on the command line (already parsed by clap); `None` where not given.
+#[derive(Debug, Default, Clone)]
+pub struct FlagValues {
+    pub partner_code: Option<String>,
+    pub partner_key_file: Option<PathBuf>,
+    pub result_url: Option<String>,
+    pub license_url: Option<String>,
+    pub db: Option<PathBuf>,
+    pub codes_file: Option<PathBuf>,
+}
+
+/// Where each setting may come from, already merged by precedence.
+#[derive(Debug, Clone)]
+pub struct Layers {
+    flags: FlagValues,
+    file: Arc<FileConfig>,
+    env: fn(&str) -> Option<String>,
+}
+
+fn real_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The credentials and endpoints needed to talk to the vendor.
+#[derive(Debug, Clone)]
+pub struct VendorSettings {
+    pub partner_code: String,
+    pub partner_key: Secret,
+    pub result_url: Option<Url>,
+    pub license_url: Option<Url>,
+}
+
+impl Layers {
+    pub fn new(flags: FlagValues, file: FileConfig) -> Layers {
+        Layers {
+            flags,
+            file: Arc::new(file),
+            env: real_env,
+        }
+    }
+
+    /// The database path: `--db`, `LIVEAUDIT_DB`, the file's `db`, else `./liveaudit.db`.
+    pub fn db(&self) -> PathBuf {
+        self.flags
+            .db
+            .clone()
+            .or_else(|| (self.env)("LIVEAUDIT_DB").map(PathBuf::from))
+            .or_else(|| self.file.db.clone())
+            .unwrap_or_else(|| PathBuf::from("liveaudit.db"))
+    }
+
+    /// A user code table to merge over the shipped one, if any.
+    pub fn codes_file(&self) -> Option<PathBuf> {
+        self.flags
+            .codes_file
+            .clone()
+            .or_else(|| (self.env)("LIVEAUDIT_CODES").map(PathBuf::from))
+            .or_else(|| self.file.codes_file.clone())
+    }
+
+    fn pick(&self, flag: &Option<String>, env: &str, file: &Option<String>) -> Option<String> {
+        flag.clone()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| (self.env)(env))
+            .or_else(|| file.clone())
+            .map(|v| v.trim().to_string())
+    }
+
+    /// Resolves the vendor settings. `need_result` / `need_license` say which endpoint the
+    /// command will call, so a missing one is named before anything is sent.
+    pub fn vendor(
+        &self,
+        need_result: bool,
+        need_license: bool,
+    ) -> Result<VendorSettings, ConfigError> {
+        let partner_code = self
+            .pick(
+                &self.flags.partner_code,
+                "TD_PARTNER_CODE",
+                &self.file.partner_code,
+            )
+            .ok_or(ConfigError::Missing {
+                what: "the partner code",
+                how: "--partner-code, TD_PARTNER_CODE, or partner_code in liveaudit.toml",
+            })?;
+        let partner_key = self.partner_key()?;
+        let result_url = self
+            .pick(
+                &self.flags.result_url,
+                "TD_RESULT_URL",
+                &self.file.result_url,
+            )
+            .map(|u| endpoint("the result URL", &u))
+            .transpose()?;
+        let license_url = self
+            .pick(
+                &self.flags.license_url,
+                "TD_LICENSE_URL",
+                &self.file.license_url,
+            )
+            .map(|u| endpoint("the license URL", &u))
+            .transpose()?;
+        if need_result && result_url.is_none() {
+            return Err(ConfigError::Missing {
+                what: "the result endpoint",
+                how: "--result-url, TD_RESULT_URL, or result_url in liveaudit.toml (e.g. \
+                      https://sg-credit.apitd.net/verification/kyc/sdk/liveness/result/v1)",
+            });
+        }
+        if need_license && license_url.is_none() {
+            return Err(ConfigError::Missing {
+                what: "the license endpoint",
+                how: "--license-url, TD_LICENSE_URL, or license_url in liveaudit.toml (e.g. \
+                      https://sg-credit.apitd.net/verification/kyc/sdk/liveness/license/v1)",
+            });
+        }
+        Ok(VendorSettings {
+            partner_code,
+            partner_key,
+            result_url,
+            license_url,
+        })
+    }
+
+    fn partner_key(&self) -> Result<Secret, ConfigError> {
+        if let Some(path) = &self.flags.partner_key_file {
+            return read_key_file(path);
+        }
+        if let Some(key) = (self.env)("TD_PARTNER_KEY") {
+            return Ok(Secret::new(key.trim()));
+        }
+        if let Some(path) = &self.file.partner_key_file {
+            return read_key_file(path);
+        }
+        Err(ConfigError::Missing {
+            what: "the partner key",
+            how: "TD_PARTNER_KEY, --partner-key-file PATH, or partner_key_file in liveaudit.toml",
+        })
+    }
+}
+
+fn read_key_file(path: &Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        what: "the partner key file",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let key = text.trim();
+    if key.is_empty() {
+        return Err(ConfigError::EmptyKey(path.to_path_buf()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                path = %path.display(),
+                "the partner key file can be read by other users; chmod 600 it"
+            );
+        }
+    }
+    Ok(Secret::new(key))
+}
+
+/// Validates an endpoint URL: parseable, no query string, https unless loopback.
+pub fn endpoint(what: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value.trim()).map_err(|e| ConfigError::BadUrl {
+        what,
+        value: value.to_string(),
+        reason: e.to_string(),
+    })?;
+    if url.query().is_some() {
+        return Err(ConfigError::UrlHasQuery { what });
+    }
+    let host = url.host_str().unwrap_or_default().to_string();
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&host) => {}
+        "http" => return Err(ConfigError::InsecureUrl { what, host }),
+        other => {
+            return Err(ConfigError::BadUrl {
+                what,
+                value: value.to_string(),
+                reason: format!("scheme {other:?}; use https://"),
+            });
+        }
+    }
+    if host.is_empty() {
+        return Err(ConfigError::BadUrl {
+            what,
+            value: value.to_string(),
+            reason: "no host".into(),
+        });
+    }
+    Ok(url)
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_hides_the_value() {
+        let s = Secret::new("hunter2-partner-key");
+        let shown = format!("{s:?} {:?}", Some(s.clone()));
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(s.expose(), "hunter2-partner-key");
+    }
+
+    #[test]
+    fn http_only_to_loopback() {
+        assert!(endpoint("u", "https://sg-credit.apitd.net/x").is_ok());
+        assert!(endpoint("u", "http://127.0.0.1:8080/x").is_ok());
+        assert!(endpoint("u", "http://127.9.9.9/x").is_ok());
+        assert!(endpoint("u", "http://[::1]:9/x").is_ok());
+        assert!(endpoint("u", "http://localhost/x").is_ok());
+        let err = endpoint("u", "http://sg-credit.apitd.net/x").unwrap_err();
+        assert!(matches!(err, ConfigError::InsecureUrl { .. }), "{err}");
+        assert!(endpoint("u", "http://10.0.0.1/x").is_err());
+        assert!(endpoint("u", "ftp://example.com/x").is_err());
+        assert!(endpoint("u", "not a url").is_err());
+        assert!(matches!(
+            endpoint("u", "https://h/x?partner_key=abc").unwrap_err(),
+            ConfigError::UrlHasQuery { .. }
+        ));
+    }
+
+    #[test]
+    fn flags_win_over_env_over_file() {
+        let file = FileConfig {
+            partner_code: Some("from-file".into()),
+            result_url: Some("https://file.example/r".into()),
+            db: Some("file.db".into()),
+            ..FileConfig::default()
+        };
+        let mut layers = Layers::new(FlagValues::default(), file);
+        layers.env = |name| match name {
+            "TD_PARTNER_CODE" => Some("from-env".into()),
+            "TD_PARTNER_KEY" => Some("k".into()),
+            _ => None,
+        };
+        let v = layers.vendor(true, false).unwrap();
+        assert_eq!(v.partner_code, "from-env");
+        assert_eq!(v.result_url.unwrap().as_str(), "https://file.example/r");
+        assert_eq!(layers.db(), PathBuf::from("file.db"));
+        layers.flags.partner_code = Some("from-flag".into());
+        assert_eq!(
+            layers.vendor(true, false).unwrap().partner_code,
+            "from-flag"
+        );
+    }
+
+    #[test]
+    fn missing_settings_are_named() {
+        let mut layers = Layers::new(FlagValues::default(), FileConfig::default());
+        layers.env = |_| None;
+        let err = layers.vendor(true, false).unwrap_err().to_string();
+        assert!(
+            err.contains("partner code") && err.contains("TD_PARTNER_CODE"),
+            "{err}"
+        );
+        layers.env = |name| (name == "TD_PARTNER_CODE").then(|| "c".to_string());
+        let err = layers.vendor(true, false).unwrap_err().to_string();
+        assert!(
+            err.contains("partner key") && err.contains("--partner-key-file"),
+            "{err}"
+        );
+        layers.env = |name| match name {
+            "TD_PARTNER_CODE" | "TD_PARTNER_KEY" => Some("x".into()),
+            _ => None,
+        };
+        let err = layers.vendor(true, false).unwrap_err().to_string();
+        assert!(err.contains("TD_RESULT_URL"), "{err}");
+    }
+}

@@ -1,0 +1,34 @@
+//! The documented exit statuses (CONTRACT.md section 7), in one enum so every command maps its
+//! outcome the same way and scripts can rely on them.
+
+/// How the process ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitStatus {
+    /// Done: every id resolved; a report or reconcile with nothing to flag.
+    Ok = 0,
+    /// An unexpected internal error.
+    Internal = 1,
+    /// Usage, configuration or input error; nothing was sent.
+    Usage = 2,
+    /// The vendor refused the credentials or the account; unfinished ids stay pending.
+    Refused = 3,
+    /// The run finished, but some ids are still failed or pending.
+    Incomplete = 4,
+    /// Reconcile found discrepancies.
+    Discrepancies = 5,
+    /// Interrupted (Ctrl-C / SIGTERM) after saving what was fetched.
+    Interrupted = 130,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(s: ExitStatus) -> Self {
+        std::process::ExitCode::from(s.code())
+    }
+}

@@ -1,0 +1,545 @@
+//! The fetch pipeline: input ids -> paced, concurrent requests -> the single writer.
+//!
+//! - [`FetchOptions`]: everything a run needs, already validated.
+//! - [`run`]: registers the input, fetches what is not final yet, returns a [`FetchReport`].
+//! - [`pace`]: the rate limit and the shared 429 pause.
+//! - [`retry`]: the back-off policy and the circuit breaker.
+//! - [`progress`]: counters, progress bar and periodic log lines.
+//! - [`faces`]: `--save-images`.
+//!
+//! Data flows one way: a producer pages ids that still need the vendor out of the database,
+//! `--concurrency` workers ask the vendor (each request first waits for the pace), and every
+//! attempt and result goes to the writer thread. A stop (credentials, account, outage, Ctrl-C,
+//! a write failure) cancels the run: no new request starts, requests in flight get a short grace
+//! to finish and be saved, and every unfinished id stays as it was for the next run.
+
+pub mod faces;
+pub mod pace;
+pub mod progress;
+pub mod retry;
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::VendorSettings;
+use crate::input::{InputOptions, Source};
+use crate::store::intake::{self, IntakeError, IntakeStats};
+use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
+use crate::store::{FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError, now_ms};
+use crate::vendor::answer::{Fault, ResultAnswer, StopReason, Verdict};
+use crate::vendor::client::{ClientOptions, VendorClient, VendorError};
+use crate::vendor::codes::{Category, CodeTable};
+use pace::Pace;
+use progress::{ProgressMode, Reporter, Tally, TallySnapshot};
+use retry::{Breaker, MAX_RATE_LIMITED, RetryPolicy};
+
+/// How long requests in flight may still finish after a stop.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// The default request rate (per second) when the user gives none. The vendor publishes no
+/// limit; this is deliberately modest for a paid API.
+pub const DEFAULT_RATE: u32 = 10;
+
+/// A validated fetch run.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub db: PathBuf,
+    pub sources: Vec<Source>,
+    pub input: InputOptions,
+    pub vendor: VendorSettings,
+    pub codes: CodeTable,
+    /// Requests per second over all workers, retries included; `None`: no limit.
+    pub rate: Option<NonZeroU32>,
+    pub burst: NonZeroU32,
+    /// Requests in flight at most; `None`: sized from the rate.
+    pub concurrency: Option<usize>,
+    pub client: ClientOptions,
+    pub retry: RetryPolicy,
+    /// Outage faults in a row that stop the run.
+    pub breaker_threshold: u32,
+    pub save_images: Option<PathBuf>,
+    pub progress: ProgressMode,
+}
+
+impl FetchOptions {
+    /// The concurrency in force: the user's, or enough to keep the rate with a second of latency.
+    pub fn effective_concurrency(&self) -> usize {
+        match (self.concurrency, self.rate) {
+            (Some(c), _) => c.max(1),
+            (None, Some(rate)) => (rate.get() as usize).clamp(8, 1024),
+            (None, None) => 64,
+        }
+    }
+}
+
+/// Why a run stopped before every id was tried.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StopCause {
+    #[error("{0}")]
+    Vendor(StopReason),
+    #[error(
+        "the vendor looks down: {count} requests in a row failed (last: {last}); unfinished ids \
+         stay pending, run the same command again later"
+    )]
+    Outage { count: u32, last: String },
+    #[error("interrupted; what was fetched is saved")]
+    Interrupted,
+    #[error("writing the database failed: {0}")]
+    Storage(String),
+}
+
+/// Errors that end a fetch before or outside the request loop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vendor(#[from] VendorError),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct FetchReport {
+    pub run_id: i64,
+    pub intake: IntakeStats,
+    pub to_fetch: i64,
+    pub tally: TallySnapshot,
+    /// States of this run's ids after the run.
+    pub counts: StatusCounts,
+    pub stop: Option<StopCause>,
+    pub elapsed: Duration,
+    pub concurrency: usize,
+}
+
+impl FetchReport {
+    /// Whether every id of the run has a final answer.
+    pub fn complete(&self) -> bool {
+        self.stop.is_none() && self.counts.failed == 0 && self.counts.pending == 0
+    }
+}
+
+struct Ctx {
+    client: VendorClient,
+    codes: CodeTable,
+    pace: Pace,
+    retry: RetryPolicy,
+    breaker: Breaker,
+    writer: WriterHandle,
+    cancel: CancellationToken,
+    stop: Mutex<Option<StopCause>>,
+    tally: Arc<Tally>,
+    save_images: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// Records the first stop cause and cancels the run.
+    fn stop(&self, cause: StopCause) {
+        let mut stop = self.stop.lock().unwrap_or_else(|p| p.into_inner());
+        if stop.is_none() {
+            tracing::warn!(reason = %cause, "stopping the run");
+            *stop = Some(cause);
+        }
+        self.cancel.cancel();
+    }
+
+    async fn write(&self, op: WriteOp) -> bool {
+        if self.writer.send(op).await.is_err() {
+            // The writer ended: its error is collected when it is joined.
+            self.stop(StopCause::Storage("the database writer stopped".into()));
+            return false;
+        }
+        true
+    }
+}
+
+/// Runs a fetch: lock, register input, fetch, record the run.
+pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
+    let started = Instant::now();
+    let _lock = FetchLock::acquire(&opts.db)?;
+    let mut store = Store::open(&opts.db, OpenMode::ReadWrite)?;
+    let names: Vec<String> = opts.sources.iter().map(Source::name).collect();
+    let run_id = store.begin_run(&names)?;
+
+    let intake = match intake::register(&mut store.conn, run_id, &opts.sources, &opts.input) {
+        Ok(stats) => stats,
+        Err(e) => {
+            store.finish_run(
+                run_id,
+                &RunRecord {
+                    outcome: "input_error".into(),
+                    stop_reason: Some(e.to_string()),
+                    ..RunRecord::default()
+                },
+            )?;
+            return Err(e.into());
+        }
+    };
+    for line in &intake.input.columns {
+        tracing::info!("{line}");
+    }
+    if let Some(bad) = &intake.input.first_bad_time {
+        tracing::warn!(
+            count = intake.input.bad_times,
+            first = %bad,
+            "times that could not be read; those checks are dated by fetch time"
+        );
+    }
+    let to_fetch = intake::count_to_fetch(&store.conn, run_id)?;
+    let concurrency = opts.effective_concurrency();
+    tracing::info!(
+        ids = intake.distinct,
+        duplicates = intake.duplicates,
+        blank = intake.input.blank_ids,
+        to_fetch,
+        already_final = intake.distinct as i64 - to_fetch,
+        rate = opts.rate.map_or(0, NonZeroU32::get),
+        concurrency,
+        "input registered"
+    );
+
+    let tally = Arc::new(Tally::default());
+    let mut stop = None;
+    if to_fetch > 0 {
+        stop = fetch_pending(&opts, run_id, to_fetch, concurrency, tally.clone()).await?;
+    }
+
+    let counts = store.status_counts(Some(run_id))?;
+    let snapshot = tally.snapshot();
+    let outcome = match &stop {
+        Some(StopCause::Interrupted) => "interrupted",
+        Some(StopCause::Vendor(_)) => "stopped",
+        Some(StopCause::Outage { .. }) => "vendor_down",
+        Some(StopCause::Storage(_)) => "storage_error",
+        None if counts.failed + counts.pending > 0 => "incomplete",
+        None => "done",
+    };
+    let record = RunRecord {
+        outcome: outcome.into(),
+        stop_reason: stop.as_ref().map(ToString::to_string),
+        rows_read: intake.input.rows as i64,
+        ids_read: intake.input.ids as i64,
+        blank_ids: intake.input.blank_ids as i64,
+        duplicate_ids: intake.duplicates as i64,
+        to_fetch,
+        resolved: snapshot.resolved as i64,
+        failed: snapshot.failed as i64,
+    };
+    // A full disk may refuse even this small write; the results are already committed.
+    if let Err(e) = store.finish_run(run_id, &record) {
+        tracing::warn!(error = %e, "could not record the run's end");
+    }
+    Ok(FetchReport {
+        run_id,
+        intake,
+        to_fetch,
+        tally: snapshot,
+        counts,
+        stop,
+        elapsed: started.elapsed(),
+        concurrency,
+    })
+}
+
+async fn fetch_pending(
+    opts: &FetchOptions,
+    run_id: i64,
+    to_fetch: i64,
+    concurrency: usize,
+    tally: Arc<Tally>,
+) -> Result<Option<StopCause>, FetchError> {
+    let mut client_opts = opts.client.clone();
+    client_opts.pool_max_idle = concurrency;
+    let client = VendorClient::new(&opts.vendor, client_opts)?;
+    let (writer, writer_thread) = writer::spawn(&opts.db, run_id)?;
+    let cancel = CancellationToken::new();
+    let ctx = Arc::new(Ctx {
+        client,
+        codes: opts.codes.clone(),
+        pace: Pace::new(opts.rate, opts.burst),
+        retry: opts.retry.clone(),
+        breaker: Breaker::new(opts.breaker_threshold),
+        writer,
+        cancel: cancel.clone(),
+        stop: Mutex::new(None),
+        tally: tally.clone(),
+        save_images: opts.save_images.clone(),
+    });
+
+    let signals = tokio::spawn(watch_signals(ctx.clone()));
+    let reporter = Reporter::start(opts.progress, to_fetch as u64, tally);
+    let (ids_tx, ids_rx) = tokio::sync::mpsc::channel::<String>(concurrency * 2 + 256);
+    let producer = tokio::task::spawn_blocking({
+        let db = opts.db.clone();
+        let cancel = cancel.clone();
+        move || produce_ids(&db, run_id, ids_tx, &cancel)
+    });
+
+    let workers = {
+        let ctx = ctx.clone();
+        tokio_stream_from(ids_rx).for_each_concurrent(concurrency, move |id| {
+            let ctx = ctx.clone();
+            async move { fetch_one(&ctx, id).await }
+        })
+    };
+    workers.await;
+    reporter.finish();
+    signals.abort();
+
+    let produced = producer
+        .await
+        .map_err(|e| StoreError::Thread(format!("reader: {e}")))?;
+    let stop = ctx.stop.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    drop(ctx); // the last writer handle: the writer drains and ends
+    let written = writer_thread
+        .join()
+        .map_err(|_| StoreError::Thread("writer panicked".into()))?;
+    match written {
+        Err(e) => {
+            let disk_full = e.is_disk_full();
+            tracing::error!(error = %e, disk_full, "writing results failed; committed results are kept");
+            Ok(Some(StopCause::Storage(if disk_full {
+                format!("{e} (the disk is full: free space, then run the same command again)")
+            } else {
+                e.to_string()
+            })))
+        }
+        Ok(_) => {
+            produced?;
+            Ok(stop)
+        }
+    }
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Pages ids needing the vendor out of the database into the workers' channel.
+fn produce_ids(
+    db: &std::path::Path,
+    run_id: i64,
+    tx: tokio::sync::mpsc::Sender<String>,
+    cancel: &CancellationToken,
+) -> Result<(), StoreError> {
+    let store = Store::open(db, OpenMode::Existing)?;
+    let mut after = 0;
+    loop {
+        let page = intake::next_to_fetch(&store.conn, run_id, after, 1000)?;
+        let Some(&(last, _)) = page.last() else {
+            return Ok(());
+        };
+        after = last;
+        for (_, id) in page {
+            if cancel.is_cancelled() || tx.blocking_send(id).is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn watch_signals(ctx: Arc<Ctx>) {
+    let interrupted = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    };
+    interrupted.await;
+    ctx.stop(StopCause::Interrupted);
+    // A second signal means "now": everything committed so far is safe on disk.
+    let _ = tokio::signal::ctrl_c().await;
+    std::process::exit(130);
+}
+
+/// Asks the vendor for one id until it has a final answer, retries run out, or the run stops.
+async fn fetch_one(ctx: &Ctx, id: String) {
+    let mut delays = ctx.retry.delays();
+    let mut rate_limited = 0;
+    let mut internal: Option<ResultAnswer> = None;
+    loop {
+        if !ctx.pace.ready(&ctx.cancel).await {
+            return;
+        }
+        let sent_at_ms = now_ms();
+        let attempt = tokio::select! {
+            a = ctx.client.fetch_result(&id, &ctx.codes) => a,
+            _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => return,
+        };
+        Tally::add(&ctx.tally.requests);
+        let row = attempt_row(&id, sent_at_ms, &attempt);
+        if !ctx.write(WriteOp::Attempt(row)).await {
+            return;
+        }
+        let retry = match attempt.verdict {
+            Verdict::Final(answer) => {
+                ctx.breaker.record_ok();
+                resolve(ctx, id, answer).await;
+                return;
+            }
+            Verdict::Stop(reason) => {
+                ctx.stop(StopCause::Vendor(reason));
+                return;
+            }
+            Verdict::GiveUp(fault) => {
+                ctx.breaker.record_ok();
+                fail(ctx, id, &fault).await;
+                return;
+            }
+            Verdict::Retry(retry) => retry,
+        };
+        if ctx.cancel.is_cancelled() {
+            return;
+        }
+        if retry.fault.is_outage() {
+            if ctx.breaker.record_outage() {
+                ctx.stop(StopCause::Outage {
+                    count: ctx.breaker.threshold(),
+                    last: retry.fault.to_string(),
+                });
+                return;
+            }
+        } else {
+            ctx.breaker.record_ok();
+        }
+        if let Some(answer) = retry.answer {
+            Tally::add(&ctx.tally.internal_errors);
+            internal = Some(answer);
+        }
+        let delay = if retry.fault == Fault::RateLimited {
+            Tally::add(&ctx.tally.rate_limited);
+            rate_limited += 1;
+            ctx.pace
+                .pause_for(ctx.retry.rate_limit_pause(retry.retry_after));
+            (rate_limited <= MAX_RATE_LIMITED).then_some(Duration::ZERO)
+        } else {
+            if let Some(wait) = retry.retry_after {
+                ctx.pace.pause_for(wait.min(ctx.retry.retry_after_cap));
+            }
+            delays.next()
+        };
+        let Some(delay) = delay else {
+            match internal {
+                Some(answer) => resolve(ctx, id, answer).await,
+                None => fail(ctx, id, &retry.fault).await,
+            }
+            return;
+        };
+        Tally::add(&ctx.tally.retries);
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+fn attempt_row(id: &str, sent_at_ms: i64, attempt: &crate::vendor::client::Attempt) -> AttemptRow {
+    let (outcome, code, sequence_id, detail) = match &attempt.verdict {
+        Verdict::Final(a) => (
+            "final".to_string(),
+            Some(a.code),
+            a.sequence_id.clone(),
+            None,
+        ),
+        Verdict::Retry(r) => (
+            format!("retry:{}", r.fault.kind()),
+            r.answer.as_ref().map(|a| a.code),
+            r.answer.as_ref().and_then(|a| a.sequence_id.clone()),
+            Some(r.fault.to_string()),
+        ),
+        Verdict::GiveUp(f) => (
+            format!("give_up:{}", f.kind()),
+            None,
+            None,
+            Some(f.to_string()),
+        ),
+        Verdict::Stop(reason) => {
+            let code = match reason {
+                StopReason::Account { code, .. } => Some(*code),
+                _ => None,
+            };
+            ("stop".to_string(), code, None, Some(reason.to_string()))
+        }
+    };
+    AttemptRow {
+        liveness_id: id.to_string(),
+        sent_at_ms,
+        latency_ms: attempt.latency.as_millis() as i64,
+        http_status: attempt.http_status,
+        code,
+        sequence_id,
+        outcome,
+        detail,
+    }
+}
+
+async fn resolve(ctx: &Ctx, id: String, answer: ResultAnswer) {
+    let category = ctx.codes.category(answer.code);
+    Tally::add(&ctx.tally.resolved);
+    match ctx.codes.charged(answer.code) {
+        Some(true) => Tally::add(&ctx.tally.charged),
+        None => Tally::add(&ctx.tally.unknown_codes),
+        Some(false) => {}
+    }
+    if category == Category::Attack {
+        Tally::add(&ctx.tally.attacks);
+    }
+    if let (Some(dir), Some(bytes)) = (
+        &ctx.save_images,
+        answer.face.as_ref().and_then(|f| f.bytes.as_ref()),
+    ) {
+        let (dir, id_for_file, bytes) = (dir.clone(), id.clone(), bytes.clone());
+        let saved =
+            tokio::task::spawn_blocking(move || faces::save(&dir, &id_for_file, &bytes)).await;
+        if !matches!(saved, Ok(Ok(_))) {
+            tracing::warn!(liveness_id = %id, "could not save the face image");
+        }
+    }
+    let stored = StoredAnswer {
+        code: answer.code,
+        message: answer.message,
+        score: answer.score,
+        sequence_id: answer.sequence_id,
+        image_sha256: answer.face.as_ref().map(|f| f.sha256.clone()),
+        image_bytes: answer.face.as_ref().map(|f| f.len as i64),
+    };
+    ctx.write(WriteOp::Resolved {
+        liveness_id: id,
+        answer: stored,
+    })
+    .await;
+}
+
+async fn fail(ctx: &Ctx, id: String, fault: &Fault) {
+    Tally::add(&ctx.tally.failed);
+    ctx.write(WriteOp::Failed {
+        liveness_id: id,
+        error: fault.to_string(),
+    })
+    .await;
+}

@@ -1,0 +1,552 @@
+//! Reading id lists: CSV files or stdin, streamed row by row so memory never grows with length.
+//!
+//! Policy: real exports are messy, so whatever can be read unambiguously is read and counted (a
+//! UTF-8 BOM, CRLF, quoted fields with commas and newlines, blank lines, padded ids, ragged rows,
+//! stray Latin-1 bytes outside the id column, unparsable times). What would make us send the
+//! wrong id (no id column, non-UTF-8 bytes inside an id, an absurdly long id, a broken quote)
+//! stops the whole run before anything is sent, naming file, line and the fix.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+
+use crate::timestamp::parse_instant_ms;
+
+/// Header names recognised as the id column (compared lower-case, without `_`, `-`, spaces).
+const ID_NAMES: &[&str] = &["livenessid", "livenessdetectionid", "id"];
+/// Header names recognised as the time column, in order of preference.
+const TIME_NAMES: &[&str] = &[
+    "createdat",
+    "eventtime",
+    "timestamp",
+    "checkedat",
+    "datetime",
+    "createtime",
+    "createdtime",
+    "time",
+    "date",
+    "created",
+    "ts",
+];
+
+/// The longest id accepted; anything longer is a wrong column, not an id.
+pub const MAX_ID_BYTES: usize = 512;
+
+/// Where ids come from: a file, or standard input (`-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Source {
+    pub fn from_arg(arg: &Path) -> Source {
+        if arg.as_os_str() == "-" {
+            Source::Stdin
+        } else {
+            Source::File(arg.to_path_buf())
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".into(),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// How to find the columns.
+#[derive(Debug, Clone, Default)]
+pub struct InputOptions {
+    pub id_column: Option<String>,
+    pub time_column: Option<String>,
+    /// Zone for times written without an offset (UTC when `None`).
+    pub zone: Option<TimeZone>,
+}
+
+/// One id read from the input, with what the reports need of its row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdRow {
+    pub liveness_id: String,
+    pub event_time_ms: Option<i64>,
+    /// The row's other columns as a JSON object (`None` for headerless input).
+    pub attrs: Option<String>,
+    /// `file:line` of the row.
+    pub source: String,
+}
+
+/// What reading counted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InputStats {
+    pub files: usize,
+    pub rows: u64,
+    pub ids: u64,
+    pub blank_ids: u64,
+    pub ragged_rows: u64,
+    pub latin1_fields: u64,
+    pub bad_times: u64,
+    /// The first unparsable time, as `file:line: value`, for the summary.
+    pub first_bad_time: Option<String>,
+    /// The id and time columns each file used, for the summary.
+    pub columns: Vec<String>,
+}
+
+/// Input that cannot be read safely.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    #[error("cannot read {file}: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: the file is empty; give a CSV with a liveness_id column")]
+    Empty { file: String },
+    #[error(
+        "{file}:1: no id column in the header ({headers}); name it with --id-column, or give a \
+         single-column file of ids"
+    )]
+    NoIdColumn { file: String, headers: String },
+    #[error("{file}:1: no column {name:?} in the header ({headers}); check --{flag}")]
+    ColumnNotFound {
+        file: String,
+        name: String,
+        headers: String,
+        flag: &'static str,
+    },
+    #[error(
+        "{file}:{line}: the id holds bytes that are not UTF-8 ({shown}); re-export the file as \
+         UTF-8"
+    )]
+    IdNotUtf8 {
+        file: String,
+        line: u64,
+        shown: String,
+    },
+    #[error(
+        "{file}:{line}: the id is {len} bytes long (at most {MAX_ID_BYTES}); is --id-column the \
+         right column?"
+    )]
+    IdTooLong { file: String, line: u64, len: usize },
+    #[error("{file}:{line}: {message}; check the quoting near this line")]
+    Csv {
+        file: String,
+        line: u64,
+        message: String,
+    },
+}
+
+/// Reads every id of `source`, calling `sink` for each non-blank one, in file order.
+pub fn read_ids<E>(
+    source: &Source,
+    opts: &InputOptions,
+    stats: &mut InputStats,
+    mut sink: impl FnMut(IdRow) -> Result<(), E>,
+) -> Result<Result<(), E>, InputError> {
+    let file = source.name();
+    let reader: Box<dyn Read> = match source {
+        Source::Stdin => Box::new(std::io::stdin().lock()),
+        Source::File(p) => Box::new(File::open(p).map_err(|e| InputError::Io {
+            file: file.clone(),
+            source: e,
+        })?),
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 16, reader));
+    let zone = opts.zone.clone().unwrap_or(TimeZone::UTC);
+    stats.files += 1;
+
+    let mut record = csv::ByteRecord::new();
+    let csv_err = |e: csv::Error, file: &str| -> InputError {
+        let line = e.position().map_or(0, |p| p.line());
+        match e.into_kind() {
+            csv::ErrorKind::Io(source) => InputError::Io {
+                file: file.to_string(),
+                source,
+            },
+            other => InputError::Csv {
+                file: file.to_string(),
+                line,
+                message: format!("{other:?}"),
+            },
+        }
+    };
+    // The first non-blank record decides the layout.
+    let first = loop {
+        if !csv
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_err(e, &file))?
+        {
+            return Err(InputError::Empty { file });
+        }
+        if !is_blank(&record) {
+            break record.clone();
+        }
+    };
+    let first_line = first.position().map_or(1, |p| p.line());
+    let mut first_fields: Vec<String> = first.iter().map(lossy).collect();
+    if let Some(f) = first_fields.first_mut()
+        && let Some(stripped) = f.strip_prefix('\u{feff}')
+    {
+        *f = stripped.to_string();
+    }
+    let layout = Layout::detect(&file, &first_fields, opts)?;
+    stats.columns.push(layout.describe(&file));
+    if !layout.has_header {
+        let mut row = first.clone();
+        if let Some(f) = row
+            .get(0)
+            .map(|f| f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f).to_vec())
+        {
+            let mut rebuilt = csv::ByteRecord::new();
+            rebuilt.push_field(&f);
+            for field in first.iter().skip(1) {
+                rebuilt.push_field(field);
+            }
+            row = rebuilt;
+        }
+        if let Some(id_row) = layout.row(&file, first_line, &row, &zone, stats)?
+            && let Err(e) = sink(id_row)
+        {
+            return Ok(Err(e));
+        }
+    }
+    loop {
+        match csv.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_err(e, &file)),
+        }
+        if is_blank(&record) {
+            continue;
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if let Some(id_row) = layout.row(&file, line, &record, &zone, stats)?
+            && let Err(e) = sink(id_row)
+        {
+            return Ok(Err(e));
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn is_blank(record: &csv::ByteRecord) -> bool {
+    record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace))
+}
+
+fn lossy(field: &[u8]) -> String {
+    match std::str::from_utf8(field) {
+        Ok(s) => s.to_string(),
+        Err(_) => latin1(field),
+    }
+}
+
+fn latin1(field: &[u8]) -> String {
+    field.iter().map(|&b| char::from(b)).collect()
+}
+
+fn normalise_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+struct Layout {
+    has_header: bool,
+    headers: Vec<String>,
+    id_index: usize,
+    time_index: Option<usize>,
+}
+
+impl Layout {
+    fn detect(file: &str, first: &[String], opts: &InputOptions) -> Result<Layout, InputError> {
+        let normalised: Vec<String> = first.iter().map(|h| normalise_name(h)).collect();
+        let shown = first.join(", ");
+        let find = |name: &str| {
+            let wanted = normalise_name(name);
+            first
+                .iter()
+                .position(|h| h.trim() == name)
+                .or_else(|| normalised.iter().position(|h| *h == wanted))
+        };
+        let time_index = |headers_present: bool| -> Result<Option<usize>, InputError> {
+            match &opts.time_column {
+                Some(name) if headers_present => {
+                    find(name)
+                        .map(Some)
+                        .ok_or_else(|| InputError::ColumnNotFound {
+                            file: file.to_string(),
+                            name: name.clone(),
+                            headers: shown.clone(),
+                            flag: "time-column",
+                        })
+                }
+                Some(name) => Err(InputError::ColumnNotFound {
+                    file: file.to_string(),
+                    name: name.clone(),
+                    headers: shown.clone(),
+                    flag: "time-column",
+                }),
+                None if headers_present => Ok(TIME_NAMES
+                    .iter()
+                    .find_map(|t| normalised.iter().position(|h| h == t))),
+                None => Ok(None),
+            }
+        };
+        if let Some(name) = &opts.id_column {
+            let id_index = find(name).ok_or_else(|| InputError::ColumnNotFound {
+                file: file.to_string(),
+                name: name.clone(),
+                headers: shown.clone(),
+                flag: "id-column",
+            })?;
+            return Ok(Layout {
+                has_header: true,
+                headers: first.to_vec(),
+                id_index,
+                time_index: time_index(true)?,
+            });
+        }
+        if let Some(id_index) = ID_NAMES
+            .iter()
+            .find_map(|n| normalised.iter().position(|h| h == n))
+        {
+            return Ok(Layout {
+                has_header: true,
+                headers: first.to_vec(),
+                id_index,
+                time_index: time_index(true)?,
+            });
+        }
+        if first.len() == 1 {
+            // One column: a header word (no digit in it) or already the first id.
+            let looks_like_header = !first[0].chars().any(|c| c.is_ascii_digit())
+                && first[0]
+                    .chars()
+                    .all(|c| c.is_alphabetic() || " _-".contains(c));
+            return Ok(Layout {
+                has_header: looks_like_header,
+                headers: first.to_vec(),
+                id_index: 0,
+                time_index: time_index(looks_like_header)?,
+            });
+        }
+        Err(InputError::NoIdColumn {
+            file: file.to_string(),
+            headers: shown,
+        })
+    }
+
+    fn describe(&self, file: &str) -> String {
+        let id = if self.has_header {
+            format!("id column {:?}", self.headers[self.id_index])
+        } else {
+            "no header, ids in column 1".to_string()
+        };
+        let time = match self.time_index {
+            Some(i) => format!("time column {:?}", self.headers[i]),
+            None => "no time column (reports will date checks by fetch time)".to_string(),
+        };
+        format!("{file}: {id}, {time}")
+    }
+
+    fn row(
+        &self,
+        file: &str,
+        line: u64,
+        record: &csv::ByteRecord,
+        zone: &TimeZone,
+        stats: &mut InputStats,
+    ) -> Result<Option<IdRow>, InputError> {
+        stats.rows += 1;
+        if self.has_header && record.len() != self.headers.len() {
+            stats.ragged_rows += 1;
+        }
+        let raw_id = record.get(self.id_index).unwrap_or_default();
+        let id = match std::str::from_utf8(raw_id) {
+            Ok(s) => s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}'),
+            Err(_) => {
+                return Err(InputError::IdNotUtf8 {
+                    file: file.to_string(),
+                    line,
+                    shown: latin1(raw_id),
+                });
+            }
+        };
+        if id.is_empty() {
+            stats.blank_ids += 1;
+            return Ok(None);
+        }
+        if id.len() > MAX_ID_BYTES {
+            return Err(InputError::IdTooLong {
+                file: file.to_string(),
+                line,
+                len: id.len(),
+            });
+        }
+        stats.ids += 1;
+        let event_time_ms = match self.time_index.and_then(|i| record.get(i)) {
+            Some(raw) if !raw.iter().all(u8::is_ascii_whitespace) => {
+                let text = lossy(raw);
+                let parsed = parse_instant_ms(&text, zone);
+                if parsed.is_none() {
+                    stats.bad_times += 1;
+                    if stats.first_bad_time.is_none() {
+                        stats.first_bad_time = Some(format!("{file}:{line}: {text:?}"));
+                    }
+                }
+                parsed
+            }
+            _ => None,
+        };
+        let attrs = if self.has_header {
+            let mut map = serde_json::Map::new();
+            for (i, field) in record.iter().enumerate() {
+                if i == self.id_index || i == self.time_index.unwrap_or(usize::MAX) {
+                    continue;
+                }
+                let Some(name) = self.headers.get(i) else {
+                    continue;
+                };
+                let value = match std::str::from_utf8(field) {
+                    Ok(s) => s.trim().to_string(),
+                    Err(_) => {
+                        stats.latin1_fields += 1;
+                        latin1(field).trim().to_string()
+                    }
+                };
+                if !value.is_empty() && !name.trim().is_empty() {
+                    map.insert(name.trim().to_string(), value.into());
+                }
+            }
+            (!map.is_empty()).then(|| serde_json::Value::Object(map).to_string())
+        } else {
+            None
+        };
+        Ok(Some(IdRow {
+            liveness_id: id.to_string(),
+            event_time_ms,
+            attrs,
+            source: format!("{file}:{line}"),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn read(content: &[u8], opts: &InputOptions) -> Result<(Vec<IdRow>, InputStats), InputError> {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(content).unwrap();
+        let mut stats = InputStats::default();
+        let mut rows = Vec::new();
+        read_ids::<()>(&Source::File(f.path().into()), opts, &mut stats, |r| {
+            rows.push(r);
+            Ok(())
+        })?
+        .unwrap();
+        Ok((rows, stats))
+    }
+
+    fn ids(rows: &[IdRow]) -> Vec<&str> {
+        rows.iter().map(|r| r.liveness_id.as_str()).collect()
+    }
+
+    #[test]
+    fn messy_export() {
+        let content = b"\xEF\xBB\xBFliveness_id,created_at,channel,note\r\n\
+            \"  abc-1 \",2024-05-01 10:00:00,web,\"a, quoted\nnote\"\r\n\
+            \r\n\
+            ,2024-05-01 10:00:00,web,blank id\r\n\
+            0012345678901234567890,1714557600,app,caf\xe9\r\n\
+            ragged-1,2024-05-01T10:00:00Z\r\n\
+            abc-1,not a time,web,dup\r\n";
+        let (rows, stats) = read(content, &InputOptions::default()).unwrap();
+        assert_eq!(
+            ids(&rows),
+            ["abc-1", "0012345678901234567890", "ragged-1", "abc-1"]
+        );
+        assert_eq!(rows[0].event_time_ms, Some(1_714_557_600_000));
+        assert_eq!(rows[1].event_time_ms, Some(1_714_557_600_000));
+        assert_eq!(rows[3].event_time_ms, None);
+        assert_eq!(
+            rows[0].attrs.as_deref(),
+            Some(r#"{"channel":"web","note":"a, quoted\nnote"}"#)
+        );
+        assert_eq!(
+            rows[1].attrs.as_deref(),
+            Some(r#"{"channel":"app","note":"café"}"#)
+        );
+        assert!(rows[1].source.ends_with(":5"), "{}", rows[1].source);
+        assert_eq!(stats.blank_ids, 1);
+        assert_eq!(stats.latin1_fields, 1);
+        assert_eq!(stats.ragged_rows, 1);
+        assert_eq!(stats.bad_times, 1);
+        assert_eq!(stats.rows, 5);
+        assert_eq!(stats.ids, 4);
+    }
+
+    #[test]
+    fn headerless_single_column() {
+        let (rows, _) = read(b"\xEF\xBB\xBF123\n456\n\n 789 \n", &InputOptions::default()).unwrap();
+        assert_eq!(ids(&rows), ["123", "456", "789"]);
+        assert_eq!(rows[0].attrs, None);
+        let (rows, _) = read(b"uuid\nab12\n", &InputOptions::default()).unwrap();
+        assert_eq!(ids(&rows), ["ab12"]);
+    }
+
+    #[test]
+    fn named_columns() {
+        let opts = InputOptions {
+            id_column: Some("Check Ref".into()),
+            time_column: Some("when".into()),
+            zone: None,
+        };
+        let (rows, _) = read(b"when,Check Ref\n2024-05-01,x1\n", &opts).unwrap();
+        assert_eq!(ids(&rows), ["x1"]);
+        assert_eq!(rows[0].event_time_ms, Some(1_714_521_600_000));
+    }
+
+    #[test]
+    fn unreadable_input_names_file_line_and_fix() {
+        let err = read(b"user,channel\nu1,web\n", &InputOptions::default()).unwrap_err();
+        assert!(matches!(err, InputError::NoIdColumn { .. }), "{err}");
+        assert!(err.to_string().contains("--id-column"), "{err}");
+
+        let err = read(b"liveness_id\nok\nbad\xff\n", &InputOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, InputError::IdNotUtf8 { line: 3, .. }),
+            "{err}"
+        );
+
+        let long = format!("liveness_id\n{}\n", "x".repeat(600));
+        let err = read(long.as_bytes(), &InputOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, InputError::IdTooLong { line: 2, .. }),
+            "{err}"
+        );
+
+        let err = read(b"", &InputOptions::default()).unwrap_err();
+        assert!(matches!(err, InputError::Empty { .. }), "{err}");
+
+        let opts = InputOptions {
+            id_column: Some("nope".into()),
+            ..InputOptions::default()
+        };
+        let err = read(b"liveness_id\n1\n", &opts).unwrap_err().to_string();
+        assert!(
+            err.contains("\"nope\"") && err.contains("--id-column"),
+            "{err}"
+        );
+    }
+}

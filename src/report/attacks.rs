@@ -1,0 +1,752 @@
+//! The attack report for fraud teams: codes and families over time, spikes, a breakdown by any
+//! input column, repeated faces and score distributions.
+//!
+//! Policy:
+//! - Shares are of resolved checks (those with a vendor code) and of attacks; a period with no
+//!   resolved checks shows `-`, never 0%.
+//! - The spike rule is explicit and printed with the report: in a period, a family fires when
+//!   its count is at least `min` AND its share of resolved checks is at least `factor` times its
+//!   baseline, the mean share over up to `baseline` preceding periods that had resolved checks
+//!   (at least one such period is needed). A family absent from the whole baseline fires on its
+//!   count alone. Minimum counts stop 1 attack in 3 checks from being a "spike".
+//! - Repeated faces: one image digest on different ids is listed with the ids and times.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::render::{Chart, Document, Section, sparkline};
+use super::{Bucket, ReportError, UNDATED, Window, bucket_label, percent, period_labels};
+use crate::timestamp::format_utc;
+use crate::vendor::codes::{Category, CodeTable};
+
+/// Families in display order (plus "other" for attack codes with no family).
+const FAMILIES: &[&str] = &["presentation", "injection", "challenge"];
+const COLOURS: &[&str] = &["#c0392b", "#8e44ad", "#e67e22", "#7f8c8d"];
+
+/// The spike rule's parameters.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct SpikeRule {
+    pub factor: f64,
+    pub min_count: u64,
+    pub baseline_periods: usize,
+}
+
+impl SpikeRule {
+    pub fn describe(&self) -> String {
+        format!(
+            "spike rule: a family fires in a period when it has at least {} attacks there and \
+             its share of resolved checks is at least {}x its baseline (mean share over up to {} \
+             preceding periods with resolved checks); a family absent from the baseline fires on \
+             the count alone",
+            self.min_count, self.factor, self.baseline_periods
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FamilyRow {
+    pub family: String,
+    pub attacks: i64,
+    pub share_of_checks: Option<f64>,
+    pub share_of_attacks: Option<f64>,
+    /// Attacks per period, in `periods` order.
+    pub per_period: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CodeRow {
+    pub code: i64,
+    pub message: String,
+    pub family: String,
+    pub count: i64,
+    pub share_of_checks: Option<f64>,
+    pub share_of_attacks: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PeriodRow {
+    pub period: String,
+    pub resolved: i64,
+    pub attacks: i64,
+    pub attack_share: Option<f64>,
+    /// Change of attacks against the previous period, in percent (`None` with no previous).
+    pub change: Option<f64>,
+    pub by_family: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Spike {
+    pub period: String,
+    pub family: String,
+    pub attacks: i64,
+    pub share: f64,
+    /// `None` when the family was absent from the baseline.
+    pub baseline_share: Option<f64>,
+    pub ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DimensionRow {
+    pub value: String,
+    pub resolved: i64,
+    pub attacks: i64,
+    pub attack_share: Option<f64>,
+    pub by_family: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RepeatedFace {
+    pub image_sha256: String,
+    pub uses: i64,
+    /// Up to 20 (id, event or fetch time, code).
+    pub checks: Vec<(String, Option<String>, Option<i64>)>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScoreRow {
+    pub category: String,
+    pub with_score: usize,
+    pub without_score: i64,
+    pub p05: Option<f64>,
+    pub p25: Option<f64>,
+    pub p50: Option<f64>,
+    pub p75: Option<f64>,
+    pub p95: Option<f64>,
+}
+
+/// The whole attack report; its JSON form is the documented `--format json` output.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Attacks {
+    pub report: &'static str,
+    pub zone: String,
+    pub by: String,
+    pub resolved: i64,
+    pub attacks: i64,
+    pub periods: Vec<PeriodRow>,
+    pub families: Vec<FamilyRow>,
+    pub codes: Vec<CodeRow>,
+    pub rule: SpikeRule,
+    pub spikes: Vec<Spike>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    pub by_dimension: Vec<DimensionRow>,
+    pub repeated_faces: Vec<RepeatedFace>,
+    pub scores: Vec<ScoreRow>,
+}
+
+fn share(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn family_of(codes: &CodeTable, code: i64) -> String {
+    codes.family(code).unwrap_or("other").to_string()
+}
+
+/// Options of the attack report beyond the window.
+#[derive(Debug, Clone)]
+pub struct AttackOptions {
+    pub dimension: Option<String>,
+    pub top: usize,
+    pub rule: SpikeRule,
+}
+
+/// Computes the report: buckets for periods and codes, then the extra queries.
+pub fn compute(
+    conn: &rusqlite::Connection,
+    buckets: &[Bucket],
+    codes: &CodeTable,
+    window: &Window,
+    opts: &AttackOptions,
+) -> Result<Attacks, ReportError> {
+    let labels = period_labels(window, buckets);
+    let index: HashMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    let mut resolved_per = vec![0i64; labels.len()];
+    let mut family_per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
+    for b in buckets {
+        let (Some(code), "done") = (b.code, b.status.as_str()) else {
+            continue;
+        };
+        let Some(&i) = index.get(bucket_label(window, b).as_str()) else {
+            continue;
+        };
+        resolved_per[i] += b.count;
+        if codes.category(code) == Category::Attack {
+            family_per
+                .entry(family_of(codes, code))
+                .or_insert_with(|| vec![0; labels.len()])[i] += b.count;
+            *by_code.entry(code).or_default() += b.count;
+        }
+    }
+    let resolved: i64 = resolved_per.iter().sum();
+    let attacks: i64 = by_code.values().sum();
+    let attacks_per: Vec<i64> = (0..labels.len())
+        .map(|i| family_per.values().map(|v| v[i]).sum())
+        .collect();
+
+    let mut family_names: Vec<String> = FAMILIES.iter().map(|f| (*f).to_string()).collect();
+    for f in family_per.keys() {
+        if !family_names.contains(f) {
+            family_names.push(f.clone());
+        }
+    }
+    let families = family_names
+        .iter()
+        .map(|f| {
+            let per = family_per
+                .get(f)
+                .cloned()
+                .unwrap_or_else(|| vec![0; labels.len()]);
+            let n: i64 = per.iter().sum();
+            FamilyRow {
+                family: f.clone(),
+                attacks: n,
+                share_of_checks: share(n, resolved),
+                share_of_attacks: share(n, attacks),
+                per_period: per,
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut code_rows: Vec<CodeRow> = by_code
+        .iter()
+        .map(|(&code, &n)| CodeRow {
+            code,
+            message: codes
+                .get(code)
+                .map_or_else(String::new, |c| c.message.clone()),
+            family: family_of(codes, code),
+            count: n,
+            share_of_checks: share(n, resolved),
+            share_of_attacks: share(n, attacks),
+        })
+        .collect();
+    code_rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
+
+    let periods = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| PeriodRow {
+            period: label.clone(),
+            resolved: resolved_per[i],
+            attacks: attacks_per[i],
+            attack_share: share(attacks_per[i], resolved_per[i]),
+            change: (i > 0 && attacks_per[i - 1] > 0).then(|| {
+                (attacks_per[i] - attacks_per[i - 1]) as f64 * 100.0 / attacks_per[i - 1] as f64
+            }),
+            by_family: family_per.iter().map(|(f, v)| (f.clone(), v[i])).collect(),
+        })
+        .collect();
+
+    let spikes = find_spikes(&labels, &resolved_per, &family_per, &opts.rule);
+    let by_dimension = match &opts.dimension {
+        Some(column) => dimension_rows(conn, window, codes, column, opts.top)?,
+        None => Vec::new(),
+    };
+    Ok(Attacks {
+        report: "attacks",
+        zone: window.tz_name.clone(),
+        by: format!("{:?}", window.by).to_lowercase(),
+        resolved,
+        attacks,
+        periods,
+        families,
+        codes: code_rows,
+        rule: opts.rule,
+        spikes,
+        dimension: opts.dimension.clone(),
+        by_dimension,
+        repeated_faces: repeated_faces(conn, window)?,
+        scores: scores(conn, window, codes)?,
+    })
+}
+
+/// Applies the spike rule (see the module doc) to every family and period.
+pub fn find_spikes(
+    labels: &[String],
+    resolved_per: &[i64],
+    family_per: &BTreeMap<String, Vec<i64>>,
+    rule: &SpikeRule,
+) -> Vec<Spike> {
+    let mut spikes = Vec::new();
+    for (family, counts) in family_per {
+        for i in 0..labels.len() {
+            if labels[i] == UNDATED || resolved_per[i] == 0 || (counts[i] as u64) < rule.min_count {
+                continue;
+            }
+            let history: Vec<usize> = (0..i)
+                .rev()
+                .filter(|&j| resolved_per[j] > 0 && labels[j] != UNDATED)
+                .take(rule.baseline_periods)
+                .collect();
+            if history.is_empty() {
+                continue;
+            }
+            let baseline = history
+                .iter()
+                .map(|&j| counts[j] as f64 / resolved_per[j] as f64)
+                .sum::<f64>()
+                / history.len() as f64;
+            let now = counts[i] as f64 / resolved_per[i] as f64;
+            let fires = if baseline > 0.0 {
+                now >= rule.factor * baseline
+            } else {
+                true
+            };
+            if fires {
+                spikes.push(Spike {
+                    period: labels[i].clone(),
+                    family: family.clone(),
+                    attacks: counts[i],
+                    share: now,
+                    baseline_share: (baseline > 0.0).then_some(baseline),
+                    ratio: (baseline > 0.0).then(|| now / baseline),
+                });
+            }
+        }
+    }
+    spikes.sort_by(|a, b| a.period.cmp(&b.period).then(a.family.cmp(&b.family)));
+    spikes
+}
+
+fn time_filter() -> &'static str {
+    "(?1 IS NULL OR coalesce(event_time, fetched_at) >= ?1)
+     AND (?2 IS NULL OR coalesce(event_time, fetched_at) < ?2)"
+}
+
+fn dimension_rows(
+    conn: &rusqlite::Connection,
+    window: &Window,
+    codes: &CodeTable,
+    column: &str,
+    top: usize,
+) -> Result<Vec<DimensionRow>, ReportError> {
+    let (from, to) = window.bounds_ms();
+    let path = format!("$.\"{}\"", column.replace('"', "\\\""));
+    let sql = format!(
+        "SELECT json_extract(attrs, ?3) AS v, code, count(*) FROM checks
+         WHERE status = 'done' AND code IS NOT NULL AND {} GROUP BY v, code",
+        time_filter()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![from, to, path], |r| {
+        Ok((
+            r.get::<_, Option<rusqlite::types::Value>>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut by_value: HashMap<String, DimensionRow> = HashMap::new();
+    for row in rows {
+        let (value, code, n) = row?;
+        let value = match value {
+            None | Some(rusqlite::types::Value::Null) => "(none)".to_string(),
+            Some(rusqlite::types::Value::Text(t)) => t,
+            Some(rusqlite::types::Value::Integer(i)) => i.to_string(),
+            Some(rusqlite::types::Value::Real(f)) => f.to_string(),
+            Some(rusqlite::types::Value::Blob(_)) => "(binary)".to_string(),
+        };
+        let entry = by_value
+            .entry(value.clone())
+            .or_insert_with(|| DimensionRow {
+                value,
+                resolved: 0,
+                attacks: 0,
+                attack_share: None,
+                by_family: BTreeMap::new(),
+            });
+        entry.resolved += n;
+        if codes.category(code) == Category::Attack {
+            entry.attacks += n;
+            *entry.by_family.entry(family_of(codes, code)).or_default() += n;
+        }
+    }
+    let mut rows: Vec<DimensionRow> = by_value.into_values().collect();
+    rows.sort_by(|a, b| {
+        b.attacks
+            .cmp(&a.attacks)
+            .then(b.resolved.cmp(&a.resolved))
+            .then(a.value.cmp(&b.value))
+    });
+    if rows.len() > top {
+        let rest = rows.split_off(top);
+        let mut other = DimensionRow {
+            value: format!("other ({} values)", rest.len()),
+            resolved: 0,
+            attacks: 0,
+            attack_share: None,
+            by_family: BTreeMap::new(),
+        };
+        for r in rest {
+            other.resolved += r.resolved;
+            other.attacks += r.attacks;
+            for (f, n) in r.by_family {
+                *other.by_family.entry(f).or_default() += n;
+            }
+        }
+        rows.push(other);
+    }
+    for r in &mut rows {
+        r.attack_share = share(r.attacks, r.resolved);
+    }
+    Ok(rows)
+}
+
+fn repeated_faces(
+    conn: &rusqlite::Connection,
+    window: &Window,
+) -> Result<Vec<RepeatedFace>, ReportError> {
+    let (from, to) = window.bounds_ms();
+    let sql = format!(
+        "SELECT image_sha256, count(*) FROM checks
+         WHERE image_sha256 IS NOT NULL AND {} GROUP BY image_sha256 HAVING count(*) > 1
+         ORDER BY count(*) DESC, image_sha256 LIMIT 50",
+        time_filter()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let groups: Vec<(String, i64)> = stmt
+        .query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut ids = conn.prepare(
+        "SELECT liveness_id, coalesce(event_time, fetched_at), code FROM checks
+         WHERE image_sha256 = ?1 ORDER BY coalesce(event_time, fetched_at), liveness_id LIMIT 20",
+    )?;
+    let mut faces = Vec::new();
+    for (sha, uses) in groups {
+        let checks = ids
+            .query_map(params![sha], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?.map(format_utc),
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        faces.push(RepeatedFace {
+            image_sha256: sha,
+            uses,
+            checks,
+        });
+    }
+    Ok(faces)
+}
+
+fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    // Nearest-rank on the sorted values.
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+fn scores(
+    conn: &rusqlite::Connection,
+    window: &Window,
+    codes: &CodeTable,
+) -> Result<Vec<ScoreRow>, ReportError> {
+    let (from, to) = window.bounds_ms();
+    let sql = format!(
+        "SELECT code, score FROM checks WHERE status = 'done' AND code IS NOT NULL AND {}",
+        time_filter()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params![from, to])?;
+    let mut success = Vec::new();
+    let mut attack = Vec::new();
+    let (mut success_missing, mut attack_missing) = (0, 0);
+    while let Some(r) = rows.next()? {
+        let code: i64 = r.get(0)?;
+        let score: Option<f64> = r.get(1)?;
+        let (values, missing) = match codes.category(code) {
+            Category::Success => (&mut success, &mut success_missing),
+            Category::Attack => (&mut attack, &mut attack_missing),
+            _ => continue,
+        };
+        match score {
+            Some(s) if s.is_finite() => values.push(s),
+            _ => *missing += 1,
+        }
+    }
+    let row = |name: &str, mut values: Vec<f64>, missing: i64| {
+        values.sort_by(f64::total_cmp);
+        ScoreRow {
+            category: name.to_string(),
+            with_score: values.len(),
+            without_score: missing,
+            p05: quantile(&values, 0.05),
+            p25: quantile(&values, 0.25),
+            p50: quantile(&values, 0.50),
+            p75: quantile(&values, 0.75),
+            p95: quantile(&values, 0.95),
+        }
+    };
+    Ok(vec![
+        row("success", success, success_missing),
+        row("attack", attack, attack_missing),
+    ])
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
+}
+
+/// Lays the report out for people.
+pub fn document(a: &Attacks, window: &Window) -> Document {
+    let summary = vec![
+        window.describe(),
+        format!(
+            "{} resolved checks, {} attacks ({})",
+            a.resolved,
+            a.attacks,
+            percent(a.attacks, a.resolved)
+        ),
+    ];
+    let dated: Vec<usize> = a
+        .periods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.period != UNDATED)
+        .map(|(i, _)| i)
+        .collect();
+
+    let mut families = Section::new(
+        "By family",
+        &["family", "attacks", "of checks", "of attacks", "trend"],
+    );
+    for f in &a.families {
+        let trend: Vec<f64> = dated.iter().map(|&i| f.per_period[i] as f64).collect();
+        families.row(vec![
+            f.family.clone(),
+            f.attacks.to_string(),
+            pct(f.share_of_checks),
+            pct(f.share_of_attacks),
+            sparkline(&trend),
+        ]);
+    }
+
+    let mut codes = Section::new(
+        "By code",
+        &[
+            "code",
+            "message",
+            "family",
+            "count",
+            "of checks",
+            "of attacks",
+        ],
+    );
+    for c in &a.codes {
+        codes.row(vec![
+            c.code.to_string(),
+            c.message.clone(),
+            c.family.clone(),
+            c.count.to_string(),
+            pct(c.share_of_checks),
+            pct(c.share_of_attacks),
+        ]);
+    }
+
+    let family_names: Vec<&str> = a.families.iter().map(|f| f.family.as_str()).collect();
+    let mut headers = vec!["period", "resolved", "attacks", "share", "change"];
+    headers.extend(family_names.iter().copied());
+    let mut periods = Section::new("Per period", &headers);
+    for p in &a.periods {
+        let mut row = vec![
+            p.period.clone(),
+            p.resolved.to_string(),
+            p.attacks.to_string(),
+            pct(p.attack_share),
+            p.change.map_or_else(|| "-".into(), |c| format!("{c:+.1}%")),
+        ];
+        for f in &family_names {
+            row.push(p.by_family.get(*f).copied().unwrap_or(0).to_string());
+        }
+        periods.row(row);
+    }
+
+    let mut spikes = Section::new(
+        "Spikes",
+        &["period", "family", "attacks", "share", "baseline", "ratio"],
+    );
+    for s in &a.spikes {
+        spikes.row(vec![
+            s.period.clone(),
+            s.family.clone(),
+            s.attacks.to_string(),
+            pct(Some(s.share)),
+            s.baseline_share
+                .map_or_else(|| "absent".into(), |b| pct(Some(b))),
+            s.ratio.map_or_else(|| "new".into(), |r| format!("{r:.1}x")),
+        ]);
+    }
+    spikes.notes.push(a.rule.describe());
+
+    let mut sections = vec![families, codes, periods, spikes];
+    if let Some(dim) = &a.dimension {
+        let mut headers = vec![dim.as_str(), "resolved", "attacks", "share"];
+        headers.extend(family_names.iter().copied());
+        let mut s = Section::new(format!("By {dim}"), &headers);
+        for r in &a.by_dimension {
+            let mut row = vec![
+                r.value.clone(),
+                r.resolved.to_string(),
+                r.attacks.to_string(),
+                pct(r.attack_share),
+            ];
+            for f in &family_names {
+                row.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
+            }
+            s.row(row);
+        }
+        sections.push(s);
+    }
+
+    let mut faces = Section::new(
+        "Repeated faces",
+        &["image sha256", "uses", "ids (first 5)", "first seen"],
+    );
+    for f in &a.repeated_faces {
+        faces.row(vec![
+            f.image_sha256.chars().take(16).collect(),
+            f.uses.to_string(),
+            f.checks
+                .iter()
+                .take(5)
+                .map(|c| c.0.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            f.checks
+                .first()
+                .and_then(|c| c.1.clone())
+                .unwrap_or_default(),
+        ]);
+    }
+    faces.notes.push(
+        "One photo on different liveness ids is a strong sign of a replayed or injected image."
+            .into(),
+    );
+    sections.push(faces);
+
+    let mut scores = Section::new(
+        "Scores",
+        &[
+            "category",
+            "with score",
+            "without",
+            "p05",
+            "p25",
+            "p50",
+            "p75",
+            "p95",
+        ],
+    );
+    for s in &a.scores {
+        scores.row(vec![
+            s.category.clone(),
+            s.with_score.to_string(),
+            s.without_score.to_string(),
+            num(s.p05),
+            num(s.p25),
+            num(s.p50),
+            num(s.p75),
+            num(s.p95),
+        ]);
+    }
+    sections.push(scores);
+
+    let chart = Chart {
+        title: "Attacks per period by family".into(),
+        labels: dated.iter().map(|&i| a.periods[i].period.clone()).collect(),
+        series: a
+            .families
+            .iter()
+            .enumerate()
+            .map(|(k, f)| {
+                (
+                    f.family.clone(),
+                    dated.iter().map(|&i| f.per_period[i] as f64).collect(),
+                    COLOURS[k.min(COLOURS.len() - 1)],
+                )
+            })
+            .collect(),
+    };
+    Document {
+        title: "liveaudit attack report".into(),
+        summary,
+        sections,
+        charts: vec![chart],
+        json: serde_json::to_value(a).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule() -> SpikeRule {
+        SpikeRule {
+            factor: 2.0,
+            min_count: 10,
+            baseline_periods: 3,
+        }
+    }
+
+    fn labels(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("2024-05-{:02}", i + 1)).collect()
+    }
+
+    #[test]
+    fn spike_fires_when_share_doubles_with_enough_attacks() {
+        let resolved = vec![1000, 1000, 1000, 1000];
+        let mut fam = BTreeMap::new();
+        fam.insert("injection".to_string(), vec![10, 12, 8, 25]);
+        let spikes = find_spikes(&labels(4), &resolved, &fam, &rule());
+        assert_eq!(spikes.len(), 1);
+        assert_eq!(spikes[0].period, "2024-05-04");
+        assert_eq!(spikes[0].attacks, 25);
+        assert!((spikes[0].baseline_share.unwrap() - 0.010).abs() < 1e-12);
+        assert!((spikes[0].ratio.unwrap() - 2.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn spike_does_not_fire_below_the_factor_or_the_minimum() {
+        let resolved = vec![1000, 1000, 1000, 3];
+        let mut fam = BTreeMap::new();
+        // 1 of 3 is a 33% share but only one attack: below the minimum count.
+        fam.insert("challenge".to_string(), vec![10, 10, 10, 1]);
+        fam.insert("injection".to_string(), vec![10, 10, 10, 0]);
+        assert!(find_spikes(&labels(4), &resolved, &fam, &rule()).is_empty());
+        // 19 where the baseline is 10 per 1000: 1.9x, under 2x.
+        let mut fam = BTreeMap::new();
+        fam.insert("presentation".to_string(), vec![10, 10, 10, 19]);
+        assert!(find_spikes(&labels(4), &[1000; 4], &fam, &rule()).is_empty());
+    }
+
+    #[test]
+    fn a_family_new_to_the_baseline_fires_on_count() {
+        let mut fam = BTreeMap::new();
+        fam.insert("injection".to_string(), vec![0, 0, 12]);
+        let spikes = find_spikes(&labels(3), &[500; 3], &fam, &rule());
+        assert_eq!(spikes.len(), 1);
+        assert_eq!(spikes[0].baseline_share, None);
+    }
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.05), Some(5.0));
+        assert_eq!(quantile(&v, 0.5), Some(50.0));
+        assert_eq!(quantile(&v, 0.95), Some(95.0));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+}

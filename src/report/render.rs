@@ -1,0 +1,455 @@
+//! Renderers shared by every report: aligned text tables, CSV, JSON, Markdown and one
+//! self-contained HTML page with SVG charts.
+//!
+//! - [`Document`]: what a report produces: titled [`Section`]s of cells, notes, [`Chart`]s, and
+//!   the JSON value machines read (its keys are the report's documented contract).
+//! - [`render`]: writes a document in one [`Format`].
+//!
+//! Policy: the numbers are computed once, by the report; renderers only lay them out. The HTML
+//! page loads nothing from the network (no CDN, fonts or scripts) and prints cleanly to PDF.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use serde::Serialize;
+
+/// Output formats of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Markdown,
+    Html,
+}
+
+/// One table of a report.
+#[derive(Debug, Clone, Default)]
+pub struct Section {
+    pub title: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Lines printed under the table (rules, bases, caveats).
+    pub notes: Vec<String>,
+}
+
+impl Section {
+    pub fn new(title: impl Into<String>, headers: &[&str]) -> Section {
+        Section {
+            title: title.into(),
+            headers: headers.iter().map(|h| (*h).to_string()).collect(),
+            ..Section::default()
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+}
+
+/// A chart for the HTML page: stacked bars, one bar per label.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub title: String,
+    pub labels: Vec<String>,
+    /// (series name, one value per label, CSS colour)
+    pub series: Vec<(String, Vec<f64>, &'static str)>,
+}
+
+/// A whole report.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub title: String,
+    /// Lines under the title (basis, zone, filters).
+    pub summary: Vec<String>,
+    pub sections: Vec<Section>,
+    pub charts: Vec<Chart>,
+    pub json: serde_json::Value,
+}
+
+/// Writes `doc` as `format`.
+pub fn render(doc: &Document, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
+    match format {
+        Format::Table => render_table(doc, out),
+        Format::Csv => render_csv(doc, out),
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &doc.json)?;
+            writeln!(out)
+        }
+        Format::Markdown => render_markdown(doc, out),
+        Format::Html => out.write_all(render_html(doc).as_bytes()),
+    }
+}
+
+fn is_numeric(cell: &str) -> bool {
+    let t = cell.trim_end_matches('%').trim_start_matches(['+', '-']);
+    !t.is_empty()
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+}
+
+fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{}", doc.title)?;
+    for line in &doc.summary {
+        writeln!(out, "  {line}")?;
+    }
+    for section in &doc.sections {
+        writeln!(out)?;
+        writeln!(out, "{}", section.title)?;
+        if section.rows.is_empty() {
+            writeln!(out, "  (none)")?;
+        } else {
+            let mut table = Table::new();
+            table
+                .load_preset(presets::UTF8_HORIZONTAL_ONLY)
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(100)
+                .set_header(section.headers.iter().map(Cell::new));
+            for row in &section.rows {
+                table.add_row(row.iter().map(|c| {
+                    let cell = Cell::new(c);
+                    if is_numeric(c) {
+                        cell.set_alignment(CellAlignment::Right)
+                    } else {
+                        cell
+                    }
+                }));
+            }
+            writeln!(out, "{table}")?;
+        }
+        for note in &section.notes {
+            writeln!(out, "  {note}")?;
+        }
+    }
+    Ok(())
+}
+
+fn render_csv(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
+    // Sections follow each other, each with its header row and a leading `section` column,
+    // so one file holds them all and a filter on the first column splits them again.
+    let mut w = csv::Writer::from_writer(out);
+    let mut widest = 0;
+    for s in &doc.sections {
+        widest = widest.max(s.headers.len());
+    }
+    let _ = widest;
+    for (i, section) in doc.sections.iter().enumerate() {
+        if i > 0 {
+            w.write_record(None::<&[u8]>)?;
+        }
+        let mut header = vec!["section".to_string()];
+        header.extend(section.headers.iter().cloned());
+        w.write_record(&header)?;
+        for row in &section.rows {
+            let mut record = vec![section.title.clone()];
+            record.extend(row.iter().cloned());
+            w.write_record(&record)?;
+        }
+    }
+    w.flush()
+}
+
+fn md_escape(cell: &str) -> String {
+    cell.replace('|', "\\|").replace('\n', " ")
+}
+
+fn render_markdown(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "## {}\n", md_escape(&doc.title))?;
+    for line in &doc.summary {
+        writeln!(out, "- {}", md_escape(line))?;
+    }
+    for section in &doc.sections {
+        writeln!(out, "\n### {}\n", md_escape(&section.title))?;
+        if section.rows.is_empty() {
+            writeln!(out, "(none)")?;
+        } else {
+            writeln!(
+                out,
+                "| {} |",
+                section
+                    .headers
+                    .iter()
+                    .map(|h| md_escape(h))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )?;
+            let aligns: Vec<&str> = (0..section.headers.len())
+                .map(|i| {
+                    if section
+                        .rows
+                        .iter()
+                        .all(|r| r.get(i).is_none_or(|c| is_numeric(c) || c.is_empty()))
+                    {
+                        "---:"
+                    } else {
+                        "---"
+                    }
+                })
+                .collect();
+            writeln!(out, "| {} |", aligns.join(" | "))?;
+            for row in &section.rows {
+                writeln!(
+                    out,
+                    "| {} |",
+                    row.iter()
+                        .map(|c| md_escape(c))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                )?;
+            }
+        }
+        for note in &section.notes {
+            writeln!(out, "\n_{}_", md_escape(note))?;
+        }
+    }
+    Ok(())
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn html_escape(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => s.push_str("&amp;"),
+            '<' => s.push_str("&lt;"),
+            '>' => s.push_str("&gt;"),
+            '"' => s.push_str("&quot;"),
+            '\'' => s.push_str("&#39;"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+const CSS: &str = "body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5em 0;font-variant-numeric:tabular-nums}
+th,td{padding:.25em .7em;border-bottom:1px solid #e4e4e4;text-align:left}
+td.n{text-align:right}th{background:#f4f4f4}
+.note{color:#555;font-size:.92em}.legend span{display:inline-block;margin-right:1em}
+.legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em}
+svg{max-width:100%;height:auto}
+@media print{body{margin:0;max-width:none}h2{break-after:avoid}table,svg{break-inside:avoid}}";
+
+fn render_html(doc: &Document) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><style>{CSS}</style>\
+         </head><body><h1>{}</h1>",
+        html_escape(&doc.title),
+        html_escape(&doc.title)
+    );
+    if !doc.summary.is_empty() {
+        h.push_str("<ul class=\"note\">");
+        for line in &doc.summary {
+            let _ = write!(h, "<li>{}</li>", html_escape(line));
+        }
+        h.push_str("</ul>");
+    }
+    for chart in &doc.charts {
+        h.push_str(&svg_chart(chart));
+    }
+    for section in &doc.sections {
+        let _ = write!(h, "<h2>{}</h2>", html_escape(&section.title));
+        if section.rows.is_empty() {
+            h.push_str("<p class=\"note\">(none)</p>");
+        } else {
+            h.push_str("<table><thead><tr>");
+            for header in &section.headers {
+                let _ = write!(h, "<th>{}</th>", html_escape(header));
+            }
+            h.push_str("</tr></thead><tbody>");
+            for row in &section.rows {
+                h.push_str("<tr>");
+                for cell in row {
+                    let class = if is_numeric(cell) { " class=\"n\"" } else { "" };
+                    let _ = write!(h, "<td{class}>{}</td>", html_escape(cell));
+                }
+                h.push_str("</tr>");
+            }
+            h.push_str("</tbody></table>");
+        }
+        for note in &section.notes {
+            let _ = write!(h, "<p class=\"note\">{}</p>", html_escape(note));
+        }
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// A stacked bar chart as inline SVG.
+fn svg_chart(chart: &Chart) -> String {
+    let n = chart.labels.len().max(1);
+    let (width, height, left, bottom, top) = (960.0_f64, 300.0_f64, 56.0, 60.0, 16.0);
+    let plot_w = width - left - 10.0;
+    let plot_h = height - bottom - top;
+    let totals: Vec<f64> = (0..n)
+        .map(|i| {
+            chart
+                .series
+                .iter()
+                .map(|(_, v, _)| v.get(i).copied().unwrap_or(0.0))
+                .sum()
+        })
+        .collect();
+    let max = totals.iter().copied().fold(0.0, f64::max).max(1.0);
+    let bar_w = plot_w / n as f64;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<h2>{}</h2><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" \
+         role=\"img\" aria-label=\"{}\" font-size=\"11\" font-family=\"sans-serif\">",
+        html_escape(&chart.title),
+        html_escape(&chart.title)
+    );
+    for k in 0..=4 {
+        let v = max * f64::from(k) / 4.0;
+        let y = top + plot_h - plot_h * f64::from(k) / 4.0;
+        let _ = write!(
+            s,
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\
+             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            width - 10.0,
+            left - 4.0,
+            y + 4.0,
+            format_axis(v)
+        );
+    }
+    let label_every = (n / 16).max(1);
+    for i in 0..n {
+        let x = left + bar_w * i as f64;
+        let mut y = top + plot_h;
+        for (name, values, colour) in &chart.series {
+            let v = values.get(i).copied().unwrap_or(0.0);
+            if v <= 0.0 {
+                continue;
+            }
+            let h = plot_h * v / max;
+            y -= h;
+            let _ = write!(
+                s,
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{colour}\">\
+                 <title>{} {}: {}</title></rect>",
+                x + bar_w * 0.1,
+                bar_w * 0.8,
+                html_escape(chart.labels.get(i).map_or("", String::as_str)),
+                html_escape(name),
+                format_axis(v)
+            );
+        }
+        if i % label_every == 0 {
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" transform=\"rotate(-40 {:.1} {:.1})\">{}</text>",
+                x + bar_w / 2.0,
+                top + plot_h + 14.0,
+                x + bar_w / 2.0,
+                top + plot_h + 14.0,
+                html_escape(chart.labels.get(i).map_or("", String::as_str))
+            );
+        }
+    }
+    s.push_str("</svg><div class=\"legend note\">");
+    for (name, _, colour) in &chart.series {
+        let _ = write!(
+            s,
+            "<span><i style=\"background:{colour}\"></i>{}</span>",
+            html_escape(name)
+        );
+    }
+    s.push_str("</div>");
+    s
+}
+
+fn format_axis(v: f64) -> String {
+    if v.fract().abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A one-line trend of `values` with block characters (empty input gives an empty string).
+pub fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().fold(0.0, f64::max);
+    values
+        .iter()
+        .map(|&v| {
+            if max <= 0.0 {
+                BARS[0]
+            } else {
+                BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> Document {
+        let mut s = Section::new("Totals", &["what", "count"]);
+        s.row(vec!["charged".into(), "12".into()]);
+        s.row(vec!["a|b <x>".into(), "3".into()]);
+        s.notes.push("rule: x".into());
+        Document {
+            title: "Billing".into(),
+            summary: vec!["zone UTC".into()],
+            sections: vec![s],
+            charts: vec![Chart {
+                title: "Chart".into(),
+                labels: vec!["2024-05-01".into(), "2024-05-02".into()],
+                series: vec![("charged".into(), vec![3.0, 5.0], "#36c")],
+            }],
+            json: serde_json::json!({"totals": {"checks": 15}}),
+        }
+    }
+
+    fn rendered(format: Format) -> String {
+        let mut out = Vec::new();
+        render(&doc(), format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn every_format_carries_the_numbers() {
+        assert_eq!(
+            rendered(Format::Csv),
+            "section,what,count\nTotals,charged,12\nTotals,a|b <x>,3\n"
+        );
+        let md = rendered(Format::Markdown);
+        assert!(
+            md.contains("| what | count |\n| --- | ---: |\n| charged | 12 |\n| a\\|b <x> | 3 |"),
+            "{md}"
+        );
+        let table = rendered(Format::Table);
+        assert!(table.contains("charged") && table.contains("12") && table.contains("rule: x"));
+        assert_eq!(
+            rendered(Format::Json).trim(),
+            "{\n  \"totals\": {\n    \"checks\": 15\n  }\n}"
+        );
+    }
+
+    #[test]
+    fn html_is_self_contained_and_escaped() {
+        let html = rendered(Format::Html);
+        assert!(html.contains("<svg"));
+        assert!(html.contains("a|b &lt;x&gt;"));
+        assert!(!html.contains("<script"));
+        assert!(!html.contains("https://"), "no network references");
+        assert!(!html.contains("<link"));
+    }
+
+    #[test]
+    fn sparkline_scales_to_the_maximum() {
+        assert_eq!(sparkline(&[0.0, 1.0, 2.0]), "▁▅█");
+        assert_eq!(sparkline(&[0.0, 0.0]), "▁▁");
+        assert_eq!(sparkline(&[]), "");
+    }
+}

@@ -1,0 +1,187 @@
+//! The single writer: every result, failure and attempt of a fetch is written here.
+//!
+//! Policy: one thread owns the write connection and is fed by a bounded channel. It takes
+//! whatever has queued up (at least one operation, at most [`MAX_BATCH`]) and commits it as one
+//! transaction, so batches grow under load and shrink to single rows when the vendor is slow:
+//! a killed process loses at most what was in flight. A result and its id's state live in one
+//! row and change in one statement. A write error (a full disk) ends the thread with the error;
+//! the fetcher sees the channel close and stops sending.
+
+use std::path::Path;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, params};
+use tokio::sync::mpsc;
+
+use super::{OpenMode, Store, StoreError};
+
+/// The most operations committed in one transaction.
+pub const MAX_BATCH: usize = 4096;
+
+/// One request sent to the vendor, for the attempts log.
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    pub liveness_id: String,
+    pub sent_at_ms: i64,
+    pub latency_ms: i64,
+    pub http_status: Option<u16>,
+    pub code: Option<i64>,
+    pub sequence_id: Option<String>,
+    /// `final`, `retry:<kind>`, `give_up:<kind>` or `stop`.
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// The parts of an answer that are stored.
+#[derive(Debug, Clone)]
+pub struct StoredAnswer {
+    pub code: i64,
+    pub message: String,
+    pub score: Option<f64>,
+    pub sequence_id: Option<String>,
+    pub image_sha256: Option<String>,
+    pub image_bytes: Option<i64>,
+}
+
+/// A write the fetcher asks for.
+#[derive(Debug)]
+pub enum WriteOp {
+    Attempt(AttemptRow),
+    /// The vendor gave a code: the id is done.
+    Resolved {
+        liveness_id: String,
+        answer: StoredAnswer,
+    },
+    /// Retries ran out (or the answer cannot improve by asking again): the id is failed.
+    Failed {
+        liveness_id: String,
+        error: String,
+    },
+}
+
+/// What the writer committed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WriterStats {
+    pub attempts: u64,
+    pub resolved: u64,
+    pub failed: u64,
+    pub transactions: u64,
+}
+
+/// The sending side, cloned into every worker.
+pub type WriterHandle = mpsc::Sender<WriteOp>;
+
+/// Starts the writer thread on its own connection to `db`, for run `run`.
+pub fn spawn(
+    db: &Path,
+    run: i64,
+) -> Result<(WriterHandle, JoinHandle<Result<WriterStats, StoreError>>), StoreError> {
+    let store = Store::open(db, OpenMode::Existing)?;
+    let (tx, rx) = mpsc::channel(MAX_BATCH * 2);
+    let handle = std::thread::Builder::new()
+        .name("liveaudit-writer".into())
+        .spawn(move || run_writer(store.conn, run, rx))
+        .map_err(|source| StoreError::Open {
+            path: db.to_path_buf(),
+            source,
+        })?;
+    Ok((tx, handle))
+}
+
+fn run_writer(
+    mut conn: Connection,
+    run: i64,
+    mut rx: mpsc::Receiver<WriteOp>,
+) -> Result<WriterStats, StoreError> {
+    let mut stats = WriterStats::default();
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(op) = rx.blocking_recv() {
+        batch.push(op);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = write_batch(&mut conn, run, &batch, &mut stats) {
+            // Close the channel first, so senders fail fast instead of filling it.
+            rx.close();
+            return Err(e);
+        }
+        batch.clear();
+    }
+    Ok(stats)
+}
+
+fn write_batch(
+    conn: &mut Connection,
+    run: i64,
+    batch: &[WriteOp],
+    stats: &mut WriterStats,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    {
+        let mut attempt = tx.prepare_cached(
+            "INSERT INTO attempts (run_id, liveness_id, sent_at, latency_ms, http_status, code,
+                                   sequence_id, outcome, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        let mut count_attempt =
+            tx.prepare_cached("UPDATE checks SET attempts = attempts + 1 WHERE liveness_id = ?1")?;
+        let mut resolved = tx.prepare_cached(
+            "UPDATE checks SET status = 'done', code = ?2, message = ?3, score = ?4,
+                 sequence_id = ?5, image_sha256 = ?6, image_bytes = ?7, fetched_at = ?8,
+                 last_error = NULL
+             WHERE liveness_id = ?1",
+        )?;
+        // A failure never overwrites a code the vendor already gave (an 11350 stays 11350).
+        let mut failed = tx.prepare_cached(
+            "UPDATE checks SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'failed' END,
+                 last_error = ?2
+             WHERE liveness_id = ?1",
+        )?;
+        let now = super::now_ms();
+        for op in batch {
+            match op {
+                WriteOp::Attempt(a) => {
+                    attempt.execute(params![
+                        run,
+                        a.liveness_id,
+                        a.sent_at_ms,
+                        a.latency_ms,
+                        a.http_status,
+                        a.code,
+                        a.sequence_id,
+                        a.outcome,
+                        a.detail
+                    ])?;
+                    count_attempt.execute(params![a.liveness_id])?;
+                    stats.attempts += 1;
+                }
+                WriteOp::Resolved {
+                    liveness_id,
+                    answer,
+                } => {
+                    resolved.execute(params![
+                        liveness_id,
+                        answer.code,
+                        answer.message,
+                        answer.score,
+                        answer.sequence_id,
+                        answer.image_sha256,
+                        answer.image_bytes,
+                        now
+                    ])?;
+                    stats.resolved += 1;
+                }
+                WriteOp::Failed { liveness_id, error } => {
+                    failed.execute(params![liveness_id, error])?;
+                    stats.failed += 1;
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    stats.transactions += 1;
+    Ok(())
+}

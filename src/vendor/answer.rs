@@ -1,0 +1,596 @@
+//! What the vendor answered, and what the fetcher must do about it: the one place where every
+//! outcome of a request is classified.
+//!
+//! Policy (CONTRACT.md section 2):
+//! - `success`, `attack`, `error` 12250, `request_error` and codes the table does not know are
+//!   [`Verdict::Final`]: store them, never ask again.
+//! - 11350, HTTP 408/429/5xx, timeouts, resets and bodies that are not the documented JSON are
+//!   [`Verdict::Retry`]: back off (honouring `Retry-After`) and try again within the run.
+//! - HTTP 401/403, account-level codes, and answers that show the configuration is wrong
+//!   (redirects, 404/405) are [`Verdict::Stop`]: the run ends at once, the id stays pending.
+//! - Any other 4xx without a vendor code is [`Verdict::GiveUp`]: the id is marked failed now
+//!   (asking again with the same body cannot help) and a later run tries it again.
+//!
+//! The vendor sends `code` as a number or as a string and may leave out `score` and `image`;
+//! both parse to the same [`ResultAnswer`].
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
+
+use super::codes::{Category, CodeTable, INTERNAL_ERROR};
+
+/// A parsed answer of the retrieve-result endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultAnswer {
+    pub code: i64,
+    pub message: String,
+    pub sequence_id: Option<String>,
+    pub score: Option<f64>,
+    pub face: Option<FaceImage>,
+}
+
+/// The best face the vendor captured. Only its digest and length are kept unless the user asks
+/// for the image itself.
+#[derive(Clone, PartialEq)]
+pub struct FaceImage {
+    /// Lower-case hex SHA-256 of the decoded bytes (of the raw text when it was not base64).
+    pub sha256: String,
+    pub len: usize,
+    /// The decoded bytes; `None` when the text was not valid base64.
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for FaceImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Biometric data never reaches a log line.
+        f.debug_struct("FaceImage")
+            .field("sha256", &self.sha256)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaceImage {
+    fn from_base64(text: &str) -> FaceImage {
+        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        match base64::engine::general_purpose::STANDARD.decode(compact.as_bytes()) {
+            Ok(bytes) => FaceImage {
+                sha256: hex::encode(Sha256::digest(&bytes)),
+                len: bytes.len(),
+                bytes: Some(bytes),
+            },
+            Err(_) => FaceImage {
+                sha256: hex::encode(Sha256::digest(text.as_bytes())),
+                len: text.len(),
+                bytes: None,
+            },
+        }
+    }
+}
+
+/// A parsed answer of the retrieve-license endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LicenseAnswer {
+    pub code: i64,
+    pub message: String,
+    pub sequence_id: Option<String>,
+    pub license: Option<String>,
+    pub expiry_timestamp: Option<i64>,
+}
+
+/// Why a body could not be read as the documented JSON.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(String);
+
+#[derive(Deserialize)]
+struct RawResult {
+    #[serde(deserialize_with = "code_number_or_string")]
+    code: i64,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default, deserialize_with = "opt_string_or_number")]
+    sequence_id: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default, deserialize_with = "opt_f64_or_string")]
+    score: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct RawLicense {
+    #[serde(deserialize_with = "code_number_or_string")]
+    code: i64,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default, deserialize_with = "opt_string_or_number")]
+    sequence_id: Option<String>,
+    #[serde(default)]
+    license: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64_or_string")]
+    expiry_timestamp: Option<i64>,
+}
+
+/// Parses a retrieve-result body.
+pub fn parse_result(body: &[u8]) -> Result<ResultAnswer, ParseError> {
+    let raw: RawResult = serde_json::from_slice(body)
+        .map_err(|e| ParseError(format!("not the vendor's JSON: {e}")))?;
+    Ok(ResultAnswer {
+        code: raw.code,
+        message: raw.message.unwrap_or_default(),
+        sequence_id: raw.sequence_id.filter(|s| !s.is_empty()),
+        score: raw.score.filter(|s| s.is_finite()),
+        face: raw
+            .image
+            .filter(|s| !s.is_empty())
+            .map(|s| FaceImage::from_base64(&s)),
+    })
+}
+
+/// Parses a retrieve-license body.
+pub fn parse_license(body: &[u8]) -> Result<LicenseAnswer, ParseError> {
+    let raw: RawLicense = serde_json::from_slice(body)
+        .map_err(|e| ParseError(format!("not the vendor's JSON: {e}")))?;
+    Ok(LicenseAnswer {
+        code: raw.code,
+        message: raw.message.unwrap_or_default(),
+        sequence_id: raw.sequence_id.filter(|s| !s.is_empty()),
+        license: raw.license,
+        expiry_timestamp: raw.expiry_timestamp,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrStr {
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+fn code_number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    match NumOrStr::deserialize(d)? {
+        NumOrStr::Int(i) => Ok(i),
+        NumOrStr::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Ok(f as i64),
+        NumOrStr::Str(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("code {s:?} is not a number"))),
+        NumOrStr::Float(f) => Err(serde::de::Error::custom(format!("code {f} is not whole"))),
+    }
+}
+
+fn opt_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<NumOrStr>::deserialize(d)? {
+        None => None,
+        Some(NumOrStr::Str(s)) => Some(s),
+        Some(NumOrStr::Int(i)) => Some(i.to_string()),
+        Some(NumOrStr::Float(f)) => Some(f.to_string()),
+    })
+}
+
+fn opt_f64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match Option::<NumOrStr>::deserialize(d)? {
+        None => None,
+        Some(NumOrStr::Int(i)) => Some(i as f64),
+        Some(NumOrStr::Float(f)) => Some(f),
+        // A score the vendor sends as text is still a score; text that is no number is not.
+        Some(NumOrStr::Str(s)) => s.trim().parse().ok(),
+    })
+}
+
+fn opt_i64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Option::<NumOrStr>::deserialize(d)? {
+        None => None,
+        Some(NumOrStr::Int(i)) => Some(i),
+        Some(NumOrStr::Float(f)) => Some(f as i64),
+        Some(NumOrStr::Str(s)) => s.trim().parse().ok(),
+    })
+}
+
+/// What the fetcher does next with one id after one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Store this answer; the id is resolved.
+    Final(ResultAnswer),
+    /// Try again after a back-off; `retry_after` is the vendor's own request, if it made one.
+    Retry(Retryable),
+    /// Mark the id failed now without further attempts in this run.
+    GiveUp(Fault),
+    /// Stop the whole run; the id stays pending.
+    Stop(StopReason),
+}
+
+/// A fault worth another attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retryable {
+    pub fault: Fault,
+    pub retry_after: Option<Duration>,
+    /// Set for 11350: the answer to store if the fault persists past the last attempt.
+    pub answer: Option<ResultAnswer>,
+}
+
+/// Why a request did not give a usable answer. Displays without any URL or secret.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Fault {
+    #[error("HTTP {status}: {snippet}")]
+    Status { status: u16, snippet: String },
+    #[error("HTTP 429 rate limited")]
+    RateLimited,
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("connection failed: {0}")]
+    Transport(String),
+    #[error("HTTP {status}, body not the vendor's JSON ({detail}): {snippet}")]
+    Unparsable {
+        status: u16,
+        detail: String,
+        snippet: String,
+    },
+    #[error("HTTP {status}: answer larger than the {limit}-byte cap")]
+    TooLarge { status: u16, limit: usize },
+    #[error("vendor code 11350 (internal error)")]
+    Internal,
+}
+
+impl Fault {
+    /// A fault of the transport or the vendor's servers (not a rate limit, not an 11350): what
+    /// the circuit breaker counts.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            Fault::Status { .. }
+                | Fault::Timeout(_)
+                | Fault::Connect(_)
+                | Fault::Transport(_)
+                | Fault::Unparsable { .. }
+        )
+    }
+
+    /// A short stable name for logs and the attempts table.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Status { .. } => "http_status",
+            Fault::RateLimited => "rate_limited",
+            Fault::Timeout(_) => "timeout",
+            Fault::Connect(_) => "connect",
+            Fault::Transport(_) => "transport",
+            Fault::Unparsable { .. } => "unparsable",
+            Fault::TooLarge { .. } => "too_large",
+            Fault::Internal => "internal_11350",
+        }
+    }
+}
+
+/// Why the whole run must stop.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StopReason {
+    #[error(
+        "the vendor refused the credentials (HTTP {status}); check the partner code and key \
+         (TD_PARTNER_CODE, TD_PARTNER_KEY or --partner-key-file) and the endpoint's region"
+    )]
+    CredentialsRefused { status: u16 },
+    #[error(
+        "the vendor stopped the account: code {code} ({message}); ids not yet fetched stay pending"
+    )]
+    Account { code: i64, message: String },
+    #[error(
+        "the endpoint answered HTTP {status}{detail}; check --result-url / TD_RESULT_URL \
+         (redirects are not followed: the partner key would travel to another address)"
+    )]
+    Misconfigured { status: u16, detail: String },
+}
+
+/// Classifies one HTTP exchange that produced a status and a body.
+pub fn classify_response(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    codes: &CodeTable,
+) -> Verdict {
+    match status {
+        401 | 403 => return Verdict::Stop(StopReason::CredentialsRefused { status }),
+        429 => {
+            return Verdict::Retry(Retryable {
+                fault: Fault::RateLimited,
+                retry_after,
+                answer: None,
+            });
+        }
+        408 | 500..=599 => {
+            return Verdict::Retry(Retryable {
+                fault: Fault::Status {
+                    status,
+                    snippet: snippet(body),
+                },
+                retry_after,
+                answer: None,
+            });
+        }
+        300..=399 => {
+            return Verdict::Stop(StopReason::Misconfigured {
+                status,
+                detail: " (a redirect)".into(),
+            });
+        }
+        _ => {}
+    }
+    let answer = match parse_result(body) {
+        Ok(answer) => answer,
+        Err(e) => {
+            return match status {
+                404 | 405 => Verdict::Stop(StopReason::Misconfigured {
+                    status,
+                    detail: String::new(),
+                }),
+                400..=499 => Verdict::GiveUp(Fault::Status {
+                    status,
+                    snippet: snippet(body),
+                }),
+                _ => Verdict::Retry(Retryable {
+                    fault: Fault::Unparsable {
+                        status,
+                        detail: e.0,
+                        snippet: snippet(body),
+                    },
+                    retry_after: None,
+                    answer: None,
+                }),
+            };
+        }
+    };
+    classify_answer(answer, codes)
+}
+
+/// Classifies a well-formed answer by its code.
+pub fn classify_answer(answer: ResultAnswer, codes: &CodeTable) -> Verdict {
+    if answer.code == INTERNAL_ERROR {
+        return Verdict::Retry(Retryable {
+            fault: Fault::Internal,
+            retry_after: None,
+            answer: Some(answer),
+        });
+    }
+    match codes.category(answer.code) {
+        Category::Account => Verdict::Stop(StopReason::Account {
+            code: answer.code,
+            message: answer.message,
+        }),
+        _ => Verdict::Final(answer),
+    }
+}
+
+/// The first bytes of a body, printable, for an error message.
+pub fn snippet(body: &[u8]) -> String {
+    const MAX: usize = 120;
+    if body.is_empty() {
+        return "(empty body)".into();
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
+    let mut s: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if body.len() > MAX {
+        s.push('…');
+    }
+    s
+}
+
+/// Parses a `Retry-After` value: delay seconds, or an HTTP date relative to `now` (Unix seconds).
+pub fn parse_retry_after(value: &str, now_unix: i64) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(value).ok()?;
+    let delta = when.timestamp().as_second() - now_unix;
+    Some(Duration::from_secs(delta.max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes() -> CodeTable {
+        CodeTable::shipped()
+    }
+
+    #[test]
+    fn vendor_success_example_verbatim() {
+        let body = br#"{
+  "code": "200",
+  "message": "success",
+  "sequence_id": "1679299854228726325924",
+  "image": "\/9j\/4AAQSkZJRgABAQAAAQABAAD\/2wBDAAMCA",
+  "score": 0.98958
+}"#;
+        let a = parse_result(body).unwrap();
+        assert_eq!(a.code, 200);
+        assert_eq!(a.message, "success");
+        assert_eq!(a.sequence_id.as_deref(), Some("1679299854228726325924"));
+        assert_eq!(a.score, Some(0.98958));
+        let face = a.face.clone().unwrap();
+        // "/9j/" is the base64 of a JPEG's first bytes.
+        assert_eq!(&face.bytes.as_ref().unwrap()[..3], &[0xFF, 0xD8, 0xFF]);
+        assert_eq!(face.len, face.bytes.as_ref().unwrap().len());
+        assert!(matches!(classify_answer(a, &codes()), Verdict::Final(_)));
+    }
+
+    #[test]
+    fn vendor_failed_example_verbatim_is_retried_internal_error() {
+        let body = br#"{
+    "code": 11350,
+    "sequence_id": "69b57131b6fb********61ccba118b60",
+    "message": "Internal error"
+}"#;
+        let a = parse_result(body).unwrap();
+        assert_eq!(a.code, 11350);
+        assert_eq!(a.score, None);
+        assert_eq!(a.face, None);
+        match classify_response(200, None, body, &codes()) {
+            Verdict::Retry(r) => {
+                assert_eq!(r.fault, Fault::Internal);
+                assert_eq!(r.answer.unwrap().code, 11350);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn vendor_license_example_verbatim() {
+        let body = br#"{
+    "code": 200,
+    "message": "success",
+    "sequence_id": "17119500882*****29",
+    "license": "a41701e49******3",
+    "expiry_timestamp": 1715667188
+}"#;
+        let l = parse_license(body).unwrap();
+        assert_eq!(l.code, 200);
+        assert_eq!(l.license.as_deref(), Some("a41701e49******3"));
+        assert_eq!(l.expiry_timestamp, Some(1715667188));
+    }
+
+    #[test]
+    fn tolerant_shapes() {
+        let a = parse_result(br#"{"code":12207,"message":"x","score":null,"extra":{"a":[1]}}"#)
+            .unwrap();
+        assert_eq!((a.code, a.score, a.sequence_id), (12207, None, None));
+        let a = parse_result(br#"{"code":" 200 ","sequence_id":123,"score":"0.5"}"#).unwrap();
+        assert_eq!(a.code, 200);
+        assert_eq!(a.sequence_id.as_deref(), Some("123"));
+        assert_eq!(a.score, Some(0.5));
+        let a = parse_result(br#"{"code":200.0,"image":"not base64!!"}"#).unwrap();
+        let face = a.face.unwrap();
+        assert_eq!(face.bytes, None);
+        assert_eq!(face.len, 12);
+    }
+
+    #[test]
+    fn bodies_that_are_not_the_json_are_retried_with_status_and_snippet() {
+        for (status, body) in [
+            (200u16, &b"<html><body>Bad gateway</body></html>"[..]),
+            (200, b"{\"code\": 200, \"mess"),
+            (200, b""),
+            (200, b"{\"message\":\"no code\"}"),
+            (200, b"{\"code\":\"abc\"}"),
+        ] {
+            match classify_response(status, None, body, &codes()) {
+                Verdict::Retry(Retryable {
+                    fault:
+                        Fault::Unparsable {
+                            status: s, snippet, ..
+                        },
+                    ..
+                }) => {
+                    assert_eq!(s, status);
+                    assert_eq!(snippet, super::snippet(body));
+                }
+                other => panic!("{body:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_http_fault_is_classified() {
+        let c = codes();
+        let html = b"<html>502 Bad Gateway</html>";
+        for status in [500u16, 502, 503, 504, 408] {
+            match classify_response(status, None, html, &c) {
+                Verdict::Retry(r) => assert!(matches!(r.fault, Fault::Status { .. })),
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+        match classify_response(429, Some(Duration::from_secs(7)), b"", &c) {
+            Verdict::Retry(r) => {
+                assert_eq!(r.fault, Fault::RateLimited);
+                assert_eq!(r.retry_after, Some(Duration::from_secs(7)));
+            }
+            other => panic!("{other:?}"),
+        }
+        for status in [401u16, 403] {
+            assert_eq!(
+                classify_response(status, None, b"{\"code\":200}", &c),
+                Verdict::Stop(StopReason::CredentialsRefused { status })
+            );
+        }
+        assert!(matches!(
+            classify_response(302, None, b"", &c),
+            Verdict::Stop(StopReason::Misconfigured { status: 302, .. })
+        ));
+        assert!(matches!(
+            classify_response(404, None, b"<html>not found</html>", &c),
+            Verdict::Stop(StopReason::Misconfigured { status: 404, .. })
+        ));
+        assert!(matches!(
+            classify_response(413, None, b"too large", &c),
+            Verdict::GiveUp(Fault::Status { status: 413, .. })
+        ));
+        // A 400 that carries a vendor code is judged by its code.
+        assert!(matches!(
+            classify_response(
+                400,
+                None,
+                br#"{"code":11301,"message":"liveness_id empty"}"#,
+                &c
+            ),
+            Verdict::Final(ResultAnswer { code: 11301, .. })
+        ));
+    }
+
+    #[test]
+    fn every_code_category_is_classified() {
+        let c = codes();
+        let verdict =
+            |code: i64| classify_response(200, None, format!("{{\"code\":{code}}}").as_bytes(), &c);
+        for code in [200, 12202, 12222, 12250, 11301, 11340, 12299, 777] {
+            assert!(matches!(verdict(code), Verdict::Final(_)), "{code}");
+        }
+        for code in [301, 302, 303, 304, 305, 11304] {
+            assert!(
+                matches!(verdict(code), Verdict::Stop(StopReason::Account { code: c, .. }) if c == code),
+                "{code}"
+            );
+        }
+        assert!(matches!(verdict(11350), Verdict::Retry(_)));
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("5", 0), Some(Duration::from_secs(5)));
+        assert_eq!(
+            parse_retry_after(" 0.5 ", 0),
+            Some(Duration::from_millis(500))
+        );
+        // Wed, 21 Oct 2015 07:28:00 GMT = 1445412480
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1_445_412_470),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1_445_412_490),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", 0), None);
+        assert_eq!(parse_retry_after("-3", 0), None);
+    }
+
+    #[test]
+    fn outage_faults_exclude_rate_limits_and_internal_errors() {
+        assert!(Fault::Timeout(Duration::from_secs(1)).is_outage());
+        assert!(Fault::Connect("refused".into()).is_outage());
+        assert!(!Fault::RateLimited.is_outage());
+        assert!(!Fault::Internal.is_outage());
+    }
+}

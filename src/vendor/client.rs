@@ -1,0 +1,287 @@
+//! The HTTP client for the vendor's two endpoints.
+//!
+//! Policy: one request is one attempt; retrying is the fetch pipeline's business. This module
+//! sends, reads at most [`ClientOptions::max_body`] bytes, and hands status and body to
+//! [`classify_response`](super::answer::classify_response). Redirects are never followed (a
+//! redirect would carry the partner key to another address). Every transport error passes
+//! through [`transport_fault`], the single point where reqwest's URL (which holds the key) is
+//! stripped and any remaining trace of the key is redacted.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use url::Url;
+
+use super::answer::{
+    Fault, LicenseAnswer, Retryable, StopReason, Verdict, classify_response, parse_license,
+    parse_retry_after, snippet,
+};
+use super::codes::CodeTable;
+use crate::config::{Secret, VendorSettings};
+
+/// Timeouts and limits of the HTTP client.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Whole-request deadline (connect, send, read the full body).
+    pub timeout: Duration,
+    /// Deadline for establishing a connection (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// The largest body read; a face image of a few MB is normal, tens of MB is not.
+    pub max_body: usize,
+    /// Most idle connections kept per host (the fetcher sets it to its concurrency).
+    pub pool_max_idle: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body: 16 * 1024 * 1024,
+            pool_max_idle: 64,
+        }
+    }
+}
+
+/// Errors of one-shot calls (the license command); they never contain a URL or the key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VendorError {
+    #[error("{0}")]
+    Stopped(StopReason),
+    #[error("the vendor could not be reached or answered badly: {0}")]
+    Fault(Fault),
+    #[error("the vendor answered code {code}: {message}")]
+    Code { code: i64, message: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// One attempt's outcome with what the attempts log records about it.
+#[derive(Debug)]
+pub struct Attempt {
+    pub verdict: Verdict,
+    pub http_status: Option<u16>,
+    pub latency: Duration,
+}
+
+/// A client bound to one account's credentials and endpoints.
+pub struct VendorClient {
+    http: reqwest::Client,
+    result_url: Option<Url>,
+    license_url: Option<Url>,
+    key: Secret,
+    options: ClientOptions,
+}
+
+impl std::fmt::Debug for VendorClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VendorClient").finish_non_exhaustive()
+    }
+}
+
+impl VendorClient {
+    pub fn new(settings: &VendorSettings, options: ClientOptions) -> Result<Self, VendorError> {
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .connect_timeout(options.connect_timeout.min(options.timeout))
+            .pool_max_idle_per_host(options.pool_max_idle)
+            .tcp_nodelay(true)
+            .user_agent(concat!("liveaudit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| VendorError::Client(e.without_url().to_string()))?;
+        let with_credentials = |url: &Url| {
+            let mut url = url.clone();
+            url.query_pairs_mut()
+                .append_pair("partner_code", &settings.partner_code)
+                .append_pair("partner_key", settings.partner_key.expose());
+            url
+        };
+        Ok(VendorClient {
+            http,
+            result_url: settings.result_url.as_ref().map(with_credentials),
+            license_url: settings.license_url.as_ref().map(with_credentials),
+            key: settings.partner_key.clone(),
+            options,
+        })
+    }
+
+    /// Asks for one liveness id's result. Never fails: every outcome is a [`Verdict`].
+    pub async fn fetch_result(&self, liveness_id: &str, codes: &CodeTable) -> Attempt {
+        let started = Instant::now();
+        let Some(url) = &self.result_url else {
+            return Attempt {
+                verdict: Verdict::Stop(StopReason::Misconfigured {
+                    status: 0,
+                    detail: " (no result URL configured)".into(),
+                }),
+                http_status: None,
+                latency: started.elapsed(),
+            };
+        };
+        let body = serde_json::json!({ "liveness_id": liveness_id });
+        let (http_status, verdict) = match self.exchange(url, &body).await {
+            Ok((status, retry_after, bytes)) => (
+                Some(status),
+                classify_response(status, retry_after, &bytes, codes),
+            ),
+            Err((status, fault)) => (
+                status,
+                Verdict::Retry(Retryable {
+                    fault,
+                    retry_after: None,
+                    answer: None,
+                }),
+            ),
+        };
+        Attempt {
+            verdict,
+            http_status,
+            latency: started.elapsed(),
+        }
+    }
+
+    /// Retrieves a license valid for `duration_secs`.
+    pub async fn license(&self, duration_secs: u32) -> Result<LicenseAnswer, VendorError> {
+        let Some(url) = &self.license_url else {
+            return Err(VendorError::Stopped(StopReason::Misconfigured {
+                status: 0,
+                detail: " (no license URL configured)".into(),
+            }));
+        };
+        let body = serde_json::json!({ "session_duration": duration_secs });
+        let (status, retry_after, bytes) = self
+            .exchange(url, &body)
+            .await
+            .map_err(|(_, fault)| VendorError::Fault(fault))?;
+        match status {
+            401 | 403 => {
+                return Err(VendorError::Stopped(StopReason::CredentialsRefused {
+                    status,
+                }));
+            }
+            300..=399 | 404 | 405 => {
+                return Err(VendorError::Stopped(StopReason::Misconfigured {
+                    status,
+                    detail: String::new(),
+                }));
+            }
+            429 => return Err(VendorError::Fault(Fault::RateLimited)),
+            _ => {}
+        }
+        let _ = retry_after;
+        let answer = parse_license(&bytes).map_err(|e| {
+            VendorError::Fault(Fault::Unparsable {
+                status,
+                detail: e.to_string(),
+                snippet: snippet(&bytes),
+            })
+        })?;
+        let codes = CodeTable::shipped();
+        match codes.category(answer.code) {
+            _ if answer.code == 200 => Ok(answer),
+            super::codes::Category::Account => Err(VendorError::Stopped(StopReason::Account {
+                code: answer.code,
+                message: answer.message,
+            })),
+            _ => Err(VendorError::Code {
+                code: answer.code,
+                message: answer.message,
+            }),
+        }
+    }
+
+    /// Sends one POST and reads the capped body. Errors carry the status when one was received.
+    async fn exchange(
+        &self,
+        url: &Url,
+        body: &serde_json::Value,
+    ) -> Result<(u16, Option<Duration>, Vec<u8>), (Option<u16>, Fault)> {
+        let mut response = self
+            .http
+            .post(url.clone())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| (None, self.transport_fault(e)))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, jiff::Timestamp::now().as_second()));
+        let limit = self.options.max_body;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err((Some(status), Fault::TooLarge { status, limit }));
+        }
+        let mut bytes =
+            Vec::with_capacity(response.content_length().unwrap_or(4096).min(1 << 20) as usize);
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if bytes.len() + chunk.len() > limit {
+                        return Err((Some(status), Fault::TooLarge { status, limit }));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // A body cut short: keep what came for the message, retry like a reset.
+                    let fault = self.transport_fault(e);
+                    let fault = match fault {
+                        Fault::Timeout(_) => fault,
+                        _ if StatusCode::from_u16(status).is_ok_and(|s| s.is_success()) => {
+                            Fault::Unparsable {
+                                status,
+                                detail: "body cut short".into(),
+                                snippet: snippet(&bytes),
+                            }
+                        }
+                        other => other,
+                    };
+                    return Err((Some(status), fault));
+                }
+            }
+        }
+        Ok((status, retry_after, bytes))
+    }
+
+    /// The one conversion point from reqwest errors: the URL (which holds the partner key) is
+    /// removed, and the text is scrubbed of the key in case a lower layer quoted it.
+    fn transport_fault(&self, err: reqwest::Error) -> Fault {
+        let timeout = err.is_timeout();
+        let connect = err.is_connect();
+        let err = err.without_url();
+        let mut text = error_chain(&err);
+        let key = self.key.expose();
+        if !key.is_empty() {
+            text = text.replace(key, "<redacted>");
+            let encoded: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+            text = text.replace(&encoded, "<redacted>");
+        }
+        if timeout {
+            Fault::Timeout(self.options.timeout)
+        } else if connect {
+            Fault::Connect(text)
+        } else {
+            Fault::Transport(text)
+        }
+    }
+}
+
+/// An error and its sources on one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
