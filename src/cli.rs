@@ -126,6 +126,12 @@ pub struct FetchArgs {
     /// Retries per id after the first try (429s do not count; they pause every worker)
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_retries: usize,
+    /// First back-off delay in milliseconds (it doubles per retry, with jitter)
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    pub backoff_min_ms: u64,
+    /// Longest back-off delay in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub backoff_max_ms: u64,
     /// Longest Retry-After honoured, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub max_retry_after: u64,
@@ -220,7 +226,12 @@ pub struct LicenseArgs {
     #[command(flatten)]
     pub vendor: VendorArgs,
     /// License validity in seconds (1..=86400)
-    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 600,
+        allow_negative_numbers = true
+    )]
     pub duration: i64,
     /// Seconds the request may take
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]

@@ -61,11 +61,10 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
     let mock_opts = MockOptions {
         latency: Duration::from_millis(20),
         jitter: Duration::from_millis(60),
-        fault_rate: 0.03,
+        fault_rate: 0.02,
         faults: vec![
             FaultKind::Html500,
             FaultKind::Empty503,
-            FaultKind::TooMany,
             FaultKind::Truncated,
             FaultKind::Internal,
             FaultKind::Reset,
@@ -81,7 +80,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
     .context("starting the embedded mock vendor")
     .map_err(Failure::internal)?;
     eprintln!(
-        "demo: mock vendor on {} (20-80 ms latency, 3% injected faults); fetching {} at {DEMO_RATE}/s",
+        "demo: mock vendor on {} (20-80 ms latency, 2% injected faults); fetching {} at {DEMO_RATE}/s",
         mock.addr(),
         sample.display()
     );

@@ -472,7 +472,7 @@ async fn answer_result(s: &Shared, n: u64, id: Option<String>, attempt: u32) -> 
 /// The face for an id: unique per id, except that a few attack ids share one of three
 /// "replayed" photos, so reports have repeated faces to find.
 fn face_for(s: &Shared, id: &str, h: u64, code: i64) -> String {
-    let mut bytes = if code != 200 && (h >> 40) % 20 == 0 {
+    let mut bytes = if code != 200 && (h >> 40).is_multiple_of(20) {
         pseudo_jpeg(0xFACE + (h >> 50) % 3, s.opts.image_bytes)
     } else {
         let mut b = s.base_image.clone();

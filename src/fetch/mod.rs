@@ -5,7 +5,7 @@
 //! - [`pace`]: the rate limit and the shared 429 pause.
 //! - [`retry`]: the back-off policy and the circuit breaker.
 //! - [`progress`]: counters, progress bar and periodic log lines.
-//! - [`faces`]: `--save-images`.
+//! - [`faces`]: writing face images when the user passes `--save-images`.
 //!
 //! Data flows one way: a producer pages ids that still need the vendor out of the database,
 //! `--concurrency` workers ask the vendor (each request first waits for the pace), and every

@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 
 /// Output formats of reports.
@@ -90,6 +90,9 @@ fn is_numeric(cell: &str) -> bool {
             .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
 }
 
+/// A comfy-table preset: one rule under the header, nothing else (dense and greppable).
+const HEADER_RULE_ONLY: &str = "     ──            ";
+
 fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{}", doc.title)?;
     for line in &doc.summary {
@@ -103,7 +106,7 @@ fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
         } else {
             let mut table = Table::new();
             table
-                .load_preset(presets::UTF8_HORIZONTAL_ONLY)
+                .load_preset(HEADER_RULE_ONLY)
                 .set_content_arrangement(ContentArrangement::Dynamic)
                 .set_width(100)
                 .set_header(section.headers.iter().map(Cell::new));
@@ -130,11 +133,6 @@ fn render_csv(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
     // Sections follow each other, each with its header row and a leading `section` column,
     // so one file holds them all and a filter on the first column splits them again.
     let mut w = csv::Writer::from_writer(out);
-    let mut widest = 0;
-    for s in &doc.sections {
-        widest = widest.max(s.headers.len());
-    }
-    let _ = widest;
     for (i, section) in doc.sections.iter().enumerate() {
         if i > 0 {
             w.write_record(None::<&[u8]>)?;

@@ -1,0 +1,830 @@
+//! End-to-end tests: the real binary against the embedded mock vendor over loopback.
+
+mod util;
+
+use std::time::Duration;
+
+use liveaudit::mock::{FaultKind, MockOptions, expected_code};
+use util::{Env, KEY, id_csv};
+
+// ---------------------------------------------------------------- license
+
+#[test]
+fn license_prints_the_license_and_its_expiry() {
+    let env = Env::plain();
+    let run = env.run(&["license", "--duration", "3600"]);
+    run.expect(0);
+    assert!(run.stdout.contains("license:"), "{}", run.stdout);
+    assert!(run.stdout.contains("expires UTC:"), "{}", run.stdout);
+    assert!(run.stdout.contains("(local)"), "{}", run.stdout);
+    assert_eq!(env.mock.stats().license_requests, 1);
+}
+
+#[test]
+fn license_with_a_wrong_key_exits_3_without_showing_the_key() {
+    let env = Env::plain();
+    let key_file = env.write("key.txt", "not-the-key\n");
+    let run = env
+        .cmd()
+        .env_remove("TD_PARTNER_KEY")
+        .args(["license", "--partner-key-file"])
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    let run = util::Run::from(run);
+    run.expect(3);
+    assert!(
+        run.stderr.contains("refused the credentials"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("not-the-key"), "{}", run.stderr);
+    assert_eq!(env.mock.stats().refused, 1);
+}
+
+#[test]
+fn license_duration_out_of_range_sends_nothing() {
+    let env = Env::plain();
+    for d in ["0", "86401", "-5"] {
+        let run = env.run(&["license", "--duration", d]);
+        run.expect(2);
+        assert!(run.stderr.contains("1 to 86400"), "{}", run.stderr);
+    }
+    assert_eq!(env.mock.stats().license_requests, 0);
+}
+
+#[test]
+fn connection_refused_errors_never_show_the_key() {
+    let env = Env::plain();
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}/verification/kyc/sdk/liveness/result/v1");
+    let run = util::Run::from(
+        env.cmd()
+            .env("TD_LICENSE_URL", &dead)
+            .args(["license"])
+            .output()
+            .unwrap(),
+    );
+    run.expect(1);
+    assert!(run.stderr.contains("connect"), "{}", run.stderr);
+
+    env.write("ids.csv", id_csv(3));
+    let run = util::Run::from(
+        env.cmd()
+            .env("TD_RESULT_URL", &dead)
+            .args([
+                "fetch",
+                "--backoff-max-ms",
+                "100",
+                "--rate",
+                "0",
+                "--max-retries",
+                "1",
+                "--breaker",
+                "3",
+                "ids.csv",
+            ])
+            .output()
+            .unwrap(),
+    );
+    run.expect(4);
+    // The errors were recorded, without the key, in the attempts log and the checks.
+    let conn = env.conn();
+    let details: Vec<String> = conn
+        .prepare("SELECT coalesce(detail, '') FROM attempts")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!details.is_empty());
+    assert!(
+        details
+            .iter()
+            .all(|d| d.contains("connect") && !d.contains(KEY)),
+        "{details:?}"
+    );
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_before_sending() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(2));
+    let run = util::Run::from(
+        env.cmd()
+            .env(
+                "TD_RESULT_URL",
+                "http://sg-credit.apitd.net/verification/kyc/sdk/liveness/result/v1",
+            )
+            .args(["fetch", "ids.csv"])
+            .output()
+            .unwrap(),
+    );
+    run.expect(2);
+    assert!(
+        run.stderr.contains("plain http:// is refused"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn missing_settings_are_named_with_how_to_give_them() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(2));
+    let run = util::Run::from(
+        env.cmd()
+            .env_remove("TD_PARTNER_KEY")
+            .args(["fetch", "ids.csv"])
+            .output()
+            .unwrap(),
+    );
+    run.expect(2);
+    assert!(
+        run.stderr.contains("partner key is not set"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("TD_PARTNER_KEY"), "{}", run.stderr);
+}
+
+#[test]
+fn config_file_supplies_settings_and_flags_win() {
+    let env = Env::plain();
+    env.write("key", format!("{KEY}\n"));
+    env.write(
+        "liveaudit.toml",
+        format!(
+            "partner_code = \"{}\"\npartner_key_file = \"key\"\nresult_url = \"{}\"\ndb = \"from-config.db\"\n",
+            util::CODE,
+            env.mock.result_url()
+        ),
+    );
+    env.write("ids.csv", id_csv(5));
+    let run = util::Run::from(
+        env.cmd()
+            .env_remove("TD_PARTNER_CODE")
+            .env_remove("TD_PARTNER_KEY")
+            .env_remove("TD_RESULT_URL")
+            .env_remove("LIVEAUDIT_DB")
+            .args(["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
+            .output()
+            .unwrap(),
+    );
+    run.expect(0);
+    assert!(env.path("from-config.db").exists());
+}
+
+// ---------------------------------------------------------------- fetch
+
+const MESSY: &[u8] = b"\xEF\xBB\xBFliveness_id,created_at,channel,note\r\n\
+\"  lv-a1 \",2026-10-01 10:00:00,web,\"a, quoted\r\nnote\"\r\n\
+\r\n\
+,2026-10-01 10:00:00,web,blank id\r\n\
+0012345678901234567890,1790000000,app,caf\xe9\r\n\
+lv-a2,2026-10-01T10:00:00+08:00\r\n\
+lv-a1,not a time,web,duplicate\r\n\
+unknown-77,2026-10-02,web,\r\n\
+  lv-a3\t,1790000000000,ios,\r\n";
+
+#[test]
+fn every_id_of_a_messy_file_ends_with_the_mock_outcome_despite_faults() {
+    let env = Env::new(MockOptions {
+        fault_rate: 0.2,
+        faults: vec![
+            FaultKind::Html500,
+            FaultKind::Empty503,
+            FaultKind::TooMany,
+            FaultKind::TooManyDate,
+            FaultKind::Truncated,
+            FaultKind::NotJson,
+            FaultKind::Internal,
+            FaultKind::Reset,
+            FaultKind::Huge,
+            FaultKind::Stall,
+        ],
+        ..MockOptions::default()
+    });
+    let mut content = MESSY.to_vec();
+    content.extend_from_slice(id_csv(60).trim_start_matches("liveness_id\n").as_bytes());
+    env.write("messy.csv", &content);
+    let run = env.run(&[
+        "fetch",
+        "--backoff-max-ms",
+        "100",
+        "--rate",
+        "0",
+        "--timeout",
+        "2",
+        "--max-retries",
+        "10",
+        "--max-body-mib",
+        "1",
+        "--backoff-min-ms",
+        "10",
+        "messy.csv",
+    ]);
+    run.expect(0);
+    let checks = env.checks();
+    let ids: Vec<&str> = checks.iter().map(|c| c.0.as_str()).collect();
+    assert!(ids.contains(&"lv-a1") && ids.contains(&"lv-a3"), "{ids:?}");
+    assert!(
+        ids.contains(&"0012345678901234567890"),
+        "numeric ids stay exact strings"
+    );
+    assert_eq!(
+        checks.len(),
+        5 + 60,
+        "duplicates fetched once, blank skipped"
+    );
+    env.assert_all_match_mock();
+    let stats = env.mock.stats();
+    assert!(stats.faults.values().sum::<u64>() > 5, "{stats:?}");
+    // Every request is in the attempts log.
+    let logged: u64 = env
+        .conn()
+        .query_row("SELECT count(*) FROM attempts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(logged, stats.result_requests);
+    assert!(
+        run.stderr.contains("1 duplicates") && run.stderr.contains("1 blank"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_rerun_asks_only_for_ids_without_a_final_answer() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(300));
+    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
+        .expect(0);
+    let first = env.mock.requests_by_id();
+    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
+        .expect(0);
+    let second = env.mock.requests_by_id();
+    let mut asked_again = 0;
+    for (id, n) in &second {
+        let before = first.get(id).copied().unwrap_or(0);
+        if *n > before {
+            asked_again += 1;
+            assert_eq!(expected_code(id), 11350, "{id} was final but asked again");
+        }
+    }
+    let internal = (0..300)
+        .filter(|i| expected_code(&format!("lv-{i:08}")) == 11350)
+        .count();
+    assert_eq!(asked_again, internal);
+    env.assert_all_match_mock();
+}
+
+#[test]
+fn wrong_key_stops_the_run_within_a_few_requests_and_leaves_ids_pending() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(500));
+    let run = util::Run::from(
+        env.cmd()
+            .env("TD_PARTNER_KEY", "wrong-key")
+            .args([
+                "fetch",
+                "--backoff-max-ms",
+                "100",
+                "--rate",
+                "0",
+                "--concurrency",
+                "4",
+                "ids.csv",
+            ])
+            .output()
+            .unwrap(),
+    );
+    run.expect(3);
+    assert!(
+        run.stderr.contains("refused the credentials"),
+        "{}",
+        run.stderr
+    );
+    let stats = env.mock.stats();
+    assert!(stats.result_requests <= 12, "{stats:?}");
+    let checks = env.checks();
+    assert_eq!(checks.len(), 500);
+    assert!(checks.iter().all(|c| c.1 == "pending"));
+}
+
+#[test]
+fn account_stop_ends_the_run_with_exit_3_keeping_what_was_fetched() {
+    let env = Env::new(MockOptions {
+        stop_after: Some(40),
+        ..MockOptions::default()
+    });
+    env.write("ids.csv", id_csv(400));
+    let run = env.run(&[
+        "fetch",
+        "--backoff-max-ms",
+        "100",
+        "--rate",
+        "0",
+        "--concurrency",
+        "4",
+        "ids.csv",
+    ]);
+    run.expect(3);
+    assert!(run.stderr.contains("code 305"), "{}", run.stderr);
+    let stats = env.mock.stats();
+    assert!(stats.result_requests <= 40 + 12, "{stats:?}");
+    let checks = env.checks();
+    let done = checks.iter().filter(|c| c.1 == "done").count();
+    let pending = checks.iter().filter(|c| c.1 == "pending").count();
+    assert!((30..=40).contains(&done), "done {done}");
+    assert_eq!(done + pending, 400);
+    // Nothing stored carries the account code: it is not a result.
+    assert!(checks.iter().all(|c| c.2 != Some(305)));
+}
+
+#[test]
+fn a_429_storm_slows_the_run_but_loses_nothing() {
+    let env = Env::new(MockOptions {
+        rate_limit: Some(40),
+        rate_burst: 2,
+        ..MockOptions::default()
+    });
+    env.write("ids.csv", id_csv(80));
+    let run = env.run(&[
+        "fetch",
+        "--backoff-max-ms",
+        "100",
+        "--rate",
+        "0",
+        "--concurrency",
+        "16",
+        "ids.csv",
+    ]);
+    run.expect(0);
+    assert!(env.mock.stats().rate_limited > 0, "the storm happened");
+    env.assert_all_match_mock();
+}
+
+#[test]
+fn the_rate_never_exceeds_the_limit_in_any_second() {
+    let env = Env::new(MockOptions {
+        fault_rate: 0.2,
+        faults: vec![FaultKind::Html500, FaultKind::Internal],
+        ..MockOptions::default()
+    });
+    env.write("ids.csv", id_csv(70));
+    env.run(&[
+        "fetch",
+        "--backoff-max-ms",
+        "100",
+        "--rate",
+        "25",
+        "ids.csv",
+    ])
+    .expect(0);
+    let conn = env.conn();
+    let times: Vec<i64> = conn
+        .prepare("SELECT sent_at FROM attempts ORDER BY sent_at")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(times.len() > 70, "retries happened: {}", times.len());
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..].iter().take_while(|u| **u < t + 1000).count();
+        assert!(
+            in_window <= 25,
+            "{in_window} requests in the second from {t}"
+        );
+    }
+}
+
+#[test]
+fn the_vendor_down_trips_the_breaker_and_the_next_run_finishes() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(200));
+    env.mock.set_down(true);
+    let run = env.run(&[
+        "fetch",
+        "--backoff-max-ms",
+        "100",
+        "--rate",
+        "0",
+        "--concurrency",
+        "4",
+        "--breaker",
+        "20",
+        "ids.csv",
+    ]);
+    run.expect(4);
+    assert!(run.stderr.contains("vendor looks down"), "{}", run.stderr);
+    assert!(
+        env.mock.stats().result_requests <= 20 + 8,
+        "{:?}",
+        env.mock.stats()
+    );
+    env.mock.set_down(false);
+    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
+        .expect(0);
+    env.assert_all_match_mock();
+}
+
+#[test]
+fn a_second_fetch_on_the_same_database_is_refused_at_once() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(5));
+    let _held = liveaudit::store::FetchLock::acquire(&env.db()).unwrap();
+    let run = env.run(&["fetch", "ids.csv"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("another liveaudit fetch is running"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.mock.stats().result_requests, 0);
+}
+
+#[test]
+fn unreadable_input_stops_before_anything_is_sent() {
+    let env = Env::plain();
+    env.write("good.csv", id_csv(5));
+    env.write("bad.csv", "user,channel\nu1,web\n");
+    let run = env.run(&["fetch", "good.csv", "bad.csv"]);
+    run.expect(2);
+    assert!(run.stderr.contains("bad.csv:1"), "{}", run.stderr);
+    assert!(run.stderr.contains("--id-column"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was sent"), "{}", run.stderr);
+    assert_eq!(env.mock.stats().result_requests, 0);
+    // The good file's ids were not registered either: the input is all or nothing.
+    assert_eq!(env.checks().len(), 0);
+
+    env.write("latin.csv", b"liveness_id\nok-1\nbad-\xe9\n");
+    let run = env.run(&["fetch", "latin.csv"]);
+    run.expect(2);
+    assert!(run.stderr.contains("latin.csv:3"), "{}", run.stderr);
+}
+
+#[test]
+fn stdin_is_read_with_a_dash() {
+    use std::io::Write;
+    let env = Env::plain();
+    let mut child = env
+        .cmd()
+        .args(["fetch", "--backoff-max-ms", "100", "--rate", "0", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"lv-1\nlv-2\nlv-3\n")
+        .unwrap();
+    util::Run::from(child.wait_with_output().unwrap()).expect(0);
+    assert_eq!(env.checks().len(), 3);
+}
+
+#[test]
+fn killed_with_sigkill_mid_run_the_rerun_loses_nothing_and_reasks_little() {
+    let env = Env::new(MockOptions {
+        latency: Duration::from_millis(20),
+        ..MockOptions::default()
+    });
+    env.write("ids.csv", id_csv(300));
+    for round in 0..3 {
+        let mut child = env
+            .cmd()
+            .args([
+                "fetch",
+                "--backoff-max-ms",
+                "100",
+                "--rate",
+                "0",
+                "--concurrency",
+                "4",
+                "ids.csv",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let target = env.mock.stats().result_requests + 40;
+        env.rt.block_on(env.mock.wait_for_requests(target));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let done = env.checks().iter().filter(|c| c.1 == "done").count();
+        assert!(done > 0, "round {round}: something was committed");
+    }
+    env.run(&[
+        "fetch",
+        "--backoff-max-ms",
+        "100",
+        "--rate",
+        "0",
+        "--concurrency",
+        "4",
+        "ids.csv",
+    ])
+    .expect(0);
+    env.assert_all_match_mock();
+    // Ids asked more than once though their answer was final: only those in flight at a kill.
+    let reasked = env
+        .mock
+        .requests_by_id()
+        .iter()
+        .filter(|(id, n)| **n > 1 && expected_code(id) != 11350)
+        .count();
+    assert!(reasked <= 3 * 8, "{reasked} ids asked again");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_saves_what_was_fetched_and_exits_130() {
+    let env = Env::new(MockOptions {
+        latency: Duration::from_millis(20),
+        ..MockOptions::default()
+    });
+    env.write("ids.csv", id_csv(400));
+    let child = env
+        .cmd()
+        .args([
+            "fetch",
+            "--backoff-max-ms",
+            "100",
+            "--rate",
+            "0",
+            "--concurrency",
+            "4",
+            "ids.csv",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.rt.block_on(env.mock.wait_for_requests(40));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = util::Run::from(child.wait_with_output().unwrap());
+    run.expect(130);
+    assert!(
+        run.stderr.contains("run the same command again"),
+        "{}",
+        run.stderr
+    );
+    let checks = env.checks();
+    let done = checks.iter().filter(|c| c.1 == "done").count();
+    assert!((30..400).contains(&done), "{done}");
+    let asked = env.mock.stats().result_requests as usize;
+    // Everything the vendor answered was saved (bar 11350s, which are retried).
+    assert!(
+        done + 8
+            >= asked.min(400)
+                - checks
+                    .iter()
+                    .filter(|c| expected_code(&c.0) == 11350)
+                    .count()
+    );
+    let outcome: String = env
+        .conn()
+        .query_row(
+            "SELECT outcome FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(outcome, "interrupted");
+}
+
+#[test]
+fn faces_are_not_stored_unless_asked_and_then_stay_inside_the_directory() {
+    let env = Env::plain();
+    env.write(
+        "ids.csv",
+        "liveness_id\n../../escape\n/abs\nlv-ok\n\"quote\"\"d\"\n",
+    );
+    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
+        .expect(0);
+    let conn = env.conn();
+    let hashed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM checks WHERE image_sha256 IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let with_image = env
+        .checks()
+        .iter()
+        .filter(|c| matches!(c.2, Some(200) | Some(12202..=12299)))
+        .count() as i64;
+    assert_eq!(hashed, with_image);
+    assert!(
+        util::files_under(env.dir.path())
+            .iter()
+            .all(|p| p.extension().is_none_or(|e| e != "jpg"))
+    );
+
+    let env = Env::plain();
+    env.write("ids.csv", "liveness_id\n../../escape\n/abs\nlv-ok\n");
+    env.run(&[
+        "fetch",
+        "--backoff-max-ms",
+        "100",
+        "--rate",
+        "0",
+        "--save-images",
+        "faces",
+        "ids.csv",
+    ])
+    .expect(0);
+    let faces = util::files_under(&env.path("faces"));
+    assert!(!faces.is_empty());
+    for f in &faces {
+        assert_eq!(f.parent().unwrap(), env.path("faces"));
+        assert_eq!(&std::fs::read(f).unwrap()[..2], &[0xFF, 0xD8]);
+    }
+}
+
+#[test]
+fn the_key_appears_in_no_output_log_or_database_file() {
+    let env = Env::new(MockOptions {
+        fault_rate: 0.3,
+        faults: vec![FaultKind::Html500, FaultKind::Reset, FaultKind::NotJson],
+        ..MockOptions::default()
+    });
+    env.write("ids.csv", id_csv(50));
+    let mut outputs = Vec::new();
+    for args in [
+        vec![
+            "fetch",
+            "--backoff-max-ms",
+            "100",
+            "--rate",
+            "0",
+            "--log-format",
+            "json",
+            "ids.csv",
+        ],
+        vec!["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"],
+        vec!["export"],
+        vec!["export", "--format", "jsonl"],
+        vec!["report", "billing", "--format", "json"],
+        vec!["report", "attacks", "--format", "html"],
+        vec!["license"],
+        vec!["codes"],
+    ] {
+        let run = env.run(&args);
+        assert!(matches!(run.status, Some(0)), "{args:?}: {}", run.stderr);
+        outputs.push(run.stdout);
+        outputs.push(run.stderr);
+    }
+    for o in &outputs {
+        assert!(!o.contains(KEY));
+    }
+    let needle = KEY.as_bytes();
+    for f in util::files_under(env.dir.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "key found in {}",
+            f.display()
+        );
+    }
+}
+
+// ---------------------------------------------------------------- export and reports
+
+#[test]
+fn export_has_the_contract_columns_and_agrees_with_the_database() {
+    let env = Env::plain();
+    env.write(
+        "ids.csv",
+        "liveness_id,created_at,channel\nlv-1,2026-10-01T10:00:00Z,web\nlv-2,,app\n",
+    );
+    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
+        .expect(0);
+    let run = env.run(&["export"]);
+    run.expect(0);
+    let mut lines = run.stdout.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "liveness_id,status,code,message,category,charged,score,sequence_id,attempts,event_time,\
+         fetched_at,family,image_sha256,image_bytes,source,last_error,attributes"
+    );
+    let mut reader = csv::Reader::from_reader(run.stdout.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[0][0], "lv-1");
+    assert_eq!(&rows[0][1], "done");
+    assert_eq!(rows[0][2].parse::<i64>().unwrap(), expected_code("lv-1"));
+    assert_eq!(&rows[0][9], "2026-10-01T10:00:00Z");
+    assert_eq!(&rows[1][9], "", "no event time given");
+    assert_eq!(&rows[0][16], r#"{"channel":"web"}"#);
+
+    let run = env.run(&["export", "--format", "jsonl"]);
+    run.expect(0);
+    let first: serde_json::Value =
+        serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    for key in [
+        "liveness_id",
+        "status",
+        "code",
+        "message",
+        "category",
+        "charged",
+        "score",
+        "sequence_id",
+        "attempts",
+        "event_time",
+        "fetched_at",
+    ] {
+        assert!(first.get(key).is_some(), "{key} missing");
+    }
+}
+
+#[test]
+fn billing_json_totals_add_up_to_what_was_fetched() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(400));
+    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
+        .expect(0);
+    let run = env.run(&["report", "billing", "--format", "json", "--price", "0.035"]);
+    run.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let t = &v["totals"];
+    let codes = liveaudit::vendor::codes::CodeTable::shipped();
+    let (mut charged, mut uncharged, mut unknown) = (0, 0, 0);
+    for i in 0..400 {
+        match codes.charged(expected_code(&format!("lv-{i:08}"))) {
+            Some(true) => charged += 1,
+            Some(false) => uncharged += 1,
+            None => unknown += 1,
+        }
+    }
+    assert_eq!(t["checks"], 400);
+    assert_eq!(t["charged"], charged);
+    assert_eq!(t["uncharged"], uncharged);
+    assert_eq!(t["unknown_code"], unknown);
+    assert_eq!(t["unresolved"], 0);
+    let amount: rust_decimal::Decimal = t["amount"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        amount,
+        rust_decimal::Decimal::new(35, 3) * rust_decimal::Decimal::from(charged)
+    );
+}
+
+#[test]
+fn codes_prints_the_table_in_every_format() {
+    let env = Env::plain();
+    let run = env.run(&["codes", "--format", "csv"]);
+    run.expect(0);
+    assert!(
+        run.stdout
+            .starts_with("code,message,charged,category,family,source\n")
+    );
+    assert!(
+        run.stdout
+            .contains("12219,Suspected deepfake image attack,yes,attack,injection,")
+    );
+    let run = env.run(&["codes", "--format", "json"]);
+    run.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 32);
+
+    env.write(
+        "extra.csv",
+        "code,message,charged,category,family\n12230,Virtual camera,yes,attack,injection\n",
+    );
+    let run = env.run(&["--codes-file", "extra.csv", "codes", "--format", "csv"]);
+    run.expect(0);
+    assert!(
+        run.stdout
+            .contains("12230,Virtual camera,yes,attack,injection,extra.csv")
+    );
+}
+
+#[test]
+fn reports_on_a_missing_or_foreign_database_explain_themselves() {
+    let env = Env::plain();
+    let run = env.run(&["report", "billing"]);
+    run.expect(2);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    env.write("audit.db", "liveness_id\nnot a database\n".repeat(200));
+    let run = env.run(&["export"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("not a liveaudit database"),
+        "{}",
+        run.stderr
+    );
+}

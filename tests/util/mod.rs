@@ -1,0 +1,168 @@
+//! Test helpers: a temporary directory, the embedded mock vendor on an ephemeral loopback port,
+//! and a builder for running the real `liveaudit` binary against it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use liveaudit::mock::{MockOptions, MockServer};
+
+/// A key nobody would type by accident, so a leak is unmistakable in any output.
+pub const KEY: &str = "sk-LEAKCHECK-7f3a9c2e-partner-key";
+pub const CODE: &str = "test-partner";
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub rt: tokio::runtime::Runtime,
+    pub mock: MockServer,
+}
+
+impl Env {
+    /// A mock with the given options (credentials set to the test's own).
+    pub fn new(opts: MockOptions) -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mock = rt
+            .block_on(MockServer::start(
+                MockOptions {
+                    partner_code: CODE.into(),
+                    partner_key: KEY.into(),
+                    image_bytes: 2048,
+                    ..opts
+                },
+                "127.0.0.1:0".parse().unwrap(),
+            ))
+            .unwrap();
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+            rt,
+            mock,
+        }
+    }
+
+    pub fn plain() -> Env {
+        Env::new(MockOptions::default())
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path("audit.db")
+    }
+
+    /// The binary with credentials, endpoints and database set through the environment.
+    pub fn cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("liveaudit"));
+        c.current_dir(self.dir.path())
+            .env_remove("LIVEAUDIT_CONFIG")
+            .env_remove("LIVEAUDIT_CODES")
+            .env_remove("LIVEAUDIT_LOG")
+            .env("TD_PARTNER_CODE", CODE)
+            .env("TD_PARTNER_KEY", KEY)
+            .env("TD_RESULT_URL", self.mock.result_url())
+            .env("TD_LICENSE_URL", self.mock.license_url())
+            .env("LIVEAUDIT_DB", self.db());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.cmd().args(args).output().unwrap();
+        Run::from(out)
+    }
+
+    pub fn conn(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db()).unwrap()
+    }
+
+    /// (liveness_id, status, code) of every check.
+    pub fn checks(&self) -> Vec<(String, String, Option<i64>)> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT liveness_id, status, code FROM checks ORDER BY liveness_id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Asserts every check holds the code the mock gives its id.
+    pub fn assert_all_match_mock(&self) {
+        let checks = self.checks();
+        assert!(!checks.is_empty());
+        for (id, status, code) in checks {
+            assert_eq!(status, "done", "{id}");
+            assert_eq!(code, Some(liveaudit::mock::expected_code(&id)), "{id}");
+        }
+    }
+}
+
+pub struct Run {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            status: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn expect(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.status,
+            Some(code),
+            "exit status\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            !self.stdout.contains(KEY) && !self.stderr.contains(KEY),
+            "key leaked:\n{}\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// `n` ids of the form `lv-00000042`, one per line, with a header.
+pub fn id_csv(n: usize) -> String {
+    let mut s = String::from("liveness_id\n");
+    for i in 0..n {
+        s.push_str(&format!("lv-{i:08}\n"));
+    }
+    s
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
