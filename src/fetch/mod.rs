@@ -30,7 +30,7 @@ use crate::config::VendorSettings;
 use crate::input::{InputOptions, Source};
 use crate::store::intake::{self, IntakeError, IntakeStats};
 use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
-use crate::store::{FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError, now_ms};
+use crate::store::{FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
 use crate::vendor::answer::{Fault, ResultAnswer, StopReason, Verdict};
 use crate::vendor::client::{ClientOptions, VendorClient, VendorError};
 use crate::vendor::codes::{Category, CodeTable};
@@ -383,10 +383,9 @@ async fn fetch_one(ctx: &Ctx, id: String) {
     let mut rate_limited = 0;
     let mut internal: Option<ResultAnswer> = None;
     loop {
-        if !ctx.pace.ready(&ctx.cancel).await {
+        let Some(sent_at_ms) = ctx.pace.ready(&ctx.cancel).await else {
             return;
-        }
-        let sent_at_ms = now_ms();
+        };
         let attempt = tokio::select! {
             a = ctx.client.fetch_result(&id, &ctx.codes) => a,
             _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => return,
