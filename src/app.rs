@@ -444,7 +444,11 @@ pub fn billing_document(
         .map(billing::parse_price)
         .transpose()?;
     let buckets = load_buckets(&store.conn, &window)?;
-    let report = billing::compute(&buckets, codes, &window, price, &args.currency);
+    let mut report = billing::compute(&buckets, codes, &window, price, &args.currency);
+    // Codes the table does not know still have the vendor's own message.
+    for row in report.codes.iter_mut().filter(|r| r.message.is_empty()) {
+        row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();
+    }
     Ok(billing::document(&report, &window))
 }
 

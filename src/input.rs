@@ -6,9 +6,12 @@
 //! wrong id (no id column, non-UTF-8 bytes inside an id, an absurdly long id, a broken quote)
 //! stops the whole run before anything is sent, naming file, line and the fix.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use jiff::tz::TimeZone;
 
@@ -155,10 +158,21 @@ pub fn read_ids<E>(
             source: e,
         })?),
     };
+    let lines = Rc::new(RefCell::new(LineIndex::default()));
+    let counted = Counting {
+        inner: reader,
+        offset: 0,
+        index: lines.clone(),
+    };
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 16, reader));
+        .from_reader(BufReader::with_capacity(1 << 16, counted));
+    // csv's own line numbers lag behind CRLF and blank lines; count them from the bytes.
+    let line_of = |record: &csv::ByteRecord| {
+        let start = record.position().map_or(0, |p| p.byte());
+        lines.borrow_mut().line_at(start)
+    };
     let zone = opts.zone.clone().unwrap_or(TimeZone::UTC);
     stats.files += 1;
 
@@ -189,7 +203,7 @@ pub fn read_ids<E>(
             break record.clone();
         }
     };
-    let first_line = first.position().map_or(1, |p| p.line());
+    let first_line = line_of(&first);
     let mut first_fields: Vec<String> = first.iter().map(lossy).collect();
     if let Some(f) = first_fields.first_mut()
         && let Some(stripped) = f.strip_prefix('\u{feff}')
@@ -226,7 +240,7 @@ pub fn read_ids<E>(
         if is_blank(&record) {
             continue;
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = line_of(&record);
         if let Some(id_row) = layout.row(&file, line, &record, &zone, stats)?
             && let Err(e) = sink(id_row)
         {
@@ -234,6 +248,70 @@ pub fn read_ids<E>(
         }
     }
     Ok(Ok(()))
+}
+
+/// Where the line breaks are in the bytes read so far, to number records by physical line.
+/// Only breaks after the last numbered record are kept, so memory stays at the read-ahead size.
+#[derive(Default)]
+struct LineIndex {
+    newlines_before: u64,
+    /// (offset, byte) of every `\r` and `\n` not yet passed.
+    breaks: VecDeque<(u64, u8)>,
+}
+
+impl LineIndex {
+    /// The physical line (1-based) of the record that starts at byte `start`: line breaks
+    /// (and blank lines) right at the start belong before it.
+    fn line_at(&mut self, start: u64) -> u64 {
+        while let Some(&(offset, _)) = self.breaks.front() {
+            if offset >= start {
+                break;
+            }
+            if self.ends_line(0) {
+                self.newlines_before += 1;
+            }
+            self.breaks.pop_front();
+        }
+        let mut leading = 0;
+        for i in 0..self.breaks.len() {
+            if self.breaks[i].0 != start + i as u64 {
+                break;
+            }
+            if self.ends_line(i) {
+                leading += 1;
+            }
+        }
+        1 + self.newlines_before + leading
+    }
+
+    /// Whether break `i` ends a line: `\n`, or a `\r` not followed by `\n` (old Mac files).
+    fn ends_line(&self, i: usize) -> bool {
+        match self.breaks[i] {
+            (_, b'\n') => true,
+            (offset, _) => self.breaks.get(i + 1) != Some(&(offset + 1, b'\n')),
+        }
+    }
+}
+
+/// A reader that notes where line breaks are, for [`LineIndex`].
+struct Counting<R> {
+    inner: R,
+    offset: u64,
+    index: Rc<RefCell<LineIndex>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut index = self.index.borrow_mut();
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                index.breaks.push_back((self.offset + i as u64, b));
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
 }
 
 fn is_blank(record: &csv::ByteRecord) -> bool {
@@ -487,13 +565,41 @@ mod tests {
             rows[1].attrs.as_deref(),
             Some(r#"{"channel":"app","note":"café"}"#)
         );
-        assert!(rows[1].source.ends_with(":5"), "{}", rows[1].source);
+        let lines: Vec<&str> = rows
+            .iter()
+            .map(|r| r.source.rsplit(':').next().unwrap())
+            .collect();
+        assert_eq!(lines, ["2", "6", "7", "8"]);
         assert_eq!(stats.blank_ids, 1);
         assert_eq!(stats.latin1_fields, 1);
         assert_eq!(stats.ragged_rows, 1);
         assert_eq!(stats.bad_times, 1);
         assert_eq!(stats.rows, 5);
         assert_eq!(stats.ids, 4);
+    }
+
+    #[test]
+    fn lines_are_physical_lines_whatever_the_line_endings() {
+        for eol in ["\n", "\r\n", "\r"] {
+            let content = [
+                "liveness_id,note",
+                "a,x",
+                "b,\"two",
+                "lines\"",
+                "",
+                "",
+                "c,y",
+                "  ",
+                "d,z",
+            ]
+            .join(eol);
+            let (rows, _) = read(content.as_bytes(), &InputOptions::default()).unwrap();
+            let lines: Vec<&str> = rows
+                .iter()
+                .map(|r| r.source.rsplit(':').next().unwrap())
+                .collect();
+            assert_eq!(lines, ["2", "3", "7", "9"], "{eol:?}");
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@ fn main() -> ExitCode {
     let cli = liveaudit::cli::Cli::parse();
     match liveaudit::app::run(cli) {
         Ok(status) => status.into(),
+        // A closed pipe (`liveaudit export | head`) ends with status 0 and no message.
+        Err(failure) if failure.status == liveaudit::exit::ExitStatus::Ok => failure.status.into(),
         Err(failure) => {
             eprintln!("error: {:#}", failure.error);
             failure.status.into()

@@ -197,6 +197,21 @@ pub fn load_buckets(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The message the vendor sent with `code`, for codes the table does not know.
+pub fn vendor_message(
+    conn: &rusqlite::Connection,
+    code: i64,
+) -> Result<Option<String>, ReportError> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            "SELECT message FROM checks WHERE code = ?1 AND message <> '' LIMIT 1",
+            params![code],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 /// Per-period order: labels of dated buckets, gaps filled, then "undated" if any.
 pub fn period_labels(window: &Window, buckets: &[Bucket]) -> Vec<String> {
     let dates: Vec<Date> = buckets
