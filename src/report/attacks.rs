@@ -21,6 +21,9 @@ use super::{Bucket, ReportError, UNDATED, Window, bucket_label, percent, period_
 use crate::timestamp::format_utc;
 use crate::vendor::codes::{Category, CodeTable};
 
+/// Periods shown in a family's trend sparkline (the most recent ones).
+const SPARK_PERIODS: usize = 40;
+
 /// Families in display order (plus "other" for attack codes with no family).
 const FAMILIES: &[&str] = &["presentation", "injection", "challenge"];
 const COLOURS: &[&str] = &["#c0392b", "#8e44ad", "#e67e22", "#7f8c8d"];
@@ -376,7 +379,10 @@ fn dimension_rows(
     if rows.len() > top {
         let rest = rows.split_off(top);
         let mut other = DimensionRow {
-            value: format!("other ({} values)", rest.len()),
+            value: match rest.len() {
+                1 => "other (1 value)".to_string(),
+                n => format!("other ({n} values)"),
+            },
             resolved: 0,
             attacks: 0,
             attack_share: None,
@@ -521,10 +527,18 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
 
     let mut families = Section::new(
         "By family",
-        &["family", "attacks", "of checks", "of attacks", "trend"],
+        &[
+            "family",
+            "attacks",
+            "of checks",
+            "of attacks",
+            "trend (last 40 periods)",
+        ],
     );
+    // The trend shows the last SPARK_PERIODS periods, so it stays on one line.
+    let recent = &dated[dated.len().saturating_sub(SPARK_PERIODS)..];
     for f in &a.families {
-        let trend: Vec<f64> = dated.iter().map(|&i| f.per_period[i] as f64).collect();
+        let trend: Vec<f64> = recent.iter().map(|&i| f.per_period[i] as f64).collect();
         families.row(vec![
             f.family.clone(),
             f.attacks.to_string(),
