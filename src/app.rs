@@ -13,7 +13,7 @@ use anyhow::{Context, anyhow};
 
 use crate::cli::{
     AttacksArgs, BillingArgs, Cli, CodesArgs, Command, ExportArgs, FetchArgs, GlobalArgs,
-    LicenseArgs, LogFormat, MockArgs, ReportArgs, ReportCommand, VendorArgs,
+    LicenseArgs, LogFormat, MockArgs, ReconcileArgs, ReportArgs, ReportCommand, VendorArgs,
 };
 use crate::config::{ConfigError, FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
@@ -96,6 +96,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         Command::Export(args) => export(global, &args),
         Command::Report(ReportCommand::Billing(args)) => report_billing(global, &args),
         Command::Report(ReportCommand::Attacks(args)) => report_attacks(global, &args),
+        Command::Reconcile(args) => reconcile(global, &args),
         Command::License(args) => runtime.block_on(license(global, args)),
         Command::Codes(args) => codes(global, &args),
         Command::Mock(args) => runtime.block_on(mock(args)),
@@ -490,6 +491,77 @@ fn report_attacks(global: &GlobalArgs, args: &AttacksArgs) -> Result<ExitStatus,
     let doc = attacks_document(&store, &codes, args)?;
     emit(&doc, args.common.format, args.common.output.as_deref())?;
     Ok(ExitStatus::Ok)
+}
+
+/// Runs a reconcile and renders it; `Ok(true)` when clean within the tolerances.
+pub fn reconcile_document(
+    store: &mut Store,
+    codes: &CodeTable,
+    args: &ReconcileArgs,
+) -> Result<(Document, bool), Failure> {
+    use crate::report::reconcile::{self, ReconcileError, ReconcileOptions};
+    let price = args
+        .price
+        .as_deref()
+        .map(billing::parse_price)
+        .transpose()?;
+    let amount_tolerance = billing::parse_price(&args.amount_tolerance).map_err(|_| {
+        Failure::usage(anyhow!(
+            "--amount-tolerance {:?} is not an amount; use a plain decimal such as 0.50",
+            args.amount_tolerance
+        ))
+    })?;
+    // Validate the zone and dates before reading anything.
+    Window::new(
+        &args.tz,
+        crate::cli::Period::Day,
+        args.from.as_deref(),
+        args.to.as_deref(),
+    )?;
+    let opts = ReconcileOptions {
+        statement: args.statement.clone(),
+        columns: crate::statement::StatementColumns {
+            id: args.statement_id_column.clone(),
+            sequence: args.statement_sequence_column.clone(),
+            time: args.statement_time_column.clone(),
+            code: args.statement_code_column.clone(),
+            amount: args.statement_amount_column.clone(),
+            count: args.statement_count_column.clone(),
+            period: args.statement_period_column.clone(),
+        },
+        tz_name: args.tz.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        price,
+        currency: args.currency.clone(),
+        boundary_hours: args.boundary_hours,
+        details: args.details.clone(),
+    };
+    let result = reconcile::reconcile(&mut store.conn, codes, &opts).map_err(|e| match e {
+        ReconcileError::Statement(s) => Failure::usage(s),
+        ReconcileError::Report(r) => r.into(),
+        other => Failure::internal(other),
+    })?;
+    if let Some(p) = &args.details {
+        reconcile::ensure_details_header(p)
+            .with_context(|| format!("writing {}", p.display()))
+            .map_err(Failure::internal)?;
+    }
+    let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
+    Ok((reconcile::document(&result, &args.currency), clean))
+}
+
+fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
+    let layers = layers(global, &VendorArgs::default())?;
+    let codes = code_table(&layers)?;
+    let mut store = Store::open(&layers.db(), OpenMode::Existing)?;
+    let (doc, clean) = reconcile_document(&mut store, &codes, args)?;
+    emit(&doc, args.format, args.output.as_deref())?;
+    Ok(if clean {
+        ExitStatus::Ok
+    } else {
+        ExitStatus::Discrepancies
+    })
 }
 
 async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, Failure> {

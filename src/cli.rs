@@ -82,6 +82,9 @@ pub enum Command {
     /// Billing (finance) and attack (fraud) reports from the database; never calls the vendor
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Compare the vendor's statement (itemised or summary CSV) with our records; exit 5 on
+    /// discrepancies
+    Reconcile(ReconcileArgs),
     /// Retrieve a liveness license; doubles as a credentials check (exit 3 when refused)
     License(LicenseArgs),
     /// Print the code table in force (built-in plus --codes-file)
@@ -219,6 +222,67 @@ pub struct AttacksArgs {
     /// Periods in the trailing baseline
     #[arg(long, value_name = "N", default_value_t = 7)]
     pub baseline: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The vendor's statement (CSV)
+    #[arg(long, value_name = "FILE")]
+    pub statement: PathBuf,
+    /// Time zone of the vendor's billing day (IANA name); also reads statement times written
+    /// without an offset
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+    /// First day of the billed period (YYYY-MM-DD) [default: the statement's first day]
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Last day of the billed period (YYYY-MM-DD) [default: the statement's last day]
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Contract price of one charged check; lines billed at another amount are flagged
+    #[arg(long, value_name = "AMOUNT")]
+    pub price: Option<String>,
+    #[arg(long, value_name = "CODE", default_value = "USD")]
+    pub currency: String,
+    /// Discrepant lines allowed before exit status 5
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub tolerance: u64,
+    /// Net amount difference allowed before exit status 5
+    #[arg(long, value_name = "AMOUNT", default_value = "0")]
+    pub amount_tolerance: String,
+    /// Underbilled checks this close to the period's edge are noted as a likely time-zone shift
+    #[arg(long, value_name = "HOURS", default_value_t = 12)]
+    pub boundary_hours: u32,
+    /// Write every discrepancy (ids, sequence ids, times, codes) to this CSV
+    #[arg(long, value_name = "FILE")]
+    pub details: Option<PathBuf>,
+    /// Statement column with the liveness id
+    #[arg(long, value_name = "NAME")]
+    pub statement_id_column: Option<String>,
+    /// Statement column with the sequence id
+    #[arg(long, value_name = "NAME")]
+    pub statement_sequence_column: Option<String>,
+    /// Statement column with the billing time
+    #[arg(long, value_name = "NAME")]
+    pub statement_time_column: Option<String>,
+    /// Statement column with the result code
+    #[arg(long, value_name = "NAME")]
+    pub statement_code_column: Option<String>,
+    /// Statement column with the amount
+    #[arg(long, value_name = "NAME")]
+    pub statement_amount_column: Option<String>,
+    /// Statement column with the count (summary statements)
+    #[arg(long, value_name = "NAME")]
+    pub statement_count_column: Option<String>,
+    /// Statement column with the day or month (summary statements)
+    #[arg(long, value_name = "NAME")]
+    pub statement_period_column: Option<String>,
+    /// Output format [default: table on a terminal, csv otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write to FILE instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

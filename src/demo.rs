@@ -2,7 +2,7 @@
 //!
 //! It starts the mock on a loopback port with realistic latency and a few injected faults,
 //! fetches the sample id list into a fresh database under the rate limit, and prints the billing
-//! and attack reports. Nothing here is canned: every number printed comes from the real
+//! and attack reports and the reconcile of the sample statement (with planted discrepancies). Nothing here is canned: every number printed comes from the real
 //! pipeline and the real reports. Without `sample_data/` (run from elsewhere), the copy built
 //! into the binary is used.
 
@@ -12,7 +12,11 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 
 use crate::app::{Failure, attacks_document, billing_document, fetch_status};
-use crate::cli::{AttacksArgs, BillingArgs, DemoArgs, GlobalArgs, Period, ReportArgs};
+use std::io::Write;
+
+use crate::cli::{
+    AttacksArgs, BillingArgs, DemoArgs, GlobalArgs, Period, ReconcileArgs, ReportArgs,
+};
 use crate::config::{Secret, VendorSettings};
 use crate::exit::ExitStatus;
 use crate::fetch::FetchOptions;
@@ -25,25 +29,30 @@ use crate::store::{OpenMode, Store};
 use crate::vendor::client::ClientOptions;
 use crate::vendor::codes::CodeTable;
 
-/// The sample id list, built in for runs outside the source tree.
+/// The sample id list and statement, built in for runs outside the source tree.
 const BUILT_IN_SAMPLE: &str = include_str!("../sample_data/checks.csv");
+const BUILT_IN_STATEMENT: &str = include_str!("../sample_data/statement.csv");
 
 /// The demo's rate limit (requests per second).
 const DEMO_RATE: u32 = 400;
 
 pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Failure> {
     let tmp = tempfile::tempdir().map_err(Failure::internal)?;
-    let sample = args.data.join("checks.csv");
-    let sample = if sample.is_file() {
-        sample
+    let (sample, statement) = if args.data.join("checks.csv").is_file() {
+        (
+            args.data.join("checks.csv"),
+            args.data.join("statement.csv"),
+        )
     } else {
-        let path = tmp.path().join("checks.csv");
-        std::fs::write(&path, BUILT_IN_SAMPLE).map_err(Failure::internal)?;
+        let ids = tmp.path().join("checks.csv");
+        let statement = tmp.path().join("statement.csv");
+        std::fs::write(&ids, BUILT_IN_SAMPLE).map_err(Failure::internal)?;
+        std::fs::write(&statement, BUILT_IN_STATEMENT).map_err(Failure::internal)?;
         eprintln!(
             "{} not found; using the sample built into liveaudit",
             args.data.display()
         );
-        path
+        (ids, statement)
     };
     let db = match &args.keep_db {
         Some(p) => {
@@ -139,7 +148,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
         report.counts.pending,
     );
 
-    let store = Store::open(&db, OpenMode::Existing)?;
+    let mut store = Store::open(&db, OpenMode::Existing)?;
     let codes = CodeTable::shipped();
     let common = ReportArgs {
         by: Period::Week,
@@ -173,10 +182,36 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
             baseline: 7,
         },
     )?;
+    let (reconciled, _clean) = crate::app::reconcile_document(
+        &mut store,
+        &codes,
+        &ReconcileArgs {
+            statement,
+            tz: "Asia/Singapore".into(),
+            from: None,
+            to: None,
+            price: Some("0.035".into()),
+            currency: "USD".into(),
+            tolerance: 0,
+            amount_tolerance: "0".into(),
+            boundary_hours: 12,
+            details: None,
+            statement_id_column: None,
+            statement_sequence_column: None,
+            statement_time_column: None,
+            statement_code_column: None,
+            statement_amount_column: None,
+            statement_count_column: None,
+            statement_period_column: None,
+            format: None,
+            output: None,
+        },
+    )?;
     let mut out = std::io::stdout().lock();
-    render(&billing, Format::Table, &mut out).map_err(Failure::internal)?;
-    println!();
-    render(&attacks, Format::Table, &mut out).map_err(Failure::internal)?;
+    for doc in [&billing, &attacks, &reconciled] {
+        render(doc, Format::Table, &mut out).map_err(Failure::internal)?;
+        writeln!(out).map_err(Failure::internal)?;
+    }
     if let Some(p) = &args.keep_db {
         println!("\ndatabase kept at {}", p.display());
     } else {

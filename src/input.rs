@@ -158,21 +158,8 @@ pub fn read_ids<E>(
             source: e,
         })?),
     };
-    let lines = Rc::new(RefCell::new(LineIndex::default()));
-    let counted = Counting {
-        inner: reader,
-        offset: 0,
-        index: lines.clone(),
-    };
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 16, counted));
-    // csv's own line numbers lag behind CRLF and blank lines; count them from the bytes.
-    let line_of = |record: &csv::ByteRecord| {
-        let start = record.position().map_or(0, |p| p.byte());
-        lines.borrow_mut().line_at(start)
-    };
+    let (mut csv, lines) = numbered_csv(reader, false);
+    let line_of = |record: &csv::ByteRecord| lines.of(record);
     let zone = opts.zone.clone().unwrap_or(TimeZone::UTC);
     stats.files += 1;
 
@@ -250,6 +237,36 @@ pub fn read_ids<E>(
     Ok(Ok(()))
 }
 
+/// A flexible CSV reader over `reader` and the physical line numbers of its records.
+pub(crate) fn numbered_csv<R: Read>(
+    reader: R,
+    has_headers: bool,
+) -> (csv::Reader<BufReader<Counting<R>>>, LineNumbers) {
+    let index = Rc::new(RefCell::new(LineIndex::default()));
+    let counted = Counting {
+        inner: reader,
+        offset: 0,
+        index: index.clone(),
+    };
+    let csv = csv::ReaderBuilder::new()
+        .has_headers(has_headers)
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 16, counted));
+    (csv, LineNumbers(index))
+}
+
+/// Physical line numbers of records. csv's own positions lag behind CRLF and blank lines, so
+/// they are counted from the bytes read.
+pub(crate) struct LineNumbers(Rc<RefCell<LineIndex>>);
+
+impl LineNumbers {
+    /// The line `record` starts on (records must be asked about in reading order).
+    pub(crate) fn of(&self, record: &csv::ByteRecord) -> u64 {
+        let start = record.position().map_or(0, |p| p.byte());
+        self.0.borrow_mut().line_at(start)
+    }
+}
+
 /// Where the line breaks are in the bytes read so far, to number records by physical line.
 /// Only breaks after the last numbered record are kept, so memory stays at the read-ahead size.
 #[derive(Default)]
@@ -294,7 +311,7 @@ impl LineIndex {
 }
 
 /// A reader that notes where line breaks are, for [`LineIndex`].
-struct Counting<R> {
+pub(crate) struct Counting<R> {
     inner: R,
     offset: u64,
     index: Rc<RefCell<LineIndex>>,

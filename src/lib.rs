@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod input;
 pub mod mock;
 pub mod report;
+pub mod statement;
 pub mod store;
 pub mod timestamp;
 pub mod vendor;

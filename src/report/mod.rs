@@ -13,6 +13,7 @@
 
 pub mod attacks;
 pub mod billing;
+pub mod reconcile;
 pub mod render;
 
 use jiff::Timestamp;

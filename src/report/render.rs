@@ -90,6 +90,15 @@ fn is_numeric(cell: &str) -> bool {
             .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
 }
 
+fn terminal_width() -> Option<u16> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let cols = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    Some(cols.unwrap_or(100).max(60))
+}
+
 /// A comfy-table preset: one rule under the header, nothing else (dense and greppable).
 const HEADER_RULE_ONLY: &str = "     ──            ";
 
@@ -107,9 +116,18 @@ fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
             let mut table = Table::new();
             table
                 .load_preset(HEADER_RULE_ONLY)
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_width(100)
                 .set_header(section.headers.iter().map(Cell::new));
+            // Wrap to the terminal; in a file or a pipe, keep every row on one line.
+            match terminal_width() {
+                Some(width) => {
+                    table
+                        .set_content_arrangement(ContentArrangement::Dynamic)
+                        .set_width(width);
+                }
+                None => {
+                    table.set_content_arrangement(ContentArrangement::Disabled);
+                }
+            }
             for row in &section.rows {
                 table.add_row(row.iter().map(|c| {
                     let cell = Cell::new(c);

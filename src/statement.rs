@@ -1,0 +1,436 @@
+//! Reading the vendor's statement: itemised (one line per billed check) or summary (one line per
+//! day or month with a count), whatever its column names.
+//!
+//! Policy: the vendor publishes no statement format, so columns are found by header (flags name
+//! them when the guess is wrong) and the shape follows from the columns: a liveness id or a
+//! sequence id column makes it itemised; a count column with a date or period makes it a summary.
+//! A malformed line (no id, a time or amount that cannot be read) is reported with its line
+//! number and skipped; it never stops the rest from being checked. Lines are streamed to the
+//! caller, so a million-line statement never sits in memory.
+
+use std::path::Path;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use rust_decimal::Decimal;
+
+use crate::timestamp::parse_instant_ms;
+
+/// Column names to look for (compared lower-case without punctuation).
+const ID_NAMES: &[&str] = &["livenessid", "livenessdetectionid", "id"];
+const SEQ_NAMES: &[&str] = &[
+    "sequenceid",
+    "seqid",
+    "sequence",
+    "requestid",
+    "transactionid",
+];
+const TIME_NAMES: &[&str] = &[
+    "billedat",
+    "createdat",
+    "eventtime",
+    "timestamp",
+    "datetime",
+    "time",
+    "date",
+    "createtime",
+    "transactiontime",
+    "day",
+];
+const CODE_NAMES: &[&str] = &["code", "resultcode", "statuscode"];
+const AMOUNT_NAMES: &[&str] = &[
+    "amount", "fee", "charge", "cost", "price", "total", "subtotal",
+];
+const COUNT_NAMES: &[&str] = &[
+    "count", "checks", "quantity", "qty", "volume", "calls", "billed", "units",
+];
+const PERIOD_NAMES: &[&str] = &[
+    "period",
+    "month",
+    "date",
+    "day",
+    "billingdate",
+    "billingmonth",
+];
+
+/// Flags naming statement columns.
+#[derive(Debug, Clone, Default)]
+pub struct StatementColumns {
+    pub id: Option<String>,
+    pub sequence: Option<String>,
+    pub time: Option<String>,
+    pub code: Option<String>,
+    pub amount: Option<String>,
+    pub count: Option<String>,
+    pub period: Option<String>,
+}
+
+/// One billed check of an itemised statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub line: u64,
+    pub liveness_id: Option<String>,
+    pub sequence_id: Option<String>,
+    pub time_ms: Option<i64>,
+    pub code: Option<i64>,
+    pub amount: Option<Decimal>,
+}
+
+/// A billing period of a summary statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PeriodKey {
+    Day(Date),
+    Month(i16, i8),
+}
+
+impl std::fmt::Display for PeriodKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeriodKey::Day(d) => write!(f, "{d}"),
+            PeriodKey::Month(y, m) => write!(f, "{y:04}-{m:02}"),
+        }
+    }
+}
+
+/// One line of a summary statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryLine {
+    pub line: u64,
+    pub period: PeriodKey,
+    pub count: i64,
+    pub amount: Option<Decimal>,
+}
+
+/// A line that could not be read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Malformed {
+    pub line: u64,
+    pub problem: String,
+}
+
+/// The statement's shape, with the columns it used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    Itemised { columns: String },
+    Summary { columns: String },
+}
+
+/// Errors that make the statement unusable as a whole.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatementError {
+    #[error("cannot read the statement {file}: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{file}:1: cannot tell the statement's shape from its header ({headers}); an itemised \
+         statement needs a liveness id or sequence id column (--statement-id-column, \
+         --statement-sequence-column), a summary one a count column with a date or period \
+         (--statement-count-column, --statement-period-column)"
+    )]
+    Shape { file: String, headers: String },
+    #[error("{file}:1: no column {name:?} in the header ({headers})")]
+    Column {
+        file: String,
+        name: String,
+        headers: String,
+    },
+    #[error("{file}:{line}: {message}; check the quoting near this line")]
+    Csv {
+        file: String,
+        line: u64,
+        message: String,
+    },
+}
+
+fn norm(name: &str) -> String {
+    name.trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+struct Finder<'a> {
+    headers: &'a [String],
+    normalised: Vec<String>,
+    file: &'a str,
+}
+
+impl Finder<'_> {
+    fn find(&self, flag: &Option<String>, names: &[&str]) -> Result<Option<usize>, StatementError> {
+        if let Some(name) = flag {
+            let wanted = norm(name);
+            return self
+                .normalised
+                .iter()
+                .position(|h| *h == wanted)
+                .map(Some)
+                .ok_or_else(|| StatementError::Column {
+                    file: self.file.to_string(),
+                    name: name.clone(),
+                    headers: self.headers.join(", "),
+                });
+        }
+        Ok(names
+            .iter()
+            .find_map(|n| self.normalised.iter().position(|h| h == n)))
+    }
+}
+
+/// Parses an amount: digits with an optional sign, decimal point, thousands separators and a
+/// currency symbol or code around it (`$1,234.50`, `1234.5 USD`).
+pub fn parse_amount(text: &str) -> Option<Decimal> {
+    let cleaned: String = text
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || matches!(c, '.' | '-'))
+        .collect();
+    if cleaned.is_empty() || !text.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    cleaned.parse().ok()
+}
+
+/// Parses a period: `2026-10` (a month) or any date or date-time (its day in `zone`).
+pub fn parse_period(text: &str, zone: &TimeZone) -> Option<PeriodKey> {
+    let t = text.trim();
+    let month_part = t.replace('/', "-");
+    if month_part.len() == 7
+        && let Some((y, m)) = month_part.split_once('-')
+        && let (Ok(y), Ok(m)) = (y.parse::<i16>(), m.parse::<i8>())
+        && (1..=12).contains(&m)
+    {
+        return Some(PeriodKey::Month(y, m));
+    }
+    if let Ok(d) = month_part.parse::<Date>() {
+        return Some(PeriodKey::Day(d));
+    }
+    let ms = parse_instant_ms(t, zone)?;
+    let ts = jiff::Timestamp::from_millisecond(ms).ok()?;
+    Some(PeriodKey::Day(ts.to_zoned(zone.clone()).date()))
+}
+
+/// Reads a statement, sending each line to `item` or `summary` by its shape, and returns the
+/// shape and the malformed lines.
+pub fn read(
+    path: &Path,
+    columns: &StatementColumns,
+    zone: &TimeZone,
+    mut item: impl FnMut(Item) -> Result<(), rusqlite::Error>,
+    mut summary: impl FnMut(SummaryLine),
+) -> Result<Result<(Shape, Vec<Malformed>), rusqlite::Error>, StatementError> {
+    let file = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|source| StatementError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    if f.metadata().is_ok_and(|m| m.len() == 0) {
+        // An empty file is a statement that bills nothing.
+        return Ok(Ok((
+            Shape::Itemised {
+                columns: "empty statement".into(),
+            },
+            Vec::new(),
+        )));
+    }
+    let (mut rdr, lines) = crate::input::numbered_csv(f, true);
+    let headers: Vec<String> = match rdr.byte_headers() {
+        Ok(h) => h
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect(),
+        Err(e) => {
+            return Err(StatementError::Csv {
+                file,
+                line: 1,
+                message: e.to_string(),
+            });
+        }
+    };
+    let finder = Finder {
+        normalised: headers.iter().map(|h| norm(h)).collect(),
+        headers: &headers,
+        file: &file,
+    };
+    let id = finder.find(&columns.id, ID_NAMES)?;
+    let seq = finder.find(&columns.sequence, SEQ_NAMES)?;
+    let code = finder.find(&columns.code, CODE_NAMES)?;
+    let amount = finder.find(&columns.amount, AMOUNT_NAMES)?;
+    let count = finder.find(&columns.count, COUNT_NAMES)?;
+    let itemised = id.is_some() || seq.is_some();
+    let time = finder.find(&columns.time, TIME_NAMES)?;
+    let period = finder.find(&columns.period, PERIOD_NAMES)?;
+    let describe = |pairs: &[(&str, Option<usize>)]| {
+        pairs
+            .iter()
+            .filter_map(|(what, i)| i.map(|i| format!("{what} {:?}", headers[i])))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let shape = if itemised {
+        Shape::Itemised {
+            columns: describe(&[
+                ("liveness id", id),
+                ("sequence id", seq),
+                ("time", time),
+                ("code", code),
+                ("amount", amount),
+            ]),
+        }
+    } else if let (Some(_), Some(_)) = (count, period.or(time)) {
+        Shape::Summary {
+            columns: describe(&[
+                ("period", period.or(time)),
+                ("count", count),
+                ("amount", amount),
+            ]),
+        }
+    } else {
+        return Err(StatementError::Shape {
+            file,
+            headers: headers.join(", "),
+        });
+    };
+
+    let mut malformed = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    let mut line_no;
+    loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                malformed.push(Malformed {
+                    line: e.position().map_or(0, |p| p.line()),
+                    problem: format!("unreadable CSV: {e}"),
+                });
+                // The csv reader cannot resync after a broken quote: the rest is one field.
+                break;
+            }
+        }
+        line_no = lines.of(&record);
+        if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            continue;
+        }
+        let field = |i: Option<usize>| -> Option<String> {
+            let raw = record.get(i?)?;
+            let s = String::from_utf8_lossy(raw).trim().to_string();
+            (!s.is_empty()).then_some(s)
+        };
+        let mut bad = |problem: String| {
+            malformed.push(Malformed {
+                line: line_no,
+                problem,
+            });
+        };
+        let amount_value = match field(amount) {
+            Some(text) => match parse_amount(&text) {
+                Some(a) => Some(a),
+                None => {
+                    bad(format!("amount {text:?} is not a number"));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        if itemised {
+            let (liveness_id, sequence_id) = (field(id), field(seq));
+            if liveness_id.is_none() && sequence_id.is_none() {
+                bad("no liveness id or sequence id".into());
+                continue;
+            }
+            let time_ms = match field(time) {
+                Some(text) => match parse_instant_ms(&text, zone) {
+                    Some(ms) => Some(ms),
+                    None => {
+                        bad(format!("time {text:?} is not a date or time"));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let code_value = match field(code) {
+                Some(text) => match text.parse::<i64>() {
+                    Ok(c) => Some(c),
+                    Err(_) => {
+                        bad(format!("code {text:?} is not a number"));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            if let Err(e) = item(Item {
+                line: line_no,
+                liveness_id,
+                sequence_id,
+                time_ms,
+                code: code_value,
+                amount: amount_value,
+            }) {
+                return Ok(Err(e));
+            }
+        } else {
+            let Some(period_text) = field(period.or(time)) else {
+                bad("no period".into());
+                continue;
+            };
+            let Some(period_key) = parse_period(&period_text, zone) else {
+                bad(format!("period {period_text:?} is not a date or YYYY-MM"));
+                continue;
+            };
+            let count_text = field(count).unwrap_or_default();
+            let Some(n) = parse_amount(&count_text)
+                .filter(|d| d.fract().is_zero() && !d.is_sign_negative())
+                .and_then(|d| i64::try_from(d).ok())
+            else {
+                bad(format!("count {count_text:?} is not a whole number"));
+                continue;
+            };
+            summary(SummaryLine {
+                line: line_no,
+                period: period_key,
+                count: n,
+                amount: amount_value,
+            });
+        }
+    }
+    Ok(Ok((shape, malformed)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_in_the_forms_statements_use() {
+        assert_eq!(parse_amount("0.035"), Some(Decimal::new(35, 3)));
+        assert_eq!(parse_amount("$1,234.50"), Some(Decimal::new(123_450, 2)));
+        assert_eq!(parse_amount("12 USD"), Some(Decimal::from(12)));
+        assert_eq!(parse_amount("n/a"), None);
+        assert_eq!(parse_amount(""), None);
+    }
+
+    #[test]
+    fn periods() {
+        let utc = TimeZone::UTC;
+        assert_eq!(
+            parse_period("2026-10", &utc),
+            Some(PeriodKey::Month(2026, 10))
+        );
+        assert_eq!(
+            parse_period("2026-10-05", &utc),
+            Some(PeriodKey::Day("2026-10-05".parse().unwrap()))
+        );
+        let sgt = TimeZone::get("Asia/Singapore").unwrap();
+        assert_eq!(
+            parse_period("2026-10-05T20:00:00Z", &sgt),
+            Some(PeriodKey::Day("2026-10-06".parse().unwrap()))
+        );
+        assert_eq!(parse_period("2026-13", &utc), None);
+    }
+}

@@ -1,0 +1,313 @@
+//! Reconcile end to end: a database filled by the real fetch against the mock, hand-made
+//! statements of both shapes, and the exact contents of every bucket.
+
+mod util;
+
+use liveaudit::mock::expected_code;
+use util::Env;
+
+/// The first `n` ids of the form `rc-00000042` whose mock code satisfies `want`.
+fn ids_with(n: usize, skip: &[String], want: impl Fn(i64) -> bool) -> Vec<String> {
+    (0..)
+        .map(|i| format!("rc-{i:08}"))
+        .filter(|id| want(expected_code(id)) && !skip.contains(id))
+        .take(n)
+        .collect()
+}
+
+struct Fixture {
+    env: Env,
+    charged: Vec<String>,
+    uncharged: String,
+    unknown_code: String,
+    internal: String,
+    near_end: String,
+    next_day: String,
+}
+
+/// Checks in October 2026; the vendor bills by Singapore day.
+fn fixture() -> Fixture {
+    let env = Env::plain();
+    let charged = ids_with(4, &[], |c| c == 200 || (12202..=12222).contains(&c));
+    let uncharged = ids_with(1, &[], |c| c == 11340).remove(0);
+    let unknown_code = ids_with(1, &[], |c| c == 12299).remove(0);
+    let internal = ids_with(1, &[], |c| c == 11350).remove(0);
+    let near_end = ids_with(1, &charged, |c| c == 200).remove(0);
+    let next_day = ids_with(2, &charged, |c| c == 200).remove(1);
+    let mut csv = String::from("liveness_id,created_at,channel\n");
+    for (i, id) in charged.iter().enumerate() {
+        csv.push_str(&format!("{id},2026-10-0{}T10:00:00Z,web\n", i + 2));
+    }
+    csv.push_str(&format!("{uncharged},2026-10-07T10:00:00Z,web\n"));
+    csv.push_str(&format!("{unknown_code},2026-10-08T10:00:00Z,web\n"));
+    csv.push_str(&format!("{internal},2026-10-09T10:00:00Z,web\n"));
+    // 22:00 in Singapore on the 31st: inside October there, 8 hours from its end.
+    csv.push_str(&format!("{near_end},2026-10-31T14:00:00Z,web\n"));
+    // 04:00 on 1 November in Singapore, though still 31 October in UTC.
+    csv.push_str(&format!("{next_day},2026-10-31T20:00:00Z,web\n"));
+    env.write("ids.csv", csv);
+    env.run(&["fetch", "--backoff-max-ms", "50", "--rate", "0", "ids.csv"])
+        .expect(0);
+    Fixture {
+        env,
+        charged,
+        uncharged,
+        unknown_code,
+        internal,
+        near_end,
+        next_day,
+    }
+}
+
+fn sequence_id(env: &Env, id: &str) -> String {
+    env.conn()
+        .query_row(
+            "SELECT sequence_id FROM checks WHERE liveness_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+fn details(env: &Env) -> Vec<(String, String, String)> {
+    let mut r = csv::Reader::from_path(env.path("details.csv")).unwrap();
+    r.records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string(), r[2].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn itemised_statement_sorts_every_line_into_its_bucket() {
+    let f = fixture();
+    let c = &f.charged;
+    let seq3 = sequence_id(&f.env, &c[3]);
+    let statement = format!(
+        "billed_at,liveness_id,sequence_id,code,amount\n\
+         2026-10-02T10:00:00Z,{a},,200,0.035\n\
+         2026-10-02T10:00:00Z,{a},,200,0.035\n\
+         2026-10-03T10:00:00Z,{b},,,0.05\n\
+         2026-10-04T10:00:00Z,{cc},,,0.035\n\
+         2026-10-05T10:00:00Z,,{seq3},,0.035\n\
+         2026-10-07T10:00:00Z,{u},,,0.035\n\
+         2026-10-08T10:00:00Z,{k},,,0.035\n\
+         2026-10-09T10:00:00Z,{i},,,0.035\n\
+         2026-10-10T10:00:00Z,nobody-we-know,,,0.035\n\
+         yesterday,{a},,,0.035\n",
+        a = c[0],
+        b = c[1],
+        cc = c[2],
+        u = f.uncharged,
+        k = f.unknown_code,
+        i = f.internal,
+    );
+    f.env.write("statement.csv", statement);
+    let run = f.env.run(&[
+        "reconcile",
+        "--statement",
+        "statement.csv",
+        "--tz",
+        "Asia/Singapore",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--price",
+        "0.035",
+        "--details",
+        "details.csv",
+        "--format",
+        "json",
+    ]);
+    run.expect(5);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let count = |b: &str| v["buckets"][b]["count"].as_u64().unwrap_or(0);
+    assert_eq!(
+        count("matched"),
+        4,
+        "a, b, c, and the fourth by sequence id"
+    );
+    assert_eq!(count("duplicate"), 1);
+    assert_eq!(count("overbilled"), 1);
+    assert_eq!(count("unknown_code"), 1);
+    assert_eq!(count("unresolved"), 1);
+    assert_eq!(count("unknown_to_us"), 1);
+    assert_eq!(count("amount_variance"), 1);
+    assert_eq!(
+        count("underbilled"),
+        1,
+        "only the check inside the Singapore month"
+    );
+    assert_eq!(v["malformed"][0]["line"], 11);
+    assert!(
+        v["malformed"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("yesterday")
+    );
+    assert_eq!(v["lines"], 9);
+    assert_eq!(v["our_charged"], 5, "four, plus the one late on the 31st");
+    assert_eq!(v["billed_amount"], "0.33");
+
+    let d = details(&f.env);
+    let expected: Vec<(String, String, String)> = vec![
+        ("duplicate", "3", c[0].as_str()),
+        ("amount_variance", "4", c[1].as_str()),
+        ("overbilled", "7", f.uncharged.as_str()),
+        ("unknown_code", "8", f.unknown_code.as_str()),
+        ("unresolved", "9", f.internal.as_str()),
+        ("unknown_to_us", "10", "nobody-we-know"),
+        ("underbilled", "", f.near_end.as_str()),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(d, expected);
+    let underbilled_note = &v["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["bucket"] == "underbilled")
+        .unwrap()["note"];
+    assert!(
+        underbilled_note.as_str().unwrap().contains("period end"),
+        "{underbilled_note}"
+    );
+    assert!(
+        d.iter().all(|r| r.2 != f.next_day),
+        "the next Singapore day is not October"
+    );
+}
+
+#[test]
+fn a_statement_that_matches_exits_0() {
+    let f = fixture();
+    let mut statement = String::from("date,liveness_id\n");
+    for id in f.charged.iter().chain([&f.near_end]) {
+        statement.push_str(&format!("2026-10-15,{id}\n"));
+    }
+    f.env.write("statement.csv", statement);
+    let run = f.env.run(&[
+        "reconcile",
+        "--statement",
+        "statement.csv",
+        "--tz",
+        "Asia/Singapore",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--format",
+        "json",
+    ]);
+    run.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["discrepancies"], 0);
+    assert_eq!(v["buckets"]["matched"]["count"], 5);
+}
+
+#[test]
+fn summary_statement_is_compared_per_period() {
+    let f = fixture();
+    // Our October (Singapore) has 5 charged checks; November has 1.
+    f.env.write(
+        "summary.csv",
+        "month,checks,amount\n2026-10,5,0.175\n2026-11,3,0.105\n",
+    );
+    let run = f.env.run(&[
+        "reconcile",
+        "--statement",
+        "summary.csv",
+        "--tz",
+        "Asia/Singapore",
+        "--price",
+        "0.035",
+        "--format",
+        "json",
+    ]);
+    run.expect(5);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["shape"], "summary");
+    let periods = v["periods"].as_array().unwrap();
+    assert_eq!(periods.len(), 2);
+    assert_eq!(
+        (
+            periods[0]["period"].as_str(),
+            periods[0]["billed"].as_i64(),
+            periods[0]["ours"].as_i64()
+        ),
+        (Some("2026-10"), Some(5), Some(5))
+    );
+    assert_eq!(
+        (
+            periods[1]["billed"].as_i64(),
+            periods[1]["ours"].as_i64(),
+            periods[1]["difference"].as_i64()
+        ),
+        (Some(3), Some(1), Some(2))
+    );
+    assert_eq!(periods[1]["amount_difference"], "0.07");
+    assert_eq!(v["buckets"]["period_difference"]["count"], 1);
+
+    // In UTC the late check moves back into October: the same statement now differs there.
+    let run = f.env.run(&[
+        "reconcile",
+        "--statement",
+        "summary.csv",
+        "--format",
+        "json",
+    ]);
+    run.expect(5);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["periods"][0]["ours"], 6);
+}
+
+#[test]
+fn an_empty_statement_bills_nothing() {
+    let f = fixture();
+    f.env.write("empty.csv", "");
+    let run = f.env.run(&[
+        "reconcile",
+        "--statement",
+        "empty.csv",
+        "--tz",
+        "Asia/Singapore",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--format",
+        "json",
+    ]);
+    run.expect(5);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["lines"], 0);
+    assert_eq!(v["buckets"]["underbilled"]["count"], 5);
+
+    f.env.write("header-only.csv", "liveness_id,billed_at\n");
+    let run = f.env.run(&[
+        "reconcile",
+        "--statement",
+        "header-only.csv",
+        "--format",
+        "json",
+    ]);
+    run.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(v["notes"][0].as_str().unwrap().contains("no times"), "{v}");
+}
+
+#[test]
+fn a_statement_of_unknown_shape_is_a_usage_error() {
+    let f = fixture();
+    f.env.write("odd.csv", "foo,bar\n1,2\n");
+    let run = f.env.run(&["reconcile", "--statement", "odd.csv"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("--statement-id-column"),
+        "{}",
+        run.stderr
+    );
+}
