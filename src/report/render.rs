@@ -149,12 +149,13 @@ fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
 
 fn render_csv(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
     // Sections follow each other, each with its header row and a leading `section` column,
-    // so one file holds them all and a filter on the first column splits them again.
-    let mut w = csv::Writer::from_writer(out);
+    // separated by a blank line, so one file holds them all and a filter on the first column
+    // splits them again.
     for (i, section) in doc.sections.iter().enumerate() {
         if i > 0 {
-            w.write_record(None::<&[u8]>)?;
+            out.write_all(b"\n")?;
         }
+        let mut w = csv::Writer::from_writer(&mut *out);
         let mut header = vec!["section".to_string()];
         header.extend(section.headers.iter().cloned());
         w.write_record(&header)?;
@@ -163,8 +164,9 @@ fn render_csv(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
             record.extend(row.iter().cloned());
             w.write_record(&record)?;
         }
+        w.flush()?;
     }
-    w.flush()
+    Ok(())
 }
 
 fn md_escape(cell: &str) -> String {
@@ -414,10 +416,12 @@ mod tests {
         s.row(vec!["charged".into(), "12".into()]);
         s.row(vec!["a|b <x>".into(), "3".into()]);
         s.notes.push("rule: x".into());
+        let mut second = Section::new("Per code", &["code", "count", "share"]);
+        second.row(vec!["200".into(), "12".into(), "80%".into()]);
         Document {
             title: "Billing".into(),
             summary: vec!["zone UTC".into()],
-            sections: vec![s],
+            sections: vec![s, second],
             charts: vec![Chart {
                 title: "Chart".into(),
                 labels: vec!["2024-05-01".into(), "2024-05-02".into()],
@@ -437,7 +441,8 @@ mod tests {
     fn every_format_carries_the_numbers() {
         assert_eq!(
             rendered(Format::Csv),
-            "section,what,count\nTotals,charged,12\nTotals,a|b <x>,3\n"
+            "section,what,count\nTotals,charged,12\nTotals,a|b <x>,3\n\n\
+             section,code,count,share\nPer code,200,12,80%\n"
         );
         let md = rendered(Format::Markdown);
         assert!(
