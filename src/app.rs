@@ -13,7 +13,8 @@ use anyhow::{Context, anyhow};
 
 use crate::cli::{
     AttacksArgs, BillingArgs, Cli, CodesArgs, Command, ExportArgs, FetchArgs, GlobalArgs,
-    LicenseArgs, LogFormat, MockArgs, ReconcileArgs, ReportArgs, ReportCommand, VendorArgs,
+    LicenseArgs, LogFormat, MockArgs, PurgeArgs, ReconcileArgs, ReportArgs, ReportCommand,
+    VendorArgs,
 };
 use crate::config::{ConfigError, FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
@@ -98,6 +99,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         Command::Report(ReportCommand::Attacks(args)) => report_attacks(global, &args),
         Command::Reconcile(args) => reconcile(global, &args),
         Command::License(args) => runtime.block_on(license(global, args)),
+        Command::Purge(args) => purge(global, &args),
         Command::Codes(args) => codes(global, &args),
         Command::Mock(args) => runtime.block_on(mock(args)),
         Command::Demo(args) => runtime.block_on(crate::demo::run(global, args)),
@@ -616,6 +618,35 @@ async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, F
         out,
         "sequence_id: {}",
         answer.sequence_id.as_deref().unwrap_or("")
+    );
+    Ok(ExitStatus::Ok)
+}
+
+fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus, Failure> {
+    let window =
+        Window::new(&args.tz, crate::cli::Period::Day, Some(&args.before), None).map_err(|e| {
+            match e {
+                ReportError::Date { value, .. } => {
+                    Failure::usage(anyhow!("--before {value:?} is not a date; use YYYY-MM-DD"))
+                }
+                other => other.into(),
+            }
+        })?;
+    let Some(before_ms) = window.bounds_ms().0 else {
+        return Err(Failure::usage(anyhow!(
+            "--before {} is out of range",
+            args.before
+        )));
+    };
+    let layers = layers(global, &VendorArgs::default())?;
+    let db = layers.db();
+    let _lock = crate::store::FetchLock::acquire(&db)?;
+    let mut store = Store::open(&db, OpenMode::Existing)?;
+    let purged = crate::store::purge::purge(&mut store, before_ms, args.images.as_deref())?;
+    println!(
+        "purged scores and face digests of {} checks dated before {} ({}); {} image files deleted; \
+         codes, sequence ids and times are kept for billing",
+        purged.checks, args.before, args.tz, purged.image_files
     );
     Ok(ExitStatus::Ok)
 }

@@ -87,6 +87,9 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Retrieve a liveness license; doubles as a credentials check (exit 3 when refused)
     License(LicenseArgs),
+    /// Remove scores and face digests (biometric-derived data) of checks before a date, keeping
+    /// codes, sequence ids and times for billing
+    Purge(PurgeArgs),
     /// Print the code table in force (built-in plus --codes-file)
     Codes(CodesArgs),
     /// Run the embedded stand-in vendor
@@ -300,6 +303,19 @@ pub struct LicenseArgs {
     /// Seconds the request may take
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Purge checks dated before this day (YYYY-MM-DD, 00:00 in --tz)
+    #[arg(long, value_name = "DATE")]
+    pub before: String,
+    /// Time zone of --before
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+    /// Also delete the face images saved there with --save-images
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

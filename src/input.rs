@@ -595,6 +595,50 @@ mod tests {
         assert_eq!(stats.ids, 4);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Whatever the quoting, line endings, BOM, blank lines, padding and duplicates, the set
+        /// of ids read is exactly the set written.
+        #[test]
+        fn the_ids_read_are_exactly_the_ids_written(
+            ids in proptest::collection::vec("[A-Za-z0-9_./:-][A-Za-z0-9 _,.\"/\n:-]{0,20}[A-Za-z0-9_.-]", 1..40),
+            quote_all in proptest::bool::ANY,
+            eol in proptest::sample::select(vec!["\n", "\r\n"]),
+            bom in proptest::bool::ANY,
+            pads in proptest::collection::vec(0usize..3, 40),
+            blanks in proptest::collection::vec(0usize..3, 40),
+            dups in proptest::collection::vec(proptest::bool::ANY, 40),
+        ) {
+            let mut content = Vec::new();
+            if bom {
+                content.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            content.extend_from_slice(format!("liveness_id,note{eol}").as_bytes());
+            for (i, id) in ids.iter().enumerate() {
+                let padded = format!("{}{id}{}", " ".repeat(pads[i]), "\t".repeat(pads[i] % 2));
+                let needs_quotes = quote_all || id.contains([',', '"', '\n']);
+                let field = if needs_quotes {
+                    format!("\"{}\"", padded.replace('"', "\"\""))
+                } else {
+                    padded
+                };
+                let line = format!("{field},n{i}{eol}");
+                content.extend_from_slice(line.as_bytes());
+                if dups[i] {
+                    content.extend_from_slice(line.as_bytes());
+                }
+                for _ in 0..blanks[i] {
+                    content.extend_from_slice(eol.as_bytes());
+                }
+            }
+            let (rows, stats) = read(&content, &InputOptions::default()).unwrap();
+            let read_set: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.liveness_id.as_str()).collect();
+            let want: std::collections::BTreeSet<&str> = ids.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+            proptest::prop_assert_eq!(read_set, want);
+            proptest::prop_assert_eq!(stats.ids as usize, ids.len() + dups.iter().take(ids.len()).filter(|d| **d).count());
+        }
+    }
+
     #[test]
     fn lines_are_physical_lines_whatever_the_line_endings() {
         for eol in ["\n", "\r\n", "\r"] {

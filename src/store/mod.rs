@@ -4,6 +4,7 @@
 //! - [`FetchLock`]: the exclusive lock a `fetch` holds, so two runs never share one database.
 //! - [`intake`]: registering input ids and listing what still needs the vendor.
 //! - [`writer`]: the single writer thread that commits results and attempts in batches.
+//! - [`purge`]: removing biometric-derived data of old checks, keeping billing facts.
 //!
 //! Policy: the schema lives in plain SQL files under `migrations/`, applied in order inside a
 //! transaction and recorded in `PRAGMA user_version`. A database from a newer liveaudit is refused
@@ -11,6 +12,7 @@
 //! `synchronous=NORMAL` makes every committed batch survive a killed process.
 
 pub mod intake;
+pub mod purge;
 pub mod writer;
 
 use std::fs::File;

@@ -1,0 +1,65 @@
+//! Purging biometric-derived data of old checks while keeping the billing facts.
+//!
+//! Policy: a purge clears the score and the face digest (SHA-256 and size) of every check dated
+//! before the cut-off (event time, else fetch time) and records when; the code, status, sequence
+//! id and times stay, so billing reports and reconciles of the period still add up. SQLite's
+//! `secure_delete` overwrites the freed bytes, the file is rebuilt (`VACUUM`) and the WAL is
+//! checkpointed and truncated, so the digests do not linger in the file. Face images saved with `--save-images` are deleted too
+//! when their directory is given.
+
+use std::path::Path;
+
+use rusqlite::params;
+
+use super::{Store, StoreError, now_ms};
+use crate::fetch::faces;
+
+/// What a purge removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub checks: u64,
+    pub image_files: u64,
+}
+
+/// Purges checks dated before `before_ms`; deletes their saved faces under `images` if given.
+pub fn purge(
+    store: &mut Store,
+    before_ms: i64,
+    images: Option<&Path>,
+) -> Result<Purged, StoreError> {
+    store.conn.pragma_update(None, "secure_delete", "ON")?;
+    let stamp = now_ms();
+    let tx = store.conn.transaction()?;
+    let checks = tx.execute(
+        "UPDATE checks SET score = NULL, image_sha256 = NULL, image_bytes = NULL, purged_at = ?2
+         WHERE coalesce(event_time, fetched_at) < ?1 AND purged_at IS NULL
+           AND (score IS NOT NULL OR image_sha256 IS NOT NULL OR image_bytes IS NOT NULL)",
+        params![before_ms, stamp],
+    )? as u64;
+    let mut image_files = 0;
+    if let Some(dir) = images {
+        let mut stmt = tx.prepare(
+            "SELECT liveness_id FROM checks WHERE coalesce(event_time, fetched_at) < ?1",
+        )?;
+        let mut rows = stmt.query(params![before_ms])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            if std::fs::remove_file(dir.join(faces::file_name(&id))).is_ok() {
+                image_files += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    if checks > 0 {
+        // Rebuild the file so no freed page or index cell keeps an old digest, then fold the
+        // WAL in and truncate it.
+        store.conn.execute_batch("VACUUM")?;
+    }
+    store
+        .conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(Purged {
+        checks,
+        image_files,
+    })
+}
