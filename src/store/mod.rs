@@ -28,6 +28,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_report_index_and_purge",
         include_str!("../../migrations/0002_report_index_and_purge.sql"),
     ),
+    (
+        "0003_run_index_by_rowid",
+        include_str!("../../migrations/0003_run_index_by_rowid.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
