@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""liveaudit benchmarks: each measurement beside a reference taken in the same run, on this
+machine, over loopback only. Writes BENCHMARKS.md (or the path given with --out).
+
+Run through scripts/bench.sh, which installs wrk and nginx and builds the release binary.
+Absolute numbers on a shared 2-core machine are noise; the ratios are the result.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "liveaudit")
+ANSWER = '{"code":200,"message":"success","sequence_id":"1679299854228726325924","score":0.98958}'
+KEY = "bench-key"
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Nginx:
+    """nginx answering the vendor's success JSON instantly (/fast) and behind limit_req
+    (/limited: 100 r/s, burst 10, 429 above)."""
+
+    def __init__(self, work):
+        self.dir = os.path.join(work, "nginx")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        conf = f"""
+daemon off;
+worker_processes 2;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {self.dir};
+  proxy_temp_path {self.dir};
+  fastcgi_temp_path {self.dir};
+  uwsgi_temp_path {self.dir};
+  scgi_temp_path {self.dir};
+  keepalive_requests 1000000;
+  limit_req_zone $server_name zone=vendor:1m rate=100r/s;
+  server {{
+    listen 127.0.0.1:{self.port};
+    location /fast {{ default_type application/json; return 200 '{ANSWER}'; }}
+    location /limited {{
+      limit_req zone=vendor burst=10 nodelay;
+      limit_req_status 429;
+      proxy_pass http://127.0.0.1:{self.port}/fast;
+    }}
+  }}
+}}
+"""
+        path = os.path.join(self.dir, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", path],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(f"http://127.0.0.1:{self.port}/fast")
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class Mock:
+    def __init__(self, *args):
+        self.port = free_port()
+        self.proc = subprocess.Popen([BIN, "mock", "--listen", f"127.0.0.1:{self.port}",
+                                      "--partner-key", KEY, *args],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(f"http://127.0.0.1:{self.port}/__mock/stats", method="GET")
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/verification/kyc/sdk/liveness/result/v1"
+
+    def stats(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/__mock/stats") as r:
+            return json.load(r)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait()
+
+
+def wait_http(url, method="POST"):
+    for _ in range(200):
+        try:
+            req = urllib.request.Request(url, data=b"{}" if method == "POST" else None, method=method)
+            urllib.request.urlopen(req, timeout=1).read()
+            return
+        except urllib.error.HTTPError:
+            return
+        except Exception:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not come up")
+
+
+def ids_file(work, n, name=None):
+    path = os.path.join(work, name or f"ids{n}.csv")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write("liveness_id,created_at,channel\n")
+            for i in range(n):
+                f.write(f"b-{i:09d},2026-10-{1 + i % 31:02d}T{i % 24:02d}:00:00Z,{('web', 'ios', 'android')[i % 3]}\n")
+    return path
+
+
+def env_for(url):
+    e = dict(os.environ)
+    e.update(TD_PARTNER_CODE="demo-partner", TD_PARTNER_KEY=KEY, TD_RESULT_URL=url)
+    return e
+
+
+def fetch(work, db, url, ids, *args, timed=False):
+    db = os.path.join(work, db)
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    cmd = [BIN, "fetch", "-q", "--db", db, *args, ids]
+    if timed:
+        cmd = ["/usr/bin/time", "-f", "MAXRSS %M"] + cmd
+    p = subprocess.run(cmd, env=env_for(url), capture_output=True, text=True)
+    rss = None
+    m = re.search(r"MAXRSS (\d+)", p.stderr)
+    if m:
+        rss = int(m.group(1)) / 1024
+    if p.returncode not in (0, 4):
+        raise SystemExit(f"fetch failed ({p.returncode}): {p.stderr[-2000:]}")
+    return db, rss
+
+
+def attempt_stats(db, share=1.0):
+    """(requests, seconds, requests/s) over the first `share` of requests sent."""
+    c = sqlite3.connect(db)
+    times = [r[0] for r in c.execute("SELECT sent_at FROM attempts ORDER BY sent_at")]
+    c.close()
+    n = max(2, int(len(times) * share))
+    times = times[:n]
+    span = (times[-1] - times[0]) / 1000
+    return len(times), span, (len(times) - 1) / span if span > 0 else float("inf")
+
+
+def scalar(db, sql):
+    c = sqlite3.connect(db)
+    v = c.execute(sql).fetchone()[0]
+    c.close()
+    return v
+
+
+def wrk(url, connections, seconds=10):
+    lua = os.path.join(tempfile.gettempdir(), "liveaudit-post.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = \'{"liveness_id":"b-000000001"}\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n')
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", lua, url],
+                         capture_output=True, text=True).stdout
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def python_script(url, ids, db, threads=64):
+    """What a user might write: a thread pool of urllib requests and sqlite3 inserts."""
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE IF NOT EXISTS results (id TEXT PRIMARY KEY, code INTEGER, body TEXT)")
+
+    def one(i):
+        req = urllib.request.Request(url, data=json.dumps({"liveness_id": i}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return i, json.load(r)
+
+    start = time.time()
+    done = 0
+    with ThreadPoolExecutor(threads) as pool:
+        for fut in as_completed([pool.submit(one, i) for i in ids]):
+            i, body = fut.result()
+            conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (i, int(body["code"]), json.dumps(body)))
+            done += 1
+            if done % 100 == 0:
+                conn.commit()
+    conn.commit()
+    conn.close()
+    return done / (time.time() - start)
+
+
+def timed(cmd, env=None, repeat=3):
+    best = None
+    for _ in range(repeat):
+        t = time.time()
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        d = time.time() - t
+        best = d if best is None else min(best, d)
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--million", type=int, default=1_000_000, help="ids for the memory run")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="liveaudit-bench-")
+    rows = []
+    notes = []
+
+    def row(name, measured, reference, ratio, target, ok):
+        rows.append((name, measured, reference, ratio, target, "yes" if ok else "**no**"))
+        print(f"{name}: {measured} | {reference} | {ratio} | {target} | {'ok' if ok else 'MISSED'}", flush=True)
+
+    nginx = Nginx(work)
+    try:
+        # 1. Ceiling: fetch --rate 0 against an instant server, vs wrk with the same connections.
+        conns = 64
+        ref = wrk(nginx.url("/fast"), conns)
+        ids = ids_file(work, 100_000)
+        db, _ = fetch(work, "ceiling.db", nginx.url("/fast"), ids, "--rate", "0", "--concurrency", str(conns))
+        n, span, rate = attempt_stats(db)
+        stored = scalar(db, "SELECT count(*) FROM checks WHERE status = 'done'")
+        row("1. ceiling: results/s, --rate 0, 64 connections", f"{rate:,.0f}/s ({stored:,} stored)",
+            f"wrk {ref:,.0f}/s", f"{rate / ref:.2f}", ">= 0.6, all stored", rate / ref >= 0.6 and stored == 100_000)
+        ours_ceiling = rate
+
+        # 2. The plain alternative: a Python thread pool with sqlite3, same server.
+        py_ids = [f"p-{i:09d}" for i in range(5000)]
+        py_rate = python_script(nginx.url("/fast"), py_ids, os.path.join(work, "python.db"))
+        row("2. vs a Python thread pool + sqlite3 script", f"{ours_ceiling:,.0f}/s", f"{py_rate:,.0f}/s",
+            f"{ours_ceiling / py_rate:.1f}x", ">= 10x", ours_ceiling / py_rate >= 10)
+
+        # 3. Holding a limit behind nginx limit_req (100 r/s, burst 10, 429 above).
+        ids = ids_file(work, 3000)
+        db, _ = fetch(work, "limit.db", nginx.url("/limited"), ids, "--rate", "100")
+        n, span, rate = attempt_stats(db)
+        rejected = scalar(db, "SELECT count(*) FROM attempts WHERE http_status = 429")
+        share = rejected / n
+        row("3. holding 100/s behind nginx limit_req", f"{rate:.1f}/s, {rejected} rejected ({share:.2%})",
+            "limit 100/s", f"{rate / 100:.3f}", ">= 0.97, <= 0.5% rejected", rate / 100 >= 0.97 and share <= 0.005)
+    finally:
+        nginx.stop()
+
+    # 4. Hiding latency: 250 ms +- jitter at --rate 400 with the default concurrency.
+    mock = Mock("--latency-ms", "250", "--jitter-ms", "50", "--image-bytes", "2048")
+    try:
+        ids = ids_file(work, 8000)
+        db, _ = fetch(work, "latency.db", mock.url(), ids, "--rate", "400", "--backoff-max-ms", "500")
+        n, span, rate = attempt_stats(db, share=0.95)
+        n_all, span_all, rate_all = attempt_stats(db)
+        row("4. 250 ms latency at --rate 400", f"{rate:.1f}/s sustained ({rate_all:.1f}/s incl. the retry tail)",
+            "limit 400/s", f"{rate / 400:.3f}", ">= 0.97", rate / 400 >= 0.97)
+        notes.append("4: 'sustained' is over the first 95% of requests; the rest is the back-off tail of "
+                     "ids the mock answers 11350 every time (1.5% of ids, retried 5 times).")
+    finally:
+        mock.stop()
+
+    # 5. Memory: peak RSS at 10k, 100k and 1M ids against the instant server.
+    nginx = Nginx(work)
+    try:
+        rss = {}
+        for n in (10_000, 100_000, args.million):
+            db, r = fetch(work, f"mem{n}.db", nginx.url("/fast"), ids_file(work, n), "--rate", "0", timed=True)
+            rss[n] = r
+        flat = rss[args.million] <= 64 and rss[args.million] - rss[10_000] <= 16
+        row(f"5. peak RSS, {args.million:,} ids", f"{rss[args.million]:.1f} MiB",
+            f"10k ids: {rss[10_000]:.1f} MiB, 100k: {rss[100_000]:.1f} MiB", "-", "<= 64 MiB, flat", flat)
+        big = db
+    finally:
+        nginx.stop()
+
+    # 6. Reports on the 1M-check database vs a bare scan by the sqlite3 shell.
+    scan = timed(["sqlite3", big, "SELECT count(*), sum(length(attrs)), sum(code) FROM checks"])
+    for name, cmd in [
+        ("billing", ["report", "billing", "--format", "json", "--price", "0.035"]),
+        ("billing --by month --tz", ["report", "billing", "--by", "month", "--tz", "Asia/Jakarta", "--format", "csv"]),
+        ("attacks", ["report", "attacks", "--format", "json"]),
+        ("attacks --dimension", ["report", "attacks", "--dimension", "channel", "--format", "json"]),
+    ]:
+        t = timed([BIN, "--db", big, *cmd])
+        row(f"6. report {name}, {args.million:,} checks", f"{t:.2f} s", f"sqlite3 scan {scan:.2f} s",
+            f"{t / scan:.1f}x", "<= 1 s, <= 2x scan", t <= 1 and t / scan <= 2)
+
+    # 7. Resume: kill -9 half way, then count requests the rerun asked again.
+    mock = Mock("--latency-ms", "20", "--image-bytes", "1024")
+    try:
+        ids = ids_file(work, 20_000, "resume.csv")
+        db = os.path.join(work, "resume.db")
+        p = subprocess.Popen([BIN, "fetch", "-q", "--db", db, "--rate", "0", "--concurrency", "64", ids],
+                             env=env_for(mock.url()), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while mock.stats()["result_requests"] < 10_000:
+            time.sleep(0.05)
+        p.kill()
+        p.wait()
+        subprocess.run([BIN, "fetch", "-q", "--db", db, "--rate", "0", "--concurrency", "64", ids],
+                       env=env_for(mock.url()), check=False, capture_output=True)
+        sent = mock.stats()["result_requests"]
+        logged = scalar(db, "SELECT count(*) FROM attempts")
+        lost = sent - logged
+        row("7. resume after kill -9 at half way", f"{lost} requests asked again", "64 in flight",
+            f"{lost / 64:.2f}", "<= requests in flight", lost <= 64)
+    finally:
+        mock.stop()
+
+    with open(args.out, "w") as f:
+        f.write("# Benchmarks\n\n")
+        f.write("Produced by `scripts/bench.sh` (it installs wrk and nginx, builds the release binary and runs "
+                "`scripts/bench.py`). Every measurement stands beside a reference taken in the same run on the "
+                "same machine, over loopback; on a shared 2-core machine absolute numbers drift, the ratios are "
+                "the result.\n\n")
+        f.write(f"- machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}\n")
+        f.write(f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n")
+        f.write("| benchmark | liveaudit | reference | ratio | target | met |\n|---|---|---|---|---|---|\n")
+        for r in rows:
+            f.write("| " + " | ".join(str(x) for x in r) + " |\n")
+        f.write("\nHow to read it:\n\n"
+                "1. results/s is requests over the span from the first to the last request in the attempts log; "
+                "wrk runs the same POST on the same nginx with the same number of connections.\n"
+                "2. the Python script is a 64-thread pool of urllib requests with sqlite3 inserts, committed "
+                "every 100 rows.\n"
+                "3. nginx `limit_req` at 100 r/s with burst 10 answers 429 above the limit.\n"
+                "4. the embedded mock with 250 ms +- 50 ms latency; concurrency is the default (sized from the rate).\n"
+                "5. peak RSS from /usr/bin/time; flat means 1M ids use at most 16 MiB more than 10k.\n"
+                "6. best of three; the reference is `SELECT count(*), sum(length(attrs)), sum(code) FROM checks` in "
+                "the sqlite3 shell.\n"
+                "7. requests the mock served minus requests in the attempts log: answers lost to the kill.\n")
+        for n in notes:
+            f.write(f"\nNote {n}\n")
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

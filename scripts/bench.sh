@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Benchmarks: installs what they need (wrk, nginx, sqlite3 from Debian), builds the release
+# binary, runs scripts/bench.py and writes BENCHMARKS.md. Loopback only; takes ~10 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+for tool in wrk nginx sqlite3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq wrk nginx-light sqlite3 >/dev/null
+fi
+cargo build --release --locked
+python3 scripts/bench.py "$@"
