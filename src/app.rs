@@ -228,8 +228,9 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
         retry: crate::fetch::retry::RetryPolicy {
             max_retries: args.max_retries,
             retry_after_cap: Duration::from_secs(args.max_retry_after.max(1)),
-            min_delay: Duration::from_millis(args.backoff_min_ms.max(1)),
-            max_delay: Duration::from_millis(args.backoff_max_ms.max(args.backoff_min_ms).max(1)),
+            // A maximum below the minimum lowers the minimum too: the user asked for short waits.
+            min_delay: Duration::from_millis(args.backoff_min_ms.min(args.backoff_max_ms).max(1)),
+            max_delay: Duration::from_millis(args.backoff_max_ms.max(1)),
         },
         breaker_threshold: args.breaker.max(1),
         save_images: args.save_images.clone(),
