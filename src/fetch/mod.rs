@@ -377,43 +377,75 @@ async fn watch_signals(ctx: Arc<Ctx>) {
     std::process::exit(130);
 }
 
-/// Asks the vendor for one id until it has a final answer, retries run out, or the run stops.
+/// How one id's round of attempts ended.
+enum Ending {
+    Resolved(ResultAnswer),
+    Failed(Fault),
+    /// The run stopped first: the id stays as it was.
+    Stopped,
+}
+
+/// Asks the vendor for one id, then records how the round ended with the number of attempts
+/// it took (the attempt rows themselves are written as they happen).
 async fn fetch_one(ctx: &Ctx, id: String) {
+    let mut attempts = 0;
+    let ending = attempt_until_final(ctx, &id, &mut attempts).await;
+    let op = match ending {
+        Ending::Resolved(answer) => resolved_op(ctx, &id, answer, attempts).await,
+        Ending::Failed(fault) => {
+            Tally::add(&ctx.tally.failed);
+            WriteOp::Failed {
+                liveness_id: id,
+                error: fault.to_string(),
+                attempts,
+            }
+        }
+        Ending::Stopped if attempts > 0 => WriteOp::Tried {
+            liveness_id: id,
+            attempts,
+        },
+        Ending::Stopped => return,
+    };
+    ctx.write(op).await;
+}
+
+/// The attempt loop of one id: until a final answer, retries run out, or the run stops.
+async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending {
     let mut delays = ctx.retry.delays();
     let mut rate_limited = 0;
     let mut internal: Option<ResultAnswer> = None;
     loop {
         let Some(sent_at_ms) = ctx.pace.ready(&ctx.cancel).await else {
-            return;
+            return Ending::Stopped;
         };
         let attempt = tokio::select! {
-            a = ctx.client.fetch_result(&id, &ctx.codes) => a,
-            _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => return,
+            a = ctx.client.fetch_result(id, &ctx.codes) => a,
+            _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => {
+                return Ending::Stopped;
+            }
         };
         Tally::add(&ctx.tally.requests);
-        let row = attempt_row(&id, sent_at_ms, &attempt);
-        if !ctx.write(WriteOp::Attempt(row)).await {
-            return;
+        *attempts += 1;
+        if !ctx.write(WriteOp::Attempt(attempt_row(id, sent_at_ms, &attempt))).await {
+            return Ending::Stopped;
         }
         let retry = match attempt.verdict {
             Verdict::Final(answer) => {
                 ctx.breaker.record_ok();
-                resolve(ctx, id, answer).await;
-                return;
+                return Ending::Resolved(answer);
             }
             Verdict::Stop(reason) => {
                 ctx.stop(StopCause::Vendor(reason));
-                return;
+                return Ending::Stopped;
             }
             Verdict::GiveUp(fault) => {
                 ctx.breaker.record_ok();
-                fail(ctx, id, &fault).await;
-                return;
+                return Ending::Failed(fault);
             }
             Verdict::Retry(retry) => retry,
         };
         if ctx.cancel.is_cancelled() {
-            return;
+            return Ending::Stopped;
         }
         if retry.fault.is_outage() {
             if ctx.breaker.record_outage() {
@@ -421,7 +453,7 @@ async fn fetch_one(ctx: &Ctx, id: String) {
                     count: ctx.breaker.threshold(),
                     last: retry.fault.to_string(),
                 });
-                return;
+                return Ending::Stopped;
             }
         } else {
             ctx.breaker.record_ok();
@@ -443,15 +475,14 @@ async fn fetch_one(ctx: &Ctx, id: String) {
             delays.next()
         };
         let Some(delay) = delay else {
-            match internal {
-                Some(answer) => resolve(ctx, id, answer).await,
-                None => fail(ctx, id, &retry.fault).await,
-            }
-            return;
+            return match internal {
+                Some(answer) => Ending::Resolved(answer),
+                None => Ending::Failed(retry.fault),
+            };
         };
         Tally::add(&ctx.tally.retries);
         tokio::select! {
-            _ = ctx.cancel.cancelled() => return,
+            _ = ctx.cancel.cancelled() => return Ending::Stopped,
             _ = tokio::time::sleep(delay) => {}
         }
     }
@@ -497,7 +528,8 @@ fn attempt_row(id: &str, sent_at_ms: i64, attempt: &crate::vendor::client::Attem
     }
 }
 
-async fn resolve(ctx: &Ctx, id: String, answer: ResultAnswer) {
+/// Counts a resolved answer, saves its face if asked, and builds its write.
+async fn resolved_op(ctx: &Ctx, id: &str, answer: ResultAnswer, attempts: i64) -> WriteOp {
     let category = ctx.codes.category(answer.code);
     Tally::add(&ctx.tally.resolved);
     match ctx.codes.charged(answer.code) {
@@ -512,33 +544,23 @@ async fn resolve(ctx: &Ctx, id: String, answer: ResultAnswer) {
         &ctx.save_images,
         answer.face.as_ref().and_then(|f| f.bytes.as_ref()),
     ) {
-        let (dir, id_for_file, bytes) = (dir.clone(), id.clone(), bytes.clone());
+        let (dir, id_for_file, bytes) = (dir.clone(), id.to_string(), bytes.clone());
         let saved =
             tokio::task::spawn_blocking(move || faces::save(&dir, &id_for_file, &bytes)).await;
         if !matches!(saved, Ok(Ok(_))) {
             tracing::warn!(liveness_id = %id, "could not save the face image");
         }
     }
-    let stored = StoredAnswer {
-        code: answer.code,
-        message: answer.message,
-        score: answer.score,
-        sequence_id: answer.sequence_id,
-        image_sha256: answer.face.as_ref().map(|f| f.sha256.clone()),
-        image_bytes: answer.face.as_ref().map(|f| f.len as i64),
-    };
-    ctx.write(WriteOp::Resolved {
-        liveness_id: id,
-        answer: stored,
-    })
-    .await;
-}
-
-async fn fail(ctx: &Ctx, id: String, fault: &Fault) {
-    Tally::add(&ctx.tally.failed);
-    ctx.write(WriteOp::Failed {
-        liveness_id: id,
-        error: fault.to_string(),
-    })
-    .await;
+    WriteOp::Resolved {
+        liveness_id: id.to_string(),
+        answer: StoredAnswer {
+            code: answer.code,
+            message: answer.message,
+            score: answer.score,
+            sequence_id: answer.sequence_id,
+            image_sha256: answer.face.as_ref().map(|f| f.sha256.clone()),
+            image_bytes: answer.face.as_ref().map(|f| f.len as i64),
+        },
+        attempts,
+    }
 }

@@ -4,7 +4,8 @@
 //! whatever has queued up (at least one operation, at most [`MAX_BATCH`]) and commits it as one
 //! transaction, so batches grow under load and shrink to single rows when the vendor is slow:
 //! a killed process loses at most what was in flight. A result and its id's state live in one
-//! row and change in one statement. A write error (a full disk) ends the thread with the error;
+//! row and change in one statement, with the id's attempt count (so an attempt costs one
+//! insert and no update). A write error (a full disk) ends the thread with the error;
 //! the fetcher sees the channel close and stops sending.
 
 use std::path::Path;
@@ -47,16 +48,20 @@ pub struct StoredAnswer {
 #[derive(Debug)]
 pub enum WriteOp {
     Attempt(AttemptRow),
-    /// The vendor gave a code: the id is done.
+    /// The vendor gave a code: the id is done. `attempts`: requests this round took.
     Resolved {
         liveness_id: String,
         answer: StoredAnswer,
+        attempts: i64,
     },
     /// Retries ran out (or the answer cannot improve by asking again): the id is failed.
     Failed {
         liveness_id: String,
         error: String,
+        attempts: i64,
     },
+    /// The run stopped during the id's round: only its attempt count changes.
+    Tried { liveness_id: String, attempts: i64 },
 }
 
 /// What the writer committed.
@@ -126,18 +131,18 @@ fn write_batch(
                                    sequence_id, outcome, detail)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
-        let mut count_attempt =
-            tx.prepare_cached("UPDATE checks SET attempts = attempts + 1 WHERE liveness_id = ?1")?;
+        let mut tried =
+            tx.prepare_cached("UPDATE checks SET attempts = attempts + ?2 WHERE liveness_id = ?1")?;
         let mut resolved = tx.prepare_cached(
             "UPDATE checks SET status = 'done', code = ?2, message = ?3, score = ?4,
                  sequence_id = ?5, image_sha256 = ?6, image_bytes = ?7, fetched_at = ?8,
-                 last_error = NULL
+                 last_error = NULL, attempts = attempts + ?9
              WHERE liveness_id = ?1",
         )?;
         // A failure never overwrites a code the vendor already gave (an 11350 stays 11350).
         let mut failed = tx.prepare_cached(
             "UPDATE checks SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'failed' END,
-                 last_error = ?2
+                 last_error = ?2, attempts = attempts + ?3
              WHERE liveness_id = ?1",
         )?;
         let now = super::now_ms();
@@ -155,12 +160,12 @@ fn write_batch(
                         a.outcome,
                         a.detail
                     ])?;
-                    count_attempt.execute(params![a.liveness_id])?;
                     stats.attempts += 1;
                 }
                 WriteOp::Resolved {
                     liveness_id,
                     answer,
+                    attempts,
                 } => {
                     resolved.execute(params![
                         liveness_id,
@@ -170,13 +175,24 @@ fn write_batch(
                         answer.sequence_id,
                         answer.image_sha256,
                         answer.image_bytes,
-                        now
+                        now,
+                        attempts
                     ])?;
                     stats.resolved += 1;
                 }
-                WriteOp::Failed { liveness_id, error } => {
-                    failed.execute(params![liveness_id, error])?;
+                WriteOp::Failed {
+                    liveness_id,
+                    error,
+                    attempts,
+                } => {
+                    failed.execute(params![liveness_id, error, attempts])?;
                     stats.failed += 1;
+                }
+                WriteOp::Tried {
+                    liveness_id,
+                    attempts,
+                } => {
+                    tried.execute(params![liveness_id, attempts])?;
                 }
             }
         }
