@@ -23,7 +23,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::VendorSettings;
@@ -283,14 +282,28 @@ async fn fetch_pending(
         move || produce_ids(&db, run_id, ids_tx, &cancel)
     });
 
-    let workers = {
-        let ctx = ctx.clone();
-        tokio_stream_from(ids_rx).for_each_concurrent(concurrency, move |id| {
-            let ctx = ctx.clone();
-            async move { fetch_one(&ctx, id).await }
-        })
-    };
-    workers.await;
+    // Each worker is its own task, so requests are parsed and classified on every runtime
+    // thread, not all inside the task that awaits them.
+    let ids_rx = Arc::new(tokio::sync::Mutex::new(ids_rx));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (ctx, ids_rx) = (ctx.clone(), ids_rx.clone());
+        workers.spawn(async move {
+            loop {
+                let next = ids_rx.lock().await.recv().await;
+                let Some(id) = next else { break };
+                fetch_one(&ctx, id).await;
+            }
+        });
+    }
+    while let Some(joined) = workers.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!(error = %e, "a fetch worker failed");
+            ctx.stop(StopCause::Storage(format!(
+                "internal error in a fetch worker: {e}"
+            )));
+        }
+    }
     reporter.finish();
     signals.abort();
 
@@ -317,12 +330,6 @@ async fn fetch_pending(
             Ok(stop)
         }
     }
-}
-
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// Pages ids needing the vendor out of the database into the workers' channel.
@@ -426,7 +433,10 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
         };
         Tally::add(&ctx.tally.requests);
         *attempts += 1;
-        if !ctx.write(WriteOp::Attempt(attempt_row(id, sent_at_ms, &attempt))).await {
+        if !ctx
+            .write(WriteOp::Attempt(attempt_row(id, sent_at_ms, &attempt)))
+            .await
+        {
             return Ending::Stopped;
         }
         let retry = match attempt.verdict {

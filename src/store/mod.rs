@@ -152,9 +152,7 @@ impl Store {
             .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
             .map_err(|e| self.classify(e))?;
         self.conn
-            .execute_batch(
-                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
+            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(|e| self.classify(e))
     }
 

@@ -61,7 +61,10 @@ pub enum WriteOp {
         attempts: i64,
     },
     /// The run stopped during the id's round: only its attempt count changes.
-    Tried { liveness_id: String, attempts: i64 },
+    Tried {
+        liveness_id: String,
+        attempts: i64,
+    },
 }
 
 /// What the writer committed.
