@@ -61,6 +61,12 @@ impl From<ConfigError> for Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
+        if e.is_read_only() {
+            return Failure::usage(anyhow::Error::new(e).context(
+                "the database cannot be written (read-only file or file system); give a \
+                 writable --db or LIVEAUDIT_DB",
+            ));
+        }
         let status = match e {
             StoreError::NotADatabase { .. }
             | StoreError::NewerSchema { .. }

@@ -316,3 +316,53 @@ fn a_full_disk_stops_the_run_and_keeps_what_was_committed() {
     );
     eprintln!("committed before the disk filled: {done}");
 }
+
+/// A database on a read-only file system: a clear usage error, nothing sent. Needs root to
+/// remount a tmpfs read-only, so it runs where LIVEAUDIT_ROOT_TESTS=1 (as `.ci/run` sets).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_read_only_database_is_a_clear_error_and_nothing_is_sent() {
+    if std::env::var("LIVEAUDIT_ROOT_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipped: set LIVEAUDIT_ROOT_TESTS=1 (root) to remount a tmpfs read-only");
+        return;
+    }
+    let env = Env::plain();
+    let mnt = env.path("ro");
+    std::fs::create_dir(&mnt).unwrap();
+    let mount = |args: &[&str]| {
+        let ok = std::process::Command::new("mount")
+            .args(args)
+            .arg(&mnt)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "mount {args:?}");
+    };
+    mount(&["-t", "tmpfs", "-o", "size=4m", "tmpfs"]);
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    env.write("ids.csv", id_csv(20));
+    let db = mnt.join("audit.db");
+    env.cmd()
+        .env("LIVEAUDIT_DB", &db)
+        .args(["fetch", "--rate", "0", "--backoff-max-ms", "50", "ids.csv"])
+        .output()
+        .unwrap();
+    let sent = env.mock.stats().result_requests;
+    mount(&["-o", "remount,ro"]);
+    env.write("more.csv", "liveness_id\nnew-1\nnew-2\n");
+    let run = util::Run::from(
+        env.cmd()
+            .env("LIVEAUDIT_DB", &db)
+            .args(["fetch", "--rate", "0", "more.csv"])
+            .output()
+            .unwrap(),
+    );
+    run.expect(2);
+    assert!(run.stderr.contains("cannot be written"), "{}", run.stderr);
+    assert_eq!(env.mock.stats().result_requests, sent, "nothing was sent");
+}

@@ -86,6 +86,21 @@ impl StoreError {
         };
         matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull))
     }
+
+    /// Whether the database (or its directory) cannot be written.
+    pub fn is_read_only(&self) -> bool {
+        match self {
+            StoreError::Sqlite { source, .. } | StoreError::Query(source) => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+            ),
+            StoreError::Open { source, .. } => {
+                source.kind() == std::io::ErrorKind::PermissionDenied
+                    || source.raw_os_error() == Some(30) // EROFS
+            }
+            _ => false,
+        }
+    }
 }
 
 /// An open, migrated database.

@@ -26,6 +26,8 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Deadline for establishing a connection (TCP and TLS).
     pub connect_timeout: Duration,
+    /// Longest silence while reading an answer.
+    pub read_timeout: Duration,
     /// The largest body read; a face image of a few MB is normal, tens of MB is not.
     pub max_body: usize,
     /// Most idle connections kept per host (the fetcher sets it to its concurrency).
@@ -37,6 +39,7 @@ impl Default for ClientOptions {
         ClientOptions {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(20),
             max_body: 16 * 1024 * 1024,
             pool_max_idle: 64,
         }
@@ -87,6 +90,8 @@ impl VendorClient {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout.min(options.timeout))
+            // A body that stops arriving is caught without waiting for the whole deadline.
+            .read_timeout(options.read_timeout.min(options.timeout))
             .pool_max_idle_per_host(options.pool_max_idle)
             .tcp_nodelay(true)
             .user_agent(concat!("liveaudit/", env!("CARGO_PKG_VERSION")))
