@@ -290,6 +290,9 @@ async fn fetch_pending(
         let (ctx, ids_rx) = (ctx.clone(), ids_rx.clone());
         workers.spawn(async move {
             loop {
+                if ctx.cancel.is_cancelled() {
+                    break;
+                }
                 let next = ids_rx.lock().await.recv().await;
                 let Some(id) = next else { break };
                 fetch_one(&ctx, id).await;
@@ -306,6 +309,8 @@ async fn fetch_pending(
     }
     reporter.finish();
     signals.abort();
+    // Close the id channel: a producer blocked on a full channel after a stop sees it and ends.
+    drop(ids_rx);
 
     let produced = producer
         .await
