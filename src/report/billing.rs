@@ -51,7 +51,10 @@ enum Kind {
 pub struct Totals {
     #[serde(flatten)]
     pub counts: Counts,
-    #[serde(skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
     pub amount: Option<Decimal>,
 }
 
@@ -61,7 +64,10 @@ pub struct PeriodRow {
     pub period: String,
     #[serde(flatten)]
     pub counts: Counts,
-    #[serde(skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
     pub amount: Option<Decimal>,
 }
 
@@ -74,7 +80,10 @@ pub struct CodeRow {
     /// `true`, `false`, or `null` when unknown.
     pub charged: Option<bool>,
     pub count: i64,
-    #[serde(skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
     pub amount: Option<Decimal>,
 }
 
@@ -97,24 +106,15 @@ pub struct Basis {
 pub struct Billing {
     pub report: &'static str,
     pub basis: Basis,
-    #[serde(skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
     pub price: Option<Decimal>,
     pub currency: String,
     pub totals: Totals,
     pub periods: Vec<PeriodRow>,
     pub codes: Vec<CodeRow>,
-}
-
-mod opt_decimal {
-    use rust_decimal::Decimal;
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(d) => s.serialize_str(&d.normalize().to_string()),
-            None => s.serialize_none(),
-        }
-    }
 }
 
 /// Parses a price: a non-negative plain decimal.

@@ -24,6 +24,23 @@ use rusqlite::params;
 use crate::cli::Period;
 use crate::store::StoreError;
 
+/// Money in JSON: exact decimal strings (`"35000.105"`), so no reader rounds them through a float.
+pub(crate) mod money {
+    use rust_decimal::Decimal;
+    use serde::Serializer;
+
+    pub fn exact<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&d.normalize().to_string())
+    }
+
+    pub fn optional<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(d) => exact(d, s),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 /// Width of the aggregation buckets, in milliseconds (written out in the bucket query and the
 /// index of migration 0002, which must agree).
 const BUCKET_MS: i64 = 900_000;

@@ -130,19 +130,10 @@ pub struct Detail {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct BucketTotal {
     pub count: u64,
-    #[serde(with = "decimal_string")]
+    #[serde(serialize_with = "super::money::exact")]
     pub amount: Decimal,
     /// Details beyond those kept in this report (all are in `--details`).
     pub not_shown: u64,
-}
-
-mod decimal_string {
-    use rust_decimal::Decimal;
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&d.normalize().to_string())
-    }
 }
 
 /// A period row of a summary statement.
@@ -152,23 +143,17 @@ pub struct PeriodComparison {
     pub billed: i64,
     pub ours: i64,
     pub difference: i64,
-    #[serde(skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
     pub billed_amount: Option<Decimal>,
-    #[serde(skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
     pub amount_difference: Option<Decimal>,
     pub lines: Vec<u64>,
-}
-
-mod opt_decimal {
-    use rust_decimal::Decimal;
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(d) => s.serialize_str(&d.normalize().to_string()),
-            None => s.serialize_none(),
-        }
-    }
 }
 
 /// The result of a reconcile; its JSON form is the `--format json` output.
@@ -183,13 +168,19 @@ pub struct Reconciliation {
     pub period_from: Option<String>,
     pub period_to: Option<String>,
     pub lines: u64,
-    #[serde(with = "decimal_string")]
+    #[serde(serialize_with = "super::money::exact")]
     pub billed_amount: Decimal,
     pub our_charged: i64,
-    #[serde(skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
     pub our_amount: Option<Decimal>,
     pub net_difference: i64,
-    #[serde(skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
     pub net_amount: Option<Decimal>,
     pub discrepancies: u64,
     pub buckets: BTreeMap<&'static str, BucketTotal>,
