@@ -314,7 +314,9 @@ fn svg_chart(chart: &Chart) -> String {
                 .sum()
         })
         .collect();
-    let max = totals.iter().copied().fold(0.0, f64::max).max(1.0);
+    // Gridlines at round numbers: four steps of 1, 2, 2.5 or 5 times a power of ten.
+    let step = nice_step(totals.iter().copied().fold(0.0, f64::max).max(1.0) / 4.0);
+    let max = step * 4.0;
     let bar_w = plot_w / n as f64;
     let mut s = String::new();
     let _ = write!(
@@ -381,6 +383,16 @@ fn svg_chart(chart: &Chart) -> String {
     }
     s.push_str("</div>");
     s
+}
+
+/// The smallest of 1, 2, 2.5, 5 (times a power of ten, at least 1) that is at least `raw`.
+fn nice_step(raw: f64) -> f64 {
+    let magnitude = 10f64.powf(raw.max(1.0).log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude)
 }
 
 fn format_axis(v: f64) -> String {
@@ -465,6 +477,15 @@ mod tests {
         assert!(!html.contains("<script"));
         assert!(!html.contains("https://"), "no network references");
         assert!(!html.contains("<link"));
+    }
+
+    #[test]
+    fn chart_gridlines_are_round_numbers() {
+        assert_eq!(nice_step(709.0 / 4.0), 200.0);
+        assert_eq!(nice_step(57.0 / 4.0), 20.0);
+        assert_eq!(nice_step(0.3), 1.0);
+        assert_eq!(nice_step(2.2), 2.5);
+        assert_eq!(nice_step(1000.0), 1000.0);
     }
 
     #[test]
