@@ -7,6 +7,18 @@ use std::time::Duration;
 use liveaudit::mock::{FaultKind, MockOptions, expected_code};
 use util::{Env, KEY, id_csv};
 
+/// A fetch of ids.csv with four workers and short back-off, for tests that stop it midway.
+const FETCH_4_WORKERS: [&str; 8] = [
+    "fetch",
+    "--backoff-max-ms",
+    "100",
+    "--rate",
+    "0",
+    "--concurrency",
+    "4",
+    "ids.csv",
+];
+
 // ---------------------------------------------------------------- license
 
 #[test]
@@ -473,14 +485,7 @@ fn unreadable_input_stops_before_anything_is_sent() {
 fn stdin_is_read_with_a_dash() {
     use std::io::Write;
     let env = Env::plain();
-    let mut child = env
-        .cmd()
-        .args(["fetch", "--backoff-max-ms", "100", "--rate", "0", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "-"]);
     child
         .stdin
         .take()
@@ -499,22 +504,7 @@ fn killed_with_sigkill_mid_run_the_rerun_loses_nothing_and_reasks_little() {
     });
     env.write("ids.csv", id_csv(300));
     for round in 0..3 {
-        let mut child = env
-            .cmd()
-            .args([
-                "fetch",
-                "--backoff-max-ms",
-                "100",
-                "--rate",
-                "0",
-                "--concurrency",
-                "4",
-                "ids.csv",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = env.spawn(&FETCH_4_WORKERS);
         let target = env.mock.stats().result_requests + 40;
         env.rt.block_on(env.mock.wait_for_requests(target));
         child.kill().unwrap(); // SIGKILL
@@ -552,22 +542,7 @@ fn sigterm_saves_what_was_fetched_and_exits_130() {
         ..MockOptions::default()
     });
     env.write("ids.csv", id_csv(400));
-    let child = env
-        .cmd()
-        .args([
-            "fetch",
-            "--backoff-max-ms",
-            "100",
-            "--rate",
-            "0",
-            "--concurrency",
-            "4",
-            "ids.csv",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = env.spawn(&FETCH_4_WORKERS);
     env.rt.block_on(env.mock.wait_for_requests(40));
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -90,15 +90,8 @@ fn two_runs_started_at_once_on_one_database_one_refuses() {
         ..MockOptions::default()
     });
     env.write("ids.csv", id_csv(200));
-    let spawn = || {
-        env.cmd()
-            .args(["fetch", "--rate", "0", "--backoff-max-ms", "50", "ids.csv"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (spawn(), spawn());
+    let args = ["fetch", "--rate", "0", "--backoff-max-ms", "50", "ids.csv"];
+    let (a, b) = (env.spawn(&args), env.spawn(&args));
     let mut runs = [a, b].map(|c| util::Run::from(c.wait_with_output().unwrap()));
     runs.sort_by_key(|r| r.status);
     runs[0].expect(0);
@@ -248,31 +241,13 @@ fn purge_removes_biometric_data_but_keeps_billing_facts() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_stops_the_run_and_keeps_what_was_committed() {
-    if std::env::var("LIVEAUDIT_ROOT_TESTS").as_deref() != Ok("1") {
-        eprintln!("skipped: set LIVEAUDIT_ROOT_TESTS=1 (root) to mount a small tmpfs");
+    if !util::root_tests("mount a small tmpfs") {
         return;
     }
     let env = Env::plain();
-    let mnt = env.path("small");
-    std::fs::create_dir(&mnt).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(
-        mounted.success(),
-        "mount a tmpfs (LIVEAUDIT_ROOT_TESTS=1 needs root)"
-    );
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(mnt.clone());
+    let small = util::Tmpfs::mount(env.path("small"), "2m");
     env.write("ids.csv", id_csv(6000));
-    let db = mnt.join("full.db");
+    let db = small.0.join("full.db");
     let run = util::Run::from(
         env.cmd()
             .env("LIVEAUDIT_DB", &db)
@@ -322,38 +297,20 @@ fn a_full_disk_stops_the_run_and_keeps_what_was_committed() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_read_only_database_is_a_clear_error_and_nothing_is_sent() {
-    if std::env::var("LIVEAUDIT_ROOT_TESTS").as_deref() != Ok("1") {
-        eprintln!("skipped: set LIVEAUDIT_ROOT_TESTS=1 (root) to remount a tmpfs read-only");
+    if !util::root_tests("remount a tmpfs read-only") {
         return;
     }
     let env = Env::plain();
-    let mnt = env.path("ro");
-    std::fs::create_dir(&mnt).unwrap();
-    let mount = |args: &[&str]| {
-        let ok = std::process::Command::new("mount")
-            .args(args)
-            .arg(&mnt)
-            .status()
-            .unwrap();
-        assert!(ok.success(), "mount {args:?}");
-    };
-    mount(&["-t", "tmpfs", "-o", "size=4m", "tmpfs"]);
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(mnt.clone());
+    let ro = util::Tmpfs::mount(env.path("ro"), "4m");
     env.write("ids.csv", id_csv(20));
-    let db = mnt.join("audit.db");
+    let db = ro.0.join("audit.db");
     env.cmd()
         .env("LIVEAUDIT_DB", &db)
         .args(["fetch", "--rate", "0", "--backoff-max-ms", "50", "ids.csv"])
         .output()
         .unwrap();
     let sent = env.mock.stats().result_requests;
-    mount(&["-o", "remount,ro"]);
+    ro.mount_with(&["-o", "remount,ro"]);
     env.write("more.csv", "liveness_id\nnew-1\nnew-2\n");
     let run = util::Run::from(
         env.cmd()

@@ -17,7 +17,9 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::render::{Chart, Document, Section, sparkline};
-use super::{Bucket, ReportError, UNDATED, Window, bucket_label, percent, period_labels};
+use super::{
+    Bucket, IN_WINDOW, ReportError, UNDATED, Window, bucket_label, percent, period_labels,
+};
 use crate::timestamp::format_utc;
 use crate::vendor::codes::{Category, CodeTable};
 
@@ -317,11 +319,6 @@ pub fn find_spikes(
     spikes
 }
 
-fn time_filter() -> &'static str {
-    "(?1 IS NULL OR coalesce(event_time, fetched_at) >= ?1)
-     AND (?2 IS NULL OR coalesce(event_time, fetched_at) < ?2)"
-}
-
 fn dimension_rows(
     conn: &rusqlite::Connection,
     window: &Window,
@@ -336,7 +333,7 @@ fn dimension_rows(
         // add a random lookup per row.
         "SELECT json_extract(attrs, ?3) AS v, code, count(*) FROM checks NOT INDEXED
          WHERE status = 'done' AND code IS NOT NULL AND {} GROUP BY v, code",
-        time_filter()
+        IN_WINDOW
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params![from, to, path], |r| {
@@ -414,7 +411,7 @@ fn repeated_faces(
         "SELECT image_sha256, count(*) FROM checks
          WHERE image_sha256 IS NOT NULL AND {} GROUP BY image_sha256 HAVING count(*) > 1
          ORDER BY count(*) DESC, image_sha256 LIMIT 50",
-        time_filter()
+        IN_WINDOW
     );
     let mut stmt = conn.prepare(&sql)?;
     let groups: Vec<(String, i64)> = stmt
@@ -461,7 +458,7 @@ fn scores(
     let (from, to) = window.bounds_ms();
     let sql = format!(
         "SELECT code, score FROM checks WHERE status = 'done' AND code IS NOT NULL AND {}",
-        time_filter()
+        IN_WINDOW
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(params![from, to])?;

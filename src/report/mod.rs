@@ -178,6 +178,11 @@ impl Window {
     }
 }
 
+/// The SQL condition "dated within the window": `?1` and `?2` are [`Window::bounds_ms`]; a
+/// check is dated by its event time, else its fetch time; an open window also keeps undated ones.
+pub(crate) const IN_WINDOW: &str = "(?1 IS NULL OR coalesce(event_time, fetched_at) >= ?1)
+     AND (?2 IS NULL OR coalesce(event_time, fetched_at) < ?2)";
+
 /// Checks aggregated by 15-minute bucket, time basis, status and code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bucket {
@@ -198,14 +203,13 @@ pub fn load_buckets(
     let (from, to) = window.bounds_ms();
     // The expressions match the index `checks_by_bucket` (migration 0002) to the letter, so
     // SQLite walks the index in order instead of sorting every row.
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT coalesce(event_time, fetched_at) / 900000 AS q, event_time IS NULL AS fb,
                 status, code, count(*)
          FROM checks
-         WHERE (?1 IS NULL OR coalesce(event_time, fetched_at) >= ?1)
-           AND (?2 IS NULL OR coalesce(event_time, fetched_at) < ?2)
-         GROUP BY coalesce(event_time, fetched_at) / 900000, event_time IS NULL, status, code",
-    )?;
+         WHERE {IN_WINDOW}
+         GROUP BY coalesce(event_time, fetched_at) / 900000, event_time IS NULL, status, code"
+    ))?;
     let rows = stmt.query_map(params![from, to], |r| {
         Ok(Bucket {
             start_ms: r.get::<_, Option<i64>>(0)?.map(|q| q * BUCKET_MS),

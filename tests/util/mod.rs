@@ -77,6 +77,17 @@ impl Env {
         c
     }
 
+    /// Starts the binary in the background with stdin, stdout and stderr piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.cmd()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         let out = self.cmd().args(args).output().unwrap();
         Run::from(out)
@@ -142,6 +153,47 @@ impl Run {
         );
         self
     }
+}
+
+/// A tmpfs mounted for a test (root only), unmounted when dropped.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. "2m") at `dir` (created).
+    pub fn mount(dir: PathBuf, size: &str) -> Tmpfs {
+        std::fs::create_dir(&dir).unwrap();
+        let fs = Tmpfs(dir);
+        fs.mount_with(&["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]);
+        fs
+    }
+
+    /// Runs `mount ARGS DIR` (e.g. to remount read-only).
+    pub fn mount_with(&self, args: &[&str]) {
+        let ok = std::process::Command::new("mount")
+            .args(args)
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(
+            ok.success(),
+            "mount {args:?} (LIVEAUDIT_ROOT_TESTS=1 needs root)"
+        );
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Whether the root-only tests run; says how to enable them when not.
+pub fn root_tests(what: &str) -> bool {
+    let on = std::env::var("LIVEAUDIT_ROOT_TESTS").as_deref() == Ok("1");
+    if !on {
+        eprintln!("skipped: set LIVEAUDIT_ROOT_TESTS=1 (root) to {what}");
+    }
+    on
 }
 
 /// `n` ids of the form `lv-00000042`, one per line, with a header.
