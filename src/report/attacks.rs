@@ -329,46 +329,60 @@ fn dimension_rows(
     let (from, to) = window.bounds_ms();
     let path = format!("$.\"{}\"", column.replace('"', "\\\""));
     let sql = format!(
-        // A plain scan: every row's attributes are read anyway, and walking an index here would
-        // add a random lookup per row.
-        "SELECT json_extract(attrs, ?3) AS v, code, count(*) FROM checks NOT INDEXED
-         WHERE status = 'done' AND code IS NOT NULL AND {} GROUP BY v, code",
+        // A plain scan (every row's attributes are read anyway; an index walk would add a random
+        // lookup per row), counted here rather than by GROUP BY: SQLite groups by sorting all
+        // rows, which took three quarters of the time on a million checks.
+        "SELECT json_extract(attrs, ?3), code FROM checks NOT INDEXED
+         WHERE status = 'done' AND code IS NOT NULL AND {}",
         IN_WINDOW
     );
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params![from, to, path], |r| {
-        Ok((
-            r.get::<_, Option<rusqlite::types::Value>>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    let mut by_value: HashMap<String, DimensionRow> = HashMap::new();
-    for row in rows {
-        let (value, code, n) = row?;
-        let value = match value {
-            None | Some(rusqlite::types::Value::Null) => "(none)".to_string(),
-            Some(rusqlite::types::Value::Text(t)) => t,
-            Some(rusqlite::types::Value::Integer(i)) => i.to_string(),
-            Some(rusqlite::types::Value::Real(f)) => f.to_string(),
-            Some(rusqlite::types::Value::Blob(_)) => "(binary)".to_string(),
+    let mut rows = stmt.query(params![from, to, path])?;
+    // value -> code -> checks; a value's text is allocated once, when first seen.
+    let mut counts: HashMap<String, HashMap<i64, i64>> = HashMap::new();
+    while let Some(row) = rows.next()? {
+        use rusqlite::types::ValueRef;
+        let number: String;
+        let value: &str = match row.get_ref(0)? {
+            ValueRef::Null => "(none)",
+            ValueRef::Text(t) => std::str::from_utf8(t).unwrap_or("(binary)"),
+            ValueRef::Integer(i) => {
+                number = i.to_string();
+                &number
+            }
+            ValueRef::Real(f) => {
+                number = f.to_string();
+                &number
+            }
+            ValueRef::Blob(_) => "(binary)",
         };
-        let entry = by_value
-            .entry(value.clone())
-            .or_insert_with(|| DimensionRow {
+        let code: i64 = row.get(1)?;
+        let per_code = match counts.get_mut(value) {
+            Some(per_code) => per_code,
+            None => counts.entry(value.to_owned()).or_default(),
+        };
+        *per_code.entry(code).or_default() += 1;
+    }
+    let mut rows: Vec<DimensionRow> = counts
+        .into_iter()
+        .map(|(value, per_code)| {
+            let mut row = DimensionRow {
                 value,
                 resolved: 0,
                 attacks: 0,
                 attack_share: None,
                 by_family: BTreeMap::new(),
-            });
-        entry.resolved += n;
-        if codes.category(code) == Category::Attack {
-            entry.attacks += n;
-            *entry.by_family.entry(family_of(codes, code)).or_default() += n;
-        }
-    }
-    let mut rows: Vec<DimensionRow> = by_value.into_values().collect();
+            };
+            for (code, n) in per_code {
+                row.resolved += n;
+                if codes.category(code) == Category::Attack {
+                    row.attacks += n;
+                    *row.by_family.entry(family_of(codes, code)).or_default() += n;
+                }
+            }
+            row
+        })
+        .collect();
     rows.sort_by(|a, b| {
         b.attacks
             .cmp(&a.attacks)

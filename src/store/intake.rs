@@ -91,19 +91,29 @@ pub fn count_to_fetch(conn: &Connection, run: i64) -> Result<i64, StoreError> {
 
 /// The next `limit` ids of `run` that need the vendor, after row `after` (keyset pagination, so
 /// a million ids are never in memory at once).
+/// An id that needs the vendor, with its row in `checks` (results are written by row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToFetch {
+    pub check: i64,
+    pub liveness_id: String,
+}
+
 pub fn next_to_fetch(
     conn: &Connection,
     run: i64,
     after: i64,
     limit: usize,
-) -> Result<Vec<(i64, String)>, StoreError> {
+) -> Result<Vec<ToFetch>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, liveness_id FROM checks
          WHERE last_run = ?1 AND id > ?2 AND (status <> 'done' OR code = 11350)
          ORDER BY id LIMIT ?3",
     )?;
     let rows = stmt.query_map(params![run, after, limit as i64], |r| {
-        Ok((r.get(0)?, r.get(1)?))
+        Ok(ToFetch {
+            check: r.get(0)?,
+            liveness_id: r.get(1)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

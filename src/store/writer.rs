@@ -48,21 +48,25 @@ pub struct StoredAnswer {
 #[derive(Debug)]
 pub enum WriteOp {
     Attempt(AttemptRow),
-    /// The vendor gave a code: the id is done. `attempts`: requests this round took.
+    /// The vendor gave a code: the id is done. `attempts`: requests this round took;
+    /// `last_attempt`: the request that gave the answer, when it was not logged already.
     Resolved {
-        liveness_id: String,
+        /// The id's row in `checks`.
+        check: i64,
         answer: StoredAnswer,
         attempts: i64,
+        last_attempt: Option<AttemptRow>,
     },
     /// Retries ran out (or the answer cannot improve by asking again): the id is failed.
     Failed {
-        liveness_id: String,
+        check: i64,
         error: String,
         attempts: i64,
+        last_attempt: Option<AttemptRow>,
     },
     /// The run stopped during the id's round: only its attempt count changes.
     Tried {
-        liveness_id: String,
+        check: i64,
         attempts: i64,
     },
 }
@@ -135,43 +139,49 @@ fn write_batch(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         let mut tried =
-            tx.prepare_cached("UPDATE checks SET attempts = attempts + ?2 WHERE liveness_id = ?1")?;
+            tx.prepare_cached("UPDATE checks SET attempts = attempts + ?2 WHERE id = ?1")?;
         let mut resolved = tx.prepare_cached(
             "UPDATE checks SET status = 'done', code = ?2, message = ?3, score = ?4,
                  sequence_id = ?5, image_sha256 = ?6, image_bytes = ?7, fetched_at = ?8,
                  last_error = NULL, attempts = attempts + ?9
-             WHERE liveness_id = ?1",
+             WHERE id = ?1",
         )?;
         // A failure never overwrites a code the vendor already gave (an 11350 stays 11350).
         let mut failed = tx.prepare_cached(
             "UPDATE checks SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'failed' END,
                  last_error = ?2, attempts = attempts + ?3
-             WHERE liveness_id = ?1",
+             WHERE id = ?1",
         )?;
         let now = super::now_ms();
+        let mut log = |a: &AttemptRow| -> Result<(), StoreError> {
+            attempt.execute(params![
+                run,
+                a.liveness_id,
+                a.sent_at_ms,
+                a.latency_ms,
+                a.http_status,
+                a.code,
+                a.sequence_id,
+                a.outcome,
+                a.detail
+            ])?;
+            stats.attempts += 1;
+            Ok(())
+        };
         for op in batch {
             match op {
-                WriteOp::Attempt(a) => {
-                    attempt.execute(params![
-                        run,
-                        a.liveness_id,
-                        a.sent_at_ms,
-                        a.latency_ms,
-                        a.http_status,
-                        a.code,
-                        a.sequence_id,
-                        a.outcome,
-                        a.detail
-                    ])?;
-                    stats.attempts += 1;
-                }
+                WriteOp::Attempt(a) => log(a)?,
                 WriteOp::Resolved {
-                    liveness_id,
+                    check,
                     answer,
                     attempts,
+                    last_attempt,
                 } => {
+                    if let Some(a) = last_attempt {
+                        log(a)?;
+                    }
                     resolved.execute(params![
-                        liveness_id,
+                        check,
                         answer.code,
                         answer.message,
                         answer.score,
@@ -184,18 +194,19 @@ fn write_batch(
                     stats.resolved += 1;
                 }
                 WriteOp::Failed {
-                    liveness_id,
+                    check,
                     error,
                     attempts,
+                    last_attempt,
                 } => {
-                    failed.execute(params![liveness_id, error, attempts])?;
+                    if let Some(a) = last_attempt {
+                        log(a)?;
+                    }
+                    failed.execute(params![check, error, attempts])?;
                     stats.failed += 1;
                 }
-                WriteOp::Tried {
-                    liveness_id,
-                    attempts,
-                } => {
-                    tried.execute(params![liveness_id, attempts])?;
+                WriteOp::Tried { check, attempts } => {
+                    tried.execute(params![check, attempts])?;
                 }
             }
         }
