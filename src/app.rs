@@ -474,7 +474,6 @@ pub fn attacks_document(
             "--spike-factor must be a number of at least 1"
         )));
     }
-    let buckets = load_buckets(&store.conn, &window)?;
     let opts = attacks::AttackOptions {
         dimension: args.dimension.clone(),
         top: args.top.max(1),
@@ -484,7 +483,7 @@ pub fn attacks_document(
             baseline_periods: args.baseline.max(1),
         },
     };
-    let report = attacks::compute(&store.conn, &buckets, codes, &window, &opts)?;
+    let report = attacks::compute(&store.conn, codes, &window, &opts)?;
     Ok(attacks::document(&report, &window))
 }
 

@@ -161,3 +161,168 @@ fn attacks_by_dimension_counts_the_input_column() {
     assert_eq!(v["attacks"], 0);
     assert_eq!(v["rule"]["min_count"], 10);
 }
+
+/// Repeated faces as a full recount of the database finds them: digest -> checks carrying it.
+fn recount_repeated_faces(env: &Env) -> Vec<(String, i64)> {
+    let conn = env.conn();
+    let mut stmt = conn
+        .prepare(
+            "SELECT image_sha256, count(*) FROM checks WHERE image_sha256 IS NOT NULL
+             GROUP BY image_sha256 HAVING count(*) > 1 ORDER BY image_sha256",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn reported_repeated_faces(env: &Env) -> Vec<(String, i64)> {
+    let run = env.run(&["report", "attacks", "--format", "json"]);
+    run.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut faces: Vec<(String, i64)> = v["repeated_faces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["image_sha256"].as_str().unwrap().to_string(),
+                f["uses"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    faces.sort();
+    faces
+}
+
+#[test]
+fn repeated_faces_are_found_across_runs_and_forgotten_by_purge() {
+    let env = Env::plain();
+    // Two inputs fetched by two runs: a face replayed in the second run must be matched with
+    // its first use in the first run, not only within one write batch.
+    let ids = |prefix: &str| {
+        let mut csv = String::from("liveness_id,created_at\n");
+        for i in 0..300 {
+            csv.push_str(&format!(
+                "{prefix}-{i:04},2026-10-0{}T10:00:00Z\n",
+                1 + i % 5
+            ));
+        }
+        csv
+    };
+    env.write("one.csv", ids("one"));
+    env.write("two.csv", ids("two"));
+    let fetch = |file| {
+        let args = [
+            "fetch",
+            "--rate",
+            "0",
+            "--backoff-min-ms",
+            "1",
+            "--backoff-max-ms",
+            "2",
+        ];
+        env.run(&[&args[..], &[file]].concat()).expect(0);
+    };
+    fetch("one.csv");
+    fetch("two.csv");
+
+    let truth = recount_repeated_faces(&env);
+    assert!(
+        !truth.is_empty(),
+        "the mock replays a few faces among 600 ids"
+    );
+    assert_eq!(reported_repeated_faces(&env), truth);
+
+    // A purge of the first three days lowers the uses; what stays repeated is recounted.
+    env.run(&["purge", "--before", "2026-10-04"]).expect(0);
+    let after = recount_repeated_faces(&env);
+    let uses = |faces: &[(String, i64)]| faces.iter().map(|f| f.1).sum::<i64>();
+    assert!(uses(&after) < uses(&truth));
+    assert_eq!(reported_repeated_faces(&env), after);
+
+    // Purging everything leaves no digest, in the report or in the table behind it.
+    env.run(&["purge", "--before", "2026-10-06"]).expect(0);
+    assert_eq!(recount_repeated_faces(&env), vec![]);
+    assert_eq!(reported_repeated_faces(&env), vec![]);
+    let kept: i64 = env
+        .conn()
+        .query_row("SELECT count(*) FROM repeated_faces", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 0, "purge forgets digests no longer repeated");
+}
+
+#[test]
+fn dimension_top_n_folds_the_rest_into_other_and_counts_attacks_by_family() {
+    use liveaudit::vendor::codes::{Category, CodeTable};
+    let codes = CodeTable::shipped();
+    let is_attack = |c| codes.category(c) == Category::Attack;
+    let env = Env::plain();
+    // channel -> (successes, attacks); with --top 2 the last two fold into "other".
+    let plan = [
+        ("web", 3, 3),
+        ("ios", 4, 1),
+        ("android", 2, 0),
+        ("tv", 1, 0),
+    ];
+    let mut csv = String::from("liveness_id,created_at,channel\n");
+    let mut attack_families: Vec<String> = Vec::new();
+    for (channel, ok, attacks) in plan {
+        for i in 0..ok {
+            let id = first_with(&format!("{channel}-ok{i}"), |c| c == 200);
+            csv.push_str(&format!("{id},2026-10-01T10:00:00Z,{channel}\n"));
+        }
+        for i in 0..attacks {
+            let id = first_with(&format!("{channel}-at{i}"), is_attack);
+            if channel == "web" {
+                let family = codes.family(expected_code(&id)).unwrap();
+                attack_families.push(family.to_string());
+            }
+            csv.push_str(&format!("{id},2026-10-01T10:00:00Z,{channel}\n"));
+        }
+    }
+    env.write("ids.csv", csv);
+    env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
+    let run = env.run(&[
+        "report",
+        "attacks",
+        "--dimension",
+        "channel",
+        "--top",
+        "2",
+        "--format",
+        "json",
+    ]);
+    run.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let rows = v["by_dimension"].as_array().unwrap();
+    let got: Vec<(&str, i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["value"].as_str().unwrap(),
+                r["resolved"].as_i64().unwrap(),
+                r["attacks"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![("web", 6, 3), ("ios", 5, 1), ("other (2 values)", 3, 0)]
+    );
+    let web_families: i64 = rows[0]["by_family"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_i64().unwrap())
+        .sum();
+    assert_eq!(web_families, 3);
+    for family in &attack_families {
+        assert!(
+            rows[0]["by_family"][family].as_i64().unwrap() >= 1,
+            "{family}"
+        );
+    }
+    assert_eq!(v["attacks"], 4);
+}

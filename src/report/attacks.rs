@@ -18,7 +18,8 @@ use serde::Serialize;
 
 use super::render::{Chart, Document, Section, sparkline};
 use super::{
-    Bucket, IN_WINDOW, ReportError, UNDATED, Window, bucket_label, percent, period_labels,
+    BUCKET_MS, Bucket, IN_WINDOW, ReportError, UNDATED, Window, bucket_label, percent,
+    period_labels,
 };
 use crate::timestamp::format_utc;
 use crate::vendor::codes::{Category, CodeTable};
@@ -157,14 +158,137 @@ pub struct AttackOptions {
     pub rule: SpikeRule,
 }
 
-/// Computes the report: buckets for periods and codes, then the extra queries.
+/// The maps counted per row of the scan: a million lookups, so a fast hash rather than the
+/// DoS-resistant default (the keys are our own database's values).
+type FastMap<K, V> = foldhash::HashMap<K, V>;
+
+/// What one pass over the checks in the window yields.
+struct Scan {
+    buckets: Vec<Bucket>,
+    scores: Vec<ScoreRow>,
+    /// Dimension value -> code -> resolved checks (empty without `--dimension`).
+    dimension: FastMap<String, FastMap<i64, i64>>,
+}
+
+/// Reads every check in the window once, for the periods, the scores and the dimension.
+///
+/// Policy: one plain scan of the table, counted here. The report needs the score and the
+/// input's attributes of every check, which no index holds, so walking the bucket index as
+/// well (as billing does) would read the data twice; and SQLite's GROUP BY sorts every row,
+/// where a hash map of a few thousand buckets does not.
+fn scan(
+    conn: &rusqlite::Connection,
+    window: &Window,
+    codes: &CodeTable,
+    dimension: Option<&str>,
+) -> Result<Scan, ReportError> {
+    use rusqlite::types::ValueRef;
+    let (from, to) = window.bounds_ms();
+    let path = dimension.map(|column| format!("$.\"{}\"", column.replace('"', "\\\"")));
+    let sql = format!(
+        "SELECT coalesce(event_time, fetched_at), status, code, score,
+                CASE WHEN ?3 IS NULL THEN NULL ELSE json_extract(attrs, ?3) END
+         FROM checks NOT INDEXED WHERE {IN_WINDOW}"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params![from, to, path])?;
+    const STATUSES: [&str; 3] = ["pending", "done", "failed"];
+    let mut buckets: FastMap<(Option<i64>, u8, Option<i64>), i64> = FastMap::default();
+    let (mut success, mut attack) = (Vec::new(), Vec::new());
+    let (mut success_missing, mut attack_missing) = (0, 0);
+    let mut by_value: FastMap<String, FastMap<i64, i64>> = FastMap::default();
+    while let Some(row) = rows.next()? {
+        let time: Option<i64> = row.get(0)?;
+        let status: u8 = match row.get_ref(1)? {
+            ValueRef::Text(b"done") => 1,
+            ValueRef::Text(b"failed") => 2,
+            _ => 0,
+        };
+        let code: Option<i64> = row.get(2)?;
+        *buckets
+            .entry((time.map(|t| t / BUCKET_MS), status, code))
+            .or_default() += 1;
+        let (Some(code), 1) = (code, status) else {
+            continue;
+        };
+        let (values, missing) = match codes.category(code) {
+            Category::Success => (&mut success, &mut success_missing),
+            Category::Attack => (&mut attack, &mut attack_missing),
+            _ => (&mut Vec::new(), &mut 0),
+        };
+        match row.get::<_, Option<f64>>(3)? {
+            Some(s) if s.is_finite() => values.push(s),
+            _ => *missing += 1,
+        }
+        if dimension.is_none() {
+            continue;
+        }
+        let number: String;
+        let value: &str = match row.get_ref(4)? {
+            ValueRef::Null => "(none)",
+            ValueRef::Text(t) => std::str::from_utf8(t).unwrap_or("(binary)"),
+            ValueRef::Integer(i) => {
+                number = i.to_string();
+                &number
+            }
+            ValueRef::Real(f) => {
+                number = f.to_string();
+                &number
+            }
+            ValueRef::Blob(_) => "(binary)",
+        };
+        // A value's text is allocated once, when first seen.
+        let per_code = match by_value.get_mut(value) {
+            Some(per_code) => per_code,
+            None => by_value.entry(value.to_owned()).or_default(),
+        };
+        *per_code.entry(code).or_default() += 1;
+    }
+    let score_row = |name: &str, mut values: Vec<f64>, missing: i64| {
+        values.sort_by(f64::total_cmp);
+        ScoreRow {
+            category: name.to_string(),
+            with_score: values.len(),
+            without_score: missing,
+            p05: quantile(&values, 0.05),
+            p25: quantile(&values, 0.25),
+            p50: quantile(&values, 0.50),
+            p75: quantile(&values, 0.75),
+            p95: quantile(&values, 0.95),
+        }
+    };
+    Ok(Scan {
+        buckets: buckets
+            .into_iter()
+            .map(|((q, status, code), count)| Bucket {
+                start_ms: q.map(|q| q * BUCKET_MS),
+                fallback: false,
+                status: STATUSES[usize::from(status)].to_string(),
+                code,
+                count,
+            })
+            .collect(),
+        scores: vec![
+            score_row("success", success, success_missing),
+            score_row("attack", attack, attack_missing),
+        ],
+        dimension: by_value,
+    })
+}
+
+/// Computes the report from one scan of the window plus the repeated-faces lookup.
 pub fn compute(
     conn: &rusqlite::Connection,
-    buckets: &[Bucket],
     codes: &CodeTable,
     window: &Window,
     opts: &AttackOptions,
 ) -> Result<Attacks, ReportError> {
+    let Scan {
+        buckets,
+        scores,
+        dimension,
+    } = scan(conn, window, codes, opts.dimension.as_deref())?;
+    let buckets = &buckets;
     let labels = period_labels(window, buckets);
     let index: HashMap<&str, usize> = labels
         .iter()
@@ -250,7 +374,7 @@ pub fn compute(
 
     let spikes = find_spikes(&labels, &resolved_per, &family_per, &opts.rule);
     let by_dimension = match &opts.dimension {
-        Some(column) => dimension_rows(conn, window, codes, column, opts.top)?,
+        Some(_) => dimension_rows(dimension, codes, opts.top),
         None => Vec::new(),
     };
     Ok(Attacks {
@@ -267,7 +391,7 @@ pub fn compute(
         dimension: opts.dimension.clone(),
         by_dimension,
         repeated_faces: repeated_faces(conn, window)?,
-        scores: scores(conn, window, codes)?,
+        scores,
     })
 }
 
@@ -319,50 +443,12 @@ pub fn find_spikes(
     spikes
 }
 
+/// The dimension's rows, most attacked first, the tail beyond `top` folded into "other".
 fn dimension_rows(
-    conn: &rusqlite::Connection,
-    window: &Window,
+    counts: FastMap<String, FastMap<i64, i64>>,
     codes: &CodeTable,
-    column: &str,
     top: usize,
-) -> Result<Vec<DimensionRow>, ReportError> {
-    let (from, to) = window.bounds_ms();
-    let path = format!("$.\"{}\"", column.replace('"', "\\\""));
-    let sql = format!(
-        // A plain scan (every row's attributes are read anyway; an index walk would add a random
-        // lookup per row), counted here rather than by GROUP BY: SQLite groups by sorting all
-        // rows, which took three quarters of the time on a million checks.
-        "SELECT json_extract(attrs, ?3), code FROM checks NOT INDEXED
-         WHERE status = 'done' AND code IS NOT NULL AND {}",
-        IN_WINDOW
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params![from, to, path])?;
-    // value -> code -> checks; a value's text is allocated once, when first seen.
-    let mut counts: HashMap<String, HashMap<i64, i64>> = HashMap::new();
-    while let Some(row) = rows.next()? {
-        use rusqlite::types::ValueRef;
-        let number: String;
-        let value: &str = match row.get_ref(0)? {
-            ValueRef::Null => "(none)",
-            ValueRef::Text(t) => std::str::from_utf8(t).unwrap_or("(binary)"),
-            ValueRef::Integer(i) => {
-                number = i.to_string();
-                &number
-            }
-            ValueRef::Real(f) => {
-                number = f.to_string();
-                &number
-            }
-            ValueRef::Blob(_) => "(binary)",
-        };
-        let code: i64 = row.get(1)?;
-        let per_code = match counts.get_mut(value) {
-            Some(per_code) => per_code,
-            None => counts.entry(value.to_owned()).or_default(),
-        };
-        *per_code.entry(code).or_default() += 1;
-    }
+) -> Vec<DimensionRow> {
     let mut rows: Vec<DimensionRow> = counts
         .into_iter()
         .map(|(value, per_code)| {
@@ -413,7 +499,7 @@ fn dimension_rows(
     for r in &mut rows {
         r.attack_share = share(r.attacks, r.resolved);
     }
-    Ok(rows)
+    rows
 }
 
 fn repeated_faces(
@@ -422,9 +508,12 @@ fn repeated_faces(
 ) -> Result<Vec<RepeatedFace>, ReportError> {
     let (from, to) = window.bounds_ms();
     let sql = format!(
-        "SELECT image_sha256, count(*) FROM checks
-         WHERE image_sha256 IS NOT NULL AND {} GROUP BY image_sha256 HAVING count(*) > 1
-         ORDER BY count(*) DESC, image_sha256 LIMIT 50",
+        // Only digests the writer saw twice (migration 0004) are looked up, each through the
+        // digest index: CROSS JOIN keeps that order, the small table outside.
+        "SELECT r.image_sha256, count(*) FROM repeated_faces AS r
+             CROSS JOIN checks ON checks.image_sha256 = r.image_sha256
+         WHERE {} GROUP BY r.image_sha256 HAVING count(*) > 1
+         ORDER BY count(*) DESC, r.image_sha256 LIMIT 50",
         IN_WINDOW
     );
     let mut stmt = conn.prepare(&sql)?;
@@ -462,53 +551,6 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     // Nearest-rank on the sorted values.
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     Some(sorted[rank - 1])
-}
-
-fn scores(
-    conn: &rusqlite::Connection,
-    window: &Window,
-    codes: &CodeTable,
-) -> Result<Vec<ScoreRow>, ReportError> {
-    let (from, to) = window.bounds_ms();
-    let sql = format!(
-        "SELECT code, score FROM checks WHERE status = 'done' AND code IS NOT NULL AND {}",
-        IN_WINDOW
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params![from, to])?;
-    let mut success = Vec::new();
-    let mut attack = Vec::new();
-    let (mut success_missing, mut attack_missing) = (0, 0);
-    while let Some(r) = rows.next()? {
-        let code: i64 = r.get(0)?;
-        let score: Option<f64> = r.get(1)?;
-        let (values, missing) = match codes.category(code) {
-            Category::Success => (&mut success, &mut success_missing),
-            Category::Attack => (&mut attack, &mut attack_missing),
-            _ => continue,
-        };
-        match score {
-            Some(s) if s.is_finite() => values.push(s),
-            _ => *missing += 1,
-        }
-    }
-    let row = |name: &str, mut values: Vec<f64>, missing: i64| {
-        values.sort_by(f64::total_cmp);
-        ScoreRow {
-            category: name.to_string(),
-            with_score: values.len(),
-            without_score: missing,
-            p05: quantile(&values, 0.05),
-            p25: quantile(&values, 0.25),
-            p50: quantile(&values, 0.50),
-            p75: quantile(&values, 0.75),
-            p95: quantile(&values, 0.95),
-        }
-    };
-    Ok(vec![
-        row("success", success, success_missing),
-        row("attack", attack, attack_missing),
-    ])
 }
 
 fn pct(v: Option<f64>) -> String {

@@ -43,7 +43,7 @@ pub(crate) mod money {
 
 /// Width of the aggregation buckets, in milliseconds (written out in the bucket query and the
 /// index of migration 0002, which must agree).
-const BUCKET_MS: i64 = 900_000;
+pub(crate) const BUCKET_MS: i64 = 900_000;
 
 /// Errors of a report's options.
 #[derive(Debug, thiserror::Error)]

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_run_index_by_rowid",
         include_str!("../../migrations/0003_run_index_by_rowid.sql"),
     ),
+    (
+        "0004_repeated_faces",
+        include_str!("../../migrations/0004_repeated_faces.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

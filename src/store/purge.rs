@@ -1,7 +1,8 @@
 //! Purging biometric-derived data of old checks while keeping the billing facts.
 //!
 //! Policy: a purge clears the score and the face digest (SHA-256 and size) of every check dated
-//! before the cut-off (event time, else fetch time) and records when; the code, status, sequence
+//! before the cut-off (event time, else fetch time) and records when, and forgets repeated-face
+//! digests no longer carried twice; the code, status, sequence
 //! id and times stay, so billing reports and reconciles of the period still add up. SQLite's
 //! `secure_delete` overwrites the freed bytes, the file is rebuilt (`VACUUM`) and the WAL is
 //! checkpointed and truncated, so the digests do not linger in the file. Face images saved with `--save-images` are deleted too
@@ -36,6 +37,11 @@ pub fn purge(
            AND (score IS NOT NULL OR image_sha256 IS NOT NULL OR image_bytes IS NOT NULL)",
         params![before_ms, stamp],
     )? as u64;
+    tx.execute(
+        "DELETE FROM repeated_faces WHERE
+             (SELECT count(*) FROM checks WHERE checks.image_sha256 = repeated_faces.image_sha256) < 2",
+        [],
+    )?;
     let mut image_files = 0;
     if let Some(dir) = images {
         let mut stmt = tx.prepare(

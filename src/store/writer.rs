@@ -146,6 +146,11 @@ fn write_batch(
                  last_error = NULL, attempts = attempts + ?9
              WHERE id = ?1",
         )?;
+        // A digest another check already carries is a repeated face (migration 0004).
+        let mut repeated = tx.prepare_cached(
+            "INSERT OR IGNORE INTO repeated_faces (image_sha256)
+             SELECT ?1 WHERE EXISTS (SELECT 1 FROM checks WHERE image_sha256 = ?1 AND id <> ?2)",
+        )?;
         // A failure never overwrites a code the vendor already gave (an 11350 stays 11350).
         let mut failed = tx.prepare_cached(
             "UPDATE checks SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'failed' END,
@@ -191,6 +196,9 @@ fn write_batch(
                         now,
                         attempts
                     ])?;
+                    if let Some(sha) = &answer.image_sha256 {
+                        repeated.execute(params![sha, check])?;
+                    }
                     stats.resolved += 1;
                 }
                 WriteOp::Failed {
