@@ -9,5 +9,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq wrk nginx-light sqlite3 >/dev/null
 fi
-cargo build --release --locked
+cargo build --release --locked --bins --example http_floor
 python3 scripts/bench.py "$@"

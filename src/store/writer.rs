@@ -17,7 +17,9 @@ use tokio::sync::mpsc;
 use super::{OpenMode, Store, StoreError};
 
 /// The most operations committed in one transaction.
-pub const MAX_BATCH: usize = 4096;
+/// The queue in front of the writer holds two batches: enough to ride out a checkpoint, and
+/// small enough that memory stays flat (4096 measured +12 MiB on 300k ids against 1024).
+pub const MAX_BATCH: usize = 1024;
 
 /// One request sent to the vendor, for the attempts log.
 #[derive(Debug, Clone)]
@@ -91,12 +93,12 @@ pub fn spawn(
     let store = Store::open(db, OpenMode::Existing)?;
     // Results update index pages all over the file (a check's bucket, its sequence id), so the
     // same pages are written again and again. Checkpointing every 10,000 pages (~40 MB of WAL)
-    // instead of SQLite's 1,000 folds many of those writes into one, and an 8 MiB page cache
-    // keeps the hot index pages from being read back: together a third less CPU per result
-    // in the writer (measured on 100k results, 64 per commit).
+    // instead of SQLite's 1,000 folds many of those writes into one: a third less system time
+    // in the writer (measured on 100k results, 64 per commit). A larger page cache saved a
+    // little more CPU but cost 12 MiB of memory on 300k ids, so it stays at SQLite's default.
     store
         .conn
-        .execute_batch("PRAGMA wal_autocheckpoint = 10000; PRAGMA cache_size = -8192;")?;
+        .execute_batch("PRAGMA wal_autocheckpoint = 10000;")?;
     let (tx, rx) = mpsc::channel(MAX_BATCH * 2);
     let handle = std::thread::Builder::new()
         .name("liveaudit-writer".into())
