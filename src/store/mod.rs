@@ -36,6 +36,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_repeated_faces",
         include_str!("../../migrations/0004_repeated_faces.sql"),
     ),
+    (
+        "0005_face_index_in_time_order",
+        include_str!("../../migrations/0005_face_index_in_time_order.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
