@@ -175,27 +175,152 @@ struct Scan {
 /// Policy: one plain scan of the table, counted here. The report needs the score and the
 /// input's attributes of every check, which no index holds, so walking the bucket index as
 /// well (as billing does) would read the data twice; and SQLite's GROUP BY sorts every row,
-/// where a hash map of a few thousand buckets does not.
+/// where a hash map of a few thousand buckets does not. A large table is split into rowid
+/// ranges scanned side by side on their own read-only connections, one per core (up to four).
 fn scan(
     conn: &rusqlite::Connection,
     window: &Window,
     codes: &CodeTable,
     dimension: Option<&str>,
 ) -> Result<Scan, ReportError> {
+    /// Below this many rows one thread is quicker than starting more.
+    const SPLIT_FROM: i64 = 200_000;
+    scan_split(conn, window, codes, dimension, SPLIT_FROM)
+}
+
+fn scan_split(
+    conn: &rusqlite::Connection,
+    window: &Window,
+    codes: &CodeTable,
+    dimension: Option<&str>,
+    split_from: i64,
+) -> Result<Scan, ReportError> {
+    let (first, last): (i64, i64) = conn.query_row(
+        "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM checks",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as i64;
+    let path = conn.path().filter(|p| !p.is_empty()).map(str::to_owned);
+    let mut total = match path {
+        Some(path) if threads > 1 && last - first >= split_from => {
+            let step = (last - first) / threads + 1;
+            let parts: Vec<Result<Partial, ReportError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|i| {
+                        let range = (first + i * step, first + (i + 1) * step - 1);
+                        let path = path.as_str();
+                        scope.spawn(move || {
+                            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                                | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+                            let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+                            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                            scan_range(&conn, window, codes, dimension, range)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(ReportError::Store(crate::store::StoreError::Thread(
+                                "report scan".into(),
+                            )))
+                        })
+                    })
+                    .collect()
+            });
+            let mut total = Partial::default();
+            for part in parts {
+                total.merge(part?);
+            }
+            total
+        }
+        _ => scan_range(conn, window, codes, dimension, (first, last))?,
+    };
+    const STATUSES: [&str; 3] = ["pending", "done", "failed"];
+    let score_row = |name: &str, values: &mut Vec<f64>, missing: i64| {
+        values.sort_by(f64::total_cmp);
+        ScoreRow {
+            category: name.to_string(),
+            with_score: values.len(),
+            without_score: missing,
+            p05: quantile(values, 0.05),
+            p25: quantile(values, 0.25),
+            p50: quantile(values, 0.50),
+            p75: quantile(values, 0.75),
+            p95: quantile(values, 0.95),
+        }
+    };
+    Ok(Scan {
+        scores: vec![
+            score_row("success", &mut total.success, total.success_missing),
+            score_row("attack", &mut total.attack, total.attack_missing),
+        ],
+        buckets: total
+            .buckets
+            .into_iter()
+            .map(|((q, status, code), count)| Bucket {
+                start_ms: q.map(|q| q * BUCKET_MS),
+                fallback: false,
+                status: STATUSES[usize::from(status)].to_string(),
+                code,
+                count,
+            })
+            .collect(),
+        dimension: total.by_value,
+    })
+}
+
+/// The counts of one rowid range of the scan.
+#[derive(Default)]
+struct Partial {
+    /// (15-minute bucket, status 0 pending / 1 done / 2 failed, code) -> checks.
+    buckets: FastMap<(Option<i64>, u8, Option<i64>), i64>,
+    success: Vec<f64>,
+    attack: Vec<f64>,
+    success_missing: i64,
+    attack_missing: i64,
+    by_value: FastMap<String, FastMap<i64, i64>>,
+}
+
+impl Partial {
+    fn merge(&mut self, other: Partial) {
+        for (key, n) in other.buckets {
+            *self.buckets.entry(key).or_default() += n;
+        }
+        self.success.extend(other.success);
+        self.attack.extend(other.attack);
+        self.success_missing += other.success_missing;
+        self.attack_missing += other.attack_missing;
+        for (value, per_code) in other.by_value {
+            let mine = self.by_value.entry(value).or_default();
+            for (code, n) in per_code {
+                *mine.entry(code).or_default() += n;
+            }
+        }
+    }
+}
+
+/// Counts the checks in the window whose rowid lies in `range` (both ends included).
+fn scan_range(
+    conn: &rusqlite::Connection,
+    window: &Window,
+    codes: &CodeTable,
+    dimension: Option<&str>,
+    (low, high): (i64, i64),
+) -> Result<Partial, ReportError> {
     use rusqlite::types::ValueRef;
     let (from, to) = window.bounds_ms();
     let sql = format!(
         "SELECT coalesce(event_time, fetched_at), status, code, score,
                 CASE WHEN ?3 THEN attrs END
-         FROM checks NOT INDEXED WHERE {IN_WINDOW}"
+         FROM checks NOT INDEXED WHERE id BETWEEN ?4 AND ?5 AND {IN_WINDOW}"
     );
     let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params![from, to, dimension.is_some()])?;
-    const STATUSES: [&str; 3] = ["pending", "done", "failed"];
-    let mut buckets: FastMap<(Option<i64>, u8, Option<i64>), i64> = FastMap::default();
-    let (mut success, mut attack) = (Vec::new(), Vec::new());
-    let (mut success_missing, mut attack_missing) = (0, 0);
-    let mut by_value: FastMap<String, FastMap<i64, i64>> = FastMap::default();
+    let mut rows = stmt.query(params![from, to, dimension.is_some(), low, high])?;
+    let mut part = Partial::default();
     while let Some(row) = rows.next()? {
         let time: Option<i64> = row.get(0)?;
         let status: u8 = match row.get_ref(1)? {
@@ -204,15 +329,16 @@ fn scan(
             _ => 0,
         };
         let code: Option<i64> = row.get(2)?;
-        *buckets
+        *part
+            .buckets
             .entry((time.map(|t| t / BUCKET_MS), status, code))
             .or_default() += 1;
         let (Some(code), 1) = (code, status) else {
             continue;
         };
         let (values, missing) = match codes.category(code) {
-            Category::Success => (&mut success, &mut success_missing),
-            Category::Attack => (&mut attack, &mut attack_missing),
+            Category::Success => (&mut part.success, &mut part.success_missing),
+            Category::Attack => (&mut part.attack, &mut part.attack_missing),
             _ => (&mut Vec::new(), &mut 0),
         };
         match row.get::<_, Option<f64>>(3)? {
@@ -228,42 +354,13 @@ fn scan(
         };
         let value: &str = found.as_deref().unwrap_or("(none)");
         // A value's text is allocated once, when first seen.
-        let per_code = match by_value.get_mut(value) {
+        let per_code = match part.by_value.get_mut(value) {
             Some(per_code) => per_code,
-            None => by_value.entry(value.to_owned()).or_default(),
+            None => part.by_value.entry(value.to_owned()).or_default(),
         };
         *per_code.entry(code).or_default() += 1;
     }
-    let score_row = |name: &str, mut values: Vec<f64>, missing: i64| {
-        values.sort_by(f64::total_cmp);
-        ScoreRow {
-            category: name.to_string(),
-            with_score: values.len(),
-            without_score: missing,
-            p05: quantile(&values, 0.05),
-            p25: quantile(&values, 0.25),
-            p50: quantile(&values, 0.50),
-            p75: quantile(&values, 0.75),
-            p95: quantile(&values, 0.95),
-        }
-    };
-    Ok(Scan {
-        buckets: buckets
-            .into_iter()
-            .map(|((q, status, code), count)| Bucket {
-                start_ms: q.map(|q| q * BUCKET_MS),
-                fallback: false,
-                status: STATUSES[usize::from(status)].to_string(),
-                code,
-                count,
-            })
-            .collect(),
-        scores: vec![
-            score_row("success", success, success_missing),
-            score_row("attack", attack, attack_missing),
-        ],
-        dimension: by_value,
-    })
+    Ok(part)
 }
 
 /// The value of one column in a check's attributes (the JSON object of the input's other
@@ -835,6 +932,49 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scan_split_over_threads_counts_what_one_thread_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            crate::store::Store::open(&dir.path().join("t.db"), crate::store::OpenMode::ReadWrite)
+                .unwrap();
+        let codes = CodeTable::shipped();
+        let all: Vec<i64> = vec![200, 200, 200, 12205, 12222, 12202, 12250, 11350, 12299];
+        for i in 0..2_000i64 {
+            let code = all[(i * 7 % all.len() as i64) as usize];
+            let status = ["done", "done", "done", "failed", "pending"][(i % 5) as usize];
+            store
+                .conn
+                .execute(
+                    "INSERT INTO checks (liveness_id, status, code, score, event_time, attrs)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    rusqlite::params![
+                        format!("id-{i}"),
+                        status,
+                        (status == "done").then_some(code),
+                        (i % 3 != 0).then_some((i % 100) as f64 / 100.0),
+                        (i % 11 != 0).then_some(1_790_000_000_000 + i * 3_600_000),
+                        (i % 4 != 0).then(|| format!(r#"{{"channel":"c{}"}}"#, i % 6)),
+                    ],
+                )
+                .unwrap();
+        }
+        let window = Window::new("Asia/Jakarta", crate::cli::Period::Day, None, None).unwrap();
+        let sorted = |mut s: Scan| {
+            s.buckets
+                .sort_by_key(|b| (b.start_ms, b.status.clone(), b.code, b.count));
+            s
+        };
+        let one =
+            sorted(scan_split(&store.conn, &window, &codes, Some("channel"), i64::MAX).unwrap());
+        let split = sorted(scan_split(&store.conn, &window, &codes, Some("channel"), 0).unwrap());
+        assert_eq!(one.buckets, split.buckets);
+        assert_eq!(one.scores, split.scores);
+        assert_eq!(one.dimension, split.dimension);
+        assert_eq!(one.buckets.iter().map(|b| b.count).sum::<i64>(), 2_000);
+        assert!(one.dimension.contains_key("(none)") && one.dimension.len() == 7);
+    }
 
     #[test]
     fn attribute_reads_one_column_of_the_json_object() {
