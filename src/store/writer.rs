@@ -5,8 +5,9 @@
 //! transaction, so batches grow under load and shrink to single rows when the vendor is slow:
 //! a killed process loses at most what was in flight. A result and its id's state live in one
 //! row and change in one statement, with the id's attempt count (so an attempt costs one
-//! insert and no update). A write error (a full disk) ends the thread with the error;
-//! the fetcher sees the channel close and stops sending.
+//! insert and no update); a result whose face digest another check already carries is recorded
+//! in `repeated_faces` in the same transaction. A write error (a full disk) ends the thread with
+//! the error; the fetcher sees the channel close and stops sending.
 
 use std::path::Path;
 use std::thread::JoinHandle;
