@@ -407,7 +407,8 @@ enum Ending {
 }
 
 /// Asks the vendor for one id, then records how the round ended with the number of attempts
-/// it took (the attempt rows themselves are written as they happen).
+/// it took (retried attempts are written as they happen; the one that ended the round is
+/// written with the ending).
 async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch) {
     let mut attempts = 0;
     let ending = attempt_until_final(ctx, &liveness_id, &mut attempts).await;

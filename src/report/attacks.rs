@@ -544,10 +544,8 @@ pub fn compute(
         .collect();
 
     let spikes = find_spikes(&labels, &resolved_per, &family_per, &opts.rule);
-    let by_dimension = match &opts.dimension {
-        Some(_) => dimension_rows(dimension, codes, opts.top),
-        None => Vec::new(),
-    };
+    // Empty without --dimension: the scan counted nothing.
+    let by_dimension = dimension_rows(dimension, codes, opts.top);
     Ok(Attacks {
         report: "attacks",
         zone: window.tz_name.clone(),

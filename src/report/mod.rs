@@ -1,7 +1,8 @@
 //! Reports over the database; they never call the vendor.
 //!
 //! - [`Window`]: the zone, period length and `--from`/`--to` range of a report.
-//! - [`load_buckets`]: the one aggregate query billing and attacks start from.
+//! - [`load_buckets`]: the aggregate query billing and reconcile start from (the attack report
+//!   scans the table once itself, since it needs scores and attributes no index holds).
 //! - [`billing`]: charged vs uncharged for finance. [`attacks`]: attack analysis for fraud teams.
 //! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown or HTML.
 //!
