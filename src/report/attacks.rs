@@ -195,8 +195,10 @@ fn scan_split(
     dimension: Option<&str>,
     split_from: i64,
 ) -> Result<Scan, ReportError> {
+    // Two subqueries: SQLite answers a bare min() or max() of the rowid from the b-tree's ends,
+    // but `min(id), max(id)` in one select (or wrapped in coalesce) reads the whole table.
     let (first, last): (i64, i64) = conn.query_row(
-        "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM checks",
+        "SELECT coalesce((SELECT min(id) FROM checks), 0), coalesce((SELECT max(id) FROM checks), 0)",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
