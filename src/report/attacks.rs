@@ -315,16 +315,27 @@ fn scan_range(
 ) -> Result<Partial, ReportError> {
     use rusqlite::types::ValueRef;
     let (from, to) = window.bounds_ms();
+    // The window is checked here rather than in SQL: the time is read once per row either way,
+    // and SQLite would compute it a second (and third) time for the WHERE clause. The
+    // attributes are selected only when a dimension is asked for.
     let sql = format!(
-        "SELECT coalesce(event_time, fetched_at), status, code, score,
-                CASE WHEN ?3 THEN attrs END
-         FROM checks NOT INDEXED WHERE id BETWEEN ?4 AND ?5 AND {IN_WINDOW}"
+        "SELECT coalesce(event_time, fetched_at), status, code, score{}
+         FROM checks NOT INDEXED WHERE id BETWEEN ?1 AND ?2",
+        if dimension.is_some() { ", attrs" } else { "" }
     );
     let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params![from, to, dimension.is_some(), low, high])?;
+    let mut rows = stmt.query(params![low, high])?;
     let mut part = Partial::default();
     while let Some(row) = rows.next()? {
         let time: Option<i64> = row.get(0)?;
+        // As IN_WINDOW: a check with no time at all is only in an unbounded window.
+        let in_window = match time {
+            Some(t) => from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e),
+            None => from.is_none() && to.is_none(),
+        };
+        if !in_window {
+            continue;
+        }
         let status: u8 = match row.get_ref(1)? {
             ValueRef::Text(b"done") => 1,
             ValueRef::Text(b"failed") => 2,
@@ -431,8 +442,9 @@ fn attribute<'a>(attrs: &'a [u8], column: &str) -> Option<std::borrow::Cow<'a, s
         }
         fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
             let mut found = None;
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                if key == self.0 {
+            // Keys come back borrowed (serde's own `Cow` would allocate every one).
+            while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                if key.as_deref() == Some(self.0) {
                     // The last of repeated keys wins, as when the object was written.
                     found = map.next_value::<Text<'de>>()?.0;
                 } else {
@@ -442,9 +454,9 @@ fn attribute<'a>(attrs: &'a [u8], column: &str) -> Option<std::borrow::Cow<'a, s
             Ok(found)
         }
     }
-    let text = std::str::from_utf8(attrs).ok()?;
+    // From the bytes: the strings serde reads are checked as UTF-8 on the way, not the whole text.
     Find(column)
-        .deserialize(&mut serde_json::Deserializer::from_str(text))
+        .deserialize(&mut serde_json::Deserializer::from_slice(attrs))
         .ok()
         .flatten()
 }
@@ -933,13 +945,10 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_scan_split_over_threads_counts_what_one_thread_counts() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            crate::store::Store::open(&dir.path().join("t.db"), crate::store::OpenMode::ReadWrite)
-                .unwrap();
-        let codes = CodeTable::shipped();
+    /// 2,000 checks of every status, some without a time, score or attributes.
+    fn sample_store(dir: &std::path::Path) -> crate::store::Store {
+        let store = crate::store::Store::open(&dir.join("t.db"), crate::store::OpenMode::ReadWrite)
+            .unwrap();
         let all: Vec<i64> = vec![200, 200, 200, 12205, 12222, 12202, 12250, 11350, 12299];
         for i in 0..2_000i64 {
             let code = all[(i * 7 % all.len() as i64) as usize];
@@ -960,6 +969,14 @@ mod tests {
                 )
                 .unwrap();
         }
+        store
+    }
+
+    #[test]
+    fn a_scan_split_over_threads_counts_what_one_thread_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sample_store(dir.path());
+        let codes = CodeTable::shipped();
         let window = Window::new("Asia/Jakarta", crate::cli::Period::Day, None, None).unwrap();
         let sorted = |mut s: Scan| {
             s.buckets
@@ -974,6 +991,66 @@ mod tests {
         assert_eq!(one.dimension, split.dimension);
         assert_eq!(one.buckets.iter().map(|b| b.count).sum::<i64>(), 2_000);
         assert!(one.dimension.contains_key("(none)") && one.dimension.len() == 7);
+    }
+
+    #[test]
+    fn a_scan_counts_exactly_the_checks_sql_puts_in_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sample_store(dir.path());
+        let codes = CodeTable::shipped();
+        // Times on the hour, so checks fall exactly on the window's edges; some checks are dated
+        // only by their fetch.
+        store
+            .conn
+            .execute_batch(
+                "UPDATE checks SET event_time = 1789999200000 + id * 3600000
+                     WHERE event_time IS NOT NULL;
+                 UPDATE checks SET fetched_at = 1789999200000 + id * 1800000 WHERE id % 7 = 0;",
+            )
+            .unwrap();
+        let windows = [
+            (None, None),
+            (Some("2026-09-20"), None),
+            (None, Some("2026-09-30")),
+            (Some("2026-09-25"), Some("2026-10-10")),
+        ];
+        for (from, to) in windows {
+            let window = Window::new("Asia/Jakarta", crate::cli::Period::Day, from, to).unwrap();
+            let (lo, hi) = window.bounds_ms();
+            let by_status = |status: &str| -> i64 {
+                store
+                    .conn
+                    .query_row(
+                        &format!("SELECT count(*) FROM checks WHERE status = ?3 AND {IN_WINDOW}"),
+                        params![lo, hi, status],
+                        |r| r.get(0),
+                    )
+                    .unwrap()
+            };
+            for split_from in [i64::MAX, 0] {
+                let scan = scan_split(&store.conn, &window, &codes, None, split_from).unwrap();
+                for status in ["pending", "done", "failed"] {
+                    let counted: i64 = scan
+                        .buckets
+                        .iter()
+                        .filter(|b| b.status == status)
+                        .map(|b| b.count)
+                        .sum();
+                    assert_eq!(counted, by_status(status), "{status} in {from:?}..{to:?}");
+                }
+            }
+        }
+        // The bounded windows do cut: fewer checks than all of them.
+        let window = Window::new(
+            "UTC",
+            crate::cli::Period::Day,
+            Some("2026-09-25"),
+            Some("2026-10-10"),
+        )
+        .unwrap();
+        let scan = scan_split(&store.conn, &window, &codes, None, i64::MAX).unwrap();
+        let inside: i64 = scan.buckets.iter().map(|b| b.count).sum();
+        assert!(inside > 0 && inside < 2_000, "{inside}");
     }
 
     #[test]
