@@ -332,7 +332,14 @@ async fn fetch_pending(
                 e.to_string()
             })))
         }
-        Ok(_) => {
+        Ok(stats) => {
+            tracing::debug!(
+                attempts = stats.attempts,
+                resolved = stats.resolved,
+                failed = stats.failed,
+                transactions = stats.transactions,
+                "writer finished"
+            );
             produced?;
             Ok(stop)
         }

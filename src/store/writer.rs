@@ -3,7 +3,9 @@
 //! Policy: one thread owns the write connection and is fed by a bounded channel. It takes
 //! whatever has queued up (at least one operation, at most [`MAX_BATCH`]) and commits it as one
 //! transaction, so batches grow under load and shrink to single rows when the vendor is slow:
-//! a killed process loses at most what was in flight. A result and its id's state live in one
+//! a killed process loses at most what was in flight. When results arrive together but only a
+//! few at a time, it waits [`LINGER`] once for more before committing (a commit costs as much
+//! as the rows in it), so a kill can also lose up to that long's results. A result and its id's state live in one
 //! row and change in one statement, with the id's attempt count (so an attempt costs one
 //! insert and no update); a result whose face digest another check already carries is recorded
 //! in `repeated_faces` in the same transaction. A write error (a full disk) ends the thread with
@@ -21,6 +23,12 @@ use super::{OpenMode, Store, StoreError};
 /// The queue in front of the writer holds two batches: enough to ride out a checkpoint, and
 /// small enough that memory stays flat (4096 measured +12 MiB on 300k ids against 1024).
 pub const MAX_BATCH: usize = 1024;
+
+/// How long a small batch (more than one operation, fewer than [`LINGER_BELOW`]) waits for more.
+/// Measured on 100k results from an instant vendor: 9,000 commits became 700 and the run was
+/// 7% faster; a single result (a slow or rate-limited vendor) is committed at once.
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+const LINGER_BELOW: usize = 256;
 
 /// One request sent to the vendor, for the attempts log.
 #[derive(Debug, Clone)]
@@ -120,11 +128,18 @@ fn run_writer(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(op) = rx.blocking_recv() {
         batch.push(op);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
+        let drain = |batch: &mut Vec<WriteOp>, rx: &mut mpsc::Receiver<WriteOp>| {
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
             }
+        };
+        drain(&mut batch, &mut rx);
+        if batch.len() > 1 && batch.len() < LINGER_BELOW {
+            std::thread::sleep(LINGER);
+            drain(&mut batch, &mut rx);
         }
         if let Err(e) = write_batch(&mut conn, run, &batch, &mut stats) {
             // Close the channel first, so senders fail fast instead of filling it.
