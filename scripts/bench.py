@@ -170,14 +170,16 @@ def fetch(work, db, url, ids, *args, timed=False):
     cmd = [BIN, "fetch", "-q", "--db", db, *args, ids]
     if timed:
         cmd = ["/usr/bin/time", "-f", "MAXRSS %M"] + cmd
+    start = time.time()
     p = subprocess.run(cmd, env=env_for(url), capture_output=True, text=True)
+    wall = time.time() - start
     rss = None
     m = re.search(r"MAXRSS (\d+)", p.stderr)
     if m:
         rss = int(m.group(1)) / 1024
     if p.returncode not in (0, 4):
         raise SystemExit(f"fetch failed ({p.returncode}): {p.stderr[-2000:]}")
-    return db, rss
+    return db, rss, wall
 
 
 def attempt_stats(db, share=1.0):
@@ -262,12 +264,15 @@ def main():
         conns = 64
         ref = wrk(nginx.url("/fast"), conns)
         ids = ids_file(work, 100_000)
-        db, _ = fetch(work, "ceiling.db", nginx.url("/fast"), ids, "--rate", "0", "--concurrency", str(conns))
+        db, _, wall = fetch(work, "ceiling.db", nginx.url("/fast"), ids, "--rate", "0", "--concurrency", str(conns))
         n, span, rate = attempt_stats(db)
         stored = scalar(db, "SELECT count(*) FROM checks WHERE status = 'done'")
         row("1. ceiling: results/s, --rate 0, 64 connections", f"{rate:,.0f}/s ({stored:,} stored)",
             f"wrk {ref:,.0f}/s", f"{rate / ref:.2f}", ">= 0.6, all stored", rate / ref >= 0.6 and stored == 100_000)
         ours_ceiling = rate
+        # End to end, as a user waits for it: process start, reading and registering the CSV,
+        # every request, the last commit.
+        ours_end_to_end = 100_000 / wall
         # The HTTP client alone (reqwest as liveaudit configures it, nothing parsed or stored):
         # how much of the gap to wrk is the library rather than liveaudit's own work.
         floor = float(subprocess.run([FLOOR, nginx.url("/fast"), "100000", str(conns)],
@@ -279,15 +284,17 @@ def main():
                      "program built on reqwest here. The rest of the gap is the SQLite writer (one result and "
                      "one attempt row per request) sharing the two cores with the client and nginx.")
 
-        # 2. The plain alternative: a Python thread pool with sqlite3, same server.
+        # 2. The plain alternative: a Python thread pool with sqlite3, same server, both end to
+        # end (the script's ids are a list in memory: it has no CSV to read).
         py_ids = [f"p-{i:09d}" for i in range(5000)]
         py_rate = python_script(nginx.url("/fast"), py_ids, os.path.join(work, "python.db"))
-        row("2. vs a Python thread pool + sqlite3 script", f"{ours_ceiling:,.0f}/s", f"{py_rate:,.0f}/s",
-            f"{ours_ceiling / py_rate:.1f}x", ">= 10x", ours_ceiling / py_rate >= 10)
+        row("2. vs a Python thread pool + sqlite3 script, ids/s end to end",
+            f"{ours_end_to_end:,.0f}/s (100,000 ids in {wall:.1f} s)", f"{py_rate:,.0f}/s",
+            f"{ours_end_to_end / py_rate:.1f}x", ">= 10x", ours_end_to_end / py_rate >= 10)
 
         # 3. Holding a limit behind nginx limit_req (100 r/s, burst 10, 429 above).
         ids = ids_file(work, 3000)
-        db, _ = fetch(work, "limit.db", nginx.url("/limited"), ids, "--rate", "100")
+        db, _, _ = fetch(work, "limit.db", nginx.url("/limited"), ids, "--rate", "100")
         n, span, rate = attempt_stats(db)
         rejected = scalar(db, "SELECT count(*) FROM attempts WHERE http_status = 429")
         share = rejected / n
@@ -300,7 +307,7 @@ def main():
     mock = Mock("--latency-ms", "250", "--jitter-ms", "50", "--image-bytes", "2048")
     try:
         ids = ids_file(work, 8000)
-        db, _ = fetch(work, "latency.db", mock.url(), ids, "--rate", "400", "--backoff-max-ms", "500")
+        db, _, _ = fetch(work, "latency.db", mock.url(), ids, "--rate", "400", "--backoff-max-ms", "500")
         n, span, rate = attempt_stats(db, share=0.95)
         n_all, span_all, rate_all = attempt_stats(db)
         row("4. 250 ms latency at --rate 400", f"{rate:.1f}/s sustained ({rate_all:.1f}/s incl. the retry tail)",
@@ -315,7 +322,7 @@ def main():
     try:
         rss = {}
         for n in (10_000, 100_000, args.million):
-            db, r = fetch(work, f"mem{n}.db", nginx.url("/mixed"), ids_file(work, n), "--rate", "0", timed=True)
+            db, r, _ = fetch(work, f"mem{n}.db", nginx.url("/mixed"), ids_file(work, n), "--rate", "0", timed=True)
             rss[n] = r
         flat = rss[args.million] <= 64 and rss[args.million] - rss[10_000] <= 16
         row(f"5. peak RSS, {args.million:,} ids", f"{rss[args.million]:.1f} MiB",
@@ -388,7 +395,9 @@ def main():
                 "1. results/s is requests over the span from the first to the last request in the attempts log; "
                 "wrk runs the same POST on the same nginx with the same number of connections.\n"
                 "2. the Python script is a 64-thread pool of urllib requests with sqlite3 inserts, committed "
-                "every 100 rows.\n"
+                "every 100 rows, timed from the pool's start to its last commit (5,000 ids); liveaudit is "
+                "benchmark 1's run timed as a user waits for it: process start, reading and registering the "
+                "CSV, every request, the last commit.\n"
                 "3. nginx `limit_req` at 100 r/s with burst 10 answers 429 above the limit.\n"
                 "4. the embedded mock with 250 ms +- 50 ms latency; concurrency is the default (sized from the rate).\n"
                 "5. peak RSS from /usr/bin/time; flat means 1M ids use at most 16 MiB more than 10k.\n"
