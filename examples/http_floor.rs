@@ -1,6 +1,7 @@
 //! The floor of the HTTP stack liveaudit is built on: reqwest with the same settings the vendor
-//! client uses (rustls, no redirects, `TCP_NODELAY`, a pool as large as the concurrency), posting
-//! one small body per request and reading the answer, with nothing parsed or stored.
+//! client uses (rustls, no redirects, no retries inside reqwest, `TCP_NODELAY`, a pool as large
+//! as the concurrency), posting one small body per request and reading the answer, with
+//! nothing parsed or stored.
 //!
 //! `scripts/bench.py` runs it beside `fetch --rate 0` and wrk, so the ceiling benchmark shows how
 //! much of the gap to wrk is the client library and how much is liveaudit's own work.
@@ -24,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .tcp_nodelay(true)
             .pool_max_idle_per_host(connections)
             .build()?;

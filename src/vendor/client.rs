@@ -88,6 +88,10 @@ impl VendorClient {
         let http = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
+            // Every request on the wire is one of ours, in the attempts log: reqwest's own
+            // re-sends (of HTTP/2 refused streams, by default) are off, and so is the copy of
+            // every request it keeps for them. Retries are the fetcher's, paced and counted.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout.min(options.timeout))
             // A body that stops arriving is caught without waiting for the whole deadline.
