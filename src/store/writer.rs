@@ -5,11 +5,11 @@
 //! transaction, so batches grow under load and shrink to single rows when the vendor is slow:
 //! a killed process loses at most what was in flight. When results arrive together but only a
 //! few at a time, it waits [`LINGER`] once for more before committing (a commit costs as much
-//! as the rows in it), so a kill can also lose up to that long's results. A result and its id's state live in one
-//! row and change in one statement, with the id's attempt count (so an attempt costs one
-//! insert and no update); a result whose face digest another check already carries is recorded
-//! in `repeated_faces` in the same transaction. A write error (a full disk) ends the thread with
-//! the error; the fetcher sees the channel close and stops sending.
+//! as the rows in it), so a kill can also lose up to that long's results. A result and its
+//! id's state live in one row and change in one statement, with the id's attempt count (so an
+//! attempt costs one insert and no update); a result whose face digest another check already
+//! carries is recorded in `repeated_faces` in the same transaction. A write error (a full disk)
+//! ends the thread with the error; the fetcher sees the channel close and stops sending.
 
 use std::path::Path;
 use std::thread::JoinHandle;
@@ -128,18 +128,10 @@ fn run_writer(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(op) = rx.blocking_recv() {
         batch.push(op);
-        let drain = |batch: &mut Vec<WriteOp>, rx: &mut mpsc::Receiver<WriteOp>| {
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(op) => batch.push(op),
-                    Err(_) => break,
-                }
-            }
-        };
-        drain(&mut batch, &mut rx);
+        take_queued(&mut batch, &mut rx);
         if batch.len() > 1 && batch.len() < LINGER_BELOW {
             std::thread::sleep(LINGER);
-            drain(&mut batch, &mut rx);
+            take_queued(&mut batch, &mut rx);
         }
         if let Err(e) = write_batch(&mut conn, run, &batch, &mut stats) {
             // Close the channel first, so senders fail fast instead of filling it.
@@ -149,6 +141,16 @@ fn run_writer(
         batch.clear();
     }
     Ok(stats)
+}
+
+/// Moves what is already queued into `batch`, up to [`MAX_BATCH`].
+fn take_queued(batch: &mut Vec<WriteOp>, rx: &mut mpsc::Receiver<WriteOp>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(op) => batch.push(op),
+            Err(_) => break,
+        }
+    }
 }
 
 fn write_batch(
