@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use super::render::{Chart, Document, Section, sparkline};
 use super::{
-    BUCKET_MS, Bucket, IN_WINDOW, ReportError, UNDATED, Window, bucket_label, percent,
-    period_labels,
+    BUCKET_MS, Bucket, IN_WINDOW, ReportError, UNDATED, Window, bucket_label, dated_within,
+    percent, period_labels,
 };
 use crate::timestamp::format_utc;
 use crate::vendor::codes::{Category, CodeTable};
@@ -314,7 +314,7 @@ fn scan_range(
     (low, high): (i64, i64),
 ) -> Result<Partial, ReportError> {
     use rusqlite::types::ValueRef;
-    let (from, to) = window.bounds_ms();
+    let bounds = window.bounds_ms();
     // The window is checked here rather than in SQL: the time is read once per row either way,
     // and SQLite would compute it a second (and third) time for the WHERE clause. The
     // attributes are selected only when a dimension is asked for.
@@ -328,12 +328,7 @@ fn scan_range(
     let mut part = Partial::default();
     while let Some(row) = rows.next()? {
         let time: Option<i64> = row.get(0)?;
-        // As IN_WINDOW: a check with no time at all is only in an unbounded window.
-        let in_window = match time {
-            Some(t) => from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e),
-            None => from.is_none() && to.is_none(),
-        };
-        if !in_window {
+        if !dated_within(bounds, time) {
             continue;
         }
         let status: u8 = match row.get_ref(1)? {

@@ -184,6 +184,15 @@ impl Window {
 pub(crate) const IN_WINDOW: &str = "(?1 IS NULL OR coalesce(event_time, fetched_at) >= ?1)
      AND (?2 IS NULL OR coalesce(event_time, fetched_at) < ?2)";
 
+/// [`IN_WINDOW`] for a check's time already read (`coalesce(event_time, fetched_at)`), with
+/// `bounds` from [`Window::bounds_ms`]: the same rule, for a scan that filters in Rust.
+pub(crate) fn dated_within((from, to): (Option<i64>, Option<i64>), time: Option<i64>) -> bool {
+    match time {
+        Some(t) => from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e),
+        None => from.is_none() && to.is_none(),
+    }
+}
+
 /// Checks aggregated by 15-minute bucket, time basis, status and code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bucket {

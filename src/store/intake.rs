@@ -61,10 +61,13 @@ pub fn register(
         "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{INTAKE_CACHE_KIB};"
     ))?;
     let registered = register_in_one_transaction(conn, run, sources, opts);
-    conn.execute_batch(&format!(
+    let restored = conn.execute_batch(&format!(
         "PRAGMA cache_size = {cache}; PRAGMA temp_store = {temp};"
-    ))?;
-    registered
+    ));
+    // A failed registration reports its own error, not a failure to put the pragmas back.
+    let stats = registered?;
+    restored?;
+    Ok(stats)
 }
 
 /// The page cache while registering input, in KiB.
@@ -78,42 +81,41 @@ fn register_in_one_transaction(
 ) -> Result<IntakeStats, IntakeError> {
     let tx = conn.transaction()?;
     let mut stats = IntakeStats::default();
+    let IntakeStats {
+        input,
+        duplicates,
+        distinct,
+    } = &mut stats;
     let mut pending: Vec<IdRow> = Vec::with_capacity(INTAKE_ROWS);
-    let mut counts = Counts::default();
+    let mut flush = |pending: &mut Vec<IdRow>| -> Result<(), rusqlite::Error> {
+        let registered = upsert(&tx, run, pending)?;
+        *distinct += registered;
+        *duplicates += pending.len() as u64 - registered;
+        pending.clear();
+        Ok(())
+    };
     for source in sources {
         let mut insert = |row: IdRow| -> Result<(), rusqlite::Error> {
             pending.push(row);
             if pending.len() == INTAKE_ROWS {
-                upsert(&tx, run, &mut pending, &mut counts)?;
+                flush(&mut pending)?;
             }
             Ok(())
         };
-        read_ids(source, opts, &mut stats.input, &mut insert)??;
+        read_ids(source, opts, input, &mut insert)??;
     }
-    upsert(&tx, run, &mut pending, &mut counts)?;
+    flush(&mut pending)?;
     tx.commit()?;
-    stats.distinct = counts.distinct;
-    stats.duplicates = counts.duplicates;
     Ok(stats)
 }
 
-#[derive(Default)]
-struct Counts {
-    distinct: u64,
-    duplicates: u64,
-}
-
-/// Registers `rows` (and empties it): a new id is inserted; an id already in the database is
-/// marked with this run, keeping its result, and gains an event time or attributes it lacked.
-/// An id this run already registered changes nothing, and is counted as a duplicate.
-fn upsert(
-    conn: &Connection,
-    run: i64,
-    rows: &mut Vec<IdRow>,
-    counts: &mut Counts,
-) -> Result<(), rusqlite::Error> {
+/// Registers `rows` and returns how many it registered for this run: a new id is inserted; an
+/// id already in the database is marked with this run, keeping its result, and gains an event
+/// time or attributes it lacked. An id this run already registered changes nothing (a
+/// duplicate).
+fn upsert(conn: &Connection, run: i64, rows: &[IdRow]) -> Result<u64, rusqlite::Error> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let values = vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
     let mut stmt = conn.prepare_cached(&format!(
@@ -135,11 +137,7 @@ fn upsert(
             &run,
         ]
     });
-    let changed = stmt.execute(rusqlite::params_from_iter(params))? as u64;
-    counts.distinct += changed;
-    counts.duplicates += rows.len() as u64 - changed;
-    rows.clear();
-    Ok(())
+    Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
 }
 
 /// Counts the ids of `run` that need the vendor.
