@@ -47,24 +47,46 @@ fn billing_csv_under_a_non_utc_zone_moves_the_day_boundary() {
         "csv",
     ]);
     run.expect(0);
+    // CSV is one tidy table per output (issue "one set of numbers" changed the old
+    // several-sections file): plain numbers, shares as fractions, money at the price's scale.
     assert_eq!(
         run.stdout,
-        "section,,checks,share\n\
-         Totals,charged,2,50.0%\n\
-         Totals,uncharged,1,25.0%\n\
-         Totals,unknown code (charge not known),1,25.0%\n\
-         Totals,unresolved (no final answer yet),0,0.0%\n\
-         Totals,all checks,4,100.0%\n\
-         Totals,amount,0.07 USD,\n\
-         \n\
-         section,period,checks,charged,uncharged,unknown,unresolved,amount\n\
-         Per period,2026-10-01,1,1,0,0,0,0.035\n\
-         Per period,2026-10-02,3,1,1,1,0,0.035\n\
-         \n\
-         section,code,message,category,charged,count,amount\n\
-         Per code,200,success (live person),success,yes,2,0.07\n\
-         Per code,11340,{parameter} error,request_error,no,1,0\n\
-         Per code,12299,New attack type,unknown,unknown,1,0\n"
+        "class,checks,share,amount\n\
+         charged,2,0.5,0.070\n\
+         uncharged,1,0.25,0.000\n\
+         provisional,0,0,0.000\n\
+         unknown_code,1,0.25,0.000\n\
+         unresolved,0,0,0.000\n\
+         all,4,1,0.070\n"
+    );
+    let table = |name: &str| {
+        let run = env.run(&[
+            "report",
+            "billing",
+            "--tz",
+            "Asia/Jakarta",
+            "--price",
+            "0.035",
+            "--format",
+            "csv",
+            "--table",
+            name,
+        ]);
+        run.expect(0);
+        run.stdout.clone()
+    };
+    assert_eq!(
+        table("periods"),
+        "period,checks,charged,uncharged,provisional,unknown,unresolved,amount\n\
+         2026-10-01,1,1,0,0,0,0,0.035\n\
+         2026-10-02,3,1,1,0,1,0,0.035\n"
+    );
+    assert_eq!(
+        table("codes"),
+        "code,message,category,charged,count,amount\n\
+         200,success (live person),success,yes,2,0.070\n\
+         11340,{parameter} error,request_error,no,1,0.000\n\
+         12299,New attack type,unknown,unknown,1,0.000\n"
     );
     // In UTC both successes fall on the first.
     let run = env.run(&["report", "billing", "--format", "json"]);
@@ -92,7 +114,7 @@ fn billing_in_markdown_and_html_carries_the_same_numbers() {
     md.expect(0);
     assert!(
         md.stdout
-            .contains("| 2026-10-02 | 3 | 1 | 1 | 1 | 0 | 0.035 |"),
+            .contains("| 2026-10-02 | 3 | 1 | 1 | 0 | 1 | 0 | 0.035 |"),
         "{}",
         md.stdout
     );

@@ -254,10 +254,12 @@ pub fn load_buckets(
         DateBy::Fetch => "fetched_at / 900000",
         DateBy::Event | DateBy::EventOrFetch => "coalesce(event_time, fetched_at) / 900000",
     };
+    // An open window keeps every check: the condition then names no column, so the index
+    // still covers the query.
     let where_ = if window.bounded() {
         window.sql()
     } else {
-        "1".into()
+        "?1 IS NULL AND ?2 IS NULL".into()
     };
     let mut stmt = conn.prepare(&format!(
         "SELECT {group} AS q, event_time IS NULL AS fb, status, code, count(*)

@@ -462,10 +462,11 @@ fn itemised(
     )?
     .dated_by(opts.date_by);
     let bounds = window.bounds_ms();
-    if from.is_none() && to.is_none() {
+    let period_known = from.is_some() || to.is_some();
+    if !period_known {
         notes.push(
-            "the statement has no times and no --from/--to was given: every line is compared \
-             with every check"
+            "the statement has no times and no --from/--to was given: our side is the checks \
+             its lines name, and underbilled checks cannot be looked for"
                 .into(),
         );
     }
@@ -533,7 +534,12 @@ fn itemised(
     // Our side: every charged check dated in the period, as billing counts it.
     let charged_sql = crate::check::charged_sql(codes, "c.");
     // Unqualified times are `c`'s: the only table of the outer query.
-    let in_window = window.sql();
+    let in_window = if period_known {
+        window.sql()
+    } else {
+        // No period: only the checks the lines name (each once) are compared.
+        "?1 IS NULL AND ?2 IS NULL AND EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id)".into()
+    };
     let our_charged: i64 = conn.query_row(
         &format!("SELECT count(*) FROM checks c WHERE {charged_sql} AND {in_window}"),
         params![bounds.0, bounds.1],
