@@ -579,7 +579,8 @@ pub fn compute(
             resolved: resolved_per[i],
             attacks: attacks_per[i],
             attack_share: share(attacks_per[i], resolved_per[i]),
-            change: (i > 0 && attacks_per[i - 1] > 0).then(|| {
+            // No change is computed into or out of the undated period: it follows no period.
+            change: (i > 0 && attacks_per[i - 1] > 0 && *label != UNDATED).then(|| {
                 (attacks_per[i] - attacks_per[i - 1]) as f64 * 100.0 / attacks_per[i - 1] as f64
             }),
             by_family: family_per.iter().map(|(f, v)| (f.clone(), v[i])).collect(),

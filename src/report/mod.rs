@@ -15,6 +15,8 @@
 
 pub mod attacks;
 pub mod billing;
+#[cfg(test)]
+mod properties;
 pub mod reconcile;
 pub mod render;
 
@@ -218,14 +220,17 @@ impl Window {
             Period::Week => "ISO week",
             Period::Month => "month",
         };
-        let by = format!("{by}, dated by {}", self.date_by.describe());
         let range = match (self.from, self.to) {
             (None, None) => "all dates".to_string(),
             (Some(f), None) => format!("from {f}"),
             (None, Some(t)) => format!("up to {t}"),
             (Some(f), Some(t)) => format!("{f} to {t}"),
         };
-        format!("periods: {by} in {}; {range}", self.tz_name)
+        format!(
+            "periods: {by} in {}; {range}; dated by {}",
+            self.tz_name,
+            self.date_by.describe()
+        )
     }
 }
 

@@ -984,7 +984,9 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
         buckets.row(vec![
             kind.as_str().into(),
             t.count.to_string(),
-            kind.effect().map(|e| format!("{e:+}")).unwrap_or_default(),
+            kind.effect()
+                .map(|e| if e == 0 { "0".into() } else { format!("{e:+}") })
+                .unwrap_or_default(),
             scale.show(t.amount),
             kind.meaning().into(),
         ]);
