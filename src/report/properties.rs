@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 
 use super::reconcile::{ReconcileOptions, reconcile};
 use super::{DateBy, Period, Window, billing, load_buckets, undated_outside};
+use crate::check::{INTERNAL_ERROR, Status, Status::Done};
 use crate::statement::StatementColumns;
 use crate::store::{OpenMode, Store};
 use crate::vendor::codes::CodeTable;
@@ -20,7 +21,7 @@ const SPAN_MS: i64 = 37 * 86_400_000;
 
 #[derive(Debug, Clone)]
 struct Check {
-    status: &'static str,
+    status: Status,
     code: Option<i64>,
     event: Option<i64>,
     fetched: Option<i64>,
@@ -37,14 +38,14 @@ struct Line {
 
 fn check() -> impl Strategy<Value = Check> {
     (
-        prop::sample::select(vec!["done", "done", "done", "failed", "pending"]),
-        prop::sample::select(vec![200, 12202, 12250, 11340, 11350, 12299]),
+        prop::sample::select(vec![Done, Done, Done, Status::Failed, Status::Pending]),
+        prop::sample::select(vec![200, 12202, 12250, 11340, INTERNAL_ERROR, 12299]),
         prop::option::weighted(0.85, 0..SPAN_MS),
         prop::option::weighted(0.9, 0..SPAN_MS),
     )
         .prop_map(|(status, code, event, fetched)| Check {
             status,
-            code: (status == "done").then_some(code),
+            code: (status == Done).then_some(code),
             event: event.map(|t| START_MS + t),
             fetched: fetched.map(|t| START_MS + t),
         })
@@ -76,7 +77,7 @@ fn store(dir: &std::path::Path, checks: &[Check]) -> Store {
                 rusqlite::params![
                     format!("id-{i}"),
                     format!("seq-{i}"),
-                    c.status,
+                    c.status.as_str(),
                     c.code,
                     c.event,
                     c.fetched
