@@ -1108,7 +1108,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = sample_store(dir.path());
         let codes = CodeTable::shipped();
-        let window = Window::new("Asia/Jakarta", crate::cli::Period::Day, None, None).unwrap();
+        let window = Window::new("Asia/Jakarta", crate::check::Period::Day, None, None).unwrap();
         let sorted = |mut s: Scan| {
             s.buckets
                 .sort_by_key(|b| (b.start_ms, b.status, b.code, b.count));
@@ -1146,7 +1146,7 @@ mod tests {
             (Some("2026-09-25"), Some("2026-10-10")),
         ];
         for (from, to) in windows {
-            let window = Window::new("Asia/Jakarta", crate::cli::Period::Day, from, to).unwrap();
+            let window = Window::new("Asia/Jakarta", crate::check::Period::Day, from, to).unwrap();
             let (lo, hi) = window.bounds_ms();
             let by_status = |status: &str| -> i64 {
                 store
@@ -1177,7 +1177,7 @@ mod tests {
         // The bounded windows do cut: fewer checks than all of them.
         let window = Window::new(
             "UTC",
-            crate::cli::Period::Day,
+            crate::check::Period::Day,
             Some("2026-09-25"),
             Some("2026-10-10"),
         )
