@@ -531,7 +531,46 @@ fn itemised(
         }
     }
 
-    // Our side: every charged check dated in the period, as billing counts it.
+    let our_charged = our_side(conn, codes, opts, &window, period_known, sink, notes)?;
+    let our_amount = opts.price.map(|p| p * Decimal::from(our_charged));
+    Ok(Reconciliation {
+        report: "reconcile",
+        statement: opts.statement.display().to_string(),
+        shape: "itemised",
+        columns,
+        zone: opts.tz_name.clone(),
+        period_from: from.map(|d| d.to_string()),
+        period_to: to.map(|d| d.to_string()),
+        lines,
+        billed_amount,
+        our_charged,
+        our_amount,
+        net_difference: lines as i64 - our_charged,
+        net_amount: our_amount.map(|a| billed_amount - a),
+        discrepancies: 0,
+        buckets: BTreeMap::new(),
+        periods: Vec::new(),
+        malformed: Vec::new(),
+        details: Vec::new(),
+        notes: Vec::new(),
+    })
+}
+
+/// Our side of an itemised reconcile: counts every charged check dated in the period (as
+/// billing does) and sorts those no line of the period bills into `underbilled` or, when their
+/// line is dated just outside the period, `shifted_out`. With no period known, only the checks
+/// the lines name are ours to compare.
+fn our_side(
+    conn: &Connection,
+    codes: &CodeTable,
+    opts: &ReconcileOptions,
+    window: &Window,
+    period_known: bool,
+    sink: &mut DetailSink,
+    notes: &mut Vec<String>,
+) -> Result<i64, ReconcileError> {
+    let bounds = window.bounds_ms();
+    let near = i64::from(opts.boundary_hours) * 3_600_000;
     let charged_sql = crate::check::charged_sql(codes, "c.");
     // Unqualified times are `c`'s: the only table of the outer query.
     let in_window = if period_known {
@@ -601,47 +640,31 @@ fn itemised(
         }
         sink.add(detail, opts.price.unwrap_or(Decimal::ZERO))?;
     }
-    let undated_charged = if window.bounded() {
+    // Charged checks without a time under --date-by cannot be in a bounded period: say so.
+    let undated_charged: i64 = if window.bounded() {
         conn.query_row(
             &format!(
-                "SELECT count(*) FROM checks c WHERE {charged_sql} AND c.{} IS NULL",
+                "SELECT count(*) FROM checks c WHERE {charged_sql} AND {} IS NULL",
                 opts.date_by.time_sql()
             ),
             [],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap_or(0)
+            |r| r.get(0),
+        )?
     } else {
         0
     };
-    if undated_charged > 0 && opts.date_by != DateBy::Fetch {
-        notes.push(format!(
-            "{undated_charged} charged checks have no event time and are not in our count; \
-             --date-by event-or-fetch dates them by fetch time"
-        ));
+    if undated_charged > 0 {
+        notes.push(match opts.date_by {
+            DateBy::Fetch => format!(
+                "{undated_charged} charged checks were never fetched and are not in our count"
+            ),
+            _ => format!(
+                "{undated_charged} charged checks have no event time and are not in our count; \
+                 --date-by event-or-fetch dates them by fetch time"
+            ),
+        });
     }
-    let our_amount = opts.price.map(|p| p * Decimal::from(our_charged));
-    Ok(Reconciliation {
-        report: "reconcile",
-        statement: opts.statement.display().to_string(),
-        shape: "itemised",
-        columns,
-        zone: opts.tz_name.clone(),
-        period_from: from.map(|d| d.to_string()),
-        period_to: to.map(|d| d.to_string()),
-        lines,
-        billed_amount,
-        our_charged,
-        our_amount,
-        net_difference: lines as i64 - our_charged,
-        net_amount: our_amount.map(|a| billed_amount - a),
-        discrepancies: 0,
-        buckets: BTreeMap::new(),
-        periods: Vec::new(),
-        malformed: Vec::new(),
-        details: Vec::new(),
-        notes: Vec::new(),
-    })
+    Ok(our_charged)
 }
 
 /// Sorts one statement line into its bucket (see the module doc), with the flags on top.
