@@ -148,10 +148,11 @@ fn is_provisional(code: i64, codes: &CodeTable) -> bool {
     code == INTERNAL_ERROR && codes.charged(code) != Some(true)
 }
 
-fn code_list(codes: &CodeTable, charged: Option<bool>) -> String {
+/// The codes [`classify`] calls charged, as an SQL list (`NULL` when there are none).
+fn charged_codes(codes: &CodeTable) -> String {
     let list: Vec<String> = codes
         .iter()
-        .filter(|c| c.charged == charged && !is_provisional(c.code, codes))
+        .filter(|c| classify(Status::Done, Some(c.code), codes) == Class::Charged)
         .map(|c| c.code.to_string())
         .collect();
     if list.is_empty() {
@@ -161,12 +162,12 @@ fn code_list(codes: &CodeTable, charged: Option<bool>) -> String {
     }
 }
 
-/// The SQL condition "this check is charged" (columns qualified by `table.`, maybe empty).
+/// [`classify`]`== Charged` as an SQL condition (columns qualified by `table.`, maybe empty).
 pub fn charged_sql(codes: &CodeTable, table: &str) -> String {
     format!(
         "({table}status = {} AND {table}code IS NOT NULL AND {table}code IN ({}))",
         Status::Done.sql(),
-        code_list(codes, Some(true))
+        charged_codes(codes)
     )
 }
 
