@@ -295,7 +295,25 @@ mod tests {
 
     #[test]
     fn sql_classification_agrees_with_rust() {
-        let codes = CodeTable::shipped();
+        // The shipped table, and one whose user file bills 11350 (then it is not provisional).
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("codes.csv");
+        std::fs::write(
+            &file,
+            format!("code,message,charged,category,family\n{INTERNAL_ERROR},x,yes,error,\n"),
+        )
+        .unwrap();
+        let billed = CodeTable::with_overrides(&file).unwrap();
+        assert_eq!(
+            classify(Status::Done, Some(INTERNAL_ERROR), &billed),
+            Class::Charged
+        );
+        for codes in [CodeTable::shipped(), billed] {
+            sql_agrees(&codes);
+        }
+    }
+
+    fn sql_agrees(codes: &CodeTable) {
         let conn = Connection::open_in_memory().unwrap();
         let mut all_codes: Vec<Option<i64>> = codes.iter().map(|c| Some(c.code)).collect();
         all_codes.extend([None, Some(12299), Some(-1)]);
@@ -305,13 +323,13 @@ mod tests {
                     .query_row(
                         &format!(
                             "SELECT {}, {NEEDS_VENDOR_SQL} FROM (SELECT ?1 AS status, ?2 AS code)",
-                            charged_sql(&codes, "")
+                            charged_sql(codes, "")
                         ),
                         rusqlite::params![status.as_str(), code],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .unwrap();
-                let rust = classify(status, *code, &codes);
+                let rust = classify(status, *code, codes);
                 assert_eq!(charged, rust == Class::Charged, "{status} {code:?}");
                 assert_eq!(needs, needs_vendor(status, *code), "{status} {code:?}");
             }
