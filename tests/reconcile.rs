@@ -405,6 +405,20 @@ fn reconcile_adds_up_with_outside_lines_and_time_zone_shifts() {
     let b: serde_json::Value = serde_json::from_str(&bill.stdout).unwrap();
     assert_eq!(b["totals"]["charged"], v["our_charged"]);
 
+    // The summary table as CSV carries the same identity for a spreadsheet.
+    let mut csv_args = args[..args.len() - 2].to_vec();
+    csv_args.extend(["--output", "tables/"]);
+    f.env.run(&csv_args).expect(5);
+    let mut reader = csv::Reader::from_path(f.env.path("tables/summary.csv")).unwrap();
+    let from_csv: i64 = reader
+        .records()
+        .map(Result::unwrap)
+        .filter(|r| &r[4] == "false")
+        .map(|r| r[2].parse::<i64>().unwrap() * r[1].parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(from_csv, -3);
+    assert!(f.env.path("tables/discrepancies.csv").exists());
+
     // The printed headline says the same identity in words.
     let mut table = args.to_vec();
     table.pop();

@@ -1004,6 +1004,16 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
         if t.count == 0 && matches!(kind, BucketKind::PeriodDifference) == (r.shape == "itemised") {
             continue;
         }
+        buckets.tidy_row(
+            &["bucket", "count", "effect", "amount", "overlaps"],
+            vec![
+                kind.as_str().into(),
+                t.count.to_string(),
+                kind.effect().map(|e| e.to_string()).unwrap_or_default(),
+                scale.show(t.amount),
+                (kind.effect().is_none()).to_string(),
+            ],
+        );
         buckets.row(vec![
             kind.as_str().into(),
             t.count.to_string(),
@@ -1054,6 +1064,24 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
         &["bucket", "line", "liveness id", "time", "ours", "note"],
     );
     for d in &r.details {
+        let text = |v: Option<String>| v.unwrap_or_default();
+        let number = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        details.tidy_row(
+            &DETAIL_COLUMNS,
+            vec![
+                d.bucket.as_str().into(),
+                d.line.map(|l| l.to_string()).unwrap_or_default(),
+                text(d.liveness_id.clone()),
+                text(d.sequence_id.clone()),
+                text(d.statement_time.clone()),
+                number(d.statement_code),
+                text(d.statement_amount.clone()),
+                text(d.our_status.clone()),
+                number(d.our_code),
+                text(d.our_time.clone()),
+                d.note.clone(),
+            ],
+        );
         details.row(vec![
             d.bucket.as_str().into(),
             d.line.map(|l| l.to_string()).unwrap_or_default(),
@@ -1097,6 +1125,21 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
     }
 }
 
+/// The columns of `--details` and of the `discrepancies` CSV table.
+const DETAIL_COLUMNS: [&str; 11] = [
+    "bucket",
+    "line",
+    "liveness_id",
+    "sequence_id",
+    "statement_time",
+    "statement_code",
+    "statement_amount",
+    "our_status",
+    "our_code",
+    "our_time",
+    "note",
+];
+
 /// Writes the details header even when there are no discrepancies, so scripts can rely on it.
 pub fn ensure_details_header(path: &Path) -> std::io::Result<()> {
     let empty = std::fs::metadata(path)
@@ -1104,11 +1147,7 @@ pub fn ensure_details_header(path: &Path) -> std::io::Result<()> {
         .unwrap_or(true);
     if empty {
         let mut f = std::fs::File::create(path)?;
-        writeln!(
-            f,
-            "bucket,line,liveness_id,sequence_id,statement_time,statement_code,statement_amount,\
-             our_status,our_code,our_time,note"
-        )?;
+        writeln!(f, "{}", DETAIL_COLUMNS.join(","))?;
     }
     Ok(())
 }
