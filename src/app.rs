@@ -337,8 +337,12 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
                     t.resolved, t.charged, t.attacks, t.unknown_codes, t.failed
                 ),
                 format!(
-                    "ids of this input now: {} done, {} kept at 11350 (asked again next run), {} failed, {} pending",
-                    c.done, c.internal_error, c.failed, c.pending
+                    "ids of this input now: {} done, {} kept at {} (provisional: asked again next run), {} failed, {} pending",
+                    c.done,
+                    c.internal_error,
+                    crate::check::INTERNAL_ERROR,
+                    c.failed,
+                    c.pending
                 ),
             ];
             if let Some(stop) = &r.stop {
@@ -417,44 +421,113 @@ fn default_format(format: Option<Format>, output: Option<&Path>) -> Format {
     })
 }
 
-fn emit(doc: &Document, format: Option<Format>, output_path: Option<&Path>) -> Result<(), Failure> {
-    let format = default_format(format, output_path);
+/// Writes a report: one format to stdout or a file; CSV is one table (`--table`), or every
+/// table as `DIR/NAME.csv` when the output is a directory.
+fn emit(
+    doc: &Document,
+    format: Option<Format>,
+    output_path: Option<&Path>,
+    table: Option<&str>,
+) -> Result<(), Failure> {
+    let is_dir =
+        output_path.is_some_and(|p| p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/'));
+    let format = match (format, is_dir) {
+        (None, true) => Format::Csv,
+        _ => default_format(format, output_path),
+    };
+    let choose = |key: &str| {
+        doc.table(key).ok_or_else(|| {
+            Failure::usage(anyhow!(
+                "--table {key:?} is not a table of this report; choose one of: {}",
+                doc.keys().join(", ")
+            ))
+        })
+    };
+    if table.is_some() && format != Format::Csv {
+        return Err(Failure::usage(anyhow!(
+            "--table chooses a table of --format csv"
+        )));
+    }
+    if is_dir {
+        let Some(dir) = output_path else {
+            return Ok(());
+        };
+        if format != Format::Csv {
+            return Err(Failure::usage(anyhow!(
+                "--output {} is a directory: only --format csv writes one file per table",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating {}", dir.display()))
+            .map_err(Failure::internal)?;
+        let sections: Vec<&Section> = match table {
+            Some(key) => vec![choose(key)?],
+            None => doc.sections.iter().collect(),
+        };
+        for s in sections {
+            let path = dir.join(format!("{}.csv", s.key));
+            let mut out = output(Some(&path))?;
+            crate::report::render::render_csv(s, &mut out)
+                .and_then(|()| out.flush())
+                .map_err(write_failure)?;
+        }
+        return Ok(());
+    }
     let mut out = output(output_path)?;
-    render(doc, format, &mut out)
-        .and_then(|()| out.flush())
-        .map_err(write_failure)
+    match (format, table) {
+        (Format::Csv, Some(key)) => crate::report::render::render_csv(choose(key)?, &mut out),
+        _ => render(doc, format, &mut out),
+    }
+    .and_then(|()| out.flush())
+    .map_err(write_failure)
 }
 
-fn report_store(global: &GlobalArgs) -> Result<(Store, CodeTable), Failure> {
+/// The database, the code table and the billing day's zone of a report.
+pub struct ReportContext {
+    pub store: Store,
+    pub codes: CodeTable,
+    /// `--tz`, `LIVEAUDIT_TZ`, the config file's `tz`, else UTC.
+    pub tz: String,
+}
+
+fn report_store(global: &GlobalArgs, tz_flag: Option<&str>) -> Result<ReportContext, Failure> {
+    report_context(global, tz_flag, None)
+}
+
+/// The context of a report over `db` (else the database in force), with the code table in
+/// force (`--codes-file` honoured) and the `tz` setting.
+pub fn report_context(
+    global: &GlobalArgs,
+    tz_flag: Option<&str>,
+    db: Option<&Path>,
+) -> Result<ReportContext, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
     let codes = code_table(&layers)?;
-    let store = Store::open(&layers.db(), OpenMode::Existing)?;
-    Ok((store, codes))
+    let store = Store::open(db.unwrap_or(&layers.db()), OpenMode::Existing)?;
+    Ok(ReportContext {
+        store,
+        codes,
+        tz: layers.tz(tz_flag),
+    })
 }
 
-fn window(args: &ReportArgs) -> Result<Window, Failure> {
-    Ok(Window::new(
-        &args.tz,
-        args.by,
-        args.from.as_deref(),
-        args.to.as_deref(),
-    )?)
+fn window(args: &ReportArgs, tz: &str) -> Result<Window, Failure> {
+    Ok(Window::new(tz, args.by, args.from.as_deref(), args.to.as_deref())?.dated_by(args.date_by))
 }
 
 /// Computes the billing report's document.
-pub fn billing_document(
-    store: &Store,
-    codes: &CodeTable,
-    args: &BillingArgs,
-) -> Result<Document, Failure> {
-    let window = window(&args.common)?;
+pub fn billing_document(ctx: &ReportContext, args: &BillingArgs) -> Result<Document, Failure> {
+    let (store, codes) = (&ctx.store, &ctx.codes);
+    let window = window(&args.common, &ctx.tz)?;
     let price = args
         .price
         .as_deref()
         .map(billing::parse_price)
         .transpose()?;
     let buckets = load_buckets(&store.conn, &window)?;
-    let mut report = billing::compute(&buckets, codes, &window, price, &args.currency);
+    let undated = crate::report::undated_outside(&store.conn, &window)?;
+    let mut report = billing::compute(&buckets, codes, &window, price, &args.currency, undated);
     // Codes the table does not know still have the vendor's own message.
     for row in report.codes.iter_mut().filter(|r| r.message.is_empty()) {
         row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();
@@ -463,12 +536,9 @@ pub fn billing_document(
 }
 
 /// Computes the attack report's document.
-pub fn attacks_document(
-    store: &Store,
-    codes: &CodeTable,
-    args: &AttacksArgs,
-) -> Result<Document, Failure> {
-    let window = window(&args.common)?;
+pub fn attacks_document(ctx: &ReportContext, args: &AttacksArgs) -> Result<Document, Failure> {
+    let (store, codes) = (&ctx.store, &ctx.codes);
+    let window = window(&args.common, &ctx.tz)?;
     if !(args.spike_factor.is_finite() && args.spike_factor >= 1.0) {
         return Err(Failure::usage(anyhow!(
             "--spike-factor must be a number of at least 1"
@@ -483,30 +553,41 @@ pub fn attacks_document(
             baseline_periods: args.baseline.max(1),
         },
     };
-    let report = attacks::compute(&store.conn, codes, &window, &opts)?;
+    let mut report = attacks::compute(&store.conn, codes, &window, &opts)?;
+    for row in &mut report.unknown_codes {
+        row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();
+    }
     Ok(attacks::document(&report, &window))
 }
 
+fn emit_report(doc: &Document, args: &ReportArgs) -> Result<(), Failure> {
+    emit(
+        doc,
+        args.format,
+        args.output.as_deref(),
+        args.table.as_deref(),
+    )
+}
+
 fn report_billing(global: &GlobalArgs, args: &BillingArgs) -> Result<ExitStatus, Failure> {
-    let (store, codes) = report_store(global)?;
-    let doc = billing_document(&store, &codes, args)?;
-    emit(&doc, args.common.format, args.common.output.as_deref())?;
+    let ctx = report_store(global, args.common.tz.as_deref())?;
+    emit_report(&billing_document(&ctx, args)?, &args.common)?;
     Ok(ExitStatus::Ok)
 }
 
 fn report_attacks(global: &GlobalArgs, args: &AttacksArgs) -> Result<ExitStatus, Failure> {
-    let (store, codes) = report_store(global)?;
-    let doc = attacks_document(&store, &codes, args)?;
-    emit(&doc, args.common.format, args.common.output.as_deref())?;
+    let ctx = report_store(global, args.common.tz.as_deref())?;
+    emit_report(&attacks_document(&ctx, args)?, &args.common)?;
     Ok(ExitStatus::Ok)
 }
 
 /// Runs a reconcile and renders it; `Ok(true)` when clean within the tolerances.
 pub fn reconcile_document(
-    store: &mut Store,
-    codes: &CodeTable,
+    ctx: &mut ReportContext,
     args: &ReconcileArgs,
 ) -> Result<(Document, bool), Failure> {
+    let tz = ctx.tz.clone();
+    let (store, codes) = (&mut ctx.store, &ctx.codes);
     use crate::report::reconcile::{self, ReconcileError, ReconcileOptions};
     let price = args
         .price
@@ -521,8 +602,8 @@ pub fn reconcile_document(
     })?;
     // Validate the zone and dates before reading anything.
     Window::new(
-        &args.tz,
-        crate::cli::Period::Day,
+        &tz,
+        crate::check::Period::Day,
         args.from.as_deref(),
         args.to.as_deref(),
     )?;
@@ -537,13 +618,14 @@ pub fn reconcile_document(
             count: args.statement_count_column.clone(),
             period: args.statement_period_column.clone(),
         },
-        tz_name: args.tz.clone(),
+        tz_name: tz,
         from: args.from.clone(),
         to: args.to.clone(),
         price,
         currency: args.currency.clone(),
         boundary_hours: args.boundary_hours,
         details: args.details.clone(),
+        date_by: args.date_by,
     };
     let result = reconcile::reconcile(&mut store.conn, codes, &opts).map_err(|e| match e {
         ReconcileError::Statement(s) => Failure::usage(s),
@@ -560,11 +642,14 @@ pub fn reconcile_document(
 }
 
 fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
-    let layers = layers(global, &VendorArgs::default())?;
-    let codes = code_table(&layers)?;
-    let mut store = Store::open(&layers.db(), OpenMode::Existing)?;
-    let (doc, clean) = reconcile_document(&mut store, &codes, args)?;
-    emit(&doc, args.format, args.output.as_deref())?;
+    let mut ctx = report_store(global, args.tz.as_deref())?;
+    let (doc, clean) = reconcile_document(&mut ctx, args)?;
+    emit(
+        &doc,
+        args.format,
+        args.output.as_deref(),
+        args.table.as_deref(),
+    )?;
     Ok(if clean {
         ExitStatus::Ok
     } else {

@@ -66,12 +66,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Period {
-    Day,
-    Week,
-    Month,
-}
+pub use crate::check::{DateBy, Period};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -174,13 +169,22 @@ pub struct ReportArgs {
     /// Last day included (YYYY-MM-DD, in --tz)
     #[arg(long, value_name = "DATE")]
     pub to: Option<String>,
-    /// Time zone that draws day boundaries (IANA name, e.g. Asia/Singapore)
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    pub tz: String,
+    /// The billing day's time zone (IANA name, e.g. Asia/Singapore): a setting of the account,
+    /// shared by every report and reconcile [env: LIVEAUDIT_TZ, config key tz] [default: UTC]
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Which time dates a check: event (from the input; checks without one are "undated"),
+    /// event-or-fetch, or fetch
+    #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
+    pub date_by: DateBy,
     /// Output format [default: table on a terminal, csv otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Write to FILE instead of stdout
+    /// The table --format csv writes (totals, periods, codes, ...) [default: the first]
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// Write to FILE instead of stdout; with --format csv, a DIR/ (ending in /, or an existing
+    /// directory) gets every table as its own NAME.csv
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -232,10 +236,13 @@ pub struct ReconcileArgs {
     /// The vendor's statement (CSV)
     #[arg(long, value_name = "FILE")]
     pub statement: PathBuf,
-    /// Time zone of the vendor's billing day (IANA name); also reads statement times written
-    /// without an offset
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    pub tz: String,
+    /// The billing day's time zone (IANA name); also reads statement times written without an
+    /// offset [env: LIVEAUDIT_TZ, config key tz] [default: UTC]
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Which time dates our checks (as in `report billing`)
+    #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
+    pub date_by: DateBy,
     /// First day of the billed period (YYYY-MM-DD) [default: the statement's first day]
     #[arg(long, value_name = "DATE")]
     pub from: Option<String>,
@@ -283,7 +290,10 @@ pub struct ReconcileArgs {
     /// Output format [default: table on a terminal, csv otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Write to FILE instead of stdout
+    /// The table --format csv writes (summary, discrepancies, ...) [default: the first]
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// Write to FILE instead of stdout; with --format csv, a DIR/ gets every table as NAME.csv
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

@@ -84,6 +84,8 @@ pub struct FileConfig {
     pub license_url: Option<String>,
     pub db: Option<PathBuf>,
     pub codes_file: Option<PathBuf>,
+    /// The account's billing day zone (IANA name), for every report and reconcile.
+    pub tz: Option<String>,
 }
 
 impl FileConfig {
@@ -180,6 +182,12 @@ impl Layers {
             .clone()
             .or_else(|| (self.env)("LIVEAUDIT_CODES").map(PathBuf::from))
             .or_else(|| self.file.codes_file.clone())
+    }
+
+    /// The billing day's zone: `--tz`, `LIVEAUDIT_TZ`, the file's `tz`, else UTC.
+    pub fn tz(&self, flag: Option<&str>) -> String {
+        self.pick(&flag.map(str::to_string), "LIVEAUDIT_TZ", &self.file.tz)
+            .unwrap_or_else(|| "UTC".to_string())
     }
 
     fn pick(&self, flag: &Option<String>, env: &str, file: &Option<String>) -> Option<String> {

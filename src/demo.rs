@@ -14,6 +14,7 @@ use anyhow::{Context, anyhow};
 use crate::app::{Failure, attacks_document, billing_document, fetch_status};
 use std::io::Write;
 
+use crate::check::DateBy;
 use crate::cli::{
     AttacksArgs, BillingArgs, DemoArgs, GlobalArgs, Period, ReconcileArgs, ReportArgs,
 };
@@ -25,7 +26,6 @@ use crate::fetch::retry::RetryPolicy;
 use crate::input::{InputOptions, Source};
 use crate::mock::{FaultKind, MockOptions, MockServer};
 use crate::report::render::{Format, render};
-use crate::store::{OpenMode, Store};
 use crate::vendor::client::ClientOptions;
 use crate::vendor::codes::CodeTable;
 
@@ -148,19 +148,20 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
         report.counts.pending,
     );
 
-    let mut store = Store::open(&db, OpenMode::Existing)?;
-    let codes = CodeTable::shipped();
+    // One billing day for every report: the sample vendor bills by Singapore's day.
+    let mut ctx = crate::app::report_context(global, Some("Asia/Singapore"), Some(&db))?;
     let common = ReportArgs {
         by: Period::Week,
         from: None,
         to: None,
-        tz: "Asia/Singapore".into(),
+        tz: None,
+        date_by: DateBy::Event,
         format: Some(Format::Table),
+        table: None,
         output: None,
     };
     let billing = billing_document(
-        &store,
-        &codes,
+        &ctx,
         &BillingArgs {
             common: common.clone(),
             price: Some("0.035".into()),
@@ -168,8 +169,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
         },
     )?;
     let attacks = attacks_document(
-        &store,
-        &codes,
+        &ctx,
         &AttacksArgs {
             common: ReportArgs {
                 by: Period::Day,
@@ -183,11 +183,12 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
         },
     )?;
     let (reconciled, _clean) = crate::app::reconcile_document(
-        &mut store,
-        &codes,
+        &mut ctx,
         &ReconcileArgs {
             statement,
-            tz: "Asia/Singapore".into(),
+            tz: None,
+            date_by: DateBy::Event,
+            table: None,
             from: None,
             to: None,
             price: Some("0.035".into()),

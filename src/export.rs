@@ -128,13 +128,19 @@ fn for_each_row(
     let mut count = 0;
     while let Some(r) = rows.next()? {
         let code: Option<i64> = r.get(2)?;
+        let status: String = r.get(1)?;
+        let class = crate::check::classify(
+            crate::check::Status::from_db(status.as_bytes()),
+            code,
+            codes,
+        );
         each(ExportRow {
             liveness_id: r.get(0)?,
-            status: r.get(1)?,
+            status,
             code,
             message: r.get(3)?,
             category: code.map(|c| codes.category(c).as_str()),
-            charged: code.and_then(|c| codes.charged(c)),
+            charged: class.charged(),
             score: r.get(4)?,
             sequence_id: r.get(5)?,
             attempts: r.get(6)?,

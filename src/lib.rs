@@ -7,6 +7,7 @@
 //! the embedded stand-in vendor used by tests, the demo and benchmarks.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::check::INTERNAL_ERROR;
+
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -299,7 +301,7 @@ pub fn expected_code(id: &str) -> i64 {
         0..=724 => 200,
         725..=904 => 12202 + ((h / 1000) % 21) as i64,
         905..=934 => 12250,
-        935..=949 => 11350,
+        935..=949 => INTERNAL_ERROR,
         950..=974 => 11340,
         _ => 12299,
     }
@@ -330,7 +332,7 @@ fn message_for(code: i64) -> &'static str {
         12221 => "Light verification failed",
         12222 => "Injection attack",
         12250 => "Verification error",
-        11350 => "Internal error",
+        INTERNAL_ERROR => "Internal error",
         11340 => "liveness_id error",
         11301 => "liveness_id empty",
         305 => "Daily maximum volume reached",
@@ -532,7 +534,7 @@ fn fault_response(kind: FaultKind, id: &str) -> Response {
         }
         FaultKind::Internal => json_response(
             StatusCode::OK,
-            serde_json::json!({"code": 11350, "message": "Internal error", "sequence_id": format!("{:016x}", stable_hash(id.as_bytes()))}),
+            serde_json::json!({"code": INTERNAL_ERROR, "message": "Internal error", "sequence_id": format!("{:016x}", stable_hash(id.as_bytes()))}),
         ),
         FaultKind::Huge => {
             let chunk = Bytes::from(vec![b' '; 64 * 1024]);

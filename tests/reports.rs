@@ -47,24 +47,46 @@ fn billing_csv_under_a_non_utc_zone_moves_the_day_boundary() {
         "csv",
     ]);
     run.expect(0);
+    // CSV is one tidy table per output (issue "one set of numbers" changed the old
+    // several-sections file): plain numbers, shares as fractions, money at the price's scale.
     assert_eq!(
         run.stdout,
-        "section,,checks,share\n\
-         Totals,charged,2,50.0%\n\
-         Totals,uncharged,1,25.0%\n\
-         Totals,unknown code (charge not known),1,25.0%\n\
-         Totals,unresolved (no final answer yet),0,0.0%\n\
-         Totals,all checks,4,100.0%\n\
-         Totals,amount,0.07 USD,\n\
-         \n\
-         section,period,checks,charged,uncharged,unknown,unresolved,amount\n\
-         Per period,2026-10-01,1,1,0,0,0,0.035\n\
-         Per period,2026-10-02,3,1,1,1,0,0.035\n\
-         \n\
-         section,code,message,category,charged,count,amount\n\
-         Per code,200,success (live person),success,yes,2,0.07\n\
-         Per code,11340,{parameter} error,request_error,no,1,0\n\
-         Per code,12299,New attack type,unknown,unknown,1,0\n"
+        "class,checks,share,amount\n\
+         charged,2,0.5,0.070\n\
+         uncharged,1,0.25,0.000\n\
+         provisional,0,0,0.000\n\
+         unknown_code,1,0.25,0.000\n\
+         unresolved,0,0,0.000\n\
+         all,4,1,0.070\n"
+    );
+    let table = |name: &str| {
+        let run = env.run(&[
+            "report",
+            "billing",
+            "--tz",
+            "Asia/Jakarta",
+            "--price",
+            "0.035",
+            "--format",
+            "csv",
+            "--table",
+            name,
+        ]);
+        run.expect(0);
+        run.stdout.clone()
+    };
+    assert_eq!(
+        table("periods"),
+        "period,checks,charged,uncharged,provisional,unknown,unresolved,amount\n\
+         2026-10-01,1,1,0,0,0,0,0.035\n\
+         2026-10-02,3,1,1,0,1,0,0.035\n"
+    );
+    assert_eq!(
+        table("codes"),
+        "code,message,category,charged,count,amount\n\
+         200,success (live person),success,yes,2,0.070\n\
+         11340,{parameter} error,request_error,no,1,0.000\n\
+         12299,New attack type,unknown,unknown,1,0.000\n"
     );
     // In UTC both successes fall on the first.
     let run = env.run(&["report", "billing", "--format", "json"]);
@@ -92,7 +114,7 @@ fn billing_in_markdown_and_html_carries_the_same_numbers() {
     md.expect(0);
     assert!(
         md.stdout
-            .contains("| 2026-10-02 | 3 | 1 | 1 | 1 | 0 | 0.035 |"),
+            .contains("| 2026-10-02 | 3 | 1 | 1 | 0 | 1 | 0 | 0.035 |"),
         "{}",
         md.stdout
     );
@@ -325,4 +347,247 @@ fn dimension_top_n_folds_the_rest_into_other_and_counts_attacks_by_family() {
         );
     }
     assert_eq!(v["attacks"], 4);
+}
+
+/// The fixture plus two checks without an event time and one attack.
+fn fixture_with_undated() -> (Env, [String; 4]) {
+    let (env, ids) = fixture();
+    let e = first_with("e", |c| c == 200);
+    let f = first_with("f", |c| c == 11340);
+    let g = first_with("g", |c| c == 12222);
+    env.write(
+        "more.csv",
+        format!(
+            "liveness_id,created_at,channel\n{e},,web\n{f},,web\n{g},2026-10-02T05:00:00Z,web\n"
+        ),
+    );
+    env.run(&["fetch", "--rate", "0", "more.csv"]).expect(0);
+    (env, ids)
+}
+
+fn json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let run = env.run(args);
+    run.expect(0);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+/// Observation 3: checks without an event time were dated by fetch time silently, stretching
+/// the periods up to today. Now they are the period `undated`, or dated on request.
+#[test]
+fn undated_checks_are_a_period_of_their_own_and_never_dated_silently() {
+    let (env, _) = fixture_with_undated();
+    let v = json(&env, &["report", "billing", "--format", "json"]);
+    let labels: Vec<&str> = v["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        ["2026-10-01", "2026-10-02", "undated"],
+        "no period invented"
+    );
+    assert_eq!(v["periods"][2]["checks"], 2);
+    assert_eq!(
+        v["totals"]["checks"], 7,
+        "undated checks are counted in the totals"
+    );
+    assert_eq!(v["basis"]["undated"], 2);
+    assert_eq!(v["basis"]["dated_by"], "event");
+
+    // A bounded bill says what it leaves out.
+    let args = [
+        "report",
+        "billing",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+    ];
+    let mut j = args.to_vec();
+    j.extend(["--format", "json"]);
+    let v = json(&env, &j);
+    assert_eq!(v["totals"]["checks"], 5);
+    assert_eq!(v["basis"]["undated_outside_window"], 2);
+    let mut t = args.to_vec();
+    t.extend(["--format", "table"]);
+    let run = env.run(&t);
+    assert!(
+        run.stdout
+            .contains("2 of them are outside --from/--to and not counted"),
+        "{}",
+        run.stdout
+    );
+
+    // Dated by fetch time when the user asks for it: no undated period remains.
+    let v = json(
+        &env,
+        &[
+            "report",
+            "billing",
+            "--date-by",
+            "event-or-fetch",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(v["basis"]["dated_by_fetch_time"], 2);
+    assert!(
+        v["periods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["period"] != "undated")
+    );
+    assert_eq!(v["totals"]["checks"], 7);
+
+    // The attack report's periods (and so its sparklines) cover the periods with data only.
+    let v = json(&env, &["report", "attacks", "--format", "json"]);
+    let labels: Vec<&str> = v["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["2026-10-01", "2026-10-02", "undated"]);
+}
+
+/// Observation 4: the attack report left out codes the table does not list.
+#[test]
+fn unknown_codes_are_listed_in_the_attack_report_and_never_folded_into_a_family() {
+    let (env, [_, _, _, d]) = fixture_with_undated();
+    let v = json(&env, &["report", "attacks", "--format", "json"]);
+    let unknown = v["unknown_codes"].as_array().unwrap();
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0]["code"], 12299);
+    assert_eq!(unknown[0]["count"], 1);
+    assert_eq!(unknown[0]["message"], "New attack type");
+    assert!(
+        unknown[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("--codes-file")
+    );
+    assert_eq!(v["attacks"], 1, "only the known attack");
+    let in_families: i64 = v["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["attacks"].as_i64().unwrap())
+        .sum();
+    assert_eq!(in_families, 1);
+    let run = env.run(&["report", "attacks", "--format", "table"]);
+    assert!(
+        run.stdout.contains("not in the code table"),
+        "{}",
+        run.stdout
+    );
+
+    // Once the table says what it is, it counts where it belongs.
+    env.write(
+        "codes.csv",
+        "code,message,charged,category,family\n12299,New attack type,yes,attack,injection\n",
+    );
+    let v = json(
+        &env,
+        &[
+            "--codes-file",
+            "codes.csv",
+            "report",
+            "attacks",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(v["unknown_codes"].as_array().unwrap().is_empty());
+    assert_eq!(v["attacks"], 2);
+    let export = env.run(&["--codes-file", "codes.csv", "export"]);
+    let row = export.stdout.lines().find(|l| l.starts_with(&d)).unwrap();
+    assert!(row.contains(",attack,true,"), "{row}");
+}
+
+/// Observation 6: amounts at uneven scales, and a CSV no reader loads as a table.
+#[test]
+fn money_has_one_scale_and_csv_tables_load() {
+    let (env, _) = fixture_with_undated();
+    let md = env.run(&[
+        "report", "billing", "--price", "0.035", "--format", "markdown",
+    ]);
+    md.expect(0);
+    assert!(
+        md.stdout.contains("| 0.070 |") && md.stdout.contains("| 0.000 |"),
+        "{}",
+        md.stdout
+    );
+    assert!(
+        !md.stdout.contains("| 0.07 |") && !md.stdout.contains("| 0 |\n"),
+        "{}",
+        md.stdout
+    );
+    let whole = env.run(&["report", "billing", "--price", "2", "--format", "table"]);
+    assert!(
+        whole.stdout.contains("8.00 USD"),
+        "at least two decimals: {}",
+        whole.stdout
+    );
+
+    let dir = env.path("tables");
+    let run = env.run(&[
+        "report",
+        "billing",
+        "--price",
+        "0.035",
+        "--output",
+        &format!("{}/", dir.display()),
+    ]);
+    run.expect(0);
+    let read = |name: &str| -> Vec<csv::StringRecord> {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(!text.contains('%') && !text.contains('▁'), "{name}: {text}");
+        csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let totals = read("totals.csv");
+    let periods = read("periods.csv");
+    let codes = read("codes.csv");
+    let total = |class: &str, col: usize| -> String {
+        totals.iter().find(|r| &r[0] == class).unwrap()[col].to_string()
+    };
+    let sum = |rows: &[csv::StringRecord], col: usize| -> rust_decimal::Decimal {
+        rows.iter()
+            .map(|r| r[col].parse::<rust_decimal::Decimal>().unwrap())
+            .sum()
+    };
+    assert_eq!(sum(&periods, 2).to_string(), total("charged", 1));
+    assert_eq!(sum(&periods, 1).to_string(), total("all", 1));
+    assert_eq!(sum(&periods, 7), total("all", 3).parse().unwrap());
+    assert_eq!(sum(&codes, 5), total("charged", 3).parse().unwrap());
+    let shares: f64 = totals
+        .iter()
+        .filter(|r| !matches!(&r[0], "all" | "provisional"))
+        .map(|r| r[2].parse::<f64>().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9, "{shares}");
+
+    // One table by name; an unknown name is a usage error that lists the names.
+    let run = env.run(&[
+        "report", "attacks", "--format", "csv", "--table", "families",
+    ]);
+    run.expect(0);
+    assert!(
+        run.stdout
+            .starts_with("family,attacks,share_of_checks,share_of_attacks\n"),
+        "{}",
+        run.stdout
+    );
+    let run = env.run(&["report", "billing", "--format", "csv", "--table", "nope"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("totals, periods, codes"),
+        "{}",
+        run.stderr
+    );
 }

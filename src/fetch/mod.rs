@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::check::{Class, Status};
 use crate::config::VendorSettings;
 use crate::input::{InputOptions, Source};
 use crate::store::intake::{self, IntakeError, IntakeStats, ToFetch};
@@ -572,10 +573,10 @@ async fn resolved_op(
 ) -> WriteOp {
     let category = ctx.codes.category(answer.code);
     Tally::add(&ctx.tally.resolved);
-    match ctx.codes.charged(answer.code) {
-        Some(true) => Tally::add(&ctx.tally.charged),
-        None => Tally::add(&ctx.tally.unknown_codes),
-        Some(false) => {}
+    match crate::check::classify(Status::Done, Some(answer.code), &ctx.codes) {
+        Class::Charged => Tally::add(&ctx.tally.charged),
+        Class::UnknownCode => Tally::add(&ctx.tally.unknown_codes),
+        Class::Uncharged | Class::Provisional | Class::Unresolved => {}
     }
     if category == Category::Attack {
         Tally::add(&ctx.tally.attacks);

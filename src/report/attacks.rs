@@ -10,17 +10,20 @@
 //!   (at least one such period is needed). A family absent from the whole baseline fires on its
 //!   count alone. Minimum counts stop 1 attack in 3 checks from being a "spike".
 //! - Repeated faces: one image digest on different ids is listed with the ids and times.
+//! - Codes the table does not list are shown per code, flagged "attack or not unknown", and
+//!   never folded into a family: the newest attack types are the ones a release lacks.
 
 use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::params;
 use serde::Serialize;
 
-use super::render::{Chart, Document, Section, sparkline};
+use super::render::{Chart, Document, Section, fraction, sparkline};
 use super::{
-    BUCKET_MS, Bucket, IN_WINDOW, ReportError, UNDATED, Window, bucket_label, dated_within,
-    percent, period_labels,
+    BUCKET_MS, Bucket, ReportError, UNDATED, Window, bucket_label, dated_within, percent,
+    period_labels,
 };
+use crate::check::{Class, Status, classify};
 use crate::timestamp::format_utc;
 use crate::vendor::codes::{Category, CodeTable};
 
@@ -69,6 +72,21 @@ pub struct CodeRow {
     pub count: i64,
     pub share_of_checks: Option<f64>,
     pub share_of_attacks: Option<f64>,
+}
+
+/// The flag of a code the table does not list.
+pub const UNKNOWN_NOTE: &str =
+    "not in the code table: attack or not unknown - add it with --codes-file";
+
+/// A resolved code the code table does not list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnknownCodeRow {
+    pub code: i64,
+    /// The vendor's own message for it.
+    pub message: String,
+    pub count: i64,
+    pub share_of_checks: Option<f64>,
+    pub note: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -133,6 +151,8 @@ pub struct Attacks {
     pub periods: Vec<PeriodRow>,
     pub families: Vec<FamilyRow>,
     pub codes: Vec<CodeRow>,
+    /// Codes not in the code table, most frequent first: never folded into a family.
+    pub unknown_codes: Vec<UnknownCodeRow>,
     pub rule: SpikeRule,
     pub spikes: Vec<Spike>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,7 +261,6 @@ fn scan_split(
         }
         _ => scan_range(conn, window, codes, dimension, (first, last))?,
     };
-    const STATUSES: [&str; 3] = ["pending", "done", "failed"];
     let score_row = |name: &str, values: &mut Vec<f64>, missing: i64| {
         values.sort_by(f64::total_cmp);
         ScoreRow {
@@ -266,7 +285,7 @@ fn scan_split(
             .map(|((q, status, code), count)| Bucket {
                 start_ms: q.map(|q| q * BUCKET_MS),
                 fallback: false,
-                status: STATUSES[usize::from(status)].to_string(),
+                status: Status::ALL[usize::from(status)],
                 code,
                 count,
             })
@@ -319,8 +338,9 @@ fn scan_range(
     // and SQLite would compute it a second (and third) time for the WHERE clause. The
     // attributes are selected only when a dimension is asked for.
     let sql = format!(
-        "SELECT coalesce(event_time, fetched_at), status, code, score{}
+        "SELECT {}, status, code, score{}
          FROM checks NOT INDEXED WHERE id BETWEEN ?1 AND ?2",
+        window.date_by.time_sql(),
         if dimension.is_some() { ", attrs" } else { "" }
     );
     let mut stmt = conn.prepare(&sql)?;
@@ -331,17 +351,17 @@ fn scan_range(
         if !dated_within(bounds, time) {
             continue;
         }
+        // The index of the status in `Status::ALL`.
         let status: u8 = match row.get_ref(1)? {
-            ValueRef::Text(b"done") => 1,
-            ValueRef::Text(b"failed") => 2,
-            _ => 0,
+            ValueRef::Text(t) => Status::from_db(t) as u8,
+            _ => Status::Pending as u8,
         };
         let code: Option<i64> = row.get(2)?;
         *part
             .buckets
             .entry((time.map(|t| t / BUCKET_MS), status, code))
             .or_default() += 1;
-        let (Some(code), 1) = (code, status) else {
+        let (Some(code), Status::Done) = (code, Status::ALL[usize::from(status)]) else {
             continue;
         };
         let (values, missing) = match codes.category(code) {
@@ -478,15 +498,18 @@ pub fn compute(
     let mut resolved_per = vec![0i64; labels.len()];
     let mut family_per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut unknown: BTreeMap<i64, i64> = BTreeMap::new();
     for b in buckets {
-        let (Some(code), "done") = (b.code, b.status.as_str()) else {
+        let (Some(code), Status::Done) = (b.code, b.status) else {
             continue;
         };
         let Some(&i) = index.get(bucket_label(window, b).as_str()) else {
             continue;
         };
         resolved_per[i] += b.count;
-        if codes.category(code) == Category::Attack {
+        if classify(b.status, b.code, codes) == Class::UnknownCode {
+            *unknown.entry(code).or_default() += b.count;
+        } else if codes.category(code) == Category::Attack {
             family_per
                 .entry(family_of(codes, code))
                 .or_insert_with(|| vec![0; labels.len()])[i] += b.count;
@@ -536,6 +559,17 @@ pub fn compute(
         })
         .collect();
     code_rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
+    let mut unknown_codes: Vec<UnknownCodeRow> = unknown
+        .iter()
+        .map(|(&code, &n)| UnknownCodeRow {
+            code,
+            message: String::new(),
+            count: n,
+            share_of_checks: share(n, resolved),
+            note: UNKNOWN_NOTE,
+        })
+        .collect();
+    unknown_codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
 
     let periods = labels
         .iter()
@@ -545,7 +579,8 @@ pub fn compute(
             resolved: resolved_per[i],
             attacks: attacks_per[i],
             attack_share: share(attacks_per[i], resolved_per[i]),
-            change: (i > 0 && attacks_per[i - 1] > 0).then(|| {
+            // No change is computed into or out of the undated period: it follows no period.
+            change: (i > 0 && attacks_per[i - 1] > 0 && *label != UNDATED).then(|| {
                 (attacks_per[i] - attacks_per[i - 1]) as f64 * 100.0 / attacks_per[i - 1] as f64
             }),
             by_family: family_per.iter().map(|(f, v)| (f.clone(), v[i])).collect(),
@@ -564,6 +599,7 @@ pub fn compute(
         periods,
         families,
         codes: code_rows,
+        unknown_codes,
         rule: opts.rule,
         spikes,
         dimension: opts.dimension.clone(),
@@ -692,7 +728,7 @@ fn repeated_faces(
              CROSS JOIN checks ON checks.image_sha256 = r.image_sha256
          WHERE {} GROUP BY r.image_sha256 HAVING count(*) > 1
          ORDER BY count(*) DESC, r.image_sha256 LIMIT 50",
-        IN_WINDOW
+        window.sql()
     );
     let mut stmt = conn.prepare(&sql)?;
     let groups: Vec<(String, i64)> = stmt
@@ -744,11 +780,13 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
     let summary = vec![
         window.describe(),
         format!(
-            "{} resolved checks, {} attacks ({})",
+            "{} resolved checks, {} attacks ({}), {} with codes not in the code table",
             a.resolved,
             a.attacks,
-            percent(a.attacks, a.resolved)
+            percent(a.attacks, a.resolved),
+            a.unknown_codes.iter().map(|u| u.count).sum::<i64>()
         ),
+        super::billing::CLASSES_DOC.into(),
     ];
     let dated: Vec<usize> = a
         .periods
@@ -767,7 +805,8 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
             "of attacks",
             "trend (last 40 periods)",
         ],
-    );
+    )
+    .keyed("families");
     // The trend shows the last SPARK_PERIODS periods, so it stays on one line.
     let recent = &dated[dated.len().saturating_sub(SPARK_PERIODS)..];
     for f in &a.families {
@@ -779,6 +818,15 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
             pct(f.share_of_attacks),
             sparkline(&trend),
         ]);
+        families.tidy_row(
+            &["family", "attacks", "share_of_checks", "share_of_attacks"],
+            vec![
+                f.family.clone(),
+                f.attacks.to_string(),
+                fraction(f.share_of_checks),
+                fraction(f.share_of_attacks),
+            ],
+        );
     }
 
     let mut codes = Section::new(
@@ -791,7 +839,8 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
             "of checks",
             "of attacks",
         ],
-    );
+    )
+    .keyed("codes");
     for c in &a.codes {
         codes.row(vec![
             c.code.to_string(),
@@ -801,13 +850,74 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
             pct(c.share_of_checks),
             pct(c.share_of_attacks),
         ]);
+        codes.tidy_row(
+            &[
+                "code",
+                "message",
+                "family",
+                "count",
+                "share_of_checks",
+                "share_of_attacks",
+            ],
+            vec![
+                c.code.to_string(),
+                c.message.clone(),
+                c.family.clone(),
+                c.count.to_string(),
+                fraction(c.share_of_checks),
+                fraction(c.share_of_attacks),
+            ],
+        );
+    }
+    let mut unknown = Section::new(
+        "Unknown codes (not in the code table)",
+        &["code", "vendor message", "count", "of checks", "note"],
+    )
+    .keyed("unknown_codes");
+    for u in &a.unknown_codes {
+        unknown.row(vec![
+            u.code.to_string(),
+            u.message.clone(),
+            u.count.to_string(),
+            pct(u.share_of_checks),
+            u.note.to_string(),
+        ]);
+        unknown.tidy_row(
+            &["code", "message", "count", "share_of_checks", "note"],
+            vec![
+                u.code.to_string(),
+                u.message.clone(),
+                u.count.to_string(),
+                fraction(u.share_of_checks),
+                u.note.to_string(),
+            ],
+        );
+    }
+    if !a.unknown_codes.is_empty() {
+        unknown.notes.push(
+            "Counted in no family and in no attack total until the code table says what they are."
+                .into(),
+        );
     }
 
     let family_names: Vec<&str> = a.families.iter().map(|f| f.family.as_str()).collect();
     let mut headers = vec!["period", "resolved", "attacks", "share", "change"];
     headers.extend(family_names.iter().copied());
-    let mut periods = Section::new("Per period", &headers);
+    let mut periods = Section::new("Per period", &headers).keyed("periods");
+    let mut tidy_headers = vec!["period", "resolved", "attacks", "share", "change"];
+    tidy_headers.extend(family_names.iter().copied());
     for p in &a.periods {
+        let mut tidy = vec![
+            p.period.clone(),
+            p.resolved.to_string(),
+            p.attacks.to_string(),
+            fraction(p.attack_share),
+            fraction(p.change.map(|c| c / 100.0)),
+        ];
+        for f in &family_names {
+            tidy.push(p.by_family.get(*f).copied().unwrap_or(0).to_string());
+        }
+        periods.tidy_row(&tidy_headers, tidy);
         let mut row = vec![
             p.period.clone(),
             p.resolved.to_string(),
@@ -824,8 +934,20 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
     let mut spikes = Section::new(
         "Spikes",
         &["period", "family", "attacks", "share", "baseline", "ratio"],
-    );
+    )
+    .keyed("spikes");
     for s in &a.spikes {
+        spikes.tidy_row(
+            &["period", "family", "attacks", "share", "baseline", "ratio"],
+            vec![
+                s.period.clone(),
+                s.family.clone(),
+                s.attacks.to_string(),
+                fraction(Some(s.share)),
+                fraction(s.baseline_share),
+                fraction(s.ratio),
+            ],
+        );
         spikes.row(vec![
             s.period.clone(),
             s.family.clone(),
@@ -838,12 +960,24 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
     }
     spikes.notes.push(a.rule.describe());
 
-    let mut sections = vec![families, codes, periods, spikes];
+    let mut sections = vec![families, codes, unknown, periods, spikes];
     if let Some(dim) = &a.dimension {
         let mut headers = vec![dim.as_str(), "resolved", "attacks", "share"];
         headers.extend(family_names.iter().copied());
-        let mut s = Section::new(format!("By {dim}"), &headers);
+        let mut s = Section::new(format!("By {dim}"), &headers).keyed("dimension");
+        let mut tidy_headers = vec!["value", "resolved", "attacks", "share"];
+        tidy_headers.extend(family_names.iter().copied());
         for r in &a.by_dimension {
+            let mut tidy = vec![
+                r.value.clone(),
+                r.resolved.to_string(),
+                r.attacks.to_string(),
+                fraction(r.attack_share),
+            ];
+            for f in &family_names {
+                tidy.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
+            }
+            s.tidy_row(&tidy_headers, tidy);
             let mut row = vec![
                 r.value.clone(),
                 r.resolved.to_string(),
@@ -861,7 +995,8 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
     let mut faces = Section::new(
         "Repeated faces",
         &["image sha256", "uses", "ids (first 5)", "first seen"],
-    );
+    )
+    .keyed("faces");
     for f in &a.repeated_faces {
         faces.row(vec![
             f.image_sha256.chars().take(16).collect(),
@@ -896,7 +1031,8 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
             "p75",
             "p95",
         ],
-    );
+    )
+    .keyed("scores");
     for s in &a.scores {
         scores.row(vec![
             s.category.clone(),
@@ -972,10 +1108,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = sample_store(dir.path());
         let codes = CodeTable::shipped();
-        let window = Window::new("Asia/Jakarta", crate::cli::Period::Day, None, None).unwrap();
+        let window = Window::new("Asia/Jakarta", crate::check::Period::Day, None, None).unwrap();
         let sorted = |mut s: Scan| {
             s.buckets
-                .sort_by_key(|b| (b.start_ms, b.status.clone(), b.code, b.count));
+                .sort_by_key(|b| (b.start_ms, b.status, b.code, b.count));
             s
         };
         let one =
@@ -1010,13 +1146,16 @@ mod tests {
             (Some("2026-09-25"), Some("2026-10-10")),
         ];
         for (from, to) in windows {
-            let window = Window::new("Asia/Jakarta", crate::cli::Period::Day, from, to).unwrap();
+            let window = Window::new("Asia/Jakarta", crate::check::Period::Day, from, to).unwrap();
             let (lo, hi) = window.bounds_ms();
             let by_status = |status: &str| -> i64 {
                 store
                     .conn
                     .query_row(
-                        &format!("SELECT count(*) FROM checks WHERE status = ?3 AND {IN_WINDOW}"),
+                        &format!(
+                            "SELECT count(*) FROM checks WHERE status = ?3 AND {}",
+                            window.sql()
+                        ),
                         params![lo, hi, status],
                         |r| r.get(0),
                     )
@@ -1028,7 +1167,7 @@ mod tests {
                     let counted: i64 = scan
                         .buckets
                         .iter()
-                        .filter(|b| b.status == status)
+                        .filter(|b| b.status.as_str() == status)
                         .map(|b| b.count)
                         .sum();
                     assert_eq!(counted, by_status(status), "{status} in {from:?}..{to:?}");
@@ -1038,7 +1177,7 @@ mod tests {
         // The bounded windows do cut: fewer checks than all of them.
         let window = Window::new(
             "UTC",
-            crate::cli::Period::Day,
+            crate::check::Period::Day,
             Some("2026-09-25"),
             Some("2026-10-10"),
         )

@@ -1,9 +1,10 @@
 //! The billing report for finance: charged vs uncharged checks per period and per code.
 //!
-//! Policy: whether a code is billed comes from the code table in force. A check with a code the
-//! table does not know is `unknown_code`, one without a final answer (pending, failed) is
-//! `unresolved`: neither is ever folded into charged or uncharged, so
-//! `checks = charged + uncharged + unknown_code + unresolved` always holds. Money is
+//! Policy: every check is counted in the one class [`crate::check::classify`] gives it. A check
+//! with a code the table does not know is `unknown_code`, one without a final answer (pending,
+//! failed) is `unresolved`: neither is ever folded into charged or uncharged, so
+//! `checks = charged + uncharged + unknown_code + unresolved` always holds; `provisional`
+//! (held at 11350, asked again next run) is the named part of `uncharged`. Money is
 //! `rust_decimal` (count × price, exact), never binary floating point; JSON carries amounts as
 //! decimal strings so no reader rounds them through a float.
 
@@ -12,8 +13,11 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::render::{Chart, Document, Section};
-use super::{Bucket, ReportError, UNDATED, Window, bucket_label, percent, period_labels};
+use super::render::{Chart, Document, Section, fraction};
+use super::{
+    Bucket, MoneyScale, ReportError, UNDATED, Window, bucket_label, percent, period_labels,
+};
+use crate::check::{Class, Status, classify};
 use crate::vendor::codes::CodeTable;
 
 /// Counts of one period (or of all).
@@ -21,29 +25,29 @@ use crate::vendor::codes::CodeTable;
 pub struct Counts {
     pub checks: i64,
     pub charged: i64,
+    /// Includes `provisional`.
     pub uncharged: i64,
+    /// Held at 11350: a part of `uncharged`, asked again by the next fetch.
+    pub provisional: i64,
     pub unknown_code: i64,
     pub unresolved: i64,
 }
 
 impl Counts {
-    fn add(&mut self, kind: Kind, n: i64) {
+    /// Counts `n` checks of class `class`.
+    pub fn add(&mut self, class: Class, n: i64) {
         self.checks += n;
-        match kind {
-            Kind::Charged => self.charged += n,
-            Kind::Uncharged => self.uncharged += n,
-            Kind::Unknown => self.unknown_code += n,
-            Kind::Unresolved => self.unresolved += n,
+        match class {
+            Class::Charged => self.charged += n,
+            Class::Uncharged => self.uncharged += n,
+            Class::Provisional => {
+                self.uncharged += n;
+                self.provisional += n;
+            }
+            Class::UnknownCode => self.unknown_code += n,
+            Class::Unresolved => self.unresolved += n,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Charged,
-    Uncharged,
-    Unknown,
-    Unresolved,
 }
 
 /// Totals with their amount.
@@ -97,8 +101,12 @@ pub struct Basis {
     pub to: Option<String>,
     /// Checks with no event time in the input, dated by when they were fetched.
     pub dated_by_fetch_time: i64,
-    /// Checks with neither (never fetched, no event time): reported as `undated`.
+    /// `event`, `event-or-fetch` or `fetch` (`--date-by`).
+    pub dated_by: &'static str,
+    /// Checks without a time under `dated_by`: the period `undated`, counted in the totals.
     pub undated: i64,
+    /// Checks without a time left out because `--from`/`--to` bound the report.
+    pub undated_outside_window: i64,
 }
 
 /// The whole billing report; its JSON form is the documented `--format json` output.
@@ -129,24 +137,15 @@ pub fn parse_price(text: &str) -> Result<Decimal, ReportError> {
     Ok(d)
 }
 
-fn kind_of(b: &Bucket, codes: &CodeTable) -> Kind {
-    match (b.status.as_str(), b.code) {
-        ("done", Some(code)) => match codes.charged(code) {
-            Some(true) => Kind::Charged,
-            Some(false) => Kind::Uncharged,
-            None => Kind::Unknown,
-        },
-        _ => Kind::Unresolved,
-    }
-}
-
-/// Computes the report from the aggregated buckets.
+/// Computes the report from the aggregated buckets; `undated_outside_window` is
+/// [`super::undated_outside`].
 pub fn compute(
     buckets: &[Bucket],
     codes: &CodeTable,
     window: &Window,
     price: Option<Decimal>,
     currency: &str,
+    undated_outside_window: i64,
 ) -> Billing {
     let amount = |charged: i64| price.map(|p| p * Decimal::from(charged));
     let mut totals = Counts::default();
@@ -154,13 +153,13 @@ pub fn compute(
     let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
     let (mut fallback, mut undated) = (0, 0);
     for b in buckets {
-        let kind = kind_of(b, codes);
-        totals.add(kind, b.count);
+        let class = classify(b.status, b.code, codes);
+        totals.add(class, b.count);
         by_period
             .entry(bucket_label(window, b))
             .or_default()
-            .add(kind, b.count);
-        if let (Some(code), true) = (b.code, b.status == "done") {
+            .add(class, b.count);
+        if let (Some(code), Status::Done) = (b.code, b.status) {
             *by_code.entry(code).or_default() += b.count;
         }
         if b.start_ms.is_none() {
@@ -184,7 +183,7 @@ pub fn compute(
         .into_iter()
         .map(|(code, count)| {
             let info = codes.get(code);
-            let charged = codes.charged(code);
+            let charged = classify(Status::Done, Some(code), codes).charged();
             CodeRow {
                 code,
                 message: info.map_or_else(String::new, |i| i.message.clone()),
@@ -202,13 +201,15 @@ pub fn compute(
     Billing {
         report: "billing",
         basis: Basis {
-            time: "event time from the input, else fetch time",
+            time: window.date_by.describe(),
             zone: window.tz_name.clone(),
             by: format!("{:?}", window.by).to_lowercase(),
             from: window.from.map(|d| d.to_string()),
             to: window.to.map(|d| d.to_string()),
             dated_by_fetch_time: fallback,
+            dated_by: window.date_by.as_str(),
             undated,
+            undated_outside_window,
         },
         price,
         currency: currency.to_string(),
@@ -221,10 +222,6 @@ pub fn compute(
     }
 }
 
-fn money(d: Option<Decimal>, currency: &str) -> String {
-    d.map_or_else(String::new, |d| format!("{} {currency}", d.normalize()))
-}
-
 fn charged_text(c: Option<bool>) -> String {
     match c {
         Some(true) => "yes".into(),
@@ -233,42 +230,93 @@ fn charged_text(c: Option<bool>) -> String {
     }
 }
 
+/// Where the README defines each class (linked from every report).
+pub const CLASSES_DOC: &str = "classes: see README, \"Check classes\"";
+
 /// Lays the report out for people.
 pub fn document(b: &Billing, window: &Window) -> Document {
     let with_price = b.price.is_some();
-    let mut summary = vec![
-        window.describe(),
-        format!(
-            "dated by event time from the input; {} checks had none and were dated by fetch \
-             time; {} have no time at all ({UNDATED})",
+    let scale = MoneyScale::of(b.price, []);
+    let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();
+    let mut summary = vec![window.describe()];
+    summary.push(match b.basis.dated_by {
+        "event" => format!(
+            "{} checks have no event time: period {UNDATED}{}",
+            b.basis.undated + b.basis.undated_outside_window,
+            if b.basis.undated_outside_window > 0 {
+                format!(
+                    "; {} of them are outside --from/--to and not counted (--date-by \
+                     event-or-fetch dates them by fetch time)",
+                    b.basis.undated_outside_window
+                )
+            } else {
+                String::new()
+            }
+        ),
+        "event-or-fetch" => format!(
+            "{} checks had no event time and were dated by fetch time; {} have no time at \
+             all ({UNDATED})",
             b.basis.dated_by_fetch_time, b.basis.undated
         ),
-    ];
+        _ => format!("{} checks were never fetched ({UNDATED})", b.basis.undated),
+    });
     if let Some(p) = b.price {
         summary.push(format!(
             "price per charged check: {} {}",
-            p.normalize(),
+            scale.show(p),
             b.currency
         ));
     }
+    summary.push(CLASSES_DOC.into());
 
     let t = &b.totals.counts;
-    let mut totals = Section::new("Totals", &["", "checks", "share"]);
-    for (name, n) in [
-        ("charged", t.charged),
-        ("uncharged", t.uncharged),
-        ("unknown code (charge not known)", t.unknown_code),
-        ("unresolved (no final answer yet)", t.unresolved),
-        ("all checks", t.checks),
+    let mut totals = Section::new("Totals", &["", "checks", "share"]).keyed("totals");
+    let tidy_headers = ["class", "checks", "share", "amount"];
+    let provisional = format!("  of which provisional ({})", crate::check::INTERNAL_ERROR);
+    for (name, class, n) in [
+        ("charged", "charged", t.charged),
+        ("uncharged", "uncharged", t.uncharged),
+        (provisional.as_str(), "provisional", t.provisional),
+        (
+            "unknown code (charge not known)",
+            "unknown_code",
+            t.unknown_code,
+        ),
+        (
+            "unresolved (no final answer yet)",
+            "unresolved",
+            t.unresolved,
+        ),
+        ("all checks", "all", t.checks),
     ] {
         totals.row(vec![name.into(), n.to_string(), percent(n, t.checks)]);
+        let amount = match class {
+            "charged" | "all" => b.totals.amount,
+            _ => b.price.map(|_| Decimal::ZERO),
+        };
+        totals.tidy_row(
+            &tidy_headers,
+            vec![
+                class.into(),
+                n.to_string(),
+                fraction((t.checks > 0).then(|| n as f64 / t.checks as f64)),
+                show(amount),
+            ],
+        );
     }
     if with_price {
         totals.row(vec![
             "amount".into(),
-            money(b.totals.amount, &b.currency),
+            format!("{} {}", show(b.totals.amount), b.currency),
             String::new(),
         ]);
+    }
+    if t.provisional > 0 {
+        totals.notes.push(format!(
+            "Provisional checks are held at the vendor's internal error ({}): uncharged, and \
+             `liveaudit fetch` asks again on its next run.",
+            crate::check::INTERNAL_ERROR
+        ));
     }
     if t.unknown_code > 0 {
         totals.notes.push(
@@ -289,13 +337,14 @@ pub fn document(b: &Billing, window: &Window) -> Document {
         "checks",
         "charged",
         "uncharged",
+        "provisional",
         "unknown",
         "unresolved",
     ];
     if with_price {
         headers.push("amount");
     }
-    let mut periods = Section::new("Per period", &headers);
+    let mut periods = Section::new("Per period", &headers).keyed("periods");
     for p in &b.periods {
         let c = &p.counts;
         let mut row = vec![
@@ -303,15 +352,12 @@ pub fn document(b: &Billing, window: &Window) -> Document {
             c.checks.to_string(),
             c.charged.to_string(),
             c.uncharged.to_string(),
+            c.provisional.to_string(),
             c.unknown_code.to_string(),
             c.unresolved.to_string(),
         ];
         if with_price {
-            row.push(
-                p.amount
-                    .map(|a| a.normalize().to_string())
-                    .unwrap_or_default(),
-            );
+            row.push(show(p.amount));
         }
         periods.row(row);
     }
@@ -320,7 +366,7 @@ pub fn document(b: &Billing, window: &Window) -> Document {
     if with_price {
         headers.push("amount");
     }
-    let mut codes = Section::new("Per code", &headers);
+    let mut codes = Section::new("Per code", &headers).keyed("codes");
     for c in &b.codes {
         let mut row = vec![
             c.code.to_string(),
@@ -330,11 +376,7 @@ pub fn document(b: &Billing, window: &Window) -> Document {
             c.count.to_string(),
         ];
         if with_price {
-            row.push(
-                c.amount
-                    .map(|a| a.normalize().to_string())
-                    .unwrap_or_default(),
-            );
+            row.push(show(c.amount));
         }
         codes.row(row);
     }
@@ -378,13 +420,13 @@ pub fn document(b: &Billing, window: &Window) -> Document {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Period;
+    use crate::check::Period;
 
     fn bucket(start_ms: Option<i64>, status: &str, code: Option<i64>, count: i64) -> Bucket {
         Bucket {
             start_ms,
             fallback: false,
-            status: status.into(),
+            status: Status::from_db(status.as_bytes()),
             code,
             count,
         }
@@ -403,7 +445,7 @@ mod tests {
             bucket(day, "failed", None, 1),
         ];
         let price = parse_price("0.035").unwrap();
-        let b = compute(&buckets, &CodeTable::shipped(), &w, Some(price), "USD");
+        let b = compute(&buckets, &CodeTable::shipped(), &w, Some(price), "USD", 0);
         let t = b.totals.counts;
         assert_eq!(
             (

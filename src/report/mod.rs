@@ -6,14 +6,17 @@
 //! - [`billing`]: charged vs uncharged for finance. [`attacks`]: attack analysis for fraud teams.
 //! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown or HTML.
 //!
-//! Policy: a check belongs to a period by its event time from the input, falling back to its
-//! fetch time; every report says which basis it used and how many checks fell back. Time zones
+//! Policy: a check belongs to a period by the time [`DateBy`] names (by default its event time
+//! from the input; a check without one is in the period `undated`, never silently dated by its
+//! fetch time); every report says which basis it used and how many checks were undated. Time zones
 //! move day boundaries, so SQLite first aggregates per 15-minute UTC bucket (every real zone's
 //! offset is a multiple of 15 minutes) and the buckets are then assigned to local periods: a
 //! million checks become a few thousand rows before any time zone arithmetic.
 
 pub mod attacks;
 pub mod billing;
+#[cfg(test)]
+mod properties;
 pub mod reconcile;
 pub mod render;
 
@@ -22,7 +25,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use rusqlite::params;
 
-use crate::cli::Period;
+pub use crate::check::{DateBy, Period, dated_within};
 use crate::store::StoreError;
 
 /// Money in JSON: exact decimal strings (`"35000.105"`), so no reader rounds them through a float.
@@ -39,6 +42,34 @@ pub(crate) mod money {
             Some(d) => exact(d, s),
             None => s.serialize_none(),
         }
+    }
+}
+
+/// Money for people: every amount of one report at one scale (the price's decimals, at least
+/// 2), in every format but JSON (which keeps exact decimal strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoneyScale(pub u32);
+
+impl MoneyScale {
+    /// The scale of a report priced at `price` whose amounts include `others`.
+    pub fn of<'a>(
+        price: Option<rust_decimal::Decimal>,
+        others: impl IntoIterator<Item = &'a rust_decimal::Decimal>,
+    ) -> MoneyScale {
+        let scale = price
+            .into_iter()
+            .chain(others.into_iter().copied())
+            .map(|d| d.normalize().scale())
+            .max()
+            .unwrap_or(0);
+        MoneyScale(scale.max(2))
+    }
+
+    /// `d` at this scale (`0.14` -> `0.140` at scale 3).
+    pub fn show(self, d: rust_decimal::Decimal) -> String {
+        let mut d = d.round_dp(self.0);
+        d.rescale(self.0);
+        d.to_string()
     }
 }
 
@@ -76,6 +107,8 @@ pub struct Window {
     pub by: Period,
     pub from: Option<Date>,
     pub to: Option<Date>,
+    /// Which time dates a check.
+    pub date_by: DateBy,
 }
 
 impl Window {
@@ -110,7 +143,24 @@ impl Window {
             by,
             from,
             to,
+            date_by: DateBy::default(),
         })
+    }
+
+    /// The same window, dating checks by `date_by`.
+    pub fn dated_by(mut self, date_by: DateBy) -> Window {
+        self.date_by = date_by;
+        self
+    }
+
+    /// The SQL condition "dated within this window" (`?1`, `?2` = [`Window::bounds_ms`]).
+    pub fn sql(&self) -> String {
+        crate::check::window_sql(self.date_by)
+    }
+
+    /// Whether the window has a bound (then undated checks are outside it).
+    pub fn bounded(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
     }
 
     /// The range as Unix milliseconds: `[from 00:00, to+1 00:00)` in the zone.
@@ -147,6 +197,7 @@ impl Window {
 
     /// Every period label from `first` to `last` (dates), gaps included, in order.
     pub fn labels_between(&self, first: Date, last: Date) -> Vec<String> {
+        // Only from the first to the last period with data: none is invented after it.
         let mut labels: Vec<String> = Vec::new();
         let mut d = first;
         while d <= last {
@@ -175,61 +226,84 @@ impl Window {
             (None, Some(t)) => format!("up to {t}"),
             (Some(f), Some(t)) => format!("{f} to {t}"),
         };
-        format!("periods: {by} in {}; {range}", self.tz_name)
-    }
-}
-
-/// The SQL condition "dated within the window": `?1` and `?2` are [`Window::bounds_ms`]; a
-/// check is dated by its event time, else its fetch time; an open window also keeps undated ones.
-pub(crate) const IN_WINDOW: &str = "(?1 IS NULL OR coalesce(event_time, fetched_at) >= ?1)
-     AND (?2 IS NULL OR coalesce(event_time, fetched_at) < ?2)";
-
-/// [`IN_WINDOW`] for a check's time already read (`coalesce(event_time, fetched_at)`), with
-/// `bounds` from [`Window::bounds_ms`]: the same rule, for a scan that filters in Rust.
-pub(crate) fn dated_within((from, to): (Option<i64>, Option<i64>), time: Option<i64>) -> bool {
-    match time {
-        Some(t) => from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e),
-        None => from.is_none() && to.is_none(),
+        format!(
+            "periods: {by} in {}; {range}; dated by {}",
+            self.tz_name,
+            self.date_by.describe()
+        )
     }
 }
 
 /// Checks aggregated by 15-minute bucket, time basis, status and code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bucket {
-    /// Start of the bucket (Unix ms); `None` for checks with no time at all.
+    /// Start of the bucket (Unix ms); `None` for undated checks.
     pub start_ms: Option<i64>,
     /// Dated by fetch time because the input gave no event time.
     pub fallback: bool,
-    pub status: String,
+    pub status: Status,
     pub code: Option<i64>,
     pub count: i64,
 }
 
-/// Loads the buckets within the window (checks with no time only when the window is open).
+/// Loads the buckets within the window (undated checks only when the window is open).
 pub fn load_buckets(
     conn: &rusqlite::Connection,
     window: &Window,
 ) -> Result<Vec<Bucket>, ReportError> {
     let (from, to) = window.bounds_ms();
-    // The expressions match the index `checks_by_bucket` (migration 0002) to the letter, so
-    // SQLite walks the index in order instead of sorting every row.
+    // Dated by event time (else fetch time), the grouping matches the index `checks_by_bucket`
+    // (migration 0002) to the letter, so SQLite walks the index in order instead of sorting
+    // every row; a check without an event time is then undated unless fetch time may date it.
+    let group = match window.date_by {
+        DateBy::Fetch => "fetched_at / 900000",
+        DateBy::Event | DateBy::EventOrFetch => "coalesce(event_time, fetched_at) / 900000",
+    };
+    // An open window keeps every check: the condition then names no column, so the index
+    // still covers the query.
+    let where_ = if window.bounded() {
+        window.sql()
+    } else {
+        "?1 IS NULL AND ?2 IS NULL".into()
+    };
     let mut stmt = conn.prepare(&format!(
-        "SELECT coalesce(event_time, fetched_at) / 900000 AS q, event_time IS NULL AS fb,
-                status, code, count(*)
+        "SELECT {group} AS q, event_time IS NULL AS fb, status, code, count(*)
          FROM checks
-         WHERE {IN_WINDOW}
-         GROUP BY coalesce(event_time, fetched_at) / 900000, event_time IS NULL, status, code"
+         WHERE {where_}
+         GROUP BY {group}, event_time IS NULL, status, code"
     ))?;
     let rows = stmt.query_map(params![from, to], |r| {
+        let fallback: bool = r.get(1)?;
+        let q: Option<i64> = r.get(0)?;
+        let dated = !(fallback && window.date_by == DateBy::Event);
         Ok(Bucket {
-            start_ms: r.get::<_, Option<i64>>(0)?.map(|q| q * BUCKET_MS),
-            fallback: r.get(1)?,
-            status: r.get(2)?,
+            start_ms: q.filter(|_| dated).map(|q| q * BUCKET_MS),
+            fallback: fallback && dated && window.date_by == DateBy::EventOrFetch,
+            status: match r.get_ref(2)? {
+                rusqlite::types::ValueRef::Text(t) => Status::from_db(t),
+                _ => Status::Pending,
+            },
             code: r.get(3)?,
             count: r.get(4)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Checks left out of a bounded window because they have no time under its [`DateBy`]
+/// (none for an open window, which shows them as `undated`).
+pub fn undated_outside(conn: &rusqlite::Connection, window: &Window) -> Result<i64, ReportError> {
+    if !window.bounded() {
+        return Ok(0);
+    }
+    Ok(conn.query_row(
+        &format!(
+            "SELECT count(*) FROM checks WHERE {} IS NULL",
+            window.date_by.time_sql()
+        ),
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// The message the vendor sent with `code`, for codes the table does not know.
@@ -263,8 +337,10 @@ pub fn period_labels(window: &Window, buckets: &[Bucket]) -> Vec<String> {
     labels
 }
 
-/// The period label of checks that have neither an event time nor a fetch time.
+/// The period label of checks without a time under the report's [`DateBy`].
 pub const UNDATED: &str = "undated";
+
+use crate::check::Status;
 
 /// The label of a bucket's period.
 pub fn bucket_label(window: &Window, bucket: &Bucket) -> String {

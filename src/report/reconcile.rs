@@ -1,18 +1,28 @@
 //! Reconciling the vendor's statement against our records: where the two disagree, with the
 //! evidence (ids, sequence ids, times, codes) finance needs to dispute a line.
 //!
-//! Policy, itemised statements (each line is matched by liveness id, else by sequence id):
-//! - `matched`: billed, and our code for it is charged;
-//! - `overbilled`: billed, but our code is not charged (request errors, 11340...);
-//! - `unknown_to_us`: no such id or sequence id in our records;
-//! - `unresolved`: we have no final code (pending, failed, or 11350 asked again): fetch, then
-//!   reconcile again;
-//! - `unknown_code`: our code is not in the code table: needs a decision;
-//! - `duplicate`: the same check on a second (third...) line;
-//! - `underbilled`: charged in our records within the statement's period but on no line; noted
-//!   when within `--boundary-hours` of the period's edge (often a time-zone shift);
-//! - `amount_variance`: a line's amount differs from `--price`; `code_differs`: the statement's
-//!   code differs from ours. These two are flagged on top of the line's bucket.
+//! Policy, itemised statements (each line is matched by liveness id, else by sequence id; our
+//! side is every check [`crate::check::classify`] calls charged and dated in the period, exactly
+//! what `report billing` counts as charged for the same window). Each line, and each charged
+//! check of ours without a line, lands in exactly one bucket; its `effect` is what it adds to
+//! `net_difference = lines - our_charged` (lines: statement lines dated in the period):
+//! - `matched` (0): billed in the period, charged and dated in the period in our records;
+//! - `overbilled` (+1): billed, but our code is not charged (request errors, 11340...);
+//! - `provisional` (+1): billed, but we hold 11350 (uncharged, asked again): fetch again
+//!   before disputing;
+//! - `unknown_to_us` (+1): no such id or sequence id in our records;
+//! - `unresolved` (+1): we have no final answer (pending, failed): fetch, then reconcile again;
+//! - `unknown_code` (+1): our code is not in the code table: needs a decision;
+//! - `duplicate` (+1): the same check on a second (third...) line in the period;
+//! - `shifted_in` (+1): billed in the period, but our charged check is dated outside it (or
+//!   undated): often a time-zone shift;
+//! - `underbilled` (-1): charged in our records in the period, on no line; noted when within
+//!   `--boundary-hours` of the period's edge;
+//! - `shifted_out` (-1): charged in our records in the period, its line dated just outside it
+//!   (within `--boundary-hours`): a time-zone shift, both times shown;
+//! - `outside_period` (0): a line dated outside the period: never matched, not in `lines`;
+//! - `amount_variance` and `code_differs` are flags on top of a line's bucket (no effect): a
+//!   line's amount differs from `--price`; the statement's code differs from ours.
 //!
 //! Summary statements are compared per period: billed count against our charged count.
 //! The statement is loaded into a temporary table on disk and matched with SQL joins, so a
@@ -28,8 +38,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::render::{Document, Section};
-use super::{ReportError, Window, load_buckets};
-use crate::cli::Period;
+use super::{MoneyScale, ReportError, Window, load_buckets};
+use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
 use crate::timestamp::format_utc;
 use crate::vendor::codes::CodeTable;
@@ -65,11 +75,15 @@ impl From<rusqlite::Error> for ReconcileError {
 pub enum BucketKind {
     Matched,
     Overbilled,
+    Provisional,
     UnknownToUs,
     Unresolved,
     UnknownCode,
     Duplicate,
+    ShiftedIn,
     Underbilled,
+    ShiftedOut,
+    OutsidePeriod,
     AmountVariance,
     CodeDiffers,
     PeriodDifference,
@@ -80,6 +94,10 @@ impl BucketKind {
         match self {
             BucketKind::Matched => "matched",
             BucketKind::Overbilled => "overbilled",
+            BucketKind::Provisional => "provisional",
+            BucketKind::ShiftedIn => "shifted_in",
+            BucketKind::ShiftedOut => "shifted_out",
+            BucketKind::OutsidePeriod => "outside_period",
             BucketKind::UnknownToUs => "unknown_to_us",
             BucketKind::Unresolved => "unresolved",
             BucketKind::UnknownCode => "unknown_code",
@@ -91,19 +109,48 @@ impl BucketKind {
         }
     }
 
+    /// What one item of the bucket adds to `net_difference` (`None`: a flag on top of another
+    /// bucket, or a summary statement's period).
+    pub fn effect(self) -> Option<i64> {
+        match self {
+            BucketKind::Matched | BucketKind::OutsidePeriod => Some(0),
+            BucketKind::Overbilled
+            | BucketKind::Provisional
+            | BucketKind::UnknownToUs
+            | BucketKind::Unresolved
+            | BucketKind::UnknownCode
+            | BucketKind::Duplicate
+            | BucketKind::ShiftedIn => Some(1),
+            BucketKind::Underbilled | BucketKind::ShiftedOut => Some(-1),
+            BucketKind::AmountVariance | BucketKind::CodeDiffers | BucketKind::PeriodDifference => {
+                None
+            }
+        }
+    }
+
     fn meaning(self) -> &'static str {
         match self {
+            BucketKind::Provisional => {
+                "billed, but we hold the vendor's internal error (uncharged): fetch again first"
+            }
+            BucketKind::ShiftedIn => "billed in the period, our check dated outside it: time zone?",
+            BucketKind::ShiftedOut => "charged in the period, its line just outside it: time zone?",
+            BucketKind::OutsidePeriod => "line dated outside the period: not compared",
             BucketKind::Matched => "billed and charged in our records",
             BucketKind::Overbilled => "billed, but our code is not charged: dispute",
             BucketKind::UnknownToUs => "billed, but no such check in our records: dispute",
             BucketKind::Unresolved => {
-                "billed, but we have no final code yet: fetch, then reconcile again"
+                "billed, but we have no final answer (pending, failed): fetch, then reconcile again"
             }
             BucketKind::UnknownCode => "billed for a code not in the code table: decide",
             BucketKind::Duplicate => "the same check billed again: dispute",
             BucketKind::Underbilled => "charged in our records, not billed in the period",
-            BucketKind::AmountVariance => "line amount differs from --price",
-            BucketKind::CodeDiffers => "statement code differs from ours",
+            BucketKind::AmountVariance => {
+                "line amount differs from --price (a flag: overlaps the buckets above)"
+            }
+            BucketKind::CodeDiffers => {
+                "statement code differs from ours (a flag: overlaps the buckets above)"
+            }
             BucketKind::PeriodDifference => "billed count differs from our charged count",
         }
     }
@@ -130,6 +177,10 @@ pub struct Detail {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct BucketTotal {
     pub count: u64,
+    /// What each item adds to `net_difference`; `null` for flags that overlap other buckets.
+    pub effect: Option<i64>,
+    /// A flag on top of another bucket, not one of the exclusive buckets.
+    pub overlaps: bool,
     #[serde(serialize_with = "super::money::exact")]
     pub amount: Decimal,
     /// Details beyond those kept in this report (all are in `--details`).
@@ -202,6 +253,8 @@ pub struct ReconcileOptions {
     pub currency: String,
     pub boundary_hours: u32,
     pub details: Option<PathBuf>,
+    /// Which time dates our checks (as in the reports).
+    pub date_by: DateBy,
 }
 
 struct DetailSink {
@@ -213,11 +266,21 @@ struct DetailSink {
 
 impl DetailSink {
     fn add(&mut self, d: Detail, amount: Decimal) -> Result<(), ReconcileError> {
-        let total = self.totals.entry(d.bucket).or_default();
+        let total = self.totals.entry(d.bucket).or_insert_with(|| BucketTotal {
+            effect: d.bucket.effect(),
+            overlaps: matches!(
+                d.bucket,
+                BucketKind::AmountVariance | BucketKind::CodeDiffers
+            ),
+            ..BucketTotal::default()
+        });
         total.count += 1;
         total.amount += amount;
-        if d.bucket == BucketKind::Matched {
-            return Ok(());
+        if matches!(d.bucket, BucketKind::Matched | BucketKind::OutsidePeriod) {
+            // Not discrepancies; outside lines are counted, not listed.
+            if d.bucket == BucketKind::Matched {
+                return Ok(());
+            }
         }
         if let Some(w) = &mut self.writer {
             w.serialize(&d).map_err(|e| ReconcileError::Details {
@@ -247,7 +310,8 @@ pub fn reconcile(
     conn.execute_batch(
         "DROP TABLE IF EXISTS temp.stmt;
          CREATE TEMP TABLE stmt (line INTEGER PRIMARY KEY, liveness_id TEXT, sequence_id TEXT,
-                                 time INTEGER, code INTEGER, amount TEXT, cid INTEGER);",
+                                 time INTEGER, code INTEGER, amount TEXT, cid INTEGER,
+                                 inp INTEGER);",
     )?;
     let mut summary_lines = Vec::new();
     let (shape, malformed) = {
@@ -318,7 +382,7 @@ pub fn reconcile(
     result.discrepancies = sink
         .totals
         .iter()
-        .filter(|(k, _)| **k != BucketKind::Matched)
+        .filter(|(k, _)| !matches!(**k, BucketKind::Matched | BucketKind::OutsidePeriod))
         .map(|(_, t)| t.count)
         .sum::<u64>()
         + result.malformed.len() as u64;
@@ -339,6 +403,29 @@ fn line_amount(amount: Option<&str>, price: Option<Decimal>) -> Decimal {
         .unwrap_or(Decimal::ZERO)
 }
 
+/// What the line loop needs of one statement line and our check.
+struct LineRow {
+    line: i64,
+    s_time: Option<i64>,
+    s_code: Option<i64>,
+    s_amount: Option<String>,
+    in_period: bool,
+    /// Its place among the lines of the same check on the same side of the period.
+    nth: i64,
+    found: bool,
+    class: Class,
+    our_status: Option<String>,
+    our_code: Option<i64>,
+    our_time: Option<i64>,
+    /// Our check is dated inside the period.
+    check_in: bool,
+    /// Our check has a line inside the period.
+    has_line_in: bool,
+    /// The first of this check's lines dated outside the period but within the boundary hours.
+    shift_line: Option<i64>,
+    ids: (Option<String>, Option<String>),
+}
+
 fn itemised(
     conn: &mut Connection,
     codes: &CodeTable,
@@ -353,196 +440,98 @@ fn itemised(
              (SELECT id FROM checks WHERE checks.sequence_id = stmt.sequence_id));
          CREATE INDEX temp.stmt_by_cid ON stmt (cid);",
     )?;
-    let mut lines = 0u64;
-    let mut billed_amount = Decimal::ZERO;
-    let (mut min_time, mut max_time) = (None::<i64>, None::<i64>);
-    {
-        let mut stmt = conn.prepare(
-            "SELECT s.line, s.liveness_id, s.sequence_id, s.time, s.code, s.amount,
-                    c.liveness_id, c.sequence_id, c.status, c.code,
-                    coalesce(c.event_time, c.fetched_at),
-                    row_number() OVER (
-                        PARTITION BY coalesce('c' || s.cid, 'i' || s.liveness_id, 's' || s.sequence_id)
-                        ORDER BY s.line)
-             FROM temp.stmt s LEFT JOIN checks c ON c.id = s.cid
-             ORDER BY s.line",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let line: i64 = r.get(0)?;
-            let s_time: Option<i64> = r.get(3)?;
-            let s_code: Option<i64> = r.get(4)?;
-            let s_amount: Option<String> = r.get(5)?;
-            let our_status: Option<String> = r.get(8)?;
-            let our_code: Option<i64> = r.get(9)?;
-            let nth: i64 = r.get(11)?;
-            lines += 1;
-            let amount = line_amount(s_amount.as_deref(), opts.price);
-            billed_amount += amount;
-            if let Some(t) = s_time {
-                min_time = Some(min_time.map_or(t, |m| m.min(t)));
-                max_time = Some(max_time.map_or(t, |m| m.max(t)));
-            }
-            let found = our_status.is_some();
-            let (bucket, note) = if nth > 1 {
-                (BucketKind::Duplicate, format!("billed {nth} times"))
-            } else if !found {
-                (BucketKind::UnknownToUs, String::new())
-            } else {
-                match (our_status.as_deref(), our_code) {
-                    (Some("done"), Some(code)) if code == crate::vendor::codes::INTERNAL_ERROR => (
-                        BucketKind::Unresolved,
-                        "we hold 11350 (internal error): fetch again".to_string(),
-                    ),
-                    (Some("done"), Some(code)) => match codes.charged(code) {
-                        Some(true) => (BucketKind::Matched, String::new()),
-                        Some(false) => (
-                            BucketKind::Overbilled,
-                            format!("code {code} is not charged ({})", codes.category(code)),
-                        ),
-                        None => (
-                            BucketKind::UnknownCode,
-                            format!("code {code} is not in the code table"),
-                        ),
-                    },
-                    (status, _) => (
-                        BucketKind::Unresolved,
-                        format!("our status is {}", status.unwrap_or("pending")),
-                    ),
-                }
-            };
-            let detail = |bucket: BucketKind, note: String| -> Result<Detail, rusqlite::Error> {
-                Ok(Detail {
-                    bucket,
-                    line: Some(line as u64),
-                    liveness_id: r.get::<_, Option<String>>(6)?.or(r.get(1)?),
-                    sequence_id: r.get::<_, Option<String>>(7)?.or(r.get(2)?),
-                    statement_time: s_time.map(format_utc),
-                    statement_code: s_code,
-                    statement_amount: s_amount.clone(),
-                    our_status: our_status.clone(),
-                    our_code,
-                    our_time: r.get::<_, Option<i64>>(10)?.map(format_utc),
-                    note,
-                })
-            };
-            sink.add(detail(bucket, note)?, amount)?;
-            if let (Some(price), Some(a)) = (
-                opts.price,
-                s_amount.as_deref().and_then(|a| a.parse::<Decimal>().ok()),
-            ) && a != price
-            {
-                sink.add(
-                    detail(
-                        BucketKind::AmountVariance,
-                        format!("billed {a}, price {price}"),
-                    )?,
-                    a - price,
-                )?;
-            }
-            if let (Some(sc), Some(oc)) = (s_code, our_code)
-                && sc != oc
-                && nth == 1
-            {
-                sink.add(
-                    detail(
-                        BucketKind::CodeDiffers,
-                        format!("statement {sc}, ours {oc}"),
-                    )?,
-                    Decimal::ZERO,
-                )?;
-            }
-        }
-    }
-
     // The period compared: the flags, else the statement's own first and last day.
-    let window = Window::new(
+    let flags = Window::new(
         &opts.tz_name,
         Period::Day,
         opts.from.as_deref(),
         opts.to.as_deref(),
     )?;
-    let local = |ms: i64| window.local_date(ms);
-    let from = window.from.or_else(|| min_time.and_then(local));
-    let to = window.to.or_else(|| max_time.and_then(local));
-    let mut our_charged = 0;
-    if let (Some(from), Some(to)) = (from, to) {
-        let bounds = Window::new(
-            &opts.tz_name,
-            Period::Day,
-            Some(&from.to_string()),
-            Some(&to.to_string()),
-        )?
-        .bounds_ms();
-        let (Some(start), Some(end)) = bounds else {
-            return Err(ReportError::Range {
-                from: from.to_string(),
-                to: to.to_string(),
-            }
-            .into());
-        };
-        let charged: Vec<String> = codes
-            .iter()
-            .filter(|c| c.charged == Some(true))
-            .map(|c| c.code.to_string())
-            .collect();
-        let charged = charged.join(",");
-        our_charged = conn.query_row(
-            &format!(
-                "SELECT count(*) FROM checks WHERE status = 'done' AND code IN ({charged})
-                 AND coalesce(event_time, fetched_at) >= ?1 AND coalesce(event_time, fetched_at) < ?2"
-            ),
-            params![start, end],
-            |r| r.get(0),
-        )?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT c.liveness_id, c.sequence_id, c.code, coalesce(c.event_time, c.fetched_at) AS t
-             FROM checks c
-             WHERE c.status = 'done' AND c.code IN ({charged}) AND t >= ?1 AND t < ?2
-               AND NOT EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id)
-             ORDER BY t, c.liveness_id"
-        ))?;
-        let mut rows = stmt.query(params![start, end])?;
-        let near = i64::from(opts.boundary_hours) * 3_600_000;
-        while let Some(r) = rows.next()? {
-            let t: i64 = r.get(3)?;
-            let note = if t - start < near {
-                format!(
-                    "within {}h of the period start: possibly billed the day before (time zone?)",
-                    opts.boundary_hours
-                )
-            } else if end - t <= near {
-                format!(
-                    "within {}h of the period end: possibly billed the day after (time zone?)",
-                    opts.boundary_hours
-                )
-            } else {
-                String::new()
-            };
-            sink.add(
-                Detail {
-                    bucket: BucketKind::Underbilled,
-                    line: None,
-                    liveness_id: r.get(0)?,
-                    sequence_id: r.get(1)?,
-                    statement_time: None,
-                    statement_code: None,
-                    statement_amount: None,
-                    our_status: Some("done".into()),
-                    our_code: r.get(2)?,
-                    our_time: Some(format_utc(t)),
-                    note,
-                },
-                opts.price.unwrap_or(Decimal::ZERO),
-            )?;
-        }
-    } else {
+    let (min_time, max_time): (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT min(time), max(time) FROM temp.stmt", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let local = |ms: i64| flags.local_date(ms);
+    let from = flags.from.or_else(|| min_time.and_then(local));
+    let to = flags.to.or_else(|| max_time.and_then(local));
+    let window = Window::new(
+        &opts.tz_name,
+        Period::Day,
+        from.map(|d| d.to_string()).as_deref(),
+        to.map(|d| d.to_string()).as_deref(),
+    )?
+    .dated_by(opts.date_by);
+    let bounds = window.bounds_ms();
+    let period_known = from.is_some() || to.is_some();
+    if !period_known {
         notes.push(
-            "the statement has no times and no --from/--to was given: underbilled checks \
-             cannot be looked for"
+            "the statement has no times and no --from/--to was given: our side is the checks \
+             its lines name, and underbilled checks cannot be looked for"
                 .into(),
         );
     }
+    let near = i64::from(opts.boundary_hours) * 3_600_000;
+    // A line without a time is taken as inside the period.
+    conn.execute(
+        "UPDATE temp.stmt SET inp = (time IS NULL OR ((?1 IS NULL OR time >= ?1)
+                                      AND (?2 IS NULL OR time < ?2)))",
+        params![bounds.0, bounds.1],
+    )?;
+    let mut lines = 0u64;
+    let mut billed_amount = Decimal::ZERO;
+    {
+        let mut stmt = conn.prepare(
+            "SELECT s.line, s.liveness_id, s.sequence_id, s.time, s.code, s.amount, s.inp,
+                    row_number() OVER (
+                        PARTITION BY s.inp,
+                            coalesce('c' || s.cid, 'i' || s.liveness_id, 's' || s.sequence_id)
+                        ORDER BY s.line),
+                    c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
+                    EXISTS (SELECT 1 FROM temp.stmt i WHERE i.cid = s.cid AND i.inp),
+                    (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = s.cid AND NOT o.inp
+                        AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3)
+             FROM temp.stmt s LEFT JOIN checks c ON c.id = s.cid
+             ORDER BY s.line",
+        )?;
+        let mut rows = stmt.query(params![bounds.0, bounds.1, near])?;
+        while let Some(r) = rows.next()? {
+            let our_status: Option<String> = r.get(10)?;
+            let our_code: Option<i64> = r.get(11)?;
+            let our_time = opts.date_by.time(r.get(12)?, r.get(13)?);
+            let found = our_status.is_some();
+            let row = LineRow {
+                line: r.get(0)?,
+                s_time: r.get(3)?,
+                s_code: r.get(4)?,
+                s_amount: r.get(5)?,
+                in_period: r.get(6)?,
+                nth: r.get(7)?,
+                found,
+                class: classify(
+                    Status::from_db(our_status.as_deref().unwrap_or_default().as_bytes()),
+                    our_code,
+                    codes,
+                ),
+                our_status,
+                our_code,
+                our_time,
+                check_in: found && dated_within(bounds, our_time),
+                has_line_in: r.get(14)?,
+                shift_line: r.get(15)?,
+                ids: (
+                    r.get::<_, Option<String>>(8)?.or(r.get(1)?),
+                    r.get::<_, Option<String>>(9)?.or(r.get(2)?),
+                ),
+            };
+            if row.in_period {
+                lines += 1;
+                billed_amount += line_amount(row.s_amount.as_deref(), opts.price);
+            }
+            sort_line(&row, codes, opts, &window, sink)?;
+        }
+    }
+
+    let our_charged = our_side(conn, codes, opts, &window, period_known, sink, notes)?;
     let our_amount = opts.price.map(|p| p * Decimal::from(our_charged));
     Ok(Reconciliation {
         report: "reconcile",
@@ -565,6 +554,238 @@ fn itemised(
         details: Vec::new(),
         notes: Vec::new(),
     })
+}
+
+/// Our side of an itemised reconcile: counts every charged check dated in the period (as
+/// billing does) and sorts those no line of the period bills into `underbilled` or, when their
+/// line is dated just outside the period, `shifted_out`. With no period known, only the checks
+/// the lines name are ours to compare.
+fn our_side(
+    conn: &Connection,
+    codes: &CodeTable,
+    opts: &ReconcileOptions,
+    window: &Window,
+    period_known: bool,
+    sink: &mut DetailSink,
+    notes: &mut Vec<String>,
+) -> Result<i64, ReconcileError> {
+    let bounds = window.bounds_ms();
+    let near = i64::from(opts.boundary_hours) * 3_600_000;
+    let charged_sql = crate::check::charged_sql(codes, "c.");
+    // Unqualified times are `c`'s: the only table of the outer query.
+    let in_window = if period_known {
+        window.sql()
+    } else {
+        // No period: only the checks the lines name (each once) are compared.
+        "?1 IS NULL AND ?2 IS NULL AND EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id)".into()
+    };
+    let our_charged: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM checks c WHERE {charged_sql} AND {in_window}"),
+        params![bounds.0, bounds.1],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
+                (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = c.id AND NOT o.inp
+                    AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3)
+         FROM checks c
+         WHERE {charged_sql} AND {in_window}
+           AND NOT EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id AND s.inp)
+         ORDER BY coalesce(c.event_time, c.fetched_at), c.liveness_id"
+    ))?;
+    let mut rows = stmt.query(params![bounds.0, bounds.1, near])?;
+    let mut shift_times =
+        conn.prepare("SELECT time, code, amount FROM temp.stmt WHERE line = ?1")?;
+    while let Some(r) = rows.next()? {
+        let t = opts.date_by.time(r.get(4)?, r.get(5)?);
+        let shift_line: Option<i64> = r.get(6)?;
+        let mut detail = Detail {
+            bucket: BucketKind::Underbilled,
+            line: None,
+            liveness_id: r.get(0)?,
+            sequence_id: r.get(1)?,
+            statement_time: None,
+            statement_code: None,
+            statement_amount: None,
+            our_status: r.get(2)?,
+            our_code: r.get(3)?,
+            our_time: t.map(format_utc),
+            note: String::new(),
+        };
+        if let Some(line) = shift_line {
+            let (s_time, s_code, s_amount): (Option<i64>, Option<i64>, Option<String>) =
+                shift_times.query_row(params![line], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            detail.bucket = BucketKind::ShiftedOut;
+            detail.line = Some(line as u64);
+            detail.statement_time = s_time.map(format_utc);
+            detail.statement_code = s_code;
+            detail.statement_amount = s_amount;
+            detail.note = format!(
+                "ours {} is inside the period, the line {} just outside it: time zone? (--tz)",
+                t.map(format_utc).unwrap_or_default(),
+                s_time.map(format_utc).unwrap_or_default()
+            );
+        } else if let (Some(t), (Some(start), Some(end))) = (t, bounds) {
+            if t - start < near {
+                detail.note = format!(
+                    "within {}h of the period start: possibly billed the day before (time zone?)",
+                    opts.boundary_hours
+                );
+            } else if end - t <= near {
+                detail.note = format!(
+                    "within {}h of the period end: possibly billed the day after (time zone?)",
+                    opts.boundary_hours
+                );
+            }
+        }
+        sink.add(detail, opts.price.unwrap_or(Decimal::ZERO))?;
+    }
+    // Charged checks without a time under --date-by cannot be in a bounded period: say so.
+    let undated_charged: i64 = if window.bounded() {
+        conn.query_row(
+            &format!(
+                "SELECT count(*) FROM checks c WHERE {charged_sql} AND {} IS NULL",
+                opts.date_by.time_sql()
+            ),
+            [],
+            |r| r.get(0),
+        )?
+    } else {
+        0
+    };
+    if undated_charged > 0 {
+        notes.push(match opts.date_by {
+            DateBy::Fetch => format!(
+                "{undated_charged} charged checks were never fetched and are not in our count"
+            ),
+            _ => format!(
+                "{undated_charged} charged checks have no event time and are not in our count; \
+                 --date-by event-or-fetch dates them by fetch time"
+            ),
+        });
+    }
+    Ok(our_charged)
+}
+
+/// Sorts one statement line into its bucket (see the module doc), with the flags on top.
+fn sort_line(
+    row: &LineRow,
+    codes: &CodeTable,
+    opts: &ReconcileOptions,
+    window: &Window,
+    sink: &mut DetailSink,
+) -> Result<(), ReconcileError> {
+    let amount = line_amount(row.s_amount.as_deref(), opts.price);
+    let (bucket, note) = if !row.in_period {
+        if row.found
+            && row.class == Class::Charged
+            && row.check_in
+            && !row.has_line_in
+            && row.shift_line == Some(row.line)
+        {
+            // Shown once, from our side, as `shifted_out` (both times named).
+            return Ok(());
+        }
+        (
+            BucketKind::OutsidePeriod,
+            "dated outside the period: not compared".to_string(),
+        )
+    } else if row.nth > 1 {
+        (BucketKind::Duplicate, format!("billed {} times", row.nth))
+    } else if !row.found {
+        (BucketKind::UnknownToUs, String::new())
+    } else {
+        match row.class {
+            Class::Charged if row.check_in => (BucketKind::Matched, String::new()),
+            Class::Charged => (
+                BucketKind::ShiftedIn,
+                match row.our_time {
+                    None => "we have no event time for it (see --date-by)".to_string(),
+                    Some(t) => format!(
+                        "ours is dated {} ({}), outside the period: time zone? (--tz)",
+                        format_utc(t),
+                        window
+                            .local_date(t)
+                            .map(|d| d.to_string())
+                            .unwrap_or_default()
+                    ),
+                },
+            ),
+            Class::Provisional => (
+                BucketKind::Provisional,
+                format!(
+                    "we hold {} (internal error): fetch again before disputing",
+                    crate::check::INTERNAL_ERROR
+                ),
+            ),
+            Class::Uncharged => {
+                let code = row.our_code.unwrap_or_default();
+                (
+                    BucketKind::Overbilled,
+                    format!("code {code} is not charged ({})", codes.category(code)),
+                )
+            }
+            Class::UnknownCode => (
+                BucketKind::UnknownCode,
+                format!(
+                    "code {} is not in the code table",
+                    row.our_code.unwrap_or_default()
+                ),
+            ),
+            Class::Unresolved => (
+                BucketKind::Unresolved,
+                format!(
+                    "our status is {}",
+                    row.our_status.as_deref().unwrap_or_default()
+                ),
+            ),
+        }
+    };
+    let detail = |bucket: BucketKind, note: String| Detail {
+        bucket,
+        line: Some(row.line as u64),
+        liveness_id: row.ids.0.clone(),
+        sequence_id: row.ids.1.clone(),
+        statement_time: row.s_time.map(format_utc),
+        statement_code: row.s_code,
+        statement_amount: row.s_amount.clone(),
+        our_status: row.our_status.clone(),
+        our_code: row.our_code,
+        our_time: row.our_time.map(format_utc),
+        note,
+    };
+    sink.add(detail(bucket, note), amount)?;
+    if !row.in_period {
+        return Ok(());
+    }
+    if let (Some(price), Some(a)) = (
+        opts.price,
+        row.s_amount
+            .as_deref()
+            .and_then(|a| a.parse::<Decimal>().ok()),
+    ) && a != price
+    {
+        sink.add(
+            detail(
+                BucketKind::AmountVariance,
+                format!("billed {a}, price {price}"),
+            ),
+            a - price,
+        )?;
+    }
+    if let (Some(sc), Some(oc)) = (row.s_code, row.our_code)
+        && sc != oc
+        && row.nth == 1
+    {
+        sink.add(
+            detail(
+                BucketKind::CodeDiffers,
+                format!("statement {sc}, ours {oc}"),
+            ),
+            Decimal::ZERO,
+        )?;
+    }
+    Ok(())
 }
 
 fn summary(
@@ -592,12 +813,12 @@ fn summary(
         e.2.push(l.line);
     }
     let by = if monthly { Period::Month } else { Period::Day };
-    let window = Window::new(&opts.tz_name, by, opts.from.as_deref(), opts.to.as_deref())?;
+    let window = Window::new(&opts.tz_name, by, opts.from.as_deref(), opts.to.as_deref())?
+        .dated_by(opts.date_by);
     let buckets = load_buckets(conn, &window)?;
     let mut ours: BTreeMap<String, i64> = BTreeMap::new();
     for b in &buckets {
-        if let (Some(code), "done") = (b.code, b.status.as_str())
-            && codes.charged(code) == Some(true)
+        if classify(b.status, b.code, codes) == Class::Charged
             && let Some(d) = b.start_ms.and_then(|ms| window.local_date(ms))
         {
             *ours.entry(window.label(d)).or_default() += b.count;
@@ -693,9 +914,30 @@ pub fn within_tolerance(r: &Reconciliation, count: u64, amount: Decimal) -> bool
     r.discrepancies <= count && r.net_amount.is_none_or(|a| a.abs() <= amount)
 }
 
+/// The order buckets are shown in.
+const SHOWN_ORDER: [BucketKind; 14] = [
+    BucketKind::Matched,
+    BucketKind::Overbilled,
+    BucketKind::Provisional,
+    BucketKind::UnknownToUs,
+    BucketKind::Duplicate,
+    BucketKind::Unresolved,
+    BucketKind::UnknownCode,
+    BucketKind::ShiftedIn,
+    BucketKind::Underbilled,
+    BucketKind::ShiftedOut,
+    BucketKind::OutsidePeriod,
+    BucketKind::AmountVariance,
+    BucketKind::CodeDiffers,
+    BucketKind::PeriodDifference,
+];
+
 /// Lays the reconcile out for people.
 pub fn document(r: &Reconciliation, currency: &str) -> Document {
-    let money = |d: Decimal| format!("{} {currency}", d.normalize());
+    let mut amounts: Vec<Decimal> = vec![r.billed_amount];
+    amounts.extend(r.buckets.values().map(|b| b.amount));
+    let scale = MoneyScale::of(r.our_amount, amounts.iter());
+    let money = |d: Decimal| format!("{} {currency}", scale.show(d));
     let mut summary = vec![
         format!("statement {} ({}; {})", r.statement, r.shape, r.columns),
         format!(
@@ -705,7 +947,7 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
             r.zone
         ),
         format!(
-            "billed: {} {} ({}); charged in our records: {}{}; net difference {:+}{}",
+            "billed: {} {} in the period ({}); charged in our records: {}{}; net difference {:+}{}",
             r.lines,
             if r.shape == "summary" {
                 "summary lines"
@@ -722,31 +964,63 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
                 .map(|a| format!(" ({})", money(a)))
                 .unwrap_or_default(),
         ),
-        format!("{} discrepancies", r.discrepancies),
     ];
+    if r.shape == "itemised" {
+        // The identity, in words: every exclusive bucket times its effect.
+        let terms: Vec<String> = SHOWN_ORDER
+            .iter()
+            .filter_map(|k| {
+                let t = r.buckets.get(k.as_str())?;
+                let e = k.effect().filter(|e| *e != 0)?;
+                Some(format!(
+                    "{} {} {}",
+                    if e > 0 { "+" } else { "-" },
+                    t.count,
+                    k.as_str()
+                ))
+            })
+            .collect();
+        summary.push(format!(
+            "net difference {:+} = {}",
+            r.net_difference,
+            if terms.is_empty() {
+                "0".to_string()
+            } else {
+                terms.join(" ").trim_start_matches("+ ").to_string()
+            }
+        ));
+    }
+    summary.push(format!("{} discrepancies", r.discrepancies));
     summary.extend(r.notes.iter().cloned());
+    summary.push(super::billing::CLASSES_DOC.into());
 
-    let mut buckets = Section::new("Summary", &["bucket", "count", "amount", "meaning"]);
-    for kind in [
-        BucketKind::Matched,
-        BucketKind::Overbilled,
-        BucketKind::UnknownToUs,
-        BucketKind::Duplicate,
-        BucketKind::Unresolved,
-        BucketKind::UnknownCode,
-        BucketKind::Underbilled,
-        BucketKind::AmountVariance,
-        BucketKind::CodeDiffers,
-        BucketKind::PeriodDifference,
-    ] {
+    let mut buckets = Section::new(
+        "Summary",
+        &["bucket", "count", "effect", "amount", "meaning"],
+    )
+    .keyed("summary");
+    for kind in SHOWN_ORDER {
         let t = r.buckets.get(kind.as_str()).cloned().unwrap_or_default();
         if t.count == 0 && matches!(kind, BucketKind::PeriodDifference) == (r.shape == "itemised") {
             continue;
         }
+        buckets.tidy_row(
+            &["bucket", "count", "effect", "amount", "overlaps"],
+            vec![
+                kind.as_str().into(),
+                t.count.to_string(),
+                kind.effect().map(|e| e.to_string()).unwrap_or_default(),
+                scale.show(t.amount),
+                (kind.effect().is_none()).to_string(),
+            ],
+        );
         buckets.row(vec![
             kind.as_str().into(),
             t.count.to_string(),
-            t.amount.normalize().to_string(),
+            kind.effect()
+                .map(|e| if e == 0 { "0".into() } else { format!("{e:+}") })
+                .unwrap_or_default(),
+            scale.show(t.amount),
             kind.meaning().into(),
         ]);
     }
@@ -763,18 +1037,17 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
                 "amount difference",
                 "lines",
             ],
-        );
+        )
+        .keyed("periods");
         for p in &r.periods {
             s.row(vec![
                 p.period.clone(),
                 p.billed.to_string(),
                 p.ours.to_string(),
                 format!("{:+}", p.difference),
-                p.billed_amount
-                    .map(|a| a.normalize().to_string())
-                    .unwrap_or_default(),
+                p.billed_amount.map(|a| scale.show(a)).unwrap_or_default(),
                 p.amount_difference
-                    .map(|a| a.normalize().to_string())
+                    .map(|a| scale.show(a))
                     .unwrap_or_default(),
                 p.lines
                     .iter()
@@ -791,6 +1064,24 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
         &["bucket", "line", "liveness id", "time", "ours", "note"],
     );
     for d in &r.details {
+        let text = |v: Option<String>| v.unwrap_or_default();
+        let number = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        details.tidy_row(
+            &DETAIL_COLUMNS,
+            vec![
+                d.bucket.as_str().into(),
+                d.line.map(|l| l.to_string()).unwrap_or_default(),
+                text(d.liveness_id.clone()),
+                text(d.sequence_id.clone()),
+                text(d.statement_time.clone()),
+                number(d.statement_code),
+                text(d.statement_amount.clone()),
+                text(d.our_status.clone()),
+                number(d.our_code),
+                text(d.our_time.clone()),
+                d.note.clone(),
+            ],
+        );
         details.row(vec![
             d.bucket.as_str().into(),
             d.line.map(|l| l.to_string()).unwrap_or_default(),
@@ -818,7 +1109,8 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
     }
     sections.push(details);
     if !r.malformed.is_empty() {
-        let mut s = Section::new("Malformed statement lines", &["line", "problem"]);
+        let mut s =
+            Section::new("Malformed statement lines", &["line", "problem"]).keyed("malformed");
         for m in &r.malformed {
             s.row(vec![m.line.to_string(), m.problem.clone()]);
         }
@@ -833,6 +1125,21 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
     }
 }
 
+/// The columns of `--details` and of the `discrepancies` CSV table.
+const DETAIL_COLUMNS: [&str; 11] = [
+    "bucket",
+    "line",
+    "liveness_id",
+    "sequence_id",
+    "statement_time",
+    "statement_code",
+    "statement_amount",
+    "our_status",
+    "our_code",
+    "our_time",
+    "note",
+];
+
 /// Writes the details header even when there are no discrepancies, so scripts can rely on it.
 pub fn ensure_details_header(path: &Path) -> std::io::Result<()> {
     let empty = std::fs::metadata(path)
@@ -840,11 +1147,7 @@ pub fn ensure_details_header(path: &Path) -> std::io::Result<()> {
         .unwrap_or(true);
     if empty {
         let mut f = std::fs::File::create(path)?;
-        writeln!(
-            f,
-            "bucket,line,liveness_id,sequence_id,statement_time,statement_code,statement_amount,\
-             our_status,our_code,our_time,note"
-        )?;
+        writeln!(f, "{}", DETAIL_COLUMNS.join(","))?;
     }
     Ok(())
 }

@@ -7,6 +7,9 @@
 //!
 //! Policy: the numbers are computed once, by the report; renderers only lay them out. The HTML
 //! page loads nothing from the network (no CDN, fonts or scripts) and prints cleanly to PDF.
+//! CSV is one tidy table per file (one header row; plain numbers, shares as fractions, no `%`
+//! or glyphs), so spreadsheets and databases load it: the section is chosen by its key
+//! (`--table`), or every section is written to its own `KEY.csv` (`--output DIR/`).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -28,25 +31,59 @@ pub enum Format {
 /// One table of a report.
 #[derive(Debug, Clone, Default)]
 pub struct Section {
+    /// Its name for `--table` and the file name under `--output DIR/` (`totals`, `periods`...).
+    pub key: String,
     pub title: String,
     pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,
     /// Lines printed under the table (rules, bases, caveats).
     pub notes: Vec<String>,
+    /// The table for machines (CSV), when the one for people has `%`, glyphs or words in its
+    /// numbers: plain numbers, shares as fractions.
+    pub tidy: Option<(Vec<String>, Vec<Vec<String>>)>,
 }
 
 impl Section {
     pub fn new(title: impl Into<String>, headers: &[&str]) -> Section {
+        let title = title.into();
         Section {
-            title: title.into(),
+            key: title.to_lowercase().replace([' ', '-'], "_"),
+            title,
             headers: headers.iter().map(|h| (*h).to_string()).collect(),
             ..Section::default()
         }
     }
 
+    /// The same section under the key `key`.
+    pub fn keyed(mut self, key: &str) -> Section {
+        self.key = key.to_string();
+        self
+    }
+
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
+
+    /// Adds a row to the machine table with `headers` (created on first use).
+    pub fn tidy_row(&mut self, headers: &[&str], cells: Vec<String>) {
+        let (_, rows) = self
+            .tidy
+            .get_or_insert_with(|| (headers.iter().map(|h| (*h).to_string()).collect(), vec![]));
+        rows.push(cells);
+    }
+
+    /// The header and rows CSV writes.
+    pub fn machine(&self) -> (&[String], &[Vec<String>]) {
+        match &self.tidy {
+            Some((h, r)) => (h, r),
+            None => (&self.headers, &self.rows),
+        }
+    }
+}
+
+/// A share for machines: a fraction with full precision, empty when not defined.
+pub fn fraction(v: Option<f64>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
 }
 
 /// A chart for the HTML page: stacked bars, one bar per label.
@@ -69,11 +106,26 @@ pub struct Document {
     pub json: serde_json::Value,
 }
 
-/// Writes `doc` as `format`.
+impl Document {
+    /// The keys of its sections, for `--table`.
+    pub fn keys(&self) -> Vec<&str> {
+        self.sections.iter().map(|s| s.key.as_str()).collect()
+    }
+
+    /// The section named `key`.
+    pub fn table(&self, key: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.key == key)
+    }
+}
+
+/// Writes `doc` as `format`; CSV writes its first section (see [`render_csv`]).
 pub fn render(doc: &Document, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
     match format {
         Format::Table => render_table(doc, out),
-        Format::Csv => render_csv(doc, out),
+        Format::Csv => match doc.sections.first() {
+            Some(s) => render_csv(s, out),
+            None => Ok(()),
+        },
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &doc.json)?;
             writeln!(out)
@@ -147,26 +199,15 @@ fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
-fn render_csv(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
-    // Sections follow each other, each with its header row and a leading `section` column,
-    // separated by a blank line, so one file holds them all and a filter on the first column
-    // splits them again.
-    for (i, section) in doc.sections.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b"\n")?;
-        }
-        let mut w = csv::Writer::from_writer(&mut *out);
-        let mut header = vec!["section".to_string()];
-        header.extend(section.headers.iter().cloned());
-        w.write_record(&header)?;
-        for row in &section.rows {
-            let mut record = vec![section.title.clone()];
-            record.extend(row.iter().cloned());
-            w.write_record(&record)?;
-        }
-        w.flush()?;
+/// Writes one section as one tidy CSV table: its header, then its machine rows.
+pub fn render_csv(section: &Section, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(&mut *out);
+    let (headers, rows) = section.machine();
+    w.write_record(headers)?;
+    for row in rows {
+        w.write_record(row)?;
     }
-    Ok(())
+    w.flush()
 }
 
 fn md_escape(cell: &str) -> String {
@@ -451,11 +492,19 @@ mod tests {
 
     #[test]
     fn every_format_carries_the_numbers() {
-        assert_eq!(
-            rendered(Format::Csv),
-            "section,what,count\nTotals,charged,12\nTotals,a|b <x>,3\n\n\
-             section,code,count,share\nPer code,200,12,80%\n"
+        assert_eq!(rendered(Format::Csv), "what,count\ncharged,12\na|b <x>,3\n");
+        let mut tidy = doc().sections[1].clone();
+        tidy.tidy_row(
+            &["code", "count", "share"],
+            vec!["200".into(), "12".into(), "0.8".into()],
         );
+        let mut out = Vec::new();
+        render_csv(&tidy, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "code,count,share\n200,12,0.8\n"
+        );
+        assert_eq!(doc().keys(), ["totals", "per_code"]);
         let md = rendered(Format::Markdown);
         assert!(
             md.contains("| what | count |\n| --- | ---: |\n| charged | 12 |\n| a\\|b <x> | 3 |"),

@@ -143,8 +143,10 @@ fn upsert(conn: &Connection, run: i64, rows: &[IdRow]) -> Result<u64, rusqlite::
 /// Counts the ids of `run` that need the vendor.
 pub fn count_to_fetch(conn: &Connection, run: i64) -> Result<i64, StoreError> {
     Ok(conn.query_row(
-        "SELECT count(*) FROM checks
-         WHERE last_run = ?1 AND (status <> 'done' OR code = 11350)",
+        &format!(
+            "SELECT count(*) FROM checks WHERE last_run = ?1 AND {}",
+            crate::check::NEEDS_VENDOR_SQL
+        ),
         params![run],
         |r| r.get(0),
     )?)
@@ -165,11 +167,12 @@ pub fn next_to_fetch(
     after: i64,
     limit: usize,
 ) -> Result<Vec<ToFetch>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, liveness_id FROM checks
-         WHERE last_run = ?1 AND id > ?2 AND (status <> 'done' OR code = 11350)
+         WHERE last_run = ?1 AND id > ?2 AND {}
          ORDER BY id LIMIT ?3",
-    )?;
+        crate::check::NEEDS_VENDOR_SQL
+    ))?;
     let rows = stmt.query_map(params![run, after, limit as i64], |r| {
         Ok(ToFetch {
             check: r.get(0)?,

@@ -252,11 +252,10 @@ impl Store {
     pub fn status_counts(&self, run: Option<i64>) -> Result<StatusCounts, StoreError> {
         // One pass with sums, not GROUP BY: no sorter, so memory stays flat for a million ids.
         Ok(self.conn.query_row(
-            "SELECT coalesce(sum(status = 'done' AND code IS NOT 11350), 0),
-                    coalesce(sum(status = 'done' AND code IS 11350), 0),
-                    coalesce(sum(status = 'failed'), 0),
-                    coalesce(sum(status = 'pending'), 0)
-             FROM checks WHERE ?1 IS NULL OR last_run = ?1",
+            &format!(
+                "SELECT {} FROM checks WHERE ?1 IS NULL OR last_run = ?1",
+                crate::check::status_counts_sql()
+            ),
             params![run],
             |r| {
                 Ok(StatusCounts {

@@ -13,6 +13,7 @@ use std::path::Path;
 use rusqlite::params;
 
 use super::{Store, StoreError, now_ms};
+use crate::check::DateBy;
 use crate::fetch::faces;
 
 /// What a purge removed.
@@ -31,10 +32,14 @@ pub fn purge(
     store.conn.pragma_update(None, "secure_delete", "ON")?;
     let stamp = now_ms();
     let tx = store.conn.transaction()?;
+    // A check's age for retention: its event time, else when it was fetched.
+    let time = DateBy::EventOrFetch.time_sql();
     let checks = tx.execute(
-        "UPDATE checks SET score = NULL, image_sha256 = NULL, image_bytes = NULL, purged_at = ?2
-         WHERE coalesce(event_time, fetched_at) < ?1 AND purged_at IS NULL
-           AND (score IS NOT NULL OR image_sha256 IS NOT NULL OR image_bytes IS NOT NULL)",
+        &format!(
+            "UPDATE checks SET score = NULL, image_sha256 = NULL, image_bytes = NULL, purged_at = ?2
+             WHERE {time} < ?1 AND purged_at IS NULL
+               AND (score IS NOT NULL OR image_sha256 IS NOT NULL OR image_bytes IS NOT NULL)"
+        ),
         params![before_ms, stamp],
     )? as u64;
     tx.execute(
@@ -44,9 +49,7 @@ pub fn purge(
     )?;
     let mut image_files = 0;
     if let Some(dir) = images {
-        let mut stmt = tx.prepare(
-            "SELECT liveness_id FROM checks WHERE coalesce(event_time, fetched_at) < ?1",
-        )?;
+        let mut stmt = tx.prepare(&format!("SELECT liveness_id FROM checks WHERE {time} < ?1"))?;
         let mut rows = stmt.query(params![before_ms])?;
         while let Some(r) = rows.next()? {
             let id: String = r.get(0)?;

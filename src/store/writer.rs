@@ -18,6 +18,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::mpsc;
 
 use super::{OpenMode, Store, StoreError};
+use crate::check::Status;
 
 /// The most operations committed in one transaction.
 /// The queue in front of the writer holds two batches: enough to ride out a checkpoint, and
@@ -168,23 +169,24 @@ fn write_batch(
         )?;
         let mut tried =
             tx.prepare_cached("UPDATE checks SET attempts = attempts + ?2 WHERE id = ?1")?;
-        let mut resolved = tx.prepare_cached(
-            "UPDATE checks SET status = 'done', code = ?2, message = ?3, score = ?4,
+        let (done, failed_text) = (Status::Done.sql(), Status::Failed.sql());
+        let mut resolved = tx.prepare_cached(&format!(
+            "UPDATE checks SET status = {done}, code = ?2, message = ?3, score = ?4,
                  sequence_id = ?5, image_sha256 = ?6, image_bytes = ?7, fetched_at = ?8,
                  last_error = NULL, attempts = attempts + ?9
-             WHERE id = ?1",
-        )?;
+             WHERE id = ?1"
+        ))?;
         // A digest another check already carries is a repeated face (migration 0004).
         let mut repeated = tx.prepare_cached(
             "INSERT OR IGNORE INTO repeated_faces (image_sha256)
              SELECT ?1 WHERE EXISTS (SELECT 1 FROM checks WHERE image_sha256 = ?1 AND id <> ?2)",
         )?;
         // A failure never overwrites a code the vendor already gave (an 11350 stays 11350).
-        let mut failed = tx.prepare_cached(
-            "UPDATE checks SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'failed' END,
+        let mut failed = tx.prepare_cached(&format!(
+            "UPDATE checks SET status = CASE WHEN status = {done} THEN {done} ELSE {failed_text} END,
                  last_error = ?2, attempts = attempts + ?3
-             WHERE id = ?1",
-        )?;
+             WHERE id = ?1"
+        ))?;
         let now = super::now_ms();
         let mut log = |a: &AttemptRow| -> Result<(), StoreError> {
             attempt.execute(params![

@@ -272,7 +272,7 @@ pub enum Fault {
     },
     #[error("HTTP {status}: answer larger than the {limit}-byte cap")]
     TooLarge { status: u16, limit: usize },
-    #[error("vendor code 11350 (internal error)")]
+    #[error("vendor code {} (internal error)", INTERNAL_ERROR)]
     Internal,
 }
 

@@ -64,8 +64,7 @@ impl fmt::Display for Category {
     }
 }
 
-/// The vendor's "internal error" code: retried within a run, stored uncharged if it persists.
-pub const INTERNAL_ERROR: i64 = 11350;
+pub use crate::check::INTERNAL_ERROR;
 
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,0 +1,215 @@
+//! Property tests over random databases and statements: the numbers of every report agree.
+//!
+//! - billing's totals equal the sum of its periods and (for answered checks) of its codes;
+//! - every check is in exactly one class;
+//! - reconcile's `net_difference` equals the sum of `effect × count` over its exclusive buckets;
+//! - reconcile's `our_charged` equals billing's `totals.charged` for the same window.
+
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+use super::reconcile::{ReconcileOptions, reconcile};
+use super::{DateBy, Period, Window, billing, load_buckets, undated_outside};
+use crate::check::{INTERNAL_ERROR, Status, Status::Done};
+use crate::statement::StatementColumns;
+use crate::store::{OpenMode, Store};
+use crate::vendor::codes::CodeTable;
+
+/// 2026-09-28T00:00Z: checks and lines fall from here over about five weeks.
+const START_MS: i64 = 1_790_553_600_000;
+const SPAN_MS: i64 = 37 * 86_400_000;
+
+#[derive(Debug, Clone)]
+struct Check {
+    status: Status,
+    code: Option<i64>,
+    event: Option<i64>,
+    fetched: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+struct Line {
+    /// Index of the check it names (modulo the checks), or none: an id we do not know.
+    check: Option<usize>,
+    by_sequence: bool,
+    time: Option<i64>,
+    amount: Option<&'static str>,
+}
+
+fn check() -> impl Strategy<Value = Check> {
+    (
+        prop::sample::select(vec![Done, Done, Done, Status::Failed, Status::Pending]),
+        prop::sample::select(vec![200, 12202, 12250, 11340, INTERNAL_ERROR, 12299]),
+        prop::option::weighted(0.85, 0..SPAN_MS),
+        prop::option::weighted(0.9, 0..SPAN_MS),
+    )
+        .prop_map(|(status, code, event, fetched)| Check {
+            status,
+            code: (status == Done).then_some(code),
+            event: event.map(|t| START_MS + t),
+            fetched: fetched.map(|t| START_MS + t),
+        })
+}
+
+fn line() -> impl Strategy<Value = Line> {
+    (
+        prop::option::weighted(0.9, 0usize..1000),
+        any::<bool>(),
+        prop::option::weighted(0.9, 0..SPAN_MS),
+        prop::sample::select(vec![None, Some("0.035"), Some("0.05")]),
+    )
+        .prop_map(|(check, by_sequence, time, amount)| Line {
+            check,
+            by_sequence,
+            time: time.map(|t| START_MS + t),
+            amount,
+        })
+}
+
+fn store(dir: &std::path::Path, checks: &[Check]) -> Store {
+    let store = Store::open(&dir.join("p.db"), OpenMode::ReadWrite).unwrap();
+    for (i, c) in checks.iter().enumerate() {
+        store
+            .conn
+            .execute(
+                "INSERT INTO checks (liveness_id, sequence_id, status, code, event_time, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![
+                    format!("id-{i}"),
+                    format!("seq-{i}"),
+                    c.status.as_str(),
+                    c.code,
+                    c.event,
+                    c.fetched
+                ],
+            )
+            .unwrap();
+    }
+    store
+}
+
+fn statement(dir: &std::path::Path, lines: &[Line], checks: usize) -> std::path::PathBuf {
+    let mut text = String::from("billed_at,liveness_id,sequence_id,amount\n");
+    for l in lines {
+        let time = l.time.map(crate::timestamp::format_utc).unwrap_or_default();
+        let (id, seq) = match l.check.filter(|_| checks > 0) {
+            Some(i) if l.by_sequence => (String::new(), format!("seq-{}", i % checks)),
+            Some(i) => (format!("id-{}", i % checks), String::new()),
+            None => ("nobody".to_string(), String::new()),
+        };
+        text.push_str(&format!(
+            "{time},{id},{seq},{}\n",
+            l.amount.unwrap_or_default()
+        ));
+    }
+    let path = dir.join("statement.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn window_strategy() -> impl Strategy<Value = (&'static str, Option<&'static str>, DateBy)> {
+    (
+        prop::sample::select(vec!["UTC", "Asia/Singapore", "America/New_York"]),
+        prop::sample::select(vec![None, Some("2026-10-01"), Some("2026-10-15")]),
+        prop::sample::select(vec![DateBy::Event, DateBy::EventOrFetch, DateBy::Fetch]),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn billing_adds_up_and_every_check_has_one_class(
+        checks in prop::collection::vec(check(), 0..60),
+        (tz, from, date_by) in window_strategy(),
+        by in prop::sample::select(vec![Period::Day, Period::Week, Period::Month]),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path(), &checks);
+        let codes = CodeTable::shipped();
+        let to = from.map(|_| "2026-10-31");
+        let window = Window::new(tz, by, from, to).unwrap().dated_by(date_by);
+        let buckets = load_buckets(&store.conn, &window).unwrap();
+        let outside = undated_outside(&store.conn, &window).unwrap();
+        let price = Decimal::new(35, 3);
+        let b = billing::compute(&buckets, &codes, &window, Some(price), "USD", outside);
+        let t = b.totals.counts;
+        // Every check in exactly one class.
+        prop_assert_eq!(t.checks, t.charged + t.uncharged + t.unknown_code + t.unresolved);
+        prop_assert!(t.provisional <= t.uncharged);
+        if from.is_none() {
+            prop_assert_eq!(t.checks, checks.len() as i64);
+        }
+        // Totals are the sum of the periods...
+        let mut sum = billing::Counts::default();
+        for p in &b.periods {
+            sum.checks += p.counts.checks;
+            sum.charged += p.counts.charged;
+            sum.uncharged += p.counts.uncharged;
+            sum.provisional += p.counts.provisional;
+            sum.unknown_code += p.counts.unknown_code;
+            sum.unresolved += p.counts.unresolved;
+            prop_assert_eq!(p.amount, Some(price * Decimal::from(p.counts.charged)));
+        }
+        prop_assert_eq!(sum, t);
+        // ... and, for answered checks, of the codes.
+        let by_code: i64 = b.codes.iter().map(|c| c.count).sum();
+        prop_assert_eq!(by_code, t.charged + t.uncharged + t.unknown_code);
+        let charged_by_code: i64 =
+            b.codes.iter().filter(|c| c.charged == Some(true)).map(|c| c.count).sum();
+        prop_assert_eq!(charged_by_code, t.charged);
+        prop_assert_eq!(b.totals.amount, Some(price * Decimal::from(t.charged)));
+        // No period is invented after the last one with data.
+        if let Some(last) = b.periods.iter().rfind(|p| p.period != super::UNDATED) {
+            prop_assert!(last.counts.checks > 0);
+        }
+    }
+
+    #[test]
+    fn reconcile_adds_up_and_agrees_with_billing(
+        checks in prop::collection::vec(check(), 0..50),
+        lines in prop::collection::vec(line(), 0..50),
+        (tz, from, date_by) in window_strategy(),
+        boundary_hours in 0u32..30,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path(), &checks);
+        let codes = CodeTable::shipped();
+        let to = from.map(|_| "2026-10-31");
+        let opts = ReconcileOptions {
+            statement: statement(dir.path(), &lines, checks.len()),
+            columns: StatementColumns::default(),
+            tz_name: tz.to_string(),
+            from: from.map(str::to_string),
+            to: to.map(str::to_string),
+            price: Some(Decimal::new(35, 3)),
+            currency: "USD".into(),
+            boundary_hours,
+            details: None,
+            date_by,
+        };
+        let r = reconcile(&mut store.conn, &codes, &opts).unwrap();
+        let explained: i64 = r
+            .buckets
+            .values()
+            .filter(|b| !b.overlaps)
+            .map(|b| b.effect.unwrap_or(0) * b.count as i64)
+            .sum();
+        prop_assert_eq!(r.net_difference, explained, "{:?}", r.buckets);
+        prop_assert_eq!(r.net_difference, r.lines as i64 - r.our_charged);
+        // Every line is in the period, outside it, a shift of one of ours, or malformed.
+        let outside = r.buckets.get("outside_period").map_or(0, |b| b.count);
+        let shifted_out = r.buckets.get("shifted_out").map_or(0, |b| b.count);
+        prop_assert_eq!(
+            r.lines + outside + shifted_out + r.malformed.len() as u64,
+            lines.len() as u64
+        );
+        // Our side is billing's charged for the same window.
+        if let (Some(f), Some(t)) = (&r.period_from, &r.period_to) {
+            let window = Window::new(tz, Period::Day, Some(f), Some(t)).unwrap().dated_by(date_by);
+            let buckets = load_buckets(&store.conn, &window).unwrap();
+            let b = billing::compute(&buckets, &codes, &window, None, "USD", 0);
+            prop_assert_eq!(r.our_charged, b.totals.counts.charged);
+        }
+    }
+}
