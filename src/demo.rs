@@ -125,6 +125,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
         },
         breaker_threshold: 50,
         save_images: None,
+        deadline: None,
         progress: if global.quiet {
             ProgressMode::Quiet
         } else {
@@ -180,6 +181,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
             spike_factor: 2.0,
             spike_min: 10,
             baseline: 7,
+            fail_on_spike: false,
         },
     )?;
     let (reconciled, _clean) = crate::app::reconcile_document(

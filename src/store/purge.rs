@@ -22,6 +22,21 @@ pub struct Purged {
     pub image_files: u64,
 }
 
+/// The checks a purge before `?1` clears: dated before it, not purged yet, and still carrying
+/// biometric-derived data.
+const TO_PURGE: &str = "coalesce(event_time, fetched_at) < ?1 AND purged_at IS NULL
+    AND (score IS NOT NULL OR image_sha256 IS NOT NULL OR image_bytes IS NOT NULL)";
+
+/// How many checks a purge before `before_ms` would clear (`purge --dry-run`); changes nothing.
+pub fn count(store: &Store, before_ms: i64) -> Result<u64, StoreError> {
+    let n: i64 = store.conn.query_row(
+        &format!("SELECT count(*) FROM checks WHERE {TO_PURGE}"),
+        params![before_ms],
+        |r| r.get(0),
+    )?;
+    Ok(n.max(0) as u64)
+}
+
 /// Purges checks dated before `before_ms`; deletes their saved faces under `images` if given.
 pub fn purge(
     store: &mut Store,
@@ -32,9 +47,10 @@ pub fn purge(
     let stamp = now_ms();
     let tx = store.conn.transaction()?;
     let checks = tx.execute(
-        "UPDATE checks SET score = NULL, image_sha256 = NULL, image_bytes = NULL, purged_at = ?2
-         WHERE coalesce(event_time, fetched_at) < ?1 AND purged_at IS NULL
-           AND (score IS NOT NULL OR image_sha256 IS NOT NULL OR image_bytes IS NOT NULL)",
+        &format!(
+            "UPDATE checks SET score = NULL, image_sha256 = NULL, image_bytes = NULL,
+                 purged_at = ?2 WHERE {TO_PURGE}"
+        ),
         params![before_ms, stamp],
     )? as u64;
     tx.execute(
