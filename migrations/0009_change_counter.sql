@@ -1,15 +1,19 @@
--- A change counter on checks, for `export --cursor`: every new check and every change of an
--- exported column takes the next number, so "changed since the last export" is a comparison of
--- numbers, never of clocks. Kept by triggers, so no writer has to remember it. Existing checks
--- start at 0: a cursor only exists after a first, full export.
+-- A change log of checks, for `export --cursor`: every new check and every change of an
+-- exported column appends the check's id under the next number (`seq`), so "changed since the
+-- last export" is a comparison of numbers, never of clocks. Kept by triggers, so no writer has
+-- to remember it. An append-only log rather than a counter column on checks: a change costs one
+-- append, not a second write of the check's row and of an index. Rows are never deleted, so
+-- `seq` only grows. Checks from before this migration have no entry: a cursor only
+-- exists after a first, full export.
 
-ALTER TABLE checks ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
-
-CREATE INDEX checks_by_change ON checks (change_seq);
+CREATE TABLE check_changes (
+    seq      INTEGER PRIMARY KEY,
+    check_id INTEGER NOT NULL
+);
 
 CREATE TRIGGER checks_change_on_insert AFTER INSERT ON checks
 BEGIN
-    UPDATE checks SET change_seq = (SELECT max(change_seq) FROM checks) + 1 WHERE id = NEW.id;
+    INSERT INTO check_changes (check_id) VALUES (NEW.id);
 END;
 
 -- Fires only when a value really changed: a rerun that re-reads an id (setting last_run, and
@@ -25,5 +29,5 @@ WHEN OLD.liveness_id IS NOT NEW.liveness_id OR OLD.status IS NOT NEW.status
   OR OLD.attrs IS NOT NEW.attrs OR OLD.source IS NOT NEW.source
   OR OLD.last_error IS NOT NEW.last_error
 BEGIN
-    UPDATE checks SET change_seq = (SELECT max(change_seq) FROM checks) + 1 WHERE id = NEW.id;
+    INSERT INTO check_changes (check_id) VALUES (NEW.id);
 END;

@@ -5,8 +5,9 @@
 //! where it is not known (a code the table lacks, or an id with no code). Columns follow
 //! CONTRACT.md section 5, with a few more after them (never before, never renamed).
 //!
-//! Incremental export (`--cursor FILE`): every insert or change of an exported column bumps the
-//! check's `change_seq` (a trigger, migration 0009), so "changed since" never depends on clocks.
+//! Incremental export (`--cursor FILE`): every insert or change of an exported column appends
+//! the check to the change log under the next number (triggers, migration 0009), so "changed
+//! since" never depends on clocks.
 //! The rows and the highest change number are read in one read transaction (one snapshot, even
 //! while a fetch writes); the cursor file is replaced atomically only after the output is
 //! complete, so a failed export leaves it where it was and the next one repeats the rows.
@@ -147,7 +148,7 @@ pub fn export_since(
     // One read transaction: the rows and `through` come from the same snapshot.
     let tx = store.conn.unchecked_transaction()?;
     let through: i64 =
-        tx.query_row("SELECT coalesce(max(change_seq), 0) FROM checks", [], |r| {
+        tx.query_row("SELECT coalesce(max(seq), 0) FROM check_changes", [], |r| {
             r.get(0)
         })?;
     if let Some(since) = since
@@ -220,13 +221,24 @@ fn for_each_row(
     changed: Option<(i64, i64)>,
     mut each: impl FnMut(ExportRow) -> Result<(), ExportError>,
 ) -> Result<u64, ExportError> {
-    let (after, through) = changed.unwrap_or((i64::MIN, i64::MAX));
-    let mut stmt = store.conn.prepare(
-        "SELECT liveness_id, status, code, message, score, sequence_id, attempts, event_time,
-                fetched_at, image_sha256, image_bytes, source, last_error, attrs
-         FROM checks WHERE change_seq > ?1 AND change_seq <= ?2 ORDER BY id",
-    )?;
-    let mut rows = stmt.query([after, through])?;
+    const SELECT: &str = "SELECT liveness_id, status, code, message, score, sequence_id,
+        attempts, event_time, fetched_at, image_sha256, image_bytes, source, last_error, attrs
+        FROM checks";
+    let mut stmt;
+    let mut rows = match changed {
+        None => {
+            stmt = store.conn.prepare(&format!("{SELECT} ORDER BY id"))?;
+            stmt.query([])?
+        }
+        Some((after, through)) => {
+            stmt = store.conn.prepare(&format!(
+                "{SELECT} WHERE id IN
+                     (SELECT check_id FROM check_changes WHERE seq > ?1 AND seq <= ?2)
+                 ORDER BY id"
+            ))?;
+            stmt.query([after, through])?
+        }
+    };
     let mut count = 0;
     while let Some(r) = rows.next()? {
         let code: Option<i64> = r.get(2)?;

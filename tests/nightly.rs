@@ -295,6 +295,8 @@ fn fail_on_spike_exits_6_on_the_sample_data_and_0_on_a_quiet_window() {
         "0",
         "--concurrency",
         "64",
+        "--backoff-max-ms",
+        "5",
         sample.to_str().unwrap(),
     ])
     .expect(0);
@@ -408,6 +410,27 @@ fn a_cursor_from_another_database_is_refused_and_left_alone() {
         std::fs::read_to_string(&cursor).unwrap(),
         "{\"change_seq\":999999}\n"
     );
+    // An export whose output fails leaves the cursor where it was.
+    let fresh = env.path("fresh.cursor");
+    env.run(&["export", "--cursor", fresh.to_str().unwrap()])
+        .expect(0);
+    let kept = std::fs::read_to_string(&fresh).unwrap();
+    env.write("more.csv", "liveness_id\nextra-1\n");
+    env.run(&["fetch", "--rate", "0", "more.csv"]).expect(0);
+    if std::path::Path::new("/dev/full").exists() {
+        let failed = env.run(&[
+            "export",
+            "--cursor",
+            fresh.to_str().unwrap(),
+            "-o",
+            "/dev/full",
+        ]);
+        assert_ne!(failed.status, Some(0), "{}", failed.stderr);
+        assert_eq!(std::fs::read_to_string(&fresh).unwrap(), kept);
+    }
+    let next = env.run(&["export", "--cursor", fresh.to_str().unwrap()]);
+    next.expect(0);
+    assert_eq!(exported_ids(&next.stdout), ["extra-1"]);
     let garbage = env.write("garbage.cursor", "not json");
     env.run(&["export", "--cursor", garbage.to_str().unwrap()])
         .expect(2);
@@ -590,5 +613,44 @@ fn a_config_file_is_found_under_xdg_config_home() {
             .contains(&dir.join("from-xdg.db").display().to_string()),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn sigterm_still_writes_the_summary_and_metrics_with_status_130() {
+    let env = Env::new(MockOptions {
+        latency: Duration::from_millis(20),
+        ..MockOptions::default()
+    });
+    env.write("ids.csv", id_csv(400));
+    let summary = env.path("runs.jsonl");
+    let prom = env.path("liveaudit.prom");
+    let child = env.spawn(&[
+        "fetch",
+        "--rate",
+        "0",
+        "--concurrency",
+        "4",
+        "--summary-file",
+        summary.to_str().unwrap(),
+        "--metrics-file",
+        prom.to_str().unwrap(),
+        "ids.csv",
+    ]);
+    env.rt.block_on(env.mock.wait_for_requests(20));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = util::Run::from(child.wait_with_output().unwrap());
+    run.expect(130);
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&summary).unwrap().trim()).unwrap();
+    assert_eq!(line["exit_status"], 130);
+    assert_eq!(line["outcome"], "interrupted");
+    assert_eq!(
+        metric(&metrics(&prom), "liveaudit_last_run_exit_status"),
+        130.0
     );
 }
