@@ -654,3 +654,57 @@ fn sigterm_still_writes_the_summary_and_metrics_with_status_130() {
         130.0
     );
 }
+
+#[test]
+fn the_systemd_units_verify_where_systemd_is_installed() {
+    let Ok(probe) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("skipped: systemd-analyze is not installed");
+        return;
+    };
+    assert!(probe.status.success());
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    // The unit runs the installed script; verify it against the repository's copy.
+    let unit = std::fs::read_to_string(repo.join("contrib/systemd/liveaudit.service"))
+        .unwrap()
+        .replace(
+            "/usr/local/lib/liveaudit/nightly.sh",
+            repo.join("contrib/nightly.sh").to_str().unwrap(),
+        );
+    std::fs::write(dir.path().join("liveaudit.service"), unit).unwrap();
+    std::fs::copy(
+        repo.join("contrib/systemd/liveaudit.timer"),
+        dir.path().join("liveaudit.timer"),
+    )
+    .unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .args([
+            "verify",
+            "--man=no",
+            "./liveaudit.service",
+            "./liveaudit.timer",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
+}
+
+#[test]
+fn the_nightly_script_is_valid_shell() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("sh")
+        .arg("-n")
+        .arg(repo.join("contrib/nightly.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
