@@ -383,7 +383,10 @@ async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failu
             let at = started
                 .checked_add(deadline.saturating_duration_since(clock))
                 .unwrap_or(started);
-            tracing::info!(cutoff = %at, "time budget: no new id is started after the cut-off");
+            tracing::info!(
+                cutoff = %crate::timestamp::format_utc(at.as_millisecond()),
+                "time budget: no new id is started after the cut-off"
+            );
         }
         db = Some(opts.db.clone());
         crate::fetch::run(opts).await.map_err(fetch_failure)
