@@ -135,6 +135,8 @@ fn a_time_budget_cuts_the_run_off_with_exit_4_and_the_next_run_completes_every_i
     let prom = env.path("liveaudit.prom");
     let budget = [
         "fetch",
+        "--backoff-max-ms",
+        "5",
         "--rate",
         "0",
         "--concurrency",
@@ -176,6 +178,8 @@ fn a_time_budget_cuts_the_run_off_with_exit_4_and_the_next_run_completes_every_i
     // The next run (no budget) continues with the ids left and finishes.
     let rest = env.run(&[
         "fetch",
+        "--backoff-max-ms",
+        "5",
         "--rate",
         "0",
         "--concurrency",
@@ -229,6 +233,8 @@ fn metrics_parse_and_tell_the_exit_status_on_every_ending() {
     let prom = env.path("liveaudit.prom");
     let ok = env.run(&[
         "fetch",
+        "--backoff-max-ms",
+        "5",
         "--rate",
         "0",
         "--metrics-file",
@@ -291,12 +297,12 @@ fn fail_on_spike_exits_6_on_the_sample_data_and_0_on_a_quiet_window() {
     let sample = sample_checks();
     env.run(&[
         "fetch",
+        "--backoff-max-ms",
+        "5",
         "--rate",
         "0",
         "--concurrency",
         "64",
-        "--backoff-max-ms",
-        "5",
         sample.to_str().unwrap(),
     ])
     .expect(0);
@@ -627,6 +633,8 @@ fn sigterm_still_writes_the_summary_and_metrics_with_status_130() {
     let prom = env.path("liveaudit.prom");
     let child = env.spawn(&[
         "fetch",
+        "--backoff-max-ms",
+        "5",
         "--rate",
         "0",
         "--concurrency",
