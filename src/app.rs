@@ -1113,3 +1113,39 @@ pub fn csv_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     files.sort();
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color_unless_forced() {
+        use ColorChoice::*;
+        assert!(use_color(Auto, None, true));
+        assert!(
+            use_color(Auto, Some(""), true),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!use_color(Auto, Some("1"), true));
+        assert!(!use_color(Auto, None, false));
+        assert!(use_color(Always, Some("1"), false));
+        assert!(!use_color(Never, None, true));
+    }
+
+    #[test]
+    fn shell_quoting_survives_quotes_and_spaces() {
+        assert_eq!(shell_quote("demo-key"), "demo-key");
+        assert_eq!(shell_quote("http://127.0.0.1:1/x"), "http://127.0.0.1:1/x");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn the_man_page_title_moves_to_the_top() {
+        let page = b".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n.TH liveaudit 1\n.SH NAME\n";
+        let out = String::from_utf8(title_first(page)).unwrap();
+        assert!(out.starts_with(".TH liveaudit 1\n.ie"), "{out}");
+        assert!(out.ends_with(".SH NAME\n"));
+    }
+}

@@ -716,3 +716,53 @@ fn the_nightly_script_is_valid_shell() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_nightly_script_runs_every_step_against_the_mock() {
+    let env = Env::plain();
+    let state = env.path("state");
+    std::fs::create_dir_all(state.join("inbox")).unwrap();
+    std::fs::write(state.join("inbox/ids.csv"), id_csv(15)).unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The script with the settings the test binary gets (credentials, mock URLs, database).
+    let mut sh = std::process::Command::new("sh");
+    sh.arg(repo.join("contrib/nightly.sh"))
+        .current_dir(env.dir.path());
+    for (name, value) in env.cmd().get_envs() {
+        match value {
+            Some(v) => sh.env(name, v),
+            None => sh.env_remove(name),
+        };
+    }
+    let run = util::Run::from(
+        sh.env("STATE_DIRECTORY", &state)
+            .env("LIVEAUDIT_BIN", assert_cmd::cargo::cargo_bin("liveaudit"))
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .output()
+            .unwrap(),
+    );
+    run.expect(0);
+    // Every stderr line is JSON (the script runs every step with --log-format json).
+    for line in run.stderr.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+    env.assert_all_match_mock();
+    assert!(state.join("inbox/done/ids.csv").is_file());
+    assert!(!state.join("inbox/ids.csv").exists());
+    let outs: Vec<String> = std::fs::read_dir(state.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for prefix in ["billing-", "attacks-", "changed-"] {
+        assert!(outs.iter().any(|f| f.starts_with(prefix)), "{outs:?}");
+    }
+    let changed = outs.iter().find(|f| f.starts_with("changed-")).unwrap();
+    let text = std::fs::read_to_string(state.join("out").join(changed)).unwrap();
+    assert_eq!(exported_ids(&text).len(), 15);
+    assert!(state.join("export.cursor").is_file());
+    let m = metrics(&state.join("liveaudit.prom"));
+    assert_eq!(metric(&m, "liveaudit_last_run_exit_status"), 0.0);
+    let summary = std::fs::read_to_string(state.join("runs.jsonl")).unwrap();
+    assert_eq!(summary.lines().count(), 1);
+}

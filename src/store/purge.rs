@@ -5,8 +5,9 @@
 //! digests no longer carried twice; the code, status, sequence
 //! id and times stay, so billing reports and reconciles of the period still add up. SQLite's
 //! `secure_delete` overwrites the freed bytes, the file is rebuilt (`VACUUM`) and the WAL is
-//! checkpointed and truncated, so the digests do not linger in the file. Face images saved with `--save-images` are deleted too
-//! when their directory is given.
+//! checkpointed and truncated, so the digests do not linger in the file. Face images saved with
+//! `--save-images` are deleted too when their directory is given. [`count`] answers
+//! `purge --dry-run` with the same selection ([`TO_PURGE`]) and changes nothing.
 
 use std::path::Path;
 
