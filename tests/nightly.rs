@@ -88,6 +88,53 @@ fn stderr_to_a_file_has_no_escape_byte_unless_colour_is_forced() {
 }
 
 #[test]
+fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
+    // util-linux `script` gives the command a pseudo-terminal; skipped where it is missing.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: script (util-linux) is not installed");
+        return;
+    }
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(5));
+    let bin = assert_cmd::cargo::cargo_bin("liveaudit");
+    let on_tty = |no_color: Option<&str>| {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec"])
+            .arg(format!("{} fetch --rate 0 ids.csv", bin.display()))
+            .arg("/dev/null");
+        for (name, value) in env.cmd().get_envs() {
+            match value {
+                Some(v) => c.env(name, v),
+                None => c.env_remove(name),
+            };
+        }
+        c.current_dir(env.dir.path()).env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(on_tty(None).contains('\x1b'));
+    assert!(
+        on_tty(Some("")).contains('\x1b'),
+        "an empty NO_COLOR is unset"
+    );
+    let plain = on_tty(Some("1"));
+    assert!(plain.contains("run "), "{plain}");
+    // The progress bar may still draw (it is not colour); log lines carry no colour codes.
+    assert!(
+        !plain.contains("\x1b[32m") && !plain.contains("\x1b[3m"),
+        "{plain:?}"
+    );
+}
+
+#[test]
 fn under_json_logs_every_stderr_line_is_json_and_the_last_carries_the_exit_status() {
     let env = Env::plain();
     env.write("ids.csv", id_csv(10));
@@ -168,6 +215,9 @@ fn a_time_budget_cuts_the_run_off_with_exit_4_and_the_next_run_completes_every_i
     let m = metrics(&prom);
     assert_eq!(metric(&m, "liveaudit_last_run_exit_status"), 4.0);
     assert_eq!(metric(&m, "liveaudit_last_run_ids_left"), left as f64);
+    for file in [&summary, &prom] {
+        assert!(!std::fs::read_to_string(file).unwrap().contains(util::KEY));
+    }
     let line: serde_json::Value =
         serde_json::from_str(std::fs::read_to_string(&summary).unwrap().trim()).unwrap();
     assert_eq!(line["exit_status"], 4);
