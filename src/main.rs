@@ -17,7 +17,9 @@ fn json_asked(args: &[std::ffi::OsString]) -> bool {
     })
 }
 
-/// One JSON log line on stderr, written before (or without) the tracing subscriber.
+/// One JSON log line on stderr, in the shape of the tracing subscriber's lines but written
+/// directly, so no log filter (`-q`, `LIVEAUDIT_LOG`) can drop the fatal error or the final exit
+/// status, and clap's own errors (before any subscriber exists) are JSON too.
 fn json_line(level: &str, message: &str, exit_status: u8) {
     let line = serde_json::json!({
         "timestamp": jiff::Timestamp::now().to_string(),
@@ -47,10 +49,10 @@ fn main() -> ExitCode {
         Err(failure) if failure.status == ExitStatus::Ok => failure.status,
         Err(failure) => {
             if json {
-                tracing::error!(
-                    exit_status = failure.status.code(),
-                    "{}",
-                    format!("{:#}", failure.error)
+                json_line(
+                    "ERROR",
+                    &format!("{:#}", failure.error),
+                    failure.status.code(),
                 );
             } else {
                 eprintln!("error: {:#}", failure.error);
@@ -59,7 +61,7 @@ fn main() -> ExitCode {
         }
     };
     if json {
-        tracing::info!(exit_status = status.code(), "exit");
+        json_line("INFO", "exit", status.code());
     }
     status.into()
 }

@@ -139,9 +139,10 @@ fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
 fn under_json_logs_every_stderr_line_is_json_and_the_last_carries_the_exit_status() {
     let env = Env::plain();
     env.write("ids.csv", id_csv(10));
-    let cases: [(&[&str], i32); 4] = [
+    let cases: [(&[&str], i32); 5] = [
         (&["fetch", "--rate", "0", "ids.csv"], 0),
         (&["fetch", "missing.csv"], 2),
+        (&["-q", "fetch", "missing.csv"], 2),
         (&["fetch", "--no-such-flag", "ids.csv"], 2),
         (&["fetch", "--max-duration", "soon", "ids.csv"], 2),
     ];
