@@ -369,7 +369,8 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
         breaker_threshold: args.breaker.max(1),
         save_images: args.save_images.clone(),
         progress: progress_mode(global),
-        deadline: cutoff.map(|c| started + c.after),
+        // A budget beyond what the clock can count is no budget at all.
+        deadline: cutoff.and_then(|c| started.checked_add(c.after)),
     })
 }
 
