@@ -564,15 +564,20 @@ fn every_subcommand_help_ends_with_examples() {
         run.expect(0);
         let tail = run.stdout.rsplit("Examples:").next().unwrap();
         assert!(run.stdout.contains("Examples:"), "{path:?}");
-        let examples = tail
+        // Each example is a command line that parses: the `liveaudit ...` part of the line,
+        // up to a pipe, redirection or the end of a process substitution.
+        let examples: Vec<&str> = tail
             .lines()
-            .filter(|l| l.trim_start().starts_with("liveaudit "))
-            .count()
-            + tail
-                .lines()
-                .filter(|l| l.contains("| liveaudit ") || l.contains("<(liveaudit"))
-                .count();
-        assert!((2..=4).contains(&examples), "{path:?}: {tail}");
+            .filter_map(|l| l.find("liveaudit ").map(|i| &l[i..]))
+            .map(|cmd| cmd.split(['|', '>', ')']).next().unwrap().trim())
+            .collect();
+        assert!((2..=4).contains(&examples.len()), "{path:?}: {tail}");
+        for example in examples {
+            let words = example.split_whitespace();
+            if let Err(e) = <liveaudit::cli::Cli as clap::Parser>::try_parse_from(words) {
+                panic!("{path:?}: example `{example}` does not parse: {e}");
+            }
+        }
         assert!(run.stdout.contains("Global options:"), "{path:?}");
     }
 }
