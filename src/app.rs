@@ -3,6 +3,8 @@
 //! Policy: every flag is validated here, before anything is sent or written; each failure maps
 //! to one documented [`ExitStatus`] through [`Failure`], and its message names the setting or
 //! the file and line at fault. Logs go to stderr (text or JSON), results to stdout or `--output`.
+//! Colour on stderr only where a person reads it: `--color auto` (the default) colours a
+//! terminal unless `NO_COLOR` is set to something; `always` and `never` override both.
 
 use std::io::{IsTerminal, Write};
 use std::num::NonZeroU32;
@@ -12,9 +14,9 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 
 use crate::cli::{
-    AttacksArgs, BillingArgs, Cli, CodesArgs, Command, ExportArgs, FetchArgs, GlobalArgs,
-    LicenseArgs, LogFormat, MockArgs, PurgeArgs, ReconcileArgs, ReportArgs, ReportCommand,
-    VendorArgs,
+    AttacksArgs, BillingArgs, Cli, CodesArgs, ColorChoice, Command, ExportArgs, FetchArgs,
+    GlobalArgs, LicenseArgs, LogFormat, MockArgs, PurgeArgs, ReconcileArgs, ReportArgs,
+    ReportCommand, VendorArgs,
 };
 use crate::config::{ConfigError, FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
@@ -109,7 +111,59 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         Command::Codes(args) => codes(global, &args),
         Command::Mock(args) => runtime.block_on(mock(args)),
         Command::Demo(args) => runtime.block_on(crate::demo::run(global, args)),
+        Command::Completions(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(args.shell, &mut cmd, "liveaudit", &mut out);
+            out.flush().map_err(write_failure)?;
+            Ok(ExitStatus::Ok)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut page)
+                .map_err(Failure::internal)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&title_first(&page))
+                .and_then(|()| out.flush())
+                .map_err(write_failure)?;
+            Ok(ExitStatus::Ok)
+        }
     }
+}
+
+/// The manual page with its `.TH` title line first (clap_mangen puts string definitions
+/// before it; `man`, `whatis` and packagers look for the title at the top).
+fn title_first(page: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(page);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if let Some(i) = lines.iter().position(|l| l.starts_with(".TH ")) {
+        let title = lines.remove(i);
+        lines.insert(0, title);
+    }
+    let mut out = lines.join("\n").into_bytes();
+    out.push(b'\n');
+    out
+}
+
+/// Whether stderr gets colour: `always`/`never` as told; `auto` only on a terminal and when
+/// `NO_COLOR` is unset or empty (<https://no-color.org>).
+pub fn use_color(choice: ColorChoice, no_color: Option<&str>, terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && no_color.is_none_or(str::is_empty),
+    }
+}
+
+/// Whether stderr gets colour in this process.
+pub fn stderr_color(global: &GlobalArgs) -> bool {
+    use_color(
+        global.color,
+        std::env::var("NO_COLOR").ok().as_deref(),
+        std::io::stderr().is_terminal(),
+    )
 }
 
 fn init_logging(global: &GlobalArgs) {
@@ -122,8 +176,21 @@ fn init_logging(global: &GlobalArgs) {
         .with_writer(std::io::stderr)
         .with_target(false);
     let _ = match global.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.without_time().try_init(),
+        LogFormat::Json => {
+            // A panic is a log line like any other: JSON, so the collector keeps one format.
+            std::panic::set_hook(Box::new(|info| {
+                tracing::error!(panic = %info, "internal error (a bug): please report it");
+            }));
+            builder
+                .json()
+                .with_ansi(false)
+                .flatten_event(true)
+                .try_init()
+        }
+        LogFormat::Text => builder
+            .without_time()
+            .with_ansi(stderr_color(global))
+            .try_init(),
     };
 }
 
@@ -172,8 +239,67 @@ fn progress_mode(global: &GlobalArgs) -> ProgressMode {
     }
 }
 
+/// The zone `--until` is read in: the one `tz` setting (`--tz`, `LIVEAUDIT_TZ`, the config
+/// file's `tz`, else UTC), as every report reads it.
+pub fn schedule_zone(global: &GlobalArgs, args: &FetchArgs) -> Result<jiff::tz::TimeZone, Failure> {
+    let name = layers(global, &args.vendor)?.tz(args.tz.as_deref());
+    jiff::tz::TimeZone::get(name.trim()).map_err(|_| {
+        Failure::usage(anyhow!(
+            "time zone {name:?} (from --tz, LIVEAUDIT_TZ or the config file's tz) is not known; \
+             use an IANA name such as UTC or Asia/Jakarta"
+        ))
+    })
+}
+
+/// The fetch's cut-off from `--max-duration`/`--until`, counted from `now`.
+pub fn fetch_cutoff(
+    global: &GlobalArgs,
+    args: &FetchArgs,
+    now: jiff::Timestamp,
+) -> Result<Option<crate::schedule::Cutoff>, Failure> {
+    if args.max_duration.is_none() && args.until.is_none() {
+        return Ok(None);
+    }
+    let zone = schedule_zone(global, args)?;
+    crate::schedule::cutoff(
+        args.max_duration.as_deref(),
+        args.until.as_deref(),
+        &zone,
+        now,
+    )
+    .map_err(Failure::usage)
+}
+
+/// A file the program will write later must have an existing directory now, before anything
+/// is sent.
+fn writable_later(flag: &str, path: Option<&Path>) -> Result<(), Failure> {
+    let Some(path) = path else { return Ok(()) };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(Failure::usage(anyhow!(
+            "--{flag} {}: the directory {} does not exist; create it or give another path",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(Failure::usage(anyhow!(
+            "--{flag} {} is a directory; give a file path",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Builds validated fetch options from the flags (nothing is sent or written).
 pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptions, Failure> {
+    let started = std::time::Instant::now();
+    let cutoff = fetch_cutoff(global, args, jiff::Timestamp::now())?;
+    writable_later("summary-file", args.summary_file.as_deref())?;
+    writable_later("metrics-file", args.metrics_file.as_deref())?;
     let layers = layers(global, &args.vendor)?;
     let vendor = layers.vendor(true, false)?;
     let codes = code_table(&layers)?;
@@ -241,15 +367,126 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
         breaker_threshold: args.breaker.max(1),
         save_images: args.save_images.clone(),
         progress: progress_mode(global),
+        // A budget beyond what the clock can count is no budget at all.
+        deadline: cutoff.and_then(|c| started.checked_add(c.after)),
     })
 }
 
 async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failure> {
-    let opts = fetch_options(global, &args)?;
-    let db = opts.db.clone();
-    let report = crate::fetch::run(opts).await.map_err(fetch_failure)?;
-    print_summary(&report, &db, global.log_format);
-    Ok(fetch_status(&report))
+    let started = jiff::Timestamp::now();
+    let clock = std::time::Instant::now();
+    let mut db = None;
+    let result = async {
+        let opts = fetch_options(global, &args)?;
+        if let Some(deadline) = opts.deadline {
+            let at = started
+                .checked_add(deadline.saturating_duration_since(clock))
+                .unwrap_or(started);
+            tracing::info!(
+                cutoff = %crate::timestamp::format_utc(at.as_millisecond()),
+                "time budget: no new id is started after the cut-off"
+            );
+        }
+        db = Some(opts.db.clone());
+        crate::fetch::run(opts).await.map_err(fetch_failure)
+    }
+    .await;
+    let status = match &result {
+        Ok(report) => fetch_status(report),
+        Err(failure) => failure.status,
+    };
+    if let Ok(report) = &result {
+        print_summary(
+            report,
+            db.as_deref().unwrap_or(Path::new("")),
+            global.log_format,
+            status,
+        );
+    }
+    let ending = RunEnding {
+        started,
+        elapsed: clock.elapsed(),
+        status,
+        report: result.as_ref().ok(),
+        error: result.as_ref().err().map(|f| format!("{:#}", f.error)),
+        cutoff: fetch_cutoff(global, &args, started).ok().flatten(),
+        db: db.as_deref(),
+    };
+    write_run_files(global, &args, &ending);
+    result.map(|_| status)
+}
+
+/// How a fetch ended, for the summary and metrics files.
+struct RunEnding<'a> {
+    started: jiff::Timestamp,
+    elapsed: Duration,
+    status: ExitStatus,
+    report: Option<&'a FetchReport>,
+    error: Option<String>,
+    cutoff: Option<crate::schedule::Cutoff>,
+    db: Option<&'a Path>,
+}
+
+/// Writes `--summary-file` and `--metrics-file`. A failure here is logged, never turned into
+/// another exit status: the run's own outcome is what the files and the status report.
+fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
+    use crate::run_summary::{InputAfter, RunSummary, ThisRun};
+    let finished = jiff::Timestamp::now();
+    if let Some(path) = &args.summary_file {
+        let summary = RunSummary {
+            run_id: e.report.map(|r| r.run_id),
+            command: "fetch",
+            started_at: crate::timestamp::format_utc(e.started.as_millisecond()),
+            finished_at: crate::timestamp::format_utc(finished.as_millisecond()),
+            duration_secs: (e.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            exit_status: e.status.code(),
+            outcome: e
+                .report
+                .map_or("error", crate::run_summary::outcome)
+                .to_string(),
+            stop_reason: e
+                .report
+                .and_then(|r| r.stop.as_ref().map(ToString::to_string))
+                .or_else(|| e.error.clone()),
+            cutoff_at: e
+                .cutoff
+                .as_ref()
+                .map(|c| crate::timestamp::format_utc(c.at.as_millisecond())),
+            this_run: e.report.map(ThisRun::of),
+            input_after: e.report.map(InputAfter::of),
+            database: e.db.map(|p| p.display().to_string()),
+        };
+        if let Err(err) = crate::run_summary::append(path, &summary) {
+            tracing::error!(path = %path.display(), error = %err, "could not write the summary file");
+        }
+    }
+    if let Some(path) = &args.metrics_file {
+        let mut metrics = crate::metrics::Metrics {
+            ended_at: finished.as_millisecond() as f64 / 1000.0,
+            duration_secs: e.elapsed.as_secs_f64(),
+            exit_status: e.status.code(),
+            ids_left: e.report.map(|r| r.counts.unresolved()),
+            ..crate::metrics::Metrics::default()
+        };
+        // The database as it is now; an ending before it existed still writes the status.
+        if let Some(db) = e.db.filter(|p| p.exists())
+            && let Ok(store) = Store::open(db, OpenMode::Existing)
+        {
+            if let Some(r) = e.report {
+                metrics.requests =
+                    crate::metrics::requests_by_outcome(&store, r.run_id).unwrap_or_default();
+            }
+            metrics.ids_pending = store.status_counts(None).ok().map(|c| c.unresolved());
+            let layers = layers(global, &args.vendor).ok();
+            if let Some(codes) = layers.as_ref().and_then(|l| code_table(l).ok()) {
+                metrics.checks = crate::metrics::checks_by_class(&store, &codes).ok();
+            }
+        }
+        let text = crate::metrics::render(&metrics);
+        if let Err(err) = crate::metrics::write_atomic(path, &text) {
+            tracing::error!(path = %path.display(), error = %err, "could not write the metrics file");
+        }
+    }
 }
 
 /// Maps a fetch error to its exit status.
@@ -269,6 +506,7 @@ pub fn fetch_status(report: &FetchReport) -> ExitStatus {
         Some(StopCause::Vendor(StopReason::Misconfigured { .. })) => ExitStatus::Usage,
         Some(StopCause::Vendor(_)) => ExitStatus::Refused,
         Some(StopCause::Interrupted) => ExitStatus::Interrupted,
+        Some(StopCause::CutOff) => ExitStatus::Incomplete,
         Some(StopCause::Storage(_)) => ExitStatus::Internal,
         Some(StopCause::Outage { .. }) => ExitStatus::Incomplete,
         None if report.complete() => ExitStatus::Ok,
@@ -276,7 +514,7 @@ pub fn fetch_status(report: &FetchReport) -> ExitStatus {
     }
 }
 
-fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
+fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStatus) {
     let t = &r.tally;
     let c = &r.counts;
     let secs = r.elapsed.as_secs_f64();
@@ -292,29 +530,37 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
         (Some(StopCause::Vendor(StopReason::Account { .. })), _) => {
             "the account is stopped at the vendor; when it is open again, run the same command again"
         }
+        (Some(StopCause::CutOff), _) => "the next run continues with the ids left",
         (Some(_), _) | (None, 1..) => "run the same command again to fetch the rest",
         (None, _) => "nothing left to fetch",
     };
+    let cut_off = (r.stop == Some(StopCause::CutOff))
+        .then(|| format!("cut off: {} ids left for the next run", c.unresolved()));
     match format {
+        // This run's work under `run_*`, the input's state after it under `input_*`.
         LogFormat::Json => tracing::info!(
             run = r.run_id,
-            ids = r.intake.distinct,
-            duplicates = r.intake.duplicates,
-            blank = r.intake.input.blank_ids,
-            to_fetch = r.to_fetch,
-            requests = t.requests,
-            retries = t.retries,
-            rate_limited = t.rate_limited,
-            resolved = t.resolved,
-            charged = t.charged,
-            attacks = t.attacks,
-            unknown_codes = t.unknown_codes,
-            done = c.done,
-            internal_error = c.internal_error,
-            failed = c.failed,
-            pending = c.pending,
+            exit_status = status.code(),
+            run_ids = r.intake.distinct,
+            run_duplicates = r.intake.duplicates,
+            run_blank = r.intake.input.blank_ids,
+            run_to_fetch = r.to_fetch,
+            run_requests = t.requests,
+            run_retries = t.retries,
+            run_rate_limited = t.rate_limited,
+            run_resolved = t.resolved,
+            run_charged = t.charged,
+            run_attacks = t.attacks,
+            run_unknown_codes = t.unknown_codes,
+            run_failed = t.failed,
+            input_done = c.done,
+            input_internal_error = c.internal_error,
+            input_failed = c.failed,
+            input_pending = c.pending,
+            ids_left = c.unresolved(),
             elapsed_secs = (secs * 1000.0).round() / 1000.0,
             stop = r.stop.as_ref().map(ToString::to_string),
+            cut_off,
             next,
             "run finished"
         ),
@@ -345,8 +591,10 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
                     c.pending
                 ),
             ];
-            if let Some(stop) = &r.stop {
-                lines.push(format!("stopped: {stop}"));
+            match (&cut_off, &r.stop) {
+                (Some(line), _) => lines.push(line.clone()),
+                (None, Some(stop)) => lines.push(format!("stopped: {stop}")),
+                (None, None) => {}
             }
             lines.push(format!("database: {}; next: {next}", db.display()));
             let mut err = std::io::stderr().lock();
@@ -385,12 +633,42 @@ fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure>
     let layers = layers(global, &VendorArgs::default())?;
     let codes = code_table(&layers)?;
     let store = Store::open(&layers.db(), OpenMode::Existing)?;
+    let since = match &args.cursor {
+        Some(path) => {
+            writable_later("cursor", Some(path))?;
+            Some(crate::export::read_cursor(path).map_err(Failure::usage)?)
+        }
+        None => None,
+    };
     let mut out = output(args.output.as_deref())?;
-    match crate::export::export(&store, &codes, args.format, &mut out) {
-        Ok(rows) => {
-            tracing::debug!(rows, "exported");
+    let exported =
+        crate::export::export_since(&store, &codes, args.format, &mut out, since.flatten())
+            .and_then(|e| {
+                // The output is complete (flushed, and on disk when it is a file) before the cursor
+                // moves.
+                out.flush()?;
+                drop(out);
+                if let Some(path) = &args.output {
+                    std::fs::File::open(path)?.sync_all()?;
+                }
+                Ok(e)
+            });
+    match exported {
+        Ok(e) => {
+            tracing::debug!(rows = e.rows, through = e.through, "exported");
+            if let Some(path) = &args.cursor {
+                crate::export::write_cursor(path, e.through)
+                    .with_context(|| format!("writing the cursor {}", path.display()))
+                    .map_err(Failure::internal)?;
+                tracing::info!(
+                    rows = e.rows,
+                    cursor = e.through,
+                    "exported the checks changed since the cursor; cursor advanced"
+                );
+            }
             Ok(ExitStatus::Ok)
         }
+        Err(e @ crate::export::ExportError::CursorAhead { .. }) => Err(Failure::usage(e)),
         Err(crate::export::ExportError::Write(e)) => Err(write_failure(e)),
         Err(crate::export::ExportError::Csv(e)) if e.is_io_error() => match e.into_kind() {
             csv::ErrorKind::Io(io) => Err(write_failure(io)),
@@ -537,6 +815,14 @@ pub fn billing_document(ctx: &ReportContext, args: &BillingArgs) -> Result<Docum
 
 /// Computes the attack report's document.
 pub fn attacks_document(ctx: &ReportContext, args: &AttacksArgs) -> Result<Document, Failure> {
+    attacks_report(ctx, args).map(|(doc, _)| doc)
+}
+
+/// Computes the attack report's document and the spikes it lists.
+pub fn attacks_report(
+    ctx: &ReportContext,
+    args: &AttacksArgs,
+) -> Result<(Document, Vec<attacks::Spike>), Failure> {
     let (store, codes) = (&ctx.store, &ctx.codes);
     let window = window(&args.common, &ctx.tz)?;
     if !(args.spike_factor.is_finite() && args.spike_factor >= 1.0) {
@@ -557,7 +843,8 @@ pub fn attacks_document(ctx: &ReportContext, args: &AttacksArgs) -> Result<Docum
     for row in &mut report.unknown_codes {
         row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();
     }
-    Ok(attacks::document(&report, &window))
+    let doc = attacks::document(&report, &window);
+    Ok((doc, report.spikes))
 }
 
 fn emit_report(doc: &Document, args: &ReportArgs) -> Result<(), Failure> {
@@ -577,7 +864,39 @@ fn report_billing(global: &GlobalArgs, args: &BillingArgs) -> Result<ExitStatus,
 
 fn report_attacks(global: &GlobalArgs, args: &AttacksArgs) -> Result<ExitStatus, Failure> {
     let ctx = report_store(global, args.common.tz.as_deref())?;
-    emit_report(&attacks_document(&ctx, args)?, &args.common)?;
+    let (mut doc, spikes) = attacks_report(&ctx, args)?;
+    if args.fail_on_spike {
+        // The JSON output says why the status is what it is.
+        if let serde_json::Value::Object(map) = &mut doc.json {
+            map.insert(
+                "alert".into(),
+                serde_json::json!({
+                    "fail_on_spike": true,
+                    "exit_status": if spikes.is_empty() { 0 } else { ExitStatus::Spike.code() },
+                    "spikes": spikes,
+                }),
+            );
+        }
+    }
+    emit_report(&doc, &args.common)?;
+    if args.fail_on_spike && !spikes.is_empty() {
+        for s in &spikes {
+            tracing::warn!(
+                period = %s.period,
+                family = %s.family,
+                attacks = s.attacks,
+                share = s.share,
+                baseline_share = s.baseline_share,
+                "attack spike"
+            );
+        }
+        tracing::error!(
+            spikes = spikes.len(),
+            "--fail-on-spike: the report lists {} spike(s); exit status 6",
+            spikes.len()
+        );
+        return Ok(ExitStatus::Spike);
+    }
     Ok(ExitStatus::Ok)
 }
 
@@ -731,6 +1050,16 @@ fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus, Failure> {
     };
     let layers = layers(global, &VendorArgs::default())?;
     let db = layers.db();
+    if args.dry_run {
+        let store = Store::open(&db, OpenMode::Existing)?;
+        let would = crate::store::purge::count(&store, before_ms)?;
+        println!(
+            "dry run: would purge scores and face digests of {would} checks dated before {} ({}); \
+             nothing was changed",
+            args.before, args.tz
+        );
+        return Ok(ExitStatus::Ok);
+    }
     let _lock = crate::store::FetchLock::acquire(&db)?;
     let mut store = Store::open(&db, OpenMode::Existing)?;
     let purged = crate::store::purge::purge(&mut store, before_ms, args.images.as_deref())?;
@@ -831,9 +1160,32 @@ async fn mock(args: MockArgs) -> Result<ExitStatus, Failure> {
         "  credentials: partner code {:?}, key {:?}",
         args.partner_code, args.partner_key
     );
+    println!();
+    println!("Paste into another shell to point liveaudit at this mock:");
+    for (name, value) in [
+        ("TD_PARTNER_CODE", args.partner_code.clone()),
+        ("TD_PARTNER_KEY", args.partner_key.clone()),
+        ("TD_RESULT_URL", server.result_url()),
+        ("TD_LICENSE_URL", server.license_url()),
+    ] {
+        println!("export {name}={}", shell_quote(&value));
+    }
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;
     Ok(ExitStatus::Ok)
+}
+
+/// `value` as one POSIX shell word (single-quoted unless plainly safe).
+pub fn shell_quote(value: &str) -> String {
+    let safe = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if safe {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
 }
 
 /// Paths of the CSV files directly in `dir`, sorted.
@@ -845,4 +1197,40 @@ pub fn csv_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color_unless_forced() {
+        use ColorChoice::*;
+        assert!(use_color(Auto, None, true));
+        assert!(
+            use_color(Auto, Some(""), true),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!use_color(Auto, Some("1"), true));
+        assert!(!use_color(Auto, None, false));
+        assert!(use_color(Always, Some("1"), false));
+        assert!(!use_color(Never, None, true));
+    }
+
+    #[test]
+    fn shell_quoting_survives_quotes_and_spaces() {
+        assert_eq!(shell_quote("demo-key"), "demo-key");
+        assert_eq!(shell_quote("http://127.0.0.1:1/x"), "http://127.0.0.1:1/x");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn the_man_page_title_moves_to_the_top() {
+        let page = b".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n.TH liveaudit 1\n.SH NAME\n";
+        let out = String::from_utf8(title_first(page)).unwrap();
+        assert!(out.starts_with(".TH liveaudit 1\n.ie"), "{out}");
+        assert!(out.ends_with(".SH NAME\n"));
+    }
 }

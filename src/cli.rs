@@ -13,7 +13,18 @@ use crate::report::render::Format;
 /// Audit TrustDecision face-liveness results: fetch each liveness id's result under the
 /// vendor's rate limit, keep it in SQLite, and report what was billed and what was attacked.
 #[derive(Debug, Parser)]
-#[command(name = "liveaudit", version, about, long_about = None, max_term_width = 100)]
+#[command(
+    name = "liveaudit",
+    version,
+    about,
+    long_about = None,
+    max_term_width = 100,
+    after_help = "Examples:
+  liveaudit license
+  liveaudit fetch --max-duration 2h --summary-file run.jsonl ids.csv
+  liveaudit report billing --by month --price 0.035
+  liveaudit export --cursor export.cursor -o changed.csv"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -23,12 +34,20 @@ pub struct Cli {
 
 /// Options every command accepts.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The database [env: LIVEAUDIT_DB] [default: ./liveaudit.db]
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// A TOML config file [env: LIVEAUDIT_CONFIG] [default: ./liveaudit.toml if present]
-    #[arg(long, global = true, value_name = "PATH", env = "LIVEAUDIT_CONFIG")]
+    /// A TOML config file [env: LIVEAUDIT_CONFIG] [default: the first of ./liveaudit.toml,
+    /// $XDG_CONFIG_HOME/liveaudit/config.toml (~/.config/...), /etc/liveaudit/config.toml]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "LIVEAUDIT_CONFIG",
+        hide_env = true
+    )]
     pub config: Option<PathBuf>,
     /// A CSV of codes (code,message,charged,category,family) that adds to or overrides the
     /// built-in table [env: LIVEAUDIT_CODES]
@@ -37,9 +56,20 @@ pub struct GlobalArgs {
     /// Log format on stderr: text for people, json for log collectors
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Colour on stderr: auto = only on a terminal and when NO_COLOR is unset or empty
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// Only warnings and errors on stderr, no progress
     #[arg(long, short, global = true)]
     pub quiet: bool,
+}
+
+/// When stderr gets colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Where the vendor is and who we are to it.
@@ -71,26 +101,77 @@ pub use crate::check::{DateBy, Period};
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fetch the result of every liveness id in FILE... (CSV, or - for stdin) into the database
+    #[command(after_help = "Examples:
+  liveaudit fetch ids.csv
+  liveaudit fetch --max-duration 2h --summary-file runs.jsonl --metrics-file la.prom ids/*.csv
+  liveaudit fetch --until 05:30 --tz Asia/Jakarta nightly.csv
+  cat ids.txt | liveaudit fetch -")]
     Fetch(FetchArgs),
     /// Write one row per liveness id in the database (CSV or JSON lines)
+    #[command(after_help = "Examples:
+  liveaudit export -o checks.csv
+  liveaudit export --format jsonl | gzip > checks.jsonl.gz
+  liveaudit export --cursor /var/lib/liveaudit/export.cursor -o changed.csv")]
     Export(ExportArgs),
     /// Billing (finance) and attack (fraud) reports from the database; never calls the vendor
     #[command(subcommand)]
+    #[command(after_help = "Examples:
+  liveaudit report billing --by month --price 0.035
+  liveaudit report attacks --from 2024-05-01 --to 2024-05-31 --dimension channel
+  liveaudit report attacks --from 2024-05-31 --to 2024-05-31 --fail-on-spike --format json")]
     Report(ReportCommand),
     /// Compare the vendor's statement (itemised or summary CSV) with our records; exit 5 on
     /// discrepancies
+    #[command(after_help = "Examples:
+  liveaudit reconcile --statement statement-2024-05.csv --price 0.035
+  liveaudit reconcile --statement summary.csv --tz Asia/Singapore --details discrepancies.csv")]
     Reconcile(ReconcileArgs),
     /// Retrieve a liveness license; doubles as a credentials check (exit 3 when refused)
+    #[command(after_help = "Examples:
+  liveaudit license
+  liveaudit license --partner-key-file /run/credentials/liveaudit.service/partner-key")]
     License(LicenseArgs),
     /// Remove scores and face digests (biometric-derived data) of checks before a date, keeping
     /// codes, sequence ids and times for billing
+    #[command(after_help = "Examples:
+  liveaudit purge --before 2024-01-01 --dry-run
+  liveaudit purge --before 2024-01-01 --tz Asia/Jakarta --images faces/")]
     Purge(PurgeArgs),
     /// Print the code table in force (built-in plus --codes-file)
+    #[command(after_help = "Examples:
+  liveaudit codes
+  liveaudit codes --format csv > my-codes.csv
+  liveaudit --codes-file my-codes.csv codes")]
     Codes(CodesArgs),
     /// Run the embedded stand-in vendor
+    #[command(after_help = "Examples:
+  liveaudit mock
+  liveaudit mock --listen 127.0.0.1:9000 --latency-ms 200
+  liveaudit mock --fault-rate 0.1 --faults html500,too-many")]
     Mock(MockArgs),
     /// The whole job on sample_data/ against the embedded mock, in a temporary directory
+    #[command(after_help = "Examples:
+  liveaudit demo
+  liveaudit demo --keep-db demo.db")]
     Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout
+    #[command(after_help = "Examples:
+  source <(liveaudit completions bash)
+  liveaudit completions zsh > ~/.zfunc/_liveaudit
+  liveaudit completions fish > ~/.config/fish/completions/liveaudit.fish")]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout
+    #[command(after_help = "Examples:
+  liveaudit man > /usr/local/share/man/man1/liveaudit.1
+  liveaudit man | man -l -")]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +227,24 @@ pub struct FetchArgs {
     /// Largest answer body accepted, in MiB
     #[arg(long, value_name = "MIB", default_value_t = 16)]
     pub max_body_mib: usize,
+    /// Time budget (e.g. 2h, 90m, 1h30m): then stop taking ids, let requests in flight land,
+    /// save and exit 4; the next run continues
+    #[arg(long, value_name = "DURATION", help_heading = "Schedule")]
+    pub max_duration: Option<String>,
+    /// Cut-off time of day (HH:MM in --tz; the next such time from now), same as
+    /// --max-duration otherwise
+    #[arg(long, value_name = "HH:MM", help_heading = "Schedule")]
+    pub until: Option<String>,
+    /// Time zone of --until (IANA name) [env: LIVEAUDIT_TZ] [default: UTC]
+    #[arg(long, value_name = "ZONE", help_heading = "Schedule")]
+    pub tz: Option<String>,
+    /// Append one JSON object describing the run (on every ending) to PATH
+    #[arg(long, value_name = "PATH", help_heading = "Schedule")]
+    pub summary_file: Option<PathBuf>,
+    /// Write Prometheus text-format metrics to PATH (for node_exporter's textfile collector),
+    /// replaced atomically on every ending
+    #[arg(long, value_name = "PATH", help_heading = "Schedule")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +254,10 @@ pub struct ExportArgs {
     /// Write to FILE instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Export only checks changed since this cursor file was last written (all on first use),
+    /// then advance it once the output is complete
+    #[arg(long, value_name = "FILE")]
+    pub cursor: Option<PathBuf>,
 }
 
 /// Options shared by every report.
@@ -192,8 +295,15 @@ pub struct ReportArgs {
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Charged vs uncharged checks per period and per code, with amounts
+    #[command(after_help = "Examples:
+  liveaudit report billing --by month --price 0.035 --currency USD
+  liveaudit report billing --from 2024-05-01 --to 2024-05-31 --tz Asia/Jakarta -o may.html")]
     Billing(BillingArgs),
     /// Attack codes and families per period, spikes, repeated faces, scores
+    #[command(after_help = "Examples:
+  liveaudit report attacks --dimension channel --top 5
+  liveaudit report attacks --by week --format json -o attacks.json
+  liveaudit report attacks --from 2024-05-31 --to 2024-05-31 --fail-on-spike")]
     Attacks(AttacksArgs),
 }
 
@@ -229,6 +339,9 @@ pub struct AttacksArgs {
     /// Periods in the trailing baseline
     #[arg(long, value_name = "N", default_value_t = 7)]
     pub baseline: usize,
+    /// Exit with status 6 when the report lists a spike (to page someone from a nightly job)
+    #[arg(long)]
+    pub fail_on_spike: bool,
 }
 
 #[derive(Debug, Args)]
@@ -326,6 +439,9 @@ pub struct PurgeArgs {
     /// Also delete the face images saved there with --save-images
     #[arg(long, value_name = "DIR")]
     pub images: Option<PathBuf>,
+    /// Only count what would be purged; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

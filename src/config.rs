@@ -89,17 +89,15 @@ pub struct FileConfig {
 }
 
 impl FileConfig {
-    /// Loads `explicit` if given (it must exist), else `./liveaudit.toml` if present.
+    /// Loads `explicit` if given (it must exist), else the first of [`FileConfig::search_path`]
+    /// that exists, else nothing.
     pub fn load(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
-            None => {
-                let default = PathBuf::from("liveaudit.toml");
-                if !default.exists() {
-                    return Ok(FileConfig::default());
-                }
-                default
-            }
+            None => match Self::search_path().into_iter().find(|p| p.is_file()) {
+                Some(found) => found,
+                None => return Ok(FileConfig::default()),
+            },
         };
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
             what: "config file",
@@ -121,6 +119,25 @@ impl FileConfig {
             }
         }
         Ok(cfg)
+    }
+}
+
+impl FileConfig {
+    /// Where a config file is looked for without `--config`, in order: `./liveaudit.toml`,
+    /// `$XDG_CONFIG_HOME/liveaudit/config.toml` (`~/.config/...` when unset), and
+    /// `/etc/liveaudit/config.toml` (a system-wide job, e.g. under systemd, whose working
+    /// directory is `/`).
+    pub fn search_path() -> Vec<PathBuf> {
+        let mut paths = vec![PathBuf::from("liveaudit.toml")];
+        let xdg = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+        if let Some(dir) = xdg {
+            paths.push(dir.join("liveaudit").join("config.toml"));
+        }
+        paths.push(PathBuf::from("/etc/liveaudit/config.toml"));
+        paths
     }
 }
 

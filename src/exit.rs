@@ -13,10 +13,12 @@ pub enum ExitStatus {
     Usage = 2,
     /// The vendor refused the credentials or the account; unfinished ids stay pending.
     Refused = 3,
-    /// The run finished, but some ids are still failed or pending.
+    /// The run finished, but some ids are still failed or pending (or its time budget ran out).
     Incomplete = 4,
     /// Reconcile found discrepancies.
     Discrepancies = 5,
+    /// `report attacks --fail-on-spike` found a spike.
+    Spike = 6,
     /// Interrupted (Ctrl-C / SIGTERM) after saving what was fetched.
     Interrupted = 130,
 }

@@ -4,8 +4,16 @@
 //! come from the code table in force, so a corrected table re-prices history; `charged` is empty
 //! where it is not known (a code the table lacks, or an id with no code). Columns follow
 //! CONTRACT.md section 5, with a few more after them (never before, never renamed).
+//!
+//! Incremental export (`--cursor FILE`): every insert or change of an exported column appends
+//! the check to the change log under the next number (triggers, migration 0006), so "changed
+//! since" never depends on clocks.
+//! The rows and the highest change number are read in one read transaction (one snapshot, even
+//! while a fetch writes); the cursor file is replaced atomically only after the output is
+//! complete, so a failed export leaves it where it was and the next one repeats the rows.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -30,6 +38,57 @@ pub enum ExportError {
     Write(#[from] std::io::Error),
     #[error("writing the export: {0}")]
     Csv(#[from] csv::Error),
+    #[error(
+        "the cursor says change {since} but this database has only reached {through}: it \
+         belongs to another database (or a restored copy); delete the cursor file to export \
+         everything once"
+    )]
+    CursorAhead { since: i64, through: i64 },
+    #[error("cursor file {path}: {message}")]
+    Cursor { path: PathBuf, message: String },
+}
+
+/// The cursor file: the change number the last incremental export went up to.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct CursorFile {
+    change_seq: i64,
+}
+
+/// Reads the cursor; `None` when the file does not exist yet (first use: export everything).
+pub fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(ExportError::Cursor {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            });
+        }
+    };
+    let cursor: CursorFile = serde_json::from_str(&text).map_err(|e| ExportError::Cursor {
+        path: path.to_path_buf(),
+        message: format!(
+            "not a liveaudit cursor ({e}); delete it to export everything once, or give another path"
+        ),
+    })?;
+    Ok(Some(cursor.change_seq))
+}
+
+/// Replaces the cursor file atomically (temporary file beside it, synced, renamed).
+pub fn write_cursor(path: &Path, change_seq: i64) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".liveaudit-cursor")
+        .tempfile_in(dir)?;
+    serde_json::to_writer(&mut tmp, &CursorFile { change_seq }).map_err(std::io::Error::other)?;
+    tmp.write_all(b"\n")?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 impl From<rusqlite::Error> for ExportError {
@@ -67,10 +126,52 @@ pub fn export(
     format: ExportFormat,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
+    export_changed(store, codes, format, out, None)
+}
+
+/// What an incremental export wrote and where the cursor goes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    pub rows: u64,
+    /// The highest change number in the snapshot exported: the cursor's next value.
+    pub through: i64,
+}
+
+/// Writes the checks changed after change number `since` (all with `None`) to `out`.
+pub fn export_since(
+    store: &Store,
+    codes: &CodeTable,
+    format: ExportFormat,
+    out: &mut dyn Write,
+    since: Option<i64>,
+) -> Result<Exported, ExportError> {
+    // One read transaction: the rows and `through` come from the same snapshot.
+    let tx = store.conn.unchecked_transaction()?;
+    let through: i64 =
+        tx.query_row("SELECT coalesce(max(seq), 0) FROM check_changes", [], |r| {
+            r.get(0)
+        })?;
+    if let Some(since) = since
+        && since > through
+    {
+        return Err(ExportError::CursorAhead { since, through });
+    }
+    let rows = export_changed(store, codes, format, out, since.map(|s| (s, through)))?;
+    tx.finish()?;
+    Ok(Exported { rows, through })
+}
+
+fn export_changed(
+    store: &Store,
+    codes: &CodeTable,
+    format: ExportFormat,
+    out: &mut dyn Write,
+    changed: Option<(i64, i64)>,
+) -> Result<u64, ExportError> {
     let count = match format {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
-            let count = for_each_row(store, codes, |row| Ok(w.serialize(row)?))?;
+            let count = for_each_row(store, codes, changed, |row| Ok(w.serialize(row)?))?;
             if count == 0 {
                 // An empty export still has its header, so scripts can rely on the columns.
                 w.write_record(COLUMNS)?;
@@ -80,7 +181,7 @@ pub fn export(
         }
         ExportFormat::Jsonl => {
             let mut line = Vec::with_capacity(512);
-            for_each_row(store, codes, |row| {
+            for_each_row(store, codes, changed, |row| {
                 line.clear();
                 serde_json::to_writer(&mut line, &row).map_err(std::io::Error::other)?;
                 line.push(b'\n');
@@ -117,14 +218,27 @@ pub const COLUMNS: [&str; 17] = [
 fn for_each_row(
     store: &Store,
     codes: &CodeTable,
+    changed: Option<(i64, i64)>,
     mut each: impl FnMut(ExportRow) -> Result<(), ExportError>,
 ) -> Result<u64, ExportError> {
-    let mut stmt = store.conn.prepare(
-        "SELECT liveness_id, status, code, message, score, sequence_id, attempts, event_time,
-                fetched_at, image_sha256, image_bytes, source, last_error, attrs
-         FROM checks ORDER BY id",
-    )?;
-    let mut rows = stmt.query([])?;
+    const SELECT: &str = "SELECT liveness_id, status, code, message, score, sequence_id,
+        attempts, event_time, fetched_at, image_sha256, image_bytes, source, last_error, attrs
+        FROM checks";
+    let mut stmt;
+    let mut rows = match changed {
+        None => {
+            stmt = store.conn.prepare(&format!("{SELECT} ORDER BY id"))?;
+            stmt.query([])?
+        }
+        Some((after, through)) => {
+            stmt = store.conn.prepare(&format!(
+                "{SELECT} WHERE id IN
+                     (SELECT check_id FROM check_changes WHERE seq > ?1 AND seq <= ?2)
+                 ORDER BY id"
+            ))?;
+            stmt.query([after, through])?
+        }
+    };
     let mut count = 0;
     while let Some(r) = rows.next()? {
         let code: Option<i64> = r.get(2)?;

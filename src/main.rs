@@ -1,18 +1,67 @@
 //! The `liveaudit` binary: parse flags, run the library, turn the outcome into an exit status.
+//!
+//! Policy: under `--log-format json` every line on stderr is one JSON object, usage errors and
+//! fatal errors included, and the last one (`"message":"exit"`) carries the exit status.
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use liveaudit::cli::{Cli, LogFormat};
+use liveaudit::exit::ExitStatus;
+
+/// Whether the raw arguments ask for JSON logs (read before clap, for clap's own errors).
+fn json_asked(args: &[std::ffi::OsString]) -> bool {
+    args.iter().enumerate().any(|(i, a)| {
+        a == "--log-format=json"
+            || (a == "--log-format" && args.get(i + 1).is_some_and(|v| v == "json"))
+    })
+}
+
+/// One JSON log line on stderr, in the shape of the tracing subscriber's lines but written
+/// directly, so no log filter (`-q`, `LIVEAUDIT_LOG`) can drop the fatal error or the final exit
+/// status, and clap's own errors (before any subscriber exists) are JSON too.
+fn json_line(level: &str, message: &str, exit_status: u8) {
+    let line = serde_json::json!({
+        "timestamp": jiff::Timestamp::now().to_string(),
+        "level": level,
+        "message": message,
+        "exit_status": exit_status,
+    });
+    eprintln!("{line}");
+}
 
 fn main() -> ExitCode {
-    let cli = liveaudit::cli::Cli::parse();
-    match liveaudit::app::run(cli) {
-        Ok(status) => status.into(),
-        // A closed pipe (`liveaudit export | head`) ends with status 0 and no message.
-        Err(failure) if failure.status == liveaudit::exit::ExitStatus::Ok => failure.status.into(),
-        Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
-            failure.status.into()
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) if json_asked(&args) && e.use_stderr() => {
+            let text = e.to_string();
+            let message = text.trim().trim_start_matches("error: ");
+            json_line("ERROR", message, e.exit_code() as u8);
+            return ExitCode::from(e.exit_code() as u8);
         }
+        Err(e) => e.exit(),
+    };
+    let json = cli.global.log_format == LogFormat::Json;
+    let status = match liveaudit::app::run(cli) {
+        Ok(status) => status,
+        // A closed pipe (`liveaudit export | head`) ends with status 0 and no message.
+        Err(failure) if failure.status == ExitStatus::Ok => failure.status,
+        Err(failure) => {
+            if json {
+                json_line(
+                    "ERROR",
+                    &format!("{:#}", failure.error),
+                    failure.status.code(),
+                );
+            } else {
+                eprintln!("error: {:#}", failure.error);
+            }
+            failure.status
+        }
+    };
+    if json {
+        json_line("INFO", "exit", status.code());
     }
+    status.into()
 }

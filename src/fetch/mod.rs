@@ -10,7 +10,7 @@
 //! Data flows one way: a producer pages ids that still need the vendor out of the database,
 //! `--concurrency` workers ask the vendor (each request first waits for the pace), and every
 //! attempt and result goes to the writer thread. A stop (credentials, account, outage, Ctrl-C,
-//! a write failure) cancels the run: no new request starts, requests in flight get a short grace
+//! the time budget's cut-off, a write failure) cancels the run: no new request starts, requests in flight get a short grace
 //! to finish and be saved, and every unfinished id stays as it was for the next run.
 
 pub mod faces;
@@ -64,6 +64,8 @@ pub struct FetchOptions {
     pub breaker_threshold: u32,
     pub save_images: Option<PathBuf>,
     pub progress: ProgressMode,
+    /// When to stop taking ids (the time budget); `None`: no budget.
+    pub deadline: Option<Instant>,
 }
 
 impl FetchOptions {
@@ -90,6 +92,8 @@ pub enum StopCause {
     Outage { count: u32, last: String },
     #[error("interrupted; what was fetched is saved")]
     Interrupted,
+    #[error("cut off: the time budget ran out; what was fetched is saved")]
+    CutOff,
     #[error("writing the database failed: {0}")]
     Storage(String),
 }
@@ -161,6 +165,19 @@ impl Ctx {
     }
 }
 
+/// The word for how a run ended, as the `runs` table and the run summary keep it.
+pub fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'static str {
+    match stop {
+        Some(StopCause::Interrupted) => "interrupted",
+        Some(StopCause::CutOff) => "cut_off",
+        Some(StopCause::Vendor(_)) => "stopped",
+        Some(StopCause::Outage { .. }) => "vendor_down",
+        Some(StopCause::Storage(_)) => "storage_error",
+        None if counts.failed + counts.pending > 0 => "incomplete",
+        None => "done",
+    }
+}
+
 /// Runs a fetch: lock, register input, fetch, record the run.
 pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let started = Instant::now();
@@ -208,20 +225,15 @@ pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
 
     let tally = Arc::new(Tally::default());
     let mut stop = None;
-    if to_fetch > 0 {
+    if to_fetch > 0 && opts.deadline.is_some_and(|d| Instant::now() >= d) {
+        stop = Some(StopCause::CutOff);
+    } else if to_fetch > 0 {
         stop = fetch_pending(&opts, run_id, to_fetch, concurrency, tally.clone()).await?;
     }
 
     let counts = store.status_counts(Some(run_id))?;
     let snapshot = tally.snapshot();
-    let outcome = match &stop {
-        Some(StopCause::Interrupted) => "interrupted",
-        Some(StopCause::Vendor(_)) => "stopped",
-        Some(StopCause::Outage { .. }) => "vendor_down",
-        Some(StopCause::Storage(_)) => "storage_error",
-        None if counts.failed + counts.pending > 0 => "incomplete",
-        None => "done",
-    };
+    let outcome = outcome(stop.as_ref(), &counts);
     let record = RunRecord {
         outcome: outcome.into(),
         stop_reason: stop.as_ref().map(ToString::to_string),
@@ -275,6 +287,13 @@ async fn fetch_pending(
     });
 
     let signals = tokio::spawn(watch_signals(ctx.clone()));
+    let budget = opts.deadline.map(|deadline| {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(deadline.into()).await;
+            ctx.stop(StopCause::CutOff);
+        })
+    });
     let reporter = Reporter::start(opts.progress, to_fetch as u64, tally);
     // Many workers take from one queue: an MPMC channel, so no worker holds a lock while it
     // waits. Ids travel in small chunks: one hand-over (and at most one wake-up of the
@@ -312,6 +331,9 @@ async fn fetch_pending(
     }
     reporter.finish();
     signals.abort();
+    if let Some(budget) = budget {
+        budget.abort();
+    }
     // Close the id channel: a producer blocked on a full channel after a stop sees it and ends.
     ids_rx.close();
 

@@ -142,13 +142,39 @@ fn is_numeric(cell: &str) -> bool {
             .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
 }
 
+/// The width tables and notes wrap to: `COLUMNS` if set, else the terminal's own width (at least
+/// 40); `None` in a file or a pipe, where every row stays on one line.
 fn terminal_width() -> Option<u16> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
         return None;
     }
-    let cols = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
-    Some(cols.unwrap_or(100).max(60))
+    let cols = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| terminal_size::terminal_size().map(|(w, _)| w.0));
+    Some(cols.unwrap_or(100).max(40))
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word keeps its
+/// own line).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// A comfy-table preset: one rule under the header, nothing else (dense and greppable).
@@ -193,7 +219,14 @@ fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
             writeln!(out, "{table}")?;
         }
         for note in &section.notes {
-            writeln!(out, "  {note}")?;
+            match terminal_width() {
+                Some(width) => {
+                    for line in wrap(note, usize::from(width).saturating_sub(2)) {
+                        writeln!(out, "  {line}")?;
+                    }
+                }
+                None => writeln!(out, "  {note}")?,
+            }
         }
     }
     Ok(())
@@ -462,6 +495,21 @@ pub fn sparkline(values: &[f64]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn notes_wrap_at_spaces_within_the_width() {
+        let lines = super::wrap("spike rule: a family fires in a period when it has", 20);
+        assert_eq!(
+            lines,
+            ["spike rule: a family", "fires in a period", "when it has"]
+        );
+        assert!(lines.iter().all(|l| l.chars().count() <= 20));
+        assert_eq!(
+            super::wrap("averyveryverylongword x", 5),
+            ["averyveryverylongword", "x"]
+        );
+        assert_eq!(super::wrap("", 5), [""]);
+    }
+
     use super::*;
 
     fn doc() -> Document {

@@ -40,6 +40,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_face_index_in_time_order",
         include_str!("../../migrations/0005_face_index_in_time_order.sql"),
     ),
+    (
+        "0006_change_counter",
+        include_str!("../../migrations/0006_change_counter.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

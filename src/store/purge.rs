@@ -5,8 +5,9 @@
 //! digests no longer carried twice; the code, status, sequence
 //! id and times stay, so billing reports and reconciles of the period still add up. SQLite's
 //! `secure_delete` overwrites the freed bytes, the file is rebuilt (`VACUUM`) and the WAL is
-//! checkpointed and truncated, so the digests do not linger in the file. Face images saved with `--save-images` are deleted too
-//! when their directory is given.
+//! checkpointed and truncated, so the digests do not linger in the file. Face images saved with
+//! `--save-images` are deleted too when their directory is given. [`count`] answers
+//! `purge --dry-run` with the same selection (`to_purge`) and changes nothing.
 
 use std::path::Path;
 
@@ -23,6 +24,27 @@ pub struct Purged {
     pub image_files: u64,
 }
 
+/// The checks a purge before `?1` clears: dated before it, not purged yet, and still carrying
+/// biometric-derived data.
+/// A check's age for retention is its event time, else when it was fetched.
+fn to_purge() -> String {
+    format!(
+        "{time} < ?1 AND purged_at IS NULL
+         AND (score IS NOT NULL OR image_sha256 IS NOT NULL OR image_bytes IS NOT NULL)",
+        time = DateBy::EventOrFetch.time_sql()
+    )
+}
+
+/// How many checks a purge before `before_ms` would clear (`purge --dry-run`); changes nothing.
+pub fn count(store: &Store, before_ms: i64) -> Result<u64, StoreError> {
+    let n: i64 = store.conn.query_row(
+        &format!("SELECT count(*) FROM checks WHERE {}", to_purge()),
+        params![before_ms],
+        |r| r.get(0),
+    )?;
+    Ok(n.max(0) as u64)
+}
+
 /// Purges checks dated before `before_ms`; deletes their saved faces under `images` if given.
 pub fn purge(
     store: &mut Store,
@@ -32,13 +54,11 @@ pub fn purge(
     store.conn.pragma_update(None, "secure_delete", "ON")?;
     let stamp = now_ms();
     let tx = store.conn.transaction()?;
-    // A check's age for retention: its event time, else when it was fetched.
-    let time = DateBy::EventOrFetch.time_sql();
     let checks = tx.execute(
         &format!(
-            "UPDATE checks SET score = NULL, image_sha256 = NULL, image_bytes = NULL, purged_at = ?2
-             WHERE {time} < ?1 AND purged_at IS NULL
-               AND (score IS NOT NULL OR image_sha256 IS NOT NULL OR image_bytes IS NOT NULL)"
+            "UPDATE checks SET score = NULL, image_sha256 = NULL, image_bytes = NULL,
+                 purged_at = ?2 WHERE {}",
+            to_purge()
         ),
         params![before_ms, stamp],
     )? as u64;
@@ -49,6 +69,7 @@ pub fn purge(
     )?;
     let mut image_files = 0;
     if let Some(dir) = images {
+        let time = DateBy::EventOrFetch.time_sql();
         let mut stmt = tx.prepare(&format!("SELECT liveness_id FROM checks WHERE {time} < ?1"))?;
         let mut rows = stmt.query(params![before_ms])?;
         while let Some(r) = rows.next()? {
