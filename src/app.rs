@@ -16,8 +16,11 @@ use crate::cli::{
     LicenseArgs, LogFormat, MockArgs, PurgeArgs, ReconcileArgs, ReportArgs, ReportCommand,
     VendorArgs,
 };
+use crate::config::RateValue;
 use crate::config::{ConfigError, FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
+use crate::fetch::adaptive::AutoRate;
+use crate::fetch::pace::Rate;
 use crate::fetch::progress::ProgressMode;
 use crate::fetch::{FetchError, FetchOptions, FetchReport, StopCause};
 use crate::input::{InputOptions, Source};
@@ -212,6 +215,7 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
             .map_err(Failure::usage)?;
     }
     let timeout = seconds("timeout", args.timeout)?;
+    let rate = fetch_rate(&layers, args)?;
     Ok(FetchOptions {
         db: layers.db(),
         sources: args.files.iter().map(|f| Source::from_arg(f)).collect(),
@@ -222,7 +226,7 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
         },
         vendor,
         codes,
-        rate: NonZeroU32::new(args.rate),
+        rate,
         burst,
         concurrency: args.concurrency,
         client: ClientOptions {
@@ -242,6 +246,29 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
         save_images: args.save_images.clone(),
         progress: progress_mode(global),
     })
+}
+
+/// The rate from `--rate` (or its environment and file layers) and, under `auto`, its bounds.
+fn fetch_rate(layers: &Layers, args: &FetchArgs) -> Result<Rate, Failure> {
+    let given = layers
+        .rate(args.rate, RateValue::PerSec(crate::fetch::DEFAULT_RATE))
+        .map_err(Failure::usage)?;
+    match given {
+        RateValue::PerSec(n) => Ok(NonZeroU32::new(n).map_or(Rate::Unlimited, Rate::Fixed)),
+        RateValue::Auto => {
+            if args.min_rate == 0 || args.min_rate > args.max_rate {
+                return Err(Failure::usage(anyhow!(
+                    "--min-rate {} and --max-rate {}: give 1 <= --min-rate <= --max-rate",
+                    args.min_rate,
+                    args.max_rate
+                )));
+            }
+            Ok(Rate::Auto(AutoRate {
+                min: f64::from(args.min_rate),
+                max: f64::from(args.max_rate),
+            }))
+        }
+    }
 }
 
 async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failure> {
@@ -314,6 +341,8 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
             failed = c.failed,
             pending = c.pending,
             elapsed_secs = (secs * 1000.0).round() / 1000.0,
+            rate_settled_per_sec = r.auto.map(|e| e.settled.floor()),
+            limit_found_per_sec = r.auto.and_then(|e| e.limit).map(f64::round),
             stop = r.stop.as_ref().map(ToString::to_string),
             next,
             "run finished"
@@ -341,6 +370,9 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
                     c.done, c.internal_error, c.failed, c.pending
                 ),
             ];
+            if let Some(auto) = &r.auto {
+                lines.insert(2, auto.summary());
+            }
             if let Some(stop) = &r.stop {
                 lines.push(format!("stopped: {stop}"));
             }
