@@ -359,7 +359,16 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
                 ),
                 format!(
                     "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
-                    t.requests, t.retries, t.rate_limited, secs, per_sec, r.concurrency
+                    t.requests,
+                    t.retries,
+                    t.rate_limited,
+                    secs,
+                    per_sec,
+                    match r.auto.and_then(|e| e.concurrency) {
+                        Some(now) =>
+                            format!("{now} (following the rate, at most {})", r.concurrency),
+                        None => r.concurrency.to_string(),
+                    }
                 ),
                 format!(
                     "this run resolved {} (charged {}, attacks {}, unknown codes {}), failed {}",

@@ -84,6 +84,8 @@ pub struct Estimate {
     pub confirmed: bool,
     /// The rate settled on (see the module doc).
     pub settled: f64,
+    /// Requests allowed in flight, when concurrency follows the rate.
+    pub concurrency: Option<usize>,
 }
 
 impl Estimate {
@@ -226,6 +228,7 @@ impl Controller {
             limit: self.limit,
             confirmed: self.confirmed,
             settled,
+            concurrency: None,
         }
     }
 
@@ -395,7 +398,11 @@ impl Adaptive {
     }
 
     pub fn estimate(&self) -> Estimate {
-        self.lock().estimate(Instant::now())
+        let estimate = self.lock().estimate(Instant::now());
+        Estimate {
+            concurrency: self.concurrency(),
+            ..estimate
+        }
     }
 
     /// The gate's current size (requests allowed in flight), if it follows the rate.
@@ -731,6 +738,7 @@ mod tests {
             limit: Some(70.2),
             confirmed: true,
             settled: 66.0,
+            concurrency: None,
         };
         assert_eq!(e.describe(), "auto: 64/s (limit found at ~70/s)");
     }

@@ -148,8 +148,6 @@ impl Reporter {
                             retries = s.retries,
                             rate_limited = s.rate_limited,
                             rate = estimate.map(|e| e.describe()),
-                            rate_auto_per_sec = estimate.map(|e| e.rate.round()),
-                            limit_found_per_sec = estimate.and_then(|e| e.limit).map(f64::round),
                             "progress"
                         );
                     }
