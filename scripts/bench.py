@@ -93,8 +93,8 @@ http {{
   uwsgi_temp_path {self.dir};
   scgi_temp_path {self.dir};
   keepalive_requests 1000000;
-  limit_req_zone $server_name zone=vendor:1m rate=100r/s;
-{"".join(f"  limit_req_zone $server_name zone=auto{r}:1m rate={r}r/s;{chr(10)}" for r, _ in HIDDEN)}  split_clients "$request_id" $variant {{
+  limit_req_zone $binary_remote_addr zone=vendor:1m rate=100r/s;
+{"".join(f"  limit_req_zone $binary_remote_addr zone=auto{r}:1m rate={r}r/s;{chr(10)}" for r, _ in HIDDEN)}  split_clients "$request_id" $variant {{
 {split}  }}
   map $variant $mixed {{
 {answers}  }}
