@@ -132,7 +132,8 @@ pub struct FetchArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub burst: u32,
     /// Requests in flight at most [default: the rate, between 8 and 1024, which keeps the
-    /// rate with up to a second of vendor latency; 64 with --rate 0]
+    /// rate with up to a second of vendor latency; 64 with --rate 0; with --rate auto, twice
+    /// the rate times the measured latency, plus 8]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Seconds one request may take in all

@@ -747,14 +747,14 @@ mod tests {
     /// returns every grant's instant and whether the vendor accepted it.
     async fn through_pace(
         bounds: AutoRate,
-        limit: f64,
+        limit: fn(f64) -> f64,
         secs: u64,
     ) -> (Instant, Vec<(Instant, bool)>) {
         use super::super::pace::{Pace, Rate};
         use std::num::NonZeroU32;
         let pace = Arc::new(Pace::new(Rate::Auto(bounds), NonZeroU32::MIN, 256, true));
         let start = Instant::now();
-        let vendor = Arc::new(Mutex::new(Vendor::new(limit, 5.0, start)));
+        let vendor = Arc::new(Mutex::new(Vendor::new(limit(0.0), 5.0, start)));
         let log = Arc::new(Mutex::new(Vec::new()));
         let cancel = tokio_util::sync::CancellationToken::new();
         let mut workers = tokio::task::JoinSet::new();
@@ -764,7 +764,11 @@ mod tests {
             workers.spawn(async move {
                 while let Some(grant) = pace.ready(&cancel).await {
                     let now = Instant::now();
-                    let ok = vendor.lock().unwrap().accept(now);
+                    let ok = {
+                        let mut vendor = vendor.lock().unwrap();
+                        vendor.limit = limit((now - start).as_secs_f64());
+                        vendor.accept(now)
+                    };
                     log.lock().unwrap().push((now, ok));
                     let latency = Duration::from_millis(20);
                     tokio::time::sleep(latency).await;
@@ -798,7 +802,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn through_the_pace_a_hidden_limit_is_found_and_kept() {
-        let (start, log) = through_pace(AutoRate::default(), 70.0, 60).await;
+        let (start, log) = through_pace(AutoRate::default(), |_| 70.0, 60).await;
         let (rate, refused) = per_sec(start, &log, 15, 60);
         assert!((0.85 * 70.0..=71.0).contains(&rate), "steady {rate:.1}/s");
         assert!(refused <= 0.02, "{refused:.3} refused");
@@ -807,12 +811,30 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn through_the_pace_a_limit_that_halves_is_followed() {
+        let (start, log) = through_pace(
+            AutoRate::default(),
+            |t| if t < 30.0 { 240.0 } else { 120.0 },
+            80,
+        )
+        .await;
+        let (before, _) = per_sec(start, &log, 15, 30);
+        assert!(before >= 0.85 * 240.0, "before the drop: {before:.1}/s");
+        let (after, refused) = per_sec(start, &log, 45, 80);
+        assert!(
+            (0.85 * 120.0..=121.0).contains(&after),
+            "after: {after:.1}/s"
+        );
+        assert!(refused <= 0.02, "{refused:.3} refused after the drop");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn through_the_pace_no_sliding_second_exceeds_max_rate() {
         let bounds = AutoRate {
             min: 1.0,
             max: 120.0,
         };
-        let (start, log) = through_pace(bounds, 1e6, 20).await;
+        let (start, log) = through_pace(bounds, |_| 1e6, 20).await;
         for (i, (t, _)) in log.iter().enumerate() {
             let n = log[i..]
                 .iter()
