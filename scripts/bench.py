@@ -498,8 +498,15 @@ def write_report(path, bench, only, full):
     charts = "".join(f"\n{c}\n" for c in bench.charts)
     old = open(path).read() if os.path.exists(path) else ""
     if full:
-        # The top is this run; every `## ` section below it is history and stays.
-        history = old[old.index("\n## ") + 1:] if "\n## " in old else ""
+        # The top is this run. The previous top becomes the first history section, and every
+        # `## ` section below it stays.
+        top, history = (old.split("\n## ", 1) + [""])[:2] if old else ("", "")
+        history = f"## {history}" if history else ""
+        if "- machine:" in top:
+            previous = top[top.index("- machine:"):].strip()
+            when = re.search(r"- date: (.+)", previous)
+            history = (f"## Full run of {when.group(1) if when else 'an earlier date'}\n\n{previous}\n\n"
+                       + history)
         with open(path, "w") as f:
             f.write("# Benchmarks\n\n")
             f.write("Produced by `scripts/bench.sh` (it installs wrk and nginx, builds the release binary and runs "
@@ -513,7 +520,7 @@ def write_report(path, bench, only, full):
                     "except a replayed face on 2% of checks, and a channel attribute on every row.\n")
             f.write(notes + charts)
             if history:
-                f.write("\n" + history)
+                f.write("\n" + history.rstrip("\n") + "\n")
     else:
         with open(path, "w") as f:
             f.write(old.rstrip("\n") + "\n\n")
