@@ -18,8 +18,11 @@ use crate::cli::{
     GlobalArgs, LicenseArgs, LogFormat, MockArgs, PurgeArgs, ReconcileArgs, ReportArgs,
     ReportCommand, VendorArgs,
 };
+use crate::config::RateValue;
 use crate::config::{ConfigError, FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
+use crate::fetch::adaptive::AutoRate;
+use crate::fetch::pace::Rate;
 use crate::fetch::progress::ProgressMode;
 use crate::fetch::{FetchError, FetchOptions, FetchReport, StopCause};
 use crate::input::{InputOptions, Source};
@@ -338,6 +341,7 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
             .map_err(Failure::usage)?;
     }
     let timeout = seconds("timeout", args.timeout)?;
+    let rate = fetch_rate(&layers, args)?;
     Ok(FetchOptions {
         db: layers.db(),
         sources: args.files.iter().map(|f| Source::from_arg(f)).collect(),
@@ -348,7 +352,7 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
         },
         vendor,
         codes,
-        rate: NonZeroU32::new(args.rate),
+        rate,
         burst,
         concurrency: args.concurrency,
         client: ClientOptions {
@@ -370,6 +374,29 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
         // A budget beyond what the clock can count is no budget at all.
         deadline: cutoff.and_then(|c| started.checked_add(c.after)),
     })
+}
+
+/// The rate from `--rate` (or its environment and file layers) and, under `auto`, its bounds.
+fn fetch_rate(layers: &Layers, args: &FetchArgs) -> Result<Rate, Failure> {
+    let given = layers
+        .rate(args.rate, RateValue::PerSec(crate::fetch::DEFAULT_RATE))
+        .map_err(Failure::usage)?;
+    match given {
+        RateValue::PerSec(n) => Ok(NonZeroU32::new(n).map_or(Rate::Unlimited, Rate::Fixed)),
+        RateValue::Auto => {
+            if args.min_rate == 0 || args.min_rate > args.max_rate {
+                return Err(Failure::usage(anyhow!(
+                    "--min-rate {} and --max-rate {}: give 1 <= --min-rate <= --max-rate",
+                    args.min_rate,
+                    args.max_rate
+                )));
+            }
+            Ok(Rate::Auto(AutoRate {
+                min: f64::from(args.min_rate),
+                max: f64::from(args.max_rate),
+            }))
+        }
+    }
 }
 
 async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failure> {
@@ -559,6 +586,8 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             input_pending = c.pending,
             ids_left = c.unresolved(),
             elapsed_secs = (secs * 1000.0).round() / 1000.0,
+            rate_settled_per_sec = r.auto.map(|e| e.settled.floor()),
+            limit_found_per_sec = r.auto.and_then(|e| e.limit).map(f64::round),
             stop = r.stop.as_ref().map(ToString::to_string),
             cut_off,
             next,
@@ -576,7 +605,16 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
                 ),
                 format!(
                     "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
-                    t.requests, t.retries, t.rate_limited, secs, per_sec, r.concurrency
+                    t.requests,
+                    t.retries,
+                    t.rate_limited,
+                    secs,
+                    per_sec,
+                    match r.auto.and_then(|e| e.concurrency) {
+                        Some(now) =>
+                            format!("{now} (following the rate, at most {})", r.concurrency),
+                        None => r.concurrency.to_string(),
+                    }
                 ),
                 format!(
                     "this run resolved {} (charged {}, attacks {}, unknown codes {}), failed {}",
@@ -591,6 +629,9 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
                     c.pending
                 ),
             ];
+            if let Some(auto) = &r.auto {
+                lines.insert(2, auto.summary());
+            }
             match (&cut_off, &r.stop) {
                 (Some(line), _) => lines.push(line.clone()),
                 (None, Some(stop)) => lines.push(format!("stopped: {stop}")),

@@ -191,15 +191,25 @@ pub struct FetchArgs {
     /// Zone of input times written without an offset (IANA name)
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub input_tz: String,
-    /// Requests per second over all workers, retries included; 0 = no limit. The vendor
-    /// publishes no limit: the default is deliberately modest
-    #[arg(long, value_name = "PER_SEC", default_value_t = crate::fetch::DEFAULT_RATE)]
-    pub rate: u32,
+    /// Requests per second over all workers, retries included; 0 = no limit; auto = find the
+    /// vendor's limit while running and keep just under it. The vendor publishes no limit: the
+    /// default is deliberately modest [default: 10, or LIVEAUDIT_RATE, or rate in the config
+    /// file]
+    #[arg(long, value_name = "PER_SEC|auto", value_parser = parse_rate)]
+    pub rate: Option<crate::config::RateValue>,
+    /// With --rate auto: the rate it never goes above, per second
+    #[arg(long, value_name = "PER_SEC", default_value_t = crate::fetch::adaptive::DEFAULT_MAX_RATE)]
+    pub max_rate: u32,
+    /// With --rate auto: the rate it never goes below, per second (a 429 there pauses every
+    /// worker as at a fixed rate)
+    #[arg(long, value_name = "PER_SEC", default_value_t = crate::fetch::adaptive::DEFAULT_MIN_RATE)]
+    pub min_rate: u32,
     /// Requests that may leave back to back; 1 spreads them evenly
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub burst: u32,
     /// Requests in flight at most [default: the rate, between 8 and 1024, which keeps the
-    /// rate with up to a second of vendor latency; 64 with --rate 0]
+    /// rate with up to a second of vendor latency; 64 with --rate 0; with --rate auto, twice
+    /// the rate times the measured latency, plus 8]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Seconds one request may take in all
@@ -494,4 +504,8 @@ pub struct DemoArgs {
     /// Keep the demo database here instead of a temporary directory
     #[arg(long, value_name = "PATH")]
     pub keep_db: Option<PathBuf>,
+}
+
+fn parse_rate(s: &str) -> Result<crate::config::RateValue, crate::config::RateError> {
+    s.parse()
 }

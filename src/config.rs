@@ -5,11 +5,13 @@
 //! never a plain flag value (it would show in `ps` and shell history): it comes from
 //! `TD_PARTNER_KEY`, a `--partner-key-file`, or the file's `partner_key_file`. It is held in
 //! [`Secret`], whose `Debug` prints nothing of it. Plain `http://` endpoints are refused for any
-//! host but loopback, because the key travels in the query string.
+//! host but loopback, because the key travels in the query string. The request rate is
+//! `--rate`, `LIVEAUDIT_RATE` or the file's `rate`: a number per second (0: no limit) or `auto`.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -72,6 +74,49 @@ pub enum ConfigError {
     EmptyKey(PathBuf),
     #[error("config file {path}: {message}")]
     File { path: PathBuf, message: String },
+    #[error("{what}: {0}", what = .1)]
+    BadRate(RateError, &'static str),
+}
+
+/// A rate that is neither a number per second nor `auto`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a rate; give requests per second (e.g. 50; 0 means no limit) or auto to find \
+     the vendor's limit"
+)]
+pub struct RateError(String);
+
+/// A request rate as a user writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateValue {
+    /// Requests per second over all workers; 0 means no limit.
+    PerSec(u32),
+    /// Find the vendor's limit while running.
+    Auto,
+}
+
+impl FromStr for RateValue {
+    type Err = RateError;
+
+    fn from_str(s: &str) -> Result<RateValue, RateError> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("auto") {
+            return Ok(RateValue::Auto);
+        }
+        t.strip_suffix("/s")
+            .unwrap_or(t)
+            .parse()
+            .map(RateValue::PerSec)
+            .map_err(|_| RateError(s.to_string()))
+    }
+}
+
+/// The file's `rate`: `rate = 50` or `rate = "auto"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FileRate {
+    PerSec(u32),
+    Text(String),
 }
 
 /// The optional TOML file. Every key is optional.
@@ -86,6 +131,7 @@ pub struct FileConfig {
     pub codes_file: Option<PathBuf>,
     /// The account's billing day zone (IANA name), for every report and reconcile.
     pub tz: Option<String>,
+    pub rate: Option<FileRate>,
 }
 
 impl FileConfig {
@@ -205,6 +251,29 @@ impl Layers {
     pub fn tz(&self, flag: Option<&str>) -> String {
         self.pick(&flag.map(str::to_string), "LIVEAUDIT_TZ", &self.file.tz)
             .unwrap_or_else(|| "UTC".to_string())
+    }
+
+    /// The request rate: `--rate`, `LIVEAUDIT_RATE`, the file's `rate`, else `default`.
+    pub fn rate(
+        &self,
+        flag: Option<RateValue>,
+        default: RateValue,
+    ) -> Result<RateValue, ConfigError> {
+        if let Some(rate) = flag {
+            return Ok(rate);
+        }
+        if let Some(text) = (self.env)("LIVEAUDIT_RATE") {
+            return text
+                .parse()
+                .map_err(|e| ConfigError::BadRate(e, "LIVEAUDIT_RATE"));
+        }
+        match &self.file.rate {
+            Some(FileRate::PerSec(n)) => Ok(RateValue::PerSec(*n)),
+            Some(FileRate::Text(text)) => text
+                .parse()
+                .map_err(|e| ConfigError::BadRate(e, "rate in the config file")),
+            None => Ok(default),
+        }
     }
 
     fn pick(&self, flag: &Option<String>, env: &str, file: &Option<String>) -> Option<String> {
@@ -404,6 +473,42 @@ mod tests {
         assert_eq!(
             layers.vendor(true, false).unwrap().partner_code,
             "from-flag"
+        );
+    }
+
+    #[test]
+    fn rate_is_a_number_or_auto_from_flag_env_or_file() {
+        assert_eq!("auto".parse(), Ok(RateValue::Auto));
+        assert_eq!(" AUTO ".parse(), Ok(RateValue::Auto));
+        assert_eq!("70".parse(), Ok(RateValue::PerSec(70)));
+        assert_eq!("70/s".parse(), Ok(RateValue::PerSec(70)));
+        assert_eq!("0".parse(), Ok(RateValue::PerSec(0)));
+        for bad in ["fast", "-1", "1.5", ""] {
+            let err = bad.parse::<RateValue>().unwrap_err().to_string();
+            assert!(err.contains("auto") && err.contains("per second"), "{err}");
+        }
+        let file: FileConfig = toml::from_str("rate = \"auto\"").unwrap();
+        let mut layers = Layers::new(FlagValues::default(), file);
+        layers.env = |_| None;
+        let default = RateValue::PerSec(10);
+        assert_eq!(layers.rate(None, default).unwrap(), RateValue::Auto);
+        assert_eq!(
+            layers.rate(Some(RateValue::PerSec(5)), default).unwrap(),
+            RateValue::PerSec(5)
+        );
+        layers.env = |name| (name == "LIVEAUDIT_RATE").then(|| "40".to_string());
+        assert_eq!(layers.rate(None, default).unwrap(), RateValue::PerSec(40));
+        let file: FileConfig = toml::from_str("rate = 25").unwrap();
+        let mut layers = Layers::new(FlagValues::default(), file);
+        layers.env = |_| None;
+        assert_eq!(layers.rate(None, default).unwrap(), RateValue::PerSec(25));
+        let file: FileConfig = toml::from_str("rate = \"quick\"").unwrap();
+        let mut layers = Layers::new(FlagValues::default(), file);
+        layers.env = |_| None;
+        let err = layers.rate(None, default).unwrap_err().to_string();
+        assert!(
+            err.contains("rate in the config file") && err.contains("quick"),
+            "{err}"
         );
     }
 

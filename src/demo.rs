@@ -126,7 +126,10 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
         input: InputOptions::default(),
         vendor,
         codes: CodeTable::shipped(),
-        rate: NonZeroU32::new(DEMO_RATE),
+        rate: NonZeroU32::new(DEMO_RATE).map_or(
+            crate::fetch::pace::Rate::Unlimited,
+            crate::fetch::pace::Rate::Fixed,
+        ),
         burst: NonZeroU32::MIN,
         concurrency: None,
         client: ClientOptions {

@@ -382,6 +382,106 @@ fn a_429_storm_slows_the_run_but_loses_nothing() {
 }
 
 #[test]
+fn rate_auto_from_the_config_file_resolves_every_id_and_records_the_rate_settled_on() {
+    // A vendor limit the tool is not told; the search may or may not reach it in so short a
+    // run, so what is asserted is what holds either way.
+    let env = Env::new(MockOptions {
+        rate_limit: Some(50),
+        rate_burst: 5,
+        ..MockOptions::default()
+    });
+    env.write("ids.csv", id_csv(200));
+    env.write("liveaudit.toml", "rate = \"auto\"\n");
+    let run = env.run(&[
+        "fetch",
+        "--max-rate",
+        "80",
+        "--backoff-max-ms",
+        "100",
+        "ids.csv",
+    ]);
+    run.expect(0);
+    env.assert_all_match_mock();
+    assert!(run.stderr.contains("rate auto: "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("next time, or keep --rate auto"),
+        "{}",
+        run.stderr
+    );
+    let (rate, settled, limit): (String, f64, Option<f64>) = env
+        .conn()
+        .query_row(
+            "SELECT rate, settled_rate, limit_found FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(rate, "auto");
+    assert!((1.0..=80.0).contains(&settled), "settled {settled}");
+    assert!(limit.is_none_or(|l| (1.0..=80.0).contains(&l)), "{limit:?}");
+    let suggested = format!("pass --rate {} next time", settled.floor());
+    assert!(
+        run.stderr.contains(&suggested),
+        "{suggested}\n{}",
+        run.stderr
+    );
+    // --max-rate is a hard bound: no second of the attempts log holds more.
+    let times: Vec<i64> = env
+        .conn()
+        .prepare("SELECT sent_at FROM attempts ORDER BY sent_at")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..].iter().take_while(|u| **u < t + 1000).count();
+        assert!(
+            in_window <= 80,
+            "{in_window} requests in the second from {t}"
+        );
+    }
+}
+
+#[test]
+fn a_rate_that_is_neither_a_number_nor_auto_is_a_usage_error() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(5));
+    let run = env.run(&["fetch", "--rate", "fast", "ids.csv"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("\"fast\" is not a rate"),
+        "{}",
+        run.stderr
+    );
+    let run = env.run(&[
+        "fetch",
+        "--rate",
+        "auto",
+        "--min-rate",
+        "50",
+        "--max-rate",
+        "10",
+        "ids.csv",
+    ]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("--min-rate 50 and --max-rate 10"),
+        "{}",
+        run.stderr
+    );
+    env.write("liveaudit.toml", "rate = \"quick\"\n");
+    let run = env.run(&["fetch", "ids.csv"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("rate in the config file"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.mock.stats().result_requests, 0, "nothing was sent");
+}
+
+#[test]
 fn the_rate_never_exceeds_the_limit_in_any_second() {
     let env = Env::new(MockOptions {
         fault_rate: 0.2,

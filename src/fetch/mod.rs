@@ -3,6 +3,7 @@
 //! - [`FetchOptions`]: everything a run needs, already validated.
 //! - [`run`]: registers the input, fetches what is not final yet, returns a [`FetchReport`].
 //! - [`pace`]: the rate limit and the shared 429 pause.
+//! - [`adaptive`]: `--rate auto`, the controller that finds the vendor's limit.
 //! - [`retry`]: the back-off policy and the circuit breaker.
 //! - [`progress`]: counters, progress bar and periodic log lines.
 //! - [`faces`]: writing face images when the user passes `--save-images`.
@@ -13,6 +14,7 @@
 //! the time budget's cut-off, a write failure) cancels the run: no new request starts, requests in flight get a short grace
 //! to finish and be saved, and every unfinished id stays as it was for the next run.
 
+pub mod adaptive;
 pub mod faces;
 pub mod pace;
 pub mod progress;
@@ -34,7 +36,8 @@ use crate::store::{FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreErr
 use crate::vendor::answer::{Fault, ResultAnswer, StopReason, Verdict};
 use crate::vendor::client::{ClientOptions, VendorClient, VendorError};
 use crate::vendor::codes::{Category, CodeTable};
-use pace::Pace;
+use adaptive::Estimate;
+use pace::{Pace, Rate};
 use progress::{ProgressMode, Reporter, Tally, TallySnapshot};
 use retry::{Breaker, MAX_RATE_LIMITED, RetryPolicy};
 
@@ -53,8 +56,8 @@ pub struct FetchOptions {
     pub input: InputOptions,
     pub vendor: VendorSettings,
     pub codes: CodeTable,
-    /// Requests per second over all workers, retries included; `None`: no limit.
-    pub rate: Option<NonZeroU32>,
+    /// Requests per second over all workers, retries included.
+    pub rate: Rate,
     pub burst: NonZeroU32,
     /// Requests in flight at most; `None`: sized from the rate.
     pub concurrency: Option<usize>,
@@ -69,12 +72,24 @@ pub struct FetchOptions {
 }
 
 impl FetchOptions {
-    /// The concurrency in force: the user's, or enough to keep the rate with a second of latency.
+    /// The concurrency in force: the user's, or enough to keep the rate with a second of
+    /// latency. Under `auto` it is the most ever in flight (the maximum rate's worth); how many
+    /// are follows the rate and the latency measured.
     pub fn effective_concurrency(&self) -> usize {
         match (self.concurrency, self.rate) {
             (Some(c), _) => c.max(1),
-            (None, Some(rate)) => (rate.get() as usize).clamp(8, 1024),
-            (None, None) => 64,
+            (None, Rate::Fixed(rate)) => (rate.get() as usize).clamp(8, 1024),
+            (None, Rate::Auto(bounds)) => (bounds.max.ceil() as usize).clamp(8, 1024),
+            (None, Rate::Unlimited) => 64,
+        }
+    }
+
+    /// The rate as the user gave it: `auto`, `0` (no limit) or a number per second.
+    pub fn rate_setting(&self) -> String {
+        match self.rate {
+            Rate::Unlimited => "0".into(),
+            Rate::Fixed(r) => r.to_string(),
+            Rate::Auto(_) => "auto".into(),
         }
     }
 }
@@ -122,6 +137,8 @@ pub struct FetchReport {
     pub stop: Option<StopCause>,
     pub elapsed: Duration,
     pub concurrency: usize,
+    /// Under `--rate auto`: where the controller ended.
+    pub auto: Option<Estimate>,
 }
 
 impl FetchReport {
@@ -218,17 +235,18 @@ pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
         blank = intake.input.blank_ids,
         to_fetch,
         already_final = intake.distinct as i64 - to_fetch,
-        rate = opts.rate.map_or(0, NonZeroU32::get),
+        rate = %opts.rate_setting(),
         concurrency,
         "input registered"
     );
 
     let tally = Arc::new(Tally::default());
     let mut stop = None;
+    let mut auto = None;
     if to_fetch > 0 && opts.deadline.is_some_and(|d| Instant::now() >= d) {
         stop = Some(StopCause::CutOff);
     } else if to_fetch > 0 {
-        stop = fetch_pending(&opts, run_id, to_fetch, concurrency, tally.clone()).await?;
+        (stop, auto) = fetch_pending(&opts, run_id, to_fetch, concurrency, tally.clone()).await?;
     }
 
     let counts = store.status_counts(Some(run_id))?;
@@ -244,6 +262,9 @@ pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
         to_fetch,
         resolved: snapshot.resolved as i64,
         failed: snapshot.failed as i64,
+        rate: Some(opts.rate_setting()),
+        settled_rate: auto.map(|e| e.settled),
+        limit_found: auto.and_then(|e| e.limit),
     };
     // A full disk may refuse even this small write; the results are already committed.
     if let Err(e) = store.finish_run(run_id, &record) {
@@ -258,6 +279,7 @@ pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
         stop,
         elapsed: started.elapsed(),
         concurrency,
+        auto,
     })
 }
 
@@ -267,7 +289,7 @@ async fn fetch_pending(
     to_fetch: i64,
     concurrency: usize,
     tally: Arc<Tally>,
-) -> Result<Option<StopCause>, FetchError> {
+) -> Result<(Option<StopCause>, Option<Estimate>), FetchError> {
     let mut client_opts = opts.client.clone();
     client_opts.pool_max_idle = concurrency;
     let client = VendorClient::new(&opts.vendor, client_opts)?;
@@ -276,7 +298,12 @@ async fn fetch_pending(
     let ctx = Arc::new(Ctx {
         client,
         codes: opts.codes.clone(),
-        pace: Pace::new(opts.rate, opts.burst),
+        pace: Pace::new(
+            opts.rate,
+            opts.burst,
+            concurrency,
+            opts.concurrency.is_none(),
+        ),
         retry: opts.retry.clone(),
         breaker: Breaker::new(opts.breaker_threshold),
         writer,
@@ -294,7 +321,8 @@ async fn fetch_pending(
             ctx.stop(StopCause::CutOff);
         })
     });
-    let reporter = Reporter::start(opts.progress, to_fetch as u64, tally);
+    let adaptive = ctx.pace.adaptive();
+    let reporter = Reporter::start(opts.progress, to_fetch as u64, tally, adaptive.clone());
     // Many workers take from one queue: an MPMC channel, so no worker holds a lock while it
     // waits. Ids travel in small chunks: one hand-over (and at most one wake-up of the
     // producer) per chunk rather than per id, which measured as a tenth of a fast run's CPU.
@@ -341,6 +369,7 @@ async fn fetch_pending(
         .await
         .map_err(|e| StoreError::Thread(format!("reader: {e}")))?;
     let stop = ctx.stop.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let estimate = adaptive.map(|a| a.estimate());
     drop(ctx); // the last writer handle: the writer drains and ends
     let written = writer_thread
         .join()
@@ -349,11 +378,12 @@ async fn fetch_pending(
         Err(e) => {
             let disk_full = e.is_disk_full();
             tracing::error!(error = %e, disk_full, "writing results failed; committed results are kept");
-            Ok(Some(StopCause::Storage(if disk_full {
+            let cause = StopCause::Storage(if disk_full {
                 format!("{e} (the disk is full: free space, then run the same command again)")
             } else {
                 e.to_string()
-            })))
+            });
+            Ok((Some(cause), estimate))
         }
         Ok(stats) => {
             tracing::debug!(
@@ -364,7 +394,7 @@ async fn fetch_pending(
                 "writer finished"
             );
             produced?;
-            Ok(stop)
+            Ok((stop, estimate))
         }
     }
 }
@@ -467,7 +497,7 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
     let mut rate_limited = 0;
     let mut internal: Option<ResultAnswer> = None;
     loop {
-        let Some(sent_at_ms) = ctx.pace.ready(&ctx.cancel).await else {
+        let Some(grant) = ctx.pace.ready(&ctx.cancel).await else {
             return Ending::Stopped;
         };
         let attempt = tokio::select! {
@@ -477,8 +507,9 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
             }
         };
         Tally::add(&ctx.tally.requests);
+        ctx.pace.answered(attempt.latency);
         *attempts += 1;
-        let row = attempt_row(id, sent_at_ms, &attempt);
+        let row = attempt_row(id, grant.at_ms, &attempt);
         let retry = match attempt.verdict {
             Verdict::Final(answer) => {
                 ctx.breaker.record_ok();
@@ -521,8 +552,8 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
         let delay = if retry.fault == Fault::RateLimited {
             Tally::add(&ctx.tally.rate_limited);
             rate_limited += 1;
-            ctx.pace
-                .pause_for(ctx.retry.rate_limit_pause(retry.retry_after));
+            let pause = ctx.retry.rate_limit_pause(retry.retry_after);
+            ctx.pace.refused(&grant, retry.retry_after, pause);
             (rate_limited <= MAX_RATE_LIMITED).then_some(Duration::ZERO)
         } else {
             if let Some(wait) = retry.retry_after {
@@ -537,6 +568,7 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
             };
         };
         Tally::add(&ctx.tally.retries);
+        drop(grant); // its room in flight is free during the back-off
         tokio::select! {
             _ = ctx.cancel.cancelled() => return Ending::Stopped,
             _ = tokio::time::sleep(delay) => {}

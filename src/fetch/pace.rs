@@ -1,11 +1,18 @@
 //! Pacing: the request rate over all workers, and the shared pause a 429 or `Retry-After` sets.
 //!
-//! - [`Pace`]: every request (first tries and retries alike) is granted here before it leaves.
+//! - [`Rate`]: what the user asked for: no limit, a fixed rate, or `auto`.
+//! - [`Pace`]: every request (first tries and retries alike) is granted here before it leaves,
+//!   and with `--rate auto` every answer is reported back to the [`Adaptive`] controller, which
+//!   moves the rate the schedule keeps.
+//! - [`Grant`]: one request's permission to leave (and its room in flight under `auto`).
 //!
 //! Policy: `--rate N` means at most N requests in any sliding second, spread evenly (one every
 //! 1/N s); `--burst B` lets up to B leave back to back after a quiet spell, never more than N in
 //! any second. A `Retry-After` or a 429 seen by any worker pauses all of them until the same
-//! instant; afterwards the run returns to the full rate.
+//! instant; afterwards the run returns to the full rate. Under `--rate auto` the same schedule
+//! keeps the controller's current rate (at most that many grants in any sliding second, rounded
+//! up), and a 429 is first of all a reason to cut the rate (see [`super::adaptive`] for when it
+//! also pauses).
 //!
 //! Why not governor's GCRA alone: with burst 1 it forgets any lateness of a grant, and tokio's
 //! timers wake up to a millisecond late, so at 400/s a run loses about 7% of its rate to timer
@@ -16,11 +23,24 @@
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use super::adaptive::{Adaptive, AutoRate, Slot};
+
+/// The rate a run keeps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// `--rate 0`: no limit.
+    Unlimited,
+    /// `--rate N`.
+    Fixed(NonZeroU32),
+    /// `--rate auto`, within these bounds.
+    Auto(AutoRate),
+}
 
 /// Lateness of a grant that the schedule forgives (timer resolution and wake-up jitter on a busy
 /// machine): a grant this late lets the next few catch up, never past the per-second cap.
@@ -30,6 +50,10 @@ const WINDOW: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 struct Schedule {
+    /// The rate kept, per second.
+    per_sec: f64,
+    /// Requests that may leave back to back.
+    burst: u32,
     /// Requests allowed in any sliding second.
     rate: usize,
     /// 1 / rate.
@@ -43,6 +67,33 @@ struct Schedule {
 }
 
 impl Schedule {
+    fn new(per_sec: f64, burst: NonZeroU32) -> Schedule {
+        let mut s = Schedule {
+            per_sec: 0.0,
+            burst: burst.get(),
+            rate: 1,
+            interval: Duration::ZERO,
+            tolerance: Duration::ZERO,
+            tat: Instant::now(),
+            granted: VecDeque::with_capacity((per_sec.ceil() as usize).clamp(1, 1 << 20)),
+        };
+        s.set_rate(per_sec);
+        s
+    }
+
+    /// Keeps `per_sec` from the next grant on; the sliding-second log keeps only what counts.
+    fn set_rate(&mut self, per_sec: f64) {
+        let per_sec = per_sec.max(0.001);
+        self.per_sec = per_sec;
+        self.rate = (per_sec.ceil() as usize).max(1);
+        self.interval = Duration::from_secs_f64(1.0 / per_sec);
+        let burst = self.burst.clamp(1, self.rate.min(u32::MAX as usize) as u32);
+        self.tolerance = self.interval * (burst - 1);
+        while self.granted.len() > self.rate {
+            self.granted.pop_front();
+        }
+    }
+
     fn ready_at(&self) -> Instant {
         let mut at = self.tat.checked_sub(self.tolerance).unwrap_or(self.tat);
         if self.granted.len() >= self.rate
@@ -63,29 +114,65 @@ impl Schedule {
     }
 }
 
+/// One request's permission to leave.
+#[derive(Debug)]
+pub struct Grant {
+    /// When it was granted, wall clock (Unix ms): what the attempts log records.
+    pub at_ms: i64,
+    at: Instant,
+    /// Room in flight, given back when the grant is dropped (only under `auto`).
+    _slot: Option<Slot>,
+}
+
 /// The shared pacing of one run.
 #[derive(Debug)]
 pub struct Pace {
     schedule: Option<tokio::sync::Mutex<Schedule>>,
     paused_until: Mutex<Option<Instant>>,
+    auto: Option<Arc<Adaptive>>,
 }
 
 impl Pace {
-    /// `rate` requests per second (`None`: no limit) with bursts of at most `burst`.
-    pub fn new(rate: Option<NonZeroU32>, burst: NonZeroU32) -> Pace {
+    /// Paces at `rate` with bursts of at most `burst`. Under `auto`, `workers` is the most
+    /// requests ever in flight, and `follow_concurrency` lets the controller size how many are.
+    pub fn new(rate: Rate, burst: NonZeroU32, workers: usize, follow_concurrency: bool) -> Pace {
+        let (per_sec, auto) = match rate {
+            Rate::Unlimited => (None, None),
+            Rate::Fixed(r) => (Some(f64::from(r.get())), None),
+            Rate::Auto(bounds) => {
+                let auto = Arc::new(Adaptive::new(bounds, workers, follow_concurrency));
+                (Some(auto.rate()), Some(auto))
+            }
+        };
         Pace {
-            schedule: rate.map(|r| {
-                let interval = Duration::from_secs(1) / r.get();
-                let burst = burst.get().min(r.get());
-                tokio::sync::Mutex::new(Schedule {
-                    rate: r.get() as usize,
-                    interval,
-                    tolerance: interval * (burst - 1),
-                    tat: Instant::now(),
-                    granted: VecDeque::with_capacity(r.get().min(1 << 20) as usize),
-                })
-            }),
+            schedule: per_sec.map(|r| tokio::sync::Mutex::new(Schedule::new(r, burst))),
             paused_until: Mutex::new(None),
+            auto,
+        }
+    }
+
+    /// The automatic rate's controller, if the rate is `auto`.
+    pub fn adaptive(&self) -> Option<Arc<Adaptive>> {
+        self.auto.clone()
+    }
+
+    /// An answer came back after `latency` (under `auto`, the controller learns from it).
+    pub fn answered(&self, latency: Duration) {
+        if let Some(auto) = &self.auto {
+            auto.answered(Instant::now(), latency);
+        }
+    }
+
+    /// The vendor refused `grant` (429). At a fixed rate every worker pauses for `full_pause`;
+    /// under `auto` the controller cuts the rate and decides the pause.
+    pub fn refused(&self, grant: &Grant, retry_after: Option<Duration>, full_pause: Duration) {
+        match &self.auto {
+            None => self.pause_for(full_pause),
+            Some(auto) => {
+                if let Some(wait) = auto.refused(grant.at, retry_after, full_pause) {
+                    self.pause_for(wait);
+                }
+            }
         }
     }
 
@@ -103,16 +190,20 @@ impl Pace {
         paused.filter(|until| *until > Instant::now())
     }
 
-    /// Waits until a request may be sent and returns the wall-clock grant time (Unix ms), which
-    /// is what the attempts log records. Returns `None` if `cancel` fired first.
-    pub async fn ready(&self, cancel: &CancellationToken) -> Option<i64> {
+    /// Waits until a request may be sent. Returns `None` if `cancel` fired first.
+    pub async fn ready(&self, cancel: &CancellationToken) -> Option<Grant> {
+        let slot = match &self.auto {
+            Some(auto) => tokio::select! {
+                _ = cancel.cancelled() => return None,
+                slot = auto.slot() => slot,
+            },
+            None => None,
+        };
         let Some(schedule) = &self.schedule else {
             loop {
                 match self.pause_deadline() {
                     Some(until) => sleep_or_cancel(until, cancel).await?,
-                    None => {
-                        return (!cancel.is_cancelled()).then(crate::store::now_ms);
-                    }
+                    None => return self.grant(Instant::now(), slot, cancel),
                 }
             }
         };
@@ -121,6 +212,12 @@ impl Pace {
             guard = schedule.lock() => guard,
         };
         loop {
+            if let Some(auto) = &self.auto {
+                let rate = auto.rate();
+                if rate != schedule.per_sec {
+                    schedule.set_rate(rate);
+                }
+            }
             let mut at = schedule.ready_at();
             if let Some(until) = self.pause_deadline() {
                 at = at.max(until);
@@ -128,10 +225,24 @@ impl Pace {
             let now = Instant::now();
             if now >= at {
                 schedule.grant(now);
-                return (!cancel.is_cancelled()).then(crate::store::now_ms);
+                return self.grant(now, slot, cancel);
             }
             sleep_or_cancel(at, cancel).await?;
         }
+    }
+
+    fn grant(&self, now: Instant, slot: Option<Slot>, cancel: &CancellationToken) -> Option<Grant> {
+        if cancel.is_cancelled() {
+            return None;
+        }
+        if let Some(auto) = &self.auto {
+            auto.granted(now);
+        }
+        Some(Grant {
+            at_ms: crate::store::now_ms(),
+            at: now,
+            _slot: slot,
+        })
     }
 }
 
@@ -152,7 +263,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_every_worker_until_it_ends() {
-        let pace = Pace::new(None, NonZeroU32::MIN);
+        let pace = Pace::new(Rate::Unlimited, NonZeroU32::MIN, 1, false);
         let cancel = CancellationToken::new();
         let start = Instant::now();
         pace.pause_for(Duration::from_secs(3));
@@ -163,7 +274,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn cancel_ends_a_wait() {
-        let pace = Pace::new(Some(nz(10)), NonZeroU32::MIN);
+        let pace = Pace::new(Rate::Fixed(nz(10)), NonZeroU32::MIN, 1, false);
         let cancel = CancellationToken::new();
         pace.pause_for(Duration::from_secs(3600));
         cancel.cancel();
@@ -174,13 +285,8 @@ mod tests {
     fn grants_are_even_and_no_sliding_second_holds_more_than_the_rate() {
         // Drive the schedule directly with late wake-ups, as real timers deliver them.
         let start = Instant::now();
-        let mut s = Schedule {
-            rate: 50,
-            interval: Duration::from_millis(20),
-            tolerance: Duration::ZERO,
-            tat: start,
-            granted: VecDeque::new(),
-        };
+        let mut s = Schedule::new(50.0, NonZeroU32::MIN);
+        s.tat = start;
         let mut grants = Vec::new();
         for i in 0..500u32 {
             let lateness = Duration::from_micros(u64::from((i * 7919) % 1900));
@@ -211,13 +317,8 @@ mod tests {
     #[test]
     fn no_burst_after_a_quiet_spell_with_burst_one() {
         let start = Instant::now();
-        let mut s = Schedule {
-            rate: 10,
-            interval: Duration::from_millis(100),
-            tolerance: Duration::ZERO,
-            tat: start,
-            granted: VecDeque::new(),
-        };
+        let mut s = Schedule::new(10.0, NonZeroU32::MIN);
+        s.tat = start;
         s.grant(start);
         let later = start + Duration::from_secs(60);
         s.grant(later);

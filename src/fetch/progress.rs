@@ -4,6 +4,9 @@
 //! - [`Tally`]: the run's counters, updated by workers without locks.
 //! - [`Reporter`]: draws the bar or writes the periodic line until the run ends.
 //!
+//! Under `--rate auto` both show the controller's estimate: `rate auto: 64/s (limit found at
+//! ~70/s)`.
+//!
 //! Nothing here ever prints a URL, a key or an image: only counts.
 
 use std::sync::Arc;
@@ -12,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+
+use super::adaptive::Adaptive;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +85,12 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn start(mode: ProgressMode, total: u64, tally: Arc<Tally>) -> Reporter {
+    pub fn start(
+        mode: ProgressMode,
+        total: u64,
+        tally: Arc<Tally>,
+        auto: Option<Arc<Adaptive>>,
+    ) -> Reporter {
         match mode {
             ProgressMode::Quiet => Reporter {
                 bar: None,
@@ -101,8 +111,12 @@ impl Reporter {
                         tick.tick().await;
                         let s = tally.snapshot();
                         shown.set_position(s.resolved + s.failed);
+                        let rate = auto
+                            .as_ref()
+                            .map(|a| format!("rate {} | ", a.estimate().describe()))
+                            .unwrap_or_default();
                         shown.set_message(format!(
-                            "charged {} attacks {} failed {} retries {} 429s {}",
+                            "{rate}charged {} attacks {} failed {} retries {} 429s {}",
                             s.charged, s.attacks, s.failed, s.retries, s.rate_limited
                         ));
                     }
@@ -122,6 +136,7 @@ impl Reporter {
                         let s = tally.snapshot();
                         let done = s.resolved + s.failed;
                         let secs = started.elapsed().as_secs_f64().max(0.001);
+                        let estimate = auto.as_ref().map(|a| a.estimate());
                         tracing::info!(
                             done,
                             total,
@@ -132,6 +147,7 @@ impl Reporter {
                             failed = s.failed,
                             retries = s.retries,
                             rate_limited = s.rate_limited,
+                            rate = estimate.map(|e| e.describe()),
                             "progress"
                         );
                     }

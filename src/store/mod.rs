@@ -44,6 +44,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_change_counter",
         include_str!("../../migrations/0006_change_counter.sql"),
     ),
+    (
+        "0007_run_rate",
+        include_str!("../../migrations/0007_run_rate.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
@@ -232,7 +236,7 @@ impl Store {
         self.conn.execute(
             "UPDATE runs SET finished_at = ?2, outcome = ?3, stop_reason = ?4, rows_read = ?5,
                  ids_read = ?6, blank_ids = ?7, duplicate_ids = ?8, to_fetch = ?9,
-                 resolved = ?10, failed = ?11,
+                 resolved = ?10, failed = ?11, rate = ?12, limit_found = ?13, settled_rate = ?14,
                  requests = (SELECT count(*) FROM attempts WHERE run_id = ?1)
              WHERE id = ?1",
             params![
@@ -247,6 +251,9 @@ impl Store {
                 summary.to_fetch,
                 summary.resolved,
                 summary.failed,
+                summary.rate,
+                summary.limit_found,
+                summary.settled_rate,
             ],
         )?;
         Ok(())
@@ -313,6 +320,12 @@ pub struct RunRecord {
     pub to_fetch: i64,
     pub resolved: i64,
     pub failed: i64,
+    /// The rate setting: `auto`, `0` (no limit) or requests per second.
+    pub rate: Option<String>,
+    /// Under `auto`: the limit found (per second), if the vendor ever refused.
+    pub limit_found: Option<f64>,
+    /// Under `auto`: the rate settled on (per second).
+    pub settled_rate: Option<f64>,
 }
 
 /// The exclusive lock of a fetch on one database, held until dropped.

@@ -70,6 +70,7 @@ impl Env {
             .env_remove("LIVEAUDIT_CODES")
             .env_remove("LIVEAUDIT_LOG")
             .env_remove("LIVEAUDIT_TZ")
+            .env_remove("LIVEAUDIT_RATE")
             .env("TD_PARTNER_CODE", CODE)
             .env("TD_PARTNER_KEY", KEY)
             .env("TD_RESULT_URL", self.mock.result_url())
