@@ -12,15 +12,15 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 
 use crate::cli::{
-    AttacksArgs, BillingArgs, Cli, CodesArgs, Command, ExportArgs, FetchArgs, GlobalArgs,
-    LicenseArgs, LogFormat, MockArgs, PurgeArgs, ReconcileArgs, ReportArgs, ReportCommand,
-    VendorArgs,
+    AttacksArgs, BadTimesArg, BillingArgs, Cli, CodesArgs, Command, ExportArgs, FetchArgs,
+    GlobalArgs, LicenseArgs, LogFormat, MockArgs, PurgeArgs, ReconcileArgs, ReportArgs,
+    ReportCommand, VendorArgs,
 };
 use crate::config::{ConfigError, FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
 use crate::fetch::progress::ProgressMode;
 use crate::fetch::{FetchError, FetchOptions, FetchReport, StopCause};
-use crate::input::{InputOptions, Source};
+use crate::input::{BadTimes, InputOptions};
 use crate::mock::{MockOptions, MockServer};
 use crate::report::render::{Document, Format, Section, render};
 use crate::report::{ReportError, Window, attacks, billing, load_buckets};
@@ -193,18 +193,14 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
             "--max-body-mib must be between 1 and 1024"
         )));
     }
-    if args.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
-        return Err(Failure::usage(anyhow!(
-            "standard input (-) can be given once"
-        )));
+    let (sources, skipped) =
+        crate::input::sources_from_args(&args.files).map_err(Failure::usage)?;
+    for note in skipped {
+        tracing::warn!("{note}");
     }
-    for f in &args.files {
-        if f.as_os_str() != "-" && !f.is_file() {
-            return Err(Failure::usage(anyhow!(
-                "{}: no such file; give CSV files of liveness ids, or - for standard input",
-                f.display()
-            )));
-        }
+    let delimiter = args.delimiter.as_deref().map(delimiter_flag).transpose()?;
+    for format in &args.time_format {
+        crate::input::times::check_format(format).map_err(|e| Failure::usage(anyhow!(e)))?;
     }
     if let Some(dir) = &args.save_images {
         std::fs::create_dir_all(dir)
@@ -214,11 +210,19 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
     let timeout = seconds("timeout", args.timeout)?;
     Ok(FetchOptions {
         db: layers.db(),
-        sources: args.files.iter().map(|f| Source::from_arg(f)).collect(),
+        sources,
         input: InputOptions {
             id_column: args.id_column.clone(),
             time_column: args.time_column.clone(),
             zone: Some(zone),
+            delimiter,
+            time_formats: args.time_format.clone(),
+            bad_times: match args.bad_times {
+                BadTimesArg::Stop => BadTimes::Stop,
+                BadTimesArg::FetchTime => BadTimes::FetchTime,
+            },
+            sheet: args.sheet.clone(),
+            interrupted: None,
         },
         vendor,
         codes,
@@ -244,6 +248,20 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
     })
 }
 
+/// `--delimiter`: one of `,` `;` `|`, `tab` (or `\t`), or any single ASCII punctuation byte.
+fn delimiter_flag(value: &str) -> Result<u8, Failure> {
+    match value {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        v if v.len() == 1 && v.as_bytes()[0].is_ascii_punctuation() && v != "\"" => {
+            Ok(v.as_bytes()[0])
+        }
+        v => Err(Failure::usage(anyhow!(
+            "--delimiter {:?} is not a delimiter; give one of , ; | tab",
+            crate::input::shown(v)
+        ))),
+    }
+}
+
 async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failure> {
     let opts = fetch_options(global, &args)?;
     let db = opts.db.clone();
@@ -255,6 +273,10 @@ async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failu
 /// Maps a fetch error to its exit status.
 pub fn fetch_failure(e: FetchError) -> Failure {
     match e {
+        FetchError::Intake(IntakeError::Input(crate::input::InputError::Interrupted)) => Failure {
+            status: ExitStatus::Interrupted,
+            error: anyhow::Error::new(crate::input::InputError::Interrupted),
+        },
         FetchError::Intake(IntakeError::Input(input)) => Failure::usage(
             anyhow::Error::new(input).context("reading the input (nothing was sent)"),
         ),
@@ -301,6 +323,7 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
             ids = r.intake.distinct,
             duplicates = r.intake.duplicates,
             blank = r.intake.input.blank_ids,
+            dated_by_fetch = r.intake.input.bad_times,
             to_fetch = r.to_fetch,
             requests = t.requests,
             retries = t.retries,
@@ -341,6 +364,16 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
                     c.done, c.internal_error, c.failed, c.pending
                 ),
             ];
+            if r.intake.input.bad_times > 0 {
+                lines.insert(
+                    1,
+                    format!(
+                        "{} checks with an unreadable time are dated by their fetch time \
+                         (--bad-times fetch-time)",
+                        r.intake.input.bad_times
+                    ),
+                );
+            }
             if let Some(stop) = &r.stop {
                 lines.push(format!("stopped: {stop}"));
             }

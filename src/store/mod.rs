@@ -40,6 +40,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_face_index_in_time_order",
         include_str!("../../migrations/0005_face_index_in_time_order.sql"),
     ),
+    (
+        "0007_times_dated_by_fetch",
+        include_str!("../../migrations/0007_times_dated_by_fetch.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
