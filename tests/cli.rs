@@ -239,6 +239,9 @@ fn every_id_of_a_messy_file_ends_with_the_mock_outcome_despite_faults() {
         "1",
         "--backoff-min-ms",
         "10",
+        // The messy file holds one unreadable time ("not a time"): dated by fetch time.
+        "--bad-times",
+        "fetch-time",
         "messy.csv",
     ]);
     run.expect(0);

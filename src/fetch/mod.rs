@@ -173,7 +173,12 @@ pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let intake_signals = watch_intake_signals(interrupted.clone());
     let mut input = opts.input.clone();
     input.interrupted = Some(interrupted);
-    let registered = intake::register(&mut store.conn, run_id, &opts.sources, &input);
+    // Reading may block (stdin, a FIFO): the runtime is told, so the signal task still runs.
+    let mut register = || intake::register(&mut store.conn, run_id, &opts.sources, &input);
+    let registered = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(register),
+        _ => register(),
+    };
     intake_signals.abort();
     let intake = match registered {
         Ok(stats) => stats,

@@ -163,6 +163,9 @@ pub(crate) fn read_rows<E>(
             return Ok(Err(e));
         }
     }
+    if opts.is_interrupted() {
+        return Err(InputError::Interrupted);
+    }
     Ok(Ok(()))
 }
 
