@@ -66,9 +66,9 @@ impl Delimiter {
 
 /// Opens `source` and works out what it holds.
 pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, InputError> {
-    let io = |source| InputError::Io {
+    let io = |error| InputError::Io {
         file: file.to_string(),
-        source,
+        error,
     };
     let (raw, path, regular): (Box<dyn Read>, Option<&Path>, bool) = match source {
         Source::Stdin => (Box::new(std::io::stdin()), None, false),

@@ -120,9 +120,9 @@ pub fn sources_from_args(args: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>),
 
 /// A folder's input files sorted by name, and the names it skipped (escaped).
 fn folder_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), InputError> {
-    let io = |source| InputError::Io {
+    let io = |error| InputError::Io {
         file: shown(&dir.display().to_string()),
-        source,
+        error,
     };
     let mut entries: Vec<(String, PathBuf, bool)> = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
@@ -252,12 +252,9 @@ impl InputStats {
 pub enum InputError {
     #[error("{0}")]
     Usage(String),
-    #[error("cannot read {file}: {source}")]
-    Io {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The cause is in the message (not a `source`), so a printed chain does not repeat it.
+    #[error("cannot read {file}: {error}")]
+    Io { file: String, error: std::io::Error },
     #[error("{file}: the file is empty; give a list of liveness ids with a liveness_id column")]
     Empty { file: String },
     #[error("{file}: {seen}; {fix}")]

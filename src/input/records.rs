@@ -88,9 +88,9 @@ pub(crate) fn read_text<E>(
 fn csv_error(e: csv::Error, file: &str) -> InputError {
     let line = e.position().map_or(0, |p| p.line());
     match e.into_kind() {
-        csv::ErrorKind::Io(source) => InputError::Io {
+        csv::ErrorKind::Io(error) => InputError::Io {
             file: file.to_string(),
-            source,
+            error,
         },
         other => InputError::Csv {
             file: file.to_string(),
