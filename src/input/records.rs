@@ -437,11 +437,25 @@ impl Layout {
             let is_header = SINGLE_COLUMN_HEADERS.contains(&normalised[0].as_str());
             return Ok(layout(is_header, 0, time_index(is_header)?));
         }
+        // A first row holding a time or an id-like value is data: the header is missing.
+        let looks_like_data = first.iter().any(|f| {
+            let f = f.trim();
+            parse_time(f, &opts.time_formats, &TimeZone::UTC).is_some()
+                || (f.len() >= 8
+                    && f.chars().any(|c| c.is_ascii_digit())
+                    && f.chars().any(|c| c.is_ascii_alphabetic()))
+        });
         Err(InputError::NoIdColumn {
             file: file.to_string(),
             line,
             headers: shown_headers,
-            hint: String::new(),
+            hint: if looks_like_data {
+                "; the first row looks like data: add a header row naming the columns \
+                 (liveness_id, created_at, ...)"
+                    .into()
+            } else {
+                String::new()
+            },
         })
     }
 
