@@ -282,6 +282,14 @@ fn unreadable_times_are_read_with_a_format_or_dated_by_fetch_time_when_asked() {
         )
         .unwrap();
     assert_eq!((basis, event), (None, Some(1_793_066_400_000)));
+    let run = env.run(&["export", "--format", "jsonl"]);
+    run.expect(0);
+    let bases: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["time_basis"].to_string())
+        .collect();
+    assert_eq!(bases, ["\"fetch\"", "\"input\""]);
     let bad: i64 = conn
         .query_row(
             "SELECT bad_times FROM runs ORDER BY id DESC LIMIT 1",
