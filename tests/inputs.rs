@@ -55,6 +55,10 @@ fn every_real_file_registers_exactly_its_ids_and_times() {
             "UTF-16LE text (BOM), delimiter tab (detected)",
         ),
         ("comma.csv.gz", "UTF-8 text, gzip, delimiter ',' (detected)"),
+        (
+            "comma.csv.zst",
+            "UTF-8 text, zstd, delimiter ',' (detected)",
+        ),
         ("book.xlsx", "workbook, sheet \"Checks\" (first of 2)"),
         ("legacy.xls", "workbook, sheet \"Checks\" (first of 1)"),
         ("calc.ods", "workbook, sheet \"Checks\" (first of 1)"),
@@ -169,9 +173,9 @@ fn refused_inputs_send_nothing_change_nothing_and_echo_no_control_byte() {
         ),
         ("esc.csv.gz", gz_esc, "\\u{1b}]0;title\\u{7}cd"),
         (
-            "zstd.csv",
-            vec![0x28, 0xb5, 0x2f, 0xfd, 0, 0],
-            "this looks like a zstd file",
+            "bzip2.csv",
+            b"BZh91AY&SY\x00\x01".to_vec(),
+            "this looks like a bzip2 file",
         ),
         (
             "quote.csv",

@@ -1,5 +1,5 @@
-//! What an input stream is, from its first bytes (never from its name alone): gzip (unpacked
-//! while streaming), a workbook, UTF-8 with or without a BOM, UTF-16 with a BOM (decoded while
+//! What an input stream is, from its first bytes (never from its name alone): gzip or zstd
+//! (unpacked while streaming), a workbook, UTF-8 with or without a BOM, UTF-16 with a BOM (decoded while
 //! streaming), or something that is not an id list; and which delimiter its rows use.
 //!
 //! Policy: only what is certain is decoded. UTF-16 without a byte-order mark, UTF-32, other
@@ -22,6 +22,62 @@ const DELIMITER_SNIFF_BYTES: usize = 64 * 1024;
 const DELIMITER_ROWS: usize = 10;
 /// The delimiters detected, in order of preference on a tie.
 pub const DELIMITERS: &[u8] = b",;\t|";
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+/// The largest zstd window accepted (`zstd -19` uses 8 MiB; a `--long` file would need more
+/// memory than an id list is worth).
+const ZSTD_MAX_WINDOW: u64 = 32 << 20;
+
+type ZstdFrame = ruzstd::decoding::StreamingDecoder<
+    std::io::BufReader<Box<dyn Read>>,
+    ruzstd::decoding::FrameDecoder,
+>;
+
+/// A zstd stream of one or more frames (`zstd` writes one; `pzstd` and appended files write
+/// several), unpacked while streaming with a bounded window.
+struct ZstdFrames {
+    source: Option<std::io::BufReader<Box<dyn Read>>>,
+    frame: Option<ZstdFrame>,
+}
+
+impl ZstdFrames {
+    fn new(reader: Box<dyn Read>) -> ZstdFrames {
+        ZstdFrames {
+            source: Some(std::io::BufReader::new(reader)),
+            frame: None,
+        }
+    }
+}
+
+impl Read for ZstdFrames {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::BufRead;
+        loop {
+            if let Some(frame) = &mut self.frame {
+                let n = frame.read(buf)?;
+                if n > 0 || buf.is_empty() {
+                    return Ok(n);
+                }
+                self.source = self.frame.take().map(ZstdFrame::into_inner);
+            }
+            let Some(mut source) = self.source.take() else {
+                return Ok(0);
+            };
+            if source.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            let frame = ruzstd::decoding::StreamingDecoder::new_with_max_window_size(
+                source,
+                ZSTD_MAX_WINDOW,
+            )
+            .map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("zstd: {e}"))
+            })?;
+            self.frame = Some(frame);
+        }
+    }
+}
 
 /// A workbook format, by its container's magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,29 +140,41 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
             file: file.to_string(),
         });
     }
-    let mut form_suffix = "";
-    let (head, reader) = if head.starts_with(&[0x1f, 0x8b]) {
-        form_suffix = ", gzip";
-        let (inner, reader) = peek(
+    let (compression, reader): (Option<&str>, Box<dyn Read>) = if head.starts_with(GZIP_MAGIC) {
+        (
+            Some("gzip"),
             Box::new(flate2::read::MultiGzDecoder::new(reader)),
-            SNIFF_BYTES,
         )
-        .map_err(io)?;
-        if inner.is_empty() {
-            return Err(InputError::Empty {
-                file: file.to_string(),
-            });
-        }
-        if inner.starts_with(&[0x1f, 0x8b]) || workbook_kind(&inner).is_some() {
-            return Err(not_text(
-                file,
-                "this gzip file holds another compressed file or a workbook".into(),
-                "unpack it first (gunzip), then give the file inside",
-            ));
-        }
-        (inner, reader)
+    } else if head.starts_with(ZSTD_MAGIC) {
+        (Some("zstd"), Box::new(ZstdFrames::new(reader)))
     } else {
-        (head, reader)
+        (None, reader)
+    };
+    let (form_suffix, head, reader) = match compression {
+        Some(name) => {
+            let (inner, reader) = peek(reader, SNIFF_BYTES).map_err(io)?;
+            if inner.is_empty() {
+                return Err(InputError::Empty {
+                    file: file.to_string(),
+                });
+            }
+            if inner.starts_with(GZIP_MAGIC)
+                || inner.starts_with(ZSTD_MAGIC)
+                || workbook_kind(&inner).is_some()
+            {
+                return Err(not_text(
+                    file,
+                    format!("this {name} file holds another compressed file or a workbook"),
+                    "unpack it first, then give the file inside",
+                ));
+            }
+            (
+                if name == "gzip" { ", gzip" } else { ", zstd" },
+                inner,
+                reader,
+            )
+        }
+        None => ("", head, reader),
     };
     if let Some(kind) = workbook_kind(&head) {
         return match path {
@@ -226,19 +294,14 @@ fn workbook_kind(head: &[u8]) -> Option<WorkbookKind> {
 fn not_text_kind(head: &[u8]) -> Option<(String, &'static str)> {
     const MAGIC: &[(&[u8], &str, &str)] = &[
         (
-            &[0x28, 0xb5, 0x2f, 0xfd],
-            "this looks like a zstd file",
-            "unpack it first (zstd -d), or compress with gzip, which is read directly",
-        ),
-        (
             b"BZh",
             "this looks like a bzip2 file",
-            "unpack it first (bunzip2), or compress with gzip, which is read directly",
+            "unpack it first (bunzip2), or compress with gzip or zstd, which are read directly",
         ),
         (
             &[0xfd, b'7', b'z', b'X', b'Z', 0],
             "this looks like an xz file",
-            "unpack it first (unxz), or compress with gzip, which is read directly",
+            "unpack it first (unxz), or compress with gzip or zstd, which are read directly",
         ),
         (
             b"7z\xbc\xaf\x27\x1c",
@@ -423,7 +486,7 @@ mod tests {
         let all: Vec<u8> = (0..=255).collect();
         assert!(seen(&all).contains("binary data"), "{}", seen(&all));
         assert!(seen(b"%PDF-1.4\n").contains("PDF"));
-        assert!(seen(&[0x28, 0xb5, 0x2f, 0xfd, 1]).contains("zstd"));
+        assert!(seen(b"BZh91AY&SY").contains("bzip2"));
         assert_eq!(not_text_kind(b"liveness_id\nabc\x1b[2J\n"), None);
         assert_eq!(not_text_kind("id\ncafé\n".as_bytes()), None);
     }

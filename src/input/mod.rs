@@ -62,7 +62,7 @@ impl Source {
     }
 }
 
-/// The file names a folder argument reads (and their `.gz`), compared lower-case.
+/// The file names a folder argument reads (and their `.gz`, `.zst`), compared lower-case.
 pub const FOLDER_EXTENSIONS: &[&str] = &["csv", "tsv", "txt", "xlsx", "xls", "ods"];
 
 /// Turns command-line arguments into sources: `-` is stdin, a folder gives its input files
@@ -84,7 +84,7 @@ pub fn sources_from_args(args: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>),
         let meta = std::fs::metadata(arg).map_err(|_| {
             InputError::Usage(format!(
                 "{}: no such file or folder; give id files (CSV, TSV, text, workbooks, their \
-                 .gz), folders of them, or - for standard input",
+                 .gz or .zst), folders of them, or - for standard input",
                 shown(&arg.display().to_string())
             ))
         })?;
@@ -96,7 +96,7 @@ pub fn sources_from_args(args: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>),
         let folder = shown(&arg.display().to_string());
         if files.is_empty() {
             return Err(InputError::Usage(format!(
-                "{folder}: the folder holds no input files (*.{} and their .gz){}",
+                "{folder}: the folder holds no input files (*.{} and their .gz, .zst){}",
                 FOLDER_EXTENSIONS.join(" *."),
                 if skipped.is_empty() {
                     String::new()
@@ -137,7 +137,10 @@ fn folder_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), InputError> {
     let mut skipped = Vec::new();
     for (name, path, is_dir) in entries {
         let lower = name.to_lowercase();
-        let base = lower.strip_suffix(".gz").unwrap_or(&lower);
+        let base = lower
+            .strip_suffix(".gz")
+            .or_else(|| lower.strip_suffix(".zst"))
+            .unwrap_or(&lower);
         let wanted = !is_dir
             && !name.starts_with('.')
             && !name.starts_with("~$")
@@ -422,6 +425,8 @@ mod tests {
             "~$d.xlsx",
             "e.ods",
             "f.json",
+            "g.csv.zst",
+            "h.json.gz",
         ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
@@ -434,9 +439,19 @@ mod tests {
                 Source::Stdin => "-".into(),
             })
             .collect();
-        assert_eq!(names, ["a.TSV", "b.csv", "c.txt.gz", "d.xlsx", "e.ods"]);
+        assert_eq!(
+            names,
+            ["a.TSV", "b.csv", "c.txt.gz", "d.xlsx", "e.ods", "g.csv.zst"]
+        );
         assert_eq!(notes.len(), 1);
-        for skipped in [".hidden.csv", "f.json", "notes.pdf", "sub.csv/", "~$d.xlsx"] {
+        for skipped in [
+            ".hidden.csv",
+            "f.json",
+            "h.json.gz",
+            "notes.pdf",
+            "sub.csv/",
+            "~$d.xlsx",
+        ] {
             assert!(notes[0].contains(skipped), "{}", notes[0]);
         }
         let empty = tempfile::tempdir().unwrap();

@@ -833,6 +833,12 @@ mod tests {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             gz.write_all(&inputs[inputs.len() - 2]).unwrap();
             inputs.push(gz.finish().unwrap());
+            // zstd in two frames, as pzstd or appended files write it.
+            let (a, b) = text.as_bytes().split_at(text.len() / 2);
+            let level = ruzstd::encoding::CompressionLevel::Fastest;
+            let mut zst = ruzstd::encoding::compress_to_vec(a, level);
+            zst.extend(ruzstd::encoding::compress_to_vec(b, level));
+            inputs.push(zst);
         }
         for (i, input) in inputs.iter().enumerate() {
             let (rows, stats) = read(input, &InputOptions::default()).unwrap();
@@ -845,7 +851,7 @@ mod tests {
                 stats.columns[0]
             );
         }
-        let (_, stats) = read(&inputs[7], &InputOptions::default()).unwrap();
+        let (_, stats) = read(&inputs[8], &InputOptions::default()).unwrap();
         assert!(
             stats.columns[0].contains("UTF-16LE text (BOM), gzip, delimiter ';'"),
             "{}",
@@ -951,6 +957,7 @@ mod tests {
         assert!(err.contains("binary data"), "{err}");
         assert!(read_err(b"PK\x03\x04rest").contains("not a workbook"));
         assert!(read_err(b"\x1f\x8b\x08\x00garbage").contains("cannot read"));
+        assert!(read_err(b"\x28\xb5\x2f\xfd\xff\xff\xff").contains("cannot read"));
     }
 
     #[test]

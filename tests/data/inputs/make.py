@@ -2,7 +2,7 @@
 """Makes the input fixtures of tests/inputs.rs with the tools users' files come from.
 
 openpyxl (.xlsx), xlwt (.xls), odfpy (.ods), Python's codecs (Excel's "Unicode text": UTF-16LE
-with a BOM, tabs, CRLF) and gzip. Run from this folder: pip install openpyxl xlwt odfpy; python3 make.py
+with a BOM, tabs, CRLF), gzip and the zstd command. Run from this folder: pip install openpyxl xlwt odfpy; python3 make.py
 Every file lists the same four checks, so each must register exactly these ids and times:
 
   a869ed0c-0001  2026-10-26 14:05:06 Asia/Jakarta  = 2026-10-26T07:05:06Z
@@ -42,6 +42,9 @@ def main():
         f.write(b"\xff\xfe" + text("\t", "\r\n").encode("utf-16-le"))
     with gzip.open("comma.csv.gz", "wb") as f:
         f.write(text(",").encode())
+    # The zstd command line tool (apt install zstd).
+    import subprocess
+    subprocess.run(["zstd", "-q", "-f", "-19", "-o", "comma.csv.zst"], input=text(",").encode(), check=True)
 
     import openpyxl
     wb = openpyxl.Workbook()
