@@ -4,7 +4,9 @@
 //! error (exit 2) leaves the database as it was and sends nothing. An id already in the database
 //! keeps its result; a run only re-asks ids that are pending, failed, or answered 11350.
 //! Duplicates are detected by the database itself (an id already marked with this run), so
-//! memory does not grow with the input.
+//! memory does not grow with the input. Unreadable input times are an input error too, checked
+//! before the commit, unless `--bad-times fetch-time` asked to date those checks by their fetch
+//! time: then each is marked `time_basis = 'fetch'` and the run counts them in `runs.bad_times`.
 
 use rusqlite::{Connection, params};
 
