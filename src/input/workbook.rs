@@ -5,8 +5,9 @@
 //! (`123456789012345678` as stored text stays itself; a number cell up to 2^53 is exact). A
 //! number cell above 2^53 has already lost digits inside the workbook: as an id it stops the run.
 //! Date cells are workbook serial dates with no zone: they are read as civil times in
-//! `--input-tz` and converted to the millisecond. A sheet is read whole (workbooks are bounded
-//! by their format: about a million rows).
+//! `--input-tz` and converted to the millisecond. An .xlsx sheet is streamed cell by cell (the
+//! workbook's shared-string table is held, as the format requires); .xls (at most 65,536 rows)
+//! and .ods sheets are read whole.
 
 use std::path::Path;
 
@@ -33,6 +34,7 @@ pub(crate) fn read<E>(
         file: file.to_string(),
         message,
     };
+    let zone = opts.zone.clone().unwrap_or(TimeZone::UTC);
     let (range, sheet, sheets) = match kind {
         WorkbookKind::Ole => sheet(
             open_workbook::<calamine::Xls<_>, _>(path).map_err(|e| {
@@ -44,7 +46,7 @@ pub(crate) fn read<E>(
             opts,
         ),
         WorkbookKind::Zip => match open_workbook::<calamine::Xlsx<_>, _>(path) {
-            Ok(book) => sheet(book, opts),
+            Ok(book) => return read_xlsx(file, book, &zone, opts, stats, sink),
             Err(xlsx) => match open_workbook::<calamine::Ods<_>, _>(path) {
                 Ok(book) => sheet(book, opts),
                 Err(_) => {
@@ -58,53 +60,138 @@ pub(crate) fn read<E>(
         },
     }
     .map_err(failed)?;
-    let zone = opts.zone.clone().unwrap_or(TimeZone::UTC);
     let first_row = u64::from(range.start().map_or(0, |(r, _)| r));
     let first_col = range.start().map_or(0, |(_, c)| c as usize);
     let rows = range.rows().enumerate().map(|(i, cells)| {
-        let mut record = csv::ByteRecord::new();
-        let mut lost_digits = Vec::new();
-        // Cells left of the range's first column are empty: keep column positions true.
-        for _ in 0..first_col {
-            record.push_field(b"");
-        }
+        let mut row = RowBuilder::new(first_row + i as u64 + 1);
         for (c, cell) in cells.iter().enumerate() {
-            let (text, lost) = cell_text(cell, &zone);
-            if lost {
-                lost_digits.push(first_col + c);
-            }
-            record.push_field(text.as_bytes());
+            row.put(first_col + c, cell, &zone);
         }
-        Ok(Row {
-            line: first_row + i as u64 + 1,
-            record,
-            lost_digits,
-        })
+        Ok(row.finish())
     });
-    let form = format!(
-        "workbook, sheet \"{}\" ({} of {}), rows numbered as in the sheet",
-        shown(&sheet),
+    let form = describe(&sheet, opts, sheets);
+    read_rows(file, &form, None, rows, opts, stats, sink)
+}
+
+fn describe(sheet: &str, opts: &InputOptions, sheets: usize) -> String {
+    format!(
+        "workbook, sheet \"{}\" ({} of {sheets}), rows numbered as in the sheet",
+        shown(sheet),
         if opts.sheet.is_some() {
             "named"
         } else {
             "first"
         },
-        sheets
-    );
+    )
+}
+
+/// An .xlsx sheet streamed cell by cell (memory holds one row, plus the workbook's table of
+/// shared strings), rows handed on as they end.
+fn read_xlsx<E>(
+    file: &str,
+    mut book: calamine::Xlsx<std::io::BufReader<std::fs::File>>,
+    zone: &TimeZone,
+    opts: &InputOptions,
+    stats: &mut InputStats,
+    sink: impl FnMut(IdRow) -> Result<(), E>,
+) -> Result<Result<(), E>, InputError> {
+    let failed = |message: String| InputError::Workbook {
+        file: file.to_string(),
+        message,
+    };
+    let names = book.sheet_names();
+    let name = sheet_name(&names, opts).map_err(failed)?;
+    let form = describe(&name, opts, names.len());
+    let mut cells = book.worksheet_cells_reader(&name).map_err(|e| {
+        failed(format!(
+            "cannot read sheet \"{}\": {}",
+            shown(&name),
+            shown(&e.to_string())
+        ))
+    })?;
+    let mut current: Option<RowBuilder> = None;
+    let mut done = false;
+    let rows = std::iter::from_fn(|| {
+        while !done {
+            let cell = match cells.next_cell() {
+                Ok(cell) => cell,
+                Err(e) => {
+                    done = true;
+                    return Some(Err(failed(format!(
+                        "cannot read sheet \"{}\": {}",
+                        shown(&name),
+                        shown(&e.to_string())
+                    ))));
+                }
+            };
+            let Some(cell) = cell else {
+                done = true;
+                return current.take().map(|row| Ok(row.finish()));
+            };
+            let (r, c) = cell.get_position();
+            let line = u64::from(r) + 1;
+            let value = Data::from(cell.get_value().clone());
+            match &mut current {
+                Some(row) if row.line == line => row.put(c as usize, &value, zone),
+                _ => {
+                    let mut next = RowBuilder::new(line);
+                    next.put(c as usize, &value, zone);
+                    if let Some(ended) = current.replace(next) {
+                        return Some(Ok(ended.finish()));
+                    }
+                }
+            }
+        }
+        None
+    });
     read_rows(file, &form, None, rows, opts, stats, sink)
+}
+
+/// One sheet row being assembled from its cells (columns kept in place, gaps empty).
+struct RowBuilder {
+    line: u64,
+    cells: Vec<String>,
+    lost_digits: Vec<usize>,
+}
+
+impl RowBuilder {
+    fn new(line: u64) -> RowBuilder {
+        RowBuilder {
+            line,
+            cells: Vec::new(),
+            lost_digits: Vec::new(),
+        }
+    }
+
+    fn put(&mut self, col: usize, cell: &Data, zone: &TimeZone) {
+        let (text, lost) = cell_text(cell, zone);
+        if lost {
+            self.lost_digits.push(col);
+        }
+        if col >= self.cells.len() {
+            self.cells.resize(col + 1, String::new());
+        }
+        self.cells[col] = text;
+    }
+
+    fn finish(self) -> Row {
+        let mut record = csv::ByteRecord::new();
+        for cell in &self.cells {
+            record.push_field(cell.as_bytes());
+        }
+        Row {
+            line: self.line,
+            record,
+            lost_digits: self.lost_digits,
+        }
+    }
 }
 
 type Sheet = (calamine::Range<Data>, String, usize);
 
-fn sheet<R: Reader<std::io::BufReader<std::fs::File>>>(
-    mut book: R,
-    opts: &InputOptions,
-) -> Result<Sheet, String>
-where
-    R::Error: std::fmt::Display,
-{
-    let names = book.sheet_names();
-    let name = match &opts.sheet {
+/// The sheet to read: `--sheet` (exact, then ignoring case), or the first.
+fn sheet_name(names: &[String], opts: &InputOptions) -> Result<String, String> {
+    match &opts.sheet {
         Some(wanted) => names
             .iter()
             .find(|n| *n == wanted)
@@ -116,12 +203,23 @@ where
                     shown(wanted),
                     shown(&names.join(", "))
                 )
-            })?,
+            }),
         None => names
             .first()
             .cloned()
-            .ok_or_else(|| "the workbook has no sheets".to_string())?,
-    };
+            .ok_or_else(|| "the workbook has no sheets".to_string()),
+    }
+}
+
+fn sheet<R: Reader<std::io::BufReader<std::fs::File>>>(
+    mut book: R,
+    opts: &InputOptions,
+) -> Result<Sheet, String>
+where
+    R::Error: std::fmt::Display,
+{
+    let names = book.sheet_names();
+    let name = sheet_name(&names, opts)?;
     let range = book.worksheet_range(&name).map_err(|e| {
         format!(
             "cannot read sheet \"{}\": {}",
