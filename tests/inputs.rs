@@ -60,6 +60,7 @@ fn every_real_file_registers_exactly_its_ids_and_times() {
             "UTF-8 text, zstd, delimiter ',' (detected)",
         ),
         ("book.xlsx", "workbook, sheet \"Checks\" (first of 2)"),
+        ("offset.xlsx", "workbook, sheet \"Sheet\" (first of 1)"),
         ("legacy.xls", "workbook, sheet \"Checks\" (first of 1)"),
         ("calc.ods", "workbook, sheet \"Checks\" (first of 1)"),
     ] {
@@ -77,6 +78,26 @@ fn every_real_file_registers_exactly_its_ids_and_times() {
         assert_eq!(env.mock.stats().result_requests, 4, "{name}");
         env.assert_all_match_mock();
     }
+}
+
+#[test]
+fn workbook_rows_keep_the_sheets_numbers() {
+    let env = Env::plain();
+    let book = fixture("offset.xlsx");
+    env.run(&fetch_args(book.to_str().unwrap(), &[])).expect(0);
+    let conn = env.conn();
+    let sources: Vec<String> = conn
+        .prepare("SELECT source FROM checks ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let lines: Vec<&str> = sources
+        .iter()
+        .map(|s| s.rsplit(':').next().unwrap())
+        .collect();
+    assert_eq!(lines, ["4", "5", "7", "8"]);
 }
 
 #[test]

@@ -58,6 +58,14 @@ def main():
     other.append(["b000000-other", datetime.datetime(2026, 1, 1), "web"])
     wb.save("book.xlsx")
 
+    # The table placed at C3, with an empty row inside it: rows keep the sheet's numbers.
+    offset = openpyxl.Workbook()
+    ws = offset.active
+    for r, row in enumerate([HEADER] + ROWS[:2] + [None] + ROWS[2:], start=3):
+        for c, value in enumerate(row or [], start=3):
+            ws.cell(row=r, column=c, value=value)
+    offset.save("offset.xlsx")
+
     lost = openpyxl.Workbook()
     ws = lost.active
     ws.append(["liveness_id"])
