@@ -168,13 +168,9 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
                     "unpack it first, then give the file inside",
                 ));
             }
-            (
-                if name == "gzip" { ", gzip" } else { ", zstd" },
-                inner,
-                reader,
-            )
+            (format!(", {name}"), inner, reader)
         }
-        None => ("", head, reader),
+        None => (String::new(), head, reader),
     };
     if let Some(kind) = workbook_kind(&head) {
         return match path {

@@ -62,6 +62,9 @@ pub(crate) fn read_text<E>(
     stats: &mut InputStats,
     sink: impl FnMut(IdRow) -> Result<(), E>,
 ) -> Result<Result<(), E>, InputError> {
+    if opts.sheet.is_some() {
+        tracing::warn!("{file}: --sheet applies to workbooks; this file is text, read whole");
+    }
     let (mut csv, lines) = numbered_csv_with(reader, false, delimiter.byte);
     let mut record = csv::ByteRecord::new();
     let rows = std::iter::from_fn(|| match csv.read_byte_record(&mut record) {
