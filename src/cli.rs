@@ -81,7 +81,8 @@ pub enum Period {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Fetch the result of every liveness id in FILE... (CSV, or - for stdin) into the database
+    /// Fetch the result of every liveness id in FILE... (CSV, workbooks, folders, or - for stdin)
+    /// into the database
     Fetch(FetchArgs),
     /// Write one row per liveness id in the database (CSV or JSON lines)
     Export(ExportArgs),
@@ -108,10 +109,20 @@ pub enum Command {
 pub struct FetchArgs {
     #[command(flatten)]
     pub vendor: VendorArgs,
-    /// Id lists: CSV/TSV/text (UTF-8 or UTF-16 with a BOM, plain or gzip), workbooks
+    /// Id lists: CSV/TSV/text (UTF-8, or UTF-16 with a BOM; plain, gzip or zstd), workbooks
     /// (.xlsx .xls .ods), folders of those, FIFOs; - reads standard input
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// The id column's header [default: liveness_id, livenessId, id, ...; a headerless
+    /// single-column file works too]
+    #[arg(long, value_name = "NAME")]
+    pub id_column: Option<String>,
+    /// The time column's header [default: created_at, event_time, timestamp, time, date, ...]
+    #[arg(long, value_name = "NAME")]
+    pub time_column: Option<String>,
+    /// Zone of input times written without an offset, and of workbook dates (IANA name)
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub input_tz: String,
     /// Field delimiter: , ; | or tab [default: found from the header; tab for .tsv]
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
@@ -126,16 +137,6 @@ pub struct FetchArgs {
     /// The workbook sheet to read [default: the first]
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
-    /// The id column's header [default: liveness_id, livenessId, id, ...; a headerless
-    /// single-column file works too]
-    #[arg(long, value_name = "NAME")]
-    pub id_column: Option<String>,
-    /// The time column's header [default: created_at, event_time, timestamp, time, date, ...]
-    #[arg(long, value_name = "NAME")]
-    pub time_column: Option<String>,
-    /// Zone of input times written without an offset, and of workbook dates (IANA name)
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    pub input_tz: String,
     /// Requests per second over all workers, retries included; 0 = no limit. The vendor
     /// publishes no limit: the default is deliberately modest
     #[arg(long, value_name = "PER_SEC", default_value_t = crate::fetch::DEFAULT_RATE)]
