@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 
 use crate::cli::{
-    AttacksArgs, BillingArgs, Cli, CodesArgs, ColorChoice, Command, ExportArgs, FetchArgs,
-    GlobalArgs, LicenseArgs, LogFormat, MockArgs, PurgeArgs, ReconcileArgs, ReportArgs,
+    AttacksArgs, BadTimesArg, BillingArgs, Cli, CodesArgs, ColorChoice, Command, ExportArgs,
+    FetchArgs, GlobalArgs, LicenseArgs, LogFormat, MockArgs, PurgeArgs, ReconcileArgs, ReportArgs,
     ReportCommand, VendorArgs,
 };
 use crate::config::RateValue;
@@ -25,7 +25,7 @@ use crate::fetch::adaptive::AutoRate;
 use crate::fetch::pace::Rate;
 use crate::fetch::progress::ProgressMode;
 use crate::fetch::{FetchError, FetchOptions, FetchReport, StopCause};
-use crate::input::{InputOptions, Source};
+use crate::input::{BadTimes, InputOptions};
 use crate::mock::{MockOptions, MockServer};
 use crate::report::render::{Document, Format, Section, render};
 use crate::report::{ReportError, Window, attacks, billing, load_buckets};
@@ -322,18 +322,14 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
             "--max-body-mib must be between 1 and 1024"
         )));
     }
-    if args.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
-        return Err(Failure::usage(anyhow!(
-            "standard input (-) can be given once"
-        )));
+    let (sources, skipped) =
+        crate::input::sources_from_args(&args.files).map_err(Failure::usage)?;
+    for note in skipped {
+        tracing::warn!("{note}");
     }
-    for f in &args.files {
-        if f.as_os_str() != "-" && !f.is_file() {
-            return Err(Failure::usage(anyhow!(
-                "{}: no such file; give CSV files of liveness ids, or - for standard input",
-                f.display()
-            )));
-        }
+    let delimiter = args.delimiter.as_deref().map(delimiter_flag).transpose()?;
+    for format in &args.time_format {
+        crate::input::times::check_format(format).map_err(|e| Failure::usage(anyhow!(e)))?;
     }
     if let Some(dir) = &args.save_images {
         std::fs::create_dir_all(dir)
@@ -344,11 +340,19 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
     let rate = fetch_rate(&layers, args)?;
     Ok(FetchOptions {
         db: layers.db(),
-        sources: args.files.iter().map(|f| Source::from_arg(f)).collect(),
+        sources,
         input: InputOptions {
             id_column: args.id_column.clone(),
             time_column: args.time_column.clone(),
             zone: Some(zone),
+            delimiter,
+            time_formats: args.time_format.clone(),
+            bad_times: match args.bad_times {
+                BadTimesArg::Stop => BadTimes::Stop,
+                BadTimesArg::FetchTime => BadTimes::FetchTime,
+            },
+            sheet: args.sheet.clone(),
+            interrupted: None,
         },
         vendor,
         codes,
@@ -396,6 +400,20 @@ fn fetch_rate(layers: &Layers, args: &FetchArgs) -> Result<Rate, Failure> {
                 max: f64::from(args.max_rate),
             }))
         }
+    }
+}
+
+/// `--delimiter`: one of `,` `;` `|`, `tab` (or `\t`), or any single ASCII punctuation byte.
+fn delimiter_flag(value: &str) -> Result<u8, Failure> {
+    match value {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        v if v.len() == 1 && v.as_bytes()[0].is_ascii_punctuation() && v != "\"" => {
+            Ok(v.as_bytes()[0])
+        }
+        v => Err(Failure::usage(anyhow!(
+            "--delimiter {:?} is not a delimiter; give one of , ; | tab",
+            crate::input::shown(v)
+        ))),
     }
 }
 
@@ -519,6 +537,10 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
 /// Maps a fetch error to its exit status.
 pub fn fetch_failure(e: FetchError) -> Failure {
     match e {
+        FetchError::Intake(IntakeError::Input(crate::input::InputError::Interrupted)) => Failure {
+            status: ExitStatus::Interrupted,
+            error: anyhow::Error::new(crate::input::InputError::Interrupted),
+        },
         FetchError::Intake(IntakeError::Input(input)) => Failure::usage(
             anyhow::Error::new(input).context("reading the input (nothing was sent)"),
         ),
@@ -585,6 +607,7 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             input_failed = c.failed,
             input_pending = c.pending,
             ids_left = c.unresolved(),
+            run_dated_by_fetch = r.intake.input.bad_times,
             elapsed_secs = (secs * 1000.0).round() / 1000.0,
             rate_settled_per_sec = r.auto.map(|e| e.settled.floor()),
             limit_found_per_sec = r.auto.and_then(|e| e.limit).map(f64::round),
@@ -631,6 +654,16 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             ];
             if let Some(auto) = &r.auto {
                 lines.insert(2, auto.summary());
+            }
+            if r.intake.input.bad_times > 0 {
+                lines.insert(
+                    1,
+                    format!(
+                        "{} checks with an unreadable time are dated by their fetch time \
+                         (--bad-times fetch-time)",
+                        r.intake.input.bad_times
+                    ),
+                );
             }
             match (&cut_off, &r.stop) {
                 (Some(line), _) => lines.push(line.clone()),

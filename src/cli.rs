@@ -98,9 +98,16 @@ pub enum LogFormat {
 
 pub use crate::check::{DateBy, Period};
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BadTimesArg {
+    Stop,
+    FetchTime,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Fetch the result of every liveness id in FILE... (CSV, or - for stdin) into the database
+    /// Fetch the result of every liveness id in FILE... (CSV, workbooks, folders, or - for stdin)
+    /// into the database
     #[command(after_help = "Examples:
   liveaudit fetch ids.csv
   liveaudit fetch --max-duration 2h --summary-file runs.jsonl --metrics-file la.prom ids/*.csv
@@ -178,7 +185,8 @@ pub struct CompletionsArgs {
 pub struct FetchArgs {
     #[command(flatten)]
     pub vendor: VendorArgs,
-    /// Input CSV files; - reads standard input
+    /// Id lists: CSV/TSV/text (UTF-8, or UTF-16 with a BOM; plain, gzip or zstd), workbooks
+    /// (.xlsx .xls .ods), folders of those, FIFOs; - reads standard input
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// The id column's header [default: liveness_id, livenessId, id, ...; a headerless
@@ -188,9 +196,23 @@ pub struct FetchArgs {
     /// The time column's header [default: created_at, event_time, timestamp, time, date, ...]
     #[arg(long, value_name = "NAME")]
     pub time_column: Option<String>,
-    /// Zone of input times written without an offset (IANA name)
+    /// Zone of input times written without an offset, and of workbook dates (IANA name)
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub input_tz: String,
+    /// Field delimiter: , ; | or tab [default: found from the header; tab for .tsv]
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// strftime format of the input's times, e.g. '%d/%m/%Y %H:%M' (repeatable, tried in order
+    /// before the built-in forms)
+    #[arg(long, value_name = "FMT")]
+    pub time_format: Vec<String>,
+    /// A time that cannot be read: stop before sending (stop), or date that check by its fetch
+    /// time, marked per check and counted in the run (fetch-time)
+    #[arg(long, value_enum, default_value_t = BadTimesArg::Stop)]
+    pub bad_times: BadTimesArg,
+    /// The workbook sheet to read [default: the first]
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
     /// Requests per second over all workers, retries included; 0 = no limit; auto = find the
     /// vendor's limit while running and keep just under it. The vendor publishes no limit: the
     /// default is deliberately modest [default: 10, or LIVEAUDIT_RATE, or rate in the config

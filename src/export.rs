@@ -117,6 +117,9 @@ pub struct ExportRow {
     pub source: Option<String>,
     pub last_error: Option<String>,
     pub attributes: Option<String>,
+    /// Where `event_time` comes from: `input`, `fetch` (the input's time was unreadable and
+    /// `fetch --bad-times fetch-time` dated the check by its fetch), or empty (no time).
+    pub time_basis: Option<String>,
 }
 
 /// Writes every check to `out`; returns the number of rows.
@@ -195,7 +198,7 @@ fn export_changed(
 }
 
 /// The export's columns, in order.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 18] = [
     "liveness_id",
     "status",
     "code",
@@ -213,6 +216,7 @@ pub const COLUMNS: [&str; 17] = [
     "source",
     "last_error",
     "attributes",
+    "time_basis",
 ];
 
 fn for_each_row(
@@ -222,7 +226,8 @@ fn for_each_row(
     mut each: impl FnMut(ExportRow) -> Result<(), ExportError>,
 ) -> Result<u64, ExportError> {
     const SELECT: &str = "SELECT liveness_id, status, code, message, score, sequence_id,
-        attempts, event_time, fetched_at, image_sha256, image_bytes, source, last_error, attrs
+        attempts, event_time, fetched_at, image_sha256, image_bytes, source, last_error, attrs,
+        CASE WHEN time_basis IS NOT NULL THEN time_basis WHEN event_time IS NOT NULL THEN 'input' END
         FROM checks";
     let mut stmt;
     let mut rows = match changed {
@@ -266,6 +271,7 @@ fn for_each_row(
             source: r.get(11)?,
             last_error: r.get(12)?,
             attributes: r.get(13)?,
+            time_basis: r.get(14)?,
         })?;
         count += 1;
     }

@@ -239,6 +239,9 @@ fn every_id_of_a_messy_file_ends_with_the_mock_outcome_despite_faults() {
         "1",
         "--backoff-min-ms",
         "10",
+        // The messy file holds one unreadable time ("not a time"): dated by fetch time.
+        "--bad-times",
+        "fetch-time",
         "messy.csv",
     ]);
     run.expect(0);
@@ -794,7 +797,7 @@ fn export_has_the_contract_columns_and_agrees_with_the_database() {
     assert_eq!(
         lines.next().unwrap(),
         "liveness_id,status,code,message,category,charged,score,sequence_id,attempts,event_time,\
-         fetched_at,family,image_sha256,image_bytes,source,last_error,attributes"
+         fetched_at,family,image_sha256,image_bytes,source,last_error,attributes,time_basis"
     );
     let mut reader = csv::Reader::from_reader(run.stdout.as_bytes());
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -805,6 +808,7 @@ fn export_has_the_contract_columns_and_agrees_with_the_database() {
     assert_eq!(&rows[0][9], "2026-10-01T10:00:00Z");
     assert_eq!(&rows[1][9], "", "no event time given");
     assert_eq!(&rows[0][16], r#"{"channel":"web"}"#);
+    assert_eq!((&rows[0][17], &rows[1][17]), ("input", ""));
 
     let run = env.run(&["export", "--format", "jsonl"]);
     run.expect(0);

@@ -114,12 +114,20 @@ fn hostile_ids_go_through_json_sql_and_file_names_intact() {
         "../../etc/passwd",
         "/abs/path",
         "a\"quoted\"id",
-        "semi;colon'; DROP TABLE checks; --",
+        "o'brien'--DROP_TABLE_checks",
         "ünïcødé-身份",
-        "tab\tinside",
-        "nul\u{0}byte",
         long.as_str(),
     ];
+    // Ids no vendor issues (a delimiter, whitespace or a control byte inside) never reach it.
+    for refused in [
+        "semi;colon'; DROP TABLE checks; --",
+        "tab\tinside",
+        "nul\u{0}byte",
+    ] {
+        env.write("refused.csv", format!("liveness_id\n\"{refused}\"\n"));
+        env.run(&["fetch", "--rate", "0", "refused.csv"]).expect(2);
+        assert_eq!(env.mock.requests_for(refused), 0, "{refused:?}");
+    }
     let mut csv = String::from("liveness_id\n");
     for id in ids {
         csv.push('"');

@@ -203,13 +203,29 @@ pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let names: Vec<String> = opts.sources.iter().map(Source::name).collect();
     let run_id = store.begin_run(&names)?;
 
-    let intake = match intake::register(&mut store.conn, run_id, &opts.sources, &opts.input) {
+    // A signal while reading the input stops the reading; the run is recorded as interrupted.
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let intake_signals = watch_intake_signals(interrupted.clone());
+    let mut input = opts.input.clone();
+    input.interrupted = Some(interrupted);
+    // Reading may block (stdin, a FIFO): the runtime is told, so the signal task still runs.
+    let mut register = || intake::register(&mut store.conn, run_id, &opts.sources, &input);
+    let registered = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(register),
+        _ => register(),
+    };
+    intake_signals.abort();
+    let intake = match registered {
         Ok(stats) => stats,
         Err(e) => {
+            let outcome = match e {
+                IntakeError::Input(crate::input::InputError::Interrupted) => "interrupted",
+                _ => "input_error",
+            };
             store.finish_run(
                 run_id,
                 &RunRecord {
-                    outcome: "input_error".into(),
+                    outcome: outcome.into(),
                     stop_reason: Some(e.to_string()),
                     ..RunRecord::default()
                 },
@@ -220,11 +236,18 @@ pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     for line in &intake.input.columns {
         tracing::info!("{line}");
     }
-    if let Some(bad) = &intake.input.first_bad_time {
+    if intake.input.bad_times > 0 {
         tracing::warn!(
             count = intake.input.bad_times,
-            first = %bad,
-            "times that could not be read; those checks are dated by fetch time"
+            first = %intake.input.bad_time_examples.join("; "),
+            "times that could not be read: those checks are dated by their fetch time, as \
+             --bad-times fetch-time asks (marked per check, counted in the run)"
+        );
+    }
+    if intake.input.repeated_headers > 0 {
+        tracing::info!(
+            count = intake.input.repeated_headers,
+            "repeated header rows skipped"
         );
     }
     let to_fetch = intake::count_to_fetch(&store.conn, run_id)?;
@@ -425,6 +448,42 @@ fn produce_ids(
             }
         }
     }
+}
+
+/// Sets `flag` on SIGINT or SIGTERM while the input is read (handlers installed before this
+/// returns); a second signal ends the process at once.
+fn watch_intake_signals(flag: Arc<std::sync::atomic::AtomicBool>) -> tokio::task::JoinHandle<()> {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                std::process::exit(130);
+            }
+            _ => std::future::pending::<()>().await,
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    })
 }
 
 async fn watch_signals(ctx: Arc<Ctx>) {

@@ -4,7 +4,9 @@
 //! error (exit 2) leaves the database as it was and sends nothing. An id already in the database
 //! keeps its result; a run only re-asks ids that are pending, failed, or answered 11350.
 //! Duplicates are detected by the database itself (an id already marked with this run), so
-//! memory does not grow with the input.
+//! memory does not grow with the input. Unreadable input times are an input error too, checked
+//! before the commit, unless `--bad-times fetch-time` asked to date those checks by their fetch
+//! time: then each is marked `time_basis = 'fetch'` and the run counts them in `runs.bad_times`.
 
 use rusqlite::{Connection, params};
 
@@ -105,6 +107,15 @@ fn register_in_one_transaction(
         read_ids(source, opts, input, &mut insert)??;
     }
     flush(&mut pending)?;
+    // Unreadable times stop the run here, before the commit, unless they are to be dated by
+    // fetch time: then the run records how many.
+    if let Some(e) = input.bad_times_error(opts) {
+        return Err(e.into());
+    }
+    tx.execute(
+        "UPDATE runs SET bad_times = ?2 WHERE id = ?1",
+        params![run, input.bad_times as i64],
+    )?;
     tx.commit()?;
     Ok(stats)
 }
@@ -117,20 +128,32 @@ fn upsert(conn: &Connection, run: i64, rows: &[IdRow]) -> Result<u64, rusqlite::
     if rows.is_empty() {
         return Ok(0);
     }
-    let values = vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
+    // A check dated by fetch time (its input time unreadable) that was already fetched takes
+    // its fetch time now; one not fetched yet takes it when its result is stored (trigger).
     let mut stmt = conn.prepare_cached(&format!(
-        "INSERT INTO checks (liveness_id, event_time, attrs, source, first_run, last_run)
+        "INSERT INTO checks
+             (liveness_id, event_time, time_basis, attrs, source, first_run, last_run)
          VALUES {values}
          ON CONFLICT (liveness_id) DO UPDATE SET
              last_run = excluded.last_run,
-             event_time = coalesce(checks.event_time, excluded.event_time),
+             time_basis = CASE WHEN checks.event_time IS NULL
+                 THEN excluded.time_basis ELSE checks.time_basis END,
+             event_time = coalesce(checks.event_time, excluded.event_time,
+                 CASE WHEN excluded.time_basis = 'fetch' THEN checks.fetched_at END),
              attrs = coalesce(checks.attrs, excluded.attrs)
          WHERE checks.last_run IS NOT excluded.last_run"
     ))?;
-    let params = rows.iter().flat_map(|row| -> [&dyn rusqlite::ToSql; 6] {
+    let fetch: Option<&str> = Some("fetch");
+    let params = rows.iter().flat_map(|row| -> [&dyn rusqlite::ToSql; 7] {
         [
             &row.liveness_id,
             &row.event_time_ms,
+            if row.dated_by_fetch {
+                &fetch
+            } else {
+                &None::<&str>
+            },
             &row.attrs,
             &row.source,
             &run,

@@ -48,6 +48,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_run_rate",
         include_str!("../../migrations/0007_run_rate.sql"),
     ),
+    (
+        "0008_times_dated_by_fetch",
+        include_str!("../../migrations/0008_times_dated_by_fetch.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,489 @@
+//! What an input stream is, from its first bytes (never from its name alone): gzip or zstd
+//! (unpacked while streaming), a workbook, UTF-8 with or without a BOM, UTF-16 with a BOM (decoded while
+//! streaming), or something that is not an id list; and which delimiter its rows use.
+//!
+//! Policy: only what is certain is decoded. UTF-16 without a byte-order mark, UTF-32, other
+//! compressions, archives, PDFs, images, databases and binary data are refused with what was
+//! seen and how to fix it. The delimiter is `--delimiter` if given, tab for `.tsv`, else the one
+//! of `,` `;` tab `|` that splits the header line and keeps the same field count over the next
+//! rows; none found means a single column.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use super::{InputError, InputOptions, Source};
+
+/// Bytes looked at to tell what a stream is.
+const SNIFF_BYTES: usize = 8 * 1024;
+/// Decoded text looked at to find the delimiter.
+const DELIMITER_SNIFF_BYTES: usize = 64 * 1024;
+/// Rows after the header compared when finding the delimiter.
+const DELIMITER_ROWS: usize = 10;
+/// The delimiters detected, in order of preference on a tie.
+pub const DELIMITERS: &[u8] = b",;\t|";
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+/// The largest zstd window accepted (`zstd -19` uses 8 MiB; a `--long` file would need more
+/// memory than an id list is worth).
+const ZSTD_MAX_WINDOW: u64 = 32 << 20;
+
+type ZstdFrame = ruzstd::decoding::StreamingDecoder<
+    std::io::BufReader<Box<dyn Read>>,
+    ruzstd::decoding::FrameDecoder,
+>;
+
+/// A zstd stream of one or more frames (`zstd` writes one; `pzstd` and appended files write
+/// several), unpacked while streaming with a bounded window.
+struct ZstdFrames {
+    source: Option<std::io::BufReader<Box<dyn Read>>>,
+    frame: Option<ZstdFrame>,
+}
+
+impl ZstdFrames {
+    fn new(reader: Box<dyn Read>) -> ZstdFrames {
+        ZstdFrames {
+            source: Some(std::io::BufReader::new(reader)),
+            frame: None,
+        }
+    }
+}
+
+impl Read for ZstdFrames {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::BufRead;
+        loop {
+            if let Some(frame) = &mut self.frame {
+                let n = frame.read(buf)?;
+                if n > 0 || buf.is_empty() {
+                    return Ok(n);
+                }
+                self.source = self.frame.take().map(ZstdFrame::into_inner);
+            }
+            let Some(mut source) = self.source.take() else {
+                return Ok(0);
+            };
+            if source.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            let frame = ruzstd::decoding::StreamingDecoder::new_with_max_window_size(
+                source,
+                ZSTD_MAX_WINDOW,
+            )
+            .map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("zstd: {e}"))
+            })?;
+            self.frame = Some(frame);
+        }
+    }
+}
+
+/// A workbook format, by its container's magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkbookKind {
+    /// A ZIP container: .xlsx or .ods.
+    Zip,
+    /// An OLE container: .xls.
+    Ole,
+}
+
+/// An input ready to read.
+pub enum Opened {
+    Text {
+        reader: Box<dyn Read>,
+        /// What was found, e.g. "UTF-16LE text (BOM), gzip".
+        form: String,
+        /// The delimiter and how it was chosen.
+        delimiter: Delimiter,
+    },
+    Workbook {
+        path: PathBuf,
+        kind: WorkbookKind,
+    },
+}
+
+/// The field delimiter of a text input and how it was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delimiter {
+    pub byte: u8,
+    pub how: &'static str,
+}
+
+impl Delimiter {
+    pub fn describe(&self) -> String {
+        let name = match self.byte {
+            b'\t' => "tab".to_string(),
+            b => format!("'{}'", char::from(b)),
+        };
+        format!("delimiter {name} ({})", self.how)
+    }
+}
+
+/// Opens `source` and works out what it holds.
+pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, InputError> {
+    let io = |error| InputError::Io {
+        file: file.to_string(),
+        error,
+    };
+    let (raw, path, regular): (Box<dyn Read>, Option<&Path>, bool) = match source {
+        Source::Stdin => (Box::new(std::io::stdin()), None, false),
+        Source::File(p) => {
+            let f = File::open(p).map_err(io)?;
+            let regular = f.metadata().map(|m| m.is_file()).unwrap_or(false);
+            (Box::new(f), Some(p.as_path()), regular)
+        }
+    };
+    let (head, reader) = peek(raw, SNIFF_BYTES).map_err(io)?;
+    if head.is_empty() {
+        return Err(InputError::Empty {
+            file: file.to_string(),
+        });
+    }
+    let (compression, reader): (Option<&str>, Box<dyn Read>) = if head.starts_with(GZIP_MAGIC) {
+        (
+            Some("gzip"),
+            Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        )
+    } else if head.starts_with(ZSTD_MAGIC) {
+        (Some("zstd"), Box::new(ZstdFrames::new(reader)))
+    } else {
+        (None, reader)
+    };
+    let (form_suffix, head, reader) = match compression {
+        Some(name) => {
+            let (inner, reader) = peek(reader, SNIFF_BYTES).map_err(io)?;
+            if inner.is_empty() {
+                return Err(InputError::Empty {
+                    file: file.to_string(),
+                });
+            }
+            if inner.starts_with(GZIP_MAGIC)
+                || inner.starts_with(ZSTD_MAGIC)
+                || workbook_kind(&inner).is_some()
+            {
+                return Err(not_text(
+                    file,
+                    format!("this {name} file holds another compressed file or a workbook"),
+                    "unpack it first, then give the file inside",
+                ));
+            }
+            (format!(", {name}"), inner, reader)
+        }
+        None => (String::new(), head, reader),
+    };
+    if let Some(kind) = workbook_kind(&head) {
+        return match path {
+            Some(p) if regular => Ok(Opened::Workbook {
+                path: p.to_path_buf(),
+                kind,
+            }),
+            _ => Err(not_text(
+                file,
+                "this looks like a workbook (xlsx/xls/ods) read from a stream".into(),
+                "give the workbook as a file name: workbooks cannot be read from a pipe",
+            )),
+        };
+    }
+    let (decoded, encoding): (Box<dyn Read>, &str) = match bom(&head) {
+        Some(Bom::Utf8) => (reader, "UTF-8 text (BOM)"),
+        Some(Bom::Utf16Le) => (utf16(reader, encoding_rs::UTF_16LE), "UTF-16LE text (BOM)"),
+        Some(Bom::Utf16Be) => (utf16(reader, encoding_rs::UTF_16BE), "UTF-16BE text (BOM)"),
+        Some(Bom::Utf32) => {
+            return Err(not_text(
+                file,
+                "this looks like UTF-32 text".into(),
+                "save it as UTF-8 (or UTF-16 with a byte-order mark)",
+            ));
+        }
+        None => {
+            if let Some((seen, fix)) = not_text_kind(&head) {
+                return Err(not_text(file, seen, fix));
+            }
+            (reader, "UTF-8 text")
+        }
+    };
+    let (text_head, reader) = peek(decoded, DELIMITER_SNIFF_BYTES).map_err(io)?;
+    let delimiter = match opts.delimiter {
+        Some(byte) => Delimiter {
+            byte,
+            how: "--delimiter",
+        },
+        None if path.is_some_and(is_tsv) => Delimiter {
+            byte: b'\t',
+            how: ".tsv file",
+        },
+        None => detect_delimiter(&text_head),
+    };
+    Ok(Opened::Text {
+        reader,
+        form: format!("{encoding}{form_suffix}"),
+        delimiter,
+    })
+}
+
+fn not_text(file: &str, seen: String, fix: &'static str) -> InputError {
+    InputError::NotText {
+        file: file.to_string(),
+        seen,
+        fix,
+    }
+}
+
+fn is_tsv(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    name.ends_with(".tsv") || name.ends_with(".tsv.gz")
+}
+
+/// Reads up to `n` bytes of `reader` and gives them back with a reader that still yields them.
+fn peek(mut reader: Box<dyn Read>, n: usize) -> std::io::Result<(Vec<u8>, Box<dyn Read>)> {
+    let mut head = Vec::with_capacity(n.min(SNIFF_BYTES));
+    (&mut reader).take(n as u64).read_to_end(&mut head)?;
+    let again = Cursor::new(head.clone()).chain(reader);
+    Ok((head, Box::new(again)))
+}
+
+fn utf16(reader: Box<dyn Read>, encoding: &'static encoding_rs::Encoding) -> Box<dyn Read> {
+    Box::new(
+        encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(Some(encoding))
+            .strip_bom(true)
+            .build(reader),
+    )
+}
+
+enum Bom {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+    Utf32,
+}
+
+fn bom(head: &[u8]) -> Option<Bom> {
+    if head.starts_with(&[0xff, 0xfe, 0, 0]) || head.starts_with(&[0, 0, 0xfe, 0xff]) {
+        Some(Bom::Utf32)
+    } else if head.starts_with(&[0xef, 0xbb, 0xbf]) {
+        Some(Bom::Utf8)
+    } else if head.starts_with(&[0xff, 0xfe]) {
+        Some(Bom::Utf16Le)
+    } else if head.starts_with(&[0xfe, 0xff]) {
+        Some(Bom::Utf16Be)
+    } else {
+        None
+    }
+}
+
+fn workbook_kind(head: &[u8]) -> Option<WorkbookKind> {
+    if head.starts_with(b"PK\x03\x04") {
+        Some(WorkbookKind::Zip)
+    } else if head.starts_with(&[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]) {
+        Some(WorkbookKind::Ole)
+    } else {
+        None
+    }
+}
+
+/// What a BOM-less head that is not text looks like, and the fix.
+fn not_text_kind(head: &[u8]) -> Option<(String, &'static str)> {
+    const MAGIC: &[(&[u8], &str, &str)] = &[
+        (
+            b"BZh",
+            "this looks like a bzip2 file",
+            "unpack it first (bunzip2), or compress with gzip or zstd, which are read directly",
+        ),
+        (
+            &[0xfd, b'7', b'z', b'X', b'Z', 0],
+            "this looks like an xz file",
+            "unpack it first (unxz), or compress with gzip or zstd, which are read directly",
+        ),
+        (
+            b"7z\xbc\xaf\x27\x1c",
+            "this looks like a 7-Zip archive",
+            "unpack it first and give the files inside",
+        ),
+        (
+            b"%PDF",
+            "this looks like a PDF document",
+            "export the ids as CSV or a workbook instead",
+        ),
+        (
+            b"SQLite format 3\0",
+            "this looks like an SQLite database",
+            "export the ids as CSV (sqlite3 -csv), or is this the --db path?",
+        ),
+        (
+            b"\x89PNG",
+            "this looks like a PNG image",
+            "give a list of liveness ids",
+        ),
+        (
+            &[0xff, 0xd8, 0xff],
+            "this looks like a JPEG image",
+            "give a list of liveness ids",
+        ),
+    ];
+    for (magic, seen, fix) in MAGIC {
+        if head.starts_with(magic) {
+            return Some((seen.to_string(), fix));
+        }
+    }
+    // UTF-16 without a BOM: ASCII text has a NUL in every other byte.
+    let pairs = head.len() / 2;
+    if pairs >= 2 {
+        let even = head.iter().step_by(2).filter(|&&b| b == 0).count();
+        let odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+        let (zeros, other, order) = if odd >= even {
+            (odd, even, "little-endian")
+        } else {
+            (even, odd, "big-endian")
+        };
+        if zeros * 2 >= pairs && other * 8 < pairs {
+            return Some((
+                format!("this looks like UTF-16 ({order}) without a byte-order mark"),
+                "save it as UTF-8, or as UTF-16 with a byte-order mark (Excel's \"Unicode text\")",
+            ));
+        }
+    }
+    let controls: Vec<(usize, u8)> = head
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|&(_, b)| b == 0 || (b < 0x20 && !b"\t\n\r".contains(&b)) || b == 0x7f)
+        .collect();
+    let has_nul = controls.iter().any(|&(_, b)| b == 0);
+    if has_nul || controls.len() > 8.max(head.len() / 20) {
+        let (at, byte) = controls[0];
+        return Some((
+            format!(
+                "this looks like binary data, not text ({} control bytes in the first {} bytes, \
+                 the first \\x{byte:02x} at byte {})",
+                controls.len(),
+                head.len(),
+                at + 1
+            ),
+            "give a list of liveness ids as text (CSV, TSV), gzip or a workbook",
+        ));
+    }
+    None
+}
+
+/// The delimiter that splits the header and keeps the same field count over the next rows.
+pub fn detect_delimiter(text: &[u8]) -> Delimiter {
+    let lines = sample_lines(text);
+    let mut best: Option<(usize, usize, u8)> = None;
+    for &d in DELIMITERS {
+        let Some(header) = lines.first() else { break };
+        let fields = count_fields(header, d);
+        if fields < 2 {
+            continue;
+        }
+        let agreeing = lines[1..]
+            .iter()
+            .filter(|l| count_fields(l, d) == fields)
+            .count();
+        // More agreeing rows wins; then more columns; then the order of DELIMITERS.
+        if best.is_none_or(|(a, f, _)| (agreeing, fields) > (a, f)) {
+            best = Some((agreeing, fields, d));
+        }
+    }
+    match best {
+        Some((_, _, byte)) => Delimiter {
+            byte,
+            how: "detected",
+        },
+        None => Delimiter {
+            byte: b',',
+            how: "none found: one column",
+        },
+    }
+}
+
+/// The first non-blank lines of `text` (quote-aware: a quoted line break does not end a line);
+/// an incomplete last line is dropped unless it is the only one.
+fn sample_lines(text: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => {
+                let line = &text[start..i];
+                if !line.iter().all(u8::is_ascii_whitespace) {
+                    lines.push(line);
+                    if lines.len() > DELIMITER_ROWS {
+                        return lines;
+                    }
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let rest = &text[start..];
+    if lines.is_empty() && !rest.iter().all(u8::is_ascii_whitespace) {
+        lines.push(rest);
+    }
+    lines
+}
+
+/// Fields of `line` split by `d` outside quotes.
+fn count_fields(line: &[u8], d: u8) -> usize {
+    let mut quoted = false;
+    let mut n = 1;
+    for &b in line {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if b == d && !quoted {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters_are_found_from_the_header_and_rows() {
+        let d = |t: &str| detect_delimiter(t.as_bytes()).byte;
+        assert_eq!(
+            d("liveness_id;created_at\na;2026-10-13T11:25:06+08:00\n"),
+            b';'
+        );
+        assert_eq!(d("liveness_id\tcreated_at\na\t2026-10-13 11:25\n"), b'\t');
+        assert_eq!(d("liveness_id|created_at\na|1\nb|2\n"), b'|');
+        assert_eq!(d("liveness_id,created_at\na,1\n"), b',');
+        // Commas inside a quoted note do not outvote the real delimiter.
+        assert_eq!(d("id;note\na;\"x, y, z\"\nb;\"p, q, r\"\n"), b';');
+        // Decimal commas in a semicolon file: the header decides, the rows agree.
+        assert_eq!(d("id;score\na;0,5\nb;0,75\n"), b';');
+        let one = detect_delimiter(b"liveness_id\nabc\n");
+        assert_eq!((one.byte, one.how), (b',', "none found: one column"));
+    }
+
+    #[test]
+    fn what_is_not_text_is_named() {
+        let seen = |h: &[u8]| not_text_kind(h).map(|(s, _)| s).unwrap_or_default();
+        let utf16: Vec<u8> = "liveness_id\r\nabc\r\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert!(seen(&utf16).contains("UTF-16 (little-endian) without a byte-order mark"));
+        let be: Vec<u8> = "liveness_id\nabc\n"
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect();
+        assert!(seen(&be).contains("big-endian"));
+        let all: Vec<u8> = (0..=255).collect();
+        assert!(seen(&all).contains("binary data"), "{}", seen(&all));
+        assert!(seen(b"%PDF-1.4\n").contains("PDF"));
+        assert!(seen(b"BZh91AY&SY").contains("bzip2"));
+        assert_eq!(not_text_kind(b"liveness_id\nabc\x1b[2J\n"), None);
+        assert_eq!(not_text_kind("id\ncafé\n".as_bytes()), None);
+    }
+}

@@ -1,0 +1,463 @@
+//! Reading id lists as they come: CSV/TSV/pipe/semicolon text in UTF-8 or UTF-16, gzip-compressed
+//! or not, workbooks (.xlsx, .xls, .ods), folders of those, files, FIFOs and stdin.
+//!
+//! - [`detect`]: what a stream is (compression, encoding, workbook, binary) and its delimiter.
+//! - [`records`]: rows of text or workbook cells to ids: columns, line numbers, caps, id rules.
+//! - [`workbook`]: the first (or named) sheet of a workbook as rows of text.
+//! - [`times`]: reading the time column (`--time-format`, then the built-in forms).
+//!
+//! Policy: what can be read unambiguously is read and counted (BOMs, CRLF, quoted fields, blank
+//! lines, padded ids, ragged rows, repeated header rows, stray Latin-1 outside the id column).
+//! What could send the wrong id (no id column, a control character, a space or a delimiter
+//! inside an id, undecodable bytes, a broken quote, binary data, a workbook number that already
+//! lost digits, an unreadable time unless `--bad-times fetch-time`) stops the whole run before
+//! anything is sent, naming file, line and the fix. Every text taken from the input is shown
+//! escaped ([`shown`]): no control byte from an input ever reaches a terminal or a log.
+//! Memory stays flat: a record is capped at [`MAX_RECORD_BYTES`], an id at [`MAX_ID_BYTES`], and
+//! nothing is kept per line.
+
+pub mod detect;
+pub mod records;
+pub mod times;
+pub mod workbook;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use jiff::tz::TimeZone;
+
+pub(crate) use records::numbered_csv;
+
+/// The longest id accepted; anything longer is a wrong column, not an id.
+pub const MAX_ID_BYTES: usize = 512;
+/// The most bytes of text one record (a row, quoted line breaks included) may hold; past it the
+/// input is not an id list (a line of binary, or a quote opened and never closed).
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+/// Unreadable times quoted in the error that stops a run.
+const BAD_TIME_EXAMPLES: usize = 3;
+
+/// Where ids come from: a file (or FIFO, or `/dev/fd/N`), or standard input (`-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Source {
+    pub fn from_arg(arg: &Path) -> Source {
+        if arg.as_os_str() == "-" {
+            Source::Stdin
+        } else {
+            Source::File(arg.to_path_buf())
+        }
+    }
+
+    /// The name used in messages and `checks.source`, escaped.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".into(),
+            Source::File(p) => shown(&p.display().to_string()),
+        }
+    }
+}
+
+/// The file names a folder argument reads (and their `.gz`, `.zst`), compared lower-case.
+pub const FOLDER_EXTENSIONS: &[&str] = &["csv", "tsv", "txt", "xlsx", "xls", "ods"];
+
+/// Turns command-line arguments into sources: `-` is stdin, a folder gives its input files
+/// (sorted by name, not recursive), anything else readable (file, FIFO, `/dev/fd/N`) is read as
+/// it is. Returns the sources and one note per folder that skipped entries.
+pub fn sources_from_args(args: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), InputError> {
+    let mut sources = Vec::new();
+    let mut notes = Vec::new();
+    if args.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        return Err(InputError::Usage(
+            "standard input (-) can be given once".into(),
+        ));
+    }
+    for arg in args {
+        if arg.as_os_str() == "-" {
+            sources.push(Source::Stdin);
+            continue;
+        }
+        let meta = std::fs::metadata(arg).map_err(|_| {
+            InputError::Usage(format!(
+                "{}: no such file or folder; give id files (CSV, TSV, text, workbooks, their \
+                 .gz or .zst), folders of them, or - for standard input",
+                shown(&arg.display().to_string())
+            ))
+        })?;
+        if !meta.is_dir() {
+            sources.push(Source::File(arg.clone()));
+            continue;
+        }
+        let (files, skipped) = folder_files(arg)?;
+        let folder = shown(&arg.display().to_string());
+        if files.is_empty() {
+            return Err(InputError::Usage(format!(
+                "{folder}: the folder holds no input files (*.{} and their .gz, .zst){}",
+                FOLDER_EXTENSIONS.join(" *."),
+                if skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!("; skipped: {}", skipped.join(", "))
+                }
+            )));
+        }
+        if !skipped.is_empty() {
+            notes.push(format!(
+                "{folder}: read {} files, skipped {}: {}",
+                files.len(),
+                skipped.len(),
+                skipped.join(", ")
+            ));
+        }
+        sources.extend(files.into_iter().map(Source::File));
+    }
+    Ok((sources, notes))
+}
+
+/// A folder's input files sorted by name, and the names it skipped (escaped).
+fn folder_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), InputError> {
+    let io = |error| InputError::Io {
+        file: shown(&dir.display().to_string()),
+        error,
+    };
+    let mut entries: Vec<(String, PathBuf, bool)> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_dir = path.is_dir();
+        entries.push((name, path, is_dir));
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for (name, path, is_dir) in entries {
+        let lower = name.to_lowercase();
+        let base = lower
+            .strip_suffix(".gz")
+            .or_else(|| lower.strip_suffix(".zst"))
+            .unwrap_or(&lower);
+        let wanted = !is_dir
+            && !name.starts_with('.')
+            && !name.starts_with("~$")
+            && FOLDER_EXTENSIONS
+                .iter()
+                .any(|ext| base.strip_suffix(ext).is_some_and(|s| s.ends_with('.')));
+        if wanted {
+            files.push(path);
+        } else {
+            skipped.push(if is_dir {
+                format!("{}/", shown(&name))
+            } else {
+                shown(&name)
+            });
+        }
+    }
+    Ok((files, skipped))
+}
+
+/// What to do with a time that cannot be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BadTimes {
+    /// Stop the run before anything is sent (the default).
+    #[default]
+    Stop,
+    /// Register the check dated by its fetch time, marked so per check and counted per run.
+    FetchTime,
+}
+
+/// How to read the input.
+#[derive(Debug, Clone, Default)]
+pub struct InputOptions {
+    pub id_column: Option<String>,
+    pub time_column: Option<String>,
+    /// Zone for times written without an offset, and for workbook dates (UTC when `None`).
+    pub zone: Option<TimeZone>,
+    /// The field delimiter; detected per file when `None`.
+    pub delimiter: Option<u8>,
+    /// strftime formats tried in order before the built-in time forms.
+    pub time_formats: Vec<String>,
+    pub bad_times: BadTimes,
+    /// The workbook sheet to read (the first when `None`).
+    pub sheet: Option<String>,
+    /// Set by a signal handler: reading stops at the next record.
+    pub interrupted: Option<Arc<AtomicBool>>,
+}
+
+impl InputOptions {
+    fn is_interrupted(&self) -> bool {
+        self.interrupted
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+}
+
+/// One id read from the input, with what the reports need of its row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdRow {
+    pub liveness_id: String,
+    pub event_time_ms: Option<i64>,
+    /// The row's time could not be read and `--bad-times fetch-time` dates it by fetch time.
+    pub dated_by_fetch: bool,
+    /// The row's other columns as a JSON object (`None` for headerless input).
+    pub attrs: Option<String>,
+    /// `file:line` of the row (`file:row` for workbooks).
+    pub source: String,
+}
+
+/// What reading counted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InputStats {
+    pub files: usize,
+    pub rows: u64,
+    pub ids: u64,
+    pub blank_ids: u64,
+    pub ragged_rows: u64,
+    pub latin1_fields: u64,
+    /// Rows equal to the header met again after it (concatenated exports): skipped.
+    pub repeated_headers: u64,
+    pub bad_times: u64,
+    /// The first few unparsable times, as `file:line: "value"`.
+    pub bad_time_examples: Vec<String>,
+    /// What the unparsable times look like, for the suggested `--time-format`.
+    pub bad_time_shape: times::ShapeEvidence,
+    /// One line per file: its form, delimiter, id and time columns, for the log.
+    pub columns: Vec<String>,
+}
+
+impl InputStats {
+    fn note_bad_time(&mut self, place: &str, text: &str) {
+        self.bad_times += 1;
+        if self.bad_time_examples.len() < BAD_TIME_EXAMPLES {
+            self.bad_time_examples
+                .push(format!("{place}: \"{}\"", shown(text)));
+        }
+        self.bad_time_shape.observe(text);
+    }
+
+    /// The error for unreadable times under `--bad-times stop`, if there were any.
+    pub fn bad_times_error(&self, opts: &InputOptions) -> Option<InputError> {
+        (self.bad_times > 0 && opts.bad_times == BadTimes::Stop).then(|| InputError::BadTimes {
+            count: self.bad_times,
+            examples: self.bad_time_examples.join("; "),
+            suggestion: self.bad_time_shape.suggestion(),
+        })
+    }
+}
+
+/// Input that cannot be read safely. Every text from the input in these messages is escaped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    #[error("{0}")]
+    Usage(String),
+    /// The cause is in the message (not a `source`), so a printed chain does not repeat it.
+    #[error("cannot read {file}: {error}")]
+    Io { file: String, error: std::io::Error },
+    #[error("{file}: the file is empty; give a list of liveness ids with a liveness_id column")]
+    Empty { file: String },
+    #[error("{file}: {seen}; {fix}")]
+    NotText {
+        file: String,
+        seen: String,
+        fix: &'static str,
+    },
+    #[error(
+        "{file}:{line}: no id column in the header ({headers}); name it with --id-column, or give \
+         a single-column file of ids{hint}"
+    )]
+    NoIdColumn {
+        file: String,
+        line: u64,
+        headers: String,
+        hint: String,
+    },
+    #[error("{file}:{line}: no column \"{name}\" in the header ({headers}); check --{flag}")]
+    ColumnNotFound {
+        file: String,
+        line: u64,
+        name: String,
+        headers: String,
+        flag: &'static str,
+    },
+    #[error(
+        "{file}:{line}: the id holds bytes that are not UTF-8 (\"{shown}\"); re-export the file \
+         as UTF-8 (or UTF-16 with a byte-order mark)"
+    )]
+    IdNotUtf8 {
+        file: String,
+        line: u64,
+        shown: String,
+    },
+    #[error(
+        "{file}:{line}: the id is {len} bytes long (at most {MAX_ID_BYTES}); is --id-column the \
+         right column?"
+    )]
+    IdTooLong { file: String, line: u64, len: usize },
+    #[error("{file}:{line}: the id \"{id}\" holds {what} ({character}); {hint}")]
+    BadIdCharacter {
+        file: String,
+        line: u64,
+        id: String,
+        what: &'static str,
+        character: String,
+        hint: String,
+    },
+    #[error(
+        "{file}:{line}: the id is the number {value} in the workbook, above 2^53, so the workbook \
+         has already lost its last digits; format the id column as Text and enter the ids again, \
+         or export them from the source system as CSV"
+    )]
+    IdLostDigits {
+        file: String,
+        line: u64,
+        value: String,
+    },
+    #[error(
+        "{file}:{line}: a field runs over several lines and holds what looks like further rows \
+         (\"{excerpt}\"): a quote opened and not closed; check the quoting near this line"
+    )]
+    BrokenQuote {
+        file: String,
+        line: u64,
+        excerpt: String,
+    },
+    #[error("{file}:{line}: {message}; check the quoting near this line")]
+    Csv {
+        file: String,
+        line: u64,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Workbook { file: String, message: String },
+    #[error(
+        "{count} time(s) could not be read, e.g. {examples}; {suggestion}, or date those checks \
+         by fetch time with --bad-times fetch-time"
+    )]
+    BadTimes {
+        count: u64,
+        examples: String,
+        suggestion: String,
+    },
+    #[error("interrupted while reading the input; nothing was registered or sent")]
+    Interrupted,
+}
+
+/// Reads every id of `source`, calling `sink` for each non-blank one, in file order.
+pub fn read_ids<E>(
+    source: &Source,
+    opts: &InputOptions,
+    stats: &mut InputStats,
+    sink: impl FnMut(IdRow) -> Result<(), E>,
+) -> Result<Result<(), E>, InputError> {
+    let file = source.name();
+    stats.files += 1;
+    match detect::open(source, &file, opts)? {
+        detect::Opened::Text {
+            reader,
+            form,
+            delimiter,
+        } => records::read_text(&file, reader, &form, delimiter, opts, stats, sink),
+        detect::Opened::Workbook { path, kind } => {
+            workbook::read(&file, &path, kind, opts, stats, sink)
+        }
+    }
+}
+
+/// `text` made safe for a terminal or a log: control, format and other invisible characters
+/// escaped (`\u{1b}`, `\t`), backslashes doubled, and at most 80 characters kept.
+pub fn shown(text: &str) -> String {
+    const MAX: usize = 80;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if is_invisible(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters that do not show as themselves: controls (C0, DEL, C1), format characters that
+/// change how text around them is drawn (bidi overrides, zero-width), BOM, replacement char.
+pub(crate) fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}'
+            | '\u{feff}' | '\u{fffd}' | '\u{fff9}'..='\u{fffb}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_escapes_everything_invisible() {
+        assert_eq!(shown("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(shown("x\ty\r\n\\"), "x\\ty\\r\\n\\\\");
+        assert_eq!(shown("\u{85}\u{202e}\u{feff}"), "\\u{85}\\u{202e}\\u{feff}");
+        assert_eq!(shown("café 身份"), "café 身份");
+        assert_eq!(shown(&"x".repeat(100)).chars().count(), 81);
+    }
+
+    #[test]
+    fn folders_give_their_input_files_sorted_and_name_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "b.csv",
+            "a.TSV",
+            "c.txt.gz",
+            "d.xlsx",
+            "notes.pdf",
+            ".hidden.csv",
+            "~$d.xlsx",
+            "e.ods",
+            "f.json",
+            "g.csv.zst",
+            "h.json.gz",
+        ] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub.csv")).unwrap();
+        let (sources, notes) = sources_from_args(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<String> = sources
+            .iter()
+            .map(|s| match s {
+                Source::File(p) => p.file_name().unwrap().to_string_lossy().into_owned(),
+                Source::Stdin => "-".into(),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            ["a.TSV", "b.csv", "c.txt.gz", "d.xlsx", "e.ods", "g.csv.zst"]
+        );
+        assert_eq!(notes.len(), 1);
+        for skipped in [
+            ".hidden.csv",
+            "f.json",
+            "h.json.gz",
+            "notes.pdf",
+            "sub.csv/",
+            "~$d.xlsx",
+        ] {
+            assert!(notes[0].contains(skipped), "{}", notes[0]);
+        }
+        let empty = tempfile::tempdir().unwrap();
+        let err = sources_from_args(&[empty.path().to_path_buf()]).unwrap_err();
+        assert!(err.to_string().contains("holds no input files"), "{err}");
+        let err = sources_from_args(&["-".into(), "-".into()]).unwrap_err();
+        assert!(err.to_string().contains("once"), "{err}");
+    }
+}

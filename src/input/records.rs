@@ -1,0 +1,1005 @@
+//! Rows to ids: finding the id and time columns, numbering rows by physical line, and the rules
+//! an id must meet before it may reach the vendor.
+//!
+//! Policy: text rows are streamed through the `csv` crate with the delimiter [`super::detect`]
+//! chose; memory holds one record (capped at [`MAX_RECORD_BYTES`]) and the line breaks after it,
+//! never an index per line. An id is refused (the run stops before sending) when it holds a
+//! control or invisible character, whitespace inside, or a delimiter character, when it is not
+//! UTF-8, longer than [`MAX_ID_BYTES`], or a workbook number that lost digits. A quoted field
+//! that swallowed whole rows (a broken quote) stops the run too. A row equal to the header is a
+//! repeated header (concatenated exports): skipped and counted. A headerless file's first row
+//! is a header only if it names a known id column.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{BufReader, Read};
+use std::rc::Rc;
+
+use jiff::tz::TimeZone;
+
+use super::detect::Delimiter;
+use super::times::parse_time;
+use super::{
+    BadTimes, IdRow, InputError, InputOptions, InputStats, MAX_ID_BYTES, MAX_RECORD_BYTES,
+    is_invisible, shown,
+};
+
+/// Header names recognised as the id column (compared lower-case, without `_`, `-`, spaces).
+const ID_NAMES: &[&str] = &["livenessid", "livenessdetectionid", "id"];
+/// More names that make the first row of a single-column file a header rather than an id.
+const SINGLE_COLUMN_HEADERS: &[&str] = &["ids", "livenessids", "uuid", "checkid", "requestid"];
+/// Header names recognised as the time column, in order of preference.
+const TIME_NAMES: &[&str] = &[
+    "createdat",
+    "eventtime",
+    "timestamp",
+    "checkedat",
+    "datetime",
+    "createtime",
+    "createdtime",
+    "time",
+    "date",
+    "created",
+    "ts",
+];
+
+/// One row of a text file or a workbook sheet.
+pub(crate) struct Row {
+    /// Physical line (text) or sheet row (workbook), 1-based.
+    pub line: u64,
+    pub record: csv::ByteRecord,
+    /// Columns holding a workbook number above 2^53 (digits already lost).
+    pub lost_digits: Vec<usize>,
+}
+
+/// Reads a text input whose form and delimiter are known.
+pub(crate) fn read_text<E>(
+    file: &str,
+    reader: Box<dyn Read>,
+    form: &str,
+    delimiter: Delimiter,
+    opts: &InputOptions,
+    stats: &mut InputStats,
+    sink: impl FnMut(IdRow) -> Result<(), E>,
+) -> Result<Result<(), E>, InputError> {
+    if opts.sheet.is_some() {
+        tracing::warn!("{file}: --sheet applies to workbooks; this file is text, read whole");
+    }
+    let (mut csv, lines) = numbered_csv_with(reader, false, delimiter.byte);
+    let mut record = csv::ByteRecord::new();
+    let rows = std::iter::from_fn(|| match csv.read_byte_record(&mut record) {
+        Ok(true) => Some(Ok(Row {
+            line: lines.of(&record),
+            record: record.clone(),
+            lost_digits: Vec::new(),
+        })),
+        Ok(false) => None,
+        Err(e) => Some(Err(csv_error(e, file))),
+    });
+    let described = format!("{form}, {}", delimiter.describe());
+    read_rows(
+        file,
+        &described,
+        Some(delimiter.byte),
+        rows,
+        opts,
+        stats,
+        sink,
+    )
+}
+
+fn csv_error(e: csv::Error, file: &str) -> InputError {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(error) => InputError::Io {
+            file: file.to_string(),
+            error,
+        },
+        other => InputError::Csv {
+            file: file.to_string(),
+            line,
+            message: shown(&format!("{other:?}")),
+        },
+    }
+}
+
+/// Turns rows into ids: the first non-blank row decides the layout, the rest are checked and
+/// given to `sink` in order.
+pub(crate) fn read_rows<E>(
+    file: &str,
+    form: &str,
+    delimiter: Option<u8>,
+    mut rows: impl Iterator<Item = Result<Row, InputError>>,
+    opts: &InputOptions,
+    stats: &mut InputStats,
+    mut sink: impl FnMut(IdRow) -> Result<(), E>,
+) -> Result<Result<(), E>, InputError> {
+    let zone = opts.zone.clone().unwrap_or(TimeZone::UTC);
+    let mut first = loop {
+        if opts.is_interrupted() {
+            return Err(InputError::Interrupted);
+        }
+        match rows.next() {
+            None => {
+                return Err(InputError::Empty {
+                    file: file.to_string(),
+                });
+            }
+            Some(row) => {
+                let row = row?;
+                if !is_blank(&row.record) {
+                    break row;
+                }
+            }
+        }
+    };
+    first.record = strip_bom(&first.record);
+    let first_fields: Vec<String> = first.record.iter().map(lossy).collect();
+    let layout = Layout::detect(file, first.line, &first_fields, delimiter, opts)?;
+    stats
+        .columns
+        .push(format!("{file}: {form}, {}", layout.describe()));
+    let handle = |row: &Row, stats: &mut InputStats| -> Result<Option<IdRow>, InputError> {
+        layout.row(file, row, &zone, opts, stats)
+    };
+    if !layout.has_header
+        && let Some(id_row) = handle(&first, stats)?
+        && let Err(e) = sink(id_row)
+    {
+        return Ok(Err(e));
+    }
+    for row in rows {
+        if opts.is_interrupted() {
+            return Err(InputError::Interrupted);
+        }
+        let row = row?;
+        if is_blank(&row.record) {
+            continue;
+        }
+        if layout.is_header_again(&row.record) {
+            stats.repeated_headers += 1;
+            continue;
+        }
+        if let Some(id_row) = handle(&row, stats)?
+            && let Err(e) = sink(id_row)
+        {
+            return Ok(Err(e));
+        }
+    }
+    if opts.is_interrupted() {
+        return Err(InputError::Interrupted);
+    }
+    Ok(Ok(()))
+}
+
+fn strip_bom(record: &csv::ByteRecord) -> csv::ByteRecord {
+    let mut rebuilt = csv::ByteRecord::new();
+    for (i, field) in record.iter().enumerate() {
+        if i == 0 {
+            rebuilt.push_field(field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field));
+        } else {
+            rebuilt.push_field(field);
+        }
+    }
+    rebuilt.set_position(record.position().cloned());
+    rebuilt
+}
+
+/// A flexible comma-separated reader over `reader` and the physical line numbers of its records.
+pub(crate) fn numbered_csv<R: Read>(
+    reader: R,
+    has_headers: bool,
+) -> (csv::Reader<BufReader<Counting<R>>>, LineNumbers) {
+    numbered_csv_with(reader, has_headers, b',')
+}
+
+/// [`numbered_csv`] with another delimiter.
+pub(crate) fn numbered_csv_with<R: Read>(
+    reader: R,
+    has_headers: bool,
+    delimiter: u8,
+) -> (csv::Reader<BufReader<Counting<R>>>, LineNumbers) {
+    let index = Rc::new(RefCell::new(LineIndex::default()));
+    let counted = Counting {
+        inner: reader,
+        offset: 0,
+        index: index.clone(),
+    };
+    let csv = csv::ReaderBuilder::new()
+        .has_headers(has_headers)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(BufReader::with_capacity(1 << 16, counted));
+    (csv, LineNumbers(index))
+}
+
+/// Physical line numbers of records. csv's own positions lag behind CRLF and blank lines, so
+/// they are counted from the bytes read.
+pub(crate) struct LineNumbers(Rc<RefCell<LineIndex>>);
+
+impl LineNumbers {
+    /// The line `record` starts on. Every record must be asked about, in reading order: that is
+    /// what lets the index forget the breaks before it.
+    pub(crate) fn of(&self, record: &csv::ByteRecord) -> u64 {
+        let start = record.position().map_or(0, |p| p.byte());
+        self.0.borrow_mut().line_at(start)
+    }
+}
+
+/// Where the line breaks are in the bytes read since the last numbered record. Consecutive
+/// breaks (blank lines) are kept as one run, so a million blank lines cost one entry; the text
+/// between breaks is capped at [`MAX_RECORD_BYTES`] per record, so the runs are bounded too.
+#[derive(Default)]
+struct LineIndex {
+    /// Line ends before the runs still kept.
+    newlines_before: u64,
+    runs: VecDeque<BreakRun>,
+    /// Non-break bytes read since the last numbered record.
+    text_since_record: usize,
+    /// The line of the last numbered record.
+    last_line: u64,
+}
+
+/// Consecutive line-break bytes `[start, end)` and the line ends they make (`\r\n` is one).
+struct BreakRun {
+    start: u64,
+    end: u64,
+    ends: u64,
+    last_cr: bool,
+}
+
+impl LineIndex {
+    fn push_break(&mut self, offset: u64, b: u8) {
+        if let Some(run) = self.runs.back_mut()
+            && run.end == offset
+        {
+            run.end += 1;
+            if !(b == b'\n' && run.last_cr) {
+                run.ends += 1;
+            }
+            run.last_cr = b == b'\r';
+            return;
+        }
+        self.runs.push_back(BreakRun {
+            start: offset,
+            end: offset + 1,
+            ends: 1,
+            last_cr: b == b'\r',
+        });
+    }
+
+    /// The physical line (1-based) of the record that starts at byte `start`: every run of
+    /// breaks that starts at or before it (the previous terminator and blank lines) is before it.
+    fn line_at(&mut self, start: u64) -> u64 {
+        while let Some(run) = self.runs.front() {
+            if run.start > start {
+                break;
+            }
+            self.newlines_before += run.ends;
+            self.runs.pop_front();
+        }
+        self.text_since_record = 0;
+        self.last_line = 1 + self.newlines_before;
+        self.last_line
+    }
+}
+
+/// A reader that notes where line breaks are, for [`LineIndex`], and stops a record that grows
+/// past [`MAX_RECORD_BYTES`].
+pub(crate) struct Counting<R> {
+    inner: R,
+    offset: u64,
+    index: Rc<RefCell<LineIndex>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut index = self.index.borrow_mut();
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                index.push_break(self.offset + i as u64, b);
+            } else {
+                index.text_since_record += 1;
+            }
+        }
+        if index.text_since_record > MAX_RECORD_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "more than {} MiB of text after line {} without the end of a row: a line of \
+                     binary data, or a quote opened and never closed",
+                    MAX_RECORD_BYTES >> 20,
+                    index.last_line.max(1)
+                ),
+            ));
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+fn is_blank(record: &csv::ByteRecord) -> bool {
+    record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace))
+}
+
+fn lossy(field: &[u8]) -> String {
+    match std::str::from_utf8(field) {
+        Ok(s) => s.to_string(),
+        Err(_) => latin1(field),
+    }
+}
+
+fn latin1(field: &[u8]) -> String {
+    field.iter().map(|&b| char::from(b)).collect()
+}
+
+fn normalise_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Why an id may not be sent: the character, what it is, and a hint.
+fn id_problem(id: &str) -> Option<(usize, char, &'static str, &'static str)> {
+    id.chars().enumerate().find_map(|(i, c)| {
+        if matches!(c, ',' | ';' | '\t' | '|') {
+            Some((
+                i,
+                c,
+                "a delimiter character",
+                "is the file separated by this character? give --delimiter, or quote the ids",
+            ))
+        } else if is_invisible(c) {
+            Some((
+                i,
+                c,
+                "a control or invisible character",
+                "is the file's encoding right (UTF-16 without a byte-order mark, binary data)? \
+                 re-export it as UTF-8 text",
+            ))
+        } else if c.is_whitespace() {
+            Some((
+                i,
+                c,
+                "whitespace inside",
+                "ids hold no spaces: is --id-column the right column, or is the delimiter wrong \
+                 (--delimiter)?",
+            ))
+        } else {
+            None
+        }
+    })
+}
+
+struct Layout {
+    has_header: bool,
+    headers: Vec<String>,
+    id_index: usize,
+    time_index: Option<usize>,
+    delimiter: Option<u8>,
+}
+
+impl Layout {
+    fn detect(
+        file: &str,
+        line: u64,
+        first: &[String],
+        delimiter: Option<u8>,
+        opts: &InputOptions,
+    ) -> Result<Layout, InputError> {
+        let normalised: Vec<String> = first.iter().map(|h| normalise_name(h)).collect();
+        let shown_headers = shown(&first.join(", "));
+        let find = |name: &str| {
+            let wanted = normalise_name(name);
+            first
+                .iter()
+                .position(|h| h.trim() == name)
+                .or_else(|| normalised.iter().position(|h| *h == wanted))
+        };
+        let not_found = |name: &str, flag| InputError::ColumnNotFound {
+            file: file.to_string(),
+            line,
+            name: shown(name),
+            headers: shown_headers.clone(),
+            flag,
+        };
+        let time_index = |headers_present: bool| -> Result<Option<usize>, InputError> {
+            match &opts.time_column {
+                Some(name) if headers_present => find(name)
+                    .map(Some)
+                    .ok_or_else(|| not_found(name, "time-column")),
+                Some(name) => Err(not_found(name, "time-column")),
+                None if headers_present => Ok(TIME_NAMES
+                    .iter()
+                    .find_map(|t| normalised.iter().position(|h| h == t))),
+                None => Ok(None),
+            }
+        };
+        let layout = |has_header, id_index, time_index| Layout {
+            has_header,
+            headers: first.to_vec(),
+            id_index,
+            time_index,
+            delimiter,
+        };
+        if let Some(name) = &opts.id_column {
+            let id_index = find(name).ok_or_else(|| not_found(name, "id-column"))?;
+            return Ok(layout(true, id_index, time_index(true)?));
+        }
+        if let Some(id_index) = ID_NAMES
+            .iter()
+            .find_map(|n| normalised.iter().position(|h| h == n))
+        {
+            return Ok(layout(true, id_index, time_index(true)?));
+        }
+        if first.len() == 1 {
+            // One column: a header only if it names an id column; anything else is the first id.
+            let is_header = SINGLE_COLUMN_HEADERS.contains(&normalised[0].as_str());
+            return Ok(layout(is_header, 0, time_index(is_header)?));
+        }
+        // A first row holding a time or an id-like value is data: the header is missing.
+        let looks_like_data = first.iter().any(|f| {
+            let f = f.trim();
+            parse_time(f, &opts.time_formats, &TimeZone::UTC).is_some()
+                || (f.len() >= 8
+                    && f.chars().any(|c| c.is_ascii_digit())
+                    && f.chars().any(|c| c.is_ascii_alphabetic()))
+        });
+        Err(InputError::NoIdColumn {
+            file: file.to_string(),
+            line,
+            headers: shown_headers,
+            hint: if looks_like_data {
+                "; the first row looks like data: add a header row naming the columns \
+                 (liveness_id, created_at, ...)"
+                    .into()
+            } else {
+                String::new()
+            },
+        })
+    }
+
+    fn describe(&self) -> String {
+        let id = if self.has_header {
+            format!("id column \"{}\"", shown(&self.headers[self.id_index]))
+        } else {
+            "no header, ids in column 1".to_string()
+        };
+        let time = match self.time_index {
+            Some(i) => format!("time column \"{}\"", shown(&self.headers[i])),
+            None => "no time column".to_string(),
+        };
+        format!("{id}, {time}")
+    }
+
+    /// Whether `record` repeats the header row.
+    fn is_header_again(&self, record: &csv::ByteRecord) -> bool {
+        self.has_header
+            && record.len() == self.headers.len()
+            && record
+                .iter()
+                .zip(&self.headers)
+                .all(|(f, h)| lossy(f).trim() == h.trim())
+    }
+
+    /// A field that holds line breaks and, after one, a line shaped like a row of this file: as
+    /// many fields as the header, and an id-like value (no space, a digit, 4+ characters) in
+    /// the id column. That is a quote opened and not closed, swallowing rows.
+    fn swallowed_row<'r>(&self, record: &'r csv::ByteRecord) -> Option<&'r [u8]> {
+        let d = self.delimiter?;
+        if !self.has_header || self.headers.len() < 2 {
+            return None;
+        }
+        let id_like = |f: &[u8]| {
+            let f = f.trim_ascii();
+            f.len() >= 4
+                && f.iter().any(u8::is_ascii_digit)
+                && !f
+                    .iter()
+                    .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        };
+        record.iter().find_map(|field| {
+            field
+                .split(|&b| b == b'\n' || b == b'\r')
+                .skip(1)
+                .find(|line| {
+                    let fields: Vec<&[u8]> = line.split(|&b| b == d).collect();
+                    fields.len() == self.headers.len()
+                        && fields.get(self.id_index).is_some_and(|f| id_like(f))
+                })
+        })
+    }
+
+    fn row(
+        &self,
+        file: &str,
+        row: &Row,
+        zone: &TimeZone,
+        opts: &InputOptions,
+        stats: &mut InputStats,
+    ) -> Result<Option<IdRow>, InputError> {
+        let (line, record) = (row.line, &row.record);
+        stats.rows += 1;
+        if self.has_header && record.len() != self.headers.len() {
+            stats.ragged_rows += 1;
+        }
+        if let Some(swallowed) = self.swallowed_row(record) {
+            return Err(InputError::BrokenQuote {
+                file: file.to_string(),
+                line,
+                excerpt: shown(&lossy(swallowed)),
+            });
+        }
+        let raw_id = record.get(self.id_index).unwrap_or_default();
+        let id = match std::str::from_utf8(raw_id) {
+            Ok(s) => s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}'),
+            Err(_) => {
+                return Err(InputError::IdNotUtf8 {
+                    file: file.to_string(),
+                    line,
+                    shown: shown(&latin1(raw_id)),
+                });
+            }
+        };
+        if id.is_empty() {
+            stats.blank_ids += 1;
+            return Ok(None);
+        }
+        if row.lost_digits.contains(&self.id_index) {
+            return Err(InputError::IdLostDigits {
+                file: file.to_string(),
+                line,
+                value: shown(id),
+            });
+        }
+        if id.len() > MAX_ID_BYTES {
+            return Err(InputError::IdTooLong {
+                file: file.to_string(),
+                line,
+                len: id.len(),
+            });
+        }
+        if let Some((at, c, what, hint)) = id_problem(id) {
+            return Err(InputError::BadIdCharacter {
+                file: file.to_string(),
+                line,
+                id: shown(id),
+                what,
+                character: format!("'{}' at character {}", shown(&c.to_string()), at + 1),
+                hint: hint.to_string(),
+            });
+        }
+        stats.ids += 1;
+        let mut unreadable_time = None;
+        let event_time_ms = match self.time_index.and_then(|i| record.get(i)) {
+            Some(raw) if !raw.iter().all(u8::is_ascii_whitespace) => {
+                let text = lossy(raw);
+                let parsed = parse_time(&text, &opts.time_formats, zone);
+                if parsed.is_none() {
+                    stats.note_bad_time(&format!("{file}:{line}"), &text);
+                    unreadable_time = Some(text);
+                }
+                parsed
+            }
+            _ => None,
+        };
+        let attrs = if self.has_header {
+            let mut map = serde_json::Map::new();
+            for (i, field) in record.iter().enumerate() {
+                if i == self.id_index {
+                    continue;
+                }
+                // The time column is kept only when it could not be read, so it stays visible.
+                if Some(i) == self.time_index && unreadable_time.is_none() {
+                    continue;
+                }
+                let Some(name) = self.headers.get(i) else {
+                    continue;
+                };
+                let value = match std::str::from_utf8(field) {
+                    Ok(s) => s.trim().to_string(),
+                    Err(_) => {
+                        stats.latin1_fields += 1;
+                        latin1(field).trim().to_string()
+                    }
+                };
+                if !value.is_empty() && !name.trim().is_empty() {
+                    map.insert(name.trim().to_string(), value.into());
+                }
+            }
+            (!map.is_empty()).then(|| serde_json::Value::Object(map).to_string())
+        } else {
+            None
+        };
+        Ok(Some(IdRow {
+            liveness_id: id.to_string(),
+            event_time_ms,
+            dated_by_fetch: unreadable_time.is_some() && opts.bad_times == BadTimes::FetchTime,
+            attrs,
+            source: format!("{file}:{line}"),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{Source, read_ids};
+    use std::io::Write;
+
+    fn read(content: &[u8], opts: &InputOptions) -> Result<(Vec<IdRow>, InputStats), InputError> {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(content).unwrap();
+        let mut stats = InputStats::default();
+        let mut rows = Vec::new();
+        read_ids::<()>(&Source::File(f.path().into()), opts, &mut stats, |r| {
+            rows.push(r);
+            Ok(())
+        })?
+        .unwrap();
+        Ok((rows, stats))
+    }
+
+    fn ids(rows: &[IdRow]) -> Vec<&str> {
+        rows.iter().map(|r| r.liveness_id.as_str()).collect()
+    }
+
+    #[test]
+    fn messy_export() {
+        let content = b"\xEF\xBB\xBFliveness_id,created_at,channel,note\r\n\
+            \"  abc-1 \",2024-05-01 10:00:00,web,\"a, quoted\nnote\"\r\n\
+            \r\n\
+            ,2024-05-01 10:00:00,web,blank id\r\n\
+            0012345678901234567890,1714557600,app,caf\xe9\r\n\
+            ragged-1,2024-05-01T10:00:00Z\r\n\
+            abc-1,not a time,web,dup\r\n";
+        let (rows, stats) = read(content, &InputOptions::default()).unwrap();
+        assert_eq!(
+            ids(&rows),
+            ["abc-1", "0012345678901234567890", "ragged-1", "abc-1"]
+        );
+        assert_eq!(rows[0].event_time_ms, Some(1_714_557_600_000));
+        assert_eq!(rows[1].event_time_ms, Some(1_714_557_600_000));
+        assert_eq!(rows[3].event_time_ms, None);
+        assert_eq!(
+            rows[0].attrs.as_deref(),
+            Some(r#"{"channel":"web","note":"a, quoted\nnote"}"#)
+        );
+        assert_eq!(
+            rows[1].attrs.as_deref(),
+            Some(r#"{"channel":"app","note":"café"}"#)
+        );
+        let lines: Vec<&str> = rows
+            .iter()
+            .map(|r| r.source.rsplit(':').next().unwrap())
+            .collect();
+        assert_eq!(lines, ["2", "6", "7", "8"]);
+        assert_eq!(stats.blank_ids, 1);
+        assert_eq!(stats.latin1_fields, 1);
+        assert_eq!(stats.ragged_rows, 1);
+        assert_eq!(stats.bad_times, 1);
+        assert_eq!(stats.rows, 5);
+        assert_eq!(stats.ids, 4);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Whatever the quoting, line endings, BOM, blank lines, padding and duplicates, the set
+        /// of ids read is exactly the set written.
+        #[test]
+        fn the_ids_read_are_exactly_the_ids_written(
+            ids in proptest::collection::vec("[A-Za-z0-9_./:-][A-Za-z0-9_.\"/:-]{0,20}[A-Za-z0-9_.-]", 1..40),
+            quote_all in proptest::bool::ANY,
+            eol in proptest::sample::select(vec!["\n", "\r\n"]),
+            bom in proptest::bool::ANY,
+            pads in proptest::collection::vec(0usize..3, 40),
+            blanks in proptest::collection::vec(0usize..3, 40),
+            dups in proptest::collection::vec(proptest::bool::ANY, 40),
+        ) {
+            let mut content = Vec::new();
+            if bom {
+                content.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            content.extend_from_slice(format!("liveness_id,note{eol}").as_bytes());
+            for (i, id) in ids.iter().enumerate() {
+                let padded = format!("{}{id}{}", " ".repeat(pads[i]), "\t".repeat(pads[i] % 2));
+                let needs_quotes = quote_all || id.contains([',', '"', '\n']);
+                let field = if needs_quotes {
+                    format!("\"{}\"", padded.replace('"', "\"\""))
+                } else {
+                    padded
+                };
+                let line = format!("{field},n{i}{eol}");
+                content.extend_from_slice(line.as_bytes());
+                if dups[i] {
+                    content.extend_from_slice(line.as_bytes());
+                }
+                for _ in 0..blanks[i] {
+                    content.extend_from_slice(eol.as_bytes());
+                }
+            }
+            let (rows, stats) = read(&content, &InputOptions::default()).unwrap();
+            let read_set: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.liveness_id.as_str()).collect();
+            let want: std::collections::BTreeSet<&str> = ids.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+            proptest::prop_assert_eq!(read_set, want);
+            proptest::prop_assert_eq!(stats.ids as usize, ids.len() + dups.iter().take(ids.len()).filter(|d| **d).count());
+        }
+    }
+
+    #[test]
+    fn lines_are_physical_lines_whatever_the_line_endings() {
+        for eol in ["\n", "\r\n", "\r"] {
+            let content = [
+                "liveness_id,note",
+                "a,x",
+                "b,\"two",
+                "lines\"",
+                "",
+                "",
+                "c,y",
+                "  ",
+                "d,z",
+            ]
+            .join(eol);
+            let (rows, _) = read(content.as_bytes(), &InputOptions::default()).unwrap();
+            let lines: Vec<&str> = rows
+                .iter()
+                .map(|r| r.source.rsplit(':').next().unwrap())
+                .collect();
+            assert_eq!(lines, ["2", "3", "7", "9"], "{eol:?}");
+        }
+    }
+
+    #[test]
+    fn headerless_single_column() {
+        let (rows, _) = read(b"\xEF\xBB\xBF123\n456\n\n 789 \n", &InputOptions::default()).unwrap();
+        assert_eq!(ids(&rows), ["123", "456", "789"]);
+        assert_eq!(rows[0].attrs, None);
+        let (rows, _) = read(b"uuid\nab12\n", &InputOptions::default()).unwrap();
+        assert_eq!(ids(&rows), ["ab12"]);
+        // A first row that names no id column is the first id, even without digits.
+        let (rows, _) = read(b"abcdef\nab12\n", &InputOptions::default()).unwrap();
+        assert_eq!(ids(&rows), ["abcdef", "ab12"]);
+    }
+
+    #[test]
+    fn named_columns() {
+        let opts = InputOptions {
+            id_column: Some("Check Ref".into()),
+            time_column: Some("when".into()),
+            ..InputOptions::default()
+        };
+        let (rows, _) = read(b"when,Check Ref\n2024-05-01,x1\n", &opts).unwrap();
+        assert_eq!(ids(&rows), ["x1"]);
+        assert_eq!(rows[0].event_time_ms, Some(1_714_521_600_000));
+    }
+
+    #[test]
+    fn unreadable_input_names_file_line_and_fix() {
+        let err = read(b"user,channel\nu1,web\n", &InputOptions::default()).unwrap_err();
+        assert!(matches!(err, InputError::NoIdColumn { .. }), "{err}");
+        assert!(err.to_string().contains("--id-column"), "{err}");
+
+        let err = read(b"liveness_id\nok\nbad\xff\n", &InputOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, InputError::IdNotUtf8 { line: 3, .. }),
+            "{err}"
+        );
+
+        let long = format!("liveness_id\n{}\n", "x".repeat(600));
+        let err = read(long.as_bytes(), &InputOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, InputError::IdTooLong { line: 2, .. }),
+            "{err}"
+        );
+
+        let err = read(b"", &InputOptions::default()).unwrap_err();
+        assert!(matches!(err, InputError::Empty { .. }), "{err}");
+
+        let opts = InputOptions {
+            id_column: Some("nope".into()),
+            ..InputOptions::default()
+        };
+        let err = read(b"liveness_id\n1\n", &opts).unwrap_err().to_string();
+        assert!(
+            err.contains("\"nope\"") && err.contains("--id-column"),
+            "{err}"
+        );
+    }
+
+    fn read_err(content: &[u8]) -> String {
+        read(content, &InputOptions::default())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn each_delimiter_and_encoding_gives_the_same_ids_and_times() {
+        let want = ["a869ed01", "b2", "c3"];
+        let t = Some(1_792_998_306_000); // 2026-10-26T07:05:06Z
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        for d in [",", ";", "\t", "|"] {
+            let text = format!(
+                "liveness_id{d}created_at{d}note\r\na869ed01{d}2026-10-26T14:05:06+07:00{d}x\r\n\
+                 b2{d}2026-10-26T07:05:06Z{d}\"p{d} q\"\r\nc3{d}1792998306{d}z\r\n"
+            );
+            inputs.push(text.clone().into_bytes());
+            let mut le = vec![0xff, 0xfe];
+            le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+            inputs.push(le);
+            let mut be = vec![0xfe, 0xff];
+            be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+            inputs.push(be);
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&inputs[inputs.len() - 2]).unwrap();
+            inputs.push(gz.finish().unwrap());
+            // zstd in two frames, as pzstd or appended files write it.
+            let (a, b) = text.as_bytes().split_at(text.len() / 2);
+            let level = ruzstd::encoding::CompressionLevel::Fastest;
+            let mut zst = ruzstd::encoding::compress_to_vec(a, level);
+            zst.extend(ruzstd::encoding::compress_to_vec(b, level));
+            inputs.push(zst);
+        }
+        for (i, input) in inputs.iter().enumerate() {
+            let (rows, stats) = read(input, &InputOptions::default()).unwrap();
+            assert_eq!(ids(&rows), want, "input {i}");
+            assert!(rows.iter().all(|r| r.event_time_ms == t), "input {i}");
+            assert_eq!(stats.columns.len(), 1);
+            assert!(
+                stats.columns[0].contains("(detected)"),
+                "{}",
+                stats.columns[0]
+            );
+        }
+        let (_, stats) = read(&inputs[8], &InputOptions::default()).unwrap();
+        assert!(
+            stats.columns[0].contains("UTF-16LE text (BOM), gzip, delimiter ';'"),
+            "{}",
+            stats.columns[0]
+        );
+    }
+
+    #[test]
+    fn ids_with_control_space_or_delimiter_characters_are_refused_escaped() {
+        // A semicolon file read as one column: the delimiter is in the id.
+        let err = read_err(b"liveness_id\nabc;2026-10-13\n");
+        assert!(
+            err.contains(":2: the id \"abc;2026-10-13\" holds a delimiter character"),
+            "{err}"
+        );
+        assert!(err.contains("--delimiter"), "{err}");
+        let err = read_err(b"liveness_id\nok\nab\x1b[2Jc\n");
+        assert!(
+            err.contains(":3:") && err.contains("'\\u{1b}' at character 3"),
+            "{err}"
+        );
+        assert!(!err.contains('\x1b'), "{err}");
+        assert!(err.contains("encoding"), "{err}");
+        let err = read_err("liveness_id\nab\u{85}c\n".as_bytes());
+        assert!(err.contains("\\u{85}"), "{err}");
+        let err = read_err(b"liveness_id\nab c\n");
+        assert!(err.contains("whitespace inside"), "{err}");
+        // Non-UTF-8 bytes are shown escaped, never raw.
+        let err = read_err(b"liveness_id\nab\x9b2J\n");
+        assert!(err.contains("\\u{9b}") && !err.contains('\u{9b}'), "{err}");
+    }
+
+    #[test]
+    fn a_broken_quote_stops_at_its_line() {
+        let err = read_err(b"liveness_id,created_at,note\nlv-0001,2026-01-01,\"open\nlv-0002,2026-01-01,x\nlv-0003,2026-01-01,y\"\nlv-0004,2026-01-01,z\n");
+        assert!(err.contains(":2: a field runs over several lines"), "{err}");
+        // A real multi-line note is kept.
+        let (rows, _) = read(
+            b"liveness_id,note\na1,\"two\nlines, fine\"\na2,x\n",
+            &InputOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(ids(&rows), ["a1", "a2"]);
+    }
+
+    #[test]
+    fn repeated_headers_are_skipped_and_counted() {
+        let (rows, stats) = read(
+            b"liveness_id,created_at\na1,2026-01-01\nliveness_id,created_at\na2,2026-01-02\n liveness_id , created_at\n",
+            &InputOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(ids(&rows), ["a1", "a2"]);
+        assert_eq!(stats.repeated_headers, 2);
+    }
+
+    #[test]
+    fn line_numbers_stay_right_and_memory_flat_over_blank_lines() {
+        let mut content = b"liveness_id\n".to_vec();
+        content.extend(std::iter::repeat_n(b'\n', 300_000));
+        content.extend(b"a1\n\r\n\r\n  \nb2\n");
+        let (rows, _) = read(&content, &InputOptions::default()).unwrap();
+        let lines: Vec<&str> = rows
+            .iter()
+            .map(|r| r.source.rsplit(':').next().unwrap())
+            .collect();
+        assert_eq!(lines, ["300002", "300006"]);
+        // The index keeps one run for a block of blank lines.
+        let mut index = LineIndex::default();
+        for i in 0..1000 {
+            index.push_break(i, b'\n');
+        }
+        assert_eq!(index.runs.len(), 1);
+        assert_eq!(index.line_at(1000), 1001);
+    }
+
+    #[test]
+    fn a_record_past_the_cap_stops_the_run() {
+        let mut content = b"liveness_id\n".to_vec();
+        content.extend(std::iter::repeat_n(b'a', MAX_RECORD_BYTES + 100_000));
+        let err = read_err(&content);
+        assert!(err.contains("without the end of a row"), "{err}");
+        let mut content = b"liveness_id,note\na1,\"".to_vec();
+        for _ in 0..200_000 {
+            content.extend(b"short line\n");
+        }
+        let err = read_err(&content);
+        assert!(err.contains("without the end of a row"), "{err}");
+    }
+
+    #[test]
+    fn what_is_not_an_id_list_is_refused_by_what_it_is() {
+        let utf16: Vec<u8> = "liveness_id\nabc\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert!(read_err(&utf16).contains("UTF-16 (little-endian) without a byte-order mark"));
+        let all: Vec<u8> = (0..=255).collect();
+        assert!(read_err(&all).contains("binary data"));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&all).unwrap();
+        let err = read_err(&gz.finish().unwrap());
+        assert!(err.contains("binary data"), "{err}");
+        assert!(read_err(b"PK\x03\x04rest").contains("not a workbook"));
+        assert!(read_err(b"\x1f\x8b\x08\x00garbage").contains("cannot read"));
+        assert!(read_err(b"\x28\xb5\x2f\xfd\xff\xff\xff").contains("cannot read"));
+    }
+
+    #[test]
+    fn unreadable_times_are_counted_with_examples_and_a_suggestion() {
+        let (rows, stats) = read(
+            b"liveness_id,created_at\na1,26/10/2026 14:05\na2,01/02/2026 10:00\na3,2026-10-26T00:00:00Z\n",
+            &InputOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(stats.bad_times, 2);
+        assert_eq!(rows[0].event_time_ms, None);
+        assert!(!rows[0].dated_by_fetch);
+        assert_eq!(
+            rows[0].attrs.as_deref(),
+            Some(r#"{"created_at":"26/10/2026 14:05"}"#)
+        );
+        let err = stats
+            .bad_times_error(&InputOptions::default())
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("2 time(s) could not be read, e.g. "),
+            "{err}"
+        );
+        assert!(err.contains(":2: \"26/10/2026 14:05\""), "{err}");
+        assert!(err.contains("--time-format '%d/%m/%Y %H:%M'"), "{err}");
+        let opts = InputOptions {
+            bad_times: BadTimes::FetchTime,
+            ..InputOptions::default()
+        };
+        assert!(stats.bad_times_error(&opts).is_none());
+        let (rows, _) = read(b"liveness_id,created_at\na1,26/10/2026 14:05\n", &opts).unwrap();
+        assert!(rows[0].dated_by_fetch);
+        let opts = InputOptions {
+            time_formats: vec!["%d/%m/%Y %H:%M".into()],
+            ..InputOptions::default()
+        };
+        let (rows, stats) = read(b"liveness_id,created_at\na1,26/10/2026 14:05\n", &opts).unwrap();
+        assert_eq!(stats.bad_times, 0);
+        assert_eq!(rows[0].event_time_ms, Some(1_793_023_500_000));
+    }
+}

@@ -1,0 +1,306 @@
+//! Workbooks (.xlsx, .ods in a ZIP container; .xls in an OLE container) read with calamine:
+//! the first sheet, or the one `--sheet` names, as rows for [`super::records`].
+//!
+//! Policy: cells become text exactly. Whole numbers are written without exponent or `.0`
+//! (`123456789012345678` as stored text stays itself; a number cell up to 2^53 is exact). A
+//! number cell above 2^53 has already lost digits inside the workbook: as an id it stops the run.
+//! Date cells are workbook serial dates with no zone: they are read as civil times in
+//! `--input-tz` and converted to the millisecond. An .xlsx sheet is streamed cell by cell (the
+//! workbook's shared-string table is held, as the format requires); .xls (at most 65,536 rows)
+//! and .ods sheets are read whole.
+
+use std::path::Path;
+
+use calamine::{Data, Reader, open_workbook};
+use jiff::tz::TimeZone;
+
+use super::detect::WorkbookKind;
+use super::records::{Row, read_rows};
+use super::{IdRow, InputError, InputOptions, InputStats, shown};
+
+/// Largest integer a workbook number (an IEEE double) holds exactly.
+const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// Reads the ids of a workbook file.
+pub(crate) fn read<E>(
+    file: &str,
+    path: &Path,
+    kind: WorkbookKind,
+    opts: &InputOptions,
+    stats: &mut InputStats,
+    sink: impl FnMut(IdRow) -> Result<(), E>,
+) -> Result<Result<(), E>, InputError> {
+    let failed = |message: String| InputError::Workbook {
+        file: file.to_string(),
+        message,
+    };
+    let zone = opts.zone.clone().unwrap_or(TimeZone::UTC);
+    let (range, sheet, sheets) = match kind {
+        WorkbookKind::Ole => sheet(
+            open_workbook::<calamine::Xls<_>, _>(path).map_err(|e| {
+                failed(format!(
+                    "cannot read this .xls workbook: {}",
+                    shown(&e.to_string())
+                ))
+            })?,
+            opts,
+        ),
+        WorkbookKind::Zip => match open_workbook::<calamine::Xlsx<_>, _>(path) {
+            Ok(book) => return read_xlsx(file, book, &zone, opts, stats, sink),
+            Err(xlsx) => match open_workbook::<calamine::Ods<_>, _>(path) {
+                Ok(book) => sheet(book, opts),
+                Err(_) => {
+                    return Err(failed(format!(
+                        "this ZIP file is not a workbook liveaudit can read (.xlsx or .ods): {}; \
+                         unpack it, or save the sheet as CSV",
+                        shown(&xlsx.to_string())
+                    )));
+                }
+            },
+        },
+    }
+    .map_err(failed)?;
+    let first_row = u64::from(range.start().map_or(0, |(r, _)| r));
+    let first_col = range.start().map_or(0, |(_, c)| c as usize);
+    let rows = range.rows().enumerate().map(|(i, cells)| {
+        let mut row = RowBuilder::new(first_row + i as u64 + 1);
+        for (c, cell) in cells.iter().enumerate() {
+            row.put(first_col + c, cell, &zone);
+        }
+        Ok(row.finish())
+    });
+    let form = describe(&sheet, opts, sheets);
+    read_rows(file, &form, None, rows, opts, stats, sink)
+}
+
+fn describe(sheet: &str, opts: &InputOptions, sheets: usize) -> String {
+    format!(
+        "workbook, sheet \"{}\" ({} of {sheets}), rows numbered as in the sheet",
+        shown(sheet),
+        if opts.sheet.is_some() {
+            "named"
+        } else {
+            "first"
+        },
+    )
+}
+
+/// An .xlsx sheet streamed cell by cell (memory holds one row, plus the workbook's table of
+/// shared strings), rows handed on as they end.
+fn read_xlsx<E>(
+    file: &str,
+    mut book: calamine::Xlsx<std::io::BufReader<std::fs::File>>,
+    zone: &TimeZone,
+    opts: &InputOptions,
+    stats: &mut InputStats,
+    sink: impl FnMut(IdRow) -> Result<(), E>,
+) -> Result<Result<(), E>, InputError> {
+    let failed = |message: String| InputError::Workbook {
+        file: file.to_string(),
+        message,
+    };
+    let names = book.sheet_names();
+    let name = sheet_name(&names, opts).map_err(failed)?;
+    let form = describe(&name, opts, names.len());
+    let mut cells = book.worksheet_cells_reader(&name).map_err(|e| {
+        failed(format!(
+            "cannot read sheet \"{}\": {}",
+            shown(&name),
+            shown(&e.to_string())
+        ))
+    })?;
+    let mut current: Option<RowBuilder> = None;
+    let mut done = false;
+    let rows = std::iter::from_fn(|| {
+        while !done {
+            let cell = match cells.next_cell() {
+                Ok(cell) => cell,
+                Err(e) => {
+                    done = true;
+                    return Some(Err(failed(format!(
+                        "cannot read sheet \"{}\": {}",
+                        shown(&name),
+                        shown(&e.to_string())
+                    ))));
+                }
+            };
+            let Some(cell) = cell else {
+                done = true;
+                return current.take().map(|row| Ok(row.finish()));
+            };
+            let (r, c) = cell.get_position();
+            let line = u64::from(r) + 1;
+            let value = Data::from(cell.get_value().clone());
+            match &mut current {
+                Some(row) if row.line == line => row.put(c as usize, &value, zone),
+                _ => {
+                    let mut next = RowBuilder::new(line);
+                    next.put(c as usize, &value, zone);
+                    if let Some(ended) = current.replace(next) {
+                        return Some(Ok(ended.finish()));
+                    }
+                }
+            }
+        }
+        None
+    });
+    read_rows(file, &form, None, rows, opts, stats, sink)
+}
+
+/// One sheet row being assembled from its cells (columns kept in place, gaps empty).
+struct RowBuilder {
+    line: u64,
+    cells: Vec<String>,
+    lost_digits: Vec<usize>,
+}
+
+impl RowBuilder {
+    fn new(line: u64) -> RowBuilder {
+        RowBuilder {
+            line,
+            cells: Vec::new(),
+            lost_digits: Vec::new(),
+        }
+    }
+
+    fn put(&mut self, col: usize, cell: &Data, zone: &TimeZone) {
+        let (text, lost) = cell_text(cell, zone);
+        if lost {
+            self.lost_digits.push(col);
+        }
+        if col >= self.cells.len() {
+            self.cells.resize(col + 1, String::new());
+        }
+        self.cells[col] = text;
+    }
+
+    fn finish(self) -> Row {
+        let mut record = csv::ByteRecord::new();
+        for cell in &self.cells {
+            record.push_field(cell.as_bytes());
+        }
+        Row {
+            line: self.line,
+            record,
+            lost_digits: self.lost_digits,
+        }
+    }
+}
+
+type Sheet = (calamine::Range<Data>, String, usize);
+
+/// The sheet to read: `--sheet` (exact, then ignoring case), or the first.
+fn sheet_name(names: &[String], opts: &InputOptions) -> Result<String, String> {
+    match &opts.sheet {
+        Some(wanted) => names
+            .iter()
+            .find(|n| *n == wanted)
+            .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(wanted)))
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "no sheet \"{}\" (sheets: {}); check --sheet",
+                    shown(wanted),
+                    shown(&names.join(", "))
+                )
+            }),
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| "the workbook has no sheets".to_string()),
+    }
+}
+
+fn sheet<R: Reader<std::io::BufReader<std::fs::File>>>(
+    mut book: R,
+    opts: &InputOptions,
+) -> Result<Sheet, String>
+where
+    R::Error: std::fmt::Display,
+{
+    let names = book.sheet_names();
+    let name = sheet_name(&names, opts)?;
+    let range = book.worksheet_range(&name).map_err(|e| {
+        format!(
+            "cannot read sheet \"{}\": {}",
+            shown(&name),
+            shown(&e.to_string())
+        )
+    })?;
+    Ok((range, name, names.len()))
+}
+
+/// A cell as exact text, and whether it is a number that already lost digits.
+fn cell_text(cell: &Data, zone: &TimeZone) -> (String, bool) {
+    match cell {
+        Data::Empty => (String::new(), false),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => (s.clone(), false),
+        Data::Int(i) => (i.to_string(), false),
+        Data::Float(f) => float_text(*f),
+        Data::Bool(b) => (if *b { "TRUE" } else { "FALSE" }.to_string(), false),
+        Data::Error(e) => (format!("#{e:?}"), false),
+        Data::DateTime(dt) if dt.is_datetime() => (serial_date_text(dt, zone), false),
+        Data::DateTime(dt) => float_text(dt.as_f64()),
+    }
+}
+
+/// A number as written: whole numbers without `.0` or exponent; `true` when above 2^53.
+fn float_text(f: f64) -> (String, bool) {
+    if f.fract() == 0.0 && f.is_finite() {
+        (format!("{f:.0}"), f.abs() > EXACT_INTEGER_LIMIT)
+    } else {
+        (f.to_string(), false)
+    }
+}
+
+/// A workbook serial date read as a civil time in `zone`, as RFC 3339 UTC to the millisecond;
+/// empty text (an unreadable time) when the serial is not a real date (Excel's 1900-02-29).
+fn serial_date_text(dt: &calamine::ExcelDateTime, zone: &TimeZone) -> String {
+    let (y, mo, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
+    let civil = jiff::civil::DateTime::new(
+        y as i16,
+        mo as i8,
+        d as i8,
+        h as i8,
+        mi as i8,
+        s as i8,
+        i32::from(ms) * 1_000_000,
+    );
+    match civil.and_then(|c| c.to_zoned(zone.clone())) {
+        Ok(z) => z.timestamp().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Err(_) => format!("workbook serial date {}", dt.as_f64()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_exact_or_flagged() {
+        assert_eq!(
+            float_text(123456789012345.0),
+            ("123456789012345".into(), false)
+        );
+        assert!(!float_text(9_007_199_254_740_992.0).1);
+        assert_eq!(
+            float_text(123_456_789_012_345_680.0),
+            ("123456789012345680".into(), true)
+        );
+        assert!(float_text(1.23e17).1);
+        assert_eq!(float_text(1.5), ("1.5".into(), false));
+    }
+
+    #[test]
+    fn serial_dates_are_civil_times_in_the_zone() {
+        // 45943.5 is 2025-10-13 12:00:00 in the 1900 system.
+        let dt =
+            calamine::ExcelDateTime::new(45943.5, calamine::ExcelDateTimeType::DateTime, false);
+        assert_eq!(
+            serial_date_text(&dt, &TimeZone::UTC),
+            "2025-10-13T12:00:00.000Z"
+        );
+        let jkt = TimeZone::get("Asia/Jakarta").unwrap();
+        assert_eq!(serial_date_text(&dt, &jkt), "2025-10-13T05:00:00.000Z");
+    }
+}
