@@ -119,7 +119,8 @@ fn init_logging(global: &GlobalArgs) {
         .unwrap_or_else(|_| EnvFilter::new(format!("liveaudit={default},warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Redacts the key, escapes control characters, and survives a closed stderr.
+        .with_writer(|| crate::text::SafeStderr)
         .with_target(false);
     let _ = match global.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -266,7 +267,9 @@ pub fn fetch_failure(e: FetchError) -> Failure {
 /// The exit status a finished fetch reports.
 pub fn fetch_status(report: &FetchReport) -> ExitStatus {
     match &report.stop {
-        Some(StopCause::Vendor(StopReason::Misconfigured { .. })) => ExitStatus::Usage,
+        Some(StopCause::Vendor(StopReason::Misconfigured { .. } | StopReason::LicenseApi)) => {
+            ExitStatus::Usage
+        }
         Some(StopCause::Vendor(_)) => ExitStatus::Refused,
         Some(StopCause::Interrupted) => ExitStatus::Interrupted,
         Some(StopCause::Storage(_)) => ExitStatus::Internal,
@@ -291,6 +294,9 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
         }
         (Some(StopCause::Vendor(StopReason::Account { .. })), _) => {
             "the account is stopped at the vendor; when it is open again, run the same command again"
+        }
+        (Some(StopCause::Vendor(StopReason::LicenseApi | StopReason::Misconfigured { .. })), _) => {
+            "fix the result URL, then run the same command again"
         }
         (Some(_), _) | (None, 1..) => "run the same command again to fetch the rest",
         (None, _) => "nothing left to fetch",
@@ -345,7 +351,7 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
                 lines.push(format!("stopped: {stop}"));
             }
             lines.push(format!("database: {}; next: {next}", db.display()));
-            let mut err = std::io::stderr().lock();
+            let mut err = crate::text::SafeStderr;
             for line in lines {
                 let _ = writeln!(err, "{line}");
             }
@@ -649,10 +655,14 @@ fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus, Failure> {
     let _lock = crate::store::FetchLock::acquire(&db)?;
     let mut store = Store::open(&db, OpenMode::Existing)?;
     let purged = crate::store::purge::purge(&mut store, before_ms, args.images.as_deref())?;
-    println!(
+    let _ = writeln!(
+        std::io::stdout(),
         "purged scores and face digests of {} checks dated before {} ({}); {} image files deleted; \
          codes, sequence ids and times are kept for billing",
-        purged.checks, args.before, args.tz, purged.image_files
+        purged.checks,
+        args.before,
+        args.tz,
+        purged.image_files
     );
     Ok(ExitStatus::Ok)
 }

@@ -18,5 +18,6 @@ pub mod mock;
 pub mod report;
 pub mod statement;
 pub mod store;
+pub mod text;
 pub mod timestamp;
 pub mod vendor;

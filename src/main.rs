@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         // A closed pipe (`liveaudit export | head`) ends with status 0 and no message.
         Err(failure) if failure.status == liveaudit::exit::ExitStatus::Ok => failure.status.into(),
         Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
+            // Through the scrubbing writer: no key, no raw control bytes, no panic on a closed
+            // stderr.
+            use std::io::Write;
+            let line = format!("error: {:#}\n", failure.error);
+            let _ = liveaudit::text::SafeStderr.write_all(line.as_bytes());
             failure.status.into()
         }
     }

@@ -459,6 +459,9 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
         let retry = match attempt.verdict {
             Verdict::Final(answer) => {
                 ctx.breaker.record_ok();
+                if !answer.dropped.is_empty() {
+                    tracing::warn!(liveness_id = %id, "{}", dropped_note(&answer.dropped));
+                }
                 return Ending::Resolved(answer, Some(row));
             }
             Verdict::GiveUp(fault) => {
@@ -521,13 +524,21 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
     }
 }
 
+/// The note for secondary fields dropped from an answer that was kept.
+fn dropped_note(fields: &[&str]) -> String {
+    format!(
+        "answer kept; dropped field(s) of an unexpected type: {}",
+        fields.join(", ")
+    )
+}
+
 fn attempt_row(id: &str, sent_at_ms: i64, attempt: &crate::vendor::client::Attempt) -> AttemptRow {
     let (outcome, code, sequence_id, detail) = match &attempt.verdict {
         Verdict::Final(a) => (
             "final".to_string(),
             Some(a.code),
             a.sequence_id.clone(),
-            None,
+            (!a.dropped.is_empty()).then(|| dropped_note(&a.dropped)),
         ),
         Verdict::Retry(r) => (
             format!("retry:{}", r.fault.kind()),

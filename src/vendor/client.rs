@@ -5,7 +5,8 @@
 //! [`classify_response`](super::answer::classify_response). Redirects are never followed (a
 //! redirect would carry the partner key to another address). Every transport error passes
 //! through [`transport_fault`], the single point where reqwest's URL (which holds the key) is
-//! stripped and any remaining trace of the key is redacted.
+//! stripped and any remaining trace of the key is redacted; vendor bodies are scrubbed where
+//! they are parsed ([`super::answer`]).
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use super::answer::{
     parse_retry_after, snippet,
 };
 use super::codes::CodeTable;
-use crate::config::{Secret, VendorSettings};
+use crate::config::VendorSettings;
 
 /// Timeouts and limits of the HTTP client.
 #[derive(Debug, Clone)]
@@ -73,7 +74,6 @@ pub struct VendorClient {
     http: reqwest::Client,
     result_url: Option<Url>,
     license_url: Option<Url>,
-    key: Secret,
     options: ClientOptions,
 }
 
@@ -101,6 +101,8 @@ impl VendorClient {
             .user_agent(concat!("liveaudit/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| VendorError::Client(e.without_url().to_string()))?;
+        // Every text this client hands out is scrubbed of the key (see crate::text).
+        crate::text::register_secret(settings.partner_key.expose());
         let with_credentials = |url: &Url| {
             let mut url = url.clone();
             url.query_pairs_mut()
@@ -112,7 +114,6 @@ impl VendorClient {
             http,
             result_url: settings.result_url.as_ref().map(with_credentials),
             license_url: settings.license_url.as_ref().map(with_credentials),
-            key: settings.partner_key.clone(),
             options,
         })
     }
@@ -263,13 +264,7 @@ impl VendorClient {
         let timeout = err.is_timeout();
         let connect = err.is_connect();
         let err = err.without_url();
-        let mut text = error_chain(&err);
-        let key = self.key.expose();
-        if !key.is_empty() {
-            text = text.replace(key, "<redacted>");
-            let encoded: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
-            text = text.replace(&encoded, "<redacted>");
-        }
+        let text = crate::text::redact(&error_chain(&err)).into_owned();
         if timeout {
             Fault::Timeout(self.options.timeout)
         } else if connect {
