@@ -71,7 +71,11 @@ impl From<StoreError> for Failure {
             StoreError::NotADatabase { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::Missing { .. }
+            | StoreError::Foreign { .. }
+            | StoreError::Uri { .. }
+            | StoreError::OutputIsDatabase { .. }
             | StoreError::Busy { .. } => ExitStatus::Usage,
+            _ if e.is_corrupt() => ExitStatus::Usage,
             _ => ExitStatus::Internal,
         };
         Failure {
@@ -359,17 +363,85 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat) {
     }
 }
 
-/// Opens `path` for writing, or stdout.
-fn output(path: Option<&Path>) -> Result<Box<dyn Write>, Failure> {
-    match path {
-        Some(p) => {
-            let f = std::fs::File::create(p)
-                .with_context(|| format!("creating {}", p.display()))
-                .map_err(Failure::usage)?;
-            Ok(Box::new(std::io::BufWriter::new(f)))
+/// Where a command's result goes: stdout, or `--output` written to a temporary file in the same
+/// directory and renamed over the path only when complete, so a full disk or a crash never
+/// leaves half a file in place of the old one. A path that is not a regular file (a FIFO,
+/// `/dev/stdout`) is written directly.
+enum Output {
+    Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>),
+    Direct(std::io::BufWriter<std::fs::File>),
+    Staged {
+        file: std::io::BufWriter<tempfile::NamedTempFile>,
+        dest: PathBuf,
+    },
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::Direct(w) => w.write(buf),
+            Output::Staged { file, .. } => file.write(buf),
         }
-        None => Ok(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))),
     }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::Direct(w) => w.flush(),
+            Output::Staged { file, .. } => file.flush(),
+        }
+    }
+}
+
+impl Output {
+    /// Flushes, and puts a staged file in place.
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Output::Stdout(mut w) => w.flush(),
+            Output::Direct(mut w) => w.flush(),
+            Output::Staged { file, dest } => {
+                let tmp = file.into_inner().map_err(|e| e.into_error())?;
+                tmp.as_file().sync_all()?;
+                tmp.persist(&dest).map_err(|e| e.error)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Opens `path` for writing (never the database `db` or its WAL), or stdout.
+fn output(path: Option<&Path>, db: Option<&Path>) -> Result<Output, Failure> {
+    let Some(p) = path else {
+        return Ok(Output::Stdout(std::io::BufWriter::new(
+            std::io::stdout().lock(),
+        )));
+    };
+    if let Some(db) = db {
+        crate::store::refuse_output_on_database("--output", p, db)?;
+    }
+    let creating = |e: std::io::Error| {
+        Failure::usage(anyhow::Error::new(e).context(format!("creating {}", p.display())))
+    };
+    if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .map_err(creating)?;
+        return Ok(Output::Direct(std::io::BufWriter::new(f)));
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".liveaudit-output-")
+        .tempfile_in(dir)
+        .map_err(creating)?;
+    Ok(Output::Staged {
+        file: std::io::BufWriter::new(tmp),
+        dest: p.to_path_buf(),
+    })
 }
 
 fn write_failure(e: std::io::Error) -> Failure {
@@ -386,10 +458,12 @@ fn write_failure(e: std::io::Error) -> Failure {
 fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
     let codes = code_table(&layers)?;
-    let store = Store::open(&layers.db(), OpenMode::Existing)?;
-    let mut out = output(args.output.as_deref())?;
+    let db = layers.db();
+    let store = Store::open(&db, OpenMode::Existing)?;
+    let mut out = output(args.output.as_deref(), Some(&db))?;
     match crate::export::export(&store, &codes, args.format, &mut out) {
         Ok(rows) => {
+            out.finish().map_err(write_failure)?;
             tracing::debug!(rows, "exported");
             Ok(ExitStatus::Ok)
         }
@@ -423,11 +497,16 @@ fn default_format(format: Option<Format>, output: Option<&Path>) -> Format {
     })
 }
 
-fn emit(doc: &Document, format: Option<Format>, output_path: Option<&Path>) -> Result<(), Failure> {
+fn emit(
+    doc: &Document,
+    format: Option<Format>,
+    output_path: Option<&Path>,
+    db: &Path,
+) -> Result<(), Failure> {
     let format = default_format(format, output_path);
-    let mut out = output(output_path)?;
+    let mut out = output(output_path, Some(db))?;
     render(doc, format, &mut out)
-        .and_then(|()| out.flush())
+        .and_then(|()| out.finish())
         .map_err(write_failure)
 }
 
@@ -496,14 +575,24 @@ pub fn attacks_document(
 fn report_billing(global: &GlobalArgs, args: &BillingArgs) -> Result<ExitStatus, Failure> {
     let (store, codes) = report_store(global)?;
     let doc = billing_document(&store, &codes, args)?;
-    emit(&doc, args.common.format, args.common.output.as_deref())?;
+    emit(
+        &doc,
+        args.common.format,
+        args.common.output.as_deref(),
+        store.path(),
+    )?;
     Ok(ExitStatus::Ok)
 }
 
 fn report_attacks(global: &GlobalArgs, args: &AttacksArgs) -> Result<ExitStatus, Failure> {
     let (store, codes) = report_store(global)?;
     let doc = attacks_document(&store, &codes, args)?;
-    emit(&doc, args.common.format, args.common.output.as_deref())?;
+    emit(
+        &doc,
+        args.common.format,
+        args.common.output.as_deref(),
+        store.path(),
+    )?;
     Ok(ExitStatus::Ok)
 }
 
@@ -568,9 +657,15 @@ pub fn reconcile_document(
 fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
     let codes = code_table(&layers)?;
-    let mut store = Store::open(&layers.db(), OpenMode::Existing)?;
+    let db = layers.db();
+    for (what, path) in [("--details", &args.details), ("--output", &args.output)] {
+        if let Some(p) = path {
+            crate::store::refuse_output_on_database(what, p, &db)?;
+        }
+    }
+    let mut store = Store::open(&db, OpenMode::Existing)?;
     let (doc, clean) = reconcile_document(&mut store, &codes, args)?;
-    emit(&doc, args.format, args.output.as_deref())?;
+    emit(&doc, args.format, args.output.as_deref(), store.path())?;
     Ok(if clean {
         ExitStatus::Ok
     } else {
@@ -652,6 +747,9 @@ fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus, Failure> {
     };
     let layers = layers(global, &VendorArgs::default())?;
     let db = layers.db();
+    if !db.exists() {
+        return Err(StoreError::Missing { path: db }.into());
+    }
     let _lock = crate::store::FetchLock::acquire(&db)?;
     let mut store = Store::open(&db, OpenMode::Existing)?;
     let purged = crate::store::purge::purge(&mut store, before_ms, args.images.as_deref())?;
@@ -697,7 +795,7 @@ fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus, Failure> {
         charts: Vec::new(),
         json: serde_json::to_value(table.iter().collect::<Vec<_>>()).unwrap_or_default(),
     };
-    let mut out = output(None)?;
+    let mut out = output(None, None)?;
     if format == Format::Csv {
         // The same columns as codes.csv, so the output can be edited and fed back.
         let mut w = csv::Writer::from_writer(&mut out);
@@ -712,7 +810,7 @@ fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus, Failure> {
     } else {
         render(&doc, format, &mut out).map_err(write_failure)?;
     }
-    out.flush().map_err(write_failure)?;
+    out.finish().map_err(write_failure)?;
     Ok(ExitStatus::Ok)
 }
 

@@ -29,7 +29,7 @@ use crate::config::VendorSettings;
 use crate::input::{InputOptions, Source};
 use crate::store::intake::{self, IntakeError, IntakeStats, ToFetch};
 use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
-use crate::store::{FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
+use crate::store::{DbWatch, FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
 use crate::vendor::answer::{Fault, ResultAnswer, StopReason, Verdict};
 use crate::vendor::client::{ClientOptions, VendorClient, VendorError};
 use crate::vendor::codes::{Category, CodeTable};
@@ -163,7 +163,7 @@ impl Ctx {
 /// Runs a fetch: lock, register input, fetch, record the run.
 pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let started = Instant::now();
-    let _lock = FetchLock::acquire(&opts.db)?;
+    let lock = FetchLock::acquire(&opts.db)?;
     let mut store = Store::open(&opts.db, OpenMode::ReadWrite)?;
     let names: Vec<String> = opts.sources.iter().map(Source::name).collect();
     let run_id = store.begin_run(&names)?;
@@ -208,7 +208,20 @@ pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let tally = Arc::new(Tally::default());
     let mut stop = None;
     if to_fetch > 0 {
-        stop = fetch_pending(&opts, run_id, to_fetch, concurrency, tally.clone()).await?;
+        stop = fetch_pending(
+            &opts,
+            run_id,
+            to_fetch,
+            concurrency,
+            tally.clone(),
+            lock.watch(),
+        )
+        .await?;
+    }
+    // Results written to a database that was deleted or replaced meanwhile are lost with it.
+    if let Err(e) = lock.check_in_place() {
+        tracing::error!(error = %e, "the database is gone");
+        stop = Some(StopCause::Storage(e.to_string()));
     }
 
     let counts = store.status_counts(Some(run_id))?;
@@ -254,6 +267,7 @@ async fn fetch_pending(
     to_fetch: i64,
     concurrency: usize,
     tally: Arc<Tally>,
+    db_watch: DbWatch,
 ) -> Result<Option<StopCause>, FetchError> {
     let mut client_opts = opts.client.clone();
     client_opts.pool_max_idle = concurrency;
@@ -274,6 +288,7 @@ async fn fetch_pending(
     });
 
     let signals = tokio::spawn(watch_signals(ctx.clone()));
+    let db_watcher = tokio::spawn(watch_database(ctx.clone(), db_watch));
     let reporter = Reporter::start(opts.progress, to_fetch as u64, tally);
     // Many workers take from one queue: an MPMC channel, so no worker holds a lock while it
     // waits. Ids travel in small chunks: one hand-over (and at most one wake-up of the
@@ -311,6 +326,7 @@ async fn fetch_pending(
     }
     reporter.finish();
     signals.abort();
+    db_watcher.abort();
     // Close the id channel: a producer blocked on a full channel after a stop sees it and ends.
     ids_rx.close();
 
@@ -370,6 +386,23 @@ fn produce_ids(
             if cancel.is_cancelled() || tx.send_blocking(chunk).is_err() {
                 return Ok(());
             }
+        }
+    }
+}
+
+/// How often a run checks that its database file is still the one it locked.
+const DB_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Stops the run when the database file is deleted or replaced under it.
+async fn watch_database(ctx: Arc<Ctx>, watch: DbWatch) {
+    let mut every = tokio::time::interval(DB_CHECK_EVERY);
+    loop {
+        every.tick().await;
+        let check = watch.clone();
+        let gone = tokio::task::spawn_blocking(move || check.check_in_place()).await;
+        if let Ok(Err(e)) = gone {
+            ctx.stop(StopCause::Storage(e.to_string()));
+            return;
         }
     }
 }
