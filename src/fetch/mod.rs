@@ -135,6 +135,8 @@ struct Ctx {
     writer: WriterHandle,
     cancel: CancellationToken,
     stop: Mutex<Option<StopCause>>,
+    /// One per request allowed in flight (`--concurrency`); not held during back-off waits.
+    slots: tokio::sync::Semaphore,
     tally: Arc<Tally>,
     save_images: Option<PathBuf>,
 }
@@ -283,6 +285,7 @@ async fn fetch_pending(
         writer,
         cancel: cancel.clone(),
         stop: Mutex::new(None),
+        slots: tokio::sync::Semaphore::new(concurrency),
         tally: tally.clone(),
         save_images: opts.save_images.clone(),
     });
@@ -300,29 +303,48 @@ async fn fetch_pending(
         move || produce_ids(&db, run_id, ids_tx, &cancel)
     });
 
-    // Each worker is its own task, so requests are parsed and classified on every runtime
-    // thread, not all inside the task that awaits them.
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (ctx, ids_rx) = (ctx.clone(), ids_rx.clone());
-        workers.spawn(async move {
-            while let Ok(chunk) = ids_rx.recv().await {
-                for check in chunk {
-                    if ctx.cancel.is_cancelled() {
-                        return;
-                    }
-                    fetch_one(&ctx, check).await;
-                }
-            }
-        });
-    }
-    while let Some(joined) = workers.join_next().await {
+    // Every id is its own task, so requests are parsed and classified on every runtime thread.
+    // A request needs one of `concurrency` slots; an id waiting out a back-off gives its slot
+    // back, so ids held at 11350 or 5xx do not starve the others. At most
+    // `HELD_PER_SLOT * concurrency` ids are in progress at once (memory stays flat).
+    let held = Arc::new(tokio::sync::Semaphore::new(concurrency * HELD_PER_SLOT));
+    let mut tasks = tokio::task::JoinSet::new();
+    let reap = |joined: Result<(), tokio::task::JoinError>, ctx: &Ctx| {
         if let Err(e) = joined {
-            tracing::error!(error = %e, "a fetch worker failed");
+            tracing::error!(error = %e, "a fetch task failed");
             ctx.stop(StopCause::Storage(format!(
-                "internal error in a fetch worker: {e}"
+                "internal error in a fetch task: {e}"
             )));
         }
+    };
+    'dispatch: loop {
+        let chunk = tokio::select! {
+            _ = ctx.cancel.cancelled() => break,
+            chunk = ids_rx.recv() => match chunk {
+                Ok(chunk) => chunk,
+                Err(_) => break,
+            },
+        };
+        for check in chunk {
+            let permit = tokio::select! {
+                _ = ctx.cancel.cancelled() => break 'dispatch,
+                permit = held.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break 'dispatch,
+                },
+            };
+            let task_ctx = ctx.clone();
+            tasks.spawn(async move {
+                fetch_one(&task_ctx, check).await;
+                drop(permit);
+            });
+            while let Some(joined) = tasks.try_join_next() {
+                reap(joined, &ctx);
+            }
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        reap(joined, &ctx);
     }
     reporter.finish();
     signals.abort();
@@ -362,8 +384,11 @@ async fn fetch_pending(
     }
 }
 
-/// Ids handed to a worker at once.
+/// Ids handed over from the producer at once.
 const ID_CHUNK: usize = 8;
+
+/// Ids in progress (sending, or waiting out a back-off) per request slot.
+const HELD_PER_SLOT: usize = 8;
 
 /// Pages ids needing the vendor out of the database into the workers' channel.
 fn produce_ids(
@@ -454,7 +479,20 @@ async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch) {
     let ending = attempt_until_final(ctx, &liveness_id, &mut attempts).await;
     let op = match ending {
         Ending::Resolved(answer, last_attempt) => {
-            resolved_op(ctx, check, &liveness_id, answer, attempts, last_attempt).await
+            match save_face(ctx, &liveness_id, &answer).await {
+                Ok(()) => resolved_op(ctx, check, answer, attempts, last_attempt),
+                Err(error) => {
+                    // The answer is not stored: the id stays unresolved, so a later run asks
+                    // again and writes its image then.
+                    Tally::add(&ctx.tally.failed);
+                    WriteOp::Failed {
+                        check,
+                        error,
+                        attempts,
+                        last_attempt,
+                    }
+                }
+            }
         }
         Ending::Failed(fault, last_attempt) => {
             Tally::add(&ctx.tally.failed);
@@ -477,6 +515,15 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
     let mut rate_limited = 0;
     let mut internal: Option<ResultAnswer> = None;
     loop {
+        // The slot is held from waiting for the pace to the attempt's write, and given back
+        // before a back-off wait.
+        let slot = tokio::select! {
+            _ = ctx.cancel.cancelled() => return Ending::Stopped,
+            slot = ctx.slots.acquire() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return Ending::Stopped,
+            },
+        };
         let Some(sent_at_ms) = ctx.pace.ready(&ctx.cancel).await else {
             return Ending::Stopped;
         };
@@ -550,6 +597,7 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
             };
         };
         Tally::add(&ctx.tally.retries);
+        drop(slot);
         tokio::select! {
             _ = ctx.cancel.cancelled() => return Ending::Stopped,
             _ = tokio::time::sleep(delay) => {}
@@ -605,11 +653,37 @@ fn attempt_row(id: &str, sent_at_ms: i64, attempt: &crate::vendor::client::Attem
     }
 }
 
-/// Counts a resolved answer, saves its face if asked, and builds its write.
-async fn resolved_op(
+/// Saves the face when `--save-images` asks for it. A failure is the id's failure; a full or
+/// read-only disk also stops the run, since every later image would fail the same way.
+async fn save_face(ctx: &Ctx, id: &str, answer: &ResultAnswer) -> Result<(), String> {
+    let (Some(dir), Some(bytes)) = (
+        &ctx.save_images,
+        answer.face.as_ref().and_then(|f| f.bytes.as_ref()),
+    ) else {
+        return Ok(());
+    };
+    let (dir, id_for_file, bytes) = (dir.clone(), id.to_string(), bytes.clone());
+    let saved = tokio::task::spawn_blocking(move || faces::save(&dir, &id_for_file, &bytes)).await;
+    let error = match saved {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e,
+        Err(e) => std::io::Error::other(e.to_string()),
+    };
+    let message = format!("could not save the face image under --save-images: {error}");
+    tracing::warn!(liveness_id = %id, error = %error, "could not save the face image");
+    // ENOSPC, EDQUOT, EROFS: the disk, not this image.
+    if matches!(error.raw_os_error(), Some(28 | 122 | 30)) {
+        ctx.stop(StopCause::Storage(format!(
+            "{message} (free space or fix the directory, then run the same command again)"
+        )));
+    }
+    Err(message)
+}
+
+/// Counts a resolved answer and builds its write.
+fn resolved_op(
     ctx: &Ctx,
     check: i64,
-    id: &str,
     answer: ResultAnswer,
     attempts: i64,
     last_attempt: Option<AttemptRow>,
@@ -623,17 +697,6 @@ async fn resolved_op(
     }
     if category == Category::Attack {
         Tally::add(&ctx.tally.attacks);
-    }
-    if let (Some(dir), Some(bytes)) = (
-        &ctx.save_images,
-        answer.face.as_ref().and_then(|f| f.bytes.as_ref()),
-    ) {
-        let (dir, id_for_file, bytes) = (dir.clone(), id.to_string(), bytes.clone());
-        let saved =
-            tokio::task::spawn_blocking(move || faces::save(&dir, &id_for_file, &bytes)).await;
-        if !matches!(saved, Ok(Ok(_))) {
-            tracing::warn!(liveness_id = %id, "could not save the face image");
-        }
     }
     WriteOp::Resolved {
         check,

@@ -33,7 +33,15 @@ pub struct ClientOptions {
     pub max_body: usize,
     /// Most idle connections kept per host (the fetcher sets it to its concurrency).
     pub pool_max_idle: usize,
+    /// Bytes of answer bodies buffered at once over all requests, beyond the
+    /// [`SMALL_BODY`] each request may always hold: a body larger than that waits for a share
+    /// of this budget (at least one body of `max_body` is always let through).
+    pub body_budget: usize,
 }
+
+/// The part of an answer any request may buffer without waiting for the shared budget: a
+/// normal answer with its face image fits.
+pub const SMALL_BODY: usize = 256 * 1024;
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -43,6 +51,7 @@ impl Default for ClientOptions {
             read_timeout: Duration::from_secs(20),
             max_body: 16 * 1024 * 1024,
             pool_max_idle: 64,
+            body_budget: 32 * 1024 * 1024,
         }
     }
 }
@@ -75,6 +84,8 @@ pub struct VendorClient {
     result_url: Option<Url>,
     license_url: Option<Url>,
     options: ClientOptions,
+    /// Permits to buffer one large body each: `body_budget / max_body`, at least one.
+    large_bodies: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for VendorClient {
@@ -114,6 +125,9 @@ impl VendorClient {
             http,
             result_url: settings.result_url.as_ref().map(with_credentials),
             license_url: settings.license_url.as_ref().map(with_credentials),
+            large_bodies: tokio::sync::Semaphore::new(
+                (options.body_budget / options.max_body.max(1)).max(1),
+            ),
             options,
         })
     }
@@ -133,9 +147,9 @@ impl VendorClient {
         };
         let body = serde_json::json!({ "liveness_id": liveness_id });
         let (http_status, verdict) = match self.exchange(url, &body).await {
-            Ok((status, retry_after, bytes)) => (
+            Ok((status, retry_after, body)) => (
                 Some(status),
-                classify_response(status, retry_after, &bytes, codes),
+                classify_response(status, retry_after, &body.bytes, codes),
             ),
             Err((status, fault)) => (
                 status,
@@ -162,7 +176,7 @@ impl VendorClient {
             }));
         };
         let body = serde_json::json!({ "session_duration": duration_secs });
-        let (status, retry_after, bytes) = self
+        let (status, retry_after, body) = self
             .exchange(url, &body)
             .await
             .map_err(|(_, fault)| VendorError::Fault(fault))?;
@@ -182,6 +196,7 @@ impl VendorClient {
             _ => {}
         }
         let _ = retry_after;
+        let bytes = body.bytes;
         let answer = parse_license(&bytes).map_err(|e| {
             VendorError::Fault(Fault::Unparsable {
                 status,
@@ -208,7 +223,7 @@ impl VendorClient {
         &self,
         url: &Url,
         body: &serde_json::Value,
-    ) -> Result<(u16, Option<Duration>, Vec<u8>), (Option<u16>, Fault)> {
+    ) -> Result<(u16, Option<Duration>, Body<'_>), (Option<u16>, Fault)> {
         let mut response = self
             .http
             .post(url.clone())
@@ -226,13 +241,29 @@ impl VendorClient {
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err((Some(status), Fault::TooLarge { status, limit }));
         }
-        let mut bytes =
-            Vec::with_capacity(response.content_length().unwrap_or(4096).min(1 << 20) as usize);
+        let declared = response.content_length().map(|n| n as usize);
+        let mut large = None;
+        if declared.is_some_and(|n| n > SMALL_BODY) {
+            large = self.large_body_permit().await;
+        }
+        let mut bytes = Vec::with_capacity(declared.unwrap_or(4096).min(SMALL_BODY));
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if bytes.len() + chunk.len() > limit {
+                    let needed = bytes.len() + chunk.len();
+                    if needed > limit {
                         return Err((Some(status), Fault::TooLarge { status, limit }));
+                    }
+                    if needed > SMALL_BODY && large.is_none() {
+                        large = self.large_body_permit().await;
+                    }
+                    if needed > bytes.capacity() {
+                        // Grow to the declared length at once, else by doubling up to the cap.
+                        let want = declared
+                            .filter(|&n| n >= needed)
+                            .unwrap_or_else(|| needed.max(bytes.capacity() * 2))
+                            .min(limit);
+                        bytes.reserve_exact(want - bytes.len());
                     }
                     bytes.extend_from_slice(&chunk);
                 }
@@ -255,7 +286,20 @@ impl VendorClient {
                 }
             }
         }
-        Ok((status, retry_after, bytes))
+        Ok((
+            status,
+            retry_after,
+            Body {
+                bytes,
+                _large: large,
+            },
+        ))
+    }
+
+    /// Waits for a share of the body budget.
+    async fn large_body_permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed, so this always holds a permit.
+        self.large_bodies.acquire().await.ok()
     }
 
     /// The one conversion point from reqwest errors: the URL (which holds the partner key) is
@@ -273,6 +317,13 @@ impl VendorClient {
             Fault::Transport(text)
         }
     }
+}
+
+/// A buffered answer body and, when it is large, its share of the body budget (released when
+/// the body is dropped, after it is classified).
+struct Body<'a> {
+    bytes: Vec<u8>,
+    _large: Option<tokio::sync::SemaphorePermit<'a>>,
 }
 
 /// An error and its sources on one line.
