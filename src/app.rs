@@ -461,7 +461,7 @@ fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure>
     let db = layers.db();
     let store = Store::open(&db, OpenMode::Existing)?;
     let mut out = output(args.output.as_deref(), Some(&db))?;
-    match crate::export::export(&store, &codes, args.format, &mut out) {
+    match crate::export::export(&store, &codes, args.format, args.raw_cells, &mut out) {
         Ok(rows) => {
             out.finish().map_err(write_failure)?;
             tracing::debug!(rows, "exported");
@@ -502,12 +502,47 @@ fn emit(
     format: Option<Format>,
     output_path: Option<&Path>,
     db: &Path,
+    raw_cells: bool,
 ) -> Result<(), Failure> {
     let format = default_format(format, output_path);
+    let to_terminal = output_path.is_none() && std::io::stdout().is_terminal();
+    let doc = output_safe(doc, format, to_terminal, raw_cells);
     let mut out = output(output_path, Some(db))?;
-    render(doc, format, &mut out)
+    render(&doc, format, &mut out)
         .and_then(|()| out.finish())
         .map_err(write_failure)
+}
+
+/// The document as it may leave the program: text cells of a table, Markdown, or anything
+/// shown on a terminal have their control characters escaped; CSV cells are neutralised
+/// against spreadsheet formulas unless `raw_cells`.
+fn output_safe(doc: &Document, format: Format, to_terminal: bool, raw_cells: bool) -> Document {
+    let escape = to_terminal || matches!(format, Format::Table | Format::Markdown);
+    let neutralise = format == Format::Csv && !raw_cells;
+    let fix = |s: &String| -> String {
+        let s = if escape {
+            crate::text::escape(s).into_owned()
+        } else {
+            s.clone()
+        };
+        if neutralise {
+            crate::text::neutralise_formula(&s).into_owned()
+        } else {
+            s
+        }
+    };
+    let mut safe = doc.clone();
+    safe.title = fix(&safe.title);
+    safe.summary = safe.summary.iter().map(fix).collect();
+    for section in &mut safe.sections {
+        section.title = fix(&section.title);
+        section.headers = section.headers.iter().map(fix).collect();
+        section.notes = section.notes.iter().map(fix).collect();
+        for row in &mut section.rows {
+            *row = row.iter().map(fix).collect();
+        }
+    }
+    safe
 }
 
 fn report_store(global: &GlobalArgs) -> Result<(Store, CodeTable), Failure> {
@@ -580,6 +615,7 @@ fn report_billing(global: &GlobalArgs, args: &BillingArgs) -> Result<ExitStatus,
         args.common.format,
         args.common.output.as_deref(),
         store.path(),
+        args.common.raw_cells,
     )?;
     Ok(ExitStatus::Ok)
 }
@@ -592,6 +628,7 @@ fn report_attacks(global: &GlobalArgs, args: &AttacksArgs) -> Result<ExitStatus,
         args.common.format,
         args.common.output.as_deref(),
         store.path(),
+        args.common.raw_cells,
     )?;
     Ok(ExitStatus::Ok)
 }
@@ -665,7 +702,13 @@ fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Fa
     }
     let mut store = Store::open(&db, OpenMode::Existing)?;
     let (doc, clean) = reconcile_document(&mut store, &codes, args)?;
-    emit(&doc, args.format, args.output.as_deref(), store.path())?;
+    emit(
+        &doc,
+        args.format,
+        args.output.as_deref(),
+        store.path(),
+        args.raw_cells,
+    )?;
     Ok(if clean {
         ExitStatus::Ok
     } else {
@@ -710,7 +753,7 @@ async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, F
     let _ = writeln!(
         out,
         "license:     {}",
-        answer.license.as_deref().unwrap_or("(none)")
+        crate::text::clean(answer.license.as_deref().unwrap_or("(none)"))
     );
     if let Some(t) = expiry {
         let local = t.to_zoned(jiff::tz::TimeZone::system());
@@ -724,7 +767,7 @@ async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, F
     let _ = writeln!(
         out,
         "sequence_id: {}",
-        answer.sequence_id.as_deref().unwrap_or("")
+        crate::text::clean(answer.sequence_id.as_deref().unwrap_or(""))
     );
     Ok(ExitStatus::Ok)
 }

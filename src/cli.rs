@@ -160,6 +160,10 @@ pub struct ExportArgs {
     /// Write to FILE instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Keep CSV cells that start with = + - @ as they are (by default they get a leading '
+    /// so a spreadsheet does not run them as formulas)
+    #[arg(long)]
+    pub raw_cells: bool,
 }
 
 /// Options shared by every report.
@@ -183,6 +187,10 @@ pub struct ReportArgs {
     /// Write to FILE instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Keep CSV cells that start with = + - @ as they are (by default they get a leading '
+    /// so a spreadsheet does not run them as formulas)
+    #[arg(long)]
+    pub raw_cells: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +294,10 @@ pub struct ReconcileArgs {
     /// Write to FILE instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Keep CSV cells that start with = + - @ as they are (by default they get a leading '
+    /// so a spreadsheet does not run them as formulas)
+    #[arg(long)]
+    pub raw_cells: bool,
 }
 
 #[derive(Debug, Args)]

@@ -157,6 +157,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
         tz: "Asia/Singapore".into(),
         format: Some(Format::Table),
         output: None,
+        raw_cells: false,
     };
     let billing = billing_document(
         &store,
@@ -205,6 +206,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
             statement_period_column: None,
             format: None,
             output: None,
+            raw_cells: false,
         },
     )?;
     let mut out = std::io::stdout().lock();

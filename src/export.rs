@@ -60,17 +60,49 @@ pub struct ExportRow {
     pub attributes: Option<String>,
 }
 
-/// Writes every check to `out`; returns the number of rows.
+impl ExportRow {
+    /// The row with its free-text cells made safe to open in a spreadsheet
+    /// ([`crate::text::neutralise_formula`]).
+    fn neutralised(mut self) -> ExportRow {
+        let fix = |s: &mut String| {
+            if let std::borrow::Cow::Owned(safe) = crate::text::neutralise_formula(s) {
+                *s = safe;
+            }
+        };
+        fix(&mut self.liveness_id);
+        for cell in [
+            &mut self.message,
+            &mut self.sequence_id,
+            &mut self.family,
+            &mut self.source,
+            &mut self.last_error,
+            &mut self.attributes,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(cell);
+        }
+        self
+    }
+}
+
+/// Writes every check to `out`; returns the number of rows. CSV cells are neutralised against
+/// spreadsheet formulas unless `raw_cells`.
 pub fn export(
     store: &Store,
     codes: &CodeTable,
     format: ExportFormat,
+    raw_cells: bool,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
     let count = match format {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
-            let count = for_each_row(store, codes, |row| Ok(w.serialize(row)?))?;
+            let count = for_each_row(store, codes, |row| {
+                let row = if raw_cells { row } else { row.neutralised() };
+                Ok(w.serialize(row)?)
+            })?;
             if count == 0 {
                 // An empty export still has its header, so scripts can rely on the columns.
                 w.write_record(COLUMNS)?;
