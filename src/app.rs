@@ -67,6 +67,12 @@ impl From<StoreError> for Failure {
                  writable --db or LIVEAUDIT_DB",
             ));
         }
+        if e.is_corrupt() && matches!(e, StoreError::Query(_) | StoreError::Sqlite { .. }) {
+            return Failure::usage(anyhow::Error::new(e).context(
+                "the database is damaged (SQLite reports corruption); restore it from a backup, \
+                 or give another --db and fetch again",
+            ));
+        }
         let status = match e {
             StoreError::NotADatabase { .. }
             | StoreError::NewerSchema { .. }
