@@ -74,10 +74,10 @@ fn redact_with<'a>(text: &'a str, forms: &[String]) -> Cow<'a, str> {
         return Cow::Borrowed(text);
     }
     let mut out: Cow<'a, str> = Cow::Borrowed(text);
+    // ASCII lower-casing keeps byte offsets, so positions found in the lowered copy are
+    // positions in the original.
+    let mut lowered = text.to_ascii_lowercase();
     for form in forms {
-        // ASCII lower-casing keeps byte offsets, so positions found in the lowered copy are
-        // positions in the original.
-        let lowered = out.to_ascii_lowercase();
         if !lowered.contains(form.as_str()) {
             continue;
         }
@@ -89,9 +89,18 @@ fn redact_with<'a>(text: &'a str, forms: &[String]) -> Cow<'a, str> {
             last = at + form.len();
         }
         replaced.push_str(&out[last..]);
+        lowered = replaced.to_ascii_lowercase();
         out = Cow::Owned(replaced);
     }
     out
+}
+
+/// `text` with every spelling of `key` replaced, without registering it.
+pub fn redact_key<'a>(text: &'a str, key: &str) -> Cow<'a, str> {
+    if key.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    redact_with(text, &spellings(key))
 }
 
 /// `text` with control characters shown as escapes (`\x1b`, `\r`, `\n`, `\t`, `\u{9b}`).
