@@ -131,6 +131,8 @@ fn init_logging(global: &GlobalArgs) {
         .with_env_filter(filter)
         // Redacts the key, escapes control characters, and survives a closed stderr.
         .with_writer(|| crate::text::SafeStderr)
+        // Colour codes would be escaped by the writer like any other control sequence.
+        .with_ansi(false)
         .with_target(false);
     let _ = match global.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -86,7 +86,16 @@ pub struct VendorClient {
     options: ClientOptions,
     /// Permits to buffer one large body each: `body_budget / max_body`, at least one.
     large_bodies: tokio::sync::Semaphore,
+    /// Small answers still to see before requests stop taking a large-body permit before they
+    /// are sent (see [`LARGE_MEMORY`]).
+    large_seen: std::sync::atomic::AtomicU32,
 }
+
+/// After a large answer, this many following answers must be small before requests go back to
+/// reading their bodies without a permit taken in advance. While large answers are the rule,
+/// each request waits for its share of the budget before it is sent, outside its timeout, and
+/// never in the middle of a body.
+const LARGE_MEMORY: u32 = 64;
 
 impl std::fmt::Debug for VendorClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -128,6 +137,7 @@ impl VendorClient {
             large_bodies: tokio::sync::Semaphore::new(
                 (options.body_budget / options.max_body.max(1)).max(1),
             ),
+            large_seen: std::sync::atomic::AtomicU32::new(0),
             options,
         })
     }
@@ -224,6 +234,11 @@ impl VendorClient {
         url: &Url,
         body: &serde_json::Value,
     ) -> Result<(u16, Option<Duration>, Body<'_>), (Option<u16>, Fault)> {
+        use std::sync::atomic::Ordering;
+        let mut large = None;
+        if self.large_seen.load(Ordering::Relaxed) > 0 {
+            large = self.large_body_permit().await;
+        }
         let mut response = self
             .http
             .post(url.clone())
@@ -242,8 +257,7 @@ impl VendorClient {
             return Err((Some(status), Fault::TooLarge { status, limit }));
         }
         let declared = response.content_length().map(|n| n as usize);
-        let mut large = None;
-        if declared.is_some_and(|n| n > SMALL_BODY) {
+        if declared.is_some_and(|n| n > SMALL_BODY) && large.is_none() {
             large = self.large_body_permit().await;
         }
         let mut bytes = Vec::with_capacity(declared.unwrap_or(4096).min(SMALL_BODY));
@@ -285,6 +299,13 @@ impl VendorClient {
                     return Err((Some(status), fault));
                 }
             }
+        }
+        if bytes.len() > SMALL_BODY {
+            self.large_seen.store(LARGE_MEMORY, Ordering::Relaxed);
+        } else {
+            let _ = self
+                .large_seen
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         }
         Ok((
             status,
