@@ -846,6 +846,8 @@ fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus, Failure> {
         charts: Vec::new(),
         json: serde_json::to_value(table.iter().collect::<Vec<_>>()).unwrap_or_default(),
     };
+    // User code files are outside text: escaped for a terminal like any report.
+    let doc = output_safe(&doc, format, std::io::stdout().is_terminal(), true);
     let mut out = output(None, None)?;
     if format == Format::Csv {
         // The same columns as codes.csv, so the output can be edited and fed back.

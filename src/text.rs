@@ -40,8 +40,13 @@ fn spellings(key: &str) -> Vec<String> {
         }
     }
     forms.push(every);
-    // JSON may escape a slash as `\/`.
+    // JSON may escape a slash as `\/`, and escapes quotes, backslashes and control characters.
     forms.push(key.replace('/', "\\/"));
+    if let Ok(json) = serde_json::to_string(key) {
+        let inner = &json[1..json.len() - 1];
+        forms.push(inner.to_string());
+        forms.push(inner.replace('/', "\\/"));
+    }
     let mut forms: Vec<String> = forms.into_iter().map(|f| f.to_ascii_lowercase()).collect();
     forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
     forms.dedup();
@@ -205,6 +210,15 @@ mod tests {
             assert!(!out.to_ascii_lowercase().contains("%2bd"), "{out}");
         }
         assert_eq!(redact_with("nothing here", &forms), "nothing here");
+    }
+
+    #[test]
+    fn a_key_with_quotes_is_redacted_in_json_logs() {
+        let key = r#"a"b\c"#;
+        let json = serde_json::json!({ "message": format!("echo {key}") }).to_string();
+        let out = redact_key(&json, key);
+        assert!(json.contains(r#"a\"b\\c"#), "{json}");
+        assert!(out.contains(REDACTED) && !out.contains(r#"a\"b"#), "{out}");
     }
 
     #[test]

@@ -649,3 +649,72 @@ fn an_image_that_cannot_be_written_fails_its_id_and_comes_next_run() {
     assert!(blocked.is_file());
     env.assert_all_match_mock();
 }
+
+#[test]
+fn large_answers_pass_through_the_shared_body_budget() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(6));
+    // 600 KiB of base64 face per answer: over the 256 KiB each request may hold freely.
+    let image = "QUJD".repeat(150 * 1024);
+    let body = format!(r#"{{"code":200,"message":"success","image":"{image}"}}"#);
+    let vendor = Hostile::start(move |_| Reply::json(200, body.clone()));
+    let fetch = run(&env, &vendor, &fetch_args(&["--concurrency", "6"]));
+    assert_eq!(status_of(&fetch), Some(0), "{}", fetch.stderr);
+    let sizes: Vec<i64> = {
+        let conn = env.conn();
+        let mut stmt = conn.prepare("SELECT image_bytes FROM checks").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(sizes, vec![3 * 150 * 1024; 6]);
+}
+
+#[test]
+fn an_id_waiting_out_its_back_off_gives_its_request_slot_to_another() {
+    let env = Env::plain();
+    env.write("ids.csv", "liveness_id\nslow-1\nfast-2\n");
+    let refused = std::sync::atomic::AtomicBool::new(false);
+    let vendor = Hostile::start(move |req| {
+        if req.body.contains("slow-1") && !refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            Reply::json(503, "busy")
+        } else {
+            Reply::json(200, r#"{"code":200,"message":"success"}"#)
+        }
+    });
+    // One request slot; slow-1 is answered 503 once and waits two seconds: fast-2 is sent in
+    // that wait, not after slow-1's retry.
+    let fetch = run(
+        &env,
+        &vendor,
+        &[
+            "fetch",
+            "--rate",
+            "0",
+            "--concurrency",
+            "1",
+            "--max-retries",
+            "1",
+            "--backoff-min-ms",
+            "2000",
+            "--backoff-max-ms",
+            "2000",
+            "ids.csv",
+        ],
+    );
+    assert_eq!(status_of(&fetch), Some(0), "{}", fetch.stderr);
+    let conn = env.conn();
+    let ids: Vec<String> = {
+        let mut stmt = conn
+            .prepare("SELECT liveness_id FROM attempts ORDER BY sent_at, id")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    // Whichever id went first, fast-2 never waited for slow-1's retry.
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(ids.last().map(String::as_str), Some("slow-1"), "{ids:?}");
+}
