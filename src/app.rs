@@ -410,12 +410,32 @@ impl Output {
             Output::Direct(mut w) => w.flush(),
             Output::Staged { file, dest } => {
                 let tmp = file.into_inner().map_err(|e| e.into_error())?;
+                // The new file keeps the old one's permissions; a new file is readable like any
+                // report (the temporary file starts private).
+                let permissions = match std::fs::metadata(&dest) {
+                    Ok(old) => Some(old.permissions()),
+                    Err(_) => new_file_permissions(),
+                };
+                if let Some(p) = permissions {
+                    tmp.as_file().set_permissions(p)?;
+                }
                 tmp.as_file().sync_all()?;
                 tmp.persist(&dest).map_err(|e| e.error)?;
                 Ok(())
             }
         }
     }
+}
+
+#[cfg(unix)]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    None
 }
 
 /// Opens `path` for writing (never the database `db` or its WAL), or stdout.

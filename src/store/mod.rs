@@ -430,6 +430,25 @@ impl FetchLock {
     pub fn acquire(db: &Path) -> Result<FetchLock, StoreError> {
         refuse_uri(db)?;
         let path = db.to_path_buf();
+        // Where locks are mandatory (Windows), a lock on the database would shut SQLite out:
+        // there the lock is a file beside the database's canonical path.
+        #[cfg(not(unix))]
+        let path = {
+            File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|source| StoreError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+            let mut name = std::fs::canonicalize(&path)
+                .unwrap_or(path)
+                .into_os_string();
+            name.push(".lock");
+            PathBuf::from(name)
+        };
         let file = File::options()
             .create(true)
             .truncate(false)
