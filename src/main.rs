@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A panic message passes the same scrubber as every other line on stderr.
+    std::panic::set_hook(Box::new(|info| {
+        use std::io::Write;
+        let line = format!("internal error (a bug in liveaudit): {info}\n");
+        let _ = liveaudit::text::SafeStderr.write_all(line.as_bytes());
+    }));
     let cli = liveaudit::cli::Cli::parse();
     match liveaudit::app::run(cli) {
         Ok(status) => status.into(),

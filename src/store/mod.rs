@@ -192,11 +192,9 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
-        if mode == OpenMode::Existing {
-            // Reading commands never write to a file that is not liveaudit's: no WAL switch, no
-            // tables, before the schema version says it is ours.
-            store.check_ours()?;
-        }
+        // No command writes to a file that is not liveaudit's: no WAL switch, no tables, before
+        // the schema version says it is ours (or, for a fetch, the file is a new database).
+        store.check_ours(mode)?;
         store.configure()?;
         store.migrate()?;
         Ok(store)
@@ -206,7 +204,7 @@ impl Store {
         &self.path
     }
 
-    fn check_ours(&self) -> Result<(), StoreError> {
+    fn check_ours(&self, mode: OpenMode) -> Result<(), StoreError> {
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -218,15 +216,15 @@ impl Store {
             .conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(|e| self.classify(e))?;
-        Err(if tables == 0 {
-            StoreError::Missing {
+        match (tables, mode) {
+            (0, OpenMode::ReadWrite) => Ok(()),
+            (0, OpenMode::Existing) => Err(StoreError::Missing {
                 path: self.path.clone(),
-            }
-        } else {
-            StoreError::Foreign {
+            }),
+            _ => Err(StoreError::Foreign {
                 path: self.path.clone(),
-            }
-        })
+            }),
+        }
     }
 
     fn classify(&self, source: rusqlite::Error) -> StoreError {
@@ -712,8 +710,10 @@ mod tests {
                 .unwrap();
         }
         let before = std::fs::read(&path).unwrap();
-        let err = Store::open(&path, OpenMode::Existing).err().unwrap();
-        assert!(matches!(err, StoreError::Foreign { .. }), "{err}");
+        for mode in [OpenMode::Existing, OpenMode::ReadWrite] {
+            let err = Store::open(&path, mode).err().unwrap();
+            assert!(matches!(err, StoreError::Foreign { .. }), "{err}");
+        }
         assert_eq!(std::fs::read(&path).unwrap(), before);
         assert!(!dir.path().join("other.sqlite-wal").exists());
     }
