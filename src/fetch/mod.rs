@@ -8,8 +8,10 @@
 //! - [`faces`]: writing face images when the user passes `--save-images`.
 //!
 //! Data flows one way: a producer pages ids that still need the vendor out of the database,
-//! `--concurrency` workers ask the vendor (each request first waits for the pace), and every
-//! attempt and result goes to the writer thread. A stop (credentials, account, outage, Ctrl-C,
+//! each id becomes a task that asks the vendor within `--concurrency` request slots (each
+//! request first waits for the pace; a back-off wait gives its slot back), and every attempt
+//! and result goes to the writer thread. A watcher stops the run if the database file is
+//! deleted or replaced under it. A stop (credentials, account, outage, Ctrl-C,
 //! a write failure) cancels the run: no new request starts, requests in flight get a short grace
 //! to finish and be saved, and every unfinished id stays as it was for the next run.
 

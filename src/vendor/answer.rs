@@ -1,18 +1,26 @@
 //! What the vendor answered, and what the fetcher must do about it: the one place where every
 //! outcome of a request is classified.
 //!
-//! Policy (CONTRACT.md section 2):
-//! - `success`, `attack`, `error` 12250, `request_error` and codes the table does not know are
-//!   [`Verdict::Final`]: store them, never ask again.
-//! - 11350, HTTP 408/429/5xx, timeouts, resets and bodies that are not the documented JSON are
-//!   [`Verdict::Retry`]: back off (honouring `Retry-After`) and try again within the run.
+//! Policy:
+//! - Only an HTTP 200 whose body has the result API's shape (a `code`, none of the license
+//!   API's `license` / `expiry_timestamp`) is an answer. Every other status is a fault, whatever
+//!   its body says: a `410 {"code":200}` is never a charged success.
+//! - Answers with `success`, `attack`, `error` 12250, `request_error` and codes the table does
+//!   not know are [`Verdict::Final`]: store them, never ask again.
+//! - 11350, HTTP 408/429/5xx, other 1xx/2xx, timeouts, resets and bodies that are not the
+//!   documented JSON are [`Verdict::Retry`]: back off (honouring `Retry-After`, which never
+//!   panics and is capped) and try again within the run.
 //! - HTTP 401/403, account-level codes, and answers that show the configuration is wrong
-//!   (redirects, 404/405) are [`Verdict::Stop`]: the run ends at once, the id stays pending.
-//! - Any other 4xx without a vendor code is [`Verdict::GiveUp`]: the id is marked failed now
-//!   (asking again with the same body cannot help) and a later run tries it again.
+//!   (redirects, 404/405, a license-shaped answer) are [`Verdict::Stop`]: the run ends at once,
+//!   the id stays pending.
+//! - Any other 4xx is [`Verdict::GiveUp`]: the id is marked failed now (asking again with the
+//!   same body cannot help) and a later run tries it again.
+//! - Vendor text (message, sequence id, error snippets) is scrubbed of the partner key here,
+//!   where it enters the program ([`crate::text::redact`]).
 //!
 //! The vendor sends `code` as a number or as a string and may leave out `score` and `image`;
-//! both parse to the same [`ResultAnswer`].
+//! both parse to the same [`ResultAnswer`]. A secondary field of another type (a score `true`)
+//! is dropped and named in [`ResultAnswer::dropped`]; the answer is kept.
 
 use std::time::Duration;
 
