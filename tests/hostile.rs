@@ -577,7 +577,7 @@ fn a_closed_stderr_and_stdout_never_panic_and_the_run_is_recorded() {
     env.write("ids.csv", id_csv(30));
     let mut child = env
         .cmd()
-        .args(["fetch", "--rate", "0", "ids.csv"])
+        .args(["fetch", "--rate", "0", "--max-retries", "0", "ids.csv"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -597,6 +597,17 @@ fn a_closed_stderr_and_stdout_never_panic_and_the_run_is_recorded() {
         )
         .unwrap();
     assert_eq!(outcome, "done");
+    // An error message into a closed stderr: the documented status, not a panic (101).
+    let mut child = env
+        .cmd()
+        .args(["fetch", "no-such-file.csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(2));
     // A report into a closed pipe ends quietly too.
     let mut child = env
         .cmd()
