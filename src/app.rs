@@ -72,11 +72,21 @@ impl From<StoreError> for Failure {
                  writable --db or LIVEAUDIT_DB",
             ));
         }
+        if e.is_corrupt() && matches!(e, StoreError::Query(_) | StoreError::Sqlite { .. }) {
+            return Failure::usage(anyhow::Error::new(e).context(
+                "the database is damaged (SQLite reports corruption); restore it from a backup, \
+                 or give another --db and fetch again",
+            ));
+        }
         let status = match e {
             StoreError::NotADatabase { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::Missing { .. }
+            | StoreError::Foreign { .. }
+            | StoreError::Uri { .. }
+            | StoreError::OutputIsDatabase { .. }
             | StoreError::Busy { .. } => ExitStatus::Usage,
+            _ if e.is_corrupt() => ExitStatus::Usage,
             _ => ExitStatus::Internal,
         };
         Failure {
@@ -176,7 +186,6 @@ fn init_logging(global: &GlobalArgs) {
         .unwrap_or_else(|_| EnvFilter::new(format!("liveaudit={default},warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
         .with_target(false);
     let _ = match global.log_format {
         LogFormat::Json => {
@@ -185,14 +194,24 @@ fn init_logging(global: &GlobalArgs) {
                 tracing::error!(panic = %info, "internal error (a bug): please report it");
             }));
             builder
+                // Redacts the key, escapes control characters, survives a closed stderr.
+                .with_writer(crate::text::SafeStderr::plain)
                 .json()
                 .with_ansi(false)
                 .flatten_event(true)
                 .try_init()
         }
-        LogFormat::Text => builder
+        // With colour, the writer lets the colour sequences (SGR) through and escapes every
+        // other control sequence; without, it escapes them all.
+        LogFormat::Text if stderr_color(global) => builder
+            .with_writer(crate::text::SafeStderr::keeping_colour)
             .without_time()
-            .with_ansi(stderr_color(global))
+            .with_ansi(true)
+            .try_init(),
+        LogFormat::Text => builder
+            .with_writer(crate::text::SafeStderr::plain)
+            .without_time()
+            .with_ansi(false)
             .try_init(),
     };
 }
@@ -552,7 +571,9 @@ pub fn fetch_failure(e: FetchError) -> Failure {
 /// The exit status a finished fetch reports.
 pub fn fetch_status(report: &FetchReport) -> ExitStatus {
     match &report.stop {
-        Some(StopCause::Vendor(StopReason::Misconfigured { .. })) => ExitStatus::Usage,
+        Some(StopCause::Vendor(StopReason::Misconfigured { .. } | StopReason::LicenseApi)) => {
+            ExitStatus::Usage
+        }
         Some(StopCause::Vendor(_)) => ExitStatus::Refused,
         Some(StopCause::Interrupted) => ExitStatus::Interrupted,
         Some(StopCause::CutOff) => ExitStatus::Incomplete,
@@ -580,6 +601,9 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             "the account is stopped at the vendor; when it is open again, run the same command again"
         }
         (Some(StopCause::CutOff), _) => "the next run continues with the ids left",
+        (Some(StopCause::Vendor(StopReason::LicenseApi | StopReason::Misconfigured { .. })), _) => {
+            "fix the result URL, then run the same command again"
+        }
         (Some(_), _) | (None, 1..) => "run the same command again to fetch the rest",
         (None, _) => "nothing left to fetch",
     };
@@ -671,7 +695,7 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
                 (None, None) => {}
             }
             lines.push(format!("database: {}; next: {next}", db.display()));
-            let mut err = std::io::stderr().lock();
+            let mut err = crate::text::SafeStderr::plain();
             for line in lines {
                 let _ = writeln!(err, "{line}");
             }
@@ -679,17 +703,105 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
     }
 }
 
-/// Opens `path` for writing, or stdout.
-fn output(path: Option<&Path>) -> Result<Box<dyn Write>, Failure> {
-    match path {
-        Some(p) => {
-            let f = std::fs::File::create(p)
-                .with_context(|| format!("creating {}", p.display()))
-                .map_err(Failure::usage)?;
-            Ok(Box::new(std::io::BufWriter::new(f)))
+/// Where a command's result goes: stdout, or `--output` written to a temporary file in the same
+/// directory and renamed over the path only when complete, so a full disk or a crash never
+/// leaves half a file in place of the old one. A path that is not a regular file (a FIFO,
+/// `/dev/stdout`) is written directly.
+enum Output {
+    Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>),
+    Direct(std::io::BufWriter<std::fs::File>),
+    Staged {
+        file: std::io::BufWriter<tempfile::NamedTempFile>,
+        dest: PathBuf,
+    },
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::Direct(w) => w.write(buf),
+            Output::Staged { file, .. } => file.write(buf),
         }
-        None => Ok(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))),
     }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::Direct(w) => w.flush(),
+            Output::Staged { file, .. } => file.flush(),
+        }
+    }
+}
+
+impl Output {
+    /// Flushes, and puts a staged file in place.
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Output::Stdout(mut w) => w.flush(),
+            Output::Direct(mut w) => w.flush(),
+            Output::Staged { file, dest } => {
+                let tmp = file.into_inner().map_err(|e| e.into_error())?;
+                // The new file keeps the old one's permissions; a new file is readable like any
+                // report (the temporary file starts private).
+                let permissions = match std::fs::metadata(&dest) {
+                    Ok(old) => Some(old.permissions()),
+                    Err(_) => new_file_permissions(),
+                };
+                if let Some(p) = permissions {
+                    tmp.as_file().set_permissions(p)?;
+                }
+                tmp.as_file().sync_all()?;
+                tmp.persist(&dest).map_err(|e| e.error)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    None
+}
+
+/// Opens `path` for writing (never the database `db` or its WAL), or stdout.
+fn output(path: Option<&Path>, db: Option<&Path>) -> Result<Output, Failure> {
+    let Some(p) = path else {
+        return Ok(Output::Stdout(std::io::BufWriter::new(
+            std::io::stdout().lock(),
+        )));
+    };
+    if let Some(db) = db {
+        crate::store::refuse_output_on_database("--output", p, db)?;
+    }
+    let creating = |e: std::io::Error| {
+        Failure::usage(anyhow::Error::new(e).context(format!("creating {}", p.display())))
+    };
+    if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .map_err(creating)?;
+        return Ok(Output::Direct(std::io::BufWriter::new(f)));
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".liveaudit-output-")
+        .tempfile_in(dir)
+        .map_err(creating)?;
+    Ok(Output::Staged {
+        file: std::io::BufWriter::new(tmp),
+        dest: p.to_path_buf(),
+    })
 }
 
 fn write_failure(e: std::io::Error) -> Failure {
@@ -706,27 +818,32 @@ fn write_failure(e: std::io::Error) -> Failure {
 fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
     let codes = code_table(&layers)?;
-    let store = Store::open(&layers.db(), OpenMode::Existing)?;
+    let db = layers.db();
+    let store = Store::open(&db, OpenMode::Existing)?;
     let since = match &args.cursor {
         Some(path) => {
             writable_later("cursor", Some(path))?;
+            crate::store::refuse_output_on_database("--cursor", path, &db)?;
             Some(crate::export::read_cursor(path).map_err(Failure::usage)?)
         }
         None => None,
     };
-    let mut out = output(args.output.as_deref())?;
-    let exported =
-        crate::export::export_since(&store, &codes, args.format, &mut out, since.flatten())
-            .and_then(|e| {
-                // The output is complete (flushed, and on disk when it is a file) before the cursor
-                // moves.
-                out.flush()?;
-                drop(out);
-                if let Some(path) = &args.output {
-                    std::fs::File::open(path)?.sync_all()?;
-                }
-                Ok(e)
-            });
+    let mut out = output(args.output.as_deref(), Some(&db))?;
+    let exported = crate::export::export_since(
+        &store,
+        &codes,
+        args.format,
+        args.raw_cells,
+        &mut out,
+        since.flatten(),
+    )
+    // The output is complete (flushed, synced and in place when it is a file) before the
+    // cursor moves.
+    .and_then(|e| {
+        out.finish()
+            .map(|()| e)
+            .map_err(crate::export::ExportError::Write)
+    });
     match exported {
         Ok(e) => {
             tracing::debug!(rows = e.rows, through = e.through, "exported");
@@ -780,6 +897,8 @@ fn emit(
     format: Option<Format>,
     output_path: Option<&Path>,
     table: Option<&str>,
+    db: &Path,
+    raw_cells: bool,
 ) -> Result<(), Failure> {
     let is_dir =
         output_path.is_some_and(|p| p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/'));
@@ -787,6 +906,8 @@ fn emit(
         (None, true) => Format::Csv,
         _ => default_format(format, output_path),
     };
+    let to_terminal = output_path.is_none() && std::io::stdout().is_terminal();
+    let doc = &output_safe(doc, format, to_terminal, raw_cells);
     let choose = |key: &str| {
         doc.table(key).ok_or_else(|| {
             Failure::usage(anyhow!(
@@ -819,20 +940,52 @@ fn emit(
         };
         for s in sections {
             let path = dir.join(format!("{}.csv", s.key));
-            let mut out = output(Some(&path))?;
+            let mut out = output(Some(&path), Some(db))?;
             crate::report::render::render_csv(s, &mut out)
-                .and_then(|()| out.flush())
+                .and_then(|()| out.finish())
                 .map_err(write_failure)?;
         }
         return Ok(());
     }
-    let mut out = output(output_path)?;
+    let mut out = output(output_path, Some(db))?;
     match (format, table) {
         (Format::Csv, Some(key)) => crate::report::render::render_csv(choose(key)?, &mut out),
         _ => render(doc, format, &mut out),
     }
-    .and_then(|()| out.flush())
+    .and_then(|()| out.finish())
     .map_err(write_failure)
+}
+
+/// The document as it may leave the program: text cells of a table, Markdown, or anything
+/// shown on a terminal have their control characters escaped; CSV cells are neutralised
+/// against spreadsheet formulas unless `raw_cells`.
+fn output_safe(doc: &Document, format: Format, to_terminal: bool, raw_cells: bool) -> Document {
+    let escape = to_terminal || matches!(format, Format::Table | Format::Markdown);
+    let neutralise = format == Format::Csv && !raw_cells;
+    let fix = |s: &String| -> String {
+        let s = if escape {
+            crate::text::escape(s).into_owned()
+        } else {
+            s.clone()
+        };
+        if neutralise {
+            crate::text::neutralise_formula(&s).into_owned()
+        } else {
+            s
+        }
+    };
+    let mut safe = doc.clone();
+    safe.title = fix(&safe.title);
+    safe.summary = safe.summary.iter().map(fix).collect();
+    for section in &mut safe.sections {
+        section.title = fix(&section.title);
+        section.headers = section.headers.iter().map(fix).collect();
+        section.notes = section.notes.iter().map(fix).collect();
+        for row in &mut section.rows {
+            *row = row.iter().map(fix).collect();
+        }
+    }
+    safe
 }
 
 /// The database, the code table and the billing day's zone of a report.
@@ -921,18 +1074,24 @@ pub fn attacks_report(
     Ok((doc, report.spikes))
 }
 
-fn emit_report(doc: &Document, args: &ReportArgs) -> Result<(), Failure> {
+fn emit_report(doc: &Document, args: &ReportArgs, db: &Path) -> Result<(), Failure> {
     emit(
         doc,
         args.format,
         args.output.as_deref(),
         args.table.as_deref(),
+        db,
+        args.raw_cells,
     )
 }
 
 fn report_billing(global: &GlobalArgs, args: &BillingArgs) -> Result<ExitStatus, Failure> {
     let ctx = report_store(global, args.common.tz.as_deref())?;
-    emit_report(&billing_document(&ctx, args)?, &args.common)?;
+    emit_report(
+        &billing_document(&ctx, args)?,
+        &args.common,
+        ctx.store.path(),
+    )?;
     Ok(ExitStatus::Ok)
 }
 
@@ -952,7 +1111,7 @@ fn report_attacks(global: &GlobalArgs, args: &AttacksArgs) -> Result<ExitStatus,
             );
         }
     }
-    emit_report(&doc, &args.common)?;
+    emit_report(&doc, &args.common, ctx.store.path())?;
     if args.fail_on_spike && !spikes.is_empty() {
         for s in &spikes {
             tracing::warn!(
@@ -1036,12 +1195,20 @@ pub fn reconcile_document(
 
 fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
     let mut ctx = report_store(global, args.tz.as_deref())?;
+    let db = ctx.store.path().to_path_buf();
+    for (what, path) in [("--details", &args.details), ("--output", &args.output)] {
+        if let Some(p) = path {
+            crate::store::refuse_output_on_database(what, p, &db)?;
+        }
+    }
     let (doc, clean) = reconcile_document(&mut ctx, args)?;
     emit(
         &doc,
         args.format,
         args.output.as_deref(),
         args.table.as_deref(),
+        &db,
+        args.raw_cells,
     )?;
     Ok(if clean {
         ExitStatus::Ok
@@ -1087,7 +1254,7 @@ async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, F
     let _ = writeln!(
         out,
         "license:     {}",
-        answer.license.as_deref().unwrap_or("(none)")
+        crate::text::clean(answer.license.as_deref().unwrap_or("(none)"))
     );
     if let Some(t) = expiry {
         let local = t.to_zoned(jiff::tz::TimeZone::system());
@@ -1101,7 +1268,7 @@ async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, F
     let _ = writeln!(
         out,
         "sequence_id: {}",
-        answer.sequence_id.as_deref().unwrap_or("")
+        crate::text::clean(answer.sequence_id.as_deref().unwrap_or(""))
     );
     Ok(ExitStatus::Ok)
 }
@@ -1127,20 +1294,29 @@ fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus, Failure> {
     if args.dry_run {
         let store = Store::open(&db, OpenMode::Existing)?;
         let would = crate::store::purge::count(&store, before_ms)?;
-        println!(
+        let _ = writeln!(
+            std::io::stdout(),
             "dry run: would purge scores and face digests of {would} checks dated before {} ({}); \
              nothing was changed",
-            args.before, args.tz
+            args.before,
+            args.tz
         );
         return Ok(ExitStatus::Ok);
+    }
+    if !db.exists() {
+        return Err(StoreError::Missing { path: db }.into());
     }
     let _lock = crate::store::FetchLock::acquire(&db)?;
     let mut store = Store::open(&db, OpenMode::Existing)?;
     let purged = crate::store::purge::purge(&mut store, before_ms, args.images.as_deref())?;
-    println!(
+    let _ = writeln!(
+        std::io::stdout(),
         "purged scores and face digests of {} checks dated before {} ({}); {} image files deleted; \
          codes, sequence ids and times are kept for billing",
-        purged.checks, args.before, args.tz, purged.image_files
+        purged.checks,
+        args.before,
+        args.tz,
+        purged.image_files
     );
     Ok(ExitStatus::Ok)
 }
@@ -1175,7 +1351,9 @@ fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus, Failure> {
         charts: Vec::new(),
         json: serde_json::to_value(table.iter().collect::<Vec<_>>()).unwrap_or_default(),
     };
-    let mut out = output(None)?;
+    // User code files are outside text: escaped for a terminal like any report.
+    let doc = output_safe(&doc, format, std::io::stdout().is_terminal(), true);
+    let mut out = output(None, None)?;
     if format == Format::Csv {
         // The same columns as codes.csv, so the output can be edited and fed back.
         let mut w = csv::Writer::from_writer(&mut out);
@@ -1190,7 +1368,7 @@ fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus, Failure> {
     } else {
         render(&doc, format, &mut out).map_err(write_failure)?;
     }
-    out.flush().map_err(write_failure)?;
+    out.finish().map_err(write_failure)?;
     Ok(ExitStatus::Ok)
 }
 

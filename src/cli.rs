@@ -290,6 +290,10 @@ pub struct ExportArgs {
     /// then advance it once the output is complete
     #[arg(long, value_name = "FILE")]
     pub cursor: Option<PathBuf>,
+    /// Keep CSV cells that start with = + - @ as they are (by default they get a leading '
+    /// so a spreadsheet does not run them as formulas)
+    #[arg(long)]
+    pub raw_cells: bool,
 }
 
 /// Options shared by every report.
@@ -322,6 +326,10 @@ pub struct ReportArgs {
     /// directory) gets every table as its own NAME.csv
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Keep CSV cells that start with = + - @ as they are (by default they get a leading '
+    /// so a spreadsheet does not run them as formulas)
+    #[arg(long)]
+    pub raw_cells: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -441,6 +449,10 @@ pub struct ReconcileArgs {
     /// Write to FILE instead of stdout; with --format csv, a DIR/ gets every table as NAME.csv
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Keep CSV cells that start with = + - @ as they are (by default they get a leading '
+    /// so a spreadsheet does not run them as formulas)
+    #[arg(long)]
+    pub raw_cells: bool,
 }
 
 #[derive(Debug, Args)]

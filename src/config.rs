@@ -72,8 +72,19 @@ pub enum ConfigError {
     },
     #[error("the partner key file {0} is empty")]
     EmptyKey(PathBuf),
+    #[error("the partner key file {path} {problem}; it must hold the key alone on one line")]
+    BadKeyFile {
+        path: PathBuf,
+        problem: &'static str,
+    },
     #[error("config file {path}: {message}")]
     File { path: PathBuf, message: String },
+    #[error(
+        "config file {0}: partner_key is not accepted in a config file (it would sit beside \
+         settings that get shared and printed); put the key alone in a file readable only by \
+         you and use partner_key_file = \"PATH\", or TD_PARTNER_KEY"
+    )]
+    KeyInFile(PathBuf),
     #[error("{what}: {0}", what = .1)]
     BadRate(RateError, &'static str),
 }
@@ -150,9 +161,12 @@ impl FileConfig {
             path: path.clone(),
             source,
         })?;
-        let mut cfg: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::File {
-            path: path.clone(),
-            message: e.to_string(),
+        let mut cfg: FileConfig = parse_file(&text).map_err(|e| match e {
+            FileProblem::KeyInFile => ConfigError::KeyInFile(path.clone()),
+            FileProblem::Toml(message) => ConfigError::File {
+                path: path.clone(),
+                message,
+            },
         })?;
         // Relative paths in the file are relative to the file, not to wherever cron runs us.
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -184,6 +198,34 @@ impl FileConfig {
         }
         paths.push(PathBuf::from("/etc/liveaudit/config.toml"));
         paths
+    }
+}
+
+enum FileProblem {
+    KeyInFile,
+    Toml(String),
+}
+
+/// Parses the config file's text. A parse error is described by its message and line number
+/// only: the file may hold a key, so its source lines are never quoted.
+fn parse_file(text: &str) -> Result<FileConfig, FileProblem> {
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| FileProblem::Toml(toml_error(text, &e)))?;
+    if table.contains_key("partner_key") {
+        return Err(FileProblem::KeyInFile);
+    }
+    FileConfig::deserialize(toml::Value::Table(table))
+        .map_err(|e| FileProblem::Toml(e.message().to_string()))
+}
+
+/// A TOML error as "line N: message", without the quoted source line toml's `Display` shows.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {}", e.message())
+        }
+        None => e.message().to_string(),
     }
 }
 
@@ -332,6 +374,7 @@ impl Layers {
                       https://sg-credit.apitd.net/verification/kyc/sdk/liveness/license/v1)",
             });
         }
+        crate::text::register_secret(partner_key.expose());
         Ok(VendorSettings {
             partner_code,
             partner_key,
@@ -357,15 +400,48 @@ impl Layers {
     }
 }
 
+/// The largest key file read; a partner key is tens of bytes.
+const MAX_KEY_FILE: u64 = 4096;
+
+/// Reads the key file: at most [`MAX_KEY_FILE`] bytes, UTF-8 without a byte-order mark, one
+/// line (a trailing line end is trimmed, as are spaces around the key).
 fn read_key_file(path: &Path) -> Result<Secret, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    use std::io::Read;
+    let read_error = |source| ConfigError::Read {
         what: "the partner key file",
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let bad = |problem| ConfigError::BadKeyFile {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_KEY_FILE + 1).read_to_end(&mut bytes))
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_KEY_FILE {
+        return Err(bad("is larger than 4096 bytes"));
+    }
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Err(bad(
+            "starts with a byte-order mark (save it as UTF-8 without BOM)",
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| bad("is not UTF-8 text"))?;
+    let text = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    if text.contains(['\n', '\r']) {
+        return Err(bad("has more than one line"));
+    }
     let key = text.trim();
     if key.is_empty() {
         return Err(ConfigError::EmptyKey(path.to_path_buf()));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(bad("holds control characters"));
     }
     #[cfg(unix)]
     {

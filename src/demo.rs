@@ -181,6 +181,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
         format: Some(Format::Table),
         table: None,
         output: None,
+        raw_cells: false,
     };
     let billing = billing_document(
         &ctx,
@@ -229,6 +230,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
             statement_period_column: None,
             format: None,
             output: None,
+            raw_cells: false,
         },
     )?;
     let mut out = std::io::stdout().lock();

@@ -122,14 +122,43 @@ pub struct ExportRow {
     pub time_basis: Option<String>,
 }
 
-/// Writes every check to `out`; returns the number of rows.
+impl ExportRow {
+    /// The row with its free-text cells made safe to open in a spreadsheet
+    /// ([`crate::text::neutralise_formula`]).
+    fn neutralised(mut self) -> ExportRow {
+        let fix = |s: &mut String| {
+            if let std::borrow::Cow::Owned(safe) = crate::text::neutralise_formula(s) {
+                *s = safe;
+            }
+        };
+        fix(&mut self.liveness_id);
+        for cell in [
+            &mut self.message,
+            &mut self.sequence_id,
+            &mut self.family,
+            &mut self.source,
+            &mut self.last_error,
+            &mut self.attributes,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(cell);
+        }
+        self
+    }
+}
+
+/// Writes every check to `out`; returns the number of rows. CSV cells are neutralised against
+/// spreadsheet formulas unless `raw_cells`.
 pub fn export(
     store: &Store,
     codes: &CodeTable,
     format: ExportFormat,
+    raw_cells: bool,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    export_changed(store, codes, format, out, None)
+    export_changed(store, codes, format, raw_cells, out, None)
 }
 
 /// What an incremental export wrote and where the cursor goes next.
@@ -140,11 +169,13 @@ pub struct Exported {
     pub through: i64,
 }
 
-/// Writes the checks changed after change number `since` (all with `None`) to `out`.
+/// Writes the checks changed after change number `since` (all with `None`) to `out`; CSV cells
+/// are neutralised against spreadsheet formulas unless `raw_cells`.
 pub fn export_since(
     store: &Store,
     codes: &CodeTable,
     format: ExportFormat,
+    raw_cells: bool,
     out: &mut dyn Write,
     since: Option<i64>,
 ) -> Result<Exported, ExportError> {
@@ -159,7 +190,14 @@ pub fn export_since(
     {
         return Err(ExportError::CursorAhead { since, through });
     }
-    let rows = export_changed(store, codes, format, out, since.map(|s| (s, through)))?;
+    let rows = export_changed(
+        store,
+        codes,
+        format,
+        raw_cells,
+        out,
+        since.map(|s| (s, through)),
+    )?;
     tx.finish()?;
     Ok(Exported { rows, through })
 }
@@ -168,13 +206,17 @@ fn export_changed(
     store: &Store,
     codes: &CodeTable,
     format: ExportFormat,
+    raw_cells: bool,
     out: &mut dyn Write,
     changed: Option<(i64, i64)>,
 ) -> Result<u64, ExportError> {
     let count = match format {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
-            let count = for_each_row(store, codes, changed, |row| Ok(w.serialize(row)?))?;
+            let count = for_each_row(store, codes, changed, |row| {
+                let row = if raw_cells { row } else { row.neutralised() };
+                Ok(w.serialize(row)?)
+            })?;
             if count == 0 {
                 // An empty export still has its header, so scripts can rely on the columns.
                 w.write_record(COLUMNS)?;

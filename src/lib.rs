@@ -22,5 +22,6 @@ pub mod run_summary;
 pub mod schedule;
 pub mod statement;
 pub mod store;
+pub mod text;
 pub mod timestamp;
 pub mod vendor;

@@ -3,11 +3,13 @@
 //! Policy: under `--log-format json` every line on stderr is one JSON object, usage errors and
 //! fatal errors included, and the last one (`"message":"exit"`) carries the exit status.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use liveaudit::cli::{Cli, LogFormat};
 use liveaudit::exit::ExitStatus;
+use liveaudit::text::SafeStderr;
 
 /// Whether the raw arguments ask for JSON logs (read before clap, for clap's own errors).
 fn json_asked(args: &[std::ffi::OsString]) -> bool {
@@ -27,10 +29,15 @@ fn json_line(level: &str, message: &str, exit_status: u8) {
         "message": message,
         "exit_status": exit_status,
     });
-    eprintln!("{line}");
+    let _ = writeln!(SafeStderr::plain(), "{line}");
 }
 
 fn main() -> ExitCode {
+    // A panic message passes the same scrubber as every other line on stderr.
+    std::panic::set_hook(Box::new(|info| {
+        let line = format!("internal error (a bug in liveaudit): {info}\n");
+        let _ = SafeStderr::plain().write_all(line.as_bytes());
+    }));
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
@@ -55,7 +62,9 @@ fn main() -> ExitCode {
                     failure.status.code(),
                 );
             } else {
-                eprintln!("error: {:#}", failure.error);
+                // Through the scrubbing writer: no key, no raw control bytes, no panic on a
+                // closed stderr.
+                let _ = writeln!(SafeStderr::plain(), "error: {:#}", failure.error);
             }
             failure.status
         }

@@ -9,9 +9,11 @@
 //! - [`faces`]: writing face images when the user passes `--save-images`.
 //!
 //! Data flows one way: a producer pages ids that still need the vendor out of the database,
-//! `--concurrency` workers ask the vendor (each request first waits for the pace), and every
-//! attempt and result goes to the writer thread. A stop (credentials, account, outage, Ctrl-C,
-//! the time budget's cut-off, a write failure) cancels the run: no new request starts, requests in flight get a short grace
+//! each id becomes a task that asks the vendor within `--concurrency` request slots (each
+//! request first waits for the pace; a back-off wait gives its slot back), and every attempt
+//! and result goes to the writer thread. A watcher stops the run if the database file is
+//! deleted or replaced under it. A stop (credentials, account, outage, Ctrl-C, the time
+//! budget's cut-off, a write failure) cancels the run: no new request starts, requests in flight get a short grace
 //! to finish and be saved, and every unfinished id stays as it was for the next run.
 
 pub mod adaptive;
@@ -32,7 +34,7 @@ use crate::config::VendorSettings;
 use crate::input::{InputOptions, Source};
 use crate::store::intake::{self, IntakeError, IntakeStats, ToFetch};
 use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
-use crate::store::{FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
+use crate::store::{DbWatch, FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
 use crate::vendor::answer::{Fault, ResultAnswer, StopReason, Verdict};
 use crate::vendor::client::{ClientOptions, VendorClient, VendorError};
 use crate::vendor::codes::{Category, CodeTable};
@@ -157,6 +159,8 @@ struct Ctx {
     writer: WriterHandle,
     cancel: CancellationToken,
     stop: Mutex<Option<StopCause>>,
+    /// One per request allowed in flight (`--concurrency`); not held during back-off waits.
+    slots: tokio::sync::Semaphore,
     tally: Arc<Tally>,
     save_images: Option<PathBuf>,
 }
@@ -198,7 +202,7 @@ pub fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'static str 
 /// Runs a fetch: lock, register input, fetch, record the run.
 pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let started = Instant::now();
-    let _lock = FetchLock::acquire(&opts.db)?;
+    let lock = FetchLock::acquire(&opts.db)?;
     let mut store = Store::open(&opts.db, OpenMode::ReadWrite)?;
     let names: Vec<String> = opts.sources.iter().map(Source::name).collect();
     let run_id = store.begin_run(&names)?;
@@ -269,7 +273,20 @@ pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     if to_fetch > 0 && opts.deadline.is_some_and(|d| Instant::now() >= d) {
         stop = Some(StopCause::CutOff);
     } else if to_fetch > 0 {
-        (stop, auto) = fetch_pending(&opts, run_id, to_fetch, concurrency, tally.clone()).await?;
+        (stop, auto) = fetch_pending(
+            &opts,
+            run_id,
+            to_fetch,
+            concurrency,
+            tally.clone(),
+            lock.watch(),
+        )
+        .await?;
+    }
+    // Results written to a database that was deleted or replaced meanwhile are lost with it.
+    if let Err(e) = lock.check_in_place() {
+        tracing::error!(error = %e, "the database is gone");
+        stop = Some(StopCause::Storage(e.to_string()));
     }
 
     let counts = store.status_counts(Some(run_id))?;
@@ -312,6 +329,7 @@ async fn fetch_pending(
     to_fetch: i64,
     concurrency: usize,
     tally: Arc<Tally>,
+    db_watch: DbWatch,
 ) -> Result<(Option<StopCause>, Option<Estimate>), FetchError> {
     let mut client_opts = opts.client.clone();
     client_opts.pool_max_idle = concurrency;
@@ -332,6 +350,7 @@ async fn fetch_pending(
         writer,
         cancel: cancel.clone(),
         stop: Mutex::new(None),
+        slots: tokio::sync::Semaphore::new(concurrency),
         tally: tally.clone(),
         save_images: opts.save_images.clone(),
     });
@@ -346,6 +365,7 @@ async fn fetch_pending(
     });
     let adaptive = ctx.pace.adaptive();
     let reporter = Reporter::start(opts.progress, to_fetch as u64, tally, adaptive.clone());
+    let db_watcher = tokio::spawn(watch_database(ctx.clone(), db_watch));
     // Many workers take from one queue: an MPMC channel, so no worker holds a lock while it
     // waits. Ids travel in small chunks: one hand-over (and at most one wake-up of the
     // producer) per chunk rather than per id, which measured as a tenth of a fast run's CPU.
@@ -356,35 +376,55 @@ async fn fetch_pending(
         move || produce_ids(&db, run_id, ids_tx, &cancel)
     });
 
-    // Each worker is its own task, so requests are parsed and classified on every runtime
-    // thread, not all inside the task that awaits them.
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (ctx, ids_rx) = (ctx.clone(), ids_rx.clone());
-        workers.spawn(async move {
-            while let Ok(chunk) = ids_rx.recv().await {
-                for check in chunk {
-                    if ctx.cancel.is_cancelled() {
-                        return;
-                    }
-                    fetch_one(&ctx, check).await;
-                }
-            }
-        });
-    }
-    while let Some(joined) = workers.join_next().await {
+    // Every id is its own task, so requests are parsed and classified on every runtime thread.
+    // A request needs one of `concurrency` slots; an id waiting out a back-off gives its slot
+    // back, so ids held at 11350 or 5xx do not starve the others. At most
+    // `HELD_PER_SLOT * concurrency` ids are in progress at once (memory stays flat).
+    let held = Arc::new(tokio::sync::Semaphore::new(concurrency * HELD_PER_SLOT));
+    let mut tasks = tokio::task::JoinSet::new();
+    let reap = |joined: Result<(), tokio::task::JoinError>, ctx: &Ctx| {
         if let Err(e) = joined {
-            tracing::error!(error = %e, "a fetch worker failed");
+            tracing::error!(error = %e, "a fetch task failed");
             ctx.stop(StopCause::Storage(format!(
-                "internal error in a fetch worker: {e}"
+                "internal error in a fetch task: {e}"
             )));
         }
+    };
+    'dispatch: loop {
+        let chunk = tokio::select! {
+            _ = ctx.cancel.cancelled() => break,
+            chunk = ids_rx.recv() => match chunk {
+                Ok(chunk) => chunk,
+                Err(_) => break,
+            },
+        };
+        for check in chunk {
+            let permit = tokio::select! {
+                _ = ctx.cancel.cancelled() => break 'dispatch,
+                permit = held.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break 'dispatch,
+                },
+            };
+            let task_ctx = ctx.clone();
+            tasks.spawn(async move {
+                fetch_one(&task_ctx, check).await;
+                drop(permit);
+            });
+            while let Some(joined) = tasks.try_join_next() {
+                reap(joined, &ctx);
+            }
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        reap(joined, &ctx);
     }
     reporter.finish();
     signals.abort();
     if let Some(budget) = budget {
         budget.abort();
     }
+    db_watcher.abort();
     // Close the id channel: a producer blocked on a full channel after a stop sees it and ends.
     ids_rx.close();
 
@@ -422,8 +462,11 @@ async fn fetch_pending(
     }
 }
 
-/// Ids handed to a worker at once.
+/// Ids handed over from the producer at once.
 const ID_CHUNK: usize = 8;
+
+/// Ids in progress (sending, or waiting out a back-off) per request slot.
+const HELD_PER_SLOT: usize = 8;
 
 /// Pages ids needing the vendor out of the database into the workers' channel.
 fn produce_ids(
@@ -486,6 +529,23 @@ fn watch_intake_signals(flag: Arc<std::sync::atomic::AtomicBool>) -> tokio::task
     })
 }
 
+/// How often a run checks that its database file is still the one it locked.
+const DB_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Stops the run when the database file is deleted or replaced under it.
+async fn watch_database(ctx: Arc<Ctx>, watch: DbWatch) {
+    let mut every = tokio::time::interval(DB_CHECK_EVERY);
+    loop {
+        every.tick().await;
+        let check = watch.clone();
+        let gone = tokio::task::spawn_blocking(move || check.check_in_place()).await;
+        if let Ok(Err(e)) = gone {
+            ctx.stop(StopCause::Storage(e.to_string()));
+            return;
+        }
+    }
+}
+
 async fn watch_signals(ctx: Arc<Ctx>) {
     let interrupted = async {
         #[cfg(unix)]
@@ -533,7 +593,20 @@ async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch) {
     let ending = attempt_until_final(ctx, &liveness_id, &mut attempts).await;
     let op = match ending {
         Ending::Resolved(answer, last_attempt) => {
-            resolved_op(ctx, check, &liveness_id, answer, attempts, last_attempt).await
+            match save_face(ctx, &liveness_id, &answer).await {
+                Ok(()) => resolved_op(ctx, check, answer, attempts, last_attempt),
+                Err(error) => {
+                    // The answer is not stored: the id stays unresolved, so a later run asks
+                    // again and writes its image then.
+                    Tally::add(&ctx.tally.failed);
+                    WriteOp::Failed {
+                        check,
+                        error,
+                        attempts,
+                        last_attempt,
+                    }
+                }
+            }
         }
         Ending::Failed(fault, last_attempt) => {
             Tally::add(&ctx.tally.failed);
@@ -556,6 +629,15 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
     let mut rate_limited = 0;
     let mut internal: Option<ResultAnswer> = None;
     loop {
+        // The slot is held from waiting for the pace to the attempt's write, and given back
+        // before a back-off wait.
+        let slot = tokio::select! {
+            _ = ctx.cancel.cancelled() => return Ending::Stopped,
+            slot = ctx.slots.acquire() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return Ending::Stopped,
+            },
+        };
         let Some(grant) = ctx.pace.ready(&ctx.cancel).await else {
             return Ending::Stopped;
         };
@@ -572,6 +654,9 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
         let retry = match attempt.verdict {
             Verdict::Final(answer) => {
                 ctx.breaker.record_ok();
+                if !answer.dropped.is_empty() {
+                    tracing::warn!(liveness_id = %id, "{}", dropped_note(&answer.dropped));
+                }
                 return Ending::Resolved(answer, Some(row));
             }
             Verdict::GiveUp(fault) => {
@@ -627,12 +712,22 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
             };
         };
         Tally::add(&ctx.tally.retries);
-        drop(grant); // its room in flight is free during the back-off
+        // Both the request slot and the room in flight are free during the back-off.
+        drop(grant);
+        drop(slot);
         tokio::select! {
             _ = ctx.cancel.cancelled() => return Ending::Stopped,
             _ = tokio::time::sleep(delay) => {}
         }
     }
+}
+
+/// The note for secondary fields dropped from an answer that was kept.
+fn dropped_note(fields: &[&str]) -> String {
+    format!(
+        "answer kept; dropped field(s) of an unexpected type: {}",
+        fields.join(", ")
+    )
 }
 
 fn attempt_row(id: &str, sent_at_ms: i64, attempt: &crate::vendor::client::Attempt) -> AttemptRow {
@@ -641,7 +736,7 @@ fn attempt_row(id: &str, sent_at_ms: i64, attempt: &crate::vendor::client::Attem
             "final".to_string(),
             Some(a.code),
             a.sequence_id.clone(),
-            None,
+            (!a.dropped.is_empty()).then(|| dropped_note(&a.dropped)),
         ),
         Verdict::Retry(r) => (
             format!("retry:{}", r.fault.kind()),
@@ -675,11 +770,37 @@ fn attempt_row(id: &str, sent_at_ms: i64, attempt: &crate::vendor::client::Attem
     }
 }
 
-/// Counts a resolved answer, saves its face if asked, and builds its write.
-async fn resolved_op(
+/// Saves the face when `--save-images` asks for it. A failure is the id's failure; a full or
+/// read-only disk also stops the run, since every later image would fail the same way.
+async fn save_face(ctx: &Ctx, id: &str, answer: &ResultAnswer) -> Result<(), String> {
+    let (Some(dir), Some(bytes)) = (
+        &ctx.save_images,
+        answer.face.as_ref().and_then(|f| f.bytes.as_ref()),
+    ) else {
+        return Ok(());
+    };
+    let (dir, id_for_file, bytes) = (dir.clone(), id.to_string(), bytes.clone());
+    let saved = tokio::task::spawn_blocking(move || faces::save(&dir, &id_for_file, &bytes)).await;
+    let error = match saved {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e,
+        Err(e) => std::io::Error::other(e.to_string()),
+    };
+    let message = format!("could not save the face image under --save-images: {error}");
+    tracing::warn!(liveness_id = %id, error = %error, "could not save the face image");
+    // ENOSPC, EDQUOT, EROFS: the disk, not this image.
+    if matches!(error.raw_os_error(), Some(28 | 122 | 30)) {
+        ctx.stop(StopCause::Storage(format!(
+            "{message} (free space or fix the directory, then run the same command again)"
+        )));
+    }
+    Err(message)
+}
+
+/// Counts a resolved answer and builds its write.
+fn resolved_op(
     ctx: &Ctx,
     check: i64,
-    id: &str,
     answer: ResultAnswer,
     attempts: i64,
     last_attempt: Option<AttemptRow>,
@@ -693,17 +814,6 @@ async fn resolved_op(
     }
     if category == Category::Attack {
         Tally::add(&ctx.tally.attacks);
-    }
-    if let (Some(dir), Some(bytes)) = (
-        &ctx.save_images,
-        answer.face.as_ref().and_then(|f| f.bytes.as_ref()),
-    ) {
-        let (dir, id_for_file, bytes) = (dir.clone(), id.to_string(), bytes.clone());
-        let saved =
-            tokio::task::spawn_blocking(move || faces::save(&dir, &id_for_file, &bytes)).await;
-        if !matches!(saved, Ok(Ok(_))) {
-            tracing::warn!(liveness_id = %id, "could not save the face image");
-        }
     }
     WriteOp::Resolved {
         check,

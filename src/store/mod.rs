@@ -75,8 +75,37 @@ pub enum StoreError {
     #[error("{path} does not exist; run `liveaudit fetch` first or give the right --db")]
     Missing { path: PathBuf },
     #[error(
-        "another liveaudit fetch is running on {path} (lock {lock}); wait for it to finish, \
-         or stop it"
+        "{path} is an SQLite database of another program (it has no liveaudit schema); it is \
+         left untouched: give the --db that `liveaudit fetch` wrote"
+    )]
+    Foreign { path: PathBuf },
+    #[error(
+        "{path} is damaged (SQLite reports corruption); restore it from a backup, or give \
+         another --db and fetch again"
+    )]
+    Corrupt { path: PathBuf },
+    #[error(
+        "--db {path}: SQLite URIs (file:...) are refused; give a plain file path, so the \
+         fetch lock and the output checks see the same file SQLite opens"
+    )]
+    Uri { path: PathBuf },
+    #[error(
+        "the database {path} was deleted or replaced during the run; results written after \
+         that are not in it. Restore the file (or use a new --db) and run the same command again"
+    )]
+    Vanished { path: PathBuf },
+    #[error(
+        "{what} {out} is the database {db} (or its -wal/-shm file); writing there would \
+         destroy it: give another file"
+    )]
+    OutputIsDatabase {
+        what: &'static str,
+        out: PathBuf,
+        db: PathBuf,
+    },
+    #[error(
+        "another liveaudit fetch is running on {path} (or a purge: it holds a lock on {lock}); \
+         wait for it to finish, or stop it"
     )]
     Busy { path: PathBuf, lock: PathBuf },
     #[error("cannot open {path}: {source}")]
@@ -105,6 +134,18 @@ impl StoreError {
             _ => return false,
         };
         matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull))
+    }
+
+    /// Whether SQLite found the file damaged or not a database at all.
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            StoreError::Corrupt { .. } | StoreError::NotADatabase { .. } => true,
+            StoreError::Sqlite { source, .. } | StoreError::Query(source) => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            ),
+            _ => false,
+        }
     }
 
     /// Whether the database (or its directory) cannot be written.
@@ -140,7 +181,11 @@ pub enum OpenMode {
 
 impl Store {
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store, StoreError> {
-        if mode == OpenMode::Existing && !path.exists() {
+        refuse_uri(path)?;
+        if mode == OpenMode::Existing
+            && std::fs::metadata(path).map_or(true, |m| m.is_file() && m.len() == 0)
+        {
+            // A file of zero bytes is what a fetch that failed before its first write leaves.
             return Err(StoreError::Missing {
                 path: path.to_path_buf(),
             });
@@ -151,8 +196,7 @@ impl Store {
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(sql_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(sql_err)?;
@@ -160,6 +204,9 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
+        // No command writes to a file that is not liveaudit's: no WAL switch, no tables, before
+        // the schema version says it is ours (or, for a fetch, the file is a new database).
+        store.check_ours(mode)?;
         store.configure()?;
         store.migrate()?;
         Ok(store)
@@ -169,9 +216,35 @@ impl Store {
         &self.path
     }
 
+    fn check_ours(&self, mode: OpenMode) -> Result<(), StoreError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.classify(e))?;
+        if version > 0 {
+            return Ok(());
+        }
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| self.classify(e))?;
+        match (tables, mode) {
+            (0, OpenMode::ReadWrite) => Ok(()),
+            (0, OpenMode::Existing) => Err(StoreError::Missing {
+                path: self.path.clone(),
+            }),
+            _ => Err(StoreError::Foreign {
+                path: self.path.clone(),
+            }),
+        }
+    }
+
     fn classify(&self, source: rusqlite::Error) -> StoreError {
         match source.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotADatabase {
+                path: self.path.clone(),
+            },
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
                 path: self.path.clone(),
             },
             _ => StoreError::Sqlite {
@@ -333,21 +406,71 @@ pub struct RunRecord {
 }
 
 /// The exclusive lock of a fetch on one database, held until dropped.
+///
+/// The lock is taken on the database file itself (an advisory `flock`, independent of SQLite's
+/// own locks), so every name of the file (a symlink, a hard link, `./x` and `x`) meets the same
+/// lock. The handle also remembers which file it is, so a database deleted or replaced during
+/// the run is noticed ([`FetchLock::still_in_place`]). The handle stays open until the lock is
+/// dropped, after every SQLite connection of the run has closed.
 #[derive(Debug)]
 pub struct FetchLock {
     _file: File,
+    watch: DbWatch,
+}
+
+/// Which file a database path named when its lock was taken; cheap to clone into a task.
+#[derive(Debug, Clone)]
+pub struct DbWatch {
+    held: std::fs::Metadata,
     path: PathBuf,
 }
 
+impl DbWatch {
+    /// Whether the path still names the same file.
+    pub fn still_in_place(&self) -> bool {
+        std::fs::metadata(&self.path).is_ok_and(|now| same_file(&self.held, &now))
+    }
+
+    /// [`StoreError::Vanished`] unless [`DbWatch::still_in_place`].
+    pub fn check_in_place(&self) -> Result<(), StoreError> {
+        if self.still_in_place() {
+            Ok(())
+        } else {
+            Err(StoreError::Vanished {
+                path: self.path.clone(),
+            })
+        }
+    }
+}
+
 impl FetchLock {
-    /// Takes the lock beside `db` at once, or says another run holds it.
+    /// Takes the lock on `db` (created empty if missing) at once, or says another run holds it.
     pub fn acquire(db: &Path) -> Result<FetchLock, StoreError> {
-        let mut name = db.as_os_str().to_os_string();
-        name.push(".lock");
-        let path = PathBuf::from(name);
+        refuse_uri(db)?;
+        let path = db.to_path_buf();
+        // Where locks are mandatory (Windows), a lock on the database would shut SQLite out:
+        // there the lock is a file beside the database's canonical path.
+        #[cfg(not(unix))]
+        let path = {
+            File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|source| StoreError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+            let mut name = std::fs::canonicalize(&path)
+                .unwrap_or(path)
+                .into_os_string();
+            name.push(".lock");
+            PathBuf::from(name)
+        };
         let file = File::options()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(&path)
             .map_err(|source| StoreError::Open {
@@ -355,7 +478,16 @@ impl FetchLock {
                 source,
             })?;
         match file.try_lock() {
-            Ok(()) => Ok(FetchLock { _file: file, path }),
+            Ok(()) => {
+                let held = file.metadata().map_err(|source| StoreError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(FetchLock {
+                    _file: file,
+                    watch: DbWatch { held, path },
+                })
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy {
                 path: db.to_path_buf(),
                 lock: path,
@@ -365,7 +497,91 @@ impl FetchLock {
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.watch.path
+    }
+
+    /// A handle that tells whether the database is still the file this lock holds.
+    pub fn watch(&self) -> DbWatch {
+        self.watch.clone()
+    }
+
+    /// Whether the database path still names the file this lock holds.
+    pub fn still_in_place(&self) -> bool {
+        self.watch.still_in_place()
+    }
+
+    /// [`StoreError::Vanished`] unless [`FetchLock::still_in_place`].
+    pub fn check_in_place(&self) -> Result<(), StoreError> {
+        self.watch.check_in_place()
+    }
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    a.len() == b.len() || b.is_file()
+}
+
+fn refuse_uri(path: &Path) -> Result<(), StoreError> {
+    if path
+        .to_str()
+        .is_some_and(|p| p.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("file:")))
+    {
+        return Err(StoreError::Uri {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses an output path (`what` names its flag) that is the database or one of its
+/// `-wal`/`-shm`/`-journal` files, by name after resolving links and by file identity.
+pub fn refuse_output_on_database(
+    what: &'static str,
+    out: &Path,
+    db: &Path,
+) -> Result<(), StoreError> {
+    let refuse = || StoreError::OutputIsDatabase {
+        what,
+        out: out.to_path_buf(),
+        db: db.to_path_buf(),
+    };
+    let db_full = resolved(db);
+    let out_full = resolved(out);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = db_full.as_os_str().to_os_string();
+        name.push(suffix);
+        let candidate = PathBuf::from(name);
+        if out_full == candidate {
+            return Err(refuse());
+        }
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(out), std::fs::metadata(&candidate))
+            && same_file(&a, &b)
+        {
+            return Err(refuse());
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute with links resolved: the whole path when it exists, else its
+/// directory plus its file name.
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match (std::fs::canonicalize(&parent), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
     }
 }
 
@@ -425,5 +641,100 @@ mod tests {
         assert!(matches!(err, StoreError::Busy { .. }), "{err}");
         drop(first);
         FetchLock::acquire(&path).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_follows_the_file_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let first = FetchLock::acquire(&path).unwrap();
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let hard = dir.path().join("hard.db");
+        std::fs::hard_link(&path, &hard).unwrap();
+        let dotted = dir.path().join(".").join("a.db");
+        for other in [&link, &hard, &dotted] {
+            let err = FetchLock::acquire(other).unwrap_err();
+            assert!(matches!(err, StoreError::Busy { .. }), "{other:?}: {err}");
+        }
+        assert!(first.still_in_place());
+    }
+
+    #[test]
+    fn sqlite_uris_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = format!("file:{}?mode=rwc", dir.path().join("a.db").display());
+        for p in [uri.as_str(), "FILE:x.db"] {
+            assert!(matches!(
+                FetchLock::acquire(Path::new(p)).unwrap_err(),
+                StoreError::Uri { .. }
+            ));
+            assert!(matches!(
+                Store::open(Path::new(p), OpenMode::ReadWrite)
+                    .err()
+                    .unwrap(),
+                StoreError::Uri { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn a_deleted_or_replaced_database_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let lock = FetchLock::acquire(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            lock.check_in_place(),
+            Err(StoreError::Vanished { .. })
+        ));
+        std::fs::write(&path, b"").unwrap();
+        assert!(
+            !lock.still_in_place(),
+            "a new file of the same name is not the database"
+        );
+    }
+
+    #[test]
+    fn outputs_on_the_database_or_its_wal_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.db");
+        Store::open(&db, OpenMode::ReadWrite).unwrap();
+        let here = dir.path().join(".").join("a.db-wal");
+        for out in [db.clone(), dir.path().join("a.db-shm"), here] {
+            assert!(
+                matches!(
+                    refuse_output_on_database("--output", &out, &db),
+                    Err(StoreError::OutputIsDatabase { .. })
+                ),
+                "{out:?}"
+            );
+        }
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("report.csv");
+            std::os::unix::fs::symlink(&db, &link).unwrap();
+            assert!(refuse_output_on_database("--output", &link, &db).is_err());
+        }
+        refuse_output_on_database("--output", &dir.path().join("out.csv"), &db).unwrap();
+    }
+
+    #[test]
+    fn a_foreign_sqlite_file_is_read_by_no_command_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('x');")
+                .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        for mode in [OpenMode::Existing, OpenMode::ReadWrite] {
+            let err = Store::open(&path, mode).err().unwrap();
+            assert!(matches!(err, StoreError::Foreign { .. }), "{err}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(!dir.path().join("other.sqlite-wal").exists());
     }
 }

@@ -1,18 +1,26 @@
 //! What the vendor answered, and what the fetcher must do about it: the one place where every
 //! outcome of a request is classified.
 //!
-//! Policy (CONTRACT.md section 2):
-//! - `success`, `attack`, `error` 12250, `request_error` and codes the table does not know are
-//!   [`Verdict::Final`]: store them, never ask again.
-//! - 11350, HTTP 408/429/5xx, timeouts, resets and bodies that are not the documented JSON are
-//!   [`Verdict::Retry`]: back off (honouring `Retry-After`) and try again within the run.
+//! Policy:
+//! - Only an HTTP 200 whose body has the result API's shape (a `code`, none of the license
+//!   API's `license` / `expiry_timestamp`) is an answer. Every other status is a fault, whatever
+//!   its body says: a `410 {"code":200}` is never a charged success.
+//! - Answers with `success`, `attack`, `error` 12250, `request_error` and codes the table does
+//!   not know are [`Verdict::Final`]: store them, never ask again.
+//! - 11350, HTTP 408/429/5xx, other 1xx/2xx, timeouts, resets and bodies that are not the
+//!   documented JSON are [`Verdict::Retry`]: back off (honouring `Retry-After`, which never
+//!   panics and is capped) and try again within the run.
 //! - HTTP 401/403, account-level codes, and answers that show the configuration is wrong
-//!   (redirects, 404/405) are [`Verdict::Stop`]: the run ends at once, the id stays pending.
-//! - Any other 4xx without a vendor code is [`Verdict::GiveUp`]: the id is marked failed now
-//!   (asking again with the same body cannot help) and a later run tries it again.
+//!   (redirects, 404/405, a license-shaped answer) are [`Verdict::Stop`]: the run ends at once,
+//!   the id stays pending.
+//! - Any other 4xx is [`Verdict::GiveUp`]: the id is marked failed now (asking again with the
+//!   same body cannot help) and a later run tries it again.
+//! - Vendor text (message, sequence id, error snippets) is scrubbed of the partner key here,
+//!   where it enters the program ([`crate::text::redact`]).
 //!
 //! The vendor sends `code` as a number or as a string and may leave out `score` and `image`;
-//! both parse to the same [`ResultAnswer`].
+//! both parse to the same [`ResultAnswer`]. A secondary field of another type (a score `true`)
+//! is dropped and named in [`ResultAnswer::dropped`]; the answer is kept.
 
 use std::time::Duration;
 
@@ -30,6 +38,8 @@ pub struct ResultAnswer {
     pub sequence_id: Option<String>,
     pub score: Option<f64>,
     pub face: Option<FaceImage>,
+    /// Secondary fields of an unexpected type, dropped (the answer itself is kept): their names.
+    pub dropped: Vec<&'static str>,
 }
 
 /// The best face the vendor captured. Only its digest and length are kept unless the user asks
@@ -91,21 +101,31 @@ pub struct LicenseAnswer {
 
 /// Why a body could not be read as the documented JSON.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct ParseError(String);
+pub enum ParseError {
+    #[error("{0}")]
+    NotJson(String),
+    /// The body has the license API's fields (`license`, `expiry_timestamp`).
+    #[error("the body has the license API's fields")]
+    LicenseShaped,
+}
 
 #[derive(Deserialize)]
 struct RawResult {
     #[serde(deserialize_with = "code_number_or_string")]
     code: i64,
     #[serde(default)]
-    message: Option<String>,
-    #[serde(default, deserialize_with = "opt_string_or_number")]
-    sequence_id: Option<String>,
+    message: Option<Loose>,
     #[serde(default)]
-    image: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64_or_string")]
-    score: Option<f64>,
+    sequence_id: Option<Loose>,
+    #[serde(default)]
+    image: Option<Loose>,
+    #[serde(default)]
+    score: Option<Loose>,
+    /// Fields only the license API sends: their presence means the URL is the license API's.
+    #[serde(default)]
+    license: Option<Loose>,
+    #[serde(default)]
+    expiry_timestamp: Option<Loose>,
 }
 
 #[derive(Deserialize)]
@@ -122,31 +142,130 @@ struct RawLicense {
     expiry_timestamp: Option<i64>,
 }
 
-/// Parses a retrieve-result body.
+/// Parses a retrieve-result body. A body with the license API's fields is
+/// [`ParseError::LicenseShaped`]; secondary fields of an unexpected type (a score `true`, a
+/// numeric message) are dropped and named in [`ResultAnswer::dropped`].
 pub fn parse_result(body: &[u8]) -> Result<ResultAnswer, ParseError> {
     let raw: RawResult = serde_json::from_slice(body)
-        .map_err(|e| ParseError(format!("not the vendor's JSON: {e}")))?;
+        .map_err(|e| ParseError::NotJson(format!("not the vendor's JSON: {e}")))?;
+    if raw.license.is_some() || raw.expiry_timestamp.is_some() {
+        return Err(ParseError::LicenseShaped);
+    }
+    let mut dropped = Vec::new();
+    let mut keep = |name: &'static str, value: Option<Loose>, want: fn(Loose) -> Option<Loose>| {
+        value.and_then(|v| {
+            let kept = want(v);
+            if kept.is_none() {
+                dropped.push(name);
+            }
+            kept
+        })
+    };
+    let text_only = |v: Loose| matches!(v, Loose::Str(_)).then_some(v);
+    let text_or_number = |v: Loose| (!matches!(v, Loose::Other)).then_some(v);
+    let number = |v: Loose| match v {
+        Loose::Str(s) => s.trim().parse().ok().map(Loose::Float),
+        Loose::Int(i) => Some(Loose::Float(i as f64)),
+        Loose::Float(f) => Some(Loose::Float(f)),
+        Loose::Other => None,
+    };
+    let message = keep("message", raw.message, text_only).map(Loose::into_text);
+    let sequence_id = keep("sequence_id", raw.sequence_id, text_or_number).map(Loose::into_text);
+    let image = keep("image", raw.image, text_only).map(Loose::into_text);
+    let score = match keep("score", raw.score, number) {
+        Some(Loose::Float(f)) if f.is_finite() => Some(f),
+        Some(_) => {
+            dropped.push("score");
+            None
+        }
+        None => None,
+    };
+    // Vendor text is stored and printed: a server that echoes the request loses the key here.
+    let redact = |s: String| crate::text::redact(&s).into_owned();
     Ok(ResultAnswer {
         code: raw.code,
-        message: raw.message.unwrap_or_default(),
-        sequence_id: raw.sequence_id.filter(|s| !s.is_empty()),
-        score: raw.score.filter(|s| s.is_finite()),
-        face: raw
-            .image
+        message: message.map(redact).unwrap_or_default(),
+        sequence_id: sequence_id.map(redact).filter(|s| !s.is_empty()),
+        score,
+        face: image
             .filter(|s| !s.is_empty())
             .map(|s| FaceImage::from_base64(&s)),
+        dropped,
     })
+}
+
+/// Any JSON value of a secondary field: a number or a string is kept, anything else is noted
+/// as [`Loose::Other`] and skipped without buffering it. `null` is an absent field.
+enum Loose {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Other,
+}
+
+impl Loose {
+    fn into_text(self) -> String {
+        match self {
+            Loose::Str(s) => s,
+            Loose::Int(i) => i.to_string(),
+            Loose::Float(f) => f.to_string(),
+            Loose::Other => String::new(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Loose;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Loose, E> {
+                Ok(Loose::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Loose, E> {
+                Ok(i64::try_from(v).map_or(Loose::Float(v as f64), Loose::Int))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Loose, E> {
+                Ok(Loose::Float(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Loose, E> {
+                Ok(Loose::Str(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Loose, E> {
+                Ok(Loose::Str(v))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Loose, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Loose, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Loose, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Loose::Other)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// Parses a retrieve-license body.
 pub fn parse_license(body: &[u8]) -> Result<LicenseAnswer, ParseError> {
     let raw: RawLicense = serde_json::from_slice(body)
-        .map_err(|e| ParseError(format!("not the vendor's JSON: {e}")))?;
+        .map_err(|e| ParseError::NotJson(format!("not the vendor's JSON: {e}")))?;
+    let redact = |s: String| crate::text::redact(&s).into_owned();
     Ok(LicenseAnswer {
         code: raw.code,
-        message: raw.message.unwrap_or_default(),
-        sequence_id: raw.sequence_id.filter(|s| !s.is_empty()),
-        license: raw.license,
+        message: raw.message.map(redact).unwrap_or_default(),
+        sequence_id: raw.sequence_id.map(redact).filter(|s| !s.is_empty()),
+        license: raw.license.map(redact),
         expiry_timestamp: raw.expiry_timestamp,
     })
 }
@@ -206,16 +325,6 @@ fn opt_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
         Some(NumOrStr::Str(s)) => Some(s),
         Some(NumOrStr::Int(i)) => Some(i.to_string()),
         Some(NumOrStr::Float(f)) => Some(f.to_string()),
-    })
-}
-
-fn opt_f64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(match Option::<NumOrStr>::deserialize(d)? {
-        None => None,
-        Some(NumOrStr::Int(i)) => Some(i as f64),
-        Some(NumOrStr::Float(f)) => Some(f),
-        // A score the vendor sends as text is still a score; text that is no number is not.
-        Some(NumOrStr::Str(s)) => s.trim().parse().ok(),
     })
 }
 
@@ -323,9 +432,16 @@ pub enum StopReason {
          (redirects are not followed: the partner key would travel to another address)"
     )]
     Misconfigured { status: u16, detail: String },
+    #[error(
+        "this URL answers like the license API (its answer has license and expiry_timestamp); \
+         set --result-url / TD_RESULT_URL to the result endpoint (.../liveness/result/v1); \
+         nothing was stored"
+    )]
+    LicenseApi,
 }
 
-/// Classifies one HTTP exchange that produced a status and a body.
+/// Classifies one HTTP exchange that produced a status and a body. Only an HTTP 200 with the
+/// result API's shape can be an answer; every other status is a fault, whatever its body says.
 pub fn classify_response(
     status: u16,
     retry_after: Option<Duration>,
@@ -333,6 +449,7 @@ pub fn classify_response(
     codes: &CodeTable,
 ) -> Verdict {
     match status {
+        200 => {}
         401 | 403 => return Verdict::Stop(StopReason::CredentialsRefused { status }),
         429 => {
             return Verdict::Retry(Retryable {
@@ -357,33 +474,44 @@ pub fn classify_response(
                 detail: " (a redirect)".into(),
             });
         }
-        _ => {}
-    }
-    let answer = match parse_result(body) {
-        Ok(answer) => answer,
-        Err(e) => {
-            return match status {
-                404 | 405 => Verdict::Stop(StopReason::Misconfigured {
-                    status,
-                    detail: String::new(),
-                }),
-                400..=499 => Verdict::GiveUp(Fault::Status {
-                    status,
-                    snippet: snippet(body),
-                }),
-                _ => Verdict::Retry(Retryable {
-                    fault: Fault::Unparsable {
-                        status,
-                        detail: e.0,
-                        snippet: snippet(body),
-                    },
-                    retry_after: None,
-                    answer: None,
-                }),
-            };
+        404 | 405 => {
+            return Verdict::Stop(StopReason::Misconfigured {
+                status,
+                detail: String::new(),
+            });
         }
-    };
-    classify_answer(answer, codes)
+        400..=499 => {
+            return Verdict::GiveUp(Fault::Status {
+                status,
+                snippet: snippet(body),
+            });
+        }
+        _ => {
+            // 1xx, 2xx other than 200, and nonsense statuses: not an answer; try again.
+            return Verdict::Retry(Retryable {
+                fault: Fault::Unparsable {
+                    status,
+                    detail: "only HTTP 200 carries a result".into(),
+                    snippet: snippet(body),
+                },
+                retry_after,
+                answer: None,
+            });
+        }
+    }
+    match parse_result(body) {
+        Ok(answer) => classify_answer(answer, codes),
+        Err(ParseError::LicenseShaped) => Verdict::Stop(StopReason::LicenseApi),
+        Err(ParseError::NotJson(detail)) => Verdict::Retry(Retryable {
+            fault: Fault::Unparsable {
+                status,
+                detail,
+                snippet: snippet(body),
+            },
+            retry_after: None,
+            answer: None,
+        }),
+    }
 }
 
 /// Classifies a well-formed answer by its code.
@@ -404,35 +532,46 @@ pub fn classify_answer(answer: ResultAnswer, codes: &CodeTable) -> Verdict {
     }
 }
 
-/// The first bytes of a body, printable, for an error message.
+/// The first characters of a body, printable and without the partner key, for an error
+/// message. The key is redacted before the cut, so a key straddling the cut cannot leave a
+/// prefix behind.
 pub fn snippet(body: &[u8]) -> String {
     const MAX: usize = 120;
+    /// Enough to hold the cut plus the longest spelling of a key (4 KiB, tripled by encoding).
+    const LOOK: usize = 16 * 1024;
     if body.is_empty() {
         return "(empty body)".into();
     }
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
+    let text = String::from_utf8_lossy(&body[..body.len().min(LOOK)]);
+    let text = crate::text::redact(&text);
     let mut s: String = text
         .chars()
+        .take(MAX)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    if body.len() > MAX {
+    if body.len() > MAX && text.chars().nth(MAX).is_some() || body.len() > LOOK {
         s.push('…');
     }
     s
 }
 
-/// Parses a `Retry-After` value: delay seconds, or an HTTP date relative to `now` (Unix seconds).
+/// Parses a `Retry-After` value: delay seconds, or an HTTP date relative to `now` (Unix
+/// seconds). Values beyond a day are a day: the caller caps them further; no value panics.
 pub fn parse_retry_after(value: &str, now_unix: i64) -> Option<Duration> {
+    const DAY: u64 = 86_400;
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Some(Duration::from_secs(secs.min(DAY)));
     }
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        if secs.is_nan() || secs < 0.0 {
+            return None;
+        }
+        return Duration::try_from_secs_f64(secs.min(DAY as f64)).ok();
     }
     let when = jiff::fmt::rfc2822::parse(value).ok()?;
-    let delta = when.timestamp().as_second() - now_unix;
-    Some(Duration::from_secs(delta.max(0) as u64))
+    let delta = when.timestamp().as_second().saturating_sub(now_unix);
+    Some(Duration::from_secs((delta.max(0) as u64).min(DAY)))
 }
 
 #[cfg(test)]
@@ -530,7 +669,6 @@ mod tests {
         assert_eq!(a.sequence_id.as_deref(), Some("18446744073709552000"));
         // Neither number nor string: the body is not the vendor's answer.
         assert!(parse_result(br#"{"code":true}"#).is_err());
-        assert!(parse_result(br#"{"code":200,"score":[0.5]}"#).is_err());
         assert!(parse_result(br#"{"code":-12.5}"#).is_err());
     }
 
@@ -594,16 +732,89 @@ mod tests {
             classify_response(413, None, b"too large", &c),
             Verdict::GiveUp(Fault::Status { status: 413, .. })
         ));
-        // A 400 that carries a vendor code is judged by its code.
-        assert!(matches!(
-            classify_response(
-                400,
-                None,
-                br#"{"code":11301,"message":"liveness_id empty"}"#,
-                &c
+        // A status other than 200 is a fault whatever code its body carries: never a result.
+        for (status, body) in [
+            (
+                400u16,
+                &br#"{"code":11301,"message":"liveness_id empty"}"#[..],
             ),
-            Verdict::Final(ResultAnswer { code: 11301, .. })
-        ));
+            (400, br#"{"code":400}"#),
+            (
+                410,
+                br#"{"code":200,"message":"success","sequence_id":"1"}"#,
+            ),
+            (422, br#"{"code":"200"}"#),
+        ] {
+            assert!(
+                matches!(
+                    classify_response(status, None, body, &c),
+                    Verdict::GiveUp(Fault::Status { status: s, .. }) if s == status
+                ),
+                "{status}"
+            );
+        }
+        for status in [404u16, 405] {
+            assert!(matches!(
+                classify_response(status, None, br#"{"code":404}"#, &c),
+                Verdict::Stop(StopReason::Misconfigured { .. })
+            ));
+        }
+        for status in [201u16, 202, 204, 206, 299, 100, 600, 999] {
+            assert!(
+                matches!(
+                    classify_response(status, None, br#"{"code":200}"#, &c),
+                    Verdict::Retry(Retryable {
+                        fault: Fault::Unparsable { .. },
+                        ..
+                    })
+                ),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_license_shaped_answer_stops_the_run() {
+        let c = codes();
+        for body in [
+            &br#"{"code":200,"message":"success","sequence_id":"1","license":"abc","expiry_timestamp":1715667188}"#[..],
+            br#"{"code":"200","license":null,"expiry_timestamp":"1"}"#,
+            br#"{"code":200,"license":"x"}"#,
+        ] {
+            assert_eq!(
+                classify_response(200, None, body, &c),
+                Verdict::Stop(StopReason::LicenseApi),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(
+            StopReason::LicenseApi
+                .to_string()
+                .contains("this URL answers like the license API")
+        );
+    }
+
+    #[test]
+    fn odd_secondary_fields_are_dropped_not_the_answer() {
+        let a = parse_result(
+            br#"{"code":200,"message":12,"score":true,"sequence_id":{"a":1},"image":[1,2]}"#,
+        )
+        .unwrap();
+        assert_eq!(a.code, 200);
+        assert_eq!(
+            (a.message.as_str(), a.score, a.sequence_id),
+            ("", None, None)
+        );
+        assert_eq!(a.face, None);
+        let mut dropped = a.dropped.clone();
+        dropped.sort_unstable();
+        assert_eq!(dropped, ["image", "message", "score", "sequence_id"]);
+        let a = parse_result(br#"{"code":200,"score":"high","message":null}"#).unwrap();
+        assert_eq!((a.score, a.dropped.as_slice()), (None, &["score"][..]));
+        let a = parse_result(br#"{"code":200,"score":"0.25","sequence_id":7}"#).unwrap();
+        assert_eq!((a.score, a.sequence_id.as_deref()), (Some(0.25), Some("7")));
+        assert!(a.dropped.is_empty());
     }
 
     #[test]
@@ -640,6 +851,25 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", 0), None);
+        // Absurd values never panic; they are capped at a day.
+        for huge in [
+            "1e30",
+            "1e308",
+            "inf",
+            "18446744073709551615",
+            "99999999999999999999",
+        ] {
+            assert_eq!(
+                parse_retry_after(huge, 0),
+                Some(Duration::from_secs(86_400)),
+                "{huge}"
+            );
+        }
+        assert_eq!(parse_retry_after("NaN", 0), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", i64::MIN),
+            Some(Duration::from_secs(86_400))
+        );
         assert_eq!(parse_retry_after("-3", 0), None);
     }
 

@@ -1,11 +1,14 @@
 //! The HTTP client for the vendor's two endpoints.
 //!
 //! Policy: one request is one attempt; retrying is the fetch pipeline's business. This module
-//! sends, reads at most [`ClientOptions::max_body`] bytes, and hands status and body to
+//! sends, reads at most [`ClientOptions::max_body`] bytes (a body above [`SMALL_BODY`] first
+//! takes a share of [`ClientOptions::body_budget`], common to all requests, so memory stays
+//! bounded at any concurrency), and hands status and body to
 //! [`classify_response`](super::answer::classify_response). Redirects are never followed (a
 //! redirect would carry the partner key to another address). Every transport error passes
 //! through [`transport_fault`], the single point where reqwest's URL (which holds the key) is
-//! stripped and any remaining trace of the key is redacted.
+//! stripped and any remaining trace of the key is redacted; vendor bodies are scrubbed where
+//! they are parsed ([`super::answer`]).
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +20,7 @@ use super::answer::{
     parse_retry_after, snippet,
 };
 use super::codes::CodeTable;
-use crate::config::{Secret, VendorSettings};
+use crate::config::VendorSettings;
 
 /// Timeouts and limits of the HTTP client.
 #[derive(Debug, Clone)]
@@ -32,7 +35,15 @@ pub struct ClientOptions {
     pub max_body: usize,
     /// Most idle connections kept per host (the fetcher sets it to its concurrency).
     pub pool_max_idle: usize,
+    /// Bytes of answer bodies buffered at once over all requests, beyond the
+    /// [`SMALL_BODY`] each request may always hold: a body larger than that waits for a share
+    /// of this budget (at least one body of `max_body` is always let through).
+    pub body_budget: usize,
 }
+
+/// The part of an answer any request may buffer without waiting for the shared budget: a
+/// normal answer with its face image fits.
+pub const SMALL_BODY: usize = 256 * 1024;
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -42,6 +53,7 @@ impl Default for ClientOptions {
             read_timeout: Duration::from_secs(20),
             max_body: 16 * 1024 * 1024,
             pool_max_idle: 64,
+            body_budget: 32 * 1024 * 1024,
         }
     }
 }
@@ -73,9 +85,19 @@ pub struct VendorClient {
     http: reqwest::Client,
     result_url: Option<Url>,
     license_url: Option<Url>,
-    key: Secret,
     options: ClientOptions,
+    /// Permits to buffer one large body each: `body_budget / max_body`, at least one.
+    large_bodies: tokio::sync::Semaphore,
+    /// Small answers still to see before requests stop taking a large-body permit before they
+    /// are sent (see [`LARGE_MEMORY`]).
+    large_seen: std::sync::atomic::AtomicU32,
 }
+
+/// After a large answer, this many following answers must be small before requests go back to
+/// reading their bodies without a permit taken in advance. While large answers are the rule,
+/// each request waits for its share of the budget before it is sent, outside its timeout, and
+/// never in the middle of a body.
+const LARGE_MEMORY: u32 = 64;
 
 impl std::fmt::Debug for VendorClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,6 +123,8 @@ impl VendorClient {
             .user_agent(concat!("liveaudit/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| VendorError::Client(e.without_url().to_string()))?;
+        // Every text this client hands out is scrubbed of the key (see crate::text).
+        crate::text::register_secret(settings.partner_key.expose());
         let with_credentials = |url: &Url| {
             let mut url = url.clone();
             url.query_pairs_mut()
@@ -112,7 +136,10 @@ impl VendorClient {
             http,
             result_url: settings.result_url.as_ref().map(with_credentials),
             license_url: settings.license_url.as_ref().map(with_credentials),
-            key: settings.partner_key.clone(),
+            large_bodies: tokio::sync::Semaphore::new(
+                (options.body_budget / options.max_body.max(1)).max(1),
+            ),
+            large_seen: std::sync::atomic::AtomicU32::new(0),
             options,
         })
     }
@@ -132,9 +159,9 @@ impl VendorClient {
         };
         let body = serde_json::json!({ "liveness_id": liveness_id });
         let (http_status, verdict) = match self.exchange(url, &body).await {
-            Ok((status, retry_after, bytes)) => (
+            Ok((status, retry_after, body)) => (
                 Some(status),
-                classify_response(status, retry_after, &bytes, codes),
+                classify_response(status, retry_after, &body.bytes, codes),
             ),
             Err((status, fault)) => (
                 status,
@@ -161,7 +188,7 @@ impl VendorClient {
             }));
         };
         let body = serde_json::json!({ "session_duration": duration_secs });
-        let (status, retry_after, bytes) = self
+        let (status, retry_after, body) = self
             .exchange(url, &body)
             .await
             .map_err(|(_, fault)| VendorError::Fault(fault))?;
@@ -181,6 +208,7 @@ impl VendorClient {
             _ => {}
         }
         let _ = retry_after;
+        let bytes = body.bytes;
         let answer = parse_license(&bytes).map_err(|e| {
             VendorError::Fault(Fault::Unparsable {
                 status,
@@ -207,7 +235,12 @@ impl VendorClient {
         &self,
         url: &Url,
         body: &serde_json::Value,
-    ) -> Result<(u16, Option<Duration>, Vec<u8>), (Option<u16>, Fault)> {
+    ) -> Result<(u16, Option<Duration>, Body<'_>), (Option<u16>, Fault)> {
+        use std::sync::atomic::Ordering;
+        let mut large = None;
+        if self.large_seen.load(Ordering::Relaxed) > 0 {
+            large = self.large_body_permit().await;
+        }
         let mut response = self
             .http
             .post(url.clone())
@@ -225,13 +258,28 @@ impl VendorClient {
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err((Some(status), Fault::TooLarge { status, limit }));
         }
-        let mut bytes =
-            Vec::with_capacity(response.content_length().unwrap_or(4096).min(1 << 20) as usize);
+        let declared = response.content_length().map(|n| n as usize);
+        if declared.is_some_and(|n| n > SMALL_BODY) && large.is_none() {
+            large = self.large_body_permit().await;
+        }
+        let mut bytes = Vec::with_capacity(declared.unwrap_or(4096).min(SMALL_BODY));
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if bytes.len() + chunk.len() > limit {
+                    let needed = bytes.len() + chunk.len();
+                    if needed > limit {
                         return Err((Some(status), Fault::TooLarge { status, limit }));
+                    }
+                    if needed > SMALL_BODY && large.is_none() {
+                        large = self.large_body_permit().await;
+                    }
+                    if needed > bytes.capacity() {
+                        // Grow to the declared length at once, else by doubling up to the cap.
+                        let want = declared
+                            .filter(|&n| n >= needed)
+                            .unwrap_or_else(|| needed.max(bytes.capacity() * 2))
+                            .min(limit);
+                        bytes.reserve_exact(want - bytes.len());
                     }
                     bytes.extend_from_slice(&chunk);
                 }
@@ -254,7 +302,27 @@ impl VendorClient {
                 }
             }
         }
-        Ok((status, retry_after, bytes))
+        if bytes.len() > SMALL_BODY {
+            self.large_seen.store(LARGE_MEMORY, Ordering::Relaxed);
+        } else {
+            let _ = self
+                .large_seen
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+        Ok((
+            status,
+            retry_after,
+            Body {
+                bytes,
+                _large: large,
+            },
+        ))
+    }
+
+    /// Waits for a share of the body budget.
+    async fn large_body_permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed, so this always holds a permit.
+        self.large_bodies.acquire().await.ok()
     }
 
     /// The one conversion point from reqwest errors: the URL (which holds the partner key) is
@@ -263,13 +331,7 @@ impl VendorClient {
         let timeout = err.is_timeout();
         let connect = err.is_connect();
         let err = err.without_url();
-        let mut text = error_chain(&err);
-        let key = self.key.expose();
-        if !key.is_empty() {
-            text = text.replace(key, "<redacted>");
-            let encoded: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
-            text = text.replace(&encoded, "<redacted>");
-        }
+        let text = crate::text::redact(&error_chain(&err)).into_owned();
         if timeout {
             Fault::Timeout(self.options.timeout)
         } else if connect {
@@ -278,6 +340,13 @@ impl VendorClient {
             Fault::Transport(text)
         }
     }
+}
+
+/// A buffered answer body and, when it is large, its share of the body budget (released when
+/// the body is dropped, after it is classified).
+struct Body<'a> {
+    bytes: Vec<u8>,
+    _large: Option<tokio::sync::SemaphorePermit<'a>>,
 }
 
 /// An error and its sources on one line.
