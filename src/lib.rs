@@ -16,6 +16,7 @@ pub mod export;
 pub mod fetch;
 pub mod input;
 pub mod mock;
+pub mod prices;
 pub mod report;
 pub mod statement;
 pub mod store;
