@@ -489,6 +489,26 @@ pub struct ReportContext {
     pub codes: CodeTable,
     /// `--tz`, `LIVEAUDIT_TZ`, the config file's `tz`, else UTC.
     pub tz: String,
+    /// The config file's `prices` (a `--prices` flag wins over it, `--price` over both).
+    pub prices: Option<PathBuf>,
+}
+
+impl ReportContext {
+    /// The price list in force: none under a flat `--price`, else `--prices`, else the
+    /// config file's `prices`. A list that cannot be read or used is a usage error (exit 2).
+    fn price_list(
+        &self,
+        flat: Option<&str>,
+        flag: Option<&Path>,
+    ) -> Result<Option<crate::prices::PriceList>, Failure> {
+        if flat.is_some() {
+            return Ok(None);
+        }
+        flag.or(self.prices.as_deref())
+            .map(crate::prices::PriceList::load)
+            .transpose()
+            .map_err(Failure::usage)
+    }
 }
 
 fn report_store(global: &GlobalArgs, tz_flag: Option<&str>) -> Result<ReportContext, Failure> {
@@ -509,6 +529,7 @@ pub fn report_context(
         store,
         codes,
         tz: layers.tz(tz_flag),
+        prices: layers.prices(None),
     })
 }
 
@@ -525,9 +546,26 @@ pub fn billing_document(ctx: &ReportContext, args: &BillingArgs) -> Result<Docum
         .as_deref()
         .map(billing::parse_price)
         .transpose()?;
+    let list = ctx.price_list(args.price.as_deref(), args.prices.as_deref())?;
     let buckets = load_buckets(&store.conn, &window)?;
     let undated = crate::report::undated_outside(&store.conn, &window)?;
-    let mut report = billing::compute(&buckets, codes, &window, price, &args.currency, undated);
+    let mut report = match &list {
+        None => billing::compute(&buckets, codes, &window, price, &args.currency, undated),
+        Some(list) => {
+            // The first month's tiers count from its first day, before --from too.
+            let lead_in = match window.from {
+                Some(from) if from.day() > 1 => {
+                    let first = from.first_of_month().to_string();
+                    let before = from.yesterday().map_err(Failure::internal)?.to_string();
+                    let lead = Window::new(&ctx.tz, args.common.by, Some(&first), Some(&before))?
+                        .dated_by(args.common.date_by);
+                    load_buckets(&store.conn, &lead)?
+                }
+                _ => Vec::new(),
+            };
+            billing::compute_listed(&buckets, &lead_in, codes, &window, list, undated)
+        }
+    };
     // Codes the table does not know still have the vendor's own message.
     for row in report.codes.iter_mut().filter(|r| r.message.is_empty()) {
         row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();

@@ -201,10 +201,14 @@ pub enum ReportCommand {
 pub struct BillingArgs {
     #[command(flatten)]
     pub common: ReportArgs,
-    /// Price of one charged check (exact decimal, e.g. 0.035)
-    #[arg(long, value_name = "AMOUNT")]
+    /// Price of one charged check (exact decimal, e.g. 0.035): a flat price for every check
+    #[arg(long, value_name = "AMOUNT", conflicts_with = "prices")]
     pub price: Option<String>,
-    /// Currency shown with amounts
+    /// Price list (TOML: periods by date, monthly volume tiers, per-code prices; see README,
+    /// "Price lists") [config key prices]
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Currency shown with amounts (a price list names its own)
     #[arg(long, value_name = "CODE", default_value = "USD")]
     pub currency: String,
 }
@@ -250,8 +254,12 @@ pub struct ReconcileArgs {
     #[arg(long, value_name = "DATE")]
     pub to: Option<String>,
     /// Contract price of one charged check; lines billed at another amount are flagged
-    #[arg(long, value_name = "AMOUNT")]
+    #[arg(long, value_name = "AMOUNT", conflicts_with = "prices")]
     pub price: Option<String>,
+    /// Price list (as `report billing --prices`): each line's amount is checked against the
+    /// price the list gives its check [config key prices]
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
     #[arg(long, value_name = "CODE", default_value = "USD")]
     pub currency: String,
     /// Discrepant lines allowed before exit status 5

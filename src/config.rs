@@ -86,6 +86,8 @@ pub struct FileConfig {
     pub codes_file: Option<PathBuf>,
     /// The account's billing day zone (IANA name), for every report and reconcile.
     pub tz: Option<String>,
+    /// The price list billing and reconcile price charged checks with (`--prices`).
+    pub prices: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -112,9 +114,14 @@ impl FileConfig {
         })?;
         // Relative paths in the file are relative to the file, not to wherever cron runs us.
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        for p in [&mut cfg.partner_key_file, &mut cfg.db, &mut cfg.codes_file]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut cfg.partner_key_file,
+            &mut cfg.db,
+            &mut cfg.codes_file,
+            &mut cfg.prices,
+        ]
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -188,6 +195,12 @@ impl Layers {
     pub fn tz(&self, flag: Option<&str>) -> String {
         self.pick(&flag.map(str::to_string), "LIVEAUDIT_TZ", &self.file.tz)
             .unwrap_or_else(|| "UTC".to_string())
+    }
+
+    /// The price list: `--prices`, else the file's `prices` (relative to the file).
+    pub fn prices(&self, flag: Option<&Path>) -> Option<PathBuf> {
+        flag.map(Path::to_path_buf)
+            .or_else(|| self.file.prices.clone())
     }
 
     fn pick(&self, flag: &Option<String>, env: &str, file: &Option<String>) -> Option<String> {
