@@ -625,6 +625,7 @@ pub fn reconcile_document(
     args: &ReconcileArgs,
 ) -> Result<(Document, bool), Failure> {
     let tz = ctx.tz.clone();
+    let list = ctx.price_list(args.price.as_deref(), args.prices.as_deref())?;
     let (store, codes) = (&mut ctx.store, &ctx.codes);
     use crate::report::reconcile::{self, ReconcileError, ReconcileOptions};
     let price = args
@@ -632,6 +633,9 @@ pub fn reconcile_document(
         .as_deref()
         .map(billing::parse_price)
         .transpose()?;
+    let currency = list
+        .as_ref()
+        .map_or_else(|| args.currency.clone(), |l| l.currency.clone());
     let amount_tolerance = billing::parse_price(&args.amount_tolerance).map_err(|_| {
         Failure::usage(anyhow!(
             "--amount-tolerance {:?} is not an amount; use a plain decimal such as 0.50",
@@ -660,7 +664,8 @@ pub fn reconcile_document(
         from: args.from.clone(),
         to: args.to.clone(),
         price,
-        currency: args.currency.clone(),
+        prices: list,
+        currency: currency.clone(),
         boundary_hours: args.boundary_hours,
         details: args.details.clone(),
         date_by: args.date_by,
@@ -676,7 +681,7 @@ pub fn reconcile_document(
             .map_err(Failure::internal)?;
     }
     let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
-    Ok((reconcile::document(&result, &args.currency), clean))
+    Ok((reconcile::document(&result, &currency), clean))
 }
 
 fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {

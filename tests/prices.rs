@@ -298,3 +298,40 @@ fn reconcile_flags_a_line_billed_at_the_wrong_tier() {
         ]
     );
 }
+
+#[test]
+fn a_summary_statement_is_compared_with_the_list_amount() {
+    let f = fixture();
+    // February by the list: 0.125 for our 5 checks; the vendor bills 5 checks at 0.145.
+    f.env.write(
+        "summary.csv",
+        "month,count,amount\n2026-01,8,0.225\n2026-02,5,0.145\n",
+    );
+    let run = f.env.run(&[
+        "reconcile",
+        "--statement",
+        "summary.csv",
+        "--prices",
+        "prices.toml",
+        "--format",
+        "json",
+    ]);
+    run.expect(5);
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let diffs: Vec<(&str, i64, &str)> = r["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["period"].as_str().unwrap(),
+                p["difference"].as_i64().unwrap(),
+                p["amount_difference"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(diffs, [("2026-01", 0, "0"), ("2026-02", 0, "0.02")]);
+    assert_eq!(r["buckets"]["amount_variance"]["count"], 1);
+    // 0.225 + 0.125 = 0.350, rounded 0.35.
+    assert_eq!(r["our_amount"], "0.35");
+}

@@ -183,6 +183,7 @@ proptest! {
             from: from.map(str::to_string),
             to: to.map(str::to_string),
             price: Some(Decimal::new(35, 3)),
+            prices: None,
             currency: "USD".into(),
             boundary_hours,
             details: None,
