@@ -479,14 +479,14 @@ pub fn document(b: &Billing, window: &Window) -> Document {
     }
     if let Some(l) = &b.prices {
         summary.push(format!(
-            "prices: {} ({}, rounded half-to-even at {} decimals per {}); tiers count charged \
+            "prices: {} ({}, rounded half-to-even at {} decimals {}); tiers count charged \
              checks per calendar month",
             l.source,
             b.currency,
             l.scale,
             match l.rounding {
-                crate::prices::Rounding::Line => "check",
-                crate::prices::Rounding::Total => "total",
+                crate::prices::Rounding::Line => "on each check",
+                crate::prices::Rounding::Total => "on the total",
             }
         ));
         if l.unpriced > 0 {
@@ -623,7 +623,7 @@ pub fn document(b: &Billing, window: &Window) -> Document {
                 r.month.clone(),
                 r.price_from.clone(),
                 r.rate.clone(),
-                r.price.normalize().to_string(),
+                scale.show(r.price),
                 r.checks.to_string(),
                 scale.show(r.amount),
             ]);
