@@ -401,24 +401,57 @@ fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure>
     }
 }
 
-fn default_format(format: Option<Format>, output: Option<&Path>) -> Format {
-    format.unwrap_or_else(|| {
-        let by_name = output
-            .and_then(|p| p.extension())
-            .and_then(|e| e.to_str())
-            .and_then(|e| match e.to_ascii_lowercase().as_str() {
-                "html" | "htm" => Some(Format::Html),
-                "json" => Some(Format::Json),
-                "md" => Some(Format::Markdown),
-                "csv" => Some(Format::Csv),
-                _ => None,
-            });
-        by_name.unwrap_or(if output.is_none() && std::io::stdout().is_terminal() {
-            Format::Table
-        } else {
-            Format::Csv
-        })
-    })
+/// The format of a report: `--format`, else the output file's extension, else a table on a
+/// terminal and CSV otherwise. A file is never written in a format its name does not say: an
+/// extension naming another format than `--format`, or (without `--format`) one liveaudit cannot
+/// write, is refused (exit 2); `.txt` takes any text format (a table by default).
+fn report_format(format: Option<Format>, output: Option<&Path>) -> Result<Format, Failure> {
+    let ext = output
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let by_name = match ext.as_deref() {
+        None | Some("txt") => None,
+        Some("html" | "htm") => Some(Format::Html),
+        Some("json") => Some(Format::Json),
+        Some("md" | "markdown") => Some(Format::Markdown),
+        Some("csv") => Some(Format::Csv),
+        Some("xlsx") => Some(Format::Xlsx),
+        Some(other) if format.is_none() => {
+            return Err(Failure::usage(anyhow!(
+                "--output {}: liveaudit cannot write .{other} files; name the file .csv, .xlsx, \
+                 .json, .md, .html or .txt, or give --format",
+                output.map(|p| p.display().to_string()).unwrap_or_default()
+            )));
+        }
+        Some(_) => None,
+    };
+    let name = |f: Format| format!("{f:?}").to_lowercase();
+    let chosen = match (format, by_name) {
+        (Some(f), Some(n)) if f != n => {
+            return Err(Failure::usage(anyhow!(
+                "--output {} names a {} file but --format is {}; make them agree",
+                output.map(|p| p.display().to_string()).unwrap_or_default(),
+                name(n),
+                name(f)
+            )));
+        }
+        (Some(f), _) => f,
+        (None, Some(n)) => n,
+        (None, None) if ext.as_deref() == Some("txt") => Format::Table,
+        (None, None) if output.is_none() && std::io::stdout().is_terminal() => Format::Table,
+        (None, None) => Format::Csv,
+    };
+    if chosen == Format::Xlsx && ext.as_deref() == Some("txt") {
+        return Err(Failure::usage(anyhow!(
+            "--format xlsx writes a workbook: name the file .xlsx"
+        )));
+    }
+    if chosen == Format::Xlsx && output.is_none() && std::io::stdout().is_terminal() {
+        return Err(Failure::usage(anyhow!(
+            "--format xlsx writes a binary workbook: give --output FILE.xlsx"
+        )));
+    }
+    Ok(chosen)
 }
 
 /// Writes a report: one format to stdout or a file; CSV is one table (`--table`), or every
@@ -433,7 +466,7 @@ fn emit(
         output_path.is_some_and(|p| p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/'));
     let format = match (format, is_dir) {
         (None, true) => Format::Csv,
-        _ => default_format(format, output_path),
+        _ => report_format(format, output_path)?,
     };
     let choose = |key: &str| {
         doc.table(key).ok_or_else(|| {
@@ -807,13 +840,14 @@ fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus, Failure> {
             c.source.clone(),
         ]);
     }
-    let format = default_format(args.format, None);
+    let format = report_format(args.format, None)?;
     let doc = Document {
         title: "liveaudit code table".into(),
         summary: Vec::new(),
         sections: vec![section],
         charts: Vec::new(),
         json: serde_json::to_value(table.iter().collect::<Vec<_>>()).unwrap_or_default(),
+        money: None,
     };
     let mut out = output(None)?;
     if format == Format::Csv {

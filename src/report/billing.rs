@@ -500,7 +500,9 @@ pub fn document(b: &Billing, window: &Window) -> Document {
     summary.push(CLASSES_DOC.into());
 
     let t = &b.totals.counts;
-    let mut totals = Section::new("Totals", &["", "checks", "share"]).keyed("totals");
+    let mut totals = Section::new("Totals", &["", "checks", "share"])
+        .keyed("totals")
+        .with_money(&["amount"]);
     let tidy_headers = ["class", "checks", "share", "amount"];
     let provisional = format!("  of which provisional ({})", crate::check::INTERNAL_ERROR);
     for (name, class, n) in [
@@ -574,7 +576,9 @@ pub fn document(b: &Billing, window: &Window) -> Document {
     if with_price {
         headers.push("amount");
     }
-    let mut periods = Section::new("Per period", &headers).keyed("periods");
+    let mut periods = Section::new("Per period", &headers)
+        .keyed("periods")
+        .with_money(&["amount"]);
     for p in &b.periods {
         let c = &p.counts;
         let mut row = vec![
@@ -596,7 +600,9 @@ pub fn document(b: &Billing, window: &Window) -> Document {
     if with_price {
         headers.push("amount");
     }
-    let mut codes = Section::new("Per code", &headers).keyed("codes");
+    let mut codes = Section::new("Per code", &headers)
+        .keyed("codes")
+        .with_money(&["amount"]);
     for c in &b.codes {
         let mut row = vec![
             c.code.to_string(),
@@ -617,7 +623,8 @@ pub fn document(b: &Billing, window: &Window) -> Document {
             "Per tier",
             &["month", "price_from", "rate", "price", "checks", "amount"],
         )
-        .keyed("tiers");
+        .keyed("tiers")
+        .with_money(&["price", "amount"]);
         for r in &l.tiers {
             tiers.row(vec![
                 r.month.clone(),
@@ -673,6 +680,10 @@ pub fn document(b: &Billing, window: &Window) -> Document {
         sections,
         charts: vec![chart],
         json: serde_json::to_value(b).unwrap_or_default(),
+        money: with_price.then(|| super::xlsx::Money {
+            currency: b.currency.clone(),
+            scale: scale.0,
+        }),
     }
 }
 

@@ -1211,7 +1211,8 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
         "Summary",
         &["bucket", "count", "effect", "amount", "meaning"],
     )
-    .keyed("summary");
+    .keyed("summary")
+    .with_money(&["amount"]);
     for kind in SHOWN_ORDER {
         let t = r.buckets.get(kind.as_str()).cloned().unwrap_or_default();
         if t.count == 0 && matches!(kind, BucketKind::PeriodDifference) == (r.shape == "itemised") {
@@ -1251,7 +1252,8 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
                 "lines",
             ],
         )
-        .keyed("periods");
+        .keyed("periods")
+        .with_money(&["billed amount", "amount difference"]);
         for p in &r.periods {
             s.row(vec![
                 p.period.clone(),
@@ -1275,7 +1277,8 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
     let mut details = Section::new(
         "Discrepancies",
         &["bucket", "line", "liveness id", "time", "ours", "note"],
-    );
+    )
+    .with_money(&["statement_amount"]);
     for d in &r.details {
         let text = |v: Option<String>| v.unwrap_or_default();
         let number = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
@@ -1335,6 +1338,10 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
         sections,
         charts: Vec::new(),
         json: serde_json::to_value(r).unwrap_or_default(),
+        money: Some(super::xlsx::Money {
+            currency: currency.to_string(),
+            scale: scale.0,
+        }),
     }
 }
 
