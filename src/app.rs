@@ -586,16 +586,7 @@ pub fn billing_document(ctx: &ReportContext, args: &BillingArgs) -> Result<Docum
         None => billing::compute(&buckets, codes, &window, price, &args.currency, undated),
         Some(list) => {
             // The first month's tiers count from its first day, before --from too.
-            let lead_in = match window.from {
-                Some(from) if from.day() > 1 => {
-                    let first = from.first_of_month().to_string();
-                    let before = from.yesterday().map_err(Failure::internal)?.to_string();
-                    let lead = Window::new(&ctx.tz, args.common.by, Some(&first), Some(&before))?
-                        .dated_by(args.common.date_by);
-                    load_buckets(&store.conn, &lead)?
-                }
-                _ => Vec::new(),
-            };
+            let lead_in = billing::lead_in(&store.conn, &window)?;
             billing::compute_listed(&buckets, &lead_in, codes, &window, list, undated)
         }
     };

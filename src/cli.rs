@@ -177,14 +177,16 @@ pub struct ReportArgs {
     /// event-or-fetch, or fetch
     #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
     pub date_by: DateBy,
-    /// Output format [default: table on a terminal, csv otherwise]
+    /// Output format [default: from the --output extension, else table on a terminal, csv
+    /// otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// The table --format csv writes (totals, periods, codes, ...) [default: the first]
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
-    /// Write to FILE instead of stdout; with --format csv, a DIR/ (ending in /, or an existing
-    /// directory) gets every table as its own NAME.csv
+    /// Write to FILE instead of stdout (its extension picks the format: .csv .xlsx .json .md
+    /// .html .txt); with --format csv, a DIR/ (ending in /, or an existing directory) gets every
+    /// table as its own NAME.csv
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -295,13 +297,15 @@ pub struct ReconcileArgs {
     /// Statement column with the day or month (summary statements)
     #[arg(long, value_name = "NAME")]
     pub statement_period_column: Option<String>,
-    /// Output format [default: table on a terminal, csv otherwise]
+    /// Output format [default: from the --output extension, else table on a terminal, csv
+    /// otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// The table --format csv writes (summary, discrepancies, ...) [default: the first]
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
-    /// Write to FILE instead of stdout; with --format csv, a DIR/ gets every table as NAME.csv
+    /// Write to FILE instead of stdout (its extension picks the format, .xlsx a workbook);
+    /// with --format csv, a DIR/ gets every table as NAME.csv
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

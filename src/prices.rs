@@ -17,7 +17,8 @@
 //!   what is billed.
 //! - A period is in force from its `from` date (00:00 in the report's zone) until the next
 //!   period's `from`. A check dated before the first period has no price: it is counted as
-//!   unpriced, never given a guessed one. So is a check without a date (it has no month).
+//!   unpriced, never given a guessed one, and does not count toward a tier. So is a check
+//!   without a date (it has no month).
 //! - Tiers count charged checks per calendar month in the report's zone, in time order (the
 //!   time the report dates checks by; checks in the same instant in liveness-id order). The count
 //!   starts at 1 on the month's first day and runs through the whole month, across a price

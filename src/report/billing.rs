@@ -323,6 +323,19 @@ pub fn compute_listed(
     .rounded(list)
 }
 
+/// The buckets of the window's first month before `--from` (empty when the window starts on a
+/// month's first day or is open): a price list counts them toward that month's tiers.
+pub fn lead_in(conn: &rusqlite::Connection, window: &Window) -> Result<Vec<Bucket>, ReportError> {
+    let Some(from) = window.from.filter(|f| f.day() > 1) else {
+        return Ok(Vec::new());
+    };
+    let first = from.first_of_month().to_string();
+    let before = from.yesterday().map_or(first.clone(), |d| d.to_string());
+    let lead = Window::new(&window.tz_name, window.by, Some(&first), Some(&before))?
+        .dated_by(window.date_by);
+    super::load_buckets(conn, &lead)
+}
+
 impl Billing {
     /// The total under the list's rounding rule.
     fn rounded(mut self, list: &PriceList) -> Billing {
