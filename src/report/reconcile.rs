@@ -399,6 +399,17 @@ pub fn reconcile(
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
     result.details = sink.kept;
+    if let Some(l) = &opts.prices {
+        notes.push(format!(
+            "expected amounts from the price list {} (rounded half-to-even at {} decimals {})",
+            l.source.display(),
+            l.scale,
+            match l.rounding {
+                crate::prices::Rounding::Line => "on each check",
+                crate::prices::Rounding::Total => "on the total",
+            }
+        ));
+    }
     result.notes.extend(notes);
     Ok(result)
 }
