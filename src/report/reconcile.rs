@@ -384,7 +384,7 @@ pub fn reconcile(
             source,
         })?;
     }
-    conn.execute_batch("DROP TABLE IF EXISTS temp.stmt;")?;
+    conn.execute_batch("DROP TABLE IF EXISTS temp.stmt; DROP TABLE IF EXISTS temp.priced;")?;
     result.malformed = malformed;
     result.discrepancies = sink
         .totals
@@ -418,16 +418,14 @@ pub fn reconcile(
 struct CheckPrice {
     /// What the check is charged at (rounded under `rounding = "line"`).
     unit: Decimal,
-    /// `from 2026-02-15, tier 1: 1 to 4` or `from 2026-01-01, code 12250`.
-    label: String,
-    /// Its time under `--date-by`.
-    time: i64,
+    period: usize,
+    rate: Rate,
 }
 
-/// Our charged checks priced by the list, by check id.
+/// Our charged checks priced by the list, kept in the temporary table `priced` (by check id),
+/// so memory stays flat however many checks a month holds.
 struct ListPrices<'a> {
     list: &'a PriceList,
-    by_check: std::collections::HashMap<i64, CheckPrice>,
 }
 
 impl ListPrices<'_> {
@@ -441,38 +439,49 @@ impl ListPrices<'_> {
         zone: &TimeZone,
         (first, end): (Option<i64>, Option<i64>),
     ) -> Result<ListPrices<'a>, ReconcileError> {
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.priced;
+             CREATE TEMP TABLE priced (cid INTEGER PRIMARY KEY, p_time INTEGER NOT NULL,
+                                       p_unit TEXT NOT NULL, p_period INTEGER NOT NULL,
+                                       p_tier INTEGER, p_code INTEGER);",
+        )?;
         let t = opts.date_by.time_sql();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT id, {t}, code FROM checks
-             WHERE {} AND {t} IS NOT NULL AND (?1 IS NULL OR {t} >= ?1)
-               AND (?2 IS NULL OR {t} < ?2)
-             ORDER BY {t}, liveness_id",
-            crate::check::charged_sql(codes, "")
-        ))?;
-        let mut rows = stmt.query(params![first, end])?;
-        let mut pricer = Pricer::new(list, zone.clone());
-        let mut by_check = std::collections::HashMap::new();
-        while let Some(r) = rows.next()? {
-            let (id, time, code): (i64, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            if let Some(piece) = pricer
-                .charge(time, code, 1)
-                .and_then(|p| p.first().copied())
-            {
-                let rate = match piece.rate {
-                    Rate::Tier(_) => format!("tier {}", list.rate_label(piece.period, piece.rate)),
-                    Rate::Code(_) => list.rate_label(piece.period, piece.rate),
-                };
-                by_check.insert(
-                    id,
-                    CheckPrice {
-                        unit: piece.unit,
-                        label: format!("from {}, {rate}", list.periods[piece.period].from),
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut insert =
+                tx.prepare("INSERT INTO temp.priced VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            let mut stmt = tx.prepare(&format!(
+                "SELECT id, {t}, code FROM checks
+                 WHERE {} AND {t} IS NOT NULL AND (?1 IS NULL OR {t} >= ?1)
+                   AND (?2 IS NULL OR {t} < ?2)
+                 ORDER BY {t}, liveness_id",
+                crate::check::charged_sql(codes, "")
+            ))?;
+            let mut rows = stmt.query(params![first, end])?;
+            let mut pricer = Pricer::new(list, zone.clone());
+            while let Some(r) = rows.next()? {
+                let (id, time, code): (i64, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                if let Some(piece) = pricer
+                    .charge(time, code, 1)
+                    .and_then(|p| p.first().copied())
+                {
+                    let (tier, code) = match piece.rate {
+                        Rate::Tier(t) => (Some(t as i64), None),
+                        Rate::Code(c) => (None, Some(c)),
+                    };
+                    insert.execute(params![
+                        id,
                         time,
-                    },
-                );
+                        piece.unit.to_string(),
+                        piece.period as i64,
+                        tier,
+                        code
+                    ])?;
+                }
             }
         }
-        Ok(ListPrices { list, by_check })
+        tx.commit()?;
+        Ok(ListPrices { list })
     }
 
     /// The first instant of the month holding `date` in `zone`.
@@ -481,8 +490,44 @@ impl ListPrices<'_> {
             .map(|z| z.timestamp().as_millisecond())
     }
 
-    fn get(&self, check: Option<i64>) -> Option<&CheckPrice> {
-        check.and_then(|c| self.by_check.get(&c))
+    /// The list's price of our check `check`, if it has one.
+    fn get(
+        &self,
+        conn: &Connection,
+        check: Option<i64>,
+    ) -> Result<Option<CheckPrice>, ReconcileError> {
+        use rusqlite::OptionalExtension;
+        let Some(check) = check else {
+            return Ok(None);
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT p_unit, p_period, p_tier, p_code FROM temp.priced WHERE cid = ?1",
+        )?;
+        let row: Option<(String, i64, Option<i64>, Option<i64>)> = stmt
+            .query_row(params![check], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        Ok(row.and_then(|(unit, period, tier, code)| {
+            Some(CheckPrice {
+                unit: unit.parse().ok()?,
+                period: usize::try_from(period).ok()?,
+                rate: match (tier, code) {
+                    (Some(t), _) => Rate::Tier(usize::try_from(t).ok()?),
+                    (None, Some(c)) => Rate::Code(c),
+                    (None, None) => return None,
+                },
+            })
+        }))
+    }
+
+    /// `from 2026-02-15, tier 1: 1 to 4` or `from 2026-01-01, code 12250`.
+    fn label(&self, p: &CheckPrice) -> String {
+        let rate = match p.rate {
+            Rate::Tier(_) => format!("tier {}", self.list.rate_label(p.period, p.rate)),
+            Rate::Code(_) => self.list.rate_label(p.period, p.rate),
+        };
+        format!("from {}, {rate}", self.list.periods[p.period].from)
     }
 }
 
@@ -628,7 +673,7 @@ fn itemised(
                 ),
                 cid: r.get(16)?,
             };
-            let expected = expected(&row, opts, listed.as_ref());
+            let expected = expected(conn, &row, opts, listed.as_ref())?;
             if row.in_period {
                 lines += 1;
                 billed_amount +=
@@ -707,14 +752,18 @@ fn our_side(
         }
         Some(l) => {
             let mut stmt = conn.prepare(&format!(
-                "SELECT c.id FROM checks c WHERE {charged_sql} AND {in_window}"
+                "SELECT p.p_unit FROM checks c LEFT JOIN temp.priced p ON p.cid = c.id
+                 WHERE {charged_sql} AND {in_window}"
             ))?;
             let mut rows = stmt.query(params![bounds.0, bounds.1])?;
             let (mut n, mut sum, mut unpriced) = (0i64, Decimal::ZERO, 0i64);
             while let Some(r) = rows.next()? {
                 n += 1;
-                match l.get(r.get(0)?) {
-                    Some(p) => sum += p.unit,
+                match r
+                    .get::<_, Option<String>>(0)?
+                    .and_then(|u| u.parse::<Decimal>().ok())
+                {
+                    Some(unit) => sum += unit,
                     None => unpriced += 1,
                 }
             }
@@ -784,7 +833,7 @@ fn our_side(
             }
         }
         let price = match listed {
-            Some(l) => l.get(r.get(7)?).map(|p| p.unit),
+            Some(l) => l.get(conn, r.get(7)?)?.map(|p| p.unit),
             None => opts.price,
         };
         sink.add(detail, price.unwrap_or(Decimal::ZERO))?;
@@ -824,17 +873,18 @@ fn zone_of(opts: &ReconcileOptions) -> Result<TimeZone, ReconcileError> {
 /// A line's expected amount and how it was found: `--price`, or the list's price of our
 /// charged check.
 fn expected(
+    conn: &Connection,
     row: &LineRow,
     opts: &ReconcileOptions,
     listed: Option<&ListPrices>,
-) -> Option<(Decimal, String)> {
-    match listed {
+) -> Result<Option<(Decimal, String)>, ReconcileError> {
+    Ok(match listed {
         None => opts.price.map(|p| (p, format!("price {p}"))),
         Some(_) if row.class != Class::Charged => None,
         Some(l) => l
-            .get(row.cid)
-            .map(|p| (p.unit, format!("expected {} ({})", p.unit, p.label))),
-    }
+            .get(conn, row.cid)?
+            .map(|p| (p.unit, format!("expected {} ({})", p.unit, l.label(&p)))),
+    })
 }
 
 /// Sorts one statement line into its bucket (see the module doc), with the flags on top.
@@ -996,7 +1046,7 @@ fn summary(
         None => None,
         Some(list) => {
             let bounds = window.bounds_ms();
-            let listed = ListPrices::load(
+            ListPrices::load(
                 conn,
                 codes,
                 list,
@@ -1005,11 +1055,14 @@ fn summary(
                 (ListPrices::month_start(&window.tz, window.from), bounds.1),
             )?;
             let mut by_label: BTreeMap<String, Decimal> = BTreeMap::new();
-            for p in listed.by_check.values() {
-                if dated_within(bounds, Some(p.time))
-                    && let Some(d) = window.local_date(p.time)
+            let mut stmt = conn.prepare("SELECT p_time, p_unit FROM temp.priced")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (time, unit): (i64, String) = (r.get(0)?, r.get(1)?);
+                if dated_within(bounds, Some(time))
+                    && let (Some(d), Ok(unit)) = (window.local_date(time), unit.parse::<Decimal>())
                 {
-                    *by_label.entry(window.label(d)).or_default() += p.unit;
+                    *by_label.entry(window.label(d)).or_default() += unit;
                 }
             }
             Some(by_label)
