@@ -870,24 +870,57 @@ fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure>
     }
 }
 
-fn default_format(format: Option<Format>, output: Option<&Path>) -> Format {
-    format.unwrap_or_else(|| {
-        let by_name = output
-            .and_then(|p| p.extension())
-            .and_then(|e| e.to_str())
-            .and_then(|e| match e.to_ascii_lowercase().as_str() {
-                "html" | "htm" => Some(Format::Html),
-                "json" => Some(Format::Json),
-                "md" => Some(Format::Markdown),
-                "csv" => Some(Format::Csv),
-                _ => None,
-            });
-        by_name.unwrap_or(if output.is_none() && std::io::stdout().is_terminal() {
-            Format::Table
-        } else {
-            Format::Csv
-        })
-    })
+/// The format of a report: `--format`, else the output file's extension, else a table on a
+/// terminal and CSV otherwise. A file is never written in a format its name does not say: an
+/// extension naming another format than `--format`, or (without `--format`) one liveaudit cannot
+/// write, is refused (exit 2); `.txt` takes any text format (a table by default).
+fn report_format(format: Option<Format>, output: Option<&Path>) -> Result<Format, Failure> {
+    let ext = output
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let by_name = match ext.as_deref() {
+        None | Some("txt") => None,
+        Some("html" | "htm") => Some(Format::Html),
+        Some("json") => Some(Format::Json),
+        Some("md" | "markdown") => Some(Format::Markdown),
+        Some("csv") => Some(Format::Csv),
+        Some("xlsx") => Some(Format::Xlsx),
+        Some(other) if format.is_none() => {
+            return Err(Failure::usage(anyhow!(
+                "--output {}: liveaudit cannot write .{other} files; name the file .csv, .xlsx, \
+                 .json, .md, .html or .txt, or give --format",
+                output.map(|p| p.display().to_string()).unwrap_or_default()
+            )));
+        }
+        Some(_) => None,
+    };
+    let name = |f: Format| format!("{f:?}").to_lowercase();
+    let chosen = match (format, by_name) {
+        (Some(f), Some(n)) if f != n => {
+            return Err(Failure::usage(anyhow!(
+                "--output {} names a {} file but --format is {}; make them agree",
+                output.map(|p| p.display().to_string()).unwrap_or_default(),
+                name(n),
+                name(f)
+            )));
+        }
+        (Some(f), _) => f,
+        (None, Some(n)) => n,
+        (None, None) if ext.as_deref() == Some("txt") => Format::Table,
+        (None, None) if output.is_none() && std::io::stdout().is_terminal() => Format::Table,
+        (None, None) => Format::Csv,
+    };
+    if chosen == Format::Xlsx && ext.as_deref() == Some("txt") {
+        return Err(Failure::usage(anyhow!(
+            "--format xlsx writes a workbook: name the file .xlsx"
+        )));
+    }
+    if chosen == Format::Xlsx && output.is_none() && std::io::stdout().is_terminal() {
+        return Err(Failure::usage(anyhow!(
+            "--format xlsx writes a binary workbook: give --output FILE.xlsx"
+        )));
+    }
+    Ok(chosen)
 }
 
 /// Writes a report: one format to stdout or a file; CSV is one table (`--table`), or every
@@ -900,11 +933,15 @@ fn emit(
     db: &Path,
     raw_cells: bool,
 ) -> Result<(), Failure> {
+    // The worst mistake is named first: an output that is the database itself.
+    if let Some(p) = output_path {
+        crate::store::refuse_output_on_database("--output", p, db)?;
+    }
     let is_dir =
         output_path.is_some_and(|p| p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/'));
     let format = match (format, is_dir) {
         (None, true) => Format::Csv,
-        _ => default_format(format, output_path),
+        _ => report_format(format, output_path)?,
     };
     let to_terminal = output_path.is_none() && std::io::stdout().is_terminal();
     let doc = &output_safe(doc, format, to_terminal, raw_cells);
@@ -994,6 +1031,26 @@ pub struct ReportContext {
     pub codes: CodeTable,
     /// `--tz`, `LIVEAUDIT_TZ`, the config file's `tz`, else UTC.
     pub tz: String,
+    /// The config file's `prices` (a `--prices` flag wins over it, `--price` over both).
+    pub prices: Option<PathBuf>,
+}
+
+impl ReportContext {
+    /// The price list in force: none under a flat `--price`, else `--prices`, else the
+    /// config file's `prices`. A list that cannot be read or used is a usage error (exit 2).
+    fn price_list(
+        &self,
+        flat: Option<&str>,
+        flag: Option<&Path>,
+    ) -> Result<Option<crate::prices::PriceList>, Failure> {
+        if flat.is_some() {
+            return Ok(None);
+        }
+        flag.or(self.prices.as_deref())
+            .map(crate::prices::PriceList::load)
+            .transpose()
+            .map_err(Failure::usage)
+    }
 }
 
 fn report_store(global: &GlobalArgs, tz_flag: Option<&str>) -> Result<ReportContext, Failure> {
@@ -1014,6 +1071,7 @@ pub fn report_context(
         store,
         codes,
         tz: layers.tz(tz_flag),
+        prices: layers.prices(None),
     })
 }
 
@@ -1030,9 +1088,17 @@ pub fn billing_document(ctx: &ReportContext, args: &BillingArgs) -> Result<Docum
         .as_deref()
         .map(billing::parse_price)
         .transpose()?;
+    let list = ctx.price_list(args.price.as_deref(), args.prices.as_deref())?;
     let buckets = load_buckets(&store.conn, &window)?;
     let undated = crate::report::undated_outside(&store.conn, &window)?;
-    let mut report = billing::compute(&buckets, codes, &window, price, &args.currency, undated);
+    let mut report = match &list {
+        None => billing::compute(&buckets, codes, &window, price, &args.currency, undated),
+        Some(list) => {
+            // The first month's tiers count from its first day, before --from too.
+            let lead_in = billing::lead_in(&store.conn, &window)?;
+            billing::compute_listed(&buckets, &lead_in, codes, &window, list, undated)
+        }
+    };
     // Codes the table does not know still have the vendor's own message.
     for row in report.codes.iter_mut().filter(|r| r.message.is_empty()) {
         row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();
@@ -1139,6 +1205,7 @@ pub fn reconcile_document(
     args: &ReconcileArgs,
 ) -> Result<(Document, bool), Failure> {
     let tz = ctx.tz.clone();
+    let list = ctx.price_list(args.price.as_deref(), args.prices.as_deref())?;
     let (store, codes) = (&mut ctx.store, &ctx.codes);
     use crate::report::reconcile::{self, ReconcileError, ReconcileOptions};
     let price = args
@@ -1146,6 +1213,9 @@ pub fn reconcile_document(
         .as_deref()
         .map(billing::parse_price)
         .transpose()?;
+    let currency = list
+        .as_ref()
+        .map_or_else(|| args.currency.clone(), |l| l.currency.clone());
     let amount_tolerance = billing::parse_price(&args.amount_tolerance).map_err(|_| {
         Failure::usage(anyhow!(
             "--amount-tolerance {:?} is not an amount; use a plain decimal such as 0.50",
@@ -1174,7 +1244,8 @@ pub fn reconcile_document(
         from: args.from.clone(),
         to: args.to.clone(),
         price,
-        currency: args.currency.clone(),
+        prices: list,
+        currency: currency.clone(),
         boundary_hours: args.boundary_hours,
         details: args.details.clone(),
         date_by: args.date_by,
@@ -1190,7 +1261,7 @@ pub fn reconcile_document(
             .map_err(Failure::internal)?;
     }
     let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
-    Ok((reconcile::document(&result, &args.currency), clean))
+    Ok((reconcile::document(&result, &currency), clean))
 }
 
 fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
@@ -1343,13 +1414,14 @@ fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus, Failure> {
             c.source.clone(),
         ]);
     }
-    let format = default_format(args.format, None);
+    let format = report_format(args.format, None)?;
     let doc = Document {
         title: "liveaudit code table".into(),
         summary: Vec::new(),
         sections: vec![section],
         charts: Vec::new(),
         json: serde_json::to_value(table.iter().collect::<Vec<_>>()).unwrap_or_default(),
+        money: None,
     };
     // User code files are outside text: escaped for a terminal like any report.
     let doc = output_safe(&doc, format, std::io::stdout().is_terminal(), true);

@@ -316,14 +316,16 @@ pub struct ReportArgs {
     /// event-or-fetch, or fetch
     #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
     pub date_by: DateBy,
-    /// Output format [default: table on a terminal, csv otherwise]
+    /// Output format [default: from the --output extension, else table on a terminal, csv
+    /// otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// The table --format csv writes (totals, periods, codes, ...) [default: the first]
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
-    /// Write to FILE instead of stdout; with --format csv, a DIR/ (ending in /, or an existing
-    /// directory) gets every table as its own NAME.csv
+    /// Write to FILE instead of stdout (its extension picks the format: .csv .xlsx .json .md
+    /// .html .txt); with --format csv, a DIR/ (ending in /, or an existing directory) gets every
+    /// table as its own NAME.csv
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Keep CSV cells that start with = + - @ as they are (by default they get a leading '
@@ -351,10 +353,14 @@ pub enum ReportCommand {
 pub struct BillingArgs {
     #[command(flatten)]
     pub common: ReportArgs,
-    /// Price of one charged check (exact decimal, e.g. 0.035)
-    #[arg(long, value_name = "AMOUNT")]
+    /// Price of one charged check (exact decimal, e.g. 0.035): a flat price for every check
+    #[arg(long, value_name = "AMOUNT", conflicts_with = "prices")]
     pub price: Option<String>,
-    /// Currency shown with amounts
+    /// Price list (TOML: periods by date, monthly volume tiers, per-code prices; see README,
+    /// "Price lists") [config key prices]
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Currency shown with amounts (a price list names its own)
     #[arg(long, value_name = "CODE", default_value = "USD")]
     pub currency: String,
 }
@@ -403,8 +409,12 @@ pub struct ReconcileArgs {
     #[arg(long, value_name = "DATE")]
     pub to: Option<String>,
     /// Contract price of one charged check; lines billed at another amount are flagged
-    #[arg(long, value_name = "AMOUNT")]
+    #[arg(long, value_name = "AMOUNT", conflicts_with = "prices")]
     pub price: Option<String>,
+    /// Price list (as `report billing --prices`): each line's amount is checked against the
+    /// price the list gives its check [config key prices]
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
     #[arg(long, value_name = "CODE", default_value = "USD")]
     pub currency: String,
     /// Discrepant lines allowed before exit status 5
@@ -440,13 +450,15 @@ pub struct ReconcileArgs {
     /// Statement column with the day or month (summary statements)
     #[arg(long, value_name = "NAME")]
     pub statement_period_column: Option<String>,
-    /// Output format [default: table on a terminal, csv otherwise]
+    /// Output format [default: from the --output extension, else table on a terminal, csv
+    /// otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// The table --format csv writes (summary, discrepancies, ...) [default: the first]
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
-    /// Write to FILE instead of stdout; with --format csv, a DIR/ gets every table as NAME.csv
+    /// Write to FILE instead of stdout (its extension picks the format, .xlsx a workbook);
+    /// with --format csv, a DIR/ gets every table as NAME.csv
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Keep CSV cells that start with = + - @ as they are (by default they get a leading '

@@ -143,6 +143,8 @@ pub struct FileConfig {
     /// The account's billing day zone (IANA name), for every report and reconcile.
     pub tz: Option<String>,
     pub rate: Option<FileRate>,
+    /// The price list billing and reconcile price charged checks with (`--prices`).
+    pub prices: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -170,9 +172,14 @@ impl FileConfig {
         })?;
         // Relative paths in the file are relative to the file, not to wherever cron runs us.
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        for p in [&mut cfg.partner_key_file, &mut cfg.db, &mut cfg.codes_file]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut cfg.partner_key_file,
+            &mut cfg.db,
+            &mut cfg.codes_file,
+            &mut cfg.prices,
+        ]
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -316,6 +323,12 @@ impl Layers {
                 .map_err(|e| ConfigError::BadRate(e, "rate in the config file")),
             None => Ok(default),
         }
+    }
+
+    /// The price list: `--prices`, else the file's `prices` (relative to the file).
+    pub fn prices(&self, flag: Option<&Path>) -> Option<PathBuf> {
+        flag.map(Path::to_path_buf)
+            .or_else(|| self.file.prices.clone())
     }
 
     fn pick(&self, flag: &Option<String>, env: &str, file: &Option<String>) -> Option<String> {

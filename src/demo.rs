@@ -188,6 +188,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
         &BillingArgs {
             common: common.clone(),
             price: Some("0.035".into()),
+            prices: None,
             currency: "USD".into(),
         },
     )?;
@@ -216,6 +217,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
             from: None,
             to: None,
             price: Some("0.035".into()),
+            prices: None,
             currency: "USD".into(),
             tolerance: 0,
             amount_tolerance: "0".into(),

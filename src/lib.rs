@@ -17,6 +17,7 @@ pub mod fetch;
 pub mod input;
 pub mod metrics;
 pub mod mock;
+pub mod prices;
 pub mod report;
 pub mod run_summary;
 pub mod schedule;

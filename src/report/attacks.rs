@@ -1069,6 +1069,7 @@ pub fn document(a: &Attacks, window: &Window) -> Document {
         sections,
         charts: vec![chart],
         json: serde_json::to_value(a).unwrap_or_default(),
+        money: None,
     }
 }
 

@@ -7,6 +7,15 @@
 //! (held at 11350, asked again next run) is the named part of `uncharged`. Money is
 //! `rust_decimal` (count × price, exact), never binary floating point; JSON carries amounts as
 //! decimal strings so no reader rounds them through a float.
+//!
+//! Amounts come from `--price` (one flat price per charged check) or a price list
+//! ([`crate::prices`], whose module doc states the tier and period rule): then the report adds a
+//! `tiers` table (month, price period, tier or per-code rate, unit price, checks, amount), and
+//! charged checks the list cannot price (undated, or before its first period) are counted as
+//! `unpriced` and left out of every amount, never given a guessed price. A month's tier count
+//! starts on its first day even when `--from` starts later (the checks before `--from` are
+//! counted, not shown). Per-code amounts split a tier edge that falls inside one quarter hour by
+//! code order (the totals, periods and tiers do not depend on it).
 
 use std::collections::BTreeMap;
 
@@ -18,6 +27,7 @@ use super::{
     Bucket, MoneyScale, ReportError, UNDATED, Window, bucket_label, percent, period_labels,
 };
 use crate::check::{Class, Status, classify};
+use crate::prices::{PriceList, Pricer, Rate};
 use crate::vendor::codes::CodeTable;
 
 /// Counts of one period (or of all).
@@ -120,9 +130,141 @@ pub struct Billing {
     )]
     pub price: Option<Decimal>,
     pub currency: String,
+    /// The price list the amounts come from, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prices: Option<ListSummary>,
     pub totals: Totals,
     pub periods: Vec<PeriodRow>,
     pub codes: Vec<CodeRow>,
+}
+
+/// What a price list charged: its rule and one row per month, price period and rate.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ListSummary {
+    pub source: String,
+    pub rounding: crate::prices::Rounding,
+    pub scale: u32,
+    /// Charged checks the list gives no price (undated, or before its first period).
+    pub unpriced: i64,
+    /// The exact sum of the lines before the total is rounded.
+    #[serde(serialize_with = "super::money::exact")]
+    pub unrounded: Decimal,
+    pub tiers: Vec<RateRow>,
+}
+
+/// Checks of one month charged at one rate of one price period.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RateRow {
+    /// The calendar month in the report's zone (`2026-02`).
+    pub month: String,
+    /// The first day of the price period in force.
+    pub price_from: String,
+    /// `1: 1 to 500`, `2: 501 and over`, or `code 12250`.
+    pub rate: String,
+    /// The tier's number (1 is the first), or `None` for a per-code price.
+    pub tier: Option<usize>,
+    /// The per-code price's code.
+    pub code: Option<i64>,
+    #[serde(serialize_with = "super::money::exact")]
+    pub price: Decimal,
+    pub checks: i64,
+    #[serde(serialize_with = "super::money::exact")]
+    pub amount: Decimal,
+}
+
+/// Amounts a price list gives the charged buckets of a report.
+struct Listed {
+    by_label: BTreeMap<String, Decimal>,
+    by_code: BTreeMap<i64, Decimal>,
+    sum: Decimal,
+    summary: ListSummary,
+}
+
+/// Prices the charged checks of `buckets` with `list`, after feeding `lead_in` (the month's
+/// charged checks before the window) to the tier count only.
+fn price_list(
+    list: &PriceList,
+    lead_in: &[Bucket],
+    buckets: &[Bucket],
+    codes: &CodeTable,
+    window: &Window,
+) -> Listed {
+    fn in_order<'b>(bs: &'b [Bucket], codes: &CodeTable) -> Vec<&'b Bucket> {
+        let mut v: Vec<&Bucket> = bs
+            .iter()
+            .filter(|b| classify(b.status, b.code, codes) == Class::Charged)
+            .collect();
+        v.sort_by_key(|b| (b.start_ms, b.code));
+        v
+    }
+    let mut pricer = Pricer::new(list, window.tz.clone());
+    for b in in_order(lead_in, codes) {
+        if let Some(ms) = b.start_ms {
+            pricer.charge(ms, b.code, b.count);
+        }
+    }
+    let mut by_label: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut by_code: BTreeMap<i64, Decimal> = BTreeMap::new();
+    let mut rates: BTreeMap<(String, usize, Rate), (Decimal, i64, Decimal)> = BTreeMap::new();
+    let (mut sum, mut unpriced) = (Decimal::ZERO, 0);
+    for b in in_order(buckets, codes) {
+        let pieces = b.start_ms.and_then(|ms| {
+            let month = pricer
+                .local_date(ms)
+                .map(|d| format!("{:04}-{:02}", d.year(), d.month()));
+            pricer.charge(ms, b.code, b.count).zip(month)
+        });
+        let Some((pieces, month)) = pieces else {
+            unpriced += b.count;
+            continue;
+        };
+        let label = bucket_label(window, b);
+        for piece in pieces {
+            let amount = piece.amount();
+            sum += amount;
+            *by_label.entry(label.clone()).or_default() += amount;
+            if let Some(code) = b.code {
+                *by_code.entry(code).or_default() += amount;
+            }
+            let row = rates
+                .entry((month.clone(), piece.period, piece.rate))
+                .or_insert((piece.price, 0, Decimal::ZERO));
+            row.1 += piece.count;
+            row.2 += amount;
+        }
+    }
+    let tiers = rates
+        .into_iter()
+        .map(|((month, period, rate), (price, checks, amount))| RateRow {
+            month,
+            price_from: list.periods[period].from.to_string(),
+            rate: list.rate_label(period, rate),
+            tier: match rate {
+                Rate::Tier(t) => Some(t + 1),
+                Rate::Code(_) => None,
+            },
+            code: match rate {
+                Rate::Code(c) => Some(c),
+                Rate::Tier(_) => None,
+            },
+            price,
+            checks,
+            amount,
+        })
+        .collect();
+    Listed {
+        by_label,
+        by_code,
+        sum,
+        summary: ListSummary {
+            source: list.source.display().to_string(),
+            rounding: list.rounding,
+            scale: list.scale,
+            unpriced,
+            unrounded: sum,
+            tiers,
+        },
+    }
 }
 
 /// Parses a price: a non-negative plain decimal.
@@ -147,7 +289,73 @@ pub fn compute(
     currency: &str,
     undated_outside_window: i64,
 ) -> Billing {
-    let amount = |charged: i64| price.map(|p| p * Decimal::from(charged));
+    compute_with(
+        buckets,
+        codes,
+        window,
+        price,
+        None,
+        currency,
+        undated_outside_window,
+    )
+}
+
+/// [`compute`] with amounts from a price list; `lead_in` holds the buckets of the window's first
+/// month before `--from` (counted toward its tiers, not shown).
+pub fn compute_listed(
+    buckets: &[Bucket],
+    lead_in: &[Bucket],
+    codes: &CodeTable,
+    window: &Window,
+    list: &PriceList,
+    undated_outside_window: i64,
+) -> Billing {
+    let listed = price_list(list, lead_in, buckets, codes, window);
+    compute_with(
+        buckets,
+        codes,
+        window,
+        None,
+        Some(listed),
+        &list.currency,
+        undated_outside_window,
+    )
+    .rounded(list)
+}
+
+/// The buckets of the window's first month before `--from` (empty when the window starts on a
+/// month's first day or is open): a price list counts them toward that month's tiers.
+pub fn lead_in(conn: &rusqlite::Connection, window: &Window) -> Result<Vec<Bucket>, ReportError> {
+    let Some(from) = window.from.filter(|f| f.day() > 1) else {
+        return Ok(Vec::new());
+    };
+    let first = from.first_of_month().to_string();
+    let before = from.yesterday().map_or(first.clone(), |d| d.to_string());
+    let lead = Window::new(&window.tz_name, window.by, Some(&first), Some(&before))?
+        .dated_by(window.date_by);
+    super::load_buckets(conn, &lead)
+}
+
+impl Billing {
+    /// The total under the list's rounding rule.
+    fn rounded(mut self, list: &PriceList) -> Billing {
+        self.totals.amount = self.totals.amount.map(|a| list.total(a));
+        self
+    }
+}
+
+fn compute_with(
+    buckets: &[Bucket],
+    codes: &CodeTable,
+    window: &Window,
+    price: Option<Decimal>,
+    listed: Option<Listed>,
+    currency: &str,
+    undated_outside_window: i64,
+) -> Billing {
+    let flat = |charged: i64| price.map(|p| p * Decimal::from(charged));
+    let priced = price.is_some() || listed.is_some();
+    let zero = priced.then_some(Decimal::ZERO);
     let mut totals = Counts::default();
     let mut by_period: BTreeMap<String, Counts> = BTreeMap::new();
     let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
@@ -173,8 +381,11 @@ pub fn compute(
         .map(|label| {
             let counts = by_period.get(&label).copied().unwrap_or_default();
             PeriodRow {
+                amount: match &listed {
+                    Some(l) => Some(l.by_label.get(&label).copied().unwrap_or_default()),
+                    None => flat(counts.charged),
+                },
                 period: label,
-                amount: amount(counts.charged),
                 counts,
             }
         })
@@ -190,10 +401,12 @@ pub fn compute(
                 category: codes.category(code).to_string(),
                 charged,
                 count,
-                amount: if charged == Some(true) {
-                    amount(count)
-                } else {
-                    price.map(|_| Decimal::ZERO)
+                amount: match (&listed, charged) {
+                    (Some(l), Some(true)) => {
+                        Some(l.by_code.get(&code).copied().unwrap_or_default())
+                    }
+                    (None, Some(true)) => flat(count),
+                    _ => zero,
                 },
             }
         })
@@ -215,8 +428,12 @@ pub fn compute(
         currency: currency.to_string(),
         totals: Totals {
             counts: totals,
-            amount: amount(totals.charged),
+            amount: match &listed {
+                Some(l) => Some(l.sum),
+                None => flat(totals.charged),
+            },
         },
+        prices: listed.map(|l| l.summary),
         periods,
         codes: codes_rows,
     }
@@ -235,8 +452,14 @@ pub const CLASSES_DOC: &str = "classes: see README, \"Check classes\"";
 
 /// Lays the report out for people.
 pub fn document(b: &Billing, window: &Window) -> Document {
-    let with_price = b.price.is_some();
-    let scale = MoneyScale::of(b.price, []);
+    let with_price = b.price.is_some() || b.prices.is_some();
+    let list_prices: Vec<Decimal> = b
+        .prices
+        .iter()
+        .flat_map(|l| l.tiers.iter().map(|t| t.price))
+        .collect();
+    let scale = MoneyScale::of(b.price, list_prices.iter());
+    let scale = MoneyScale(scale.0.max(b.prices.as_ref().map_or(0, |l| l.scale)));
     let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();
     let mut summary = vec![window.describe()];
     summary.push(match b.basis.dated_by {
@@ -267,10 +490,32 @@ pub fn document(b: &Billing, window: &Window) -> Document {
             b.currency
         ));
     }
+    if let Some(l) = &b.prices {
+        summary.push(format!(
+            "prices: {} ({}, rounded half-to-even at {} decimals {}); tiers count charged \
+             checks per calendar month",
+            l.source,
+            b.currency,
+            l.scale,
+            match l.rounding {
+                crate::prices::Rounding::Line => "on each check",
+                crate::prices::Rounding::Total => "on the total",
+            }
+        ));
+        if l.unpriced > 0 {
+            summary.push(format!(
+                "{} charged checks have no price in the list (undated, or before its first \
+                 period) and are in no amount",
+                l.unpriced
+            ));
+        }
+    }
     summary.push(CLASSES_DOC.into());
 
     let t = &b.totals.counts;
-    let mut totals = Section::new("Totals", &["", "checks", "share"]).keyed("totals");
+    let mut totals = Section::new("Totals", &["", "checks", "share"])
+        .keyed("totals")
+        .with_money(&["amount"]);
     let tidy_headers = ["class", "checks", "share", "amount"];
     let provisional = format!("  of which provisional ({})", crate::check::INTERNAL_ERROR);
     for (name, class, n) in [
@@ -292,7 +537,7 @@ pub fn document(b: &Billing, window: &Window) -> Document {
         totals.row(vec![name.into(), n.to_string(), percent(n, t.checks)]);
         let amount = match class {
             "charged" | "all" => b.totals.amount,
-            _ => b.price.map(|_| Decimal::ZERO),
+            _ => with_price.then_some(Decimal::ZERO),
         };
         totals.tidy_row(
             &tidy_headers,
@@ -344,7 +589,9 @@ pub fn document(b: &Billing, window: &Window) -> Document {
     if with_price {
         headers.push("amount");
     }
-    let mut periods = Section::new("Per period", &headers).keyed("periods");
+    let mut periods = Section::new("Per period", &headers)
+        .keyed("periods")
+        .with_money(&["amount"]);
     for p in &b.periods {
         let c = &p.counts;
         let mut row = vec![
@@ -366,7 +613,9 @@ pub fn document(b: &Billing, window: &Window) -> Document {
     if with_price {
         headers.push("amount");
     }
-    let mut codes = Section::new("Per code", &headers).keyed("codes");
+    let mut codes = Section::new("Per code", &headers)
+        .keyed("codes")
+        .with_money(&["amount"]);
     for c in &b.codes {
         let mut row = vec![
             c.code.to_string(),
@@ -379,6 +628,36 @@ pub fn document(b: &Billing, window: &Window) -> Document {
             row.push(show(c.amount));
         }
         codes.row(row);
+    }
+
+    let mut sections = vec![totals, periods, codes];
+    if let Some(l) = &b.prices {
+        let mut tiers = Section::new(
+            "Per tier",
+            &["month", "price_from", "rate", "price", "checks", "amount"],
+        )
+        .keyed("tiers")
+        .with_money(&["price", "amount"]);
+        for r in &l.tiers {
+            tiers.row(vec![
+                r.month.clone(),
+                r.price_from.clone(),
+                r.rate.clone(),
+                scale.show(r.price),
+                r.checks.to_string(),
+                scale.show(r.amount),
+            ]);
+        }
+        if l.rounding == crate::prices::Rounding::Total
+            && l.unrounded != b.totals.amount.unwrap_or_default()
+        {
+            tiers.notes.push(format!(
+                "The lines add up to {} exactly; the total is rounded to {}.",
+                l.unrounded.normalize(),
+                show(b.totals.amount)
+            ));
+        }
+        sections.push(tiers);
     }
 
     let dated: Vec<&PeriodRow> = b.periods.iter().filter(|p| p.period != UNDATED).collect();
@@ -411,9 +690,13 @@ pub fn document(b: &Billing, window: &Window) -> Document {
     Document {
         title: "liveaudit billing report".into(),
         summary,
-        sections: vec![totals, periods, codes],
+        sections,
         charts: vec![chart],
         json: serde_json::to_value(b).unwrap_or_default(),
+        money: with_price.then(|| super::xlsx::Money {
+            currency: b.currency.clone(),
+            scale: scale.0,
+        }),
     }
 }
 

@@ -4,7 +4,8 @@
 //! - [`load_buckets`]: the aggregate query billing and reconcile start from (the attack report
 //!   scans the table once itself, since it needs scores and attributes no index holds).
 //! - [`billing`]: charged vs uncharged for finance. [`attacks`]: attack analysis for fraud teams.
-//! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown or HTML.
+//! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown or HTML;
+//!   [`xlsx`]: as an Excel workbook.
 //!
 //! Policy: a check belongs to a period by the time [`DateBy`] names (by default its event time
 //! from the input; a check without one is in the period `undated`, never silently dated by its
@@ -19,6 +20,7 @@ pub mod billing;
 mod properties;
 pub mod reconcile;
 pub mod render;
+pub mod xlsx;
 
 use jiff::Timestamp;
 use jiff::civil::Date;

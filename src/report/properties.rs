@@ -3,7 +3,9 @@
 //! - billing's totals equal the sum of its periods and (for answered checks) of its codes;
 //! - every check is in exactly one class;
 //! - reconcile's `net_difference` equals the sum of `effect × count` over its exclusive buckets;
-//! - reconcile's `our_charged` equals billing's `totals.charged` for the same window.
+//! - reconcile's `our_charged` equals billing's `totals.charged` for the same window;
+//! - under a price list, billing's periods, codes and tiers add up to its amount, and reconcile
+//!   (which prices check by check) gives our checks the same amount billing gives them.
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -166,6 +168,66 @@ proptest! {
     }
 
     #[test]
+    fn a_price_list_prices_alike_in_billing_and_reconcile(
+        checks in prop::collection::vec(check(), 0..60),
+        (tz, from, date_by) in window_strategy(),
+        by in prop::sample::select(vec![Period::Day, Period::Week, Period::Month]),
+        rounding in prop::sample::select(vec!["line", "total"]),
+        up_to in 1u32..12,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path(), &checks);
+        let codes = CodeTable::shipped();
+        // A price change inside October, tiers small enough to be crossed, a per-code price.
+        let list_path = dir.path().join("prices.toml");
+        std::fs::write(&list_path, format!(
+            "currency = \"USD\"\nrounding = \"{rounding}\"\nscale = 2\n\
+             [[period]]\nfrom = \"2026-09-01\"\n\
+             tiers = [ {{ up_to = {up_to}, price = \"0.035\" }}, {{ price = \"0.025\" }} ]\n\
+             codes = {{ 12250 = \"0.015\" }}\n\
+             [[period]]\nfrom = \"2026-10-10\"\n\
+             tiers = [ {{ up_to = {}, price = \"0.045\" }}, {{ price = \"0.005\" }} ]\n",
+            up_to + 2
+        )).unwrap();
+        let list = crate::prices::PriceList::load(&list_path).unwrap();
+        let to = from.map(|_| "2026-10-31");
+        let window = Window::new(tz, by, from, to).unwrap().dated_by(date_by);
+        let buckets = load_buckets(&store.conn, &window).unwrap();
+        let lead = billing::lead_in(&store.conn, &window).unwrap();
+        let b = billing::compute_listed(&buckets, &lead, &codes, &window, &list, 0);
+        let l = b.prices.clone().unwrap();
+        let periods: Decimal = b.periods.iter().filter_map(|p| p.amount).sum();
+        let by_code: Decimal = b.codes.iter().filter_map(|c| c.amount).sum();
+        let tiers: Decimal = l.tiers.iter().map(|t| t.amount).sum();
+        let tier_checks: i64 = l.tiers.iter().map(|t| t.checks).sum();
+        prop_assert_eq!(periods, l.unrounded);
+        prop_assert_eq!(by_code, l.unrounded);
+        prop_assert_eq!(tiers, l.unrounded);
+        prop_assert_eq!(tier_checks + l.unpriced, b.totals.counts.charged);
+        prop_assert_eq!(b.totals.amount, Some(list.total(l.unrounded)));
+        if from.is_some() {
+            // Reconcile prices our charged checks one by one: the same amount.
+            let statement = statement(dir.path(), &[], checks.len());
+            let opts = ReconcileOptions {
+                statement,
+                columns: StatementColumns::default(),
+                tz_name: tz.to_string(),
+                from: from.map(str::to_string),
+                to: to.map(str::to_string),
+                price: None,
+                prices: Some(list.clone()),
+                currency: "USD".into(),
+                boundary_hours: 0,
+                details: None,
+                date_by,
+            };
+            let r = reconcile(&mut store.conn, &codes, &opts).unwrap();
+            prop_assert_eq!(r.our_charged, b.totals.counts.charged);
+            prop_assert_eq!(r.our_amount, b.totals.amount);
+        }
+    }
+
+    #[test]
     fn reconcile_adds_up_and_agrees_with_billing(
         checks in prop::collection::vec(check(), 0..50),
         lines in prop::collection::vec(line(), 0..50),
@@ -183,6 +245,7 @@ proptest! {
             from: from.map(str::to_string),
             to: to.map(str::to_string),
             price: Some(Decimal::new(35, 3)),
+            prices: None,
             currency: "USD".into(),
             boundary_hours,
             details: None,

@@ -22,7 +22,11 @@
 //!   (within `--boundary-hours`): a time-zone shift, both times shown;
 //! - `outside_period` (0): a line dated outside the period: never matched, not in `lines`;
 //! - `amount_variance` and `code_differs` are flags on top of a line's bucket (no effect): a
-//!   line's amount differs from `--price`; the statement's code differs from ours.
+//!   line's amount differs from its expected amount; the statement's code differs from ours.
+//!   The expected amount is `--price`, or under a price list (`--prices`) the price the list
+//!   gives our charged check: its period, and its tier by its place among our charged checks of
+//!   its calendar month (counted from the month's first day, before `--from` too). A line whose
+//!   check we do not charge has no expected amount under a list.
 //!
 //! Summary statements are compared per period: billed count against our charged count.
 //! The statement is loaded into a temporary table on disk and matched with SQL joins, so a
@@ -40,6 +44,7 @@ use serde::Serialize;
 use super::render::{Document, Section};
 use super::{MoneyScale, ReportError, Window, load_buckets};
 use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
+use crate::prices::{PriceList, Pricer, Rate};
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
 use crate::timestamp::format_utc;
 use crate::vendor::codes::CodeTable;
@@ -146,7 +151,7 @@ impl BucketKind {
             BucketKind::Duplicate => "the same check billed again: dispute",
             BucketKind::Underbilled => "charged in our records, not billed in the period",
             BucketKind::AmountVariance => {
-                "line amount differs from --price (a flag: overlaps the buckets above)"
+                "line amount differs from the price (a flag: overlaps the buckets above)"
             }
             BucketKind::CodeDiffers => {
                 "statement code differs from ours (a flag: overlaps the buckets above)"
@@ -250,6 +255,8 @@ pub struct ReconcileOptions {
     pub from: Option<String>,
     pub to: Option<String>,
     pub price: Option<Decimal>,
+    /// A price list (then `price` is `None`).
+    pub prices: Option<PriceList>,
     pub currency: String,
     pub boundary_hours: u32,
     pub details: Option<PathBuf>,
@@ -377,7 +384,7 @@ pub fn reconcile(
             source,
         })?;
     }
-    conn.execute_batch("DROP TABLE IF EXISTS temp.stmt;")?;
+    conn.execute_batch("DROP TABLE IF EXISTS temp.stmt; DROP TABLE IF EXISTS temp.priced;")?;
     result.malformed = malformed;
     result.discrepancies = sink
         .totals
@@ -392,8 +399,136 @@ pub fn reconcile(
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
     result.details = sink.kept;
+    if let Some(l) = &opts.prices {
+        notes.push(format!(
+            "expected amounts from the price list {} (rounded half-to-even at {} decimals {})",
+            l.source.display(),
+            l.scale,
+            match l.rounding {
+                crate::prices::Rounding::Line => "on each check",
+                crate::prices::Rounding::Total => "on the total",
+            }
+        ));
+    }
     result.notes.extend(notes);
     Ok(result)
+}
+
+/// The price a list gives one of our charged checks.
+struct CheckPrice {
+    /// What the check is charged at (rounded under `rounding = "line"`).
+    unit: Decimal,
+    period: usize,
+    rate: Rate,
+}
+
+/// Our charged checks priced by the list, kept in the temporary table `priced` (by check id),
+/// so memory stays flat however many checks a month holds.
+struct ListPrices<'a> {
+    list: &'a PriceList,
+}
+
+impl ListPrices<'_> {
+    /// Prices our charged checks dated in `[first, end)` in time order (`first`: the first day
+    /// of the period's first month, so the tier count starts on the month's first day).
+    fn load<'a>(
+        conn: &Connection,
+        codes: &CodeTable,
+        list: &'a PriceList,
+        opts: &ReconcileOptions,
+        zone: &TimeZone,
+        (first, end): (Option<i64>, Option<i64>),
+    ) -> Result<ListPrices<'a>, ReconcileError> {
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.priced;
+             CREATE TEMP TABLE priced (cid INTEGER PRIMARY KEY, p_time INTEGER NOT NULL,
+                                       p_unit TEXT NOT NULL, p_period INTEGER NOT NULL,
+                                       p_tier INTEGER, p_code INTEGER);",
+        )?;
+        let t = opts.date_by.time_sql();
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut insert =
+                tx.prepare("INSERT INTO temp.priced VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            let mut stmt = tx.prepare(&format!(
+                "SELECT id, {t}, code FROM checks
+                 WHERE {} AND {t} IS NOT NULL AND (?1 IS NULL OR {t} >= ?1)
+                   AND (?2 IS NULL OR {t} < ?2)
+                 ORDER BY {t}, liveness_id",
+                crate::check::charged_sql(codes, "")
+            ))?;
+            let mut rows = stmt.query(params![first, end])?;
+            let mut pricer = Pricer::new(list, zone.clone());
+            while let Some(r) = rows.next()? {
+                let (id, time, code): (i64, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                if let Some(piece) = pricer
+                    .charge(time, code, 1)
+                    .and_then(|p| p.first().copied())
+                {
+                    let (tier, code) = match piece.rate {
+                        Rate::Tier(t) => (Some(t as i64), None),
+                        Rate::Code(c) => (None, Some(c)),
+                    };
+                    insert.execute(params![
+                        id,
+                        time,
+                        piece.unit.to_string(),
+                        piece.period as i64,
+                        tier,
+                        code
+                    ])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(ListPrices { list })
+    }
+
+    /// The first instant of the month holding `date` in `zone`.
+    fn month_start(zone: &TimeZone, date: Option<jiff::civil::Date>) -> Option<i64> {
+        date.and_then(|d| d.first_of_month().to_zoned(zone.clone()).ok())
+            .map(|z| z.timestamp().as_millisecond())
+    }
+
+    /// The list's price of our check `check`, if it has one.
+    fn get(
+        &self,
+        conn: &Connection,
+        check: Option<i64>,
+    ) -> Result<Option<CheckPrice>, ReconcileError> {
+        use rusqlite::OptionalExtension;
+        let Some(check) = check else {
+            return Ok(None);
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT p_unit, p_period, p_tier, p_code FROM temp.priced WHERE cid = ?1",
+        )?;
+        let row: Option<(String, i64, Option<i64>, Option<i64>)> = stmt
+            .query_row(params![check], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        Ok(row.and_then(|(unit, period, tier, code)| {
+            Some(CheckPrice {
+                unit: unit.parse().ok()?,
+                period: usize::try_from(period).ok()?,
+                rate: match (tier, code) {
+                    (Some(t), _) => Rate::Tier(usize::try_from(t).ok()?),
+                    (None, Some(c)) => Rate::Code(c),
+                    (None, None) => return None,
+                },
+            })
+        }))
+    }
+
+    /// `from 2026-02-15, tier 1: 1 to 4` or `from 2026-01-01, code 12250`.
+    fn label(&self, p: &CheckPrice) -> String {
+        let rate = match p.rate {
+            Rate::Tier(_) => format!("tier {}", self.list.rate_label(p.period, p.rate)),
+            Rate::Code(_) => self.list.rate_label(p.period, p.rate),
+        };
+        format!("from {}, {rate}", self.list.periods[p.period].from)
+    }
 }
 
 fn line_amount(amount: Option<&str>, price: Option<Decimal>) -> Decimal {
@@ -424,6 +559,8 @@ struct LineRow {
     /// The first of this check's lines dated outside the period but within the boundary hours.
     shift_line: Option<i64>,
     ids: (Option<String>, Option<String>),
+    /// Our check's id.
+    cid: Option<i64>,
 }
 
 fn itemised(
@@ -463,6 +600,17 @@ fn itemised(
     .dated_by(opts.date_by);
     let bounds = window.bounds_ms();
     let period_known = from.is_some() || to.is_some();
+    let listed = match &opts.prices {
+        Some(list) => Some(ListPrices::load(
+            conn,
+            codes,
+            list,
+            opts,
+            &zone_of(opts)?,
+            (ListPrices::month_start(&window.tz, from), bounds.1),
+        )?),
+        None => None,
+    };
     if !period_known {
         notes.push(
             "the statement has no times and no --from/--to was given: our side is the checks \
@@ -489,7 +637,8 @@ fn itemised(
                     c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
                     EXISTS (SELECT 1 FROM temp.stmt i WHERE i.cid = s.cid AND i.inp),
                     (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = s.cid AND NOT o.inp
-                        AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3)
+                        AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3),
+                    s.cid
              FROM temp.stmt s LEFT JOIN checks c ON c.id = s.cid
              ORDER BY s.line",
         )?;
@@ -522,17 +671,28 @@ fn itemised(
                     r.get::<_, Option<String>>(8)?.or(r.get(1)?),
                     r.get::<_, Option<String>>(9)?.or(r.get(2)?),
                 ),
+                cid: r.get(16)?,
             };
+            let expected = expected(conn, &row, opts, listed.as_ref())?;
             if row.in_period {
                 lines += 1;
-                billed_amount += line_amount(row.s_amount.as_deref(), opts.price);
+                billed_amount +=
+                    line_amount(row.s_amount.as_deref(), expected.as_ref().map(|e| e.0));
             }
-            sort_line(&row, codes, opts, &window, sink)?;
+            sort_line(&row, codes, expected, &window, sink)?;
         }
     }
 
-    let our_charged = our_side(conn, codes, opts, &window, period_known, sink, notes)?;
-    let our_amount = opts.price.map(|p| p * Decimal::from(our_charged));
+    let (our_charged, our_amount) = our_side(
+        conn,
+        codes,
+        opts,
+        listed.as_ref(),
+        &window,
+        period_known,
+        sink,
+        notes,
+    )?;
     Ok(Reconciliation {
         report: "reconcile",
         statement: opts.statement.display().to_string(),
@@ -560,15 +720,17 @@ fn itemised(
 /// billing does) and sorts those no line of the period bills into `underbilled` or, when their
 /// line is dated just outside the period, `shifted_out`. With no period known, only the checks
 /// the lines name are ours to compare.
+#[allow(clippy::too_many_arguments)]
 fn our_side(
     conn: &Connection,
     codes: &CodeTable,
     opts: &ReconcileOptions,
+    listed: Option<&ListPrices>,
     window: &Window,
     period_known: bool,
     sink: &mut DetailSink,
     notes: &mut Vec<String>,
-) -> Result<i64, ReconcileError> {
+) -> Result<(i64, Option<Decimal>), ReconcileError> {
     let bounds = window.bounds_ms();
     let near = i64::from(opts.boundary_hours) * 3_600_000;
     let charged_sql = crate::check::charged_sql(codes, "c.");
@@ -579,15 +741,47 @@ fn our_side(
         // No period: only the checks the lines name (each once) are compared.
         "?1 IS NULL AND ?2 IS NULL AND EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id)".into()
     };
-    let our_charged: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM checks c WHERE {charged_sql} AND {in_window}"),
-        params![bounds.0, bounds.1],
-        |r| r.get(0),
-    )?;
+    let (our_charged, our_amount) = match listed {
+        None => {
+            let n: i64 = conn.query_row(
+                &format!("SELECT count(*) FROM checks c WHERE {charged_sql} AND {in_window}"),
+                params![bounds.0, bounds.1],
+                |r| r.get(0),
+            )?;
+            (n, opts.price.map(|p| p * Decimal::from(n)))
+        }
+        Some(l) => {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT p.p_unit FROM checks c LEFT JOIN temp.priced p ON p.cid = c.id
+                 WHERE {charged_sql} AND {in_window}"
+            ))?;
+            let mut rows = stmt.query(params![bounds.0, bounds.1])?;
+            let (mut n, mut sum, mut unpriced) = (0i64, Decimal::ZERO, 0i64);
+            while let Some(r) = rows.next()? {
+                n += 1;
+                match r
+                    .get::<_, Option<String>>(0)?
+                    .and_then(|u| u.parse::<Decimal>().ok())
+                {
+                    Some(unit) => sum += unit,
+                    None => unpriced += 1,
+                }
+            }
+            if unpriced > 0 {
+                notes.push(format!(
+                    "{unpriced} of our charged checks have no price in {} (before its first \
+                     period): they are in no amount",
+                    l.list.source.display()
+                ));
+            }
+            (n, Some(l.list.total(sum)))
+        }
+    };
     let mut stmt = conn.prepare(&format!(
         "SELECT c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
                 (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = c.id AND NOT o.inp
-                    AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3)
+                    AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3),
+                c.id
          FROM checks c
          WHERE {charged_sql} AND {in_window}
            AND NOT EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id AND s.inp)
@@ -638,7 +832,11 @@ fn our_side(
                 );
             }
         }
-        sink.add(detail, opts.price.unwrap_or(Decimal::ZERO))?;
+        let price = match listed {
+            Some(l) => l.get(conn, r.get(7)?)?.map(|p| p.unit),
+            None => opts.price,
+        };
+        sink.add(detail, price.unwrap_or(Decimal::ZERO))?;
     }
     // Charged checks without a time under --date-by cannot be in a bounded period: say so.
     let undated_charged: i64 = if window.bounded() {
@@ -664,18 +862,40 @@ fn our_side(
             ),
         });
     }
-    Ok(our_charged)
+    Ok((our_charged, our_amount))
+}
+
+/// The zone of a reconcile.
+fn zone_of(opts: &ReconcileOptions) -> Result<TimeZone, ReconcileError> {
+    Ok(TimeZone::get(&opts.tz_name).map_err(|_| ReportError::Zone(opts.tz_name.clone()))?)
+}
+
+/// A line's expected amount and how it was found: `--price`, or the list's price of our
+/// charged check.
+fn expected(
+    conn: &Connection,
+    row: &LineRow,
+    opts: &ReconcileOptions,
+    listed: Option<&ListPrices>,
+) -> Result<Option<(Decimal, String)>, ReconcileError> {
+    Ok(match listed {
+        None => opts.price.map(|p| (p, format!("price {p}"))),
+        Some(_) if row.class != Class::Charged => None,
+        Some(l) => l
+            .get(conn, row.cid)?
+            .map(|p| (p.unit, format!("expected {} ({})", p.unit, l.label(&p)))),
+    })
 }
 
 /// Sorts one statement line into its bucket (see the module doc), with the flags on top.
 fn sort_line(
     row: &LineRow,
     codes: &CodeTable,
-    opts: &ReconcileOptions,
+    expected: Option<(Decimal, String)>,
     window: &Window,
     sink: &mut DetailSink,
 ) -> Result<(), ReconcileError> {
-    let amount = line_amount(row.s_amount.as_deref(), opts.price);
+    let amount = line_amount(row.s_amount.as_deref(), expected.as_ref().map(|e| e.0));
     let (bucket, note) = if !row.in_period {
         if row.found
             && row.class == Class::Charged
@@ -758,18 +978,15 @@ fn sort_line(
     if !row.in_period {
         return Ok(());
     }
-    if let (Some(price), Some(a)) = (
-        opts.price,
+    if let (Some((price, why)), Some(a)) = (
+        expected,
         row.s_amount
             .as_deref()
             .and_then(|a| a.parse::<Decimal>().ok()),
     ) && a != price
     {
         sink.add(
-            detail(
-                BucketKind::AmountVariance,
-                format!("billed {a}, price {price}"),
-            ),
+            detail(BucketKind::AmountVariance, format!("billed {a}, {why}")),
             a - price,
         )?;
     }
@@ -824,9 +1041,42 @@ fn summary(
             *ours.entry(window.label(d)).or_default() += b.count;
         }
     }
+    // Under a price list, our amount per period is the sum of our checks' list prices.
+    let list_amounts: Option<BTreeMap<String, Decimal>> = match &opts.prices {
+        None => None,
+        Some(list) => {
+            let bounds = window.bounds_ms();
+            ListPrices::load(
+                conn,
+                codes,
+                list,
+                opts,
+                &window.tz,
+                (ListPrices::month_start(&window.tz, window.from), bounds.1),
+            )?;
+            let mut by_label: BTreeMap<String, Decimal> = BTreeMap::new();
+            let mut stmt = conn.prepare("SELECT p_time, p_unit FROM temp.priced")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (time, unit): (i64, String) = (r.get(0)?, r.get(1)?);
+                if dated_within(bounds, Some(time))
+                    && let (Some(d), Ok(unit)) = (window.local_date(time), unit.parse::<Decimal>())
+                {
+                    *by_label.entry(window.label(d)).or_default() += unit;
+                }
+            }
+            Some(by_label)
+        }
+    };
+    let our_list_amount = |label: &str| {
+        list_amounts
+            .as_ref()
+            .map(|m| m.get(label).copied().unwrap_or_default())
+    };
     let mut periods = Vec::new();
     let (mut total_billed, mut total_ours) = (0i64, 0i64);
     let mut billed_amount = Decimal::ZERO;
+    let mut our_listed = Decimal::ZERO;
     for (period, (count, amount, line_nos)) in &billed {
         let label = period.to_string();
         let our = ours.get(&label).copied().unwrap_or(0);
@@ -834,8 +1084,10 @@ fn summary(
         total_ours += our;
         let this_amount = amount.or_else(|| opts.price.map(|p| p * Decimal::from(*count)));
         billed_amount += this_amount.unwrap_or(Decimal::ZERO);
-        let amount_difference = match (this_amount, opts.price) {
-            (Some(a), Some(p)) => Some(a - p * Decimal::from(our)),
+        let our_amount = our_list_amount(&label).or(opts.price.map(|p| p * Decimal::from(our)));
+        our_listed += our_amount.unwrap_or_default();
+        let amount_difference = match (this_amount, our_amount) {
+            (Some(a), Some(o)) => Some(a - o),
             _ => None,
         };
         let difference = count - our;
@@ -883,9 +1135,34 @@ fn summary(
                 Decimal::ZERO,
             )?;
         }
+        if let Some(d) = amount_difference.filter(|d| !d.is_zero()) {
+            sink.add(
+                Detail {
+                    bucket: BucketKind::AmountVariance,
+                    line: line_nos.first().copied(),
+                    liveness_id: None,
+                    sequence_id: None,
+                    statement_time: Some(label.clone()),
+                    statement_code: None,
+                    statement_amount: this_amount.map(|a| a.to_string()),
+                    our_status: None,
+                    our_code: None,
+                    our_time: None,
+                    note: format!(
+                        "billed {}, expected {} for our {our} charged checks",
+                        this_amount.unwrap_or_default(),
+                        our_amount.unwrap_or_default()
+                    ),
+                },
+                d,
+            )?;
+        }
         periods.push(row);
     }
-    let our_amount = opts.price.map(|p| p * Decimal::from(total_ours));
+    let our_amount = match &opts.prices {
+        Some(list) => Some(list.total(our_listed)),
+        None => opts.price.map(|p| p * Decimal::from(total_ours)),
+    };
     Ok(Reconciliation {
         report: "reconcile",
         statement: opts.statement.display().to_string(),
@@ -998,7 +1275,8 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
         "Summary",
         &["bucket", "count", "effect", "amount", "meaning"],
     )
-    .keyed("summary");
+    .keyed("summary")
+    .with_money(&["amount"]);
     for kind in SHOWN_ORDER {
         let t = r.buckets.get(kind.as_str()).cloned().unwrap_or_default();
         if t.count == 0 && matches!(kind, BucketKind::PeriodDifference) == (r.shape == "itemised") {
@@ -1038,7 +1316,8 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
                 "lines",
             ],
         )
-        .keyed("periods");
+        .keyed("periods")
+        .with_money(&["billed amount", "amount difference"]);
         for p in &r.periods {
             s.row(vec![
                 p.period.clone(),
@@ -1062,7 +1341,8 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
     let mut details = Section::new(
         "Discrepancies",
         &["bucket", "line", "liveness id", "time", "ours", "note"],
-    );
+    )
+    .with_money(&["statement_amount"]);
     for d in &r.details {
         let text = |v: Option<String>| v.unwrap_or_default();
         let number = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
@@ -1122,6 +1402,10 @@ pub fn document(r: &Reconciliation, currency: &str) -> Document {
         sections,
         charts: Vec::new(),
         json: serde_json::to_value(r).unwrap_or_default(),
+        money: Some(super::xlsx::Money {
+            currency: currency.to_string(),
+            scale: scale.0,
+        }),
     }
 }
 

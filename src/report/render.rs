@@ -3,7 +3,7 @@
 //!
 //! - [`Document`]: what a report produces: titled [`Section`]s of cells, notes, [`Chart`]s, and
 //!   the JSON value machines read (its keys are the report's documented contract).
-//! - [`render`]: writes a document in one [`Format`].
+//! - [`render`]: writes a document in one [`Format`] (`xlsx` by [`super::xlsx`]).
 //!
 //! Policy: the numbers are computed once, by the report; renderers only lay them out. The HTML
 //! page loads nothing from the network (no CDN, fonts or scripts) and prints cleanly to PDF.
@@ -26,6 +26,8 @@ pub enum Format {
     Json,
     Markdown,
     Html,
+    /// An Excel workbook, one sheet per table.
+    Xlsx,
 }
 
 /// One table of a report.
@@ -41,6 +43,8 @@ pub struct Section {
     /// The table for machines (CSV), when the one for people has `%`, glyphs or words in its
     /// numbers: plain numbers, shares as fractions.
     pub tidy: Option<(Vec<String>, Vec<Vec<String>>)>,
+    /// The machine table's columns that hold money (a currency format in a workbook).
+    pub money: Vec<String>,
 }
 
 impl Section {
@@ -52,6 +56,12 @@ impl Section {
             headers: headers.iter().map(|h| (*h).to_string()).collect(),
             ..Section::default()
         }
+    }
+
+    /// The same section with money in the machine table's columns `columns`.
+    pub fn with_money(mut self, columns: &[&str]) -> Section {
+        self.money = columns.iter().map(|c| (*c).to_string()).collect();
+        self
     }
 
     /// The same section under the key `key`.
@@ -104,6 +114,8 @@ pub struct Document {
     pub sections: Vec<Section>,
     pub charts: Vec<Chart>,
     pub json: serde_json::Value,
+    /// The currency and scale of its amounts, when it has any.
+    pub money: Option<super::xlsx::Money>,
 }
 
 impl Document {
@@ -132,6 +144,7 @@ pub fn render(doc: &Document, format: Format, out: &mut dyn Write) -> std::io::R
         }
         Format::Markdown => render_markdown(doc, out),
         Format::Html => out.write_all(render_html(doc).as_bytes()),
+        Format::Xlsx => out.write_all(&super::xlsx::workbook(doc).map_err(std::io::Error::other)?),
     }
 }
 
@@ -529,6 +542,7 @@ mod tests {
                 series: vec![("charged".into(), vec![3.0, 5.0], "#36c")],
             }],
             json: serde_json::json!({"totals": {"checks": 15}}),
+            money: None,
         }
     }
 
