@@ -21,6 +21,7 @@ use crate::cli::{
 use crate::config::RateValue;
 use crate::config::{ConfigError, FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
+use crate::export::ExportFormat;
 use crate::fetch::adaptive::AutoRate;
 use crate::fetch::pace::Rate;
 use crate::fetch::progress::ProgressMode;
@@ -815,7 +816,49 @@ fn write_failure(e: std::io::Error) -> Failure {
     Failure::internal(anyhow::Error::new(e).context("writing the output"))
 }
 
+/// The export's format: `--format`, else the `--output` file's extension (`.csv`/`.txt`: CSV,
+/// `.jsonl`/`.ndjson`/`.json`: JSON lines), else CSV. A file is never written in a format its
+/// name does not say: an extension that names another format (`.xlsx`, `.html`, ...), one that
+/// disagrees with `--format`, or an unknown one without `--format` is refused.
+fn export_format(
+    format: Option<ExportFormat>,
+    output: Option<&Path>,
+) -> Result<ExportFormat, Failure> {
+    let ext = output
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let refuse = |ext: &str| {
+        Failure::usage(anyhow!(
+            "--output {}: export writes CSV or JSON lines, not .{}; name the file .csv or .jsonl \
+             (a workbook of the reports: `liveaudit report billing -o FILE.xlsx`)",
+            crate::text::clean(&output.map(|p| p.display().to_string()).unwrap_or_default()),
+            crate::text::clean(ext)
+        ))
+    };
+    let by_name = match ext.as_deref() {
+        None => None,
+        Some("csv" | "txt") => Some(ExportFormat::Csv),
+        Some("jsonl" | "ndjson" | "json") => Some(ExportFormat::Jsonl),
+        Some(other @ ("xlsx" | "xls" | "xlsm" | "ods" | "html" | "htm" | "md" | "pdf")) => {
+            return Err(refuse(other));
+        }
+        // With --format, an extension liveaudit does not know is the user's choice.
+        Some(other) if format.is_none() => return Err(refuse(other)),
+        Some(_) => None,
+    };
+    match (format, by_name) {
+        (Some(f), Some(n)) if f != n => Err(Failure::usage(anyhow!(
+            "--format {} disagrees with the --output file's extension; make them agree",
+            clap::ValueEnum::to_possible_value(&f)
+                .map_or_else(String::new, |v| v.get_name().to_string())
+        ))),
+        (Some(f), _) => Ok(f),
+        (None, n) => Ok(n.unwrap_or(ExportFormat::Csv)),
+    }
+}
+
 fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure> {
+    let format = export_format(args.format, args.output.as_deref())?;
     let layers = layers(global, &VendorArgs::default())?;
     let codes = code_table(&layers)?;
     let db = layers.db();
@@ -832,7 +875,7 @@ fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure>
     let exported = crate::export::export_since(
         &store,
         &codes,
-        args.format,
+        format,
         args.raw_cells,
         &mut out,
         since.flatten(),

@@ -281,8 +281,9 @@ pub struct FetchArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
-    pub format: ExportFormat,
+    /// Output format [default: from the --output file's extension (.csv, .jsonl), else csv]
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
     /// Write to FILE instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,

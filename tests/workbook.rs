@@ -216,3 +216,30 @@ fn a_file_is_never_written_in_a_format_its_name_does_not_say() {
     assert!(book.sheet_names().contains(&"about".to_string()));
     assert!(book.worksheet_range("about").is_ok());
 }
+
+#[test]
+fn export_never_writes_csv_into_a_file_named_like_another_format() {
+    let env = fixture();
+    for name in ["checks.xlsx", "checks.html", "checks.dat"] {
+        let run = env.run(&["export", "--output", name]);
+        run.expect(2);
+        assert!(run.stderr.contains("CSV or JSON lines"), "{}", run.stderr);
+        assert!(!env.path(name).exists(), "{name} was written");
+    }
+    let run = env.run(&["export", "--output", "checks.csv", "--format", "jsonl"]);
+    run.expect(2);
+    assert!(!env.path("checks.csv").exists());
+    // The extension chooses the format; --format may name an extension liveaudit does not know.
+    env.run(&["export", "--output", "checks.jsonl"]).expect(0);
+    let jsonl = std::fs::read_to_string(env.path("checks.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), 40);
+    assert!(
+        jsonl
+            .lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok())
+    );
+    env.run(&["export", "--output", "checks.dat", "--format", "csv"])
+        .expect(0);
+    let csv = std::fs::read_to_string(env.path("checks.dat")).unwrap();
+    assert!(csv.starts_with("liveness_id,"), "{csv}");
+}
