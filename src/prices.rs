@@ -351,16 +351,39 @@ impl PriceList {
     }
 }
 
-/// A price: a quoted, non-negative decimal.
+/// The largest price per check accepted: anything above is a typo, and amounts of up to a
+/// trillion checks stay exact.
+const MAX_PRICE: i64 = 1_000_000;
+
+/// Parses a price: a non-negative plain decimal (digits and at most one `.`, at most 12
+/// decimals), at most a million per check.
+pub fn parse_price(text: &str) -> Result<Decimal, crate::report::ReportError> {
+    let t = text.trim();
+    let plain = !t.is_empty()
+        && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && t.matches('.').count() <= 1
+        && t.split_once('.').is_none_or(|(_, f)| f.len() <= 12);
+    let d: Decimal = t
+        .parse()
+        .ok()
+        .filter(|_| plain)
+        .ok_or_else(|| crate::report::ReportError::Price(text.to_string()))?;
+    if d > Decimal::from(MAX_PRICE) {
+        return Err(crate::report::ReportError::Price(text.to_string()));
+    }
+    Ok(d)
+}
+
+/// A price: a quoted plain decimal, by the same rule as `--price`.
 fn money(v: Option<&toml::Value>) -> Result<Decimal, String> {
     match v {
         None => Err("missing; give the price as a quoted decimal, e.g. \"0.035\"".into()),
-        Some(toml::Value::String(s)) => match s.trim().parse::<Decimal>() {
-            Ok(d) if !d.is_sign_negative() => Ok(d),
-            _ => Err(format!(
-                "{s:?} is not a price; use a non-negative decimal such as \"0.035\""
-            )),
-        },
+        Some(toml::Value::String(s)) => parse_price(s).map_err(|_| {
+            format!(
+                "{s:?} is not a price; use a plain decimal such as \"0.035\" (at most 12 \
+                 decimals, at most 1000000 per check)"
+            )
+        }),
         Some(toml::Value::Float(f)) => Err(format!(
             "{f} is a binary float; quote the price so it stays exact, e.g. \"{f}\""
         )),

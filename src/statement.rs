@@ -182,18 +182,45 @@ impl Finder<'_> {
     }
 }
 
-/// Parses an amount: digits with an optional sign, decimal point, thousands separators and a
-/// currency symbol or code around it (`$1,234.50`, `1234.5 USD`).
+/// The largest amount a statement cell may hold; a larger one is a damaged cell, and sums over
+/// a billion lines stay far inside exact decimal range.
+const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+
+/// Parses an amount: digits with an optional sign, a decimal point or decimal comma, thousands
+/// separators and a currency symbol or code around it (`$1,234.50`, `1.234,50 EUR`, `0,035`,
+/// `1234.5 USD`). Rules: with both `.` and `,`, the later one is the decimal separator; a lone
+/// `,` is a decimal comma unless it stands before exactly three digits after a non-zero whole
+/// part (`1,234`), which could be either and is refused rather than guessed; `,` groups of three
+/// (`1,234,567`) are thousands. Amounts above a quadrillion are refused as damaged cells.
 pub fn parse_amount(text: &str) -> Option<Decimal> {
-    let cleaned: String = text
+    let kept: String = text
         .trim()
         .chars()
-        .filter(|c| c.is_ascii_digit() || matches!(c, '.' | '-'))
+        .filter(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '-'))
         .collect();
-    if cleaned.is_empty() || !text.chars().any(|c| c.is_ascii_digit()) {
+    if !kept.chars().any(|c| c.is_ascii_digit()) {
         return None;
     }
-    cleaned.parse().ok()
+    let plain = match (kept.rfind('.'), kept.rfind(',')) {
+        (Some(dot), Some(comma)) if dot > comma => kept.replace(',', ""),
+        (Some(_), Some(_)) => kept.replace('.', "").replace(',', "."),
+        (None, Some(_)) => {
+            let parts: Vec<&str> = kept.split(',').collect();
+            let whole = parts[0].trim_start_matches('-');
+            let groups_of_three = parts[1..].iter().all(|p| p.len() == 3);
+            match parts.len() {
+                2 if parts[1].len() != 3 || whole.chars().all(|c| c == '0') => {
+                    kept.replace(',', ".")
+                }
+                2 => return None,
+                _ if groups_of_three && !whole.is_empty() => kept.replace(',', ""),
+                _ => return None,
+            }
+        }
+        _ => kept,
+    };
+    let amount: Decimal = plain.parse().ok()?;
+    (amount.abs() <= Decimal::from(MAX_AMOUNT)).then_some(amount)
 }
 
 /// Parses a period: `2026-10` (a month) or any date or date-time (its day in `zone`).
@@ -332,7 +359,10 @@ pub fn read(
             Some(text) => match parse_amount(&text) {
                 Some(a) => Some(a),
                 None => {
-                    bad(format!("amount {text:?} is not a number"));
+                    bad(format!(
+                        "amount {text:?} is not an amount (write 0.035 or 0,035; `1,234` could be \
+                         either and is not guessed)"
+                    ));
                     continue;
                 }
             },
@@ -411,6 +441,21 @@ mod tests {
         assert_eq!(parse_amount("0.035"), Some(Decimal::new(35, 3)));
         assert_eq!(parse_amount("$1,234.50"), Some(Decimal::new(123_450, 2)));
         assert_eq!(parse_amount("12 USD"), Some(Decimal::from(12)));
+        assert_eq!(parse_amount("0,035"), Some(Decimal::new(35, 3)));
+        assert_eq!(parse_amount("1.234,50 EUR"), Some(Decimal::new(123_450, 2)));
+        assert_eq!(parse_amount("12,5"), Some(Decimal::new(125, 1)));
+        assert_eq!(parse_amount("-0,5"), Some(Decimal::new(-5, 1)));
+        assert_eq!(parse_amount("1,234,567"), Some(Decimal::from(1_234_567)));
+        assert_eq!(
+            parse_amount("1,234"),
+            None,
+            "thousands or decimal: not guessed"
+        );
+        assert_eq!(
+            parse_amount("79228162514264337593543950335"),
+            None,
+            "a damaged cell, not an amount to add up"
+        );
         assert_eq!(parse_amount("n/a"), None);
         assert_eq!(parse_amount(""), None);
     }

@@ -529,3 +529,59 @@ fn one_tz_setting_serves_billing_and_reconcile() {
     assert_eq!(r["zone"], "Asia/Singapore");
     assert_eq!(r["our_charged"], 5);
 }
+
+/// Amounts as European statements write them are read exactly, and a damaged cell or a price
+/// typed with too many digits is an input error, never an overflow panic.
+#[test]
+fn decimal_commas_are_read_and_damaged_amounts_never_panic() {
+    let f = fixture();
+    let c = &f.charged;
+    let statement = format!(
+        "billed_at,liveness_id,amount\n\
+         2026-10-02T10:00:00Z,{a},\"0,035\"\n\
+         2026-10-03T10:00:00Z,{b},79228162514264337593543950335\n\
+         2026-10-04T10:00:00Z,{cc},79228162514264337593543950335\n",
+        a = c[0],
+        b = c[1],
+        cc = c[2],
+    );
+    f.env.write("statement.csv", statement);
+    let run = f.env.run(&[
+        "reconcile",
+        "--statement",
+        "statement.csv",
+        "--tz",
+        "Asia/Singapore",
+        "--price",
+        "0.035",
+        "--format",
+        "json",
+    ]);
+    run.expect(5);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let count = |b: &str| v["buckets"][b]["count"].as_u64().unwrap_or(0);
+    assert_eq!(count("amount_variance"), 0, "0,035 is 0.035: {v}");
+    let malformed = v["malformed"].as_array().unwrap();
+    assert_eq!(malformed.len(), 2, "{v}");
+    assert!(malformed[0]["problem"].as_str().unwrap().contains("amount"));
+
+    for args in [
+        vec!["report", "billing", "--price", "99999999999999999999999999"],
+        vec!["report", "billing", "--price", "1e3"],
+        vec![
+            "reconcile",
+            "--statement",
+            "statement.csv",
+            "--price",
+            "79228162514264337593543950",
+        ],
+    ] {
+        let run = f.env.run(&args);
+        run.expect(2);
+        assert!(
+            run.stderr.contains("is not a price"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}

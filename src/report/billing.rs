@@ -267,17 +267,8 @@ fn price_list(
     }
 }
 
-/// Parses a price: a non-negative plain decimal.
-pub fn parse_price(text: &str) -> Result<Decimal, ReportError> {
-    let t = text.trim();
-    let d: Decimal = t
-        .parse()
-        .map_err(|_| ReportError::Price(text.to_string()))?;
-    if d.is_sign_negative() {
-        return Err(ReportError::Price(text.to_string()));
-    }
-    Ok(d)
-}
+/// Prices are parsed by the price-list module's one rule.
+pub use crate::prices::parse_price;
 
 /// Computes the report from the aggregated buckets; `undated_outside_window` is
 /// [`super::undated_outside`].
@@ -757,6 +748,15 @@ mod tests {
     fn prices_must_be_plain_non_negative_decimals() {
         assert!(parse_price("-1").is_err());
         assert!(parse_price("abc").is_err());
+        assert!(parse_price("1e3").is_err(), "not a plain decimal");
+        assert!(
+            parse_price("99999999999999999999999999").is_err(),
+            "overflows amounts"
+        );
+        assert!(
+            parse_price("0.0000000000001").is_err(),
+            "more than 12 decimals"
+        );
         assert_eq!(parse_price(" 0.50 ").unwrap().to_string(), "0.50");
     }
 }

@@ -89,7 +89,10 @@ pub enum ReportError {
     Date { flag: &'static str, value: String },
     #[error("--from {from} is after --to {to}")]
     Range { from: String, to: String },
-    #[error("--price {0:?} is not an amount; use a plain decimal such as 0.035")]
+    #[error(
+        "--price {0:?} is not a price; use a plain decimal such as 0.035 (at most 12 decimals, at \
+         most 1000000 per check)"
+    )]
     Price(String),
     #[error(transparent)]
     Store(#[from] StoreError),
