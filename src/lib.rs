@@ -2,21 +2,22 @@
 //!
 //! Data flows one way: [`input`] reads id lists, [`fetch`] asks the [`vendor`] under the rate
 //! limit, [`store`] keeps every answer in SQLite, and [`report`] / [`export`] read it back. A
-//! report never calls the vendor; the fetcher never formats a table. [`app`] turns the parsed
+//! report never calls the vendor; the fetcher never formats a table. [`commands`] turns the parsed
 //! command line ([`cli`], [`config`]) into these calls and an [`exit::ExitStatus`]. [`mock`] is
 //! the embedded stand-in vendor used by tests, the demo and benchmarks.
 
-pub mod app;
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod config;
-pub mod demo;
 pub mod exit;
 pub mod export;
+pub mod failure;
 pub mod fetch;
 pub mod input;
 pub mod metrics;
 pub mod mock;
+pub mod output;
 pub mod report;
 pub mod run_summary;
 pub mod schedule;
