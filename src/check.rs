@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::vendor::codes::CodeTable;
+use crate::td::codes::CodeTable;
 
 /// The vendor's "internal error" code: retried within a run, stored if it persists, not billed,
 /// and asked again by the next run.

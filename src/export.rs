@@ -2,8 +2,9 @@
 //!
 //! Policy: streamed row by row (memory stays flat for millions of ids). `category` and `charged`
 //! come from the code table in force, so a corrected table re-prices history; `charged` is empty
-//! where it is not known (a code the table lacks, or an id with no code). Columns follow
-//! CONTRACT.md section 5, with a few more after them (never before, never renamed).
+//! where it is not known (a code the table lacks, or an id with no code). The documented
+//! columns (README, `liveaudit export`) come first; new ones are only added after them (never
+//! before, never renamed), so scripts reading by position keep working.
 //!
 //! Incremental export (`--cursor FILE`): every insert or change of an exported column appends
 //! the check to the change log under the next number (triggers, migration 0006), so "changed
@@ -18,8 +19,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::store::{Store, StoreError};
+use crate::td::codes::CodeTable;
 use crate::timestamp::format_utc;
-use crate::vendor::codes::CodeTable;
 
 /// Output format of `export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -38,6 +38,10 @@ fn main() -> ExitCode {
         let line = format!("internal error (a bug in liveaudit): {info}\n");
         let _ = SafeStderr::plain().write_all(line.as_bytes());
     }));
+    // A second Ctrl-C or SIGTERM means "now": everything committed so far is safe on disk.
+    liveaudit::exit::on_second_interrupt(|| {
+        std::process::exit(ExitStatus::Interrupted.code().into())
+    });
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,

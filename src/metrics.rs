@@ -14,7 +14,7 @@ use std::path::Path;
 use crate::report::billing::{self, Counts};
 use crate::report::{ReportError, Window, load_buckets};
 use crate::store::{Store, StoreError};
-use crate::vendor::codes::CodeTable;
+use crate::td::codes::CodeTable;
 
 /// What the metrics file says.
 #[derive(Debug, Clone, Default, PartialEq)]

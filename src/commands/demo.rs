@@ -26,8 +26,8 @@ use crate::fetch::retry::RetryPolicy;
 use crate::input::{InputOptions, Source};
 use crate::mock::{FaultKind, MockOptions, MockServer};
 use crate::report::render::{Format, render};
-use crate::vendor::client::ClientOptions;
-use crate::vendor::codes::CodeTable;
+use crate::td::client::ClientOptions;
+use crate::td::codes::CodeTable;
 
 /// The sample id list and statement, built in for runs outside the source tree.
 const BUILT_IN_SAMPLE: &str = include_str!("../../sample_data/checks.csv");

@@ -24,8 +24,8 @@ use crate::fetch::{FetchError, FetchOptions, FetchReport, StopCause};
 use crate::input::{BadTimes, InputOptions};
 use crate::store::intake::IntakeError;
 use crate::store::{OpenMode, Store};
-use crate::vendor::answer::StopReason;
-use crate::vendor::client::ClientOptions;
+use crate::td::answer::StopReason;
+use crate::td::client::ClientOptions;
 
 fn progress_mode(global: &GlobalArgs) -> ProgressMode {
     if global.quiet {
@@ -87,6 +87,9 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
     })?;
     let burst = NonZeroU32::new(args.burst)
         .ok_or_else(|| Failure::usage(anyhow!("--burst must be at least 1")))?;
+    if args.breaker == 0 {
+        return Err(Failure::usage(anyhow!("--breaker must be at least 1")));
+    }
     if args.concurrency == Some(0) {
         return Err(Failure::usage(anyhow!("--concurrency must be at least 1")));
     }
@@ -145,7 +148,7 @@ pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptio
             min_delay: Duration::from_millis(args.backoff_min_ms.min(args.backoff_max_ms).max(1)),
             max_delay: Duration::from_millis(args.backoff_max_ms.max(1)),
         },
-        breaker_threshold: args.breaker.max(1),
+        breaker_threshold: args.breaker,
         save_images: args.save_images.clone(),
         progress: progress_mode(global),
         // A budget beyond what the clock can count is no budget at all.

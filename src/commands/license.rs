@@ -12,8 +12,8 @@ use super::{layers, seconds};
 use crate::cli::{GlobalArgs, LicenseArgs};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
-use crate::vendor::answer::StopReason;
-use crate::vendor::client::{ClientOptions, VendorClient, VendorError};
+use crate::td::answer::StopReason;
+use crate::td::client::{ClientOptions, VendorClient, VendorError};
 
 /// Runs `liveaudit license`.
 pub async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, Failure> {

@@ -18,7 +18,7 @@ use crate::cli::{Cli, ColorChoice, Command, GlobalArgs, LogFormat, ReportCommand
 use crate::config::{FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
-use crate::vendor::codes::CodeTable;
+use crate::td::codes::CodeTable;
 
 pub mod codes;
 pub mod demo;

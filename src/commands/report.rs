@@ -16,7 +16,7 @@ use crate::output::emit;
 use crate::report::render::Document;
 use crate::report::{Window, attacks, billing, load_buckets};
 use crate::store::{OpenMode, Store};
-use crate::vendor::codes::CodeTable;
+use crate::td::codes::CodeTable;
 
 /// The database, the code table and the billing day's zone of a report.
 pub struct ReportContext {
@@ -90,13 +90,22 @@ pub fn attacks_report(
             "--spike-factor must be a number of at least 1"
         )));
     }
+    for (flag, zero) in [
+        ("--top", args.top == 0),
+        ("--spike-min", args.spike_min == 0),
+        ("--baseline", args.baseline == 0),
+    ] {
+        if zero {
+            return Err(Failure::usage(anyhow!("{flag} must be at least 1")));
+        }
+    }
     let opts = attacks::AttackOptions {
         dimension: args.dimension.clone(),
-        top: args.top.max(1),
+        top: args.top,
         rule: attacks::SpikeRule {
             factor: args.spike_factor,
-            min_count: args.spike_min.max(1),
-            baseline_periods: args.baseline.max(1),
+            min_count: args.spike_min,
+            baseline_periods: args.baseline,
         },
     };
     let mut report = attacks::compute(&store.conn, codes, &window, &opts)?;

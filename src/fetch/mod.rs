@@ -6,7 +6,7 @@
 //! - [`adaptive`]: `--rate auto`, the controller that finds the vendor's limit.
 //! - [`retry`]: the back-off policy and the circuit breaker.
 //! - [`progress`]: counters, progress bar and periodic log lines.
-//! - [`faces`]: writing face images when the user passes `--save-images`.
+//! - face images are written through [`crate::faces`] when the user passes `--save-images`.
 //!
 //! Data flows one way: a producer pages ids that still need the vendor out of the database,
 //! each id becomes a task that asks the vendor within `--concurrency` request slots (each
@@ -17,7 +17,7 @@
 //! to finish and be saved, and every unfinished id stays as it was for the next run.
 
 pub mod adaptive;
-pub mod faces;
+
 pub mod pace;
 pub mod progress;
 pub mod retry;
@@ -31,13 +31,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::{Class, Status};
 use crate::config::VendorSettings;
+use crate::faces;
 use crate::input::{InputOptions, Source};
 use crate::store::intake::{self, IntakeError, IntakeStats, ToFetch};
 use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
 use crate::store::{DbWatch, FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
-use crate::vendor::answer::{Fault, ResultAnswer, StopReason, Verdict};
-use crate::vendor::client::{ClientOptions, VendorClient, VendorError};
-use crate::vendor::codes::{Category, CodeTable};
+use crate::td::answer::{Fault, ResultAnswer, StopReason, Verdict};
+use crate::td::client::{ClientOptions, VendorClient, VendorError};
+use crate::td::codes::{Category, CodeTable};
 use adaptive::Estimate;
 use pace::{Pace, Rate};
 use progress::{ProgressMode, Reporter, Tally, TallySnapshot};
@@ -368,7 +369,7 @@ async fn fetch_pending(
     let db_watcher = tokio::spawn(watch_database(ctx.clone(), db_watch));
     // Many workers take from one queue: an MPMC channel, so no worker holds a lock while it
     // waits. Ids travel in small chunks: one hand-over (and at most one wake-up of the
-    // producer) per chunk rather than per id, which measured as a tenth of a fast run's CPU.
+    // producer) per chunk rather than per id, so the hand-over costs little CPU on a fast run.
     let (ids_tx, ids_rx) = async_channel::bounded::<Vec<ToFetch>>(concurrency / ID_CHUNK + 16);
     let producer = tokio::task::spawn_blocking({
         let db = opts.db.clone();
@@ -517,7 +518,7 @@ fn watch_intake_signals(flag: Arc<std::sync::atomic::AtomicBool>) -> tokio::task
                     _ = int.recv() => {}
                     _ = term.recv() => {}
                 }
-                std::process::exit(130);
+                crate::exit::second_interrupt();
             }
             _ => std::future::pending::<()>().await,
         }
@@ -572,7 +573,7 @@ async fn watch_signals(ctx: Arc<Ctx>) {
     ctx.stop(StopCause::Interrupted);
     // A second signal means "now": everything committed so far is safe on disk.
     let _ = tokio::signal::ctrl_c().await;
-    std::process::exit(130);
+    crate::exit::second_interrupt();
 }
 
 /// How one id's round of attempts ended. The attempt that ended it rides along with the
@@ -730,7 +731,7 @@ fn dropped_note(fields: &[&str]) -> String {
     )
 }
 
-fn attempt_row(id: &str, sent_at_ms: i64, attempt: &crate::vendor::client::Attempt) -> AttemptRow {
+fn attempt_row(id: &str, sent_at_ms: i64, attempt: &crate::td::client::Attempt) -> AttemptRow {
     let (outcome, code, sequence_id, detail) = match &attempt.verdict {
         Verdict::Final(a) => (
             "final".to_string(),
@@ -788,8 +789,13 @@ async fn save_face(ctx: &Ctx, id: &str, answer: &ResultAnswer) -> Result<(), Str
     };
     let message = format!("could not save the face image under --save-images: {error}");
     tracing::warn!(liveness_id = %id, error = %error, "could not save the face image");
-    // ENOSPC, EDQUOT, EROFS: the disk, not this image.
-    if matches!(error.raw_os_error(), Some(28 | 122 | 30)) {
+    // A full disk, a quota or a read-only file system: the disk, not this image.
+    if matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull
+            | std::io::ErrorKind::QuotaExceeded
+            | std::io::ErrorKind::ReadOnlyFilesystem
+    ) {
         ctx.stop(StopCause::Storage(format!(
             "{message} (free space or fix the directory, then run the same command again)"
         )));

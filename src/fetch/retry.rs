@@ -1,6 +1,6 @@
 //! Retrying one id: the attempt loop, its back-off, and the circuit breaker.
 //!
-//! Policy (CONTRACT.md section 2):
+//! Policy:
 //! - Retried with exponential back-off and full jitter (backon), at most `--max-retries` times:
 //!   HTTP 408 and 5xx, timeouts, resets, bodies that are not the vendor's JSON, and code 11350.
 //!   If 11350 persists, the 11350 answer is stored (uncharged) and a later run asks again;

@@ -24,8 +24,8 @@ use super::{
     period_labels,
 };
 use crate::check::{Class, Status, classify};
+use crate::td::codes::{Category, CodeTable};
 use crate::timestamp::format_utc;
-use crate::vendor::codes::{Category, CodeTable};
 
 /// Periods shown in a family's trend sparkline (the most recent ones).
 const SPARK_PERIODS: usize = 40;

@@ -18,7 +18,7 @@ use super::{
     Bucket, MoneyScale, ReportError, UNDATED, Window, bucket_label, percent, period_labels,
 };
 use crate::check::{Class, Status, classify};
-use crate::vendor::codes::CodeTable;
+use crate::td::codes::CodeTable;
 
 /// Counts of one period (or of all).
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]

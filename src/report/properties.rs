@@ -13,7 +13,7 @@ use super::{DateBy, Period, Window, billing, load_buckets, undated_outside};
 use crate::check::{INTERNAL_ERROR, Status, Status::Done};
 use crate::statement::StatementColumns;
 use crate::store::{OpenMode, Store};
-use crate::vendor::codes::CodeTable;
+use crate::td::codes::CodeTable;
 
 /// 2026-09-28T00:00Z: checks and lines fall from here over about five weeks.
 const START_MS: i64 = 1_790_553_600_000;

@@ -41,8 +41,8 @@ use super::render::{Document, Section};
 use super::{MoneyScale, ReportError, Window, load_buckets};
 use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
+use crate::td::codes::CodeTable;
 use crate::timestamp::format_utc;
-use crate::vendor::codes::CodeTable;
 
 /// Detail rows kept per bucket for the printed report (all go to `--details`).
 const SHOWN_PER_BUCKET: usize = 50;

@@ -157,7 +157,7 @@ impl StoreError {
             ),
             StoreError::Open { source, .. } => {
                 source.kind() == std::io::ErrorKind::PermissionDenied
-                    || source.raw_os_error() == Some(30) // EROFS
+                    || source.kind() == std::io::ErrorKind::ReadOnlyFilesystem
             }
             _ => false,
         }

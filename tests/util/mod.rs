@@ -180,7 +180,7 @@ impl Tmpfs {
             .unwrap();
         assert!(
             ok.success(),
-            "mount {args:?} (LIVEAUDIT_ROOT_TESTS=1 needs root)"
+            "mount {args:?} (the tests marked `needs root` need root)"
         );
     }
 }
@@ -189,15 +189,6 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
-}
-
-/// Whether the root-only tests run; says how to enable them when not.
-pub fn root_tests(what: &str) -> bool {
-    let on = std::env::var("LIVEAUDIT_ROOT_TESTS").as_deref() == Ok("1");
-    if !on {
-        eprintln!("skipped: set LIVEAUDIT_ROOT_TESTS=1 (root) to {what}");
-    }
-    on
 }
 
 /// `n` ids of the form `lv-00000042`, one per line, with a header.
