@@ -381,7 +381,11 @@ mod tests {
                     stack.push(path);
                     continue;
                 }
-                if path.extension().is_none_or(|e| e != "rs") || path.ends_with("check.rs") {
+                // A `tests.rs` is a unit-test module (declared under `#[cfg(test)]`).
+                if path.extension().is_none_or(|e| e != "rs")
+                    || path.ends_with("check.rs")
+                    || path.ends_with("tests.rs")
+                {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap();
