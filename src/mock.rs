@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::check::INTERNAL_ERROR;
 
+use crate::fetch::pace::Limiter;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -24,7 +25,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -116,7 +116,7 @@ pub struct MockStats {
 
 struct Shared {
     opts: MockOptions,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limiter: Option<Limiter>,
     result_requests: AtomicU64,
     license_requests: AtomicU64,
     refused: AtomicU64,
@@ -145,9 +145,7 @@ impl MockServer {
         let limiter = opts.rate_limit.and_then(|r| {
             let rate = std::num::NonZeroU32::new(r)?;
             let burst = std::num::NonZeroU32::new(opts.rate_burst.max(1))?;
-            Some(RateLimiter::direct(
-                Quota::per_second(rate).allow_burst(burst),
-            ))
+            Some(Limiter::new(rate, burst))
         });
         let base_image = pseudo_jpeg(0x5eed, opts.image_bytes);
         let shared = Arc::new(Shared {
@@ -402,7 +400,7 @@ async fn answer_result(s: &Shared, n: u64, id: Option<String>, attempt: u32) -> 
         return (StatusCode::SERVICE_UNAVAILABLE, "").into_response();
     }
     if let Some(limiter) = &s.limiter
-        && limiter.check().is_err()
+        && !limiter.check()
     {
         s.rate_limited.fetch_add(1, Ordering::SeqCst);
         let mut r = (StatusCode::TOO_MANY_REQUESTS, "rate limited").into_response();

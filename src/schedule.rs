@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp, ToSpan, Zoned};
+use jiff::{SignedDuration, Timestamp, ToSpan, ZonedDateTime};
 
 /// A budget flag that cannot be used, naming the flag and the accepted form.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -67,17 +67,17 @@ pub fn next_time_of_day(
     now: Timestamp,
 ) -> Result<Timestamp, ScheduleError> {
     let none = || ScheduleError::NoSuchTime(text.to_string(), zone_name(zone));
-    let here = now.to_zoned(zone.clone());
+    let here = now.to_zoned_datetime(zone.clone());
     let today = here.date().to_datetime(time);
     // Compatible disambiguation: a time inside a DST gap moves forward, a repeated one takes
     // its first occurrence.
-    let candidate: Zoned = today.to_zoned(zone.clone()).map_err(|_| none())?;
+    let candidate: ZonedDateTime = today.to_zoned_datetime(zone.clone()).map_err(|_| none())?;
     if candidate.timestamp() > now {
         return Ok(candidate.timestamp());
     }
     let tomorrow = today.checked_add(1.day()).map_err(|_| none())?;
     Ok(tomorrow
-        .to_zoned(zone.clone())
+        .to_zoned_datetime(zone.clone())
         .map_err(|_| none())?
         .timestamp())
 }

@@ -212,7 +212,7 @@ pub fn parse_period(text: &str, zone: &TimeZone) -> Option<PeriodKey> {
     }
     let ms = parse_instant_ms(t, zone)?;
     let ts = jiff::Timestamp::from_millisecond(ms).ok()?;
-    Some(PeriodKey::Day(ts.to_zoned(zone.clone()).date()))
+    Some(PeriodKey::Day(ts.to_zoned_datetime(zone.clone()).date()))
 }
 
 /// Reads a statement, sending each line to `item` or `summary` by its shape, and returns the

@@ -24,13 +24,13 @@ pub fn parse_instant_ms(text: &str, zone: &TimeZone) -> Option<i64> {
     }
     if let Ok(dt) = normalised.parse::<DateTime>() {
         return dt
-            .to_zoned(zone.clone())
+            .to_zoned_datetime(zone.clone())
             .ok()
             .map(|z| z.timestamp().as_millisecond());
     }
     if let Ok(d) = normalised.parse::<Date>() {
         return d
-            .to_zoned(zone.clone())
+            .to_zoned_datetime(zone.clone())
             .ok()
             .map(|z| z.timestamp().as_millisecond());
     }

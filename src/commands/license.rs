@@ -56,7 +56,7 @@ pub async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatu
         crate::text::clean(answer.license.as_deref().unwrap_or("(none)"))
     );
     if let Some(t) = expiry {
-        let local = t.to_zoned(jiff::tz::TimeZone::system());
+        let local = t.to_zoned_datetime(jiff::tz::TimeZone::system());
         let _ = writeln!(
             out,
             "expires:     {}",

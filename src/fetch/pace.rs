@@ -114,6 +114,30 @@ impl Schedule {
     }
 }
 
+/// A limiter that never waits: a request fits the schedule now or is refused. The embedded
+/// mock vendor answers 429 with it, under the same rate rule a run paces itself by.
+#[derive(Debug)]
+pub struct Limiter(Mutex<Schedule>);
+
+impl Limiter {
+    /// At most `per_sec` requests in any sliding second, up to `burst` back to back.
+    pub fn new(per_sec: NonZeroU32, burst: NonZeroU32) -> Limiter {
+        Limiter(Mutex::new(Schedule::new(f64::from(per_sec.get()), burst)))
+    }
+
+    /// Whether a request may go now; one that may is counted.
+    pub fn check(&self) -> bool {
+        let now = Instant::now();
+        let mut schedule = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if schedule.ready_at() <= now {
+            schedule.grant(now);
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// One request's permission to leave.
 #[derive(Debug)]
 pub struct Grant {

@@ -166,7 +166,7 @@ impl Window {
     /// The range as Unix milliseconds: `[from 00:00, to+1 00:00)` in the zone.
     pub fn bounds_ms(&self) -> (Option<i64>, Option<i64>) {
         let start = |d: Date| {
-            d.to_zoned(self.tz.clone())
+            d.to_zoned_datetime(self.tz.clone())
                 .ok()
                 .map(|z| z.timestamp().as_millisecond())
         };
@@ -180,7 +180,7 @@ impl Window {
     pub fn local_date(&self, ms: i64) -> Option<Date> {
         Timestamp::from_millisecond(ms)
             .ok()
-            .map(|t| t.to_zoned(self.tz.clone()).date())
+            .map(|t| t.to_zoned_datetime(self.tz.clone()).date())
     }
 
     /// The label of the period holding `date`: `2024-05-01`, `2024-W18` or `2024-05`.

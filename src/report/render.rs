@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
 use serde::Serialize;
 
 /// Output formats of reports.
@@ -178,7 +178,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// A comfy-table preset: one rule under the header, nothing else (dense and greppable).
-const HEADER_RULE_ONLY: &str = "     ──            ";
+const HEADER_RULE_ONLY: TableStyle =
+    TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
 
 fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{}", doc.title)?;
@@ -193,7 +194,7 @@ fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
         } else {
             let mut table = Table::new();
             table
-                .load_preset(HEADER_RULE_ONLY)
+                .load_style(HEADER_RULE_ONLY)
                 .set_header(section.headers.iter().map(Cell::new));
             // Wrap to the terminal; in a file or a pipe, keep every row on one line.
             match terminal_width() {
