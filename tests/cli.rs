@@ -1,6 +1,6 @@
 //! End-to-end tests: the real binary against the embedded mock vendor over loopback.
 
-mod util;
+use crate::util;
 
 use std::time::Duration;
 

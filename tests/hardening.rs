@@ -1,6 +1,6 @@
 //! Failures around the program: storage, hostile ids, purging, concurrent runs.
 
-mod util;
+use crate::util;
 
 use liveaudit::mock::{MockOptions, expected_code};
 use util::{Env, id_csv};

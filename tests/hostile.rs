@@ -2,7 +2,7 @@
 //! a charged result or a leaked key. Every test scans stdout, stderr, every database file and
 //! every output for the key in all its spellings.
 
-mod util;
+use crate::util;
 
 use std::path::Path;
 use std::process::Stdio;

@@ -1,6 +1,6 @@
 //! Reports end to end on a database filled by the real fetch, with exact expected output.
 
-mod util;
+use crate::util;
 
 use liveaudit::mock::expected_code;
 use util::Env;

@@ -1,0 +1,13 @@
+//! The end-to-end tests, as one test binary (the crate is linked once): each module runs the
+//! real `liveaudit` binary against the embedded mock vendor over loopback.
+
+mod util;
+
+mod cli;
+mod fuzz_answers;
+mod hardening;
+mod hostile;
+mod inputs;
+mod nightly;
+mod reconcile;
+mod reports;
