@@ -28,6 +28,7 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// The number the process ends with.
     pub fn code(self) -> u8 {
         self as u8
     }

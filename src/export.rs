@@ -32,7 +32,7 @@ pub enum ExportFormat {
 /// Errors of an export.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ExportError {
+pub(crate) enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("writing the export: {0}")]
@@ -56,7 +56,7 @@ struct CursorFile {
 }
 
 /// Reads the cursor; `None` when the file does not exist yet (first use: export everything).
-pub fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
+pub(crate) fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -77,7 +77,7 @@ pub fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
 }
 
 /// Replaces the cursor file atomically (temporary file beside it, synced, renamed).
-pub fn write_cursor(path: &Path, change_seq: i64) -> std::io::Result<()> {
+pub(crate) fn write_cursor(path: &Path, change_seq: i64) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -100,7 +100,7 @@ impl From<rusqlite::Error> for ExportError {
 
 /// One exported row.
 #[derive(Debug, Serialize)]
-pub struct ExportRow {
+pub(crate) struct ExportRow {
     pub liveness_id: String,
     pub status: String,
     pub code: Option<i64>,
@@ -150,21 +150,9 @@ impl ExportRow {
     }
 }
 
-/// Writes every check to `out`; returns the number of rows. CSV cells are neutralised against
-/// spreadsheet formulas unless `raw_cells`.
-pub fn export(
-    store: &Store,
-    codes: &CodeTable,
-    format: ExportFormat,
-    raw_cells: bool,
-    out: &mut dyn Write,
-) -> Result<u64, ExportError> {
-    export_changed(store, codes, format, raw_cells, out, None)
-}
-
 /// What an incremental export wrote and where the cursor goes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exported {
+pub(crate) struct Exported {
     pub rows: u64,
     /// The highest change number in the snapshot exported: the cursor's next value.
     pub through: i64,
@@ -172,7 +160,7 @@ pub struct Exported {
 
 /// Writes the checks changed after change number `since` (all with `None`) to `out`; CSV cells
 /// are neutralised against spreadsheet formulas unless `raw_cells`.
-pub fn export_since(
+pub(crate) fn export_since(
     store: &Store,
     codes: &CodeTable,
     format: ExportFormat,
@@ -241,7 +229,7 @@ fn export_changed(
 }
 
 /// The export's columns, in order.
-pub const COLUMNS: [&str; 18] = [
+pub(crate) const COLUMNS: [&str; 18] = [
     "liveness_id",
     "status",
     "code",

@@ -12,7 +12,9 @@ use crate::store::StoreError;
 /// An error with the exit status it ends the process with.
 #[derive(Debug)]
 pub struct Failure {
+    /// The status the process ends with (see [`Failure::exit_status`]).
     pub status: ExitStatus,
+    /// What went wrong, with the context that says where and how to fix it.
     pub error: anyhow::Error,
 }
 
@@ -22,6 +24,7 @@ impl Failure {
         self.status
     }
 
+    /// A usage, configuration or input error (status 2): nothing was sent.
     pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             status: ExitStatus::Usage,
@@ -29,6 +32,7 @@ impl Failure {
         }
     }
 
+    /// An unexpected internal error (status 1).
     pub fn internal(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             status: ExitStatus::Internal,

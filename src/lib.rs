@@ -6,24 +6,32 @@
 //! command line ([`cli`], [`config`]) into these calls and an [`exit::ExitStatus`]. [`mock`] is
 //! the embedded stand-in vendor used by tests, the demo and benchmarks.
 
-pub mod check;
+#![warn(unreachable_pub)]
+
+pub(crate) mod check;
 pub mod cli;
+#[warn(missing_docs)]
 pub mod commands;
-pub mod config;
+pub(crate) mod config;
+#[warn(missing_docs)]
 pub mod exit;
-pub mod export;
+pub(crate) mod export;
+#[warn(missing_docs)]
 pub mod faces;
+#[warn(missing_docs)]
 pub mod failure;
-pub mod fetch;
+pub(crate) mod fetch;
 pub mod input;
-pub mod metrics;
+pub(crate) mod metrics;
+#[warn(missing_docs)]
 pub mod mock;
-pub mod output;
-pub mod report;
-pub mod run_summary;
-pub mod schedule;
-pub mod statement;
+pub(crate) mod output;
+pub(crate) mod report;
+pub(crate) mod run_summary;
+pub(crate) mod schedule;
+pub(crate) mod statement;
 pub mod store;
 pub mod td;
+#[warn(missing_docs)]
 pub mod text;
-pub mod timestamp;
+pub(crate) mod timestamp;

@@ -28,8 +28,9 @@ use base64::Engine as _;
 use serde::Serialize;
 use tokio::sync::watch;
 
-/// The paths the real vendor serves (TD's documentation).
+/// The path of the result endpoint, as the vendor serves it (TD's documentation).
 pub const RESULT_PATH: &str = "/verification/kyc/sdk/liveness/result/v1";
+/// The path of the license endpoint, as the vendor serves it.
 pub const LICENSE_PATH: &str = "/verification/kyc/sdk/liveness/license/v1";
 
 /// A kind of misbehaviour the mock can inject.
@@ -61,7 +62,9 @@ pub enum FaultKind {
 /// How the mock behaves.
 #[derive(Debug, Clone)]
 pub struct MockOptions {
+    /// The partner code it accepts.
     pub partner_code: String,
+    /// The partner key it accepts.
     pub partner_key: String,
     /// Fixed latency added to every answer.
     pub latency: Duration,
@@ -69,9 +72,11 @@ pub struct MockOptions {
     pub jitter: Duration,
     /// Share of requests (0..=1) that get one of `faults` instead of the real answer.
     pub fault_rate: f64,
+    /// The kinds of fault injected, drawn evenly.
     pub faults: Vec<FaultKind>,
     /// Answer 429 above this many requests per second (burst `rate_burst`).
     pub rate_limit: Option<u32>,
+    /// Requests allowed back to back under `rate_limit`.
     pub rate_burst: u32,
     /// After this many result calls, answer code 305 (daily maximum) to every call.
     pub stop_after: Option<u64>,
@@ -101,6 +106,7 @@ impl Default for MockOptions {
 pub struct MockStats {
     /// Every request to the result endpoint, good credentials or not.
     pub result_requests: u64,
+    /// Every request to the license endpoint.
     pub license_requests: u64,
     /// Requests refused for credentials (403).
     pub refused: u64,
@@ -182,6 +188,7 @@ impl MockServer {
         })
     }
 
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -196,6 +203,7 @@ impl MockServer {
         format!("http://{}{LICENSE_PATH}", self.addr)
     }
 
+    /// What it has seen and done so far.
     pub fn stats(&self) -> MockStats {
         self.shared.stats()
     }

@@ -17,7 +17,7 @@ use crate::report::render::{Document, Format, Section, render};
 /// directory and renamed over the path only when complete, so a full disk or a crash never
 /// leaves half a file in place of the old one. A path that is not a regular file (a FIFO,
 /// `/dev/stdout`) is written directly.
-pub enum Output {
+pub(crate) enum Output {
     Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>),
     Direct(std::io::BufWriter<std::fs::File>),
     Staged {
@@ -46,7 +46,7 @@ impl Write for Output {
 
 impl Output {
     /// Flushes, and puts a staged file in place.
-    pub fn finish(self) -> std::io::Result<()> {
+    pub(crate) fn finish(self) -> std::io::Result<()> {
         match self {
             Output::Stdout(mut w) => w.flush(),
             Output::Direct(mut w) => w.flush(),
@@ -81,7 +81,7 @@ fn new_file_permissions() -> Option<std::fs::Permissions> {
 }
 
 /// Opens `path` for writing (never the database `db` or its WAL), or stdout.
-pub fn output(path: Option<&Path>, db: Option<&Path>) -> Result<Output, Failure> {
+pub(crate) fn output(path: Option<&Path>, db: Option<&Path>) -> Result<Output, Failure> {
     let Some(p) = path else {
         return Ok(Output::Stdout(std::io::BufWriter::new(
             std::io::stdout().lock(),
@@ -114,7 +114,7 @@ pub fn output(path: Option<&Path>, db: Option<&Path>) -> Result<Output, Failure>
     })
 }
 
-pub fn write_failure(e: std::io::Error) -> Failure {
+pub(crate) fn write_failure(e: std::io::Error) -> Failure {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         // `liveaudit export | head` is normal use, not an error worth a message; still exit 0.
         return Failure {
@@ -125,7 +125,7 @@ pub fn write_failure(e: std::io::Error) -> Failure {
     Failure::internal(anyhow::Error::new(e).context("writing the output"))
 }
 
-pub fn default_format(format: Option<Format>, output: Option<&Path>) -> Format {
+pub(crate) fn default_format(format: Option<Format>, output: Option<&Path>) -> Format {
     format.unwrap_or_else(|| {
         let by_name = output
             .and_then(|p| p.extension())
@@ -147,7 +147,7 @@ pub fn default_format(format: Option<Format>, output: Option<&Path>) -> Format {
 
 /// Writes a report: one format to stdout or a file; CSV is one table (`--table`), or every
 /// table as `DIR/NAME.csv` when the output is a directory.
-pub fn emit(
+pub(crate) fn emit(
     doc: &Document,
     format: Option<Format>,
     output_path: Option<&Path>,
@@ -214,7 +214,12 @@ pub fn emit(
 /// The document as it may leave the program: text cells of a table, Markdown, or anything
 /// shown on a terminal have their control characters escaped; CSV cells are neutralised
 /// against spreadsheet formulas unless `raw_cells`.
-pub fn output_safe(doc: &Document, format: Format, to_terminal: bool, raw_cells: bool) -> Document {
+pub(crate) fn output_safe(
+    doc: &Document,
+    format: Format,
+    to_terminal: bool,
+    raw_cells: bool,
+) -> Document {
     let escape = to_terminal || matches!(format, Format::Table | Format::Markdown);
     let neutralise = format == Format::Csv && !raw_cells;
     let fix = |s: &String| -> String {

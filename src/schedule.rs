@@ -16,7 +16,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan, ZonedDateTime};
 /// A budget flag that cannot be used, naming the flag and the accepted form.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ScheduleError {
+pub(crate) enum ScheduleError {
     #[error(
         "--max-duration {0:?} is not a duration; use a positive amount such as 2h, 90m, 1h30m \
          or 45s"
@@ -30,7 +30,7 @@ pub enum ScheduleError {
 
 /// When a run must stop taking ids.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cutoff {
+pub(crate) struct Cutoff {
     /// How long after `now` the cut-off falls.
     pub after: Duration,
     /// The cut-off as a time (for logs and the run summary).
@@ -39,7 +39,7 @@ pub struct Cutoff {
 
 /// Parses a `--max-duration` value: a positive friendly duration (`2h`, `1h30m`, `45s`) or an
 /// ISO 8601 one (`PT2H`).
-pub fn parse_duration(text: &str) -> Result<Duration, ScheduleError> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, ScheduleError> {
     let bad = || ScheduleError::Duration(text.to_string());
     let d: SignedDuration = text.trim().parse().map_err(|_| bad())?;
     if d.is_negative() || d.is_zero() {
@@ -49,7 +49,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, ScheduleError> {
 }
 
 /// Parses a `--until` value (`HH:MM`, or `HH:MM:SS`).
-pub fn parse_time_of_day(text: &str) -> Result<Time, ScheduleError> {
+pub(crate) fn parse_time_of_day(text: &str) -> Result<Time, ScheduleError> {
     let t = text.trim();
     let well_formed = matches!(t.len(), 5 | 8) && t.as_bytes()[2] == b':';
     if !well_formed {
@@ -60,7 +60,7 @@ pub fn parse_time_of_day(text: &str) -> Result<Time, ScheduleError> {
 }
 
 /// The next `time` in `zone` strictly after `now`.
-pub fn next_time_of_day(
+pub(crate) fn next_time_of_day(
     text: &str,
     time: Time,
     zone: &TimeZone,
@@ -88,7 +88,7 @@ fn zone_name(zone: &TimeZone) -> String {
 
 /// The cut-off from the flags, the earlier of the two when both are given; `None` without
 /// either.
-pub fn cutoff(
+pub(crate) fn cutoff(
     max_duration: Option<&str>,
     until: Option<&str>,
     zone: &TimeZone,

@@ -14,7 +14,7 @@ use crate::output::{default_format, output, output_safe, write_failure};
 use crate::report::render::{Document, Format, Section, render};
 
 /// Runs `liveaudit codes`.
-pub fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus, Failure> {
+pub(crate) fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
     let table = code_table(&layers)?;
     let mut section = Section::new(

@@ -45,7 +45,7 @@ fn say(global: &GlobalArgs, line: String) {
     }
 }
 
-pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Failure> {
+pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Failure> {
     let tmp = tempfile::tempdir().map_err(Failure::internal)?;
     let (sample, statement) = if args.data.join("checks.csv").is_file() {
         (

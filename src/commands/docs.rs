@@ -9,7 +9,7 @@ use crate::failure::Failure;
 use crate::output::write_failure;
 
 /// Writes the completion script of `args.shell` to stdout.
-pub fn completions(args: &CompletionsArgs) -> Result<ExitStatus, Failure> {
+pub(crate) fn completions(args: &CompletionsArgs) -> Result<ExitStatus, Failure> {
     let mut cmd = <Cli as clap::CommandFactory>::command();
     let mut out = std::io::stdout().lock();
     clap_complete::generate(args.shell, &mut cmd, "liveaudit", &mut out);
@@ -18,7 +18,7 @@ pub fn completions(args: &CompletionsArgs) -> Result<ExitStatus, Failure> {
 }
 
 /// Writes the manual page (roff) to stdout.
-pub fn man() -> Result<ExitStatus, Failure> {
+pub(crate) fn man() -> Result<ExitStatus, Failure> {
     let cmd = <Cli as clap::CommandFactory>::command();
     let mut page = Vec::new();
     clap_mangen::Man::new(cmd)

@@ -12,7 +12,7 @@ use crate::output::{output, write_failure};
 use crate::store::{OpenMode, Store};
 
 /// Runs `liveaudit export`.
-pub fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure> {
+pub(crate) fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
     let codes = code_table(&layers)?;
     let db = layers.db();

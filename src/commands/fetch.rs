@@ -41,7 +41,10 @@ fn progress_mode(global: &GlobalArgs) -> ProgressMode {
 
 /// The zone `--until` is read in: the one `tz` setting (`--tz`, `LIVEAUDIT_TZ`, the config
 /// file's `tz`, else UTC), as every report reads it.
-pub fn schedule_zone(global: &GlobalArgs, args: &FetchArgs) -> Result<jiff::tz::TimeZone, Failure> {
+pub(crate) fn schedule_zone(
+    global: &GlobalArgs,
+    args: &FetchArgs,
+) -> Result<jiff::tz::TimeZone, Failure> {
     let name = layers(global, &args.vendor)?.tz(args.tz.as_deref());
     jiff::tz::TimeZone::get(name.trim()).map_err(|_| {
         Failure::usage(anyhow!(
@@ -52,7 +55,7 @@ pub fn schedule_zone(global: &GlobalArgs, args: &FetchArgs) -> Result<jiff::tz::
 }
 
 /// The fetch's cut-off from `--max-duration`/`--until`, counted from `now`.
-pub fn fetch_cutoff(
+pub(crate) fn fetch_cutoff(
     global: &GlobalArgs,
     args: &FetchArgs,
     now: jiff::Timestamp,
@@ -71,7 +74,10 @@ pub fn fetch_cutoff(
 }
 
 /// Builds validated fetch options from the flags (nothing is sent or written).
-pub fn fetch_options(global: &GlobalArgs, args: &FetchArgs) -> Result<FetchOptions, Failure> {
+pub(crate) fn fetch_options(
+    global: &GlobalArgs,
+    args: &FetchArgs,
+) -> Result<FetchOptions, Failure> {
     let started = std::time::Instant::now();
     let cutoff = fetch_cutoff(global, args, jiff::Timestamp::now())?;
     writable_later("summary-file", args.summary_file.as_deref())?;
@@ -194,7 +200,7 @@ fn delimiter_flag(value: &str) -> Result<u8, Failure> {
 }
 
 /// Runs `liveaudit fetch`.
-pub async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failure> {
+pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failure> {
     let started = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
     let mut db = None;
@@ -312,7 +318,7 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
 }
 
 /// Maps a fetch error to its exit status.
-pub fn fetch_failure(e: FetchError) -> Failure {
+pub(crate) fn fetch_failure(e: FetchError) -> Failure {
     match e {
         FetchError::Intake(IntakeError::Input(crate::input::InputError::Interrupted)) => Failure {
             status: ExitStatus::Interrupted,
@@ -327,7 +333,7 @@ pub fn fetch_failure(e: FetchError) -> Failure {
 }
 
 /// The exit status a finished fetch reports.
-pub fn fetch_status(report: &FetchReport) -> ExitStatus {
+pub(crate) fn fetch_status(report: &FetchReport) -> ExitStatus {
     match &report.stop {
         Some(StopCause::Vendor(StopReason::Misconfigured { .. } | StopReason::LicenseApi)) => {
             ExitStatus::Usage

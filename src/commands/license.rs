@@ -16,7 +16,7 @@ use crate::td::answer::StopReason;
 use crate::td::client::{ClientOptions, VendorClient, VendorError};
 
 /// Runs `liveaudit license`.
-pub async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, Failure> {
+pub(crate) async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, Failure> {
     if !(1..=86_400).contains(&args.duration) {
         return Err(Failure::usage(anyhow!(
             "--duration {} is out of range; the vendor accepts 1 to 86400 seconds",

@@ -11,7 +11,7 @@ use crate::failure::Failure;
 use crate::mock::{MockOptions, MockServer};
 
 /// Mock options from the `mock` command's flags.
-pub fn mock_options(args: &MockArgs) -> Result<MockOptions, Failure> {
+pub(crate) fn mock_options(args: &MockArgs) -> Result<MockOptions, Failure> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
         return Err(Failure::usage(anyhow!(
             "--fault-rate must be between 0 and 1"
@@ -37,7 +37,7 @@ pub fn mock_options(args: &MockArgs) -> Result<MockOptions, Failure> {
 }
 
 /// Runs `liveaudit mock` until Ctrl-C.
-pub async fn mock(args: MockArgs) -> Result<ExitStatus, Failure> {
+pub(crate) async fn mock(args: MockArgs) -> Result<ExitStatus, Failure> {
     let opts = mock_options(&args)?;
     let server = MockServer::start(opts, args.listen)
         .await
@@ -67,7 +67,7 @@ pub async fn mock(args: MockArgs) -> Result<ExitStatus, Failure> {
 }
 
 /// `value` as one POSIX shell word (single-quoted unless plainly safe).
-pub fn shell_quote(value: &str) -> String {
+pub(crate) fn shell_quote(value: &str) -> String {
     let safe = !value.is_empty()
         && value
             .chars()

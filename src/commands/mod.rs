@@ -20,16 +20,16 @@ use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::td::codes::CodeTable;
 
-pub mod codes;
-pub mod demo;
-pub mod docs;
-pub mod export;
-pub mod fetch;
-pub mod license;
-pub mod mock;
-pub mod purge;
-pub mod reconcile;
-pub mod report;
+pub(crate) mod codes;
+pub(crate) mod demo;
+pub(crate) mod docs;
+pub(crate) mod export;
+pub(crate) mod fetch;
+pub(crate) mod license;
+pub(crate) mod mock;
+pub(crate) mod purge;
+pub(crate) mod reconcile;
+pub(crate) mod report;
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {

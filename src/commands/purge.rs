@@ -15,7 +15,7 @@ use crate::report::{ReportError, Window};
 use crate::store::{OpenMode, Store, StoreError};
 
 /// Runs `liveaudit purge`.
-pub fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus, Failure> {
+pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus, Failure> {
     let window =
         Window::new(&args.tz, crate::cli::Period::Day, Some(&args.before), None).map_err(|e| {
             match e {

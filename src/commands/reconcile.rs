@@ -15,7 +15,7 @@ use crate::report::render::Document;
 use crate::report::{Window, billing};
 
 /// Runs a reconcile and renders it; `Ok(true)` when clean within the tolerances.
-pub fn reconcile_document(
+pub(crate) fn reconcile_document(
     ctx: &mut ReportContext,
     args: &ReconcileArgs,
 ) -> Result<(Document, bool), Failure> {
@@ -55,7 +55,6 @@ pub fn reconcile_document(
         from: args.from.clone(),
         to: args.to.clone(),
         price,
-        currency: args.currency.clone(),
         boundary_hours: args.boundary_hours,
         details: args.details.clone(),
         date_by: args.date_by,
@@ -75,7 +74,7 @@ pub fn reconcile_document(
 }
 
 /// Runs `liveaudit reconcile`.
-pub fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
+pub(crate) fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
     let mut ctx = report_store(global, args.tz.as_deref())?;
     let db = ctx.store.path().to_path_buf();
     for (what, path) in [("--details", &args.details), ("--output", &args.output)] {

@@ -19,7 +19,7 @@ use crate::store::{OpenMode, Store};
 use crate::td::codes::CodeTable;
 
 /// The database, the code table and the billing day's zone of a report.
-pub struct ReportContext {
+pub(crate) struct ReportContext {
     pub store: Store,
     pub codes: CodeTable,
     /// `--tz`, `LIVEAUDIT_TZ`, the config file's `tz`, else UTC.
@@ -35,7 +35,7 @@ pub(crate) fn report_store(
 
 /// The context of a report over `db` (else the database in force), with the code table in
 /// force (`--codes-file` honoured) and the `tz` setting.
-pub fn report_context(
+pub(crate) fn report_context(
     global: &GlobalArgs,
     tz_flag: Option<&str>,
     db: Option<&Path>,
@@ -55,7 +55,10 @@ fn window(args: &ReportArgs, tz: &str) -> Result<Window, Failure> {
 }
 
 /// Computes the billing report's document.
-pub fn billing_document(ctx: &ReportContext, args: &BillingArgs) -> Result<Document, Failure> {
+pub(crate) fn billing_document(
+    ctx: &ReportContext,
+    args: &BillingArgs,
+) -> Result<Document, Failure> {
     let (store, codes) = (&ctx.store, &ctx.codes);
     let window = window(&args.common, &ctx.tz)?;
     let price = args
@@ -74,12 +77,15 @@ pub fn billing_document(ctx: &ReportContext, args: &BillingArgs) -> Result<Docum
 }
 
 /// Computes the attack report's document.
-pub fn attacks_document(ctx: &ReportContext, args: &AttacksArgs) -> Result<Document, Failure> {
+pub(crate) fn attacks_document(
+    ctx: &ReportContext,
+    args: &AttacksArgs,
+) -> Result<Document, Failure> {
     attacks_report(ctx, args).map(|(doc, _)| doc)
 }
 
 /// Computes the attack report's document and the spikes it lists.
-pub fn attacks_report(
+pub(crate) fn attacks_report(
     ctx: &ReportContext,
     args: &AttacksArgs,
 ) -> Result<(Document, Vec<attacks::Spike>), Failure> {
@@ -128,7 +134,10 @@ fn emit_report(doc: &Document, args: &ReportArgs, db: &Path) -> Result<(), Failu
 }
 
 /// Runs `liveaudit report billing`.
-pub fn report_billing(global: &GlobalArgs, args: &BillingArgs) -> Result<ExitStatus, Failure> {
+pub(crate) fn report_billing(
+    global: &GlobalArgs,
+    args: &BillingArgs,
+) -> Result<ExitStatus, Failure> {
     let ctx = report_store(global, args.common.tz.as_deref())?;
     emit_report(
         &billing_document(&ctx, args)?,
@@ -139,7 +148,10 @@ pub fn report_billing(global: &GlobalArgs, args: &BillingArgs) -> Result<ExitSta
 }
 
 /// Runs `liveaudit report attacks`.
-pub fn report_attacks(global: &GlobalArgs, args: &AttacksArgs) -> Result<ExitStatus, Failure> {
+pub(crate) fn report_attacks(
+    global: &GlobalArgs,
+    args: &AttacksArgs,
+) -> Result<ExitStatus, Failure> {
     let ctx = report_store(global, args.common.tz.as_deref())?;
     let (mut doc, spikes) = attacks_report(&ctx, args)?;
     if args.fail_on_spike {

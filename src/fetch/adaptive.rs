@@ -38,13 +38,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// The rate the search starts at (the fixed default's modest rate).
-pub const START: f64 = 10.0;
+pub(crate) const START: f64 = 10.0;
 /// The default `--max-rate`.
-pub const DEFAULT_MAX_RATE: u32 = 1000;
+pub(crate) const DEFAULT_MAX_RATE: u32 = 1000;
 /// The default `--min-rate`.
-pub const DEFAULT_MIN_RATE: u32 = 1;
+pub(crate) const DEFAULT_MIN_RATE: u32 = 1;
 /// How often the controller looks at what the last stretch of requests saw.
-pub const STEP: Duration = Duration::from_millis(500);
+pub(crate) const STEP: Duration = Duration::from_millis(500);
 
 const GROWTH: f64 = 1.5;
 const USED: f64 = 0.75;
@@ -59,7 +59,7 @@ const LATENCY_SAMPLES: u64 = 4;
 
 /// The bounds of an automatic rate, requests per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AutoRate {
+pub(crate) struct AutoRate {
     pub min: f64,
     pub max: f64,
 }
@@ -75,7 +75,7 @@ impl Default for AutoRate {
 
 /// What the controller knows at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Estimate {
+pub(crate) struct Estimate {
     /// The rate in force.
     pub rate: f64,
     /// The rate at the last cut: the vendor's limit as far as it is known.
@@ -90,7 +90,7 @@ pub struct Estimate {
 
 impl Estimate {
     /// `auto: 64/s (limit found at ~70/s)`, as progress shows it.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self.limit {
             Some(limit) => format!("auto: {:.0}/s (limit found at ~{:.0}/s)", self.rate, limit),
             None => format!("auto: {:.0}/s (searching, no 429 yet)", self.rate),
@@ -100,7 +100,7 @@ impl Estimate {
 
 impl Estimate {
     /// The run summary's line: the rate settled on and what to pass next time.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let settled = self.settled.floor().max(1.0);
         match self.limit {
             Some(limit) => format!(
@@ -129,7 +129,7 @@ enum Phase {
 /// The rate decision. Every method takes the current instant, so a test drives it with a clock
 /// of its own.
 #[derive(Debug)]
-pub struct Controller {
+pub(crate) struct Controller {
     bounds: AutoRate,
     rate: f64,
     phase: Phase,
@@ -149,7 +149,7 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub fn new(bounds: AutoRate, now: Instant) -> Controller {
+    pub(crate) fn new(bounds: AutoRate, now: Instant) -> Controller {
         let max = bounds.max.max(bounds.min);
         Controller {
             bounds: AutoRate {
@@ -175,23 +175,23 @@ impl Controller {
     }
 
     /// The rate in force.
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.rate
     }
 
     /// The smoothed latency of answers, if any came.
-    pub fn latency(&self) -> Option<Duration> {
+    pub(crate) fn latency(&self) -> Option<Duration> {
         self.latency
     }
 
     /// A request left at `now`; takes a step first if one is due.
-    pub fn granted(&mut self, now: Instant) {
+    pub(crate) fn granted(&mut self, now: Instant) {
         self.step_if_due(now);
         self.step_granted += 1;
     }
 
     /// An answer (any, refused ones included) came back after `latency`.
-    pub fn answered(&mut self, now: Instant, latency: Duration) {
+    pub(crate) fn answered(&mut self, now: Instant, latency: Duration) {
         self.step_answers += 1;
         self.step_latency += latency;
         self.latency = Some(match self.latency {
@@ -202,7 +202,7 @@ impl Controller {
     }
 
     /// A 429 to a request granted at `sent`. Returns whether it cut the rate.
-    pub fn refused(&mut self, sent: Instant, now: Instant) -> bool {
+    pub(crate) fn refused(&mut self, sent: Instant, now: Instant) -> bool {
         if self.last_cut.is_some_and(|cut| sent < cut) {
             return false;
         }
@@ -211,11 +211,11 @@ impl Controller {
     }
 
     /// Whether the rate sits at its floor (a refusal there is answered by a full pause).
-    pub fn at_floor(&self) -> bool {
+    pub(crate) fn at_floor(&self) -> bool {
         self.rate <= self.bounds.min
     }
 
-    pub fn estimate(&self, now: Instant) -> Estimate {
+    pub(crate) fn estimate(&self, now: Instant) -> Estimate {
         let settled = match self.mean_since {
             Some(since) if now > since => {
                 let area = self.mean_area + self.rate * (now - self.last_change).as_secs_f64();
@@ -320,7 +320,7 @@ impl Controller {
 
 /// The controller shared by one run's workers, and the concurrency gate.
 #[derive(Debug)]
-pub struct Adaptive {
+pub(crate) struct Adaptive {
     controller: Mutex<Controller>,
     gate: Option<Gate>,
 }
@@ -328,7 +328,7 @@ pub struct Adaptive {
 impl Adaptive {
     /// `workers` is the most requests that may ever be in flight; `follow_concurrency` sizes the
     /// gate from the rate and latency (off when the user gave `--concurrency`).
-    pub fn new(bounds: AutoRate, workers: usize, follow_concurrency: bool) -> Adaptive {
+    pub(crate) fn new(bounds: AutoRate, workers: usize, follow_concurrency: bool) -> Adaptive {
         let controller = Controller::new(bounds, Instant::now());
         let gate = follow_concurrency.then(|| {
             let gate = Gate::new(workers);
@@ -346,7 +346,7 @@ impl Adaptive {
     }
 
     /// Waits for room in flight, if concurrency follows the rate.
-    pub async fn slot(&self) -> Option<Slot> {
+    pub(crate) async fn slot(&self) -> Option<Slot> {
         match &self.gate {
             Some(gate) => gate.acquire().await,
             None => None,
@@ -354,18 +354,18 @@ impl Adaptive {
     }
 
     /// A request leaves now; returns the rate in force.
-    pub fn granted(&self, now: Instant) -> f64 {
+    pub(crate) fn granted(&self, now: Instant) -> f64 {
         let mut c = self.lock();
         c.granted(now);
         c.rate()
     }
 
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.lock().rate()
     }
 
     /// An answer came back; resizes the gate to the rate and latency.
-    pub fn answered(&self, now: Instant, latency: Duration) {
+    pub(crate) fn answered(&self, now: Instant, latency: Duration) {
         let (rate, latency) = {
             let mut c = self.lock();
             c.answered(now, latency);
@@ -378,7 +378,7 @@ impl Adaptive {
 
     /// A 429 to a request granted at `sent`: returns the shared pause to apply, given the
     /// vendor's `Retry-After` and the pause a fixed rate would take (see the module doc).
-    pub fn refused(
+    pub(crate) fn refused(
         &self,
         sent: Instant,
         retry_after: Option<Duration>,
@@ -397,7 +397,7 @@ impl Adaptive {
         }
     }
 
-    pub fn estimate(&self) -> Estimate {
+    pub(crate) fn estimate(&self) -> Estimate {
         let estimate = self.lock().estimate(Instant::now());
         Estimate {
             concurrency: self.concurrency(),
@@ -406,7 +406,7 @@ impl Adaptive {
     }
 
     /// The gate's current size (requests allowed in flight), if it follows the rate.
-    pub fn concurrency(&self) -> Option<usize> {
+    pub(crate) fn concurrency(&self) -> Option<usize> {
         self.gate
             .as_ref()
             .map(|g| *g.size.lock().unwrap_or_else(|p| p.into_inner()))
@@ -432,7 +432,7 @@ struct Gate {
 
 /// Room for one request in flight; dropping it gives the room back (or pays the gate's debt).
 #[derive(Debug)]
-pub struct Slot {
+pub(crate) struct Slot {
     permit: Option<OwnedSemaphorePermit>,
     debt: Arc<AtomicUsize>,
 }

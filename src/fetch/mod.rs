@@ -16,11 +16,11 @@
 //! budget's cut-off, a write failure) cancels the run: no new request starts, requests in flight get a short grace
 //! to finish and be saved, and every unfinished id stays as it was for the next run.
 
-pub mod adaptive;
+pub(crate) mod adaptive;
 
-pub mod pace;
-pub mod progress;
-pub mod retry;
+pub(crate) mod pace;
+pub(crate) mod progress;
+pub(crate) mod retry;
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -49,11 +49,11 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// The default request rate (per second) when the user gives none. The vendor publishes no
 /// limit; this is deliberately modest for a paid API.
-pub const DEFAULT_RATE: u32 = 10;
+pub(crate) const DEFAULT_RATE: u32 = 10;
 
 /// A validated fetch run.
 #[derive(Debug, Clone)]
-pub struct FetchOptions {
+pub(crate) struct FetchOptions {
     pub db: PathBuf,
     pub sources: Vec<Source>,
     pub input: InputOptions,
@@ -78,7 +78,7 @@ impl FetchOptions {
     /// The concurrency in force: the user's, or enough to keep the rate with a second of
     /// latency. Under `auto` it is the most ever in flight (the maximum rate's worth); how many
     /// are follows the rate and the latency measured.
-    pub fn effective_concurrency(&self) -> usize {
+    pub(crate) fn effective_concurrency(&self) -> usize {
         match (self.concurrency, self.rate) {
             (Some(c), _) => c.max(1),
             (None, Rate::Fixed(rate)) => (rate.get() as usize).clamp(8, 1024),
@@ -88,7 +88,7 @@ impl FetchOptions {
     }
 
     /// The rate as the user gave it: `auto`, `0` (no limit) or a number per second.
-    pub fn rate_setting(&self) -> String {
+    pub(crate) fn rate_setting(&self) -> String {
         match self.rate {
             Rate::Unlimited => "0".into(),
             Rate::Fixed(r) => r.to_string(),
@@ -100,7 +100,7 @@ impl FetchOptions {
 /// Why a run stopped before every id was tried.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum StopCause {
+pub(crate) enum StopCause {
     #[error("{0}")]
     Vendor(StopReason),
     #[error(
@@ -119,7 +119,7 @@ pub enum StopCause {
 /// Errors that end a fetch before or outside the request loop.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FetchError {
+pub(crate) enum FetchError {
     #[error(transparent)]
     Intake(#[from] IntakeError),
     #[error(transparent)]
@@ -130,7 +130,7 @@ pub enum FetchError {
 
 /// How a run ended.
 #[derive(Debug, Clone)]
-pub struct FetchReport {
+pub(crate) struct FetchReport {
     pub run_id: i64,
     pub intake: IntakeStats,
     pub to_fetch: i64,
@@ -146,7 +146,7 @@ pub struct FetchReport {
 
 impl FetchReport {
     /// Whether every id of the run has a final answer.
-    pub fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.stop.is_none() && self.counts.failed == 0 && self.counts.pending == 0
     }
 }
@@ -188,7 +188,7 @@ impl Ctx {
 }
 
 /// The word for how a run ended, as the `runs` table and the run summary keep it.
-pub fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'static str {
+pub(crate) fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'static str {
     match stop {
         Some(StopCause::Interrupted) => "interrupted",
         Some(StopCause::CutOff) => "cut_off",
@@ -201,7 +201,7 @@ pub fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'static str 
 }
 
 /// Runs a fetch: lock, register input, fetch, record the run.
-pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
+pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let started = Instant::now();
     let lock = FetchLock::acquire(&opts.db)?;
     let mut store = Store::open(&opts.db, OpenMode::ReadWrite)?;

@@ -22,7 +22,7 @@ use crate::td::codes::CodeTable;
 
 /// Counts of one period (or of all).
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub checks: i64,
     pub charged: i64,
     /// Includes `provisional`.
@@ -35,7 +35,7 @@ pub struct Counts {
 
 impl Counts {
     /// Counts `n` checks of class `class`.
-    pub fn add(&mut self, class: Class, n: i64) {
+    pub(crate) fn add(&mut self, class: Class, n: i64) {
         self.checks += n;
         match class {
             Class::Charged => self.charged += n,
@@ -52,7 +52,7 @@ impl Counts {
 
 /// Totals with their amount.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Totals {
+pub(crate) struct Totals {
     #[serde(flatten)]
     pub counts: Counts,
     #[serde(
@@ -64,7 +64,7 @@ pub struct Totals {
 
 /// One period's row.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PeriodRow {
+pub(crate) struct PeriodRow {
     pub period: String,
     #[serde(flatten)]
     pub counts: Counts,
@@ -77,7 +77,7 @@ pub struct PeriodRow {
 
 /// One code's row.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CodeRow {
+pub(crate) struct CodeRow {
     pub code: i64,
     pub message: String,
     pub category: String,
@@ -93,7 +93,7 @@ pub struct CodeRow {
 
 /// How checks were dated.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Basis {
+pub(crate) struct Basis {
     pub time: &'static str,
     pub zone: String,
     pub by: String,
@@ -111,7 +111,7 @@ pub struct Basis {
 
 /// The whole billing report; its JSON form is the documented `--format json` output.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Billing {
+pub(crate) struct Billing {
     pub report: &'static str,
     pub basis: Basis,
     #[serde(
@@ -126,7 +126,7 @@ pub struct Billing {
 }
 
 /// Parses a price: a non-negative plain decimal.
-pub fn parse_price(text: &str) -> Result<Decimal, ReportError> {
+pub(crate) fn parse_price(text: &str) -> Result<Decimal, ReportError> {
     let t = text.trim();
     let d: Decimal = t
         .parse()
@@ -139,7 +139,7 @@ pub fn parse_price(text: &str) -> Result<Decimal, ReportError> {
 
 /// Computes the report from the aggregated buckets; `undated_outside_window` is
 /// [`super::undated_outside`].
-pub fn compute(
+pub(crate) fn compute(
     buckets: &[Bucket],
     codes: &CodeTable,
     window: &Window,
@@ -231,10 +231,10 @@ fn charged_text(c: Option<bool>) -> String {
 }
 
 /// Where the README defines each class (linked from every report).
-pub const CLASSES_DOC: &str = "classes: see README, \"Check classes\"";
+pub(crate) const CLASSES_DOC: &str = "classes: see README, \"Check classes\"";
 
 /// Lays the report out for people.
-pub fn document(b: &Billing, window: &Window) -> Document {
+pub(crate) fn document(b: &Billing, window: &Window) -> Document {
     let with_price = b.price.is_some();
     let scale = MoneyScale::of(b.price, []);
     let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();

@@ -183,7 +183,6 @@ proptest! {
             from: from.map(str::to_string),
             to: to.map(str::to_string),
             price: Some(Decimal::new(35, 3)),
-            currency: "USD".into(),
             boundary_hours,
             details: None,
             date_by,

@@ -11,7 +11,7 @@ pub(super) fn num(v: Option<f64>) -> String {
 }
 
 /// Lays the report out for people.
-pub fn document(a: &Attacks, window: &Window) -> Document {
+pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
     let summary = vec![
         window.describe(),
         format!(

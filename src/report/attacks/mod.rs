@@ -30,9 +30,9 @@ use crate::timestamp::format_utc;
 mod scan;
 use scan::*;
 mod spikes;
-pub use spikes::*;
+pub(crate) use spikes::*;
 mod layout;
-pub use layout::*;
+pub(crate) use layout::*;
 #[cfg(test)]
 mod tests;
 
@@ -45,14 +45,14 @@ const COLOURS: &[&str] = &["#c0392b", "#8e44ad", "#e67e22", "#7f8c8d"];
 
 /// The spike rule's parameters.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct SpikeRule {
+pub(crate) struct SpikeRule {
     pub factor: f64,
     pub min_count: u64,
     pub baseline_periods: usize,
 }
 
 impl SpikeRule {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "spike rule: a family fires in a period when it has at least {} attacks there and \
              its share of resolved checks is at least {}x its baseline (mean share over up to {} \
@@ -64,7 +64,7 @@ impl SpikeRule {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct FamilyRow {
+pub(crate) struct FamilyRow {
     pub family: String,
     pub attacks: i64,
     pub share_of_checks: Option<f64>,
@@ -74,7 +74,7 @@ pub struct FamilyRow {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CodeRow {
+pub(crate) struct CodeRow {
     pub code: i64,
     pub message: String,
     pub family: String,
@@ -84,12 +84,12 @@ pub struct CodeRow {
 }
 
 /// The flag of a code the table does not list.
-pub const UNKNOWN_NOTE: &str =
+pub(crate) const UNKNOWN_NOTE: &str =
     "not in the code table: attack or not unknown - add it with --codes-file";
 
 /// A resolved code the code table does not list.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct UnknownCodeRow {
+pub(crate) struct UnknownCodeRow {
     pub code: i64,
     /// The vendor's own message for it.
     pub message: String,
@@ -99,7 +99,7 @@ pub struct UnknownCodeRow {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PeriodRow {
+pub(crate) struct PeriodRow {
     pub period: String,
     pub resolved: i64,
     pub attacks: i64,
@@ -110,7 +110,7 @@ pub struct PeriodRow {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Spike {
+pub(crate) struct Spike {
     pub period: String,
     pub family: String,
     pub attacks: i64,
@@ -121,7 +121,7 @@ pub struct Spike {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DimensionRow {
+pub(crate) struct DimensionRow {
     pub value: String,
     pub resolved: i64,
     pub attacks: i64,
@@ -130,7 +130,7 @@ pub struct DimensionRow {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RepeatedFace {
+pub(crate) struct RepeatedFace {
     pub image_sha256: String,
     pub uses: i64,
     /// Up to 20 (id, event or fetch time, code).
@@ -138,7 +138,7 @@ pub struct RepeatedFace {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ScoreRow {
+pub(crate) struct ScoreRow {
     pub category: String,
     pub with_score: usize,
     pub without_score: i64,
@@ -151,7 +151,7 @@ pub struct ScoreRow {
 
 /// The whole attack report; its JSON form is the documented `--format json` output.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Attacks {
+pub(crate) struct Attacks {
     pub report: &'static str,
     pub zone: String,
     pub by: String,
@@ -181,7 +181,7 @@ fn family_of(codes: &CodeTable, code: i64) -> String {
 
 /// Options of the attack report beyond the window.
 #[derive(Debug, Clone)]
-pub struct AttackOptions {
+pub(crate) struct AttackOptions {
     pub dimension: Option<String>,
     pub top: usize,
     pub rule: SpikeRule,
@@ -192,7 +192,7 @@ pub struct AttackOptions {
 type FastMap<K, V> = foldhash::HashMap<K, V>;
 
 /// Computes the report from one scan of the window plus the repeated-faces lookup.
-pub fn compute(
+pub(crate) fn compute(
     conn: &rusqlite::Connection,
     codes: &CodeTable,
     window: &Window,

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Applies the spike rule (see the module doc) to every family and period.
-pub fn find_spikes(
+pub(crate) fn find_spikes(
     labels: &[String],
     resolved_per: &[i64],
     family_per: &BTreeMap<String, Vec<i64>>,

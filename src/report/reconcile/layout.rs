@@ -21,7 +21,7 @@ pub(super) const SHOWN_ORDER: [BucketKind; 14] = [
 ];
 
 /// Lays the reconcile out for people.
-pub fn document(r: &Reconciliation, currency: &str) -> Document {
+pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
     let mut amounts: Vec<Decimal> = vec![r.billed_amount];
     amounts.extend(r.buckets.values().map(|b| b.amount));
     let scale = MoneyScale::of(r.our_amount, amounts.iter());
@@ -229,7 +229,7 @@ pub(super) const DETAIL_COLUMNS: [&str; 11] = [
 ];
 
 /// Writes the details header even when there are no discrepancies, so scripts can rely on it.
-pub fn ensure_details_header(path: &Path) -> std::io::Result<()> {
+pub(crate) fn ensure_details_header(path: &Path) -> std::io::Result<()> {
     let empty = std::fs::metadata(path)
         .map(|m| m.len() == 0)
         .unwrap_or(true);

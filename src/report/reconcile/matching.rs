@@ -429,7 +429,6 @@ mod tests {
             from: Some("2025-10-01".into()),
             to: Some("2025-10-31".into()),
             price: price.map(|p| p.parse().unwrap()),
-            currency: "USD".into(),
             boundary_hours: 12,
             details: None,
             date_by: DateBy::Event,

@@ -49,7 +49,7 @@ use matching::*;
 mod summary;
 use summary::*;
 mod layout;
-pub use layout::*;
+pub(crate) use layout::*;
 
 /// Detail rows kept per bucket for the printed report (all go to `--details`).
 const SHOWN_PER_BUCKET: usize = 50;
@@ -57,7 +57,7 @@ const SHOWN_PER_BUCKET: usize = 50;
 /// Errors of a reconcile.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ReconcileError {
+pub(crate) enum ReconcileError {
     #[error(transparent)]
     Statement(#[from] StatementError),
     #[error(transparent)]
@@ -79,7 +79,7 @@ impl From<rusqlite::Error> for ReconcileError {
 /// The kinds of lines a reconcile sorts into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BucketKind {
+pub(crate) enum BucketKind {
     Matched,
     Overbilled,
     Provisional,
@@ -97,7 +97,7 @@ pub enum BucketKind {
 }
 
 impl BucketKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             BucketKind::Matched => "matched",
             BucketKind::Overbilled => "overbilled",
@@ -118,7 +118,7 @@ impl BucketKind {
 
     /// What one item of the bucket adds to `net_difference` (`None`: a flag on top of another
     /// bucket, or a summary statement's period).
-    pub fn effect(self) -> Option<i64> {
+    pub(crate) fn effect(self) -> Option<i64> {
         match self {
             BucketKind::Matched | BucketKind::OutsidePeriod => Some(0),
             BucketKind::Overbilled
@@ -165,7 +165,7 @@ impl BucketKind {
 
 /// One discrepancy (or match), with its evidence.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Detail {
+pub(crate) struct Detail {
     pub bucket: BucketKind,
     /// Statement line (none for underbilled checks).
     pub line: Option<u64>,
@@ -182,7 +182,7 @@ pub struct Detail {
 
 /// Count and amount of one bucket.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct BucketTotal {
+pub(crate) struct BucketTotal {
     pub count: u64,
     /// What each item adds to `net_difference`; `null` for flags that overlap other buckets.
     pub effect: Option<i64>,
@@ -196,7 +196,7 @@ pub struct BucketTotal {
 
 /// A period row of a summary statement.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PeriodComparison {
+pub(crate) struct PeriodComparison {
     pub period: String,
     pub billed: i64,
     pub ours: i64,
@@ -216,7 +216,7 @@ pub struct PeriodComparison {
 
 /// The result of a reconcile; its JSON form is the `--format json` output.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Reconciliation {
+pub(crate) struct Reconciliation {
     pub report: &'static str,
     pub statement: String,
     pub shape: &'static str,
@@ -250,14 +250,13 @@ pub struct Reconciliation {
 
 /// Options of a reconcile.
 #[derive(Debug, Clone)]
-pub struct ReconcileOptions {
+pub(crate) struct ReconcileOptions {
     pub statement: PathBuf,
     pub columns: StatementColumns,
     pub tz_name: String,
     pub from: Option<String>,
     pub to: Option<String>,
     pub price: Option<Decimal>,
-    pub currency: String,
     pub boundary_hours: u32,
     pub details: Option<PathBuf>,
     /// Which time dates our checks (as in the reports).
@@ -306,7 +305,7 @@ impl DetailSink {
 }
 
 /// Runs a reconcile of `opts.statement` against the database behind `conn`.
-pub fn reconcile(
+pub(crate) fn reconcile(
     conn: &mut Connection,
     codes: &CodeTable,
     opts: &ReconcileOptions,
@@ -404,6 +403,6 @@ pub fn reconcile(
 }
 
 /// Whether the reconcile is clean within the tolerances.
-pub fn within_tolerance(r: &Reconciliation, count: u64, amount: Decimal) -> bool {
+pub(crate) fn within_tolerance(r: &Reconciliation, count: u64, amount: Decimal) -> bool {
     r.discrepancies <= count && r.net_amount.is_none_or(|a| a.abs() <= amount)
 }
