@@ -191,6 +191,47 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A fetch against the mock, built flag by flag:
+/// `env.fetch("ids.csv").quick().flag("--concurrency", "4").run()`.
+pub struct Fetch<'a> {
+    env: &'a Env,
+    input: String,
+    flags: Vec<String>,
+}
+
+impl Env {
+    /// A `fetch` of `input` (a path under the test directory, or `-`).
+    pub fn fetch(&self, input: &str) -> Fetch<'_> {
+        Fetch {
+            env: self,
+            input: input.to_string(),
+            flags: Vec::new(),
+        }
+    }
+}
+
+impl Fetch<'_> {
+    /// No rate limit and back-off waits of at most 100 ms: the usual test run.
+    pub fn quick(self) -> Self {
+        self.flag("--backoff-max-ms", "100").flag("--rate", "0")
+    }
+
+    /// One more flag with its value.
+    pub fn flag(mut self, name: &str, value: &str) -> Self {
+        self.flags.push(name.to_string());
+        self.flags.push(value.to_string());
+        self
+    }
+
+    /// Runs it to the end.
+    pub fn run(self) -> Run {
+        let mut args = vec!["fetch"];
+        args.extend(self.flags.iter().map(String::as_str));
+        args.push(&self.input);
+        self.env.run(&args)
+    }
+}
+
 /// `n` ids of the form `lv-00000042`, one per line, with a header.
 pub fn id_csv(n: usize) -> String {
     let mut s = String::from("liveness_id\n");
