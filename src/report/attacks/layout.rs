@@ -31,109 +31,11 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
         .map(|(i, _)| i)
         .collect();
 
-    let mut families = Section::new(
-        "By family",
-        &[
-            "family",
-            "attacks",
-            "of checks",
-            "of attacks",
-            "trend (last 40 periods)",
-        ],
-    )
-    .keyed("families");
-    // The trend shows the last SPARK_PERIODS periods, so it stays on one line.
-    let recent = &dated[dated.len().saturating_sub(SPARK_PERIODS)..];
-    for f in &a.families {
-        let trend: Vec<f64> = recent.iter().map(|&i| f.per_period[i] as f64).collect();
-        families.row(vec![
-            f.family.clone(),
-            f.attacks.to_string(),
-            pct(f.share_of_checks),
-            pct(f.share_of_attacks),
-            sparkline(&trend),
-        ]);
-        families.tidy_row(
-            &["family", "attacks", "share_of_checks", "share_of_attacks"],
-            vec![
-                f.family.clone(),
-                f.attacks.to_string(),
-                fraction(f.share_of_checks),
-                fraction(f.share_of_attacks),
-            ],
-        );
-    }
+    let families = families_section(a, &dated);
 
-    let mut codes = Section::new(
-        "By code",
-        &[
-            "code",
-            "message",
-            "family",
-            "count",
-            "of checks",
-            "of attacks",
-        ],
-    )
-    .keyed("codes");
-    for c in &a.codes {
-        codes.row(vec![
-            c.code.to_string(),
-            c.message.clone(),
-            c.family.clone(),
-            c.count.to_string(),
-            pct(c.share_of_checks),
-            pct(c.share_of_attacks),
-        ]);
-        codes.tidy_row(
-            &[
-                "code",
-                "message",
-                "family",
-                "count",
-                "share_of_checks",
-                "share_of_attacks",
-            ],
-            vec![
-                c.code.to_string(),
-                c.message.clone(),
-                c.family.clone(),
-                c.count.to_string(),
-                fraction(c.share_of_checks),
-                fraction(c.share_of_attacks),
-            ],
-        );
-    }
-    let mut unknown = Section::new(
-        "Unknown codes (not in the code table)",
-        &["code", "vendor message", "count", "of checks", "note"],
-    )
-    .keyed("unknown_codes");
-    for u in &a.unknown_codes {
-        unknown.row(vec![
-            u.code.to_string(),
-            u.message.clone(),
-            u.count.to_string(),
-            pct(u.share_of_checks),
-            u.note.to_string(),
-        ]);
-        unknown.tidy_row(
-            &["code", "message", "count", "share_of_checks", "note"],
-            vec![
-                u.code.to_string(),
-                u.message.clone(),
-                u.count.to_string(),
-                fraction(u.share_of_checks),
-                u.note.to_string(),
-            ],
-        );
-    }
-    if !a.unknown_codes.is_empty() {
-        unknown.notes.push(
-            "Counted in no family and in no attack total until the code table says what they are."
-                .into(),
-        );
-    }
+    let codes = codes_section(a);
+
+    let unknown = unknown_section(a);
 
     let family_names: Vec<&str> = a.families.iter().map(|f| f.family.as_str()).collect();
     let mut headers = vec!["period", "resolved", "attacks", "share", "change"];
@@ -227,6 +129,154 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
         sections.push(s);
     }
 
+    sections.push(faces_section(a));
+
+    sections.push(scores_section(a));
+
+    let chart = Chart {
+        title: "Attacks per period by family".into(),
+        labels: dated.iter().map(|&i| a.periods[i].period.clone()).collect(),
+        series: a
+            .families
+            .iter()
+            .enumerate()
+            .map(|(k, f)| {
+                (
+                    f.family.clone(),
+                    dated.iter().map(|&i| f.per_period[i] as f64).collect(),
+                    COLOURS[k.min(COLOURS.len() - 1)],
+                )
+            })
+            .collect(),
+    };
+    Document {
+        title: "liveaudit attack report".into(),
+        summary,
+        sections,
+        charts: vec![chart],
+        json: serde_json::to_value(a).unwrap_or_default(),
+    }
+}
+
+/// The families table, with each family's trend over the most recent periods.
+fn families_section(a: &Attacks, dated: &[usize]) -> Section {
+    let mut families = Section::new(
+        "By family",
+        &[
+            "family",
+            "attacks",
+            "of checks",
+            "of attacks",
+            "trend (last 40 periods)",
+        ],
+    )
+    .keyed("families");
+    // The trend shows the last SPARK_PERIODS periods, so it stays on one line.
+    let recent = &dated[dated.len().saturating_sub(SPARK_PERIODS)..];
+    for f in &a.families {
+        let trend: Vec<f64> = recent.iter().map(|&i| f.per_period[i] as f64).collect();
+        families.row(vec![
+            f.family.clone(),
+            f.attacks.to_string(),
+            pct(f.share_of_checks),
+            pct(f.share_of_attacks),
+            sparkline(&trend),
+        ]);
+        families.tidy_row(
+            &["family", "attacks", "share_of_checks", "share_of_attacks"],
+            vec![
+                f.family.clone(),
+                f.attacks.to_string(),
+                fraction(f.share_of_checks),
+                fraction(f.share_of_attacks),
+            ],
+        );
+    }
+    families
+}
+
+/// The per-code table of attack codes.
+fn codes_section(a: &Attacks) -> Section {
+    let mut codes = Section::new(
+        "By code",
+        &[
+            "code",
+            "message",
+            "family",
+            "count",
+            "of checks",
+            "of attacks",
+        ],
+    )
+    .keyed("codes");
+    for c in &a.codes {
+        codes.row(vec![
+            c.code.to_string(),
+            c.message.clone(),
+            c.family.clone(),
+            c.count.to_string(),
+            pct(c.share_of_checks),
+            pct(c.share_of_attacks),
+        ]);
+        codes.tidy_row(
+            &[
+                "code",
+                "message",
+                "family",
+                "count",
+                "share_of_checks",
+                "share_of_attacks",
+            ],
+            vec![
+                c.code.to_string(),
+                c.message.clone(),
+                c.family.clone(),
+                c.count.to_string(),
+                fraction(c.share_of_checks),
+                fraction(c.share_of_attacks),
+            ],
+        );
+    }
+    codes
+}
+
+/// Codes the table does not list: per code, never folded into a family.
+fn unknown_section(a: &Attacks) -> Section {
+    let mut unknown = Section::new(
+        "Unknown codes (not in the code table)",
+        &["code", "vendor message", "count", "of checks", "note"],
+    )
+    .keyed("unknown_codes");
+    for u in &a.unknown_codes {
+        unknown.row(vec![
+            u.code.to_string(),
+            u.message.clone(),
+            u.count.to_string(),
+            pct(u.share_of_checks),
+            u.note.to_string(),
+        ]);
+        unknown.tidy_row(
+            &["code", "message", "count", "share_of_checks", "note"],
+            vec![
+                u.code.to_string(),
+                u.message.clone(),
+                u.count.to_string(),
+                fraction(u.share_of_checks),
+                u.note.to_string(),
+            ],
+        );
+    }
+    if !a.unknown_codes.is_empty() {
+        unknown.notes.push(
+            "Counted in no family and in no attack total until the code table says what they are."
+                .into(),
+        );
+    }
+    unknown
+}
+
+/// One image digest on different ids.
+fn faces_section(a: &Attacks) -> Section {
     let mut faces = Section::new(
         "Repeated faces",
         &["image sha256", "uses", "ids (first 5)", "first seen"],
@@ -252,8 +302,11 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
         "One photo on different liveness ids is a strong sign of a replayed or injected image."
             .into(),
     );
-    sections.push(faces);
+    faces
+}
 
+/// Score quantiles per category.
+fn scores_section(a: &Attacks) -> Section {
     let mut scores = Section::new(
         "Scores",
         &[
@@ -280,29 +333,5 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
             num(s.p95),
         ]);
     }
-    sections.push(scores);
-
-    let chart = Chart {
-        title: "Attacks per period by family".into(),
-        labels: dated.iter().map(|&i| a.periods[i].period.clone()).collect(),
-        series: a
-            .families
-            .iter()
-            .enumerate()
-            .map(|(k, f)| {
-                (
-                    f.family.clone(),
-                    dated.iter().map(|&i| f.per_period[i] as f64).collect(),
-                    COLOURS[k.min(COLOURS.len() - 1)],
-                )
-            })
-            .collect(),
-    };
-    Document {
-        title: "liveaudit attack report".into(),
-        summary,
-        sections,
-        charts: vec![chart],
-        json: serde_json::to_value(a).unwrap_or_default(),
-    }
+    scores
 }
