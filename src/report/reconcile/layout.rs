@@ -82,6 +82,59 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
     summary.extend(r.notes.iter().cloned());
     summary.push(crate::report::billing::CLASSES_DOC.into());
 
+    let buckets = buckets_section(r, &scale);
+    let mut sections = vec![buckets];
+    if !r.periods.is_empty() {
+        sections.push(periods_section(r, &scale));
+    }
+    let details = details_section(r);
+    sections.push(details);
+    if !r.malformed.is_empty() {
+        let mut s =
+            Section::new("Malformed statement lines", &["line", "problem"]).keyed("malformed");
+        for m in &r.malformed {
+            s.row(vec![m.line.to_string(), m.problem.clone()]);
+        }
+        sections.push(s);
+    }
+    Document {
+        title: "liveaudit reconcile".into(),
+        summary,
+        sections,
+        charts: Vec::new(),
+        json: serde_json::to_value(r).unwrap_or_default(),
+    }
+}
+
+/// The columns of `--details` and of the `discrepancies` CSV table.
+pub(super) const DETAIL_COLUMNS: [&str; 11] = [
+    "bucket",
+    "line",
+    "liveness_id",
+    "sequence_id",
+    "statement_time",
+    "statement_code",
+    "statement_amount",
+    "our_status",
+    "our_code",
+    "our_time",
+    "note",
+];
+
+/// Writes the details header even when there are no discrepancies, so scripts can rely on it.
+pub(crate) fn ensure_details_header(path: &Path) -> std::io::Result<()> {
+    let empty = std::fs::metadata(path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true);
+    if empty {
+        let mut f = std::fs::File::create(path)?;
+        writeln!(f, "{}", DETAIL_COLUMNS.join(","))?;
+    }
+    Ok(())
+}
+
+/// The summary table: each bucket's count, effect on the difference, amount and meaning.
+fn buckets_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
     let mut buckets = Section::new(
         "Summary",
         &["bucket", "count", "effect", "amount", "meaning"],
@@ -112,40 +165,46 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
             kind.meaning().into(),
         ]);
     }
-    let mut sections = vec![buckets];
-    if !r.periods.is_empty() {
-        let mut s = Section::new(
-            "Per period",
-            &[
-                "period",
-                "billed",
-                "ours",
-                "difference",
-                "billed amount",
-                "amount difference",
-                "lines",
-            ],
-        )
-        .keyed("periods");
-        for p in &r.periods {
-            s.row(vec![
-                p.period.clone(),
-                p.billed.to_string(),
-                p.ours.to_string(),
-                format!("{:+}", p.difference),
-                p.billed_amount.map(|a| scale.show(a)).unwrap_or_default(),
-                p.amount_difference
-                    .map(|a| scale.show(a))
-                    .unwrap_or_default(),
-                p.lines
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ]);
-        }
-        sections.push(s);
+    buckets
+}
+
+/// A summary statement's periods: billed against ours.
+fn periods_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
+    let mut s = Section::new(
+        "Per period",
+        &[
+            "period",
+            "billed",
+            "ours",
+            "difference",
+            "billed amount",
+            "amount difference",
+            "lines",
+        ],
+    )
+    .keyed("periods");
+    for p in &r.periods {
+        s.row(vec![
+            p.period.clone(),
+            p.billed.to_string(),
+            p.ours.to_string(),
+            format!("{:+}", p.difference),
+            p.billed_amount.map(|a| scale.show(a)).unwrap_or_default(),
+            p.amount_difference
+                .map(|a| scale.show(a))
+                .unwrap_or_default(),
+            p.lines
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ]);
     }
+    s
+}
+
+/// The discrepancies, as many as the report keeps (every one goes to `--details`).
+fn details_section(r: &Reconciliation) -> Section {
     // Sequence ids and amounts are in --details and the JSON; the table keeps to what fits.
     let mut details = Section::new(
         "Discrepancies",
@@ -195,47 +254,5 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
             "{hidden} more not shown; --details FILE.csv writes every one"
         ));
     }
-    sections.push(details);
-    if !r.malformed.is_empty() {
-        let mut s =
-            Section::new("Malformed statement lines", &["line", "problem"]).keyed("malformed");
-        for m in &r.malformed {
-            s.row(vec![m.line.to_string(), m.problem.clone()]);
-        }
-        sections.push(s);
-    }
-    Document {
-        title: "liveaudit reconcile".into(),
-        summary,
-        sections,
-        charts: Vec::new(),
-        json: serde_json::to_value(r).unwrap_or_default(),
-    }
-}
-
-/// The columns of `--details` and of the `discrepancies` CSV table.
-pub(super) const DETAIL_COLUMNS: [&str; 11] = [
-    "bucket",
-    "line",
-    "liveness_id",
-    "sequence_id",
-    "statement_time",
-    "statement_code",
-    "statement_amount",
-    "our_status",
-    "our_code",
-    "our_time",
-    "note",
-];
-
-/// Writes the details header even when there are no discrepancies, so scripts can rely on it.
-pub(crate) fn ensure_details_header(path: &Path) -> std::io::Result<()> {
-    let empty = std::fs::metadata(path)
-        .map(|m| m.len() == 0)
-        .unwrap_or(true);
-    if empty {
-        let mut f = std::fs::File::create(path)?;
-        writeln!(f, "{}", DETAIL_COLUMNS.join(","))?;
-    }
-    Ok(())
+    details
 }
