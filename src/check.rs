@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::vendor::codes::CodeTable;
+use crate::td::codes::CodeTable;
 
 /// The vendor's "internal error" code: retried within a run, stored if it persists, not billed,
 /// and asked again by the next run.
@@ -25,7 +25,7 @@ pub const INTERNAL_ERROR: i64 = 11350;
 /// Where a check stands with the vendor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     /// Registered from an input, not answered yet.
     Pending,
     /// The vendor gave a code (final, or 11350 kept after the last retry).
@@ -35,10 +35,10 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 3] = [Status::Pending, Status::Done, Status::Failed];
+    pub(crate) const ALL: [Status; 3] = [Status::Pending, Status::Done, Status::Failed];
 
     /// The text stored in `checks.status`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
             Status::Done => "done",
@@ -47,7 +47,7 @@ impl Status {
     }
 
     /// The status stored as `text`; anything else reads as pending (not answered).
-    pub fn from_db(text: &[u8]) -> Status {
+    pub(crate) fn from_db(text: &[u8]) -> Status {
         match text {
             b"done" => Status::Done,
             b"failed" => Status::Failed,
@@ -56,7 +56,7 @@ impl Status {
     }
 
     /// The status as an SQL string literal (`'done'`).
-    pub fn sql(self) -> String {
+    pub(crate) fn sql(self) -> String {
         format!("'{}'", self.as_str())
     }
 }
@@ -70,7 +70,7 @@ impl fmt::Display for Status {
 /// What a check is, for billing and every other count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Class {
+pub(crate) enum Class {
     /// Done with a code the table bills.
     Charged,
     /// Done with a code the table does not bill (other than 11350).
@@ -84,16 +84,8 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 5] = [
-        Class::Charged,
-        Class::Uncharged,
-        Class::Provisional,
-        Class::UnknownCode,
-        Class::Unresolved,
-    ];
-
     /// The name reports print and JSON carries.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Class::Charged => "charged",
             Class::Uncharged => "uncharged",
@@ -103,19 +95,8 @@ impl Class {
         }
     }
 
-    /// One line for people (the README's class table says the same).
-    pub fn meaning(self) -> &'static str {
-        match self {
-            Class::Charged => "the vendor bills this code",
-            Class::Uncharged => "the vendor does not bill this code",
-            Class::Provisional => "internal error 11350 (uncharged); fetch asks again next run",
-            Class::UnknownCode => "code not in the code table: add it with --codes-file",
-            Class::Unresolved => "no final answer yet (pending or failed): fetch again",
-        }
-    }
-
     /// Whether the vendor bills it: `None` when not known (unknown code, no answer).
-    pub fn charged(self) -> Option<bool> {
+    pub(crate) fn charged(self) -> Option<bool> {
         match self {
             Class::Charged => Some(true),
             Class::Uncharged | Class::Provisional => Some(false),
@@ -131,7 +112,7 @@ impl fmt::Display for Class {
 }
 
 /// The one classification: a check from its status, code and the code table in force.
-pub fn classify(status: Status, code: Option<i64>, codes: &CodeTable) -> Class {
+pub(crate) fn classify(status: Status, code: Option<i64>, codes: &CodeTable) -> Class {
     match (status, code) {
         (Status::Done, Some(code)) if is_provisional(code, codes) => Class::Provisional,
         (Status::Done, Some(code)) => match codes.charged(code) {
@@ -163,7 +144,7 @@ fn charged_codes(codes: &CodeTable) -> String {
 }
 
 /// [`classify`]`== Charged` as an SQL condition (columns qualified by `table.`, maybe empty).
-pub fn charged_sql(codes: &CodeTable, table: &str) -> String {
+pub(crate) fn charged_sql(codes: &CodeTable, table: &str) -> String {
     format!(
         "({table}status = {} AND {table}code IS NOT NULL AND {table}code IN ({}))",
         Status::Done.sql(),
@@ -171,17 +152,20 @@ pub fn charged_sql(codes: &CodeTable, table: &str) -> String {
     )
 }
 
-/// Whether a fetch asks the vendor (again) for a check: it is not done, or held at 11350.
-pub fn needs_vendor(status: Status, code: Option<i64>) -> bool {
+/// Whether a fetch asks the vendor (again) for a check: it is not done, or held at 11350. The
+/// store asks it in SQL ([`NEEDS_VENDOR_SQL`]); this statement of it is what a test holds the
+/// SQL to.
+#[cfg(test)]
+pub(crate) fn needs_vendor(status: Status, code: Option<i64>) -> bool {
     status != Status::Done || code == Some(INTERNAL_ERROR)
 }
 
 /// [`needs_vendor`] as an SQL condition over `status` and `code`.
-pub const NEEDS_VENDOR_SQL: &str = "(status <> 'done' OR code IS 11350)";
+pub(crate) const NEEDS_VENDOR_SQL: &str = "(status <> 'done' OR code IS 11350)";
 
 /// The SQL of per-status counts `(done and final, held at 11350, failed, pending)` for
 /// `store::status_counts`: sums, not GROUP BY, so memory stays flat.
-pub fn status_counts_sql() -> String {
+pub(crate) fn status_counts_sql() -> String {
     format!(
         "coalesce(sum(status = 'done' AND code IS NOT {INTERNAL_ERROR}), 0),
          coalesce(sum(status = 'done' AND code IS {INTERNAL_ERROR}), 0),
@@ -252,7 +236,7 @@ impl DateBy {
 
 /// The SQL condition "dated within the window" for `date_by`: `?1`/`?2` are the window's bounds
 /// in Unix ms (NULL: open). An undated check is within an open window only.
-pub fn window_sql(date_by: DateBy) -> String {
+pub(crate) fn window_sql(date_by: DateBy) -> String {
     let t = date_by.time_sql();
     format!(
         "((?1 IS NULL AND ?2 IS NULL) OR ({t} IS NOT NULL
@@ -261,7 +245,7 @@ pub fn window_sql(date_by: DateBy) -> String {
 }
 
 /// [`window_sql`] for a time already read: the same rule, for scans that filter in Rust.
-pub fn dated_within((from, to): (Option<i64>, Option<i64>), time: Option<i64>) -> bool {
+pub(crate) fn dated_within((from, to): (Option<i64>, Option<i64>), time: Option<i64>) -> bool {
     match time {
         Some(t) => from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e),
         None => from.is_none() && to.is_none(),
@@ -381,7 +365,11 @@ mod tests {
                     stack.push(path);
                     continue;
                 }
-                if path.extension().is_none_or(|e| e != "rs") || path.ends_with("check.rs") {
+                // A `tests.rs` is a unit-test module (declared under `#[cfg(test)]`).
+                if path.extension().is_none_or(|e| e != "rs")
+                    || path.ends_with("check.rs")
+                    || path.ends_with("tests.rs")
+                {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap();

@@ -472,7 +472,7 @@ fn read_key_file(path: &Path) -> Result<Secret, ConfigError> {
 }
 
 /// Validates an endpoint URL: parseable, no query string, https unless loopback.
-pub fn endpoint(what: &'static str, value: &str) -> Result<Url, ConfigError> {
+pub(crate) fn endpoint(what: &'static str, value: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value.trim()).map_err(|e| ConfigError::BadUrl {
         what,
         value: value.to_string(),

@@ -1,5 +1,9 @@
-//! The documented exit statuses (CONTRACT.md section 7), in one enum so every command maps its
+//! The documented exit statuses (README "Exit statuses"), in one enum so every command maps its
 //! outcome the same way and scripts can rely on them.
+//!
+//! Policy: the library never ends the process. A first interrupt stops a run cleanly (what was
+//! fetched is committed); a second one means "now", and the library hands that moment to the
+//! hook the binary registered with [`on_second_interrupt`].
 
 /// How the process ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +28,7 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// The number the process ends with.
     pub fn code(self) -> u8 {
         self as u8
     }
@@ -32,5 +37,21 @@ impl ExitStatus {
 impl From<ExitStatus> for std::process::ExitCode {
     fn from(s: ExitStatus) -> Self {
         std::process::ExitCode::from(s.code())
+    }
+}
+
+/// What a second interrupt (Ctrl-C or SIGTERM) does; set once by the binary.
+static SECOND_INTERRUPT: std::sync::OnceLock<fn() -> !> = std::sync::OnceLock::new();
+
+/// Registers what a second interrupt does (the binary ends the process with status 130).
+/// Without a hook, a second interrupt changes nothing: the run is already stopping cleanly.
+pub fn on_second_interrupt(hook: fn() -> !) {
+    let _ = SECOND_INTERRUPT.set(hook);
+}
+
+/// Called by the library when a second interrupt arrives.
+pub(crate) fn second_interrupt() {
+    if let Some(hook) = SECOND_INTERRUPT.get() {
+        hook()
     }
 }

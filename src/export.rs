@@ -2,8 +2,9 @@
 //!
 //! Policy: streamed row by row (memory stays flat for millions of ids). `category` and `charged`
 //! come from the code table in force, so a corrected table re-prices history; `charged` is empty
-//! where it is not known (a code the table lacks, or an id with no code). Columns follow
-//! CONTRACT.md section 5, with a few more after them (never before, never renamed).
+//! where it is not known (a code the table lacks, or an id with no code). The documented
+//! columns (README, `liveaudit export`) come first; new ones are only added after them (never
+//! before, never renamed), so scripts reading by position keep working.
 //!
 //! Incremental export (`--cursor FILE`): every insert or change of an exported column appends
 //! the check to the change log under the next number (triggers, migration 0006), so "changed
@@ -18,8 +19,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::store::{Store, StoreError};
+use crate::td::codes::CodeTable;
 use crate::timestamp::format_utc;
-use crate::vendor::codes::CodeTable;
 
 /// Output format of `export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,7 +32,7 @@ pub enum ExportFormat {
 /// Errors of an export.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ExportError {
+pub(crate) enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("writing the export: {0}")]
@@ -55,7 +56,7 @@ struct CursorFile {
 }
 
 /// Reads the cursor; `None` when the file does not exist yet (first use: export everything).
-pub fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
+pub(crate) fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -76,7 +77,7 @@ pub fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
 }
 
 /// Replaces the cursor file atomically (temporary file beside it, synced, renamed).
-pub fn write_cursor(path: &Path, change_seq: i64) -> std::io::Result<()> {
+pub(crate) fn write_cursor(path: &Path, change_seq: i64) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -99,7 +100,7 @@ impl From<rusqlite::Error> for ExportError {
 
 /// One exported row.
 #[derive(Debug, Serialize)]
-pub struct ExportRow {
+pub(crate) struct ExportRow {
     pub liveness_id: String,
     pub status: String,
     pub code: Option<i64>,
@@ -149,21 +150,9 @@ impl ExportRow {
     }
 }
 
-/// Writes every check to `out`; returns the number of rows. CSV cells are neutralised against
-/// spreadsheet formulas unless `raw_cells`.
-pub fn export(
-    store: &Store,
-    codes: &CodeTable,
-    format: ExportFormat,
-    raw_cells: bool,
-    out: &mut dyn Write,
-) -> Result<u64, ExportError> {
-    export_changed(store, codes, format, raw_cells, out, None)
-}
-
 /// What an incremental export wrote and where the cursor goes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exported {
+pub(crate) struct Exported {
     pub rows: u64,
     /// The highest change number in the snapshot exported: the cursor's next value.
     pub through: i64,
@@ -171,7 +160,7 @@ pub struct Exported {
 
 /// Writes the checks changed after change number `since` (all with `None`) to `out`; CSV cells
 /// are neutralised against spreadsheet formulas unless `raw_cells`.
-pub fn export_since(
+pub(crate) fn export_since(
     store: &Store,
     codes: &CodeTable,
     format: ExportFormat,
@@ -240,7 +229,7 @@ fn export_changed(
 }
 
 /// The export's columns, in order.
-pub const COLUMNS: [&str; 18] = [
+pub(crate) const COLUMNS: [&str; 18] = [
     "liveness_id",
     "status",
     "code",

@@ -1,28 +1,38 @@
 //! liveaudit: audit TrustDecision face-liveness results.
 //!
-//! Data flows one way: [`input`] reads id lists, [`fetch`] asks the [`vendor`] under the rate
+//! Data flows one way: [`input`] reads id lists, [`fetch`] asks the vendor through [`td`] (the TrustDecision API client) under the rate
 //! limit, [`store`] keeps every answer in SQLite, and [`report`] / [`export`] read it back. A
-//! report never calls the vendor; the fetcher never formats a table. [`app`] turns the parsed
+//! report never calls the vendor; the fetcher never formats a table. [`commands`] turns the parsed
 //! command line ([`cli`], [`config`]) into these calls and an [`exit::ExitStatus`]. [`mock`] is
 //! the embedded stand-in vendor used by tests, the demo and benchmarks.
 
-pub mod app;
-pub mod check;
+#![warn(unreachable_pub)]
+
+pub(crate) mod check;
 pub mod cli;
-pub mod config;
-pub mod demo;
+#[warn(missing_docs)]
+pub mod commands;
+pub(crate) mod config;
+#[warn(missing_docs)]
 pub mod exit;
-pub mod export;
-pub mod fetch;
+pub(crate) mod export;
+#[warn(missing_docs)]
+pub mod faces;
+#[warn(missing_docs)]
+pub mod failure;
+pub(crate) mod fetch;
 pub mod input;
-pub mod metrics;
+pub(crate) mod metrics;
+#[warn(missing_docs)]
 pub mod mock;
+pub(crate) mod output;
 pub mod prices;
-pub mod report;
-pub mod run_summary;
-pub mod schedule;
-pub mod statement;
+pub(crate) mod report;
+pub(crate) mod run_summary;
+pub(crate) mod schedule;
+pub(crate) mod statement;
 pub mod store;
+pub mod td;
+#[warn(missing_docs)]
 pub mod text;
-pub mod timestamp;
-pub mod vendor;
+pub(crate) mod timestamp;

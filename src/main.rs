@@ -38,6 +38,10 @@ fn main() -> ExitCode {
         let line = format!("internal error (a bug in liveaudit): {info}\n");
         let _ = SafeStderr::plain().write_all(line.as_bytes());
     }));
+    // A second Ctrl-C or SIGTERM means "now": everything committed so far is safe on disk.
+    liveaudit::exit::on_second_interrupt(|| {
+        std::process::exit(ExitStatus::Interrupted.code().into())
+    });
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
@@ -50,23 +54,23 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let json = cli.global.log_format == LogFormat::Json;
-    let status = match liveaudit::app::run(cli) {
+    let status = match liveaudit::commands::run(cli) {
         Ok(status) => status,
         // A closed pipe (`liveaudit export | head`) ends with status 0 and no message.
-        Err(failure) if failure.status == ExitStatus::Ok => failure.status,
+        Err(failure) if failure.exit_status() == ExitStatus::Ok => failure.exit_status(),
         Err(failure) => {
             if json {
                 json_line(
                     "ERROR",
                     &format!("{:#}", failure.error),
-                    failure.status.code(),
+                    failure.exit_status().code(),
                 );
             } else {
                 // Through the scrubbing writer: no key, no raw control bytes, no panic on a
                 // closed stderr.
                 let _ = writeln!(SafeStderr::plain(), "error: {:#}", failure.error);
             }
-            failure.status
+            failure.exit_status()
         }
     };
     if json {

@@ -14,11 +14,11 @@ use std::path::Path;
 use crate::report::billing::{self, Counts};
 use crate::report::{ReportError, Window, load_buckets};
 use crate::store::{Store, StoreError};
-use crate::vendor::codes::CodeTable;
+use crate::td::codes::CodeTable;
 
 /// What the metrics file says.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     /// When the run ended (Unix seconds).
     pub ended_at: f64,
     pub duration_secs: f64,
@@ -34,7 +34,7 @@ pub struct Metrics {
 
 /// Checks of the whole database by class (charged, uncharged, unknown code, unresolved): the
 /// billing report's classification over an open window.
-pub fn checks_by_class(store: &Store, codes: &CodeTable) -> Result<Counts, ReportError> {
+pub(crate) fn checks_by_class(store: &Store, codes: &CodeTable) -> Result<Counts, ReportError> {
     // Every check, undated ones included: no window leaves none outside it.
     let window = Window::new("UTC", crate::check::Period::Day, None, None)?;
     let buckets = load_buckets(&store.conn, &window)?;
@@ -44,7 +44,7 @@ pub fn checks_by_class(store: &Store, codes: &CodeTable) -> Result<Counts, Repor
 }
 
 /// This run's requests grouped by how each ended (from the attempts log).
-pub fn requests_by_outcome(
+pub(crate) fn requests_by_outcome(
     store: &Store,
     run_id: i64,
 ) -> Result<Vec<(String, String, u64)>, StoreError> {
@@ -77,7 +77,7 @@ fn label(value: &str) -> String {
 }
 
 /// The metrics in Prometheus text exposition format.
-pub fn render(m: &Metrics) -> String {
+pub(crate) fn render(m: &Metrics) -> String {
     let mut out = String::new();
     gauge(
         &mut out,
@@ -153,7 +153,7 @@ pub fn render(m: &Metrics) -> String {
 }
 
 /// Replaces `path` with `text` atomically: a temporary file beside it, synced, then renamed.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::check::INTERNAL_ERROR;
 
+use crate::fetch::pace::Limiter;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -24,12 +25,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 use tokio::sync::watch;
 
-/// The paths the real vendor serves (TD's documentation).
+/// The path of the result endpoint, as the vendor serves it (TD's documentation).
 pub const RESULT_PATH: &str = "/verification/kyc/sdk/liveness/result/v1";
+/// The path of the license endpoint, as the vendor serves it.
 pub const LICENSE_PATH: &str = "/verification/kyc/sdk/liveness/license/v1";
 
 /// A kind of misbehaviour the mock can inject.
@@ -61,7 +62,9 @@ pub enum FaultKind {
 /// How the mock behaves.
 #[derive(Debug, Clone)]
 pub struct MockOptions {
+    /// The partner code it accepts.
     pub partner_code: String,
+    /// The partner key it accepts.
     pub partner_key: String,
     /// Fixed latency added to every answer.
     pub latency: Duration,
@@ -69,9 +72,11 @@ pub struct MockOptions {
     pub jitter: Duration,
     /// Share of requests (0..=1) that get one of `faults` instead of the real answer.
     pub fault_rate: f64,
+    /// The kinds of fault injected, drawn evenly.
     pub faults: Vec<FaultKind>,
     /// Answer 429 above this many requests per second (burst `rate_burst`).
     pub rate_limit: Option<u32>,
+    /// Requests allowed back to back under `rate_limit`.
     pub rate_burst: u32,
     /// After this many result calls, answer code 305 (daily maximum) to every call.
     pub stop_after: Option<u64>,
@@ -101,6 +106,7 @@ impl Default for MockOptions {
 pub struct MockStats {
     /// Every request to the result endpoint, good credentials or not.
     pub result_requests: u64,
+    /// Every request to the license endpoint.
     pub license_requests: u64,
     /// Requests refused for credentials (403).
     pub refused: u64,
@@ -116,7 +122,7 @@ pub struct MockStats {
 
 struct Shared {
     opts: MockOptions,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limiter: Option<Limiter>,
     result_requests: AtomicU64,
     license_requests: AtomicU64,
     refused: AtomicU64,
@@ -145,9 +151,7 @@ impl MockServer {
         let limiter = opts.rate_limit.and_then(|r| {
             let rate = std::num::NonZeroU32::new(r)?;
             let burst = std::num::NonZeroU32::new(opts.rate_burst.max(1))?;
-            Some(RateLimiter::direct(
-                Quota::per_second(rate).allow_burst(burst),
-            ))
+            Some(Limiter::new(rate, burst))
         });
         let base_image = pseudo_jpeg(0x5eed, opts.image_bytes);
         let shared = Arc::new(Shared {
@@ -184,6 +188,7 @@ impl MockServer {
         })
     }
 
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -198,6 +203,7 @@ impl MockServer {
         format!("http://{}{LICENSE_PATH}", self.addr)
     }
 
+    /// What it has seen and done so far.
     pub fn stats(&self) -> MockStats {
         self.shared.stats()
     }
@@ -402,7 +408,7 @@ async fn answer_result(s: &Shared, n: u64, id: Option<String>, attempt: u32) -> 
         return (StatusCode::SERVICE_UNAVAILABLE, "").into_response();
     }
     if let Some(limiter) = &s.limiter
-        && limiter.check().is_err()
+        && !limiter.check()
     {
         s.rate_limited.fetch_add(1, Ordering::SeqCst);
         let mut r = (StatusCode::TOO_MANY_REQUESTS, "rate limited").into_response();

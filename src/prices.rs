@@ -419,7 +419,7 @@ impl<'a> Pricer<'a> {
     pub fn local_date(&self, ms: i64) -> Option<Date> {
         jiff::Timestamp::from_millisecond(ms)
             .ok()
-            .map(|t| t.to_zoned(self.tz.clone()).date())
+            .map(|t| t.to_zoned_datetime(self.tz.clone()).date())
     }
 
     /// Prices `count` charged checks of `code` dated at `ms` (not before any check fed so far):
@@ -495,7 +495,7 @@ tiers = [ { up_to = 4, price = "0.020" }, { price = "0.015" } ]
     fn ms(date: &str, hour: i8) -> i64 {
         let d: Date = date.parse().unwrap();
         d.at(hour, 0, 0, 0)
-            .to_zoned(TimeZone::UTC)
+            .to_zoned_datetime(TimeZone::UTC)
             .unwrap()
             .timestamp()
             .as_millisecond()

@@ -16,7 +16,7 @@ use crate::fetch::FetchReport;
 
 /// What one run did and how it ended.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RunSummary {
+pub(crate) struct RunSummary {
     /// The run's id in the database's `runs` table; `None` when it ended before one was made.
     pub run_id: Option<i64>,
     pub command: &'static str,
@@ -38,7 +38,7 @@ pub struct RunSummary {
 
 /// Counts of this run's work.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ThisRun {
+pub(crate) struct ThisRun {
     pub ids: u64,
     pub duplicates: u64,
     pub blank_ids: u64,
@@ -55,7 +55,7 @@ pub struct ThisRun {
 
 /// States of the input's ids after the run.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct InputAfter {
+pub(crate) struct InputAfter {
     pub done: i64,
     /// Done with the vendor's 11350 (internal error): asked again by the next run.
     pub internal_error: i64,
@@ -66,12 +66,12 @@ pub struct InputAfter {
 }
 
 /// The outcome word of a finished fetch (the same words the `runs` table keeps).
-pub fn outcome(report: &FetchReport) -> &'static str {
+pub(crate) fn outcome(report: &FetchReport) -> &'static str {
     crate::fetch::outcome(report.stop.as_ref(), &report.counts)
 }
 
 impl ThisRun {
-    pub fn of(r: &FetchReport) -> ThisRun {
+    pub(crate) fn of(r: &FetchReport) -> ThisRun {
         let t = &r.tally;
         ThisRun {
             ids: r.intake.distinct,
@@ -91,7 +91,7 @@ impl ThisRun {
 }
 
 impl InputAfter {
-    pub fn of(r: &FetchReport) -> InputAfter {
+    pub(crate) fn of(r: &FetchReport) -> InputAfter {
         let c = &r.counts;
         InputAfter {
             done: c.done,
@@ -104,7 +104,7 @@ impl InputAfter {
 }
 
 /// Appends `summary` to `path` as one line of JSON.
-pub fn append(path: &Path, summary: &RunSummary) -> std::io::Result<()> {
+pub(crate) fn append(path: &Path, summary: &RunSummary) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(summary).map_err(std::io::Error::other)?;
     line.push(b'\n');
     let mut file = std::fs::OpenOptions::new()

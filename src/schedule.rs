@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp, ToSpan, Zoned};
+use jiff::{SignedDuration, Timestamp, ToSpan, ZonedDateTime};
 
 /// A budget flag that cannot be used, naming the flag and the accepted form.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ScheduleError {
+pub(crate) enum ScheduleError {
     #[error(
         "--max-duration {0:?} is not a duration; use a positive amount such as 2h, 90m, 1h30m \
          or 45s"
@@ -30,7 +30,7 @@ pub enum ScheduleError {
 
 /// When a run must stop taking ids.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cutoff {
+pub(crate) struct Cutoff {
     /// How long after `now` the cut-off falls.
     pub after: Duration,
     /// The cut-off as a time (for logs and the run summary).
@@ -39,7 +39,7 @@ pub struct Cutoff {
 
 /// Parses a `--max-duration` value: a positive friendly duration (`2h`, `1h30m`, `45s`) or an
 /// ISO 8601 one (`PT2H`).
-pub fn parse_duration(text: &str) -> Result<Duration, ScheduleError> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, ScheduleError> {
     let bad = || ScheduleError::Duration(text.to_string());
     let d: SignedDuration = text.trim().parse().map_err(|_| bad())?;
     if d.is_negative() || d.is_zero() {
@@ -49,7 +49,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, ScheduleError> {
 }
 
 /// Parses a `--until` value (`HH:MM`, or `HH:MM:SS`).
-pub fn parse_time_of_day(text: &str) -> Result<Time, ScheduleError> {
+pub(crate) fn parse_time_of_day(text: &str) -> Result<Time, ScheduleError> {
     let t = text.trim();
     let well_formed = matches!(t.len(), 5 | 8) && t.as_bytes()[2] == b':';
     if !well_formed {
@@ -60,24 +60,24 @@ pub fn parse_time_of_day(text: &str) -> Result<Time, ScheduleError> {
 }
 
 /// The next `time` in `zone` strictly after `now`.
-pub fn next_time_of_day(
+pub(crate) fn next_time_of_day(
     text: &str,
     time: Time,
     zone: &TimeZone,
     now: Timestamp,
 ) -> Result<Timestamp, ScheduleError> {
     let none = || ScheduleError::NoSuchTime(text.to_string(), zone_name(zone));
-    let here = now.to_zoned(zone.clone());
+    let here = now.to_zoned_datetime(zone.clone());
     let today = here.date().to_datetime(time);
     // Compatible disambiguation: a time inside a DST gap moves forward, a repeated one takes
     // its first occurrence.
-    let candidate: Zoned = today.to_zoned(zone.clone()).map_err(|_| none())?;
+    let candidate: ZonedDateTime = today.to_zoned_datetime(zone.clone()).map_err(|_| none())?;
     if candidate.timestamp() > now {
         return Ok(candidate.timestamp());
     }
     let tomorrow = today.checked_add(1.day()).map_err(|_| none())?;
     Ok(tomorrow
-        .to_zoned(zone.clone())
+        .to_zoned_datetime(zone.clone())
         .map_err(|_| none())?
         .timestamp())
 }
@@ -88,7 +88,7 @@ fn zone_name(zone: &TimeZone) -> String {
 
 /// The cut-off from the flags, the earlier of the two when both are given; `None` without
 /// either.
-pub fn cutoff(
+pub(crate) fn cutoff(
     max_duration: Option<&str>,
     until: Option<&str>,
     zone: &TimeZone,

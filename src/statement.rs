@@ -55,7 +55,7 @@ const PERIOD_NAMES: &[&str] = &[
 
 /// Flags naming statement columns.
 #[derive(Debug, Clone, Default)]
-pub struct StatementColumns {
+pub(crate) struct StatementColumns {
     pub id: Option<String>,
     pub sequence: Option<String>,
     pub time: Option<String>,
@@ -67,7 +67,7 @@ pub struct StatementColumns {
 
 /// One billed check of an itemised statement.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Item {
+pub(crate) struct Item {
     pub line: u64,
     pub liveness_id: Option<String>,
     pub sequence_id: Option<String>,
@@ -78,7 +78,7 @@ pub struct Item {
 
 /// A billing period of a summary statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum PeriodKey {
+pub(crate) enum PeriodKey {
     Day(Date),
     Month(i16, i8),
 }
@@ -94,7 +94,7 @@ impl std::fmt::Display for PeriodKey {
 
 /// One line of a summary statement.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SummaryLine {
+pub(crate) struct SummaryLine {
     pub line: u64,
     pub period: PeriodKey,
     pub count: i64,
@@ -103,14 +103,14 @@ pub struct SummaryLine {
 
 /// A line that could not be read.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Malformed {
+pub(crate) struct Malformed {
     pub line: u64,
     pub problem: String,
 }
 
 /// The statement's shape, with the columns it used.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Shape {
+pub(crate) enum Shape {
     Itemised { columns: String },
     Summary { columns: String },
 }
@@ -118,7 +118,7 @@ pub enum Shape {
 /// Errors that make the statement unusable as a whole.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum StatementError {
+pub(crate) enum StatementError {
     #[error("cannot read the statement {file}: {source}")]
     Io {
         file: String,
@@ -192,7 +192,7 @@ const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 /// `,` is a decimal comma unless it stands before exactly three digits after a non-zero whole
 /// part (`1,234`), which could be either and is refused rather than guessed; `,` groups of three
 /// (`1,234,567`) are thousands. Amounts above a quadrillion are refused as damaged cells.
-pub fn parse_amount(text: &str) -> Option<Decimal> {
+pub(crate) fn parse_amount(text: &str) -> Option<Decimal> {
     let kept: String = text
         .trim()
         .chars()
@@ -224,7 +224,7 @@ pub fn parse_amount(text: &str) -> Option<Decimal> {
 }
 
 /// Parses a period: `2026-10` (a month) or any date or date-time (its day in `zone`).
-pub fn parse_period(text: &str, zone: &TimeZone) -> Option<PeriodKey> {
+pub(crate) fn parse_period(text: &str, zone: &TimeZone) -> Option<PeriodKey> {
     let t = text.trim();
     let month_part = t.replace('/', "-");
     if month_part.len() == 7
@@ -239,12 +239,12 @@ pub fn parse_period(text: &str, zone: &TimeZone) -> Option<PeriodKey> {
     }
     let ms = parse_instant_ms(t, zone)?;
     let ts = jiff::Timestamp::from_millisecond(ms).ok()?;
-    Some(PeriodKey::Day(ts.to_zoned(zone.clone()).date()))
+    Some(PeriodKey::Day(ts.to_zoned_datetime(zone.clone()).date()))
 }
 
 /// Reads a statement, sending each line to `item` or `summary` by its shape, and returns the
 /// shape and the malformed lines.
-pub fn read(
+pub(crate) fn read(
     path: &Path,
     columns: &StatementColumns,
     zone: &TimeZone,

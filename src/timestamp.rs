@@ -10,7 +10,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
 /// Parses `text` to Unix milliseconds. `zone` reads forms that carry no offset.
-pub fn parse_instant_ms(text: &str, zone: &TimeZone) -> Option<i64> {
+pub(crate) fn parse_instant_ms(text: &str, zone: &TimeZone) -> Option<i64> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -24,13 +24,13 @@ pub fn parse_instant_ms(text: &str, zone: &TimeZone) -> Option<i64> {
     }
     if let Ok(dt) = normalised.parse::<DateTime>() {
         return dt
-            .to_zoned(zone.clone())
+            .to_zoned_datetime(zone.clone())
             .ok()
             .map(|z| z.timestamp().as_millisecond());
     }
     if let Ok(d) = normalised.parse::<Date>() {
         return d
-            .to_zoned(zone.clone())
+            .to_zoned_datetime(zone.clone())
             .ok()
             .map(|z| z.timestamp().as_millisecond());
     }
@@ -76,7 +76,7 @@ fn normalise(text: &str) -> String {
 }
 
 /// Formats Unix milliseconds as RFC 3339 UTC (`2024-05-01T10:00:00Z`, milliseconds when set).
-pub fn format_utc(ms: i64) -> String {
+pub(crate) fn format_utc(ms: i64) -> String {
     match Timestamp::from_millisecond(ms) {
         Ok(ts) if ms % 1000 == 0 => ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
         Ok(ts) => ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),

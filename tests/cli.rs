@@ -1,6 +1,6 @@
 //! End-to-end tests: the real binary against the embedded mock vendor over loopback.
 
-mod util;
+use crate::util;
 
 use std::time::Duration;
 
@@ -338,16 +338,11 @@ fn account_stop_ends_the_run_with_exit_3_keeping_what_was_fetched() {
         ..MockOptions::default()
     });
     env.write("ids.csv", id_csv(400));
-    let run = env.run(&[
-        "fetch",
-        "--backoff-max-ms",
-        "100",
-        "--rate",
-        "0",
-        "--concurrency",
-        "4",
-        "ids.csv",
-    ]);
+    let run = env
+        .fetch("ids.csv")
+        .quick()
+        .flag("--concurrency", "4")
+        .run();
     run.expect(3);
     assert!(run.stderr.contains("code 305"), "{}", run.stderr);
     let stats = env.mock.stats();
@@ -369,16 +364,11 @@ fn a_429_storm_slows_the_run_but_loses_nothing() {
         ..MockOptions::default()
     });
     env.write("ids.csv", id_csv(80));
-    let run = env.run(&[
-        "fetch",
-        "--backoff-max-ms",
-        "100",
-        "--rate",
-        "0",
-        "--concurrency",
-        "16",
-        "ids.csv",
-    ]);
+    let run = env
+        .fetch("ids.csv")
+        .quick()
+        .flag("--concurrency", "16")
+        .run();
     run.expect(0);
     assert!(env.mock.stats().rate_limited > 0, "the storm happened");
     env.assert_all_match_mock();
@@ -524,18 +514,12 @@ fn the_vendor_down_trips_the_breaker_and_the_next_run_finishes() {
     let env = Env::plain();
     env.write("ids.csv", id_csv(200));
     env.mock.set_down(true);
-    let run = env.run(&[
-        "fetch",
-        "--backoff-max-ms",
-        "100",
-        "--rate",
-        "0",
-        "--concurrency",
-        "4",
-        "--breaker",
-        "20",
-        "ids.csv",
-    ]);
+    let run = env
+        .fetch("ids.csv")
+        .quick()
+        .flag("--concurrency", "4")
+        .flag("--breaker", "20")
+        .run();
     run.expect(4);
     assert!(run.stderr.contains("vendor looks down"), "{}", run.stderr);
     assert!(
@@ -615,17 +599,11 @@ fn killed_with_sigkill_mid_run_the_rerun_loses_nothing_and_reasks_little() {
         let done = env.checks().iter().filter(|c| c.1 == "done").count();
         assert!(done > 0, "round {round}: something was committed");
     }
-    env.run(&[
-        "fetch",
-        "--backoff-max-ms",
-        "100",
-        "--rate",
-        "0",
-        "--concurrency",
-        "4",
-        "ids.csv",
-    ])
-    .expect(0);
+    env.fetch("ids.csv")
+        .quick()
+        .flag("--concurrency", "4")
+        .run()
+        .expect(0);
     env.assert_all_match_mock();
     // Ids asked more than once though their answer was final: only those in flight at a kill.
     let reasked = env
@@ -714,17 +692,11 @@ fn faces_are_not_stored_unless_asked_and_then_stay_inside_the_directory() {
 
     let env = Env::plain();
     env.write("ids.csv", "liveness_id\n../../escape\n/abs\nlv-ok\n");
-    env.run(&[
-        "fetch",
-        "--backoff-max-ms",
-        "100",
-        "--rate",
-        "0",
-        "--save-images",
-        "faces",
-        "ids.csv",
-    ])
-    .expect(0);
+    env.fetch("ids.csv")
+        .quick()
+        .flag("--save-images", "faces")
+        .run()
+        .expect(0);
     let faces = util::files_under(&env.path("faces"));
     assert!(!faces.is_empty());
     for f in &faces {
@@ -841,7 +813,7 @@ fn billing_json_totals_add_up_to_what_was_fetched() {
     run.expect(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let t = &v["totals"];
-    let codes = liveaudit::vendor::codes::CodeTable::shipped();
+    let codes = liveaudit::td::codes::CodeTable::shipped();
     let (mut charged, mut uncharged, mut unknown) = (0, 0, 0);
     for i in 0..400 {
         match codes.charged(expected_code(&format!("lv-{i:08}"))) {

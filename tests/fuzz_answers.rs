@@ -2,9 +2,9 @@
 //! only an HTTP 200 with the result API's shape becomes a final answer, and nothing printed
 //! from them carries a control byte or the key.
 
+use liveaudit::td::answer::{Verdict, classify_response, parse_retry_after, snippet};
+use liveaudit::td::codes::CodeTable;
 use liveaudit::text;
-use liveaudit::vendor::answer::{Verdict, classify_response, parse_retry_after, snippet};
-use liveaudit::vendor::codes::CodeTable;
 use proptest::prelude::*;
 
 /// Whether `body` has the result API's shape: a JSON object with a whole-number `code` (number

@@ -1,6 +1,6 @@
 //! Failures around the program: storage, hostile ids, purging, concurrent runs.
 
-mod util;
+use crate::util;
 
 use liveaudit::mock::{MockOptions, expected_code};
 use util::{Env, id_csv};
@@ -245,13 +245,11 @@ fn purge_removes_biometric_data_but_keeps_billing_facts() {
 }
 
 /// A full disk mid-run: the run stops cleanly and what was committed stays readable. It needs
-/// root to mount a tiny tmpfs, so it runs where LIVEAUDIT_ROOT_TESTS=1 (as `.ci/run` sets).
+/// root to mount a tiny tmpfs: `.ci/run` runs it as root (`cargo test -- --include-ignored`).
 #[cfg(target_os = "linux")]
 #[test]
+#[ignore = "needs root"]
 fn a_full_disk_stops_the_run_and_keeps_what_was_committed() {
-    if !util::root_tests("mount a small tmpfs") {
-        return;
-    }
     let env = Env::plain();
     let small = util::Tmpfs::mount(env.path("small"), "2m");
     env.write("ids.csv", id_csv(6000));
@@ -301,13 +299,11 @@ fn a_full_disk_stops_the_run_and_keeps_what_was_committed() {
 }
 
 /// A database on a read-only file system: a clear usage error, nothing sent. Needs root to
-/// remount a tmpfs read-only, so it runs where LIVEAUDIT_ROOT_TESTS=1 (as `.ci/run` sets).
+/// remount a tmpfs read-only: `.ci/run` runs it as root (`cargo test -- --include-ignored`).
 #[cfg(target_os = "linux")]
 #[test]
+#[ignore = "needs root"]
 fn a_read_only_database_is_a_clear_error_and_nothing_is_sent() {
-    if !util::root_tests("remount a tmpfs read-only") {
-        return;
-    }
     let env = Env::plain();
     let ro = util::Tmpfs::mount(env.path("ro"), "4m");
     env.write("ids.csv", id_csv(20));

@@ -2,7 +2,7 @@
 //! a charged result or a leaked key. Every test scans stdout, stderr, every database file and
 //! every output for the key in all its spellings.
 
-mod util;
+use crate::util;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -628,7 +628,7 @@ fn an_image_that_cannot_be_written_fails_its_id_and_comes_next_run() {
     let faces = env.path("faces");
     std::fs::create_dir(&faces).unwrap();
     // A directory where one id's image must go: writing that image fails (even as root).
-    let blocked = faces.join(liveaudit::fetch::faces::file_name("lv-00000002"));
+    let blocked = faces.join(liveaudit::faces::file_name("lv-00000002"));
     std::fs::create_dir(&blocked).unwrap();
     std::fs::write(blocked.join("x"), "x").unwrap();
     let faces_arg = faces.to_str().unwrap();
@@ -733,4 +733,31 @@ fn an_id_waiting_out_its_back_off_gives_its_request_slot_to_another() {
     // Whichever id went first, fast-2 never waited for slow-1's retry.
     assert_eq!(ids.len(), 3, "{ids:?}");
     assert_eq!(ids.last().map(String::as_str), Some("slow-1"), "{ids:?}");
+}
+
+/// A count flag of 0 (`--burst`, `--breaker`, `--top`, `--spike-min`, `--baseline`) is a usage
+/// error naming the flag, never silently raised to 1; nothing is sent.
+#[test]
+fn a_zero_count_flag_is_a_usage_error_naming_it() {
+    let env = Env::plain();
+    env.write("ids.csv", "liveness_id\nlv-1\n");
+    for (args, flag) in [
+        (vec!["fetch", "--burst", "0", "ids.csv"], "--burst"),
+        (vec!["fetch", "--breaker", "0", "ids.csv"], "--breaker"),
+    ] {
+        let r = env.run(&args);
+        assert_eq!(r.status, Some(2), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(flag), "{args:?}: {}", r.stderr);
+    }
+    assert_eq!(env.mock.stats().result_requests, 0, "nothing is sent");
+    assert_eq!(env.run(&["fetch", "ids.csv"]).status, Some(0));
+    for flag in ["--top", "--spike-min", "--baseline"] {
+        let r = env.run(&["report", "attacks", flag, "0"]);
+        assert_eq!(r.status, Some(2), "{flag}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{flag} must be at least 1")),
+            "{}",
+            r.stderr
+        );
+    }
 }

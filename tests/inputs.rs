@@ -2,7 +2,7 @@
 //! exactly its ids and times; every refused input exits 2 with nothing sent and the database
 //! unchanged; no control byte from an input reaches the terminal.
 
-mod util;
+use crate::util;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Unattended nightly runs: clean logs, the time budget, summary and metrics files, spike
 //! alerts, incremental export, and the CLI conventions (completions, man, help examples).
 
-mod util;
+use crate::util;
 
 use std::io::BufRead;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! by the real fetch, gives the amounts a hand calculation gives; reconcile flags a line billed
 //! at the wrong tier; a malformed list is refused with exit 2 naming the file and the key.
 
-mod util;
+use crate::util;
 
 use liveaudit::mock::expected_code;
 use serde_json::Value;

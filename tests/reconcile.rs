@@ -1,7 +1,7 @@
 //! Reconcile end to end: a database filled by the real fetch against the mock, hand-made
 //! statements of both shapes, and the exact contents of every bucket.
 
-mod util;
+use crate::util;
 
 use liveaudit::mock::expected_code;
 use util::Env;

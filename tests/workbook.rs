@@ -2,7 +2,7 @@
 //! calamine) whose numbers are numbers and add up to the JSON report's totals; an extension
 //! liveaudit cannot write, or one that disagrees with `--format`, is refused with exit 2.
 
-mod util;
+use crate::util;
 
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use rust_decimal::Decimal;

@@ -38,13 +38,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// The rate the search starts at (the fixed default's modest rate).
-pub const START: f64 = 10.0;
+pub(crate) const START: f64 = 10.0;
 /// The default `--max-rate`.
-pub const DEFAULT_MAX_RATE: u32 = 1000;
+pub(crate) const DEFAULT_MAX_RATE: u32 = 1000;
 /// The default `--min-rate`.
-pub const DEFAULT_MIN_RATE: u32 = 1;
+pub(crate) const DEFAULT_MIN_RATE: u32 = 1;
 /// How often the controller looks at what the last stretch of requests saw.
-pub const STEP: Duration = Duration::from_millis(500);
+pub(crate) const STEP: Duration = Duration::from_millis(500);
 
 const GROWTH: f64 = 1.5;
 const USED: f64 = 0.75;
@@ -59,7 +59,7 @@ const LATENCY_SAMPLES: u64 = 4;
 
 /// The bounds of an automatic rate, requests per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AutoRate {
+pub(crate) struct AutoRate {
     pub min: f64,
     pub max: f64,
 }
@@ -75,7 +75,7 @@ impl Default for AutoRate {
 
 /// What the controller knows at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Estimate {
+pub(crate) struct Estimate {
     /// The rate in force.
     pub rate: f64,
     /// The rate at the last cut: the vendor's limit as far as it is known.
@@ -90,7 +90,7 @@ pub struct Estimate {
 
 impl Estimate {
     /// `auto: 64/s (limit found at ~70/s)`, as progress shows it.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self.limit {
             Some(limit) => format!("auto: {:.0}/s (limit found at ~{:.0}/s)", self.rate, limit),
             None => format!("auto: {:.0}/s (searching, no 429 yet)", self.rate),
@@ -100,7 +100,7 @@ impl Estimate {
 
 impl Estimate {
     /// The run summary's line: the rate settled on and what to pass next time.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let settled = self.settled.floor().max(1.0);
         match self.limit {
             Some(limit) => format!(
@@ -129,7 +129,7 @@ enum Phase {
 /// The rate decision. Every method takes the current instant, so a test drives it with a clock
 /// of its own.
 #[derive(Debug)]
-pub struct Controller {
+pub(crate) struct Controller {
     bounds: AutoRate,
     rate: f64,
     phase: Phase,
@@ -149,7 +149,7 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub fn new(bounds: AutoRate, now: Instant) -> Controller {
+    pub(crate) fn new(bounds: AutoRate, now: Instant) -> Controller {
         let max = bounds.max.max(bounds.min);
         Controller {
             bounds: AutoRate {
@@ -175,23 +175,23 @@ impl Controller {
     }
 
     /// The rate in force.
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.rate
     }
 
     /// The smoothed latency of answers, if any came.
-    pub fn latency(&self) -> Option<Duration> {
+    pub(crate) fn latency(&self) -> Option<Duration> {
         self.latency
     }
 
     /// A request left at `now`; takes a step first if one is due.
-    pub fn granted(&mut self, now: Instant) {
+    pub(crate) fn granted(&mut self, now: Instant) {
         self.step_if_due(now);
         self.step_granted += 1;
     }
 
     /// An answer (any, refused ones included) came back after `latency`.
-    pub fn answered(&mut self, now: Instant, latency: Duration) {
+    pub(crate) fn answered(&mut self, now: Instant, latency: Duration) {
         self.step_answers += 1;
         self.step_latency += latency;
         self.latency = Some(match self.latency {
@@ -202,7 +202,7 @@ impl Controller {
     }
 
     /// A 429 to a request granted at `sent`. Returns whether it cut the rate.
-    pub fn refused(&mut self, sent: Instant, now: Instant) -> bool {
+    pub(crate) fn refused(&mut self, sent: Instant, now: Instant) -> bool {
         if self.last_cut.is_some_and(|cut| sent < cut) {
             return false;
         }
@@ -211,11 +211,11 @@ impl Controller {
     }
 
     /// Whether the rate sits at its floor (a refusal there is answered by a full pause).
-    pub fn at_floor(&self) -> bool {
+    pub(crate) fn at_floor(&self) -> bool {
         self.rate <= self.bounds.min
     }
 
-    pub fn estimate(&self, now: Instant) -> Estimate {
+    pub(crate) fn estimate(&self, now: Instant) -> Estimate {
         let settled = match self.mean_since {
             Some(since) if now > since => {
                 let area = self.mean_area + self.rate * (now - self.last_change).as_secs_f64();
@@ -320,7 +320,7 @@ impl Controller {
 
 /// The controller shared by one run's workers, and the concurrency gate.
 #[derive(Debug)]
-pub struct Adaptive {
+pub(crate) struct Adaptive {
     controller: Mutex<Controller>,
     gate: Option<Gate>,
 }
@@ -328,7 +328,7 @@ pub struct Adaptive {
 impl Adaptive {
     /// `workers` is the most requests that may ever be in flight; `follow_concurrency` sizes the
     /// gate from the rate and latency (off when the user gave `--concurrency`).
-    pub fn new(bounds: AutoRate, workers: usize, follow_concurrency: bool) -> Adaptive {
+    pub(crate) fn new(bounds: AutoRate, workers: usize, follow_concurrency: bool) -> Adaptive {
         let controller = Controller::new(bounds, Instant::now());
         let gate = follow_concurrency.then(|| {
             let gate = Gate::new(workers);
@@ -346,7 +346,7 @@ impl Adaptive {
     }
 
     /// Waits for room in flight, if concurrency follows the rate.
-    pub async fn slot(&self) -> Option<Slot> {
+    pub(crate) async fn slot(&self) -> Option<Slot> {
         match &self.gate {
             Some(gate) => gate.acquire().await,
             None => None,
@@ -354,18 +354,18 @@ impl Adaptive {
     }
 
     /// A request leaves now; returns the rate in force.
-    pub fn granted(&self, now: Instant) -> f64 {
+    pub(crate) fn granted(&self, now: Instant) -> f64 {
         let mut c = self.lock();
         c.granted(now);
         c.rate()
     }
 
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.lock().rate()
     }
 
     /// An answer came back; resizes the gate to the rate and latency.
-    pub fn answered(&self, now: Instant, latency: Duration) {
+    pub(crate) fn answered(&self, now: Instant, latency: Duration) {
         let (rate, latency) = {
             let mut c = self.lock();
             c.answered(now, latency);
@@ -378,7 +378,7 @@ impl Adaptive {
 
     /// A 429 to a request granted at `sent`: returns the shared pause to apply, given the
     /// vendor's `Retry-After` and the pause a fixed rate would take (see the module doc).
-    pub fn refused(
+    pub(crate) fn refused(
         &self,
         sent: Instant,
         retry_after: Option<Duration>,
@@ -397,7 +397,7 @@ impl Adaptive {
         }
     }
 
-    pub fn estimate(&self) -> Estimate {
+    pub(crate) fn estimate(&self) -> Estimate {
         let estimate = self.lock().estimate(Instant::now());
         Estimate {
             concurrency: self.concurrency(),
@@ -406,7 +406,7 @@ impl Adaptive {
     }
 
     /// The gate's current size (requests allowed in flight), if it follows the rate.
-    pub fn concurrency(&self) -> Option<usize> {
+    pub(crate) fn concurrency(&self) -> Option<usize> {
         self.gate
             .as_ref()
             .map(|g| *g.size.lock().unwrap_or_else(|p| p.into_inner()))
@@ -432,7 +432,7 @@ struct Gate {
 
 /// Room for one request in flight; dropping it gives the room back (or pays the gate's debt).
 #[derive(Debug)]
-pub struct Slot {
+pub(crate) struct Slot {
     permit: Option<OwnedSemaphorePermit>,
     debt: Arc<AtomicUsize>,
 }
@@ -500,373 +500,4 @@ impl Gate {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A vendor with a GCRA limit of `limit` per second and `burst`, answering after `latency`.
-    struct Vendor {
-        limit: f64,
-        burst: f64,
-        tat: Instant,
-    }
-
-    impl Vendor {
-        fn new(limit: f64, burst: f64, now: Instant) -> Vendor {
-            Vendor {
-                limit,
-                burst,
-                tat: now,
-            }
-        }
-
-        /// Whether a request arriving at `now` is accepted.
-        fn accept(&mut self, now: Instant) -> bool {
-            let interval = Duration::from_secs_f64(1.0 / self.limit);
-            let tolerance = interval.mul_f64(self.burst - 1.0);
-            let tat = self.tat.max(now);
-            if tat > now + tolerance {
-                return false;
-            }
-            self.tat = tat + interval;
-            true
-        }
-    }
-
-    struct Run {
-        /// (instant, accepted) per request, in order of sending.
-        sent: Vec<(Instant, bool)>,
-        rates: Vec<(Instant, f64)>,
-        start: Instant,
-        controller: Controller,
-    }
-
-    /// Drives the controller for `secs` seconds against a vendor whose limit is `limit(t)`,
-    /// sending at the controller's rate, answers arriving `latency` later. Time is simulated:
-    /// the controller only ever sees the instants passed in.
-    fn simulate(bounds: AutoRate, secs: f64, limit: impl Fn(f64) -> f64) -> Run {
-        let start = Instant::now();
-        let latency = Duration::from_millis(20);
-        let mut c = Controller::new(bounds, start);
-        let mut vendor = Vendor::new(limit(0.0), 5.0, start);
-        let mut now = start;
-        let end = start + Duration::from_secs_f64(secs);
-        let mut pending: std::collections::VecDeque<(Instant, Instant, bool)> = Default::default();
-        let mut sent = Vec::new();
-        let mut rates = Vec::new();
-        while now < end {
-            // Answers due before the next send.
-            let interval = Duration::from_secs_f64(1.0 / c.rate());
-            let next = now + interval;
-            while let Some(&(due, at, ok)) = pending.front() {
-                if due > next {
-                    break;
-                }
-                pending.pop_front();
-                c.answered(due, latency);
-                if !ok {
-                    c.refused(at, due);
-                }
-            }
-            now = next;
-            vendor.limit = limit((now - start).as_secs_f64());
-            c.granted(now);
-            let ok = vendor.accept(now);
-            sent.push((now, ok));
-            pending.push_back((now + latency, now, ok));
-            rates.push((now, c.rate()));
-        }
-        Run {
-            sent,
-            rates,
-            start,
-            controller: c,
-        }
-    }
-
-    impl Run {
-        /// Accepted-or-not requests per second between `from` and `to` seconds.
-        fn rate_between(&self, from: f64, to: f64) -> (f64, f64) {
-            let (a, b) = (
-                self.start + Duration::from_secs_f64(from),
-                self.start + Duration::from_secs_f64(to),
-            );
-            let inside: Vec<_> = self
-                .sent
-                .iter()
-                .filter(|(t, _)| *t >= a && *t < b)
-                .collect();
-            let refused = inside.iter().filter(|(_, ok)| !ok).count();
-            (
-                inside.len() as f64 / (to - from),
-                refused as f64 / inside.len().max(1) as f64,
-            )
-        }
-    }
-
-    #[test]
-    fn converges_within_15_percent_of_a_fixed_limit() {
-        for limit in [70.0, 260.0] {
-            let run = simulate(AutoRate::default(), 90.0, |_| limit);
-            let (rate, refused) = run.rate_between(15.0, 90.0);
-            assert!(
-                rate >= 0.85 * limit && rate <= 1.0 * limit + 1.0,
-                "limit {limit}: steady rate {rate:.1}"
-            );
-            assert!(refused <= 0.02, "limit {limit}: {refused:.3} refused");
-            let est = run.controller.estimate(run.start + Duration::from_secs(90));
-            let found = est.limit.unwrap();
-            assert!(
-                (found - limit).abs() <= 0.15 * limit,
-                "limit {limit}: found {found:.1}"
-            );
-            assert!(est.confirmed, "limit {limit}: {est:?}");
-            assert!(
-                est.settled >= 0.85 * limit && est.settled <= 1.05 * limit,
-                "limit {limit}: settled {:.1}",
-                est.settled
-            );
-        }
-    }
-
-    #[test]
-    fn follows_a_limit_that_halves_mid_run() {
-        let run = simulate(AutoRate::default(), 120.0, |t| {
-            if t < 40.0 { 200.0 } else { 100.0 }
-        });
-        let (before, _) = run.rate_between(20.0, 40.0);
-        let (after, refused) = run.rate_between(60.0, 120.0);
-        assert!(before >= 170.0, "before the drop: {before:.1}");
-        assert!(
-            (85.0..=101.0).contains(&after),
-            "after the drop: {after:.1}"
-        );
-        assert!(refused <= 0.02, "{refused:.3} refused after the drop");
-        let found = run.controller.estimate(run.start).limit.unwrap();
-        assert!((found - 100.0).abs() <= 15.0, "found {found:.1}");
-    }
-
-    #[test]
-    fn never_exceeds_max_rate_and_rises_to_it_without_refusals() {
-        let bounds = AutoRate {
-            min: 1.0,
-            max: 150.0,
-        };
-        let run = simulate(bounds, 30.0, |_| 10_000.0);
-        assert!(run.rates.iter().all(|(_, r)| *r <= 150.0));
-        let (rate, _) = run.rate_between(10.0, 30.0);
-        assert!((140.0..=150.5).contains(&rate), "{rate:.1}");
-        // No sliding second holds more than the maximum.
-        for (i, (t, _)) in run.sent.iter().enumerate() {
-            let n = run.sent[i..]
-                .iter()
-                .take_while(|(u, _)| *u < *t + Duration::from_secs(1))
-                .count();
-            assert!(n <= 151, "{n} requests in the second after {i}");
-        }
-        let est = run.controller.estimate(run.start + Duration::from_secs(30));
-        assert_eq!(est.limit, None);
-        assert!(est.describe().contains("searching"), "{}", est.describe());
-    }
-
-    #[test]
-    fn a_429_to_a_request_sent_before_the_cut_cuts_nothing() {
-        let start = Instant::now();
-        let mut c = Controller::new(AutoRate::default(), start);
-        let sent = start + Duration::from_millis(10);
-        assert!(c.refused(sent, start + Duration::from_millis(20)));
-        let after_first = c.rate();
-        assert!((after_first - START * BETA_SEARCHING).abs() < 1e-9);
-        assert!(!c.refused(sent, start + Duration::from_millis(21)));
-        assert_eq!(c.rate(), after_first);
-        assert!(c.refused(
-            start + Duration::from_millis(30),
-            start + Duration::from_millis(40)
-        ));
-        assert!(c.rate() < after_first);
-    }
-
-    #[test]
-    fn climbing_latency_cuts_like_a_429() {
-        let start = Instant::now();
-        let mut c = Controller::new(AutoRate::default(), start);
-        let mut now = start;
-        // Clean steps at 10 ms: the rate grows.
-        for step in 1..=4u32 {
-            for _ in 0..(c.rate() as u32) {
-                c.granted(now);
-                c.answered(now, Duration::from_millis(10));
-            }
-            now = start + STEP * step;
-            c.granted(now);
-        }
-        let grown = c.rate();
-        assert!(grown > START * 2.0, "{grown}");
-        // A step of 200 ms answers: latency climbed with the rate.
-        for _ in 0..(grown as u32) {
-            c.granted(now);
-            c.answered(now, Duration::from_millis(200));
-        }
-        now += STEP;
-        c.answered(now, Duration::from_millis(200));
-        assert!(c.rate() < grown, "{} !< {grown}", c.rate());
-        assert_eq!(c.estimate(now).limit, Some(grown));
-    }
-
-    #[test]
-    fn the_rate_stays_within_min_and_max() {
-        let bounds = AutoRate {
-            min: 20.0,
-            max: 30.0,
-        };
-        let start = Instant::now();
-        let mut c = Controller::new(bounds, start);
-        assert_eq!(c.rate(), 20.0); // START is below the minimum
-        for i in 0..50u64 {
-            c.refused(
-                start + Duration::from_millis(i * 2),
-                start + Duration::from_millis(i * 2 + 1),
-            );
-            assert!(c.rate() >= 20.0);
-        }
-        assert!(c.at_floor());
-    }
-
-    #[test]
-    fn describe_shows_the_rate_and_the_limit_found() {
-        let e = Estimate {
-            rate: 64.4,
-            limit: Some(70.2),
-            confirmed: true,
-            settled: 66.0,
-            concurrency: None,
-        };
-        assert_eq!(e.describe(), "auto: 64/s (limit found at ~70/s)");
-    }
-
-    /// Workers through the real [`Pace`](super::super::pace::Pace) on tokio's paused clock:
-    /// returns every grant's instant and whether the vendor accepted it.
-    async fn through_pace(
-        bounds: AutoRate,
-        limit: fn(f64) -> f64,
-        secs: u64,
-    ) -> (Instant, Vec<(Instant, bool)>) {
-        use super::super::pace::{Pace, Rate};
-        use std::num::NonZeroU32;
-        let pace = Arc::new(Pace::new(Rate::Auto(bounds), NonZeroU32::MIN, 256, true));
-        let start = Instant::now();
-        let vendor = Arc::new(Mutex::new(Vendor::new(limit(0.0), 5.0, start)));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let mut workers = tokio::task::JoinSet::new();
-        for _ in 0..256 {
-            let (pace, vendor, log, cancel) =
-                (pace.clone(), vendor.clone(), log.clone(), cancel.clone());
-            workers.spawn(async move {
-                while let Some(grant) = pace.ready(&cancel).await {
-                    let now = Instant::now();
-                    let ok = {
-                        let mut vendor = vendor.lock().unwrap();
-                        vendor.limit = limit((now - start).as_secs_f64());
-                        vendor.accept(now)
-                    };
-                    log.lock().unwrap().push((now, ok));
-                    let latency = Duration::from_millis(20);
-                    tokio::time::sleep(latency).await;
-                    pace.answered(latency);
-                    if !ok {
-                        pace.refused(&grant, Some(Duration::from_secs(1)), Duration::from_secs(1));
-                    }
-                }
-            });
-        }
-        tokio::time::sleep(Duration::from_secs(secs)).await;
-        cancel.cancel();
-        while workers.join_next().await.is_some() {}
-        let log = log.lock().unwrap().clone();
-        (start, log)
-    }
-
-    fn per_sec(start: Instant, log: &[(Instant, bool)], from: u64, to: u64) -> (f64, f64) {
-        let inside: Vec<_> = log
-            .iter()
-            .filter(|(t, _)| {
-                *t >= start + Duration::from_secs(from) && *t < start + Duration::from_secs(to)
-            })
-            .collect();
-        let refused = inside.iter().filter(|(_, ok)| !ok).count() as f64;
-        (
-            inside.len() as f64 / (to - from) as f64,
-            refused / inside.len().max(1) as f64,
-        )
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn through_the_pace_a_hidden_limit_is_found_and_kept() {
-        let (start, log) = through_pace(AutoRate::default(), |_| 70.0, 60).await;
-        let (rate, refused) = per_sec(start, &log, 15, 60);
-        assert!((0.85 * 70.0..=71.0).contains(&rate), "steady {rate:.1}/s");
-        assert!(refused <= 0.02, "{refused:.3} refused");
-        let (_, all_refused) = per_sec(start, &log, 0, 60);
-        assert!(all_refused <= 0.02, "{all_refused:.3} refused in all");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn through_the_pace_a_limit_that_halves_is_followed() {
-        let (start, log) = through_pace(
-            AutoRate::default(),
-            |t| if t < 30.0 { 240.0 } else { 120.0 },
-            80,
-        )
-        .await;
-        let (before, _) = per_sec(start, &log, 15, 30);
-        assert!(before >= 0.85 * 240.0, "before the drop: {before:.1}/s");
-        let (after, refused) = per_sec(start, &log, 45, 80);
-        assert!(
-            (0.85 * 120.0..=121.0).contains(&after),
-            "after: {after:.1}/s"
-        );
-        assert!(refused <= 0.02, "{refused:.3} refused after the drop");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn through_the_pace_no_sliding_second_exceeds_max_rate() {
-        let bounds = AutoRate {
-            min: 1.0,
-            max: 120.0,
-        };
-        let (start, log) = through_pace(bounds, |_| 1e6, 20).await;
-        for (i, (t, _)) in log.iter().enumerate() {
-            let n = log[i..]
-                .iter()
-                .take_while(|(u, _)| *u < *t + Duration::from_secs(1))
-                .count();
-            assert!(n <= 120, "{n} requests in the second after request {i}");
-        }
-        let (rate, _) = per_sec(start, &log, 10, 20);
-        assert!(rate >= 110.0, "{rate:.1}/s");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_gate_shrinks_while_slots_are_out_and_grows_back() {
-        let gate = Gate::new(100);
-        gate.resize(3);
-        let a = gate.acquire().await.unwrap();
-        let b = gate.acquire().await.unwrap();
-        let c = gate.acquire().await.unwrap();
-        gate.resize(1);
-        drop(a);
-        drop(b); // both paid the debt of 2
-        assert_eq!(gate.sem.available_permits(), 0);
-        drop(c);
-        assert_eq!(gate.sem.available_permits(), 1);
-        gate.resize(4);
-        assert_eq!(gate.sem.available_permits(), 4);
-    }
-
-    #[test]
-    fn little_law_sizes_the_gate() {
-        assert_eq!(little(100.0, Some(Duration::from_millis(250)), 1024), 58);
-        assert_eq!(little(10.0, None, 1024), 28);
-        assert_eq!(little(1000.0, Some(Duration::from_secs(30)), 1000), 1000);
-    }
-}
+mod tests;

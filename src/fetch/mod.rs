@@ -6,7 +6,9 @@
 //! - [`adaptive`]: `--rate auto`, the controller that finds the vendor's limit.
 //! - [`retry`]: the back-off policy and the circuit breaker.
 //! - [`progress`]: counters, progress bar and periodic log lines.
-//! - [`faces`]: writing face images when the user passes `--save-images`.
+//! - [`attempt`]: one id's attempts until a final answer, and the rows they leave.
+//! - [`watch`]: interrupts and the database file, watched beside the run.
+//! - face images are written through [`crate::faces`] when the user passes `--save-images`.
 //!
 //! Data flows one way: a producer pages ids that still need the vendor out of the database,
 //! each id becomes a task that asks the vendor within `--concurrency` request slots (each
@@ -16,11 +18,11 @@
 //! budget's cut-off, a write failure) cancels the run: no new request starts, requests in flight get a short grace
 //! to finish and be saved, and every unfinished id stays as it was for the next run.
 
-pub mod adaptive;
-pub mod faces;
-pub mod pace;
-pub mod progress;
-pub mod retry;
+pub(crate) mod adaptive;
+
+pub(crate) mod pace;
+pub(crate) mod progress;
+pub(crate) mod retry;
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -31,28 +33,34 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::{Class, Status};
 use crate::config::VendorSettings;
+use crate::faces;
 use crate::input::{InputOptions, Source};
 use crate::store::intake::{self, IntakeError, IntakeStats, ToFetch};
 use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
 use crate::store::{DbWatch, FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
-use crate::vendor::answer::{Fault, ResultAnswer, StopReason, Verdict};
-use crate::vendor::client::{ClientOptions, VendorClient, VendorError};
-use crate::vendor::codes::{Category, CodeTable};
+use crate::td::answer::{Fault, ResultAnswer, StopReason, Verdict};
+use crate::td::client::{ClientOptions, VendorClient, VendorError};
+use crate::td::codes::{Category, CodeTable};
 use adaptive::Estimate;
 use pace::{Pace, Rate};
 use progress::{ProgressMode, Reporter, Tally, TallySnapshot};
 use retry::{Breaker, MAX_RATE_LIMITED, RetryPolicy};
+
+mod watch;
+use watch::*;
+mod attempt;
+use attempt::*;
 
 /// How long requests in flight may still finish after a stop.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// The default request rate (per second) when the user gives none. The vendor publishes no
 /// limit; this is deliberately modest for a paid API.
-pub const DEFAULT_RATE: u32 = 10;
+pub(crate) const DEFAULT_RATE: u32 = 10;
 
 /// A validated fetch run.
 #[derive(Debug, Clone)]
-pub struct FetchOptions {
+pub(crate) struct FetchOptions {
     pub db: PathBuf,
     pub sources: Vec<Source>,
     pub input: InputOptions,
@@ -77,7 +85,7 @@ impl FetchOptions {
     /// The concurrency in force: the user's, or enough to keep the rate with a second of
     /// latency. Under `auto` it is the most ever in flight (the maximum rate's worth); how many
     /// are follows the rate and the latency measured.
-    pub fn effective_concurrency(&self) -> usize {
+    pub(crate) fn effective_concurrency(&self) -> usize {
         match (self.concurrency, self.rate) {
             (Some(c), _) => c.max(1),
             (None, Rate::Fixed(rate)) => (rate.get() as usize).clamp(8, 1024),
@@ -87,7 +95,7 @@ impl FetchOptions {
     }
 
     /// The rate as the user gave it: `auto`, `0` (no limit) or a number per second.
-    pub fn rate_setting(&self) -> String {
+    pub(crate) fn rate_setting(&self) -> String {
         match self.rate {
             Rate::Unlimited => "0".into(),
             Rate::Fixed(r) => r.to_string(),
@@ -99,7 +107,7 @@ impl FetchOptions {
 /// Why a run stopped before every id was tried.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum StopCause {
+pub(crate) enum StopCause {
     #[error("{0}")]
     Vendor(StopReason),
     #[error(
@@ -118,7 +126,7 @@ pub enum StopCause {
 /// Errors that end a fetch before or outside the request loop.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FetchError {
+pub(crate) enum FetchError {
     #[error(transparent)]
     Intake(#[from] IntakeError),
     #[error(transparent)]
@@ -129,7 +137,7 @@ pub enum FetchError {
 
 /// How a run ended.
 #[derive(Debug, Clone)]
-pub struct FetchReport {
+pub(crate) struct FetchReport {
     pub run_id: i64,
     pub intake: IntakeStats,
     pub to_fetch: i64,
@@ -145,7 +153,7 @@ pub struct FetchReport {
 
 impl FetchReport {
     /// Whether every id of the run has a final answer.
-    pub fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.stop.is_none() && self.counts.failed == 0 && self.counts.pending == 0
     }
 }
@@ -187,7 +195,7 @@ impl Ctx {
 }
 
 /// The word for how a run ended, as the `runs` table and the run summary keep it.
-pub fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'static str {
+pub(crate) fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'static str {
     match stop {
         Some(StopCause::Interrupted) => "interrupted",
         Some(StopCause::CutOff) => "cut_off",
@@ -200,7 +208,7 @@ pub fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'static str 
 }
 
 /// Runs a fetch: lock, register input, fetch, record the run.
-pub async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
+pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let started = Instant::now();
     let lock = FetchLock::acquire(&opts.db)?;
     let mut store = Store::open(&opts.db, OpenMode::ReadWrite)?;
@@ -368,7 +376,7 @@ async fn fetch_pending(
     let db_watcher = tokio::spawn(watch_database(ctx.clone(), db_watch));
     // Many workers take from one queue: an MPMC channel, so no worker holds a lock while it
     // waits. Ids travel in small chunks: one hand-over (and at most one wake-up of the
-    // producer) per chunk rather than per id, which measured as a tenth of a fast run's CPU.
+    // producer) per chunk rather than per id, so the hand-over costs little CPU on a fast run.
     let (ids_tx, ids_rx) = async_channel::bounded::<Vec<ToFetch>>(concurrency / ID_CHUNK + 16);
     let producer = tokio::task::spawn_blocking({
         let db = opts.db.clone();
@@ -490,342 +498,5 @@ fn produce_ids(
                 return Ok(());
             }
         }
-    }
-}
-
-/// Sets `flag` on SIGINT or SIGTERM while the input is read (handlers installed before this
-/// returns); a second signal ends the process at once.
-fn watch_intake_signals(flag: Arc<std::sync::atomic::AtomicBool>) -> tokio::task::JoinHandle<()> {
-    #[cfg(unix)]
-    let signals = {
-        use tokio::signal::unix::{SignalKind, signal};
-        (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        )
-    };
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        match signals {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-                flag.store(true, std::sync::atomic::Ordering::Relaxed);
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-                std::process::exit(130);
-            }
-            _ => std::future::pending::<()>().await,
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            flag.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    })
-}
-
-/// How often a run checks that its database file is still the one it locked.
-const DB_CHECK_EVERY: Duration = Duration::from_secs(1);
-
-/// Stops the run when the database file is deleted or replaced under it.
-async fn watch_database(ctx: Arc<Ctx>, watch: DbWatch) {
-    let mut every = tokio::time::interval(DB_CHECK_EVERY);
-    loop {
-        every.tick().await;
-        let check = watch.clone();
-        let gone = tokio::task::spawn_blocking(move || check.check_in_place()).await;
-        if let Ok(Err(e)) = gone {
-            ctx.stop(StopCause::Storage(e.to_string()));
-            return;
-        }
-    }
-}
-
-async fn watch_signals(ctx: Arc<Ctx>) {
-    let interrupted = async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    };
-    interrupted.await;
-    ctx.stop(StopCause::Interrupted);
-    // A second signal means "now": everything committed so far is safe on disk.
-    let _ = tokio::signal::ctrl_c().await;
-    std::process::exit(130);
-}
-
-/// How one id's round of attempts ended. The attempt that ended it rides along with the
-/// ending when it has not been written yet, so a one-request id costs one write, and its
-/// attempt row and result are committed together.
-enum Ending {
-    Resolved(ResultAnswer, Option<AttemptRow>),
-    Failed(Fault, Option<AttemptRow>),
-    /// The run stopped first: the id stays as it was.
-    Stopped,
-}
-
-/// Asks the vendor for one id, then records how the round ended with the number of attempts
-/// it took (retried attempts are written as they happen; the one that ended the round is
-/// written with the ending).
-async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch) {
-    let mut attempts = 0;
-    let ending = attempt_until_final(ctx, &liveness_id, &mut attempts).await;
-    let op = match ending {
-        Ending::Resolved(answer, last_attempt) => {
-            match save_face(ctx, &liveness_id, &answer).await {
-                Ok(()) => resolved_op(ctx, check, answer, attempts, last_attempt),
-                Err(error) => {
-                    // The answer is not stored: the id stays unresolved, so a later run asks
-                    // again and writes its image then.
-                    Tally::add(&ctx.tally.failed);
-                    WriteOp::Failed {
-                        check,
-                        error,
-                        attempts,
-                        last_attempt,
-                    }
-                }
-            }
-        }
-        Ending::Failed(fault, last_attempt) => {
-            Tally::add(&ctx.tally.failed);
-            WriteOp::Failed {
-                check,
-                error: fault.to_string(),
-                attempts,
-                last_attempt,
-            }
-        }
-        Ending::Stopped if attempts > 0 => WriteOp::Tried { check, attempts },
-        Ending::Stopped => return,
-    };
-    ctx.write(op).await;
-}
-
-/// The attempt loop of one id: until a final answer, retries run out, or the run stops.
-async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending {
-    let mut delays = ctx.retry.delays();
-    let mut rate_limited = 0;
-    let mut internal: Option<ResultAnswer> = None;
-    loop {
-        // The slot is held from waiting for the pace to the attempt's write, and given back
-        // before a back-off wait.
-        let slot = tokio::select! {
-            _ = ctx.cancel.cancelled() => return Ending::Stopped,
-            slot = ctx.slots.acquire() => match slot {
-                Ok(slot) => slot,
-                Err(_) => return Ending::Stopped,
-            },
-        };
-        let Some(grant) = ctx.pace.ready(&ctx.cancel).await else {
-            return Ending::Stopped;
-        };
-        let attempt = tokio::select! {
-            a = ctx.client.fetch_result(id, &ctx.codes) => a,
-            _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => {
-                return Ending::Stopped;
-            }
-        };
-        Tally::add(&ctx.tally.requests);
-        ctx.pace.answered(attempt.latency);
-        *attempts += 1;
-        let row = attempt_row(id, grant.at_ms, &attempt);
-        let retry = match attempt.verdict {
-            Verdict::Final(answer) => {
-                ctx.breaker.record_ok();
-                if !answer.dropped.is_empty() {
-                    tracing::warn!(liveness_id = %id, "{}", dropped_note(&answer.dropped));
-                }
-                return Ending::Resolved(answer, Some(row));
-            }
-            Verdict::GiveUp(fault) => {
-                ctx.breaker.record_ok();
-                return Ending::Failed(fault, Some(row));
-            }
-            Verdict::Stop(reason) => {
-                ctx.write(WriteOp::Attempt(row)).await;
-                ctx.stop(StopCause::Vendor(reason));
-                return Ending::Stopped;
-            }
-            Verdict::Retry(retry) => {
-                if !ctx.write(WriteOp::Attempt(row)).await {
-                    return Ending::Stopped;
-                }
-                retry
-            }
-        };
-        if ctx.cancel.is_cancelled() {
-            return Ending::Stopped;
-        }
-        if retry.fault.is_outage() {
-            if ctx.breaker.record_outage() {
-                ctx.stop(StopCause::Outage {
-                    count: ctx.breaker.threshold(),
-                    last: retry.fault.to_string(),
-                });
-                return Ending::Stopped;
-            }
-        } else {
-            ctx.breaker.record_ok();
-        }
-        if let Some(answer) = retry.answer {
-            Tally::add(&ctx.tally.internal_errors);
-            internal = Some(answer);
-        }
-        let delay = if retry.fault == Fault::RateLimited {
-            Tally::add(&ctx.tally.rate_limited);
-            rate_limited += 1;
-            let pause = ctx.retry.rate_limit_pause(retry.retry_after);
-            ctx.pace.refused(&grant, retry.retry_after, pause);
-            (rate_limited <= MAX_RATE_LIMITED).then_some(Duration::ZERO)
-        } else {
-            if let Some(wait) = retry.retry_after {
-                ctx.pace.pause_for(wait.min(ctx.retry.retry_after_cap));
-            }
-            delays.next()
-        };
-        let Some(delay) = delay else {
-            return match internal {
-                Some(answer) => Ending::Resolved(answer, None),
-                None => Ending::Failed(retry.fault, None),
-            };
-        };
-        Tally::add(&ctx.tally.retries);
-        // Both the request slot and the room in flight are free during the back-off.
-        drop(grant);
-        drop(slot);
-        tokio::select! {
-            _ = ctx.cancel.cancelled() => return Ending::Stopped,
-            _ = tokio::time::sleep(delay) => {}
-        }
-    }
-}
-
-/// The note for secondary fields dropped from an answer that was kept.
-fn dropped_note(fields: &[&str]) -> String {
-    format!(
-        "answer kept; dropped field(s) of an unexpected type: {}",
-        fields.join(", ")
-    )
-}
-
-fn attempt_row(id: &str, sent_at_ms: i64, attempt: &crate::vendor::client::Attempt) -> AttemptRow {
-    let (outcome, code, sequence_id, detail) = match &attempt.verdict {
-        Verdict::Final(a) => (
-            "final".to_string(),
-            Some(a.code),
-            a.sequence_id.clone(),
-            (!a.dropped.is_empty()).then(|| dropped_note(&a.dropped)),
-        ),
-        Verdict::Retry(r) => (
-            format!("retry:{}", r.fault.kind()),
-            r.answer.as_ref().map(|a| a.code),
-            r.answer.as_ref().and_then(|a| a.sequence_id.clone()),
-            Some(r.fault.to_string()),
-        ),
-        Verdict::GiveUp(f) => (
-            format!("give_up:{}", f.kind()),
-            None,
-            None,
-            Some(f.to_string()),
-        ),
-        Verdict::Stop(reason) => {
-            let code = match reason {
-                StopReason::Account { code, .. } => Some(*code),
-                _ => None,
-            };
-            ("stop".to_string(), code, None, Some(reason.to_string()))
-        }
-    };
-    AttemptRow {
-        liveness_id: id.to_string(),
-        sent_at_ms,
-        latency_ms: attempt.latency.as_millis() as i64,
-        http_status: attempt.http_status,
-        code,
-        sequence_id,
-        outcome,
-        detail,
-    }
-}
-
-/// Saves the face when `--save-images` asks for it. A failure is the id's failure; a full or
-/// read-only disk also stops the run, since every later image would fail the same way.
-async fn save_face(ctx: &Ctx, id: &str, answer: &ResultAnswer) -> Result<(), String> {
-    let (Some(dir), Some(bytes)) = (
-        &ctx.save_images,
-        answer.face.as_ref().and_then(|f| f.bytes.as_ref()),
-    ) else {
-        return Ok(());
-    };
-    let (dir, id_for_file, bytes) = (dir.clone(), id.to_string(), bytes.clone());
-    let saved = tokio::task::spawn_blocking(move || faces::save(&dir, &id_for_file, &bytes)).await;
-    let error = match saved {
-        Ok(Ok(_)) => return Ok(()),
-        Ok(Err(e)) => e,
-        Err(e) => std::io::Error::other(e.to_string()),
-    };
-    let message = format!("could not save the face image under --save-images: {error}");
-    tracing::warn!(liveness_id = %id, error = %error, "could not save the face image");
-    // ENOSPC, EDQUOT, EROFS: the disk, not this image.
-    if matches!(error.raw_os_error(), Some(28 | 122 | 30)) {
-        ctx.stop(StopCause::Storage(format!(
-            "{message} (free space or fix the directory, then run the same command again)"
-        )));
-    }
-    Err(message)
-}
-
-/// Counts a resolved answer and builds its write.
-fn resolved_op(
-    ctx: &Ctx,
-    check: i64,
-    answer: ResultAnswer,
-    attempts: i64,
-    last_attempt: Option<AttemptRow>,
-) -> WriteOp {
-    let category = ctx.codes.category(answer.code);
-    Tally::add(&ctx.tally.resolved);
-    match crate::check::classify(Status::Done, Some(answer.code), &ctx.codes) {
-        Class::Charged => Tally::add(&ctx.tally.charged),
-        Class::UnknownCode => Tally::add(&ctx.tally.unknown_codes),
-        Class::Uncharged | Class::Provisional | Class::Unresolved => {}
-    }
-    if category == Category::Attack {
-        Tally::add(&ctx.tally.attacks);
-    }
-    WriteOp::Resolved {
-        check,
-        answer: StoredAnswer {
-            code: answer.code,
-            message: answer.message,
-            score: answer.score,
-            sequence_id: answer.sequence_id,
-            image_sha256: answer.face.as_ref().map(|f| f.sha256.clone()),
-            image_bytes: answer.face.as_ref().map(|f| f.len as i64),
-        },
-        attempts,
-        last_attempt,
     }
 }

@@ -33,7 +33,7 @@ use super::adaptive::{Adaptive, AutoRate, Slot};
 
 /// The rate a run keeps.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Rate {
+pub(crate) enum Rate {
     /// `--rate 0`: no limit.
     Unlimited,
     /// `--rate N`.
@@ -44,7 +44,7 @@ pub enum Rate {
 
 /// Lateness of a grant that the schedule forgives (timer resolution and wake-up jitter on a busy
 /// machine): a grant this late lets the next few catch up, never past the per-second cap.
-pub const TIMER_SLACK: Duration = Duration::from_millis(10);
+pub(crate) const TIMER_SLACK: Duration = Duration::from_millis(10);
 
 const WINDOW: Duration = Duration::from_secs(1);
 
@@ -114,9 +114,33 @@ impl Schedule {
     }
 }
 
+/// A limiter that never waits: a request fits the schedule now or is refused. The embedded
+/// mock vendor answers 429 with it, under the same rate rule a run paces itself by.
+#[derive(Debug)]
+pub(crate) struct Limiter(Mutex<Schedule>);
+
+impl Limiter {
+    /// At most `per_sec` requests in any sliding second, up to `burst` back to back.
+    pub(crate) fn new(per_sec: NonZeroU32, burst: NonZeroU32) -> Limiter {
+        Limiter(Mutex::new(Schedule::new(f64::from(per_sec.get()), burst)))
+    }
+
+    /// Whether a request may go now; one that may is counted.
+    pub(crate) fn check(&self) -> bool {
+        let now = Instant::now();
+        let mut schedule = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if schedule.ready_at() <= now {
+            schedule.grant(now);
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// One request's permission to leave.
 #[derive(Debug)]
-pub struct Grant {
+pub(crate) struct Grant {
     /// When it was granted, wall clock (Unix ms): what the attempts log records.
     pub at_ms: i64,
     at: Instant,
@@ -126,7 +150,7 @@ pub struct Grant {
 
 /// The shared pacing of one run.
 #[derive(Debug)]
-pub struct Pace {
+pub(crate) struct Pace {
     schedule: Option<tokio::sync::Mutex<Schedule>>,
     paused_until: Mutex<Option<Instant>>,
     auto: Option<Arc<Adaptive>>,
@@ -135,7 +159,12 @@ pub struct Pace {
 impl Pace {
     /// Paces at `rate` with bursts of at most `burst`. Under `auto`, `workers` is the most
     /// requests ever in flight, and `follow_concurrency` lets the controller size how many are.
-    pub fn new(rate: Rate, burst: NonZeroU32, workers: usize, follow_concurrency: bool) -> Pace {
+    pub(crate) fn new(
+        rate: Rate,
+        burst: NonZeroU32,
+        workers: usize,
+        follow_concurrency: bool,
+    ) -> Pace {
         let (per_sec, auto) = match rate {
             Rate::Unlimited => (None, None),
             Rate::Fixed(r) => (Some(f64::from(r.get())), None),
@@ -152,12 +181,12 @@ impl Pace {
     }
 
     /// The automatic rate's controller, if the rate is `auto`.
-    pub fn adaptive(&self) -> Option<Arc<Adaptive>> {
+    pub(crate) fn adaptive(&self) -> Option<Arc<Adaptive>> {
         self.auto.clone()
     }
 
     /// An answer came back after `latency` (under `auto`, the controller learns from it).
-    pub fn answered(&self, latency: Duration) {
+    pub(crate) fn answered(&self, latency: Duration) {
         if let Some(auto) = &self.auto {
             auto.answered(Instant::now(), latency);
         }
@@ -165,7 +194,12 @@ impl Pace {
 
     /// The vendor refused `grant` (429). At a fixed rate every worker pauses for `full_pause`;
     /// under `auto` the controller cuts the rate and decides the pause.
-    pub fn refused(&self, grant: &Grant, retry_after: Option<Duration>, full_pause: Duration) {
+    pub(crate) fn refused(
+        &self,
+        grant: &Grant,
+        retry_after: Option<Duration>,
+        full_pause: Duration,
+    ) {
         match &self.auto {
             None => self.pause_for(full_pause),
             Some(auto) => {
@@ -177,7 +211,7 @@ impl Pace {
     }
 
     /// Pauses every worker for `wait` from now (an earlier pause is extended, never shortened).
-    pub fn pause_for(&self, wait: Duration) {
+    pub(crate) fn pause_for(&self, wait: Duration) {
         let until = Instant::now() + wait;
         let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         if paused.is_none_or(|current| current < until) {
@@ -191,7 +225,7 @@ impl Pace {
     }
 
     /// Waits until a request may be sent. Returns `None` if `cancel` fired first.
-    pub async fn ready(&self, cancel: &CancellationToken) -> Option<Grant> {
+    pub(crate) async fn ready(&self, cancel: &CancellationToken) -> Option<Grant> {
         let slot = match &self.auto {
             Some(auto) => tokio::select! {
                 _ = cancel.cancelled() => return None,

@@ -20,7 +20,7 @@ use super::adaptive::Adaptive;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgressMode {
+pub(crate) enum ProgressMode {
     /// An indicatif bar on stderr.
     Bar,
     /// A log line every `every`.
@@ -31,7 +31,7 @@ pub enum ProgressMode {
 
 /// The counters of one run.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
     pub rate_limited: AtomicU64,
@@ -45,7 +45,7 @@ pub struct Tally {
 
 /// A copy of the counters at one moment.
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct TallySnapshot {
+pub(crate) struct TallySnapshot {
     pub requests: u64,
     pub retries: u64,
     pub rate_limited: u64,
@@ -58,11 +58,11 @@ pub struct TallySnapshot {
 }
 
 impl Tally {
-    pub fn add(counter: &AtomicU64) {
+    pub(crate) fn add(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn snapshot(&self) -> TallySnapshot {
+    pub(crate) fn snapshot(&self) -> TallySnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         TallySnapshot {
             requests: get(&self.requests),
@@ -79,13 +79,13 @@ impl Tally {
 }
 
 /// Shows progress until dropped or [`Reporter::finish`]ed.
-pub struct Reporter {
+pub(crate) struct Reporter {
     bar: Option<ProgressBar>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Reporter {
-    pub fn start(
+    pub(crate) fn start(
         mode: ProgressMode,
         total: u64,
         tally: Arc<Tally>,
@@ -160,7 +160,7 @@ impl Reporter {
         }
     }
 
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.stop();
     }
 

@@ -1,6 +1,6 @@
 //! Retrying one id: the attempt loop, its back-off, and the circuit breaker.
 //!
-//! Policy (CONTRACT.md section 2):
+//! Policy:
 //! - Retried with exponential back-off and full jitter (backon), at most `--max-retries` times:
 //!   HTTP 408 and 5xx, timeouts, resets, bodies that are not the vendor's JSON, and code 11350.
 //!   If 11350 persists, the 11350 answer is stored (uncharged) and a later run asks again;
@@ -19,11 +19,11 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 
 /// How many 429 answers one id may receive before it is marked failed.
-pub const MAX_RATE_LIMITED: u32 = 50;
+pub(crate) const MAX_RATE_LIMITED: u32 = 50;
 
 /// The back-off settings of one run.
 #[derive(Debug, Clone)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     pub max_retries: usize,
     pub min_delay: Duration,
     pub max_delay: Duration,
@@ -44,7 +44,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The delays before each retry of one id.
-    pub fn delays(&self) -> impl Iterator<Item = Duration> + use<> {
+    pub(crate) fn delays(&self) -> impl Iterator<Item = Duration> + use<> {
         ExponentialBuilder::new()
             .with_min_delay(self.min_delay)
             .with_max_delay(self.max_delay)
@@ -55,7 +55,7 @@ impl RetryPolicy {
     }
 
     /// The shared pause a rate-limited answer asks for.
-    pub fn rate_limit_pause(&self, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn rate_limit_pause(&self, retry_after: Option<Duration>) -> Duration {
         retry_after
             .unwrap_or(Duration::from_secs(1))
             .min(self.retry_after_cap)
@@ -64,13 +64,13 @@ impl RetryPolicy {
 
 /// Trips after `threshold` outage faults in a row, across all workers.
 #[derive(Debug)]
-pub struct Breaker {
+pub(crate) struct Breaker {
     in_a_row: AtomicU32,
     threshold: u32,
 }
 
 impl Breaker {
-    pub fn new(threshold: u32) -> Breaker {
+    pub(crate) fn new(threshold: u32) -> Breaker {
         Breaker {
             in_a_row: AtomicU32::new(0),
             threshold: threshold.max(1),
@@ -78,16 +78,16 @@ impl Breaker {
     }
 
     /// The vendor answered properly: the streak ends.
-    pub fn record_ok(&self) {
+    pub(crate) fn record_ok(&self) {
         self.in_a_row.store(0, Ordering::Relaxed);
     }
 
     /// An outage fault; returns `true` when this one trips the breaker.
-    pub fn record_outage(&self) -> bool {
+    pub(crate) fn record_outage(&self) -> bool {
         self.in_a_row.fetch_add(1, Ordering::Relaxed) + 1 == self.threshold
     }
 
-    pub fn threshold(&self) -> u32 {
+    pub(crate) fn threshold(&self) -> u32 {
         self.threshold
     }
 }

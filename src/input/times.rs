@@ -29,7 +29,7 @@ pub fn parse_time(text: &str, formats: &[String], zone: &TimeZone) -> Option<i64
         });
         if let Ok(dt) = civil {
             return dt
-                .to_zoned(zone.clone())
+                .to_zoned_datetime(zone.clone())
                 .ok()
                 .map(|z| z.timestamp().as_millisecond());
         }
@@ -42,7 +42,7 @@ pub fn parse_time(text: &str, formats: &[String], zone: &TimeZone) -> Option<i64
 pub fn check_format(format: &str) -> Result<(), String> {
     let sample = jiff::civil::date(2026, 10, 26)
         .at(14, 5, 6, 0)
-        .to_zoned(TimeZone::UTC)
+        .to_zoned_datetime(TimeZone::UTC)
         .map_err(|e| e.to_string())?;
     strtime::format(format, &sample)
         .map_err(|e| format!("--time-format {format:?} is not a strftime format: {e}"))?;

@@ -266,7 +266,7 @@ fn serial_date_text(dt: &calamine::ExcelDateTime, zone: &TimeZone) -> String {
         s as i8,
         i32::from(ms) * 1_000_000,
     );
-    match civil.and_then(|c| c.to_zoned(zone.clone())) {
+    match civil.and_then(|c| c.to_zoned_datetime(zone.clone())) {
         Ok(z) => z.timestamp().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         Err(_) => format!("workbook serial date {}", dt.as_f64()),
     }

@@ -28,11 +28,11 @@ use super::{
 };
 use crate::check::{Class, Status, classify};
 use crate::prices::{PriceList, Pricer, Rate};
-use crate::vendor::codes::CodeTable;
+use crate::td::codes::CodeTable;
 
 /// Counts of one period (or of all).
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub checks: i64,
     pub charged: i64,
     /// Includes `provisional`.
@@ -45,7 +45,7 @@ pub struct Counts {
 
 impl Counts {
     /// Counts `n` checks of class `class`.
-    pub fn add(&mut self, class: Class, n: i64) {
+    pub(crate) fn add(&mut self, class: Class, n: i64) {
         self.checks += n;
         match class {
             Class::Charged => self.charged += n,
@@ -62,7 +62,7 @@ impl Counts {
 
 /// Totals with their amount.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Totals {
+pub(crate) struct Totals {
     #[serde(flatten)]
     pub counts: Counts,
     #[serde(
@@ -74,7 +74,7 @@ pub struct Totals {
 
 /// One period's row.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PeriodRow {
+pub(crate) struct PeriodRow {
     pub period: String,
     #[serde(flatten)]
     pub counts: Counts,
@@ -87,7 +87,7 @@ pub struct PeriodRow {
 
 /// One code's row.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CodeRow {
+pub(crate) struct CodeRow {
     pub code: i64,
     pub message: String,
     pub category: String,
@@ -103,7 +103,7 @@ pub struct CodeRow {
 
 /// How checks were dated.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Basis {
+pub(crate) struct Basis {
     pub time: &'static str,
     pub zone: String,
     pub by: String,
@@ -121,7 +121,7 @@ pub struct Basis {
 
 /// The whole billing report; its JSON form is the documented `--format json` output.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Billing {
+pub(crate) struct Billing {
     pub report: &'static str,
     pub basis: Basis,
     #[serde(
@@ -140,7 +140,7 @@ pub struct Billing {
 
 /// What a price list charged: its rule and one row per month, price period and rate.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ListSummary {
+pub(crate) struct ListSummary {
     pub source: String,
     pub rounding: crate::prices::Rounding,
     pub scale: u32,
@@ -154,7 +154,7 @@ pub struct ListSummary {
 
 /// Checks of one month charged at one rate of one price period.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RateRow {
+pub(crate) struct RateRow {
     /// The calendar month in the report's zone (`2026-02`).
     pub month: String,
     /// The first day of the price period in force.
@@ -268,11 +268,11 @@ fn price_list(
 }
 
 /// Prices are parsed by the price-list module's one rule.
-pub use crate::prices::parse_price;
+pub(crate) use crate::prices::parse_price;
 
 /// Computes the report from the aggregated buckets; `undated_outside_window` is
 /// [`super::undated_outside`].
-pub fn compute(
+pub(crate) fn compute(
     buckets: &[Bucket],
     codes: &CodeTable,
     window: &Window,
@@ -293,7 +293,7 @@ pub fn compute(
 
 /// [`compute`] with amounts from a price list; `lead_in` holds the buckets of the window's first
 /// month before `--from` (counted toward its tiers, not shown).
-pub fn compute_listed(
+pub(crate) fn compute_listed(
     buckets: &[Bucket],
     lead_in: &[Bucket],
     codes: &CodeTable,
@@ -316,7 +316,10 @@ pub fn compute_listed(
 
 /// The buckets of the window's first month before `--from` (empty when the window starts on a
 /// month's first day or is open): a price list counts them toward that month's tiers.
-pub fn lead_in(conn: &rusqlite::Connection, window: &Window) -> Result<Vec<Bucket>, ReportError> {
+pub(crate) fn lead_in(
+    conn: &rusqlite::Connection,
+    window: &Window,
+) -> Result<Vec<Bucket>, ReportError> {
     let Some(from) = window.from.filter(|f| f.day() > 1) else {
         return Ok(Vec::new());
     };
@@ -439,10 +442,10 @@ fn charged_text(c: Option<bool>) -> String {
 }
 
 /// Where the README defines each class (linked from every report).
-pub const CLASSES_DOC: &str = "classes: see README, \"Check classes\"";
+pub(crate) const CLASSES_DOC: &str = "classes: see README, \"Check classes\"";
 
 /// Lays the report out for people.
-pub fn document(b: &Billing, window: &Window) -> Document {
+pub(crate) fn document(b: &Billing, window: &Window) -> Document {
     let with_price = b.price.is_some() || b.prices.is_some();
     let list_prices: Vec<Decimal> = b
         .prices

@@ -14,20 +14,20 @@
 //! offset is a multiple of 15 minutes) and the buckets are then assigned to local periods: a
 //! million checks become a few thousand rows before any time zone arithmetic.
 
-pub mod attacks;
-pub mod billing;
+pub(crate) mod attacks;
+pub(crate) mod billing;
 #[cfg(test)]
 mod properties;
-pub mod reconcile;
-pub mod render;
-pub mod xlsx;
+pub(crate) mod reconcile;
+pub(crate) mod render;
+pub(crate) mod xlsx;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use rusqlite::params;
 
-pub use crate::check::{DateBy, Period, dated_within};
+pub(crate) use crate::check::{DateBy, Period, dated_within};
 use crate::store::StoreError;
 
 /// Money in JSON: exact decimal strings (`"35000.105"`), so no reader rounds them through a float.
@@ -35,11 +35,11 @@ pub(crate) mod money {
     use rust_decimal::Decimal;
     use serde::Serializer;
 
-    pub fn exact<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn exact<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&d.normalize().to_string())
     }
 
-    pub fn optional<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn optional<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
         match v {
             Some(d) => exact(d, s),
             None => s.serialize_none(),
@@ -50,11 +50,11 @@ pub(crate) mod money {
 /// Money for people: every amount of one report at one scale (the price's decimals, at least
 /// 2), in every format but JSON (which keeps exact decimal strings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MoneyScale(pub u32);
+pub(crate) struct MoneyScale(pub u32);
 
 impl MoneyScale {
     /// The scale of a report priced at `price` whose amounts include `others`.
-    pub fn of<'a>(
+    pub(crate) fn of<'a>(
         price: Option<rust_decimal::Decimal>,
         others: impl IntoIterator<Item = &'a rust_decimal::Decimal>,
     ) -> MoneyScale {
@@ -68,7 +68,7 @@ impl MoneyScale {
     }
 
     /// `d` at this scale (`0.14` -> `0.140` at scale 3).
-    pub fn show(self, d: rust_decimal::Decimal) -> String {
+    pub(crate) fn show(self, d: rust_decimal::Decimal) -> String {
         let mut d = d.round_dp(self.0);
         d.rescale(self.0);
         d.to_string()
@@ -106,7 +106,7 @@ impl From<rusqlite::Error> for ReportError {
 
 /// The time frame of a report.
 #[derive(Debug, Clone)]
-pub struct Window {
+pub(crate) struct Window {
     pub tz: TimeZone,
     pub tz_name: String,
     pub by: Period,
@@ -117,7 +117,7 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn new(
+    pub(crate) fn new(
         tz: &str,
         by: Period,
         from: Option<&str>,
@@ -153,25 +153,25 @@ impl Window {
     }
 
     /// The same window, dating checks by `date_by`.
-    pub fn dated_by(mut self, date_by: DateBy) -> Window {
+    pub(crate) fn dated_by(mut self, date_by: DateBy) -> Window {
         self.date_by = date_by;
         self
     }
 
     /// The SQL condition "dated within this window" (`?1`, `?2` = [`Window::bounds_ms`]).
-    pub fn sql(&self) -> String {
+    pub(crate) fn sql(&self) -> String {
         crate::check::window_sql(self.date_by)
     }
 
     /// Whether the window has a bound (then undated checks are outside it).
-    pub fn bounded(&self) -> bool {
+    pub(crate) fn bounded(&self) -> bool {
         self.from.is_some() || self.to.is_some()
     }
 
     /// The range as Unix milliseconds: `[from 00:00, to+1 00:00)` in the zone.
-    pub fn bounds_ms(&self) -> (Option<i64>, Option<i64>) {
+    pub(crate) fn bounds_ms(&self) -> (Option<i64>, Option<i64>) {
         let start = |d: Date| {
-            d.to_zoned(self.tz.clone())
+            d.to_zoned_datetime(self.tz.clone())
                 .ok()
                 .map(|z| z.timestamp().as_millisecond())
         };
@@ -182,14 +182,14 @@ impl Window {
     }
 
     /// The local date of an instant.
-    pub fn local_date(&self, ms: i64) -> Option<Date> {
+    pub(crate) fn local_date(&self, ms: i64) -> Option<Date> {
         Timestamp::from_millisecond(ms)
             .ok()
-            .map(|t| t.to_zoned(self.tz.clone()).date())
+            .map(|t| t.to_zoned_datetime(self.tz.clone()).date())
     }
 
     /// The label of the period holding `date`: `2024-05-01`, `2024-W18` or `2024-05`.
-    pub fn label(&self, date: Date) -> String {
+    pub(crate) fn label(&self, date: Date) -> String {
         match self.by {
             Period::Day => date.to_string(),
             Period::Week => {
@@ -201,7 +201,7 @@ impl Window {
     }
 
     /// Every period label from `first` to `last` (dates), gaps included, in order.
-    pub fn labels_between(&self, first: Date, last: Date) -> Vec<String> {
+    pub(crate) fn labels_between(&self, first: Date, last: Date) -> Vec<String> {
         // Only from the first to the last period with data: none is invented after it.
         let mut labels: Vec<String> = Vec::new();
         let mut d = first;
@@ -219,7 +219,7 @@ impl Window {
     }
 
     /// A line saying how checks were dated.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let by = match self.by {
             Period::Day => "day",
             Period::Week => "ISO week",
@@ -241,7 +241,7 @@ impl Window {
 
 /// Checks aggregated by 15-minute bucket, time basis, status and code.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     /// Start of the bucket (Unix ms); `None` for undated checks.
     pub start_ms: Option<i64>,
     /// Dated by fetch time because the input gave no event time.
@@ -252,7 +252,7 @@ pub struct Bucket {
 }
 
 /// Loads the buckets within the window (undated checks only when the window is open).
-pub fn load_buckets(
+pub(crate) fn load_buckets(
     conn: &rusqlite::Connection,
     window: &Window,
 ) -> Result<Vec<Bucket>, ReportError> {
@@ -297,7 +297,10 @@ pub fn load_buckets(
 
 /// Checks left out of a bounded window because they have no time under its [`DateBy`]
 /// (none for an open window, which shows them as `undated`).
-pub fn undated_outside(conn: &rusqlite::Connection, window: &Window) -> Result<i64, ReportError> {
+pub(crate) fn undated_outside(
+    conn: &rusqlite::Connection,
+    window: &Window,
+) -> Result<i64, ReportError> {
     if !window.bounded() {
         return Ok(0);
     }
@@ -312,7 +315,7 @@ pub fn undated_outside(conn: &rusqlite::Connection, window: &Window) -> Result<i
 }
 
 /// The message the vendor sent with `code`, for codes the table does not know.
-pub fn vendor_message(
+pub(crate) fn vendor_message(
     conn: &rusqlite::Connection,
     code: i64,
 ) -> Result<Option<String>, ReportError> {
@@ -327,7 +330,7 @@ pub fn vendor_message(
 }
 
 /// Per-period order: labels of dated buckets, gaps filled, then "undated" if any.
-pub fn period_labels(window: &Window, buckets: &[Bucket]) -> Vec<String> {
+pub(crate) fn period_labels(window: &Window, buckets: &[Bucket]) -> Vec<String> {
     let dates: Vec<Date> = buckets
         .iter()
         .filter_map(|b| b.start_ms.and_then(|ms| window.local_date(ms)))
@@ -343,12 +346,12 @@ pub fn period_labels(window: &Window, buckets: &[Bucket]) -> Vec<String> {
 }
 
 /// The period label of checks without a time under the report's [`DateBy`].
-pub const UNDATED: &str = "undated";
+pub(crate) const UNDATED: &str = "undated";
 
 use crate::check::Status;
 
 /// The label of a bucket's period.
-pub fn bucket_label(window: &Window, bucket: &Bucket) -> String {
+pub(crate) fn bucket_label(window: &Window, bucket: &Bucket) -> String {
     bucket
         .start_ms
         .and_then(|ms| window.local_date(ms))
@@ -356,7 +359,7 @@ pub fn bucket_label(window: &Window, bucket: &Bucket) -> String {
 }
 
 /// `part / whole` as a percentage with one decimal, or `-` when `whole` is 0.
-pub fn percent(part: i64, whole: i64) -> String {
+pub(crate) fn percent(part: i64, whole: i64) -> String {
     if whole == 0 {
         "-".into()
     } else {

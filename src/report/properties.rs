@@ -15,7 +15,7 @@ use super::{DateBy, Period, Window, billing, load_buckets, undated_outside};
 use crate::check::{INTERNAL_ERROR, Status, Status::Done};
 use crate::statement::StatementColumns;
 use crate::store::{OpenMode, Store};
-use crate::vendor::codes::CodeTable;
+use crate::td::codes::CodeTable;
 
 /// 2026-09-28T00:00Z: checks and lines fall from here over about five weeks.
 const START_MS: i64 = 1_790_553_600_000;
@@ -216,7 +216,6 @@ proptest! {
                 to: to.map(str::to_string),
                 price: None,
                 prices: Some(list.clone()),
-                currency: "USD".into(),
                 boundary_hours: 0,
                 details: None,
                 date_by,
@@ -246,7 +245,6 @@ proptest! {
             to: to.map(str::to_string),
             price: Some(Decimal::new(35, 3)),
             prices: None,
-            currency: "USD".into(),
             boundary_hours,
             details: None,
             date_by,

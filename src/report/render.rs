@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
 use serde::Serialize;
 
 /// Output formats of reports.
@@ -32,7 +32,7 @@ pub enum Format {
 
 /// One table of a report.
 #[derive(Debug, Clone, Default)]
-pub struct Section {
+pub(crate) struct Section {
     /// Its name for `--table` and the file name under `--output DIR/` (`totals`, `periods`...).
     pub key: String,
     pub title: String,
@@ -48,7 +48,7 @@ pub struct Section {
 }
 
 impl Section {
-    pub fn new(title: impl Into<String>, headers: &[&str]) -> Section {
+    pub(crate) fn new(title: impl Into<String>, headers: &[&str]) -> Section {
         let title = title.into();
         Section {
             key: title.to_lowercase().replace([' ', '-'], "_"),
@@ -59,23 +59,23 @@ impl Section {
     }
 
     /// The same section with money in the machine table's columns `columns`.
-    pub fn with_money(mut self, columns: &[&str]) -> Section {
+    pub(crate) fn with_money(mut self, columns: &[&str]) -> Section {
         self.money = columns.iter().map(|c| (*c).to_string()).collect();
         self
     }
 
     /// The same section under the key `key`.
-    pub fn keyed(mut self, key: &str) -> Section {
+    pub(crate) fn keyed(mut self, key: &str) -> Section {
         self.key = key.to_string();
         self
     }
 
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
     /// Adds a row to the machine table with `headers` (created on first use).
-    pub fn tidy_row(&mut self, headers: &[&str], cells: Vec<String>) {
+    pub(crate) fn tidy_row(&mut self, headers: &[&str], cells: Vec<String>) {
         let (_, rows) = self
             .tidy
             .get_or_insert_with(|| (headers.iter().map(|h| (*h).to_string()).collect(), vec![]));
@@ -83,7 +83,7 @@ impl Section {
     }
 
     /// The header and rows CSV writes.
-    pub fn machine(&self) -> (&[String], &[Vec<String>]) {
+    pub(crate) fn machine(&self) -> (&[String], &[Vec<String>]) {
         match &self.tidy {
             Some((h, r)) => (h, r),
             None => (&self.headers, &self.rows),
@@ -92,13 +92,13 @@ impl Section {
 }
 
 /// A share for machines: a fraction with full precision, empty when not defined.
-pub fn fraction(v: Option<f64>) -> String {
+pub(crate) fn fraction(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| v.to_string())
 }
 
 /// A chart for the HTML page: stacked bars, one bar per label.
 #[derive(Debug, Clone)]
-pub struct Chart {
+pub(crate) struct Chart {
     pub title: String,
     pub labels: Vec<String>,
     /// (series name, one value per label, CSS colour)
@@ -107,7 +107,7 @@ pub struct Chart {
 
 /// A whole report.
 #[derive(Debug, Clone)]
-pub struct Document {
+pub(crate) struct Document {
     pub title: String,
     /// Lines under the title (basis, zone, filters).
     pub summary: Vec<String>,
@@ -120,18 +120,18 @@ pub struct Document {
 
 impl Document {
     /// The keys of its sections, for `--table`.
-    pub fn keys(&self) -> Vec<&str> {
+    pub(crate) fn keys(&self) -> Vec<&str> {
         self.sections.iter().map(|s| s.key.as_str()).collect()
     }
 
     /// The section named `key`.
-    pub fn table(&self, key: &str) -> Option<&Section> {
+    pub(crate) fn table(&self, key: &str) -> Option<&Section> {
         self.sections.iter().find(|s| s.key == key)
     }
 }
 
 /// Writes `doc` as `format`; CSV writes its first section (see [`render_csv`]).
-pub fn render(doc: &Document, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn render(doc: &Document, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
     match format {
         Format::Table => render_table(doc, out),
         Format::Csv => match doc.sections.first() {
@@ -191,7 +191,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// A comfy-table preset: one rule under the header, nothing else (dense and greppable).
-const HEADER_RULE_ONLY: &str = "     ──            ";
+const HEADER_RULE_ONLY: TableStyle =
+    TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
 
 fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{}", doc.title)?;
@@ -206,7 +207,7 @@ fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
         } else {
             let mut table = Table::new();
             table
-                .load_preset(HEADER_RULE_ONLY)
+                .load_style(HEADER_RULE_ONLY)
                 .set_header(section.headers.iter().map(Cell::new));
             // Wrap to the terminal; in a file or a pipe, keep every row on one line.
             match terminal_width() {
@@ -246,7 +247,7 @@ fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// Writes one section as one tidy CSV table: its header, then its machine rows.
-pub fn render_csv(section: &Section, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn render_csv(section: &Section, out: &mut dyn Write) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(&mut *out);
     let (headers, rows) = section.machine();
     w.write_record(headers)?;
@@ -313,7 +314,7 @@ fn render_markdown(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// Escapes text for HTML element content and attribute values.
-pub fn html_escape(text: &str) -> String {
+pub(crate) fn html_escape(text: &str) -> String {
     let mut s = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -491,7 +492,7 @@ fn format_axis(v: f64) -> String {
 }
 
 /// A one-line trend of `values` with block characters (empty input gives an empty string).
-pub fn sparkline(values: &[f64]) -> String {
+pub(crate) fn sparkline(values: &[f64]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let max = values.iter().copied().fold(0.0, f64::max);
     values

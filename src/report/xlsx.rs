@@ -22,7 +22,7 @@ use super::render::{Document, Section};
 
 /// The money of a report's workbook: the currency and the number of decimals shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Money {
+pub(crate) struct Money {
     pub currency: String,
     pub scale: u32,
 }
@@ -84,7 +84,7 @@ fn date_time(cell: &str) -> Option<(ExcelDateTime, bool)> {
         return None;
     }
     let t = cell.parse::<jiff::Timestamp>().ok()?;
-    let z = t.to_zoned(jiff::tz::TimeZone::UTC);
+    let z = t.to_zoned_datetime(jiff::tz::TimeZone::UTC);
     let dt = ExcelDateTime::from_ymd(
         u16::try_from(z.year()).ok()?,
         z.month() as u8,
@@ -186,7 +186,7 @@ fn write_section(
 }
 
 /// The workbook of `doc`, as the bytes of an `.xlsx` file.
-pub fn workbook(doc: &Document) -> Result<Vec<u8>, XlsxError> {
+pub(crate) fn workbook(doc: &Document) -> Result<Vec<u8>, XlsxError> {
     let formats = Formats::new(doc.money.as_ref());
     let mut book = Workbook::new();
     let mut names: Vec<String> = Vec::new();

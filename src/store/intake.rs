@@ -40,8 +40,8 @@ pub struct IntakeStats {
 }
 
 /// Ids registered by one statement. SQLite journals each page a statement touches once per
-/// statement, so one upsert of 64 rows costs less per id than 64 upserts (a million random
-/// ids: 51 s -> 35 s with the statement journal in memory, before the larger cache below).
+/// statement, so one upsert of 64 rows costs less per id than 64 upserts (measurements in
+/// BENCHMARKS.md).
 const INTAKE_ROWS: usize = 64;
 
 /// Reads every source and records its ids against `run`, all in one transaction.
@@ -53,9 +53,9 @@ pub fn register(
 ) -> Result<IntakeStats, IntakeError> {
     // One transaction holds every new row and index entry, and a million ids touch far more
     // pages than SQLite's 2 MiB cache: it would spill pages to the WAL and read them back,
-    // again and again. An 8 MiB cache for this step alone, and statement journals in memory:
-    // a million random ids (UUIDs) register in 21 s instead of 35 s, for +7 MiB peak memory
-    // before the first request (16 MiB saved 2 s more). The fetch keeps the default cache.
+    // again and again. Rule: an 8 MiB cache for this step alone, and statement journals in
+    // memory (a few MiB of peak memory before the first request buys the intake of large
+    // inputs; BENCHMARKS.md has the numbers). The fetch keeps the default cache.
     // Both are put back afterwards (a report's large sort should spill to a file, not RAM).
     let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
     let temp: i64 = conn.query_row("PRAGMA temp_store", [], |r| r.get(0))?;

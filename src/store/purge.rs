@@ -15,7 +15,7 @@ use rusqlite::params;
 
 use super::{Store, StoreError, now_ms};
 use crate::check::DateBy;
-use crate::fetch::faces;
+use crate::faces;
 
 /// What a purge removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

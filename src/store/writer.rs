@@ -22,12 +22,12 @@ use crate::check::Status;
 
 /// The most operations committed in one transaction.
 /// The queue in front of the writer holds two batches: enough to ride out a checkpoint, and
-/// small enough that memory stays flat (4096 measured +12 MiB on 300k ids against 1024).
+/// small enough that memory stays flat whatever the number of ids.
 pub const MAX_BATCH: usize = 1024;
 
 /// How long a small batch (more than one operation, fewer than [`LINGER_BELOW`]) waits for more.
-/// Measured on 100k results from an instant vendor: 9,000 commits became 700 and the run was
-/// 7% faster; a single result (a slow or rate-limited vendor) is committed at once.
+/// Rule: results arriving close together share a commit (fewer fsyncs on a fast vendor); a
+/// single result (a slow or rate-limited vendor) is committed at once.
 pub const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 const LINGER_BELOW: usize = 256;
 
@@ -103,9 +103,8 @@ pub fn spawn(
     let store = Store::open(db, OpenMode::Existing)?;
     // Results update index pages all over the file (a check's bucket, its sequence id), so the
     // same pages are written again and again. Checkpointing every 10,000 pages (~40 MB of WAL)
-    // instead of SQLite's 1,000 folds many of those writes into one: a third less system time
-    // in the writer (measured on 100k results, 64 per commit). A larger page cache saved a
-    // little more CPU but cost 12 MiB of memory on 300k ids, so it stays at SQLite's default.
+    // instead of SQLite's 1,000 folds many of those writes into one. The page cache stays at
+    // SQLite's default: memory stays flat on large inputs (BENCHMARKS.md has the numbers).
     store
         .conn
         .execute_batch("PRAGMA wal_autocheckpoint = 10000;")?;

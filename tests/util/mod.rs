@@ -180,7 +180,7 @@ impl Tmpfs {
             .unwrap();
         assert!(
             ok.success(),
-            "mount {args:?} (LIVEAUDIT_ROOT_TESTS=1 needs root)"
+            "mount {args:?} (the tests marked `needs root` need root)"
         );
     }
 }
@@ -191,13 +191,45 @@ impl Drop for Tmpfs {
     }
 }
 
-/// Whether the root-only tests run; says how to enable them when not.
-pub fn root_tests(what: &str) -> bool {
-    let on = std::env::var("LIVEAUDIT_ROOT_TESTS").as_deref() == Ok("1");
-    if !on {
-        eprintln!("skipped: set LIVEAUDIT_ROOT_TESTS=1 (root) to {what}");
+/// A fetch against the mock, built flag by flag:
+/// `env.fetch("ids.csv").quick().flag("--concurrency", "4").run()`.
+pub struct Fetch<'a> {
+    env: &'a Env,
+    input: String,
+    flags: Vec<String>,
+}
+
+impl Env {
+    /// A `fetch` of `input` (a path under the test directory, or `-`).
+    pub fn fetch(&self, input: &str) -> Fetch<'_> {
+        Fetch {
+            env: self,
+            input: input.to_string(),
+            flags: Vec::new(),
+        }
     }
-    on
+}
+
+impl Fetch<'_> {
+    /// No rate limit and back-off waits of at most 100 ms: the usual test run.
+    pub fn quick(self) -> Self {
+        self.flag("--backoff-max-ms", "100").flag("--rate", "0")
+    }
+
+    /// One more flag with its value.
+    pub fn flag(mut self, name: &str, value: &str) -> Self {
+        self.flags.push(name.to_string());
+        self.flags.push(value.to_string());
+        self
+    }
+
+    /// Runs it to the end.
+    pub fn run(self) -> Run {
+        let mut args = vec!["fetch"];
+        args.extend(self.flags.iter().map(String::as_str));
+        args.push(&self.input);
+        self.env.run(&args)
+    }
 }
 
 /// `n` ids of the form `lv-00000042`, one per line, with a header.

@@ -11,27 +11,27 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
-use crate::app::{Failure, attacks_document, billing_document, fetch_status};
 use std::io::Write;
 
-use crate::check::DateBy;
-use crate::cli::{
-    AttacksArgs, BillingArgs, DemoArgs, GlobalArgs, Period, ReconcileArgs, ReportArgs,
-};
+use super::fetch::{fetch_failure, fetch_status};
+use super::reconcile::reconcile_document;
+use super::report::{attacks_document, billing_document, report_context};
+use crate::cli::{Cli, Command, DemoArgs, GlobalArgs, ReportCommand};
 use crate::config::{Secret, VendorSettings};
 use crate::exit::ExitStatus;
+use crate::failure::Failure;
 use crate::fetch::FetchOptions;
 use crate::fetch::progress::ProgressMode;
 use crate::fetch::retry::RetryPolicy;
 use crate::input::{InputOptions, Source};
 use crate::mock::{FaultKind, MockOptions, MockServer};
 use crate::report::render::{Format, render};
-use crate::vendor::client::ClientOptions;
-use crate::vendor::codes::CodeTable;
+use crate::td::client::ClientOptions;
+use crate::td::codes::CodeTable;
 
 /// The sample id list and statement, built in for runs outside the source tree.
-const BUILT_IN_SAMPLE: &str = include_str!("../sample_data/checks.csv");
-const BUILT_IN_STATEMENT: &str = include_str!("../sample_data/statement.csv");
+const BUILT_IN_SAMPLE: &str = include_str!("../../sample_data/checks.csv");
+const BUILT_IN_STATEMENT: &str = include_str!("../../sample_data/statement.csv");
 
 /// The demo's rate limit (requests per second).
 const DEMO_RATE: u32 = 400;
@@ -45,7 +45,7 @@ fn say(global: &GlobalArgs, line: String) {
     }
 }
 
-pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Failure> {
+pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Failure> {
     let tmp = tempfile::tempdir().map_err(Failure::internal)?;
     let (sample, statement) = if args.data.join("checks.csv").is_file() {
         (
@@ -152,9 +152,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
             }
         },
     };
-    let report = crate::fetch::run(opts)
-        .await
-        .map_err(crate::app::fetch_failure)?;
+    let report = crate::fetch::run(opts).await.map_err(fetch_failure)?;
     let stats = mock.stats();
     say(
         global,
@@ -171,70 +169,62 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
     );
 
     // One billing day for every report: the sample vendor bills by Singapore's day.
-    let mut ctx = crate::app::report_context(global, Some("Asia/Singapore"), Some(&db))?;
-    let common = ReportArgs {
-        by: Period::Week,
-        from: None,
-        to: None,
-        tz: None,
-        date_by: DateBy::Event,
-        format: Some(Format::Table),
-        table: None,
-        output: None,
-        raw_cells: false,
+    let mut ctx = report_context(global, Some("Asia/Singapore"), Some(&db))?;
+    let billing = match demo_command(&[
+        "report",
+        "billing",
+        "--by",
+        "week",
+        "--format",
+        "table",
+        "--price",
+        "0.035",
+        "--currency",
+        "USD",
+    ])? {
+        Command::Report(ReportCommand::Billing(args)) => billing_document(&ctx, &args)?,
+        _ => unreachable!("parsed as report billing"),
     };
-    let billing = billing_document(
-        &ctx,
-        &BillingArgs {
-            common: common.clone(),
-            price: Some("0.035".into()),
-            prices: None,
-            currency: "USD".into(),
-        },
-    )?;
-    let attacks = attacks_document(
-        &ctx,
-        &AttacksArgs {
-            common: ReportArgs {
-                by: Period::Day,
-                ..common
-            },
-            dimension: Some("channel".into()),
-            top: 5,
-            spike_factor: 2.0,
-            spike_min: 10,
-            baseline: 7,
-            fail_on_spike: false,
-        },
-    )?;
-    let (reconciled, _clean) = crate::app::reconcile_document(
-        &mut ctx,
-        &ReconcileArgs {
-            statement,
-            tz: None,
-            date_by: DateBy::Event,
-            table: None,
-            from: None,
-            to: None,
-            price: Some("0.035".into()),
-            prices: None,
-            currency: "USD".into(),
-            tolerance: 0,
-            amount_tolerance: "0".into(),
-            boundary_hours: 12,
-            details: None,
-            statement_id_column: None,
-            statement_sequence_column: None,
-            statement_time_column: None,
-            statement_code_column: None,
-            statement_amount_column: None,
-            statement_count_column: None,
-            statement_period_column: None,
-            format: None,
-            output: None,
-            raw_cells: false,
-        },
-    )?;
+    let attacks = match demo_command(&[
+        "report",
+        "attacks",
+        "--by",
+        "day",
+        "--format",
+        "table",
+        "--dimension",
+        "channel",
+        "--top",
+        "5",
+        "--spike-factor",
+        "2",
+        "--spike-min",
+        "10",
+        "--baseline",
+        "7",
+    ])? {
+        Command::Report(ReportCommand::Attacks(args)) => attacks_document(&ctx, &args)?,
+        _ => unreachable!("parsed as report attacks"),
+    };
+    let statement = statement.to_string_lossy();
+    let (reconciled, _clean) = match demo_command(&[
+        "reconcile",
+        "--statement",
+        &statement,
+        "--price",
+        "0.035",
+        "--currency",
+        "USD",
+        "--tolerance",
+        "0",
+        "--amount-tolerance",
+        "0",
+        "--boundary-hours",
+        "12",
+    ])? {
+        Command::Reconcile(args) => reconcile_document(&mut ctx, &args)?,
+        _ => unreachable!("parsed as reconcile"),
+    };
     let mut out = std::io::stdout().lock();
     for doc in [&billing, &attacks, &reconciled] {
         render(doc, Format::Table, &mut out).map_err(Failure::internal)?;
@@ -248,4 +238,13 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Fail
         );
     }
     Ok(fetch_status(&report))
+}
+
+/// The demo's reports are asked for as a user would ask: the words of a command line, parsed
+/// by the program's own flag definitions, so the demo never builds an argument struct by hand.
+fn demo_command(words: &[&str]) -> Result<Command, Failure> {
+    let argv = std::iter::once("liveaudit").chain(words.iter().copied());
+    <Cli as clap::Parser>::try_parse_from(argv)
+        .map(|cli| cli.command)
+        .map_err(|e| Failure::internal(anyhow!("the demo's own command line: {e}")))
 }

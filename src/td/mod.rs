@@ -1,4 +1,4 @@
-//! The vendor's API: what it answers and how we talk to it.
+//! The TrustDecision API client: what the vendor answers and how we talk to it.
 //!
 //! - [`codes`]: the code table (category, family, charged) with user overrides.
 //! - [`answer`]: parsing answers and classifying every outcome (final, retry, give up, stop).

@@ -1,0 +1,468 @@
+//! `liveaudit fetch`: flags to checked [`FetchOptions`], the run, its summary on stderr and the
+//! `--summary-file` / `--metrics-file` it leaves for a scheduler.
+//!
+//! Policy: every flag is checked before anything is sent; the exit status of a finished run
+//! follows from how it stopped ([`fetch_status`]); a failure writing the run files is logged,
+//! never turned into another exit status.
+
+use std::io::{IsTerminal, Write};
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+
+use super::{code_table, layers, seconds, writable_later};
+use crate::cli::{BadTimesArg, FetchArgs, GlobalArgs, LogFormat};
+use crate::config::{Layers, RateValue};
+use crate::exit::ExitStatus;
+use crate::failure::Failure;
+use crate::fetch::adaptive::AutoRate;
+use crate::fetch::pace::Rate;
+use crate::fetch::progress::ProgressMode;
+use crate::fetch::{FetchError, FetchOptions, FetchReport, StopCause};
+use crate::input::{BadTimes, InputOptions};
+use crate::store::intake::IntakeError;
+use crate::store::{OpenMode, Store};
+use crate::td::answer::StopReason;
+use crate::td::client::ClientOptions;
+
+fn progress_mode(global: &GlobalArgs) -> ProgressMode {
+    if global.quiet {
+        ProgressMode::Quiet
+    } else if global.log_format == LogFormat::Text && std::io::stderr().is_terminal() {
+        ProgressMode::Bar
+    } else {
+        ProgressMode::Lines {
+            every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The zone `--until` is read in: the one `tz` setting (`--tz`, `LIVEAUDIT_TZ`, the config
+/// file's `tz`, else UTC), as every report reads it.
+pub(crate) fn schedule_zone(
+    global: &GlobalArgs,
+    args: &FetchArgs,
+) -> Result<jiff::tz::TimeZone, Failure> {
+    let name = layers(global, &args.vendor)?.tz(args.tz.as_deref());
+    jiff::tz::TimeZone::get(name.trim()).map_err(|_| {
+        Failure::usage(anyhow!(
+            "time zone {name:?} (from --tz, LIVEAUDIT_TZ or the config file's tz) is not known; \
+             use an IANA name such as UTC or Asia/Jakarta"
+        ))
+    })
+}
+
+/// The fetch's cut-off from `--max-duration`/`--until`, counted from `now`.
+pub(crate) fn fetch_cutoff(
+    global: &GlobalArgs,
+    args: &FetchArgs,
+    now: jiff::Timestamp,
+) -> Result<Option<crate::schedule::Cutoff>, Failure> {
+    if args.max_duration.is_none() && args.until.is_none() {
+        return Ok(None);
+    }
+    let zone = schedule_zone(global, args)?;
+    crate::schedule::cutoff(
+        args.max_duration.as_deref(),
+        args.until.as_deref(),
+        &zone,
+        now,
+    )
+    .map_err(Failure::usage)
+}
+
+/// Builds validated fetch options from the flags (nothing is sent or written).
+pub(crate) fn fetch_options(
+    global: &GlobalArgs,
+    args: &FetchArgs,
+) -> Result<FetchOptions, Failure> {
+    let started = std::time::Instant::now();
+    let cutoff = fetch_cutoff(global, args, jiff::Timestamp::now())?;
+    writable_later("summary-file", args.summary_file.as_deref())?;
+    writable_later("metrics-file", args.metrics_file.as_deref())?;
+    let layers = layers(global, &args.vendor)?;
+    let vendor = layers.vendor(true, false)?;
+    let codes = code_table(&layers)?;
+    let zone = jiff::tz::TimeZone::get(&args.input_tz).map_err(|_| {
+        Failure::usage(anyhow!(
+            "--input-tz {:?} is not a known time zone; use an IANA name such as UTC or Asia/Jakarta",
+            args.input_tz
+        ))
+    })?;
+    let burst = NonZeroU32::new(args.burst)
+        .ok_or_else(|| Failure::usage(anyhow!("--burst must be at least 1")))?;
+    if args.breaker == 0 {
+        return Err(Failure::usage(anyhow!("--breaker must be at least 1")));
+    }
+    if args.concurrency == Some(0) {
+        return Err(Failure::usage(anyhow!("--concurrency must be at least 1")));
+    }
+    if args.max_body_mib == 0 || args.max_body_mib > 1024 {
+        return Err(Failure::usage(anyhow!(
+            "--max-body-mib must be between 1 and 1024"
+        )));
+    }
+    let (sources, skipped) =
+        crate::input::sources_from_args(&args.files).map_err(Failure::usage)?;
+    for note in skipped {
+        tracing::warn!("{note}");
+    }
+    let delimiter = args.delimiter.as_deref().map(delimiter_flag).transpose()?;
+    for format in &args.time_format {
+        crate::input::times::check_format(format).map_err(|e| Failure::usage(anyhow!(e)))?;
+    }
+    if let Some(dir) = &args.save_images {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating --save-images directory {}", dir.display()))
+            .map_err(Failure::usage)?;
+    }
+    let timeout = seconds("timeout", args.timeout)?;
+    let rate = fetch_rate(&layers, args)?;
+    Ok(FetchOptions {
+        db: layers.db(),
+        sources,
+        input: InputOptions {
+            id_column: args.id_column.clone(),
+            time_column: args.time_column.clone(),
+            zone: Some(zone),
+            delimiter,
+            time_formats: args.time_format.clone(),
+            bad_times: match args.bad_times {
+                BadTimesArg::Stop => BadTimes::Stop,
+                BadTimesArg::FetchTime => BadTimes::FetchTime,
+            },
+            sheet: args.sheet.clone(),
+            interrupted: None,
+        },
+        vendor,
+        codes,
+        rate,
+        burst,
+        concurrency: args.concurrency,
+        client: ClientOptions {
+            timeout,
+            connect_timeout: timeout.min(Duration::from_secs(10)),
+            max_body: args.max_body_mib * 1024 * 1024,
+            ..ClientOptions::default()
+        },
+        retry: crate::fetch::retry::RetryPolicy {
+            max_retries: args.max_retries,
+            retry_after_cap: Duration::from_secs(args.max_retry_after.max(1)),
+            // A maximum below the minimum lowers the minimum too: the user asked for short waits.
+            min_delay: Duration::from_millis(args.backoff_min_ms.min(args.backoff_max_ms).max(1)),
+            max_delay: Duration::from_millis(args.backoff_max_ms.max(1)),
+        },
+        breaker_threshold: args.breaker,
+        save_images: args.save_images.clone(),
+        progress: progress_mode(global),
+        // A budget beyond what the clock can count is no budget at all.
+        deadline: cutoff.and_then(|c| started.checked_add(c.after)),
+    })
+}
+
+/// The rate from `--rate` (or its environment and file layers) and, under `auto`, its bounds.
+fn fetch_rate(layers: &Layers, args: &FetchArgs) -> Result<Rate, Failure> {
+    let given = layers
+        .rate(args.rate, RateValue::PerSec(crate::fetch::DEFAULT_RATE))
+        .map_err(Failure::usage)?;
+    match given {
+        RateValue::PerSec(n) => Ok(NonZeroU32::new(n).map_or(Rate::Unlimited, Rate::Fixed)),
+        RateValue::Auto => {
+            if args.min_rate == 0 || args.min_rate > args.max_rate {
+                return Err(Failure::usage(anyhow!(
+                    "--min-rate {} and --max-rate {}: give 1 <= --min-rate <= --max-rate",
+                    args.min_rate,
+                    args.max_rate
+                )));
+            }
+            Ok(Rate::Auto(AutoRate {
+                min: f64::from(args.min_rate),
+                max: f64::from(args.max_rate),
+            }))
+        }
+    }
+}
+
+/// `--delimiter`: one of `,` `;` `|`, `tab` (or `\t`), or any single ASCII punctuation byte.
+fn delimiter_flag(value: &str) -> Result<u8, Failure> {
+    match value {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        v if v.len() == 1 && v.as_bytes()[0].is_ascii_punctuation() && v != "\"" => {
+            Ok(v.as_bytes()[0])
+        }
+        v => Err(Failure::usage(anyhow!(
+            "--delimiter {:?} is not a delimiter; give one of , ; | tab",
+            crate::input::shown(v)
+        ))),
+    }
+}
+
+/// Runs `liveaudit fetch`.
+pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failure> {
+    let started = jiff::Timestamp::now();
+    let clock = std::time::Instant::now();
+    let mut db = None;
+    let result = async {
+        let opts = fetch_options(global, &args)?;
+        if let Some(deadline) = opts.deadline {
+            let at = started
+                .checked_add(deadline.saturating_duration_since(clock))
+                .unwrap_or(started);
+            tracing::info!(
+                cutoff = %crate::timestamp::format_utc(at.as_millisecond()),
+                "time budget: no new id is started after the cut-off"
+            );
+        }
+        db = Some(opts.db.clone());
+        crate::fetch::run(opts).await.map_err(fetch_failure)
+    }
+    .await;
+    let status = match &result {
+        Ok(report) => fetch_status(report),
+        Err(failure) => failure.status,
+    };
+    if let Ok(report) = &result {
+        print_summary(
+            report,
+            db.as_deref().unwrap_or(Path::new("")),
+            global.log_format,
+            status,
+        );
+    }
+    let ending = RunEnding {
+        started,
+        elapsed: clock.elapsed(),
+        status,
+        report: result.as_ref().ok(),
+        error: result.as_ref().err().map(|f| format!("{:#}", f.error)),
+        cutoff: fetch_cutoff(global, &args, started).ok().flatten(),
+        db: db.as_deref(),
+    };
+    write_run_files(global, &args, &ending);
+    result.map(|_| status)
+}
+
+/// How a fetch ended, for the summary and metrics files.
+struct RunEnding<'a> {
+    started: jiff::Timestamp,
+    elapsed: Duration,
+    status: ExitStatus,
+    report: Option<&'a FetchReport>,
+    error: Option<String>,
+    cutoff: Option<crate::schedule::Cutoff>,
+    db: Option<&'a Path>,
+}
+
+/// Writes `--summary-file` and `--metrics-file`. A failure here is logged, never turned into
+/// another exit status: the run's own outcome is what the files and the status report.
+fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
+    use crate::run_summary::{InputAfter, RunSummary, ThisRun};
+    let finished = jiff::Timestamp::now();
+    if let Some(path) = &args.summary_file {
+        let summary = RunSummary {
+            run_id: e.report.map(|r| r.run_id),
+            command: "fetch",
+            started_at: crate::timestamp::format_utc(e.started.as_millisecond()),
+            finished_at: crate::timestamp::format_utc(finished.as_millisecond()),
+            duration_secs: (e.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            exit_status: e.status.code(),
+            outcome: e
+                .report
+                .map_or("error", crate::run_summary::outcome)
+                .to_string(),
+            stop_reason: e
+                .report
+                .and_then(|r| r.stop.as_ref().map(ToString::to_string))
+                .or_else(|| e.error.clone()),
+            cutoff_at: e
+                .cutoff
+                .as_ref()
+                .map(|c| crate::timestamp::format_utc(c.at.as_millisecond())),
+            this_run: e.report.map(ThisRun::of),
+            input_after: e.report.map(InputAfter::of),
+            database: e.db.map(|p| p.display().to_string()),
+        };
+        if let Err(err) = crate::run_summary::append(path, &summary) {
+            tracing::error!(path = %path.display(), error = %err, "could not write the summary file");
+        }
+    }
+    if let Some(path) = &args.metrics_file {
+        let mut metrics = crate::metrics::Metrics {
+            ended_at: finished.as_millisecond() as f64 / 1000.0,
+            duration_secs: e.elapsed.as_secs_f64(),
+            exit_status: e.status.code(),
+            ids_left: e.report.map(|r| r.counts.unresolved()),
+            ..crate::metrics::Metrics::default()
+        };
+        // The database as it is now; an ending before it existed still writes the status.
+        if let Some(db) = e.db.filter(|p| p.exists())
+            && let Ok(store) = Store::open(db, OpenMode::Existing)
+        {
+            if let Some(r) = e.report {
+                metrics.requests =
+                    crate::metrics::requests_by_outcome(&store, r.run_id).unwrap_or_default();
+            }
+            metrics.ids_pending = store.status_counts(None).ok().map(|c| c.unresolved());
+            let layers = layers(global, &args.vendor).ok();
+            if let Some(codes) = layers.as_ref().and_then(|l| code_table(l).ok()) {
+                metrics.checks = crate::metrics::checks_by_class(&store, &codes).ok();
+            }
+        }
+        let text = crate::metrics::render(&metrics);
+        if let Err(err) = crate::metrics::write_atomic(path, &text) {
+            tracing::error!(path = %path.display(), error = %err, "could not write the metrics file");
+        }
+    }
+}
+
+/// Maps a fetch error to its exit status.
+pub(crate) fn fetch_failure(e: FetchError) -> Failure {
+    match e {
+        FetchError::Intake(IntakeError::Input(crate::input::InputError::Interrupted)) => Failure {
+            status: ExitStatus::Interrupted,
+            error: anyhow::Error::new(crate::input::InputError::Interrupted),
+        },
+        FetchError::Intake(IntakeError::Input(input)) => Failure::usage(
+            anyhow::Error::new(input).context("reading the input (nothing was sent)"),
+        ),
+        FetchError::Intake(IntakeError::Store(s)) | FetchError::Store(s) => s.into(),
+        FetchError::Vendor(v) => Failure::internal(v),
+    }
+}
+
+/// The exit status a finished fetch reports.
+pub(crate) fn fetch_status(report: &FetchReport) -> ExitStatus {
+    match &report.stop {
+        Some(StopCause::Vendor(StopReason::Misconfigured { .. } | StopReason::LicenseApi)) => {
+            ExitStatus::Usage
+        }
+        Some(StopCause::Vendor(_)) => ExitStatus::Refused,
+        Some(StopCause::Interrupted) => ExitStatus::Interrupted,
+        Some(StopCause::CutOff) => ExitStatus::Incomplete,
+        Some(StopCause::Storage(_)) => ExitStatus::Internal,
+        Some(StopCause::Outage { .. }) => ExitStatus::Incomplete,
+        None if report.complete() => ExitStatus::Ok,
+        None => ExitStatus::Incomplete,
+    }
+}
+
+fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStatus) {
+    let t = &r.tally;
+    let c = &r.counts;
+    let secs = r.elapsed.as_secs_f64();
+    let per_sec = if secs > 0.0 {
+        t.requests as f64 / secs
+    } else {
+        0.0
+    };
+    let next = match (&r.stop, c.failed + c.pending) {
+        (Some(StopCause::Vendor(StopReason::CredentialsRefused { .. })), _) => {
+            "fix the credentials (check with `liveaudit license`), then run the same command again"
+        }
+        (Some(StopCause::Vendor(StopReason::Account { .. })), _) => {
+            "the account is stopped at the vendor; when it is open again, run the same command again"
+        }
+        (Some(StopCause::CutOff), _) => "the next run continues with the ids left",
+        (Some(StopCause::Vendor(StopReason::LicenseApi | StopReason::Misconfigured { .. })), _) => {
+            "fix the result URL, then run the same command again"
+        }
+        (Some(_), _) | (None, 1..) => "run the same command again to fetch the rest",
+        (None, _) => "nothing left to fetch",
+    };
+    let cut_off = (r.stop == Some(StopCause::CutOff))
+        .then(|| format!("cut off: {} ids left for the next run", c.unresolved()));
+    match format {
+        // This run's work under `run_*`, the input's state after it under `input_*`.
+        LogFormat::Json => tracing::info!(
+            run = r.run_id,
+            exit_status = status.code(),
+            run_ids = r.intake.distinct,
+            run_duplicates = r.intake.duplicates,
+            run_blank = r.intake.input.blank_ids,
+            run_to_fetch = r.to_fetch,
+            run_requests = t.requests,
+            run_retries = t.retries,
+            run_rate_limited = t.rate_limited,
+            run_resolved = t.resolved,
+            run_charged = t.charged,
+            run_attacks = t.attacks,
+            run_unknown_codes = t.unknown_codes,
+            run_failed = t.failed,
+            input_done = c.done,
+            input_internal_error = c.internal_error,
+            input_failed = c.failed,
+            input_pending = c.pending,
+            ids_left = c.unresolved(),
+            run_dated_by_fetch = r.intake.input.bad_times,
+            elapsed_secs = (secs * 1000.0).round() / 1000.0,
+            rate_settled_per_sec = r.auto.map(|e| e.settled.floor()),
+            limit_found_per_sec = r.auto.and_then(|e| e.limit).map(f64::round),
+            stop = r.stop.as_ref().map(ToString::to_string),
+            cut_off,
+            next,
+            "run finished"
+        ),
+        LogFormat::Text => {
+            let mut lines = vec![
+                format!(
+                    "run {}: {} ids ({} duplicates, {} blank skipped), {} needed the vendor",
+                    r.run_id,
+                    r.intake.distinct,
+                    r.intake.duplicates,
+                    r.intake.input.blank_ids,
+                    r.to_fetch
+                ),
+                format!(
+                    "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
+                    t.requests,
+                    t.retries,
+                    t.rate_limited,
+                    secs,
+                    per_sec,
+                    match r.auto.and_then(|e| e.concurrency) {
+                        Some(now) =>
+                            format!("{now} (following the rate, at most {})", r.concurrency),
+                        None => r.concurrency.to_string(),
+                    }
+                ),
+                format!(
+                    "this run resolved {} (charged {}, attacks {}, unknown codes {}), failed {}",
+                    t.resolved, t.charged, t.attacks, t.unknown_codes, t.failed
+                ),
+                format!(
+                    "ids of this input now: {} done, {} kept at {} (provisional: asked again next run), {} failed, {} pending",
+                    c.done,
+                    c.internal_error,
+                    crate::check::INTERNAL_ERROR,
+                    c.failed,
+                    c.pending
+                ),
+            ];
+            if let Some(auto) = &r.auto {
+                lines.insert(2, auto.summary());
+            }
+            if r.intake.input.bad_times > 0 {
+                lines.insert(
+                    1,
+                    format!(
+                        "{} checks with an unreadable time are dated by their fetch time \
+                         (--bad-times fetch-time)",
+                        r.intake.input.bad_times
+                    ),
+                );
+            }
+            match (&cut_off, &r.stop) {
+                (Some(line), _) => lines.push(line.clone()),
+                (None, Some(stop)) => lines.push(format!("stopped: {stop}")),
+                (None, None) => {}
+            }
+            lines.push(format!("database: {}; next: {next}", db.display()));
+            let mut err = crate::text::SafeStderr::plain();
+            for line in lines {
+                let _ = writeln!(err, "{line}");
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! `liveaudit purge`: drops scores and face digests of checks dated before a day.
+//!
+//! Policy: codes, sequence ids and times stay (billing needs them); a purge takes the fetch
+//! lock so it never races a run; `--dry-run` changes nothing.
+
+use std::io::Write;
+
+use anyhow::anyhow;
+
+use super::layers;
+use crate::cli::{GlobalArgs, PurgeArgs, VendorArgs};
+use crate::exit::ExitStatus;
+use crate::failure::Failure;
+use crate::report::{ReportError, Window};
+use crate::store::{OpenMode, Store, StoreError};
+
+/// Runs `liveaudit purge`.
+pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus, Failure> {
+    let window =
+        Window::new(&args.tz, crate::cli::Period::Day, Some(&args.before), None).map_err(|e| {
+            match e {
+                ReportError::Date { value, .. } => {
+                    Failure::usage(anyhow!("--before {value:?} is not a date; use YYYY-MM-DD"))
+                }
+                other => other.into(),
+            }
+        })?;
+    let Some(before_ms) = window.bounds_ms().0 else {
+        return Err(Failure::usage(anyhow!(
+            "--before {} is out of range",
+            args.before
+        )));
+    };
+    let layers = layers(global, &VendorArgs::default())?;
+    let db = layers.db();
+    if args.dry_run {
+        let store = Store::open(&db, OpenMode::Existing)?;
+        let would = crate::store::purge::count(&store, before_ms)?;
+        let _ = writeln!(
+            std::io::stdout(),
+            "dry run: would purge scores and face digests of {would} checks dated before {} ({}); \
+             nothing was changed",
+            args.before,
+            args.tz
+        );
+        return Ok(ExitStatus::Ok);
+    }
+    if !db.exists() {
+        return Err(StoreError::Missing { path: db }.into());
+    }
+    let _lock = crate::store::FetchLock::acquire(&db)?;
+    let mut store = Store::open(&db, OpenMode::Existing)?;
+    let purged = crate::store::purge::purge(&mut store, before_ms, args.images.as_deref())?;
+    let _ = writeln!(
+        std::io::stdout(),
+        "purged scores and face digests of {} checks dated before {} ({}); {} image files deleted; \
+         codes, sequence ids and times are kept for billing",
+        purged.checks,
+        args.before,
+        args.tz,
+        purged.image_files
+    );
+    Ok(ExitStatus::Ok)
+}

@@ -1,0 +1,104 @@
+//! `liveaudit reconcile`: the vendor's statement against the database, and the discrepancies.
+//!
+//! Policy: the zone, dates, price and tolerances are checked before the statement is read;
+//! neither `--details` nor `--output` may be the database; exit status 5 when the
+//! discrepancies are beyond the tolerances.
+
+use anyhow::{Context, anyhow};
+
+use super::report::{ReportContext, report_store};
+use crate::cli::{GlobalArgs, ReconcileArgs};
+use crate::exit::ExitStatus;
+use crate::failure::Failure;
+use crate::output::emit;
+use crate::report::render::Document;
+use crate::report::{Window, billing};
+
+/// Runs a reconcile and renders it; `Ok(true)` when clean within the tolerances.
+pub(crate) fn reconcile_document(
+    ctx: &mut ReportContext,
+    args: &ReconcileArgs,
+) -> Result<(Document, bool), Failure> {
+    let tz = ctx.tz.clone();
+    let list = ctx.price_list(args.price.as_deref(), args.prices.as_deref())?;
+    let (store, codes) = (&mut ctx.store, &ctx.codes);
+    use crate::report::reconcile::{self, ReconcileError, ReconcileOptions};
+    let price = args
+        .price
+        .as_deref()
+        .map(billing::parse_price)
+        .transpose()?;
+    let currency = list
+        .as_ref()
+        .map_or_else(|| args.currency.clone(), |l| l.currency.clone());
+    let amount_tolerance = billing::parse_price(&args.amount_tolerance).map_err(|_| {
+        Failure::usage(anyhow!(
+            "--amount-tolerance {:?} is not an amount; use a plain decimal such as 0.50",
+            args.amount_tolerance
+        ))
+    })?;
+    // Validate the zone and dates before reading anything.
+    Window::new(
+        &tz,
+        crate::check::Period::Day,
+        args.from.as_deref(),
+        args.to.as_deref(),
+    )?;
+    let opts = ReconcileOptions {
+        statement: args.statement.clone(),
+        columns: crate::statement::StatementColumns {
+            id: args.statement_id_column.clone(),
+            sequence: args.statement_sequence_column.clone(),
+            time: args.statement_time_column.clone(),
+            code: args.statement_code_column.clone(),
+            amount: args.statement_amount_column.clone(),
+            count: args.statement_count_column.clone(),
+            period: args.statement_period_column.clone(),
+        },
+        tz_name: tz,
+        from: args.from.clone(),
+        to: args.to.clone(),
+        price,
+        prices: list,
+        boundary_hours: args.boundary_hours,
+        details: args.details.clone(),
+        date_by: args.date_by,
+    };
+    let result = reconcile::reconcile(&mut store.conn, codes, &opts).map_err(|e| match e {
+        ReconcileError::Statement(s) => Failure::usage(s),
+        ReconcileError::Report(r) => r.into(),
+        other => Failure::internal(other),
+    })?;
+    if let Some(p) = &args.details {
+        reconcile::ensure_details_header(p)
+            .with_context(|| format!("writing {}", p.display()))
+            .map_err(Failure::internal)?;
+    }
+    let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
+    Ok((reconcile::document(&result, &currency), clean))
+}
+
+/// Runs `liveaudit reconcile`.
+pub(crate) fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
+    let mut ctx = report_store(global, args.tz.as_deref())?;
+    let db = ctx.store.path().to_path_buf();
+    for (what, path) in [("--details", &args.details), ("--output", &args.output)] {
+        if let Some(p) = path {
+            crate::store::refuse_output_on_database(what, p, &db)?;
+        }
+    }
+    let (doc, clean) = reconcile_document(&mut ctx, args)?;
+    emit(
+        &doc,
+        args.format,
+        args.output.as_deref(),
+        args.table.as_deref(),
+        &db,
+        args.raw_cells,
+    )?;
+    Ok(if clean {
+        ExitStatus::Ok
+    } else {
+        ExitStatus::Discrepancies
+    })
+}

@@ -1,0 +1,89 @@
+//! The one error type of a command: an error with the exit status it ends the process with.
+//!
+//! Policy: every failure a command can meet maps to one documented [`ExitStatus`] here or where
+//! it is raised; `main` prints the message and ends the process with [`Failure::exit_status`].
+//! Nothing in the library ends the process itself.
+
+use crate::config::ConfigError;
+use crate::exit::ExitStatus;
+use crate::report::ReportError;
+use crate::store::StoreError;
+
+/// An error with the exit status it ends the process with.
+#[derive(Debug)]
+pub struct Failure {
+    /// The status the process ends with (see [`Failure::exit_status`]).
+    pub status: ExitStatus,
+    /// What went wrong, with the context that says where and how to fix it.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// The status the process ends with.
+    pub fn exit_status(&self) -> ExitStatus {
+        self.status
+    }
+
+    /// A usage, configuration or input error (status 2): nothing was sent.
+    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            status: ExitStatus::Usage,
+            error: error.into(),
+        }
+    }
+
+    /// An unexpected internal error (status 1).
+    pub fn internal(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            status: ExitStatus::Internal,
+            error: error.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::usage(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        if e.is_read_only() {
+            return Failure::usage(anyhow::Error::new(e).context(
+                "the database cannot be written (read-only file or file system); give a \
+                 writable --db or LIVEAUDIT_DB",
+            ));
+        }
+        if e.is_corrupt() && matches!(e, StoreError::Query(_) | StoreError::Sqlite { .. }) {
+            return Failure::usage(anyhow::Error::new(e).context(
+                "the database is damaged (SQLite reports corruption); restore it from a backup, \
+                 or give another --db and fetch again",
+            ));
+        }
+        let status = match e {
+            StoreError::NotADatabase { .. }
+            | StoreError::NewerSchema { .. }
+            | StoreError::Missing { .. }
+            | StoreError::Foreign { .. }
+            | StoreError::Uri { .. }
+            | StoreError::OutputIsDatabase { .. }
+            | StoreError::Busy { .. } => ExitStatus::Usage,
+            _ if e.is_corrupt() => ExitStatus::Usage,
+            _ => ExitStatus::Internal,
+        };
+        Failure {
+            status,
+            error: e.into(),
+        }
+    }
+}
+
+impl From<ReportError> for Failure {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Store(s) => s.into(),
+            other => Failure::usage(other),
+        }
+    }
+}

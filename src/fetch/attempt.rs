@@ -1,0 +1,268 @@
+//! One id: its attempts until a final answer (or a reason to stop), the rows they leave in the
+//! attempts log, and the face image when asked for.
+
+use super::*;
+
+/// How one id's round of attempts ended. The attempt that ended it rides along with the
+/// ending when it has not been written yet, so a one-request id costs one write, and its
+/// attempt row and result are committed together.
+pub(super) enum Ending {
+    Resolved(ResultAnswer, Option<AttemptRow>),
+    Failed(Fault, Option<AttemptRow>),
+    /// The run stopped first: the id stays as it was.
+    Stopped,
+}
+
+/// Asks the vendor for one id, then records how the round ended with the number of attempts
+/// it took (retried attempts are written as they happen; the one that ended the round is
+/// written with the ending).
+pub(super) async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch) {
+    let mut attempts = 0;
+    let ending = attempt_until_final(ctx, &liveness_id, &mut attempts).await;
+    let op = match ending {
+        Ending::Resolved(answer, last_attempt) => {
+            match save_face(ctx, &liveness_id, &answer).await {
+                Ok(()) => resolved_op(ctx, check, answer, attempts, last_attempt),
+                Err(error) => {
+                    // The answer is not stored: the id stays unresolved, so a later run asks
+                    // again and writes its image then.
+                    Tally::add(&ctx.tally.failed);
+                    WriteOp::Failed {
+                        check,
+                        error,
+                        attempts,
+                        last_attempt,
+                    }
+                }
+            }
+        }
+        Ending::Failed(fault, last_attempt) => {
+            Tally::add(&ctx.tally.failed);
+            WriteOp::Failed {
+                check,
+                error: fault.to_string(),
+                attempts,
+                last_attempt,
+            }
+        }
+        Ending::Stopped if attempts > 0 => WriteOp::Tried { check, attempts },
+        Ending::Stopped => return,
+    };
+    ctx.write(op).await;
+}
+
+/// The attempt loop of one id: until a final answer, retries run out, or the run stops.
+pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending {
+    let mut delays = ctx.retry.delays();
+    let mut rate_limited = 0;
+    let mut internal: Option<ResultAnswer> = None;
+    loop {
+        // The slot is held from waiting for the pace to the attempt's write, and given back
+        // before a back-off wait.
+        let slot = tokio::select! {
+            _ = ctx.cancel.cancelled() => return Ending::Stopped,
+            slot = ctx.slots.acquire() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return Ending::Stopped,
+            },
+        };
+        let Some(grant) = ctx.pace.ready(&ctx.cancel).await else {
+            return Ending::Stopped;
+        };
+        let attempt = tokio::select! {
+            a = ctx.client.fetch_result(id, &ctx.codes) => a,
+            _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => {
+                return Ending::Stopped;
+            }
+        };
+        Tally::add(&ctx.tally.requests);
+        ctx.pace.answered(attempt.latency);
+        *attempts += 1;
+        let row = attempt_row(id, grant.at_ms, &attempt);
+        let retry = match attempt.verdict {
+            Verdict::Final(answer) => {
+                ctx.breaker.record_ok();
+                if !answer.dropped.is_empty() {
+                    tracing::warn!(liveness_id = %id, "{}", dropped_note(&answer.dropped));
+                }
+                return Ending::Resolved(answer, Some(row));
+            }
+            Verdict::GiveUp(fault) => {
+                ctx.breaker.record_ok();
+                return Ending::Failed(fault, Some(row));
+            }
+            Verdict::Stop(reason) => {
+                ctx.write(WriteOp::Attempt(row)).await;
+                ctx.stop(StopCause::Vendor(reason));
+                return Ending::Stopped;
+            }
+            Verdict::Retry(retry) => {
+                if !ctx.write(WriteOp::Attempt(row)).await {
+                    return Ending::Stopped;
+                }
+                retry
+            }
+        };
+        if ctx.cancel.is_cancelled() {
+            return Ending::Stopped;
+        }
+        if retry.fault.is_outage() {
+            if ctx.breaker.record_outage() {
+                ctx.stop(StopCause::Outage {
+                    count: ctx.breaker.threshold(),
+                    last: retry.fault.to_string(),
+                });
+                return Ending::Stopped;
+            }
+        } else {
+            ctx.breaker.record_ok();
+        }
+        if let Some(answer) = retry.answer {
+            Tally::add(&ctx.tally.internal_errors);
+            internal = Some(answer);
+        }
+        let delay = if retry.fault == Fault::RateLimited {
+            Tally::add(&ctx.tally.rate_limited);
+            rate_limited += 1;
+            let pause = ctx.retry.rate_limit_pause(retry.retry_after);
+            ctx.pace.refused(&grant, retry.retry_after, pause);
+            (rate_limited <= MAX_RATE_LIMITED).then_some(Duration::ZERO)
+        } else {
+            if let Some(wait) = retry.retry_after {
+                ctx.pace.pause_for(wait.min(ctx.retry.retry_after_cap));
+            }
+            delays.next()
+        };
+        let Some(delay) = delay else {
+            return match internal {
+                Some(answer) => Ending::Resolved(answer, None),
+                None => Ending::Failed(retry.fault, None),
+            };
+        };
+        Tally::add(&ctx.tally.retries);
+        // Both the request slot and the room in flight are free during the back-off.
+        drop(grant);
+        drop(slot);
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return Ending::Stopped,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// The note for secondary fields dropped from an answer that was kept.
+pub(super) fn dropped_note(fields: &[&str]) -> String {
+    format!(
+        "answer kept; dropped field(s) of an unexpected type: {}",
+        fields.join(", ")
+    )
+}
+
+pub(super) fn attempt_row(
+    id: &str,
+    sent_at_ms: i64,
+    attempt: &crate::td::client::Attempt,
+) -> AttemptRow {
+    let (outcome, code, sequence_id, detail) = match &attempt.verdict {
+        Verdict::Final(a) => (
+            "final".to_string(),
+            Some(a.code),
+            a.sequence_id.clone(),
+            (!a.dropped.is_empty()).then(|| dropped_note(&a.dropped)),
+        ),
+        Verdict::Retry(r) => (
+            format!("retry:{}", r.fault.kind()),
+            r.answer.as_ref().map(|a| a.code),
+            r.answer.as_ref().and_then(|a| a.sequence_id.clone()),
+            Some(r.fault.to_string()),
+        ),
+        Verdict::GiveUp(f) => (
+            format!("give_up:{}", f.kind()),
+            None,
+            None,
+            Some(f.to_string()),
+        ),
+        Verdict::Stop(reason) => {
+            let code = match reason {
+                StopReason::Account { code, .. } => Some(*code),
+                _ => None,
+            };
+            ("stop".to_string(), code, None, Some(reason.to_string()))
+        }
+    };
+    AttemptRow {
+        liveness_id: id.to_string(),
+        sent_at_ms,
+        latency_ms: attempt.latency.as_millis() as i64,
+        http_status: attempt.http_status,
+        code,
+        sequence_id,
+        outcome,
+        detail,
+    }
+}
+
+/// Saves the face when `--save-images` asks for it. A failure is the id's failure; a full or
+/// read-only disk also stops the run, since every later image would fail the same way.
+pub(super) async fn save_face(ctx: &Ctx, id: &str, answer: &ResultAnswer) -> Result<(), String> {
+    let (Some(dir), Some(bytes)) = (
+        &ctx.save_images,
+        answer.face.as_ref().and_then(|f| f.bytes.as_ref()),
+    ) else {
+        return Ok(());
+    };
+    let (dir, id_for_file, bytes) = (dir.clone(), id.to_string(), bytes.clone());
+    let saved = tokio::task::spawn_blocking(move || faces::save(&dir, &id_for_file, &bytes)).await;
+    let error = match saved {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e,
+        Err(e) => std::io::Error::other(e.to_string()),
+    };
+    let message = format!("could not save the face image under --save-images: {error}");
+    tracing::warn!(liveness_id = %id, error = %error, "could not save the face image");
+    // A full disk, a quota or a read-only file system: the disk, not this image.
+    if matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull
+            | std::io::ErrorKind::QuotaExceeded
+            | std::io::ErrorKind::ReadOnlyFilesystem
+    ) {
+        ctx.stop(StopCause::Storage(format!(
+            "{message} (free space or fix the directory, then run the same command again)"
+        )));
+    }
+    Err(message)
+}
+
+/// Counts a resolved answer and builds its write.
+pub(super) fn resolved_op(
+    ctx: &Ctx,
+    check: i64,
+    answer: ResultAnswer,
+    attempts: i64,
+    last_attempt: Option<AttemptRow>,
+) -> WriteOp {
+    let category = ctx.codes.category(answer.code);
+    Tally::add(&ctx.tally.resolved);
+    match crate::check::classify(Status::Done, Some(answer.code), &ctx.codes) {
+        Class::Charged => Tally::add(&ctx.tally.charged),
+        Class::UnknownCode => Tally::add(&ctx.tally.unknown_codes),
+        Class::Uncharged | Class::Provisional | Class::Unresolved => {}
+    }
+    if category == Category::Attack {
+        Tally::add(&ctx.tally.attacks);
+    }
+    WriteOp::Resolved {
+        check,
+        answer: StoredAnswer {
+            code: answer.code,
+            message: answer.message,
+            score: answer.score,
+            sequence_id: answer.sequence_id,
+            image_sha256: answer.face.as_ref().map(|f| f.sha256.clone()),
+            image_bytes: answer.face.as_ref().map(|f| f.len as i64),
+        },
+        attempts,
+        last_attempt,
+    }
+}

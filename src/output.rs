@@ -1,0 +1,289 @@
+//! Where a command's result goes, and in what shape.
+//!
+//! Policy: `--output` is never the database; a file is staged and renamed into place only when
+//! complete; a closed pipe ends the command quietly with status 0; a report's cells are escaped
+//! for a terminal and neutralised against spreadsheet formulas in CSV unless `--raw-cells`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+
+use crate::exit::ExitStatus;
+use crate::failure::Failure;
+use crate::report::render::{Document, Format, Section, render};
+
+/// Where a command's result goes: stdout, or `--output` written to a temporary file in the same
+/// directory and renamed over the path only when complete, so a full disk or a crash never
+/// leaves half a file in place of the old one. A path that is not a regular file (a FIFO,
+/// `/dev/stdout`) is written directly.
+pub(crate) enum Output {
+    Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>),
+    Direct(std::io::BufWriter<std::fs::File>),
+    Staged {
+        file: std::io::BufWriter<tempfile::NamedTempFile>,
+        dest: PathBuf,
+    },
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::Direct(w) => w.write(buf),
+            Output::Staged { file, .. } => file.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::Direct(w) => w.flush(),
+            Output::Staged { file, .. } => file.flush(),
+        }
+    }
+}
+
+impl Output {
+    /// Flushes, and puts a staged file in place.
+    pub(crate) fn finish(self) -> std::io::Result<()> {
+        match self {
+            Output::Stdout(mut w) => w.flush(),
+            Output::Direct(mut w) => w.flush(),
+            Output::Staged { file, dest } => {
+                let tmp = file.into_inner().map_err(|e| e.into_error())?;
+                // The new file keeps the old one's permissions; a new file is readable like any
+                // report (the temporary file starts private).
+                let permissions = match std::fs::metadata(&dest) {
+                    Ok(old) => Some(old.permissions()),
+                    Err(_) => new_file_permissions(),
+                };
+                if let Some(p) = permissions {
+                    tmp.as_file().set_permissions(p)?;
+                }
+                tmp.as_file().sync_all()?;
+                tmp.persist(&dest).map_err(|e| e.error)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    None
+}
+
+/// Opens `path` for writing (never the database `db` or its WAL), or stdout.
+pub(crate) fn output(path: Option<&Path>, db: Option<&Path>) -> Result<Output, Failure> {
+    let Some(p) = path else {
+        return Ok(Output::Stdout(std::io::BufWriter::new(
+            std::io::stdout().lock(),
+        )));
+    };
+    if let Some(db) = db {
+        crate::store::refuse_output_on_database("--output", p, db)?;
+    }
+    let creating = |e: std::io::Error| {
+        Failure::usage(anyhow::Error::new(e).context(format!("creating {}", p.display())))
+    };
+    if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .map_err(creating)?;
+        return Ok(Output::Direct(std::io::BufWriter::new(f)));
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".liveaudit-output-")
+        .tempfile_in(dir)
+        .map_err(creating)?;
+    Ok(Output::Staged {
+        file: std::io::BufWriter::new(tmp),
+        dest: p.to_path_buf(),
+    })
+}
+
+pub(crate) fn write_failure(e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        // `liveaudit export | head` is normal use, not an error worth a message; still exit 0.
+        return Failure {
+            status: ExitStatus::Ok,
+            error: anyhow!("output closed early"),
+        };
+    }
+    Failure::internal(anyhow::Error::new(e).context("writing the output"))
+}
+
+/// The format of a report: `--format`, else the output file's extension, else a table on a
+/// terminal and CSV otherwise. A file is never written in a format its name does not say: an
+/// extension naming another format than `--format`, or (without `--format`) one liveaudit cannot
+/// write, is refused (exit 2); `.txt` takes any text format (a table by default).
+pub(crate) fn report_format(
+    format: Option<Format>,
+    output: Option<&Path>,
+) -> Result<Format, Failure> {
+    let ext = output
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let by_name = match ext.as_deref() {
+        None | Some("txt") => None,
+        Some("html" | "htm") => Some(Format::Html),
+        Some("json") => Some(Format::Json),
+        Some("md" | "markdown") => Some(Format::Markdown),
+        Some("csv") => Some(Format::Csv),
+        Some("xlsx") => Some(Format::Xlsx),
+        Some(other) if format.is_none() => {
+            return Err(Failure::usage(anyhow!(
+                "--output {}: liveaudit cannot write .{other} files; name the file .csv, .xlsx, \
+                 .json, .md, .html or .txt, or give --format",
+                output.map(|p| p.display().to_string()).unwrap_or_default()
+            )));
+        }
+        Some(_) => None,
+    };
+    let name = |f: Format| format!("{f:?}").to_lowercase();
+    let chosen = match (format, by_name) {
+        (Some(f), Some(n)) if f != n => {
+            return Err(Failure::usage(anyhow!(
+                "--output {} names a {} file but --format is {}; make them agree",
+                output.map(|p| p.display().to_string()).unwrap_or_default(),
+                name(n),
+                name(f)
+            )));
+        }
+        (Some(f), _) => f,
+        (None, Some(n)) => n,
+        (None, None) if ext.as_deref() == Some("txt") => Format::Table,
+        (None, None) if output.is_none() && std::io::stdout().is_terminal() => Format::Table,
+        (None, None) => Format::Csv,
+    };
+    if chosen == Format::Xlsx && ext.as_deref() == Some("txt") {
+        return Err(Failure::usage(anyhow!(
+            "--format xlsx writes a workbook: name the file .xlsx"
+        )));
+    }
+    if chosen == Format::Xlsx && output.is_none() && std::io::stdout().is_terminal() {
+        return Err(Failure::usage(anyhow!(
+            "--format xlsx writes a binary workbook: give --output FILE.xlsx"
+        )));
+    }
+    Ok(chosen)
+}
+
+/// Writes a report: one format to stdout or a file; CSV is one table (`--table`), or every
+/// table as `DIR/NAME.csv` when the output is a directory.
+pub(crate) fn emit(
+    doc: &Document,
+    format: Option<Format>,
+    output_path: Option<&Path>,
+    table: Option<&str>,
+    db: &Path,
+    raw_cells: bool,
+) -> Result<(), Failure> {
+    // The worst mistake is named first: an output that is the database itself.
+    if let Some(p) = output_path {
+        crate::store::refuse_output_on_database("--output", p, db)?;
+    }
+    let is_dir =
+        output_path.is_some_and(|p| p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/'));
+    let format = match (format, is_dir) {
+        (None, true) => Format::Csv,
+        _ => report_format(format, output_path)?,
+    };
+    let to_terminal = output_path.is_none() && std::io::stdout().is_terminal();
+    let doc = &output_safe(doc, format, to_terminal, raw_cells);
+    let choose = |key: &str| {
+        doc.table(key).ok_or_else(|| {
+            Failure::usage(anyhow!(
+                "--table {key:?} is not a table of this report; choose one of: {}",
+                doc.keys().join(", ")
+            ))
+        })
+    };
+    if table.is_some() && format != Format::Csv {
+        return Err(Failure::usage(anyhow!(
+            "--table chooses a table of --format csv"
+        )));
+    }
+    if is_dir {
+        let Some(dir) = output_path else {
+            return Ok(());
+        };
+        if format != Format::Csv {
+            return Err(Failure::usage(anyhow!(
+                "--output {} is a directory: only --format csv writes one file per table",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating {}", dir.display()))
+            .map_err(Failure::internal)?;
+        let sections: Vec<&Section> = match table {
+            Some(key) => vec![choose(key)?],
+            None => doc.sections.iter().collect(),
+        };
+        for s in sections {
+            let path = dir.join(format!("{}.csv", s.key));
+            let mut out = output(Some(&path), Some(db))?;
+            crate::report::render::render_csv(s, &mut out)
+                .and_then(|()| out.finish())
+                .map_err(write_failure)?;
+        }
+        return Ok(());
+    }
+    let mut out = output(output_path, Some(db))?;
+    match (format, table) {
+        (Format::Csv, Some(key)) => crate::report::render::render_csv(choose(key)?, &mut out),
+        _ => render(doc, format, &mut out),
+    }
+    .and_then(|()| out.finish())
+    .map_err(write_failure)
+}
+
+/// The document as it may leave the program: text cells of a table, Markdown, or anything
+/// shown on a terminal have their control characters escaped; CSV cells are neutralised
+/// against spreadsheet formulas unless `raw_cells`.
+pub(crate) fn output_safe(
+    doc: &Document,
+    format: Format,
+    to_terminal: bool,
+    raw_cells: bool,
+) -> Document {
+    let escape = to_terminal || matches!(format, Format::Table | Format::Markdown);
+    let neutralise = format == Format::Csv && !raw_cells;
+    let fix = |s: &String| -> String {
+        let s = if escape {
+            crate::text::escape(s).into_owned()
+        } else {
+            s.clone()
+        };
+        if neutralise {
+            crate::text::neutralise_formula(&s).into_owned()
+        } else {
+            s
+        }
+    };
+    let mut safe = doc.clone();
+    safe.title = fix(&safe.title);
+    safe.summary = safe.summary.iter().map(fix).collect();
+    for section in &mut safe.sections {
+        section.title = fix(&section.title);
+        section.headers = section.headers.iter().map(fix).collect();
+        section.notes = section.notes.iter().map(fix).collect();
+        for row in &mut section.rows {
+            *row = row.iter().map(fix).collect();
+        }
+    }
+    safe
+}

@@ -1,0 +1,338 @@
+//! Laying the attack report out as a document: summary, tables and charts.
+
+use super::*;
+
+pub(super) fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+pub(super) fn num(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
+}
+
+/// Lays the report out for people.
+pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
+    let summary = vec![
+        window.describe(),
+        format!(
+            "{} resolved checks, {} attacks ({}), {} with codes not in the code table",
+            a.resolved,
+            a.attacks,
+            percent(a.attacks, a.resolved),
+            a.unknown_codes.iter().map(|u| u.count).sum::<i64>()
+        ),
+        crate::report::billing::CLASSES_DOC.into(),
+    ];
+    let dated: Vec<usize> = a
+        .periods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.period != UNDATED)
+        .map(|(i, _)| i)
+        .collect();
+
+    let families = families_section(a, &dated);
+
+    let codes = codes_section(a);
+
+    let unknown = unknown_section(a);
+
+    let family_names: Vec<&str> = a.families.iter().map(|f| f.family.as_str()).collect();
+    let mut headers = vec!["period", "resolved", "attacks", "share", "change"];
+    headers.extend(family_names.iter().copied());
+    let mut periods = Section::new("Per period", &headers).keyed("periods");
+    let mut tidy_headers = vec!["period", "resolved", "attacks", "share", "change"];
+    tidy_headers.extend(family_names.iter().copied());
+    for p in &a.periods {
+        let mut tidy = vec![
+            p.period.clone(),
+            p.resolved.to_string(),
+            p.attacks.to_string(),
+            fraction(p.attack_share),
+            fraction(p.change.map(|c| c / 100.0)),
+        ];
+        for f in &family_names {
+            tidy.push(p.by_family.get(*f).copied().unwrap_or(0).to_string());
+        }
+        periods.tidy_row(&tidy_headers, tidy);
+        let mut row = vec![
+            p.period.clone(),
+            p.resolved.to_string(),
+            p.attacks.to_string(),
+            pct(p.attack_share),
+            p.change.map_or_else(|| "-".into(), |c| format!("{c:+.1}%")),
+        ];
+        for f in &family_names {
+            row.push(p.by_family.get(*f).copied().unwrap_or(0).to_string());
+        }
+        periods.row(row);
+    }
+
+    let mut spikes = Section::new(
+        "Spikes",
+        &["period", "family", "attacks", "share", "baseline", "ratio"],
+    )
+    .keyed("spikes");
+    for s in &a.spikes {
+        spikes.tidy_row(
+            &["period", "family", "attacks", "share", "baseline", "ratio"],
+            vec![
+                s.period.clone(),
+                s.family.clone(),
+                s.attacks.to_string(),
+                fraction(Some(s.share)),
+                fraction(s.baseline_share),
+                fraction(s.ratio),
+            ],
+        );
+        spikes.row(vec![
+            s.period.clone(),
+            s.family.clone(),
+            s.attacks.to_string(),
+            pct(Some(s.share)),
+            s.baseline_share
+                .map_or_else(|| "absent".into(), |b| pct(Some(b))),
+            s.ratio.map_or_else(|| "new".into(), |r| format!("{r:.1}x")),
+        ]);
+    }
+    spikes.notes.push(a.rule.describe());
+
+    let mut sections = vec![families, codes, unknown, periods, spikes];
+    if let Some(dim) = &a.dimension {
+        let mut headers = vec![dim.as_str(), "resolved", "attacks", "share"];
+        headers.extend(family_names.iter().copied());
+        let mut s = Section::new(format!("By {dim}"), &headers).keyed("dimension");
+        let mut tidy_headers = vec!["value", "resolved", "attacks", "share"];
+        tidy_headers.extend(family_names.iter().copied());
+        for r in &a.by_dimension {
+            let mut tidy = vec![
+                r.value.clone(),
+                r.resolved.to_string(),
+                r.attacks.to_string(),
+                fraction(r.attack_share),
+            ];
+            for f in &family_names {
+                tidy.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
+            }
+            s.tidy_row(&tidy_headers, tidy);
+            let mut row = vec![
+                r.value.clone(),
+                r.resolved.to_string(),
+                r.attacks.to_string(),
+                pct(r.attack_share),
+            ];
+            for f in &family_names {
+                row.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
+            }
+            s.row(row);
+        }
+        sections.push(s);
+    }
+
+    sections.push(faces_section(a));
+
+    sections.push(scores_section(a));
+
+    let chart = Chart {
+        title: "Attacks per period by family".into(),
+        labels: dated.iter().map(|&i| a.periods[i].period.clone()).collect(),
+        series: a
+            .families
+            .iter()
+            .enumerate()
+            .map(|(k, f)| {
+                (
+                    f.family.clone(),
+                    dated.iter().map(|&i| f.per_period[i] as f64).collect(),
+                    COLOURS[k.min(COLOURS.len() - 1)],
+                )
+            })
+            .collect(),
+    };
+    Document {
+        title: "liveaudit attack report".into(),
+        summary,
+        sections,
+        charts: vec![chart],
+        json: serde_json::to_value(a).unwrap_or_default(),
+        money: None,
+    }
+}
+
+/// The families table, with each family's trend over the most recent periods.
+fn families_section(a: &Attacks, dated: &[usize]) -> Section {
+    let mut families = Section::new(
+        "By family",
+        &[
+            "family",
+            "attacks",
+            "of checks",
+            "of attacks",
+            "trend (last 40 periods)",
+        ],
+    )
+    .keyed("families");
+    // The trend shows the last SPARK_PERIODS periods, so it stays on one line.
+    let recent = &dated[dated.len().saturating_sub(SPARK_PERIODS)..];
+    for f in &a.families {
+        let trend: Vec<f64> = recent.iter().map(|&i| f.per_period[i] as f64).collect();
+        families.row(vec![
+            f.family.clone(),
+            f.attacks.to_string(),
+            pct(f.share_of_checks),
+            pct(f.share_of_attacks),
+            sparkline(&trend),
+        ]);
+        families.tidy_row(
+            &["family", "attacks", "share_of_checks", "share_of_attacks"],
+            vec![
+                f.family.clone(),
+                f.attacks.to_string(),
+                fraction(f.share_of_checks),
+                fraction(f.share_of_attacks),
+            ],
+        );
+    }
+    families
+}
+
+/// The per-code table of attack codes.
+fn codes_section(a: &Attacks) -> Section {
+    let mut codes = Section::new(
+        "By code",
+        &[
+            "code",
+            "message",
+            "family",
+            "count",
+            "of checks",
+            "of attacks",
+        ],
+    )
+    .keyed("codes");
+    for c in &a.codes {
+        codes.row(vec![
+            c.code.to_string(),
+            c.message.clone(),
+            c.family.clone(),
+            c.count.to_string(),
+            pct(c.share_of_checks),
+            pct(c.share_of_attacks),
+        ]);
+        codes.tidy_row(
+            &[
+                "code",
+                "message",
+                "family",
+                "count",
+                "share_of_checks",
+                "share_of_attacks",
+            ],
+            vec![
+                c.code.to_string(),
+                c.message.clone(),
+                c.family.clone(),
+                c.count.to_string(),
+                fraction(c.share_of_checks),
+                fraction(c.share_of_attacks),
+            ],
+        );
+    }
+    codes
+}
+
+/// Codes the table does not list: per code, never folded into a family.
+fn unknown_section(a: &Attacks) -> Section {
+    let mut unknown = Section::new(
+        "Unknown codes (not in the code table)",
+        &["code", "vendor message", "count", "of checks", "note"],
+    )
+    .keyed("unknown_codes");
+    for u in &a.unknown_codes {
+        unknown.row(vec![
+            u.code.to_string(),
+            u.message.clone(),
+            u.count.to_string(),
+            pct(u.share_of_checks),
+            u.note.to_string(),
+        ]);
+        unknown.tidy_row(
+            &["code", "message", "count", "share_of_checks", "note"],
+            vec![
+                u.code.to_string(),
+                u.message.clone(),
+                u.count.to_string(),
+                fraction(u.share_of_checks),
+                u.note.to_string(),
+            ],
+        );
+    }
+    if !a.unknown_codes.is_empty() {
+        unknown.notes.push(
+            "Counted in no family and in no attack total until the code table says what they are."
+                .into(),
+        );
+    }
+    unknown
+}
+
+/// One image digest on different ids.
+fn faces_section(a: &Attacks) -> Section {
+    let mut faces = Section::new(
+        "Repeated faces",
+        &["image sha256", "uses", "ids (first 5)", "first seen"],
+    )
+    .keyed("faces");
+    for f in &a.repeated_faces {
+        faces.row(vec![
+            f.image_sha256.chars().take(16).collect(),
+            f.uses.to_string(),
+            f.checks
+                .iter()
+                .take(5)
+                .map(|c| c.0.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            f.checks
+                .first()
+                .and_then(|c| c.1.clone())
+                .unwrap_or_default(),
+        ]);
+    }
+    faces.notes.push(
+        "One photo on different liveness ids is a strong sign of a replayed or injected image."
+            .into(),
+    );
+    faces
+}
+
+/// Score quantiles per category.
+fn scores_section(a: &Attacks) -> Section {
+    let mut scores = Section::new(
+        "Scores",
+        &[
+            "category",
+            "with score",
+            "without",
+            "p05",
+            "p25",
+            "p50",
+            "p75",
+            "p95",
+        ],
+    )
+    .keyed("scores");
+    for s in &a.scores {
+        scores.row(vec![
+            s.category.clone(),
+            s.with_score.to_string(),
+            s.without_score.to_string(),
+            num(s.p05),
+            num(s.p25),
+            num(s.p50),
+            num(s.p75),
+            num(s.p95),
+        ]);
+    }
+    scores
+}

@@ -1,0 +1,435 @@
+//! The attack report for fraud teams: codes and families over time, spikes, a breakdown by any
+//! input column, repeated faces and score distributions.
+//!
+//! Policy:
+//! - Shares are of resolved checks (those with a vendor code) and of attacks; a period with no
+//!   resolved checks shows `-`, never 0%.
+//! - The spike rule is explicit and printed with the report: in a period, a family fires when
+//!   its count is at least `min` AND its share of resolved checks is at least `factor` times its
+//!   baseline, the mean share over up to `baseline` preceding periods that had resolved checks
+//!   (at least one such period is needed). A family absent from the whole baseline fires on its
+//!   count alone. Minimum counts stop 1 attack in 3 checks from being a "spike".
+//! - Repeated faces: one image digest on different ids is listed with the ids and times.
+//! - Codes the table does not list are shown per code, flagged "attack or not unknown", and
+//!   never folded into a family: the newest attack types are the ones a release lacks.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::render::{Chart, Document, Section, fraction, sparkline};
+use super::{
+    BUCKET_MS, Bucket, ReportError, UNDATED, Window, bucket_label, dated_within, percent,
+    period_labels,
+};
+use crate::check::{Class, Status, classify};
+use crate::td::codes::{Category, CodeTable};
+use crate::timestamp::format_utc;
+
+mod scan;
+use scan::*;
+mod spikes;
+pub(crate) use spikes::*;
+mod layout;
+pub(crate) use layout::*;
+#[cfg(test)]
+mod tests;
+
+/// Periods shown in a family's trend sparkline (the most recent ones).
+const SPARK_PERIODS: usize = 40;
+
+/// Families in display order (plus "other" for attack codes with no family).
+const FAMILIES: &[&str] = &["presentation", "injection", "challenge"];
+const COLOURS: &[&str] = &["#c0392b", "#8e44ad", "#e67e22", "#7f8c8d"];
+
+/// The spike rule's parameters.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub(crate) struct SpikeRule {
+    pub factor: f64,
+    pub min_count: u64,
+    pub baseline_periods: usize,
+}
+
+impl SpikeRule {
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "spike rule: a family fires in a period when it has at least {} attacks there and \
+             its share of resolved checks is at least {}x its baseline (mean share over up to {} \
+             preceding periods with resolved checks); a family absent from the baseline fires on \
+             the count alone",
+            self.min_count, self.factor, self.baseline_periods
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct FamilyRow {
+    pub family: String,
+    pub attacks: i64,
+    pub share_of_checks: Option<f64>,
+    pub share_of_attacks: Option<f64>,
+    /// Attacks per period, in `periods` order.
+    pub per_period: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct CodeRow {
+    pub code: i64,
+    pub message: String,
+    pub family: String,
+    pub count: i64,
+    pub share_of_checks: Option<f64>,
+    pub share_of_attacks: Option<f64>,
+}
+
+/// The flag of a code the table does not list.
+pub(crate) const UNKNOWN_NOTE: &str =
+    "not in the code table: attack or not unknown - add it with --codes-file";
+
+/// A resolved code the code table does not list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct UnknownCodeRow {
+    pub code: i64,
+    /// The vendor's own message for it.
+    pub message: String,
+    pub count: i64,
+    pub share_of_checks: Option<f64>,
+    pub note: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct PeriodRow {
+    pub period: String,
+    pub resolved: i64,
+    pub attacks: i64,
+    pub attack_share: Option<f64>,
+    /// Change of attacks against the previous period, in percent (`None` with no previous).
+    pub change: Option<f64>,
+    pub by_family: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Spike {
+    pub period: String,
+    pub family: String,
+    pub attacks: i64,
+    pub share: f64,
+    /// `None` when the family was absent from the baseline.
+    pub baseline_share: Option<f64>,
+    pub ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct DimensionRow {
+    pub value: String,
+    pub resolved: i64,
+    pub attacks: i64,
+    pub attack_share: Option<f64>,
+    pub by_family: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct RepeatedFace {
+    pub image_sha256: String,
+    pub uses: i64,
+    /// Up to 20 (id, event or fetch time, code).
+    pub checks: Vec<(String, Option<String>, Option<i64>)>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct ScoreRow {
+    pub category: String,
+    pub with_score: usize,
+    pub without_score: i64,
+    pub p05: Option<f64>,
+    pub p25: Option<f64>,
+    pub p50: Option<f64>,
+    pub p75: Option<f64>,
+    pub p95: Option<f64>,
+}
+
+/// The whole attack report; its JSON form is the documented `--format json` output.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Attacks {
+    pub report: &'static str,
+    pub zone: String,
+    pub by: String,
+    pub resolved: i64,
+    pub attacks: i64,
+    pub periods: Vec<PeriodRow>,
+    pub families: Vec<FamilyRow>,
+    pub codes: Vec<CodeRow>,
+    /// Codes not in the code table, most frequent first: never folded into a family.
+    pub unknown_codes: Vec<UnknownCodeRow>,
+    pub rule: SpikeRule,
+    pub spikes: Vec<Spike>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    pub by_dimension: Vec<DimensionRow>,
+    pub repeated_faces: Vec<RepeatedFace>,
+    pub scores: Vec<ScoreRow>,
+}
+
+fn share(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn family_of(codes: &CodeTable, code: i64) -> String {
+    codes.family(code).unwrap_or("other").to_string()
+}
+
+/// Options of the attack report beyond the window.
+#[derive(Debug, Clone)]
+pub(crate) struct AttackOptions {
+    pub dimension: Option<String>,
+    pub top: usize,
+    pub rule: SpikeRule,
+}
+
+/// The maps counted per row of the scan: a million lookups, so a fast hash rather than the
+/// DoS-resistant default (the keys are our own database's values).
+type FastMap<K, V> = foldhash::HashMap<K, V>;
+
+/// Computes the report from one scan of the window plus the repeated-faces lookup.
+pub(crate) fn compute(
+    conn: &rusqlite::Connection,
+    codes: &CodeTable,
+    window: &Window,
+    opts: &AttackOptions,
+) -> Result<Attacks, ReportError> {
+    let Scan {
+        buckets,
+        scores,
+        dimension,
+    } = scan(conn, window, codes, opts.dimension.as_deref())?;
+    let buckets = &buckets;
+    let labels = period_labels(window, buckets);
+    let index: HashMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    let mut resolved_per = vec![0i64; labels.len()];
+    let mut family_per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut unknown: BTreeMap<i64, i64> = BTreeMap::new();
+    for b in buckets {
+        let (Some(code), Status::Done) = (b.code, b.status) else {
+            continue;
+        };
+        let Some(&i) = index.get(bucket_label(window, b).as_str()) else {
+            continue;
+        };
+        resolved_per[i] += b.count;
+        if classify(b.status, b.code, codes) == Class::UnknownCode {
+            *unknown.entry(code).or_default() += b.count;
+        } else if codes.category(code) == Category::Attack {
+            family_per
+                .entry(family_of(codes, code))
+                .or_insert_with(|| vec![0; labels.len()])[i] += b.count;
+            *by_code.entry(code).or_default() += b.count;
+        }
+    }
+    let resolved: i64 = resolved_per.iter().sum();
+    let attacks: i64 = by_code.values().sum();
+    let attacks_per: Vec<i64> = (0..labels.len())
+        .map(|i| family_per.values().map(|v| v[i]).sum())
+        .collect();
+
+    let mut family_names: Vec<String> = FAMILIES.iter().map(|f| (*f).to_string()).collect();
+    for f in family_per.keys() {
+        if !family_names.contains(f) {
+            family_names.push(f.clone());
+        }
+    }
+    let families = family_names
+        .iter()
+        .map(|f| {
+            let per = family_per
+                .get(f)
+                .cloned()
+                .unwrap_or_else(|| vec![0; labels.len()]);
+            let n: i64 = per.iter().sum();
+            FamilyRow {
+                family: f.clone(),
+                attacks: n,
+                share_of_checks: share(n, resolved),
+                share_of_attacks: share(n, attacks),
+                per_period: per,
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut code_rows: Vec<CodeRow> = by_code
+        .iter()
+        .map(|(&code, &n)| CodeRow {
+            code,
+            message: codes
+                .get(code)
+                .map_or_else(String::new, |c| c.message.clone()),
+            family: family_of(codes, code),
+            count: n,
+            share_of_checks: share(n, resolved),
+            share_of_attacks: share(n, attacks),
+        })
+        .collect();
+    code_rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
+    let mut unknown_codes: Vec<UnknownCodeRow> = unknown
+        .iter()
+        .map(|(&code, &n)| UnknownCodeRow {
+            code,
+            message: String::new(),
+            count: n,
+            share_of_checks: share(n, resolved),
+            note: UNKNOWN_NOTE,
+        })
+        .collect();
+    unknown_codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
+
+    let periods = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| PeriodRow {
+            period: label.clone(),
+            resolved: resolved_per[i],
+            attacks: attacks_per[i],
+            attack_share: share(attacks_per[i], resolved_per[i]),
+            // No change is computed into or out of the undated period: it follows no period.
+            change: (i > 0 && attacks_per[i - 1] > 0 && *label != UNDATED).then(|| {
+                (attacks_per[i] - attacks_per[i - 1]) as f64 * 100.0 / attacks_per[i - 1] as f64
+            }),
+            by_family: family_per.iter().map(|(f, v)| (f.clone(), v[i])).collect(),
+        })
+        .collect();
+
+    let spikes = find_spikes(&labels, &resolved_per, &family_per, &opts.rule);
+    // Empty without --dimension: the scan counted nothing.
+    let by_dimension = dimension_rows(dimension, codes, opts.top);
+    Ok(Attacks {
+        report: "attacks",
+        zone: window.tz_name.clone(),
+        by: format!("{:?}", window.by).to_lowercase(),
+        resolved,
+        attacks,
+        periods,
+        families,
+        codes: code_rows,
+        unknown_codes,
+        rule: opts.rule,
+        spikes,
+        dimension: opts.dimension.clone(),
+        by_dimension,
+        repeated_faces: repeated_faces(conn, window)?,
+        scores,
+    })
+}
+
+/// The dimension's rows, most attacked first, the tail beyond `top` folded into "other".
+fn dimension_rows(
+    counts: FastMap<String, FastMap<i64, i64>>,
+    codes: &CodeTable,
+    top: usize,
+) -> Vec<DimensionRow> {
+    let mut rows: Vec<DimensionRow> = counts
+        .into_iter()
+        .map(|(value, per_code)| {
+            let mut row = DimensionRow {
+                value,
+                resolved: 0,
+                attacks: 0,
+                attack_share: None,
+                by_family: BTreeMap::new(),
+            };
+            for (code, n) in per_code {
+                row.resolved += n;
+                if codes.category(code) == Category::Attack {
+                    row.attacks += n;
+                    *row.by_family.entry(family_of(codes, code)).or_default() += n;
+                }
+            }
+            row
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.attacks
+            .cmp(&a.attacks)
+            .then(b.resolved.cmp(&a.resolved))
+            .then(a.value.cmp(&b.value))
+    });
+    if rows.len() > top {
+        let rest = rows.split_off(top);
+        let mut other = DimensionRow {
+            value: match rest.len() {
+                1 => "other (1 value)".to_string(),
+                n => format!("other ({n} values)"),
+            },
+            resolved: 0,
+            attacks: 0,
+            attack_share: None,
+            by_family: BTreeMap::new(),
+        };
+        for r in rest {
+            other.resolved += r.resolved;
+            other.attacks += r.attacks;
+            for (f, n) in r.by_family {
+                *other.by_family.entry(f).or_default() += n;
+            }
+        }
+        rows.push(other);
+    }
+    for r in &mut rows {
+        r.attack_share = share(r.attacks, r.resolved);
+    }
+    rows
+}
+
+fn repeated_faces(
+    conn: &rusqlite::Connection,
+    window: &Window,
+) -> Result<Vec<RepeatedFace>, ReportError> {
+    let (from, to) = window.bounds_ms();
+    let sql = format!(
+        // Only digests the writer saw twice (migration 0004) are looked up, each through the
+        // digest index: CROSS JOIN keeps that order, the small table outside.
+        "SELECT r.image_sha256, count(*) FROM repeated_faces AS r
+             CROSS JOIN checks ON checks.image_sha256 = r.image_sha256
+         WHERE {} GROUP BY r.image_sha256 HAVING count(*) > 1
+         ORDER BY count(*) DESC, r.image_sha256 LIMIT 50",
+        window.sql()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let groups: Vec<(String, i64)> = stmt
+        .query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut ids = conn.prepare(
+        "SELECT liveness_id, coalesce(event_time, fetched_at), code FROM checks
+         WHERE image_sha256 = ?1 ORDER BY coalesce(event_time, fetched_at), liveness_id LIMIT 20",
+    )?;
+    let mut faces = Vec::new();
+    for (sha, uses) in groups {
+        let checks = ids
+            .query_map(params![sha], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?.map(format_utc),
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        faces.push(RepeatedFace {
+            image_sha256: sha,
+            uses,
+            checks,
+        });
+    }
+    Ok(faces)
+}
+
+fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    // Nearest-rank on the sorted values.
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}

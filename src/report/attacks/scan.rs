@@ -1,0 +1,298 @@
+//! The attack report's one pass over the checks table: rowid ranges scanned on threads and
+//! merged, reading one attribute column out of each check's JSON without parsing the rest.
+
+use super::*;
+
+/// What one pass over the checks in the window yields.
+pub(super) struct Scan {
+    pub(super) buckets: Vec<Bucket>,
+    pub(super) scores: Vec<ScoreRow>,
+    /// Dimension value -> code -> resolved checks (empty without `--dimension`).
+    pub(super) dimension: FastMap<String, FastMap<i64, i64>>,
+}
+
+/// Reads every check in the window once, for the periods, the scores and the dimension.
+///
+/// Policy: one plain scan of the table, counted here. The report needs the score and the
+/// input's attributes of every check, which no index holds, so walking the bucket index as
+/// well (as billing does) would read the data twice; and SQLite's GROUP BY sorts every row,
+/// where a hash map of a few thousand buckets does not. A large table is split into rowid
+/// ranges scanned side by side on their own read-only connections, one per core (up to four).
+pub(super) fn scan(
+    conn: &rusqlite::Connection,
+    window: &Window,
+    codes: &CodeTable,
+    dimension: Option<&str>,
+) -> Result<Scan, ReportError> {
+    /// Below this many rows one thread is quicker than starting more.
+    const SPLIT_FROM: i64 = 200_000;
+    scan_split(conn, window, codes, dimension, SPLIT_FROM)
+}
+
+pub(super) fn scan_split(
+    conn: &rusqlite::Connection,
+    window: &Window,
+    codes: &CodeTable,
+    dimension: Option<&str>,
+    split_from: i64,
+) -> Result<Scan, ReportError> {
+    // Two subqueries: SQLite answers a bare min() or max() of the rowid from the b-tree's ends,
+    // but `min(id), max(id)` in one select (or wrapped in coalesce) reads the whole table.
+    let (first, last): (i64, i64) = conn.query_row(
+        "SELECT coalesce((SELECT min(id) FROM checks), 0), coalesce((SELECT max(id) FROM checks), 0)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as i64;
+    let path = conn.path().filter(|p| !p.is_empty()).map(str::to_owned);
+    let mut total = match path {
+        Some(path) if threads > 1 && last - first >= split_from => {
+            let step = (last - first) / threads + 1;
+            let parts: Vec<Result<Partial, ReportError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|i| {
+                        let range = (first + i * step, first + (i + 1) * step - 1);
+                        let path = path.as_str();
+                        scope.spawn(move || {
+                            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                                | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+                            let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+                            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                            scan_range(&conn, window, codes, dimension, range)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(ReportError::Store(crate::store::StoreError::Thread(
+                                "report scan".into(),
+                            )))
+                        })
+                    })
+                    .collect()
+            });
+            let mut total = Partial::default();
+            for part in parts {
+                total.merge(part?);
+            }
+            total
+        }
+        _ => scan_range(conn, window, codes, dimension, (first, last))?,
+    };
+    let score_row = |name: &str, values: &mut Vec<f64>, missing: i64| {
+        values.sort_by(f64::total_cmp);
+        ScoreRow {
+            category: name.to_string(),
+            with_score: values.len(),
+            without_score: missing,
+            p05: quantile(values, 0.05),
+            p25: quantile(values, 0.25),
+            p50: quantile(values, 0.50),
+            p75: quantile(values, 0.75),
+            p95: quantile(values, 0.95),
+        }
+    };
+    Ok(Scan {
+        scores: vec![
+            score_row("success", &mut total.success, total.success_missing),
+            score_row("attack", &mut total.attack, total.attack_missing),
+        ],
+        buckets: total
+            .buckets
+            .into_iter()
+            .map(|((q, status, code), count)| Bucket {
+                start_ms: q.map(|q| q * BUCKET_MS),
+                fallback: false,
+                status: Status::ALL[usize::from(status)],
+                code,
+                count,
+            })
+            .collect(),
+        dimension: total.by_value,
+    })
+}
+
+/// The counts of one rowid range of the scan.
+#[derive(Default)]
+pub(super) struct Partial {
+    /// (15-minute bucket, status 0 pending / 1 done / 2 failed, code) -> checks.
+    buckets: FastMap<(Option<i64>, u8, Option<i64>), i64>,
+    success: Vec<f64>,
+    attack: Vec<f64>,
+    success_missing: i64,
+    attack_missing: i64,
+    by_value: FastMap<String, FastMap<i64, i64>>,
+}
+
+impl Partial {
+    fn merge(&mut self, other: Partial) {
+        for (key, n) in other.buckets {
+            *self.buckets.entry(key).or_default() += n;
+        }
+        self.success.extend(other.success);
+        self.attack.extend(other.attack);
+        self.success_missing += other.success_missing;
+        self.attack_missing += other.attack_missing;
+        for (value, per_code) in other.by_value {
+            let mine = self.by_value.entry(value).or_default();
+            for (code, n) in per_code {
+                *mine.entry(code).or_default() += n;
+            }
+        }
+    }
+}
+
+/// Counts the checks in the window whose rowid lies in `range` (both ends included).
+pub(super) fn scan_range(
+    conn: &rusqlite::Connection,
+    window: &Window,
+    codes: &CodeTable,
+    dimension: Option<&str>,
+    (low, high): (i64, i64),
+) -> Result<Partial, ReportError> {
+    use rusqlite::types::ValueRef;
+    let bounds = window.bounds_ms();
+    // The window is checked here rather than in SQL: the time is read once per row either way,
+    // and SQLite would compute it a second (and third) time for the WHERE clause. The
+    // attributes are selected only when a dimension is asked for.
+    let sql = format!(
+        "SELECT {}, status, code, score{}
+         FROM checks NOT INDEXED WHERE id BETWEEN ?1 AND ?2",
+        window.date_by.time_sql(),
+        if dimension.is_some() { ", attrs" } else { "" }
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params![low, high])?;
+    let mut part = Partial::default();
+    while let Some(row) = rows.next()? {
+        let time: Option<i64> = row.get(0)?;
+        if !dated_within(bounds, time) {
+            continue;
+        }
+        // The index of the status in `Status::ALL`.
+        let status: u8 = match row.get_ref(1)? {
+            ValueRef::Text(t) => Status::from_db(t) as u8,
+            _ => Status::Pending as u8,
+        };
+        let code: Option<i64> = row.get(2)?;
+        *part
+            .buckets
+            .entry((time.map(|t| t / BUCKET_MS), status, code))
+            .or_default() += 1;
+        let (Some(code), Status::Done) = (code, Status::ALL[usize::from(status)]) else {
+            continue;
+        };
+        let (values, missing) = match codes.category(code) {
+            Category::Success => (&mut part.success, &mut part.success_missing),
+            Category::Attack => (&mut part.attack, &mut part.attack_missing),
+            _ => (&mut Vec::new(), &mut 0),
+        };
+        match row.get::<_, Option<f64>>(3)? {
+            Some(s) if s.is_finite() => values.push(s),
+            _ => *missing += 1,
+        }
+        let Some(column) = dimension else {
+            continue;
+        };
+        let found = match row.get_ref(4)? {
+            ValueRef::Text(attrs) => attribute(attrs, column),
+            _ => None,
+        };
+        let value: &str = found.as_deref().unwrap_or("(none)");
+        // A value's text is allocated once, when first seen.
+        let per_code = match part.by_value.get_mut(value) {
+            Some(per_code) => per_code,
+            None => part.by_value.entry(value.to_owned()).or_default(),
+        };
+        *per_code.entry(code).or_default() += 1;
+    }
+    Ok(part)
+}
+
+/// The value of one column in a check's attributes (the JSON object of the input's other
+/// columns), read without building the object: serde skips the other keys, and a string value
+/// comes back borrowed. About three times cheaper than SQLite's `json_extract` per row.
+/// Attributes that are not a JSON object read as having no such column.
+pub(super) fn attribute<'a>(attrs: &'a [u8], column: &str) -> Option<std::borrow::Cow<'a, str>> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use std::borrow::Cow;
+
+    /// A value as the report shows it: a string as it is, a number or boolean as written,
+    /// null as absent, an array or object as "(nested)".
+    struct Text<'a>(Option<Cow<'a, str>>);
+    impl<'de> serde::Deserialize<'de> for Text<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(TextVisitor)
+        }
+    }
+    struct TextVisitor;
+    impl<'de> Visitor<'de> for TextVisitor {
+        type Value = Text<'de>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+            Ok(Text(Some(Cow::Borrowed(v))))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+            Ok(Text(Some(Cow::Owned(v.to_owned()))))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Text<'de>, E> {
+            Ok(Text(Some(Cow::Owned(v.to_string()))))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Text<'de>, E> {
+            Ok(Text(Some(Cow::Owned(v.to_string()))))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Text<'de>, E> {
+            Ok(Text(Some(Cow::Owned(v.to_string()))))
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Text<'de>, E> {
+            Ok(Text(Some(Cow::Owned(v.to_string()))))
+        }
+        fn visit_unit<E>(self) -> Result<Text<'de>, E> {
+            Ok(Text(None))
+        }
+        fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut s: S) -> Result<Text<'de>, S::Error> {
+            while s.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Text(Some(Cow::Borrowed("(nested)"))))
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Text<'de>, M::Error> {
+            while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Text(Some(Cow::Borrowed("(nested)"))))
+        }
+    }
+    struct Find<'c>(&'c str);
+    impl<'de> DeserializeSeed<'de> for Find<'_> {
+        type Value = Option<Cow<'de, str>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            let mut found = None;
+            // Keys come back borrowed (serde's own `Cow` would allocate every one).
+            while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                if key.as_deref() == Some(self.0) {
+                    // The last of repeated keys wins, as when the object was written.
+                    found = map.next_value::<Text<'de>>()?.0;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    // From the bytes: the strings serde reads are checked as UTF-8 on the way, not the whole text.
+    Find(column)
+        .deserialize(&mut serde_json::Deserializer::from_slice(attrs))
+        .ok()
+        .flatten()
+}

@@ -1,0 +1,265 @@
+//! Laying a reconciliation out as a document, and the `--details` file's header.
+
+use super::*;
+
+/// The order buckets are shown in.
+pub(super) const SHOWN_ORDER: [BucketKind; 14] = [
+    BucketKind::Matched,
+    BucketKind::Overbilled,
+    BucketKind::Provisional,
+    BucketKind::UnknownToUs,
+    BucketKind::Duplicate,
+    BucketKind::Unresolved,
+    BucketKind::UnknownCode,
+    BucketKind::ShiftedIn,
+    BucketKind::Underbilled,
+    BucketKind::ShiftedOut,
+    BucketKind::OutsidePeriod,
+    BucketKind::AmountVariance,
+    BucketKind::CodeDiffers,
+    BucketKind::PeriodDifference,
+];
+
+/// Lays the reconcile out for people.
+pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
+    let mut amounts: Vec<Decimal> = vec![r.billed_amount];
+    amounts.extend(r.buckets.values().map(|b| b.amount));
+    let scale = MoneyScale::of(r.our_amount, amounts.iter());
+    let money = |d: Decimal| format!("{} {currency}", scale.show(d));
+    let mut summary = vec![
+        format!("statement {} ({}; {})", r.statement, r.shape, r.columns),
+        format!(
+            "period {} to {} in {}",
+            r.period_from.as_deref().unwrap_or("?"),
+            r.period_to.as_deref().unwrap_or("?"),
+            r.zone
+        ),
+        format!(
+            "billed: {} {} in the period ({}); charged in our records: {}{}; net difference {:+}{}",
+            r.lines,
+            if r.shape == "summary" {
+                "summary lines"
+            } else {
+                "lines"
+            },
+            money(r.billed_amount),
+            r.our_charged,
+            r.our_amount
+                .map(|a| format!(" ({})", money(a)))
+                .unwrap_or_default(),
+            r.net_difference,
+            r.net_amount
+                .map(|a| format!(" ({})", money(a)))
+                .unwrap_or_default(),
+        ),
+    ];
+    if r.shape == "itemised" {
+        // The identity, in words: every exclusive bucket times its effect.
+        let terms: Vec<String> = SHOWN_ORDER
+            .iter()
+            .filter_map(|k| {
+                let t = r.buckets.get(k.as_str())?;
+                let e = k.effect().filter(|e| *e != 0)?;
+                Some(format!(
+                    "{} {} {}",
+                    if e > 0 { "+" } else { "-" },
+                    t.count,
+                    k.as_str()
+                ))
+            })
+            .collect();
+        summary.push(format!(
+            "net difference {:+} = {}",
+            r.net_difference,
+            if terms.is_empty() {
+                "0".to_string()
+            } else {
+                terms.join(" ").trim_start_matches("+ ").to_string()
+            }
+        ));
+    }
+    summary.push(format!("{} discrepancies", r.discrepancies));
+    summary.extend(r.notes.iter().cloned());
+    summary.push(crate::report::billing::CLASSES_DOC.into());
+
+    let buckets = buckets_section(r, &scale);
+    let mut sections = vec![buckets];
+    if !r.periods.is_empty() {
+        sections.push(periods_section(r, &scale));
+    }
+    let details = details_section(r);
+    sections.push(details);
+    if !r.malformed.is_empty() {
+        let mut s =
+            Section::new("Malformed statement lines", &["line", "problem"]).keyed("malformed");
+        for m in &r.malformed {
+            s.row(vec![m.line.to_string(), m.problem.clone()]);
+        }
+        sections.push(s);
+    }
+    Document {
+        title: "liveaudit reconcile".into(),
+        summary,
+        sections,
+        charts: Vec::new(),
+        json: serde_json::to_value(r).unwrap_or_default(),
+        money: Some(crate::report::xlsx::Money {
+            currency: currency.to_string(),
+            scale: scale.0,
+        }),
+    }
+}
+
+/// The columns of `--details` and of the `discrepancies` CSV table.
+pub(super) const DETAIL_COLUMNS: [&str; 11] = [
+    "bucket",
+    "line",
+    "liveness_id",
+    "sequence_id",
+    "statement_time",
+    "statement_code",
+    "statement_amount",
+    "our_status",
+    "our_code",
+    "our_time",
+    "note",
+];
+
+/// Writes the details header even when there are no discrepancies, so scripts can rely on it.
+pub(crate) fn ensure_details_header(path: &Path) -> std::io::Result<()> {
+    let empty = std::fs::metadata(path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true);
+    if empty {
+        let mut f = std::fs::File::create(path)?;
+        writeln!(f, "{}", DETAIL_COLUMNS.join(","))?;
+    }
+    Ok(())
+}
+
+/// The summary table: each bucket's count, effect on the difference, amount and meaning.
+fn buckets_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
+    let mut buckets = Section::new(
+        "Summary",
+        &["bucket", "count", "effect", "amount", "meaning"],
+    )
+    .keyed("summary")
+    .with_money(&["amount"]);
+    for kind in SHOWN_ORDER {
+        let t = r.buckets.get(kind.as_str()).cloned().unwrap_or_default();
+        if t.count == 0 && matches!(kind, BucketKind::PeriodDifference) == (r.shape == "itemised") {
+            continue;
+        }
+        buckets.tidy_row(
+            &["bucket", "count", "effect", "amount", "overlaps"],
+            vec![
+                kind.as_str().into(),
+                t.count.to_string(),
+                kind.effect().map(|e| e.to_string()).unwrap_or_default(),
+                scale.show(t.amount),
+                (kind.effect().is_none()).to_string(),
+            ],
+        );
+        buckets.row(vec![
+            kind.as_str().into(),
+            t.count.to_string(),
+            kind.effect()
+                .map(|e| if e == 0 { "0".into() } else { format!("{e:+}") })
+                .unwrap_or_default(),
+            scale.show(t.amount),
+            kind.meaning().into(),
+        ]);
+    }
+    buckets
+}
+
+/// A summary statement's periods: billed against ours.
+fn periods_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
+    let mut s = Section::new(
+        "Per period",
+        &[
+            "period",
+            "billed",
+            "ours",
+            "difference",
+            "billed amount",
+            "amount difference",
+            "lines",
+        ],
+    )
+    .keyed("periods")
+    .with_money(&["billed amount", "amount difference"]);
+    for p in &r.periods {
+        s.row(vec![
+            p.period.clone(),
+            p.billed.to_string(),
+            p.ours.to_string(),
+            format!("{:+}", p.difference),
+            p.billed_amount.map(|a| scale.show(a)).unwrap_or_default(),
+            p.amount_difference
+                .map(|a| scale.show(a))
+                .unwrap_or_default(),
+            p.lines
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ]);
+    }
+    s
+}
+
+/// The discrepancies, as many as the report keeps (every one goes to `--details`).
+fn details_section(r: &Reconciliation) -> Section {
+    // Sequence ids and amounts are in --details and the JSON; the table keeps to what fits.
+    let mut details = Section::new(
+        "Discrepancies",
+        &["bucket", "line", "liveness id", "time", "ours", "note"],
+    )
+    .with_money(&["statement_amount"]);
+    for d in &r.details {
+        let text = |v: Option<String>| v.unwrap_or_default();
+        let number = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        details.tidy_row(
+            &DETAIL_COLUMNS,
+            vec![
+                d.bucket.as_str().into(),
+                d.line.map(|l| l.to_string()).unwrap_or_default(),
+                text(d.liveness_id.clone()),
+                text(d.sequence_id.clone()),
+                text(d.statement_time.clone()),
+                number(d.statement_code),
+                text(d.statement_amount.clone()),
+                text(d.our_status.clone()),
+                number(d.our_code),
+                text(d.our_time.clone()),
+                d.note.clone(),
+            ],
+        );
+        details.row(vec![
+            d.bucket.as_str().into(),
+            d.line.map(|l| l.to_string()).unwrap_or_default(),
+            d.liveness_id
+                .clone()
+                .or_else(|| d.sequence_id.clone())
+                .unwrap_or_default(),
+            d.statement_time
+                .clone()
+                .or_else(|| d.our_time.clone())
+                .unwrap_or_default(),
+            match (&d.our_status, d.our_code) {
+                (Some(s), Some(c)) => format!("{s} {c}"),
+                (Some(s), None) => s.clone(),
+                _ => String::new(),
+            },
+            d.note.clone(),
+        ]);
+    }
+    let hidden: u64 = r.buckets.values().map(|b| b.not_shown).sum();
+    if hidden > 0 {
+        details.notes.push(format!(
+            "{hidden} more not shown; --details FILE.csv writes every one"
+        ));
+    }
+    details
+}

@@ -1,0 +1,617 @@
+//! Itemised statements: each line matched by liveness id, else by sequence id, against our
+//! charged checks, and sorted into exactly one bucket (see the module doc of `reconcile`).
+
+use super::*;
+
+/// A line's amount: its own when it can be read, else `--price`, else zero.
+pub(super) fn line_amount(amount: Option<&str>, price: Option<Decimal>) -> Decimal {
+    amount
+        .and_then(|a| a.parse().ok())
+        .or(price)
+        .unwrap_or(Decimal::ZERO)
+}
+
+/// What the line loop needs of one statement line and our check.
+pub(super) struct LineRow {
+    line: i64,
+    s_time: Option<i64>,
+    s_code: Option<i64>,
+    s_amount: Option<String>,
+    in_period: bool,
+    /// Its place among the lines of the same check on the same side of the period.
+    nth: i64,
+    found: bool,
+    class: Class,
+    our_status: Option<String>,
+    our_code: Option<i64>,
+    our_time: Option<i64>,
+    /// Our check is dated inside the period.
+    check_in: bool,
+    /// Our check has a line inside the period.
+    has_line_in: bool,
+    /// The first of this check's lines dated outside the period but within the boundary hours.
+    shift_line: Option<i64>,
+    ids: (Option<String>, Option<String>),
+    /// Our check's id.
+    cid: Option<i64>,
+}
+
+pub(super) fn itemised(
+    conn: &mut Connection,
+    codes: &CodeTable,
+    opts: &ReconcileOptions,
+    sink: &mut DetailSink,
+    notes: &mut Vec<String>,
+    columns: String,
+) -> Result<Reconciliation, ReconcileError> {
+    conn.execute_batch(
+        "UPDATE temp.stmt SET cid = coalesce(
+             (SELECT id FROM checks WHERE checks.liveness_id = stmt.liveness_id),
+             (SELECT id FROM checks WHERE checks.sequence_id = stmt.sequence_id));
+         CREATE INDEX temp.stmt_by_cid ON stmt (cid);",
+    )?;
+    // The period compared: the flags, else the statement's own first and last day.
+    let flags = Window::new(
+        &opts.tz_name,
+        Period::Day,
+        opts.from.as_deref(),
+        opts.to.as_deref(),
+    )?;
+    let (min_time, max_time): (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT min(time), max(time) FROM temp.stmt", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let local = |ms: i64| flags.local_date(ms);
+    let from = flags.from.or_else(|| min_time.and_then(local));
+    let to = flags.to.or_else(|| max_time.and_then(local));
+    let window = Window::new(
+        &opts.tz_name,
+        Period::Day,
+        from.map(|d| d.to_string()).as_deref(),
+        to.map(|d| d.to_string()).as_deref(),
+    )?
+    .dated_by(opts.date_by);
+    let bounds = window.bounds_ms();
+    let period_known = from.is_some() || to.is_some();
+    let listed = match &opts.prices {
+        Some(list) => Some(ListPrices::load(
+            conn,
+            codes,
+            list,
+            opts,
+            &zone_of(opts)?,
+            (ListPrices::month_start(&window.tz, from), bounds.1),
+        )?),
+        None => None,
+    };
+    if !period_known {
+        notes.push(
+            "the statement has no times and no --from/--to was given: our side is the checks \
+             its lines name, and underbilled checks cannot be looked for"
+                .into(),
+        );
+    }
+    let near = i64::from(opts.boundary_hours) * 3_600_000;
+    // A line without a time is taken as inside the period.
+    conn.execute(
+        "UPDATE temp.stmt SET inp = (time IS NULL OR ((?1 IS NULL OR time >= ?1)
+                                      AND (?2 IS NULL OR time < ?2)))",
+        params![bounds.0, bounds.1],
+    )?;
+    let mut lines = 0u64;
+    let mut billed_amount = Decimal::ZERO;
+    {
+        let mut stmt = conn.prepare(
+            "SELECT s.line, s.liveness_id, s.sequence_id, s.time, s.code, s.amount, s.inp,
+                    row_number() OVER (
+                        PARTITION BY s.inp,
+                            coalesce('c' || s.cid, 'i' || s.liveness_id, 's' || s.sequence_id)
+                        ORDER BY s.line),
+                    c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
+                    EXISTS (SELECT 1 FROM temp.stmt i WHERE i.cid = s.cid AND i.inp),
+                    (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = s.cid AND NOT o.inp
+                        AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3),
+                    s.cid
+             FROM temp.stmt s LEFT JOIN checks c ON c.id = s.cid
+             ORDER BY s.line",
+        )?;
+        let mut rows = stmt.query(params![bounds.0, bounds.1, near])?;
+        while let Some(r) = rows.next()? {
+            let our_status: Option<String> = r.get(10)?;
+            let our_code: Option<i64> = r.get(11)?;
+            let our_time = opts.date_by.time(r.get(12)?, r.get(13)?);
+            let found = our_status.is_some();
+            let row = LineRow {
+                line: r.get(0)?,
+                s_time: r.get(3)?,
+                s_code: r.get(4)?,
+                s_amount: r.get(5)?,
+                in_period: r.get(6)?,
+                nth: r.get(7)?,
+                found,
+                class: classify(
+                    Status::from_db(our_status.as_deref().unwrap_or_default().as_bytes()),
+                    our_code,
+                    codes,
+                ),
+                our_status,
+                our_code,
+                our_time,
+                check_in: found && dated_within(bounds, our_time),
+                has_line_in: r.get(14)?,
+                shift_line: r.get(15)?,
+                ids: (
+                    r.get::<_, Option<String>>(8)?.or(r.get(1)?),
+                    r.get::<_, Option<String>>(9)?.or(r.get(2)?),
+                ),
+                cid: r.get(16)?,
+            };
+            let expected = expected(conn, &row, opts, listed.as_ref())?;
+            if row.in_period {
+                lines += 1;
+                billed_amount +=
+                    line_amount(row.s_amount.as_deref(), expected.as_ref().map(|e| e.0));
+            }
+            sort_line(&row, codes, expected, &window, sink)?;
+        }
+    }
+
+    let (our_charged, our_amount) = our_side(
+        conn,
+        codes,
+        opts,
+        listed.as_ref(),
+        &window,
+        period_known,
+        sink,
+        notes,
+    )?;
+    Ok(Reconciliation {
+        report: "reconcile",
+        statement: opts.statement.display().to_string(),
+        shape: "itemised",
+        columns,
+        zone: opts.tz_name.clone(),
+        period_from: from.map(|d| d.to_string()),
+        period_to: to.map(|d| d.to_string()),
+        lines,
+        billed_amount,
+        our_charged,
+        our_amount,
+        net_difference: lines as i64 - our_charged,
+        net_amount: our_amount.map(|a| billed_amount - a),
+        discrepancies: 0,
+        buckets: BTreeMap::new(),
+        periods: Vec::new(),
+        malformed: Vec::new(),
+        details: Vec::new(),
+        notes: Vec::new(),
+    })
+}
+
+/// Our side of an itemised reconcile: counts every charged check dated in the period (as
+/// billing does) and sorts those no line of the period bills into `underbilled` or, when their
+/// line is dated just outside the period, `shifted_out`. With no period known, only the checks
+/// the lines name are ours to compare.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn our_side(
+    conn: &Connection,
+    codes: &CodeTable,
+    opts: &ReconcileOptions,
+    listed: Option<&ListPrices>,
+    window: &Window,
+    period_known: bool,
+    sink: &mut DetailSink,
+    notes: &mut Vec<String>,
+) -> Result<(i64, Option<Decimal>), ReconcileError> {
+    let bounds = window.bounds_ms();
+    let near = i64::from(opts.boundary_hours) * 3_600_000;
+    let charged_sql = crate::check::charged_sql(codes, "c.");
+    // Unqualified times are `c`'s: the only table of the outer query.
+    let in_window = if period_known {
+        window.sql()
+    } else {
+        // No period: only the checks the lines name (each once) are compared.
+        "?1 IS NULL AND ?2 IS NULL AND EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id)".into()
+    };
+    let (our_charged, our_amount) = match listed {
+        None => {
+            let n: i64 = conn.query_row(
+                &format!("SELECT count(*) FROM checks c WHERE {charged_sql} AND {in_window}"),
+                params![bounds.0, bounds.1],
+                |r| r.get(0),
+            )?;
+            (n, opts.price.map(|p| p * Decimal::from(n)))
+        }
+        Some(l) => {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT p.p_unit FROM checks c LEFT JOIN temp.priced p ON p.cid = c.id
+                 WHERE {charged_sql} AND {in_window}"
+            ))?;
+            let mut rows = stmt.query(params![bounds.0, bounds.1])?;
+            let (mut n, mut sum, mut unpriced) = (0i64, Decimal::ZERO, 0i64);
+            while let Some(r) = rows.next()? {
+                n += 1;
+                match r
+                    .get::<_, Option<String>>(0)?
+                    .and_then(|u| u.parse::<Decimal>().ok())
+                {
+                    Some(unit) => sum += unit,
+                    None => unpriced += 1,
+                }
+            }
+            if unpriced > 0 {
+                notes.push(format!(
+                    "{unpriced} of our charged checks have no price in {} (before its first \
+                     period): they are in no amount",
+                    l.list.source.display()
+                ));
+            }
+            (n, Some(l.list.total(sum)))
+        }
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
+                (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = c.id AND NOT o.inp
+                    AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3),
+                c.id
+         FROM checks c
+         WHERE {charged_sql} AND {in_window}
+           AND NOT EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id AND s.inp)
+         ORDER BY coalesce(c.event_time, c.fetched_at), c.liveness_id"
+    ))?;
+    let mut rows = stmt.query(params![bounds.0, bounds.1, near])?;
+    let mut shift_times =
+        conn.prepare("SELECT time, code, amount FROM temp.stmt WHERE line = ?1")?;
+    while let Some(r) = rows.next()? {
+        let t = opts.date_by.time(r.get(4)?, r.get(5)?);
+        let shift_line: Option<i64> = r.get(6)?;
+        let mut detail = Detail {
+            bucket: BucketKind::Underbilled,
+            line: None,
+            liveness_id: r.get(0)?,
+            sequence_id: r.get(1)?,
+            statement_time: None,
+            statement_code: None,
+            statement_amount: None,
+            our_status: r.get(2)?,
+            our_code: r.get(3)?,
+            our_time: t.map(format_utc),
+            note: String::new(),
+        };
+        if let Some(line) = shift_line {
+            let (s_time, s_code, s_amount): (Option<i64>, Option<i64>, Option<String>) =
+                shift_times.query_row(params![line], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            detail.bucket = BucketKind::ShiftedOut;
+            detail.line = Some(line as u64);
+            detail.statement_time = s_time.map(format_utc);
+            detail.statement_code = s_code;
+            detail.statement_amount = s_amount;
+            detail.note = format!(
+                "ours {} is inside the period, the line {} just outside it: time zone? (--tz)",
+                t.map(format_utc).unwrap_or_default(),
+                s_time.map(format_utc).unwrap_or_default()
+            );
+        } else if let (Some(t), (Some(start), Some(end))) = (t, bounds) {
+            if t - start < near {
+                detail.note = format!(
+                    "within {}h of the period start: possibly billed the day before (time zone?)",
+                    opts.boundary_hours
+                );
+            } else if end - t <= near {
+                detail.note = format!(
+                    "within {}h of the period end: possibly billed the day after (time zone?)",
+                    opts.boundary_hours
+                );
+            }
+        }
+        let price = match listed {
+            Some(l) => l.get(conn, r.get(7)?)?.map(|p| p.unit),
+            None => opts.price,
+        };
+        sink.add(detail, price.unwrap_or(Decimal::ZERO))?;
+    }
+    // Charged checks without a time under --date-by cannot be in a bounded period: say so.
+    let undated_charged: i64 = if window.bounded() {
+        conn.query_row(
+            &format!(
+                "SELECT count(*) FROM checks c WHERE {charged_sql} AND {} IS NULL",
+                opts.date_by.time_sql()
+            ),
+            [],
+            |r| r.get(0),
+        )?
+    } else {
+        0
+    };
+    if undated_charged > 0 {
+        notes.push(match opts.date_by {
+            DateBy::Fetch => format!(
+                "{undated_charged} charged checks were never fetched and are not in our count"
+            ),
+            _ => format!(
+                "{undated_charged} charged checks have no event time and are not in our count; \
+                 --date-by event-or-fetch dates them by fetch time"
+            ),
+        });
+    }
+    Ok((our_charged, our_amount))
+}
+
+/// The zone of a reconcile.
+fn zone_of(opts: &ReconcileOptions) -> Result<TimeZone, ReconcileError> {
+    Ok(TimeZone::get(&opts.tz_name).map_err(|_| ReportError::Zone(opts.tz_name.clone()))?)
+}
+
+/// A line's expected amount and how it was found: `--price`, or the list's price of our
+/// charged check.
+fn expected(
+    conn: &Connection,
+    row: &LineRow,
+    opts: &ReconcileOptions,
+    listed: Option<&ListPrices>,
+) -> Result<Option<(Decimal, String)>, ReconcileError> {
+    Ok(match listed {
+        None => opts.price.map(|p| (p, format!("price {p}"))),
+        Some(_) if row.class != Class::Charged => None,
+        Some(l) => l
+            .get(conn, row.cid)?
+            .map(|p| (p.unit, format!("expected {} ({})", p.unit, l.label(&p)))),
+    })
+}
+
+/// Sorts one statement line into its bucket (see the module doc), with the flags on top.
+pub(super) fn sort_line(
+    row: &LineRow,
+    codes: &CodeTable,
+    expected: Option<(Decimal, String)>,
+    window: &Window,
+    sink: &mut DetailSink,
+) -> Result<(), ReconcileError> {
+    let amount = line_amount(row.s_amount.as_deref(), expected.as_ref().map(|e| e.0));
+    let (bucket, note) = if !row.in_period {
+        if row.found
+            && row.class == Class::Charged
+            && row.check_in
+            && !row.has_line_in
+            && row.shift_line == Some(row.line)
+        {
+            // Shown once, from our side, as `shifted_out` (both times named).
+            return Ok(());
+        }
+        (
+            BucketKind::OutsidePeriod,
+            "dated outside the period: not compared".to_string(),
+        )
+    } else if row.nth > 1 {
+        (BucketKind::Duplicate, format!("billed {} times", row.nth))
+    } else if !row.found {
+        (BucketKind::UnknownToUs, String::new())
+    } else {
+        match row.class {
+            Class::Charged if row.check_in => (BucketKind::Matched, String::new()),
+            Class::Charged => (
+                BucketKind::ShiftedIn,
+                match row.our_time {
+                    None => "we have no event time for it (see --date-by)".to_string(),
+                    Some(t) => format!(
+                        "ours is dated {} ({}), outside the period: time zone? (--tz)",
+                        format_utc(t),
+                        window
+                            .local_date(t)
+                            .map(|d| d.to_string())
+                            .unwrap_or_default()
+                    ),
+                },
+            ),
+            Class::Provisional => (
+                BucketKind::Provisional,
+                format!(
+                    "we hold {} (internal error): fetch again before disputing",
+                    crate::check::INTERNAL_ERROR
+                ),
+            ),
+            Class::Uncharged => {
+                let code = row.our_code.unwrap_or_default();
+                (
+                    BucketKind::Overbilled,
+                    format!("code {code} is not charged ({})", codes.category(code)),
+                )
+            }
+            Class::UnknownCode => (
+                BucketKind::UnknownCode,
+                format!(
+                    "code {} is not in the code table",
+                    row.our_code.unwrap_or_default()
+                ),
+            ),
+            Class::Unresolved => (
+                BucketKind::Unresolved,
+                format!(
+                    "our status is {}",
+                    row.our_status.as_deref().unwrap_or_default()
+                ),
+            ),
+        }
+    };
+    let detail = |bucket: BucketKind, note: String| Detail {
+        bucket,
+        line: Some(row.line as u64),
+        liveness_id: row.ids.0.clone(),
+        sequence_id: row.ids.1.clone(),
+        statement_time: row.s_time.map(format_utc),
+        statement_code: row.s_code,
+        statement_amount: row.s_amount.clone(),
+        our_status: row.our_status.clone(),
+        our_code: row.our_code,
+        our_time: row.our_time.map(format_utc),
+        note,
+    };
+    sink.add(detail(bucket, note), amount)?;
+    if !row.in_period {
+        return Ok(());
+    }
+    if let (Some((price, why)), Some(a)) = (
+        expected,
+        row.s_amount
+            .as_deref()
+            .and_then(|a| a.parse::<Decimal>().ok()),
+    ) && a != price
+    {
+        sink.add(
+            detail(BucketKind::AmountVariance, format!("billed {a}, {why}")),
+            a - price,
+        )?;
+    }
+    if let (Some(sc), Some(oc)) = (row.s_code, row.our_code)
+        && sc != oc
+        && row.nth == 1
+    {
+        sink.add(
+            detail(
+                BucketKind::CodeDiffers,
+                format!("statement {sc}, ours {oc}"),
+            ),
+            Decimal::ZERO,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statement line in the period whose check we hold, charged and dated in the period.
+    fn matched_line() -> LineRow {
+        LineRow {
+            line: 2,
+            s_time: Some(1_760_000_000_000),
+            s_code: Some(200),
+            s_amount: None,
+            in_period: true,
+            nth: 1,
+            found: true,
+            class: Class::Charged,
+            our_status: Some("done".into()),
+            our_code: Some(200),
+            our_time: Some(1_760_000_000_000),
+            check_in: true,
+            has_line_in: true,
+            shift_line: None,
+            ids: (Some("lv-1".into()), None),
+            cid: None,
+        }
+    }
+
+    fn options(price: Option<&str>) -> ReconcileOptions {
+        ReconcileOptions {
+            statement: PathBuf::from("statement.csv"),
+            columns: StatementColumns::default(),
+            tz_name: "UTC".into(),
+            from: Some("2025-10-01".into()),
+            to: Some("2025-10-31".into()),
+            price: price.map(|p| p.parse().unwrap()),
+            prices: None,
+            boundary_hours: 12,
+            details: None,
+            date_by: DateBy::Event,
+        }
+    }
+
+    /// The buckets one line lands in, with their counts.
+    fn sorted(row: &LineRow, price: Option<&str>) -> Vec<(BucketKind, u64)> {
+        let opts = options(price);
+        let window =
+            Window::new("UTC", Period::Day, opts.from.as_deref(), opts.to.as_deref()).unwrap();
+        let mut sink = DetailSink {
+            writer: None,
+            path: PathBuf::new(),
+            kept: Vec::new(),
+            totals: BTreeMap::new(),
+        };
+        let expected = opts.price.map(|p| (p, format!("price {p}")));
+        sort_line(row, &CodeTable::shipped(), expected, &window, &mut sink).unwrap();
+        sink.totals.iter().map(|(k, t)| (*k, t.count)).collect()
+    }
+
+    #[test]
+    fn a_line_lands_in_exactly_one_bucket_by_our_class() {
+        let cases = [
+            (Class::Charged, BucketKind::Matched),
+            (Class::Uncharged, BucketKind::Overbilled),
+            (Class::Provisional, BucketKind::Provisional),
+            (Class::UnknownCode, BucketKind::UnknownCode),
+            (Class::Unresolved, BucketKind::Unresolved),
+        ];
+        for (class, bucket) in cases {
+            let row = LineRow {
+                class,
+                ..matched_line()
+            };
+            assert_eq!(sorted(&row, None), vec![(bucket, 1)], "{class:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_duplicate_and_shifted_lines() {
+        let unknown = LineRow {
+            found: false,
+            ..matched_line()
+        };
+        assert_eq!(sorted(&unknown, None), vec![(BucketKind::UnknownToUs, 1)]);
+        let second = LineRow {
+            nth: 2,
+            ..matched_line()
+        };
+        assert_eq!(sorted(&second, None), vec![(BucketKind::Duplicate, 1)]);
+        let ours_outside = LineRow {
+            check_in: false,
+            ..matched_line()
+        };
+        assert_eq!(
+            sorted(&ours_outside, None),
+            vec![(BucketKind::ShiftedIn, 1)]
+        );
+        let line_outside = LineRow {
+            in_period: false,
+            has_line_in: false,
+            shift_line: Some(2),
+            ..matched_line()
+        };
+        assert_eq!(
+            sorted(&line_outside, None),
+            vec![],
+            "shown once, from our side, as shifted_out"
+        );
+        let other_outside = LineRow {
+            in_period: false,
+            found: false,
+            ..matched_line()
+        };
+        assert_eq!(
+            sorted(&other_outside, None),
+            vec![(BucketKind::OutsidePeriod, 1)]
+        );
+    }
+
+    #[test]
+    fn amount_and_code_differences_are_flags_on_top_of_the_bucket() {
+        let row = LineRow {
+            s_amount: Some("0.040".into()),
+            s_code: Some(201),
+            ..matched_line()
+        };
+        assert_eq!(
+            sorted(&row, Some("0.035")),
+            vec![
+                (BucketKind::Matched, 1),
+                (BucketKind::AmountVariance, 1),
+                (BucketKind::CodeDiffers, 1)
+            ]
+        );
+        assert_eq!(line_amount(Some("0.040"), None), "0.040".parse().unwrap());
+        assert_eq!(line_amount(Some("n/a"), Some(Decimal::ONE)), Decimal::ONE);
+        assert_eq!(line_amount(None, None), Decimal::ZERO);
+    }
+}

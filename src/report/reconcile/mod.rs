@@ -1,0 +1,543 @@
+//! Reconciling the vendor's statement against our records: where the two disagree, with the
+//! evidence (ids, sequence ids, times, codes) finance needs to dispute a line.
+//!
+//! Policy, itemised statements (each line is matched by liveness id, else by sequence id; our
+//! side is every check [`crate::check::classify`] calls charged and dated in the period, exactly
+//! what `report billing` counts as charged for the same window). Each line, and each charged
+//! check of ours without a line, lands in exactly one bucket; its `effect` is what it adds to
+//! `net_difference = lines - our_charged` (lines: statement lines dated in the period):
+//! - `matched` (0): billed in the period, charged and dated in the period in our records;
+//! - `overbilled` (+1): billed, but our code is not charged (request errors, 11340...);
+//! - `provisional` (+1): billed, but we hold 11350 (uncharged, asked again): fetch again
+//!   before disputing;
+//! - `unknown_to_us` (+1): no such id or sequence id in our records;
+//! - `unresolved` (+1): we have no final answer (pending, failed): fetch, then reconcile again;
+//! - `unknown_code` (+1): our code is not in the code table: needs a decision;
+//! - `duplicate` (+1): the same check on a second (third...) line in the period;
+//! - `shifted_in` (+1): billed in the period, but our charged check is dated outside it (or
+//!   undated): often a time-zone shift;
+//! - `underbilled` (-1): charged in our records in the period, on no line; noted when within
+//!   `--boundary-hours` of the period's edge;
+//! - `shifted_out` (-1): charged in our records in the period, its line dated just outside it
+//!   (within `--boundary-hours`): a time-zone shift, both times shown;
+//! - `outside_period` (0): a line dated outside the period: never matched, not in `lines`;
+//! - `amount_variance` and `code_differs` are flags on top of a line's bucket (no effect): a
+//!   line's amount differs from its expected amount; the statement's code differs from ours.
+//!   The expected amount is `--price`, or under a price list (`--prices`) the price the list
+//!   gives our charged check: its period, and its tier by its place among our charged checks of
+//!   its calendar month (counted from the month's first day, before `--from` too). A line whose
+//!   check we do not charge has no expected amount under a list.
+//!
+//! Summary statements are compared per period: billed count against our charged count.
+//! The statement is loaded into a temporary table on disk and matched with SQL joins, so a
+//! million-line statement reconciles in seconds with flat memory.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use rusqlite::{Connection, params};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::render::{Document, Section};
+use super::{MoneyScale, ReportError, Window, load_buckets};
+use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
+use crate::prices::{PriceList, Pricer, Rate};
+use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
+use crate::td::codes::CodeTable;
+use crate::timestamp::format_utc;
+
+mod matching;
+use matching::*;
+mod summary;
+use summary::*;
+mod layout;
+pub(crate) use layout::*;
+
+/// Detail rows kept per bucket for the printed report (all go to `--details`).
+const SHOWN_PER_BUCKET: usize = 50;
+
+/// Errors of a reconcile.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum ReconcileError {
+    #[error(transparent)]
+    Statement(#[from] StatementError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("writing the details file {path}: {source}")]
+    Details {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<rusqlite::Error> for ReconcileError {
+    fn from(e: rusqlite::Error) -> Self {
+        ReconcileError::Report(e.into())
+    }
+}
+
+/// The kinds of lines a reconcile sorts into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum BucketKind {
+    Matched,
+    Overbilled,
+    Provisional,
+    UnknownToUs,
+    Unresolved,
+    UnknownCode,
+    Duplicate,
+    ShiftedIn,
+    Underbilled,
+    ShiftedOut,
+    OutsidePeriod,
+    AmountVariance,
+    CodeDiffers,
+    PeriodDifference,
+}
+
+impl BucketKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            BucketKind::Matched => "matched",
+            BucketKind::Overbilled => "overbilled",
+            BucketKind::Provisional => "provisional",
+            BucketKind::ShiftedIn => "shifted_in",
+            BucketKind::ShiftedOut => "shifted_out",
+            BucketKind::OutsidePeriod => "outside_period",
+            BucketKind::UnknownToUs => "unknown_to_us",
+            BucketKind::Unresolved => "unresolved",
+            BucketKind::UnknownCode => "unknown_code",
+            BucketKind::Duplicate => "duplicate",
+            BucketKind::Underbilled => "underbilled",
+            BucketKind::AmountVariance => "amount_variance",
+            BucketKind::CodeDiffers => "code_differs",
+            BucketKind::PeriodDifference => "period_difference",
+        }
+    }
+
+    /// What one item of the bucket adds to `net_difference` (`None`: a flag on top of another
+    /// bucket, or a summary statement's period).
+    pub(crate) fn effect(self) -> Option<i64> {
+        match self {
+            BucketKind::Matched | BucketKind::OutsidePeriod => Some(0),
+            BucketKind::Overbilled
+            | BucketKind::Provisional
+            | BucketKind::UnknownToUs
+            | BucketKind::Unresolved
+            | BucketKind::UnknownCode
+            | BucketKind::Duplicate
+            | BucketKind::ShiftedIn => Some(1),
+            BucketKind::Underbilled | BucketKind::ShiftedOut => Some(-1),
+            BucketKind::AmountVariance | BucketKind::CodeDiffers | BucketKind::PeriodDifference => {
+                None
+            }
+        }
+    }
+
+    fn meaning(self) -> &'static str {
+        match self {
+            BucketKind::Provisional => {
+                "billed, but we hold the vendor's internal error (uncharged): fetch again first"
+            }
+            BucketKind::ShiftedIn => "billed in the period, our check dated outside it: time zone?",
+            BucketKind::ShiftedOut => "charged in the period, its line just outside it: time zone?",
+            BucketKind::OutsidePeriod => "line dated outside the period: not compared",
+            BucketKind::Matched => "billed and charged in our records",
+            BucketKind::Overbilled => "billed, but our code is not charged: dispute",
+            BucketKind::UnknownToUs => "billed, but no such check in our records: dispute",
+            BucketKind::Unresolved => {
+                "billed, but we have no final answer (pending, failed): fetch, then reconcile again"
+            }
+            BucketKind::UnknownCode => "billed for a code not in the code table: decide",
+            BucketKind::Duplicate => "the same check billed again: dispute",
+            BucketKind::Underbilled => "charged in our records, not billed in the period",
+            BucketKind::AmountVariance => {
+                "line amount differs from the price (a flag: overlaps the buckets above)"
+            }
+            BucketKind::CodeDiffers => {
+                "statement code differs from ours (a flag: overlaps the buckets above)"
+            }
+            BucketKind::PeriodDifference => "billed count differs from our charged count",
+        }
+    }
+}
+
+/// One discrepancy (or match), with its evidence.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Detail {
+    pub bucket: BucketKind,
+    /// Statement line (none for underbilled checks).
+    pub line: Option<u64>,
+    pub liveness_id: Option<String>,
+    pub sequence_id: Option<String>,
+    pub statement_time: Option<String>,
+    pub statement_code: Option<i64>,
+    pub statement_amount: Option<String>,
+    pub our_status: Option<String>,
+    pub our_code: Option<i64>,
+    pub our_time: Option<String>,
+    pub note: String,
+}
+
+/// Count and amount of one bucket.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub(crate) struct BucketTotal {
+    pub count: u64,
+    /// What each item adds to `net_difference`; `null` for flags that overlap other buckets.
+    pub effect: Option<i64>,
+    /// A flag on top of another bucket, not one of the exclusive buckets.
+    pub overlaps: bool,
+    #[serde(serialize_with = "super::money::exact")]
+    pub amount: Decimal,
+    /// Details beyond those kept in this report (all are in `--details`).
+    pub not_shown: u64,
+}
+
+/// A period row of a summary statement.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct PeriodComparison {
+    pub period: String,
+    pub billed: i64,
+    pub ours: i64,
+    pub difference: i64,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
+    pub billed_amount: Option<Decimal>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
+    pub amount_difference: Option<Decimal>,
+    pub lines: Vec<u64>,
+}
+
+/// The result of a reconcile; its JSON form is the `--format json` output.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Reconciliation {
+    pub report: &'static str,
+    pub statement: String,
+    pub shape: &'static str,
+    pub columns: String,
+    pub zone: String,
+    /// The period compared (local dates, inclusive).
+    pub period_from: Option<String>,
+    pub period_to: Option<String>,
+    pub lines: u64,
+    #[serde(serialize_with = "super::money::exact")]
+    pub billed_amount: Decimal,
+    pub our_charged: i64,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
+    pub our_amount: Option<Decimal>,
+    pub net_difference: i64,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::money::optional"
+    )]
+    pub net_amount: Option<Decimal>,
+    pub discrepancies: u64,
+    pub buckets: BTreeMap<&'static str, BucketTotal>,
+    pub periods: Vec<PeriodComparison>,
+    pub malformed: Vec<Malformed>,
+    pub details: Vec<Detail>,
+    pub notes: Vec<String>,
+}
+
+/// Options of a reconcile.
+#[derive(Debug, Clone)]
+pub(crate) struct ReconcileOptions {
+    pub statement: PathBuf,
+    pub columns: StatementColumns,
+    pub tz_name: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub price: Option<Decimal>,
+    /// A price list (then `price` is `None`).
+    pub prices: Option<PriceList>,
+    pub boundary_hours: u32,
+    pub details: Option<PathBuf>,
+    /// Which time dates our checks (as in the reports).
+    pub date_by: DateBy,
+}
+
+struct DetailSink {
+    writer: Option<csv::Writer<std::io::BufWriter<std::fs::File>>>,
+    path: PathBuf,
+    kept: Vec<Detail>,
+    totals: BTreeMap<BucketKind, BucketTotal>,
+}
+
+impl DetailSink {
+    fn add(&mut self, d: Detail, amount: Decimal) -> Result<(), ReconcileError> {
+        let total = self.totals.entry(d.bucket).or_insert_with(|| BucketTotal {
+            effect: d.bucket.effect(),
+            overlaps: matches!(
+                d.bucket,
+                BucketKind::AmountVariance | BucketKind::CodeDiffers
+            ),
+            ..BucketTotal::default()
+        });
+        total.count += 1;
+        total.amount += amount;
+        if matches!(d.bucket, BucketKind::Matched | BucketKind::OutsidePeriod) {
+            // Not discrepancies; outside lines are counted, not listed.
+            if d.bucket == BucketKind::Matched {
+                return Ok(());
+            }
+        }
+        if let Some(w) = &mut self.writer {
+            w.serialize(&d).map_err(|e| ReconcileError::Details {
+                path: self.path.clone(),
+                source: std::io::Error::other(e),
+            })?;
+        }
+        let shown = self.kept.iter().filter(|k| k.bucket == d.bucket).count();
+        if shown < SHOWN_PER_BUCKET {
+            self.kept.push(d);
+        } else {
+            total.not_shown += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a reconcile of `opts.statement` against the database behind `conn`.
+pub(crate) fn reconcile(
+    conn: &mut Connection,
+    codes: &CodeTable,
+    opts: &ReconcileOptions,
+) -> Result<Reconciliation, ReconcileError> {
+    let zone = TimeZone::get(&opts.tz_name).map_err(|_| ReportError::Zone(opts.tz_name.clone()))?;
+    // The statement table may be large: keep it in a temporary file, not in memory.
+    conn.pragma_update(None, "temp_store", "FILE")?;
+    conn.execute_batch(
+        "DROP TABLE IF EXISTS temp.stmt;
+         CREATE TEMP TABLE stmt (line INTEGER PRIMARY KEY, liveness_id TEXT, sequence_id TEXT,
+                                 time INTEGER, code INTEGER, amount TEXT, cid INTEGER,
+                                 inp INTEGER);",
+    )?;
+    let mut summary_lines = Vec::new();
+    let (shape, malformed) = {
+        let tx = conn.transaction()?;
+        let read = {
+            let mut insert = tx.prepare(
+                "INSERT OR REPLACE INTO stmt (line, liveness_id, sequence_id, time, code, amount)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            statement::read(
+                &opts.statement,
+                &opts.columns,
+                &zone,
+                |item| {
+                    insert
+                        .execute(params![
+                            item.line as i64,
+                            item.liveness_id,
+                            item.sequence_id,
+                            item.time_ms,
+                            item.code,
+                            item.amount.map(|a| a.to_string())
+                        ])
+                        .map(|_| ())
+                },
+                |line| summary_lines.push(line),
+            )??
+        };
+        tx.commit()?;
+        read
+    };
+    let mut sink = DetailSink {
+        writer: match &opts.details {
+            Some(p) => Some(csv::Writer::from_writer(std::io::BufWriter::new(
+                std::fs::File::create(p).map_err(|source| ReconcileError::Details {
+                    path: p.clone(),
+                    source,
+                })?,
+            ))),
+            None => None,
+        },
+        path: opts.details.clone().unwrap_or_default(),
+        kept: Vec::new(),
+        totals: BTreeMap::new(),
+    };
+    let mut notes = Vec::new();
+    let mut result = match &shape {
+        Shape::Itemised { columns } => {
+            itemised(conn, codes, opts, &mut sink, &mut notes, columns.clone())?
+        }
+        Shape::Summary { columns } => summary(
+            conn,
+            codes,
+            opts,
+            &summary_lines,
+            &mut sink,
+            columns.clone(),
+        )?,
+    };
+    if let Some(w) = &mut sink.writer {
+        w.flush().map_err(|source| ReconcileError::Details {
+            path: sink.path.clone(),
+            source,
+        })?;
+    }
+    conn.execute_batch("DROP TABLE IF EXISTS temp.stmt; DROP TABLE IF EXISTS temp.priced;")?;
+    result.malformed = malformed;
+    result.discrepancies = sink
+        .totals
+        .iter()
+        .filter(|(k, _)| !matches!(**k, BucketKind::Matched | BucketKind::OutsidePeriod))
+        .map(|(_, t)| t.count)
+        .sum::<u64>()
+        + result.malformed.len() as u64;
+    result.buckets = sink
+        .totals
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    result.details = sink.kept;
+    if let Some(l) = &opts.prices {
+        notes.push(format!(
+            "expected amounts from the price list {} (rounded half-to-even at {} decimals {})",
+            l.source.display(),
+            l.scale,
+            match l.rounding {
+                crate::prices::Rounding::Line => "on each check",
+                crate::prices::Rounding::Total => "on the total",
+            }
+        ));
+    }
+    result.notes.extend(notes);
+    Ok(result)
+}
+
+/// The price a list gives one of our charged checks.
+struct CheckPrice {
+    /// What the check is charged at (rounded under `rounding = "line"`).
+    unit: Decimal,
+    period: usize,
+    rate: Rate,
+}
+
+/// Our charged checks priced by the list, kept in the temporary table `priced` (by check id),
+/// so memory stays flat however many checks a month holds.
+struct ListPrices<'a> {
+    list: &'a PriceList,
+}
+
+impl ListPrices<'_> {
+    /// Prices our charged checks dated in `[first, end)` in time order (`first`: the first day
+    /// of the period's first month, so the tier count starts on the month's first day).
+    fn load<'a>(
+        conn: &Connection,
+        codes: &CodeTable,
+        list: &'a PriceList,
+        opts: &ReconcileOptions,
+        zone: &TimeZone,
+        (first, end): (Option<i64>, Option<i64>),
+    ) -> Result<ListPrices<'a>, ReconcileError> {
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.priced;
+             CREATE TEMP TABLE priced (cid INTEGER PRIMARY KEY, p_time INTEGER NOT NULL,
+                                       p_unit TEXT NOT NULL, p_period INTEGER NOT NULL,
+                                       p_tier INTEGER, p_code INTEGER);",
+        )?;
+        let t = opts.date_by.time_sql();
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut insert =
+                tx.prepare("INSERT INTO temp.priced VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            let mut stmt = tx.prepare(&format!(
+                "SELECT id, {t}, code FROM checks
+                 WHERE {} AND {t} IS NOT NULL AND (?1 IS NULL OR {t} >= ?1)
+                   AND (?2 IS NULL OR {t} < ?2)
+                 ORDER BY {t}, liveness_id",
+                crate::check::charged_sql(codes, "")
+            ))?;
+            let mut rows = stmt.query(params![first, end])?;
+            let mut pricer = Pricer::new(list, zone.clone());
+            while let Some(r) = rows.next()? {
+                let (id, time, code): (i64, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                if let Some(piece) = pricer
+                    .charge(time, code, 1)
+                    .and_then(|p| p.first().copied())
+                {
+                    let (tier, code) = match piece.rate {
+                        Rate::Tier(t) => (Some(t as i64), None),
+                        Rate::Code(c) => (None, Some(c)),
+                    };
+                    insert.execute(params![
+                        id,
+                        time,
+                        piece.unit.to_string(),
+                        piece.period as i64,
+                        tier,
+                        code
+                    ])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(ListPrices { list })
+    }
+
+    /// The first instant of the month holding `date` in `zone`.
+    fn month_start(zone: &TimeZone, date: Option<jiff::civil::Date>) -> Option<i64> {
+        date.and_then(|d| d.first_of_month().to_zoned_datetime(zone.clone()).ok())
+            .map(|z| z.timestamp().as_millisecond())
+    }
+
+    /// The list's price of our check `check`, if it has one.
+    fn get(
+        &self,
+        conn: &Connection,
+        check: Option<i64>,
+    ) -> Result<Option<CheckPrice>, ReconcileError> {
+        use rusqlite::OptionalExtension;
+        let Some(check) = check else {
+            return Ok(None);
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT p_unit, p_period, p_tier, p_code FROM temp.priced WHERE cid = ?1",
+        )?;
+        let row: Option<(String, i64, Option<i64>, Option<i64>)> = stmt
+            .query_row(params![check], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        Ok(row.and_then(|(unit, period, tier, code)| {
+            Some(CheckPrice {
+                unit: unit.parse().ok()?,
+                period: usize::try_from(period).ok()?,
+                rate: match (tier, code) {
+                    (Some(t), _) => Rate::Tier(usize::try_from(t).ok()?),
+                    (None, Some(c)) => Rate::Code(c),
+                    (None, None) => return None,
+                },
+            })
+        }))
+    }
+
+    /// `from 2026-02-15, tier 1: 1 to 4` or `from 2026-01-01, code 12250`.
+    fn label(&self, p: &CheckPrice) -> String {
+        let rate = match p.rate {
+            Rate::Tier(_) => format!("tier {}", self.list.rate_label(p.period, p.rate)),
+            Rate::Code(_) => self.list.rate_label(p.period, p.rate),
+        };
+        format!("from {}, {rate}", self.list.periods[p.period].from)
+    }
+}
+
+/// Whether the reconcile is clean within the tolerances.
+pub(crate) fn within_tolerance(r: &Reconciliation, count: u64, amount: Decimal) -> bool {
+    r.discrepancies <= count && r.net_amount.is_none_or(|a| a.abs() <= amount)
+}

@@ -1,0 +1,147 @@
+//! Unit tests of opening, migrating and locking the database.
+
+use super::*;
+
+#[test]
+fn migrates_a_new_database_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let store = Store::open(&path, OpenMode::ReadWrite).unwrap();
+    let v: i64 = store
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    drop(store);
+    Store::open(&path, OpenMode::Existing).unwrap();
+}
+
+#[test]
+fn refuses_newer_schema_and_non_sqlite_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    let store = Store::open(&path, OpenMode::ReadWrite).unwrap();
+    store.conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(store);
+    let err = Store::open(&path, OpenMode::Existing).err().unwrap();
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 99, .. }),
+        "{err}"
+    );
+
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"id,name\n1,2\n".repeat(100)).unwrap();
+    let err = Store::open(&junk, OpenMode::Existing).err().unwrap();
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err}");
+
+    let err = Store::open(&dir.path().join("none.db"), OpenMode::Existing)
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+}
+
+#[test]
+fn second_lock_on_one_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let first = FetchLock::acquire(&path).unwrap();
+    let err = FetchLock::acquire(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Busy { .. }), "{err}");
+    drop(first);
+    FetchLock::acquire(&path).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn the_lock_follows_the_file_through_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let first = FetchLock::acquire(&path).unwrap();
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let hard = dir.path().join("hard.db");
+    std::fs::hard_link(&path, &hard).unwrap();
+    let dotted = dir.path().join(".").join("a.db");
+    for other in [&link, &hard, &dotted] {
+        let err = FetchLock::acquire(other).unwrap_err();
+        assert!(matches!(err, StoreError::Busy { .. }), "{other:?}: {err}");
+    }
+    assert!(first.still_in_place());
+}
+
+#[test]
+fn sqlite_uris_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("file:{}?mode=rwc", dir.path().join("a.db").display());
+    for p in [uri.as_str(), "FILE:x.db"] {
+        assert!(matches!(
+            FetchLock::acquire(Path::new(p)).unwrap_err(),
+            StoreError::Uri { .. }
+        ));
+        assert!(matches!(
+            Store::open(Path::new(p), OpenMode::ReadWrite)
+                .err()
+                .unwrap(),
+            StoreError::Uri { .. }
+        ));
+    }
+}
+
+#[test]
+fn a_deleted_or_replaced_database_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let lock = FetchLock::acquire(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(
+        lock.check_in_place(),
+        Err(StoreError::Vanished { .. })
+    ));
+    std::fs::write(&path, b"").unwrap();
+    assert!(
+        !lock.still_in_place(),
+        "a new file of the same name is not the database"
+    );
+}
+
+#[test]
+fn outputs_on_the_database_or_its_wal_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    Store::open(&db, OpenMode::ReadWrite).unwrap();
+    let here = dir.path().join(".").join("a.db-wal");
+    for out in [db.clone(), dir.path().join("a.db-shm"), here] {
+        assert!(
+            matches!(
+                refuse_output_on_database("--output", &out, &db),
+                Err(StoreError::OutputIsDatabase { .. })
+            ),
+            "{out:?}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("report.csv");
+        std::os::unix::fs::symlink(&db, &link).unwrap();
+        assert!(refuse_output_on_database("--output", &link, &db).is_err());
+    }
+    refuse_output_on_database("--output", &dir.path().join("out.csv"), &db).unwrap();
+}
+
+#[test]
+fn a_foreign_sqlite_file_is_read_by_no_command_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.sqlite");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('x');")
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    for mode in [OpenMode::Existing, OpenMode::ReadWrite] {
+        let err = Store::open(&path, mode).err().unwrap();
+        assert!(matches!(err, StoreError::Foreign { .. }), "{err}");
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert!(!dir.path().join("other.sqlite-wal").exists());
+}

@@ -1,0 +1,15 @@
+//! The end-to-end tests, as one test binary (the crate is linked once): each module runs the
+//! real `liveaudit` binary against the embedded mock vendor over loopback.
+
+mod util;
+
+mod cli;
+mod fuzz_answers;
+mod hardening;
+mod hostile;
+mod inputs;
+mod nightly;
+mod prices;
+mod reconcile;
+mod reports;
+mod workbook;
