@@ -214,6 +214,24 @@ fn refused_inputs_send_nothing_change_nothing_and_echo_no_control_byte() {
             std::fs::read(fixture("lost_digits.xlsx")).unwrap(),
             "lost_digits.xlsx:3: the id is the number 1234567890123456",
         ),
+        (
+            "excel.csv",
+            b"liveness_id,created_at\nlv-00000030,2026-10-05\n1.23457E+17,2026-10-05\n".to_vec(),
+            "excel.csv:3: the id \"1.23457E+17\" is a number in scientific notation, not an id; \
+             Excel turned a long number into scientific notation; format the column as Text and \
+             export again",
+        ),
+        (
+            "pandas.csv",
+            b"liveness_id\n123456789012345678.0\n".to_vec(),
+            "pandas.csv:2: the id \"123456789012345678.0\" is a whole number written with a \
+             decimal point",
+        ),
+        (
+            "fraction.xlsx",
+            fraction_workbook(),
+            "fraction.xlsx:3: the id \"12.5\" is a number with a fraction in the workbook",
+        ),
     ];
     for (name, content, message) in &cases {
         env.write(name, content);
@@ -395,4 +413,14 @@ fn a_signal_during_intake_ends_the_run_record_and_registers_nothing() {
     assert_eq!(outcome, "interrupted");
     assert!(dated(&env).is_empty());
     assert_eq!(env.mock.stats().result_requests, 0);
+}
+
+/// A workbook whose id column holds a number with a fraction on sheet row 3.
+fn fraction_workbook() -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "liveness_id").unwrap();
+    sheet.write_string(1, 0, "lv-00000040").unwrap();
+    sheet.write_number(2, 0, 12.5).unwrap();
+    book.save_to_buffer().unwrap()
 }
