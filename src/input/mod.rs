@@ -10,10 +10,11 @@
 //! lines, padded ids, ragged rows, repeated header rows, stray Latin-1 outside the id column).
 //! What could send the wrong id (no id column, a control character, a space or a delimiter
 //! inside an id, undecodable bytes, a broken quote, binary data, a workbook number that already
-//! lost digits or is not whole, an id a spreadsheet damaged (scientific notation, a `.0` tail, a
-//! leading apostrophe, an error value), an unreadable time unless `--bad-times fetch-time`) stops the whole run before
-//! anything is sent, naming file, line and the fix. Every text taken from the input is shown
-//! escaped ([`shown`]): no control byte from an input ever reaches a terminal or a log.
+//! lost digits or is not whole, an id a spreadsheet damaged (scientific notation, a `.0` tail,
+//! a leading apostrophe, an error value), an unreadable time unless `--bad-times fetch-time`)
+//! stops the whole run before anything is sent, naming file, line and the fix. Every text taken
+//! from the input is shown escaped ([`shown`]): no control byte from an input ever reaches a
+//! terminal or a log.
 //! Memory stays flat: a record is capped at [`MAX_RECORD_BYTES`], an id at [`MAX_ID_BYTES`], and
 //! nothing is kept per line.
 
