@@ -215,6 +215,12 @@ fn refused_inputs_send_nothing_change_nothing_and_echo_no_control_byte() {
             "lost_digits.xlsx:3: the id is the number 1234567890123456",
         ),
         (
+            "one_column_quote.csv",
+            b"liveness_id\nlv-00000031\n\"abc\nrow2\n".to_vec(),
+            "one_column_quote.csv:3: a field runs over several lines and holds what looks like \
+             further rows (\"row2\")",
+        ),
+        (
             "excel.csv",
             b"liveness_id,created_at\nlv-00000030,2026-10-05\n1.23457E+17,2026-10-05\n".to_vec(),
             "excel.csv:3: the id \"1.23457E+17\" is a number in scientific notation, not an id; \

@@ -637,6 +637,19 @@ impl Layout {
             });
         }
         let raw_id = record.get(self.id_index).unwrap_or_default();
+        // A line break inside the id can only come from a quoted field running over lines: a
+        // quote opened and not closed (in a one-column file, the only sign of one).
+        if let Some(next) = raw_id
+            .split(|&b| b == b'\n' || b == b'\r')
+            .skip(1)
+            .find(|l| !l.trim_ascii().is_empty())
+        {
+            return Err(InputError::BrokenQuote {
+                file: file.to_string(),
+                line,
+                excerpt: shown(&lossy(next)),
+            });
+        }
         let id = match std::str::from_utf8(raw_id) {
             Ok(s) => s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}'),
             Err(_) => {
@@ -1070,6 +1083,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ids(&rows), ["a1", "a2"]);
+    }
+
+    #[test]
+    fn a_broken_quote_in_a_one_column_file_is_named_as_one() {
+        for content in [
+            &b"liveness_id\n\"abc\nrow2\n"[..],
+            b"liveness_id\r\nok\r\n\"abc\r\nrow2\r\nrow3\r\n",
+            b"\"abc\nrow2\n",
+        ] {
+            let err = read_err(content);
+            let line = if content.starts_with(b"liveness_id\r") {
+                3
+            } else if content.starts_with(b"\"") {
+                1
+            } else {
+                2
+            };
+            assert!(
+                err.contains(&format!(":{line}: a field runs over several lines")),
+                "{err}"
+            );
+            assert!(
+                err.contains("(\"row2\")") && err.contains("quote opened and not closed"),
+                "{err}"
+            );
+            assert!(!err.contains("control or invisible"), "{err}");
+        }
     }
 
     #[test]
