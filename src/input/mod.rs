@@ -278,6 +278,13 @@ pub enum InputError {
         headers: String,
         hint: String,
     },
+    #[error("{file}:{line}: several columns could be the id column: {columns}; {fix}")]
+    AmbiguousIdColumn {
+        file: String,
+        line: u64,
+        columns: String,
+        fix: &'static str,
+    },
     #[error("{file}:{line}: no column \"{name}\" in the header ({headers}); check --{flag}")]
     ColumnNotFound {
         file: String,

@@ -528,15 +528,51 @@ impl Layout {
             time_index,
             delimiter,
         };
+        // Two columns that could each be the id column: reading either could send the wrong
+        // ids, so the header must say which (an exact `--id-column` name wins over a spelling).
+        let ambiguous = |columns: Vec<usize>, exact: bool| InputError::AmbiguousIdColumn {
+            file: file.to_string(),
+            line,
+            columns: columns
+                .iter()
+                .map(|&i| format!("\"{}\" (column {})", shown(&first[i]), i + 1))
+                .collect::<Vec<_>>()
+                .join(", "),
+            fix: if exact {
+                "rename one of them in the header"
+            } else {
+                "name the one to use with --id-column (its exact header text), or rename the other"
+            },
+        };
+        let all = |wanted: &str| -> Vec<usize> {
+            (0..first.len())
+                .filter(|&i| normalised[i] == wanted)
+                .collect()
+        };
         if let Some(name) = &opts.id_column {
-            let id_index = find(name).ok_or_else(|| not_found(name, "id-column"))?;
+            let exact: Vec<usize> = (0..first.len())
+                .filter(|&i| first[i].trim() == name)
+                .collect();
+            let id_index = match exact.as_slice() {
+                [one] => *one,
+                [] => match all(&normalise_name(name)).as_slice() {
+                    [] => return Err(not_found(name, "id-column")),
+                    [one] => *one,
+                    many => return Err(ambiguous(many.to_vec(), false)),
+                },
+                many => return Err(ambiguous(many.to_vec(), true)),
+            };
             return Ok(layout(true, id_index, time_index(true)?));
         }
-        if let Some(id_index) = ID_NAMES
-            .iter()
-            .find_map(|n| normalised.iter().position(|h| h == n))
-        {
-            return Ok(layout(true, id_index, time_index(true)?));
+        if let Some(name) = ID_NAMES.iter().find(|n| normalised.iter().any(|h| h == *n)) {
+            let columns = all(name);
+            if columns.len() > 1 {
+                let exact = columns
+                    .iter()
+                    .all(|&i| first[i].trim() == first[columns[0]].trim());
+                return Err(ambiguous(columns, exact));
+            }
+            return Ok(layout(true, columns[0], time_index(true)?));
         }
         if first.len() == 1 {
             // One column: a header only if it names an id column; anything else is the first id.
@@ -1083,6 +1119,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ids(&rows), ["a1", "a2"]);
+    }
+
+    #[test]
+    fn an_ambiguous_id_column_is_refused_unless_id_column_settles_it() {
+        let err = read_err(b"liveness_id,created_at,liveness_id\na,2026-01-01,b\n");
+        assert!(
+            err.contains(":1: several columns could be the id column: \"liveness_id\" (column 1), \"liveness_id\" (column 3); rename one"),
+            "{err}"
+        );
+        let content = b"liveness_id,Liveness ID\na,b\n";
+        let err = read_err(content);
+        assert!(err.contains("--id-column"), "{err}");
+        let opts = InputOptions {
+            id_column: Some("Liveness ID".into()),
+            ..InputOptions::default()
+        };
+        let (rows, _) = read(content, &opts).unwrap();
+        assert_eq!(ids(&rows), ["b"]);
+        // A preferred name beside a generic one is no ambiguity.
+        let (rows, _) = read(b"id,liveness_id\n1,a\n", &InputOptions::default()).unwrap();
+        assert_eq!(ids(&rows), ["a"]);
     }
 
     #[test]
