@@ -430,3 +430,43 @@ fn fraction_workbook() -> Vec<u8> {
     sheet.write_number(2, 0, 12.5).unwrap();
     book.save_to_buffer().unwrap()
 }
+
+#[test]
+fn conflicting_duplicates_are_warned_about_and_an_ambiguous_header_is_refused() {
+    let env = Env::plain();
+    env.write(
+        "a.csv",
+        "liveness_id,created_at\nlv-00000050,2025-10-05\nlv-00000051,2025-10-05\n",
+    );
+    env.write("b.csv", "liveness_id,created_at\nlv-00000050,2026-10-05\n");
+    let run = env.run(&["fetch", "--rate", "0", "a.csv", "b.csv"]);
+    run.expect(0);
+    assert!(
+        run.stderr
+            .contains("ids listed more than once with a different event time")
+            && run.stderr.contains("count=1")
+            && run.stderr.contains(
+                "b.csv:2: \"lv-00000050\" first listed at a.csv:2, again with event time \
+                 2026-10-05T00:00:00Z (kept: 2025-10-05T00:00:00Z)"
+            ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.mock.stats().result_requests, 2);
+
+    env.write(
+        "twice.csv",
+        "liveness_id,note,liveness_id\nlv-00000060,x,lv-00000061\n",
+    );
+    let run = env.run(&["fetch", "--rate", "0", "twice.csv"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains(
+            "twice.csv:1: several columns could be the id column: \"liveness_id\" (column 1), \
+             \"liveness_id\" (column 3)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.mock.stats().result_requests, 2);
+}
