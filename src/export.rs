@@ -73,6 +73,18 @@ pub(crate) fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
             "not a liveaudit cursor ({e}); delete it to export everything once, or give another path"
         ),
     })?;
+    // Change numbers start at 1 and only grow; 0 is "nothing exported yet". A negative number
+    // was not written by liveaudit, and exporting from it would silently mean "everything".
+    if cursor.change_seq < 0 {
+        return Err(ExportError::Cursor {
+            path: path.to_path_buf(),
+            message: format!(
+                "change_seq is {}, but change numbers are never negative: the file was edited or \
+                 written by something else; delete it to export everything once, or give another path",
+                cursor.change_seq
+            ),
+        });
+    }
     Ok(Some(cursor.change_seq))
 }
 
@@ -307,4 +319,24 @@ fn for_each_row(
         count += 1;
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_is_read_and_a_negative_or_foreign_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.cursor");
+        assert!(read_cursor(&path).unwrap().is_none());
+        std::fs::write(&path, "{\"change_seq\":7}").unwrap();
+        assert_eq!(read_cursor(&path).unwrap(), Some(7));
+        std::fs::write(&path, "{\"change_seq\":-5}").unwrap();
+        let e = read_cursor(&path).unwrap_err().to_string();
+        assert!(e.contains("-5") && e.contains("never negative"), "{e}");
+        assert!(e.contains("delete it"), "{e}");
+        std::fs::write(&path, "{\"change_seq\":\"x\"}").unwrap();
+        assert!(read_cursor(&path).is_err());
+    }
 }

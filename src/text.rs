@@ -3,11 +3,14 @@
 //!
 //! Policy:
 //! - The partner key is registered once ([`register_secret`]) when the settings are resolved.
-//!   [`redact`] replaces it in any text, raw, URL-encoded (form and percent forms), and
-//!   JSON-escaped, in any letter case, with `<redacted>`. Every text that came from outside the
-//!   client (vendor messages, error bodies, stop reasons, attempt details) passes through it
-//!   before it is stored, logged or printed; the log writer and the final error line pass it
-//!   again, so a key that slipped through somewhere else still never reaches a terminal.
+//!   [`redact`] replaces it in any text, raw, percent-encoded once or twice (any subset of its
+//!   bytes), JSON-escaped (`\/`, `\uXXXX`) and HTML-escaped (named, hex and decimal
+//!   references), or any mix of those character by character, in any letter case (Unicode case
+//!   folding), with `<redacted>`, in one pass of one regex over the text. Every text that came from
+//!   outside the client (vendor messages, error bodies, stop reasons, attempt details) passes
+//!   through it before it is stored, logged or printed; the log writer and the final error
+//!   line pass it again, so a key that slipped through somewhere else still never reaches a
+//!   terminal.
 //! - [`escape`] renders control characters (ESC, CR, BEL, DEL, C1 controls, ...) as visible
 //!   `\x1b`-style text, so user-, vendor- or statement-supplied strings cannot move the cursor,
 //!   retitle the terminal or overwrite a line. Tabs and newlines are escaped too in a single
@@ -21,36 +24,87 @@ use std::sync::RwLock;
 
 const REDACTED: &str = "<redacted>";
 
-/// The forms of the secrets in force, lower-cased for case-insensitive matching.
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// The patterns of the secrets in force, and one regex matching any of them.
+static SECRETS: RwLock<Option<Matcher>> = RwLock::new(None);
 
-/// Every spelling of `key` a server, a proxy or a JSON encoder may echo back.
-fn spellings(key: &str) -> Vec<String> {
-    use url::form_urlencoded::byte_serialize;
-    let mut forms = vec![key.to_string()];
-    forms.push(byte_serialize(key.as_bytes()).collect());
-    // Percent-encoding of every byte that is not alphanumeric (what `encodeURIComponent`-style
-    // encoders and some proxies emit), with spaces as %20 rather than +.
-    let mut every = String::new();
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            every.push(b as char);
-        } else {
-            every.push_str(&format!("%{b:02X}"));
+#[derive(Debug)]
+struct Matcher {
+    patterns: Vec<String>,
+    regex: regex::Regex,
+}
+
+impl Matcher {
+    fn new(patterns: Vec<String>) -> Option<Matcher> {
+        let joined = patterns
+            .iter()
+            .map(|p| format!("(?:{p})"))
+            .collect::<Vec<_>>()
+            .join("|");
+        let regex = regex::RegexBuilder::new(&format!("(?i){joined}"))
+            .size_limit(64 << 20)
+            .build()
+            .ok()?;
+        Some(Matcher { patterns, regex })
+    }
+}
+
+/// One pattern matching every spelling of `key`, character by character, so that spellings
+/// that mix escapes (an encoder that escapes some characters and not others) match too. Each
+/// character of the key (as given, upper-cased or lower-cased) may appear:
+/// - raw, in any letter case (Unicode case folding);
+/// - percent-encoded, once (`%2F`) or twice (`%252F`), in either hex case; a space also as `+`
+///   (and `%2B` once that is encoded again);
+/// - JSON-escaped: `\uXXXX` (UTF-16 units), `\/`, `\"`, `\\`;
+/// - HTML-escaped: `&#xHH;`, `&#DDD;` (leading zeros allowed), or a named entity for
+///   `& < > " '`.
+fn pattern(key: &str) -> String {
+    let mut out = String::new();
+    for c in key.chars() {
+        let mut variants: Vec<String> = vec![c.to_string()];
+        for v in [c.to_uppercase().to_string(), c.to_lowercase().to_string()] {
+            if !variants.contains(&v) {
+                variants.push(v);
+            }
         }
+        let mut alternatives: Vec<String> = Vec::new();
+        for v in &variants {
+            alternatives.push(regex::escape(v));
+            // Percent-encoded bytes, each once or twice encoded.
+            alternatives.push(
+                v.bytes()
+                    .map(|b| format!("%(?:25)?{b:02x}"))
+                    .collect::<String>(),
+            );
+            // JSON \u escapes of every UTF-16 unit; HTML numeric references.
+            let mut units = [0u16; 2];
+            let mut json = String::new();
+            let mut hex = String::new();
+            let mut dec = String::new();
+            for ch in v.chars() {
+                for unit in ch.encode_utf16(&mut units) {
+                    json.push_str(&format!(r"\\u{unit:04x}"));
+                }
+                hex.push_str(&format!("&#x0*{:x};", ch as u32));
+                dec.push_str(&format!("&#0*{};", ch as u32));
+            }
+            alternatives.extend([json, hex, dec]);
+        }
+        let named = match c {
+            ' ' => &[r"\+", "%(?:25)?2b"][..],
+            '/' => &[r"\\/"][..],
+            '"' => &[r#"\\""#, "&quot;"][..],
+            '\\' => &[r"\\\\"][..],
+            '&' => &["&amp;"][..],
+            '<' => &["&lt;"][..],
+            '>' => &["&gt;"][..],
+            '\'' => &["&apos;"][..],
+            _ => &[][..],
+        };
+        alternatives.extend(named.iter().map(|n| n.to_string()));
+        alternatives.dedup();
+        out.push_str(&format!("(?:{})", alternatives.join("|")));
     }
-    forms.push(every);
-    // JSON may escape a slash as `\/`, and escapes quotes, backslashes and control characters.
-    forms.push(key.replace('/', "\\/"));
-    if let Ok(json) = serde_json::to_string(key) {
-        let inner = &json[1..json.len() - 1];
-        forms.push(inner.to_string());
-        forms.push(inner.replace('/', "\\/"));
-    }
-    let mut forms: Vec<String> = forms.into_iter().map(|f| f.to_ascii_lowercase()).collect();
-    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-    forms.dedup();
-    forms
+    out
 }
 
 /// Registers a secret that [`redact`] removes from every text from now on. Empty keys are
@@ -60,44 +114,25 @@ pub fn register_secret(key: &str) {
         return;
     }
     let mut secrets = SECRETS.write().unwrap_or_else(|p| p.into_inner());
-    for form in spellings(key) {
-        if !secrets.contains(&form) {
-            secrets.push(form);
-        }
+    let mut patterns = secrets.take().map(|m| m.patterns).unwrap_or_default();
+    let new = pattern(key);
+    if !patterns.contains(&new) {
+        patterns.push(new);
     }
-    secrets.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    *secrets = Matcher::new(patterns);
 }
 
 /// `text` with every registered secret replaced by `<redacted>`.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let secrets = SECRETS.read().unwrap_or_else(|p| p.into_inner());
-    redact_with(text, &secrets)
+    match secrets.as_ref() {
+        Some(matcher) => redact_with(text, matcher),
+        None => Cow::Borrowed(text),
+    }
 }
 
-fn redact_with<'a>(text: &'a str, forms: &[String]) -> Cow<'a, str> {
-    if forms.is_empty() || text.is_empty() {
-        return Cow::Borrowed(text);
-    }
-    let mut out: Cow<'a, str> = Cow::Borrowed(text);
-    // ASCII lower-casing keeps byte offsets, so positions found in the lowered copy are
-    // positions in the original.
-    let mut lowered = text.to_ascii_lowercase();
-    for form in forms {
-        if !lowered.contains(form.as_str()) {
-            continue;
-        }
-        let mut replaced = String::with_capacity(out.len());
-        let mut last = 0;
-        for (at, _) in lowered.match_indices(form.as_str()) {
-            replaced.push_str(&out[last..at]);
-            replaced.push_str(REDACTED);
-            last = at + form.len();
-        }
-        replaced.push_str(&out[last..]);
-        lowered = replaced.to_ascii_lowercase();
-        out = Cow::Owned(replaced);
-    }
-    out
+fn redact_with<'a>(text: &'a str, matcher: &Matcher) -> Cow<'a, str> {
+    matcher.regex.replace_all(text, regex::NoExpand(REDACTED))
 }
 
 /// `text` with every spelling of `key` replaced, without registering it.
@@ -105,7 +140,10 @@ pub fn redact_key<'a>(text: &'a str, key: &str) -> Cow<'a, str> {
     if key.is_empty() {
         return Cow::Borrowed(text);
     }
-    redact_with(text, &spellings(key))
+    match Matcher::new(vec![pattern(key)]) {
+        Some(matcher) => redact_with(text, &matcher),
+        None => Cow::Borrowed(text),
+    }
 }
 
 /// `text` with control characters shown as escapes (`\x1b`, `\r`, `\n`, `\t`, `\u{9b}`).
@@ -267,21 +305,89 @@ mod tests {
 
     #[test]
     fn every_spelling_of_the_key_is_redacted_in_any_case() {
-        let forms = spellings("Ab/c+d e=f");
+        let key = "Ab/c+d e=f";
         for text in [
             "x Ab/c+d e=f y",
             "x ab/C+D E=F y",
             "url?partner_key=Ab%2Fc%2Bd+e%3Df&x",
             "url?partner_key=ab%2fc%2bd+e%3df&x",
             "Ab%2Fc%2Bd%20e%3Df",
+            "Ab/c%2Bd%20e%3Df",
+            "Ab%252Fc%252Bd%2Be%253Df",
             r#"{"k":"Ab\/c+d e=f"}"#,
         ] {
-            let out = redact_with(text, &forms);
+            let out = redact_key(text, key);
             assert!(out.contains(REDACTED), "{text} -> {out}");
             assert!(!out.to_ascii_lowercase().contains("c+d e"), "{out}");
             assert!(!out.to_ascii_lowercase().contains("%2bd"), "{out}");
         }
-        assert_eq!(redact_with("nothing here", &forms), "nothing here");
+        assert_eq!(redact_key("nothing here", key), "nothing here");
+    }
+
+    /// The spellings a server echoed in the field: upper case with non-ASCII letters, JSON
+    /// `\u00e9` and `\/`, HTML entities (some characters only), and percent-encoding twice.
+    #[test]
+    fn echoed_spellings_of_a_key_with_non_ascii_and_markup_characters_are_redacted() {
+        let key = "Sk+y/=&%éÄ<x>\"q";
+        for text in [
+            "echo SK+Y/=&%ÉÄ<X>\"Q end",
+            r#"{"m":"Sk+y\/=&%\u00e9\u00c4<x>\"q"}"#,
+            r#"{"m":"Sk+y\/=\u0026%\u00E9\u00C4\u003cx\u003e\"q"}"#,
+            "<p>Sk+y/=&amp;%&#xe9;&#xc4;&lt;x&gt;&quot;q</p>",
+            "<p>Sk+y/=&amp;%éÄ&lt;x&gt;&quot;q</p>",
+            "<p>Sk+y/=&amp;%&#xe9;Ä&lt;x&gt;&quot;q</p>",
+            "<p>Sk&#43;y&#x2F;=&#38;%&#233;&#xC4;<x>\"q</p>",
+            "Sk%252By%252F%253D%2526%2525%25C3%25A9%25C3%2584%253Cx%253E%2522q",
+            "sk%2by%2f%3d%26%25%c3%a9%c3%84%3cx%3e%22q",
+        ] {
+            let out = redact_key(text, key);
+            assert!(out.contains(REDACTED), "{text} -> {out}");
+            assert!(
+                !out.to_lowercase().contains("sk+y") && !out.to_lowercase().contains("sk%"),
+                "{out}"
+            );
+        }
+        let plain = "aBcD3fGh1jK/lMn+oP=";
+        for text in [
+            "aBcD3fGh1jK%252FlMn%252BoP%253D",
+            "ABCD3FGH1JK%2FLMN%2BOP%3D",
+            "aBcD3fGh1jK/lMn%2BoP%3D",
+        ] {
+            assert_eq!(redact_key(text, plain), REDACTED, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// For random keys (ASCII, Latin letters with case, markup characters, astral
+        /// characters), each spelling built here independently, in random letter case where
+        /// the key is ASCII, embedded in random text, is redacted.
+        #[test]
+        fn every_spelling_of_a_random_key_embedded_in_text_is_redacted(
+            key in "[A-Za-z0-9+/=&%<>\"' éÄßüÖ😀-]{8,24}",
+            before in "[a-z ,:={}\"]{0,12}",
+            after in "[a-z ,:={}\"]{0,12}",
+            which in 0usize..8,
+            upper in proptest::bool::ANY,
+        ) {
+            let cased = if upper { key.to_uppercase() } else { key.clone() };
+            let json_every: String = cased.encode_utf16().map(|u| format!("\\u{u:04X}")).collect();
+            let strict = percent_encoding::utf8_percent_encode(&cased, percent_encoding::NON_ALPHANUMERIC).to_string();
+            let spelling = match which {
+                0 => cased.clone(),
+                1 => url::form_urlencoded::byte_serialize(cased.as_bytes()).collect(),
+                2 => strict.clone(),
+                3 => percent_encoding::utf8_percent_encode(&strict, percent_encoding::NON_ALPHANUMERIC).to_string(),
+                4 => { let j = serde_json::to_string(&cased).unwrap(); j[1..j.len() - 1].replace('/', "\\/") }
+                5 => json_every,
+                6 => cased.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;"),
+                _ => strict.to_lowercase(),
+            };
+            let text = format!("{before}{spelling}{after}");
+            let out = redact_key(&text, &key);
+            proptest::prop_assert!(out.contains(REDACTED), "{} -> {}", text, out);
+            proptest::prop_assert!(!out.contains(&spelling), "{} -> {}", text, out);
+        }
     }
 
     #[test]
@@ -295,8 +401,9 @@ mod tests {
 
     #[test]
     fn redaction_keeps_multibyte_text_around_the_key() {
-        let forms = spellings("KEY");
-        assert_eq!(redact_with("é key ü", &forms), "é <redacted> ü");
+        assert_eq!(redact_key("é key ü", "KEY"), "é <redacted> ü");
+        // A letter whose upper case is two letters matches them.
+        assert_eq!(redact_key("aßb STRASSE c", "straße"), "aßb <redacted> c");
     }
 
     #[test]

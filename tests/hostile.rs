@@ -761,3 +761,73 @@ fn a_zero_count_flag_is_a_usage_error_naming_it() {
         );
     }
 }
+
+/// The spellings a server echoed back in the field, for a key with non-ASCII letters and markup
+/// characters: upper case, JSON `\uXXXX` with `\/`, HTML entities, percent-encoded twice.
+#[test]
+fn a_vendor_that_echoes_the_key_upper_cased_json_html_or_twice_encoded_never_leaks_it() {
+    const KEY: &str = "Sk+y/=&%éÄ<x>\"q";
+    let upper = KEY.to_uppercase();
+    let json_u: String = KEY
+        .chars()
+        .map(|c| match c {
+            '/' => "\\/".to_string(),
+            '"' => "\\\"".to_string(),
+            c if c.is_ascii() => c.to_string(),
+            c => format!("\\u{:04x}", c as u32),
+        })
+        .collect();
+    let html = KEY
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('é', "&#xe9;");
+    let once =
+        percent_encoding::utf8_percent_encode(KEY, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let twice = percent_encoding::utf8_percent_encode(&once, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    let spellings = [upper, json_u, html, twice];
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(4));
+    let echoed = spellings.clone();
+    let vendor = Hostile::start(move |req| {
+        let s = &echoed[req.index % 4];
+        Reply::json(
+            200,
+            format!(
+                r#"{{"code":777,"message":{},"sequence_id":{}}}"#,
+                json_string(&format!("echo {s} end")),
+                json_string(s)
+            ),
+        )
+    });
+    let out = env
+        .cmd()
+        .env("TD_PARTNER_KEY", KEY)
+        .env("TD_RESULT_URL", vendor.url("/liveness/result/v1"))
+        .env("TD_LICENSE_URL", vendor.url("/liveness/license/v1"))
+        .args(fetch_args(&["--concurrency", "1"]))
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    assert!(matches!(run.status, Some(0 | 4)), "{}", run.stderr);
+    let conn = env.conn();
+    let stored: Vec<String> = conn
+        .prepare("SELECT coalesce(message, '') || ' ' || coalesce(sequence_id, '') FROM checks")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored.len(), 4);
+    for text in stored.iter().chain([&run.stdout, &run.stderr]) {
+        for s in &spellings {
+            assert!(!text.contains(s.as_str()), "{s} leaked: {text}");
+        }
+    }
+    assert!(
+        stored.iter().all(|t| t.contains("echo <redacted> end")),
+        "{stored:?}"
+    );
+}

@@ -214,6 +214,30 @@ fn refused_inputs_send_nothing_change_nothing_and_echo_no_control_byte() {
             std::fs::read(fixture("lost_digits.xlsx")).unwrap(),
             "lost_digits.xlsx:3: the id is the number 1234567890123456",
         ),
+        (
+            "one_column_quote.csv",
+            b"liveness_id\nlv-00000031\n\"abc\nrow2\n".to_vec(),
+            "one_column_quote.csv:3: a field runs over several lines and holds what looks like \
+             further rows (\"row2\")",
+        ),
+        (
+            "excel.csv",
+            b"liveness_id,created_at\nlv-00000030,2026-10-05\n1.23457E+17,2026-10-05\n".to_vec(),
+            "excel.csv:3: the id \"1.23457E+17\" is a number in scientific notation, not an id; \
+             Excel turned a long number into scientific notation; format the column as Text and \
+             export again",
+        ),
+        (
+            "pandas.csv",
+            b"liveness_id\n123456789012345678.0\n".to_vec(),
+            "pandas.csv:2: the id \"123456789012345678.0\" is a whole number written with a \
+             decimal point",
+        ),
+        (
+            "fraction.xlsx",
+            fraction_workbook(),
+            "fraction.xlsx:3: the id \"12.5\" is a number with a fraction in the workbook",
+        ),
     ];
     for (name, content, message) in &cases {
         env.write(name, content);
@@ -395,4 +419,54 @@ fn a_signal_during_intake_ends_the_run_record_and_registers_nothing() {
     assert_eq!(outcome, "interrupted");
     assert!(dated(&env).is_empty());
     assert_eq!(env.mock.stats().result_requests, 0);
+}
+
+/// A workbook whose id column holds a number with a fraction on sheet row 3.
+fn fraction_workbook() -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "liveness_id").unwrap();
+    sheet.write_string(1, 0, "lv-00000040").unwrap();
+    sheet.write_number(2, 0, 12.5).unwrap();
+    book.save_to_buffer().unwrap()
+}
+
+#[test]
+fn conflicting_duplicates_are_warned_about_and_an_ambiguous_header_is_refused() {
+    let env = Env::plain();
+    env.write(
+        "a.csv",
+        "liveness_id,created_at\nlv-00000050,2025-10-05\nlv-00000051,2025-10-05\n",
+    );
+    env.write("b.csv", "liveness_id,created_at\nlv-00000050,2026-10-05\n");
+    let run = env.run(&["fetch", "--rate", "0", "a.csv", "b.csv"]);
+    run.expect(0);
+    assert!(
+        run.stderr
+            .contains("ids listed more than once with a different event time")
+            && run.stderr.contains("count=1")
+            && run.stderr.contains(
+                "b.csv:2: \"lv-00000050\" first listed at a.csv:2, again with event time \
+                 2026-10-05T00:00:00Z (kept: 2025-10-05T00:00:00Z)"
+            ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.mock.stats().result_requests, 2);
+
+    env.write(
+        "twice.csv",
+        "liveness_id,note,liveness_id\nlv-00000060,x,lv-00000061\n",
+    );
+    let run = env.run(&["fetch", "--rate", "0", "twice.csv"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains(
+            "twice.csv:1: several columns could be the id column: \"liveness_id\" (column 1), \
+             \"liveness_id\" (column 3)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.mock.stats().result_requests, 2);
 }

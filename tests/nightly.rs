@@ -492,6 +492,15 @@ fn a_cursor_from_another_database_is_refused_and_left_alone() {
     let garbage = env.write("garbage.cursor", "not json");
     env.run(&["export", "--cursor", garbage.to_str().unwrap()])
         .expect(2);
+    let negative = env.write("negative.cursor", "{\"change_seq\":-5}\n");
+    let run = env.run(&["export", "--cursor", negative.to_str().unwrap()]);
+    run.expect(2);
+    assert!(run.stderr.contains("never negative"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(
+        std::fs::read_to_string(&negative).unwrap(),
+        "{\"change_seq\":-5}\n"
+    );
 }
 
 // ---------------------------------------------------------------- CLI conventions

@@ -256,6 +256,14 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
              --bad-times fetch-time asks (marked per check, counted in the run)"
         );
     }
+    if intake.conflicts > 0 {
+        tracing::warn!(
+            count = intake.conflicts,
+            first = %intake.conflict_examples.join("; "),
+            "ids listed more than once with a different event time or other columns: the first \
+             mention of an id is kept, the later ones are ignored; check which one is right"
+        );
+    }
     if intake.input.repeated_headers > 0 {
         tracing::info!(
             count = intake.input.repeated_headers,

@@ -10,9 +10,11 @@
 //! lines, padded ids, ragged rows, repeated header rows, stray Latin-1 outside the id column).
 //! What could send the wrong id (no id column, a control character, a space or a delimiter
 //! inside an id, undecodable bytes, a broken quote, binary data, a workbook number that already
-//! lost digits, an unreadable time unless `--bad-times fetch-time`) stops the whole run before
-//! anything is sent, naming file, line and the fix. Every text taken from the input is shown
-//! escaped ([`shown`]): no control byte from an input ever reaches a terminal or a log.
+//! lost digits or is not whole, an id a spreadsheet damaged (scientific notation, a `.0` tail,
+//! a leading apostrophe, an error value), an unreadable time unless `--bad-times fetch-time`)
+//! stops the whole run before anything is sent, naming file, line and the fix. Every text taken
+//! from the input is shown escaped ([`shown`]): no control byte from an input ever reaches a
+//! terminal or a log.
 //! Memory stays flat: a record is capped at [`MAX_RECORD_BYTES`], an id at [`MAX_ID_BYTES`], and
 //! nothing is kept per line.
 
@@ -276,6 +278,13 @@ pub enum InputError {
         headers: String,
         hint: String,
     },
+    #[error("{file}:{line}: several columns could be the id column: {columns}; {fix}")]
+    AmbiguousIdColumn {
+        file: String,
+        line: u64,
+        columns: String,
+        fix: &'static str,
+    },
     #[error("{file}:{line}: no column \"{name}\" in the header ({headers}); check --{flag}")]
     ColumnNotFound {
         file: String,
@@ -316,6 +325,14 @@ pub enum InputError {
         file: String,
         line: u64,
         value: String,
+    },
+    #[error("{file}:{line}: the id \"{id}\" {what}; {hint}")]
+    IdDamaged {
+        file: String,
+        line: u64,
+        id: String,
+        what: &'static str,
+        hint: &'static str,
     },
     #[error(
         "{file}:{line}: a field runs over several lines and holds what looks like further rows \

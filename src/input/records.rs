@@ -5,7 +5,8 @@
 //! chose; memory holds one record (capped at [`MAX_RECORD_BYTES`]) and the line breaks after it,
 //! never an index per line. An id is refused (the run stops before sending) when it holds a
 //! control or invisible character, whitespace inside, or a delimiter character, when it is not
-//! UTF-8, longer than [`MAX_ID_BYTES`], or a workbook number that lost digits. A quoted field
+//! UTF-8, longer than [`MAX_ID_BYTES`], a workbook number that lost digits or is not whole, an
+//! error cell, or spreadsheet damage in text ([`spreadsheet_damage`]). A quoted field
 //! that swallowed whole rows (a broken quote) stops the run too. A row equal to the header is a
 //! repeated header (concatenated exports): skipped and counted. A headerless file's first row
 //! is a header only if it names a known id column.
@@ -48,8 +49,19 @@ pub(crate) struct Row {
     /// Physical line (text) or sheet row (workbook), 1-based.
     pub line: u64,
     pub record: csv::ByteRecord,
-    /// Columns holding a workbook number above 2^53 (digits already lost).
-    pub lost_digits: Vec<usize>,
+    /// Workbook cells that cannot be ids whatever their text, by column.
+    pub damaged: Vec<(usize, CellDamage)>,
+}
+
+/// What makes a workbook cell unfit as an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CellDamage {
+    /// A number above 2^53: the workbook already lost its last digits.
+    LostDigits,
+    /// A number that is not whole (`12.5`): no id is a fraction.
+    NotWhole,
+    /// An error cell (`#N/A`, `#VALUE!`).
+    ErrorCell,
 }
 
 /// Reads a text input whose form and delimiter are known.
@@ -71,7 +83,7 @@ pub(crate) fn read_text<E>(
         Ok(true) => Some(Ok(Row {
             line: lines.of(&record),
             record: record.clone(),
-            lost_digits: Vec::new(),
+            damaged: Vec::new(),
         })),
         Ok(false) => None,
         Err(e) => Some(Err(csv_error(e, file))),
@@ -374,6 +386,97 @@ fn id_problem(id: &str) -> Option<(usize, char, &'static str, &'static str)> {
     })
 }
 
+/// What a workbook cell's damage is, and the fix.
+fn cell_damage_text(damage: CellDamage) -> (&'static str, &'static str) {
+    match damage {
+        CellDamage::LostDigits => (
+            "is a number above 2^53 in the workbook, so its last digits are already lost",
+            "format the id column as Text and enter the ids again, or export them from the \
+             source system as CSV",
+        ),
+        CellDamage::NotWhole => (
+            "is a number with a fraction in the workbook, not an id",
+            "the id column holds numbers, not ids: format the column as Text and enter the ids \
+             again, or export them from the source system as CSV",
+        ),
+        CellDamage::ErrorCell => (
+            "is an error cell in the workbook, not an id",
+            "fix the formula or value in that cell, or export the ids from the source system",
+        ),
+    }
+}
+
+/// Damage a spreadsheet does to an id on its way to a text file, recognised only where no real
+/// id looks like that (ids are hex, uuids or digits; none holds `.`, `+`, `#` or `'`):
+/// - scientific notation (`1.23457E+17`, `1.2e+17`, `4.5E-3`, `1E+17`): a mantissa with a
+///   decimal point or an exponent with a sign; the dropped digits are gone. A bare `12e45` is
+///   left alone: it is also a hex id.
+/// - a whole number written as a float (`123456789012345678.0`, pandas reading a column of
+///   numbers): past 2^53 its digits are already wrong.
+/// - a leading apostrophe (`'0123`): a spreadsheet's "keep as text" marker exported with the id.
+/// - an error value (`#N/A`, `#VALUE!`, `#####`).
+fn spreadsheet_damage(id: &str) -> Option<(&'static str, &'static str)> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = id.strip_prefix(['+', '-']).unwrap_or(id);
+    if let Some((mantissa, exponent)) = unsigned.split_once(['e', 'E']) {
+        let (whole, fraction) = match mantissa.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (mantissa, None),
+        };
+        let signed_exponent = exponent.strip_prefix(['+', '-']);
+        let mantissa_ok = digits(whole) && fraction.is_none_or(digits);
+        let exponent_ok = digits(signed_exponent.unwrap_or(exponent));
+        if mantissa_ok && exponent_ok && (fraction.is_some() || signed_exponent.is_some()) {
+            return Some((
+                "is a number in scientific notation, not an id",
+                "Excel turned a long number into scientific notation; format the column as Text \
+                 and export again (the digits it dropped are not in this file)",
+            ));
+        }
+    }
+    if let Some((whole, zeros)) = id.split_once('.')
+        && digits(whole)
+        && !zeros.is_empty()
+        && zeros.bytes().all(|b| b == b'0')
+    {
+        return Some((
+            "is a whole number written with a decimal point, not an id",
+            "a program read the ids as numbers (pandas, a spreadsheet) and wrote them back as \
+             decimals, which loses digits past 16; read the column as text (pandas: \
+             dtype=str) and export again",
+        ));
+    }
+    if id.starts_with('\'') {
+        return Some((
+            "starts with an apostrophe, a spreadsheet's text marker",
+            "remove the leading apostrophe from the ids (or export the column formatted as \
+             Text) and try again",
+        ));
+    }
+    const ERRORS: &[&str] = &[
+        "#n/a",
+        "#value!",
+        "#ref!",
+        "#div/0!",
+        "#name?",
+        "#num!",
+        "#null!",
+        "#getting_data",
+        "#spill!",
+        "#calc!",
+    ];
+    if ERRORS.contains(&id.to_ascii_lowercase().as_str())
+        || (id.len() > 1 && id.bytes().all(|b| b == b'#'))
+    {
+        return Some((
+            "is a spreadsheet error value, not an id",
+            "fix the cell in the spreadsheet (a failed formula, or a column too narrow to show \
+             the number) and export again",
+        ));
+    }
+    None
+}
+
 struct Layout {
     has_header: bool,
     headers: Vec<String>,
@@ -425,15 +528,51 @@ impl Layout {
             time_index,
             delimiter,
         };
+        // Two columns that could each be the id column: reading either could send the wrong
+        // ids, so the header must say which (an exact `--id-column` name wins over a spelling).
+        let ambiguous = |columns: Vec<usize>, exact: bool| InputError::AmbiguousIdColumn {
+            file: file.to_string(),
+            line,
+            columns: columns
+                .iter()
+                .map(|&i| format!("\"{}\" (column {})", shown(&first[i]), i + 1))
+                .collect::<Vec<_>>()
+                .join(", "),
+            fix: if exact {
+                "rename one of them in the header"
+            } else {
+                "name the one to use with --id-column (its exact header text), or rename the other"
+            },
+        };
+        let all = |wanted: &str| -> Vec<usize> {
+            (0..first.len())
+                .filter(|&i| normalised[i] == wanted)
+                .collect()
+        };
         if let Some(name) = &opts.id_column {
-            let id_index = find(name).ok_or_else(|| not_found(name, "id-column"))?;
+            let exact: Vec<usize> = (0..first.len())
+                .filter(|&i| first[i].trim() == name)
+                .collect();
+            let id_index = match exact.as_slice() {
+                [one] => *one,
+                [] => match all(&normalise_name(name)).as_slice() {
+                    [] => return Err(not_found(name, "id-column")),
+                    [one] => *one,
+                    many => return Err(ambiguous(many.to_vec(), false)),
+                },
+                many => return Err(ambiguous(many.to_vec(), true)),
+            };
             return Ok(layout(true, id_index, time_index(true)?));
         }
-        if let Some(id_index) = ID_NAMES
-            .iter()
-            .find_map(|n| normalised.iter().position(|h| h == n))
-        {
-            return Ok(layout(true, id_index, time_index(true)?));
+        if let Some(name) = ID_NAMES.iter().find(|n| normalised.iter().any(|h| h == *n)) {
+            let columns = all(name);
+            if columns.len() > 1 {
+                let exact = columns
+                    .iter()
+                    .all(|&i| first[i].trim() == first[columns[0]].trim());
+                return Err(ambiguous(columns, exact));
+            }
+            return Ok(layout(true, columns[0], time_index(true)?));
         }
         if first.len() == 1 {
             // One column: a header only if it names an id column; anything else is the first id.
@@ -534,6 +673,19 @@ impl Layout {
             });
         }
         let raw_id = record.get(self.id_index).unwrap_or_default();
+        // A line break inside the id can only come from a quoted field running over lines: a
+        // quote opened and not closed (in a one-column file, the only sign of one).
+        if let Some(next) = raw_id
+            .split(|&b| b == b'\n' || b == b'\r')
+            .skip(1)
+            .find(|l| !l.trim_ascii().is_empty())
+        {
+            return Err(InputError::BrokenQuote {
+                file: file.to_string(),
+                line,
+                excerpt: shown(&lossy(next)),
+            });
+        }
         let id = match std::str::from_utf8(raw_id) {
             Ok(s) => s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}'),
             Err(_) => {
@@ -548,11 +700,28 @@ impl Layout {
             stats.blank_ids += 1;
             return Ok(None);
         }
-        if row.lost_digits.contains(&self.id_index) {
+        let damage = row
+            .damaged
+            .iter()
+            .find(|(col, _)| *col == self.id_index)
+            .map(|(_, d)| *d);
+        if damage == Some(CellDamage::LostDigits) {
             return Err(InputError::IdLostDigits {
                 file: file.to_string(),
                 line,
                 value: shown(id),
+            });
+        }
+        if let Some((what, hint)) = damage
+            .map(cell_damage_text)
+            .or_else(|| spreadsheet_damage(id))
+        {
+            return Err(InputError::IdDamaged {
+                file: file.to_string(),
+                line,
+                id: shown(id),
+                what,
+                hint,
             });
         }
         if id.len() > MAX_ID_BYTES {

@@ -3,7 +3,8 @@
 //!
 //! Policy: cells become text exactly. Whole numbers are written without exponent or `.0`
 //! (`123456789012345678` as stored text stays itself; a number cell up to 2^53 is exact). A
-//! number cell above 2^53 has already lost digits inside the workbook: as an id it stops the run.
+//! number cell above 2^53 has already lost digits inside the workbook, a number that is not
+//! whole (`12.5`) or an error cell (`#N/A`) is no id: as an id each stops the run.
 //! Date cells are workbook serial dates with no zone: they are read as civil times in
 //! `--input-tz` and converted to the millisecond. An .xlsx sheet is streamed cell by cell (the
 //! workbook's shared-string table is held, as the format requires); .xls (at most 65,536 rows)
@@ -15,7 +16,7 @@ use calamine::{Data, Reader, open_workbook};
 use jiff::tz::TimeZone;
 
 use super::detect::WorkbookKind;
-use super::records::{Row, read_rows};
+use super::records::{CellDamage, Row, read_rows};
 use super::{IdRow, InputError, InputOptions, InputStats, shown};
 
 /// Largest integer a workbook number (an IEEE double) holds exactly.
@@ -151,7 +152,7 @@ fn read_xlsx<E>(
 struct RowBuilder {
     line: u64,
     cells: Vec<String>,
-    lost_digits: Vec<usize>,
+    damaged: Vec<(usize, CellDamage)>,
 }
 
 impl RowBuilder {
@@ -159,14 +160,14 @@ impl RowBuilder {
         RowBuilder {
             line,
             cells: Vec::new(),
-            lost_digits: Vec::new(),
+            damaged: Vec::new(),
         }
     }
 
     fn put(&mut self, col: usize, cell: &Data, zone: &TimeZone) {
-        let (text, lost) = cell_text(cell, zone);
-        if lost {
-            self.lost_digits.push(col);
+        let (text, damage) = cell_text(cell, zone);
+        if let Some(damage) = damage {
+            self.damaged.push((col, damage));
         }
         if col >= self.cells.len() {
             self.cells.resize(col + 1, String::new());
@@ -182,7 +183,7 @@ impl RowBuilder {
         Row {
             line: self.line,
             record,
-            lost_digits: self.lost_digits,
+            damaged: self.damaged,
         }
     }
 }
@@ -230,26 +231,29 @@ where
     Ok((range, name, names.len()))
 }
 
-/// A cell as exact text, and whether it is a number that already lost digits.
-fn cell_text(cell: &Data, zone: &TimeZone) -> (String, bool) {
+/// A cell as exact text, and what makes it unfit as an id if anything: a number that already
+/// lost digits, a number that is not whole (no id is a fraction), or an error cell (`#N/A`).
+fn cell_text(cell: &Data, zone: &TimeZone) -> (String, Option<CellDamage>) {
     match cell {
-        Data::Empty => (String::new(), false),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => (s.clone(), false),
-        Data::Int(i) => (i.to_string(), false),
+        Data::Empty => (String::new(), None),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => (s.clone(), None),
+        Data::Int(i) => (i.to_string(), None),
         Data::Float(f) => float_text(*f),
-        Data::Bool(b) => (if *b { "TRUE" } else { "FALSE" }.to_string(), false),
-        Data::Error(e) => (format!("#{e:?}"), false),
-        Data::DateTime(dt) if dt.is_datetime() => (serial_date_text(dt, zone), false),
+        Data::Bool(b) => (if *b { "TRUE" } else { "FALSE" }.to_string(), None),
+        Data::Error(e) => (format!("#{e:?}"), Some(CellDamage::ErrorCell)),
+        Data::DateTime(dt) if dt.is_datetime() => (serial_date_text(dt, zone), None),
         Data::DateTime(dt) => float_text(dt.as_f64()),
     }
 }
 
-/// A number as written: whole numbers without `.0` or exponent; `true` when above 2^53.
-fn float_text(f: f64) -> (String, bool) {
+/// A number as written: whole numbers without `.0` or exponent, flagged when above 2^53;
+/// other numbers as Rust writes them, flagged as not whole.
+fn float_text(f: f64) -> (String, Option<CellDamage>) {
     if f.fract() == 0.0 && f.is_finite() {
-        (format!("{f:.0}"), f.abs() > EXACT_INTEGER_LIMIT)
+        let lost = f.abs() > EXACT_INTEGER_LIMIT;
+        (format!("{f:.0}"), lost.then_some(CellDamage::LostDigits))
     } else {
-        (f.to_string(), false)
+        (f.to_string(), Some(CellDamage::NotWhole))
     }
 }
 
@@ -280,15 +284,24 @@ mod tests {
     fn numbers_are_exact_or_flagged() {
         assert_eq!(
             float_text(123456789012345.0),
-            ("123456789012345".into(), false)
+            ("123456789012345".into(), None)
         );
-        assert!(!float_text(9_007_199_254_740_992.0).1);
+        assert!(float_text(9_007_199_254_740_992.0).1.is_none());
         assert_eq!(
             float_text(123_456_789_012_345_680.0),
-            ("123456789012345680".into(), true)
+            ("123456789012345680".into(), Some(CellDamage::LostDigits))
         );
-        assert!(float_text(1.23e17).1);
-        assert_eq!(float_text(1.5), ("1.5".into(), false));
+        assert_eq!(float_text(1.23e17).1, Some(CellDamage::LostDigits));
+        assert_eq!(
+            float_text(12.5),
+            ("12.5".into(), Some(CellDamage::NotWhole))
+        );
+        assert_eq!(float_text(f64::NAN).1, Some(CellDamage::NotWhole));
+        let zone = TimeZone::UTC;
+        assert_eq!(
+            cell_text(&Data::Error(calamine::CellErrorType::NA), &zone).1,
+            Some(CellDamage::ErrorCell)
+        );
     }
 
     #[test]

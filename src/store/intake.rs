@@ -37,7 +37,15 @@ pub struct IntakeStats {
     pub duplicates: u64,
     /// Distinct ids this run's input holds.
     pub distinct: u64,
+    /// Duplicates whose event time or other columns differ from the first mention (which is
+    /// the one kept).
+    pub conflicts: u64,
+    /// The first few conflicting duplicates, as `file:line: "id" ... (first at file:line)`.
+    pub conflict_examples: Vec<String>,
 }
+
+/// Conflicting duplicates quoted in the warning.
+const CONFLICT_EXAMPLES: usize = 3;
 
 /// Ids registered by one statement. SQLite journals each page a statement touches once per
 /// statement, so one upsert of 64 rows costs less per id than 64 upserts (measurements in
@@ -87,9 +95,17 @@ fn register_in_one_transaction(
         input,
         duplicates,
         distinct,
+        conflicts,
+        conflict_examples,
     } = &mut stats;
     let mut pending: Vec<IdRow> = Vec::with_capacity(INTAKE_ROWS);
     let mut flush = |pending: &mut Vec<IdRow>| -> Result<(), rusqlite::Error> {
+        for conflict in conflicting_duplicates(&tx, run, pending)? {
+            *conflicts += 1;
+            if conflict_examples.len() < CONFLICT_EXAMPLES {
+                conflict_examples.push(conflict);
+            }
+        }
         let registered = upsert(&tx, run, pending)?;
         *distinct += registered;
         *duplicates += pending.len() as u64 - registered;
@@ -118,6 +134,97 @@ fn register_in_one_transaction(
     )?;
     tx.commit()?;
     Ok(stats)
+}
+
+/// What the first mention of an id in this run registered.
+struct FirstMention {
+    event_time: Option<i64>,
+    attrs: Option<String>,
+    source: String,
+}
+
+/// The rows of `rows` that repeat an id this run already has (registered by an earlier batch,
+/// or earlier in `rows`) with another event time or other columns, described for a warning.
+/// The first mention is kept; a repeat that carries no time or no columns conflicts with
+/// nothing. One indexed query per batch, so memory stays flat.
+fn conflicting_duplicates(
+    conn: &Connection,
+    run: i64,
+    rows: &[IdRow],
+) -> Result<Vec<String>, rusqlite::Error> {
+    use std::collections::HashMap;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; rows.len()].join(", ");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT liveness_id, event_time, attrs, source FROM checks
+         WHERE last_run = ? AND liveness_id IN ({marks})"
+    ))?;
+    let params = std::iter::once(&run as &dyn rusqlite::ToSql)
+        .chain(rows.iter().map(|r| &r.liveness_id as &dyn rusqlite::ToSql));
+    let mut first: HashMap<String, FirstMention> = stmt
+        .query_map(rusqlite::params_from_iter(params), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                FirstMention {
+                    event_time: r.get(1)?,
+                    attrs: r.get(2)?,
+                    source: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for row in rows {
+        let Some(kept) = first.get(&row.liveness_id) else {
+            first.insert(
+                row.liveness_id.clone(),
+                FirstMention {
+                    event_time: row.event_time_ms,
+                    attrs: row.attrs.clone(),
+                    source: row.source.clone(),
+                },
+            );
+            continue;
+        };
+        let time_differs = row.event_time_ms.is_some() && row.event_time_ms != kept.event_time;
+        let attrs_differ = row.attrs.is_some() && row.attrs != kept.attrs;
+        if !(time_differs || attrs_differ) {
+            continue;
+        }
+        let mut what = Vec::new();
+        if time_differs {
+            what.push(format!(
+                "event time {} (kept: {})",
+                shown_time(row.event_time_ms),
+                shown_time(kept.event_time)
+            ));
+        }
+        if attrs_differ {
+            what.push(format!(
+                "other columns {} (kept: {})",
+                crate::input::shown(row.attrs.as_deref().unwrap_or("{}")),
+                crate::input::shown(kept.attrs.as_deref().unwrap_or("{}"))
+            ));
+        }
+        out.push(format!(
+            "{}: \"{}\" first listed at {}, again with {}",
+            row.source,
+            crate::input::shown(&row.liveness_id),
+            kept.source,
+            what.join(" and ")
+        ));
+    }
+    Ok(out)
+}
+
+fn shown_time(ms: Option<i64>) -> String {
+    match ms.map(jiff::Timestamp::from_millisecond) {
+        Some(Ok(t)) => t.to_string(),
+        Some(Err(_)) => ms.unwrap_or_default().to_string(),
+        None => "none".into(),
+    }
 }
 
 /// Registers `rows` and returns how many it registered for this run: a new id is inserted; an
@@ -219,6 +326,60 @@ mod tests {
         }
         std::fs::write(&path, text).unwrap();
         Source::File(path)
+    }
+
+    #[test]
+    fn duplicates_with_another_time_or_columns_are_counted_with_examples() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db"), OpenMode::ReadWrite).unwrap();
+        // 100 ids in a.csv; b.csv repeats id-3 a year later, id-80 on another channel, id-5
+        // exactly, id-6 without time or columns, and id-9 twice within its own rows.
+        let rows: Vec<String> = (0..100)
+            .map(|i| format!("id-{i},2025-10-05T00:00:00Z,web"))
+            .collect();
+        let a = csv(dir.path(), "a.csv", &rows);
+        let b = csv(
+            dir.path(),
+            "b.csv",
+            &[
+                "id-3,2026-10-05T00:00:00Z,web".into(),
+                "id-80,2025-10-05T00:00:00Z,ios".into(),
+                "id-5,2025-10-05T00:00:00Z,web".into(),
+                "id-6,,".into(),
+                "new-9,2025-10-05T00:00:00Z,web".into(),
+                "new-9,2025-10-06T00:00:00Z,web".into(),
+            ],
+        );
+        let run = store.begin_run(&[]).unwrap();
+        let stats = register(&mut store.conn, run, &[a, b], &InputOptions::default()).unwrap();
+        assert_eq!(stats.duplicates, 5);
+        assert_eq!(stats.conflicts, 3, "{:?}", stats.conflict_examples);
+        let examples = stats.conflict_examples.join("\n");
+        assert!(
+            examples.contains(
+                "b.csv:2: \"id-3\" first listed at "
+            ) && examples.contains(
+                "a.csv:5, again with event time 2026-10-05T00:00:00Z (kept: 2025-10-05T00:00:00Z)"
+            ),
+            "{examples}"
+        );
+        assert!(
+            examples.contains("b.csv:3: \"id-80\"")
+                && examples
+                    .contains("other columns {\"channel\":\"ios\"} (kept: {\"channel\":\"web\"})"),
+            "{examples}"
+        );
+        assert!(examples.contains("b.csv:7: \"new-9\""), "{examples}");
+        // The first mention is the one kept.
+        let time: i64 = store
+            .conn
+            .query_row(
+                "SELECT event_time FROM checks WHERE liveness_id = 'id-3'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(time, 1_759_622_400_000);
     }
 
     #[test]

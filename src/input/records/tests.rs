@@ -73,6 +73,9 @@ proptest::proptest! {
         blanks in proptest::collection::vec(0usize..3, 40),
         dups in proptest::collection::vec(proptest::bool::ANY, 40),
     ) {
+        // Ids shaped like spreadsheet damage are refused on purpose (tested on their own).
+        let ids: Vec<String> = ids.into_iter().filter(|id| spreadsheet_damage(id).is_none()).collect();
+        proptest::prop_assume!(!ids.is_empty());
         let mut content = Vec::new();
         if bom {
             content.extend_from_slice(b"\xEF\xBB\xBF");
@@ -262,6 +265,55 @@ fn ids_with_control_space_or_delimiter_characters_are_refused_escaped() {
 }
 
 #[test]
+fn ids_a_spreadsheet_damaged_are_refused_and_real_ids_are_not() {
+    for (bad, what) in [
+        ("1.23457E+17", "scientific notation"),
+        ("1.2e+17", "scientific notation"),
+        ("4.5E-3", "scientific notation"),
+        ("1E+17", "scientific notation"),
+        ("-1.5e3", "scientific notation"),
+        ("123456789012345678.0", "decimal point"),
+        ("42.00", "decimal point"),
+        ("'0123456789", "apostrophe"),
+        ("#N/A", "error value"),
+        ("#VALUE!", "error value"),
+        ("#####", "error value"),
+    ] {
+        let err = read_err(
+            format!("liveness_id,created_at\nok-1,2026-10-05\n{bad},2026-10-05\n").as_bytes(),
+        );
+        assert!(
+            err.contains(&format!(":3: the id \"{bad}\" ")),
+            "{bad}: {err}"
+        );
+        assert!(err.contains(what), "{bad}: {err}");
+    }
+    let err = read_err(b"1.23457E+17\n");
+    assert!(
+        err.contains("Excel turned a long number into scientific notation"),
+        "{err}"
+    );
+    assert!(
+        err.contains("format the column as Text and export again"),
+        "{err}"
+    );
+    // Hex, uuids and digits-only ids (with an `e` or not) are ids.
+    let real = [
+        "123456789012345678",
+        "12e45",
+        "1e10",
+        "deadbeefe1234",
+        "0e5c7a1f-2b3d-4e5f-8a9b-0c1d2e3f4a5b",
+        "abc.def",
+        "12.5",
+        "v1.0",
+    ];
+    let text = format!("liveness_id\n{}\n", real.join("\n"));
+    let (rows, _) = read(text.as_bytes(), &InputOptions::default()).unwrap();
+    assert_eq!(ids(&rows), real);
+}
+
+#[test]
 fn a_broken_quote_stops_at_its_line() {
     let err = read_err(b"liveness_id,created_at,note\nlv-0001,2026-01-01,\"open\nlv-0002,2026-01-01,x\nlv-0003,2026-01-01,y\"\nlv-0004,2026-01-01,z\n");
     assert!(err.contains(":2: a field runs over several lines"), "{err}");
@@ -272,6 +324,54 @@ fn a_broken_quote_stops_at_its_line() {
     )
     .unwrap();
     assert_eq!(ids(&rows), ["a1", "a2"]);
+}
+
+#[test]
+fn an_ambiguous_id_column_is_refused_unless_id_column_settles_it() {
+    let err = read_err(b"liveness_id,created_at,liveness_id\na,2026-01-01,b\n");
+    assert!(
+        err.contains(":1: several columns could be the id column: \"liveness_id\" (column 1), \"liveness_id\" (column 3); rename one"),
+        "{err}"
+    );
+    let content = b"liveness_id,Liveness ID\na,b\n";
+    let err = read_err(content);
+    assert!(err.contains("--id-column"), "{err}");
+    let opts = InputOptions {
+        id_column: Some("Liveness ID".into()),
+        ..InputOptions::default()
+    };
+    let (rows, _) = read(content, &opts).unwrap();
+    assert_eq!(ids(&rows), ["b"]);
+    // A preferred name beside a generic one is no ambiguity.
+    let (rows, _) = read(b"id,liveness_id\n1,a\n", &InputOptions::default()).unwrap();
+    assert_eq!(ids(&rows), ["a"]);
+}
+
+#[test]
+fn a_broken_quote_in_a_one_column_file_is_named_as_one() {
+    for content in [
+        &b"liveness_id\n\"abc\nrow2\n"[..],
+        b"liveness_id\r\nok\r\n\"abc\r\nrow2\r\nrow3\r\n",
+        b"\"abc\nrow2\n",
+    ] {
+        let err = read_err(content);
+        let line = if content.starts_with(b"liveness_id\r") {
+            3
+        } else if content.starts_with(b"\"") {
+            1
+        } else {
+            2
+        };
+        assert!(
+            err.contains(&format!(":{line}: a field runs over several lines")),
+            "{err}"
+        );
+        assert!(
+            err.contains("(\"row2\")") && err.contains("quote opened and not closed"),
+            "{err}"
+        );
+        assert!(!err.contains("control or invisible"), "{err}");
+    }
 }
 
 #[test]
