@@ -532,9 +532,10 @@ pub struct MockArgs {
     /// Answer 429 above this many requests per second
     #[arg(long)]
     pub rate_limit: Option<u32>,
-    /// Burst allowed by --rate-limit
-    #[arg(long, default_value_t = 1)]
-    pub rate_burst: u32,
+    /// Requests --rate-limit lets arrive back to back [default: a tenth of --rate-limit, at
+    /// least 1]; never more than --rate-limit in any sliding second
+    #[arg(long)]
+    pub rate_burst: Option<u32>,
     /// After this many result calls, answer code 305 (daily maximum reached)
     #[arg(long)]
     pub stop_after: Option<u64>,
