@@ -734,3 +734,38 @@ fn an_id_waiting_out_its_back_off_gives_its_request_slot_to_another() {
     assert_eq!(ids.len(), 3, "{ids:?}");
     assert_eq!(ids.last().map(String::as_str), Some("slow-1"), "{ids:?}");
 }
+
+#[test]
+fn a_refused_connection_is_named_in_the_log_without_the_key() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(3));
+    // A port that was just free: nothing listens there, so every connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let fetch = Run::from(
+        env.cmd()
+            .env("TD_PARTNER_KEY", HKEY)
+            .env("TD_RESULT_URL", url("/liveness/result/v1"))
+            .env("TD_LICENSE_URL", url("/liveness/license/v1"))
+            .args(fetch_args(&[]))
+            .output()
+            .unwrap(),
+    );
+    assert_ne!(status_of(&fetch), Some(0), "{}", fetch.stderr);
+    let warnings: Vec<&str> = fetch
+        .stderr
+        .lines()
+        .filter(|l| (l.contains("WARN") || l.contains("ERROR")) && l.contains("could not connect"))
+        .collect();
+    assert!(!warnings.is_empty(), "no line says why:\n{}", fetch.stderr);
+    assert!(
+        warnings.len() <= 2,
+        "explained once, not per id:\n{}",
+        fetch.stderr
+    );
+    assert_no_key(&env, &[&fetch]);
+}

@@ -163,6 +163,8 @@ struct Ctx {
     slots: tokio::sync::Semaphore,
     tally: Arc<Tally>,
     save_images: Option<PathBuf>,
+    /// Kinds of failure already explained in the log (each kind is explained once per run).
+    failures_explained: Mutex<std::collections::HashSet<&'static str>>,
 }
 
 impl Ctx {
@@ -174,6 +176,25 @@ impl Ctx {
             *stop = Some(cause);
         }
         self.cancel.cancel();
+    }
+
+    /// Logs why an id failed, once per kind of failure, so a run that ends with failed ids
+    /// always says why (the attempts table keeps every id's cause).
+    fn explain_failure(&self, id: &str, fault: &Fault, attempts: i64) {
+        let mut explained = self
+            .failures_explained
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if explained.insert(fault.kind()) {
+            let cause = fault.to_string();
+            tracing::warn!(
+                liveness_id = %id,
+                attempts,
+                cause = %crate::text::redact(&cause),
+                "an id failed: retries ran out; it stays failed and the next run asks again \
+                 (further failures of this kind are counted, not logged)"
+            );
+        }
     }
 
     async fn write(&self, op: WriteOp) -> bool {
@@ -353,6 +374,7 @@ async fn fetch_pending(
         slots: tokio::sync::Semaphore::new(concurrency),
         tally: tally.clone(),
         save_images: opts.save_images.clone(),
+        failures_explained: Mutex::default(),
     });
 
     let signals = tokio::spawn(watch_signals(ctx.clone()));
@@ -609,6 +631,7 @@ async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch) {
             }
         }
         Ending::Failed(fault, last_attempt) => {
+            ctx.explain_failure(&liveness_id, &fault, attempts);
             Tally::add(&ctx.tally.failed);
             WriteOp::Failed {
                 check,
