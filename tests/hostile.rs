@@ -769,3 +769,39 @@ fn a_refused_connection_is_named_in_the_log_without_the_key() {
     );
     assert_no_key(&env, &[&fetch]);
 }
+
+#[test]
+fn an_11350_received_before_a_cut_off_is_stored_not_left_pending() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(3));
+    // Every answer is 11350; the back-off outlasts the budget, so the cut-off finds each id
+    // waiting to ask again with an answer already in hand.
+    let vendor =
+        Hostile::start(|_| Reply::json(200, r#"{"code":11350,"message":"internal error"}"#));
+    let fetch = run(
+        &env,
+        &vendor,
+        &[
+            "fetch",
+            "--rate",
+            "0",
+            "--max-retries",
+            "5",
+            "--backoff-min-ms",
+            "600000",
+            "--backoff-max-ms",
+            "600000",
+            "--max-duration",
+            "1s",
+            "ids.csv",
+        ],
+    );
+    assert_eq!(status_of(&fetch), Some(4), "{}", fetch.stderr);
+    assert_eq!(vendor.requests(), 3, "{}", fetch.stderr);
+    let states = statuses(&env);
+    assert_eq!(states.len(), 3);
+    for (status, code) in &states {
+        assert_eq!(code, &Some(11350), "{states:?}");
+        assert_ne!(status, "pending", "{states:?}");
+    }
+}

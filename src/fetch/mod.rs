@@ -655,19 +655,19 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
         // The slot is held from waiting for the pace to the attempt's write, and given back
         // before a back-off wait.
         let slot = tokio::select! {
-            _ = ctx.cancel.cancelled() => return Ending::Stopped,
+            _ = ctx.cancel.cancelled() => return stopped(internal),
             slot = ctx.slots.acquire() => match slot {
                 Ok(slot) => slot,
-                Err(_) => return Ending::Stopped,
+                Err(_) => return stopped(internal),
             },
         };
         let Some(grant) = ctx.pace.ready(&ctx.cancel).await else {
-            return Ending::Stopped;
+            return stopped(internal);
         };
         let attempt = tokio::select! {
             a = ctx.client.fetch_result(id, &ctx.codes) => a,
             _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => {
-                return Ending::Stopped;
+                return stopped(internal);
             }
         };
         Tally::add(&ctx.tally.requests);
@@ -689,17 +689,21 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
             Verdict::Stop(reason) => {
                 ctx.write(WriteOp::Attempt(row)).await;
                 ctx.stop(StopCause::Vendor(reason));
-                return Ending::Stopped;
+                return stopped(internal);
             }
             Verdict::Retry(retry) => {
                 if !ctx.write(WriteOp::Attempt(row)).await {
-                    return Ending::Stopped;
+                    return stopped(internal);
                 }
                 retry
             }
         };
+        if let Some(answer) = retry.answer {
+            Tally::add(&ctx.tally.internal_errors);
+            internal = Some(answer);
+        }
         if ctx.cancel.is_cancelled() {
-            return Ending::Stopped;
+            return stopped(internal);
         }
         if retry.fault.is_outage() {
             if ctx.breaker.record_outage() {
@@ -707,14 +711,10 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
                     count: ctx.breaker.threshold(),
                     last: retry.fault.to_string(),
                 });
-                return Ending::Stopped;
+                return stopped(internal);
             }
         } else {
             ctx.breaker.record_ok();
-        }
-        if let Some(answer) = retry.answer {
-            Tally::add(&ctx.tally.internal_errors);
-            internal = Some(answer);
         }
         let delay = if retry.fault == Fault::RateLimited {
             Tally::add(&ctx.tally.rate_limited);
@@ -739,9 +739,18 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
         drop(grant);
         drop(slot);
         tokio::select! {
-            _ = ctx.cancel.cancelled() => return Ending::Stopped,
+            _ = ctx.cancel.cancelled() => return stopped(internal),
             _ = tokio::time::sleep(delay) => {}
         }
+    }
+}
+
+/// How a round ends when the run stops: an answer already received (11350, asked again next
+/// run) is stored as the id's state, never lost; otherwise the id stays as it was.
+fn stopped(internal: Option<ResultAnswer>) -> Ending {
+    match internal {
+        Some(answer) => Ending::Resolved(answer, None),
+        None => Ending::Stopped,
     }
 }
 
