@@ -249,7 +249,8 @@ pub struct FetchArgs {
     /// Longest Retry-After honoured, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub max_retry_after: u64,
-    /// Outage faults (5xx, timeouts, resets, garbage) in a row that stop the run as "vendor down"
+    /// Outage faults (5xx, timeouts, resets, garbage) and 429s that pause the run, in a row, that
+    /// stop the run as "vendor down"
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub breaker: u32,
     /// Also write each face image (biometric data) into DIR; by default only its SHA-256 and

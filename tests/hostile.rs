@@ -805,3 +805,51 @@ fn an_11350_received_before_a_cut_off_is_stored_not_left_pending() {
         assert_ne!(status, "pending", "{states:?}");
     }
 }
+
+/// A vendor answering every request 429 with `retry_after`: the run ends on its own (the
+/// breaker), no id is failed for 429s, and nothing is stored as a result.
+fn only_429s(retry_after: &'static str) {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(4));
+    let vendor =
+        Hostile::start(move |_| Reply::json(429, "slow down").header("Retry-After", retry_after));
+    let fetch = run(
+        &env,
+        &vendor,
+        &["fetch", "--rate", "50", "--breaker", "2", "ids.csv"],
+    );
+    assert_ne!(
+        status_of(&fetch),
+        Some(0),
+        "{retry_after}: {}",
+        fetch.stderr
+    );
+    assert!(
+        fetch.stderr.contains("HTTP 429"),
+        "{retry_after}: the stop names the 429s: {}",
+        fetch.stderr
+    );
+    // Each pause lets the ids in flight try once more; a loop would send without end.
+    assert!(
+        vendor.requests() <= 12,
+        "{retry_after}: {}",
+        vendor.requests()
+    );
+    let states = statuses(&env);
+    assert!(
+        states.iter().all(|(s, c)| s == "pending" && c.is_none()),
+        "{retry_after}: {states:?}"
+    );
+}
+
+#[test]
+fn a_429_with_a_zero_or_past_retry_after_pauses_and_fails_no_id() {
+    only_429s("0");
+    only_429s("Wed, 21 Oct 2015 07:28:00 GMT");
+}
+
+#[test]
+fn a_429_with_a_malformed_retry_after_is_a_plain_429_and_the_run_ends() {
+    only_429s("-5");
+    only_429s("abc");
+}

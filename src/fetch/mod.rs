@@ -41,7 +41,7 @@ use crate::vendor::codes::{Category, CodeTable};
 use adaptive::Estimate;
 use pace::{Pace, Rate};
 use progress::{ProgressMode, Reporter, Tally, TallySnapshot};
-use retry::{Breaker, MAX_RATE_LIMITED, RetryPolicy};
+use retry::{Breaker, RetryPolicy};
 
 /// How long requests in flight may still finish after a stop.
 const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -649,7 +649,6 @@ async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch) {
 /// The attempt loop of one id: until a final answer, retries run out, or the run stops.
 async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending {
     let mut delays = ctx.retry.delays();
-    let mut rate_limited = 0;
     let mut internal: Option<ResultAnswer> = None;
     loop {
         // The slot is held from waiting for the pace to the attempt's write, and given back
@@ -705,7 +704,13 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
         if ctx.cancel.is_cancelled() {
             return stopped(internal);
         }
-        if retry.fault.is_outage() {
+        // A 429 that paused the run counts towards the breaker like an outage fault: a vendor
+        // that refuses every request for that long is not coming back during this run.
+        let refused = (retry.fault == Fault::RateLimited).then(|| {
+            let pause = ctx.retry.rate_limit_pause(retry.retry_after);
+            ctx.pace.refused(&grant, retry.retry_after, pause)
+        });
+        if retry.fault.is_outage() || refused == Some(true) {
             if ctx.breaker.record_outage() {
                 ctx.stop(StopCause::Outage {
                     count: ctx.breaker.threshold(),
@@ -713,15 +718,13 @@ async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending 
                 });
                 return stopped(internal);
             }
-        } else {
+        } else if refused.is_none() {
             ctx.breaker.record_ok();
         }
-        let delay = if retry.fault == Fault::RateLimited {
+        let delay = if refused.is_some() {
+            // Not a retry used up: the shared pause is the wait, the breaker the bound.
             Tally::add(&ctx.tally.rate_limited);
-            rate_limited += 1;
-            let pause = ctx.retry.rate_limit_pause(retry.retry_after);
-            ctx.pace.refused(&grant, retry.retry_after, pause);
-            (rate_limited <= MAX_RATE_LIMITED).then_some(Duration::ZERO)
+            Some(Duration::ZERO)
         } else {
             if let Some(wait) = retry.retry_after {
                 ctx.pace.pause_for(wait.min(ctx.retry.retry_after_cap));

@@ -144,6 +144,8 @@ pub struct Pace {
     schedule: Option<tokio::sync::Mutex<Schedule>>,
     /// The latest shared pause: when it was set and until when it holds.
     paused: Mutex<Option<Paused>>,
+    /// 1 / rate at a fixed rate; zero without a limit.
+    fixed_interval: Duration,
     auto: Option<Arc<Adaptive>>,
 }
 
@@ -159,7 +161,12 @@ impl Pace {
                 (Some(auto.rate()), Some(auto))
             }
         };
+        let fixed_interval = match rate {
+            Rate::Fixed(r) => Duration::from_secs_f64(1.0 / f64::from(r.get())),
+            Rate::Unlimited | Rate::Auto(_) => Duration::ZERO,
+        };
         Pace {
+            fixed_interval,
             schedule: per_sec.map(|r| tokio::sync::Mutex::new(Schedule::new(r, burst))),
             paused: Mutex::new(None),
             auto,
@@ -178,21 +185,38 @@ impl Pace {
         }
     }
 
-    /// The vendor refused `grant` (429). At a fixed rate every worker pauses for `full_pause`;
-    /// under `auto` the controller cuts the rate and decides the pause. A refusal of a request
-    /// granted before the latest pause was set tells nothing new (the pause already answers
-    /// it), so one burst of 429s pauses the workers once, not once per refusal.
-    pub fn refused(&self, grant: &Grant, retry_after: Option<Duration>, full_pause: Duration) {
+    /// The vendor refused `grant` (429). At a fixed rate every worker pauses for `full_pause`
+    /// (never less than one pacing interval, so a `Retry-After` of zero or in the past still
+    /// spaces the next try); under `auto` the controller cuts the rate and decides the pause.
+    /// A refusal of a request granted before the latest pause was set tells nothing new (the
+    /// pause already answers it), so one burst of 429s pauses the workers once, not once per
+    /// refusal. Returns whether this refusal counted (paused or cut the rate).
+    pub fn refused(
+        &self,
+        grant: &Grant,
+        retry_after: Option<Duration>,
+        full_pause: Duration,
+    ) -> bool {
         if self.lock_paused().is_some_and(|p| grant.at < p.set_at) {
-            return;
+            return false;
         }
+        let full_pause = full_pause.max(self.interval());
         match &self.auto {
             None => self.pause_for(full_pause),
             Some(auto) => {
                 if let Some(wait) = auto.refused(grant.at, retry_after, full_pause) {
-                    self.pause_for(wait);
+                    self.pause_for(wait.max(self.interval()));
                 }
             }
+        }
+        true
+    }
+
+    /// One interval at the rate kept now (zero without a limit).
+    fn interval(&self) -> Duration {
+        match &self.auto {
+            Some(auto) => Duration::from_secs_f64(1.0 / auto.rate().max(0.001)),
+            None => self.fixed_interval,
         }
     }
 
@@ -394,5 +418,17 @@ mod tests {
         let after = pace.ready(&cancel).await.unwrap();
         pace.refused(&after, None, Duration::from_secs(1));
         assert!(pace.pause_deadline().unwrap() > until);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_asking_for_no_wait_still_pauses_one_interval() {
+        let pace = Pace::new(Rate::Fixed(nz(10)), NonZeroU32::MIN, 4, false);
+        let cancel = CancellationToken::new();
+        let grant = pace.ready(&cancel).await.unwrap();
+        assert!(pace.refused(&grant, Some(Duration::ZERO), Duration::ZERO));
+        assert_eq!(
+            pace.pause_deadline(),
+            Some(Instant::now() + Duration::from_millis(100))
+        );
     }
 }
