@@ -858,10 +858,14 @@ fn export_format(
 }
 
 fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure> {
-    let format = export_format(args.format, args.output.as_deref())?;
     let layers = layers(global, &VendorArgs::default())?;
     let codes = code_table(&layers)?;
     let db = layers.db();
+    // The worst mistake is named first: an output that is the database itself.
+    if let Some(p) = args.output.as_deref() {
+        crate::store::refuse_output_on_database("--output", p, &db)?;
+    }
+    let format = export_format(args.format, args.output.as_deref())?;
     let store = Store::open(&db, OpenMode::Existing)?;
     let since = match &args.cursor {
         Some(path) => {
