@@ -249,7 +249,8 @@ pub struct FetchArgs {
     /// Longest Retry-After honoured, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub max_retry_after: u64,
-    /// Outage faults (5xx, timeouts, resets, garbage) in a row that stop the run as "vendor down"
+    /// Outage faults (5xx, timeouts, resets, garbage) and 429s that pause the run, in a row, that
+    /// stop the run as "vendor down"
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub breaker: u32,
     /// Also write each face image (biometric data) into DIR; by default only its SHA-256 and
@@ -532,9 +533,10 @@ pub struct MockArgs {
     /// Answer 429 above this many requests per second
     #[arg(long)]
     pub rate_limit: Option<u32>,
-    /// Burst allowed by --rate-limit
-    #[arg(long, default_value_t = 1)]
-    pub rate_burst: u32,
+    /// Requests --rate-limit lets arrive back to back [default: a tenth of --rate-limit, at
+    /// least 1]; never more than --rate-limit in any sliding second
+    #[arg(long)]
+    pub rate_burst: Option<u32>,
     /// After this many result calls, answer code 305 (daily maximum reached)
     #[arg(long)]
     pub stop_after: Option<u64>,

@@ -48,8 +48,10 @@ fn main() -> ExitCode {
         Err(e) if json_asked(&args) && e.use_stderr() => {
             let text = e.to_string();
             let message = text.trim().trim_start_matches("error: ");
-            json_line("ERROR", message, e.exit_code() as u8);
-            return ExitCode::from(e.exit_code() as u8);
+            let status = e.exit_code() as u8;
+            json_line("ERROR", message, status);
+            json_line("INFO", "exit", status);
+            return ExitCode::from(status);
         }
         Err(e) => e.exit(),
     };

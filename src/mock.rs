@@ -74,10 +74,12 @@ pub struct MockOptions {
     pub fault_rate: f64,
     /// The kinds of fault injected, drawn evenly.
     pub faults: Vec<FaultKind>,
-    /// Answer 429 above this many requests per second (burst `rate_burst`).
+    /// Answer 429 above this many requests per second: at most this many accepted in any
+    /// sliding second, and none more than `rate_burst` intervals (1/rate) ahead of an even pace.
     pub rate_limit: Option<u32>,
-    /// Requests allowed back to back under `rate_limit`.
-    pub rate_burst: u32,
+    /// Requests that may arrive back to back; `None`: a tenth of `rate_limit` (at least 1), so
+    /// an evenly paced client below the limit is not refused for a few ms of network jitter.
+    pub rate_burst: Option<u32>,
     /// After this many result calls, answer code 305 (daily maximum) to every call.
     pub stop_after: Option<u64>,
     /// Size of the face image in bytes (before base64); 0 leaves `image` out.
@@ -94,7 +96,7 @@ impl Default for MockOptions {
             fault_rate: 0.0,
             faults: Vec::new(),
             rate_limit: None,
-            rate_burst: 1,
+            rate_burst: None,
             stop_after: None,
             image_bytes: 24 * 1024,
         }
@@ -123,6 +125,8 @@ pub struct MockStats {
 struct Shared {
     opts: MockOptions,
     limiter: Option<Limiter>,
+    /// Requests accepted in the last second, oldest first (with `rate_limit`).
+    accepted: Mutex<std::collections::VecDeque<std::time::Instant>>,
     result_requests: AtomicU64,
     license_requests: AtomicU64,
     refused: AtomicU64,
@@ -142,6 +146,28 @@ pub struct MockServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+impl Shared {
+    /// Whether a request is within `rate_limit` now (and counts against it).
+    fn accept_within_limit(&self, limiter: &Limiter) -> bool {
+        let Some(limit) = self.opts.rate_limit else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        let mut accepted = self.accepted.lock().unwrap_or_else(|p| p.into_inner());
+        while accepted
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            accepted.pop_front();
+        }
+        if accepted.len() >= limit as usize || !limiter.check() {
+            return false;
+        }
+        accepted.push_back(now);
+        true
+    }
+}
+
 impl MockServer {
     /// Binds `listen` (port 0 for an ephemeral port) and serves in the background of the
     /// current tokio runtime.
@@ -150,13 +176,15 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let limiter = opts.rate_limit.and_then(|r| {
             let rate = std::num::NonZeroU32::new(r)?;
-            let burst = std::num::NonZeroU32::new(opts.rate_burst.max(1))?;
+            let burst = opts.rate_burst.unwrap_or(r.div_ceil(10));
+            let burst = std::num::NonZeroU32::new(burst.max(1))?;
             Some(Limiter::new(rate, burst))
         });
         let base_image = pseudo_jpeg(0x5eed, opts.image_bytes);
         let shared = Arc::new(Shared {
             opts,
             limiter,
+            accepted: Mutex::new(std::collections::VecDeque::new()),
             result_requests: AtomicU64::new(0),
             license_requests: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -408,7 +436,7 @@ async fn answer_result(s: &Shared, n: u64, id: Option<String>, attempt: u32) -> 
         return (StatusCode::SERVICE_UNAVAILABLE, "").into_response();
     }
     if let Some(limiter) = &s.limiter
-        && !limiter.check()
+        && !s.accept_within_limit(limiter)
     {
         s.rate_limited.fetch_add(1, Ordering::SeqCst);
         let mut r = (StatusCode::TOO_MANY_REQUESTS, "rate limited").into_response();

@@ -360,7 +360,7 @@ fn account_stop_ends_the_run_with_exit_3_keeping_what_was_fetched() {
 fn a_429_storm_slows_the_run_but_loses_nothing() {
     let env = Env::new(MockOptions {
         rate_limit: Some(40),
-        rate_burst: 2,
+        rate_burst: Some(2),
         ..MockOptions::default()
     });
     env.write("ids.csv", id_csv(80));
@@ -380,7 +380,7 @@ fn rate_auto_from_the_config_file_resolves_every_id_and_records_the_rate_settled
     // run, so what is asserted is what holds either way.
     let env = Env::new(MockOptions {
         rate_limit: Some(50),
-        rate_burst: 5,
+        rate_burst: Some(5),
         ..MockOptions::default()
     });
     env.write("ids.csv", id_csv(200));

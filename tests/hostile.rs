@@ -831,3 +831,122 @@ fn a_vendor_that_echoes_the_key_upper_cased_json_html_or_twice_encoded_never_lea
         "{stored:?}"
     );
 }
+
+#[test]
+fn a_refused_connection_is_named_in_the_log_without_the_key() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(3));
+    // A port that was just free: nothing listens there, so every connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let fetch = Run::from(
+        env.cmd()
+            .env("TD_PARTNER_KEY", HKEY)
+            .env("TD_RESULT_URL", url("/liveness/result/v1"))
+            .env("TD_LICENSE_URL", url("/liveness/license/v1"))
+            .args(fetch_args(&[]))
+            .output()
+            .unwrap(),
+    );
+    assert_ne!(status_of(&fetch), Some(0), "{}", fetch.stderr);
+    let warnings: Vec<&str> = fetch
+        .stderr
+        .lines()
+        .filter(|l| (l.contains("WARN") || l.contains("ERROR")) && l.contains("could not connect"))
+        .collect();
+    assert!(!warnings.is_empty(), "no line says why:\n{}", fetch.stderr);
+    assert!(
+        warnings.len() <= 2,
+        "explained once, not per id:\n{}",
+        fetch.stderr
+    );
+    assert_no_key(&env, &[&fetch]);
+}
+
+#[test]
+fn an_11350_received_before_a_cut_off_is_stored_not_left_pending() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(3));
+    // Every answer is 11350; the back-off outlasts the budget, so the cut-off finds each id
+    // waiting to ask again with an answer already in hand.
+    let vendor =
+        Hostile::start(|_| Reply::json(200, r#"{"code":11350,"message":"internal error"}"#));
+    let fetch = run(
+        &env,
+        &vendor,
+        &[
+            "fetch",
+            "--rate",
+            "0",
+            "--max-retries",
+            "5",
+            "--backoff-min-ms",
+            "600000",
+            "--backoff-max-ms",
+            "600000",
+            "--max-duration",
+            "1s",
+            "ids.csv",
+        ],
+    );
+    assert_eq!(status_of(&fetch), Some(4), "{}", fetch.stderr);
+    assert_eq!(vendor.requests(), 3, "{}", fetch.stderr);
+    let states = statuses(&env);
+    assert_eq!(states.len(), 3);
+    for (status, code) in &states {
+        assert_eq!(code, &Some(11350), "{states:?}");
+        assert_ne!(status, "pending", "{states:?}");
+    }
+}
+
+/// A vendor answering every request 429 with `retry_after`: the run ends on its own (the
+/// breaker), no id is failed for 429s, and nothing is stored as a result.
+fn only_429s(retry_after: &'static str) {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(4));
+    let vendor =
+        Hostile::start(move |_| Reply::json(429, "slow down").header("Retry-After", retry_after));
+    let fetch = run(
+        &env,
+        &vendor,
+        &["fetch", "--rate", "50", "--breaker", "2", "ids.csv"],
+    );
+    assert_ne!(
+        status_of(&fetch),
+        Some(0),
+        "{retry_after}: {}",
+        fetch.stderr
+    );
+    assert!(
+        fetch.stderr.contains("HTTP 429"),
+        "{retry_after}: the stop names the 429s: {}",
+        fetch.stderr
+    );
+    // Each pause lets the ids in flight try once more; a loop would send without end.
+    assert!(
+        vendor.requests() <= 12,
+        "{retry_after}: {}",
+        vendor.requests()
+    );
+    let states = statuses(&env);
+    assert!(
+        states.iter().all(|(s, c)| s == "pending" && c.is_none()),
+        "{retry_after}: {states:?}"
+    );
+}
+
+#[test]
+fn a_429_with_a_zero_or_past_retry_after_pauses_and_fails_no_id() {
+    only_429s("0");
+    only_429s("Wed, 21 Oct 2015 07:28:00 GMT");
+}
+
+#[test]
+fn a_429_with_a_malformed_retry_after_is_a_plain_429_and_the_run_ends() {
+    only_429s("-5");
+    only_429s("abc");
+}

@@ -139,11 +139,12 @@ fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
 fn under_json_logs_every_stderr_line_is_json_and_the_last_carries_the_exit_status() {
     let env = Env::plain();
     env.write("ids.csv", id_csv(10));
-    let cases: [(&[&str], i32); 5] = [
+    let cases: [(&[&str], i32); 6] = [
         (&["fetch", "--rate", "0", "ids.csv"], 0),
         (&["fetch", "missing.csv"], 2),
         (&["-q", "fetch", "missing.csv"], 2),
         (&["fetch", "--no-such-flag", "ids.csv"], 2),
+        (&["fetch", "--bogus", "x"], 2),
         (&["fetch", "--max-duration", "soon", "ids.csv"], 2),
     ];
     for (args, want) in cases {
@@ -160,6 +161,8 @@ fn under_json_logs_every_stderr_line_is_json_and_the_last_carries_the_exit_statu
             .collect();
         let last = lines.last().unwrap();
         assert_eq!(last["exit_status"], want, "{args:?}: {}", run.stderr);
+        // Usage errors included: the run always ends with the `exit` line.
+        assert_eq!(last["message"], "exit", "{args:?}: {}", run.stderr);
         if want != 0 {
             assert!(
                 lines.iter().any(|l| l["level"] == "ERROR"),

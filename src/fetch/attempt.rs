@@ -37,6 +37,7 @@ pub(super) async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch
             }
         }
         Ending::Failed(fault, last_attempt) => {
+            ctx.explain_failure(&liveness_id, &fault, attempts);
             Tally::add(&ctx.tally.failed);
             WriteOp::Failed {
                 check,
@@ -54,25 +55,24 @@ pub(super) async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch
 /// The attempt loop of one id: until a final answer, retries run out, or the run stops.
 pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending {
     let mut delays = ctx.retry.delays();
-    let mut rate_limited = 0;
     let mut internal: Option<ResultAnswer> = None;
     loop {
         // The slot is held from waiting for the pace to the attempt's write, and given back
         // before a back-off wait.
         let slot = tokio::select! {
-            _ = ctx.cancel.cancelled() => return Ending::Stopped,
+            _ = ctx.cancel.cancelled() => return stopped(internal),
             slot = ctx.slots.acquire() => match slot {
                 Ok(slot) => slot,
-                Err(_) => return Ending::Stopped,
+                Err(_) => return stopped(internal),
             },
         };
         let Some(grant) = ctx.pace.ready(&ctx.cancel).await else {
-            return Ending::Stopped;
+            return stopped(internal);
         };
         let attempt = tokio::select! {
             a = ctx.client.fetch_result(id, &ctx.codes) => a,
             _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => {
-                return Ending::Stopped;
+                return stopped(internal);
             }
         };
         Tally::add(&ctx.tally.requests);
@@ -94,39 +94,43 @@ pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64)
             Verdict::Stop(reason) => {
                 ctx.write(WriteOp::Attempt(row)).await;
                 ctx.stop(StopCause::Vendor(reason));
-                return Ending::Stopped;
+                return stopped(internal);
             }
             Verdict::Retry(retry) => {
                 if !ctx.write(WriteOp::Attempt(row)).await {
-                    return Ending::Stopped;
+                    return stopped(internal);
                 }
                 retry
             }
         };
-        if ctx.cancel.is_cancelled() {
-            return Ending::Stopped;
+        if let Some(answer) = retry.answer {
+            Tally::add(&ctx.tally.internal_errors);
+            internal = Some(answer);
         }
-        if retry.fault.is_outage() {
+        if ctx.cancel.is_cancelled() {
+            return stopped(internal);
+        }
+        // A 429 that paused the run counts towards the breaker like an outage fault: a vendor
+        // that refuses every request for that long is not coming back during this run.
+        let refused = (retry.fault == Fault::RateLimited).then(|| {
+            let pause = ctx.retry.rate_limit_pause(retry.retry_after);
+            ctx.pace.refused(&grant, retry.retry_after, pause)
+        });
+        if retry.fault.is_outage() || refused == Some(true) {
             if ctx.breaker.record_outage() {
                 ctx.stop(StopCause::Outage {
                     count: ctx.breaker.threshold(),
                     last: retry.fault.to_string(),
                 });
-                return Ending::Stopped;
+                return stopped(internal);
             }
-        } else {
+        } else if refused.is_none() {
             ctx.breaker.record_ok();
         }
-        if let Some(answer) = retry.answer {
-            Tally::add(&ctx.tally.internal_errors);
-            internal = Some(answer);
-        }
-        let delay = if retry.fault == Fault::RateLimited {
+        let delay = if refused.is_some() {
+            // Not a retry used up: the shared pause is the wait, the breaker the bound.
             Tally::add(&ctx.tally.rate_limited);
-            rate_limited += 1;
-            let pause = ctx.retry.rate_limit_pause(retry.retry_after);
-            ctx.pace.refused(&grant, retry.retry_after, pause);
-            (rate_limited <= MAX_RATE_LIMITED).then_some(Duration::ZERO)
+            Some(Duration::ZERO)
         } else {
             if let Some(wait) = retry.retry_after {
                 ctx.pace.pause_for(wait.min(ctx.retry.retry_after_cap));
@@ -144,9 +148,18 @@ pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64)
         drop(grant);
         drop(slot);
         tokio::select! {
-            _ = ctx.cancel.cancelled() => return Ending::Stopped,
+            _ = ctx.cancel.cancelled() => return stopped(internal),
             _ = tokio::time::sleep(delay) => {}
         }
+    }
+}
+
+/// How a round ends when the run stops: an answer already received (11350, asked again next
+/// run) is stored as the id's state, never lost; otherwise the id stays as it was.
+fn stopped(internal: Option<ResultAnswer>) -> Ending {
+    match internal {
+        Some(answer) => Ending::Resolved(answer, None),
+        None => Ending::Stopped,
     }
 }
 

@@ -44,7 +44,7 @@ use crate::td::codes::{Category, CodeTable};
 use adaptive::Estimate;
 use pace::{Pace, Rate};
 use progress::{ProgressMode, Reporter, Tally, TallySnapshot};
-use retry::{Breaker, MAX_RATE_LIMITED, RetryPolicy};
+use retry::{Breaker, RetryPolicy};
 
 mod watch;
 use watch::*;
@@ -171,6 +171,8 @@ struct Ctx {
     slots: tokio::sync::Semaphore,
     tally: Arc<Tally>,
     save_images: Option<PathBuf>,
+    /// Kinds of failure already explained in the log (each kind is explained once per run).
+    failures_explained: Mutex<std::collections::HashSet<&'static str>>,
 }
 
 impl Ctx {
@@ -182,6 +184,25 @@ impl Ctx {
             *stop = Some(cause);
         }
         self.cancel.cancel();
+    }
+
+    /// Logs why an id failed, once per kind of failure, so a run that ends with failed ids
+    /// always says why (the attempts table keeps every id's cause).
+    fn explain_failure(&self, id: &str, fault: &Fault, attempts: i64) {
+        let mut explained = self
+            .failures_explained
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if explained.insert(fault.kind()) {
+            let cause = fault.to_string();
+            tracing::warn!(
+                liveness_id = %id,
+                attempts,
+                cause = %crate::text::redact(&cause),
+                "an id failed: retries ran out; it stays failed and the next run asks again \
+                 (further failures of this kind are counted, not logged)"
+            );
+        }
     }
 
     async fn write(&self, op: WriteOp) -> bool {
@@ -369,6 +390,7 @@ async fn fetch_pending(
         slots: tokio::sync::Semaphore::new(concurrency),
         tally: tally.clone(),
         save_images: opts.save_images.clone(),
+        failures_explained: Mutex::default(),
     });
 
     let signals = tokio::spawn(watch_signals(ctx.clone()));

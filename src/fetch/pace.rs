@@ -104,8 +104,16 @@ impl Schedule {
         at
     }
 
-    fn grant(&mut self, now: Instant) {
-        let base = self.tat.max(now.checked_sub(TIMER_SLACK).unwrap_or(now));
+    /// Records a grant at `now`. A grant at most [`TIMER_SLACK`] behind the schedule is counted
+    /// at its scheduled instant (timer lateness is forgiven, so the rate holds); a grant after a
+    /// quiet spell or at the end of a shared pause starts the schedule afresh at `now`, so the
+    /// next request is a full interval later, never early.
+    fn grant(&mut self, now: Instant, after_pause: bool) {
+        let base = if !after_pause && now <= self.tat + TIMER_SLACK {
+            self.tat
+        } else {
+            now.max(self.tat)
+        };
         self.tat = base + self.interval;
         self.granted.push_back(now);
         while self.granted.len() > self.rate {
@@ -130,7 +138,7 @@ impl Limiter {
         let now = Instant::now();
         let mut schedule = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if schedule.ready_at() <= now {
-            schedule.grant(now);
+            schedule.grant(now, false);
             true
         } else {
             false
@@ -148,11 +156,20 @@ pub(crate) struct Grant {
     _slot: Option<Slot>,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Paused {
+    set_at: Instant,
+    until: Instant,
+}
+
 /// The shared pacing of one run.
 #[derive(Debug)]
 pub(crate) struct Pace {
     schedule: Option<tokio::sync::Mutex<Schedule>>,
-    paused_until: Mutex<Option<Instant>>,
+    /// The latest shared pause: when it was set and until when it holds.
+    paused: Mutex<Option<Paused>>,
+    /// 1 / rate at a fixed rate; zero without a limit.
+    fixed_interval: Duration,
     auto: Option<Arc<Adaptive>>,
 }
 
@@ -173,9 +190,14 @@ impl Pace {
                 (Some(auto.rate()), Some(auto))
             }
         };
+        let fixed_interval = match rate {
+            Rate::Fixed(r) => Duration::from_secs_f64(1.0 / f64::from(r.get())),
+            Rate::Unlimited | Rate::Auto(_) => Duration::ZERO,
+        };
         Pace {
+            fixed_interval,
             schedule: per_sec.map(|r| tokio::sync::Mutex::new(Schedule::new(r, burst))),
-            paused_until: Mutex::new(None),
+            paused: Mutex::new(None),
             auto,
         }
     }
@@ -192,36 +214,59 @@ impl Pace {
         }
     }
 
-    /// The vendor refused `grant` (429). At a fixed rate every worker pauses for `full_pause`;
-    /// under `auto` the controller cuts the rate and decides the pause.
+    /// The vendor refused `grant` (429). At a fixed rate every worker pauses for `full_pause`
+    /// (never less than one pacing interval, so a `Retry-After` of zero or in the past still
+    /// spaces the next try); under `auto` the controller cuts the rate and decides the pause.
+    /// A refusal of a request granted before the latest pause was set tells nothing new (the
+    /// pause already answers it), so one burst of 429s pauses the workers once, not once per
+    /// refusal. Returns whether this refusal counted (paused or cut the rate).
     pub(crate) fn refused(
         &self,
         grant: &Grant,
         retry_after: Option<Duration>,
         full_pause: Duration,
-    ) {
+    ) -> bool {
+        if self.lock_paused().is_some_and(|p| grant.at < p.set_at) {
+            return false;
+        }
+        let full_pause = full_pause.max(self.interval());
         match &self.auto {
             None => self.pause_for(full_pause),
             Some(auto) => {
                 if let Some(wait) = auto.refused(grant.at, retry_after, full_pause) {
-                    self.pause_for(wait);
+                    self.pause_for(wait.max(self.interval()));
                 }
             }
+        }
+        true
+    }
+
+    /// One interval at the rate kept now (zero without a limit).
+    fn interval(&self) -> Duration {
+        match &self.auto {
+            Some(auto) => Duration::from_secs_f64(1.0 / auto.rate().max(0.001)),
+            None => self.fixed_interval,
         }
     }
 
     /// Pauses every worker for `wait` from now (an earlier pause is extended, never shortened).
     pub(crate) fn pause_for(&self, wait: Duration) {
-        let until = Instant::now() + wait;
-        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        if paused.is_none_or(|current| current < until) {
-            *paused = Some(until);
+        let now = Instant::now();
+        let until = now + wait;
+        let mut paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none_or(|current| current.until < until) {
+            *paused = Some(Paused { set_at: now, until });
         }
     }
 
+    fn lock_paused(&self) -> Option<Paused> {
+        *self.paused.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn pause_deadline(&self) -> Option<Instant> {
-        let paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        paused.filter(|until| *until > Instant::now())
+        self.lock_paused()
+            .map(|p| p.until)
+            .filter(|until| *until > Instant::now())
     }
 
     /// Waits until a request may be sent. Returns `None` if `cancel` fired first.
@@ -245,6 +290,7 @@ impl Pace {
             _ = cancel.cancelled() => return None,
             guard = schedule.lock() => guard,
         };
+        let mut waited_out_pause = false;
         loop {
             if let Some(auto) = &self.auto {
                 let rate = auto.rate();
@@ -255,10 +301,11 @@ impl Pace {
             let mut at = schedule.ready_at();
             if let Some(until) = self.pause_deadline() {
                 at = at.max(until);
+                waited_out_pause = true;
             }
             let now = Instant::now();
             if now >= at {
-                schedule.grant(now);
+                schedule.grant(now, waited_out_pause);
                 return self.grant(now, slot, cancel);
             }
             sleep_or_cancel(at, cancel).await?;
@@ -325,7 +372,7 @@ mod tests {
         for i in 0..500u32 {
             let lateness = Duration::from_micros(u64::from((i * 7919) % 1900));
             let at = s.ready_at() + lateness;
-            s.grant(at);
+            s.grant(at, false);
             grants.push(at);
         }
         for (i, g) in grants.iter().enumerate() {
@@ -353,9 +400,64 @@ mod tests {
         let start = Instant::now();
         let mut s = Schedule::new(10.0, NonZeroU32::MIN);
         s.tat = start;
-        s.grant(start);
+        s.grant(start, false);
         let later = start + Duration::from_secs(60);
-        s.grant(later);
-        assert!(s.ready_at() >= later + Duration::from_millis(100) - TIMER_SLACK);
+        s.grant(later, false);
+        assert_eq!(s.ready_at(), later + Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_pause_requests_keep_a_full_interval_apart() {
+        let pace = Pace::new(Rate::Fixed(nz(50)), NonZeroU32::MIN, 8, false);
+        let cancel = CancellationToken::new();
+        for _ in 0..5 {
+            assert!(pace.ready(&cancel).await.is_some());
+        }
+        pace.pause_for(Duration::from_secs(1));
+        let paused_at = Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..10 {
+            at.push(pace.ready(&cancel).await.unwrap().at);
+        }
+        assert!(at[0] >= paused_at + Duration::from_secs(1));
+        for w in at.windows(2) {
+            assert!(
+                w[1] - w[0] >= Duration::from_millis(20),
+                "{:?}",
+                w[1] - w[0]
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refusals_of_requests_sent_before_a_pause_do_not_extend_it() {
+        let pace = Pace::new(Rate::Fixed(nz(50)), NonZeroU32::MIN, 8, false);
+        let cancel = CancellationToken::new();
+        let early = pace.ready(&cancel).await.unwrap();
+        let late = pace.ready(&cancel).await.unwrap();
+        tokio::time::advance(Duration::from_millis(5)).await;
+        pace.refused(&early, None, Duration::from_secs(1));
+        let until = pace.pause_deadline().unwrap();
+        tokio::time::advance(Duration::from_millis(500)).await;
+        // Sent before the pause was set: the same overload, already answered.
+        pace.refused(&late, None, Duration::from_secs(1));
+        assert_eq!(pace.pause_deadline(), Some(until));
+        // Sent after the pause: a new refusal pauses again.
+        tokio::time::advance(Duration::from_millis(600)).await;
+        let after = pace.ready(&cancel).await.unwrap();
+        pace.refused(&after, None, Duration::from_secs(1));
+        assert!(pace.pause_deadline().unwrap() > until);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_asking_for_no_wait_still_pauses_one_interval() {
+        let pace = Pace::new(Rate::Fixed(nz(10)), NonZeroU32::MIN, 4, false);
+        let cancel = CancellationToken::new();
+        let grant = pace.ready(&cancel).await.unwrap();
+        assert!(pace.refused(&grant, Some(Duration::ZERO), Duration::ZERO));
+        assert_eq!(
+            pace.pause_deadline(),
+            Some(Instant::now() + Duration::from_millis(100))
+        );
     }
 }

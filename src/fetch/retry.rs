@@ -6,8 +6,11 @@
 //!   If 11350 persists, the 11350 answer is stored (uncharged) and a later run asks again;
 //!   if a transport fault persists, the id is `failed` and a later run asks again.
 //! - A 429 does not use up the back-off: the vendor is up and asked us to slow down. It pauses
-//!   every worker (its `Retry-After`, capped; one second if it gave none) and is retried up to
-//!   [`MAX_RATE_LIMITED`] times per id.
+//!   every worker (its `Retry-After`, capped, at least one pacing interval; one second if it
+//!   gave none or one that is not a delay or a date) and the id is asked again after the pause.
+//!   429s that pause the run count towards the [`Breaker`] like outage faults (a 429 to a
+//!   request sent before the pause does not), so a vendor refusing everything stops the run
+//!   with its ids pending instead of looping.
 //! - Every retry waits for the shared [`Pace`](super::pace::Pace), so retries count against
 //!   `--rate` like first tries.
 //! - The [`Breaker`] counts outage faults in a row across all workers; past its threshold the
@@ -17,9 +20,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-
-/// How many 429 answers one id may receive before it is marked failed.
-pub(crate) const MAX_RATE_LIMITED: u32 = 50;
 
 /// The back-off settings of one run.
 #[derive(Debug, Clone)]
