@@ -10,7 +10,8 @@
 # Exit status: the fetch's if not 0 (3 refused, 4 cut off or incomplete, 130 stopped), else 6
 # when the attack report lists a spike, else the export's.
 #
-# Settings (environment): LIVEAUDIT_DB, LIVEAUDIT_TZ (report days and --until), TD_* or
+# Settings (environment): LIVEAUDIT_DB, LIVEAUDIT_TZ (report days and --until; it wins over
+# `tz` in the config file, so give it the same zone, or leave both unset for UTC), TD_* or
 # /etc/liveaudit/config.toml for the vendor; LIVEAUDIT_UNTIL (default 05:30),
 # LIVEAUDIT_INBOX, LIVEAUDIT_OUT, LIVEAUDIT_METRICS, LIVEAUDIT_BIN.
 set -u

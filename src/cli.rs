@@ -491,9 +491,10 @@ pub struct PurgeArgs {
     /// Purge checks dated before this day (YYYY-MM-DD, 00:00 in --tz)
     #[arg(long, value_name = "DATE")]
     pub before: String,
-    /// Time zone of --before
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    pub tz: String,
+    /// Time zone of --before: the one tz setting of every report [env: LIVEAUDIT_TZ, config
+    /// key tz] [default: UTC]
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
     /// Also delete the face images saved there with --save-images
     #[arg(long, value_name = "DIR")]
     pub images: Option<PathBuf>,

@@ -119,7 +119,7 @@ pub(crate) enum Shape {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum StatementError {
-    #[error("cannot read the statement {file}: {source}")]
+    #[error("cannot read the statement {file}")]
     Io {
         file: String,
         #[source]

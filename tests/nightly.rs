@@ -540,6 +540,26 @@ fn completions_for_bash_source_cleanly() {
     }
 }
 
+/// `liveaudit completions bash | head -1` is normal use: a closed stdout ends the command
+/// quietly (clap_complete itself panics on a write error).
+#[test]
+fn completions_into_a_closed_pipe_end_quietly() {
+    let env = Env::plain();
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        let mut cmd = env.cmd();
+        cmd.args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        // The reading end closes before the program writes: its writes meet a broken pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn man_page_starts_with_its_title() {
     let env = Env::plain();

@@ -11,9 +11,14 @@ use crate::output::write_failure;
 /// Writes the completion script of `args.shell` to stdout.
 pub(crate) fn completions(args: &CompletionsArgs) -> Result<ExitStatus, Failure> {
     let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Generated into memory first: clap_complete panics on a write error, and a closed pipe
+    // (`liveaudit completions bash | head`) is normal use that ends quietly.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "liveaudit", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(args.shell, &mut cmd, "liveaudit", &mut out);
-    out.flush().map_err(write_failure)?;
+    out.write_all(&script)
+        .and_then(|()| out.flush())
+        .map_err(write_failure)?;
     Ok(ExitStatus::Ok)
 }
 

@@ -16,22 +16,23 @@ use crate::store::{OpenMode, Store, StoreError};
 
 /// Runs `liveaudit purge`.
 pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus, Failure> {
-    let window =
-        Window::new(&args.tz, crate::cli::Period::Day, Some(&args.before), None).map_err(|e| {
-            match e {
-                ReportError::Date { value, .. } => {
-                    Failure::usage(anyhow!("--before {value:?} is not a date; use YYYY-MM-DD"))
-                }
-                other => other.into(),
+    let layers = layers(global, &VendorArgs::default())?;
+    // The day boundary of --before is the billing day's, as in every report.
+    let tz = layers.tz(args.tz.as_deref());
+    let window = Window::new(&tz, crate::cli::Period::Day, Some(&args.before), None).map_err(
+        |e| match e {
+            ReportError::Date { value, .. } => {
+                Failure::usage(anyhow!("--before {value:?} is not a date; use YYYY-MM-DD"))
             }
-        })?;
+            other => other.into(),
+        },
+    )?;
     let Some(before_ms) = window.bounds_ms().0 else {
         return Err(Failure::usage(anyhow!(
             "--before {} is out of range",
             args.before
         )));
     };
-    let layers = layers(global, &VendorArgs::default())?;
     let db = layers.db();
     if args.dry_run {
         let store = Store::open(&db, OpenMode::Existing)?;
@@ -41,7 +42,7 @@ pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus,
             "dry run: would purge scores and face digests of {would} checks dated before {} ({}); \
              nothing was changed",
             args.before,
-            args.tz
+            tz
         );
         return Ok(ExitStatus::Ok);
     }
@@ -57,7 +58,7 @@ pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus,
          codes, sequence ids and times are kept for billing",
         purged.checks,
         args.before,
-        args.tz,
+        tz,
         purged.image_files
     );
     Ok(ExitStatus::Ok)
