@@ -585,3 +585,58 @@ fn decimal_commas_are_read_and_damaged_amounts_never_panic() {
         );
     }
 }
+
+/// A statement line is outside text: the `--details` file and the CSV discrepancies table
+/// neutralise a formula in it, and `--raw-cells` keeps it as written.
+#[test]
+fn a_formula_in_a_statement_line_never_reaches_a_csv_cell() {
+    let f = fixture();
+    f.env.write(
+        "statement.csv",
+        format!(
+            "billed_at,liveness_id,sequence_id,code,amount\n\
+             2026-10-02T10:00:00Z,{a},,200,0.035\n\
+             2026-10-10T10:00:00Z,\"=HYPERLINK(\"\"x\"\")\",,,0.035\n",
+            a = f.charged[0]
+        ),
+    );
+    let run_with = |extra: &[&str]| {
+        let mut args = vec![
+            "reconcile",
+            "--statement",
+            "statement.csv",
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-31",
+            "--price",
+            "0.035",
+            "--details",
+            "details.csv",
+            "--format",
+            "csv",
+            "--table",
+            "discrepancies",
+        ];
+        args.extend_from_slice(extra);
+        let run = f.env.run(&args);
+        run.expect(5);
+        let details = std::fs::read_to_string(f.env.path("details.csv")).unwrap();
+        (run.stdout.clone(), details)
+    };
+    let (table, details) = run_with(&[]);
+    for (what, text) in [("table", &table), ("details", &details)] {
+        let cells: Vec<String> = csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .flat_map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        assert!(
+            cells.iter().any(|c| c == "'=HYPERLINK(\"x\")"),
+            "{what}: {text}"
+        );
+        assert!(!cells.iter().any(|c| c.starts_with('=')), "{what}: {text}");
+    }
+    let (table, details) = run_with(&["--raw-cells"]);
+    assert!(table.contains(",\"=HYPERLINK(\"\"x\"\")\","), "{table}");
+    assert!(details.contains(",\"=HYPERLINK(\"\"x\"\")\","), "{details}");
+}
