@@ -640,3 +640,91 @@ fn a_formula_in_a_statement_line_never_reaches_a_csv_cell() {
     assert!(table.contains(",\"=HYPERLINK(\"\"x\"\")\","), "{table}");
     assert!(details.contains(",\"=HYPERLINK(\"\"x\"\")\","), "{details}");
 }
+
+/// A statement is read as leniently as an id list: `;` with decimal commas, Excel's "Unicode
+/// text" (UTF-16LE with a BOM, tab-separated) and gzip all give the comma-separated result; a
+/// file that is no statement is named without its raw bytes.
+#[test]
+fn statements_in_any_saved_form_reconcile_alike() {
+    use std::io::Write;
+    let f = fixture();
+    let c = &f.charged;
+    let lines = [
+        ("billed_at", "liveness_id", "amount"),
+        ("2026-10-02T10:00:00Z", c[0].as_str(), "0.035"),
+        ("2026-10-03T10:00:00Z", c[1].as_str(), "0.05"),
+        ("2026-10-10T10:00:00Z", "nobody-we-know", "0.035"),
+    ];
+    let joined = |sep: &str, comma: bool| -> String {
+        lines
+            .iter()
+            .map(|(t, id, a)| {
+                let a = if comma {
+                    a.replace('.', ",")
+                } else {
+                    a.to_string()
+                };
+                format!("{t}{sep}{id}{sep}{a}\r\n")
+            })
+            .collect()
+    };
+    f.env.write("comma.csv", joined(",", false));
+    f.env.write("semicolon.csv", joined(";", true));
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend(
+        joined("\t", false)
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes),
+    );
+    f.env.write("unicode.txt", utf16);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(joined(",", false).as_bytes()).unwrap();
+    f.env.write("statement.csv.gz", gz.finish().unwrap());
+    let buckets = |file: &str| {
+        let run = f.env.run(&[
+            "reconcile",
+            "--statement",
+            file,
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-31",
+            "--price",
+            "0.035",
+            "--format",
+            "json",
+        ]);
+        run.expect(5);
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        (v["buckets"].clone(), v["billed_amount"].clone())
+    };
+    let want = buckets("comma.csv");
+    assert_eq!(want.0["unknown_to_us"]["count"], 1, "{want:?}");
+    assert_eq!(want.0["amount_variance"]["count"], 1, "{want:?}");
+    assert_eq!(want.1, "0.12", "{want:?}");
+    for file in ["semicolon.csv", "unicode.txt", "statement.csv.gz"] {
+        assert_eq!(buckets(file), want, "{file}");
+    }
+
+    // Compressed bytes that hold no statement: named, never echoed.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&(0u8..=255).cycle().take(4000).collect::<Vec<_>>())
+        .unwrap();
+    f.env.write("junk.csv.gz", gz.finish().unwrap());
+    let run = f.env.run(&[
+        "reconcile",
+        "--statement",
+        "junk.csv.gz",
+        "--price",
+        "0.035",
+    ]);
+    run.expect(2);
+    assert!(run.stderr.contains("junk.csv.gz"), "{}", run.stderr);
+    assert!(
+        !run.stderr
+            .contains(['\u{1b}', '\u{7}', '\u{0}', '\u{fffd}']),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.len() < 1000, "{}", run.stderr);
+}

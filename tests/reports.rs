@@ -669,6 +669,14 @@ fn machine_tables_neutralise_formulas_and_leave_a_lone_dash() {
     .expect(0);
     for path in util::files_under(&env.path("out")) {
         let text = std::fs::read_to_string(&path).unwrap();
+        let header = text.lines().next().unwrap_or_default();
+        assert!(
+            header.split(',').all(|h| !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')),
+            "{}: machine headers are snake_case: {header}",
+            path.display()
+        );
         for cell in csv_cells(&text) {
             assert!(
                 !cell.starts_with(['=', '@']) && cell != "'-",
