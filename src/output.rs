@@ -252,15 +252,16 @@ pub(crate) fn emit(
 }
 
 /// The document as it may leave the program: text cells of a table, Markdown, or anything
-/// shown on a terminal have their control characters escaped; CSV cells are neutralised
-/// against spreadsheet formulas unless `raw_cells`.
+/// shown on a terminal, and HTML, have their control characters escaped; CSV cells (the people's
+/// table and the machine table alike) are neutralised against spreadsheet formulas unless
+/// `raw_cells`.
 pub(crate) fn output_safe(
     doc: &Document,
     format: Format,
     to_terminal: bool,
     raw_cells: bool,
 ) -> Document {
-    let escape = to_terminal || matches!(format, Format::Table | Format::Markdown);
+    let escape = to_terminal || matches!(format, Format::Table | Format::Markdown | Format::Html);
     let neutralise = format == Format::Csv && !raw_cells;
     let fix = |s: &String| -> String {
         let s = if escape {
@@ -283,6 +284,12 @@ pub(crate) fn output_safe(
         section.notes = section.notes.iter().map(fix).collect();
         for row in &mut section.rows {
             *row = row.iter().map(fix).collect();
+        }
+        if let Some((headers, rows)) = &mut section.tidy {
+            *headers = headers.iter().map(fix).collect();
+            for row in rows {
+                *row = row.iter().map(fix).collect();
+            }
         }
     }
     safe

@@ -132,6 +132,13 @@ pub(crate) enum StatementError {
          (--statement-count-column, --statement-period-column)"
     )]
     Shape { file: String, headers: String },
+    #[error(
+        "{file}: this is a workbook; save the statement as CSV (any delimiter, UTF-8 or UTF-16 \
+         text, gzip or zstd) and give that file"
+    )]
+    Workbook { file: String },
+    #[error(transparent)]
+    Input(crate::input::InputError),
     #[error("{file}:1: no column {name:?} in the header ({headers})")]
     Column {
         file: String,
@@ -144,6 +151,21 @@ pub(crate) enum StatementError {
         line: u64,
         message: String,
     },
+}
+
+/// A header as an error shows it: each name escaped and cut short, at most 12 names, so a file
+/// that is not a statement never puts raw bytes on the terminal.
+fn shown_headers(headers: &[String]) -> String {
+    const MAX: usize = 12;
+    let mut shown: Vec<String> = headers
+        .iter()
+        .take(MAX)
+        .map(|h| crate::input::shown(h))
+        .collect();
+    if headers.len() > MAX {
+        shown.push(format!("… {} more", headers.len() - MAX));
+    }
+    shown.join(", ")
 }
 
 fn norm(name: &str) -> String {
@@ -173,7 +195,7 @@ impl Finder<'_> {
                 .ok_or_else(|| StatementError::Column {
                     file: self.file.to_string(),
                     name: name.clone(),
-                    headers: self.headers.join(", "),
+                    headers: shown_headers(self.headers),
                 });
         }
         Ok(names
@@ -252,20 +274,34 @@ pub(crate) fn read(
     mut summary: impl FnMut(SummaryLine),
 ) -> Result<Result<(Shape, Vec<Malformed>), rusqlite::Error>, StatementError> {
     let file = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|source| StatementError::Io {
-        file: file.clone(),
-        source,
-    })?;
-    if f.metadata().is_ok_and(|m| m.len() == 0) {
-        // An empty file is a statement that bills nothing.
-        return Ok(Ok((
-            Shape::Itemised {
-                columns: "empty statement".into(),
-            },
-            Vec::new(),
-        )));
-    }
-    let (mut rdr, lines) = crate::input::numbered_csv(f, true);
+    // Read like an id list: gzip/zstd, UTF-8 or UTF-16 with a BOM, the delimiter detected.
+    let source = crate::input::Source::File(path.to_path_buf());
+    let opened = crate::input::detect::open(&source, &file, &crate::input::InputOptions::default());
+    let (reader, delimiter) = match opened {
+        Ok(crate::input::detect::Opened::Text {
+            reader, delimiter, ..
+        }) => (reader, delimiter.byte),
+        Ok(crate::input::detect::Opened::Workbook { .. }) => {
+            return Err(StatementError::Workbook { file });
+        }
+        Err(crate::input::InputError::Empty { .. }) => {
+            // An empty file is a statement that bills nothing.
+            return Ok(Ok((
+                Shape::Itemised {
+                    columns: "empty statement".into(),
+                },
+                Vec::new(),
+            )));
+        }
+        Err(crate::input::InputError::Io { error, .. }) => {
+            return Err(StatementError::Io {
+                file,
+                source: error,
+            });
+        }
+        Err(e) => return Err(StatementError::Input(e)),
+    };
+    let (mut rdr, lines) = crate::input::numbered_csv_with(reader, true, delimiter);
     let headers: Vec<String> = match rdr.byte_headers() {
         Ok(h) => h
             .iter()
@@ -320,7 +356,7 @@ pub(crate) fn read(
     } else {
         return Err(StatementError::Shape {
             file,
-            headers: headers.join(", "),
+            headers: shown_headers(&headers),
         });
     };
 

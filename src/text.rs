@@ -235,8 +235,11 @@ fn sgr_len(text: &str) -> Option<usize> {
 }
 
 /// A CSV cell made safe to open in a spreadsheet: a leading `= + - @`, tab or CR gets a `'`
-/// in front, unless the cell is a number.
+/// in front, unless the cell is a number or a lone `-` (a placeholder, not a formula).
 pub fn neutralise_formula(cell: &str) -> Cow<'_, str> {
+    if cell == "-" {
+        return Cow::Borrowed(cell);
+    }
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') if cell.trim().parse::<f64>().is_err() => {
             Cow::Owned(format!("'{cell}"))
@@ -427,6 +430,8 @@ mod tests {
         assert_eq!(neutralise_formula("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise_formula("-cmd"), "'-cmd");
         assert_eq!(neutralise_formula("-1.5"), "-1.5");
+        assert_eq!(neutralise_formula("-"), "-");
+        assert_eq!(neutralise_formula("--"), "'--");
         assert_eq!(neutralise_formula("abc"), "abc");
         assert_eq!(neutralise_formula(""), "");
     }

@@ -585,3 +585,146 @@ fn decimal_commas_are_read_and_damaged_amounts_never_panic() {
         );
     }
 }
+
+/// A statement line is outside text: the `--details` file and the CSV discrepancies table
+/// neutralise a formula in it, and `--raw-cells` keeps it as written.
+#[test]
+fn a_formula_in_a_statement_line_never_reaches_a_csv_cell() {
+    let f = fixture();
+    f.env.write(
+        "statement.csv",
+        format!(
+            "billed_at,liveness_id,sequence_id,code,amount\n\
+             2026-10-02T10:00:00Z,{a},,200,0.035\n\
+             2026-10-10T10:00:00Z,\"=HYPERLINK(\"\"x\"\")\",,,0.035\n",
+            a = f.charged[0]
+        ),
+    );
+    let run_with = |extra: &[&str]| {
+        let mut args = vec![
+            "reconcile",
+            "--statement",
+            "statement.csv",
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-31",
+            "--price",
+            "0.035",
+            "--details",
+            "details.csv",
+            "--format",
+            "csv",
+            "--table",
+            "discrepancies",
+        ];
+        args.extend_from_slice(extra);
+        let run = f.env.run(&args);
+        run.expect(5);
+        let details = std::fs::read_to_string(f.env.path("details.csv")).unwrap();
+        (run.stdout.clone(), details)
+    };
+    let (table, details) = run_with(&[]);
+    for (what, text) in [("table", &table), ("details", &details)] {
+        let cells: Vec<String> = csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .flat_map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        assert!(
+            cells.iter().any(|c| c == "'=HYPERLINK(\"x\")"),
+            "{what}: {text}"
+        );
+        assert!(!cells.iter().any(|c| c.starts_with('=')), "{what}: {text}");
+    }
+    let (table, details) = run_with(&["--raw-cells"]);
+    assert!(table.contains(",\"=HYPERLINK(\"\"x\"\")\","), "{table}");
+    assert!(details.contains(",\"=HYPERLINK(\"\"x\"\")\","), "{details}");
+}
+
+/// A statement is read as leniently as an id list: `;` with decimal commas, Excel's "Unicode
+/// text" (UTF-16LE with a BOM, tab-separated) and gzip all give the comma-separated result; a
+/// file that is no statement is named without its raw bytes.
+#[test]
+fn statements_in_any_saved_form_reconcile_alike() {
+    use std::io::Write;
+    let f = fixture();
+    let c = &f.charged;
+    let lines = [
+        ("billed_at", "liveness_id", "amount"),
+        ("2026-10-02T10:00:00Z", c[0].as_str(), "0.035"),
+        ("2026-10-03T10:00:00Z", c[1].as_str(), "0.05"),
+        ("2026-10-10T10:00:00Z", "nobody-we-know", "0.035"),
+    ];
+    let joined = |sep: &str, comma: bool| -> String {
+        lines
+            .iter()
+            .map(|(t, id, a)| {
+                let a = if comma {
+                    a.replace('.', ",")
+                } else {
+                    a.to_string()
+                };
+                format!("{t}{sep}{id}{sep}{a}\r\n")
+            })
+            .collect()
+    };
+    f.env.write("comma.csv", joined(",", false));
+    f.env.write("semicolon.csv", joined(";", true));
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend(
+        joined("\t", false)
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes),
+    );
+    f.env.write("unicode.txt", utf16);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(joined(",", false).as_bytes()).unwrap();
+    f.env.write("statement.csv.gz", gz.finish().unwrap());
+    let buckets = |file: &str| {
+        let run = f.env.run(&[
+            "reconcile",
+            "--statement",
+            file,
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-31",
+            "--price",
+            "0.035",
+            "--format",
+            "json",
+        ]);
+        run.expect(5);
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        (v["buckets"].clone(), v["billed_amount"].clone())
+    };
+    let want = buckets("comma.csv");
+    assert_eq!(want.0["unknown_to_us"]["count"], 1, "{want:?}");
+    assert_eq!(want.0["amount_variance"]["count"], 1, "{want:?}");
+    assert_eq!(want.1, "0.12", "{want:?}");
+    for file in ["semicolon.csv", "unicode.txt", "statement.csv.gz"] {
+        assert_eq!(buckets(file), want, "{file}");
+    }
+
+    // Compressed bytes that hold no statement: named, never echoed.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&(0u8..=255).cycle().take(4000).collect::<Vec<_>>())
+        .unwrap();
+    f.env.write("junk.csv.gz", gz.finish().unwrap());
+    let run = f.env.run(&[
+        "reconcile",
+        "--statement",
+        "junk.csv.gz",
+        "--price",
+        "0.035",
+    ]);
+    run.expect(2);
+    assert!(run.stderr.contains("junk.csv.gz"), "{}", run.stderr);
+    assert!(
+        !run.stderr
+            .contains(['\u{1b}', '\u{7}', '\u{0}', '\u{fffd}']),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.len() < 1000, "{}", run.stderr);
+}

@@ -591,3 +591,117 @@ fn money_has_one_scale_and_csv_tables_load() {
         run.stderr
     );
 }
+
+/// Outside text (input columns, vendor messages) in every CSV table, HTML and the dimension.
+fn hostile_fixture() -> Env {
+    let env = Env::plain();
+    let a = first_with("a", |c| c == 200);
+    let b = first_with("b", |c| c == 200);
+    let d = first_with("d", |c| c == 12299);
+    env.write(
+        "ids.csv",
+        format!(
+            "liveness_id,created_at,channel\n\
+             {a},2026-10-01T16:30:00Z,\"=HYPERLINK(\"\"x\"\")\"\n\
+             {b},2026-10-01T17:30:00Z,@SUM(A1)\n\
+             {d},2026-10-02T04:00:00Z,web\n"
+        ),
+    );
+    env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
+    env.conn()
+        .execute(
+            "UPDATE checks SET message = ?1 WHERE code = 12299",
+            ["=cmd|' /C calc'!A0\u{1b}[2J\u{7}"],
+        )
+        .unwrap();
+    env
+}
+
+fn csv_cells(text: &str) -> Vec<String> {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    r.records()
+        .flat_map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn machine_tables_neutralise_formulas_and_leave_a_lone_dash() {
+    let env = hostile_fixture();
+    let table = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "report",
+            "attacks",
+            "--dimension",
+            "channel",
+            "--format",
+            "csv",
+            "--table",
+            name,
+        ];
+        args.extend_from_slice(extra);
+        let run = env.run(&args);
+        run.expect(0);
+        run.stdout.clone()
+    };
+    let unknown = csv_cells(&table("unknown_codes", &[]));
+    assert!(
+        unknown.iter().any(|c| c.starts_with("'=cmd|")),
+        "{unknown:?}"
+    );
+    let dim = csv_cells(&table("dimension", &[]));
+    assert!(dim.contains(&"'=HYPERLINK(\"x\")".to_string()), "{dim:?}");
+    assert!(dim.contains(&"'@SUM(A1)".to_string()), "{dim:?}");
+    let raw = csv_cells(&table("dimension", &["--raw-cells"]));
+    assert!(raw.contains(&"@SUM(A1)".to_string()), "{raw:?}");
+
+    // Every table written to a directory: no formula, and no placeholder turned into text.
+    env.run(&[
+        "report",
+        "attacks",
+        "--dimension",
+        "channel",
+        "--output",
+        "out/",
+    ])
+    .expect(0);
+    for path in util::files_under(&env.path("out")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let header = text.lines().next().unwrap_or_default();
+        assert!(
+            header.split(',').all(|h| !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')),
+            "{}: machine headers are snake_case: {header}",
+            path.display()
+        );
+        for cell in csv_cells(&text) {
+            assert!(
+                !cell.starts_with(['=', '@']) && cell != "'-",
+                "{}: {cell:?}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn html_shows_control_characters_escaped() {
+    let env = hostile_fixture();
+    let run = env.run(&["report", "attacks", "--format", "html"]);
+    run.expect(0);
+    assert!(!run.stdout.contains(['\u{1b}', '\u{7}']));
+    assert!(run.stdout.contains("\\x1b[2J\\x07"), "{}", run.stdout);
+}
+
+#[test]
+fn a_dimension_no_check_has_is_a_usage_error_naming_the_columns() {
+    let (env, _) = fixture();
+    let run = env.run(&["report", "attacks", "--dimension", "nope"]);
+    run.expect(2);
+    assert!(run.stderr.contains("\"nope\""), "{}", run.stderr);
+    assert!(run.stderr.contains("channel"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+}

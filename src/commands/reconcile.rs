@@ -62,6 +62,7 @@ pub(crate) fn reconcile_document(
         prices: list,
         boundary_hours: args.boundary_hours,
         details: args.details.clone(),
+        raw_cells: args.raw_cells,
         date_by: args.date_by,
     };
     let result = reconcile::reconcile(&mut store.conn, codes, &opts).map_err(|e| match e {

@@ -134,6 +134,19 @@ pub(crate) fn attacks_report(
             return Err(Failure::usage(anyhow!("{flag} must be at least 1")));
         }
     }
+    if let Some(dim) = &args.dimension
+        && let Some(columns) = attacks::missing_dimension(&store.conn, dim)?
+    {
+        let have = if columns.is_empty() {
+            "the checks have no input columns besides the id (add them to the id list)".to_string()
+        } else {
+            format!("the checks have: {}", columns.join(", "))
+        };
+        return Err(Failure::usage(anyhow!(
+            "--dimension {:?}: no stored check has that input column; {have}",
+            crate::text::escape(dim)
+        )));
+    }
     let opts = attacks::AttackOptions {
         dimension: args.dimension.clone(),
         top: args.top,

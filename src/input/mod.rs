@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use jiff::tz::TimeZone;
 
-pub(crate) use records::numbered_csv;
+pub(crate) use records::numbered_csv_with;
 
 /// The longest id accepted; anything longer is a wrong column, not an id.
 pub const MAX_ID_BYTES: usize = 512;

@@ -197,15 +197,8 @@ fn strip_bom(record: &csv::ByteRecord) -> csv::ByteRecord {
     rebuilt
 }
 
-/// A flexible comma-separated reader over `reader` and the physical line numbers of its records.
-pub(crate) fn numbered_csv<R: Read>(
-    reader: R,
-    has_headers: bool,
-) -> (csv::Reader<BufReader<Counting<R>>>, LineNumbers) {
-    numbered_csv_with(reader, has_headers, b',')
-}
-
-/// [`numbered_csv`] with another delimiter.
+/// A flexible reader of `delimiter`-separated records over `reader`, and the physical line
+/// numbers of its records.
 pub(crate) fn numbered_csv_with<R: Read>(
     reader: R,
     has_headers: bool,

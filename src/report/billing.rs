@@ -507,10 +507,11 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
     summary.push(CLASSES_DOC.into());
 
     let t = &b.totals.counts;
+    let tidy_headers = ["class", "checks", "share", "amount"];
     let mut totals = Section::new("Totals", &["", "checks", "share"])
         .keyed("totals")
+        .with_machine(&tidy_headers)
         .with_money(&["amount"]);
-    let tidy_headers = ["class", "checks", "share", "amount"];
     let provisional = format!("  of which provisional ({})", crate::check::INTERNAL_ERROR);
     for (name, class, n) in [
         ("charged", "charged", t.charged),

@@ -218,6 +218,7 @@ proptest! {
                 prices: Some(list.clone()),
                 boundary_hours: 0,
                 details: None,
+                raw_cells: false,
                 date_by,
             };
             let r = reconcile(&mut store.conn, &codes, &opts).unwrap();
@@ -247,6 +248,7 @@ proptest! {
             prices: None,
             boundary_hours,
             details: None,
+            raw_cells: false,
             date_by,
         };
         let r = reconcile(&mut store.conn, &codes, &opts).unwrap();

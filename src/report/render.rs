@@ -74,6 +74,13 @@ impl Section {
         self.rows.push(cells);
     }
 
+    /// The same section with a machine table of the columns `headers` (snake_case), declared
+    /// up front so an empty table still has the machine header.
+    pub(crate) fn with_machine(mut self, headers: &[&str]) -> Section {
+        self.tidy = Some((headers.iter().map(|h| (*h).to_string()).collect(), vec![]));
+        self
+    }
+
     /// Adds a row to the machine table with `headers` (created on first use).
     pub(crate) fn tidy_row(&mut self, headers: &[&str], cells: Vec<String>) {
         let (_, rows) = self
@@ -133,7 +140,7 @@ impl Document {
 /// Writes `doc` as `format`; CSV writes its first section (see [`render_csv`]).
 pub(crate) fn render(doc: &Document, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
     match format {
-        Format::Table => render_table(doc, out),
+        Format::Table => render_table(doc, terminal_width(), out),
         Format::Csv => match doc.sections.first() {
             Some(s) => render_csv(s, out),
             None => Ok(()),
@@ -194,10 +201,26 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 const HEADER_RULE_ONLY: TableStyle =
     TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
 
-fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
+/// Writes `text` indented by two spaces, wrapped at spaces to `width` columns in all (a
+/// terminal), or on one line (`None`: a file or a pipe).
+fn write_indented(out: &mut dyn Write, text: &str, width: Option<u16>) -> std::io::Result<()> {
+    match width {
+        Some(width) => {
+            for line in wrap(text, usize::from(width).saturating_sub(2)) {
+                writeln!(out, "  {line}")?;
+            }
+            Ok(())
+        }
+        None => writeln!(out, "  {text}"),
+    }
+}
+
+/// The table format; `width` is the terminal's (see [`terminal_width`]): tables, the lines
+/// under the title and the notes under each table wrap to it.
+fn render_table(doc: &Document, width: Option<u16>, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{}", doc.title)?;
     for line in &doc.summary {
-        writeln!(out, "  {line}")?;
+        write_indented(out, line, width)?;
     }
     for section in &doc.sections {
         writeln!(out)?;
@@ -210,7 +233,7 @@ fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
                 .load_style(HEADER_RULE_ONLY)
                 .set_header(section.headers.iter().map(Cell::new));
             // Wrap to the terminal; in a file or a pipe, keep every row on one line.
-            match terminal_width() {
+            match width {
                 Some(width) => {
                     table
                         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -233,14 +256,7 @@ fn render_table(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
             writeln!(out, "{table}")?;
         }
         for note in &section.notes {
-            match terminal_width() {
-                Some(width) => {
-                    for line in wrap(note, usize::from(width).saturating_sub(2)) {
-                        writeln!(out, "  {line}")?;
-                    }
-                }
-                None => writeln!(out, "  {note}")?,
-            }
+            write_indented(out, note, width)?;
         }
     }
     Ok(())
@@ -525,6 +541,24 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn summary_lines_and_notes_wrap_at_a_narrow_terminal_and_not_in_a_file() {
+        let long = "periods: day in Asia/Singapore; all dates; dated by event time from the \
+                    input (checks without one are undated); billed 1234 checks, net difference +3";
+        let mut d = doc();
+        d.summary.push(long.into());
+        d.sections[0].notes.push(long.into());
+        let mut out = Vec::new();
+        render_table(&d, Some(60), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+        assert!(text.contains("  periods: day in Asia/Singapore;"), "{text}");
+        let mut out = Vec::new();
+        render_table(&d, None, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches(long).count(), 2, "{text}");
+    }
 
     fn doc() -> Document {
         let mut s = Section::new("Totals", &["what", "count"]);

@@ -40,9 +40,11 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
     let family_names: Vec<&str> = a.families.iter().map(|f| f.family.as_str()).collect();
     let mut headers = vec!["period", "resolved", "attacks", "share", "change"];
     headers.extend(family_names.iter().copied());
-    let mut periods = Section::new("Per period", &headers).keyed("periods");
     let mut tidy_headers = vec!["period", "resolved", "attacks", "share", "change"];
     tidy_headers.extend(family_names.iter().copied());
+    let mut periods = Section::new("Per period", &headers)
+        .keyed("periods")
+        .with_machine(&tidy_headers);
     for p in &a.periods {
         let mut tidy = vec![
             p.period.clone(),
@@ -72,7 +74,8 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
         "Spikes",
         &["period", "family", "attacks", "share", "baseline", "ratio"],
     )
-    .keyed("spikes");
+    .keyed("spikes")
+    .with_machine(&["period", "family", "attacks", "share", "baseline", "ratio"]);
     for s in &a.spikes {
         spikes.tidy_row(
             &["period", "family", "attacks", "share", "baseline", "ratio"],
@@ -101,9 +104,11 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
     if let Some(dim) = &a.dimension {
         let mut headers = vec![dim.as_str(), "resolved", "attacks", "share"];
         headers.extend(family_names.iter().copied());
-        let mut s = Section::new(format!("By {dim}"), &headers).keyed("dimension");
         let mut tidy_headers = vec!["value", "resolved", "attacks", "share"];
         tidy_headers.extend(family_names.iter().copied());
+        let mut s = Section::new(format!("By {dim}"), &headers)
+            .keyed("dimension")
+            .with_machine(&tidy_headers);
         for r in &a.by_dimension {
             let mut tidy = vec![
                 r.value.clone(),
@@ -171,7 +176,8 @@ fn families_section(a: &Attacks, dated: &[usize]) -> Section {
             "trend (last 40 periods)",
         ],
     )
-    .keyed("families");
+    .keyed("families")
+    .with_machine(&["family", "attacks", "share_of_checks", "share_of_attacks"]);
     // The trend shows the last SPARK_PERIODS periods, so it stays on one line.
     let recent = &dated[dated.len().saturating_sub(SPARK_PERIODS)..];
     for f in &a.families {
@@ -196,6 +202,16 @@ fn families_section(a: &Attacks, dated: &[usize]) -> Section {
     families
 }
 
+/// The machine table's columns of the per-code table.
+const CODE_COLUMNS: [&str; 6] = [
+    "code",
+    "message",
+    "family",
+    "count",
+    "share_of_checks",
+    "share_of_attacks",
+];
+
 /// The per-code table of attack codes.
 fn codes_section(a: &Attacks) -> Section {
     let mut codes = Section::new(
@@ -209,7 +225,8 @@ fn codes_section(a: &Attacks) -> Section {
             "of attacks",
         ],
     )
-    .keyed("codes");
+    .keyed("codes")
+    .with_machine(&CODE_COLUMNS);
     for c in &a.codes {
         codes.row(vec![
             c.code.to_string(),
@@ -220,14 +237,7 @@ fn codes_section(a: &Attacks) -> Section {
             pct(c.share_of_attacks),
         ]);
         codes.tidy_row(
-            &[
-                "code",
-                "message",
-                "family",
-                "count",
-                "share_of_checks",
-                "share_of_attacks",
-            ],
+            &CODE_COLUMNS,
             vec![
                 c.code.to_string(),
                 c.message.clone(),
@@ -247,7 +257,8 @@ fn unknown_section(a: &Attacks) -> Section {
         "Unknown codes (not in the code table)",
         &["code", "vendor message", "count", "of checks", "note"],
     )
-    .keyed("unknown_codes");
+    .keyed("unknown_codes")
+    .with_machine(&["code", "message", "count", "share_of_checks", "note"]);
     for u in &a.unknown_codes {
         unknown.row(vec![
             u.code.to_string(),
@@ -282,8 +293,26 @@ fn faces_section(a: &Attacks) -> Section {
         "Repeated faces",
         &["image sha256", "uses", "ids (first 5)", "first seen"],
     )
-    .keyed("faces");
+    .keyed("faces")
+    .with_machine(&["image_sha256", "uses", "liveness_ids", "first_seen"]);
     for f in &a.repeated_faces {
+        // The machine table has the whole digest and every id (space-separated).
+        faces.tidy_row(
+            &[],
+            vec![
+                f.image_sha256.clone(),
+                f.uses.to_string(),
+                f.checks
+                    .iter()
+                    .map(|c| c.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                f.checks
+                    .first()
+                    .and_then(|c| c.1.clone())
+                    .unwrap_or_default(),
+            ],
+        );
         faces.row(vec![
             f.image_sha256.chars().take(16).collect(),
             f.uses.to_string(),
@@ -321,8 +350,33 @@ fn scores_section(a: &Attacks) -> Section {
             "p95",
         ],
     )
-    .keyed("scores");
+    .keyed("scores")
+    .with_machine(&[
+        "category",
+        "with_score",
+        "without_score",
+        "p05",
+        "p25",
+        "p50",
+        "p75",
+        "p95",
+    ]);
     for s in &a.scores {
+        // No value is an empty cell for machines, `-` for people.
+        let plain = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+        scores.tidy_row(
+            &[],
+            vec![
+                s.category.clone(),
+                s.with_score.to_string(),
+                s.without_score.to_string(),
+                plain(s.p05),
+                plain(s.p25),
+                plain(s.p50),
+                plain(s.p75),
+                plain(s.p95),
+            ],
+        );
         scores.row(vec![
             s.category.clone(),
             s.with_score.to_string(),

@@ -324,6 +324,42 @@ pub(crate) fn compute(
     })
 }
 
+/// Whether some stored check has the input column `column` (`Ok(None)`), else the columns
+/// the checks do have (from the attributes of at most 10 000 checks, at most 50 names): a
+/// dimension no check has would count every check under "(none)". The first check having the
+/// column ends the search, so a good column costs little; only a wrong one reads further.
+pub(crate) fn missing_dimension(
+    conn: &rusqlite::Connection,
+    column: &str,
+) -> Result<Option<Vec<String>>, ReportError> {
+    let found: bool = conn
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM checks c, json_each(c.attrs) j
+             WHERE c.attrs IS NOT NULL AND json_valid(c.attrs) AND json_type(c.attrs) = 'object'
+               AND j.key = ?1)",
+            [column],
+            |r| r.get(0),
+        )
+        .map_err(crate::store::StoreError::from)?;
+    if found {
+        return Ok(None);
+    }
+    let mut stmt = conn
+        .prepare(
+            "SELECT DISTINCT j.key FROM
+               (SELECT attrs FROM checks WHERE attrs IS NOT NULL AND json_valid(attrs)
+                  AND json_type(attrs) = 'object' LIMIT 10000) c,
+               json_each(c.attrs) j
+             ORDER BY 1 LIMIT 50",
+        )
+        .map_err(crate::store::StoreError::from)?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(crate::store::StoreError::from)?;
+    Ok(Some(names))
+}
+
 /// The dimension's rows, most attacked first, the tail beyond `top` folded into "other".
 fn dimension_rows(
     counts: FastMap<String, FastMap<i64, i64>>,

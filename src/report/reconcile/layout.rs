@@ -144,6 +144,7 @@ fn buckets_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
         &["bucket", "count", "effect", "amount", "meaning"],
     )
     .keyed("summary")
+    .with_machine(&["bucket", "count", "effect", "amount", "overlaps"])
     .with_money(&["amount"]);
     for kind in SHOWN_ORDER {
         let t = r.buckets.get(kind.as_str()).cloned().unwrap_or_default();
@@ -188,8 +189,35 @@ fn periods_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
         ],
     )
     .keyed("periods")
-    .with_money(&["billed amount", "amount difference"]);
+    .with_machine(&[
+        "period",
+        "billed",
+        "ours",
+        "difference",
+        "billed_amount",
+        "amount_difference",
+        "lines",
+    ])
+    .with_money(&["billed_amount", "amount_difference"]);
     for p in &r.periods {
+        s.tidy_row(
+            &[],
+            vec![
+                p.period.clone(),
+                p.billed.to_string(),
+                p.ours.to_string(),
+                p.difference.to_string(),
+                p.billed_amount.map(|a| scale.show(a)).unwrap_or_default(),
+                p.amount_difference
+                    .map(|a| scale.show(a))
+                    .unwrap_or_default(),
+                p.lines
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ],
+        );
         s.row(vec![
             p.period.clone(),
             p.billed.to_string(),
@@ -216,6 +244,7 @@ fn details_section(r: &Reconciliation) -> Section {
         "Discrepancies",
         &["bucket", "line", "liveness id", "time", "ours", "note"],
     )
+    .with_machine(&DETAIL_COLUMNS)
     .with_money(&["statement_amount"]);
     for d in &r.details {
         let text = |v: Option<String>| v.unwrap_or_default();

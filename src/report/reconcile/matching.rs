@@ -515,6 +515,7 @@ mod tests {
             prices: None,
             boundary_hours: 12,
             details: None,
+            raw_cells: false,
             date_by: DateBy::Event,
         }
     }
@@ -526,6 +527,7 @@ mod tests {
             Window::new("UTC", Period::Day, opts.from.as_deref(), opts.to.as_deref()).unwrap();
         let mut sink = DetailSink {
             writer: None,
+            raw_cells: false,
             path: PathBuf::new(),
             kept: Vec::new(),
             totals: BTreeMap::new(),

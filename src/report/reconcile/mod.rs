@@ -185,6 +185,26 @@ pub(crate) struct Detail {
     pub note: String,
 }
 
+impl Detail {
+    /// The detail with every text cell neutralised against spreadsheet formulas.
+    fn neutralised(&self) -> Detail {
+        let cell = |s: &Option<String>| {
+            s.as_deref()
+                .map(|s| crate::text::neutralise_formula(s).into_owned())
+        };
+        Detail {
+            liveness_id: cell(&self.liveness_id),
+            sequence_id: cell(&self.sequence_id),
+            statement_time: cell(&self.statement_time),
+            statement_amount: cell(&self.statement_amount),
+            our_status: cell(&self.our_status),
+            our_time: cell(&self.our_time),
+            note: crate::text::neutralise_formula(&self.note).into_owned(),
+            ..self.clone()
+        }
+    }
+}
+
 /// Count and amount of one bucket.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub(crate) struct BucketTotal {
@@ -266,12 +286,17 @@ pub(crate) struct ReconcileOptions {
     pub prices: Option<PriceList>,
     pub boundary_hours: u32,
     pub details: Option<PathBuf>,
+    /// Write the `--details` file's cells as they are (no formula neutralising).
+    pub raw_cells: bool,
     /// Which time dates our checks (as in the reports).
     pub date_by: DateBy,
 }
 
 struct DetailSink {
     writer: Option<csv::Writer<std::io::BufWriter<std::fs::File>>>,
+    /// The details file is CSV like any report: its text cells are neutralised against
+    /// spreadsheet formulas unless `--raw-cells`.
+    raw_cells: bool,
     path: PathBuf,
     kept: Vec<Detail>,
     totals: BTreeMap<BucketKind, BucketTotal>,
@@ -296,7 +321,14 @@ impl DetailSink {
             }
         }
         if let Some(w) = &mut self.writer {
-            w.serialize(&d).map_err(|e| ReconcileError::Details {
+            let safe;
+            let written = if self.raw_cells {
+                &d
+            } else {
+                safe = d.neutralised();
+                &safe
+            };
+            w.serialize(written).map_err(|e| ReconcileError::Details {
                 path: self.path.clone(),
                 source: std::io::Error::other(e),
             })?;
@@ -366,6 +398,7 @@ pub(crate) fn reconcile(
             ))),
             None => None,
         },
+        raw_cells: opts.raw_cells,
         path: opts.details.clone().unwrap_or_default(),
         kept: Vec::new(),
         totals: BTreeMap::new(),
