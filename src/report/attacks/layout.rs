@@ -296,36 +296,34 @@ fn faces_section(a: &Attacks) -> Section {
     .keyed("faces")
     .with_machine(&["image_sha256", "uses", "liveness_ids", "first_seen"]);
     for f in &a.repeated_faces {
+        let ids = |limit: usize| {
+            f.checks
+                .iter()
+                .take(limit)
+                .map(|c| c.0.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let first_seen = f
+            .checks
+            .first()
+            .and_then(|c| c.1.clone())
+            .unwrap_or_default();
         // The machine table has the whole digest and every id (space-separated).
         faces.tidy_row(
             &[],
             vec![
                 f.image_sha256.clone(),
                 f.uses.to_string(),
-                f.checks
-                    .iter()
-                    .map(|c| c.0.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                f.checks
-                    .first()
-                    .and_then(|c| c.1.clone())
-                    .unwrap_or_default(),
+                ids(usize::MAX),
+                first_seen.clone(),
             ],
         );
         faces.row(vec![
             f.image_sha256.chars().take(16).collect(),
             f.uses.to_string(),
-            f.checks
-                .iter()
-                .take(5)
-                .map(|c| c.0.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-            f.checks
-                .first()
-                .and_then(|c| c.1.clone())
-                .unwrap_or_default(),
+            ids(5),
+            first_seen,
         ]);
     }
     faces.notes.push(

@@ -200,39 +200,25 @@ fn periods_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
     ])
     .with_money(&["billed_amount", "amount_difference"]);
     for p in &r.periods {
-        s.tidy_row(
-            &[],
+        let amount = |a: Option<Decimal>| a.map(|a| scale.show(a)).unwrap_or_default();
+        // The same cells for machines and people; people see the difference signed.
+        let cells = |difference: String| {
             vec![
                 p.period.clone(),
                 p.billed.to_string(),
                 p.ours.to_string(),
-                p.difference.to_string(),
-                p.billed_amount.map(|a| scale.show(a)).unwrap_or_default(),
-                p.amount_difference
-                    .map(|a| scale.show(a))
-                    .unwrap_or_default(),
+                difference,
+                amount(p.billed_amount),
+                amount(p.amount_difference),
                 p.lines
                     .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(" "),
-            ],
-        );
-        s.row(vec![
-            p.period.clone(),
-            p.billed.to_string(),
-            p.ours.to_string(),
-            format!("{:+}", p.difference),
-            p.billed_amount.map(|a| scale.show(a)).unwrap_or_default(),
-            p.amount_difference
-                .map(|a| scale.show(a))
-                .unwrap_or_default(),
-            p.lines
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(" "),
-        ]);
+            ]
+        };
+        s.tidy_row(&[], cells(p.difference.to_string()));
+        s.row(cells(format!("{:+}", p.difference)));
     }
     s
 }

@@ -97,60 +97,47 @@ pub(super) fn summary(
             amount_difference,
             lines: line_nos.clone(),
         };
+        // A period's line in the details: the statement's side of it, our note.
+        let period_detail = |bucket, statement_amount: Option<String>, note| Detail {
+            bucket,
+            line: line_nos.first().copied(),
+            liveness_id: None,
+            sequence_id: None,
+            statement_time: Some(label.clone()),
+            statement_code: None,
+            statement_amount,
+            our_status: None,
+            our_code: None,
+            our_time: None,
+            note,
+        };
+        let billed_text = this_amount.map(|a| a.to_string());
         if difference != 0 {
             sink.add(
-                Detail {
-                    bucket: BucketKind::PeriodDifference,
-                    line: line_nos.first().copied(),
-                    liveness_id: None,
-                    sequence_id: None,
-                    statement_time: Some(label.clone()),
-                    statement_code: None,
-                    statement_amount: this_amount.map(|a| a.to_string()),
-                    our_status: None,
-                    our_code: None,
-                    our_time: None,
-                    note: format!("billed {count}, ours {our}, difference {difference:+}"),
-                },
+                period_detail(
+                    BucketKind::PeriodDifference,
+                    billed_text.clone(),
+                    format!("billed {count}, ours {our}, difference {difference:+}"),
+                ),
                 amount_difference.unwrap_or(Decimal::ZERO),
             )?;
         } else {
             sink.add(
-                Detail {
-                    bucket: BucketKind::Matched,
-                    line: line_nos.first().copied(),
-                    liveness_id: None,
-                    sequence_id: None,
-                    statement_time: Some(label.clone()),
-                    statement_code: None,
-                    statement_amount: None,
-                    our_status: None,
-                    our_code: None,
-                    our_time: None,
-                    note: String::new(),
-                },
+                period_detail(BucketKind::Matched, None, String::new()),
                 Decimal::ZERO,
             )?;
         }
         if let Some(d) = amount_difference.filter(|d| !d.is_zero()) {
             sink.add(
-                Detail {
-                    bucket: BucketKind::AmountVariance,
-                    line: line_nos.first().copied(),
-                    liveness_id: None,
-                    sequence_id: None,
-                    statement_time: Some(label.clone()),
-                    statement_code: None,
-                    statement_amount: this_amount.map(|a| a.to_string()),
-                    our_status: None,
-                    our_code: None,
-                    our_time: None,
-                    note: format!(
+                period_detail(
+                    BucketKind::AmountVariance,
+                    billed_text,
+                    format!(
                         "billed {}, expected {} for our {our} charged checks",
                         this_amount.unwrap_or_default(),
                         our_amount.unwrap_or_default()
                     ),
-                },
+                ),
                 d,
             )?;
         }
