@@ -1,0 +1,179 @@
+//! Price lists: what a contract charges per charged check, by date, monthly volume tier and code.
+//!
+//! A price list is a TOML file (`--prices FILE`, or `prices = "..."` in the config file):
+//!
+//! ```toml
+//! currency = "USD"
+//! rounding = "total"          # or "line"
+//! scale = 2
+//! [[period]]
+//! from = "2026-01-01"
+//! tiers = [ { up_to = 500, price = "0.035" }, { price = "0.030" } ]
+//! codes = { 12250 = "0.010" }
+//! ```
+//!
+//! Policy (the one pricing rule every report uses):
+//! - Only checks [`crate::check::classify`] calls charged are priced; the list never decides
+//!   what is billed.
+//! - A period is in force from its `from` date (00:00 in the report's zone) until the next
+//!   period's `from`. A check dated before the first period has no price: it is counted as
+//!   unpriced, never given a guessed one, and does not count toward a tier. So is a check
+//!   without a date (it has no month).
+//! - Tiers count charged checks per calendar month in the report's zone, in time order (the
+//!   time the report dates checks by; checks in the same instant in liveness-id order). The count
+//!   starts at 1 on the month's first day and runs through the whole month, across a price
+//!   change: a month spanning two periods keeps one running count, and each check is priced by
+//!   the tiers of the period in force on its own day, at the tier its place in the month falls in.
+//!   Tier `up_to = N` holds the month's checks number `previous up_to + 1` to `N`; the last tier
+//!   has no `up_to` and holds the rest.
+//! - A charged check whose code has a price under `codes` (of the period in force) is priced at
+//!   that price and is outside the tiers: it neither takes a tier price nor counts toward one.
+//! - Amounts are exact decimals. `rounding = "line"` rounds each check's price half-to-even at
+//!   `scale` decimals before anything is added (the amount is then the sum of its lines);
+//!   `rounding = "total"` adds exact prices and rounds only the report's total, half-to-even at
+//!   `scale` (per-period and per-tier amounts stay exact).
+//! - Prices are quoted decimal strings (`"0.035"`): a TOML float is refused because it is binary.
+//!
+//! This file holds the list's types, the period lookup and rounding; `parse.rs` reads and checks
+//! the TOML file (and parses `--price`), `pricer.rs` keeps the running monthly count.
+
+mod parse;
+mod pricer;
+#[cfg(test)]
+mod tests;
+
+pub use parse::parse_price;
+pub use pricer::Pricer;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use jiff::civil::Date;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Serialize;
+
+/// A price list that cannot be used: the file and the key, and how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PriceError {
+    #[error("cannot read the price list {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("price list {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("price list {path}: `{key}`: {message}")]
+    Key {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// Where amounts are rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rounding {
+    /// Each check's price, before adding.
+    Line,
+    /// The total only.
+    Total,
+}
+
+/// One volume tier of a period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tier {
+    /// The last place in the month this tier holds; `None` for the last tier.
+    pub up_to: Option<u64>,
+    pub price: Decimal,
+}
+
+/// Prices in force from `from` until the next period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricePeriod {
+    pub from: Date,
+    pub tiers: Vec<Tier>,
+    /// Per-code prices, outside the tiers.
+    pub codes: BTreeMap<i64, Decimal>,
+}
+
+/// A whole price list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceList {
+    pub source: PathBuf,
+    pub currency: String,
+    pub rounding: Rounding,
+    pub scale: u32,
+    /// In `from` order, no two on the same date.
+    pub periods: Vec<PricePeriod>,
+}
+
+/// Which price of a period a piece was charged at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rate {
+    /// The tier at this index.
+    Tier(usize),
+    /// The per-code price of this code.
+    Code(i64),
+}
+
+/// Checks charged at one price: the period (index), the rate and the unit price.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Piece {
+    pub period: usize,
+    pub rate: Rate,
+    /// The unit price as the list gives it.
+    pub price: Decimal,
+    /// The unit price each check is charged at (rounded under `rounding = "line"`).
+    pub unit: Decimal,
+    pub count: i64,
+}
+
+impl Piece {
+    pub fn amount(&self) -> Decimal {
+        self.unit * Decimal::from(self.count)
+    }
+}
+
+impl PriceList {
+    /// The index of the period in force on `date`, if any.
+    pub fn period_on(&self, date: Date) -> Option<usize> {
+        self.periods.iter().rposition(|p| p.from <= date)
+    }
+
+    /// The price one check is charged at under the rounding rule.
+    pub fn unit(&self, price: Decimal) -> Decimal {
+        match self.rounding {
+            Rounding::Line => self.round(price),
+            Rounding::Total => price,
+        }
+    }
+
+    /// `d` rounded half-to-even at the list's scale.
+    pub fn round(&self, d: Decimal) -> Decimal {
+        d.round_dp_with_strategy(self.scale, RoundingStrategy::MidpointNearestEven)
+    }
+
+    /// The amount billed for pieces adding up to `sum`: the sum itself under `line` (already
+    /// at scale), rounded under `total`.
+    pub fn total(&self, sum: Decimal) -> Decimal {
+        self.round(sum)
+    }
+
+    /// A label of a rate of period `period` (`1: up to 500`, `2: 501 and over`, `code 12250`).
+    pub fn rate_label(&self, period: usize, rate: Rate) -> String {
+        match rate {
+            Rate::Code(c) => format!("code {c}"),
+            Rate::Tier(t) => {
+                let tiers = &self.periods[period].tiers;
+                let floor = t.checked_sub(1).and_then(|p| tiers[p].up_to).unwrap_or(0) + 1;
+                match tiers[t].up_to {
+                    Some(n) => format!("{}: {floor} to {n}", t + 1),
+                    None => format!("{}: {floor} and over", t + 1),
+                }
+            }
+        }
+    }
+}

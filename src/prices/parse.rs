@@ -1,0 +1,244 @@
+//! Reading a price list: the TOML file into a checked [`PriceList`], and the one rule for a
+//! price (`--price` and every price in a list).
+//!
+//! Policy: a list is refused whole, naming the file and the key and how to fix it, rather than
+//! read in part; prices are quoted plain decimals (a TOML float is refused because it is
+//! binary), non-negative, at most 12 decimals and at most a million per check; periods are in
+//! date order, one per date; every tier but the last has an `up_to` above the previous one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::{PriceError, PriceList, PricePeriod, Rounding, Tier};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawList {
+    currency: Option<String>,
+    rounding: Option<String>,
+    scale: Option<i64>,
+    #[serde(default)]
+    period: Vec<RawPeriod>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeriod {
+    from: Option<toml::Value>,
+    #[serde(default)]
+    tiers: Vec<RawTier>,
+    #[serde(default)]
+    codes: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    up_to: Option<i64>,
+    price: Option<toml::Value>,
+}
+
+impl PriceList {
+    /// Reads and checks the price list at `path`.
+    pub fn load(path: &Path) -> Result<PriceList, PriceError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PriceError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        PriceList::parse(&text, path)
+    }
+
+    /// Parses `text` (read from `path`, named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<PriceList, PriceError> {
+        let raw: RawList = toml::from_str(text).map_err(|e| PriceError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let bad = |key: String, message: String| PriceError::Key {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        let currency = raw
+            .currency
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                bad(
+                    "currency".into(),
+                    "missing; give the currency code, e.g. currency = \"USD\"".into(),
+                )
+            })?;
+        let rounding = match raw.rounding.as_deref().map(str::trim) {
+            None | Some("total") => Rounding::Total,
+            Some("line") => Rounding::Line,
+            Some(other) => {
+                return Err(bad(
+                    "rounding".into(),
+                    format!("{other:?} is not a rounding; use \"total\" or \"line\""),
+                ));
+            }
+        };
+        let scale = match raw.scale {
+            None => 2,
+            Some(s @ 0..=10) => s as u32,
+            Some(s) => {
+                return Err(bad(
+                    "scale".into(),
+                    format!("{s} is not a number of decimals from 0 to 10"),
+                ));
+            }
+        };
+        if raw.period.is_empty() {
+            return Err(bad(
+                "period".into(),
+                "no [[period]]; give at least one with `from` and `tiers`".into(),
+            ));
+        }
+        let mut periods: Vec<PricePeriod> = Vec::new();
+        for (i, p) in raw.period.into_iter().enumerate() {
+            let at = |k: &str| format!("period[{i}].{k}");
+            let from = match &p.from {
+                Some(toml::Value::String(s)) => s.trim().parse::<Date>().ok(),
+                Some(toml::Value::Datetime(d)) if d.time.is_none() && d.offset.is_none() => {
+                    d.to_string().parse::<Date>().ok()
+                }
+                _ => None,
+            }
+            .ok_or_else(|| {
+                bad(
+                    at("from"),
+                    match &p.from {
+                        None => "missing; give the first day of the period, e.g. \
+                                 from = \"2026-01-01\""
+                            .into(),
+                        Some(v) => format!("{v} is not a date; use \"YYYY-MM-DD\""),
+                    },
+                )
+            })?;
+            if let Some(prev) = periods.last()
+                && prev.from >= from
+            {
+                return Err(bad(
+                    at("from"),
+                    format!(
+                        "{from} is not after the previous period's {}; list periods in date \
+                         order, one per date",
+                        prev.from
+                    ),
+                ));
+            }
+            if p.tiers.is_empty() {
+                return Err(bad(
+                    at("tiers"),
+                    "missing or empty; give at least one tier, e.g. tiers = [ { price = \
+                     \"0.035\" } ]"
+                        .into(),
+                ));
+            }
+            let mut tiers = Vec::with_capacity(p.tiers.len());
+            let last = p.tiers.len() - 1;
+            for (j, t) in p.tiers.into_iter().enumerate() {
+                let key = |k: &str| format!("period[{i}].tiers[{j}].{k}");
+                let price = money(t.price.as_ref()).map_err(|m| bad(key("price"), m))?;
+                let up_to = match (t.up_to, j == last) {
+                    (None, true) => None,
+                    (None, false) => {
+                        return Err(bad(
+                            key("up_to"),
+                            "missing; every tier but the last needs up_to (the last holds \
+                             the rest of the month)"
+                                .into(),
+                        ));
+                    }
+                    (Some(_), true) => {
+                        return Err(bad(
+                            key("up_to"),
+                            "the last tier has no up_to: it holds the rest of the month".into(),
+                        ));
+                    }
+                    (Some(n), false) => {
+                        let floor = tiers.last().and_then(|t: &Tier| t.up_to).unwrap_or(0);
+                        if n <= 0 || (n as u64) <= floor {
+                            return Err(bad(
+                                key("up_to"),
+                                format!(
+                                    "{n} must be above the previous tier's up_to ({floor}); \
+                                     tiers go up in volume"
+                                ),
+                            ));
+                        }
+                        Some(n as u64)
+                    }
+                };
+                tiers.push(Tier { up_to, price });
+            }
+            let mut codes = BTreeMap::new();
+            for (code, v) in &p.codes {
+                let key = format!("period[{i}].codes.{code}");
+                let c: i64 = code.trim().parse().map_err(|_| {
+                    bad(
+                        key.clone(),
+                        format!("{code:?} is not a result code; use the number, e.g. 12250"),
+                    )
+                })?;
+                codes.insert(c, money(Some(v)).map_err(|m| bad(key, m))?);
+            }
+            periods.push(PricePeriod { from, tiers, codes });
+        }
+        Ok(PriceList {
+            source: path.to_path_buf(),
+            currency,
+            rounding,
+            scale,
+            periods,
+        })
+    }
+}
+
+/// The largest price per check accepted: anything above is a typo, and amounts of up to a
+/// trillion checks stay exact.
+const MAX_PRICE: i64 = 1_000_000;
+
+/// Parses a price: a non-negative plain decimal (digits and at most one `.`, at most 12
+/// decimals), at most a million per check.
+pub fn parse_price(text: &str) -> Result<Decimal, crate::report::ReportError> {
+    let t = text.trim();
+    let plain = !t.is_empty()
+        && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && t.matches('.').count() <= 1
+        && t.split_once('.').is_none_or(|(_, f)| f.len() <= 12);
+    let d: Decimal = t
+        .parse()
+        .ok()
+        .filter(|_| plain)
+        .ok_or_else(|| crate::report::ReportError::Price(text.to_string()))?;
+    if d > Decimal::from(MAX_PRICE) {
+        return Err(crate::report::ReportError::Price(text.to_string()));
+    }
+    Ok(d)
+}
+
+/// A price: a quoted plain decimal, by the same rule as `--price`.
+fn money(v: Option<&toml::Value>) -> Result<Decimal, String> {
+    match v {
+        None => Err("missing; give the price as a quoted decimal, e.g. \"0.035\"".into()),
+        Some(toml::Value::String(s)) => parse_price(s).map_err(|_| {
+            format!(
+                "{s:?} is not a price; use a plain decimal such as \"0.035\" (at most 12 \
+                 decimals, at most 1000000 per check)"
+            )
+        }),
+        Some(toml::Value::Float(f)) => Err(format!(
+            "{f} is a binary float; quote the price so it stays exact, e.g. \"{f}\""
+        )),
+        Some(toml::Value::Integer(n)) => Err(format!(
+            "{n} is not quoted; quote the price so it stays exact, e.g. \"{n}\""
+        )),
+        Some(other) => Err(format!("{other} is not a price; use e.g. \"0.035\"")),
+    }
+}

@@ -1,0 +1,274 @@
+//! The billing report laid out for people: summary lines, the totals, per-period, per-code and
+//! per-tier tables, and the chart.
+//!
+//! Policy: every table shows each class apart (unknown code and unresolved are never folded
+//! into charged or uncharged); amounts are shown at the money scale of the prices (at least the
+//! list's `scale`), and amount columns appear only when a price or a price list was given.
+
+use rust_decimal::Decimal;
+
+use super::{Billing, PeriodRow};
+use crate::report::render::{Chart, Document, Section, fraction};
+use crate::report::{MoneyScale, UNDATED, Window, percent};
+
+fn charged_text(c: Option<bool>) -> String {
+    match c {
+        Some(true) => "yes".into(),
+        Some(false) => "no".into(),
+        None => "unknown".into(),
+    }
+}
+
+/// Where the README defines each class (linked from every report).
+pub(crate) const CLASSES_DOC: &str = "classes: see README, \"Check classes\"";
+
+/// Lays the report out for people.
+pub(crate) fn document(b: &Billing, window: &Window) -> Document {
+    let with_price = b.price.is_some() || b.prices.is_some();
+    let list_prices: Vec<Decimal> = b
+        .prices
+        .iter()
+        .flat_map(|l| l.tiers.iter().map(|t| t.price))
+        .collect();
+    let scale = MoneyScale::of(b.price, list_prices.iter());
+    let scale = MoneyScale(scale.0.max(b.prices.as_ref().map_or(0, |l| l.scale)));
+    let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();
+    let mut summary = vec![window.describe()];
+    summary.push(match b.basis.dated_by {
+        "event" => format!(
+            "{} checks have no event time: period {UNDATED}{}",
+            b.basis.undated + b.basis.undated_outside_window,
+            if b.basis.undated_outside_window > 0 {
+                format!(
+                    "; {} of them are outside --from/--to and not counted (--date-by \
+                     event-or-fetch dates them by fetch time)",
+                    b.basis.undated_outside_window
+                )
+            } else {
+                String::new()
+            }
+        ),
+        "event-or-fetch" => format!(
+            "{} checks had no event time and were dated by fetch time; {} have no time at \
+             all ({UNDATED})",
+            b.basis.dated_by_fetch_time, b.basis.undated
+        ),
+        _ => format!("{} checks were never fetched ({UNDATED})", b.basis.undated),
+    });
+    if let Some(p) = b.price {
+        summary.push(format!(
+            "price per charged check: {} {}",
+            scale.show(p),
+            b.currency
+        ));
+    }
+    if let Some(l) = &b.prices {
+        summary.push(format!(
+            "prices: {} ({}, rounded half-to-even at {} decimals {}); tiers count charged \
+             checks per calendar month",
+            l.source,
+            b.currency,
+            l.scale,
+            match l.rounding {
+                crate::prices::Rounding::Line => "on each check",
+                crate::prices::Rounding::Total => "on the total",
+            }
+        ));
+        if l.unpriced > 0 {
+            summary.push(format!(
+                "{} charged checks have no price in the list (undated, or before its first \
+                 period) and are in no amount",
+                l.unpriced
+            ));
+        }
+    }
+    summary.push(CLASSES_DOC.into());
+
+    let t = &b.totals.counts;
+    let tidy_headers = ["class", "checks", "share", "amount"];
+    let mut totals = Section::new("Totals", &["", "checks", "share"])
+        .keyed("totals")
+        .with_machine(&tidy_headers)
+        .with_money(&["amount"]);
+    let provisional = format!("  of which provisional ({})", crate::check::INTERNAL_ERROR);
+    for (name, class, n) in [
+        ("charged", "charged", t.charged),
+        ("uncharged", "uncharged", t.uncharged),
+        (provisional.as_str(), "provisional", t.provisional),
+        (
+            "unknown code (charge not known)",
+            "unknown_code",
+            t.unknown_code,
+        ),
+        (
+            "unresolved (no final answer yet)",
+            "unresolved",
+            t.unresolved,
+        ),
+        ("all checks", "all", t.checks),
+    ] {
+        totals.row(vec![name.into(), n.to_string(), percent(n, t.checks)]);
+        let amount = match class {
+            "charged" | "all" => b.totals.amount,
+            _ => with_price.then_some(Decimal::ZERO),
+        };
+        totals.tidy_row(
+            &tidy_headers,
+            vec![
+                class.into(),
+                n.to_string(),
+                fraction((t.checks > 0).then(|| n as f64 / t.checks as f64)),
+                show(amount),
+            ],
+        );
+    }
+    if with_price {
+        totals.row(vec![
+            "amount".into(),
+            format!("{} {}", show(b.totals.amount), b.currency),
+            String::new(),
+        ]);
+    }
+    if t.provisional > 0 {
+        totals.notes.push(format!(
+            "Provisional checks are held at the vendor's internal error ({}): uncharged, and \
+             `liveaudit fetch` asks again on its next run.",
+            crate::check::INTERNAL_ERROR
+        ));
+    }
+    if t.unknown_code > 0 {
+        totals.notes.push(
+            "Unknown codes are not in the code table: add them with --codes-file to decide \
+             whether they are billed."
+                .into(),
+        );
+    }
+    if t.unresolved > 0 {
+        totals.notes.push(
+            "Unresolved ids are pending or failed: run `liveaudit fetch` again on the same files."
+                .into(),
+        );
+    }
+
+    let mut headers = vec![
+        "period",
+        "checks",
+        "charged",
+        "uncharged",
+        "provisional",
+        "unknown",
+        "unresolved",
+    ];
+    if with_price {
+        headers.push("amount");
+    }
+    let mut periods = Section::new("Per period", &headers)
+        .keyed("periods")
+        .with_money(&["amount"]);
+    for p in &b.periods {
+        let c = &p.counts;
+        let mut row = vec![
+            p.period.clone(),
+            c.checks.to_string(),
+            c.charged.to_string(),
+            c.uncharged.to_string(),
+            c.provisional.to_string(),
+            c.unknown_code.to_string(),
+            c.unresolved.to_string(),
+        ];
+        if with_price {
+            row.push(show(p.amount));
+        }
+        periods.row(row);
+    }
+
+    let mut headers = vec!["code", "message", "category", "charged", "count"];
+    if with_price {
+        headers.push("amount");
+    }
+    let mut codes = Section::new("Per code", &headers)
+        .keyed("codes")
+        .with_money(&["amount"]);
+    for c in &b.codes {
+        let mut row = vec![
+            c.code.to_string(),
+            c.message.clone(),
+            c.category.clone(),
+            charged_text(c.charged),
+            c.count.to_string(),
+        ];
+        if with_price {
+            row.push(show(c.amount));
+        }
+        codes.row(row);
+    }
+
+    let mut sections = vec![totals, periods, codes];
+    if let Some(l) = &b.prices {
+        let mut tiers = Section::new(
+            "Per tier",
+            &["month", "price_from", "rate", "price", "checks", "amount"],
+        )
+        .keyed("tiers")
+        .with_money(&["price", "amount"]);
+        for r in &l.tiers {
+            tiers.row(vec![
+                r.month.clone(),
+                r.price_from.clone(),
+                r.rate.clone(),
+                scale.show(r.price),
+                r.checks.to_string(),
+                scale.show(r.amount),
+            ]);
+        }
+        if l.rounding == crate::prices::Rounding::Total
+            && l.unrounded != b.totals.amount.unwrap_or_default()
+        {
+            tiers.notes.push(format!(
+                "The lines add up to {} exactly; the total is rounded to {}.",
+                l.unrounded.normalize(),
+                show(b.totals.amount)
+            ));
+        }
+        sections.push(tiers);
+    }
+
+    let dated: Vec<&PeriodRow> = b.periods.iter().filter(|p| p.period != UNDATED).collect();
+    let chart = Chart {
+        title: "Charged vs uncharged per period".into(),
+        labels: dated.iter().map(|p| p.period.clone()).collect(),
+        series: vec![
+            (
+                "charged".into(),
+                dated.iter().map(|p| p.counts.charged as f64).collect(),
+                "#3b6fb6",
+            ),
+            (
+                "uncharged".into(),
+                dated.iter().map(|p| p.counts.uncharged as f64).collect(),
+                "#9cc3e6",
+            ),
+            (
+                "unknown code".into(),
+                dated.iter().map(|p| p.counts.unknown_code as f64).collect(),
+                "#e0a030",
+            ),
+            (
+                "unresolved".into(),
+                dated.iter().map(|p| p.counts.unresolved as f64).collect(),
+                "#bbbbbb",
+            ),
+        ],
+    };
+    Document {
+        title: "liveaudit billing report".into(),
+        summary,
+        sections,
+        charts: vec![chart],
+        json: serde_json::to_value(b).unwrap_or_default(),
+        money: with_price.then(|| crate::report::xlsx::Money {
+            currency: b.currency.clone(),
+            scale: scale.0,
+        }),
+    }
+}

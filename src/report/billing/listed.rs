@@ -1,0 +1,112 @@
+//! Amounts from a price list: the charged buckets of a billing report priced tier by tier.
+//!
+//! Policy (the rule itself is [`crate::prices`]'s): only checks classified charged are priced,
+//! in time order (then code order within a quarter hour); the month's charged checks before
+//! `--from` (the lead-in) count toward its tiers but are not shown; a charged check the list
+//! cannot price (undated, or before its first period) is counted as `unpriced` and is in no
+//! amount.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::{ListSummary, RateRow};
+use crate::check::{Class, classify};
+use crate::prices::{PriceList, Pricer, Rate};
+use crate::report::{Bucket, Window, bucket_label};
+use crate::td::codes::CodeTable;
+
+/// Amounts a price list gives the charged buckets of a report.
+pub(super) struct Listed {
+    pub(super) by_label: BTreeMap<String, Decimal>,
+    pub(super) by_code: BTreeMap<i64, Decimal>,
+    pub(super) sum: Decimal,
+    pub(super) summary: ListSummary,
+}
+
+/// Prices the charged checks of `buckets` with `list`, after feeding `lead_in` (the month's
+/// charged checks before the window) to the tier count only.
+pub(super) fn price_list(
+    list: &PriceList,
+    lead_in: &[Bucket],
+    buckets: &[Bucket],
+    codes: &CodeTable,
+    window: &Window,
+) -> Listed {
+    fn in_order<'b>(bs: &'b [Bucket], codes: &CodeTable) -> Vec<&'b Bucket> {
+        let mut v: Vec<&Bucket> = bs
+            .iter()
+            .filter(|b| classify(b.status, b.code, codes) == Class::Charged)
+            .collect();
+        v.sort_by_key(|b| (b.start_ms, b.code));
+        v
+    }
+    let mut pricer = Pricer::new(list, window.tz.clone());
+    for b in in_order(lead_in, codes) {
+        if let Some(ms) = b.start_ms {
+            pricer.charge(ms, b.code, b.count);
+        }
+    }
+    let mut by_label: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut by_code: BTreeMap<i64, Decimal> = BTreeMap::new();
+    let mut rates: BTreeMap<(String, usize, Rate), (Decimal, i64, Decimal)> = BTreeMap::new();
+    let (mut sum, mut unpriced) = (Decimal::ZERO, 0);
+    for b in in_order(buckets, codes) {
+        let pieces = b.start_ms.and_then(|ms| {
+            let month = pricer
+                .local_date(ms)
+                .map(|d| format!("{:04}-{:02}", d.year(), d.month()));
+            pricer.charge(ms, b.code, b.count).zip(month)
+        });
+        let Some((pieces, month)) = pieces else {
+            unpriced += b.count;
+            continue;
+        };
+        let label = bucket_label(window, b);
+        for piece in pieces {
+            let amount = piece.amount();
+            sum += amount;
+            *by_label.entry(label.clone()).or_default() += amount;
+            if let Some(code) = b.code {
+                *by_code.entry(code).or_default() += amount;
+            }
+            let row = rates
+                .entry((month.clone(), piece.period, piece.rate))
+                .or_insert((piece.price, 0, Decimal::ZERO));
+            row.1 += piece.count;
+            row.2 += amount;
+        }
+    }
+    let tiers = rates
+        .into_iter()
+        .map(|((month, period, rate), (price, checks, amount))| RateRow {
+            month,
+            price_from: list.periods[period].from.to_string(),
+            rate: list.rate_label(period, rate),
+            tier: match rate {
+                Rate::Tier(t) => Some(t + 1),
+                Rate::Code(_) => None,
+            },
+            code: match rate {
+                Rate::Code(c) => Some(c),
+                Rate::Tier(_) => None,
+            },
+            price,
+            checks,
+            amount,
+        })
+        .collect();
+    Listed {
+        by_label,
+        by_code,
+        sum,
+        summary: ListSummary {
+            source: list.source.display().to_string(),
+            rounding: list.rounding,
+            scale: list.scale,
+            unpriced,
+            unrounded: sum,
+            tiers,
+        },
+    }
+}
