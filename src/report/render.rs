@@ -3,7 +3,8 @@
 //!
 //! - [`Document`]: what a report produces: titled [`Section`]s of cells, notes, [`Chart`]s, and
 //!   the JSON value machines read (its keys are the report's documented contract).
-//! - [`render`]: writes a document in one [`Format`] (`xlsx` by [`super::xlsx`]).
+//! - [`render`]: writes a document in one [`Format`] (`xlsx` by [`super::xlsx`], `html` by
+//!   [`html`]).
 //!
 //! Policy: the numbers are computed once, by the report; renderers only lay them out. The HTML
 //! page loads nothing from the network (no CDN, fonts or scripts) and prints cleanly to PDF.
@@ -11,11 +12,13 @@
 //! or glyphs), so spreadsheets and databases load it: the section is chosen by its key
 //! (`--table`), or every section is written to its own `KEY.csv` (`--output DIR/`).
 
-use std::fmt::Write as _;
 use std::io::Write;
 
 use comfy_table::{Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
 use serde::Serialize;
+
+mod html;
+use html::render_html;
 
 /// Output formats of reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -329,184 +332,6 @@ fn render_markdown(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn html_escape(text: &str) -> String {
-    let mut s = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => s.push_str("&amp;"),
-            '<' => s.push_str("&lt;"),
-            '>' => s.push_str("&gt;"),
-            '"' => s.push_str("&quot;"),
-            '\'' => s.push_str("&#39;"),
-            c => s.push(c),
-        }
-    }
-    s
-}
-
-const CSS: &str = "body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5em 0;font-variant-numeric:tabular-nums}
-th,td{padding:.25em .7em;border-bottom:1px solid #e4e4e4;text-align:left}
-td.n{text-align:right}th{background:#f4f4f4}
-.note{color:#555;font-size:.92em}.legend span{display:inline-block;margin-right:1em}
-.legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em}
-svg{max-width:100%;height:auto}
-@media print{body{margin:0;max-width:none}h2{break-after:avoid}table,svg{break-inside:avoid}}";
-
-fn render_html(doc: &Document) -> String {
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><style>{CSS}</style>\
-         </head><body><h1>{}</h1>",
-        html_escape(&doc.title),
-        html_escape(&doc.title)
-    );
-    if !doc.summary.is_empty() {
-        h.push_str("<ul class=\"note\">");
-        for line in &doc.summary {
-            let _ = write!(h, "<li>{}</li>", html_escape(line));
-        }
-        h.push_str("</ul>");
-    }
-    for chart in &doc.charts {
-        h.push_str(&svg_chart(chart));
-    }
-    for section in &doc.sections {
-        let _ = write!(h, "<h2>{}</h2>", html_escape(&section.title));
-        if section.rows.is_empty() {
-            h.push_str("<p class=\"note\">(none)</p>");
-        } else {
-            h.push_str("<table><thead><tr>");
-            for header in &section.headers {
-                let _ = write!(h, "<th>{}</th>", html_escape(header));
-            }
-            h.push_str("</tr></thead><tbody>");
-            for row in &section.rows {
-                h.push_str("<tr>");
-                for cell in row {
-                    let class = if is_numeric(cell) { " class=\"n\"" } else { "" };
-                    let _ = write!(h, "<td{class}>{}</td>", html_escape(cell));
-                }
-                h.push_str("</tr>");
-            }
-            h.push_str("</tbody></table>");
-        }
-        for note in &section.notes {
-            let _ = write!(h, "<p class=\"note\">{}</p>", html_escape(note));
-        }
-    }
-    h.push_str("</body></html>\n");
-    h
-}
-
-/// A stacked bar chart as inline SVG.
-fn svg_chart(chart: &Chart) -> String {
-    let n = chart.labels.len().max(1);
-    let (width, height, left, bottom, top) = (960.0_f64, 300.0_f64, 56.0, 60.0, 16.0);
-    let plot_w = width - left - 10.0;
-    let plot_h = height - bottom - top;
-    let totals: Vec<f64> = (0..n)
-        .map(|i| {
-            chart
-                .series
-                .iter()
-                .map(|(_, v, _)| v.get(i).copied().unwrap_or(0.0))
-                .sum()
-        })
-        .collect();
-    // Gridlines at round numbers: four steps of 1, 2, 2.5 or 5 times a power of ten.
-    let step = nice_step(totals.iter().copied().fold(0.0, f64::max).max(1.0) / 4.0);
-    let max = step * 4.0;
-    let bar_w = plot_w / n as f64;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<h2>{}</h2><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" \
-         role=\"img\" aria-label=\"{}\" font-size=\"11\" font-family=\"sans-serif\">",
-        html_escape(&chart.title),
-        html_escape(&chart.title)
-    );
-    for k in 0..=4 {
-        let v = max * f64::from(k) / 4.0;
-        let y = top + plot_h - plot_h * f64::from(k) / 4.0;
-        let _ = write!(
-            s,
-            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\
-             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            width - 10.0,
-            left - 4.0,
-            y + 4.0,
-            format_axis(v)
-        );
-    }
-    let label_every = (n / 16).max(1);
-    for i in 0..n {
-        let x = left + bar_w * i as f64;
-        let mut y = top + plot_h;
-        for (name, values, colour) in &chart.series {
-            let v = values.get(i).copied().unwrap_or(0.0);
-            if v <= 0.0 {
-                continue;
-            }
-            let h = plot_h * v / max;
-            y -= h;
-            let _ = write!(
-                s,
-                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{colour}\">\
-                 <title>{} {}: {}</title></rect>",
-                x + bar_w * 0.1,
-                bar_w * 0.8,
-                html_escape(chart.labels.get(i).map_or("", String::as_str)),
-                html_escape(name),
-                format_axis(v)
-            );
-        }
-        if i % label_every == 0 {
-            let _ = write!(
-                s,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" transform=\"rotate(-40 {:.1} {:.1})\">{}</text>",
-                x + bar_w / 2.0,
-                top + plot_h + 14.0,
-                x + bar_w / 2.0,
-                top + plot_h + 14.0,
-                html_escape(chart.labels.get(i).map_or("", String::as_str))
-            );
-        }
-    }
-    s.push_str("</svg><div class=\"legend note\">");
-    for (name, _, colour) in &chart.series {
-        let _ = write!(
-            s,
-            "<span><i style=\"background:{colour}\"></i>{}</span>",
-            html_escape(name)
-        );
-    }
-    s.push_str("</div>");
-    s
-}
-
-/// The smallest of 1, 2, 2.5, 5 (times a power of ten, at least 1) that is at least `raw`.
-fn nice_step(raw: f64) -> f64 {
-    let magnitude = 10f64.powf(raw.max(1.0).log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * magnitude)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * magnitude)
-}
-
-fn format_axis(v: f64) -> String {
-    if v.fract().abs() < 1e-9 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
 /// A one-line trend of `values` with block characters (empty input gives an empty string).
 pub(crate) fn sparkline(values: &[f64]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -627,6 +452,7 @@ mod tests {
 
     #[test]
     fn chart_gridlines_are_round_numbers() {
+        use super::html::nice_step;
         assert_eq!(nice_step(709.0 / 4.0), 200.0);
         assert_eq!(nice_step(57.0 / 4.0), 20.0);
         assert_eq!(nice_step(0.3), 1.0);

@@ -49,6 +49,8 @@ use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, Stat
 use crate::td::codes::CodeTable;
 use crate::timestamp::format_utc;
 
+mod line_bucket;
+use line_bucket::*;
 mod matching;
 use matching::*;
 mod summary;

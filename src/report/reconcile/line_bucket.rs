@@ -1,0 +1,297 @@
+//! Sorting one statement line into exactly one bucket (see the module doc of `reconcile`):
+//! [`LineRow`], what the line loop knows of a line and our check, and [`sort_line`], which
+//! picks its bucket by our class, period and duplicates, with `amount_variance` and
+//! `code_differs` flagged on top (no effect on the difference).
+
+use super::*;
+
+/// A line's amount: its own when it can be read, else `--price`, else zero.
+pub(super) fn line_amount(amount: Option<&str>, price: Option<Decimal>) -> Decimal {
+    amount
+        .and_then(|a| a.parse().ok())
+        .or(price)
+        .unwrap_or(Decimal::ZERO)
+}
+
+/// What the line loop needs of one statement line and our check.
+pub(super) struct LineRow {
+    pub(super) line: i64,
+    pub(super) s_time: Option<i64>,
+    pub(super) s_code: Option<i64>,
+    pub(super) s_amount: Option<String>,
+    pub(super) in_period: bool,
+    /// Its place among the lines of the same check on the same side of the period.
+    pub(super) nth: i64,
+    pub(super) found: bool,
+    pub(super) class: Class,
+    pub(super) our_status: Option<String>,
+    pub(super) our_code: Option<i64>,
+    pub(super) our_time: Option<i64>,
+    /// Our check is dated inside the period.
+    pub(super) check_in: bool,
+    /// Our check has a line inside the period.
+    pub(super) has_line_in: bool,
+    /// The first of this check's lines dated outside the period but within the boundary hours.
+    pub(super) shift_line: Option<i64>,
+    pub(super) ids: (Option<String>, Option<String>),
+    /// Our check's id.
+    pub(super) cid: Option<i64>,
+}
+
+/// Sorts one statement line into its bucket (see the module doc), with the flags on top.
+pub(super) fn sort_line(
+    row: &LineRow,
+    codes: &CodeTable,
+    expected: Option<(Decimal, String)>,
+    window: &Window,
+    sink: &mut DetailSink,
+) -> Result<(), ReconcileError> {
+    let amount = line_amount(row.s_amount.as_deref(), expected.as_ref().map(|e| e.0));
+    let (bucket, note) = if !row.in_period {
+        if row.found
+            && row.class == Class::Charged
+            && row.check_in
+            && !row.has_line_in
+            && row.shift_line == Some(row.line)
+        {
+            // Shown once, from our side, as `shifted_out` (both times named).
+            return Ok(());
+        }
+        (
+            BucketKind::OutsidePeriod,
+            "dated outside the period: not compared".to_string(),
+        )
+    } else if row.nth > 1 {
+        (BucketKind::Duplicate, format!("billed {} times", row.nth))
+    } else if !row.found {
+        (BucketKind::UnknownToUs, String::new())
+    } else {
+        match row.class {
+            Class::Charged if row.check_in => (BucketKind::Matched, String::new()),
+            Class::Charged => (
+                BucketKind::ShiftedIn,
+                match row.our_time {
+                    None => "we have no event time for it (see --date-by)".to_string(),
+                    Some(t) => format!(
+                        "ours is dated {} ({}), outside the period: time zone? (--tz)",
+                        format_utc(t),
+                        window
+                            .local_date(t)
+                            .map(|d| d.to_string())
+                            .unwrap_or_default()
+                    ),
+                },
+            ),
+            Class::Provisional => (
+                BucketKind::Provisional,
+                format!(
+                    "we hold {} (internal error): fetch again before disputing",
+                    crate::check::INTERNAL_ERROR
+                ),
+            ),
+            Class::Uncharged => {
+                let code = row.our_code.unwrap_or_default();
+                (
+                    BucketKind::Overbilled,
+                    format!("code {code} is not charged ({})", codes.category(code)),
+                )
+            }
+            Class::UnknownCode => (
+                BucketKind::UnknownCode,
+                format!(
+                    "code {} is not in the code table",
+                    row.our_code.unwrap_or_default()
+                ),
+            ),
+            Class::Unresolved => (
+                BucketKind::Unresolved,
+                format!(
+                    "our status is {}",
+                    row.our_status.as_deref().unwrap_or_default()
+                ),
+            ),
+        }
+    };
+    let detail = |bucket: BucketKind, note: String| Detail {
+        bucket,
+        line: Some(row.line as u64),
+        liveness_id: row.ids.0.clone(),
+        sequence_id: row.ids.1.clone(),
+        statement_time: row.s_time.map(format_utc),
+        statement_code: row.s_code,
+        statement_amount: row.s_amount.clone(),
+        our_status: row.our_status.clone(),
+        our_code: row.our_code,
+        our_time: row.our_time.map(format_utc),
+        note,
+    };
+    sink.add(detail(bucket, note), amount)?;
+    if !row.in_period {
+        return Ok(());
+    }
+    if let (Some((price, why)), Some(a)) = (
+        expected,
+        row.s_amount
+            .as_deref()
+            .and_then(|a| a.parse::<Decimal>().ok()),
+    ) && a != price
+    {
+        sink.add(
+            detail(BucketKind::AmountVariance, format!("billed {a}, {why}")),
+            a - price,
+        )?;
+    }
+    if let (Some(sc), Some(oc)) = (row.s_code, row.our_code)
+        && sc != oc
+        && row.nth == 1
+    {
+        sink.add(
+            detail(
+                BucketKind::CodeDiffers,
+                format!("statement {sc}, ours {oc}"),
+            ),
+            Decimal::ZERO,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statement line in the period whose check we hold, charged and dated in the period.
+    fn matched_line() -> LineRow {
+        LineRow {
+            line: 2,
+            s_time: Some(1_760_000_000_000),
+            s_code: Some(200),
+            s_amount: None,
+            in_period: true,
+            nth: 1,
+            found: true,
+            class: Class::Charged,
+            our_status: Some("done".into()),
+            our_code: Some(200),
+            our_time: Some(1_760_000_000_000),
+            check_in: true,
+            has_line_in: true,
+            shift_line: None,
+            ids: (Some("lv-1".into()), None),
+            cid: None,
+        }
+    }
+
+    fn options(price: Option<&str>) -> ReconcileOptions {
+        ReconcileOptions {
+            statement: PathBuf::from("statement.csv"),
+            columns: StatementColumns::default(),
+            tz_name: "UTC".into(),
+            from: Some("2025-10-01".into()),
+            to: Some("2025-10-31".into()),
+            price: price.map(|p| p.parse().unwrap()),
+            prices: None,
+            boundary_hours: 12,
+            details: None,
+            raw_cells: false,
+            date_by: DateBy::Event,
+        }
+    }
+
+    /// The buckets one line lands in, with their counts.
+    fn sorted(row: &LineRow, price: Option<&str>) -> Vec<(BucketKind, u64)> {
+        let opts = options(price);
+        let window =
+            Window::new("UTC", Period::Day, opts.from.as_deref(), opts.to.as_deref()).unwrap();
+        let mut sink = DetailSink {
+            writer: None,
+            raw_cells: false,
+            path: PathBuf::new(),
+            kept: Vec::new(),
+            totals: BTreeMap::new(),
+        };
+        let expected = opts.price.map(|p| (p, format!("price {p}")));
+        sort_line(row, &CodeTable::shipped(), expected, &window, &mut sink).unwrap();
+        sink.totals.iter().map(|(k, t)| (*k, t.count)).collect()
+    }
+
+    #[test]
+    fn a_line_lands_in_exactly_one_bucket_by_our_class() {
+        let cases = [
+            (Class::Charged, BucketKind::Matched),
+            (Class::Uncharged, BucketKind::Overbilled),
+            (Class::Provisional, BucketKind::Provisional),
+            (Class::UnknownCode, BucketKind::UnknownCode),
+            (Class::Unresolved, BucketKind::Unresolved),
+        ];
+        for (class, bucket) in cases {
+            let row = LineRow {
+                class,
+                ..matched_line()
+            };
+            assert_eq!(sorted(&row, None), vec![(bucket, 1)], "{class:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_duplicate_and_shifted_lines() {
+        let unknown = LineRow {
+            found: false,
+            ..matched_line()
+        };
+        assert_eq!(sorted(&unknown, None), vec![(BucketKind::UnknownToUs, 1)]);
+        let second = LineRow {
+            nth: 2,
+            ..matched_line()
+        };
+        assert_eq!(sorted(&second, None), vec![(BucketKind::Duplicate, 1)]);
+        let ours_outside = LineRow {
+            check_in: false,
+            ..matched_line()
+        };
+        assert_eq!(
+            sorted(&ours_outside, None),
+            vec![(BucketKind::ShiftedIn, 1)]
+        );
+        let line_outside = LineRow {
+            in_period: false,
+            has_line_in: false,
+            shift_line: Some(2),
+            ..matched_line()
+        };
+        assert_eq!(
+            sorted(&line_outside, None),
+            vec![],
+            "shown once, from our side, as shifted_out"
+        );
+        let other_outside = LineRow {
+            in_period: false,
+            found: false,
+            ..matched_line()
+        };
+        assert_eq!(
+            sorted(&other_outside, None),
+            vec![(BucketKind::OutsidePeriod, 1)]
+        );
+    }
+
+    #[test]
+    fn amount_and_code_differences_are_flags_on_top_of_the_bucket() {
+        let row = LineRow {
+            s_amount: Some("0.040".into()),
+            s_code: Some(201),
+            ..matched_line()
+        };
+        assert_eq!(
+            sorted(&row, Some("0.035")),
+            vec![
+                (BucketKind::Matched, 1),
+                (BucketKind::AmountVariance, 1),
+                (BucketKind::CodeDiffers, 1)
+            ]
+        );
+        assert_eq!(line_amount(Some("0.040"), None), "0.040".parse().unwrap());
+        assert_eq!(line_amount(Some("n/a"), Some(Decimal::ONE)), Decimal::ONE);
+        assert_eq!(line_amount(None, None), Decimal::ZERO);
+    }
+}
