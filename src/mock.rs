@@ -7,7 +7,8 @@
 //!   every stored result without a fixture file.
 //!
 //! Faults are drawn per (id, attempt) from a hash, so a given run misbehaves the same way each
-//! time for the same request sequence of one id.
+//! time for the same request sequence of one id. The outcomes are in `outcomes`, the fault
+//! responses in `faults`; this file holds the server, its options, counters and handlers.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,11 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::check::INTERNAL_ERROR;
-
 use crate::fetch::pace::Limiter;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +26,13 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use serde::Serialize;
 use tokio::sync::watch;
+
+mod faults;
+mod outcomes;
+
+use faults::fault_response;
+pub use outcomes::{expected_code, stable_hash};
+use outcomes::{message_for, pseudo_jpeg};
 
 /// The path of the result endpoint, as the vendor serves it (TD's documentation).
 pub const RESULT_PATH: &str = "/verification/kyc/sdk/liveness/result/v1";
@@ -307,93 +313,6 @@ impl Shared {
     }
 }
 
-/// FNV-1a: a stable hash, the same on every platform and release.
-pub fn stable_hash(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    // Finalise (splitmix) so nearby ids spread over every bucket.
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
-}
-
-/// The code the mock answers for `id` when no fault is injected and the account is open.
-pub fn expected_code(id: &str) -> i64 {
-    if id.trim().is_empty() {
-        return 11301;
-    }
-    if id.starts_with("unknown-") {
-        return 11340;
-    }
-    let h = stable_hash(id.as_bytes());
-    match h % 1000 {
-        0..=724 => 200,
-        725..=904 => 12202 + ((h / 1000) % 21) as i64,
-        905..=934 => 12250,
-        935..=949 => INTERNAL_ERROR,
-        950..=974 => 11340,
-        _ => 12299,
-    }
-}
-
-fn message_for(code: i64) -> &'static str {
-    match code {
-        200 => "success",
-        12202 => "Identified as a blink attack",
-        12203 => "Identified as a mouth movement attack",
-        12204 => "Identified as a partial face attack",
-        12205 => "Identified as a video replay attack",
-        12206 => "Identified as a black and white image",
-        12207 => "Identified as a paper-based attack",
-        12208 => "Identified as a frame (including paper or phone frame)",
-        12209 => "Identified as a moire pattern attack",
-        12210 => "Identified as a face superiority attack",
-        12211 => "Identified as a paper-based attack (optical flow)",
-        12212 => "Identified as a mask attack",
-        12213 => "Identified as an ID card attack",
-        12214 => "Identified as a 3D mask attack",
-        12215 => "Identified as a synthetic image attack",
-        12216 => "Identified as a black-market software attack",
-        12217 => "Identified as a T-type mask attack",
-        12218 => "Identified as a blurry image",
-        12219 => "Suspected deepfake image attack",
-        12220 => "Suspected high-resolution screen attack",
-        12221 => "Light verification failed",
-        12222 => "Injection attack",
-        12250 => "Verification error",
-        INTERNAL_ERROR => "Internal error",
-        11340 => "liveness_id error",
-        11301 => "liveness_id empty",
-        305 => "Daily maximum volume reached",
-        _ => "New attack type",
-    }
-}
-
-/// Bytes that look like a JPEG (SOI, APP0, filler, EOI) of about `len` bytes.
-fn pseudo_jpeg(seed: u64, len: usize) -> Vec<u8> {
-    if len == 0 {
-        return Vec::new();
-    }
-    let mut out = vec![
-        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0,
-    ];
-    let mut x = seed | 1;
-    while out.len() + 2 < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len.saturating_sub(2).max(11));
-    out.extend_from_slice(&[0xFF, 0xD9]);
-    out
-}
-
 fn json_response(status: StatusCode, value: serde_json::Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
@@ -522,69 +441,6 @@ fn face_for(s: &Shared, id: &str, h: u64, code: i64) -> String {
     };
     bytes.truncate(s.opts.image_bytes.max(2));
     base64::engine::general_purpose::STANDARD.encode(&bytes)
-}
-
-fn fault_response(kind: FaultKind, id: &str) -> Response {
-    match kind {
-        FaultKind::Html500 => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "text/html")],
-            "<html><head><title>500 Internal Server Error</title></head><body><center><h1>500 Internal Server Error</h1></center><hr><center>nginx</center></body></html>",
-        )
-            .into_response(),
-        FaultKind::Empty503 => (StatusCode::SERVICE_UNAVAILABLE, "").into_response(),
-        FaultKind::TooMany => {
-            let mut r = (StatusCode::TOO_MANY_REQUESTS, "").into_response();
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            r
-        }
-        FaultKind::TooManyDate => {
-            let when = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
-            let text = jiff::fmt::rfc2822::DateTimePrinter::new()
-                .timestamp_to_rfc9110_string(&when)
-                .unwrap_or_else(|_| "1".into());
-            let mut r = (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response();
-            if let Ok(v) = HeaderValue::from_str(&text) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            r
-        }
-        FaultKind::Truncated => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            "{\"code\": 200, \"message\": \"succ",
-        )
-            .into_response(),
-        FaultKind::NotJson => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain")],
-            "upstream connect error or disconnect/reset before headers",
-        )
-            .into_response(),
-        FaultKind::Stall => {
-            let stream = futures::stream::pending::<Result<Bytes, std::io::Error>>();
-            (StatusCode::OK, Body::from_stream(stream)).into_response()
-        }
-        FaultKind::Internal => json_response(
-            StatusCode::OK,
-            serde_json::json!({"code": INTERNAL_ERROR, "message": "Internal error", "sequence_id": format!("{:016x}", stable_hash(id.as_bytes()))}),
-        ),
-        FaultKind::Huge => {
-            let chunk = Bytes::from(vec![b' '; 64 * 1024]);
-            let stream = futures::stream::iter(
-                std::iter::repeat_n(chunk, 1024).map(Ok::<_, std::io::Error>),
-            );
-            (StatusCode::OK, Body::from_stream(stream)).into_response()
-        }
-        FaultKind::Reset => {
-            let stream = futures::stream::iter(vec![
-                Ok(Bytes::from_static(b"{\"code\": 200, \"mess")),
-                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset")),
-            ]);
-            (StatusCode::OK, Body::from_stream(stream)).into_response()
-        }
-    }
 }
 
 async fn license_handler(

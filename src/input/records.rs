@@ -2,28 +2,34 @@
 //! an id must meet before it may reach the vendor.
 //!
 //! Policy: text rows are streamed through the `csv` crate with the delimiter [`super::detect`]
-//! chose; memory holds one record (capped at [`MAX_RECORD_BYTES`]) and the line breaks after it,
-//! never an index per line. An id is refused (the run stops before sending) when it holds a
-//! control or invisible character, whitespace inside, or a delimiter character, when it is not
-//! UTF-8, longer than [`MAX_ID_BYTES`], a workbook number that lost digits or is not whole, an
-//! error cell, or spreadsheet damage in text ([`spreadsheet_damage`]). A quoted field
-//! that swallowed whole rows (a broken quote) stops the run too. A row equal to the header is a
-//! repeated header (concatenated exports): skipped and counted. A headerless file's first row
-//! is a header only if it names a known id column.
+//! chose; memory holds one record (capped at [`super::MAX_RECORD_BYTES`]) and the line breaks
+//! after it, never an index per line (the numbering is in [`lines`]). An id is refused (the run
+//! stops before sending) when it holds a control or invisible character, whitespace inside, or a
+//! delimiter character, when it is not UTF-8, longer than [`MAX_ID_BYTES`], a workbook number
+//! that lost digits or is not whole, an error cell, or spreadsheet damage in text
+//! ([`spreadsheet_damage`]; these character and damage rules are in [`id_rules`]). A quoted
+//! field that swallowed whole rows (a broken quote) stops the run too. A row equal to the header
+//! is a repeated header (concatenated exports): skipped and counted. A headerless file's first
+//! row is a header only if it names a known id column.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::io::{BufReader, Read};
-use std::rc::Rc;
+use std::io::Read;
 
 use jiff::tz::TimeZone;
 
 use super::detect::Delimiter;
 use super::times::parse_time;
-use super::{
-    BadTimes, IdRow, InputError, InputOptions, InputStats, MAX_ID_BYTES, MAX_RECORD_BYTES,
-    is_invisible, shown,
-};
+use super::{BadTimes, IdRow, InputError, InputOptions, InputStats, MAX_ID_BYTES, shown};
+
+mod id_rules;
+mod lines;
+
+use id_rules::{cell_damage_text, id_problem, spreadsheet_damage};
+// The tests reach these through `use super::*`.
+#[cfg(test)]
+use super::MAX_RECORD_BYTES;
+#[cfg(test)]
+use lines::LineIndex;
+pub(crate) use lines::numbered_csv_with;
 
 /// Header names recognised as the id column (compared lower-case, without `_`, `-`, spaces).
 const ID_NAMES: &[&str] = &["livenessid", "livenessdetectionid", "id"];
@@ -197,133 +203,6 @@ fn strip_bom(record: &csv::ByteRecord) -> csv::ByteRecord {
     rebuilt
 }
 
-/// A flexible reader of `delimiter`-separated records over `reader`, and the physical line
-/// numbers of its records.
-pub(crate) fn numbered_csv_with<R: Read>(
-    reader: R,
-    has_headers: bool,
-    delimiter: u8,
-) -> (csv::Reader<BufReader<Counting<R>>>, LineNumbers) {
-    let index = Rc::new(RefCell::new(LineIndex::default()));
-    let counted = Counting {
-        inner: reader,
-        offset: 0,
-        index: index.clone(),
-    };
-    let csv = csv::ReaderBuilder::new()
-        .has_headers(has_headers)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(BufReader::with_capacity(1 << 16, counted));
-    (csv, LineNumbers(index))
-}
-
-/// Physical line numbers of records. csv's own positions lag behind CRLF and blank lines, so
-/// they are counted from the bytes read.
-pub(crate) struct LineNumbers(Rc<RefCell<LineIndex>>);
-
-impl LineNumbers {
-    /// The line `record` starts on. Every record must be asked about, in reading order: that is
-    /// what lets the index forget the breaks before it.
-    pub(crate) fn of(&self, record: &csv::ByteRecord) -> u64 {
-        let start = record.position().map_or(0, |p| p.byte());
-        self.0.borrow_mut().line_at(start)
-    }
-}
-
-/// Where the line breaks are in the bytes read since the last numbered record. Consecutive
-/// breaks (blank lines) are kept as one run, so a million blank lines cost one entry; the text
-/// between breaks is capped at [`MAX_RECORD_BYTES`] per record, so the runs are bounded too.
-#[derive(Default)]
-struct LineIndex {
-    /// Line ends before the runs still kept.
-    newlines_before: u64,
-    runs: VecDeque<BreakRun>,
-    /// Non-break bytes read since the last numbered record.
-    text_since_record: usize,
-    /// The line of the last numbered record.
-    last_line: u64,
-}
-
-/// Consecutive line-break bytes `[start, end)` and the line ends they make (`\r\n` is one).
-struct BreakRun {
-    start: u64,
-    end: u64,
-    ends: u64,
-    last_cr: bool,
-}
-
-impl LineIndex {
-    fn push_break(&mut self, offset: u64, b: u8) {
-        if let Some(run) = self.runs.back_mut()
-            && run.end == offset
-        {
-            run.end += 1;
-            if !(b == b'\n' && run.last_cr) {
-                run.ends += 1;
-            }
-            run.last_cr = b == b'\r';
-            return;
-        }
-        self.runs.push_back(BreakRun {
-            start: offset,
-            end: offset + 1,
-            ends: 1,
-            last_cr: b == b'\r',
-        });
-    }
-
-    /// The physical line (1-based) of the record that starts at byte `start`: every run of
-    /// breaks that starts at or before it (the previous terminator and blank lines) is before it.
-    fn line_at(&mut self, start: u64) -> u64 {
-        while let Some(run) = self.runs.front() {
-            if run.start > start {
-                break;
-            }
-            self.newlines_before += run.ends;
-            self.runs.pop_front();
-        }
-        self.text_since_record = 0;
-        self.last_line = 1 + self.newlines_before;
-        self.last_line
-    }
-}
-
-/// A reader that notes where line breaks are, for [`LineIndex`], and stops a record that grows
-/// past [`MAX_RECORD_BYTES`].
-pub(crate) struct Counting<R> {
-    inner: R,
-    offset: u64,
-    index: Rc<RefCell<LineIndex>>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut index = self.index.borrow_mut();
-        for (i, &b) in buf[..n].iter().enumerate() {
-            if b == b'\n' || b == b'\r' {
-                index.push_break(self.offset + i as u64, b);
-            } else {
-                index.text_since_record += 1;
-            }
-        }
-        if index.text_since_record > MAX_RECORD_BYTES {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "more than {} MiB of text after line {} without the end of a row: a line of \
-                     binary data, or a quote opened and never closed",
-                    MAX_RECORD_BYTES >> 20,
-                    index.last_line.max(1)
-                ),
-            ));
-        }
-        self.offset += n as u64;
-        Ok(n)
-    }
-}
-
 fn is_blank(record: &csv::ByteRecord) -> bool {
     record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace))
 }
@@ -345,129 +224,6 @@ fn normalise_name(name: &str) -> String {
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
         .collect()
-}
-
-/// Why an id may not be sent: the character, what it is, and a hint.
-fn id_problem(id: &str) -> Option<(usize, char, &'static str, &'static str)> {
-    id.chars().enumerate().find_map(|(i, c)| {
-        if matches!(c, ',' | ';' | '\t' | '|') {
-            Some((
-                i,
-                c,
-                "a delimiter character",
-                "is the file separated by this character? give --delimiter, or quote the ids",
-            ))
-        } else if is_invisible(c) {
-            Some((
-                i,
-                c,
-                "a control or invisible character",
-                "is the file's encoding right (UTF-16 without a byte-order mark, binary data)? \
-                 re-export it as UTF-8 text",
-            ))
-        } else if c.is_whitespace() {
-            Some((
-                i,
-                c,
-                "whitespace inside",
-                "ids hold no spaces: is --id-column the right column, or is the delimiter wrong \
-                 (--delimiter)?",
-            ))
-        } else {
-            None
-        }
-    })
-}
-
-/// What a workbook cell's damage is, and the fix.
-fn cell_damage_text(damage: CellDamage) -> (&'static str, &'static str) {
-    match damage {
-        CellDamage::LostDigits => (
-            "is a number above 2^53 in the workbook, so its last digits are already lost",
-            "format the id column as Text and enter the ids again, or export them from the \
-             source system as CSV",
-        ),
-        CellDamage::NotWhole => (
-            "is a number with a fraction in the workbook, not an id",
-            "the id column holds numbers, not ids: format the column as Text and enter the ids \
-             again, or export them from the source system as CSV",
-        ),
-        CellDamage::ErrorCell => (
-            "is an error cell in the workbook, not an id",
-            "fix the formula or value in that cell, or export the ids from the source system",
-        ),
-    }
-}
-
-/// Damage a spreadsheet does to an id on its way to a text file, recognised only where no real
-/// id looks like that (ids are hex, uuids or digits; none holds `.`, `+`, `#` or `'`):
-/// - scientific notation (`1.23457E+17`, `1.2e+17`, `4.5E-3`, `1E+17`): a mantissa with a
-///   decimal point or an exponent with a sign; the dropped digits are gone. A bare `12e45` is
-///   left alone: it is also a hex id.
-/// - a whole number written as a float (`123456789012345678.0`, pandas reading a column of
-///   numbers): past 2^53 its digits are already wrong.
-/// - a leading apostrophe (`'0123`): a spreadsheet's "keep as text" marker exported with the id.
-/// - an error value (`#N/A`, `#VALUE!`, `#####`).
-fn spreadsheet_damage(id: &str) -> Option<(&'static str, &'static str)> {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let unsigned = id.strip_prefix(['+', '-']).unwrap_or(id);
-    if let Some((mantissa, exponent)) = unsigned.split_once(['e', 'E']) {
-        let (whole, fraction) = match mantissa.split_once('.') {
-            Some((w, f)) => (w, Some(f)),
-            None => (mantissa, None),
-        };
-        let signed_exponent = exponent.strip_prefix(['+', '-']);
-        let mantissa_ok = digits(whole) && fraction.is_none_or(digits);
-        let exponent_ok = digits(signed_exponent.unwrap_or(exponent));
-        if mantissa_ok && exponent_ok && (fraction.is_some() || signed_exponent.is_some()) {
-            return Some((
-                "is a number in scientific notation, not an id",
-                "Excel turned a long number into scientific notation; format the column as Text \
-                 and export again (the digits it dropped are not in this file)",
-            ));
-        }
-    }
-    if let Some((whole, zeros)) = id.split_once('.')
-        && digits(whole)
-        && !zeros.is_empty()
-        && zeros.bytes().all(|b| b == b'0')
-    {
-        return Some((
-            "is a whole number written with a decimal point, not an id",
-            "a program read the ids as numbers (pandas, a spreadsheet) and wrote them back as \
-             decimals, which loses digits past 16; read the column as text (pandas: \
-             dtype=str) and export again",
-        ));
-    }
-    if id.starts_with('\'') {
-        return Some((
-            "starts with an apostrophe, a spreadsheet's text marker",
-            "remove the leading apostrophe from the ids (or export the column formatted as \
-             Text) and try again",
-        ));
-    }
-    const ERRORS: &[&str] = &[
-        "#n/a",
-        "#value!",
-        "#ref!",
-        "#div/0!",
-        "#name?",
-        "#num!",
-        "#null!",
-        "#getting_data",
-        "#spill!",
-        "#calc!",
-    ];
-    if ERRORS.contains(&id.to_ascii_lowercase().as_str())
-        || (id.len() > 1 && id.bytes().all(|b| b == b'#'))
-    {
-        return Some((
-            "is a spreadsheet error value, not an id",
-            "fix the cell in the spreadsheet (a failed formula, or a column too narrow to show \
-             the number) and export again",
-        ));
-    }
-    None
 }
 
 struct Layout {
