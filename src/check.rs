@@ -11,6 +11,7 @@
 //! - [`Period`] and [`DateBy`]: the period length of reports and the time a check is dated by.
 //!   By default a check is dated by its event time from the input; a check without one is
 //!   `undated`, never silently dated by when it was fetched (`--date-by` chooses otherwise).
+//! - [`UNKNOWN_ACCOUNT`]: the partner code of checks whose account was never recorded.
 
 use std::fmt;
 
@@ -21,6 +22,10 @@ use crate::td::codes::CodeTable;
 /// The vendor's "internal error" code: retried within a run, stored if it persists, not billed,
 /// and asked again by the next run.
 pub const INTERNAL_ERROR: i64 = 11350;
+
+/// The partner code of a check whose account was never recorded (fetched before liveaudit
+/// recorded accounts). A run under a known account that reads the same id again adopts it.
+pub(crate) const UNKNOWN_ACCOUNT: &str = "unknown";
 
 /// Where a check stands with the vendor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

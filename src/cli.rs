@@ -75,6 +75,10 @@ pub enum ColorChoice {
 /// Where the vendor is and who we are to it.
 #[derive(Debug, Args, Clone, Default)]
 pub struct VendorArgs {
+    /// The config file's account to use, `[accounts.NAME]` (its partner code, key, endpoints,
+    /// zone, rate and prices)
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
     /// Partner code [env: TD_PARTNER_CODE]
     #[arg(long, value_name = "CODE")]
     pub partner_code: Option<String>,

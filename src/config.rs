@@ -7,7 +7,16 @@
 //! [`Secret`], whose `Debug` prints nothing of it. Plain `http://` endpoints are refused for any
 //! host but loopback, because the key travels in the query string. The request rate is
 //! `--rate`, `LIVEAUDIT_RATE` or the file's `rate`: a number per second (0: no limit) or `auto`.
+//!
+//! Accounts: the file may name several vendor accounts, `[accounts.NAME]`, each with its own
+//! `partner_code` (required, one section per partner code), key file, endpoints, `tz`, `rate`
+//! and `prices`. `--account NAME` chooses one; without it, a file whose only accounts are named
+//! and that names exactly one uses it, and one that names several asks which (fetch, license).
+//! A chosen account's settings beat the environment (which cannot say which account it means)
+//! and the file's top-level keys; flags still beat everything, except that a `--partner-code`
+//! other than the chosen account's is refused rather than guessed at.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -87,6 +96,37 @@ pub enum ConfigError {
     KeyInFile(PathBuf),
     #[error("{what}: {0}", what = .1)]
     BadRate(RateError, &'static str),
+    #[error("{}", unknown_account(.name, .known))]
+    UnknownAccount { name: String, known: Vec<String> },
+    #[error(
+        "the config file names {} accounts ({}); choose one with --account NAME",
+        .0.len(),
+        .0.join(", ")
+    )]
+    ChooseAccount(Vec<String>),
+    #[error(
+        "--partner-code {flag} differs from account {name}'s partner_code {section}; give \
+         one or the other"
+    )]
+    AccountConflict {
+        name: String,
+        section: String,
+        flag: String,
+    },
+}
+
+fn unknown_account(name: &str, known: &[String]) -> String {
+    if known.is_empty() {
+        format!(
+            "--account {name}: the config file names no accounts; add [accounts.{name}] with its \
+             partner_code, or leave --account out"
+        )
+    } else {
+        format!(
+            "--account {name}: no such account in the config file; it names {}",
+            known.join(", ")
+        )
+    }
 }
 
 /// A rate that is neither a number per second nor `auto`.
@@ -145,6 +185,40 @@ pub struct FileConfig {
     pub rate: Option<FileRate>,
     /// The price list billing and reconcile price charged checks with (`--prices`).
     pub prices: Option<PathBuf>,
+    /// Named accounts, `[accounts.NAME]`.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountConfig>,
+}
+
+/// One `[accounts.NAME]` section: a vendor account (partner code) with its own key, endpoints,
+/// billing zone, rate and price list. Keys it leaves out come from the file's top level.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The vendor's partner code; required, and no two sections may share one.
+    pub partner_code: Option<String>,
+    pub partner_key_file: Option<PathBuf>,
+    pub result_url: Option<String>,
+    pub license_url: Option<String>,
+    pub tz: Option<String>,
+    pub rate: Option<FileRate>,
+    pub prices: Option<PathBuf>,
+}
+
+/// An account as the records know it: the config's name, if any, and the partner code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRef {
+    /// The config file's name for it; `None` for a partner code the file does not name.
+    pub name: Option<String>,
+    /// The partner code checks are recorded under.
+    pub partner_code: String,
+}
+
+impl AccountRef {
+    /// How reports label it: the config's name, else the partner code.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.partner_code)
+    }
 }
 
 impl FileConfig {
@@ -185,8 +259,59 @@ impl FileConfig {
                 *p = base.join(&*p);
             }
         }
+        for account in cfg.accounts.values_mut() {
+            for p in [&mut account.partner_key_file, &mut account.prices]
+                .into_iter()
+                .flatten()
+            {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        check_accounts(&cfg.accounts).map_err(|message| ConfigError::File {
+            path: path.clone(),
+            message,
+        })?;
         Ok(cfg)
     }
+}
+
+/// Account names are words (letters, digits, `.`, `_`, `-`); each section has a partner code,
+/// no two share one, and none is `unknown` (the mark of checks whose account was never
+/// recorded).
+fn check_accounts(accounts: &BTreeMap<String, AccountConfig>) -> Result<(), String> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, account) in accounts {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(format!(
+                "[accounts.{name:?}]: an account name is letters, digits, '.', '_' and '-'"
+            ));
+        }
+        let code = account.partner_code.as_deref().map(str::trim).unwrap_or("");
+        if code.is_empty() {
+            return Err(format!(
+                "[accounts.{name}]: partner_code is missing; every account names its partner code"
+            ));
+        }
+        if code == crate::check::UNKNOWN_ACCOUNT {
+            return Err(format!(
+                "[accounts.{name}]: partner_code {code:?} is reserved for checks whose account \
+                 was never recorded"
+            ));
+        }
+        if let Some(other) = seen.insert(code, name) {
+            return Err(format!(
+                "[accounts.{other}] and [accounts.{name}] share partner_code {code:?}; one \
+                 section per account"
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl FileConfig {
@@ -218,7 +343,16 @@ enum FileProblem {
 fn parse_file(text: &str) -> Result<FileConfig, FileProblem> {
     let table: toml::Table =
         toml::from_str(text).map_err(|e| FileProblem::Toml(toml_error(text, &e)))?;
-    if table.contains_key("partner_key") {
+    let in_account = |t: &toml::Table| {
+        t.get("accounts")
+            .and_then(toml::Value::as_table)
+            .is_some_and(|a| {
+                a.values()
+                    .filter_map(toml::Value::as_table)
+                    .any(|s| s.contains_key("partner_key"))
+            })
+    };
+    if table.contains_key("partner_key") || in_account(&table) {
         return Err(FileProblem::KeyInFile);
     }
     FileConfig::deserialize(toml::Value::Table(table))
@@ -239,6 +373,8 @@ fn toml_error(text: &str, e: &toml::de::Error) -> String {
 /// Values given on the command line (already parsed by clap); `None` where not given.
 #[derive(Debug, Default, Clone)]
 pub struct FlagValues {
+    /// `--account NAME`: one of the file's `[accounts.NAME]`.
+    pub account: Option<String>,
     pub partner_code: Option<String>,
     pub partner_key_file: Option<PathBuf>,
     pub result_url: Option<String>,
@@ -262,10 +398,22 @@ fn real_env(name: &str) -> Option<String> {
 /// The credentials and endpoints needed to talk to the vendor.
 #[derive(Debug, Clone)]
 pub struct VendorSettings {
+    /// The account these settings belong to (its config name, if named, and partner code).
+    pub account: AccountRef,
     pub partner_code: String,
     pub partner_key: Secret,
     pub result_url: Option<Url>,
     pub license_url: Option<Url>,
+}
+
+impl VendorSettings {
+    /// The host the account's checks are asked at (result endpoint, else license endpoint).
+    pub fn endpoint_host(&self) -> Option<String> {
+        self.result_url
+            .as_ref()
+            .or(self.license_url.as_ref())
+            .and_then(|u| u.host_str().map(str::to_string))
+    }
 }
 
 impl Layers {
@@ -297,8 +445,10 @@ impl Layers {
     }
 
     /// The billing day's zone: `--tz`, `LIVEAUDIT_TZ`, the file's `tz`, else UTC.
+    /// A chosen account's `tz` beats the environment and the top level.
     pub fn tz(&self, flag: Option<&str>) -> String {
-        self.pick(&flag.map(str::to_string), "LIVEAUDIT_TZ", &self.file.tz)
+        let flag = flag.map(str::to_string).filter(|v| !v.trim().is_empty());
+        self.pick_for_account(&flag, |a| a.tz.clone(), "LIVEAUDIT_TZ", &self.file.tz)
             .unwrap_or_else(|| "UTC".to_string())
     }
 
@@ -310,6 +460,19 @@ impl Layers {
     ) -> Result<RateValue, ConfigError> {
         if let Some(rate) = flag {
             return Ok(rate);
+        }
+        if let Some(rate) = self
+            .chosen()
+            .ok()
+            .flatten()
+            .and_then(|(_, a)| a.rate.clone())
+        {
+            return match rate {
+                FileRate::PerSec(n) => Ok(RateValue::PerSec(n)),
+                FileRate::Text(text) => text
+                    .parse()
+                    .map_err(|e| ConfigError::BadRate(e, "rate in the account's section")),
+            };
         }
         if let Some(text) = (self.env)("LIVEAUDIT_RATE") {
             return text
@@ -326,9 +489,101 @@ impl Layers {
     }
 
     /// The price list: `--prices`, else the file's `prices` (relative to the file).
+    /// A chosen account's `prices` beats the top level.
     pub fn prices(&self, flag: Option<&Path>) -> Option<PathBuf> {
         flag.map(Path::to_path_buf)
+            .or_else(|| {
+                self.chosen()
+                    .ok()
+                    .flatten()
+                    .and_then(|(_, a)| a.prices.clone())
+            })
             .or_else(|| self.file.prices.clone())
+    }
+
+    /// The accounts the config file names, in name order.
+    pub fn accounts(&self) -> Vec<(AccountRef, &AccountConfig)> {
+        self.file
+            .accounts
+            .iter()
+            .map(|(name, a)| {
+                let account = AccountRef {
+                    name: Some(name.clone()),
+                    partner_code: a
+                        .partner_code
+                        .as_deref()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                (account, a)
+            })
+            .collect()
+    }
+
+    /// What a report's `--account NAME` means: a named account's partner code, else `NAME`
+    /// taken as a partner code itself (so a database can be read without the file that
+    /// fetched it, and `unknown` finds the checks whose account was never recorded).
+    pub fn account_ref(&self, name: &str) -> AccountRef {
+        let name = name.trim();
+        self.accounts()
+            .into_iter()
+            .map(|(a, _)| a)
+            .find(|a| a.name.as_deref() == Some(name))
+            .or_else(|| {
+                self.accounts()
+                    .into_iter()
+                    .map(|(a, _)| a)
+                    .find(|a| a.partner_code == name)
+            })
+            .unwrap_or_else(|| AccountRef {
+                name: None,
+                partner_code: name.to_string(),
+            })
+    }
+
+    /// The account `--account` chose, or the file's only account when nothing else names a
+    /// partner code. `Err` when `--account` names no section.
+    fn chosen(&self) -> Result<Option<(&str, &AccountConfig)>, ConfigError> {
+        if let Some(name) = &self.flags.account {
+            return self
+                .file
+                .accounts
+                .get_key_value(name.trim())
+                .map(|(n, a)| Some((n.as_str(), a)))
+                .ok_or_else(|| ConfigError::UnknownAccount {
+                    name: name.clone(),
+                    known: self.file.accounts.keys().cloned().collect(),
+                });
+        }
+        let unnamed = self.flags.partner_code.is_some()
+            || (self.env)("TD_PARTNER_CODE").is_some()
+            || self.file.partner_code.is_some();
+        if !unnamed && self.file.accounts.len() == 1 {
+            return Ok(self
+                .file
+                .accounts
+                .iter()
+                .next()
+                .map(|(n, a)| (n.as_str(), a)));
+        }
+        Ok(None)
+    }
+
+    /// A flag, else the chosen account's value, else the environment, else the top level.
+    fn pick_for_account(
+        &self,
+        flag: &Option<String>,
+        section: impl Fn(&AccountConfig) -> Option<String>,
+        env: &str,
+        file: &Option<String>,
+    ) -> Option<String> {
+        let from_section = self.chosen().ok().flatten().and_then(|(_, a)| section(a));
+        let flag = flag.clone().filter(|v| !v.trim().is_empty());
+        match (flag, from_section) {
+            (Some(v), _) | (None, Some(v)) => Some(v.trim().to_string()),
+            (None, None) => self.pick(&None, env, file),
+        }
     }
 
     fn pick(&self, flag: &Option<String>, env: &str, file: &Option<String>) -> Option<String> {
@@ -346,28 +601,55 @@ impl Layers {
         need_result: bool,
         need_license: bool,
     ) -> Result<VendorSettings, ConfigError> {
-        let partner_code = self
-            .pick(
+        let chosen = self.chosen()?;
+        if chosen.is_none()
+            && self.file.accounts.len() > 1
+            && self.flags.partner_code.is_none()
+            && (self.env)("TD_PARTNER_CODE").is_none()
+            && self.file.partner_code.is_none()
+        {
+            return Err(ConfigError::ChooseAccount(
+                self.file.accounts.keys().cloned().collect(),
+            ));
+        }
+        let partner_code = match chosen {
+            Some((name, section)) => {
+                let code = section.partner_code.as_deref().unwrap_or_default().trim();
+                match self.flags.partner_code.as_deref().map(str::trim) {
+                    Some(flag) if !flag.is_empty() && flag != code => {
+                        return Err(ConfigError::AccountConflict {
+                            name: name.to_string(),
+                            section: code.to_string(),
+                            flag: flag.to_string(),
+                        });
+                    }
+                    _ => Some(code.to_string()),
+                }
+            }
+            None => self.pick(
                 &self.flags.partner_code,
                 "TD_PARTNER_CODE",
                 &self.file.partner_code,
-            )
-            .ok_or(ConfigError::Missing {
-                what: "the partner code",
-                how: "--partner-code, TD_PARTNER_CODE, or partner_code in liveaudit.toml",
-            })?;
-        let partner_key = self.partner_key()?;
+            ),
+        }
+        .ok_or(ConfigError::Missing {
+            what: "the partner code",
+            how: "--partner-code, TD_PARTNER_CODE, or partner_code in liveaudit.toml",
+        })?;
+        let partner_key = self.partner_key(chosen.map(|(_, a)| a))?;
         let result_url = self
-            .pick(
+            .pick_for_account(
                 &self.flags.result_url,
+                |a| a.result_url.clone(),
                 "TD_RESULT_URL",
                 &self.file.result_url,
             )
             .map(|u| endpoint("the result URL", &u))
             .transpose()?;
         let license_url = self
-            .pick(
+            .pick_for_account(
                 &self.flags.license_url,
+                |a| a.license_url.clone(),
                 "TD_LICENSE_URL",
                 &self.file.license_url,
             )
@@ -389,6 +671,10 @@ impl Layers {
         }
         crate::text::register_secret(partner_key.expose());
         Ok(VendorSettings {
+            account: AccountRef {
+                name: chosen.map(|(n, _)| n.to_string()),
+                partner_code: partner_code.clone(),
+            },
             partner_code,
             partner_key,
             result_url,
@@ -396,8 +682,13 @@ impl Layers {
         })
     }
 
-    fn partner_key(&self) -> Result<Secret, ConfigError> {
+    /// `--partner-key-file`, else the chosen account's key file, else `TD_PARTNER_KEY`, else
+    /// the top-level key file.
+    fn partner_key(&self, section: Option<&AccountConfig>) -> Result<Secret, ConfigError> {
         if let Some(path) = &self.flags.partner_key_file {
+            return read_key_file(path);
+        }
+        if let Some(path) = section.and_then(|a| a.partner_key_file.as_ref()) {
             return read_key_file(path);
         }
         if let Some(key) = (self.env)("TD_PARTNER_KEY") {

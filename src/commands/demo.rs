@@ -109,6 +109,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatu
         ),
     );
     let vendor = VendorSettings {
+        account: crate::config::AccountRef {
+            name: None,
+            partner_code: mock_opts.partner_code.clone(),
+        },
         partner_code: mock_opts.partner_code.clone(),
         partner_key: Secret::new(mock_opts.partner_key.clone()),
         result_url: Some(crate::config::endpoint(

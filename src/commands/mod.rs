@@ -115,6 +115,7 @@ fn layers(global: &GlobalArgs, vendor: &VendorArgs) -> Result<Layers, Failure> {
     let file = FileConfig::load(global.config.as_deref())?;
     Ok(Layers::new(
         FlagValues {
+            account: vendor.account.clone(),
             partner_code: vendor.partner_code.clone(),
             partner_key_file: vendor.partner_key_file.clone(),
             result_url: vendor.result_url.clone(),

@@ -111,3 +111,138 @@ fn missing_settings_are_named() {
     let err = layers.vendor(true, false).unwrap_err().to_string();
     assert!(err.contains("TD_RESULT_URL"), "{err}");
 }
+
+fn accounts_file() -> FileConfig {
+    toml::from_str(
+        r#"
+        tz = "UTC"
+        [accounts.id-app]
+        partner_code = "acme-id"
+        result_url = "https://id.example/r"
+        tz = "Asia/Jakarta"
+        rate = 20
+        [accounts.ph-app]
+        partner_code = "acme-ph"
+        result_url = "https://ph.example/r"
+        "#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_account_section_beats_the_environment_and_the_top_level() {
+    let mut layers = Layers::new(
+        FlagValues {
+            account: Some("id-app".into()),
+            ..FlagValues::default()
+        },
+        accounts_file(),
+    );
+    layers.env = |name| match name {
+        "TD_PARTNER_CODE" => Some("from-env".into()),
+        "TD_PARTNER_KEY" => Some("k".into()),
+        "TD_RESULT_URL" => Some("https://env.example/r".into()),
+        _ => None,
+    };
+    let v = layers.vendor(true, false).unwrap();
+    assert_eq!(v.partner_code, "acme-id");
+    assert_eq!(v.account.name.as_deref(), Some("id-app"));
+    assert_eq!(v.endpoint_host().as_deref(), Some("id.example"));
+    assert_eq!(layers.tz(None), "Asia/Jakarta");
+    assert_eq!(layers.tz(Some("Europe/Paris")), "Europe/Paris");
+    assert_eq!(
+        layers.rate(None, RateValue::PerSec(1)).unwrap(),
+        RateValue::PerSec(20)
+    );
+    layers.flags.result_url = Some("https://flag.example/r".into());
+    let v = layers.vendor(true, false).unwrap();
+    assert_eq!(v.result_url.unwrap().host_str(), Some("flag.example"));
+}
+
+#[test]
+fn several_accounts_need_a_choice_and_unknown_names_are_listed() {
+    let mut layers = Layers::new(FlagValues::default(), accounts_file());
+    layers.env = |name| (name == "TD_PARTNER_KEY").then(|| "k".to_string());
+    let err = layers.vendor(true, false).unwrap_err().to_string();
+    assert!(
+        err.contains("id-app, ph-app") && err.contains("--account"),
+        "{err}"
+    );
+    layers.flags.account = Some("uk-app".into());
+    let err = layers.vendor(true, false).unwrap_err().to_string();
+    assert!(
+        err.contains("uk-app") && err.contains("id-app, ph-app"),
+        "{err}"
+    );
+    layers.flags.account = Some("ph-app".into());
+    layers.flags.partner_code = Some("acme-id".into());
+    let err = layers.vendor(true, false).unwrap_err();
+    assert!(matches!(err, ConfigError::AccountConflict { .. }), "{err}");
+    layers.flags.partner_code = Some("acme-ph".into());
+    assert_eq!(layers.vendor(true, false).unwrap().partner_code, "acme-ph");
+}
+
+#[test]
+fn a_single_named_account_is_used_without_a_flag() {
+    let file: FileConfig = toml::from_str(
+        "[accounts.only]\npartner_code = \"p1\"\nresult_url = \"https://only.example/r\"",
+    )
+    .unwrap();
+    let mut layers = Layers::new(FlagValues::default(), file);
+    layers.env = |name| (name == "TD_PARTNER_KEY").then(|| "k".to_string());
+    let v = layers.vendor(true, false).unwrap();
+    assert_eq!(v.account.name.as_deref(), Some("only"));
+    assert_eq!(v.partner_code, "p1");
+}
+
+#[test]
+fn report_account_names_resolve_to_partner_codes() {
+    let layers = Layers::new(FlagValues::default(), accounts_file());
+    assert_eq!(layers.account_ref("ph-app").partner_code, "acme-ph");
+    assert_eq!(layers.account_ref("acme-id").label(), "id-app");
+    let stranger = layers.account_ref("unknown");
+    assert_eq!(
+        (stranger.name, stranger.partner_code.as_str()),
+        (None, "unknown")
+    );
+}
+
+#[test]
+fn account_sections_are_checked_and_never_hold_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[accounts.a]\nresult_url = \"https://x/r\"",
+            "partner_code is missing",
+        ),
+        (
+            "[accounts.a]\npartner_code = \"p\"\n[accounts.b]\npartner_code = \"p\"",
+            "share partner_code",
+        ),
+        ("[accounts.a]\npartner_code = \"unknown\"", "reserved"),
+        ("[accounts.\"a b\"]\npartner_code = \"p\"", "account name"),
+        (
+            "[accounts.a]\npartner_code = \"p\"\npartner_key = \"s3cret\"",
+            "partner_key is not accepted",
+        ),
+        (
+            "[accounts.a]\npartner_code = \"p\"\ncolour = 1",
+            "unknown field",
+        ),
+    ];
+    for (text, expected) in cases {
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        let err = FileConfig::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains(expected), "{text}: {err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[accounts.a]\npartner_code = \"p\"\nprices = \"p.toml\"",
+    )
+    .unwrap();
+    let cfg = FileConfig::load(Some(&path)).unwrap();
+    assert_eq!(cfg.accounts["a"].prices, Some(dir.path().join("p.toml")));
+}

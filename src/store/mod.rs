@@ -52,6 +52,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_times_dated_by_fetch",
         include_str!("../../migrations/0008_times_dated_by_fetch.sql"),
     ),
+    (
+        "0009_accounts",
+        include_str!("../../migrations/0009_accounts.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
