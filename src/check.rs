@@ -249,6 +249,13 @@ pub(crate) fn window_sql(date_by: DateBy) -> String {
     )
 }
 
+/// The SQL condition "of the report's account": every check when `?3` is NULL, else the
+/// checks recorded under partner code `?3` (`unknown` for those whose account was never
+/// recorded). An account's identity in the records is its partner code.
+pub(crate) fn account_sql() -> &'static str {
+    "(?3 IS NULL OR partner_code = ?3)"
+}
+
 /// [`window_sql`] for a time already read: the same rule, for scans that filter in Rust.
 pub(crate) fn dated_within((from, to): (Option<i64>, Option<i64>), time: Option<i64>) -> bool {
     match time {

@@ -64,6 +64,7 @@ pub(crate) fn reconcile_document(
         details: args.details.clone(),
         raw_cells: args.raw_cells,
         date_by: args.date_by,
+        account: None,
     };
     let result = reconcile::reconcile(&mut store.conn, codes, &opts).map_err(|e| match e {
         ReconcileError::Statement(s) => Failure::usage(s),

@@ -220,6 +220,7 @@ proptest! {
                 details: None,
                 raw_cells: false,
                 date_by,
+                account: None,
             };
             let r = reconcile(&mut store.conn, &codes, &opts).unwrap();
             prop_assert_eq!(r.our_charged, b.totals.counts.charged);
@@ -250,6 +251,7 @@ proptest! {
             details: None,
             raw_cells: false,
             date_by,
+            account: None,
         };
         let r = reconcile(&mut store.conn, &codes, &opts).unwrap();
         let explained: i64 = r

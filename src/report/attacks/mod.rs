@@ -423,7 +423,7 @@ fn repeated_faces(
     conn: &rusqlite::Connection,
     window: &Window,
 ) -> Result<Vec<RepeatedFace>, ReportError> {
-    let (from, to) = window.bounds_ms();
+    let (from, to, account) = window.binds();
     let sql = format!(
         // Only digests the writer saw twice (migration 0004) are looked up, each through the
         // digest index: CROSS JOIN keeps that order, the small table outside.
@@ -435,7 +435,7 @@ fn repeated_faces(
     );
     let mut stmt = conn.prepare(&sql)?;
     let groups: Vec<(String, i64)> = stmt
-        .query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![from, to, account], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let mut ids = conn.prepare(
         "SELECT liveness_id, coalesce(event_time, fetched_at), code FROM checks

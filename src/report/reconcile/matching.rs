@@ -12,12 +12,17 @@ pub(super) fn itemised(
     notes: &mut Vec<String>,
     columns: String,
 ) -> Result<Reconciliation, ReconcileError> {
-    conn.execute_batch(
-        "UPDATE temp.stmt SET cid = coalesce(
-             (SELECT id FROM checks WHERE checks.liveness_id = stmt.liveness_id),
-             (SELECT id FROM checks WHERE checks.sequence_id = stmt.sequence_id));
-         CREATE INDEX temp.stmt_by_cid ON stmt (cid);",
+    // Under --account, a line naming another account's check is matched to nothing of ours.
+    conn.execute(
+        &format!(
+            "UPDATE temp.stmt SET cid = coalesce(
+                 (SELECT id FROM checks WHERE checks.liveness_id = stmt.liveness_id AND {acc}),
+                 (SELECT id FROM checks WHERE checks.sequence_id = stmt.sequence_id AND {acc}))",
+            acc = crate::check::account_sql()
+        ),
+        params![None::<i64>, None::<i64>, opts.account],
     )?;
+    conn.execute_batch("CREATE INDEX temp.stmt_by_cid ON stmt (cid);")?;
     // The period compared: the flags, else the statement's own first and last day.
     let flags = Window::new(
         &opts.tz_name,
@@ -38,7 +43,8 @@ pub(super) fn itemised(
         from.map(|d| d.to_string()).as_deref(),
         to.map(|d| d.to_string()).as_deref(),
     )?
-    .dated_by(opts.date_by);
+    .dated_by(opts.date_by)
+    .for_account(opts.account.clone());
     let bounds = window.bounds_ms();
     let period_known = from.is_some() || to.is_some();
     let listed = match &opts.prices {
@@ -180,13 +186,16 @@ pub(super) fn our_side(
         window.sql()
     } else {
         // No period: only the checks the lines name (each once) are compared.
-        "?1 IS NULL AND ?2 IS NULL AND EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id)".into()
+        format!(
+            "?1 IS NULL AND ?2 IS NULL AND {} AND EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id)",
+            crate::check::account_sql()
+        )
     };
     let (our_charged, our_amount) = match listed {
         None => {
             let n: i64 = conn.query_row(
                 &format!("SELECT count(*) FROM checks c WHERE {charged_sql} AND {in_window}"),
-                params![bounds.0, bounds.1],
+                params![bounds.0, bounds.1, opts.account],
                 |r| r.get(0),
             )?;
             (n, opts.price.map(|p| p * Decimal::from(n)))
@@ -196,7 +205,7 @@ pub(super) fn our_side(
                 "SELECT p.p_unit FROM checks c LEFT JOIN temp.priced p ON p.cid = c.id
                  WHERE {charged_sql} AND {in_window}"
             ))?;
-            let mut rows = stmt.query(params![bounds.0, bounds.1])?;
+            let mut rows = stmt.query(params![bounds.0, bounds.1, opts.account])?;
             let (mut n, mut sum, mut unpriced) = (0i64, Decimal::ZERO, 0i64);
             while let Some(r) = rows.next()? {
                 n += 1;
@@ -221,14 +230,14 @@ pub(super) fn our_side(
     let mut stmt = conn.prepare(&format!(
         "SELECT c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
                 (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = c.id AND NOT o.inp
-                    AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3),
+                    AND o.time >= ?1 - ?4 AND o.time < ?2 + ?4),
                 c.id
          FROM checks c
          WHERE {charged_sql} AND {in_window}
            AND NOT EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id AND s.inp)
          ORDER BY coalesce(c.event_time, c.fetched_at), c.liveness_id"
     ))?;
-    let mut rows = stmt.query(params![bounds.0, bounds.1, near])?;
+    let mut rows = stmt.query(params![bounds.0, bounds.1, opts.account, near])?;
     let mut shift_times =
         conn.prepare("SELECT time, code, amount FROM temp.stmt WHERE line = ?1")?;
     while let Some(r) = rows.next()? {
@@ -283,10 +292,11 @@ pub(super) fn our_side(
     let undated_charged: i64 = if window.bounded() {
         conn.query_row(
             &format!(
-                "SELECT count(*) FROM checks c WHERE {charged_sql} AND {} IS NULL",
-                opts.date_by.time_sql()
+                "SELECT count(*) FROM checks c WHERE {charged_sql} AND {} IS NULL AND {}",
+                opts.date_by.time_sql(),
+                crate::check::account_sql()
             ),
-            [],
+            params![None::<i64>, None::<i64>, opts.account],
             |r| r.get(0),
         )?
     } else {
