@@ -322,6 +322,14 @@ pub struct ReportArgs {
     /// event-or-fetch, or fetch
     #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
     pub date_by: DateBy,
+    /// Only the checks of this account: a config file's [accounts.NAME], else a partner code
+    /// as recorded (`unknown`: checks whose account was never recorded); its tz and prices
+    /// apply unless --tz/--prices/--price are given
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// Group by account too: per-account totals and periods (each account priced on its own)
+    #[arg(long)]
+    pub by_account: bool,
     /// Output format [default: from the --output extension, else table on a terminal, csv
     /// otherwise]
     #[arg(long, value_enum)]
@@ -408,6 +416,11 @@ pub struct ReconcileArgs {
     /// Which time dates our checks (as in `report billing`)
     #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
     pub date_by: DateBy,
+    /// The account the statement bills: a config file's [accounts.NAME], else a partner code
+    /// as recorded; only its checks are compared, and its tz and prices apply (required when
+    /// the database holds checks of more than one account)
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
     /// First day of the billed period (YYYY-MM-DD) [default: the statement's first day]
     #[arg(long, value_name = "DATE")]
     pub from: Option<String>,

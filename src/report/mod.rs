@@ -14,6 +14,7 @@
 //! offset is a multiple of 15 minutes) and the buckets are then assigned to local periods: a
 //! million checks become a few thousand rows before any time zone arithmetic.
 
+pub(crate) mod accounts;
 pub(crate) mod attacks;
 pub(crate) mod billing;
 #[cfg(test)]

@@ -33,6 +33,8 @@ mod spikes;
 pub(crate) use spikes::*;
 mod layout;
 pub(crate) use layout::*;
+mod accounts;
+pub(crate) use accounts::{AccountAttacks, compute_over, document_by_account};
 #[cfg(test)]
 mod tests;
 
@@ -169,6 +171,12 @@ pub(crate) struct Attacks {
     pub by_dimension: Vec<DimensionRow>,
     pub repeated_faces: Vec<RepeatedFace>,
     pub scores: Vec<ScoreRow>,
+    /// The account `--account` narrowed the report to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<crate::report::accounts::AccountKey>,
+    /// Each account's own report (`--by-account`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<AccountAttacks>>,
 }
 
 fn share(part: i64, whole: i64) -> Option<f64> {
@@ -321,6 +329,8 @@ pub(crate) fn compute(
         by_dimension,
         repeated_faces: repeated_faces(conn, window)?,
         scores,
+        account: None,
+        accounts: None,
     })
 }
 
