@@ -25,6 +25,8 @@ mod accounts;
 mod layout;
 mod listed;
 
+#[cfg(test)]
+pub(crate) use accounts::compute_for;
 pub(crate) use accounts::{AccountBilling, Pricing, compute_over};
 
 pub(crate) use layout::{CLASSES_DOC, document};
