@@ -3,8 +3,8 @@
 //! Policy:
 //! - `--account NAME` narrows to one account: a config file's `[accounts.NAME]` (or its partner
 //!   code), else NAME taken as a partner code as recorded (`unknown` included), so a database
-//!   is readable without the file that fetched it. Without it, the report spans every partner
-//!   code the database holds.
+//!   is readable without the file that fetched it (a NAME that is neither is refused, exit 2).
+//!   Without it, the report spans every partner code the database holds.
 //! - Zone: `--tz`, else each account's own (its section's `tz`, else the unnamed settings). A
 //!   report spanning accounts whose zones differ is refused (exit 2, naming them) unless `--tz`
 //!   is given: one report has one billing day.
@@ -58,10 +58,14 @@ impl Scope {
         tz_flag: Option<&str>,
     ) -> Result<Scope, Failure> {
         let layers = &ctx.layers;
+        let recorded = partner_codes(&ctx.store.conn)?;
         let narrowed = account.map(|name| layers.account_ref(name));
         let accounts = match &narrowed {
+            Some(a) if a.name.is_none() && !recorded.contains(&a.partner_code) => {
+                return Err(unknown_account(ctx, &a.partner_code, &recorded));
+            }
             Some(a) => vec![a.clone()],
-            None => partner_codes(&ctx.store.conn)?
+            None => recorded
                 .iter()
                 .map(|code| layers.account_of_code(code))
                 .collect(),
@@ -134,6 +138,31 @@ impl Scope {
         check_currencies(&each)?;
         Ok((each, fallback))
     }
+}
+
+/// `--account NAME` naming neither a config account nor a recorded partner code: a typo, most
+/// likely, so it is refused rather than answered with an empty report.
+fn unknown_account(ctx: &ReportContext, name: &str, recorded: &[String]) -> Failure {
+    let configured: Vec<String> = ctx
+        .layers
+        .accounts()
+        .iter()
+        .filter_map(|(a, _)| a.name.clone())
+        .collect();
+    let configured = if configured.is_empty() {
+        "the config file names no account".to_string()
+    } else {
+        format!("the config file names {}", configured.join(", "))
+    };
+    let recorded = if recorded.is_empty() {
+        "the database holds no checks".to_string()
+    } else {
+        format!("checks are recorded under {}", recorded.join(", "))
+    };
+    Failure::usage(anyhow!(
+        "--account {name:?} is neither a config account nor a partner code of any check \
+         ({configured}; {recorded}); pass one of those"
+    ))
 }
 
 /// A report over several accounts adds their amounts: one currency, and every account priced.

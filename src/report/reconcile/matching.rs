@@ -23,6 +23,21 @@ pub(super) fn itemised(
         params![None::<i64>, None::<i64>, opts.account],
     )?;
     conn.execute_batch("CREATE INDEX temp.stmt_by_cid ON stmt (cid);")?;
+    if let Some(account) = &opts.account {
+        let others: i64 = conn.query_row(
+            "SELECT count(*) FROM temp.stmt s WHERE s.cid IS NULL AND (
+                 EXISTS (SELECT 1 FROM checks c WHERE c.liveness_id = s.liveness_id)
+                 OR EXISTS (SELECT 1 FROM checks c WHERE c.sequence_id = s.sequence_id))",
+            [],
+            |r| r.get(0),
+        )?;
+        if others > 0 {
+            notes.push(format!(
+                "{others} lines name checks recorded under another partner code than {account}: \
+                 they are unknown to this account (is the statement of another account?)"
+            ));
+        }
+    }
     // The period compared: the flags, else the statement's own first and last day.
     let flags = Window::new(
         &opts.tz_name,
