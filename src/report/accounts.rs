@@ -19,6 +19,23 @@ pub(crate) struct AccountKey {
     pub partner_code: String,
 }
 
+impl AccountKey {
+    /// The summary line of a report narrowed to this account.
+    pub(crate) fn narrowed_line(&self) -> String {
+        let who = if self.partner_code == crate::check::UNKNOWN_ACCOUNT {
+            format!(
+                "{} (checks whose account was never recorded)",
+                self.partner_code
+            )
+        } else if self.account == self.partner_code {
+            format!("partner code {}", self.partner_code)
+        } else {
+            format!("{} (partner code {})", self.account, self.partner_code)
+        };
+        format!("account: {who}; only its checks are counted")
+    }
+}
+
 /// The partner codes the database's checks are recorded under, in order (read from the
 /// partner-code index, not the table).
 pub(crate) fn partner_codes(conn: &rusqlite::Connection) -> Result<Vec<String>, ReportError> {

@@ -6,6 +6,8 @@
 //! - [`billing`]: charged vs uncharged for finance. [`attacks`]: attack analysis for fraud teams.
 //! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown or HTML;
 //!   [`xlsx`]: as an Excel workbook.
+//! - [`accounts`]: which partner codes the checks are recorded under; a [`Window`] narrowed by
+//!   [`Window::for_account`] reads one account's checks, in every query of every report.
 //!
 //! Policy: a check belongs to a period by the time [`DateBy`] names (by default its event time
 //! from the input; a check without one is in the period `undated`, never silently dated by its

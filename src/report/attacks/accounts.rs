@@ -67,13 +67,7 @@ pub(crate) fn compute_over(
 pub(crate) fn document_by_account(a: &Attacks, window: &Window) -> Document {
     let mut doc = document(a, window);
     if let Some(k) = &a.account {
-        doc.summary.insert(
-            1,
-            format!(
-                "account: {} (partner code {}); only its checks are counted",
-                k.account, k.partner_code
-            ),
-        );
+        doc.summary.insert(1, k.narrowed_line());
     }
     if let Some(groups) = &a.accounts {
         let families: Vec<&str> = a.families.iter().map(|f| f.family.as_str()).collect();

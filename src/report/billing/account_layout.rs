@@ -14,12 +14,7 @@ use crate::report::render::Section;
 
 /// The summary line of a report narrowed to one account.
 pub(super) fn narrowed_line(b: &Billing) -> Option<String> {
-    b.account.as_ref().map(|k| {
-        format!(
-            "account: {} (partner code {}); only its checks are counted",
-            k.account, k.partner_code
-        )
-    })
+    b.account.as_ref().map(AccountKey::narrowed_line)
 }
 
 const COUNTS: [&str; 6] = [
@@ -119,7 +114,7 @@ pub(super) fn sections(b: &Billing, with_price: bool, scale: MoneyScale) -> Vec<
             );
         }
     }
-    if with_price {
+    if with_price && accounts.len() > 1 {
         totals.notes.push(
             "Each account is priced on its own (price tiers count per account); the report's \
              total is the sum of these amounts."

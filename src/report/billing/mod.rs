@@ -18,7 +18,9 @@
 //! code order (the totals, periods and tiers do not depend on it).
 //!
 //! This file holds the report's structs and the counting; `listed.rs` prices charged checks
-//! with a price list, `layout.rs` lays the report out for people.
+//! with a price list, `accounts.rs` prices a report over several accounts account by account
+//! (tiers count per account) and groups it `--by-account`, `layout.rs` and `account_layout.rs`
+//! lay the report out for people.
 
 mod account_layout;
 mod accounts;
