@@ -177,7 +177,7 @@ impl Window {
         format!(
             "{} AND {}",
             crate::check::window_sql(self.date_by),
-            crate::check::account_sql()
+            crate::check::account_sql(self.account.is_some())
         )
     }
 
@@ -290,13 +290,13 @@ pub(crate) fn load_buckets(
     };
     // An open window over every account keeps every check: the condition then names no
     // column, so the index still covers the query.
-    let where_ = match (window.bounded(), &window.account) {
-        (true, _) => window.sql(),
-        (false, None) => "?1 IS NULL AND ?2 IS NULL AND ?3 IS NULL".into(),
-        (false, Some(_)) => format!(
+    let where_ = if window.bounded() {
+        window.sql()
+    } else {
+        format!(
             "?1 IS NULL AND ?2 IS NULL AND {}",
-            crate::check::account_sql()
-        ),
+            crate::check::account_sql(window.account.is_some())
+        )
     };
     let mut stmt = conn.prepare(&format!(
         "SELECT {group} AS q, event_time IS NULL AS fb, status, code, count(*)
@@ -335,7 +335,7 @@ pub(crate) fn undated_outside(
         &format!(
             "SELECT count(*) FROM checks WHERE {} IS NULL AND {}",
             window.date_by.time_sql(),
-            crate::check::account_sql()
+            crate::check::account_sql(window.account.is_some())
         ),
         params![None::<i64>, None::<i64>, window.account],
         |r| r.get(0),

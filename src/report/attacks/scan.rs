@@ -163,7 +163,7 @@ pub(super) fn scan_range(
          FROM checks NOT INDEXED WHERE id BETWEEN ?1 AND ?2 AND {}",
         window.date_by.time_sql(),
         if dimension.is_some() { ", attrs" } else { "" },
-        crate::check::account_sql()
+        crate::check::account_sql(window.account.is_some())
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(params![low, high, window.account])?;

@@ -18,7 +18,7 @@ pub(super) fn itemised(
             "UPDATE temp.stmt SET cid = coalesce(
                  (SELECT id FROM checks WHERE checks.liveness_id = stmt.liveness_id AND {acc}),
                  (SELECT id FROM checks WHERE checks.sequence_id = stmt.sequence_id AND {acc}))",
-            acc = crate::check::account_sql()
+            acc = crate::check::account_sql(opts.account.is_some())
         ),
         params![None::<i64>, None::<i64>, opts.account],
     )?;
@@ -203,7 +203,7 @@ pub(super) fn our_side(
         // No period: only the checks the lines name (each once) are compared.
         format!(
             "?1 IS NULL AND ?2 IS NULL AND {} AND EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id)",
-            crate::check::account_sql()
+            crate::check::account_sql(opts.account.is_some())
         )
     };
     let (our_charged, our_amount) = match listed {
@@ -309,7 +309,7 @@ pub(super) fn our_side(
             &format!(
                 "SELECT count(*) FROM checks c WHERE {charged_sql} AND {} IS NULL AND {}",
                 opts.date_by.time_sql(),
-                crate::check::account_sql()
+                crate::check::account_sql(opts.account.is_some())
             ),
             params![None::<i64>, None::<i64>, opts.account],
             |r| r.get(0),

@@ -499,7 +499,7 @@ impl ListPrices<'_> {
                    AND (?2 IS NULL OR {t} < ?2) AND {}
                  ORDER BY {t}, liveness_id",
                 crate::check::charged_sql(codes, ""),
-                crate::check::account_sql()
+                crate::check::account_sql(opts.account.is_some())
             ))?;
             let mut rows = stmt.query(params![first, end, opts.account])?;
             let mut pricer = Pricer::new(list, zone.clone());
