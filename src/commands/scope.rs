@@ -129,13 +129,17 @@ impl Scope {
             })
         };
         let layers = &ctx.layers;
-        let fallback = pricing_of(layers.prices(prices))?;
         let each = self
             .accounts
             .iter()
             .map(|a| Ok((key(a), pricing_of(layers.prices_of(a, prices))?)))
             .collect::<Result<Vec<_>, Failure>>()?;
         check_currencies(&each)?;
+        // Only a report with no account at all is priced by the settings in force.
+        let fallback = match each.first() {
+            Some((_, p)) => p.clone(),
+            None => pricing_of(layers.prices(prices))?,
+        };
         Ok((each, fallback))
     }
 }

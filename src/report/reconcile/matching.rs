@@ -12,32 +12,7 @@ pub(super) fn itemised(
     notes: &mut Vec<String>,
     columns: String,
 ) -> Result<Reconciliation, ReconcileError> {
-    // Under --account, a line naming another account's check is matched to nothing of ours.
-    conn.execute(
-        &format!(
-            "UPDATE temp.stmt SET cid = coalesce(
-                 (SELECT id FROM checks WHERE checks.liveness_id = stmt.liveness_id AND {acc}),
-                 (SELECT id FROM checks WHERE checks.sequence_id = stmt.sequence_id AND {acc}))",
-            acc = crate::check::account_sql(opts.account.is_some())
-        ),
-        params![None::<i64>, None::<i64>, opts.account],
-    )?;
-    conn.execute_batch("CREATE INDEX temp.stmt_by_cid ON stmt (cid);")?;
-    if let Some(account) = &opts.account {
-        let others: i64 = conn.query_row(
-            "SELECT count(*) FROM temp.stmt s WHERE s.cid IS NULL AND (
-                 EXISTS (SELECT 1 FROM checks c WHERE c.liveness_id = s.liveness_id)
-                 OR EXISTS (SELECT 1 FROM checks c WHERE c.sequence_id = s.sequence_id))",
-            [],
-            |r| r.get(0),
-        )?;
-        if others > 0 {
-            notes.push(format!(
-                "{others} lines name checks recorded under another partner code than {account}: \
-                 they are unknown to this account (is the statement of another account?)"
-            ));
-        }
-    }
+    match_lines(conn, opts, notes)?;
     // The period compared: the flags, else the statement's own first and last day.
     let flags = Window::new(
         &opts.tz_name,
@@ -176,6 +151,42 @@ pub(super) fn itemised(
         details: Vec::new(),
         notes: Vec::new(),
     })
+}
+
+/// Finds each line's check (by liveness id, else sequence id) among the checks of
+/// `opts.account` (all when `None`): under `--account`, a line naming another account's check
+/// is matched to nothing of ours, and a note counts such lines.
+fn match_lines(
+    conn: &Connection,
+    opts: &ReconcileOptions,
+    notes: &mut Vec<String>,
+) -> Result<(), ReconcileError> {
+    conn.execute(
+        &format!(
+            "UPDATE temp.stmt SET cid = coalesce(
+                 (SELECT id FROM checks WHERE checks.liveness_id = stmt.liveness_id AND {acc}),
+                 (SELECT id FROM checks WHERE checks.sequence_id = stmt.sequence_id AND {acc}))",
+            acc = crate::check::account_sql(opts.account.is_some())
+        ),
+        params![None::<i64>, None::<i64>, opts.account],
+    )?;
+    conn.execute_batch("CREATE INDEX temp.stmt_by_cid ON stmt (cid);")?;
+    if let Some(account) = &opts.account {
+        let others: i64 = conn.query_row(
+            "SELECT count(*) FROM temp.stmt s WHERE s.cid IS NULL AND (
+                 EXISTS (SELECT 1 FROM checks c WHERE c.liveness_id = s.liveness_id)
+                 OR EXISTS (SELECT 1 FROM checks c WHERE c.sequence_id = s.sequence_id))",
+            [],
+            |r| r.get(0),
+        )?;
+        if others > 0 {
+            notes.push(format!(
+                "{others} lines name checks recorded under another partner code than {account}: \
+                 they are unknown to this account (is the statement of another account?)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Our side of an itemised reconcile: counts every charged check dated in the period (as
