@@ -462,3 +462,40 @@ fn reconcile_matches_one_account_and_refuses_to_guess_which() {
 fn liveaudit_time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).unwrap().to_string()
 }
+
+#[test]
+fn a_summary_statement_of_one_account_is_compared_with_its_checks_at_its_prices() {
+    let env = fixture();
+    let billing = json(
+        &env,
+        &["report", "billing", "--by", "month", "--account", "ph-app"],
+    );
+    // The statement bills exactly ph-app's charged checks per month, at its list's amounts.
+    let mut text = String::from("month,checks,amount\n");
+    for p in billing["periods"].as_array().unwrap() {
+        text += &format!(
+            "{},{},{}\n",
+            p["period"].as_str().unwrap(),
+            p["charged"],
+            p["amount"].as_str().unwrap()
+        );
+    }
+    env.write("summary.csv", &text);
+    let args = [
+        "reconcile",
+        "--statement",
+        "summary.csv",
+        "--format",
+        "json",
+    ];
+    env.run(&args).expect(2);
+    let mut narrowed = args.to_vec();
+    narrowed.extend(["--account", "ph-app"]);
+    let run = env.run(&narrowed);
+    run.expect(0);
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(r["shape"], "summary");
+    assert_eq!(r["net_difference"], 0, "{}", run.stdout);
+    assert_eq!(r["net_amount"], "0", "{}", run.stdout);
+    assert_eq!(r["our_charged"], billing["totals"]["charged"]);
+}
