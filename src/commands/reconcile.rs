@@ -82,7 +82,15 @@ pub(crate) fn reconcile_document(
             .map_err(Failure::internal)?;
     }
     let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
-    Ok((reconcile::document(&result, &currency), clean))
+    let mut doc = reconcile::document(&result, &currency);
+    // A statement of one account says which, in the lines for people and in JSON.
+    if let Some(k) = scope.narrowed.as_ref().map(super::scope::key) {
+        doc.summary.insert(1, k.narrowed_line());
+        if let serde_json::Value::Object(map) = &mut doc.json {
+            map.insert("account".into(), serde_json::json!(k));
+        }
+    }
+    Ok((doc, clean))
 }
 
 /// The one account a statement is matched against: `--account`, else the database's only one.
