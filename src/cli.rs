@@ -135,7 +135,8 @@ pub enum Command {
     /// discrepancies
     #[command(after_help = "Examples:
   liveaudit reconcile --statement statement-2024-05.csv --price 0.035
-  liveaudit reconcile --statement summary.csv --tz Asia/Singapore --details discrepancies.csv")]
+  liveaudit reconcile --statement summary.csv --tz Asia/Singapore --details discrepancies.csv
+  liveaudit reconcile --statement id-app-2024-05.csv --account id-app")]
     Reconcile(ReconcileArgs),
     /// Retrieve a liveness license; doubles as a credentials check (exit 3 when refused)
     #[command(after_help = "Examples:
@@ -353,13 +354,16 @@ pub enum ReportCommand {
     /// Charged vs uncharged checks per period and per code, with amounts
     #[command(after_help = "Examples:
   liveaudit report billing --by month --price 0.035 --currency USD
-  liveaudit report billing --from 2024-05-01 --to 2024-05-31 --tz Asia/Jakarta -o may.html")]
+  liveaudit report billing --from 2024-05-01 --to 2024-05-31 --tz Asia/Jakarta -o may.html
+  liveaudit report billing --by month --by-account --format csv --table accounts
+  liveaudit report billing --account id-app --by month -o id-app.xlsx")]
     Billing(BillingArgs),
     /// Attack codes and families per period, spikes, repeated faces, scores
     #[command(after_help = "Examples:
   liveaudit report attacks --dimension channel --top 5
   liveaudit report attacks --by week --format json -o attacks.json
-  liveaudit report attacks --from 2024-05-31 --to 2024-05-31 --fail-on-spike")]
+  liveaudit report attacks --from 2024-05-31 --to 2024-05-31 --fail-on-spike
+  liveaudit report attacks --by week --by-account")]
     Attacks(AttacksArgs),
 }
 
