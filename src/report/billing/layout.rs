@@ -87,17 +87,26 @@ fn summary_lines(b: &Billing, window: &Window, scale: MoneyScale) -> Vec<String>
         ));
     }
     if let Some(l) = &b.prices {
-        summary.push(format!(
-            "prices: {} ({}, rounded half-to-even at {} decimals {}); tiers count charged \
-             checks per calendar month",
-            l.source,
-            b.currency,
-            l.scale,
-            match l.rounding {
-                crate::prices::Rounding::Line => "on each check",
-                crate::prices::Rounding::Total => "on the total",
-            }
-        ));
+        summary.push(if l.tiers.iter().any(|t| t.account.is_some()) {
+            format!(
+                "prices: {} ({}); each account is priced on its own: its list, its tiers \
+                 counting its charged checks per calendar month, its total rounded by its \
+                 list's rule; the report's total is their sum",
+                l.source, b.currency
+            )
+        } else {
+            format!(
+                "prices: {} ({}, rounded half-to-even at {} decimals {}); tiers count charged \
+                 checks per calendar month",
+                l.source,
+                b.currency,
+                l.scale,
+                match l.rounding {
+                    crate::prices::Rounding::Line => "on each check",
+                    crate::prices::Rounding::Total => "on the total",
+                }
+            )
+        });
         if l.unpriced > 0 {
             summary.push(format!(
                 "{} charged checks have no price in the list (undated, or before its first \
