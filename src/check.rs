@@ -249,6 +249,19 @@ pub(crate) fn window_sql(date_by: DateBy) -> String {
     )
 }
 
+/// The SQL condition "of the report's account": the checks recorded under partner code `?3`
+/// (`unknown` for those whose account was never recorded) when `narrowed`, else every check
+/// (`?3` is then NULL). An account's identity in the records is its partner code. The narrowed
+/// form is a plain equality so SQLite walks the account's range of an index led by the
+/// partner code (migration 0010).
+pub(crate) fn account_sql(narrowed: bool) -> &'static str {
+    if narrowed {
+        "partner_code = ?3"
+    } else {
+        "?3 IS NULL"
+    }
+}
+
 /// [`window_sql`] for a time already read: the same rule, for scans that filter in Rust.
 pub(crate) fn dated_within((from, to): (Option<i64>, Option<i64>), time: Option<i64>) -> bool {
     match time {

@@ -135,7 +135,8 @@ pub enum Command {
     /// discrepancies
     #[command(after_help = "Examples:
   liveaudit reconcile --statement statement-2024-05.csv --price 0.035
-  liveaudit reconcile --statement summary.csv --tz Asia/Singapore --details discrepancies.csv")]
+  liveaudit reconcile --statement summary.csv --tz Asia/Singapore --details discrepancies.csv
+  liveaudit reconcile --statement id-app-2024-05.csv --account id-app")]
     Reconcile(ReconcileArgs),
     /// Retrieve a liveness license; doubles as a credentials check (exit 3 when refused)
     #[command(after_help = "Examples:
@@ -322,6 +323,14 @@ pub struct ReportArgs {
     /// event-or-fetch, or fetch
     #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
     pub date_by: DateBy,
+    /// Only the checks of this account: a config file's [accounts.NAME], else a partner code
+    /// as recorded (`unknown`: checks whose account was never recorded); its tz and prices
+    /// apply unless --tz/--prices/--price are given
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// Group by account too: per-account totals and periods (each account priced on its own)
+    #[arg(long)]
+    pub by_account: bool,
     /// Output format [default: from the --output extension, else table on a terminal, csv
     /// otherwise]
     #[arg(long, value_enum)]
@@ -345,13 +354,16 @@ pub enum ReportCommand {
     /// Charged vs uncharged checks per period and per code, with amounts
     #[command(after_help = "Examples:
   liveaudit report billing --by month --price 0.035 --currency USD
-  liveaudit report billing --from 2024-05-01 --to 2024-05-31 --tz Asia/Jakarta -o may.html")]
+  liveaudit report billing --from 2024-05-01 --to 2024-05-31 --tz Asia/Jakarta -o may.html
+  liveaudit report billing --by month --by-account --format csv --table accounts
+  liveaudit report billing --account id-app --by month -o id-app.xlsx")]
     Billing(BillingArgs),
     /// Attack codes and families per period, spikes, repeated faces, scores
     #[command(after_help = "Examples:
   liveaudit report attacks --dimension channel --top 5
   liveaudit report attacks --by week --format json -o attacks.json
-  liveaudit report attacks --from 2024-05-31 --to 2024-05-31 --fail-on-spike")]
+  liveaudit report attacks --from 2024-05-31 --to 2024-05-31 --fail-on-spike
+  liveaudit report attacks --by week --by-account")]
     Attacks(AttacksArgs),
 }
 
@@ -408,6 +420,11 @@ pub struct ReconcileArgs {
     /// Which time dates our checks (as in `report billing`)
     #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
     pub date_by: DateBy,
+    /// The account the statement bills: a config file's [accounts.NAME], else a partner code
+    /// as recorded; only its checks are compared, and its tz and prices apply (required when
+    /// the database holds checks of more than one account)
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
     /// First day of the billed period (YYYY-MM-DD) [default: the statement's first day]
     #[arg(long, value_name = "DATE")]
     pub from: Option<String>,

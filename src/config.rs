@@ -801,5 +801,6 @@ fn is_loopback(host: &str) -> bool {
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+mod per_account;
 #[cfg(test)]
 mod tests;

@@ -7,30 +7,35 @@
 use anyhow::{Context, anyhow};
 
 use super::report::{ReportContext, report_store};
+use super::scope::Scope;
 use crate::cli::{GlobalArgs, ReconcileArgs};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::output::emit;
+use crate::report::Window;
+use crate::report::billing::{self, Pricing};
 use crate::report::render::Document;
-use crate::report::{Window, billing};
 
 /// Runs a reconcile and renders it; `Ok(true)` when clean within the tolerances.
 pub(crate) fn reconcile_document(
     ctx: &mut ReportContext,
     args: &ReconcileArgs,
 ) -> Result<(Document, bool), Failure> {
-    let tz = ctx.tz.clone();
-    let list = ctx.price_list(args.price.as_deref(), args.prices.as_deref())?;
+    let scope = one_account(ctx, args)?;
+    let tz = scope.tz.clone();
+    let (accounts, fallback) = scope.pricings(
+        ctx,
+        args.price.as_deref(),
+        args.prices.as_deref(),
+        &args.currency,
+    )?;
+    let (price, list, currency) = match accounts.into_iter().next().map_or(fallback, |(_, p)| p) {
+        Pricing::Flat(p, currency) => (Some(p), None, currency),
+        Pricing::List(l) => (None, Some(l.clone()), l.currency),
+        Pricing::Unpriced(currency) => (None, None, currency),
+    };
     let (store, codes) = (&mut ctx.store, &ctx.codes);
     use crate::report::reconcile::{self, ReconcileError, ReconcileOptions};
-    let price = args
-        .price
-        .as_deref()
-        .map(billing::parse_price)
-        .transpose()?;
-    let currency = list
-        .as_ref()
-        .map_or_else(|| args.currency.clone(), |l| l.currency.clone());
     let amount_tolerance = billing::parse_price(&args.amount_tolerance).map_err(|_| {
         Failure::usage(anyhow!(
             "--amount-tolerance {:?} is not an amount; use a plain decimal such as 0.50",
@@ -64,6 +69,7 @@ pub(crate) fn reconcile_document(
         details: args.details.clone(),
         raw_cells: args.raw_cells,
         date_by: args.date_by,
+        account: scope.filter(),
     };
     let result = reconcile::reconcile(&mut store.conn, codes, &opts).map_err(|e| match e {
         ReconcileError::Statement(s) => Failure::usage(s),
@@ -76,7 +82,43 @@ pub(crate) fn reconcile_document(
             .map_err(Failure::internal)?;
     }
     let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
-    Ok((reconcile::document(&result, &currency), clean))
+    let mut doc = reconcile::document(&result, &currency);
+    // A statement of one account says which, in the lines for people and in JSON.
+    if let Some(k) = scope.narrowed.as_ref().map(super::scope::key) {
+        doc.summary.insert(1, k.narrowed_line());
+        if let serde_json::Value::Object(map) = &mut doc.json {
+            map.insert("account".into(), serde_json::json!(k));
+        }
+    }
+    Ok((doc, clean))
+}
+
+/// The one account a statement is matched against: `--account`, else the database's only one.
+/// A database holding checks of several partner codes (`unknown` counted) needs `--account`:
+/// a statement bills one account, and the others' checks would show as underbilled.
+fn one_account(ctx: &ReportContext, args: &ReconcileArgs) -> Result<Scope, Failure> {
+    let scope = Scope::resolve(
+        ctx,
+        args.account.as_deref(),
+        args.tz.as_deref().or(ctx.tz.as_deref()),
+    )?;
+    if scope.narrowed.is_none() && scope.accounts.len() > 1 {
+        let names: Vec<String> = scope
+            .accounts
+            .iter()
+            .map(|a| match &a.name {
+                Some(n) => format!("{n} (partner code {})", a.partner_code),
+                None => a.partner_code.clone(),
+            })
+            .collect();
+        return Err(Failure::usage(anyhow!(
+            "the database holds checks of {} accounts: {}; a statement bills one account, so \
+             pass --account NAME (a config account name or a partner code as listed)",
+            names.len(),
+            names.join(", ")
+        )));
+    }
+    Ok(scope)
 }
 
 /// Runs `liveaudit reconcile`.

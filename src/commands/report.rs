@@ -4,46 +4,30 @@
 //! Policy: a report reads the database only (it never calls the vendor); `--fail-on-spike`
 //! turns a listed spike into exit status 6 after the report is written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::anyhow;
 
+use super::scope::Scope;
 use super::{code_table, layers};
 use crate::cli::{AttacksArgs, BillingArgs, GlobalArgs, ReportArgs, VendorArgs};
+use crate::config::Layers;
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::output::emit;
 use crate::report::render::Document;
-use crate::report::{Window, attacks, billing, load_buckets};
+use crate::report::{Window, attacks, billing};
 use crate::store::{OpenMode, Store};
 use crate::td::codes::CodeTable;
 
-/// The database, the code table and the billing day's zone of a report.
+/// The database, the code table and the settings of a report.
 pub(crate) struct ReportContext {
     pub store: Store,
     pub codes: CodeTable,
-    /// `--tz`, `LIVEAUDIT_TZ`, the config file's `tz`, else UTC.
-    pub tz: String,
-    /// The config file's `prices` (a `--prices` flag wins over it, `--price` over both).
-    pub prices: Option<PathBuf>,
-}
-
-impl ReportContext {
-    /// The price list in force: none under a flat `--price`, else `--prices`, else the
-    /// config file's `prices`. A list that cannot be read or used is a usage error (exit 2).
-    pub(crate) fn price_list(
-        &self,
-        flat: Option<&str>,
-        flag: Option<&Path>,
-    ) -> Result<Option<crate::prices::PriceList>, Failure> {
-        if flat.is_some() {
-            return Ok(None);
-        }
-        flag.or(self.prices.as_deref())
-            .map(crate::prices::PriceList::load)
-            .transpose()
-            .map_err(Failure::usage)
-    }
+    /// The settings, for each account's zone and prices ([`Scope`]).
+    pub layers: Layers,
+    /// A zone the caller fixed (`--tz`), beating every account's own.
+    pub tz: Option<String>,
 }
 
 pub(crate) fn report_store(
@@ -66,8 +50,8 @@ pub(crate) fn report_context(
     Ok(ReportContext {
         store,
         codes,
-        tz: layers.tz(tz_flag),
-        prices: layers.prices(None),
+        layers,
+        tz: tz_flag.map(str::to_string),
     })
 }
 
@@ -75,33 +59,35 @@ fn window(args: &ReportArgs, tz: &str) -> Result<Window, Failure> {
     Ok(Window::new(tz, args.by, args.from.as_deref(), args.to.as_deref())?.dated_by(args.date_by))
 }
 
+/// The scope and window of a report (narrowed to `--account`, in the scope's zone).
+fn scoped(ctx: &ReportContext, args: &ReportArgs) -> Result<(Scope, Window), Failure> {
+    let tz = args.tz.as_deref().or(ctx.tz.as_deref());
+    let scope = Scope::resolve(ctx, args.account.as_deref(), tz)?;
+    let window = window(args, &scope.tz)?.for_account(scope.filter());
+    Ok((scope, window))
+}
+
 /// Computes the billing report's document.
 pub(crate) fn billing_document(
     ctx: &ReportContext,
     args: &BillingArgs,
 ) -> Result<Document, Failure> {
-    let (store, codes) = (&ctx.store, &ctx.codes);
-    let window = window(&args.common, &ctx.tz)?;
-    let price = args
-        .price
-        .as_deref()
-        .map(billing::parse_price)
-        .transpose()?;
-    let list = ctx.price_list(args.price.as_deref(), args.prices.as_deref())?;
-    let buckets = load_buckets(&store.conn, &window)?;
-    let undated = crate::report::undated_outside(&store.conn, &window)?;
-    let mut report = match &list {
-        None => billing::compute(&buckets, codes, &window, price, &args.currency, undated),
-        Some(list) => {
-            // The first month's tiers count from its first day, before --from too.
-            let lead_in = billing::lead_in(&store.conn, &window)?;
-            billing::compute_listed(&buckets, &lead_in, codes, &window, list, undated)
-        }
-    };
-    // Codes the table does not know still have the vendor's own message.
-    for row in report.codes.iter_mut().filter(|r| r.message.is_empty()) {
-        row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();
-    }
+    let (scope, window) = scoped(ctx, &args.common)?;
+    let (accounts, fallback) = scope.pricings(
+        ctx,
+        args.price.as_deref(),
+        args.prices.as_deref(),
+        &args.currency,
+    )?;
+    let mut report = billing::compute_over(
+        &ctx.store.conn,
+        &ctx.codes,
+        &window,
+        &accounts,
+        &fallback,
+        args.common.by_account,
+    )?;
+    report.account = scope.narrowed.as_ref().map(super::scope::key);
     Ok(billing::document(&report, &window))
 }
 
@@ -119,7 +105,7 @@ pub(crate) fn attacks_report(
     args: &AttacksArgs,
 ) -> Result<(Document, Vec<attacks::Spike>), Failure> {
     let (store, codes) = (&ctx.store, &ctx.codes);
-    let window = window(&args.common, &ctx.tz)?;
+    let (scope, window) = scoped(ctx, &args.common)?;
     if !(args.spike_factor.is_finite() && args.spike_factor >= 1.0) {
         return Err(Failure::usage(anyhow!(
             "--spike-factor must be a number of at least 1"
@@ -156,11 +142,14 @@ pub(crate) fn attacks_report(
             baseline_periods: args.baseline,
         },
     };
-    let mut report = attacks::compute(&store.conn, codes, &window, &opts)?;
+    let keys: Vec<_> = scope.accounts.iter().map(super::scope::key).collect();
+    let by_account = args.common.by_account;
+    let mut report = attacks::compute_over(&store.conn, codes, &window, &keys, &opts, by_account)?;
+    report.account = scope.narrowed.as_ref().map(super::scope::key);
     for row in &mut report.unknown_codes {
         row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();
     }
-    let doc = attacks::document(&report, &window);
+    let doc = attacks::document_by_account(&report, &window);
     Ok((doc, report.spikes))
 }
 

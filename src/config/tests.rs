@@ -246,3 +246,29 @@ fn account_sections_are_checked_and_never_hold_a_key() {
     let cfg = FileConfig::load(Some(&path)).unwrap();
     assert_eq!(cfg.accounts["a"].prices, Some(dir.path().join("p.toml")));
 }
+
+#[test]
+fn each_account_of_a_report_has_its_own_zone_and_prices() {
+    let mut file = accounts_file();
+    file.prices = Some("/top.toml".into());
+    if let Some(a) = file.accounts.get_mut("ph-app") {
+        a.prices = Some("/ph.toml".into());
+    }
+    let mut layers = Layers::new(FlagValues::default(), file);
+    layers.env = |_| None;
+    let id = layers.account_of_code("acme-id");
+    let ph = layers.account_of_code("acme-ph");
+    let stranger = layers.account_of_code("unknown");
+    assert_eq!(id.label(), "id-app");
+    assert_eq!(stranger.label(), "unknown");
+    assert_eq!(layers.tz_of(&id, None), "Asia/Jakarta");
+    assert_eq!(layers.tz_of(&ph, None), "UTC", "the top level");
+    assert_eq!(layers.tz_of(&stranger, None), "UTC");
+    assert_eq!(layers.tz_of(&id, Some("Europe/Paris")), "Europe/Paris");
+    assert_eq!(layers.prices_of(&ph, None), Some("/ph.toml".into()));
+    assert_eq!(layers.prices_of(&id, None), Some("/top.toml".into()));
+    assert_eq!(
+        layers.prices_of(&id, Some(Path::new("/flag.toml"))),
+        Some("/flag.toml".into())
+    );
+}

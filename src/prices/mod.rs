@@ -26,6 +26,9 @@
 //!   the tiers of the period in force on its own day, at the tier its place in the month falls in.
 //!   Tier `up_to = N` holds the month's checks number `previous up_to + 1` to `N`; the last tier
 //!   has no `up_to` and holds the rest.
+//! - Tiers count per account: each partner code is its own contract volume, so a report over
+//!   several accounts prices each account's checks with its own count (and its own list, when
+//!   the config file gives it one) and adds the amounts (`crate::report::billing`).
 //! - A charged check whose code has a price under `codes` (of the period in force) is priced at
 //!   that price and is outside the tiers: it neither takes a tier price nor counts toward one.
 //! - Amounts are exact decimals. `rounding = "line"` rounds each check's price half-to-even at

@@ -6,6 +6,8 @@
 //! - [`billing`]: charged vs uncharged for finance. [`attacks`]: attack analysis for fraud teams.
 //! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown or HTML;
 //!   [`xlsx`]: as an Excel workbook.
+//! - [`accounts`]: which partner codes the checks are recorded under; a [`Window`] narrowed by
+//!   [`Window::for_account`] reads one account's checks, in every query of every report.
 //!
 //! Policy: a check belongs to a period by the time [`DateBy`] names (by default its event time
 //! from the input; a check without one is in the period `undated`, never silently dated by its
@@ -14,6 +16,7 @@
 //! offset is a multiple of 15 minutes) and the buckets are then assigned to local periods: a
 //! million checks become a few thousand rows before any time zone arithmetic.
 
+pub(crate) mod accounts;
 pub(crate) mod attacks;
 pub(crate) mod billing;
 #[cfg(test)]
@@ -114,6 +117,8 @@ pub(crate) struct Window {
     pub to: Option<Date>,
     /// Which time dates a check.
     pub date_by: DateBy,
+    /// The partner code the report is narrowed to (`--account`), if any.
+    pub account: Option<String>,
 }
 
 impl Window {
@@ -149,6 +154,7 @@ impl Window {
             from,
             to,
             date_by: DateBy::default(),
+            account: None,
         })
     }
 
@@ -158,9 +164,27 @@ impl Window {
         self
     }
 
-    /// The SQL condition "dated within this window" (`?1`, `?2` = [`Window::bounds_ms`]).
+    /// The same window, narrowed to the checks of partner code `account` (all when `None`).
+    pub(crate) fn for_account(mut self, account: Option<String>) -> Window {
+        self.account = account;
+        self
+    }
+
+    /// The SQL condition "dated within this window, of its account" (`?1`, `?2`, `?3` =
+    /// [`Window::binds`]): the one window rule of [`crate::check::window_sql`] and the one
+    /// account rule of [`crate::check::account_sql`].
     pub(crate) fn sql(&self) -> String {
-        crate::check::window_sql(self.date_by)
+        format!(
+            "{} AND {}",
+            crate::check::window_sql(self.date_by),
+            crate::check::account_sql(self.account.is_some())
+        )
+    }
+
+    /// The values of `?1`, `?2` and `?3` in [`Window::sql`]: the bounds and the partner code.
+    pub(crate) fn binds(&self) -> (Option<i64>, Option<i64>, Option<String>) {
+        let (from, to) = self.bounds_ms();
+        (from, to, self.account.clone())
     }
 
     /// Whether the window has a bound (then undated checks are outside it).
@@ -256,7 +280,7 @@ pub(crate) fn load_buckets(
     conn: &rusqlite::Connection,
     window: &Window,
 ) -> Result<Vec<Bucket>, ReportError> {
-    let (from, to) = window.bounds_ms();
+    let (from, to, account) = window.binds();
     // Dated by event time (else fetch time), the grouping matches the index `checks_by_bucket`
     // (migration 0002) to the letter, so SQLite walks the index in order instead of sorting
     // every row; a check without an event time is then undated unless fetch time may date it.
@@ -264,12 +288,15 @@ pub(crate) fn load_buckets(
         DateBy::Fetch => "fetched_at / 900000",
         DateBy::Event | DateBy::EventOrFetch => "coalesce(event_time, fetched_at) / 900000",
     };
-    // An open window keeps every check: the condition then names no column, so the index
-    // still covers the query.
+    // An open window over every account keeps every check: the condition then names no
+    // column, so the index still covers the query.
     let where_ = if window.bounded() {
         window.sql()
     } else {
-        "?1 IS NULL AND ?2 IS NULL".into()
+        format!(
+            "?1 IS NULL AND ?2 IS NULL AND {}",
+            crate::check::account_sql(window.account.is_some())
+        )
     };
     let mut stmt = conn.prepare(&format!(
         "SELECT {group} AS q, event_time IS NULL AS fb, status, code, count(*)
@@ -277,7 +304,7 @@ pub(crate) fn load_buckets(
          WHERE {where_}
          GROUP BY {group}, event_time IS NULL, status, code"
     ))?;
-    let rows = stmt.query_map(params![from, to], |r| {
+    let rows = stmt.query_map(params![from, to, account], |r| {
         let fallback: bool = r.get(1)?;
         let q: Option<i64> = r.get(0)?;
         let dated = !(fallback && window.date_by == DateBy::Event);
@@ -306,10 +333,11 @@ pub(crate) fn undated_outside(
     }
     Ok(conn.query_row(
         &format!(
-            "SELECT count(*) FROM checks WHERE {} IS NULL",
-            window.date_by.time_sql()
+            "SELECT count(*) FROM checks WHERE {} IS NULL AND {}",
+            window.date_by.time_sql(),
+            crate::check::account_sql(window.account.is_some())
         ),
-        [],
+        params![None::<i64>, None::<i64>, window.account],
         |r| r.get(0),
     )?)
 }

@@ -5,13 +5,18 @@
 //! - reconcile's `net_difference` equals the sum of `effect × count` over its exclusive buckets;
 //! - reconcile's `our_charged` equals billing's `totals.charged` for the same window;
 //! - under a price list, billing's periods, codes and tiers add up to its amount, and reconcile
-//!   (which prices check by check) gives our checks the same amount billing gives them.
+//!   (which prices check by check) gives our checks the same amount billing gives them;
+//! - with checks spread over several accounts, billing's and attacks' `--by-account` groups add
+//!   up to the report (counts and, under tiered price lists counted per account, amounts), each
+//!   group equals that account's report alone, and reconcile's identities hold under
+//!   `--account`.
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
+use super::accounts::{AccountKey, partner_codes};
 use super::reconcile::{ReconcileOptions, reconcile};
-use super::{DateBy, Period, Window, billing, load_buckets, undated_outside};
+use super::{DateBy, Period, Window, attacks, billing, load_buckets, undated_outside};
 use crate::check::{INTERNAL_ERROR, Status, Status::Done};
 use crate::statement::StatementColumns;
 use crate::store::{OpenMode, Store};
@@ -27,7 +32,12 @@ struct Check {
     code: Option<i64>,
     event: Option<i64>,
     fetched: Option<i64>,
+    /// Index in [`ACCOUNTS`] of the partner code it is recorded under.
+    account: usize,
 }
+
+/// The partner codes checks are spread over (`unknown`: never recorded).
+const ACCOUNTS: [&str; 3] = ["acme-id", "acme-ph", crate::check::UNKNOWN_ACCOUNT];
 
 #[derive(Debug, Clone)]
 struct Line {
@@ -44,12 +54,14 @@ fn check() -> impl Strategy<Value = Check> {
         prop::sample::select(vec![200, 12202, 12250, 11340, INTERNAL_ERROR, 12299]),
         prop::option::weighted(0.85, 0..SPAN_MS),
         prop::option::weighted(0.9, 0..SPAN_MS),
+        0..ACCOUNTS.len(),
     )
-        .prop_map(|(status, code, event, fetched)| Check {
+        .prop_map(|(status, code, event, fetched, account)| Check {
             status,
             code: (status == Done).then_some(code),
             event: event.map(|t| START_MS + t),
             fetched: fetched.map(|t| START_MS + t),
+            account,
         })
 }
 
@@ -74,15 +86,17 @@ fn store(dir: &std::path::Path, checks: &[Check]) -> Store {
         store
             .conn
             .execute(
-                "INSERT INTO checks (liveness_id, sequence_id, status, code, event_time, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO checks (liveness_id, sequence_id, status, code, event_time, fetched_at,
+                                     partner_code)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 rusqlite::params![
                     format!("id-{i}"),
                     format!("seq-{i}"),
                     c.status.as_str(),
                     c.code,
                     c.event,
-                    c.fetched
+                    c.fetched,
+                    ACCOUNTS[c.account]
                 ],
             )
             .unwrap();
@@ -220,6 +234,7 @@ proptest! {
                 details: None,
                 raw_cells: false,
                 date_by,
+                account: None,
             };
             let r = reconcile(&mut store.conn, &codes, &opts).unwrap();
             prop_assert_eq!(r.our_charged, b.totals.counts.charged);
@@ -250,6 +265,7 @@ proptest! {
             details: None,
             raw_cells: false,
             date_by,
+            account: None,
         };
         let r = reconcile(&mut store.conn, &codes, &opts).unwrap();
         let explained: i64 = r
@@ -273,6 +289,220 @@ proptest! {
             let buckets = load_buckets(&store.conn, &window).unwrap();
             let b = billing::compute(&buckets, &codes, &window, None, "USD", 0);
             prop_assert_eq!(r.our_charged, b.totals.counts.charged);
+        }
+    }
+
+    #[test]
+    fn billing_by_account_adds_up_and_each_group_is_the_account_alone(
+        checks in prop::collection::vec(check(), 0..60),
+        (tz, from, date_by) in window_strategy(),
+        by in prop::sample::select(vec![Period::Day, Period::Week, Period::Month]),
+        rounding in prop::sample::select(vec!["line", "total"]),
+        up_to in 1u32..8,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path(), &checks);
+        let codes = CodeTable::shipped();
+        let list = |name: &str, low: &str, high: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!(
+                "currency = \"USD\"\nrounding = \"{rounding}\"\nscale = 2\n\
+                 [[period]]\nfrom = \"2026-09-01\"\n\
+                 tiers = [ {{ up_to = {up_to}, price = \"{low}\" }}, {{ price = \"{high}\" }} ]\n\
+                 codes = {{ 12250 = \"0.015\" }}\n"
+            )).unwrap();
+            billing::Pricing::List(crate::prices::PriceList::load(&path).unwrap())
+        };
+        // Two accounts share a list (each counts its own tiers), one has its own.
+        let shared = list("shared.toml", "0.0355", "0.0251");
+        let own = list("own.toml", "0.041", "0.0125");
+        let accounts: Vec<(AccountKey, billing::Pricing)> = partner_codes(&store.conn)
+            .unwrap()
+            .into_iter()
+            .map(|code| {
+                let pricing = if code == ACCOUNTS[1] { own.clone() } else { shared.clone() };
+                (AccountKey { account: code.clone(), partner_code: code }, pricing)
+            })
+            .collect();
+        let to = from.map(|_| "2026-10-31");
+        let window = Window::new(tz, by, from, to).unwrap().dated_by(date_by);
+        let over = |by_account| {
+            billing::compute_over(&store.conn, &codes, &window, &accounts, &shared, by_account)
+                .unwrap()
+        };
+        let (total, grouped) = (over(false), over(true));
+        prop_assert_eq!(&total.totals, &grouped.totals);
+        prop_assert_eq!(&total.periods, &grouped.periods);
+        let groups = grouped.accounts.clone().unwrap();
+        prop_assert_eq!(groups.len(), accounts.len());
+        let mut counts = billing::Counts::default();
+        let mut amount = Decimal::ZERO;
+        for (g, (key, pricing)) in groups.iter().zip(&accounts) {
+            // Each group is the report narrowed to its account alone.
+            let narrowed = window.clone().for_account(Some(key.partner_code.clone()));
+            let alone = billing::compute_for(&store.conn, &codes, &narrowed, pricing).unwrap();
+            prop_assert_eq!(&g.key, key);
+            prop_assert_eq!(&g.totals, &alone.totals);
+            prop_assert_eq!(&g.periods, &alone.periods);
+            prop_assert_eq!(&g.codes, &alone.codes);
+            // ... and the report of a database holding only its checks.
+            let own_dir = tempfile::tempdir().unwrap();
+            let own: Vec<Check> = checks
+                .iter()
+                .filter(|x| ACCOUNTS[x.account] == key.partner_code)
+                .cloned()
+                .collect();
+            let own_store = self::store(own_dir.path(), &own);
+            let apart = billing::compute_for(&own_store.conn, &codes, &window, pricing).unwrap();
+            prop_assert_eq!(&g.totals, &apart.totals);
+            prop_assert_eq!(&g.periods, &apart.periods);
+            let c = g.totals.counts;
+            counts.checks += c.checks;
+            counts.charged += c.charged;
+            counts.uncharged += c.uncharged;
+            counts.provisional += c.provisional;
+            counts.unknown_code += c.unknown_code;
+            counts.unresolved += c.unresolved;
+            amount += g.totals.amount.unwrap_or_default();
+            let n = checks.iter().filter(|x| ACCOUNTS[x.account] == key.partner_code).count();
+            if from.is_none() {
+                prop_assert_eq!(c.checks, n as i64);
+            }
+        }
+        prop_assert_eq!(counts, total.totals.counts);
+        if !accounts.is_empty() {
+            prop_assert_eq!(total.totals.amount, Some(amount));
+        }
+        // Periods and codes: each the sum of the groups' own.
+        for p in &total.periods {
+            let sum: Decimal = groups
+                .iter()
+                .flat_map(|g| g.periods.iter().filter(|q| q.period == p.period))
+                .filter_map(|q| q.amount)
+                .sum();
+            let charged: i64 = groups
+                .iter()
+                .flat_map(|g| g.periods.iter().filter(|q| q.period == p.period))
+                .map(|q| q.counts.charged)
+                .sum();
+            prop_assert_eq!(p.counts.charged, charged);
+            if accounts.len() > 1 {
+                prop_assert_eq!(p.amount, Some(sum));
+            }
+        }
+        if let Some(l) = &total.prices {
+            let tiers: Decimal = l.tiers.iter().map(|t| t.amount).sum();
+            prop_assert_eq!(tiers, l.unrounded);
+        }
+    }
+
+    #[test]
+    fn attacks_by_account_add_up_and_each_group_is_the_account_alone(
+        checks in prop::collection::vec(check(), 0..60),
+        (tz, from, date_by) in window_strategy(),
+        by in prop::sample::select(vec![Period::Day, Period::Week]),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path(), &checks);
+        let codes = CodeTable::shipped();
+        let keys: Vec<AccountKey> = partner_codes(&store.conn)
+            .unwrap()
+            .into_iter()
+            .map(|code| AccountKey { account: code.clone(), partner_code: code })
+            .collect();
+        let to = from.map(|_| "2026-10-31");
+        let window = Window::new(tz, by, from, to).unwrap().dated_by(date_by);
+        let opts = attacks::AttackOptions {
+            dimension: None,
+            top: 5,
+            rule: attacks::SpikeRule { factor: 2.0, min_count: 1, baseline_periods: 3 },
+        };
+        let a = attacks::compute_over(&store.conn, &codes, &window, &keys, &opts, true).unwrap();
+        let groups = a.accounts.clone().unwrap();
+        prop_assert_eq!(groups.iter().map(|g| g.resolved).sum::<i64>(), a.resolved);
+        prop_assert_eq!(groups.iter().map(|g| g.attacks).sum::<i64>(), a.attacks);
+        for p in &a.periods {
+            let of = |f: &dyn Fn(&attacks::PeriodRow) -> i64| -> i64 {
+                groups
+                    .iter()
+                    .flat_map(|g| g.periods.iter().filter(|q| q.period == p.period))
+                    .map(f)
+                    .sum()
+            };
+            prop_assert_eq!(of(&|q| q.resolved), p.resolved);
+            prop_assert_eq!(of(&|q| q.attacks), p.attacks);
+        }
+        for g in &groups {
+            let narrowed = window.clone().for_account(Some(g.key.partner_code.clone()));
+            let alone = attacks::compute(&store.conn, &codes, &narrowed, &opts).unwrap();
+            prop_assert_eq!((g.resolved, g.attacks), (alone.resolved, alone.attacks));
+            prop_assert_eq!(&g.periods, &alone.periods);
+            // ... and the report of a database holding only its checks.
+            let own_dir = tempfile::tempdir().unwrap();
+            let own: Vec<Check> = checks
+                .iter()
+                .filter(|x| ACCOUNTS[x.account] == g.key.partner_code)
+                .cloned()
+                .collect();
+            let own_store = self::store(own_dir.path(), &own);
+            let apart = attacks::compute(&own_store.conn, &codes, &window, &opts).unwrap();
+            prop_assert_eq!(&g.periods, &apart.periods);
+        }
+    }
+
+    #[test]
+    fn reconcile_of_one_account_adds_up_and_agrees_with_its_billing(
+        checks in prop::collection::vec(check(), 0..50),
+        lines in prop::collection::vec(line(), 0..50),
+        (tz, from, date_by) in window_strategy(),
+        account in 0..ACCOUNTS.len(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path(), &checks);
+        let codes = CodeTable::shipped();
+        let to = from.map(|_| "2026-10-31");
+        let code = ACCOUNTS[account].to_string();
+        let opts = ReconcileOptions {
+            statement: statement(dir.path(), &lines, checks.len()),
+            columns: StatementColumns::default(),
+            tz_name: tz.to_string(),
+            from: from.map(str::to_string),
+            to: to.map(str::to_string),
+            price: Some(Decimal::new(35, 3)),
+            prices: None,
+            boundary_hours: 6,
+            details: None,
+            raw_cells: false,
+            date_by,
+            account: Some(code.clone()),
+        };
+        let r = reconcile(&mut store.conn, &codes, &opts).unwrap();
+        let explained: i64 = r
+            .buckets
+            .values()
+            .filter(|b| !b.overlaps)
+            .map(|b| b.effect.unwrap_or(0) * b.count as i64)
+            .sum();
+        prop_assert_eq!(r.net_difference, explained, "{:?}", r.buckets);
+        prop_assert_eq!(r.net_difference, r.lines as i64 - r.our_charged);
+        // A line naming another account's check is not ours: unknown to us, never matched.
+        let matched = r.buckets.get("matched").map_or(0, |b| b.count);
+        let ours_named = lines
+            .iter()
+            .filter(|l| l.check.is_some_and(|i| {
+                !checks.is_empty() && ACCOUNTS[checks[i % checks.len()].account] == code
+            }))
+            .count() as u64;
+        prop_assert!(matched <= ours_named);
+        if let (Some(f), Some(t)) = (&r.period_from, &r.period_to) {
+            let window = Window::new(tz, Period::Day, Some(f), Some(t))
+                .unwrap()
+                .dated_by(date_by)
+                .for_account(Some(code.clone()));
+            let flat = billing::Pricing::Flat(Decimal::new(35, 3), "USD".into());
+            let b = billing::compute_for(&store.conn, &codes, &window, &flat).unwrap();
+            prop_assert_eq!(r.our_charged, b.totals.counts.charged);
+            prop_assert_eq!(r.our_amount, b.totals.amount);
         }
     }
 }

@@ -56,6 +56,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_accounts",
         include_str!("../../migrations/0009_accounts.sql"),
     ),
+    (
+        "0010_account_report_index",
+        include_str!("../../migrations/0010_account_report_index.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

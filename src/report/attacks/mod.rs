@@ -33,6 +33,8 @@ mod spikes;
 pub(crate) use spikes::*;
 mod layout;
 pub(crate) use layout::*;
+mod accounts;
+pub(crate) use accounts::{AccountAttacks, compute_over, document_by_account};
 #[cfg(test)]
 mod tests;
 
@@ -169,6 +171,12 @@ pub(crate) struct Attacks {
     pub by_dimension: Vec<DimensionRow>,
     pub repeated_faces: Vec<RepeatedFace>,
     pub scores: Vec<ScoreRow>,
+    /// The account `--account` narrowed the report to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<crate::report::accounts::AccountKey>,
+    /// Each account's own report (`--by-account`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<AccountAttacks>>,
 }
 
 fn share(part: i64, whole: i64) -> Option<f64> {
@@ -321,6 +329,8 @@ pub(crate) fn compute(
         by_dimension,
         repeated_faces: repeated_faces(conn, window)?,
         scores,
+        account: None,
+        accounts: None,
     })
 }
 
@@ -423,7 +433,7 @@ fn repeated_faces(
     conn: &rusqlite::Connection,
     window: &Window,
 ) -> Result<Vec<RepeatedFace>, ReportError> {
-    let (from, to) = window.bounds_ms();
+    let (from, to, account) = window.binds();
     let sql = format!(
         // Only digests the writer saw twice (migration 0004) are looked up, each through the
         // digest index: CROSS JOIN keeps that order, the small table outside.
@@ -435,7 +445,7 @@ fn repeated_faces(
     );
     let mut stmt = conn.prepare(&sql)?;
     let groups: Vec<(String, i64)> = stmt
-        .query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![from, to, account], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let mut ids = conn.prepare(
         "SELECT liveness_id, coalesce(event_time, fetched_at), code FROM checks

@@ -160,12 +160,13 @@ pub(super) fn scan_range(
     // attributes are selected only when a dimension is asked for.
     let sql = format!(
         "SELECT {}, status, code, score{}
-         FROM checks NOT INDEXED WHERE id BETWEEN ?1 AND ?2",
+         FROM checks NOT INDEXED WHERE id BETWEEN ?1 AND ?2 AND {}",
         window.date_by.time_sql(),
-        if dimension.is_some() { ", attrs" } else { "" }
+        if dimension.is_some() { ", attrs" } else { "" },
+        crate::check::account_sql(window.account.is_some())
     );
     let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params![low, high])?;
+    let mut rows = stmt.query(params![low, high, window.account])?;
     let mut part = Partial::default();
     while let Some(row) = rows.next()? {
         let time: Option<i64> = row.get(0)?;

@@ -78,10 +78,10 @@ fn a_scan_counts_exactly_the_checks_sql_puts_in_the_window() {
                 .conn
                 .query_row(
                     &format!(
-                        "SELECT count(*) FROM checks WHERE status = ?3 AND {}",
+                        "SELECT count(*) FROM checks WHERE status = ?4 AND {}",
                         window.sql()
                     ),
-                    params![lo, hi, status],
+                    params![lo, hi, None::<String>, status],
                     |r| r.get(0),
                 )
                 .unwrap()

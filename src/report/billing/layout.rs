@@ -7,7 +7,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{Billing, PeriodRow};
+use super::{Billing, ListSummary, PeriodRow, account_layout};
 use crate::report::render::{Chart, Document, Section, fraction};
 use crate::report::{MoneyScale, UNDATED, Window, percent};
 
@@ -32,8 +32,32 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
         .collect();
     let scale = MoneyScale::of(b.price, list_prices.iter());
     let scale = MoneyScale(scale.0.max(b.prices.as_ref().map_or(0, |l| l.scale)));
-    let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();
+    let mut sections = vec![
+        totals_section(b, with_price, scale),
+        periods_section(b, with_price, scale),
+        codes_section(b, with_price, scale),
+    ];
+    if let Some(l) = &b.prices {
+        sections.push(tiers_section(b, l, scale));
+    }
+    sections.extend(account_layout::sections(b, with_price, scale));
+    Document {
+        title: "liveaudit billing report".into(),
+        summary: summary_lines(b, window, scale),
+        sections,
+        charts: vec![chart(b)],
+        json: serde_json::to_value(b).unwrap_or_default(),
+        money: with_price.then(|| crate::report::xlsx::Money {
+            currency: b.currency.clone(),
+            scale: scale.0,
+        }),
+    }
+}
+
+/// The lines under the title: the window, undated checks, the prices and the account.
+fn summary_lines(b: &Billing, window: &Window, scale: MoneyScale) -> Vec<String> {
     let mut summary = vec![window.describe()];
+    summary.extend(account_layout::narrowed_line(b));
     summary.push(match b.basis.dated_by {
         "event" => format!(
             "{} checks have no event time: period {UNDATED}{}",
@@ -63,17 +87,26 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
         ));
     }
     if let Some(l) = &b.prices {
-        summary.push(format!(
-            "prices: {} ({}, rounded half-to-even at {} decimals {}); tiers count charged \
-             checks per calendar month",
-            l.source,
-            b.currency,
-            l.scale,
-            match l.rounding {
-                crate::prices::Rounding::Line => "on each check",
-                crate::prices::Rounding::Total => "on the total",
-            }
-        ));
+        summary.push(if l.tiers.iter().any(|t| t.account.is_some()) {
+            format!(
+                "prices: {} ({}); each account is priced on its own: its list, its tiers \
+                 counting its charged checks per calendar month, its total rounded by its \
+                 list's rule; the report's total is their sum",
+                l.source, b.currency
+            )
+        } else {
+            format!(
+                "prices: {} ({}, rounded half-to-even at {} decimals {}); tiers count charged \
+                 checks per calendar month",
+                l.source,
+                b.currency,
+                l.scale,
+                match l.rounding {
+                    crate::prices::Rounding::Line => "on each check",
+                    crate::prices::Rounding::Total => "on the total",
+                }
+            )
+        });
         if l.unpriced > 0 {
             summary.push(format!(
                 "{} charged checks have no price in the list (undated, or before its first \
@@ -83,7 +116,12 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
         }
     }
     summary.push(CLASSES_DOC.into());
+    summary
+}
 
+/// The totals: one row per class, and the amount.
+fn totals_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section {
+    let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();
     let t = &b.totals.counts;
     let tidy_headers = ["class", "checks", "share", "amount"];
     let mut totals = Section::new("Totals", &["", "checks", "share"])
@@ -149,7 +187,12 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
                 .into(),
         );
     }
+    totals
+}
 
+/// One row per period.
+fn periods_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section {
+    let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();
     let mut headers = vec![
         "period",
         "checks",
@@ -181,7 +224,12 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
         }
         periods.row(row);
     }
+    periods
+}
 
+/// One row per code.
+fn codes_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section {
+    let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();
     let mut headers = vec!["code", "message", "category", "charged", "count"];
     if with_price {
         headers.push("amount");
@@ -202,39 +250,55 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
         }
         codes.row(row);
     }
+    codes
+}
 
-    let mut sections = vec![totals, periods, codes];
-    if let Some(l) = &b.prices {
-        let mut tiers = Section::new(
-            "Per tier",
-            &["month", "price_from", "rate", "price", "checks", "amount"],
-        )
+/// One row per month, price period and rate (per account, when priced account by account).
+fn tiers_section(b: &Billing, l: &ListSummary, scale: MoneyScale) -> Section {
+    let per_account = l.tiers.iter().any(|t| t.account.is_some());
+    let mut headers = vec!["month", "price_from", "rate", "price", "checks", "amount"];
+    if per_account {
+        headers.insert(0, "account");
+    }
+    let mut tiers = Section::new("Per tier", &headers)
         .keyed("tiers")
         .with_money(&["price", "amount"]);
-        for r in &l.tiers {
-            tiers.row(vec![
-                r.month.clone(),
-                r.price_from.clone(),
-                r.rate.clone(),
-                scale.show(r.price),
-                r.checks.to_string(),
-                scale.show(r.amount),
-            ]);
+    for r in &l.tiers {
+        let mut row = vec![
+            r.month.clone(),
+            r.price_from.clone(),
+            r.rate.clone(),
+            scale.show(r.price),
+            r.checks.to_string(),
+            scale.show(r.amount),
+        ];
+        if per_account {
+            row.insert(0, r.account.clone().unwrap_or_default());
         }
-        if l.rounding == crate::prices::Rounding::Total
-            && l.unrounded != b.totals.amount.unwrap_or_default()
-        {
-            tiers.notes.push(format!(
-                "The lines add up to {} exactly; the total is rounded to {}.",
-                l.unrounded.normalize(),
-                show(b.totals.amount)
-            ));
-        }
-        sections.push(tiers);
+        tiers.row(row);
     }
+    let total = b.totals.amount.unwrap_or_default();
+    if l.rounding == crate::prices::Rounding::Total && l.unrounded != total {
+        tiers.notes.push(format!(
+            "The lines add up to {} exactly; the total is rounded to {}.",
+            l.unrounded.normalize(),
+            scale.show(total)
+        ));
+    }
+    if per_account {
+        tiers.notes.push(
+            "Tiers count per account: each account's checks are priced by its own list and \
+             monthly count."
+                .into(),
+        );
+    }
+    tiers
+}
 
+/// Charged vs uncharged per dated period.
+fn chart(b: &Billing) -> Chart {
     let dated: Vec<&PeriodRow> = b.periods.iter().filter(|p| p.period != UNDATED).collect();
-    let chart = Chart {
+    Chart {
         title: "Charged vs uncharged per period".into(),
         labels: dated.iter().map(|p| p.period.clone()).collect(),
         series: vec![
@@ -259,16 +323,5 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
                 "#bbbbbb",
             ),
         ],
-    };
-    Document {
-        title: "liveaudit billing report".into(),
-        summary,
-        sections,
-        charts: vec![chart],
-        json: serde_json::to_value(b).unwrap_or_default(),
-        money: with_price.then(|| crate::report::xlsx::Money {
-            currency: b.currency.clone(),
-            scale: scale.0,
-        }),
     }
 }

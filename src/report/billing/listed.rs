@@ -80,6 +80,7 @@ pub(super) fn price_list(
     let tiers = rates
         .into_iter()
         .map(|((month, period, rate), (price, checks, amount))| RateRow {
+            account: None,
             month,
             price_from: list.periods[period].from.to_string(),
             rate: list.rate_label(period, rate),

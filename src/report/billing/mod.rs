@@ -18,10 +18,18 @@
 //! code order (the totals, periods and tiers do not depend on it).
 //!
 //! This file holds the report's structs and the counting; `listed.rs` prices charged checks
-//! with a price list, `layout.rs` lays the report out for people.
+//! with a price list, `accounts.rs` prices a report over several accounts account by account
+//! (tiers count per account) and groups it `--by-account`, `layout.rs` and `account_layout.rs`
+//! lay the report out for people.
 
+mod account_layout;
+mod accounts;
 mod layout;
 mod listed;
+
+#[cfg(test)]
+pub(crate) use accounts::compute_for;
+pub(crate) use accounts::{AccountBilling, Pricing, compute_over};
 
 pub(crate) use layout::{CLASSES_DOC, document};
 use listed::{Listed, price_list};
@@ -142,6 +150,12 @@ pub(crate) struct Billing {
     pub totals: Totals,
     pub periods: Vec<PeriodRow>,
     pub codes: Vec<CodeRow>,
+    /// The account `--account` narrowed the report to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<crate::report::accounts::AccountKey>,
+    /// Each account's own report (`--by-account`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<AccountBilling>>,
 }
 
 /// What a price list charged: its rule and one row per month, price period and rate.
@@ -161,6 +175,9 @@ pub(crate) struct ListSummary {
 /// Checks of one month charged at one rate of one price period.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct RateRow {
+    /// The account whose checks these are, in a report priced account by account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The calendar month in the report's zone (`2026-02`).
     pub month: String,
     /// The first day of the price period in force.
@@ -237,7 +254,8 @@ pub(crate) fn lead_in(
     let first = from.first_of_month().to_string();
     let before = from.yesterday().map_or(first.clone(), |d| d.to_string());
     let lead = Window::new(&window.tz_name, window.by, Some(&first), Some(&before))?
-        .dated_by(window.date_by);
+        .dated_by(window.date_by)
+        .for_account(window.account.clone());
     super::load_buckets(conn, &lead)
 }
 
@@ -341,6 +359,8 @@ fn compute_with(
         prices: listed.map(|l| l.summary),
         periods,
         codes: codes_rows,
+        account: None,
+        accounts: None,
     }
 }
 

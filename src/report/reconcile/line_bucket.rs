@@ -195,6 +195,7 @@ mod tests {
             details: None,
             raw_cells: false,
             date_by: DateBy::Event,
+            account: None,
         }
     }
 

@@ -12,12 +12,7 @@ pub(super) fn itemised(
     notes: &mut Vec<String>,
     columns: String,
 ) -> Result<Reconciliation, ReconcileError> {
-    conn.execute_batch(
-        "UPDATE temp.stmt SET cid = coalesce(
-             (SELECT id FROM checks WHERE checks.liveness_id = stmt.liveness_id),
-             (SELECT id FROM checks WHERE checks.sequence_id = stmt.sequence_id));
-         CREATE INDEX temp.stmt_by_cid ON stmt (cid);",
-    )?;
+    match_lines(conn, opts, notes)?;
     // The period compared: the flags, else the statement's own first and last day.
     let flags = Window::new(
         &opts.tz_name,
@@ -38,7 +33,8 @@ pub(super) fn itemised(
         from.map(|d| d.to_string()).as_deref(),
         to.map(|d| d.to_string()).as_deref(),
     )?
-    .dated_by(opts.date_by);
+    .dated_by(opts.date_by)
+    .for_account(opts.account.clone());
     let bounds = window.bounds_ms();
     let period_known = from.is_some() || to.is_some();
     let listed = match &opts.prices {
@@ -157,6 +153,42 @@ pub(super) fn itemised(
     })
 }
 
+/// Finds each line's check (by liveness id, else sequence id) among the checks of
+/// `opts.account` (all when `None`): under `--account`, a line naming another account's check
+/// is matched to nothing of ours, and a note counts such lines.
+fn match_lines(
+    conn: &Connection,
+    opts: &ReconcileOptions,
+    notes: &mut Vec<String>,
+) -> Result<(), ReconcileError> {
+    conn.execute(
+        &format!(
+            "UPDATE temp.stmt SET cid = coalesce(
+                 (SELECT id FROM checks WHERE checks.liveness_id = stmt.liveness_id AND {acc}),
+                 (SELECT id FROM checks WHERE checks.sequence_id = stmt.sequence_id AND {acc}))",
+            acc = crate::check::account_sql(opts.account.is_some())
+        ),
+        params![None::<i64>, None::<i64>, opts.account],
+    )?;
+    conn.execute_batch("CREATE INDEX temp.stmt_by_cid ON stmt (cid);")?;
+    if let Some(account) = &opts.account {
+        let others: i64 = conn.query_row(
+            "SELECT count(*) FROM temp.stmt s WHERE s.cid IS NULL AND (
+                 EXISTS (SELECT 1 FROM checks c WHERE c.liveness_id = s.liveness_id)
+                 OR EXISTS (SELECT 1 FROM checks c WHERE c.sequence_id = s.sequence_id))",
+            [],
+            |r| r.get(0),
+        )?;
+        if others > 0 {
+            notes.push(format!(
+                "{others} lines name checks recorded under another partner code than {account}: \
+                 they are unknown to this account (is the statement of another account?)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Our side of an itemised reconcile: counts every charged check dated in the period (as
 /// billing does) and sorts those no line of the period bills into `underbilled` or, when their
 /// line is dated just outside the period, `shifted_out`. With no period known, only the checks
@@ -180,13 +212,16 @@ pub(super) fn our_side(
         window.sql()
     } else {
         // No period: only the checks the lines name (each once) are compared.
-        "?1 IS NULL AND ?2 IS NULL AND EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id)".into()
+        format!(
+            "?1 IS NULL AND ?2 IS NULL AND {} AND EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id)",
+            crate::check::account_sql(opts.account.is_some())
+        )
     };
     let (our_charged, our_amount) = match listed {
         None => {
             let n: i64 = conn.query_row(
                 &format!("SELECT count(*) FROM checks c WHERE {charged_sql} AND {in_window}"),
-                params![bounds.0, bounds.1],
+                params![bounds.0, bounds.1, opts.account],
                 |r| r.get(0),
             )?;
             (n, opts.price.map(|p| p * Decimal::from(n)))
@@ -196,7 +231,7 @@ pub(super) fn our_side(
                 "SELECT p.p_unit FROM checks c LEFT JOIN temp.priced p ON p.cid = c.id
                  WHERE {charged_sql} AND {in_window}"
             ))?;
-            let mut rows = stmt.query(params![bounds.0, bounds.1])?;
+            let mut rows = stmt.query(params![bounds.0, bounds.1, opts.account])?;
             let (mut n, mut sum, mut unpriced) = (0i64, Decimal::ZERO, 0i64);
             while let Some(r) = rows.next()? {
                 n += 1;
@@ -221,14 +256,14 @@ pub(super) fn our_side(
     let mut stmt = conn.prepare(&format!(
         "SELECT c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
                 (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = c.id AND NOT o.inp
-                    AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3),
+                    AND o.time >= ?1 - ?4 AND o.time < ?2 + ?4),
                 c.id
          FROM checks c
          WHERE {charged_sql} AND {in_window}
            AND NOT EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id AND s.inp)
          ORDER BY coalesce(c.event_time, c.fetched_at), c.liveness_id"
     ))?;
-    let mut rows = stmt.query(params![bounds.0, bounds.1, near])?;
+    let mut rows = stmt.query(params![bounds.0, bounds.1, opts.account, near])?;
     let mut shift_times =
         conn.prepare("SELECT time, code, amount FROM temp.stmt WHERE line = ?1")?;
     while let Some(r) = rows.next()? {
@@ -283,10 +318,11 @@ pub(super) fn our_side(
     let undated_charged: i64 = if window.bounded() {
         conn.query_row(
             &format!(
-                "SELECT count(*) FROM checks c WHERE {charged_sql} AND {} IS NULL",
-                opts.date_by.time_sql()
+                "SELECT count(*) FROM checks c WHERE {charged_sql} AND {} IS NULL AND {}",
+                opts.date_by.time_sql(),
+                crate::check::account_sql(opts.account.is_some())
             ),
-            [],
+            params![None::<i64>, None::<i64>, opts.account],
             |r| r.get(0),
         )?
     } else {

@@ -292,6 +292,8 @@ pub(crate) struct ReconcileOptions {
     pub raw_cells: bool,
     /// Which time dates our checks (as in the reports).
     pub date_by: DateBy,
+    /// The partner code whose checks the statement is matched against (all when `None`).
+    pub account: Option<String>,
 }
 
 struct DetailSink {
@@ -494,11 +496,12 @@ impl ListPrices<'_> {
             let mut stmt = tx.prepare(&format!(
                 "SELECT id, {t}, code FROM checks
                  WHERE {} AND {t} IS NOT NULL AND (?1 IS NULL OR {t} >= ?1)
-                   AND (?2 IS NULL OR {t} < ?2)
+                   AND (?2 IS NULL OR {t} < ?2) AND {}
                  ORDER BY {t}, liveness_id",
-                crate::check::charged_sql(codes, "")
+                crate::check::charged_sql(codes, ""),
+                crate::check::account_sql(opts.account.is_some())
             ))?;
-            let mut rows = stmt.query(params![first, end])?;
+            let mut rows = stmt.query(params![first, end, opts.account])?;
             let mut pricer = Pricer::new(list, zone.clone());
             while let Some(r) = rows.next()? {
                 let (id, time, code): (i64, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);

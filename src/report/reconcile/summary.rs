@@ -28,7 +28,8 @@ pub(super) fn summary(
     }
     let by = if monthly { Period::Month } else { Period::Day };
     let window = Window::new(&opts.tz_name, by, opts.from.as_deref(), opts.to.as_deref())?
-        .dated_by(opts.date_by);
+        .dated_by(opts.date_by)
+        .for_account(opts.account.clone());
     let buckets = load_buckets(conn, &window)?;
     let mut ours: BTreeMap<String, i64> = BTreeMap::new();
     for b in &buckets {
