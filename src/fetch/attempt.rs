@@ -1,7 +1,23 @@
 //! One id: its attempts until a final answer (or a reason to stop), the rows they leave in the
 //! attempts log, and the face image when asked for.
 
+use std::future::Future;
+
 use super::*;
+use crate::td::client::Attempt;
+
+/// The loop's one contact with the vendor: send one request for this id and give back what
+/// came of it (the vendor's answer, classified, or the transport failure). Nothing here
+/// retries or waits; that is the loop's business. [`VendorClient`] is the real one.
+pub(super) trait AskVendor: Send + Sync + 'static {
+    fn ask(&self, id: &str, codes: &CodeTable) -> impl Future<Output = Attempt> + Send;
+}
+
+impl AskVendor for VendorClient {
+    fn ask(&self, id: &str, codes: &CodeTable) -> impl Future<Output = Attempt> + Send {
+        self.fetch_result(id, codes)
+    }
+}
 
 /// How one id's round of attempts ended. The attempt that ended it rides along with the
 /// ending when it has not been written yet, so a one-request id costs one write, and its
@@ -16,7 +32,7 @@ pub(super) enum Ending {
 /// Asks the vendor for one id, then records how the round ended with the number of attempts
 /// it took (retried attempts are written as they happen; the one that ended the round is
 /// written with the ending).
-pub(super) async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch) {
+pub(super) async fn fetch_one<V: AskVendor>(ctx: &Ctx<V>, ToFetch { check, liveness_id }: ToFetch) {
     let mut attempts = 0;
     let ending = attempt_until_final(ctx, &liveness_id, &mut attempts).await;
     let op = match ending {
@@ -53,7 +69,11 @@ pub(super) async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch
 }
 
 /// The attempt loop of one id: until a final answer, retries run out, or the run stops.
-pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending {
+pub(super) async fn attempt_until_final<V: AskVendor>(
+    ctx: &Ctx<V>,
+    id: &str,
+    attempts: &mut i64,
+) -> Ending {
     let mut delays = ctx.retry.delays();
     let mut internal: Option<ResultAnswer> = None;
     loop {
@@ -70,7 +90,7 @@ pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64)
             return stopped(internal);
         };
         let attempt = tokio::select! {
-            a = ctx.client.fetch_result(id, &ctx.codes) => a,
+            a = ctx.client.ask(id, &ctx.codes) => a,
             _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => {
                 return stopped(internal);
             }
@@ -171,11 +191,7 @@ pub(super) fn dropped_note(fields: &[&str]) -> String {
     )
 }
 
-pub(super) fn attempt_row(
-    id: &str,
-    sent_at_ms: i64,
-    attempt: &crate::td::client::Attempt,
-) -> AttemptRow {
+pub(super) fn attempt_row(id: &str, sent_at_ms: i64, attempt: &Attempt) -> AttemptRow {
     let (outcome, code, sequence_id, detail) = match &attempt.verdict {
         Verdict::Final(a) => (
             "final".to_string(),
@@ -217,7 +233,11 @@ pub(super) fn attempt_row(
 
 /// Saves the face when `--save-images` asks for it. A failure is the id's failure; a full or
 /// read-only disk also stops the run, since every later image would fail the same way.
-pub(super) async fn save_face(ctx: &Ctx, id: &str, answer: &ResultAnswer) -> Result<(), String> {
+pub(super) async fn save_face<V>(
+    ctx: &Ctx<V>,
+    id: &str,
+    answer: &ResultAnswer,
+) -> Result<(), String> {
     let (Some(dir), Some(bytes)) = (
         &ctx.save_images,
         answer.face.as_ref().and_then(|f| f.bytes.as_ref()),
@@ -248,8 +268,8 @@ pub(super) async fn save_face(ctx: &Ctx, id: &str, answer: &ResultAnswer) -> Res
 }
 
 /// Counts a resolved answer and builds its write.
-pub(super) fn resolved_op(
-    ctx: &Ctx,
+pub(super) fn resolved_op<V>(
+    ctx: &Ctx<V>,
     check: i64,
     answer: ResultAnswer,
     attempts: i64,
@@ -279,3 +299,6 @@ pub(super) fn resolved_op(
         last_attempt,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -158,8 +158,8 @@ impl FetchReport {
     }
 }
 
-struct Ctx {
-    client: VendorClient,
+struct Ctx<V = VendorClient> {
+    client: V,
     codes: CodeTable,
     pace: Pace,
     retry: RetryPolicy,
@@ -175,7 +175,7 @@ struct Ctx {
     failures_explained: Mutex<std::collections::HashSet<&'static str>>,
 }
 
-impl Ctx {
+impl<V> Ctx<V> {
     /// Records the first stop cause and cancels the run.
     fn stop(&self, cause: StopCause) {
         let mut stop = self.stop.lock().unwrap_or_else(|p| p.into_inner());
