@@ -16,11 +16,11 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::td::codes::CodeTable;
+use crate::codes::CodeTable;
 
 /// The vendor's "internal error" code: retried within a run, stored if it persists, not billed,
 /// and asked again by the next run.
-pub const INTERNAL_ERROR: i64 = 11350;
+pub(crate) const INTERNAL_ERROR: i64 = 11350;
 
 /// Where a check stands with the vendor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

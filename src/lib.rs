@@ -10,6 +10,7 @@
 
 pub(crate) mod check;
 pub mod cli;
+pub mod codes;
 #[warn(missing_docs)]
 pub mod commands;
 pub(crate) mod config;

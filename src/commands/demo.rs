@@ -17,6 +17,7 @@ use super::fetch::{fetch_failure, fetch_status};
 use super::reconcile::reconcile_document;
 use super::report::{attacks_document, billing_document, report_context};
 use crate::cli::{Cli, Command, DemoArgs, GlobalArgs, ReportCommand};
+use crate::codes::CodeTable;
 use crate::config::{Secret, VendorSettings};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
@@ -27,7 +28,6 @@ use crate::input::{InputOptions, Source};
 use crate::mock::{FaultKind, MockOptions, MockServer};
 use crate::report::render::{Format, render};
 use crate::td::client::ClientOptions;
-use crate::td::codes::CodeTable;
 
 /// The sample id list and statement, built in for runs outside the source tree.
 const BUILT_IN_SAMPLE: &str = include_str!("../../sample_data/checks.csv");

@@ -15,10 +15,10 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs, LogFormat, ReportCommand, VendorArgs};
+use crate::codes::CodeTable;
 use crate::config::{FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
-use crate::td::codes::CodeTable;
 
 pub(crate) mod codes;
 pub(crate) mod demo;

@@ -13,9 +13,9 @@ use rust_decimal::Decimal;
 use super::reconcile::{ReconcileOptions, reconcile};
 use super::{DateBy, Period, Window, billing, load_buckets, undated_outside};
 use crate::check::{INTERNAL_ERROR, Status, Status::Done};
+use crate::codes::CodeTable;
 use crate::statement::StatementColumns;
 use crate::store::{OpenMode, Store};
-use crate::td::codes::CodeTable;
 
 /// 2026-09-28T00:00Z: checks and lines fall from here over about five weeks.
 const START_MS: i64 = 1_790_553_600_000;

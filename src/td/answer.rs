@@ -28,7 +28,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
-use super::codes::{Category, CodeTable, INTERNAL_ERROR};
+use crate::check::INTERNAL_ERROR;
+use crate::codes::{Category, CodeTable};
 
 /// A parsed answer of the retrieve-result endpoint.
 #[derive(Debug, Clone, PartialEq)]

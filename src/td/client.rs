@@ -19,7 +19,7 @@ use super::answer::{
     Fault, LicenseAnswer, Retryable, StopReason, Verdict, classify_response, parse_license,
     parse_retry_after, snippet,
 };
-use super::codes::CodeTable;
+use crate::codes::CodeTable;
 use crate::config::VendorSettings;
 
 /// Timeouts and limits of the HTTP client.
@@ -219,7 +219,7 @@ impl VendorClient {
         let codes = CodeTable::shipped();
         match codes.category(answer.code) {
             _ if answer.code == 200 => Ok(answer),
-            super::codes::Category::Account => Err(VendorError::Stopped(StopReason::Account {
+            crate::codes::Category::Account => Err(VendorError::Stopped(StopReason::Account {
                 code: answer.code,
                 message: answer.message,
             })),

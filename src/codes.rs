@@ -5,6 +5,9 @@
 //! the account- and request-level codes of its sibling KYC APIs). A user file of the same columns
 //! adds codes or overrides shipped rows, because vendors add attack codes faster than releases.
 //! A code absent from the table is never guessed: it is `unknown`, and its charge is unknown.
+//!
+//! The table is the domain's, not the API client's: [`crate::check`] classifies checks with it
+//! and [`crate::td`] reads answers with it; this module depends on neither.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,7 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// The shipped table, verbatim from the specification.
-const SHIPPED: &str = include_str!("../../data/codes.csv");
+const SHIPPED: &str = include_str!("../data/codes.csv");
 
 /// How the fetcher and the reports treat a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -63,8 +66,6 @@ impl fmt::Display for Category {
         f.write_str(self.as_str())
     }
 }
-
-pub use crate::check::INTERNAL_ERROR;
 
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -243,6 +244,7 @@ impl CodeTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::INTERNAL_ERROR;
 
     #[test]
     fn shipped_table_matches_the_vendor_page() {
