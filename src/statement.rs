@@ -329,12 +329,12 @@ pub(crate) fn read(
     Ok(Ok((shape, malformed)))
 }
 
+/// A statement's decoded text and its delimiter byte.
+type Text = (Box<dyn std::io::Read>, u8);
+
 /// Opens a statement like an id list (gzip/zstd, UTF-8 or UTF-16 with a BOM, the delimiter
 /// detected): its text and delimiter, or `None` for an empty file. A workbook is refused.
-fn open_text(
-    path: &Path,
-    file: &str,
-) -> Result<Option<(Box<dyn std::io::Read>, u8)>, StatementError> {
+fn open_text(path: &Path, file: &str) -> Result<Option<Text>, StatementError> {
     use crate::input::detect::{Opened, open};
     use crate::input::{InputError, InputOptions, Source};
     let source = Source::File(path.to_path_buf());
