@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use super::*;
+use crate::td::answer::Retryable;
 use crate::td::client::Attempt;
 
 /// The loop's one contact with the vendor: send one request for this id and give back what
@@ -99,7 +100,7 @@ pub(super) async fn attempt_until_final<V: AskVendor>(
         ctx.pace.answered(attempt.latency);
         *attempts += 1;
         let row = attempt_row(id, grant.at_ms, &attempt);
-        let retry = match attempt.verdict {
+        let mut retry = match attempt.verdict {
             Verdict::Final(answer) => {
                 ctx.breaker.record_ok();
                 if !answer.dropped.is_empty() {
@@ -123,45 +124,22 @@ pub(super) async fn attempt_until_final<V: AskVendor>(
                 retry
             }
         };
-        if let Some(answer) = retry.answer {
+        if let Some(answer) = retry.answer.take() {
             Tally::add(&ctx.tally.internal_errors);
             internal = Some(answer);
         }
         if ctx.cancel.is_cancelled() {
             return stopped(internal);
         }
-        // A 429 that paused the run counts towards the breaker like an outage fault: a vendor
-        // that refuses every request for that long is not coming back during this run.
-        let refused = (retry.fault == Fault::RateLimited).then(|| {
-            let pause = ctx.retry.rate_limit_pause(retry.retry_after);
-            ctx.pace.refused(&grant, retry.retry_after, pause)
-        });
-        if retry.fault.is_outage() || refused == Some(true) {
-            if ctx.breaker.record_outage() {
-                ctx.stop(StopCause::Outage {
-                    count: ctx.breaker.threshold(),
-                    last: retry.fault.to_string(),
-                });
-                return stopped(internal);
+        let delay = match after_retry(ctx, &retry, &grant, &mut delays) {
+            Next::Wait(delay) => delay,
+            Next::Stop => return stopped(internal),
+            Next::GiveUp => {
+                return match internal {
+                    Some(answer) => Ending::Resolved(answer, None),
+                    None => Ending::Failed(retry.fault, None),
+                };
             }
-        } else if refused.is_none() {
-            ctx.breaker.record_ok();
-        }
-        let delay = if refused.is_some() {
-            // Not a retry used up: the shared pause is the wait, the breaker the bound.
-            Tally::add(&ctx.tally.rate_limited);
-            Some(Duration::ZERO)
-        } else {
-            if let Some(wait) = retry.retry_after {
-                ctx.pace.pause_for(wait.min(ctx.retry.retry_after_cap));
-            }
-            delays.next()
-        };
-        let Some(delay) = delay else {
-            return match internal {
-                Some(answer) => Ending::Resolved(answer, None),
-                None => Ending::Failed(retry.fault, None),
-            };
         };
         Tally::add(&ctx.tally.retries);
         // Both the request slot and the room in flight are free during the back-off.
@@ -172,6 +150,52 @@ pub(super) async fn attempt_until_final<V: AskVendor>(
             _ = tokio::time::sleep(delay) => {}
         }
     }
+}
+
+/// What the loop does after a retryable answer.
+enum Next {
+    /// Ask again after this wait (zero: the shared pause is the wait).
+    Wait(Duration),
+    /// Retries ran out.
+    GiveUp,
+    /// The breaker tripped: the run is stopping.
+    Stop,
+}
+
+/// Counts a retryable answer towards the breaker, sets the shared pause it asks for, and picks
+/// the wait before the next attempt: none of the back-off for a 429 that paused the run (the
+/// pause is the wait, the breaker the bound), else the next back-off delay, if any is left.
+fn after_retry<V>(
+    ctx: &Ctx<V>,
+    retry: &Retryable,
+    grant: &pace::Grant,
+    delays: &mut impl Iterator<Item = Duration>,
+) -> Next {
+    // A 429 that paused the run counts towards the breaker like an outage fault: a vendor
+    // that refuses every request for that long is not coming back during this run.
+    let refused = (retry.fault == Fault::RateLimited).then(|| {
+        let pause = ctx.retry.rate_limit_pause(retry.retry_after);
+        ctx.pace.refused(grant, retry.retry_after, pause)
+    });
+    if retry.fault.is_outage() || refused == Some(true) {
+        if ctx.breaker.record_outage() {
+            ctx.stop(StopCause::Outage {
+                count: ctx.breaker.threshold(),
+                last: retry.fault.to_string(),
+            });
+            return Next::Stop;
+        }
+    } else if refused.is_none() {
+        ctx.breaker.record_ok();
+    }
+    if refused.is_some() {
+        Tally::add(&ctx.tally.rate_limited);
+        return Next::Wait(Duration::ZERO);
+    }
+    if let Some(wait) = retry.retry_after {
+        ctx.pace.pause_for(wait.min(ctx.retry.retry_after_cap));
+    }
+    delays.next().map_or(Next::GiveUp, Next::Wait)
 }
 
 /// How a round ends when the run stops: an answer already received (11350, asked again next
