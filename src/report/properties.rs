@@ -69,7 +69,7 @@ fn line() -> impl Strategy<Value = Line> {
 }
 
 fn store(dir: &std::path::Path, checks: &[Check]) -> Store {
-    let store = Store::open(&dir.join("p.db"), OpenMode::ReadWrite).unwrap();
+    let store = Store::open(&dir.join("p.db"), OpenMode::CreateOrMigrate).unwrap();
     for (i, c) in checks.iter().enumerate() {
         store
             .conn

@@ -170,19 +170,22 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// Whether opening may create the database.
+/// Whether opening may create the database. Both modes bring an older liveaudit database up
+/// to the current schema (the migrations in [`MIGRATIONS`] not yet applied are applied) before
+/// anything reads or writes it; a file that is not liveaudit's is refused, never migrated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
-    /// Create if missing, migrate (fetch).
-    ReadWrite,
-    /// Must exist; still migrated so old databases can be read (reports, export).
-    Existing,
+    /// Create the database if it is missing, else migrate it (fetch).
+    CreateOrMigrate,
+    /// The database must exist (a missing or empty file is an error); it is migrated so
+    /// databases of older versions can be read (reports, export, purge).
+    MigrateExisting,
 }
 
 impl Store {
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store, StoreError> {
         refuse_uri(path)?;
-        if mode == OpenMode::Existing
+        if mode == OpenMode::MigrateExisting
             && std::fs::metadata(path).map_or(true, |m| m.is_file() && m.len() == 0)
         {
             // A file of zero bytes is what a fetch that failed before its first write leaves.
@@ -229,8 +232,8 @@ impl Store {
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(|e| self.classify(e))?;
         match (tables, mode) {
-            (0, OpenMode::ReadWrite) => Ok(()),
-            (0, OpenMode::Existing) => Err(StoreError::Missing {
+            (0, OpenMode::CreateOrMigrate) => Ok(()),
+            (0, OpenMode::MigrateExisting) => Err(StoreError::Missing {
                 path: self.path.clone(),
             }),
             _ => Err(StoreError::Foreign {

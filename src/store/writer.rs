@@ -100,7 +100,7 @@ pub fn spawn(
     db: &Path,
     run: i64,
 ) -> Result<(WriterHandle, JoinHandle<Result<WriterStats, StoreError>>), StoreError> {
-    let store = Store::open(db, OpenMode::Existing)?;
+    let store = Store::open(db, OpenMode::MigrateExisting)?;
     // Results update index pages all over the file (a check's bucket, its sequence id), so the
     // same pages are written again and again. Checkpointing every 10,000 pages (~40 MB of WAL)
     // instead of SQLite's 1,000 folds many of those writes into one. The page cache stays at
