@@ -145,3 +145,40 @@ fn a_foreign_sqlite_file_is_read_by_no_command_and_left_untouched() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert!(!dir.path().join("other.sqlite-wal").exists());
 }
+
+#[test]
+fn a_synced_marker_is_answered_only_once_what_came_before_it_is_committed() {
+    use writer::{AttemptRow, WriteOp};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let store = Store::open(&path, OpenMode::CreateOrMigrate).unwrap();
+    let run = store.begin_run(&["ids.csv".into()]).unwrap();
+    let (tx, writer) = writer::spawn(&path, run).unwrap();
+    let row = |n: i64| AttemptRow {
+        liveness_id: format!("L-{n}"),
+        sent_at_ms: n,
+        latency_ms: 1,
+        http_status: Some(503),
+        code: None,
+        sequence_id: None,
+        outcome: "retry:http_status".into(),
+        detail: None,
+    };
+    let committed = |store: &Store| -> i64 {
+        store
+            .conn
+            .query_row("SELECT count(*) FROM attempts", [], |r| r.get(0))
+            .unwrap()
+    };
+    for round in 1..=3 {
+        let (done, synced) = tokio::sync::oneshot::channel();
+        tx.blocking_send(WriteOp::Attempt(row(round))).unwrap();
+        tx.blocking_send(WriteOp::Synced(done)).unwrap();
+        synced.blocking_recv().unwrap();
+        // Another connection sees every row sent before the marker.
+        assert_eq!(committed(&store), round);
+    }
+    drop(tx);
+    let stats = writer.join().unwrap().unwrap();
+    assert_eq!(stats.attempts, 3);
+}
