@@ -37,6 +37,7 @@ pub enum Category {
 }
 
 impl Category {
+    /// The category as the code table file and every report spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Success => "success",
@@ -70,10 +71,13 @@ impl fmt::Display for Category {
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeInfo {
+    /// The result code as the vendor sends it.
     pub code: i64,
+    /// What the code means, as the vendor's page words it.
     pub message: String,
     /// `Some(true)` billed, `Some(false)` not billed, `None` unknown.
     pub charged: Option<bool>,
+    /// How the fetcher and the reports treat the code.
     pub category: Category,
     /// Attack family: `presentation`, `injection` or `challenge` (empty for non-attacks).
     pub family: Option<String>,

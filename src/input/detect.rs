@@ -106,11 +106,14 @@ pub enum Opened {
 /// The field delimiter of a text input and how it was chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delimiter {
+    /// The delimiter byte.
     pub byte: u8,
+    /// How it was chosen (given by the user, or detected and how), for the log.
     pub how: &'static str,
 }
 
 impl Delimiter {
+    /// The delimiter and how it was chosen, as the input log line shows it.
     pub fn describe(&self) -> String {
         let name = match self.byte {
             b'\t' => "tab".to_string(),

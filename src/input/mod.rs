@@ -42,11 +42,14 @@ const BAD_TIME_EXAMPLES: usize = 3;
 /// Where ids come from: a file (or FIFO, or `/dev/fd/N`), or standard input (`-`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
+    /// Standard input (`-`), read once as it streams.
     Stdin,
+    /// A file, FIFO or `/dev/fd/N`.
     File(PathBuf),
 }
 
 impl Source {
+    /// The source a command-line argument names: `-` is standard input, anything else a path.
     pub fn from_arg(arg: &Path) -> Source {
         if arg.as_os_str() == "-" {
             Source::Stdin
@@ -175,7 +178,10 @@ pub enum BadTimes {
 /// How to read the input.
 #[derive(Debug, Clone, Default)]
 pub struct InputOptions {
+    /// `--id-column`: the id column's header (exact text first, then the same name spelt
+    /// another way); found by the usual names when `None`.
     pub id_column: Option<String>,
+    /// `--time-column`: the event time column's header; found by the usual names when `None`.
     pub time_column: Option<String>,
     /// Zone for times written without an offset, and for workbook dates (UTC when `None`).
     pub zone: Option<TimeZone>,
@@ -183,6 +189,7 @@ pub struct InputOptions {
     pub delimiter: Option<u8>,
     /// strftime formats tried in order before the built-in time forms.
     pub time_formats: Vec<String>,
+    /// What an unreadable event time does (`--bad-times`).
     pub bad_times: BadTimes,
     /// The workbook sheet to read (the first when `None`).
     pub sheet: Option<String>,
@@ -201,7 +208,9 @@ impl InputOptions {
 /// One id read from the input, with what the reports need of its row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdRow {
+    /// The id, trimmed, checked against the id rules.
     pub liveness_id: String,
+    /// The row's event time (Unix ms), when it has one that could be read.
     pub event_time_ms: Option<i64>,
     /// The row's time could not be read and `--bad-times fetch-time` dates it by fetch time.
     pub dated_by_fetch: bool,
@@ -214,14 +223,21 @@ pub struct IdRow {
 /// What reading counted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct InputStats {
+    /// Sources read (files, FIFOs, standard input).
     pub files: usize,
+    /// Data rows read (header rows and blank lines excluded).
     pub rows: u64,
+    /// Rows with a non-blank id.
     pub ids: u64,
+    /// Rows whose id cell was blank: skipped.
     pub blank_ids: u64,
+    /// Rows with more or fewer fields than the header: read as far as they go.
     pub ragged_rows: u64,
+    /// Other fields that were not UTF-8, kept read as Latin-1.
     pub latin1_fields: u64,
     /// Rows equal to the header met again after it (concatenated exports): skipped.
     pub repeated_headers: u64,
+    /// Event times that could not be read.
     pub bad_times: u64,
     /// The first few unparsable times, as `file:line: "value"`.
     pub bad_time_examples: Vec<String>,

@@ -70,6 +70,7 @@ pub struct ShapeEvidence {
 }
 
 impl ShapeEvidence {
+    /// Takes note of one unreadable time's shape.
     pub fn observe(&mut self, text: &str) {
         let Some((a, b, _)) = numeric_date(text.trim()) else {
             return;

@@ -166,6 +166,7 @@ impl StoreError {
 
 /// An open, migrated database.
 pub struct Store {
+    /// The connection (WAL, `synchronous=NORMAL`, foreign keys on, a 10 s busy timeout).
     pub conn: Connection,
     path: PathBuf,
 }
@@ -183,6 +184,9 @@ pub enum OpenMode {
 }
 
 impl Store {
+    /// Opens (or, with [`OpenMode::CreateOrMigrate`], creates) the database at `path` and
+    /// migrates it. A SQLite URI, a file that is not liveaudit's and a database of a newer
+    /// liveaudit are refused before anything is written to them.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store, StoreError> {
         refuse_uri(path)?;
         if mode == OpenMode::MigrateExisting
@@ -215,6 +219,7 @@ impl Store {
         Ok(store)
     }
 
+    /// The database file, as it was given.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -375,14 +380,18 @@ impl Store {
 /// How many checks are in each state.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StatusCounts {
+    /// Done with a final code (11350 excluded).
     pub done: i64,
     /// Done, but the vendor kept answering 11350: asked again by the next run.
     pub internal_error: i64,
+    /// Retries ran out or the vendor refused the request: asked again by the next run.
     pub failed: i64,
+    /// Registered, not answered yet.
     pub pending: i64,
 }
 
 impl StatusCounts {
+    /// Checks the next fetch asks the vendor about: failed, pending or held at 11350.
     pub fn unresolved(&self) -> i64 {
         self.failed + self.pending + self.internal_error
     }
@@ -391,14 +400,23 @@ impl StatusCounts {
 /// What a finished run records about itself.
 #[derive(Debug, Default, Clone)]
 pub struct RunRecord {
+    /// How the run ended, one word (`done`, `incomplete`, `interrupted`, `stopped`, ...).
     pub outcome: String,
+    /// Why it stopped early, as the user was told.
     pub stop_reason: Option<String>,
+    /// Data rows read from the input (header rows and blank lines excluded).
     pub rows_read: i64,
+    /// Ids read (rows with a non-blank id).
     pub ids_read: i64,
+    /// Rows whose id cell was blank.
     pub blank_ids: i64,
+    /// Ids listed more than once (each registered once).
     pub duplicate_ids: i64,
+    /// Ids that needed the vendor when the run started.
     pub to_fetch: i64,
+    /// Ids that got a final answer in this run.
     pub resolved: i64,
+    /// Ids that failed in this run.
     pub failed: i64,
     /// The rate setting: `auto`, `0` (no limit) or requests per second.
     pub rate: Option<String>,
@@ -499,6 +517,7 @@ impl FetchLock {
         }
     }
 
+    /// The lock file beside the database.
     pub fn path(&self) -> &Path {
         &self.watch.path
     }

@@ -30,25 +30,38 @@ pub const MAX_BATCH: usize = 1024;
 /// One request sent to the vendor, for the attempts log.
 #[derive(Debug, Clone)]
 pub struct AttemptRow {
+    /// The id asked about.
     pub liveness_id: String,
+    /// When the request was granted to leave (Unix ms).
     pub sent_at_ms: i64,
+    /// From sending to the end of the answer (or the failure).
     pub latency_ms: i64,
+    /// The HTTP status; `None` when no answer came.
     pub http_status: Option<u16>,
+    /// The code the vendor answered, when it answered one.
     pub code: Option<i64>,
+    /// The vendor's sequence id, when it answered one.
     pub sequence_id: Option<String>,
     /// `final`, `retry:<kind>`, `give_up:<kind>` or `stop`.
     pub outcome: String,
+    /// The fault or stop reason of a retried, given-up or stopping attempt, or the fields
+    /// dropped from a kept answer; no URL, no key.
     pub detail: Option<String>,
 }
 
 /// The parts of an answer that are stored.
 #[derive(Debug, Clone)]
 pub struct StoredAnswer {
+    /// The result code.
     pub code: i64,
+    /// The vendor's message.
     pub message: String,
+    /// The liveness score, if the vendor sent one.
     pub score: Option<f64>,
+    /// The vendor's sequence id, if it sent one.
     pub sequence_id: Option<String>,
     pub image_sha256: Option<String>,
+    /// Length of the face image in bytes, if the answer carried one.
     pub image_bytes: Option<i64>,
 }
 
@@ -85,9 +98,13 @@ pub enum WriteOp {
 /// What the writer committed.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WriterStats {
+    /// Attempt rows inserted.
     pub attempts: u64,
+    /// Ids stored with a final answer.
     pub resolved: u64,
+    /// Ids marked failed.
     pub failed: u64,
+    /// Transactions committed.
     pub transactions: u64,
 }
 

@@ -34,10 +34,15 @@ use crate::codes::{Category, CodeTable};
 /// A parsed answer of the retrieve-result endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultAnswer {
+    /// The result code (sent as a number or a string).
     pub code: i64,
+    /// The vendor's message, scrubbed of the partner key.
     pub message: String,
+    /// The vendor's id of the check, the key its statements may bill by.
     pub sequence_id: Option<String>,
+    /// The liveness score, when the vendor sent a number.
     pub score: Option<f64>,
+    /// The best face captured, when the answer carried one.
     pub face: Option<FaceImage>,
     /// Secondary fields of an unexpected type, dropped (the answer itself is kept): their names.
     pub dropped: Vec<&'static str>,
@@ -49,6 +54,7 @@ pub struct ResultAnswer {
 pub struct FaceImage {
     /// Lower-case hex SHA-256 of the decoded bytes (of the raw text when it was not base64).
     pub sha256: String,
+    /// Length in bytes of the decoded image (of the raw text when it was not base64).
     pub len: usize,
     /// The decoded bytes; `None` when the text was not valid base64.
     pub bytes: Option<Vec<u8>>,
@@ -93,10 +99,15 @@ impl FaceImage {
 /// A parsed answer of the retrieve-license endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LicenseAnswer {
+    /// The result code; 200 means a license was issued.
     pub code: i64,
+    /// The vendor's message, scrubbed of the partner key.
     pub message: String,
+    /// The vendor's id of the request.
     pub sequence_id: Option<String>,
+    /// The license for the SDK, when one was issued.
     pub license: Option<String>,
+    /// When the license expires, as the vendor sends it (Unix seconds, e.g. 1715667188).
     pub expiry_timestamp: Option<i64>,
 }
 
@@ -354,7 +365,9 @@ pub enum Verdict {
 /// A fault worth another attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Retryable {
+    /// What went wrong with this attempt.
     pub fault: Fault,
+    /// The wait the vendor asked for (`Retry-After`), already capped; `None` if it asked none.
     pub retry_after: Option<Duration>,
     /// Set for 11350: the answer to store if the fault persists past the last attempt.
     pub answer: Option<ResultAnswer>,

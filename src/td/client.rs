@@ -75,8 +75,11 @@ pub enum VendorError {
 /// One attempt's outcome with what the attempts log records about it.
 #[derive(Debug)]
 pub struct Attempt {
+    /// What the fetcher does next with the id.
     pub verdict: Verdict,
+    /// The HTTP status; `None` when no answer came (timeout, refused connection, reset).
     pub http_status: Option<u16>,
+    /// From sending the request to the end of its body (or the failure).
     pub latency: Duration,
 }
 
@@ -106,6 +109,8 @@ impl std::fmt::Debug for VendorClient {
 }
 
 impl VendorClient {
+    /// A client for `settings`' account and endpoints. The partner key is registered with the
+    /// scrubber before any request, so no text this client hands out can carry it.
     pub fn new(settings: &VendorSettings, options: ClientOptions) -> Result<Self, VendorError> {
         let http = reqwest::Client::builder()
             .use_rustls_tls()
