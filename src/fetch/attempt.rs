@@ -35,9 +35,7 @@ pub(super) enum Ending {
 /// written with the ending).
 pub(super) async fn fetch_one<V: AskVendor>(ctx: &Ctx<V>, ToFetch { check, liveness_id }: ToFetch) {
     let mut attempts = 0;
-    // The request slot of the last attempt, kept until its answer is committed.
-    let mut slot = None;
-    let ending = attempt_until_final(ctx, &liveness_id, &mut attempts, &mut slot).await;
+    let ending = attempt_until_final(ctx, &liveness_id, &mut attempts).await;
     let op = match ending {
         Ending::Resolved(answer, last_attempt) => {
             match save_face(ctx, &liveness_id, &answer).await {
@@ -68,45 +66,24 @@ pub(super) async fn fetch_one<V: AskVendor>(ctx: &Ctx<V>, ToFetch { check, liven
         Ending::Stopped if attempts > 0 => WriteOp::Tried { check, attempts },
         Ending::Stopped => return,
     };
-    ctx.write_synced(op).await;
-    drop(slot);
-}
-
-impl<V> Ctx<V> {
-    /// Writes `op` and waits until the writer has committed it. `false`: the writer stopped
-    /// (the run is stopping).
-    async fn write_synced(&self, op: WriteOp) -> bool {
-        let (done, committed) = tokio::sync::oneshot::channel();
-        if !self.write(op).await || !self.write(WriteOp::Synced(done)).await {
-            return false;
-        }
-        if committed.await.is_err() {
-            // The writer failed before the commit: its error is collected when it is joined.
-            self.stop(StopCause::Storage("the database writer stopped".into()));
-            return false;
-        }
-        true
-    }
+    ctx.write(op).await;
 }
 
 /// The attempt loop of one id: until a final answer, retries run out, or the run stops.
-///
-/// A request slot is held from waiting for the pace until the attempt's row is committed (a
-/// back-off wait gives it back); the slot of the attempt that ends the round is left in `slot`
-/// for the caller to give back once the ending is committed.
-pub(super) async fn attempt_until_final<'c, V: AskVendor>(
-    ctx: &'c Ctx<V>,
+pub(super) async fn attempt_until_final<V: AskVendor>(
+    ctx: &Ctx<V>,
     id: &str,
     attempts: &mut i64,
-    slot: &mut Option<tokio::sync::SemaphorePermit<'c>>,
 ) -> Ending {
     let mut delays = ctx.retry.delays();
     let mut internal: Option<ResultAnswer> = None;
     loop {
-        *slot = tokio::select! {
+        // The slot is held from waiting for the pace to the attempt's write, and given back
+        // before a back-off wait.
+        let slot = tokio::select! {
             _ = ctx.cancel.cancelled() => return stopped(internal),
             slot = ctx.slots.acquire() => match slot {
-                Ok(slot) => Some(slot),
+                Ok(slot) => slot,
                 Err(_) => return stopped(internal),
             },
         };
@@ -136,12 +113,12 @@ pub(super) async fn attempt_until_final<'c, V: AskVendor>(
                 return Ending::Failed(fault, Some(row));
             }
             Verdict::Stop(reason) => {
-                ctx.write_synced(WriteOp::Attempt(row)).await;
+                ctx.write(WriteOp::Attempt(row)).await;
                 ctx.stop(StopCause::Vendor(reason));
                 return stopped(internal);
             }
             Verdict::Retry(retry) => {
-                if !ctx.write_synced(WriteOp::Attempt(row)).await {
+                if !ctx.write(WriteOp::Attempt(row)).await {
                     return stopped(internal);
                 }
                 retry
@@ -167,7 +144,7 @@ pub(super) async fn attempt_until_final<'c, V: AskVendor>(
         Tally::add(&ctx.tally.retries);
         // Both the request slot and the room in flight are free during the back-off.
         drop(grant);
-        *slot = None;
+        drop(slot);
         tokio::select! {
             _ = ctx.cancel.cancelled() => return stopped(internal),
             _ = tokio::time::sleep(delay) => {}

@@ -2,22 +2,20 @@
 //!
 //! Policy: one thread owns the write connection and is fed by a bounded channel. It takes
 //! whatever has queued up (at least one operation, at most [`MAX_BATCH`]) and commits it as one
-//! transaction: what arrives while a batch is being committed forms the next one, so batches grow
-//! under load and shrink to single rows when the vendor is slow. A fetch task sends
-//! [`WriteOp::Synced`] after its writes and keeps its request slot until the writer answers it,
-//! after the commit: a request and its answer hold a slot until both are on disk, so a killed
-//! process loses at most `--concurrency` answers (the requests in flight, or answered and not
-//! yet committed), however fast the vendor answers. A result and its id's state live in one row
-//! and change in one statement, with the id's attempt count (so an attempt costs one insert and
-//! no update); a result whose face digest another check already carries is recorded in
-//! `repeated_faces` in the same transaction. A write error (a full disk) ends the thread with
-//! the error; the fetcher sees the channel close (and its `Synced` unanswered) and stops.
+//! transaction, so batches grow under load and shrink to single rows when the vendor is slow:
+//! a killed process loses at most what was in flight. When results arrive together but only a
+//! few at a time, it waits [`LINGER`] once for more before committing (a commit costs as much
+//! as the rows in it), so a kill can also lose up to that long's results. A result and its
+//! id's state live in one row and change in one statement, with the id's attempt count (so an
+//! attempt costs one insert and no update); a result whose face digest another check already
+//! carries is recorded in `repeated_faces` in the same transaction. A write error (a full disk)
+//! ends the thread with the error; the fetcher sees the channel close and stops sending.
 
 use std::path::Path;
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, params};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::{OpenMode, Store, StoreError};
 use crate::check::Status;
@@ -26,6 +24,12 @@ use crate::check::Status;
 /// The queue in front of the writer holds two batches: enough to ride out a checkpoint, and
 /// small enough that memory stays flat whatever the number of ids.
 pub const MAX_BATCH: usize = 1024;
+
+/// How long a small batch (more than one operation, fewer than [`LINGER_BELOW`]) waits for more.
+/// Rule: results arriving close together share a commit (fewer fsyncs on a fast vendor); a
+/// single result (a slow or rate-limited vendor) is committed at once.
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+const LINGER_BELOW: usize = 256;
 
 /// One request sent to the vendor, for the attempts log.
 #[derive(Debug, Clone)]
@@ -90,9 +94,6 @@ pub enum WriteOp {
         check: i64,
         attempts: i64,
     },
-    /// Answered once every operation sent before it is committed (dropped unanswered if the
-    /// writer fails).
-    Synced(oneshot::Sender<()>),
 }
 
 /// What the writer committed.
@@ -145,17 +146,16 @@ fn run_writer(
     while let Some(op) = rx.blocking_recv() {
         batch.push(op);
         take_queued(&mut batch, &mut rx);
+        if batch.len() > 1 && batch.len() < LINGER_BELOW {
+            std::thread::sleep(LINGER);
+            take_queued(&mut batch, &mut rx);
+        }
         if let Err(e) = write_batch(&mut conn, run, &batch, &mut stats) {
             // Close the channel first, so senders fail fast instead of filling it.
             rx.close();
             return Err(e);
         }
-        for op in batch.drain(..) {
-            if let WriteOp::Synced(done) = op {
-                // A task that stopped waiting has nothing left to release.
-                let _ = done.send(());
-            }
-        }
+        batch.clear();
     }
     Ok(stats)
 }
@@ -262,7 +262,6 @@ fn write_batch(
                 WriteOp::Tried { check, attempts } => {
                     tried.execute(params![check, attempts])?;
                 }
-                WriteOp::Synced(_) => {}
             }
         }
     }

@@ -78,52 +78,12 @@ fn policy(max_retries: usize) -> RetryPolicy {
 
 struct Run {
     ctx: Ctx<Scripted>,
-    /// What the stand-in writer received, in order (`Synced` markers are answered, not kept).
-    log: Arc<Mutex<Vec<WriteOp>>>,
+    written: mpsc::Receiver<WriteOp>,
 }
 
 fn run_with(script: Vec<Attempt>, retry: RetryPolicy, breaker: u32) -> Run {
-    run_on(script, retry, breaker, 4, Duration::ZERO)
-}
-
-/// A run with `slots` request slots whose stand-in writer takes `commit` to commit.
-fn run_on(
-    script: Vec<Attempt>,
-    retry: RetryPolicy,
-    breaker: u32,
-    slots: usize,
-    commit: Duration,
-) -> Run {
-    let (writer, mut received) = mpsc::channel(64);
-    let log: Arc<Mutex<Vec<WriteOp>>> = Arc::default();
-    tokio::spawn({
-        let log = log.clone();
-        async move {
-            while let Some(op) = received.recv().await {
-                match op {
-                    WriteOp::Synced(done) => {
-                        tokio::time::sleep(commit).await;
-                        let _ = done.send(());
-                    }
-                    op => log.lock().unwrap().push(op),
-                }
-            }
-        }
-    });
-    Run {
-        ctx: ctx_on(script, retry, breaker, slots, writer),
-        log,
-    }
-}
-
-fn ctx_on(
-    script: Vec<Attempt>,
-    retry: RetryPolicy,
-    breaker: u32,
-    slots: usize,
-    writer: mpsc::Sender<WriteOp>,
-) -> Ctx<Scripted> {
-    Ctx {
+    let (writer, written) = mpsc::channel(64);
+    let ctx = Ctx {
         client: Scripted {
             script: Mutex::new(script.into()),
             asked_at: Mutex::default(),
@@ -135,23 +95,28 @@ fn ctx_on(
         writer,
         cancel: CancellationToken::new(),
         stop: Mutex::new(None),
-        slots: tokio::sync::Semaphore::new(slots),
+        slots: tokio::sync::Semaphore::new(4),
         tally: Arc::new(Tally::default()),
         save_images: None,
         failures_explained: Mutex::default(),
-    }
+    };
+    Run { ctx, written }
 }
 
 impl Run {
     async fn attempt(&self) -> (Ending, i64) {
         let mut attempts = 0;
-        let ending = attempt_until_final(&self.ctx, "L-1", &mut attempts, &mut None).await;
+        let ending = attempt_until_final(&self.ctx, "L-1", &mut attempts).await;
         (ending, attempts)
     }
 
-    /// Every operation the loop sent to the writer so far, in order.
+    /// Every operation the loop sent to the writer, in order.
     fn written(&mut self) -> Vec<WriteOp> {
-        std::mem::take(&mut *self.log.lock().unwrap())
+        let mut ops = Vec::new();
+        while let Ok(op) = self.written.try_recv() {
+            ops.push(op);
+        }
+        ops
     }
 
     fn stop(&self) -> Option<StopCause> {
@@ -416,68 +381,12 @@ async fn a_cancelled_run_sends_nothing_and_a_stop_during_back_off_keeps_the_1135
 
 #[tokio::test(start_paused = true)]
 async fn a_writer_gone_stops_the_run_at_the_next_retry() {
-    let (writer, received) = mpsc::channel(64);
-    drop(received);
-    let run = Run {
-        ctx: ctx_on(vec![http(503, "")], policy(3), 5, 4, writer),
-        log: Arc::default(),
-    };
+    let mut run = run_with(vec![http(503, "")], policy(3), 5);
+    run.written.close();
     let (ending, attempts) = run.attempt().await;
     assert!(matches!(ending, Ending::Stopped));
     assert_eq!(attempts, 1);
     assert!(matches!(run.stop(), Some(StopCause::Storage(_))));
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_writer_that_fails_before_the_commit_stops_the_run() {
-    // The writer takes the row, then ends without committing (a full disk).
-    let (writer, mut received) = mpsc::channel(64);
-    tokio::spawn(async move {
-        let _row = received.recv().await;
-        let _marker = received.recv().await;
-    });
-    let run = Run {
-        ctx: ctx_on(vec![http(503, "")], policy(3), 5, 4, writer),
-        log: Arc::default(),
-    };
-    let (ending, attempts) = run.attempt().await;
-    assert!(matches!(ending, Ending::Stopped));
-    assert_eq!(attempts, 1);
-    assert!(matches!(run.stop(), Some(StopCause::Storage(_))));
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_request_slot_is_held_until_its_answer_is_committed() {
-    // One slot, a writer that takes a second per commit: the second id's request waits for
-    // the first answer to be on disk, so a kill never loses more answers than there are slots.
-    let run = run_on(
-        vec![http(503, ""), code(200), code(200)],
-        policy(3),
-        5,
-        1,
-        Duration::from_secs(1),
-    );
-    let first = ToFetch {
-        check: 1,
-        liveness_id: "L-1".into(),
-    };
-    let second = ToFetch {
-        check: 2,
-        liveness_id: "L-2".into(),
-    };
-    let start = Instant::now();
-    tokio::join!(fetch_one(&run.ctx, first), async {
-        // Let the first id take the slot.
-        tokio::task::yield_now().await;
-        fetch_one(&run.ctx, second).await;
-    });
-    let asked: Vec<Duration> = run.ctx.client.asked().iter().map(|t| *t - start).collect();
-    assert_eq!(asked.len(), 3);
-    // L-1's 503 row is committed (1 s) before its slot is given back for the back-off; L-2
-    // takes the slot then, and the slot comes back after its result's commit (1 s more).
-    assert_eq!(asked[0], Duration::ZERO);
-    assert_eq!(asked[1], Duration::from_secs(1), "{asked:?}");
-    assert!(asked[2] >= Duration::from_secs(2), "{asked:?}");
 }
 
 #[tokio::test(start_paused = true)]
