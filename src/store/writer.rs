@@ -2,14 +2,20 @@
 //!
 //! Policy: one thread owns the write connection and is fed by a bounded channel. It takes
 //! whatever has queued up (at least one operation, at most [`MAX_BATCH`]) and commits it as one
-//! transaction, so batches grow under load and shrink to single rows when the vendor is slow:
-//! a killed process loses at most what was in flight. When results arrive together but only a
-//! few at a time, it waits [`LINGER`] once for more before committing (a commit costs as much
-//! as the rows in it), so a kill can also lose up to that long's results. A result and its
-//! id's state live in one row and change in one statement, with the id's attempt count (so an
-//! attempt costs one insert and no update); a result whose face digest another check already
-//! carries is recorded in `repeated_faces` in the same transaction. A write error (a full disk)
-//! ends the thread with the error; the fetcher sees the channel close and stops sending.
+//! transaction, so batches grow under load and shrink to single rows when the vendor is slow.
+//! When results arrive together but only a few at a time, it waits [`LINGER`] once for more
+//! before committing (a commit costs as much as the rows in it). A result and its id's state
+//! live in one row and change in one statement, with the id's attempt count (so an attempt
+//! costs one insert and no update); a result whose face digest another check already carries
+//! is recorded in `repeated_faces` in the same transaction. A write error (a full disk) ends the
+//! thread with the error; the fetcher sees the channel close and stops sending.
+//!
+//! What a killed process loses (and the next run asks again): the requests holding a request
+//! slot (at most `--concurrency`; a slot is given back once the answer is queued here), plus the
+//! answers queued or in the batch being committed: one writer cycle's worth ([`LINGER`] and
+//! one commit, at the rate answers arrive). Committed batches survive (WAL). Bounding the loss
+//! by `--concurrency` alone would hold every slot through a commit, which takes a large share
+//! of a fast run's throughput; slots stay short instead.
 
 use std::path::Path;
 use std::thread::JoinHandle;
