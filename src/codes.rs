@@ -89,19 +89,26 @@ pub struct CodeInfo {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodeTableError {
+    /// The file cannot be read.
     #[error("cannot read code table {path}: {source}")]
     Io {
+        /// The file, as the user named it.
         path: String,
+        /// Why it cannot be read.
         #[source]
         source: std::io::Error,
     },
+    /// A row is malformed; the whole file is refused rather than read in part.
     #[error(
         "{path}:{line}: {problem}; expected the columns code,message,charged,category,family \
          (charged: yes/no/unknown; category: success, attack, error, account, request_error, unknown)"
     )]
     Row {
+        /// The file, as the user named it.
         path: String,
+        /// The row's line in the file (1-based).
         line: u64,
+        /// What is wrong with the row.
         problem: String,
     },
 }

@@ -10,6 +10,7 @@
 
 pub(crate) mod check;
 pub mod cli;
+#[warn(missing_docs)]
 pub mod codes;
 #[warn(missing_docs)]
 pub mod commands;
@@ -27,12 +28,14 @@ pub(crate) mod metrics;
 #[warn(missing_docs)]
 pub mod mock;
 pub(crate) mod output;
+#[warn(missing_docs)]
 pub mod prices;
 pub(crate) mod report;
 pub(crate) mod run_summary;
 pub(crate) mod schedule;
 pub(crate) mod statement;
 pub mod store;
+#[warn(missing_docs)]
 pub mod td;
 #[warn(missing_docs)]
 pub mod text;

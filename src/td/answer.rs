@@ -114,6 +114,7 @@ pub struct LicenseAnswer {
 /// Why a body could not be read as the documented JSON.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParseError {
+    /// Not JSON, or JSON without a readable `code`: what the parser said.
     #[error("{0}")]
     NotJson(String),
     /// The body has the license API's fields (`license`, `expiry_timestamp`).
@@ -377,24 +378,46 @@ pub struct Retryable {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Fault {
+    /// An HTTP status that is not an answer: 408 and 5xx (retried), other 4xx (given up).
     #[error("HTTP {status}: {snippet}")]
-    Status { status: u16, snippet: String },
-    #[error("HTTP 429 rate limited")]
-    RateLimited,
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    #[error("could not connect: {0}")]
-    Connect(String),
-    #[error("connection failed: {0}")]
-    Transport(String),
-    #[error("HTTP {status}, body not the vendor's JSON ({detail}): {snippet}")]
-    Unparsable {
+    Status {
+        /// The HTTP status.
         status: u16,
-        detail: String,
+        /// The start of the body, printable and without the key.
         snippet: String,
     },
+    /// HTTP 429: the vendor asks us to slow down (a shared pause, not a retry used up).
+    #[error("HTTP 429 rate limited")]
+    RateLimited,
+    /// No complete answer within the client's deadline.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// No connection (refused, DNS, TLS): the reason, without the URL.
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// The connection broke during the exchange (reset, closed early): the reason, without the
+    /// URL.
+    #[error("connection failed: {0}")]
+    Transport(String),
+    /// A status that may carry an answer, with a body that is not the vendor's JSON.
+    #[error("HTTP {status}, body not the vendor's JSON ({detail}): {snippet}")]
+    Unparsable {
+        /// The HTTP status.
+        status: u16,
+        /// What was wrong with the body.
+        detail: String,
+        /// The start of the body, printable and without the key.
+        snippet: String,
+    },
+    /// A body above the client's cap: not read past it, and retried.
     #[error("HTTP {status}: answer larger than the {limit}-byte cap")]
-    TooLarge { status: u16, limit: usize },
+    TooLarge {
+        /// The HTTP status.
+        status: u16,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The vendor answered its internal error code: asked again.
     #[error("vendor code {} (internal error)", INTERNAL_ERROR)]
     Internal,
 }
@@ -432,20 +455,38 @@ impl Fault {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StopReason {
+    /// HTTP 401 or 403: the partner code or key is wrong for this endpoint.
     #[error(
         "the vendor refused the credentials (HTTP {status}); check the partner code and key \
          (TD_PARTNER_CODE, TD_PARTNER_KEY or --partner-key-file) and the endpoint's region"
     )]
-    CredentialsRefused { status: u16 },
+    CredentialsRefused {
+        /// 401 or 403.
+        status: u16,
+    },
+    /// An account-level code (service not purchased, suspended or expired, no balance, daily
+    /// volume reached, country not open).
     #[error(
         "the vendor stopped the account: code {code} ({message}); ids not yet fetched stay pending"
     )]
-    Account { code: i64, message: String },
+    Account {
+        /// The account-level code.
+        code: i64,
+        /// The vendor's message, scrubbed of the key.
+        message: String,
+    },
+    /// The endpoint is not the result API: a redirect, 404 or 405, or no URL at all.
     #[error(
         "the endpoint answered HTTP {status}{detail}; check --result-url / TD_RESULT_URL \
          (redirects are not followed: the partner key would travel to another address)"
     )]
-    Misconfigured { status: u16, detail: String },
+    Misconfigured {
+        /// The HTTP status (0 when no URL is configured).
+        status: u16,
+        /// What the answer showed, to append to the status (may be empty).
+        detail: String,
+    },
+    /// The URL answers like the license API.
     #[error(
         "this URL answers like the license API (its answer has license and expiry_timestamp); \
          set --result-url / TD_RESULT_URL to the result endpoint (.../liveness/result/v1); \

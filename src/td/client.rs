@@ -62,12 +62,21 @@ impl Default for ClientOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VendorError {
+    /// An answer that would stop a fetch (credentials, account, wrong endpoint).
     #[error("{0}")]
     Stopped(StopReason),
+    /// No usable answer.
     #[error("the vendor could not be reached or answered badly: {0}")]
     Fault(Fault),
+    /// A well-formed answer with a code other than success.
     #[error("the vendor answered code {code}: {message}")]
-    Code { code: i64, message: String },
+    Code {
+        /// The vendor's code.
+        code: i64,
+        /// The vendor's message, scrubbed of the key.
+        message: String,
+    },
+    /// The HTTP client could not be built (TLS setup): the reason.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
