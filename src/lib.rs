@@ -23,6 +23,7 @@ pub mod faces;
 #[warn(missing_docs)]
 pub mod failure;
 pub(crate) mod fetch;
+#[warn(missing_docs)]
 pub mod input;
 pub(crate) mod metrics;
 #[warn(missing_docs)]

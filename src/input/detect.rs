@@ -90,15 +90,20 @@ pub enum WorkbookKind {
 
 /// An input ready to read.
 pub enum Opened {
+    /// Text: decompressed, and UTF-16 decoded to UTF-8.
     Text {
+        /// The text, from its first byte.
         reader: Box<dyn Read>,
         /// What was found, e.g. "UTF-16LE text (BOM), gzip".
         form: String,
         /// The delimiter and how it was chosen.
         delimiter: Delimiter,
     },
+    /// A workbook, read by its path (a workbook needs random access).
     Workbook {
+        /// The workbook file.
         path: PathBuf,
+        /// Its container.
         kind: WorkbookKind,
     },
 }
