@@ -70,6 +70,7 @@ pub struct StoredAnswer {
     pub score: Option<f64>,
     /// The vendor's sequence id, if it sent one.
     pub sequence_id: Option<String>,
+    /// Hex SHA-256 of the face image, if the answer carried one.
     pub image_sha256: Option<String>,
     /// Length of the face image in bytes, if the answer carried one.
     pub image_bytes: Option<i64>,
@@ -78,26 +79,35 @@ pub struct StoredAnswer {
 /// A write the fetcher asks for.
 #[derive(Debug)]
 pub enum WriteOp {
+    /// A request that did not end its id's round (retried): logged at once.
     Attempt(AttemptRow),
-    /// The vendor gave a code: the id is done. `attempts`: requests this round took;
-    /// `last_attempt`: the request that gave the answer, when it was not logged already.
+    /// The vendor gave a code: the id is done.
     Resolved {
         /// The id's row in `checks`.
         check: i64,
+        /// What is stored of the answer.
         answer: StoredAnswer,
+        /// Requests this round took.
         attempts: i64,
+        /// The request that gave the answer, when it was not logged already.
         last_attempt: Option<AttemptRow>,
     },
     /// Retries ran out (or the answer cannot improve by asking again): the id is failed.
     Failed {
+        /// The id's row in `checks`.
         check: i64,
+        /// Why, as the last fault says it (kept in `last_error`).
         error: String,
+        /// Requests this round took.
         attempts: i64,
+        /// The request that ended the round, when it was not logged already.
         last_attempt: Option<AttemptRow>,
     },
     /// The run stopped during the id's round: only its attempt count changes.
     Tried {
+        /// The id's row in `checks`.
         check: i64,
+        /// Requests this round took.
         attempts: i64,
     },
 }
