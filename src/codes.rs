@@ -6,8 +6,9 @@
 //! adds codes or overrides shipped rows, because vendors add attack codes faster than releases.
 //! A code absent from the table is never guessed: it is `unknown`, and its charge is unknown.
 //!
-//! The table is the domain's, not the API client's: [`crate::check`] classifies checks with it
-//! and [`crate::td`] reads answers with it; this module depends on neither.
+//! The table is the domain's, not the API client's: the domain core (`check`) classifies checks
+//! with it and the API client ([`crate::td`]) reads answers with it; this module depends on
+//! neither.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,10 +1,12 @@
 //! liveaudit: audit TrustDecision face-liveness results.
 //!
-//! Data flows one way: [`input`] reads id lists, [`fetch`] asks the vendor through [`td`] (the TrustDecision API client) under the rate
-//! limit, [`store`] keeps every answer in SQLite, and [`report`] / [`export`] read it back. A
-//! report never calls the vendor; the fetcher never formats a table. [`commands`] turns the parsed
-//! command line ([`cli`], [`config`]) into these calls and an [`exit::ExitStatus`]. [`mock`] is
-//! the embedded stand-in vendor used by tests, the demo and benchmarks.
+//! Data flows one way: [`input`] reads id lists, `fetch` asks the vendor through [`td`] (the
+//! TrustDecision API client) under the rate limit, [`store`] keeps every answer in SQLite, and
+//! `report` / `export` read it back. A report never calls the vendor; the fetcher never formats
+//! a table. The domain core (`check`, with the code table [`codes`]) defines what a check is
+//! once. [`commands`] turns the parsed command line ([`cli`], `config`) into these calls and an
+//! [`exit::ExitStatus`]. [`mock`] is the embedded stand-in vendor used by tests, the demo and
+//! benchmarks.
 
 #![warn(unreachable_pub)]
 

@@ -3,11 +3,11 @@
 //!
 //! Policy: text rows are streamed through the `csv` crate with the delimiter [`super::detect`]
 //! chose; memory holds one record (capped at [`super::MAX_RECORD_BYTES`]) and the line breaks
-//! after it, never an index per line (the numbering is in [`lines`]). An id is refused (the run
+//! after it, never an index per line (the numbering is in `lines`). An id is refused (the run
 //! stops before sending) when it holds a control or invisible character, whitespace inside, or a
 //! delimiter character, when it is not UTF-8, longer than [`super::MAX_ID_BYTES`], a workbook number
 //! that lost digits or is not whole, an error cell, or spreadsheet damage in text
-//! ([`spreadsheet_damage`]; these character and damage rules are in [`id_rules`]). A quoted
+//! (`spreadsheet_damage`; these character and damage rules are in `id_rules`). A quoted
 //! field that swallowed whole rows (a broken quote) stops the run too. A row equal to the header
 //! is a repeated header (concatenated exports): skipped and counted. A headerless file's first
 //! row is a header only if it names a known id column.

@@ -1,5 +1,5 @@
 //! Reading the input's time column: the user's `--time-format`s (strftime, tried in order), then
-//! the built-in forms of [`crate::timestamp`].
+//! the built-in forms of `crate::timestamp`.
 //!
 //! Policy: a day/month order is never guessed. `26/10/2026` is read only through a format that
 //! says `%d/%m/%Y`; the suggestion offered for unreadable times names the order only when a

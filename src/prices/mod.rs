@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Policy (the one pricing rule every report uses):
-//! - Only checks [`crate::check::classify`] calls charged are priced; the list never decides
+//! - Only checks `crate::check::classify` calls charged are priced; the list never decides
 //!   what is billed.
 //! - A period is in force from its `from` date (00:00 in the report's zone) until the next
 //!   period's `from`. A check dated before the first period has no price: it is counted as

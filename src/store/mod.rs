@@ -220,7 +220,7 @@ pub struct Store {
 }
 
 /// Whether opening may create the database. Both modes bring an older liveaudit database up
-/// to the current schema (the migrations in [`MIGRATIONS`] not yet applied are applied) before
+/// to the current schema (every migration not yet applied is applied, in order) before
 /// anything reads or writes it; a file that is not liveaudit's is refused, never migrated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {

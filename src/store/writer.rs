@@ -31,7 +31,7 @@ use crate::check::Status;
 /// small enough that memory stays flat whatever the number of ids.
 pub const MAX_BATCH: usize = 1024;
 
-/// How long a small batch (more than one operation, fewer than [`LINGER_BELOW`]) waits for more.
+/// How long a small batch (more than one operation, fewer than `LINGER_BELOW`) waits for more.
 /// Rule: results arriving close together share a commit (fewer fsyncs on a fast vendor); a
 /// single result (a slow or rate-limited vendor) is committed at once.
 pub const LINGER: std::time::Duration = std::time::Duration::from_millis(2);

@@ -4,9 +4,9 @@
 //! sends, reads at most [`ClientOptions::max_body`] bytes (a body above [`SMALL_BODY`] first
 //! takes a share of [`ClientOptions::body_budget`], common to all requests, so memory stays
 //! bounded at any concurrency), and hands status and body to
-//! [`classify_response`](super::answer::classify_response). Redirects are never followed (a
+//! [`super::answer::classify_response`]. Redirects are never followed (a
 //! redirect would carry the partner key to another address). Every transport error passes
-//! through [`transport_fault`], the single point where reqwest's URL (which holds the key) is
+//! through `transport_fault`, the single point where reqwest's URL (which holds the key) is
 //! stripped and any remaining trace of the key is redacted; vendor bodies are scrubbed where
 //! they are parsed ([`super::answer`]).
 
