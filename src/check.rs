@@ -17,11 +17,11 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::td::codes::CodeTable;
+use crate::codes::CodeTable;
 
 /// The vendor's "internal error" code: retried within a run, stored if it persists, not billed,
 /// and asked again by the next run.
-pub const INTERNAL_ERROR: i64 = 11350;
+pub(crate) const INTERNAL_ERROR: i64 = 11350;
 
 /// The partner code of a check whose account was never recorded (fetched before liveaudit
 /// recorded accounts). A run under a known account that reads the same id again adopts it.

@@ -11,10 +11,10 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+use crate::codes::CodeTable;
 use crate::report::billing::{self, Counts};
 use crate::report::{ReportError, Window, load_buckets};
 use crate::store::{Store, StoreError};
-use crate::td::codes::CodeTable;
 
 /// What the metrics file says.
 #[derive(Debug, Clone, Default, PartialEq)]

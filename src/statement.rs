@@ -274,32 +274,12 @@ pub(crate) fn read(
     mut summary: impl FnMut(SummaryLine),
 ) -> Result<Result<(Shape, Vec<Malformed>), rusqlite::Error>, StatementError> {
     let file = path.display().to_string();
-    // Read like an id list: gzip/zstd, UTF-8 or UTF-16 with a BOM, the delimiter detected.
-    let source = crate::input::Source::File(path.to_path_buf());
-    let opened = crate::input::detect::open(&source, &file, &crate::input::InputOptions::default());
-    let (reader, delimiter) = match opened {
-        Ok(crate::input::detect::Opened::Text {
-            reader, delimiter, ..
-        }) => (reader, delimiter.byte),
-        Ok(crate::input::detect::Opened::Workbook { .. }) => {
-            return Err(StatementError::Workbook { file });
-        }
-        Err(crate::input::InputError::Empty { .. }) => {
-            // An empty file is a statement that bills nothing.
-            return Ok(Ok((
-                Shape::Itemised {
-                    columns: "empty statement".into(),
-                },
-                Vec::new(),
-            )));
-        }
-        Err(crate::input::InputError::Io { error, .. }) => {
-            return Err(StatementError::Io {
-                file,
-                source: error,
-            });
-        }
-        Err(e) => return Err(StatementError::Input(e)),
+    let Some((reader, delimiter)) = open_text(path, &file)? else {
+        // An empty file is a statement that bills nothing.
+        let shape = Shape::Itemised {
+            columns: "empty statement".into(),
+        };
+        return Ok(Ok((shape, Vec::new())));
     };
     let (mut rdr, lines) = crate::input::numbered_csv_with(reader, true, delimiter);
     let headers: Vec<String> = match rdr.byte_headers() {
@@ -315,54 +295,10 @@ pub(crate) fn read(
             });
         }
     };
-    let finder = Finder {
-        normalised: headers.iter().map(|h| norm(h)).collect(),
-        headers: &headers,
-        file: &file,
-    };
-    let id = finder.find(&columns.id, ID_NAMES)?;
-    let seq = finder.find(&columns.sequence, SEQ_NAMES)?;
-    let code = finder.find(&columns.code, CODE_NAMES)?;
-    let amount = finder.find(&columns.amount, AMOUNT_NAMES)?;
-    let count = finder.find(&columns.count, COUNT_NAMES)?;
-    let itemised = id.is_some() || seq.is_some();
-    let time = finder.find(&columns.time, TIME_NAMES)?;
-    let period = finder.find(&columns.period, PERIOD_NAMES)?;
-    let describe = |pairs: &[(&str, Option<usize>)]| {
-        pairs
-            .iter()
-            .filter_map(|(what, i)| i.map(|i| format!("{what} {:?}", headers[i])))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let shape = if itemised {
-        Shape::Itemised {
-            columns: describe(&[
-                ("liveness id", id),
-                ("sequence id", seq),
-                ("time", time),
-                ("code", code),
-                ("amount", amount),
-            ]),
-        }
-    } else if let (Some(_), Some(_)) = (count, period.or(time)) {
-        Shape::Summary {
-            columns: describe(&[
-                ("period", period.or(time)),
-                ("count", count),
-                ("amount", amount),
-            ]),
-        }
-    } else {
-        return Err(StatementError::Shape {
-            file,
-            headers: shown_headers(&headers),
-        });
-    };
+    let (layout, shape) = Layout::find(columns, &headers, &file)?;
 
     let mut malformed = Vec::new();
     let mut record = csv::ByteRecord::new();
-    let mut line_no;
     loop {
         match rdr.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -376,96 +312,216 @@ pub(crate) fn read(
                 break;
             }
         }
-        line_no = lines.of(&record);
+        let line = lines.of(&record);
         if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
-        let field = |i: Option<usize>| -> Option<String> {
-            let raw = record.get(i?)?;
-            let s = String::from_utf8_lossy(raw).trim().to_string();
-            (!s.is_empty()).then_some(s)
-        };
-        let mut bad = |problem: String| {
-            malformed.push(Malformed {
-                line: line_no,
-                problem,
-            });
-        };
-        let amount_value = match field(amount) {
-            Some(text) => match parse_amount(&text) {
-                Some(a) => Some(a),
-                None => {
-                    bad(format!(
-                        "amount {text:?} is not an amount (write 0.035 or 0,035; `1,234` could be \
-                         either and is not guessed)"
-                    ));
-                    continue;
+        match layout.line(&record, line, zone) {
+            Ok(Line::Item(one)) => {
+                if let Err(e) = item(one) {
+                    return Ok(Err(e));
                 }
-            },
-            None => None,
-        };
-        if itemised {
-            let (liveness_id, sequence_id) = (field(id), field(seq));
-            if liveness_id.is_none() && sequence_id.is_none() {
-                bad("no liveness id or sequence id".into());
-                continue;
             }
-            let time_ms = match field(time) {
-                Some(text) => match parse_instant_ms(&text, zone) {
-                    Some(ms) => Some(ms),
-                    None => {
-                        bad(format!("time {text:?} is not a date or time"));
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            let code_value = match field(code) {
-                Some(text) => match text.parse::<i64>() {
-                    Ok(c) => Some(c),
-                    Err(_) => {
-                        bad(format!("code {text:?} is not a number"));
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            if let Err(e) = item(Item {
-                line: line_no,
-                liveness_id,
-                sequence_id,
-                time_ms,
-                code: code_value,
-                amount: amount_value,
-            }) {
-                return Ok(Err(e));
-            }
-        } else {
-            let Some(period_text) = field(period.or(time)) else {
-                bad("no period".into());
-                continue;
-            };
-            let Some(period_key) = parse_period(&period_text, zone) else {
-                bad(format!("period {period_text:?} is not a date or YYYY-MM"));
-                continue;
-            };
-            let count_text = field(count).unwrap_or_default();
-            let Some(n) = parse_amount(&count_text)
-                .filter(|d| d.fract().is_zero() && !d.is_sign_negative())
-                .and_then(|d| i64::try_from(d).ok())
-            else {
-                bad(format!("count {count_text:?} is not a whole number"));
-                continue;
-            };
-            summary(SummaryLine {
-                line: line_no,
-                period: period_key,
-                count: n,
-                amount: amount_value,
-            });
+            Ok(Line::Summary(one)) => summary(one),
+            Err(problem) => malformed.push(Malformed { line, problem }),
         }
     }
     Ok(Ok((shape, malformed)))
+}
+
+/// A statement's decoded text and its delimiter byte.
+type Text = (Box<dyn std::io::Read>, u8);
+
+/// Opens a statement like an id list (gzip/zstd, UTF-8 or UTF-16 with a BOM, the delimiter
+/// detected): its text and delimiter, or `None` for an empty file. A workbook is refused.
+fn open_text(path: &Path, file: &str) -> Result<Option<Text>, StatementError> {
+    use crate::input::detect::{Opened, open};
+    use crate::input::{InputError, InputOptions, Source};
+    let source = Source::File(path.to_path_buf());
+    match open(&source, file, &InputOptions::default()) {
+        Ok(Opened::Text {
+            reader, delimiter, ..
+        }) => Ok(Some((reader, delimiter.byte))),
+        Ok(Opened::Workbook { .. }) => Err(StatementError::Workbook { file: file.into() }),
+        Err(InputError::Empty { .. }) => Ok(None),
+        Err(InputError::Io { error, .. }) => Err(StatementError::Io {
+            file: file.into(),
+            source: error,
+        }),
+        Err(e) => Err(StatementError::Input(e)),
+    }
+}
+
+/// Where each known column stands in a statement's header, and so the statement's shape: a
+/// liveness id or sequence id column makes it itemised; otherwise a count with a period (or a
+/// time) makes it a summary.
+struct Layout {
+    id: Option<usize>,
+    seq: Option<usize>,
+    time: Option<usize>,
+    code: Option<usize>,
+    amount: Option<usize>,
+    count: Option<usize>,
+    period: Option<usize>,
+    itemised: bool,
+}
+
+/// One readable line of a statement.
+enum Line {
+    Item(Item),
+    Summary(SummaryLine),
+}
+
+impl Layout {
+    /// Finds the columns (by flag, else by the usual names) and the shape they make.
+    fn find(
+        columns: &StatementColumns,
+        headers: &[String],
+        file: &str,
+    ) -> Result<(Layout, Shape), StatementError> {
+        let finder = Finder {
+            normalised: headers.iter().map(|h| norm(h)).collect(),
+            headers,
+            file,
+        };
+        let id = finder.find(&columns.id, ID_NAMES)?;
+        let seq = finder.find(&columns.sequence, SEQ_NAMES)?;
+        let layout = Layout {
+            id,
+            seq,
+            code: finder.find(&columns.code, CODE_NAMES)?,
+            amount: finder.find(&columns.amount, AMOUNT_NAMES)?,
+            count: finder.find(&columns.count, COUNT_NAMES)?,
+            itemised: id.is_some() || seq.is_some(),
+            time: finder.find(&columns.time, TIME_NAMES)?,
+            period: finder.find(&columns.period, PERIOD_NAMES)?,
+        };
+        let describe = |pairs: &[(&str, Option<usize>)]| {
+            pairs
+                .iter()
+                .filter_map(|(what, i)| i.map(|i| format!("{what} {:?}", headers[i])))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let shape = if layout.itemised {
+            Shape::Itemised {
+                columns: describe(&[
+                    ("liveness id", layout.id),
+                    ("sequence id", layout.seq),
+                    ("time", layout.time),
+                    ("code", layout.code),
+                    ("amount", layout.amount),
+                ]),
+            }
+        } else if let (Some(_), Some(_)) = (layout.count, layout.summary_period()) {
+            Shape::Summary {
+                columns: describe(&[
+                    ("period", layout.summary_period()),
+                    ("count", layout.count),
+                    ("amount", layout.amount),
+                ]),
+            }
+        } else {
+            return Err(StatementError::Shape {
+                file: file.into(),
+                headers: shown_headers(headers),
+            });
+        };
+        Ok((layout, shape))
+    }
+
+    /// A summary's period column: the period, else the time.
+    fn summary_period(&self) -> Option<usize> {
+        self.period.or(self.time)
+    }
+
+    /// Reads one non-blank line, or says what is wrong with it.
+    fn line(&self, record: &csv::ByteRecord, line: u64, zone: &TimeZone) -> Result<Line, String> {
+        let amount = match field(record, self.amount) {
+            Some(text) => Some(parse_amount(&text).ok_or_else(|| {
+                format!(
+                    "amount {text:?} is not an amount (write 0.035 or 0,035; `1,234` could be \
+                     either and is not guessed)"
+                )
+            })?),
+            None => None,
+        };
+        if self.itemised {
+            self.item(record, line, zone, amount).map(Line::Item)
+        } else {
+            self.summary(record, line, zone, amount).map(Line::Summary)
+        }
+    }
+
+    fn item(
+        &self,
+        record: &csv::ByteRecord,
+        line: u64,
+        zone: &TimeZone,
+        amount: Option<Decimal>,
+    ) -> Result<Item, String> {
+        let (liveness_id, sequence_id) = (field(record, self.id), field(record, self.seq));
+        if liveness_id.is_none() && sequence_id.is_none() {
+            return Err("no liveness id or sequence id".into());
+        }
+        let time_ms = match field(record, self.time) {
+            Some(text) => Some(
+                parse_instant_ms(&text, zone)
+                    .ok_or_else(|| format!("time {text:?} is not a date or time"))?,
+            ),
+            None => None,
+        };
+        let code = match field(record, self.code) {
+            Some(text) => Some(
+                text.parse::<i64>()
+                    .map_err(|_| format!("code {text:?} is not a number"))?,
+            ),
+            None => None,
+        };
+        Ok(Item {
+            line,
+            liveness_id,
+            sequence_id,
+            time_ms,
+            code,
+            amount,
+        })
+    }
+
+    fn summary(
+        &self,
+        record: &csv::ByteRecord,
+        line: u64,
+        zone: &TimeZone,
+        amount: Option<Decimal>,
+    ) -> Result<SummaryLine, String> {
+        let Some(period_text) = field(record, self.summary_period()) else {
+            return Err("no period".into());
+        };
+        let Some(period) = parse_period(&period_text, zone) else {
+            return Err(format!("period {period_text:?} is not a date or YYYY-MM"));
+        };
+        let count_text = field(record, self.count).unwrap_or_default();
+        let Some(count) = parse_amount(&count_text)
+            .filter(|d| d.fract().is_zero() && !d.is_sign_negative())
+            .and_then(|d| i64::try_from(d).ok())
+        else {
+            return Err(format!("count {count_text:?} is not a whole number"));
+        };
+        Ok(SummaryLine {
+            line,
+            period,
+            count,
+            amount,
+        })
+    }
+}
+
+/// A cell's text, trimmed; `None` when the column is absent or the cell is blank.
+fn field(record: &csv::ByteRecord, i: Option<usize>) -> Option<String> {
+    let raw = record.get(i?)?;
+    let s = String::from_utf8_lossy(raw).trim().to_string();
+    (!s.is_empty()).then_some(s)
 }
 
 #[cfg(test)]

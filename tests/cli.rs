@@ -813,7 +813,7 @@ fn billing_json_totals_add_up_to_what_was_fetched() {
     run.expect(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let t = &v["totals"];
-    let codes = liveaudit::td::codes::CodeTable::shipped();
+    let codes = liveaudit::codes::CodeTable::shipped();
     let (mut charged, mut uncharged, mut unknown) = (0, 0, 0);
     for i in 0..400 {
         match codes.charged(expected_code(&format!("lv-{i:08}"))) {

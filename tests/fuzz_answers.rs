@@ -2,8 +2,8 @@
 //! only an HTTP 200 with the result API's shape becomes a final answer, and nothing printed
 //! from them carries a control byte or the key.
 
+use liveaudit::codes::CodeTable;
 use liveaudit::td::answer::{Verdict, classify_response, parse_retry_after, snippet};
-use liveaudit::td::codes::CodeTable;
 use liveaudit::text;
 use proptest::prelude::*;
 

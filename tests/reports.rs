@@ -277,7 +277,7 @@ fn repeated_faces_are_found_across_runs_and_forgotten_by_purge() {
 
 #[test]
 fn dimension_top_n_folds_the_rest_into_other_and_counts_attacks_by_family() {
-    use liveaudit::td::codes::{Category, CodeTable};
+    use liveaudit::codes::{Category, CodeTable};
     let codes = CodeTable::shipped();
     let is_attack = |c| codes.category(c) == Category::Attack;
     let env = Env::plain();

@@ -7,6 +7,7 @@
 //! into the binary is used.
 
 use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -17,6 +18,7 @@ use super::fetch::{fetch_failure, fetch_status};
 use super::reconcile::reconcile_document;
 use super::report::{attacks_document, billing_document, report_context};
 use crate::cli::{Cli, Command, DemoArgs, GlobalArgs, ReportCommand};
+use crate::codes::CodeTable;
 use crate::config::{Secret, VendorSettings};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
@@ -27,7 +29,6 @@ use crate::input::{InputOptions, Source};
 use crate::mock::{FaultKind, MockOptions, MockServer};
 use crate::report::render::{Format, render};
 use crate::td::client::ClientOptions;
-use crate::td::codes::CodeTable;
 
 /// The sample id list and statement, built in for runs outside the source tree.
 const BUILT_IN_SAMPLE: &str = include_str!("../../sample_data/checks.csv");
@@ -47,25 +48,7 @@ fn say(global: &GlobalArgs, line: String) {
 
 pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatus, Failure> {
     let tmp = tempfile::tempdir().map_err(Failure::internal)?;
-    let (sample, statement) = if args.data.join("checks.csv").is_file() {
-        (
-            args.data.join("checks.csv"),
-            args.data.join("statement.csv"),
-        )
-    } else {
-        let ids = tmp.path().join("checks.csv");
-        let statement = tmp.path().join("statement.csv");
-        std::fs::write(&ids, BUILT_IN_SAMPLE).map_err(Failure::internal)?;
-        std::fs::write(&statement, BUILT_IN_STATEMENT).map_err(Failure::internal)?;
-        say(
-            global,
-            format!(
-                "{} not found; using the sample built into liveaudit",
-                args.data.display()
-            ),
-        );
-        (ids, statement)
-    };
+    let (sample, statement) = sample_files(global, &args, tmp.path())?;
     let db = match &args.keep_db {
         Some(p) => {
             if p.exists() {
@@ -79,6 +62,71 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatu
         None => tmp.path().join("demo.db"),
     };
 
+    let (mock, mock_opts) = start_mock().await?;
+    say(
+        global,
+        format!(
+            "demo: mock vendor on {} (20-80 ms latency, 2% injected faults); fetching {} at {DEMO_RATE}/s",
+            mock.addr(),
+            sample.display()
+        ),
+    );
+    let opts = fetch_options(global, &db, &sample, &mock, &mock_opts)?;
+    let report = crate::fetch::run(opts).await.map_err(fetch_failure)?;
+    let stats = mock.stats();
+    say(
+        global,
+        format!(
+            "demo: {} ids fetched with {} requests in {:.1}s ({} faults injected by the mock, {} rate-limited); {} failed, {} pending",
+            report.tally.resolved,
+            report.tally.requests,
+            report.elapsed.as_secs_f64(),
+            stats.faults.values().sum::<u64>(),
+            report.tally.rate_limited,
+            report.counts.failed,
+            report.counts.pending,
+        ),
+    );
+
+    print_reports(global, &db, &statement)?;
+    if let Some(p) = &args.keep_db {
+        println!("\ndatabase kept at {}", p.display());
+    } else {
+        println!(
+            "\n(run with --keep-db PATH to keep the database and try `liveaudit export` or `report` on it)"
+        );
+    }
+    Ok(fetch_status(&report))
+}
+
+/// The sample id list and statement: `--data`'s, or the built-in copies written to `tmp`.
+fn sample_files(
+    global: &GlobalArgs,
+    args: &DemoArgs,
+    tmp: &Path,
+) -> Result<(PathBuf, PathBuf), Failure> {
+    if args.data.join("checks.csv").is_file() {
+        return Ok((
+            args.data.join("checks.csv"),
+            args.data.join("statement.csv"),
+        ));
+    }
+    let ids = tmp.join("checks.csv");
+    let statement = tmp.join("statement.csv");
+    std::fs::write(&ids, BUILT_IN_SAMPLE).map_err(Failure::internal)?;
+    std::fs::write(&statement, BUILT_IN_STATEMENT).map_err(Failure::internal)?;
+    say(
+        global,
+        format!(
+            "{} not found; using the sample built into liveaudit",
+            args.data.display()
+        ),
+    );
+    Ok((ids, statement))
+}
+
+/// The mock vendor on a loopback port: realistic latency and 2% of the common faults.
+async fn start_mock() -> Result<(MockServer, MockOptions), Failure> {
     let mock_opts = MockOptions {
         latency: Duration::from_millis(20),
         jitter: Duration::from_millis(60),
@@ -100,14 +148,17 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatu
     .await
     .context("starting the embedded mock vendor")
     .map_err(Failure::internal)?;
-    say(
-        global,
-        format!(
-            "demo: mock vendor on {} (20-80 ms latency, 2% injected faults); fetching {} at {DEMO_RATE}/s",
-            mock.addr(),
-            sample.display()
-        ),
-    );
+    Ok((mock, mock_opts))
+}
+
+/// The demo's fetch: the sample into `db` from the mock, at [`DEMO_RATE`], with short back-offs.
+fn fetch_options(
+    global: &GlobalArgs,
+    db: &Path,
+    sample: &Path,
+    mock: &MockServer,
+    mock_opts: &MockOptions,
+) -> Result<FetchOptions, Failure> {
     let vendor = VendorSettings {
         account: crate::config::AccountRef {
             name: None,
@@ -124,9 +175,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatu
             &mock.license_url(),
         )?),
     };
-    let opts = FetchOptions {
-        db: db.clone(),
-        sources: vec![Source::File(sample.clone())],
+    Ok(FetchOptions {
+        db: db.to_path_buf(),
+        sources: vec![Source::File(sample.to_path_buf())],
         input: InputOptions::default(),
         vendor,
         codes: CodeTable::shipped(),
@@ -155,25 +206,14 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatu
                 every: Duration::from_secs(2),
             }
         },
-    };
-    let report = crate::fetch::run(opts).await.map_err(fetch_failure)?;
-    let stats = mock.stats();
-    say(
-        global,
-        format!(
-            "demo: {} ids fetched with {} requests in {:.1}s ({} faults injected by the mock, {} rate-limited); {} failed, {} pending",
-            report.tally.resolved,
-            report.tally.requests,
-            report.elapsed.as_secs_f64(),
-            stats.faults.values().sum::<u64>(),
-            report.tally.rate_limited,
-            report.counts.failed,
-            report.counts.pending,
-        ),
-    );
+    })
+}
 
+/// Prints the billing and attack reports and the reconcile of the sample statement, each asked
+/// for by its command line.
+fn print_reports(global: &GlobalArgs, db: &Path, statement: &Path) -> Result<(), Failure> {
     // One billing day for every report: the sample vendor bills by Singapore's day.
-    let mut ctx = report_context(global, Some("Asia/Singapore"), Some(&db))?;
+    let mut ctx = report_context(global, Some("Asia/Singapore"), Some(db))?;
     let billing = match demo_command(&[
         "report",
         "billing",
@@ -234,14 +274,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> Result<ExitStatu
         render(doc, Format::Table, &mut out).map_err(Failure::internal)?;
         writeln!(out).map_err(Failure::internal)?;
     }
-    if let Some(p) = &args.keep_db {
-        println!("\ndatabase kept at {}", p.display());
-    } else {
-        println!(
-            "\n(run with --keep-db PATH to keep the database and try `liveaudit export` or `report` on it)"
-        );
-    }
-    Ok(fetch_status(&report))
+    Ok(())
 }
 
 /// The demo's reports are asked for as a user would ask: the words of a command line, parsed

@@ -65,7 +65,7 @@ pub(crate) fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatu
         crate::store::refuse_output_on_database("--output", p, &db)?;
     }
     let format = export_format(args.format, args.output.as_deref())?;
-    let store = Store::open(&db, OpenMode::Existing)?;
+    let store = Store::open(&db, OpenMode::MigrateExisting)?;
     let since = match &args.cursor {
         Some(path) => {
             writable_later("cursor", Some(path))?;

@@ -298,7 +298,7 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
         };
         // The database as it is now; an ending before it existed still writes the status.
         if let Some(db) = e.db.filter(|p| p.exists())
-            && let Ok(store) = Store::open(db, OpenMode::Existing)
+            && let Ok(store) = Store::open(db, OpenMode::MigrateExisting)
         {
             if let Some(r) = e.report {
                 metrics.requests =

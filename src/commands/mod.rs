@@ -4,7 +4,7 @@
 //! turning the clap arguments into checked settings (the library's options structs); each
 //! failure maps to one documented [`ExitStatus`] through [`Failure`], and its message names the
 //! setting or the file and line at fault. Logs go to stderr (text or JSON), results to stdout or
-//! `--output` (see [`crate::output`]). Colour on stderr only where a person reads it:
+//! `--output` (see `crate::output`). Colour on stderr only where a person reads it:
 //! `--color auto` (the default) colours a terminal unless `NO_COLOR` is set to something;
 //! `always` and `never` override both.
 
@@ -15,10 +15,10 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs, LogFormat, ReportCommand, VendorArgs};
+use crate::codes::CodeTable;
 use crate::config::{FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
-use crate::td::codes::CodeTable;
 
 pub(crate) mod codes;
 pub(crate) mod demo;

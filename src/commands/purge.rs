@@ -35,7 +35,7 @@ pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus,
     };
     let db = layers.db();
     if args.dry_run {
-        let store = Store::open(&db, OpenMode::Existing)?;
+        let store = Store::open(&db, OpenMode::MigrateExisting)?;
         let would = crate::store::purge::count(&store, before_ms)?;
         let _ = writeln!(
             std::io::stdout(),
@@ -50,7 +50,7 @@ pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus,
         return Err(StoreError::Missing { path: db }.into());
     }
     let _lock = crate::store::FetchLock::acquire(&db)?;
-    let mut store = Store::open(&db, OpenMode::Existing)?;
+    let mut store = Store::open(&db, OpenMode::MigrateExisting)?;
     let purged = crate::store::purge::purge(&mut store, before_ms, args.images.as_deref())?;
     let _ = writeln!(
         std::io::stdout(),

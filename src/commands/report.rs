@@ -46,7 +46,7 @@ pub(crate) fn report_context(
 ) -> Result<ReportContext, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
     let codes = code_table(&layers)?;
-    let store = Store::open(db.unwrap_or(&layers.db()), OpenMode::Existing)?;
+    let store = Store::open(db.unwrap_or(&layers.db()), OpenMode::MigrateExisting)?;
     Ok(ReportContext {
         store,
         codes,

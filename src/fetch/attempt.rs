@@ -1,7 +1,24 @@
 //! One id: its attempts until a final answer (or a reason to stop), the rows they leave in the
 //! attempts log, and the face image when asked for.
 
+use std::future::Future;
+
 use super::*;
+use crate::td::answer::Retryable;
+use crate::td::client::Attempt;
+
+/// The loop's one contact with the vendor: send one request for this id and give back what
+/// came of it (the vendor's answer, classified, or the transport failure). Nothing here
+/// retries or waits; that is the loop's business. [`VendorClient`] is the real one.
+pub(super) trait AskVendor: Send + Sync + 'static {
+    fn ask(&self, id: &str, codes: &CodeTable) -> impl Future<Output = Attempt> + Send;
+}
+
+impl AskVendor for VendorClient {
+    fn ask(&self, id: &str, codes: &CodeTable) -> impl Future<Output = Attempt> + Send {
+        self.fetch_result(id, codes)
+    }
+}
 
 /// How one id's round of attempts ended. The attempt that ended it rides along with the
 /// ending when it has not been written yet, so a one-request id costs one write, and its
@@ -16,7 +33,7 @@ pub(super) enum Ending {
 /// Asks the vendor for one id, then records how the round ended with the number of attempts
 /// it took (retried attempts are written as they happen; the one that ended the round is
 /// written with the ending).
-pub(super) async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch) {
+pub(super) async fn fetch_one<V: AskVendor>(ctx: &Ctx<V>, ToFetch { check, liveness_id }: ToFetch) {
     let mut attempts = 0;
     let ending = attempt_until_final(ctx, &liveness_id, &mut attempts).await;
     let op = match ending {
@@ -53,7 +70,11 @@ pub(super) async fn fetch_one(ctx: &Ctx, ToFetch { check, liveness_id }: ToFetch
 }
 
 /// The attempt loop of one id: until a final answer, retries run out, or the run stops.
-pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64) -> Ending {
+pub(super) async fn attempt_until_final<V: AskVendor>(
+    ctx: &Ctx<V>,
+    id: &str,
+    attempts: &mut i64,
+) -> Ending {
     let mut delays = ctx.retry.delays();
     let mut internal: Option<ResultAnswer> = None;
     loop {
@@ -70,7 +91,7 @@ pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64)
             return stopped(internal);
         };
         let attempt = tokio::select! {
-            a = ctx.client.fetch_result(id, &ctx.codes) => a,
+            a = ctx.client.ask(id, &ctx.codes) => a,
             _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => {
                 return stopped(internal);
             }
@@ -79,7 +100,7 @@ pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64)
         ctx.pace.answered(attempt.latency);
         *attempts += 1;
         let row = attempt_row(id, grant.at_ms, &attempt);
-        let retry = match attempt.verdict {
+        let mut retry = match attempt.verdict {
             Verdict::Final(answer) => {
                 ctx.breaker.record_ok();
                 if !answer.dropped.is_empty() {
@@ -103,45 +124,22 @@ pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64)
                 retry
             }
         };
-        if let Some(answer) = retry.answer {
+        if let Some(answer) = retry.answer.take() {
             Tally::add(&ctx.tally.internal_errors);
             internal = Some(answer);
         }
         if ctx.cancel.is_cancelled() {
             return stopped(internal);
         }
-        // A 429 that paused the run counts towards the breaker like an outage fault: a vendor
-        // that refuses every request for that long is not coming back during this run.
-        let refused = (retry.fault == Fault::RateLimited).then(|| {
-            let pause = ctx.retry.rate_limit_pause(retry.retry_after);
-            ctx.pace.refused(&grant, retry.retry_after, pause)
-        });
-        if retry.fault.is_outage() || refused == Some(true) {
-            if ctx.breaker.record_outage() {
-                ctx.stop(StopCause::Outage {
-                    count: ctx.breaker.threshold(),
-                    last: retry.fault.to_string(),
-                });
-                return stopped(internal);
+        let delay = match after_retry(ctx, &retry, &grant, &mut delays) {
+            Next::Wait(delay) => delay,
+            Next::Stop => return stopped(internal),
+            Next::GiveUp => {
+                return match internal {
+                    Some(answer) => Ending::Resolved(answer, None),
+                    None => Ending::Failed(retry.fault, None),
+                };
             }
-        } else if refused.is_none() {
-            ctx.breaker.record_ok();
-        }
-        let delay = if refused.is_some() {
-            // Not a retry used up: the shared pause is the wait, the breaker the bound.
-            Tally::add(&ctx.tally.rate_limited);
-            Some(Duration::ZERO)
-        } else {
-            if let Some(wait) = retry.retry_after {
-                ctx.pace.pause_for(wait.min(ctx.retry.retry_after_cap));
-            }
-            delays.next()
-        };
-        let Some(delay) = delay else {
-            return match internal {
-                Some(answer) => Ending::Resolved(answer, None),
-                None => Ending::Failed(retry.fault, None),
-            };
         };
         Tally::add(&ctx.tally.retries);
         // Both the request slot and the room in flight are free during the back-off.
@@ -152,6 +150,52 @@ pub(super) async fn attempt_until_final(ctx: &Ctx, id: &str, attempts: &mut i64)
             _ = tokio::time::sleep(delay) => {}
         }
     }
+}
+
+/// What the loop does after a retryable answer.
+enum Next {
+    /// Ask again after this wait (zero: the shared pause is the wait).
+    Wait(Duration),
+    /// Retries ran out.
+    GiveUp,
+    /// The breaker tripped: the run is stopping.
+    Stop,
+}
+
+/// Counts a retryable answer towards the breaker, sets the shared pause it asks for, and picks
+/// the wait before the next attempt: none of the back-off for a 429 that paused the run (the
+/// pause is the wait, the breaker the bound), else the next back-off delay, if any is left.
+fn after_retry<V>(
+    ctx: &Ctx<V>,
+    retry: &Retryable,
+    grant: &pace::Grant,
+    delays: &mut impl Iterator<Item = Duration>,
+) -> Next {
+    // A 429 that paused the run counts towards the breaker like an outage fault: a vendor
+    // that refuses every request for that long is not coming back during this run.
+    let refused = (retry.fault == Fault::RateLimited).then(|| {
+        let pause = ctx.retry.rate_limit_pause(retry.retry_after);
+        ctx.pace.refused(grant, retry.retry_after, pause)
+    });
+    if retry.fault.is_outage() || refused == Some(true) {
+        if ctx.breaker.record_outage() {
+            ctx.stop(StopCause::Outage {
+                count: ctx.breaker.threshold(),
+                last: retry.fault.to_string(),
+            });
+            return Next::Stop;
+        }
+    } else if refused.is_none() {
+        ctx.breaker.record_ok();
+    }
+    if refused.is_some() {
+        Tally::add(&ctx.tally.rate_limited);
+        return Next::Wait(Duration::ZERO);
+    }
+    if let Some(wait) = retry.retry_after {
+        ctx.pace.pause_for(wait.min(ctx.retry.retry_after_cap));
+    }
+    delays.next().map_or(Next::GiveUp, Next::Wait)
 }
 
 /// How a round ends when the run stops: an answer already received (11350, asked again next
@@ -171,11 +215,7 @@ pub(super) fn dropped_note(fields: &[&str]) -> String {
     )
 }
 
-pub(super) fn attempt_row(
-    id: &str,
-    sent_at_ms: i64,
-    attempt: &crate::td::client::Attempt,
-) -> AttemptRow {
+pub(super) fn attempt_row(id: &str, sent_at_ms: i64, attempt: &Attempt) -> AttemptRow {
     let (outcome, code, sequence_id, detail) = match &attempt.verdict {
         Verdict::Final(a) => (
             "final".to_string(),
@@ -217,7 +257,11 @@ pub(super) fn attempt_row(
 
 /// Saves the face when `--save-images` asks for it. A failure is the id's failure; a full or
 /// read-only disk also stops the run, since every later image would fail the same way.
-pub(super) async fn save_face(ctx: &Ctx, id: &str, answer: &ResultAnswer) -> Result<(), String> {
+pub(super) async fn save_face<V>(
+    ctx: &Ctx<V>,
+    id: &str,
+    answer: &ResultAnswer,
+) -> Result<(), String> {
     let (Some(dir), Some(bytes)) = (
         &ctx.save_images,
         answer.face.as_ref().and_then(|f| f.bytes.as_ref()),
@@ -248,8 +292,8 @@ pub(super) async fn save_face(ctx: &Ctx, id: &str, answer: &ResultAnswer) -> Res
 }
 
 /// Counts a resolved answer and builds its write.
-pub(super) fn resolved_op(
-    ctx: &Ctx,
+pub(super) fn resolved_op<V>(
+    ctx: &Ctx<V>,
     check: i64,
     answer: ResultAnswer,
     attempts: i64,
@@ -279,3 +323,6 @@ pub(super) fn resolved_op(
         last_attempt,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -158,8 +158,8 @@ impl FetchReport {
     }
 }
 
-struct Ctx {
-    client: VendorClient,
+struct Ctx<V = VendorClient> {
+    client: V,
     codes: CodeTable,
     pace: Pace,
     retry: RetryPolicy,
@@ -175,7 +175,7 @@ struct Ctx {
     failures_explained: Mutex<std::collections::HashSet<&'static str>>,
 }
 
-impl Ctx {
+impl<V> Ctx<V> {
     /// Records the first stop cause and cancels the run.
     fn stop(&self, cause: StopCause) {
         let mut stop = self.stop.lock().unwrap_or_else(|p| p.into_inner());
@@ -232,7 +232,7 @@ pub(crate) fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'stat
 pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let started = Instant::now();
     let lock = FetchLock::acquire(&opts.db)?;
-    let mut store = Store::open(&opts.db, OpenMode::ReadWrite)?;
+    let mut store = Store::open(&opts.db, OpenMode::CreateOrMigrate)?;
     let names: Vec<String> = opts.sources.iter().map(Source::name).collect();
     let run_id = store.begin_run(&names)?;
 
@@ -513,7 +513,7 @@ fn produce_ids(
     tx: async_channel::Sender<Vec<ToFetch>>,
     cancel: &CancellationToken,
 ) -> Result<(), StoreError> {
-    let store = Store::open(db, OpenMode::Existing)?;
+    let store = Store::open(db, OpenMode::MigrateExisting)?;
     let mut after = 0;
     loop {
         let page = intake::next_to_fetch(&store.conn, run_id, after, 1024)?;

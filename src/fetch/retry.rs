@@ -1,4 +1,5 @@
-//! Retrying one id: the attempt loop, its back-off, and the circuit breaker.
+//! Retrying one id: the back-off policy and the circuit breaker (the attempt loop that applies
+//! them, behind its seam to the vendor, is `attempt.rs`).
 //!
 //! Policy:
 //! - Retried with exponential back-off and full jitter (backon), at most `--max-retries` times:

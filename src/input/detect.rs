@@ -90,15 +90,20 @@ pub enum WorkbookKind {
 
 /// An input ready to read.
 pub enum Opened {
+    /// Text: decompressed, and UTF-16 decoded to UTF-8.
     Text {
+        /// The text, from its first byte.
         reader: Box<dyn Read>,
         /// What was found, e.g. "UTF-16LE text (BOM), gzip".
         form: String,
         /// The delimiter and how it was chosen.
         delimiter: Delimiter,
     },
+    /// A workbook, read by its path (a workbook needs random access).
     Workbook {
+        /// The workbook file.
         path: PathBuf,
+        /// Its container.
         kind: WorkbookKind,
     },
 }
@@ -106,11 +111,14 @@ pub enum Opened {
 /// The field delimiter of a text input and how it was chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delimiter {
+    /// The delimiter byte.
     pub byte: u8,
+    /// How it was chosen (given by the user, or detected and how), for the log.
     pub how: &'static str,
 }
 
 impl Delimiter {
+    /// The delimiter and how it was chosen, as the input log line shows it.
     pub fn describe(&self) -> String {
         let name = match self.byte {
             b'\t' => "tab".to_string(),

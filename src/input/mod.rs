@@ -42,11 +42,14 @@ const BAD_TIME_EXAMPLES: usize = 3;
 /// Where ids come from: a file (or FIFO, or `/dev/fd/N`), or standard input (`-`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
+    /// Standard input (`-`), read once as it streams.
     Stdin,
+    /// A file, FIFO or `/dev/fd/N`.
     File(PathBuf),
 }
 
 impl Source {
+    /// The source a command-line argument names: `-` is standard input, anything else a path.
     pub fn from_arg(arg: &Path) -> Source {
         if arg.as_os_str() == "-" {
             Source::Stdin
@@ -175,7 +178,10 @@ pub enum BadTimes {
 /// How to read the input.
 #[derive(Debug, Clone, Default)]
 pub struct InputOptions {
+    /// `--id-column`: the id column's header (exact text first, then the same name spelt
+    /// another way); found by the usual names when `None`.
     pub id_column: Option<String>,
+    /// `--time-column`: the event time column's header; found by the usual names when `None`.
     pub time_column: Option<String>,
     /// Zone for times written without an offset, and for workbook dates (UTC when `None`).
     pub zone: Option<TimeZone>,
@@ -183,6 +189,7 @@ pub struct InputOptions {
     pub delimiter: Option<u8>,
     /// strftime formats tried in order before the built-in time forms.
     pub time_formats: Vec<String>,
+    /// What an unreadable event time does (`--bad-times`).
     pub bad_times: BadTimes,
     /// The workbook sheet to read (the first when `None`).
     pub sheet: Option<String>,
@@ -201,7 +208,9 @@ impl InputOptions {
 /// One id read from the input, with what the reports need of its row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdRow {
+    /// The id, trimmed, checked against the id rules.
     pub liveness_id: String,
+    /// The row's event time (Unix ms), when it has one that could be read.
     pub event_time_ms: Option<i64>,
     /// The row's time could not be read and `--bad-times fetch-time` dates it by fetch time.
     pub dated_by_fetch: bool,
@@ -214,14 +223,21 @@ pub struct IdRow {
 /// What reading counted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct InputStats {
+    /// Sources read (files, FIFOs, standard input).
     pub files: usize,
+    /// Data rows read (header rows and blank lines excluded).
     pub rows: u64,
+    /// Rows with a non-blank id.
     pub ids: u64,
+    /// Rows whose id cell was blank: skipped.
     pub blank_ids: u64,
+    /// Rows with more or fewer fields than the header: read as far as they go.
     pub ragged_rows: u64,
+    /// Other fields that were not UTF-8, kept read as Latin-1.
     pub latin1_fields: u64,
     /// Rows equal to the header met again after it (concatenated exports): skipped.
     pub repeated_headers: u64,
+    /// Event times that could not be read.
     pub bad_times: u64,
     /// The first few unparsable times, as `file:line: "value"`.
     pub bad_time_examples: Vec<String>,
@@ -255,111 +271,193 @@ impl InputStats {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
+    /// The command line names no usable input (a folder without input files, ...): the reason.
     #[error("{0}")]
     Usage(String),
-    /// The cause is in the message (not a `source`), so a printed chain does not repeat it.
+    /// The input cannot be opened or read. The cause is in the message (not a `source`), so a
+    /// printed chain does not repeat it.
     #[error("cannot read {file}: {error}")]
-    Io { file: String, error: std::io::Error },
+    Io {
+        /// The input, as named on the command line.
+        file: String,
+        /// Why it cannot be read.
+        error: std::io::Error,
+    },
+    /// The input holds nothing at all: a list of ids was expected.
     #[error("{file}: the file is empty; give a list of liveness ids with a liveness_id column")]
-    Empty { file: String },
+    Empty {
+        /// The input, as named on the command line.
+        file: String,
+    },
+    /// The input is not text liveaudit can read (binary, UTF-32, a compressed file or a
+    /// workbook inside a compressed file, a workbook from a pipe).
     #[error("{file}: {seen}; {fix}")]
     NotText {
+        /// The input, as named on the command line.
         file: String,
+        /// What the input looks like instead.
         seen: String,
+        /// What to do about it.
         fix: &'static str,
     },
+    /// No header names an id column, and the file has more than one column.
     #[error(
         "{file}:{line}: no id column in the header ({headers}); name it with --id-column, or give \
          a single-column file of ids{hint}"
     )]
     NoIdColumn {
+        /// The input, as named on the command line.
         file: String,
+        /// The physical line (text) or sheet row (workbook), 1-based.
         line: u64,
+        /// The header's names, escaped and cut short.
         headers: String,
+        /// What to do about it (may be empty).
         hint: String,
     },
+    /// Two columns could each be the id column: the header must say which.
     #[error("{file}:{line}: several columns could be the id column: {columns}; {fix}")]
     AmbiguousIdColumn {
+        /// The input, as named on the command line.
         file: String,
+        /// The physical line (text) or sheet row (workbook), 1-based.
         line: u64,
+        /// The candidate columns, by name and position.
         columns: String,
+        /// What to do about it.
         fix: &'static str,
     },
+    /// `--id-column` or `--time-column` names a column the header does not have.
     #[error("{file}:{line}: no column \"{name}\" in the header ({headers}); check --{flag}")]
     ColumnNotFound {
+        /// The input, as named on the command line.
         file: String,
+        /// The physical line (text) or sheet row (workbook), 1-based.
         line: u64,
+        /// The column named by the flag.
         name: String,
+        /// The header's names, escaped and cut short.
         headers: String,
+        /// The flag that named it.
         flag: &'static str,
     },
+    /// An id that is not UTF-8 would reach the vendor as something else: refused.
     #[error(
         "{file}:{line}: the id holds bytes that are not UTF-8 (\"{shown}\"); re-export the file \
          as UTF-8 (or UTF-16 with a byte-order mark)"
     )]
     IdNotUtf8 {
+        /// The input, as named on the command line.
         file: String,
+        /// The physical line (text) or sheet row (workbook), 1-based.
         line: u64,
+        /// The id's bytes, shown as Latin-1 and escaped.
         shown: String,
     },
+    /// An id longer than [`MAX_ID_BYTES`]: most likely the wrong column.
     #[error(
         "{file}:{line}: the id is {len} bytes long (at most {MAX_ID_BYTES}); is --id-column the \
          right column?"
     )]
-    IdTooLong { file: String, line: u64, len: usize },
+    IdTooLong {
+        /// The input, as named on the command line.
+        file: String,
+        /// The physical line (text) or sheet row (workbook), 1-based.
+        line: u64,
+        /// The id's length in bytes.
+        len: usize,
+    },
+    /// An id holding a control or invisible character, whitespace inside, or a delimiter.
     #[error("{file}:{line}: the id \"{id}\" holds {what} ({character}); {hint}")]
     BadIdCharacter {
+        /// The input, as named on the command line.
         file: String,
+        /// The physical line (text) or sheet row (workbook), 1-based.
         line: u64,
+        /// The id, escaped.
         id: String,
+        /// What is wrong with it.
         what: &'static str,
+        /// The character and its position.
         character: String,
+        /// What to do about it (may be empty).
         hint: String,
     },
+    /// A workbook number above 2^53: its last digits are already lost.
     #[error(
         "{file}:{line}: the id is the number {value} in the workbook, above 2^53, so the workbook \
          has already lost its last digits; format the id column as Text and enter the ids again, \
          or export them from the source system as CSV"
     )]
     IdLostDigits {
+        /// The input, as named on the command line.
         file: String,
+        /// The physical line (text) or sheet row (workbook), 1-based.
         line: u64,
+        /// The number as the workbook holds it.
         value: String,
     },
+    /// An id a spreadsheet damaged: a fraction or an error cell in a workbook; scientific
+    /// notation, a whole number with a decimal point, a leading apostrophe or an error value
+    /// in text.
     #[error("{file}:{line}: the id \"{id}\" {what}; {hint}")]
     IdDamaged {
+        /// The input, as named on the command line.
         file: String,
+        /// The physical line (text) or sheet row (workbook), 1-based.
         line: u64,
+        /// The id, escaped.
         id: String,
+        /// What is wrong with it.
         what: &'static str,
+        /// What to do about it (may be empty).
         hint: &'static str,
     },
+    /// A quoted field that swallowed whole rows: a quote opened and not closed.
     #[error(
         "{file}:{line}: a field runs over several lines and holds what looks like further rows \
          (\"{excerpt}\"): a quote opened and not closed; check the quoting near this line"
     )]
     BrokenQuote {
+        /// The input, as named on the command line.
         file: String,
+        /// The physical line (text) or sheet row (workbook), 1-based.
         line: u64,
+        /// The start of the first swallowed row, escaped.
         excerpt: String,
     },
+    /// The CSV reader could not read a record.
     #[error("{file}:{line}: {message}; check the quoting near this line")]
     Csv {
+        /// The input, as named on the command line.
         file: String,
+        /// The physical line (text) or sheet row (workbook), 1-based.
         line: u64,
+        /// What the reader said.
         message: String,
     },
+    /// The workbook or its sheet cannot be read.
     #[error("{file}: {message}")]
-    Workbook { file: String, message: String },
+    Workbook {
+        /// The input, as named on the command line.
+        file: String,
+        /// What the reader said.
+        message: String,
+    },
+    /// Event times that could not be read, under `--bad-times stop` (the default).
     #[error(
         "{count} time(s) could not be read, e.g. {examples}; {suggestion}, or date those checks \
          by fetch time with --bad-times fetch-time"
     )]
     BadTimes {
+        /// How many times could not be read.
         count: u64,
+        /// The first few, as `file:line: "value"`.
         examples: String,
+        /// The `--time-format` the values' shape suggests, or how to find one.
         suggestion: String,
     },
+    /// A signal stopped the reading; nothing was registered.
     #[error("interrupted while reading the input; nothing was registered or sent")]
     Interrupted,
 }

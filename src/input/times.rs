@@ -1,5 +1,5 @@
 //! Reading the input's time column: the user's `--time-format`s (strftime, tried in order), then
-//! the built-in forms of [`crate::timestamp`].
+//! the built-in forms of `crate::timestamp`.
 //!
 //! Policy: a day/month order is never guessed. `26/10/2026` is read only through a format that
 //! says `%d/%m/%Y`; the suggestion offered for unreadable times names the order only when a
@@ -70,6 +70,7 @@ pub struct ShapeEvidence {
 }
 
 impl ShapeEvidence {
+    /// Takes note of one unreadable time's shape.
     pub fn observe(&mut self, text: &str) {
         let Some((a, b, _)) = numeric_date(text.trim()) else {
             return;

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Policy (the one pricing rule every report uses):
-//! - Only checks [`crate::check::classify`] calls charged are priced; the list never decides
+//! - Only checks `crate::check::classify` calls charged are priced; the list never decides
 //!   what is billed.
 //! - A period is in force from its `from` date (00:00 in the report's zone) until the next
 //!   period's `from`. A check dated before the first period has no price: it is counted as
@@ -59,18 +59,31 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PriceError {
+    /// The file cannot be read.
     #[error("cannot read the price list {path}: {source}")]
     Read {
+        /// The price list file.
         path: PathBuf,
+        /// Why it cannot be read.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not TOML.
     #[error("price list {path}: {message}")]
-    Syntax { path: PathBuf, message: String },
+    Syntax {
+        /// The price list file.
+        path: PathBuf,
+        /// The TOML parser's message, with the line and column.
+        message: String,
+    },
+    /// A key is missing or holds a value the rules refuse.
     #[error("price list {path}: `{key}`: {message}")]
     Key {
+        /// The price list file.
         path: PathBuf,
+        /// The key's path, e.g. `period[0].tiers[1].up_to`.
         key: String,
+        /// What is wrong and what to write instead.
         message: String,
     },
 }
@@ -90,13 +103,16 @@ pub enum Rounding {
 pub struct Tier {
     /// The last place in the month this tier holds; `None` for the last tier.
     pub up_to: Option<u64>,
+    /// The price per check in this tier.
     pub price: Decimal,
 }
 
 /// Prices in force from `from` until the next period.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PricePeriod {
+    /// The first day the period's prices apply (in the report's zone).
     pub from: Date,
+    /// The volume tiers, in `up_to` order; the last holds the rest of the month.
     pub tiers: Vec<Tier>,
     /// Per-code prices, outside the tiers.
     pub codes: BTreeMap<i64, Decimal>,
@@ -105,9 +121,13 @@ pub struct PricePeriod {
 /// A whole price list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PriceList {
+    /// The file the list was read from.
     pub source: PathBuf,
+    /// The currency code every amount is in.
     pub currency: String,
+    /// Where amounts are rounded.
     pub rounding: Rounding,
+    /// Decimals amounts are rounded to (half to even), 0 to 10.
     pub scale: u32,
     /// In `from` order, no two on the same date.
     pub periods: Vec<PricePeriod>,
@@ -125,16 +145,20 @@ pub enum Rate {
 /// Checks charged at one price: the period (index), the rate and the unit price.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Piece {
+    /// The period's index in [`PriceList::periods`].
     pub period: usize,
+    /// Which of the period's prices.
     pub rate: Rate,
     /// The unit price as the list gives it.
     pub price: Decimal,
     /// The unit price each check is charged at (rounded under `rounding = "line"`).
     pub unit: Decimal,
+    /// Checks charged at it.
     pub count: i64,
 }
 
 impl Piece {
+    /// The piece's amount: its unit price times its checks (exact; any rounding is in `unit`).
     pub fn amount(&self) -> Decimal {
         self.unit * Decimal::from(self.count)
     }

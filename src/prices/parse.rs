@@ -58,10 +58,10 @@ impl PriceList {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        let bad = |key: String, message: String| PriceError::Key {
+        let keyed = |b: BadKey| PriceError::Key {
             path: path.to_path_buf(),
-            key,
-            message,
+            key: b.key,
+            message: b.message,
         };
         let currency = raw
             .currency
@@ -69,126 +69,23 @@ impl PriceList {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| {
                 bad(
-                    "currency".into(),
-                    "missing; give the currency code, e.g. currency = \"USD\"".into(),
+                    "currency",
+                    "missing; give the currency code, e.g. currency = \"USD\"",
                 )
-            })?;
-        let rounding = match raw.rounding.as_deref().map(str::trim) {
-            None | Some("total") => Rounding::Total,
-            Some("line") => Rounding::Line,
-            Some(other) => {
-                return Err(bad(
-                    "rounding".into(),
-                    format!("{other:?} is not a rounding; use \"total\" or \"line\""),
-                ));
-            }
-        };
-        let scale = match raw.scale {
-            None => 2,
-            Some(s @ 0..=10) => s as u32,
-            Some(s) => {
-                return Err(bad(
-                    "scale".into(),
-                    format!("{s} is not a number of decimals from 0 to 10"),
-                ));
-            }
-        };
+            })
+            .map_err(keyed)?;
+        let rounding = rounding(raw.rounding.as_deref()).map_err(keyed)?;
+        let scale = scale(raw.scale).map_err(keyed)?;
         if raw.period.is_empty() {
-            return Err(bad(
-                "period".into(),
-                "no [[period]]; give at least one with `from` and `tiers`".into(),
-            ));
+            return Err(keyed(bad(
+                "period",
+                "no [[period]]; give at least one with `from` and `tiers`",
+            )));
         }
         let mut periods: Vec<PricePeriod> = Vec::new();
         for (i, p) in raw.period.into_iter().enumerate() {
-            let at = |k: &str| format!("period[{i}].{k}");
-            let from = match &p.from {
-                Some(toml::Value::String(s)) => s.trim().parse::<Date>().ok(),
-                Some(toml::Value::Datetime(d)) if d.time.is_none() && d.offset.is_none() => {
-                    d.to_string().parse::<Date>().ok()
-                }
-                _ => None,
-            }
-            .ok_or_else(|| {
-                bad(
-                    at("from"),
-                    match &p.from {
-                        None => "missing; give the first day of the period, e.g. \
-                                 from = \"2026-01-01\""
-                            .into(),
-                        Some(v) => format!("{v} is not a date; use \"YYYY-MM-DD\""),
-                    },
-                )
-            })?;
-            if let Some(prev) = periods.last()
-                && prev.from >= from
-            {
-                return Err(bad(
-                    at("from"),
-                    format!(
-                        "{from} is not after the previous period's {}; list periods in date \
-                         order, one per date",
-                        prev.from
-                    ),
-                ));
-            }
-            if p.tiers.is_empty() {
-                return Err(bad(
-                    at("tiers"),
-                    "missing or empty; give at least one tier, e.g. tiers = [ { price = \
-                     \"0.035\" } ]"
-                        .into(),
-                ));
-            }
-            let mut tiers = Vec::with_capacity(p.tiers.len());
-            let last = p.tiers.len() - 1;
-            for (j, t) in p.tiers.into_iter().enumerate() {
-                let key = |k: &str| format!("period[{i}].tiers[{j}].{k}");
-                let price = money(t.price.as_ref()).map_err(|m| bad(key("price"), m))?;
-                let up_to = match (t.up_to, j == last) {
-                    (None, true) => None,
-                    (None, false) => {
-                        return Err(bad(
-                            key("up_to"),
-                            "missing; every tier but the last needs up_to (the last holds \
-                             the rest of the month)"
-                                .into(),
-                        ));
-                    }
-                    (Some(_), true) => {
-                        return Err(bad(
-                            key("up_to"),
-                            "the last tier has no up_to: it holds the rest of the month".into(),
-                        ));
-                    }
-                    (Some(n), false) => {
-                        let floor = tiers.last().and_then(|t: &Tier| t.up_to).unwrap_or(0);
-                        if n <= 0 || (n as u64) <= floor {
-                            return Err(bad(
-                                key("up_to"),
-                                format!(
-                                    "{n} must be above the previous tier's up_to ({floor}); \
-                                     tiers go up in volume"
-                                ),
-                            ));
-                        }
-                        Some(n as u64)
-                    }
-                };
-                tiers.push(Tier { up_to, price });
-            }
-            let mut codes = BTreeMap::new();
-            for (code, v) in &p.codes {
-                let key = format!("period[{i}].codes.{code}");
-                let c: i64 = code.trim().parse().map_err(|_| {
-                    bad(
-                        key.clone(),
-                        format!("{code:?} is not a result code; use the number, e.g. 12250"),
-                    )
-                })?;
-                codes.insert(c, money(Some(v)).map_err(|m| bad(key, m))?);
-            }
-            periods.push(PricePeriod { from, tiers, codes });
+            let period = period(i, p, periods.last()).map_err(keyed)?;
+            periods.push(period);
         }
         Ok(PriceList {
             source: path.to_path_buf(),
@@ -197,6 +94,123 @@ impl PriceList {
             scale,
             periods,
         })
+    }
+}
+
+/// A key of the list that is wrong, and what to write instead.
+struct BadKey {
+    key: String,
+    message: String,
+}
+
+fn bad(key: impl Into<String>, message: impl Into<String>) -> BadKey {
+    BadKey {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// `rounding`: `total` (the default) or `line`.
+fn rounding(raw: Option<&str>) -> Result<Rounding, BadKey> {
+    match raw.map(str::trim) {
+        None | Some("total") => Ok(Rounding::Total),
+        Some("line") => Ok(Rounding::Line),
+        Some(other) => Err(bad(
+            "rounding",
+            format!("{other:?} is not a rounding; use \"total\" or \"line\""),
+        )),
+    }
+}
+
+/// `scale`: decimals of the amounts, 0 to 10 (2 by default).
+fn scale(raw: Option<i64>) -> Result<u32, BadKey> {
+    match raw {
+        None => Ok(2),
+        Some(s @ 0..=10) => Ok(s as u32),
+        Some(s) => Err(bad(
+            "scale",
+            format!("{s} is not a number of decimals from 0 to 10"),
+        )),
+    }
+}
+
+/// The `i`th `[[period]]`, after `previous`: its first day (after the previous period's), its
+/// tiers and its prices per code.
+fn period(i: usize, p: RawPeriod, previous: Option<&PricePeriod>) -> Result<PricePeriod, BadKey> {
+    let at = |k: &str| format!("period[{i}].{k}");
+    let from = period_from(p.from.as_ref()).map_err(|m| bad(at("from"), m))?;
+    if let Some(prev) = previous
+        && prev.from >= from
+    {
+        return Err(bad(
+            at("from"),
+            format!(
+                "{from} is not after the previous period's {}; list periods in date \
+                 order, one per date",
+                prev.from
+            ),
+        ));
+    }
+    if p.tiers.is_empty() {
+        return Err(bad(
+            at("tiers"),
+            "missing or empty; give at least one tier, e.g. tiers = [ { price = \
+             \"0.035\" } ]",
+        ));
+    }
+    let mut tiers = Vec::with_capacity(p.tiers.len());
+    let last = p.tiers.len() - 1;
+    for (j, t) in p.tiers.into_iter().enumerate() {
+        let key = |k: &str| format!("period[{i}].tiers[{j}].{k}");
+        let price = money(t.price.as_ref()).map_err(|m| bad(key("price"), m))?;
+        let floor = tiers.last().and_then(|t: &Tier| t.up_to).unwrap_or(0);
+        let up_to = tier_up_to(t.up_to, j == last, floor).map_err(|m| bad(key("up_to"), m))?;
+        tiers.push(Tier { up_to, price });
+    }
+    let mut codes = BTreeMap::new();
+    for (code, v) in &p.codes {
+        let key = format!("period[{i}].codes.{code}");
+        let c: i64 = code.trim().parse().map_err(|_| {
+            bad(
+                key.clone(),
+                format!("{code:?} is not a result code; use the number, e.g. 12250"),
+            )
+        })?;
+        codes.insert(c, money(Some(v)).map_err(|m| bad(key, m))?);
+    }
+    Ok(PricePeriod { from, tiers, codes })
+}
+
+/// A period's `from`: a date, quoted or as a TOML local date.
+fn period_from(raw: Option<&toml::Value>) -> Result<Date, String> {
+    match raw {
+        Some(toml::Value::String(s)) => s.trim().parse::<Date>().ok(),
+        Some(toml::Value::Datetime(d)) if d.time.is_none() && d.offset.is_none() => {
+            d.to_string().parse::<Date>().ok()
+        }
+        _ => None,
+    }
+    .ok_or_else(|| match raw {
+        None => "missing; give the first day of the period, e.g. from = \"2026-01-01\"".into(),
+        Some(v) => format!("{v} is not a date; use \"YYYY-MM-DD\""),
+    })
+}
+
+/// A tier's `up_to`: required above `floor` (the previous tier's) on every tier but the last,
+/// absent on the last (it holds the rest of the month).
+fn tier_up_to(raw: Option<i64>, last: bool, floor: u64) -> Result<Option<u64>, String> {
+    match (raw, last) {
+        (None, true) => Ok(None),
+        (None, false) => Err(
+            "missing; every tier but the last needs up_to (the last holds \
+                              the rest of the month)"
+                .into(),
+        ),
+        (Some(_), true) => Err("the last tier has no up_to: it holds the rest of the month".into()),
+        (Some(n), false) if n <= 0 || (n as u64) <= floor => Err(format!(
+            "{n} must be above the previous tier's up_to ({floor}); tiers go up in volume"
+        )),
+        (Some(n), false) => Ok(Some(n as u64)),
     }
 }
 

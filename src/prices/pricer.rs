@@ -21,6 +21,8 @@ pub struct Pricer<'a> {
 }
 
 impl<'a> Pricer<'a> {
+    /// Prices checks by `list`, counting tiers per calendar month in `tz`. Checks must come
+    /// in time order for the tiers to count right.
     pub fn new(list: &'a PriceList, tz: TimeZone) -> Pricer<'a> {
         Pricer {
             list,

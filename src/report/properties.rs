@@ -18,9 +18,9 @@ use super::accounts::{AccountKey, partner_codes};
 use super::reconcile::{ReconcileOptions, reconcile};
 use super::{DateBy, Period, Window, attacks, billing, load_buckets, undated_outside};
 use crate::check::{INTERNAL_ERROR, Status, Status::Done};
+use crate::codes::CodeTable;
 use crate::statement::StatementColumns;
 use crate::store::{OpenMode, Store};
-use crate::td::codes::CodeTable;
 
 /// 2026-09-28T00:00Z: checks and lines fall from here over about five weeks.
 const START_MS: i64 = 1_790_553_600_000;
@@ -81,7 +81,7 @@ fn line() -> impl Strategy<Value = Line> {
 }
 
 fn store(dir: &std::path::Path, checks: &[Check]) -> Store {
-    let store = Store::open(&dir.join("p.db"), OpenMode::ReadWrite).unwrap();
+    let store = Store::open(&dir.join("p.db"), OpenMode::CreateOrMigrate).unwrap();
     for (i, c) in checks.iter().enumerate() {
         store
             .conn

@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn first_mentions_are_looked_up_by_liveness_id_not_by_run() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db"), OpenMode::ReadWrite).unwrap();
+        let store = Store::open(&dir.path().join("t.db"), OpenMode::CreateOrMigrate).unwrap();
         let plan: Vec<String> = store
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", first_mentions_sql(3)))
@@ -360,7 +360,7 @@ mod tests {
     #[test]
     fn duplicates_with_another_time_or_columns_are_counted_with_examples() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("t.db"), OpenMode::ReadWrite).unwrap();
+        let mut store = Store::open(&dir.path().join("t.db"), OpenMode::CreateOrMigrate).unwrap();
         // 100 ids in a.csv; b.csv repeats id-3 a year later, id-80 on another channel, id-5
         // exactly, id-6 without time or columns, and id-9 twice within its own rows.
         let rows: Vec<String> = (0..100)
@@ -414,7 +414,7 @@ mod tests {
     #[test]
     fn ids_are_registered_once_across_batches_and_runs_keeping_results() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("t.db"), OpenMode::ReadWrite).unwrap();
+        let mut store = Store::open(&dir.path().join("t.db"), OpenMode::CreateOrMigrate).unwrap();
         let opts = InputOptions::default();
         // 200 rows over several statements: ids 0..150, where every 4th row repeats an earlier
         // id (some within one statement's rows, some across statements); id 7 has no time.

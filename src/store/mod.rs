@@ -5,6 +5,7 @@
 //! - [`intake`]: registering input ids and listing what still needs the vendor.
 //! - [`writer`]: the single writer thread that commits results and attempts in batches.
 //! - [`purge`]: removing biometric-derived data of old checks, keeping billing facts.
+//! - [`StoreError`]: what can go wrong, each variant saying what to do (in `error.rs`).
 //!
 //! Policy: the schema lives in plain SQL files under `migrations/`, applied in order inside a
 //! transaction and recorded in `PRAGMA user_version`. A database from a newer liveaudit is refused
@@ -12,8 +13,13 @@
 //! `synchronous=NORMAL` makes every committed batch survive a killed process.
 
 pub mod intake;
+#[warn(missing_docs)]
 pub mod purge;
+#[warn(missing_docs)]
 pub mod writer;
+
+mod error;
+pub use error::StoreError;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -65,132 +71,32 @@ const MIGRATIONS: &[(&str, &str)] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Errors of the storage layer, each saying what to do.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    #[error("{path} is not a liveaudit database (not SQLite, or damaged); give another --db path")]
-    NotADatabase { path: PathBuf },
-    #[error(
-        "{path} was written by a newer liveaudit (schema {found}, this build knows {known}); \
-         upgrade liveaudit, or use another --db"
-    )]
-    NewerSchema {
-        path: PathBuf,
-        found: i64,
-        known: i64,
-    },
-    #[error("{path} does not exist; run `liveaudit fetch` first or give the right --db")]
-    Missing { path: PathBuf },
-    #[error(
-        "{path} is an SQLite database of another program (it has no liveaudit schema); it is \
-         left untouched: give the --db that `liveaudit fetch` wrote"
-    )]
-    Foreign { path: PathBuf },
-    #[error(
-        "{path} is damaged (SQLite reports corruption); restore it from a backup, or give \
-         another --db and fetch again"
-    )]
-    Corrupt { path: PathBuf },
-    #[error(
-        "--db {path}: SQLite URIs (file:...) are refused; give a plain file path, so the \
-         fetch lock and the output checks see the same file SQLite opens"
-    )]
-    Uri { path: PathBuf },
-    #[error(
-        "the database {path} was deleted or replaced during the run; results written after \
-         that are not in it. Restore the file (or use a new --db) and run the same command again"
-    )]
-    Vanished { path: PathBuf },
-    #[error(
-        "{what} {out} is the database {db} (or its -wal/-shm file); writing there would \
-         destroy it: give another file"
-    )]
-    OutputIsDatabase {
-        what: &'static str,
-        out: PathBuf,
-        db: PathBuf,
-    },
-    #[error(
-        "another liveaudit fetch is running on {path} (or a purge: it holds a lock on {lock}); \
-         wait for it to finish, or stop it"
-    )]
-    Busy { path: PathBuf, lock: PathBuf },
-    #[error("cannot open {path}: {source}")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("database {path}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error("database: {0}")]
-    Query(#[from] rusqlite::Error),
-    #[error("internal error in the database {0}")]
-    Thread(String),
-}
-
-impl StoreError {
-    /// Whether the disk (or the file system's quota) is full.
-    pub fn is_disk_full(&self) -> bool {
-        let e = match self {
-            StoreError::Sqlite { source, .. } | StoreError::Query(source) => source,
-            _ => return false,
-        };
-        matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull))
-    }
-
-    /// Whether SQLite found the file damaged or not a database at all.
-    pub fn is_corrupt(&self) -> bool {
-        match self {
-            StoreError::Corrupt { .. } | StoreError::NotADatabase { .. } => true,
-            StoreError::Sqlite { source, .. } | StoreError::Query(source) => matches!(
-                source.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
-            ),
-            _ => false,
-        }
-    }
-
-    /// Whether the database (or its directory) cannot be written.
-    pub fn is_read_only(&self) -> bool {
-        match self {
-            StoreError::Sqlite { source, .. } | StoreError::Query(source) => matches!(
-                source.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
-            ),
-            StoreError::Open { source, .. } => {
-                source.kind() == std::io::ErrorKind::PermissionDenied
-                    || source.kind() == std::io::ErrorKind::ReadOnlyFilesystem
-            }
-            _ => false,
-        }
-    }
-}
-
 /// An open, migrated database.
 pub struct Store {
+    /// The connection (WAL, `synchronous=NORMAL`, foreign keys on, a 10 s busy timeout).
     pub conn: Connection,
     path: PathBuf,
 }
 
-/// Whether opening may create the database.
+/// Whether opening may create the database. Both modes bring an older liveaudit database up
+/// to the current schema (every migration not yet applied is applied, in order) before
+/// anything reads or writes it; a file that is not liveaudit's is refused, never migrated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
-    /// Create if missing, migrate (fetch).
-    ReadWrite,
-    /// Must exist; still migrated so old databases can be read (reports, export).
-    Existing,
+    /// Create the database if it is missing, else migrate it (fetch).
+    CreateOrMigrate,
+    /// The database must exist (a missing or empty file is an error); it is migrated so
+    /// databases of older versions can be read (reports, export, purge).
+    MigrateExisting,
 }
 
 impl Store {
+    /// Opens (or, with [`OpenMode::CreateOrMigrate`], creates) the database at `path` and
+    /// migrates it. A SQLite URI, a file that is not liveaudit's and a database of a newer
+    /// liveaudit are refused before anything is written to them.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store, StoreError> {
         refuse_uri(path)?;
-        if mode == OpenMode::Existing
+        if mode == OpenMode::MigrateExisting
             && std::fs::metadata(path).map_or(true, |m| m.is_file() && m.len() == 0)
         {
             // A file of zero bytes is what a fetch that failed before its first write leaves.
@@ -220,6 +126,7 @@ impl Store {
         Ok(store)
     }
 
+    /// The database file, as it was given.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -237,8 +144,8 @@ impl Store {
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(|e| self.classify(e))?;
         match (tables, mode) {
-            (0, OpenMode::ReadWrite) => Ok(()),
-            (0, OpenMode::Existing) => Err(StoreError::Missing {
+            (0, OpenMode::CreateOrMigrate) => Ok(()),
+            (0, OpenMode::MigrateExisting) => Err(StoreError::Missing {
                 path: self.path.clone(),
             }),
             _ => Err(StoreError::Foreign {
@@ -380,14 +287,18 @@ impl Store {
 /// How many checks are in each state.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StatusCounts {
+    /// Done with a final code (11350 excluded).
     pub done: i64,
     /// Done, but the vendor kept answering 11350: asked again by the next run.
     pub internal_error: i64,
+    /// Retries ran out or the vendor refused the request: asked again by the next run.
     pub failed: i64,
+    /// Registered, not answered yet.
     pub pending: i64,
 }
 
 impl StatusCounts {
+    /// Checks the next fetch asks the vendor about: failed, pending or held at 11350.
     pub fn unresolved(&self) -> i64 {
         self.failed + self.pending + self.internal_error
     }
@@ -396,14 +307,23 @@ impl StatusCounts {
 /// What a finished run records about itself.
 #[derive(Debug, Default, Clone)]
 pub struct RunRecord {
+    /// How the run ended, one word (`done`, `incomplete`, `interrupted`, `stopped`, ...).
     pub outcome: String,
+    /// Why it stopped early, as the user was told.
     pub stop_reason: Option<String>,
+    /// Data rows read from the input (header rows and blank lines excluded).
     pub rows_read: i64,
+    /// Ids read (rows with a non-blank id).
     pub ids_read: i64,
+    /// Rows whose id cell was blank.
     pub blank_ids: i64,
+    /// Ids listed more than once (each registered once).
     pub duplicate_ids: i64,
+    /// Ids that needed the vendor when the run started.
     pub to_fetch: i64,
+    /// Ids that got a final answer in this run.
     pub resolved: i64,
+    /// Ids that failed in this run.
     pub failed: i64,
     /// The rate setting: `auto`, `0` (no limit) or requests per second.
     pub rate: Option<String>,
@@ -504,6 +424,7 @@ impl FetchLock {
         }
     }
 
+    /// The lock file beside the database.
     pub fn path(&self) -> &Path {
         &self.watch.path
     }

@@ -20,7 +20,10 @@ use crate::faces;
 /// What a purge removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Purged {
+    /// Checks whose biometric-derived data (score, face digest and size) was cleared; the
+    /// rest of the check (code, times, sequence id) is kept for billing.
     pub checks: u64,
+    /// Face image files deleted from the `--save-images` folder.
     pub image_files: u64,
 }
 

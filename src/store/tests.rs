@@ -6,24 +6,24 @@ use super::*;
 fn migrates_a_new_database_and_reopens() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
-    let store = Store::open(&path, OpenMode::ReadWrite).unwrap();
+    let store = Store::open(&path, OpenMode::CreateOrMigrate).unwrap();
     let v: i64 = store
         .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, SCHEMA_VERSION);
     drop(store);
-    Store::open(&path, OpenMode::Existing).unwrap();
+    Store::open(&path, OpenMode::MigrateExisting).unwrap();
 }
 
 #[test]
 fn refuses_newer_schema_and_non_sqlite_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.db");
-    let store = Store::open(&path, OpenMode::ReadWrite).unwrap();
+    let store = Store::open(&path, OpenMode::CreateOrMigrate).unwrap();
     store.conn.pragma_update(None, "user_version", 99).unwrap();
     drop(store);
-    let err = Store::open(&path, OpenMode::Existing).err().unwrap();
+    let err = Store::open(&path, OpenMode::MigrateExisting).err().unwrap();
     assert!(
         matches!(err, StoreError::NewerSchema { found: 99, .. }),
         "{err}"
@@ -31,10 +31,10 @@ fn refuses_newer_schema_and_non_sqlite_files() {
 
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, b"id,name\n1,2\n".repeat(100)).unwrap();
-    let err = Store::open(&junk, OpenMode::Existing).err().unwrap();
+    let err = Store::open(&junk, OpenMode::MigrateExisting).err().unwrap();
     assert!(matches!(err, StoreError::NotADatabase { .. }), "{err}");
 
-    let err = Store::open(&dir.path().join("none.db"), OpenMode::Existing)
+    let err = Store::open(&dir.path().join("none.db"), OpenMode::MigrateExisting)
         .err()
         .unwrap();
     assert!(matches!(err, StoreError::Missing { .. }), "{err}");
@@ -79,7 +79,7 @@ fn sqlite_uris_are_refused() {
             StoreError::Uri { .. }
         ));
         assert!(matches!(
-            Store::open(Path::new(p), OpenMode::ReadWrite)
+            Store::open(Path::new(p), OpenMode::CreateOrMigrate)
                 .err()
                 .unwrap(),
             StoreError::Uri { .. }
@@ -108,7 +108,7 @@ fn a_deleted_or_replaced_database_is_noticed() {
 fn outputs_on_the_database_or_its_wal_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("a.db");
-    Store::open(&db, OpenMode::ReadWrite).unwrap();
+    Store::open(&db, OpenMode::CreateOrMigrate).unwrap();
     let here = dir.path().join(".").join("a.db-wal");
     for out in [db.clone(), dir.path().join("a.db-shm"), here] {
         assert!(
@@ -138,7 +138,7 @@ fn a_foreign_sqlite_file_is_read_by_no_command_and_left_untouched() {
             .unwrap();
     }
     let before = std::fs::read(&path).unwrap();
-    for mode in [OpenMode::Existing, OpenMode::ReadWrite] {
+    for mode in [OpenMode::MigrateExisting, OpenMode::CreateOrMigrate] {
         let err = Store::open(&path, mode).err().unwrap();
         assert!(matches!(err, StoreError::Foreign { .. }), "{err}");
     }

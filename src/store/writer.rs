@@ -2,14 +2,20 @@
 //!
 //! Policy: one thread owns the write connection and is fed by a bounded channel. It takes
 //! whatever has queued up (at least one operation, at most [`MAX_BATCH`]) and commits it as one
-//! transaction, so batches grow under load and shrink to single rows when the vendor is slow:
-//! a killed process loses at most what was in flight. When results arrive together but only a
-//! few at a time, it waits [`LINGER`] once for more before committing (a commit costs as much
-//! as the rows in it), so a kill can also lose up to that long's results. A result and its
-//! id's state live in one row and change in one statement, with the id's attempt count (so an
-//! attempt costs one insert and no update); a result whose face digest another check already
-//! carries is recorded in `repeated_faces` in the same transaction. A write error (a full disk)
-//! ends the thread with the error; the fetcher sees the channel close and stops sending.
+//! transaction, so batches grow under load and shrink to single rows when the vendor is slow.
+//! When results arrive together but only a few at a time, it waits [`LINGER`] once for more
+//! before committing (a commit costs as much as the rows in it). A result and its id's state
+//! live in one row and change in one statement, with the id's attempt count (so an attempt
+//! costs one insert and no update); a result whose face digest another check already carries
+//! is recorded in `repeated_faces` in the same transaction. A write error (a full disk) ends the
+//! thread with the error; the fetcher sees the channel close and stops sending.
+//!
+//! What a killed process loses (and the next run asks again): the requests holding a request
+//! slot (at most `--concurrency`; a slot is given back once the answer is queued here), plus the
+//! answers queued or in the batch being committed: one writer cycle's worth ([`LINGER`] and
+//! one commit, at the rate answers arrive). Committed batches survive (WAL). Bounding the loss
+//! by `--concurrency` alone would hold every slot through a commit, which takes a large share
+//! of a fast run's throughput; slots stay short instead.
 
 use std::path::Path;
 use std::thread::JoinHandle;
@@ -25,7 +31,7 @@ use crate::check::Status;
 /// small enough that memory stays flat whatever the number of ids.
 pub const MAX_BATCH: usize = 1024;
 
-/// How long a small batch (more than one operation, fewer than [`LINGER_BELOW`]) waits for more.
+/// How long a small batch (more than one operation, fewer than `LINGER_BELOW`) waits for more.
 /// Rule: results arriving close together share a commit (fewer fsyncs on a fast vendor); a
 /// single result (a slow or rate-limited vendor) is committed at once.
 pub const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
@@ -34,51 +40,74 @@ const LINGER_BELOW: usize = 256;
 /// One request sent to the vendor, for the attempts log.
 #[derive(Debug, Clone)]
 pub struct AttemptRow {
+    /// The id asked about.
     pub liveness_id: String,
+    /// When the request was granted to leave (Unix ms).
     pub sent_at_ms: i64,
+    /// From sending to the end of the answer (or the failure).
     pub latency_ms: i64,
+    /// The HTTP status; `None` when no answer came.
     pub http_status: Option<u16>,
+    /// The code the vendor answered, when it answered one.
     pub code: Option<i64>,
+    /// The vendor's sequence id, when it answered one.
     pub sequence_id: Option<String>,
     /// `final`, `retry:<kind>`, `give_up:<kind>` or `stop`.
     pub outcome: String,
+    /// The fault or stop reason of a retried, given-up or stopping attempt, or the fields
+    /// dropped from a kept answer; no URL, no key.
     pub detail: Option<String>,
 }
 
 /// The parts of an answer that are stored.
 #[derive(Debug, Clone)]
 pub struct StoredAnswer {
+    /// The result code.
     pub code: i64,
+    /// The vendor's message.
     pub message: String,
+    /// The liveness score, if the vendor sent one.
     pub score: Option<f64>,
+    /// The vendor's sequence id, if it sent one.
     pub sequence_id: Option<String>,
+    /// Hex SHA-256 of the face image, if the answer carried one.
     pub image_sha256: Option<String>,
+    /// Length of the face image in bytes, if the answer carried one.
     pub image_bytes: Option<i64>,
 }
 
 /// A write the fetcher asks for.
 #[derive(Debug)]
 pub enum WriteOp {
+    /// A request that did not end its id's round (retried): logged at once.
     Attempt(AttemptRow),
-    /// The vendor gave a code: the id is done. `attempts`: requests this round took;
-    /// `last_attempt`: the request that gave the answer, when it was not logged already.
+    /// The vendor gave a code: the id is done.
     Resolved {
         /// The id's row in `checks`.
         check: i64,
+        /// What is stored of the answer.
         answer: StoredAnswer,
+        /// Requests this round took.
         attempts: i64,
+        /// The request that gave the answer, when it was not logged already.
         last_attempt: Option<AttemptRow>,
     },
     /// Retries ran out (or the answer cannot improve by asking again): the id is failed.
     Failed {
+        /// The id's row in `checks`.
         check: i64,
+        /// Why, as the last fault says it (kept in `last_error`).
         error: String,
+        /// Requests this round took.
         attempts: i64,
+        /// The request that ended the round, when it was not logged already.
         last_attempt: Option<AttemptRow>,
     },
     /// The run stopped during the id's round: only its attempt count changes.
     Tried {
+        /// The id's row in `checks`.
         check: i64,
+        /// Requests this round took.
         attempts: i64,
     },
 }
@@ -86,9 +115,13 @@ pub enum WriteOp {
 /// What the writer committed.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WriterStats {
+    /// Attempt rows inserted.
     pub attempts: u64,
+    /// Ids stored with a final answer.
     pub resolved: u64,
+    /// Ids marked failed.
     pub failed: u64,
+    /// Transactions committed.
     pub transactions: u64,
 }
 
@@ -100,7 +133,7 @@ pub fn spawn(
     db: &Path,
     run: i64,
 ) -> Result<(WriterHandle, JoinHandle<Result<WriterStats, StoreError>>), StoreError> {
-    let store = Store::open(db, OpenMode::Existing)?;
+    let store = Store::open(db, OpenMode::MigrateExisting)?;
     // Results update index pages all over the file (a check's bucket, its sequence id), so the
     // same pages are written again and again. Checkpointing every 10,000 pages (~40 MB of WAL)
     // instead of SQLite's 1,000 folds many of those writes into one. The page cache stays at

@@ -28,15 +28,24 @@ use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
-use super::codes::{Category, CodeTable, INTERNAL_ERROR};
+use crate::check::INTERNAL_ERROR;
+use crate::codes::{Category, CodeTable};
+
+mod outcome;
+pub use outcome::{Fault, Retryable, StopReason, Verdict};
 
 /// A parsed answer of the retrieve-result endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultAnswer {
+    /// The result code (sent as a number or a string).
     pub code: i64,
+    /// The vendor's message, scrubbed of the partner key.
     pub message: String,
+    /// The vendor's id of the check, the key its statements may bill by.
     pub sequence_id: Option<String>,
+    /// The liveness score, when the vendor sent a number.
     pub score: Option<f64>,
+    /// The best face captured, when the answer carried one.
     pub face: Option<FaceImage>,
     /// Secondary fields of an unexpected type, dropped (the answer itself is kept): their names.
     pub dropped: Vec<&'static str>,
@@ -48,6 +57,7 @@ pub struct ResultAnswer {
 pub struct FaceImage {
     /// Lower-case hex SHA-256 of the decoded bytes (of the raw text when it was not base64).
     pub sha256: String,
+    /// Length in bytes of the decoded image (of the raw text when it was not base64).
     pub len: usize,
     /// The decoded bytes; `None` when the text was not valid base64.
     pub bytes: Option<Vec<u8>>,
@@ -92,16 +102,22 @@ impl FaceImage {
 /// A parsed answer of the retrieve-license endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LicenseAnswer {
+    /// The result code; 200 means a license was issued.
     pub code: i64,
+    /// The vendor's message, scrubbed of the partner key.
     pub message: String,
+    /// The vendor's id of the request.
     pub sequence_id: Option<String>,
+    /// The license for the SDK, when one was issued.
     pub license: Option<String>,
+    /// When the license expires, as the vendor sends it (Unix seconds, e.g. 1715667188).
     pub expiry_timestamp: Option<i64>,
 }
 
 /// Why a body could not be read as the documented JSON.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParseError {
+    /// Not JSON, or JSON without a readable `code`: what the parser said.
     #[error("{0}")]
     NotJson(String),
     /// The body has the license API's fields (`license`, `expiry_timestamp`).
@@ -335,109 +351,6 @@ fn opt_i64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::
         Some(NumOrStr::Float(f)) => Some(f as i64),
         Some(NumOrStr::Str(s)) => s.trim().parse().ok(),
     })
-}
-
-/// What the fetcher does next with one id after one request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    /// Store this answer; the id is resolved.
-    Final(ResultAnswer),
-    /// Try again after a back-off; `retry_after` is the vendor's own request, if it made one.
-    Retry(Retryable),
-    /// Mark the id failed now without further attempts in this run.
-    GiveUp(Fault),
-    /// Stop the whole run; the id stays pending.
-    Stop(StopReason),
-}
-
-/// A fault worth another attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Retryable {
-    pub fault: Fault,
-    pub retry_after: Option<Duration>,
-    /// Set for 11350: the answer to store if the fault persists past the last attempt.
-    pub answer: Option<ResultAnswer>,
-}
-
-/// Why a request did not give a usable answer. Displays without any URL or secret.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Fault {
-    #[error("HTTP {status}: {snippet}")]
-    Status { status: u16, snippet: String },
-    #[error("HTTP 429 rate limited")]
-    RateLimited,
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    #[error("could not connect: {0}")]
-    Connect(String),
-    #[error("connection failed: {0}")]
-    Transport(String),
-    #[error("HTTP {status}, body not the vendor's JSON ({detail}): {snippet}")]
-    Unparsable {
-        status: u16,
-        detail: String,
-        snippet: String,
-    },
-    #[error("HTTP {status}: answer larger than the {limit}-byte cap")]
-    TooLarge { status: u16, limit: usize },
-    #[error("vendor code {} (internal error)", INTERNAL_ERROR)]
-    Internal,
-}
-
-impl Fault {
-    /// A fault of the transport or the vendor's servers (not a rate limit, not an 11350): what
-    /// the circuit breaker counts.
-    pub fn is_outage(&self) -> bool {
-        matches!(
-            self,
-            Fault::Status { .. }
-                | Fault::Timeout(_)
-                | Fault::Connect(_)
-                | Fault::Transport(_)
-                | Fault::Unparsable { .. }
-        )
-    }
-
-    /// A short stable name for logs and the attempts table.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Fault::Status { .. } => "http_status",
-            Fault::RateLimited => "rate_limited",
-            Fault::Timeout(_) => "timeout",
-            Fault::Connect(_) => "connect",
-            Fault::Transport(_) => "transport",
-            Fault::Unparsable { .. } => "unparsable",
-            Fault::TooLarge { .. } => "too_large",
-            Fault::Internal => "internal_11350",
-        }
-    }
-}
-
-/// Why the whole run must stop.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum StopReason {
-    #[error(
-        "the vendor refused the credentials (HTTP {status}); check the partner code and key \
-         (TD_PARTNER_CODE, TD_PARTNER_KEY or --partner-key-file) and the endpoint's region"
-    )]
-    CredentialsRefused { status: u16 },
-    #[error(
-        "the vendor stopped the account: code {code} ({message}); ids not yet fetched stay pending"
-    )]
-    Account { code: i64, message: String },
-    #[error(
-        "the endpoint answered HTTP {status}{detail}; check --result-url / TD_RESULT_URL \
-         (redirects are not followed: the partner key would travel to another address)"
-    )]
-    Misconfigured { status: u16, detail: String },
-    #[error(
-        "this URL answers like the license API (its answer has license and expiry_timestamp); \
-         set --result-url / TD_RESULT_URL to the result endpoint (.../liveness/result/v1); \
-         nothing was stored"
-    )]
-    LicenseApi,
 }
 
 /// Classifies one HTTP exchange that produced a status and a body. Only an HTTP 200 with the

@@ -4,9 +4,9 @@
 //! sends, reads at most [`ClientOptions::max_body`] bytes (a body above [`SMALL_BODY`] first
 //! takes a share of [`ClientOptions::body_budget`], common to all requests, so memory stays
 //! bounded at any concurrency), and hands status and body to
-//! [`classify_response`](super::answer::classify_response). Redirects are never followed (a
+//! [`super::answer::classify_response`]. Redirects are never followed (a
 //! redirect would carry the partner key to another address). Every transport error passes
-//! through [`transport_fault`], the single point where reqwest's URL (which holds the key) is
+//! through `transport_fault`, the single point where reqwest's URL (which holds the key) is
 //! stripped and any remaining trace of the key is redacted; vendor bodies are scrubbed where
 //! they are parsed ([`super::answer`]).
 
@@ -19,7 +19,7 @@ use super::answer::{
     Fault, LicenseAnswer, Retryable, StopReason, Verdict, classify_response, parse_license,
     parse_retry_after, snippet,
 };
-use super::codes::CodeTable;
+use crate::codes::CodeTable;
 use crate::config::VendorSettings;
 
 /// Timeouts and limits of the HTTP client.
@@ -62,12 +62,21 @@ impl Default for ClientOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VendorError {
+    /// An answer that would stop a fetch (credentials, account, wrong endpoint).
     #[error("{0}")]
     Stopped(StopReason),
+    /// No usable answer.
     #[error("the vendor could not be reached or answered badly: {0}")]
     Fault(Fault),
+    /// A well-formed answer with a code other than success.
     #[error("the vendor answered code {code}: {message}")]
-    Code { code: i64, message: String },
+    Code {
+        /// The vendor's code.
+        code: i64,
+        /// The vendor's message, scrubbed of the key.
+        message: String,
+    },
+    /// The HTTP client could not be built (TLS setup): the reason.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
@@ -75,8 +84,11 @@ pub enum VendorError {
 /// One attempt's outcome with what the attempts log records about it.
 #[derive(Debug)]
 pub struct Attempt {
+    /// What the fetcher does next with the id.
     pub verdict: Verdict,
+    /// The HTTP status; `None` when no answer came (timeout, refused connection, reset).
     pub http_status: Option<u16>,
+    /// From sending the request to the end of its body (or the failure).
     pub latency: Duration,
 }
 
@@ -106,6 +118,8 @@ impl std::fmt::Debug for VendorClient {
 }
 
 impl VendorClient {
+    /// A client for `settings`' account and endpoints. The partner key is registered with the
+    /// scrubber before any request, so no text this client hands out can carry it.
     pub fn new(settings: &VendorSettings, options: ClientOptions) -> Result<Self, VendorError> {
         let http = reqwest::Client::builder()
             .use_rustls_tls()
@@ -219,7 +233,7 @@ impl VendorClient {
         let codes = CodeTable::shipped();
         match codes.category(answer.code) {
             _ if answer.code == 200 => Ok(answer),
-            super::codes::Category::Account => Err(VendorError::Stopped(StopReason::Account {
+            crate::codes::Category::Account => Err(VendorError::Stopped(StopReason::Account {
                 code: answer.code,
                 message: answer.message,
             })),

@@ -1,7 +1,8 @@
 //! Unit tests of reading rows into ids: columns, headers, lines, id rules.
 
+use super::id_rules::spreadsheet_damage;
 use super::*;
-use crate::input::{Source, read_ids};
+use crate::input::{BadTimes, Source, read_ids};
 use std::io::Write;
 
 fn read(content: &[u8], opts: &InputOptions) -> Result<(Vec<IdRow>, InputStats), InputError> {

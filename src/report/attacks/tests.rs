@@ -5,7 +5,8 @@ use super::*;
 /// 2,000 checks of every status, some without a time, score or attributes.
 fn sample_store(dir: &std::path::Path) -> crate::store::Store {
     let store =
-        crate::store::Store::open(&dir.join("t.db"), crate::store::OpenMode::ReadWrite).unwrap();
+        crate::store::Store::open(&dir.join("t.db"), crate::store::OpenMode::CreateOrMigrate)
+            .unwrap();
     let all: Vec<i64> = vec![200, 200, 200, 12205, 12222, 12202, 12250, 11350, 12299];
     for i in 0..2_000i64 {
         let code = all[(i * 7 % all.len() as i64) as usize];

@@ -47,15 +47,27 @@ pub(super) fn sort_line(
     sink: &mut DetailSink,
 ) -> Result<(), ReconcileError> {
     let amount = line_amount(row.s_amount.as_deref(), expected.as_ref().map(|e| e.0));
-    let (bucket, note) = if !row.in_period {
+    let Some((bucket, note)) = bucket(row, codes, window) else {
+        return Ok(());
+    };
+    sink.add(row.detail(bucket, note), amount)?;
+    if !row.in_period {
+        return Ok(());
+    }
+    flag(row, expected, sink)
+}
+
+/// The line's one bucket and its note; `None` for a line shown from our side instead (as
+/// `shifted_out`, both times named).
+fn bucket(row: &LineRow, codes: &CodeTable, window: &Window) -> Option<(BucketKind, String)> {
+    Some(if !row.in_period {
         if row.found
             && row.class == Class::Charged
             && row.check_in
             && !row.has_line_in
             && row.shift_line == Some(row.line)
         {
-            // Shown once, from our side, as `shifted_out` (both times named).
-            return Ok(());
+            return None;
         }
         (
             BucketKind::OutsidePeriod,
@@ -66,69 +78,66 @@ pub(super) fn sort_line(
     } else if !row.found {
         (BucketKind::UnknownToUs, String::new())
     } else {
-        match row.class {
-            Class::Charged if row.check_in => (BucketKind::Matched, String::new()),
-            Class::Charged => (
-                BucketKind::ShiftedIn,
-                match row.our_time {
-                    None => "we have no event time for it (see --date-by)".to_string(),
-                    Some(t) => format!(
-                        "ours is dated {} ({}), outside the period: time zone? (--tz)",
-                        format_utc(t),
-                        window
-                            .local_date(t)
-                            .map(|d| d.to_string())
-                            .unwrap_or_default()
-                    ),
-                },
-            ),
-            Class::Provisional => (
-                BucketKind::Provisional,
-                format!(
-                    "we hold {} (internal error): fetch again before disputing",
-                    crate::check::INTERNAL_ERROR
+        by_class(row, codes, window)
+    })
+}
+
+/// The bucket of a line in the period, billed once, whose check we hold: by our class.
+fn by_class(row: &LineRow, codes: &CodeTable, window: &Window) -> (BucketKind, String) {
+    match row.class {
+        Class::Charged if row.check_in => (BucketKind::Matched, String::new()),
+        Class::Charged => (
+            BucketKind::ShiftedIn,
+            match row.our_time {
+                None => "we have no event time for it (see --date-by)".to_string(),
+                Some(t) => format!(
+                    "ours is dated {} ({}), outside the period: time zone? (--tz)",
+                    format_utc(t),
+                    window
+                        .local_date(t)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
                 ),
+            },
+        ),
+        Class::Provisional => (
+            BucketKind::Provisional,
+            format!(
+                "we hold {} (internal error): fetch again before disputing",
+                crate::check::INTERNAL_ERROR
             ),
-            Class::Uncharged => {
-                let code = row.our_code.unwrap_or_default();
-                (
-                    BucketKind::Overbilled,
-                    format!("code {code} is not charged ({})", codes.category(code)),
-                )
-            }
-            Class::UnknownCode => (
-                BucketKind::UnknownCode,
-                format!(
-                    "code {} is not in the code table",
-                    row.our_code.unwrap_or_default()
-                ),
-            ),
-            Class::Unresolved => (
-                BucketKind::Unresolved,
-                format!(
-                    "our status is {}",
-                    row.our_status.as_deref().unwrap_or_default()
-                ),
-            ),
+        ),
+        Class::Uncharged => {
+            let code = row.our_code.unwrap_or_default();
+            (
+                BucketKind::Overbilled,
+                format!("code {code} is not charged ({})", codes.category(code)),
+            )
         }
-    };
-    let detail = |bucket: BucketKind, note: String| Detail {
-        bucket,
-        line: Some(row.line as u64),
-        liveness_id: row.ids.0.clone(),
-        sequence_id: row.ids.1.clone(),
-        statement_time: row.s_time.map(format_utc),
-        statement_code: row.s_code,
-        statement_amount: row.s_amount.clone(),
-        our_status: row.our_status.clone(),
-        our_code: row.our_code,
-        our_time: row.our_time.map(format_utc),
-        note,
-    };
-    sink.add(detail(bucket, note), amount)?;
-    if !row.in_period {
-        return Ok(());
+        Class::UnknownCode => (
+            BucketKind::UnknownCode,
+            format!(
+                "code {} is not in the code table",
+                row.our_code.unwrap_or_default()
+            ),
+        ),
+        Class::Unresolved => (
+            BucketKind::Unresolved,
+            format!(
+                "our status is {}",
+                row.our_status.as_deref().unwrap_or_default()
+            ),
+        ),
     }
+}
+
+/// The flags on top of a line in the period (no effect on the difference of its bucket): an
+/// amount other than the expected price, and a code other than ours on its first line.
+fn flag(
+    row: &LineRow,
+    expected: Option<(Decimal, String)>,
+    sink: &mut DetailSink,
+) -> Result<(), ReconcileError> {
     if let (Some((price, why)), Some(a)) = (
         expected,
         row.s_amount
@@ -137,7 +146,7 @@ pub(super) fn sort_line(
     ) && a != price
     {
         sink.add(
-            detail(BucketKind::AmountVariance, format!("billed {a}, {why}")),
+            row.detail(BucketKind::AmountVariance, format!("billed {a}, {why}")),
             a - price,
         )?;
     }
@@ -146,7 +155,7 @@ pub(super) fn sort_line(
         && row.nth == 1
     {
         sink.add(
-            detail(
+            row.detail(
                 BucketKind::CodeDiffers,
                 format!("statement {sc}, ours {oc}"),
             ),
@@ -154,6 +163,25 @@ pub(super) fn sort_line(
         )?;
     }
     Ok(())
+}
+
+impl LineRow {
+    /// The details row of this line in `bucket`.
+    fn detail(&self, bucket: BucketKind, note: String) -> Detail {
+        Detail {
+            bucket,
+            line: Some(self.line as u64),
+            liveness_id: self.ids.0.clone(),
+            sequence_id: self.ids.1.clone(),
+            statement_time: self.s_time.map(format_utc),
+            statement_code: self.s_code,
+            statement_amount: self.s_amount.clone(),
+            our_status: self.our_status.clone(),
+            our_code: self.our_code,
+            our_time: self.our_time.map(format_utc),
+            note,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,10 @@
 //! the account- and request-level codes of its sibling KYC APIs). A user file of the same columns
 //! adds codes or overrides shipped rows, because vendors add attack codes faster than releases.
 //! A code absent from the table is never guessed: it is `unknown`, and its charge is unknown.
+//!
+//! The table is the domain's, not the API client's: the domain core (`check`) classifies checks
+//! with it and the API client ([`crate::td`]) reads answers with it; this module depends on
+//! neither.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,7 +17,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// The shipped table, verbatim from the specification.
-const SHIPPED: &str = include_str!("../../data/codes.csv");
+const SHIPPED: &str = include_str!("../data/codes.csv");
 
 /// How the fetcher and the reports treat a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -34,6 +38,7 @@ pub enum Category {
 }
 
 impl Category {
+    /// The category as the code table file and every report spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Success => "success",
@@ -64,15 +69,16 @@ impl fmt::Display for Category {
     }
 }
 
-pub use crate::check::INTERNAL_ERROR;
-
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeInfo {
+    /// The result code as the vendor sends it.
     pub code: i64,
+    /// What the code means, as the vendor's page words it.
     pub message: String,
     /// `Some(true)` billed, `Some(false)` not billed, `None` unknown.
     pub charged: Option<bool>,
+    /// How the fetcher and the reports treat the code.
     pub category: Category,
     /// Attack family: `presentation`, `injection` or `challenge` (empty for non-attacks).
     pub family: Option<String>,
@@ -84,19 +90,26 @@ pub struct CodeInfo {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodeTableError {
+    /// The file cannot be read.
     #[error("cannot read code table {path}: {source}")]
     Io {
+        /// The file, as the user named it.
         path: String,
+        /// Why it cannot be read.
         #[source]
         source: std::io::Error,
     },
+    /// A row is malformed; the whole file is refused rather than read in part.
     #[error(
         "{path}:{line}: {problem}; expected the columns code,message,charged,category,family \
          (charged: yes/no/unknown; category: success, attack, error, account, request_error, unknown)"
     )]
     Row {
+        /// The file, as the user named it.
         path: String,
+        /// The row's line in the file (1-based).
         line: u64,
+        /// What is wrong with the row.
         problem: String,
     },
 }
@@ -243,6 +256,7 @@ impl CodeTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::INTERNAL_ERROR;
 
     #[test]
     fn shipped_table_matches_the_vendor_page() {
