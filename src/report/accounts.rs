@@ -59,9 +59,11 @@ mod tests {
     #[test]
     fn every_recorded_partner_code_once_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            crate::store::Store::open(&dir.path().join("a.db"), crate::store::OpenMode::ReadWrite)
-                .unwrap();
+        let store = crate::store::Store::open(
+            &dir.path().join("a.db"),
+            crate::store::OpenMode::CreateOrMigrate,
+        )
+        .unwrap();
         assert!(partner_codes(&store.conn).unwrap().is_empty());
         for (i, code) in ["b", "a", "b", "unknown", "a"].iter().enumerate() {
             store
