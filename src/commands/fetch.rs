@@ -84,6 +84,13 @@ pub(crate) fn fetch_options(
     writable_later("metrics-file", args.metrics_file.as_deref())?;
     let layers = layers(global, &args.vendor)?;
     let vendor = layers.vendor(true, false)?;
+    if vendor.partner_code == crate::check::UNKNOWN_ACCOUNT {
+        return Err(Failure::usage(anyhow!(
+            "partner code {:?} is reserved for checks whose account was never recorded; give \
+             the account's real partner code",
+            crate::check::UNKNOWN_ACCOUNT
+        )));
+    }
     let codes = code_table(&layers)?;
     let zone = jiff::tz::TimeZone::get(&args.input_tz).map_err(|_| {
         Failure::usage(anyhow!(
@@ -258,7 +265,7 @@ struct RunEnding<'a> {
 /// Writes `--summary-file` and `--metrics-file`. A failure here is logged, never turned into
 /// another exit status: the run's own outcome is what the files and the status report.
 fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
-    use crate::run_summary::{InputAfter, RunSummary, ThisRun};
+    use crate::run_summary::{AccountSummary, InputAfter, RunSummary, ThisRun};
     let finished = jiff::Timestamp::now();
     if let Some(path) = &args.summary_file {
         let summary = RunSummary {
@@ -280,6 +287,7 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
                 .cutoff
                 .as_ref()
                 .map(|c| crate::timestamp::format_utc(c.at.as_millisecond())),
+            account: e.report.map(|r| AccountSummary::of(&r.account)),
             this_run: e.report.map(ThisRun::of),
             input_after: e.report.map(InputAfter::of),
             database: e.db.map(|p| p.display().to_string()),
@@ -348,6 +356,19 @@ pub(crate) fn fetch_status(report: &FetchReport) -> ExitStatus {
     }
 }
 
+/// The summary's account line: label, partner code and endpoint host (never the key).
+fn account_line(a: &crate::store::account::RunAccount) -> String {
+    let name = match &a.name {
+        Some(name) => format!("{name} (partner code {})", a.partner_code),
+        None => format!("partner code {}", a.partner_code),
+    };
+    format!(
+        "account {}, endpoint {}",
+        crate::text::clean(&name),
+        a.endpoint_host.as_deref().unwrap_or("(none)")
+    )
+}
+
 fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStatus) {
     let t = &r.tally;
     let c = &r.counts;
@@ -378,6 +399,10 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
         LogFormat::Json => tracing::info!(
             run = r.run_id,
             exit_status = status.code(),
+            account = r.account.name.as_deref(),
+            partner_code = %r.account.partner_code,
+            endpoint_host = r.account.endpoint_host.as_deref(),
+            run_other_account = r.intake.other_account.rows,
             run_ids = r.intake.distinct,
             run_duplicates = r.intake.duplicates,
             run_blank = r.intake.input.blank_ids,
@@ -407,13 +432,18 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
         LogFormat::Text => {
             let mut lines = vec![
                 format!(
-                    "run {}: {} ids ({} duplicates, {} blank skipped), {} needed the vendor",
+                    "run {}: {} ids ({} duplicates, {} blank skipped{}), {} needed the vendor",
                     r.run_id,
                     r.intake.distinct,
                     r.intake.duplicates,
                     r.intake.input.blank_ids,
+                    match r.intake.other_account.rows {
+                        0 => String::new(),
+                        n => format!(", {n} of another account skipped"),
+                    },
                     r.to_fetch
                 ),
+                account_line(&r.account),
                 format!(
                     "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
                     t.requests,

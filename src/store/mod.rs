@@ -11,6 +11,7 @@
 //! (never downgraded), a file that is not SQLite is refused with a clear message, and WAL with
 //! `synchronous=NORMAL` makes every committed batch survive a killed process.
 
+pub mod account;
 pub mod intake;
 pub mod purge;
 pub mod writer;
@@ -55,6 +56,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0009_accounts",
         include_str!("../../migrations/0009_accounts.sql"),
+    ),
+    (
+        "0010_account_changes",
+        include_str!("../../migrations/0010_account_changes.sql"),
     ),
 ];
 
