@@ -3,6 +3,7 @@
 
 mod util;
 
+mod accounts_fetch;
 mod cli;
 mod fuzz_answers;
 mod hardening;

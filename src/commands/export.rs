@@ -75,21 +75,22 @@ pub(crate) fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatu
         None => None,
     };
     let mut out = output(args.output.as_deref(), Some(&db))?;
-    let exported = crate::export::export_since(
-        &store,
-        &codes,
+    // A name the config file gives is its partner code; any other is taken as a partner code.
+    let account = args.account.as_deref().map(|name| layers.account_ref(name));
+    let spec = crate::export::ExportSpec {
         format,
-        args.raw_cells,
-        &mut out,
-        since.flatten(),
-    )
-    // The output is complete (flushed, synced and in place when it is a file) before the
-    // cursor moves.
-    .and_then(|e| {
-        out.finish()
-            .map(|()| e)
-            .map_err(crate::export::ExportError::Write)
-    });
+        raw_cells: args.raw_cells,
+        since: since.flatten(),
+        partner_code: account.as_ref().map(|a| a.partner_code.as_str()),
+    };
+    let exported = crate::export::export_since(&store, &codes, &spec, &mut out)
+        // The output is complete (flushed, synced and in place when it is a file) before the
+        // cursor moves.
+        .and_then(|e| {
+            out.finish()
+                .map(|()| e)
+                .map_err(crate::export::ExportError::Write)
+        });
     match exported {
         Ok(e) => {
             tracing::debug!(rows = e.rows, through = e.through, "exported");

@@ -358,13 +358,9 @@ pub(crate) fn fetch_status(report: &FetchReport) -> ExitStatus {
 
 /// The summary's account line: label, partner code and endpoint host (never the key).
 fn account_line(a: &crate::store::account::RunAccount) -> String {
-    let name = match &a.name {
-        Some(name) => format!("{name} (partner code {})", a.partner_code),
-        None => format!("partner code {}", a.partner_code),
-    };
     format!(
         "account {}, endpoint {}",
-        crate::text::clean(&name),
+        crate::store::account::describe(a.name.as_deref(), &a.partner_code),
         a.endpoint_host.as_deref().unwrap_or("(none)")
     )
 }

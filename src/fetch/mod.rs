@@ -240,6 +240,44 @@ pub(crate) fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'stat
     }
 }
 
+/// Logs what reading the input found: the columns used, and warnings for what needs a look.
+fn log_intake(intake: &IntakeStats, account: &RunAccount) {
+    for line in &intake.input.columns {
+        tracing::info!("{line}");
+    }
+    if intake.input.bad_times > 0 {
+        tracing::warn!(
+            count = intake.input.bad_times,
+            first = %intake.input.bad_time_examples.join("; "),
+            "times that could not be read: those checks are dated by their fetch time, as \
+             --bad-times fetch-time asks (marked per check, counted in the run)"
+        );
+    }
+    if intake.conflicts > 0 {
+        tracing::warn!(
+            count = intake.conflicts,
+            first = %intake.conflict_examples.join("; "),
+            "ids listed more than once with a different event time or other columns: the first \
+             mention of an id is kept, the later ones are ignored; check which one is right"
+        );
+    }
+    if intake.other_account.rows > 0 {
+        tracing::warn!(
+            count = intake.other_account.rows,
+            account = %account.label(),
+            first = %intake.other_account.examples.join("; "),
+            "ids another account read first: an id belongs to the account that first read it, \
+             so they are not asked under this one (fetch them with their own --account)"
+        );
+    }
+    if intake.input.repeated_headers > 0 {
+        tracing::info!(
+            count = intake.input.repeated_headers,
+            "repeated header rows skipped"
+        );
+    }
+}
+
 /// Runs a fetch: lock, register input, fetch, record the run.
 pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let started = Instant::now();
@@ -281,40 +319,7 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
             return Err(e.into());
         }
     };
-    for line in &intake.input.columns {
-        tracing::info!("{line}");
-    }
-    if intake.input.bad_times > 0 {
-        tracing::warn!(
-            count = intake.input.bad_times,
-            first = %intake.input.bad_time_examples.join("; "),
-            "times that could not be read: those checks are dated by their fetch time, as \
-             --bad-times fetch-time asks (marked per check, counted in the run)"
-        );
-    }
-    if intake.conflicts > 0 {
-        tracing::warn!(
-            count = intake.conflicts,
-            first = %intake.conflict_examples.join("; "),
-            "ids listed more than once with a different event time or other columns: the first \
-             mention of an id is kept, the later ones are ignored; check which one is right"
-        );
-    }
-    if intake.other_account.rows > 0 {
-        tracing::warn!(
-            count = intake.other_account.rows,
-            account = %account.label(),
-            first = %intake.other_account.examples.join("; "),
-            "ids another account read first: an id belongs to the account that first read it, \
-             so they are not asked under this one (fetch them with their own --account)"
-        );
-    }
-    if intake.input.repeated_headers > 0 {
-        tracing::info!(
-            count = intake.input.repeated_headers,
-            "repeated header rows skipped"
-        );
-    }
+    log_intake(&intake, &account);
     let to_fetch = intake::count_to_fetch(&store.conn, run_id, &account.partner_code)?;
     let concurrency = opts.effective_concurrency();
     tracing::info!(

@@ -39,6 +39,15 @@ impl RunAccount {
     }
 }
 
+/// An account as a person reads it: `NAME (partner code CODE)`, or `partner code CODE` for the
+/// unnamed account; cleaned of control characters.
+pub fn describe(name: Option<&str>, partner_code: &str) -> String {
+    crate::text::clean(&match name {
+        Some(name) => format!("{name} (partner code {partner_code})"),
+        None => format!("partner code {partner_code}"),
+    })
+}
+
 /// Records `account` as the account of `run`.
 pub fn record_run(conn: &Connection, run: i64, account: &RunAccount) -> Result<(), StoreError> {
     conn.execute(

@@ -417,7 +417,14 @@ pub(crate) mod tests {
             ],
         );
         let run = store.begin_run(&[]).unwrap();
-        let stats = register(&mut store.conn, run, &acme(), &[a, b], &InputOptions::default()).unwrap();
+        let stats = register(
+            &mut store.conn,
+            run,
+            &acme(),
+            &[a, b],
+            &InputOptions::default(),
+        )
+        .unwrap();
         assert_eq!(stats.duplicates, 5);
         assert_eq!(stats.conflicts, 3, "{:?}", stats.conflict_examples);
         let examples = stats.conflict_examples.join("\n");

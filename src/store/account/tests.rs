@@ -41,7 +41,14 @@ fn new_ids_and_the_run_are_recorded_under_the_runs_account() {
     let a = csv(dir.path(), "a.csv", &["n-1,,".into(), "n-2,,".into()]);
     let run = store.begin_run(&[]).unwrap();
     record_run(&store.conn, run, &other()).unwrap();
-    register(&mut store.conn, run, &other(), &[a], &InputOptions::default()).unwrap();
+    register(
+        &mut store.conn,
+        run,
+        &other(),
+        &[a],
+        &InputOptions::default(),
+    )
+    .unwrap();
     assert_eq!(
         owner(&store, "n-2"),
         ("acme-ph".into(), Some("ph.example".into()), Some(run))
@@ -75,9 +82,20 @@ fn unknown_ids_are_adopted_and_a_done_one_is_not_asked_again() {
         .unwrap();
     assert_eq!(owner(&store, "old-done").0, crate::check::UNKNOWN_ACCOUNT);
     let before = changes(&store);
-    let a = csv(dir.path(), "a.csv", &["old-done,,".into(), "old-pending,,".into()]);
+    let a = csv(
+        dir.path(),
+        "a.csv",
+        &["old-done,,".into(), "old-pending,,".into()],
+    );
     let run = store.begin_run(&[]).unwrap();
-    let stats = register(&mut store.conn, run, &acme(), &[a], &InputOptions::default()).unwrap();
+    let stats = register(
+        &mut store.conn,
+        run,
+        &acme(),
+        &[a],
+        &InputOptions::default(),
+    )
+    .unwrap();
     assert_eq!((stats.distinct, stats.other_account.rows), (2, 0));
     for id in ["old-done", "old-pending"] {
         assert_eq!(
@@ -90,7 +108,10 @@ fn unknown_ids_are_adopted_and_a_done_one_is_not_asked_again() {
     assert_eq!(changes(&store) - before, 2);
     let listed = next_to_fetch(&store.conn, run, "acme", 0, 10).unwrap();
     assert_eq!(
-        listed.iter().map(|t| t.liveness_id.as_str()).collect::<Vec<_>>(),
+        listed
+            .iter()
+            .map(|t| t.liveness_id.as_str())
+            .collect::<Vec<_>>(),
         ["old-pending"]
     );
 }
@@ -161,7 +182,10 @@ fn ids_of_another_account_are_set_aside_counted_and_never_listed() {
         .unwrap();
     let listed = next_to_fetch(&store.conn, run2, "acme", 0, 10).unwrap();
     assert_eq!(
-        listed.iter().map(|t| t.liveness_id.as_str()).collect::<Vec<_>>(),
+        listed
+            .iter()
+            .map(|t| t.liveness_id.as_str())
+            .collect::<Vec<_>>(),
         ["a-1", "a-2"]
     );
     assert_eq!(count_to_fetch(&store.conn, run2, "acme").unwrap(), 2);
@@ -172,9 +196,13 @@ fn a_check_still_needing_the_vendor_takes_the_new_host_and_a_done_one_keeps_its_
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.db"), OpenMode::ReadWrite).unwrap();
     let opts = InputOptions::default();
-    let a = csv(dir.path(), "a.csv", &["h-done,,".into(), "h-pending,,".into()]);
+    let a = csv(
+        dir.path(),
+        "a.csv",
+        &["h-done,,".into(), "h-pending,,".into()],
+    );
     let run1 = store.begin_run(&[]).unwrap();
-    register(&mut store.conn, run1, &acme(), &[a.clone()], &opts).unwrap();
+    register(&mut store.conn, run1, &acme(), std::slice::from_ref(&a), &opts).unwrap();
     store
         .conn
         .execute(
