@@ -369,11 +369,6 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
     let t = &r.tally;
     let c = &r.counts;
     let secs = r.elapsed.as_secs_f64();
-    let per_sec = if secs > 0.0 {
-        t.requests as f64 / secs
-    } else {
-        0.0
-    };
     let next = match (&r.stop, c.failed + c.pending) {
         (Some(StopCause::Vendor(StopReason::CredentialsRefused { .. })), _) => {
             "fix the credentials (check with `liveaudit license`), then run the same command again"
@@ -426,69 +421,82 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             "run finished"
         ),
         LogFormat::Text => {
-            let mut lines = vec![
-                format!(
-                    "run {}: {} ids ({} duplicates, {} blank skipped{}), {} needed the vendor",
-                    r.run_id,
-                    r.intake.distinct,
-                    r.intake.duplicates,
-                    r.intake.input.blank_ids,
-                    match r.intake.other_account.rows {
-                        0 => String::new(),
-                        n => format!(", {n} of another account skipped"),
-                    },
-                    r.to_fetch
-                ),
-                account_line(&r.account),
-                format!(
-                    "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
-                    t.requests,
-                    t.retries,
-                    t.rate_limited,
-                    secs,
-                    per_sec,
-                    match r.auto.and_then(|e| e.concurrency) {
-                        Some(now) =>
-                            format!("{now} (following the rate, at most {})", r.concurrency),
-                        None => r.concurrency.to_string(),
-                    }
-                ),
-                format!(
-                    "this run resolved {} (charged {}, attacks {}, unknown codes {}), failed {}",
-                    t.resolved, t.charged, t.attacks, t.unknown_codes, t.failed
-                ),
-                format!(
-                    "ids of this input now: {} done, {} kept at {} (provisional: asked again next run), {} failed, {} pending",
-                    c.done,
-                    c.internal_error,
-                    crate::check::INTERNAL_ERROR,
-                    c.failed,
-                    c.pending
-                ),
-            ];
-            if let Some(auto) = &r.auto {
-                lines.insert(2, auto.summary());
-            }
-            if r.intake.input.bad_times > 0 {
-                lines.insert(
-                    1,
-                    format!(
-                        "{} checks with an unreadable time are dated by their fetch time \
-                         (--bad-times fetch-time)",
-                        r.intake.input.bad_times
-                    ),
-                );
-            }
-            match (&cut_off, &r.stop) {
-                (Some(line), _) => lines.push(line.clone()),
-                (None, Some(stop)) => lines.push(format!("stopped: {stop}")),
-                (None, None) => {}
-            }
-            lines.push(format!("database: {}; next: {next}", db.display()));
+            let lines = text_summary(r, db, next, cut_off.as_deref());
             let mut err = crate::text::SafeStderr::plain();
             for line in lines {
                 let _ = writeln!(err, "{line}");
             }
         }
     }
+}
+
+/// The text summary's lines.
+fn text_summary(r: &FetchReport, db: &Path, next: &str, cut_off: Option<&str>) -> Vec<String> {
+    let (t, c) = (&r.tally, &r.counts);
+    let secs = r.elapsed.as_secs_f64();
+    let per_sec = if secs > 0.0 {
+        t.requests as f64 / secs
+    } else {
+        0.0
+    };
+    let mut lines = vec![
+        format!(
+            "run {}: {} ids ({} duplicates, {} blank skipped{}), {} needed the vendor",
+            r.run_id,
+            r.intake.distinct,
+            r.intake.duplicates,
+            r.intake.input.blank_ids,
+            match r.intake.other_account.rows {
+                0 => String::new(),
+                n => format!(", {n} of another account skipped"),
+            },
+            r.to_fetch
+        ),
+        format!(
+            "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
+            t.requests,
+            t.retries,
+            t.rate_limited,
+            secs,
+            per_sec,
+            match r.auto.and_then(|e| e.concurrency) {
+                Some(now) => format!("{now} (following the rate, at most {})", r.concurrency),
+                None => r.concurrency.to_string(),
+            }
+        ),
+        format!(
+            "this run resolved {} (charged {}, attacks {}, unknown codes {}), failed {}",
+            t.resolved, t.charged, t.attacks, t.unknown_codes, t.failed
+        ),
+        format!(
+            "ids of this input now: {} done, {} kept at {} (provisional: asked again next run), {} failed, {} pending",
+            c.done,
+            c.internal_error,
+            crate::check::INTERNAL_ERROR,
+            c.failed,
+            c.pending
+        ),
+    ];
+    if let Some(auto) = &r.auto {
+        lines.insert(2, auto.summary());
+    }
+    if r.intake.input.bad_times > 0 {
+        lines.insert(
+            1,
+            format!(
+                "{} checks with an unreadable time are dated by their fetch time \
+                 (--bad-times fetch-time)",
+                r.intake.input.bad_times
+            ),
+        );
+    }
+    // The account right under the run's line, above everything inserted before it.
+    lines.insert(1, account_line(&r.account));
+    match (cut_off, &r.stop) {
+        (Some(line), _) => lines.push(line.to_string()),
+        (None, Some(stop)) => lines.push(format!("stopped: {stop}")),
+        (None, None) => {}
+    }
+    lines.push(format!("database: {}; next: {next}", db.display()));
+    lines
 }

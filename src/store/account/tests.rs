@@ -202,7 +202,14 @@ fn a_check_still_needing_the_vendor_takes_the_new_host_and_a_done_one_keeps_its_
         &["h-done,,".into(), "h-pending,,".into()],
     );
     let run1 = store.begin_run(&[]).unwrap();
-    register(&mut store.conn, run1, &acme(), std::slice::from_ref(&a), &opts).unwrap();
+    register(
+        &mut store.conn,
+        run1,
+        &acme(),
+        std::slice::from_ref(&a),
+        &opts,
+    )
+    .unwrap();
     store
         .conn
         .execute(
