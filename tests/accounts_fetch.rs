@@ -380,3 +380,69 @@ fn license_asks_the_chosen_accounts_endpoint_with_its_credentials() {
     assert!(run.stdout.contains("account:     id-app"), "{}", run.stdout);
     assert_eq!(two.env.mock.stats().license_requests, 1);
 }
+
+#[test]
+fn the_unnamed_account_records_its_partner_code_and_unknown_is_reserved() {
+    let env = Env::plain();
+    env.write("ids.csv", "liveness_id\nu-1\nu-2\n");
+    env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
+    let conn = env.conn();
+    let run: (Option<String>, String, String) = conn
+        .query_row(
+            "SELECT account, partner_code, endpoint_host FROM runs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(run, (None, util::CODE.into(), "127.0.0.1".into()));
+    let codes: Vec<String> = conn
+        .prepare("SELECT DISTINCT partner_code FROM checks")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(codes, [util::CODE]);
+    // `unknown` marks checks whose account was never recorded: no account may fetch as it.
+    let run = env.run(&["fetch", "--partner-code", "unknown", "ids.csv"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("\"unknown\" is reserved"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.mock.stats().result_requests, 2);
+}
+
+#[test]
+fn ids_left_pending_by_one_account_are_resumed_by_it_and_never_by_another() {
+    let two = Two::new();
+    two.env.write("a.csv", "liveness_id\np-1\np-2\np-3\n");
+    // id-app's vendor is down: its ids stay pending (or failed) for its next run.
+    two.env.mock.set_down(true);
+    two.fetch(
+        "id-app",
+        "a.csv",
+        &["--max-retries", "0", "--breaker", "1", "--concurrency", "1"],
+    )
+    .expect(4);
+    two.env.mock.set_down(false);
+    let asked_a = two.env.mock.stats().result_requests;
+    // ph-app reading the same list asks its vendor for none of them.
+    let run = two.fetch("ph-app", "a.csv", &[]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains("3 of another account skipped") && run.stderr.contains("0 needed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(two.ph.stats().result_requests, 0);
+    assert_eq!(two.env.mock.stats().result_requests, asked_a);
+    // id-app's next run resumes them at its own vendor.
+    two.fetch("id-app", "a.csv", &[]).expect(0);
+    for id in ["p-1", "p-2", "p-3"] {
+        assert!(two.env.mock.requests_for(id) >= 1, "{id}");
+        assert_eq!(two.ph.requests_for(id), 0, "{id}");
+    }
+    assert!(two.export(&["--account", "ph-app"]).is_empty());
+}
