@@ -446,3 +446,24 @@ fn ids_left_pending_by_one_account_are_resumed_by_it_and_never_by_another() {
     }
     assert!(two.export(&["--account", "ph-app"]).is_empty());
 }
+
+#[test]
+fn a_run_refused_for_its_input_still_names_its_account_in_the_summary_file() {
+    let two = Two::new();
+    two.env
+        .write("bad.csv", "liveness_id,created_at\nx-1,not a time\n");
+    let summary = two.env.path("runs.jsonl");
+    let run = two.fetch(
+        "ph-app",
+        "bad.csv",
+        &["--summary-file", summary.to_str().unwrap()],
+    );
+    run.expect(2);
+    let line: Value =
+        serde_json::from_str(std::fs::read_to_string(&summary).unwrap().trim()).unwrap();
+    assert_eq!(line["exit_status"], 2);
+    assert_eq!(line["account"]["name"], "ph-app");
+    assert_eq!(line["account"]["partner_code"], CODE_B);
+    assert_eq!(two.ph.stats().result_requests, 0);
+    two.assert_no_key_in(&[summary]);
+}

@@ -211,6 +211,7 @@ pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitSt
     let started = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
     let mut db = None;
+    let mut account = None;
     let result = async {
         let opts = fetch_options(global, &args)?;
         if let Some(deadline) = opts.deadline {
@@ -223,6 +224,7 @@ pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitSt
             );
         }
         db = Some(opts.db.clone());
+        account = Some(opts.account());
         crate::fetch::run(opts).await.map_err(fetch_failure)
     }
     .await;
@@ -246,6 +248,7 @@ pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitSt
         error: result.as_ref().err().map(|f| format!("{:#}", f.error)),
         cutoff: fetch_cutoff(global, &args, started).ok().flatten(),
         db: db.as_deref(),
+        account: account.as_ref(),
     };
     write_run_files(global, &args, &ending);
     result.map(|_| status)
@@ -260,6 +263,8 @@ struct RunEnding<'a> {
     error: Option<String>,
     cutoff: Option<crate::schedule::Cutoff>,
     db: Option<&'a Path>,
+    /// The account chosen, once the settings were read (also for a run that then failed).
+    account: Option<&'a crate::store::account::RunAccount>,
 }
 
 /// Writes `--summary-file` and `--metrics-file`. A failure here is logged, never turned into
@@ -287,7 +292,11 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
                 .cutoff
                 .as_ref()
                 .map(|c| crate::timestamp::format_utc(c.at.as_millisecond())),
-            account: e.report.map(|r| AccountSummary::of(&r.account)),
+            account: e
+                .report
+                .map(|r| &r.account)
+                .or(e.account)
+                .map(AccountSummary::of),
             this_run: e.report.map(ThisRun::of),
             input_after: e.report.map(InputAfter::of),
             database: e.db.map(|p| p.display().to_string()),
