@@ -203,6 +203,19 @@ fn two_accounts_share_one_database_and_an_id_is_only_asked_by_its_own() {
     assert_eq!(owners(&ph), expected[5..]);
     let id = two.export(&["--account", util::CODE, "--format", "csv"]);
     assert_eq!(owners(&id), expected[..5]);
+    // A name that is neither an account nor a partner code of any check is a typo: refused.
+    let run = two.run(&["export", "--account", "ph-ap", "-o", "ph.csv"]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("--account ph-ap: no account of that name in the config file")
+            && run
+                .stderr
+                .contains("known: id-app, ph-app, acme-ph, test-partner"),
+        "{}",
+        run.stderr
+    );
+    assert!(!two.env.path("ph.csv").exists(), "nothing written");
 
     // The runs table and the summary file name the account and the count, never the key.
     let conn = two.env.conn();
