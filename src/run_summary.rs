@@ -66,6 +66,8 @@ pub(crate) struct ThisRun {
     pub blank_ids: u64,
     /// Input rows naming ids another account read first (not asked under this one).
     pub other_account: u64,
+    /// Checks recorded as `unknown` (before accounts were recorded) this run adopted.
+    pub adopted: u64,
     pub to_fetch: i64,
     pub requests: u64,
     pub retries: u64,
@@ -102,6 +104,7 @@ impl ThisRun {
             duplicates: r.intake.duplicates,
             blank_ids: r.intake.input.blank_ids,
             other_account: r.intake.other_account.rows,
+            adopted: r.intake.adopted,
             to_fetch: r.to_fetch,
             requests: t.requests,
             retries: t.retries,

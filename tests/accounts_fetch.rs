@@ -306,6 +306,12 @@ fn a_version_8_database_is_adopted_by_a_named_account_without_asking_again() {
     let run = two.fetch("id-app", "ids.csv", &[]);
     run.expect(0);
     assert!(run.stderr.contains("2 needed the vendor"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("; adopted 2 checks of account unknown (read before accounts were recorded)"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(two.env.mock.requests_for("old-done"), 0);
     assert_eq!(two.env.mock.requests_for("old-pending"), 1);
     assert_eq!(two.env.mock.requests_for("new-1"), 1);

@@ -403,6 +403,7 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             partner_code = %r.account.partner_code,
             endpoint_host = r.account.endpoint_host.as_deref(),
             run_other_account = r.intake.other_account.rows,
+            run_adopted = r.intake.adopted,
             run_ids = r.intake.distinct,
             run_duplicates = r.intake.duplicates,
             run_blank = r.intake.input.blank_ids,
@@ -500,7 +501,14 @@ fn text_summary(r: &FetchReport, db: &Path, next: &str, cut_off: Option<&str>) -
         );
     }
     // The account right under the run's line, above everything inserted before it.
-    lines.insert(1, account_line(&r.account));
+    let mut account = account_line(&r.account);
+    if r.intake.adopted > 0 {
+        account.push_str(&format!(
+            "; adopted {} checks of account unknown (read before accounts were recorded)",
+            r.intake.adopted
+        ));
+    }
+    lines.insert(1, account);
     match (cut_off, &r.stop) {
         (Some(line), _) => lines.push(line.to_string()),
         (None, Some(stop)) => lines.push(format!("stopped: {stop}")),

@@ -327,6 +327,7 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
         duplicates = intake.duplicates,
         blank = intake.input.blank_ids,
         other_account = intake.other_account.rows,
+        adopted = intake.adopted,
         to_fetch,
         already_final = intake.distinct as i64 - to_fetch,
         rate = %opts.rate_setting(),

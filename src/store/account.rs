@@ -74,6 +74,63 @@ pub struct OtherAccount {
 /// Rows of another account quoted in the warning.
 const OTHER_ACCOUNT_EXAMPLES: usize = 3;
 
+/// Whether any check belongs to a partner code other than `account`'s and `unknown`: when none
+/// does (a database of one account), no input row can be another account's and registering
+/// skips the look-up. Three range probes on the partner code index, each stopping at its first
+/// row, so the answer costs the same for a thousand checks or a million.
+pub(crate) fn other_accounts_exist(
+    conn: &Connection,
+    account: &RunAccount,
+) -> Result<bool, rusqlite::Error> {
+    let (low, high) = if account.partner_code.as_str() < UNKNOWN_ACCOUNT {
+        (account.partner_code.as_str(), UNKNOWN_ACCOUNT)
+    } else {
+        (UNKNOWN_ACCOUNT, account.partner_code.as_str())
+    };
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM checks WHERE partner_code < ?1)
+             OR EXISTS (SELECT 1 FROM checks WHERE partner_code > ?1 AND partner_code < ?2)
+             OR EXISTS (SELECT 1 FROM checks WHERE partner_code > ?2)",
+        params![low, high],
+        |r| r.get(0),
+    )
+}
+
+/// Whether any check is still recorded as `unknown` (read before accounts were recorded).
+pub(crate) fn unknown_exist(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM checks WHERE partner_code = ?1)",
+        [UNKNOWN_ACCOUNT],
+        |r| r.get(0),
+    )
+}
+
+/// Adopts the checks of `rows` recorded as `unknown` for `account` (its partner code and
+/// endpoint host); returns how many. Their state is kept: a final one is not asked again.
+/// (`+partner_code`: the rows are found by id, never by walking every `unknown` check.)
+pub(crate) fn adopt_unknown(
+    conn: &Connection,
+    account: &RunAccount,
+    rows: &[IdRow],
+) -> Result<u64, rusqlite::Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let marks = vec!["?"; rows.len()].join(", ");
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE checks SET partner_code = ?, endpoint_host = ?
+         WHERE +partner_code = ? AND liveness_id IN ({marks})"
+    ))?;
+    let params = [
+        &account.partner_code as &dyn rusqlite::ToSql,
+        &account.endpoint_host,
+        &UNKNOWN_ACCOUNT,
+    ]
+    .into_iter()
+    .chain(rows.iter().map(|r| &r.liveness_id as &dyn rusqlite::ToSql));
+    Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
+}
+
 /// Removes from `rows` those whose id is recorded under a partner code other than
 /// `account`'s (or `unknown`), and counts them in `other`. One indexed query per batch.
 pub(crate) fn set_aside_other_accounts(

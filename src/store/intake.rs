@@ -14,7 +14,10 @@ use rusqlite::{Connection, params};
 
 use crate::input::{IdRow, InputError, InputOptions, InputStats, Source, read_ids};
 use crate::store::StoreError;
-use crate::store::account::{OtherAccount, RunAccount, set_aside_other_accounts};
+use crate::store::account::{
+    OtherAccount, RunAccount, adopt_unknown, other_accounts_exist, set_aside_other_accounts,
+    unknown_exist,
+};
 
 /// Errors registering input.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,8 @@ pub struct IntakeStats {
     pub conflict_examples: Vec<String>,
     /// Input rows naming ids another account read first: not registered, never asked.
     pub other_account: OtherAccount,
+    /// Checks recorded as `unknown` this run adopted for its account.
+    pub adopted: u64,
 }
 
 /// Conflicting duplicates quoted in the warning.
@@ -106,10 +111,17 @@ fn register_in_one_transaction(
         conflicts,
         conflict_examples,
         other_account,
+        adopted,
     } = &mut stats;
     let mut pending: Vec<IdRow> = Vec::with_capacity(INTAKE_ROWS);
+    // This transaction only adds checks of `account`: if no other account's check exists now,
+    // none will while registering.
+    let others = other_accounts_exist(&tx, account)?;
+    let unknown = unknown_exist(&tx)?;
     let mut flush = |pending: &mut Vec<IdRow>| -> Result<(), rusqlite::Error> {
-        set_aside_other_accounts(&tx, account, pending, other_account)?;
+        if others {
+            set_aside_other_accounts(&tx, account, pending, other_account)?;
+        }
         for conflict in conflicting_duplicates(&tx, run, pending)? {
             *conflicts += 1;
             if conflict_examples.len() < CONFLICT_EXAMPLES {
@@ -117,6 +129,9 @@ fn register_in_one_transaction(
             }
         }
         let registered = upsert(&tx, run, account, pending)?;
+        if unknown {
+            *adopted += adopt_unknown(&tx, account, pending)?;
+        }
         *distinct += registered;
         *duplicates += pending.len() as u64 - registered;
         pending.clear();
@@ -248,8 +263,10 @@ fn shown_time(ms: Option<i64>) -> String {
 /// id already in the database is marked with this run, keeping its result, and gains an event
 /// time or attributes it lacked. An id this run already registered changes nothing (a
 /// duplicate). Rows of another account are set aside before this (they never reach it): a new
-/// id is recorded under `account`, an `unknown` one is adopted, and a check of `account` that
-/// still needs the vendor takes this run's endpoint host (where it will be asked).
+/// id is recorded under `account`, and a check of `account` that still needs the vendor takes
+/// this run's endpoint host (where it will be asked). The partner code of a known check is not written
+/// here (it is indexed: writing it for every re-read id would rewrite the index entry too);
+/// `unknown` checks are adopted by [`adopt_unknown`] afterwards.
 fn upsert(
     conn: &Connection,
     run: i64,
@@ -269,9 +286,8 @@ fn upsert(
          VALUES {values}
          ON CONFLICT (liveness_id) DO UPDATE SET
              last_run = excluded.last_run,
-             partner_code = CASE WHEN checks.partner_code = '{unknown}'
-                 THEN excluded.partner_code ELSE checks.partner_code END,
-             endpoint_host = CASE WHEN checks.partner_code = '{unknown}' OR {needs_vendor}
+             endpoint_host = CASE WHEN checks.partner_code = excluded.partner_code
+                     AND {needs_vendor}
                  THEN excluded.endpoint_host ELSE checks.endpoint_host END,
              time_basis = CASE WHEN checks.event_time IS NULL
                  THEN excluded.time_basis ELSE checks.time_basis END,
@@ -279,7 +295,6 @@ fn upsert(
                  CASE WHEN excluded.time_basis = 'fetch' THEN checks.fetched_at END),
              attrs = coalesce(checks.attrs, excluded.attrs)
          WHERE checks.last_run IS NOT excluded.last_run",
-        unknown = crate::check::UNKNOWN_ACCOUNT,
         needs_vendor = crate::check::NEEDS_VENDOR_SQL,
     ))?;
     let fetch: Option<&str> = Some("fetch");

@@ -97,6 +97,7 @@ fn unknown_ids_are_adopted_and_a_done_one_is_not_asked_again() {
     )
     .unwrap();
     assert_eq!((stats.distinct, stats.other_account.rows), (2, 0));
+    assert_eq!(stats.adopted, 2);
     for id in ["old-done", "old-pending"] {
         assert_eq!(
             owner(&store, id),
@@ -225,4 +226,88 @@ fn a_check_still_needing_the_vendor_takes_the_new_host_and_a_done_one_keeps_its_
     register(&mut store.conn, run2, &moved, &[a], &opts).unwrap();
     assert_eq!(owner(&store, "h-done").1.as_deref(), Some("127.0.0.1"));
     assert_eq!(owner(&store, "h-pending").1.as_deref(), Some("eu.example"));
+}
+
+#[test]
+fn other_accounts_are_found_on_either_side_of_the_runs_code_and_of_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), OpenMode::ReadWrite).unwrap();
+    let with_code = |code: &str| RunAccount {
+        partner_code: code.into(),
+        ..acme()
+    };
+    store
+        .conn
+        .execute_batch(
+            "INSERT INTO runs (id, started_at, files) VALUES (1, 0, '[]');
+             INSERT INTO checks (liveness_id, first_run, last_run) VALUES ('u', 1, 1);",
+        )
+        .unwrap();
+    // Only `unknown` checks: no other account, whichever side of it the run's code sorts.
+    for code in ["acme", "zeta"] {
+        assert!(!other_accounts_exist(&store.conn, &with_code(code)).unwrap());
+    }
+    store
+        .conn
+        .execute(
+            "INSERT INTO checks (liveness_id, partner_code, first_run, last_run)
+             VALUES ('m', 'mid', 1, 1)",
+            [],
+        )
+        .unwrap();
+    // 'mid' sorts between the run's code and 'unknown', or below both.
+    for (code, other) in [
+        ("mid", false),
+        ("acme", true),
+        ("zeta", true),
+        ("nnn", true),
+    ] {
+        assert_eq!(
+            other_accounts_exist(&store.conn, &with_code(code)).unwrap(),
+            other,
+            "{code}"
+        );
+    }
+    // ... or above both.
+    store
+        .conn
+        .execute(
+            "UPDATE checks SET partner_code = 'zz' WHERE liveness_id = 'm'",
+            [],
+        )
+        .unwrap();
+    assert!(other_accounts_exist(&store.conn, &with_code("acme")).unwrap());
+    assert!(!other_accounts_exist(&store.conn, &with_code("zz")).unwrap());
+    let plan: String = store
+        .conn
+        .prepare("EXPLAIN QUERY PLAN SELECT EXISTS (SELECT 1 FROM checks WHERE partner_code < 'a')")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+        .join("\n");
+    assert!(plan.contains("checks_by_partner_code"), "{plan}");
+}
+
+#[test]
+fn adoption_finds_its_rows_by_id_not_by_walking_every_unknown_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), OpenMode::ReadWrite).unwrap();
+    let plan: String = store
+        .conn
+        .prepare(
+            "EXPLAIN QUERY PLAN UPDATE checks SET partner_code = 'x'
+             WHERE +partner_code = 'unknown' AND liveness_id IN ('a', 'b')",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+        .join("\n");
+    assert!(
+        plan.contains("(liveness_id=?)") && !plan.contains("checks_by_partner_code"),
+        "{plan}"
+    );
 }
