@@ -95,7 +95,6 @@ impl FetchOptions {
         }
     }
 
-    /// The rate as the user gave it: `auto`, `0` (no limit) or a number per second.
     /// The account the run records (never its key).
     pub(crate) fn account(&self) -> RunAccount {
         RunAccount {
@@ -105,6 +104,7 @@ impl FetchOptions {
         }
     }
 
+    /// The rate as the user gave it: `auto`, `0` (no limit) or a number per second.
     pub(crate) fn rate_setting(&self) -> String {
         match self.rate {
             Rate::Unlimited => "0".into(),

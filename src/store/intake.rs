@@ -264,9 +264,9 @@ fn shown_time(ms: Option<i64>) -> String {
 /// time or attributes it lacked. An id this run already registered changes nothing (a
 /// duplicate). Rows of another account are set aside before this (they never reach it): a new
 /// id is recorded under `account`, and a check of `account` that still needs the vendor takes
-/// this run's endpoint host (where it will be asked). The partner code of a known check is not written
-/// here (it is indexed: writing it for every re-read id would rewrite the index entry too);
-/// `unknown` checks are adopted by [`adopt_unknown`] afterwards.
+/// this run's endpoint host (where it will be asked). The partner code of a known check is not
+/// written here (it is indexed: writing it for every re-read id would rewrite its index entry
+/// too); `unknown` checks are adopted by [`adopt_unknown`] afterwards.
 fn upsert(
     conn: &Connection,
     run: i64,
