@@ -11,7 +11,8 @@
 //!   names the first few with file:line, so the user can fetch them with their own account.
 //!
 //! A run asks the vendor only for checks of its own partner code
-//! ([`crate::store::intake::next_to_fetch`]).
+//! ([`crate::store::intake::next_to_fetch`]). A check of the run's account that still needs the
+//! vendor takes the run's endpoint host (where it is asked now); a final one keeps its own.
 
 use std::collections::HashMap;
 
