@@ -301,6 +301,10 @@ pub struct ExportArgs {
     /// so a spreadsheet does not run them as formulas)
     #[arg(long)]
     pub raw_cells: bool,
+    /// Only the checks of this account: a config file account name, or a partner code
+    /// (`unknown`: checks read before accounts were recorded)
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
 }
 
 /// Options shared by every report.

@@ -6,6 +6,11 @@
 //! columns (README, `liveaudit export`) come first; new ones are only added after them (never
 //! before, never renamed), so scripts reading by position keep working.
 //!
+//! Accounts: `partner_code` and `endpoint_host` say which vendor account each check belongs to
+//! (`unknown` for checks read before accounts were recorded). `--account` keeps one account's
+//! checks; with `--cursor` it exports that account's changes (one cursor file per account:
+//! the cursor counts every account's changes, so sharing one between filters skips rows).
+//!
 //! Incremental export (`--cursor FILE`): every insert or change of an exported column appends
 //! the check to the change log under the next number (triggers, migration 0006), so "changed
 //! since" never depends on clocks.
@@ -133,6 +138,10 @@ pub(crate) struct ExportRow {
     /// Where `event_time` comes from: `input`, `fetch` (the input's time was unreadable and
     /// `fetch --bad-times fetch-time` dated the check by its fetch), or empty (no time).
     pub time_basis: Option<String>,
+    /// The vendor account's partner code (`unknown`: read before accounts were recorded).
+    pub partner_code: String,
+    /// The host of the endpoint the account asked (evidence; empty when not recorded).
+    pub endpoint_host: Option<String>,
 }
 
 impl ExportRow {
@@ -145,7 +154,9 @@ impl ExportRow {
             }
         };
         fix(&mut self.liveness_id);
+        fix(&mut self.partner_code);
         for cell in [
+            &mut self.endpoint_host,
             &mut self.message,
             &mut self.sequence_id,
             &mut self.family,
@@ -170,16 +181,26 @@ pub(crate) struct Exported {
     pub through: i64,
 }
 
-/// Writes the checks changed after change number `since` (all with `None`) to `out`; CSV cells
-/// are neutralised against spreadsheet formulas unless `raw_cells`.
+/// What to export and how.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExportSpec<'a> {
+    pub format: ExportFormat,
+    /// Keep CSV cells as they are (else neutralised against spreadsheet formulas).
+    pub raw_cells: bool,
+    /// Only the checks changed after this change number; `None`: all.
+    pub since: Option<i64>,
+    /// Only the checks of this partner code; `None`: every account's.
+    pub partner_code: Option<&'a str>,
+}
+
+/// Writes the checks `spec` selects to `out`.
 pub(crate) fn export_since(
     store: &Store,
     codes: &CodeTable,
-    format: ExportFormat,
-    raw_cells: bool,
+    spec: &ExportSpec<'_>,
     out: &mut dyn Write,
-    since: Option<i64>,
 ) -> Result<Exported, ExportError> {
+    let since = spec.since;
     // One read transaction: the rows and `through` come from the same snapshot.
     let tx = store.conn.unchecked_transaction()?;
     let through: i64 =
@@ -191,14 +212,7 @@ pub(crate) fn export_since(
     {
         return Err(ExportError::CursorAhead { since, through });
     }
-    let rows = export_changed(
-        store,
-        codes,
-        format,
-        raw_cells,
-        out,
-        since.map(|s| (s, through)),
-    )?;
+    let rows = export_changed(store, codes, spec, out, since.map(|s| (s, through)))?;
     tx.finish()?;
     Ok(Exported { rows, through })
 }
@@ -206,15 +220,15 @@ pub(crate) fn export_since(
 fn export_changed(
     store: &Store,
     codes: &CodeTable,
-    format: ExportFormat,
-    raw_cells: bool,
+    spec: &ExportSpec<'_>,
     out: &mut dyn Write,
     changed: Option<(i64, i64)>,
 ) -> Result<u64, ExportError> {
-    let count = match format {
+    let (raw_cells, account) = (spec.raw_cells, spec.partner_code);
+    let count = match spec.format {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
-            let count = for_each_row(store, codes, changed, |row| {
+            let count = for_each_row(store, codes, changed, account, |row| {
                 let row = if raw_cells { row } else { row.neutralised() };
                 Ok(w.serialize(row)?)
             })?;
@@ -227,7 +241,7 @@ fn export_changed(
         }
         ExportFormat::Jsonl => {
             let mut line = Vec::with_capacity(512);
-            for_each_row(store, codes, changed, |row| {
+            for_each_row(store, codes, changed, account, |row| {
                 line.clear();
                 serde_json::to_writer(&mut line, &row).map_err(std::io::Error::other)?;
                 line.push(b'\n');
@@ -241,7 +255,7 @@ fn export_changed(
 }
 
 /// The export's columns, in order.
-pub(crate) const COLUMNS: [&str; 18] = [
+pub(crate) const COLUMNS: [&str; 20] = [
     "liveness_id",
     "status",
     "code",
@@ -260,31 +274,39 @@ pub(crate) const COLUMNS: [&str; 18] = [
     "last_error",
     "attributes",
     "time_basis",
+    "partner_code",
+    "endpoint_host",
 ];
 
 fn for_each_row(
     store: &Store,
     codes: &CodeTable,
     changed: Option<(i64, i64)>,
+    account: Option<&str>,
     mut each: impl FnMut(ExportRow) -> Result<(), ExportError>,
 ) -> Result<u64, ExportError> {
     const SELECT: &str = "SELECT liveness_id, status, code, message, score, sequence_id,
         attempts, event_time, fetched_at, image_sha256, image_bytes, source, last_error, attrs,
-        CASE WHEN time_basis IS NOT NULL THEN time_basis WHEN event_time IS NOT NULL THEN 'input' END
+        CASE WHEN time_basis IS NOT NULL THEN time_basis WHEN event_time IS NOT NULL THEN 'input' END,
+        partner_code, endpoint_host
         FROM checks";
+    // Without `--account` the account parameter is NULL and keeps every account's rows.
     let mut stmt;
     let mut rows = match changed {
         None => {
-            stmt = store.conn.prepare(&format!("{SELECT} ORDER BY id"))?;
-            stmt.query([])?
+            stmt = store.conn.prepare(&format!(
+                "{SELECT} WHERE ?1 IS NULL OR partner_code = ?1 ORDER BY id"
+            ))?;
+            stmt.query(rusqlite::params![account])?
         }
         Some((after, through)) => {
             stmt = store.conn.prepare(&format!(
                 "{SELECT} WHERE id IN
                      (SELECT check_id FROM check_changes WHERE seq > ?1 AND seq <= ?2)
+                     AND (?3 IS NULL OR partner_code = ?3)
                  ORDER BY id"
             ))?;
-            stmt.query([after, through])?
+            stmt.query(rusqlite::params![after, through, account])?
         }
     };
     let mut count = 0;
@@ -315,6 +337,8 @@ fn for_each_row(
             last_error: r.get(12)?,
             attributes: r.get(13)?,
             time_basis: r.get(14)?,
+            partner_code: r.get(15)?,
+            endpoint_host: r.get(16)?,
         })?;
         count += 1;
     }

@@ -31,9 +31,31 @@ pub(crate) struct RunSummary {
     pub stop_reason: Option<String>,
     /// The time budget's cut-off, when one was given.
     pub cutoff_at: Option<String>,
+    /// The account the run fetched under (never its key); `None` when it ended before one
+    /// was chosen.
+    pub account: Option<AccountSummary>,
     pub this_run: Option<ThisRun>,
     pub input_after: Option<InputAfter>,
     pub database: Option<String>,
+}
+
+/// The account of a run, as the summary names it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct AccountSummary {
+    /// The config file's name for it; `None` for the unnamed account.
+    pub name: Option<String>,
+    pub partner_code: String,
+    pub endpoint_host: Option<String>,
+}
+
+impl AccountSummary {
+    pub(crate) fn of(a: &crate::store::account::RunAccount) -> AccountSummary {
+        AccountSummary {
+            name: a.name.clone(),
+            partner_code: a.partner_code.clone(),
+            endpoint_host: a.endpoint_host.clone(),
+        }
+    }
 }
 
 /// Counts of this run's work.
@@ -42,6 +64,10 @@ pub(crate) struct ThisRun {
     pub ids: u64,
     pub duplicates: u64,
     pub blank_ids: u64,
+    /// Input rows naming ids another account read first (not asked under this one).
+    pub other_account: u64,
+    /// Checks recorded as `unknown` (before accounts were recorded) this run adopted.
+    pub adopted: u64,
     pub to_fetch: i64,
     pub requests: u64,
     pub retries: u64,
@@ -77,6 +103,8 @@ impl ThisRun {
             ids: r.intake.distinct,
             duplicates: r.intake.duplicates,
             blank_ids: r.intake.input.blank_ids,
+            other_account: r.intake.other_account.rows,
+            adopted: r.intake.adopted,
             to_fetch: r.to_fetch,
             requests: t.requests,
             retries: t.retries,
@@ -133,6 +161,7 @@ mod tests {
             outcome: "cut_off".into(),
             stop_reason: None,
             cutoff_at: None,
+            account: None,
             this_run: None,
             input_after: None,
             database: None,

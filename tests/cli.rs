@@ -769,7 +769,8 @@ fn export_has_the_contract_columns_and_agrees_with_the_database() {
     assert_eq!(
         lines.next().unwrap(),
         "liveness_id,status,code,message,category,charged,score,sequence_id,attempts,event_time,\
-         fetched_at,family,image_sha256,image_bytes,source,last_error,attributes,time_basis"
+         fetched_at,family,image_sha256,image_bytes,source,last_error,attributes,time_basis,\
+         partner_code,endpoint_host"
     );
     let mut reader = csv::Reader::from_reader(run.stdout.as_bytes());
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -781,6 +782,7 @@ fn export_has_the_contract_columns_and_agrees_with_the_database() {
     assert_eq!(&rows[1][9], "", "no event time given");
     assert_eq!(&rows[0][16], r#"{"channel":"web"}"#);
     assert_eq!((&rows[0][17], &rows[1][17]), ("input", ""));
+    assert_eq!((&rows[0][18], &rows[0][19]), (util::CODE, "127.0.0.1"));
 
     let run = env.run(&["export", "--format", "jsonl"]);
     run.expect(0);
@@ -798,6 +800,8 @@ fn export_has_the_contract_columns_and_agrees_with_the_database() {
         "attempts",
         "event_time",
         "fetched_at",
+        "partner_code",
+        "endpoint_host",
     ] {
         assert!(first.get(key).is_some(), "{key} missing");
     }

@@ -4,6 +4,7 @@
 mod util;
 
 mod accounts;
+mod accounts_fetch;
 mod cli;
 mod fuzz_answers;
 mod hardening;

@@ -55,6 +55,50 @@ fn export_format(
     }
 }
 
+/// What `--account NAME` keeps: a name the config file gives means its partner code; any other
+/// is taken as a partner code itself. A partner code the config file does not name and no check
+/// carries is a typo, refused (exit 2) with the accounts there are, rather than an empty
+/// export; `unknown` is always accepted (no check may be left unadopted).
+fn account_filter(
+    layers: &crate::config::Layers,
+    store: &Store,
+    name: &str,
+) -> Result<crate::config::AccountRef, Failure> {
+    if name.trim().is_empty() {
+        return Err(Failure::usage(anyhow!(
+            "--account is empty; give an account name or a partner code"
+        )));
+    }
+    let account = layers.account_ref(name);
+    if account.name.is_some() || account.partner_code == crate::check::UNKNOWN_ACCOUNT {
+        return Ok(account);
+    }
+    let codes: Vec<String> = store
+        .conn
+        .prepare("SELECT DISTINCT partner_code FROM checks ORDER BY partner_code")
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| Failure::from(crate::store::StoreError::Query(e)))?;
+    if codes.contains(&account.partner_code) {
+        return Ok(account);
+    }
+    let mut known: Vec<String> = layers
+        .accounts()
+        .into_iter()
+        .filter_map(|(a, _)| a.name)
+        .collect();
+    known.extend(codes);
+    Err(Failure::usage(anyhow!(
+        "--account {}: no account of that name in the config file and no check under that \
+         partner code; known: {}",
+        crate::text::clean(name),
+        if known.is_empty() {
+            "none (the database holds no checks)".to_string()
+        } else {
+            crate::text::clean(&known.join(", "))
+        }
+    )))
+}
+
 /// Runs `liveaudit export`.
 pub(crate) fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
@@ -74,22 +118,26 @@ pub(crate) fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatu
         }
         None => None,
     };
+    let account = args
+        .account
+        .as_deref()
+        .map(|name| account_filter(&layers, &store, name))
+        .transpose()?;
     let mut out = output(args.output.as_deref(), Some(&db))?;
-    let exported = crate::export::export_since(
-        &store,
-        &codes,
+    let spec = crate::export::ExportSpec {
         format,
-        args.raw_cells,
-        &mut out,
-        since.flatten(),
-    )
-    // The output is complete (flushed, synced and in place when it is a file) before the
-    // cursor moves.
-    .and_then(|e| {
-        out.finish()
-            .map(|()| e)
-            .map_err(crate::export::ExportError::Write)
-    });
+        raw_cells: args.raw_cells,
+        since: since.flatten(),
+        partner_code: account.as_ref().map(|a| a.partner_code.as_str()),
+    };
+    let exported = crate::export::export_since(&store, &codes, &spec, &mut out)
+        // The output is complete (flushed, synced and in place when it is a file) before the
+        // cursor moves.
+        .and_then(|e| {
+            out.finish()
+                .map(|()| e)
+                .map_err(crate::export::ExportError::Write)
+        });
     match exported {
         Ok(e) => {
             tracing::debug!(rows = e.rows, through = e.through, "exported");

@@ -84,6 +84,13 @@ pub(crate) fn fetch_options(
     writable_later("metrics-file", args.metrics_file.as_deref())?;
     let layers = layers(global, &args.vendor)?;
     let vendor = layers.vendor(true, false)?;
+    if vendor.partner_code == crate::check::UNKNOWN_ACCOUNT {
+        return Err(Failure::usage(anyhow!(
+            "partner code {:?} is reserved for checks whose account was never recorded; give \
+             the account's real partner code",
+            crate::check::UNKNOWN_ACCOUNT
+        )));
+    }
     let codes = code_table(&layers)?;
     let zone = jiff::tz::TimeZone::get(&args.input_tz).map_err(|_| {
         Failure::usage(anyhow!(
@@ -204,6 +211,7 @@ pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitSt
     let started = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
     let mut db = None;
+    let mut account = None;
     let result = async {
         let opts = fetch_options(global, &args)?;
         if let Some(deadline) = opts.deadline {
@@ -216,6 +224,7 @@ pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitSt
             );
         }
         db = Some(opts.db.clone());
+        account = Some(opts.account());
         crate::fetch::run(opts).await.map_err(fetch_failure)
     }
     .await;
@@ -239,6 +248,7 @@ pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitSt
         error: result.as_ref().err().map(|f| format!("{:#}", f.error)),
         cutoff: fetch_cutoff(global, &args, started).ok().flatten(),
         db: db.as_deref(),
+        account: account.as_ref(),
     };
     write_run_files(global, &args, &ending);
     result.map(|_| status)
@@ -253,12 +263,14 @@ struct RunEnding<'a> {
     error: Option<String>,
     cutoff: Option<crate::schedule::Cutoff>,
     db: Option<&'a Path>,
+    /// The account chosen, once the settings were read (also for a run that then failed).
+    account: Option<&'a crate::store::account::RunAccount>,
 }
 
 /// Writes `--summary-file` and `--metrics-file`. A failure here is logged, never turned into
 /// another exit status: the run's own outcome is what the files and the status report.
 fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
-    use crate::run_summary::{InputAfter, RunSummary, ThisRun};
+    use crate::run_summary::{AccountSummary, InputAfter, RunSummary, ThisRun};
     let finished = jiff::Timestamp::now();
     if let Some(path) = &args.summary_file {
         let summary = RunSummary {
@@ -280,6 +292,11 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
                 .cutoff
                 .as_ref()
                 .map(|c| crate::timestamp::format_utc(c.at.as_millisecond())),
+            account: e
+                .report
+                .map(|r| &r.account)
+                .or(e.account)
+                .map(AccountSummary::of),
             this_run: e.report.map(ThisRun::of),
             input_after: e.report.map(InputAfter::of),
             database: e.db.map(|p| p.display().to_string()),
@@ -348,15 +365,19 @@ pub(crate) fn fetch_status(report: &FetchReport) -> ExitStatus {
     }
 }
 
+/// The summary's account line: label, partner code and endpoint host (never the key).
+fn account_line(a: &crate::store::account::RunAccount) -> String {
+    format!(
+        "account {}, endpoint {}",
+        crate::store::account::describe(a.name.as_deref(), &a.partner_code),
+        a.endpoint_host.as_deref().unwrap_or("(none)")
+    )
+}
+
 fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStatus) {
     let t = &r.tally;
     let c = &r.counts;
     let secs = r.elapsed.as_secs_f64();
-    let per_sec = if secs > 0.0 {
-        t.requests as f64 / secs
-    } else {
-        0.0
-    };
     let next = match (&r.stop, c.failed + c.pending) {
         (Some(StopCause::Vendor(StopReason::CredentialsRefused { .. })), _) => {
             "fix the credentials (check with `liveaudit license`), then run the same command again"
@@ -378,6 +399,11 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
         LogFormat::Json => tracing::info!(
             run = r.run_id,
             exit_status = status.code(),
+            account = r.account.name.as_deref(),
+            partner_code = %r.account.partner_code,
+            endpoint_host = r.account.endpoint_host.as_deref(),
+            run_other_account = r.intake.other_account.rows,
+            run_adopted = r.intake.adopted,
             run_ids = r.intake.distinct,
             run_duplicates = r.intake.duplicates,
             run_blank = r.intake.input.blank_ids,
@@ -405,64 +431,89 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             "run finished"
         ),
         LogFormat::Text => {
-            let mut lines = vec![
-                format!(
-                    "run {}: {} ids ({} duplicates, {} blank skipped), {} needed the vendor",
-                    r.run_id,
-                    r.intake.distinct,
-                    r.intake.duplicates,
-                    r.intake.input.blank_ids,
-                    r.to_fetch
-                ),
-                format!(
-                    "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
-                    t.requests,
-                    t.retries,
-                    t.rate_limited,
-                    secs,
-                    per_sec,
-                    match r.auto.and_then(|e| e.concurrency) {
-                        Some(now) =>
-                            format!("{now} (following the rate, at most {})", r.concurrency),
-                        None => r.concurrency.to_string(),
-                    }
-                ),
-                format!(
-                    "this run resolved {} (charged {}, attacks {}, unknown codes {}), failed {}",
-                    t.resolved, t.charged, t.attacks, t.unknown_codes, t.failed
-                ),
-                format!(
-                    "ids of this input now: {} done, {} kept at {} (provisional: asked again next run), {} failed, {} pending",
-                    c.done,
-                    c.internal_error,
-                    crate::check::INTERNAL_ERROR,
-                    c.failed,
-                    c.pending
-                ),
-            ];
-            if let Some(auto) = &r.auto {
-                lines.insert(2, auto.summary());
-            }
-            if r.intake.input.bad_times > 0 {
-                lines.insert(
-                    1,
-                    format!(
-                        "{} checks with an unreadable time are dated by their fetch time \
-                         (--bad-times fetch-time)",
-                        r.intake.input.bad_times
-                    ),
-                );
-            }
-            match (&cut_off, &r.stop) {
-                (Some(line), _) => lines.push(line.clone()),
-                (None, Some(stop)) => lines.push(format!("stopped: {stop}")),
-                (None, None) => {}
-            }
-            lines.push(format!("database: {}; next: {next}", db.display()));
+            let lines = text_summary(r, db, next, cut_off.as_deref());
             let mut err = crate::text::SafeStderr::plain();
             for line in lines {
                 let _ = writeln!(err, "{line}");
             }
         }
     }
+}
+
+/// The text summary's lines.
+fn text_summary(r: &FetchReport, db: &Path, next: &str, cut_off: Option<&str>) -> Vec<String> {
+    let (t, c) = (&r.tally, &r.counts);
+    let secs = r.elapsed.as_secs_f64();
+    let per_sec = if secs > 0.0 {
+        t.requests as f64 / secs
+    } else {
+        0.0
+    };
+    let mut lines = vec![
+        format!(
+            "run {}: {} ids ({} duplicates, {} blank skipped{}), {} needed the vendor",
+            r.run_id,
+            r.intake.distinct,
+            r.intake.duplicates,
+            r.intake.input.blank_ids,
+            match r.intake.other_account.rows {
+                0 => String::new(),
+                n => format!(", {n} of another account skipped"),
+            },
+            r.to_fetch
+        ),
+        format!(
+            "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
+            t.requests,
+            t.retries,
+            t.rate_limited,
+            secs,
+            per_sec,
+            match r.auto.and_then(|e| e.concurrency) {
+                Some(now) => format!("{now} (following the rate, at most {})", r.concurrency),
+                None => r.concurrency.to_string(),
+            }
+        ),
+        format!(
+            "this run resolved {} (charged {}, attacks {}, unknown codes {}), failed {}",
+            t.resolved, t.charged, t.attacks, t.unknown_codes, t.failed
+        ),
+        format!(
+            "ids of this input now: {} done, {} kept at {} (provisional: asked again next run), {} failed, {} pending",
+            c.done,
+            c.internal_error,
+            crate::check::INTERNAL_ERROR,
+            c.failed,
+            c.pending
+        ),
+    ];
+    if let Some(auto) = &r.auto {
+        lines.insert(2, auto.summary());
+    }
+    if r.intake.input.bad_times > 0 {
+        lines.insert(
+            1,
+            format!(
+                "{} checks with an unreadable time are dated by their fetch time \
+                 (--bad-times fetch-time)",
+                r.intake.input.bad_times
+            ),
+        );
+    }
+    // The account right under the run's line, above everything inserted before it.
+    let mut account = account_line(&r.account);
+    if r.intake.adopted > 0 {
+        account.push_str(&format!(
+            "; adopted {} checks of account unknown (read before accounts were recorded)",
+            r.intake.adopted
+        ));
+    }
+    lines.insert(1, account);
+    match (cut_off, &r.stop) {
+        (Some(line), _) => lines.push(line.to_string()),
+        (None, Some(stop)) => lines.push(format!("stopped: {stop}")),
+        (None, None) => {}
+    }
+    lines.push(format!("database: {}; next: {next}", db.display()));
+    lines
 }

@@ -69,5 +69,16 @@ pub(crate) async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<Ex
         "sequence_id: {}",
         crate::text::clean(answer.sequence_id.as_deref().unwrap_or(""))
     );
+    // Which account answered (never its key): a config file may name several.
+    let _ = writeln!(
+        out,
+        "account:     {}, endpoint {}",
+        crate::store::account::describe(vendor.account.name.as_deref(), &vendor.partner_code),
+        vendor
+            .license_url
+            .as_ref()
+            .and_then(|u| u.host_str())
+            .unwrap_or("(none)")
+    );
     Ok(ExitStatus::Ok)
 }

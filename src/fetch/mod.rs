@@ -35,6 +35,7 @@ use crate::check::{Class, Status};
 use crate::config::VendorSettings;
 use crate::faces;
 use crate::input::{InputOptions, Source};
+use crate::store::account::{self, RunAccount};
 use crate::store::intake::{self, IntakeError, IntakeStats, ToFetch};
 use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
 use crate::store::{DbWatch, FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
@@ -94,6 +95,15 @@ impl FetchOptions {
         }
     }
 
+    /// The account the run records (never its key).
+    pub(crate) fn account(&self) -> RunAccount {
+        RunAccount {
+            name: self.vendor.account.name.clone(),
+            partner_code: self.vendor.partner_code.clone(),
+            endpoint_host: self.vendor.endpoint_host(),
+        }
+    }
+
     /// The rate as the user gave it: `auto`, `0` (no limit) or a number per second.
     pub(crate) fn rate_setting(&self) -> String {
         match self.rate {
@@ -139,6 +149,8 @@ pub(crate) enum FetchError {
 #[derive(Debug, Clone)]
 pub(crate) struct FetchReport {
     pub run_id: i64,
+    /// The account the run fetched under.
+    pub account: RunAccount,
     pub intake: IntakeStats,
     pub to_fetch: i64,
     pub tally: TallySnapshot,
@@ -228,6 +240,44 @@ pub(crate) fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'stat
     }
 }
 
+/// Logs what reading the input found: the columns used, and warnings for what needs a look.
+fn log_intake(intake: &IntakeStats, account: &RunAccount) {
+    for line in &intake.input.columns {
+        tracing::info!("{line}");
+    }
+    if intake.input.bad_times > 0 {
+        tracing::warn!(
+            count = intake.input.bad_times,
+            first = %intake.input.bad_time_examples.join("; "),
+            "times that could not be read: those checks are dated by their fetch time, as \
+             --bad-times fetch-time asks (marked per check, counted in the run)"
+        );
+    }
+    if intake.conflicts > 0 {
+        tracing::warn!(
+            count = intake.conflicts,
+            first = %intake.conflict_examples.join("; "),
+            "ids listed more than once with a different event time or other columns: the first \
+             mention of an id is kept, the later ones are ignored; check which one is right"
+        );
+    }
+    if intake.other_account.rows > 0 {
+        tracing::warn!(
+            count = intake.other_account.rows,
+            account = %account.label(),
+            first = %intake.other_account.examples.join("; "),
+            "ids another account read first: an id belongs to the account that first read it, \
+             so they are not asked under this one (fetch them with their own --account)"
+        );
+    }
+    if intake.input.repeated_headers > 0 {
+        tracing::info!(
+            count = intake.input.repeated_headers,
+            "repeated header rows skipped"
+        );
+    }
+}
+
 /// Runs a fetch: lock, register input, fetch, record the run.
 pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let started = Instant::now();
@@ -235,6 +285,8 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let mut store = Store::open(&opts.db, OpenMode::CreateOrMigrate)?;
     let names: Vec<String> = opts.sources.iter().map(Source::name).collect();
     let run_id = store.begin_run(&names)?;
+    let account = opts.account();
+    account::record_run(&store.conn, run_id, &account)?;
 
     // A signal while reading the input stops the reading; the run is recorded as interrupted.
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -242,7 +294,8 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let mut input = opts.input.clone();
     input.interrupted = Some(interrupted);
     // Reading may block (stdin, a FIFO): the runtime is told, so the signal task still runs.
-    let mut register = || intake::register(&mut store.conn, run_id, &opts.sources, &input);
+    let mut register =
+        || intake::register(&mut store.conn, run_id, &account, &opts.sources, &input);
     let registered = match tokio::runtime::Handle::current().runtime_flavor() {
         tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(register),
         _ => register(),
@@ -266,37 +319,15 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
             return Err(e.into());
         }
     };
-    for line in &intake.input.columns {
-        tracing::info!("{line}");
-    }
-    if intake.input.bad_times > 0 {
-        tracing::warn!(
-            count = intake.input.bad_times,
-            first = %intake.input.bad_time_examples.join("; "),
-            "times that could not be read: those checks are dated by their fetch time, as \
-             --bad-times fetch-time asks (marked per check, counted in the run)"
-        );
-    }
-    if intake.conflicts > 0 {
-        tracing::warn!(
-            count = intake.conflicts,
-            first = %intake.conflict_examples.join("; "),
-            "ids listed more than once with a different event time or other columns: the first \
-             mention of an id is kept, the later ones are ignored; check which one is right"
-        );
-    }
-    if intake.input.repeated_headers > 0 {
-        tracing::info!(
-            count = intake.input.repeated_headers,
-            "repeated header rows skipped"
-        );
-    }
-    let to_fetch = intake::count_to_fetch(&store.conn, run_id)?;
+    log_intake(&intake, &account);
+    let to_fetch = intake::count_to_fetch(&store.conn, run_id, &account.partner_code)?;
     let concurrency = opts.effective_concurrency();
     tracing::info!(
         ids = intake.distinct,
         duplicates = intake.duplicates,
         blank = intake.input.blank_ids,
+        other_account = intake.other_account.rows,
+        adopted = intake.adopted,
         to_fetch,
         already_final = intake.distinct as i64 - to_fetch,
         rate = %opts.rate_setting(),
@@ -349,6 +380,7 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     }
     Ok(FetchReport {
         run_id,
+        account,
         intake,
         to_fetch,
         tally: snapshot,
@@ -411,7 +443,8 @@ async fn fetch_pending(
     let producer = tokio::task::spawn_blocking({
         let db = opts.db.clone();
         let cancel = cancel.clone();
-        move || produce_ids(&db, run_id, ids_tx, &cancel)
+        let code = opts.vendor.partner_code.clone();
+        move || produce_ids(&db, run_id, &code, ids_tx, &cancel)
     });
 
     // Every id is its own task, so requests are parsed and classified on every runtime thread.
@@ -506,17 +539,19 @@ const ID_CHUNK: usize = 8;
 /// Ids in progress (sending, or waiting out a back-off) per request slot.
 const HELD_PER_SLOT: usize = 8;
 
-/// Pages ids needing the vendor out of the database into the workers' channel.
+/// Pages ids of the run's account needing the vendor out of the database into the workers'
+/// channel.
 fn produce_ids(
     db: &std::path::Path,
     run_id: i64,
+    partner_code: &str,
     tx: async_channel::Sender<Vec<ToFetch>>,
     cancel: &CancellationToken,
 ) -> Result<(), StoreError> {
     let store = Store::open(db, OpenMode::MigrateExisting)?;
     let mut after = 0;
     loop {
-        let page = intake::next_to_fetch(&store.conn, run_id, after, 1024)?;
+        let page = intake::next_to_fetch(&store.conn, run_id, partner_code, after, 1024)?;
         let Some(last) = page.last() else {
             return Ok(());
         };

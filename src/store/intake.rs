@@ -7,11 +7,17 @@
 //! memory does not grow with the input. Unreadable input times are an input error too, checked
 //! before the commit, unless `--bad-times fetch-time` asked to date those checks by their fetch
 //! time: then each is marked `time_basis = 'fetch'` and the run counts them in `runs.bad_times`.
+//! Each id is recorded under the run's account, adopted from `unknown`, or set aside when
+//! another account read it first (the rules are in [`crate::store::account`]).
 
 use rusqlite::{Connection, params};
 
 use crate::input::{IdRow, InputError, InputOptions, InputStats, Source, read_ids};
 use crate::store::StoreError;
+use crate::store::account::{
+    OtherAccount, RunAccount, adopt_unknown, other_accounts_exist, set_aside_other_accounts,
+    unknown_exist,
+};
 
 /// Errors registering input.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +48,10 @@ pub struct IntakeStats {
     pub conflicts: u64,
     /// The first few conflicting duplicates, as `file:line: "id" ... (first at file:line)`.
     pub conflict_examples: Vec<String>,
+    /// Input rows naming ids another account read first: not registered, never asked.
+    pub other_account: OtherAccount,
+    /// Checks recorded as `unknown` this run adopted for its account.
+    pub adopted: u64,
 }
 
 /// Conflicting duplicates quoted in the warning.
@@ -52,10 +62,12 @@ const CONFLICT_EXAMPLES: usize = 3;
 /// BENCHMARKS.md).
 const INTAKE_ROWS: usize = 64;
 
-/// Reads every source and records its ids against `run`, all in one transaction.
+/// Reads every source and records its ids against `run` under `account`, all in one
+/// transaction.
 pub fn register(
     conn: &mut Connection,
     run: i64,
+    account: &RunAccount,
     sources: &[Source],
     opts: &InputOptions,
 ) -> Result<IntakeStats, IntakeError> {
@@ -70,7 +82,7 @@ pub fn register(
     conn.execute_batch(&format!(
         "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{INTAKE_CACHE_KIB};"
     ))?;
-    let registered = register_in_one_transaction(conn, run, sources, opts);
+    let registered = register_in_one_transaction(conn, run, account, sources, opts);
     let restored = conn.execute_batch(&format!(
         "PRAGMA cache_size = {cache}; PRAGMA temp_store = {temp};"
     ));
@@ -86,6 +98,7 @@ const INTAKE_CACHE_KIB: i64 = 8 * 1024;
 fn register_in_one_transaction(
     conn: &mut Connection,
     run: i64,
+    account: &RunAccount,
     sources: &[Source],
     opts: &InputOptions,
 ) -> Result<IntakeStats, IntakeError> {
@@ -97,16 +110,28 @@ fn register_in_one_transaction(
         distinct,
         conflicts,
         conflict_examples,
+        other_account,
+        adopted,
     } = &mut stats;
     let mut pending: Vec<IdRow> = Vec::with_capacity(INTAKE_ROWS);
+    // This transaction only adds checks of `account`: if no other account's check exists now,
+    // none will while registering.
+    let others = other_accounts_exist(&tx, account)?;
+    let unknown = unknown_exist(&tx)?;
     let mut flush = |pending: &mut Vec<IdRow>| -> Result<(), rusqlite::Error> {
+        if others {
+            set_aside_other_accounts(&tx, account, pending, other_account)?;
+        }
         for conflict in conflicting_duplicates(&tx, run, pending)? {
             *conflicts += 1;
             if conflict_examples.len() < CONFLICT_EXAMPLES {
                 conflict_examples.push(conflict);
             }
         }
-        let registered = upsert(&tx, run, pending)?;
+        let registered = upsert(&tx, run, account, pending)?;
+        if unknown {
+            *adopted += adopt_unknown(&tx, account, pending)?;
+        }
         *distinct += registered;
         *duplicates += pending.len() as u64 - registered;
         pending.clear();
@@ -129,8 +154,8 @@ fn register_in_one_transaction(
         return Err(e.into());
     }
     tx.execute(
-        "UPDATE runs SET bad_times = ?2 WHERE id = ?1",
-        params![run, input.bad_times as i64],
+        "UPDATE runs SET bad_times = ?2, other_account = ?3 WHERE id = ?1",
+        params![run, input.bad_times as i64, other_account.rows as i64],
     )?;
     tx.commit()?;
     Ok(stats)
@@ -237,29 +262,43 @@ fn shown_time(ms: Option<i64>) -> String {
 /// Registers `rows` and returns how many it registered for this run: a new id is inserted; an
 /// id already in the database is marked with this run, keeping its result, and gains an event
 /// time or attributes it lacked. An id this run already registered changes nothing (a
-/// duplicate).
-fn upsert(conn: &Connection, run: i64, rows: &[IdRow]) -> Result<u64, rusqlite::Error> {
+/// duplicate). Rows of another account are set aside before this (they never reach it): a new
+/// id is recorded under `account`, and a check of `account` that still needs the vendor takes
+/// this run's endpoint host (where it will be asked). The partner code of a known check is not
+/// written here (it is indexed: writing it for every re-read id would rewrite its index entry
+/// too); `unknown` checks are adopted by [`adopt_unknown`] afterwards.
+fn upsert(
+    conn: &Connection,
+    run: i64,
+    account: &RunAccount,
+    rows: &[IdRow],
+) -> Result<u64, rusqlite::Error> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
     // A check dated by fetch time (its input time unreadable) that was already fetched takes
     // its fetch time now; one not fetched yet takes it when its result is stored (trigger).
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO checks
-             (liveness_id, event_time, time_basis, attrs, source, first_run, last_run)
+             (liveness_id, event_time, time_basis, attrs, source, first_run, last_run,
+              partner_code, endpoint_host)
          VALUES {values}
          ON CONFLICT (liveness_id) DO UPDATE SET
              last_run = excluded.last_run,
+             endpoint_host = CASE WHEN checks.partner_code = excluded.partner_code
+                     AND {needs_vendor}
+                 THEN excluded.endpoint_host ELSE checks.endpoint_host END,
              time_basis = CASE WHEN checks.event_time IS NULL
                  THEN excluded.time_basis ELSE checks.time_basis END,
              event_time = coalesce(checks.event_time, excluded.event_time,
                  CASE WHEN excluded.time_basis = 'fetch' THEN checks.fetched_at END),
              attrs = coalesce(checks.attrs, excluded.attrs)
-         WHERE checks.last_run IS NOT excluded.last_run"
+         WHERE checks.last_run IS NOT excluded.last_run",
+        needs_vendor = crate::check::NEEDS_VENDOR_SQL,
     ))?;
     let fetch: Option<&str> = Some("fetch");
-    let params = rows.iter().flat_map(|row| -> [&dyn rusqlite::ToSql; 7] {
+    let params = rows.iter().flat_map(|row| -> [&dyn rusqlite::ToSql; 9] {
         [
             &row.liveness_id,
             &row.event_time_ms,
@@ -272,25 +311,26 @@ fn upsert(conn: &Connection, run: i64, rows: &[IdRow]) -> Result<u64, rusqlite::
             &row.source,
             &run,
             &run,
+            &account.partner_code,
+            &account.endpoint_host,
         ]
     });
     Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
 }
 
-/// Counts the ids of `run` that need the vendor.
-pub fn count_to_fetch(conn: &Connection, run: i64) -> Result<i64, StoreError> {
+/// Counts the ids of `run` that need the vendor and belong to `partner_code`. (`+partner_code`:
+/// the run's index finds the rows, never the account's, which may hold millions.)
+pub fn count_to_fetch(conn: &Connection, run: i64, partner_code: &str) -> Result<i64, StoreError> {
     Ok(conn.query_row(
         &format!(
-            "SELECT count(*) FROM checks WHERE last_run = ?1 AND {}",
+            "SELECT count(*) FROM checks WHERE last_run = ?1 AND +partner_code = ?2 AND {}",
             crate::check::NEEDS_VENDOR_SQL
         ),
-        params![run],
+        params![run, partner_code],
         |r| r.get(0),
     )?)
 }
 
-/// The next `limit` ids of `run` that need the vendor, after row `after` (keyset pagination, so
-/// a million ids are never in memory at once).
 /// An id that needs the vendor, with its row in `checks` (results are written by row).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToFetch {
@@ -298,19 +338,23 @@ pub struct ToFetch {
     pub liveness_id: String,
 }
 
+/// The next `limit` ids of `run` that need the vendor, after row `after` (keyset pagination, so
+/// a million ids are never in memory at once). Only checks of `partner_code`: a run never asks
+/// the vendor for another account's check, whatever marked it with the run.
 pub fn next_to_fetch(
     conn: &Connection,
     run: i64,
+    partner_code: &str,
     after: i64,
     limit: usize,
 ) -> Result<Vec<ToFetch>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, liveness_id FROM checks
-         WHERE last_run = ?1 AND id > ?2 AND {}
+         WHERE last_run = ?1 AND id > ?2 AND +partner_code = ?4 AND {}
          ORDER BY id LIMIT ?3",
         crate::check::NEEDS_VENDOR_SQL
     ))?;
-    let rows = stmt.query_map(params![run, after, limit as i64], |r| {
+    let rows = stmt.query_map(params![run, after, limit as i64, partner_code], |r| {
         Ok(ToFetch {
             check: r.get(0)?,
             liveness_id: r.get(1)?,
@@ -320,11 +364,19 @@ pub fn next_to_fetch(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::{OpenMode, Store};
 
-    fn csv(dir: &std::path::Path, name: &str, rows: &[String]) -> Source {
+    pub(crate) fn acme() -> RunAccount {
+        RunAccount {
+            name: None,
+            partner_code: "acme".into(),
+            endpoint_host: Some("127.0.0.1".into()),
+        }
+    }
+
+    pub(crate) fn csv(dir: &std::path::Path, name: &str, rows: &[String]) -> Source {
         let path = dir.join(name);
         let mut text = String::from("liveness_id,created_at,channel\n");
         for row in rows {
@@ -380,7 +432,14 @@ mod tests {
             ],
         );
         let run = store.begin_run(&[]).unwrap();
-        let stats = register(&mut store.conn, run, &[a, b], &InputOptions::default()).unwrap();
+        let stats = register(
+            &mut store.conn,
+            run,
+            &acme(),
+            &[a, b],
+            &InputOptions::default(),
+        )
+        .unwrap();
         assert_eq!(stats.duplicates, 5);
         assert_eq!(stats.conflicts, 3, "{:?}", stats.conflict_examples);
         let examples = stats.conflict_examples.join("\n");
@@ -428,7 +487,7 @@ mod tests {
         }
         let first = csv(dir.path(), "a.csv", &rows);
         let run1 = store.begin_run(&[]).unwrap();
-        let stats = register(&mut store.conn, run1, &[first], &opts).unwrap();
+        let stats = register(&mut store.conn, run1, &acme(), &[first], &opts).unwrap();
         assert_eq!(stats.input.ids, 200);
         assert_eq!((stats.distinct, stats.duplicates), (150, 50));
         // The first mention of an id is the one kept (id-30 is on line 42: 30 rows and 10 repeats
@@ -460,7 +519,7 @@ mod tests {
         again.push("id-505,,android".into());
         let second = csv(dir.path(), "b.csv", &again);
         let run2 = store.begin_run(&[]).unwrap();
-        let stats = register(&mut store.conn, run2, &[second], &opts).unwrap();
+        let stats = register(&mut store.conn, run2, &acme(), &[second], &opts).unwrap();
         assert_eq!((stats.distinct, stats.duplicates), (120, 1));
         let count = |sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
         assert_eq!(count("SELECT count(*) FROM checks"), 170);
@@ -494,7 +553,7 @@ mod tests {
         };
         assert_eq!(day("id-2"), "01");
         assert_eq!(day("id-7"), "03");
-        assert_eq!(count_to_fetch(&store.conn, run2).unwrap(), 119);
+        assert_eq!(count_to_fetch(&store.conn, run2, "acme").unwrap(), 119);
         // The connection's cache and temp store are as they were before registering.
         assert_eq!(count("PRAGMA cache_size"), -2000);
         assert_eq!(count("PRAGMA temp_store"), 0);

@@ -12,6 +12,7 @@
 //! (never downgraded), a file that is not SQLite is refused with a clear message, and WAL with
 //! `synchronous=NORMAL` makes every committed batch survive a killed process.
 
+pub mod account;
 pub mod intake;
 #[warn(missing_docs)]
 pub mod purge;
@@ -65,6 +66,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0010_account_report_index",
         include_str!("../../migrations/0010_account_report_index.sql"),
+    ),
+    (
+        "0011_account_changes",
+        include_str!("../../migrations/0011_account_changes.sql"),
     ),
 ];
 
