@@ -486,3 +486,90 @@ fn a_run_refused_for_its_input_still_names_its_account_in_the_summary_file() {
     assert_eq!(two.ph.stats().result_requests, 0);
     two.assert_no_key_in(&[summary]);
 }
+
+#[test]
+fn the_nightly_script_runs_each_listed_account_with_its_own_inbox_reports_and_cursor() {
+    let two = Two::new();
+    let state = two.env.path("state");
+    for (account, ids) in [("id-app", "a-1\na-2\na-3\n"), ("ph-app", "b-1\nb-2\n")] {
+        std::fs::create_dir_all(state.join("inbox").join(account)).unwrap();
+        std::fs::write(
+            state.join("inbox").join(account).join("ids.csv"),
+            format!("liveness_id\n{ids}"),
+        )
+        .unwrap();
+    }
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sh = std::process::Command::new("sh");
+    sh.arg(repo.join("contrib/nightly.sh"))
+        .current_dir(two.env.dir.path());
+    for (name, value) in two.env.cmd().get_envs() {
+        match value {
+            Some(v) => sh.env(name, v),
+            None => sh.env_remove(name),
+        };
+    }
+    let run = Run::from(
+        sh.env_remove("TD_PARTNER_CODE")
+            .env_remove("TD_PARTNER_KEY")
+            .env_remove("TD_RESULT_URL")
+            .env_remove("TD_LICENSE_URL")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env("LIVEAUDIT_CONFIG", &two.config)
+            .env("STATE_DIRECTORY", &state)
+            .env("LIVEAUDIT_ACCOUNTS", "id-app ph-app")
+            .env("LIVEAUDIT_BIN", assert_cmd::cargo::cargo_bin("liveaudit"))
+            .output()
+            .unwrap(),
+    );
+    run.expect(0);
+    // Each account's ids went to its own vendor only, once.
+    assert_eq!(two.env.mock.stats().result_requests, 3);
+    assert_eq!(two.ph.stats().result_requests, 2);
+    assert_eq!(
+        (
+            two.env.mock.stats().license_requests,
+            two.ph.stats().license_requests
+        ),
+        (1, 1)
+    );
+    for (account, code, n) in [("id-app", util::CODE, 3), ("ph-app", CODE_B, 2)] {
+        assert!(state.join(format!("inbox/{account}/done/ids.csv")).is_file());
+        let out = state.join("out").join(account);
+        let names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        for prefix in ["billing-", "attacks-", "changed-"] {
+            assert!(names.iter().any(|f| f.starts_with(prefix)), "{names:?}");
+        }
+        // The export holds this account's checks and no other's.
+        let changed = names.iter().find(|f| f.starts_with("changed-")).unwrap();
+        let text = std::fs::read_to_string(out.join(changed)).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let column = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == "partner_code")
+            .unwrap();
+        let codes: Vec<String> = reader
+            .records()
+            .map(|r| r.unwrap()[column].to_string())
+            .collect();
+        assert_eq!(codes, vec![code.to_string(); n], "{account}");
+        assert!(state.join(format!("export-{account}.cursor")).is_file());
+        assert!(state.join(format!("liveaudit-{account}.prom")).is_file());
+    }
+    let summaries: Vec<Value> = std::fs::read_to_string(state.join("runs.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let named: Vec<&str> = summaries
+        .iter()
+        .map(|s| s["account"]["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(named, ["id-app", "ph-app"]);
+    two.assert_no_key_in(&[state.join("runs.jsonl")]);
+}
