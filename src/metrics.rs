@@ -6,6 +6,11 @@
 //! gauge of the last run or of the database now, never a counter, since each run replaces the
 //! file. Checks by class come from the one billing classification through
 //! [`checks_by_class`], so the metrics and the billing report can never disagree.
+//!
+//! Every series carries the run's account (`account`, its config name or partner code, and
+//! `partner_code`), and the database gauges count that account's checks only: the nightly job
+//! writes one file per account into the same textfile directory, and the collector refuses two
+//! files holding the same series.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -30,13 +35,21 @@ pub(crate) struct Metrics {
     /// Ids of the whole database that still need the vendor.
     pub ids_pending: Option<i64>,
     pub checks: Option<Counts>,
+    /// The run's account (label, partner code); `None` when the run ended before its settings
+    /// were read.
+    pub account: Option<(String, String)>,
 }
 
-/// Checks of the whole database by class (charged, uncharged, unknown code, unresolved): the
-/// billing report's classification over an open window.
-pub(crate) fn checks_by_class(store: &Store, codes: &CodeTable) -> Result<Counts, ReportError> {
+/// Checks of one account (or of the whole database) by class (charged, uncharged, unknown code,
+/// unresolved): the billing report's classification over an open window.
+pub(crate) fn checks_by_class(
+    store: &Store,
+    codes: &CodeTable,
+    partner_code: Option<&str>,
+) -> Result<Counts, ReportError> {
     // Every check, undated ones included: no window leaves none outside it.
-    let window = Window::new("UTC", crate::check::Period::Day, None, None)?;
+    let window = Window::new("UTC", crate::check::Period::Day, None, None)?
+        .for_account(partner_code.map(str::to_string));
     let buckets = load_buckets(&store.conn, &window)?;
     Ok(billing::compute(&buckets, codes, &window, None, "", 0)
         .totals
@@ -76,9 +89,33 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The account labels of every series, with a leading comma when `more` labels follow them.
+fn account_labels(m: &Metrics) -> String {
+    match &m.account {
+        Some((name, code)) => format!(
+            "account=\"{}\",partner_code=\"{}\"",
+            label(name),
+            label(code)
+        ),
+        None => String::new(),
+    }
+}
+
+/// `{labels}` with the account's first, or nothing when there are none.
+fn labels(m: &Metrics, more: &str) -> String {
+    let account = account_labels(m);
+    match (account.is_empty(), more.is_empty()) {
+        (true, true) => String::new(),
+        (true, false) => format!("{{{more}}}"),
+        (false, true) => format!("{{{account}}}"),
+        (false, false) => format!("{{{account},{more}}}"),
+    }
+}
+
 /// The metrics in Prometheus text exposition format.
 pub(crate) fn render(m: &Metrics) -> String {
     let mut out = String::new();
+    let plain = labels(m, "");
     gauge(
         &mut out,
         "liveaudit_last_run_timestamp_seconds",
@@ -86,7 +123,7 @@ pub(crate) fn render(m: &Metrics) -> String {
     );
     let _ = writeln!(
         out,
-        "liveaudit_last_run_timestamp_seconds {:.3}",
+        "liveaudit_last_run_timestamp_seconds{plain} {:.3}",
         m.ended_at
     );
     gauge(
@@ -96,7 +133,7 @@ pub(crate) fn render(m: &Metrics) -> String {
     );
     let _ = writeln!(
         out,
-        "liveaudit_last_run_duration_seconds {:.3}",
+        "liveaudit_last_run_duration_seconds{plain} {:.3}",
         m.duration_secs
     );
     gauge(
@@ -104,19 +141,19 @@ pub(crate) fn render(m: &Metrics) -> String {
         "liveaudit_last_run_exit_status",
         "Exit status of the last fetch (0 done, 4 incomplete or cut off, 130 interrupted).",
     );
-    let _ = writeln!(out, "liveaudit_last_run_exit_status {}", m.exit_status);
+    let _ = writeln!(
+        out,
+        "liveaudit_last_run_exit_status{plain} {}",
+        m.exit_status
+    );
     gauge(
         &mut out,
         "liveaudit_last_run_requests",
         "Requests the last fetch sent, by how each ended.",
     );
     for (outcome, fault, n) in &m.requests {
-        let _ = writeln!(
-            out,
-            "liveaudit_last_run_requests{{outcome=\"{}\",fault=\"{}\"}} {n}",
-            label(outcome),
-            label(fault)
-        );
+        let more = format!("outcome=\"{}\",fault=\"{}\"", label(outcome), label(fault));
+        let _ = writeln!(out, "liveaudit_last_run_requests{} {n}", labels(m, &more));
     }
     if let Some(left) = m.ids_left {
         gauge(
@@ -124,21 +161,21 @@ pub(crate) fn render(m: &Metrics) -> String {
             "liveaudit_last_run_ids_left",
             "Ids of the last fetch's input that the next run asks for.",
         );
-        let _ = writeln!(out, "liveaudit_last_run_ids_left {left}");
+        let _ = writeln!(out, "liveaudit_last_run_ids_left{plain} {left}");
     }
     if let Some(pending) = m.ids_pending {
         gauge(
             &mut out,
             "liveaudit_ids_pending",
-            "Ids in the database that still need the vendor.",
+            "Ids of the account in the database that still need the vendor.",
         );
-        let _ = writeln!(out, "liveaudit_ids_pending {pending}");
+        let _ = writeln!(out, "liveaudit_ids_pending{plain} {pending}");
     }
     if let Some(c) = &m.checks {
         gauge(
             &mut out,
             "liveaudit_checks",
-            "Checks in the database by billing class.",
+            "Checks of the account in the database by billing class.",
         );
         for (class, n) in [
             ("charged", c.charged),
@@ -146,7 +183,8 @@ pub(crate) fn render(m: &Metrics) -> String {
             ("unknown_code", c.unknown_code),
             ("unresolved", c.unresolved),
         ] {
-            let _ = writeln!(out, "liveaudit_checks{{class=\"{class}\"}} {n}");
+            let more = format!("class=\"{class}\"");
+            let _ = writeln!(out, "liveaudit_checks{} {n}", labels(m, &more));
         }
     }
     out
@@ -179,6 +217,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_series_names_the_account_first() {
+        let m = Metrics {
+            exit_status: 0,
+            requests: vec![("final".into(), String::new(), 3)],
+            ids_pending: Some(2),
+            checks: Some(Counts::default()),
+            account: Some(("id-app".into(), "acme-\"id".into())),
+            ..Metrics::default()
+        };
+        let text = render(&m);
+        let labels = "account=\"id-app\",partner_code=\"acme-\\\"id\"";
+        for series in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(series.contains(&format!("{{{labels}")), "{series}");
+        }
+        assert!(
+            text.contains(&format!(
+                "liveaudit_last_run_requests{{{labels},outcome=\"final\",fault=\"\"}} 3"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("liveaudit_checks{{{labels},class=\"charged\"}} 0")),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn label_values_are_escaped() {
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
@@ -199,6 +264,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("liveaudit_checks{"), "{text}");
+        assert!(!text.contains("account="), "no account, no labels: {text}");
         write_atomic(&path, "x 1\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "x 1\n");
         // No temporary file is left behind.

@@ -534,7 +534,11 @@ fn the_nightly_script_runs_each_listed_account_with_its_own_inbox_reports_and_cu
         (1, 1)
     );
     for (account, code, n) in [("id-app", util::CODE, 3), ("ph-app", CODE_B, 2)] {
-        assert!(state.join(format!("inbox/{account}/done/ids.csv")).is_file());
+        assert!(
+            state
+                .join(format!("inbox/{account}/done/ids.csv"))
+                .is_file()
+        );
         let out = state.join("out").join(account);
         let names: Vec<String> = std::fs::read_dir(&out)
             .unwrap()
@@ -559,7 +563,20 @@ fn the_nightly_script_runs_each_listed_account_with_its_own_inbox_reports_and_cu
             .collect();
         assert_eq!(codes, vec![code.to_string(); n], "{account}");
         assert!(state.join(format!("export-{account}.cursor")).is_file());
-        assert!(state.join(format!("liveaudit-{account}.prom")).is_file());
+        let prom =
+            std::fs::read_to_string(state.join(format!("liveaudit-{account}.prom"))).unwrap();
+        let labels = format!("account=\"{account}\",partner_code=\"{code}\"");
+        for series in prom.lines().filter(|l| !l.starts_with('#')) {
+            assert!(series.contains(&labels), "{series}");
+        }
+        let charged = format!("liveaudit_checks{{{labels},class=\"charged\"}}");
+        let total: u64 = prom
+            .lines()
+            .filter(|l| l.starts_with(&format!("liveaudit_checks{{{labels}")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(total, n as u64, "the account's checks only: {prom}");
+        assert!(prom.contains(&charged), "{prom}");
     }
     let summaries: Vec<Value> = std::fs::read_to_string(state.join("runs.jsonl"))
         .unwrap()

@@ -306,7 +306,9 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
         }
     }
     if let Some(path) = &args.metrics_file {
+        let account = e.report.map(|r| &r.account).or(e.account);
         let mut metrics = crate::metrics::Metrics {
+            account: account.map(|a| (a.label().to_string(), a.partner_code.clone())),
             ended_at: finished.as_millisecond() as f64 / 1000.0,
             duration_secs: e.elapsed.as_secs_f64(),
             exit_status: e.status.code(),
@@ -321,10 +323,11 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
                 metrics.requests =
                     crate::metrics::requests_by_outcome(&store, r.run_id).unwrap_or_default();
             }
-            metrics.ids_pending = store.status_counts(None).ok().map(|c| c.unresolved());
+            let code = account.map(|a| a.partner_code.as_str());
+            metrics.ids_pending = store.status_counts_of(code).ok().map(|c| c.unresolved());
             let layers = layers(global, &args.vendor).ok();
             if let Some(codes) = layers.as_ref().and_then(|l| code_table(l).ok()) {
-                metrics.checks = crate::metrics::checks_by_class(&store, &codes).ok();
+                metrics.checks = crate::metrics::checks_by_class(&store, &codes, code).ok();
             }
         }
         let text = crate::metrics::render(&metrics);

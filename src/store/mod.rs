@@ -258,13 +258,26 @@ impl Store {
 
     /// Counts of checks by status for the ids of `run` (or all, when `None`).
     pub fn status_counts(&self, run: Option<i64>) -> Result<StatusCounts, StoreError> {
+        self.status_counts_where("?1 IS NULL OR last_run = ?1", run)
+    }
+
+    /// [`Store::status_counts`] of one account's checks (`None`: every check).
+    pub fn status_counts_of(&self, partner_code: Option<&str>) -> Result<StatusCounts, StoreError> {
+        self.status_counts_where("?1 IS NULL OR partner_code = ?1", partner_code)
+    }
+
+    fn status_counts_where(
+        &self,
+        condition: &str,
+        value: impl rusqlite::ToSql,
+    ) -> Result<StatusCounts, StoreError> {
         // One pass with sums, not GROUP BY: no sorter, so memory stays flat for a million ids.
         Ok(self.conn.query_row(
             &format!(
-                "SELECT {} FROM checks WHERE ?1 IS NULL OR last_run = ?1",
+                "SELECT {} FROM checks WHERE {condition}",
                 crate::check::status_counts_sql()
             ),
-            params![run],
+            params![value],
             |r| {
                 Ok(StatusCounts {
                     done: r.get(0)?,
