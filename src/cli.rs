@@ -468,6 +468,10 @@ pub struct ReconcileArgs {
     /// Statement column with the result code
     #[arg(long, value_name = "NAME")]
     pub statement_code_column: Option<String>,
+    /// Statement column with the partner code, for a statement of several accounts (found
+    /// without it under partner_code, partner_id or partner)
+    #[arg(long, value_name = "NAME")]
+    pub statement_partner_column: Option<String>,
     /// Statement column with the amount
     #[arg(long, value_name = "NAME")]
     pub statement_amount_column: Option<String>,

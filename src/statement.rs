@@ -38,6 +38,7 @@ const TIME_NAMES: &[&str] = &[
     "day",
 ];
 const CODE_NAMES: &[&str] = &["code", "resultcode", "statuscode"];
+const PARTNER_NAMES: &[&str] = &["partnercode", "partnerid", "partner"];
 const AMOUNT_NAMES: &[&str] = &[
     "amount", "fee", "charge", "cost", "price", "total", "subtotal",
 ];
@@ -63,6 +64,11 @@ pub(crate) struct StatementColumns {
     pub amount: Option<String>,
     pub count: Option<String>,
     pub period: Option<String>,
+    /// The partner code column of a statement that covers several accounts.
+    pub partner: Option<String>,
+    /// Read only the lines of this partner code (lines without one are read too); the others
+    /// are left out, not reported as malformed.
+    pub only_partner: Option<String>,
 }
 
 /// One billed check of an itemised statement.
@@ -74,6 +80,8 @@ pub(crate) struct Item {
     pub time_ms: Option<i64>,
     pub code: Option<i64>,
     pub amount: Option<Decimal>,
+    /// The account the line bills, when the statement has a partner code column.
+    pub partner_code: Option<String>,
 }
 
 /// A billing period of a summary statement.
@@ -99,6 +107,8 @@ pub(crate) struct SummaryLine {
     pub period: PeriodKey,
     pub count: i64,
     pub amount: Option<Decimal>,
+    /// The account the line bills, when the statement has a partner code column.
+    pub partner_code: Option<String>,
 }
 
 /// A line that could not be read.
@@ -316,6 +326,11 @@ pub(crate) fn read(
         if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
+        if let (Some(wanted), Some(code)) = (&columns.only_partner, field(&record, layout.partner))
+            && *wanted != code
+        {
+            continue;
+        }
         match layout.line(&record, line, zone) {
             Ok(Line::Item(one)) => {
                 if let Err(e) = item(one) {
@@ -327,6 +342,40 @@ pub(crate) fn read(
         }
     }
     Ok(Ok((shape, malformed)))
+}
+
+/// The partner codes a statement's partner code column names, with their line counts, in order;
+/// empty when it has no such column (or no lines). Read before matching, so a statement of several accounts can be
+/// refused, or one of a single account can choose it, before anything is counted.
+pub(crate) fn partner_codes(
+    path: &Path,
+    columns: &StatementColumns,
+) -> Result<std::collections::BTreeMap<String, u64>, StatementError> {
+    let file = path.display().to_string();
+    let mut codes = std::collections::BTreeMap::new();
+    let Some((reader, delimiter)) = open_text(path, &file)? else {
+        return Ok(codes);
+    };
+    let (mut rdr, _) = crate::input::numbered_csv_with(reader, true, delimiter);
+    let headers: Vec<String> = match rdr.byte_headers() {
+        Ok(h) => h
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect(),
+        // The full read names the problem with its line.
+        Err(_) => return Ok(codes),
+    };
+    let (layout, _) = Layout::find(columns, &headers, &file)?;
+    if layout.partner.is_none() {
+        return Ok(codes);
+    }
+    let mut record = csv::ByteRecord::new();
+    while let Ok(true) = rdr.read_byte_record(&mut record) {
+        if let Some(code) = field(&record, layout.partner) {
+            *codes.entry(code).or_insert(0) += 1;
+        }
+    }
+    Ok(codes)
 }
 
 /// A statement's decoded text and its delimiter byte.
@@ -363,6 +412,7 @@ struct Layout {
     amount: Option<usize>,
     count: Option<usize>,
     period: Option<usize>,
+    partner: Option<usize>,
     itemised: bool,
 }
 
@@ -395,6 +445,7 @@ impl Layout {
             itemised: id.is_some() || seq.is_some(),
             time: finder.find(&columns.time, TIME_NAMES)?,
             period: finder.find(&columns.period, PERIOD_NAMES)?,
+            partner: finder.find(&columns.partner, PARTNER_NAMES)?,
         };
         let describe = |pairs: &[(&str, Option<usize>)]| {
             pairs
@@ -411,6 +462,7 @@ impl Layout {
                     ("time", layout.time),
                     ("code", layout.code),
                     ("amount", layout.amount),
+                    ("partner code", layout.partner),
                 ]),
             }
         } else if let (Some(_), Some(_)) = (layout.count, layout.summary_period()) {
@@ -419,6 +471,7 @@ impl Layout {
                     ("period", layout.summary_period()),
                     ("count", layout.count),
                     ("amount", layout.amount),
+                    ("partner code", layout.partner),
                 ]),
             }
         } else {
@@ -485,6 +538,7 @@ impl Layout {
             time_ms,
             code,
             amount,
+            partner_code: field(record, self.partner),
         })
     }
 
@@ -513,6 +567,7 @@ impl Layout {
             period,
             count,
             amount,
+            partner_code: field(record, self.partner),
         })
     }
 }
@@ -525,49 +580,4 @@ fn field(record: &csv::ByteRecord, i: Option<usize>) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_in_the_forms_statements_use() {
-        assert_eq!(parse_amount("0.035"), Some(Decimal::new(35, 3)));
-        assert_eq!(parse_amount("$1,234.50"), Some(Decimal::new(123_450, 2)));
-        assert_eq!(parse_amount("12 USD"), Some(Decimal::from(12)));
-        assert_eq!(parse_amount("0,035"), Some(Decimal::new(35, 3)));
-        assert_eq!(parse_amount("1.234,50 EUR"), Some(Decimal::new(123_450, 2)));
-        assert_eq!(parse_amount("12,5"), Some(Decimal::new(125, 1)));
-        assert_eq!(parse_amount("-0,5"), Some(Decimal::new(-5, 1)));
-        assert_eq!(parse_amount("1,234,567"), Some(Decimal::from(1_234_567)));
-        assert_eq!(
-            parse_amount("1,234"),
-            None,
-            "thousands or decimal: not guessed"
-        );
-        assert_eq!(
-            parse_amount("79228162514264337593543950335"),
-            None,
-            "a damaged cell, not an amount to add up"
-        );
-        assert_eq!(parse_amount("n/a"), None);
-        assert_eq!(parse_amount(""), None);
-    }
-
-    #[test]
-    fn periods() {
-        let utc = TimeZone::UTC;
-        assert_eq!(
-            parse_period("2026-10", &utc),
-            Some(PeriodKey::Month(2026, 10))
-        );
-        assert_eq!(
-            parse_period("2026-10-05", &utc),
-            Some(PeriodKey::Day("2026-10-05".parse().unwrap()))
-        );
-        let sgt = TimeZone::get("Asia/Singapore").unwrap();
-        assert_eq!(
-            parse_period("2026-10-05T20:00:00Z", &sgt),
-            Some(PeriodKey::Day("2026-10-06".parse().unwrap()))
-        );
-        assert_eq!(parse_period("2026-13", &utc), None);
-    }
-}
+mod tests;

@@ -500,3 +500,108 @@ fn a_summary_statement_of_one_account_is_compared_with_its_checks_at_its_prices(
     assert_eq!(r["our_charged"], billing["totals"]["charged"]);
     assert_eq!(r["account"]["partner_code"], "acme-ph");
 }
+
+#[test]
+fn a_statement_of_several_accounts_is_read_one_account_at_a_time_by_its_partner_column() {
+    let env = fixture();
+    let conn = env.conn();
+    let mut stmt = conn
+        .prepare(
+            "SELECT liveness_id, event_time, partner_code FROM checks WHERE status = 'done'
+             AND code = 200 AND partner_code <> 'unknown' ORDER BY id",
+        )
+        .unwrap();
+    let rows: Vec<(String, i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Semicolons and a header as finance's spreadsheet writes it.
+    let mut text = String::from("Partner Code;Billed At;Liveness ID;Amount\n");
+    let mut per_code = std::collections::BTreeMap::<&str, i64>::new();
+    for (id, time, code) in &rows {
+        text += &format!("{code};{};{id};0,035\n", liveaudit_time(*time));
+        *per_code.entry(code.as_str()).or_default() += 1;
+    }
+    env.write("both.csv", &text);
+    let window = ["--from", "2026-01-01", "--to", "2026-03-31"];
+    let base = ["reconcile", "--statement", "both.csv", "--price", "0.035"];
+    // Two accounts on the statement: which one is not guessed.
+    let mut args = base.to_vec();
+    args.extend(window);
+    let run = env.run(&args);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("acme-id, acme-ph") && run.stderr.contains("--account"),
+        "{}",
+        run.stderr
+    );
+    for (name, code) in [("id-app", "acme-id"), ("ph-app", "acme-ph")] {
+        let mut args = base.to_vec();
+        args.extend(["--account", name, "--format", "json"]);
+        args.extend(window);
+        let run = env.run(&args);
+        let r: Value = serde_json::from_str(&run.stdout).unwrap();
+        let billing = json(
+            &env,
+            &[
+                "report",
+                "billing",
+                "--account",
+                name,
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-03-31",
+            ],
+        );
+        let count = |k: &str| r["buckets"][k]["count"].as_i64().unwrap_or(0);
+        // Every line of this account is matched; the other's are left out, not discrepancies.
+        assert_eq!(count("matched"), per_code[code], "{name}: {}", r["buckets"]);
+        assert_eq!(count("unknown_to_us"), 0, "{name}: {}", r["buckets"]);
+        assert_eq!(r["our_charged"], billing["totals"]["charged"], "{name}");
+        let other: i64 = per_code
+            .iter()
+            .filter(|(c, _)| **c != code)
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(r["statement_lines_of_other_accounts"], other, "{name}");
+    }
+    // A statement of one account chooses it without --account.
+    let only_ph: String = text
+        .lines()
+        .filter(|l| l.starts_with("Partner") || l.starts_with("acme-ph"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    env.write("ph.csv", &only_ph);
+    let mut args = vec![
+        "reconcile",
+        "--statement",
+        "ph.csv",
+        "--price",
+        "0.035",
+        "--format",
+        "json",
+    ];
+    args.extend(window);
+    let r: Value = serde_json::from_str(&env.run(&args).stdout).unwrap();
+    assert_eq!(
+        r["buckets"]["matched"]["count"], per_code["acme-ph"],
+        "{}",
+        r["buckets"]
+    );
+    // The statement of one account reconciled against another is refused.
+    let mut args = vec![
+        "reconcile",
+        "--statement",
+        "ph.csv",
+        "--price",
+        "0.035",
+        "--account",
+        "id-app",
+    ];
+    args.extend(window);
+    let run = env.run(&args);
+    run.expect(2);
+    assert!(run.stderr.contains("none is acme-id"), "{}", run.stderr);
+}

@@ -4,6 +4,8 @@
 //! neither `--details` nor `--output` may be the database; exit status 5 when the
 //! discrepancies are beyond the tolerances.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, anyhow};
 
 use super::report::{ReportContext, report_store};
@@ -21,7 +23,21 @@ pub(crate) fn reconcile_document(
     ctx: &mut ReportContext,
     args: &ReconcileArgs,
 ) -> Result<(Document, bool), Failure> {
-    let scope = one_account(ctx, args)?;
+    let mut columns = crate::statement::StatementColumns {
+        id: args.statement_id_column.clone(),
+        sequence: args.statement_sequence_column.clone(),
+        time: args.statement_time_column.clone(),
+        code: args.statement_code_column.clone(),
+        amount: args.statement_amount_column.clone(),
+        count: args.statement_count_column.clone(),
+        period: args.statement_period_column.clone(),
+        partner: args.statement_partner_column.clone(),
+        only_partner: None,
+    };
+    let on_statement =
+        crate::statement::partner_codes(&args.statement, &columns).map_err(Failure::usage)?;
+    let scope = one_account(ctx, args, &on_statement)?;
+    let left_out = statement_partner(&scope, &on_statement, &mut columns)?;
     let tz = scope.tz.clone();
     let (accounts, fallback) = scope.pricings(
         ctx,
@@ -51,15 +67,7 @@ pub(crate) fn reconcile_document(
     )?;
     let opts = ReconcileOptions {
         statement: args.statement.clone(),
-        columns: crate::statement::StatementColumns {
-            id: args.statement_id_column.clone(),
-            sequence: args.statement_sequence_column.clone(),
-            time: args.statement_time_column.clone(),
-            code: args.statement_code_column.clone(),
-            amount: args.statement_amount_column.clone(),
-            count: args.statement_count_column.clone(),
-            period: args.statement_period_column.clone(),
-        },
+        columns,
         tz_name: tz,
         from: args.from.clone(),
         to: args.to.clone(),
@@ -90,16 +98,44 @@ pub(crate) fn reconcile_document(
             map.insert("account".into(), serde_json::json!(k));
         }
     }
+    if left_out > 0 {
+        doc.summary.insert(
+            1,
+            format!("{left_out} statement lines of other partner codes left out"),
+        );
+        if let serde_json::Value::Object(map) = &mut doc.json {
+            map.insert("statement_lines_of_other_accounts".into(), left_out.into());
+        }
+    }
     Ok((doc, clean))
 }
 
-/// The one account a statement is matched against: `--account`, else the database's only one.
-/// A database holding checks of several partner codes (`unknown` counted) needs `--account`:
-/// a statement bills one account, and the others' checks would show as underbilled.
-fn one_account(ctx: &ReportContext, args: &ReconcileArgs) -> Result<Scope, Failure> {
+/// The one account a statement is matched against: `--account`, else the one partner code the
+/// statement's partner code column names, else the database's only one. A statement naming
+/// several partner codes, or a database holding checks of several (`unknown` counted), needs
+/// `--account`: a statement is matched against one account, and the others' checks would show
+/// as underbilled.
+fn one_account(
+    ctx: &ReportContext,
+    args: &ReconcileArgs,
+    on_statement: &BTreeMap<String, u64>,
+) -> Result<Scope, Failure> {
+    let from_statement = match (args.account.as_deref(), on_statement.len()) {
+        (Some(_), _) | (None, 0) => None,
+        (None, 1) => on_statement.keys().next().map(String::as_str),
+        (None, _) => {
+            let codes: Vec<&str> = on_statement.keys().map(String::as_str).collect();
+            return Err(Failure::usage(anyhow!(
+                "the statement names {} partner codes ({}); reconcile one account at a time \
+                 with --account NAME (its lines are matched, the others left out)",
+                codes.len(),
+                codes.join(", ")
+            )));
+        }
+    };
     let scope = Scope::resolve(
         ctx,
-        args.account.as_deref(),
+        args.account.as_deref().or(from_statement),
         args.tz.as_deref().or(ctx.tz.as_deref()),
     )?;
     if scope.narrowed.is_none() && scope.accounts.len() > 1 {
@@ -119,6 +155,36 @@ fn one_account(ctx: &ReportContext, args: &ReconcileArgs) -> Result<Scope, Failu
         )));
     }
     Ok(scope)
+}
+
+/// Narrows the statement to the chosen account's lines when it has a partner code column, and
+/// says how many lines it leaves out. A statement that names partner codes but none of the
+/// chosen account's is refused: every one of its lines would be another account's.
+fn statement_partner(
+    scope: &Scope,
+    on_statement: &BTreeMap<String, u64>,
+    columns: &mut crate::statement::StatementColumns,
+) -> Result<u64, Failure> {
+    let Some(code) = scope.filter() else {
+        return Ok(0);
+    };
+    if on_statement.is_empty() {
+        return Ok(0);
+    }
+    if !on_statement.contains_key(&code) {
+        let codes: Vec<&str> = on_statement.keys().map(String::as_str).collect();
+        return Err(Failure::usage(anyhow!(
+            "the statement's partner codes are {}; none is {code}, the account reconciled: \
+             give the statement of that account, or --account one of those",
+            codes.join(", ")
+        )));
+    }
+    columns.only_partner = Some(code.clone());
+    Ok(on_statement
+        .iter()
+        .filter(|(c, _)| **c != code)
+        .map(|(_, n)| n)
+        .sum())
 }
 
 /// Runs `liveaudit reconcile`.
