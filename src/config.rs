@@ -672,7 +672,11 @@ impl Layers {
         crate::text::register_secret(partner_key.expose());
         Ok(VendorSettings {
             account: AccountRef {
-                name: chosen.map(|(n, _)| n.to_string()),
+                // A partner code given without --account still carries the name the file
+                // gives it, so records and reports name it the same way.
+                name: chosen
+                    .map(|(n, _)| n.to_string())
+                    .or_else(|| self.account_ref(&partner_code).name),
                 partner_code: partner_code.clone(),
             },
             partner_code,

@@ -174,6 +174,16 @@ fn several_accounts_need_a_choice_and_unknown_names_are_listed() {
         err.contains("uk-app") && err.contains("id-app, ph-app"),
         "{err}"
     );
+    layers.flags.account = None;
+    layers.flags.partner_code = Some("acme-ph".into());
+    layers.flags.result_url = Some("https://flag.example/r".into());
+    let v = layers.vendor(true, false).unwrap();
+    assert_eq!(
+        (v.account.name.as_deref(), v.partner_code.as_str()),
+        (Some("ph-app"), "acme-ph"),
+        "a bare partner code the file names is labelled with its name"
+    );
+    layers.flags.result_url = None;
     layers.flags.account = Some("ph-app".into());
     layers.flags.partner_code = Some("acme-id".into());
     let err = layers.vendor(true, false).unwrap_err();
