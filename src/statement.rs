@@ -292,11 +292,8 @@ pub(crate) fn read(
         return Ok(Ok((shape, Vec::new())));
     };
     let (mut rdr, lines) = crate::input::numbered_csv_with(reader, true, delimiter);
-    let headers: Vec<String> = match rdr.byte_headers() {
-        Ok(h) => h
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect(),
+    let headers = match header_names(&mut rdr) {
+        Ok(h) => h,
         Err(e) => {
             return Err(StatementError::Csv {
                 file,
@@ -357,13 +354,9 @@ pub(crate) fn partner_codes(
         return Ok(codes);
     };
     let (mut rdr, _) = crate::input::numbered_csv_with(reader, true, delimiter);
-    let headers: Vec<String> = match rdr.byte_headers() {
-        Ok(h) => h
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect(),
-        // The full read names the problem with its line.
-        Err(_) => return Ok(codes),
+    // An unreadable header is named, with its line, by the full read.
+    let Ok(headers) = header_names(&mut rdr) else {
+        return Ok(codes);
     };
     let (layout, _) = Layout::find(columns, &headers, &file)?;
     if layout.partner.is_none() {
@@ -376,6 +369,15 @@ pub(crate) fn partner_codes(
         }
     }
     Ok(codes)
+}
+
+/// The header's cells as text (invalid UTF-8 replaced).
+fn header_names<R: std::io::Read>(rdr: &mut csv::Reader<R>) -> Result<Vec<String>, csv::Error> {
+    Ok(rdr
+        .byte_headers()?
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect())
 }
 
 /// A statement's decoded text and its delimiter byte.

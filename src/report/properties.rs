@@ -131,6 +131,15 @@ fn window_strategy() -> impl Strategy<Value = (&'static str, Option<&'static str
     )
 }
 
+/// The reconcile identity's right side: Σ effect × count over the exclusive buckets.
+fn explained(r: &super::reconcile::Reconciliation) -> i64 {
+    r.buckets
+        .values()
+        .filter(|b| !b.overlaps)
+        .map(|b| b.effect.unwrap_or(0) * b.count as i64)
+        .sum()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -268,13 +277,7 @@ proptest! {
             account: None,
         };
         let r = reconcile(&mut store.conn, &codes, &opts).unwrap();
-        let explained: i64 = r
-            .buckets
-            .values()
-            .filter(|b| !b.overlaps)
-            .map(|b| b.effect.unwrap_or(0) * b.count as i64)
-            .sum();
-        prop_assert_eq!(r.net_difference, explained, "{:?}", r.buckets);
+        prop_assert_eq!(r.net_difference, explained(&r), "{:?}", r.buckets);
         prop_assert_eq!(r.net_difference, r.lines as i64 - r.our_charged);
         // Every line is in the period, outside it, a shift of one of ours, or malformed.
         let outside = r.buckets.get("outside_period").map_or(0, |b| b.count);
@@ -477,13 +480,7 @@ proptest! {
             account: Some(code.clone()),
         };
         let r = reconcile(&mut store.conn, &codes, &opts).unwrap();
-        let explained: i64 = r
-            .buckets
-            .values()
-            .filter(|b| !b.overlaps)
-            .map(|b| b.effect.unwrap_or(0) * b.count as i64)
-            .sum();
-        prop_assert_eq!(r.net_difference, explained, "{:?}", r.buckets);
+        prop_assert_eq!(r.net_difference, explained(&r), "{:?}", r.buckets);
         prop_assert_eq!(r.net_difference, r.lines as i64 - r.our_charged);
         // A line naming another account's check is not ours: unknown to us, never matched.
         let matched = r.buckets.get("matched").map_or(0, |b| b.count);
