@@ -149,6 +149,12 @@ pub enum Command {
   liveaudit purge --before 2024-01-01 --dry-run
   liveaudit purge --before 2024-01-01 --tz Asia/Jakarta --images faces/")]
     Purge(PurgeArgs),
+    /// Assign the checks recorded before accounts were (partner code `unknown`) to one account
+    #[command(after_help = "Examples:
+  liveaudit adopt --account id-app --dry-run
+  liveaudit adopt --account id-app
+  liveaudit adopt --partner-code acme-id")]
+    Adopt(AdoptArgs),
     /// Print the code table in force (built-in plus --codes-file)
     #[command(after_help = "Examples:
   liveaudit codes
@@ -528,6 +534,20 @@ pub struct PurgeArgs {
     #[arg(long, value_name = "DIR")]
     pub images: Option<PathBuf>,
     /// Only count what would be purged; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("whose").required(true).args(["account", "partner_code"])))]
+pub struct AdoptArgs {
+    /// The config file's account, [accounts.NAME], that gets them
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// Or the partner code itself (for the unnamed account of flags and environment)
+    #[arg(long, value_name = "CODE")]
+    pub partner_code: Option<String>,
+    /// Only count what would be adopted; change nothing
     #[arg(long)]
     pub dry_run: bool,
 }

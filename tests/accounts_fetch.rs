@@ -130,6 +130,32 @@ impl Two {
     }
 }
 
+/// A database as liveaudit wrote it before accounts were recorded (schema version 8): one run,
+/// a done check `old-done` and a pending one `old-pending`.
+fn version_8_database(env: &Env) {
+    let conn = env.conn();
+    for sql in [
+        include_str!("../migrations/0001_init.sql"),
+        include_str!("../migrations/0002_report_index_and_purge.sql"),
+        include_str!("../migrations/0003_run_index_by_rowid.sql"),
+        include_str!("../migrations/0004_repeated_faces.sql"),
+        include_str!("../migrations/0005_face_index_in_time_order.sql"),
+        include_str!("../migrations/0006_change_counter.sql"),
+        include_str!("../migrations/0007_run_rate.sql"),
+        include_str!("../migrations/0008_times_dated_by_fetch.sql"),
+    ] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 8).unwrap();
+    conn.execute_batch(
+        "INSERT INTO runs (id, started_at, files) VALUES (1, 0, '[]');
+         INSERT INTO checks (liveness_id, status, code, message, fetched_at, first_run, last_run)
+             VALUES ('old-done', 'done', 200, 'success', 1790000000000, 1, 1),
+                    ('old-pending', 'pending', NULL, NULL, NULL, 1, 1);",
+    )
+    .unwrap();
+}
+
 fn key_file(env: &Env, name: &str, key: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = env.write(name, format!("{key}\n"));
@@ -267,30 +293,7 @@ fn two_accounts_share_one_database_and_an_id_is_only_asked_by_its_own() {
 #[test]
 fn a_version_8_database_is_adopted_by_a_named_account_without_asking_again() {
     let two = Two::new();
-    {
-        // A database as liveaudit wrote it before accounts were recorded (schema version 8).
-        let conn = two.env.conn();
-        for sql in [
-            include_str!("../migrations/0001_init.sql"),
-            include_str!("../migrations/0002_report_index_and_purge.sql"),
-            include_str!("../migrations/0003_run_index_by_rowid.sql"),
-            include_str!("../migrations/0004_repeated_faces.sql"),
-            include_str!("../migrations/0005_face_index_in_time_order.sql"),
-            include_str!("../migrations/0006_change_counter.sql"),
-            include_str!("../migrations/0007_run_rate.sql"),
-            include_str!("../migrations/0008_times_dated_by_fetch.sql"),
-        ] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 8).unwrap();
-        conn.execute_batch(
-            "INSERT INTO runs (id, started_at, files) VALUES (1, 0, '[]');
-             INSERT INTO checks (liveness_id, status, code, message, fetched_at, first_run, last_run)
-                 VALUES ('old-done', 'done', 200, 'success', 1790000000000, 1, 1),
-                        ('old-pending', 'pending', NULL, NULL, NULL, 1, 1);",
-        )
-        .unwrap();
-    }
+    version_8_database(&two.env);
     let old = two.export(&["--account", "unknown"]);
     assert_eq!(
         owners(&old),
@@ -589,4 +592,66 @@ fn the_nightly_script_runs_each_listed_account_with_its_own_inbox_reports_and_cu
         .collect();
     assert_eq!(named, ["id-app", "ph-app"]);
     two.assert_no_key_in(&[state.join("runs.jsonl")]);
+}
+
+#[test]
+fn adopt_gives_the_old_checks_to_a_named_account_only_when_told() {
+    let two = Two::new();
+    version_8_database(&two.env);
+    // A typo is refused, never recorded as a new partner code; `unknown` is no account.
+    let run = two.run(&["adopt", "--account", "id-ap"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("it names id-app, ph-app"),
+        "{}",
+        run.stderr
+    );
+    two.run(&["adopt", "--partner-code", "unknown"]).expect(2);
+    two.run(&["adopt"]).expect(2);
+    let run = two.run(&["adopt", "--account", "id-app", "--dry-run"]);
+    run.expect(0);
+    assert!(run.stdout.contains("would give 2 checks"), "{}", run.stdout);
+    assert_eq!(
+        two.export(&["--account", "unknown"]).len(),
+        2,
+        "a dry run changes nothing"
+    );
+    let cursor = two.env.path("id.cursor");
+    let cursor_flag = ["--account", "id-app", "--cursor", cursor.to_str().unwrap()];
+    assert!(two.export(&cursor_flag).is_empty());
+    let run = two.run(&["adopt", "--account", "id-app"]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains(
+            "gave 2 checks recorded before accounts were (partner code unknown) to id-app"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        owners(&two.export(&[])),
+        [
+            ("old-done", util::CODE, ""),
+            ("old-pending", util::CODE, "")
+        ]
+    );
+    // The cursor sees the change; billing counts them under the account; nothing was asked.
+    assert_eq!(two.export(&cursor_flag).len(), 2);
+    let billing: Value = serde_json::from_str(
+        &two.run(&[
+            "report",
+            "billing",
+            "--account",
+            "id-app",
+            "--format",
+            "json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(billing["totals"]["checks"], 2);
+    assert_eq!(two.env.mock.stats().result_requests, 0);
+    let run = two.run(&["adopt", "--account", "ph-app"]);
+    run.expect(0);
+    assert!(run.stdout.contains("gave 0 checks"), "{}", run.stdout);
 }

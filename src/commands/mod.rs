@@ -20,6 +20,7 @@ use crate::config::{FileConfig, FlagValues, Layers};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 
+pub(crate) mod adopt;
 pub(crate) mod codes;
 pub(crate) mod demo;
 pub(crate) mod docs;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         Command::Reconcile(args) => reconcile::reconcile(global, &args),
         Command::License(args) => runtime.block_on(license::license(global, args)),
         Command::Purge(args) => purge::purge(global, &args),
+        Command::Adopt(args) => adopt::adopt(global, &args),
         Command::Codes(args) => codes::codes(global, &args),
         Command::Mock(args) => runtime.block_on(mock::mock(args)),
         Command::Demo(args) => runtime.block_on(demo::run(global, args)),

@@ -132,6 +132,28 @@ pub(crate) fn adopt_unknown(
     Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
 }
 
+/// Checks recorded as `unknown` (read before accounts were recorded).
+pub fn count_unknown(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM checks WHERE partner_code = ?1",
+        [UNKNOWN_ACCOUNT],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
+}
+
+/// Gives every check recorded as `unknown` to `partner_code`, in one transaction; returns how
+/// many. Their endpoint host stays unknown (where they were asked was never recorded), their
+/// state and answers are kept, and the change log sees each (the export's cursor follows).
+pub fn adopt_all_unknown(conn: &mut Connection, partner_code: &str) -> Result<u64, StoreError> {
+    let tx = conn.transaction()?;
+    let n = tx.execute(
+        "UPDATE checks SET partner_code = ?1 WHERE partner_code = ?2",
+        params![partner_code, UNKNOWN_ACCOUNT],
+    )? as u64;
+    tx.commit()?;
+    Ok(n)
+}
+
 /// Removes from `rows` those whose id is recorded under a partner code other than
 /// `account`'s (or `unknown`), and counts them in `other`. One indexed query per batch.
 pub(crate) fn set_aside_other_accounts(

@@ -1,0 +1,84 @@
+//! `liveaudit adopt`: the checks recorded before accounts were (partner code `unknown`) given
+//! to one account.
+//!
+//! Policy: history is assigned only on an explicit order: `--account NAME` must name a section
+//! of the config file (a typo is refused, never recorded as a new partner code), or
+//! `--partner-code CODE` names the code itself (the unnamed account of flags and environment);
+//! `unknown` is no account. It takes the fetch lock so it never races a run, changes every
+//! such check in one transaction, asks the vendor nothing, and `--dry-run` changes nothing.
+
+use std::io::Write;
+
+use anyhow::anyhow;
+
+use super::layers;
+use crate::cli::{AdoptArgs, GlobalArgs, VendorArgs};
+use crate::config::AccountRef;
+use crate::exit::ExitStatus;
+use crate::failure::Failure;
+use crate::store::{OpenMode, Store, StoreError, account};
+
+/// Runs `liveaudit adopt`.
+pub(crate) fn adopt(global: &GlobalArgs, args: &AdoptArgs) -> Result<ExitStatus, Failure> {
+    let layers = layers(global, &VendorArgs::default())?;
+    let target = target(&layers, args)?;
+    let db = layers.db();
+    if !db.exists() {
+        return Err(StoreError::Missing { path: db }.into());
+    }
+    let whose = account::describe(target.name.as_deref(), &target.partner_code);
+    if args.dry_run {
+        let store = Store::open(&db, OpenMode::MigrateExisting)?;
+        let would = account::count_unknown(&store.conn)?;
+        let _ = writeln!(
+            std::io::stdout(),
+            "dry run: would give {would} checks recorded before accounts were (partner code \
+             unknown) to {whose}; nothing was changed"
+        );
+        return Ok(ExitStatus::Ok);
+    }
+    let _lock = crate::store::FetchLock::acquire(&db)?;
+    let mut store = Store::open(&db, OpenMode::MigrateExisting)?;
+    let adopted = account::adopt_all_unknown(&mut store.conn, &target.partner_code)?;
+    let _ = writeln!(
+        std::io::stdout(),
+        "gave {adopted} checks recorded before accounts were (partner code unknown) to {whose}; \
+         none was asked again"
+    );
+    Ok(ExitStatus::Ok)
+}
+
+/// The account that gets them: a config section by name, or a partner code given as such.
+fn target(layers: &crate::config::Layers, args: &AdoptArgs) -> Result<AccountRef, Failure> {
+    if let Some(name) = &args.account {
+        let named: Vec<AccountRef> = layers.accounts().into_iter().map(|(a, _)| a).collect();
+        return named
+            .iter()
+            .find(|a| a.name.as_deref() == Some(name.trim()))
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = named.iter().map(AccountRef::label).collect();
+                Failure::usage(anyhow!(
+                    "--account {name}: no such account in the config file ({}); adopt gives \
+                     history only to a named account, or to --partner-code CODE",
+                    if names.is_empty() {
+                        "it names none".to_string()
+                    } else {
+                        format!("it names {}", names.join(", "))
+                    }
+                ))
+            });
+    }
+    let code = args
+        .partner_code
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    if code.is_empty() || code == crate::check::UNKNOWN_ACCOUNT {
+        return Err(Failure::usage(anyhow!(
+            "--partner-code {code:?} is no account; give the partner code the checks were \
+             fetched with"
+        )));
+    }
+    Ok(layers.account_ref(code))
+}
