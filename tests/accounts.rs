@@ -315,7 +315,8 @@ fn zones_and_currencies_that_differ_need_a_flag_or_one_account() {
     assert!(
         run.stderr.contains("Asia/Jakarta")
             && run.stderr.contains("id-app")
-            && run.stderr.contains("--tz"),
+            && run.stderr.contains("--tz")
+            && run.stderr.contains("liveaudit adopt --account NAME"),
         "{}",
         run.stderr
     );

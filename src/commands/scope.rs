@@ -85,8 +85,9 @@ impl Scope {
                         .collect();
                     return Err(Failure::usage(anyhow!(
                         "the report spans accounts with different time zones ({}); pass --tz \
-                         ZONE to choose one billing day, or --account NAME for one account",
-                        list.join("; ")
+                         ZONE to choose one billing day, or --account NAME for one account{}",
+                        list.join("; "),
+                        adopt_hint(accounts.iter().map(|a| a.partner_code.as_str()))
                     )));
                 }
                 zones.into_keys().next().unwrap_or_else(|| layers.tz(None))
@@ -169,6 +170,17 @@ fn unknown_account(ctx: &ReportContext, name: &str, recorded: &[String]) -> Fail
     ))
 }
 
+/// When the conflicting accounts include `unknown` (checks read before accounts were
+/// recorded), how to give those checks to their account.
+fn adopt_hint<'a>(mut codes: impl Iterator<Item = &'a str>) -> &'static str {
+    if codes.any(|c| c == crate::check::UNKNOWN_ACCOUNT) {
+        "; the checks of `unknown` were read before accounts were recorded: `liveaudit adopt \
+         --account NAME` gives them to theirs"
+    } else {
+        ""
+    }
+}
+
 /// A report over several accounts adds their amounts: one currency, and every account priced.
 fn check_currencies(each: &[(AccountKey, Pricing)]) -> Result<(), Failure> {
     let listed: Vec<(&AccountKey, &PriceList)> = each
@@ -193,8 +205,10 @@ fn check_currencies(each: &[(AccountKey, Pricing)]) -> Result<(), Failure> {
                 .collect();
             return Err(Failure::usage(anyhow!(
                 "the report spans accounts priced in different currencies ({}); narrow it to \
-                 one account with --account NAME, or price every account with one --prices FILE",
-                list.join("; ")
+                 one account with --account NAME, or price every account with one --prices \
+                 FILE{}",
+                list.join("; "),
+                adopt_hint(each.iter().map(|(k, _)| k.partner_code.as_str()))
             )));
         }
         let unpriced: Vec<String> = each
@@ -206,8 +220,10 @@ fn check_currencies(each: &[(AccountKey, Pricing)]) -> Result<(), Failure> {
             return Err(Failure::usage(anyhow!(
                 "the report spans accounts with a price list and accounts without one ({}); \
                  give those a `prices` in their [accounts.NAME] section, price every account \
-                 with --prices FILE or --price AMOUNT, or narrow the report with --account NAME",
-                unpriced.join(", ")
+                 with --prices FILE or --price AMOUNT, or narrow the report with --account \
+                 NAME{}",
+                unpriced.join(", "),
+                adopt_hint(each.iter().map(|(k, _)| k.partner_code.as_str()))
             )));
         }
     }
