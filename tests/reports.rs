@@ -257,6 +257,65 @@ fn repeated_faces_are_found_across_runs_and_forgotten_by_purge() {
     );
     assert_eq!(reported_repeated_faces(&env), truth);
 
+    // A report of a window lists only the checks it counts, and only of its account.
+    let conn = env.conn();
+    conn.execute_batch(
+        "UPDATE checks SET partner_code = 'other' WHERE liveness_id LIKE 'two-%';
+         -- One face on ten checks of each input, two on each of the five days.
+         UPDATE checks SET image_sha256 = 'f00d' WHERE liveness_id IN
+             (SELECT liveness_id FROM checks WHERE liveness_id LIKE 'one-%' ORDER BY id LIMIT 10)
+          OR liveness_id IN
+             (SELECT liveness_id FROM checks WHERE liveness_id LIKE 'two-%' ORDER BY id LIMIT 10);
+         INSERT OR IGNORE INTO repeated_faces VALUES ('f00d');",
+    )
+    .unwrap();
+    let args = [
+        "report",
+        "attacks",
+        "--from",
+        "2026-10-02",
+        "--to",
+        "2026-10-03",
+        "--account",
+        "test-partner",
+        "--format",
+        "json",
+    ];
+    let v: serde_json::Value = serde_json::from_str(&env.run(&args).stdout).unwrap();
+    let faces = v["repeated_faces"].as_array().unwrap();
+    let planted = faces.iter().find(|f| f["image_sha256"] == "f00d");
+    assert_eq!(
+        planted.map(|f| f["uses"].as_u64()),
+        Some(Some(4)),
+        "{faces:?}"
+    );
+    for face in faces {
+        let listed = face["checks"].as_array().unwrap();
+        let uses = face["uses"].as_u64().unwrap() as usize;
+        assert_eq!(listed.len(), uses.min(20), "{face}");
+        for check in listed {
+            let id = check[0].as_str().unwrap();
+            let (day, code): (i64, String) = conn
+                .query_row(
+                    "SELECT strftime('%d', event_time / 1000, 'unixepoch'), partner_code
+                     FROM checks WHERE liveness_id = ?1",
+                    [id],
+                    |r| Ok((r.get::<_, String>(0)?.parse().unwrap(), r.get(1)?)),
+                )
+                .unwrap();
+            assert!(
+                (2..=3).contains(&day) && code == "test-partner",
+                "{id}: {face}"
+            );
+        }
+    }
+    conn.execute_batch(
+        "UPDATE checks SET partner_code = 'test-partner' WHERE partner_code = 'other';
+         UPDATE checks SET image_sha256 = NULL WHERE image_sha256 = 'f00d';
+         DELETE FROM repeated_faces WHERE image_sha256 = 'f00d';",
+    )
+    .unwrap();
+
     // A purge of the first three days lowers the uses; what stays repeated is recounted.
     env.run(&["purge", "--before", "2026-10-04"]).expect(0);
     let after = recount_repeated_faces(&env);

@@ -447,14 +447,17 @@ fn repeated_faces(
     let groups: Vec<(String, i64)> = stmt
         .query_map(params![from, to, account], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let mut ids = conn.prepare(
+    // The checks listed are those counted: of the report's window and account only.
+    let mut ids = conn.prepare(&format!(
         "SELECT liveness_id, coalesce(event_time, fetched_at), code FROM checks
-         WHERE image_sha256 = ?1 ORDER BY coalesce(event_time, fetched_at), liveness_id LIMIT 20",
-    )?;
+         WHERE image_sha256 = ?4 AND {}
+         ORDER BY coalesce(event_time, fetched_at), liveness_id LIMIT 20",
+        window.sql()
+    ))?;
     let mut faces = Vec::new();
     for (sha, uses) in groups {
         let checks = ids
-            .query_map(params![sha], |r| {
+            .query_map(params![from, to, account, sha], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, Option<i64>>(1)?.map(format_utc),
