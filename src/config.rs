@@ -14,7 +14,9 @@
 //! and that names exactly one uses it, and one that names several asks which (fetch, license).
 //! A chosen account's settings beat the environment (which cannot say which account it means)
 //! and the file's top-level keys; flags still beat everything, except that a `--partner-code`
-//! other than the chosen account's is refused rather than guessed at.
+//! other than the chosen account's is refused rather than guessed at. A chosen account's key is
+//! its section's (or the flag's) only, and its endpoints its section's, else the top level's
+//! (shared endpoints), never the environment's.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -104,6 +106,15 @@ pub enum ConfigError {
         .0.join(", ")
     )]
     ChooseAccount(Vec<String>),
+    #[error(
+        "account {name}: {key} is not set; give it in [accounts.{name}] or with {flag} (the \
+         environment is not read for a named account: it cannot say which account it means)"
+    )]
+    AccountMissing {
+        name: String,
+        key: &'static str,
+        flag: &'static str,
+    },
     #[error(
         "--partner-code {flag} differs from account {name}'s partner_code {section}; give \
          one or the other"
@@ -570,6 +581,27 @@ impl Layers {
         Ok(None)
     }
 
+    /// An endpoint: the flag, else for a chosen account its section's value, else the file's
+    /// top level (an endpoint several accounts share), never the environment (it cannot say
+    /// which account it means); without a chosen account, flag, environment, top level.
+    fn endpoint_for(
+        &self,
+        chosen: Option<(&str, &AccountConfig)>,
+        flag: &Option<String>,
+        section: impl Fn(&AccountConfig) -> Option<String>,
+        env: &str,
+        file: &Option<String>,
+    ) -> Option<String> {
+        let Some((_, account)) = chosen else {
+            return self.pick(flag, env, file);
+        };
+        flag.clone()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| section(account))
+            .or_else(|| file.clone())
+            .map(|v| v.trim().to_string())
+    }
+
     /// A flag, else the chosen account's value, else the environment, else the top level.
     fn pick_for_account(
         &self,
@@ -636,9 +668,10 @@ impl Layers {
             what: "the partner code",
             how: "--partner-code, TD_PARTNER_CODE, or partner_code in liveaudit.toml",
         })?;
-        let partner_key = self.partner_key(chosen.map(|(_, a)| a))?;
+        let partner_key = self.partner_key(chosen)?;
         let result_url = self
-            .pick_for_account(
+            .endpoint_for(
+                chosen,
                 &self.flags.result_url,
                 |a| a.result_url.clone(),
                 "TD_RESULT_URL",
@@ -647,7 +680,8 @@ impl Layers {
             .map(|u| endpoint("the result URL", &u))
             .transpose()?;
         let license_url = self
-            .pick_for_account(
+            .endpoint_for(
+                chosen,
                 &self.flags.license_url,
                 |a| a.license_url.clone(),
                 "TD_LICENSE_URL",
@@ -655,6 +689,22 @@ impl Layers {
             )
             .map(|u| endpoint("the license URL", &u))
             .transpose()?;
+        if let Some((name, _)) = chosen {
+            let missing = if need_result && result_url.is_none() {
+                Some(("result_url", "--result-url URL"))
+            } else if need_license && license_url.is_none() {
+                Some(("license_url", "--license-url URL"))
+            } else {
+                None
+            };
+            if let Some((key, flag)) = missing {
+                return Err(ConfigError::AccountMissing {
+                    name: name.to_string(),
+                    key,
+                    flag,
+                });
+            }
+        }
         if need_result && result_url.is_none() {
             return Err(ConfigError::Missing {
                 what: "the result endpoint",
@@ -688,12 +738,21 @@ impl Layers {
 
     /// `--partner-key-file`, else the chosen account's key file, else `TD_PARTNER_KEY`, else
     /// the top-level key file.
-    fn partner_key(&self, section: Option<&AccountConfig>) -> Result<Secret, ConfigError> {
+    fn partner_key(&self, chosen: Option<(&str, &AccountConfig)>) -> Result<Secret, ConfigError> {
         if let Some(path) = &self.flags.partner_key_file {
             return read_key_file(path);
         }
-        if let Some(path) = section.and_then(|a| a.partner_key_file.as_ref()) {
-            return read_key_file(path);
+        if let Some((name, section)) = chosen {
+            // A named account's key is its own: never the environment's or the top level's,
+            // which belong to no account in particular.
+            return match &section.partner_key_file {
+                Some(path) => read_key_file(path),
+                None => Err(ConfigError::AccountMissing {
+                    name: name.to_string(),
+                    key: "partner_key_file",
+                    flag: "--partner-key-file PATH",
+                }),
+            };
         }
         if let Some(key) = (self.env)("TD_PARTNER_KEY") {
             return Ok(Secret::new(key.trim()));

@@ -129,14 +129,26 @@ fn accounts_file() -> FileConfig {
     .unwrap()
 }
 
+/// [`accounts_file`] with a key file for every account, in `dir`.
+fn accounts_file_with_keys(dir: &Path) -> FileConfig {
+    let mut file = accounts_file();
+    for (name, account) in &mut file.accounts {
+        let path = dir.join(format!("{name}.key"));
+        std::fs::write(&path, format!("key-of-{name}\n")).unwrap();
+        account.partner_key_file = Some(path);
+    }
+    file
+}
+
 #[test]
 fn an_account_section_beats_the_environment_and_the_top_level() {
+    let dir = tempfile::tempdir().unwrap();
     let mut layers = Layers::new(
         FlagValues {
             account: Some("id-app".into()),
             ..FlagValues::default()
         },
-        accounts_file(),
+        accounts_file_with_keys(dir.path()),
     );
     layers.env = |name| match name {
         "TD_PARTNER_CODE" => Some("from-env".into()),
@@ -146,6 +158,7 @@ fn an_account_section_beats_the_environment_and_the_top_level() {
     };
     let v = layers.vendor(true, false).unwrap();
     assert_eq!(v.partner_code, "acme-id");
+    assert_eq!(v.partner_key.expose(), "key-of-id-app");
     assert_eq!(v.account.name.as_deref(), Some("id-app"));
     assert_eq!(v.endpoint_host().as_deref(), Some("id.example"));
     assert_eq!(layers.tz(None), "Asia/Jakarta");
@@ -161,7 +174,8 @@ fn an_account_section_beats_the_environment_and_the_top_level() {
 
 #[test]
 fn several_accounts_need_a_choice_and_unknown_names_are_listed() {
-    let mut layers = Layers::new(FlagValues::default(), accounts_file());
+    let dir = tempfile::tempdir().unwrap();
+    let mut layers = Layers::new(FlagValues::default(), accounts_file_with_keys(dir.path()));
     layers.env = |name| (name == "TD_PARTNER_KEY").then(|| "k".to_string());
     let err = layers.vendor(true, false).unwrap_err().to_string();
     assert!(
@@ -199,10 +213,56 @@ fn a_single_named_account_is_used_without_a_flag() {
     )
     .unwrap();
     let mut layers = Layers::new(FlagValues::default(), file);
-    layers.env = |name| (name == "TD_PARTNER_KEY").then(|| "k".to_string());
+    layers.env = |_| None;
+    layers.flags.partner_key_file = Some(key_file_for_flag());
     let v = layers.vendor(true, false).unwrap();
     assert_eq!(v.account.name.as_deref(), Some("only"));
     assert_eq!(v.partner_code, "p1");
+}
+
+/// A key file given as `--partner-key-file` (kept for the test process's life).
+fn key_file_for_flag() -> PathBuf {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "flag-key\n").unwrap();
+    file.into_temp_path().keep().unwrap()
+}
+
+#[test]
+fn a_named_account_never_takes_its_key_or_endpoints_from_the_environment() {
+    let file: FileConfig = toml::from_str(
+        "result_url = \"https://shared.example/r\"\npartner_key_file = \"/nonexistent\"\n\
+         [accounts.bare]\npartner_code = \"p1\"",
+    )
+    .unwrap();
+    let mut layers = Layers::new(
+        FlagValues {
+            account: Some("bare".into()),
+            ..FlagValues::default()
+        },
+        file,
+    );
+    layers.env = |name| match name {
+        "TD_PARTNER_KEY" => Some("someone-elses-key".into()),
+        "TD_RESULT_URL" => Some("https://someone-else.example/r".into()),
+        "TD_LICENSE_URL" => Some("https://someone-else.example/l".into()),
+        _ => None,
+    };
+    let err = layers.vendor(true, false).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::AccountMissing { key: "partner_key_file", .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("[accounts.bare]"), "{err}");
+    layers.flags.partner_key_file = Some(key_file_for_flag());
+    // An endpoint several accounts share may sit at the top level; the environment's is not read.
+    let v = layers.vendor(true, false).unwrap();
+    assert_eq!(v.result_url.unwrap().host_str(), Some("shared.example"));
+    assert_eq!(v.partner_key.expose(), "flag-key");
+    let err = layers.vendor(false, true).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::AccountMissing { key: "license_url", .. }),
+        "{err}"
+    );
 }
 
 #[test]
