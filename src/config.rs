@@ -315,6 +315,20 @@ fn check_accounts(accounts: &BTreeMap<String, AccountConfig>) -> Result<(), Stri
                  was never recorded"
             ));
         }
+        if name == crate::check::UNKNOWN_ACCOUNT {
+            return Err(format!(
+                "[accounts.{name}]: the name {name:?} is reserved for checks whose account was \
+                 never recorded; choose another"
+            ));
+        }
+        if let Some((other, _)) = accounts.iter().find(|(other, a)| {
+            *other != name && a.partner_code.as_deref().map(str::trim) == Some(name.as_str())
+        }) {
+            return Err(format!(
+                "[accounts.{name}]: the name is [accounts.{other}]'s partner code; --account \
+                 {name} could mean either, so choose another name"
+            ));
+        }
         if let Some(other) = seen.insert(code, name) {
             return Err(format!(
                 "[accounts.{other}] and [accounts.{name}] share partner_code {code:?}; one \

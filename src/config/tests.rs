@@ -249,7 +249,13 @@ fn a_named_account_never_takes_its_key_or_endpoints_from_the_environment() {
     };
     let err = layers.vendor(true, false).unwrap_err();
     assert!(
-        matches!(err, ConfigError::AccountMissing { key: "partner_key_file", .. }),
+        matches!(
+            err,
+            ConfigError::AccountMissing {
+                key: "partner_key_file",
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("[accounts.bare]"), "{err}");
@@ -260,7 +266,13 @@ fn a_named_account_never_takes_its_key_or_endpoints_from_the_environment() {
     assert_eq!(v.partner_key.expose(), "flag-key");
     let err = layers.vendor(false, true).unwrap_err();
     assert!(
-        matches!(err, ConfigError::AccountMissing { key: "license_url", .. }),
+        matches!(
+            err,
+            ConfigError::AccountMissing {
+                key: "license_url",
+                ..
+            }
+        ),
         "{err}"
     );
 }
@@ -290,6 +302,11 @@ fn account_sections_are_checked_and_never_hold_a_key() {
             "share partner_code",
         ),
         ("[accounts.a]\npartner_code = \"unknown\"", "reserved"),
+        ("[accounts.unknown]\npartner_code = \"p\"", "reserved"),
+        (
+            "[accounts.pc-b]\npartner_code = \"pc-a\"\n[accounts.x]\npartner_code = \"pc-b\"",
+            "could mean either",
+        ),
         ("[accounts.\"a b\"]\npartner_code = \"p\"", "account name"),
         (
             "[accounts.a]\npartner_code = \"p\"\npartner_key = \"s3cret\"",
