@@ -106,8 +106,8 @@ pub(crate) fn unknown_exist(conn: &Connection) -> Result<bool, rusqlite::Error> 
     )
 }
 
-/// Adopts the checks of `rows` recorded as `unknown` for `account` (its partner code and
-/// endpoint host); returns how many. Their state is kept: a final one is not asked again.
+/// Adopts the checks of `rows` recorded as `unknown` for `account` (its partner code, and its
+/// endpoint host for those that still need the vendor); returns how many. Their state is kept: a final one is not asked again.
 /// (`+partner_code`: the rows are found by id, never by walking every `unknown` check.)
 pub(crate) fn adopt_unknown(
     conn: &Connection,
@@ -118,9 +118,13 @@ pub(crate) fn adopt_unknown(
         return Ok(0);
     }
     let marks = vec!["?"; rows.len()].join(", ");
+    // Where a final check was answered was never recorded: its host stays unknown rather than
+    // name the run's. One that still needs the vendor is asked at the run's host.
     let mut stmt = conn.prepare_cached(&format!(
-        "UPDATE checks SET partner_code = ?, endpoint_host = ?
-         WHERE +partner_code = ? AND liveness_id IN ({marks})"
+        "UPDATE checks SET partner_code = ?,
+             endpoint_host = CASE WHEN {needs_vendor} THEN ? ELSE endpoint_host END
+         WHERE +partner_code = ? AND liveness_id IN ({marks})",
+        needs_vendor = crate::check::NEEDS_VENDOR_SQL,
     ))?;
     let params = [
         &account.partner_code as &dyn rusqlite::ToSql,
