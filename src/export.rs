@@ -8,8 +8,10 @@
 //!
 //! Accounts: `partner_code` and `endpoint_host` say which vendor account each check belongs to
 //! (`unknown` for checks read before accounts were recorded). `--account` keeps one account's
-//! checks; with `--cursor` it exports that account's changes (one cursor file per account:
-//! the cursor counts every account's changes, so sharing one between filters skips rows).
+//! checks; with `--cursor` it exports that account's changes. A cursor file records the account
+//! it follows (the change numbers count every account's changes, so a cursor moved by one
+//! account's export would skip the others' rows): using it with another `--account`, or
+//! without one, is refused.
 //!
 //! Incremental export (`--cursor FILE`): every insert or change of an exported column appends
 //! the check to the change log under the next number (triggers, migration 0006), so "changed
@@ -54,14 +56,22 @@ pub(crate) enum ExportError {
     Cursor { path: PathBuf, message: String },
 }
 
-/// The cursor file: the change number the last incremental export went up to.
+/// The cursor file: the change number the last incremental export went up to, and the partner
+/// code of the account it follows (absent: every account).
 #[derive(Debug, Serialize, serde::Deserialize)]
 struct CursorFile {
     change_seq: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    partner_code: Option<String>,
 }
 
-/// Reads the cursor; `None` when the file does not exist yet (first use: export everything).
-pub(crate) fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
+/// Reads the cursor of an export of `partner_code`'s checks (`None`: every account's); `None`
+/// when the file does not exist yet (first use: export everything). A cursor that follows
+/// another account (or all of them) is refused.
+pub(crate) fn read_cursor(
+    path: &Path,
+    partner_code: Option<&str>,
+) -> Result<Option<i64>, ExportError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -80,6 +90,21 @@ pub(crate) fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
     })?;
     // Change numbers start at 1 and only grow; 0 is "nothing exported yet". A negative number
     // was not written by liveaudit, and exporting from it would silently mean "everything".
+    if cursor.partner_code.as_deref() != partner_code {
+        let follows = |code: Option<&str>| match code {
+            Some(code) => format!("the checks of partner code {code}"),
+            None => "every account's checks".to_string(),
+        };
+        return Err(ExportError::Cursor {
+            path: path.to_path_buf(),
+            message: format!(
+                "it follows {}, and this export asks for {}: moving it would skip rows of the \
+                 other; give the same --account, or another cursor file",
+                follows(cursor.partner_code.as_deref()),
+                follows(partner_code)
+            ),
+        });
+    }
     if cursor.change_seq < 0 {
         return Err(ExportError::Cursor {
             path: path.to_path_buf(),
@@ -94,7 +119,11 @@ pub(crate) fn read_cursor(path: &Path) -> Result<Option<i64>, ExportError> {
 }
 
 /// Replaces the cursor file atomically (temporary file beside it, synced, renamed).
-pub(crate) fn write_cursor(path: &Path, change_seq: i64) -> std::io::Result<()> {
+pub(crate) fn write_cursor(
+    path: &Path,
+    change_seq: i64,
+    partner_code: Option<&str>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -102,7 +131,11 @@ pub(crate) fn write_cursor(path: &Path, change_seq: i64) -> std::io::Result<()> 
     let mut tmp = tempfile::Builder::new()
         .prefix(".liveaudit-cursor")
         .tempfile_in(dir)?;
-    serde_json::to_writer(&mut tmp, &CursorFile { change_seq }).map_err(std::io::Error::other)?;
+    let cursor = CursorFile {
+        change_seq,
+        partner_code: partner_code.map(str::to_string),
+    };
+    serde_json::to_writer(&mut tmp, &cursor).map_err(std::io::Error::other)?;
     tmp.write_all(b"\n")?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -353,14 +386,30 @@ mod tests {
     fn a_cursor_is_read_and_a_negative_or_foreign_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.cursor");
-        assert!(read_cursor(&path).unwrap().is_none());
+        assert!(read_cursor(&path, None).unwrap().is_none());
         std::fs::write(&path, "{\"change_seq\":7}").unwrap();
-        assert_eq!(read_cursor(&path).unwrap(), Some(7));
+        assert_eq!(read_cursor(&path, None).unwrap(), Some(7));
         std::fs::write(&path, "{\"change_seq\":-5}").unwrap();
-        let e = read_cursor(&path).unwrap_err().to_string();
+        let e = read_cursor(&path, None).unwrap_err().to_string();
         assert!(e.contains("-5") && e.contains("never negative"), "{e}");
         assert!(e.contains("delete it"), "{e}");
         std::fs::write(&path, "{\"change_seq\":\"x\"}").unwrap();
-        assert!(read_cursor(&path).is_err());
+        assert!(read_cursor(&path, None).is_err());
+    }
+
+    #[test]
+    fn a_cursor_follows_one_account_or_all_and_is_refused_for_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.cursor");
+        write_cursor(&path, 9, Some("acme-id")).unwrap();
+        assert_eq!(read_cursor(&path, Some("acme-id")).unwrap(), Some(9));
+        for other in [None, Some("acme-ph")] {
+            let e = read_cursor(&path, other).unwrap_err().to_string();
+            assert!(e.contains("partner code acme-id") && e.contains("--account"), "{e}");
+        }
+        write_cursor(&path, 10, None).unwrap();
+        assert_eq!(read_cursor(&path, None).unwrap(), Some(10));
+        let e = read_cursor(&path, Some("acme-id")).unwrap_err().to_string();
+        assert!(e.contains("every account's checks"), "{e}");
     }
 }

@@ -110,25 +110,26 @@ pub(crate) fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatu
     }
     let format = export_format(args.format, args.output.as_deref())?;
     let store = Store::open(&db, OpenMode::MigrateExisting)?;
-    let since = match &args.cursor {
-        Some(path) => {
-            writable_later("cursor", Some(path))?;
-            crate::store::refuse_output_on_database("--cursor", path, &db)?;
-            Some(crate::export::read_cursor(path).map_err(Failure::usage)?)
-        }
-        None => None,
-    };
     let account = args
         .account
         .as_deref()
         .map(|name| account_filter(&layers, &store, name))
         .transpose()?;
+    let partner_code = account.as_ref().map(|a| a.partner_code.as_str());
+    let since = match &args.cursor {
+        Some(path) => {
+            writable_later("cursor", Some(path))?;
+            crate::store::refuse_output_on_database("--cursor", path, &db)?;
+            Some(crate::export::read_cursor(path, partner_code).map_err(Failure::usage)?)
+        }
+        None => None,
+    };
     let mut out = output(args.output.as_deref(), Some(&db))?;
     let spec = crate::export::ExportSpec {
         format,
         raw_cells: args.raw_cells,
         since: since.flatten(),
-        partner_code: account.as_ref().map(|a| a.partner_code.as_str()),
+        partner_code,
     };
     let exported = crate::export::export_since(&store, &codes, &spec, &mut out)
         // The output is complete (flushed, synced and in place when it is a file) before the
@@ -142,7 +143,7 @@ pub(crate) fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatu
         Ok(e) => {
             tracing::debug!(rows = e.rows, through = e.through, "exported");
             if let Some(path) = &args.cursor {
-                crate::export::write_cursor(path, e.through)
+                crate::export::write_cursor(path, e.through, partner_code)
                     .with_context(|| format!("writing the cursor {}", path.display()))
                     .map_err(Failure::internal)?;
                 tracing::info!(
