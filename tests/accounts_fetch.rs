@@ -638,6 +638,10 @@ fn adopt_gives_the_old_checks_to_a_named_account_only_when_told() {
     );
     // The cursor sees the change; billing counts them under the account; nothing was asked.
     assert_eq!(two.export(&cursor_flag).len(), 2);
+    // It follows id-app: without --account it would skip ph-app's rows, so it is refused.
+    let run = two.run(&["export", "--cursor", cursor.to_str().unwrap()]);
+    run.expect(2);
+    assert!(run.stderr.contains("partner code test-partner"), "{}", run.stderr);
     let billing: Value = serde_json::from_str(
         &two.run(&[
             "report",
