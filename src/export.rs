@@ -405,7 +405,10 @@ mod tests {
         assert_eq!(read_cursor(&path, Some("acme-id")).unwrap(), Some(9));
         for other in [None, Some("acme-ph")] {
             let e = read_cursor(&path, other).unwrap_err().to_string();
-            assert!(e.contains("partner code acme-id") && e.contains("--account"), "{e}");
+            assert!(
+                e.contains("partner code acme-id") && e.contains("--account"),
+                "{e}"
+            );
         }
         write_cursor(&path, 10, None).unwrap();
         assert_eq!(read_cursor(&path, None).unwrap(), Some(10));

@@ -451,18 +451,30 @@ fn ids_left_pending_by_one_account_are_resumed_by_it_and_never_by_another() {
     .expect(4);
     two.env.mock.set_down(false);
     let asked_a = two.env.mock.stats().result_requests;
-    // ph-app reading the same list asks its vendor for none of them.
+    // ph-app reading the same list asks its vendor for none of them, and does not call the
+    // input done: its ids still wait for id-app (exit 4, a nightly job keeps the file).
     let run = two.fetch("ph-app", "a.csv", &[]);
-    run.expect(0);
+    run.expect(4);
     assert!(
         run.stderr.contains("3 of another account skipped") && run.stderr.contains("0 needed"),
         "{}",
         run.stderr
     );
+    assert!(
+        run.stderr.contains(
+            "3 ids of this input belong to another account and still need the vendor there"
+        ) && run
+            .stderr
+            .contains("wait for a fetch with its own --account"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(two.ph.stats().result_requests, 0);
     assert_eq!(two.env.mock.stats().result_requests, asked_a);
-    // id-app's next run resumes them at its own vendor.
+    // Once id-app has them, the same list is finished for ph-app too.
     two.fetch("id-app", "a.csv", &[]).expect(0);
+    two.fetch("ph-app", "a.csv", &[]).expect(0);
+    // id-app's run resumed them at its own vendor.
     for id in ["p-1", "p-2", "p-3"] {
         assert!(two.env.mock.requests_for(id) >= 1, "{id}");
         assert_eq!(two.ph.requests_for(id), 0, "{id}");
@@ -641,7 +653,11 @@ fn adopt_gives_the_old_checks_to_a_named_account_only_when_told() {
     // It follows id-app: without --account it would skip ph-app's rows, so it is refused.
     let run = two.run(&["export", "--cursor", cursor.to_str().unwrap()]);
     run.expect(2);
-    assert!(run.stderr.contains("partner code test-partner"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("partner code test-partner"),
+        "{}",
+        run.stderr
+    );
     let billing: Value = serde_json::from_str(
         &two.run(&[
             "report",

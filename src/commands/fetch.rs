@@ -393,6 +393,9 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             "fix the result URL, then run the same command again"
         }
         (Some(_), _) | (None, 1..) => "run the same command again to fetch the rest",
+        (None, _) if r.intake.other_account.open > 0 => {
+            "the ids of another account wait for a fetch with its own --account"
+        }
         (None, _) => "nothing left to fetch",
     };
     let cut_off = (r.stop == Some(StopCause::CutOff))
@@ -490,6 +493,13 @@ fn text_summary(r: &FetchReport, db: &Path, next: &str, cut_off: Option<&str>) -
             c.pending
         ),
     ];
+    if r.intake.other_account.open > 0 {
+        lines.push(format!(
+            "{} ids of this input belong to another account and still need the vendor there \
+             (see the warning above)",
+            r.intake.other_account.open
+        ));
+    }
     if let Some(auto) = &r.auto {
         lines.insert(2, auto.summary());
     }

@@ -164,9 +164,13 @@ pub(crate) struct FetchReport {
 }
 
 impl FetchReport {
-    /// Whether every id of the run has a final answer.
+    /// Whether every id of the run's input has a final answer, those another account read
+    /// first included (they wait for that account's run).
     pub(crate) fn complete(&self) -> bool {
-        self.stop.is_none() && self.counts.failed == 0 && self.counts.pending == 0
+        self.stop.is_none()
+            && self.counts.failed == 0
+            && self.counts.pending == 0
+            && self.intake.other_account.open == 0
     }
 }
 

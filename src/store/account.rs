@@ -68,6 +68,9 @@ pub fn record_run(conn: &Connection, run: i64, account: &RunAccount) -> Result<(
 pub struct OtherAccount {
     /// Input rows naming an id another partner code read first (each mention counts).
     pub rows: u64,
+    /// Of those, the rows whose check still needs the vendor under its own account: this
+    /// input is not finished until that account's run asks for them.
+    pub open: u64,
     /// The first few, as `file:line: "id" belongs to partner code Y (first read at file:line)`.
     pub examples: Vec<String>,
 }
@@ -171,8 +174,9 @@ pub(crate) fn set_aside_other_accounts(
     }
     let marks = vec!["?"; rows.len()].join(", ");
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT liveness_id, partner_code, source FROM checks
-         WHERE liveness_id IN ({marks}) AND partner_code NOT IN (?, ?)"
+        "SELECT liveness_id, partner_code, source, {needs_vendor} FROM checks
+         WHERE liveness_id IN ({marks}) AND partner_code NOT IN (?, ?)",
+        needs_vendor = crate::check::NEEDS_VENDOR_SQL,
     ))?;
     let params = rows
         .iter()
@@ -181,19 +185,21 @@ pub(crate) fn set_aside_other_accounts(
             &account.partner_code as &dyn rusqlite::ToSql,
             &UNKNOWN_ACCOUNT as &dyn rusqlite::ToSql,
         ]);
-    let owners: HashMap<String, (String, Option<String>)> = stmt
+    type Owner = (String, Option<String>, bool);
+    let owners: HashMap<String, Owner> = stmt
         .query_map(rusqlite::params_from_iter(params), |r| {
-            Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
+            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
         })?
         .collect::<Result<_, _>>()?;
     if owners.is_empty() {
         return Ok(());
     }
     rows.retain(|row| {
-        let Some((code, first)) = owners.get(&row.liveness_id) else {
+        let Some((code, first, open)) = owners.get(&row.liveness_id) else {
             return true;
         };
         other.rows += 1;
+        other.open += u64::from(*open);
         if other.examples.len() < OTHER_ACCOUNT_EXAMPLES {
             other.examples.push(format!(
                 "{}: \"{}\" belongs to partner code {} (first read at {})",

@@ -100,7 +100,10 @@ fn unknown_ids_are_adopted_and_a_done_one_is_not_asked_again() {
     assert_eq!(stats.adopted, 2);
     // A final check keeps its unknown host (where it was answered was never recorded); one
     // that still needs the vendor is asked at the run's.
-    for (id, host) in [("old-done", None), ("old-pending", Some("127.0.0.1".into()))] {
+    for (id, host) in [
+        ("old-done", None),
+        ("old-pending", Some("127.0.0.1".into())),
+    ] {
         assert_eq!(owner(&store, id), ("acme".into(), host, Some(run)), "{id}");
     }
     // Adoption is a change of an exported column: `export --cursor` sees both.
