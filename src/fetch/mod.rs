@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::check::{Class, Status};
+use crate::codes::{Category, CodeTable};
 use crate::config::VendorSettings;
 use crate::faces;
 use crate::input::{InputOptions, Source};
@@ -41,7 +42,6 @@ use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle
 use crate::store::{DbWatch, FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
 use crate::td::answer::{Fault, ResultAnswer, StopReason, Verdict};
 use crate::td::client::{ClientOptions, VendorClient, VendorError};
-use crate::td::codes::{Category, CodeTable};
 use adaptive::Estimate;
 use pace::{Pace, Rate};
 use progress::{ProgressMode, Reporter, Tally, TallySnapshot};

@@ -24,7 +24,7 @@ use super::{
     period_labels,
 };
 use crate::check::{Class, Status, classify};
-use crate::td::codes::{Category, CodeTable};
+use crate::codes::{Category, CodeTable};
 use crate::timestamp::format_utc;
 
 mod scan;

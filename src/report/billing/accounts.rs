@@ -13,10 +13,10 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::{Billing, CodeRow, ListSummary, PeriodRow, Totals, compute, compute_listed, lead_in};
+use crate::codes::CodeTable;
 use crate::prices::PriceList;
 use crate::report::accounts::AccountKey;
 use crate::report::{ReportError, Window, load_buckets, undated_outside, vendor_message};
-use crate::td::codes::CodeTable;
 
 /// What gives charged checks their amounts.
 #[derive(Debug, Clone)]

@@ -12,9 +12,9 @@ use rust_decimal::Decimal;
 
 use super::{ListSummary, RateRow};
 use crate::check::{Class, classify};
+use crate::codes::CodeTable;
 use crate::prices::{PriceList, Pricer, Rate};
 use crate::report::{Bucket, Window, bucket_label};
-use crate::td::codes::CodeTable;
 
 /// Amounts a price list gives the charged buckets of a report.
 pub(super) struct Listed {

@@ -41,8 +41,8 @@ use serde::Serialize;
 
 use super::{Bucket, ReportError, Window, bucket_label, period_labels};
 use crate::check::{Class, Status, classify};
+use crate::codes::CodeTable;
 use crate::prices::PriceList;
-use crate::td::codes::CodeTable;
 
 /// Counts of one period (or of all).
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]

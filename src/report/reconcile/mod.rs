@@ -44,9 +44,9 @@ use serde::Serialize;
 use super::render::{Document, Section};
 use super::{MoneyScale, ReportError, Window, load_buckets};
 use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
+use crate::codes::CodeTable;
 use crate::prices::{PriceList, Pricer, Rate};
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
-use crate::td::codes::CodeTable;
 use crate::timestamp::format_utc;
 
 mod line_bucket;
