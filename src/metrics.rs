@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::codes::CodeTable;
 use crate::report::billing::{self, Counts};
-use crate::report::{ReportError, Window, load_buckets};
+use crate::report::{ReportError, Window, load_slots};
 use crate::store::{Store, StoreError};
 
 /// What the metrics file says.
@@ -37,8 +37,8 @@ pub(crate) struct Metrics {
 pub(crate) fn checks_by_class(store: &Store, codes: &CodeTable) -> Result<Counts, ReportError> {
     // Every check, undated ones included: no window leaves none outside it.
     let window = Window::new("UTC", crate::check::Period::Day, None, None)?;
-    let buckets = load_buckets(&store.conn, &window)?;
-    Ok(billing::compute(&buckets, codes, &window, None, "", 0)
+    let slots = load_slots(&store.conn, &window)?;
+    Ok(billing::compute(&slots, codes, &window, None, "", 0)
         .totals
         .counts)
 }

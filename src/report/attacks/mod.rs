@@ -20,8 +20,7 @@ use serde::Serialize;
 
 use super::render::{Chart, Document, Section, fraction, sparkline};
 use super::{
-    BUCKET_MS, Bucket, ReportError, UNDATED, Window, bucket_label, dated_within, percent,
-    period_labels,
+    ReportError, SLOT_MS, Slot, UNDATED, Window, dated_within, percent, period_labels, slot_label,
 };
 use crate::check::{Class, Status, classify};
 use crate::codes::{Category, CodeTable};
@@ -207,12 +206,12 @@ pub(crate) fn compute(
     opts: &AttackOptions,
 ) -> Result<Attacks, ReportError> {
     let Scan {
-        buckets,
+        slots,
         scores,
         dimension,
     } = scan(conn, window, codes, opts.dimension.as_deref())?;
-    let buckets = &buckets;
-    let labels = period_labels(window, buckets);
+    let slots = &slots;
+    let labels = period_labels(window, slots);
     let index: HashMap<&str, usize> = labels
         .iter()
         .enumerate()
@@ -222,11 +221,11 @@ pub(crate) fn compute(
     let mut family_per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
     let mut unknown: BTreeMap<i64, i64> = BTreeMap::new();
-    for b in buckets {
+    for b in slots {
         let (Some(code), Status::Done) = (b.code, b.status) else {
             continue;
         };
-        let Some(&i) = index.get(bucket_label(window, b).as_str()) else {
+        let Some(&i) = index.get(slot_label(window, b).as_str()) else {
             continue;
         };
         resolved_per[i] += b.count;
