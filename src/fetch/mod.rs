@@ -287,38 +287,7 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let run_id = store.begin_run(&names)?;
     let account = opts.account();
     account::record_run(&store.conn, run_id, &account)?;
-
-    // A signal while reading the input stops the reading; the run is recorded as interrupted.
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let intake_signals = watch_intake_signals(interrupted.clone());
-    let mut input = opts.input.clone();
-    input.interrupted = Some(interrupted);
-    // Reading may block (stdin, a FIFO): the runtime is told, so the signal task still runs.
-    let mut register =
-        || intake::register(&mut store.conn, run_id, &account, &opts.sources, &input);
-    let registered = match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(register),
-        _ => register(),
-    };
-    intake_signals.abort();
-    let intake = match registered {
-        Ok(stats) => stats,
-        Err(e) => {
-            let outcome = match e {
-                IntakeError::Input(crate::input::InputError::Interrupted) => "interrupted",
-                _ => "input_error",
-            };
-            store.finish_run(
-                run_id,
-                &RunRecord {
-                    outcome: outcome.into(),
-                    stop_reason: Some(e.to_string()),
-                    ..RunRecord::default()
-                },
-            )?;
-            return Err(e.into());
-        }
-    };
+    let intake = register_input(&mut store, run_id, &account, &opts)?;
     log_intake(&intake, &account);
     let to_fetch = intake::count_to_fetch(&store.conn, run_id, &account.partner_code)?;
     let concurrency = opts.effective_concurrency();
@@ -358,40 +327,87 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     }
 
     let counts = store.status_counts(Some(run_id))?;
-    let snapshot = tally.snapshot();
-    let outcome = outcome(stop.as_ref(), &counts);
-    let record = RunRecord {
-        outcome: outcome.into(),
-        stop_reason: stop.as_ref().map(ToString::to_string),
-        rows_read: intake.input.rows as i64,
-        ids_read: intake.input.ids as i64,
-        blank_ids: intake.input.blank_ids as i64,
-        duplicate_ids: intake.duplicates as i64,
-        to_fetch,
-        resolved: snapshot.resolved as i64,
-        failed: snapshot.failed as i64,
-        rate: Some(opts.rate_setting()),
-        settled_rate: auto.map(|e| e.settled),
-        limit_found: auto.and_then(|e| e.limit),
-    };
-    // A full disk may refuse even this small write; the results are already committed.
-    if let Err(e) = store.finish_run(run_id, &record) {
-        tracing::warn!(error = %e, "could not record the run's end");
-    }
-    Ok(FetchReport {
+    let report = FetchReport {
         run_id,
         account,
         intake,
         to_fetch,
-        tally: snapshot,
+        tally: tally.snapshot(),
         counts,
         stop,
         elapsed: started.elapsed(),
         concurrency,
         auto,
-    })
+    };
+    record_end(&mut store, &opts, &report);
+    Ok(report)
 }
 
+/// Reads the input into the run (a signal while reading stops it); a failure is recorded as
+/// the run's end before it is returned.
+fn register_input(
+    store: &mut Store,
+    run_id: i64,
+    account: &RunAccount,
+    opts: &FetchOptions,
+) -> Result<IntakeStats, FetchError> {
+    // A signal while reading the input stops the reading; the run is recorded as interrupted.
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let intake_signals = watch_intake_signals(interrupted.clone());
+    let mut input = opts.input.clone();
+    input.interrupted = Some(interrupted);
+    // Reading may block (stdin, a FIFO): the runtime is told, so the signal task still runs.
+    let mut register = || intake::register(&mut store.conn, run_id, account, &opts.sources, &input);
+    let registered = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(register),
+        _ => register(),
+    };
+    intake_signals.abort();
+    match registered {
+        Ok(stats) => Ok(stats),
+        Err(e) => {
+            let outcome = match e {
+                IntakeError::Input(crate::input::InputError::Interrupted) => "interrupted",
+                _ => "input_error",
+            };
+            store.finish_run(
+                run_id,
+                &RunRecord {
+                    outcome: outcome.into(),
+                    stop_reason: Some(e.to_string()),
+                    ..RunRecord::default()
+                },
+            )?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Records how the run ended in the `runs` table.
+fn record_end(store: &mut Store, opts: &FetchOptions, report: &FetchReport) {
+    let (intake, auto) = (&report.intake, report.auto);
+    let record = RunRecord {
+        outcome: outcome(report.stop.as_ref(), &report.counts).into(),
+        stop_reason: report.stop.as_ref().map(ToString::to_string),
+        rows_read: intake.input.rows as i64,
+        ids_read: intake.input.ids as i64,
+        blank_ids: intake.input.blank_ids as i64,
+        duplicate_ids: intake.duplicates as i64,
+        to_fetch: report.to_fetch,
+        resolved: report.tally.resolved as i64,
+        failed: report.tally.failed as i64,
+        rate: Some(opts.rate_setting()),
+        settled_rate: auto.map(|e| e.settled),
+        limit_found: auto.and_then(|e| e.limit),
+    };
+    // A full disk may refuse even this small write; the results are already committed.
+    if let Err(e) = store.finish_run(report.run_id, &record) {
+        tracing::warn!(error = %e, "could not record the run's end");
+    }
+}
+
+/// Fetches the run's ids that still need the vendor: starts the writer, the producer and the
+/// watchers, dispatches every id, then collects why the run stopped (if it did).
 async fn fetch_pending(
     opts: &FetchOptions,
     run_id: i64,
@@ -447,10 +463,40 @@ async fn fetch_pending(
         move || produce_ids(&db, run_id, &code, ids_tx, &cancel)
     });
 
-    // Every id is its own task, so requests are parsed and classified on every runtime thread.
-    // A request needs one of `concurrency` slots; an id waiting out a back-off gives its slot
-    // back, so ids held at 11350 or 5xx do not starve the others. At most
-    // `HELD_PER_SLOT * concurrency` ids are in progress at once (memory stays flat).
+    dispatch(&ctx, &ids_rx, concurrency).await;
+    reporter.finish();
+    signals.abort();
+    if let Some(budget) = budget {
+        budget.abort();
+    }
+    db_watcher.abort();
+    // Close the id channel: a producer blocked on a full channel after a stop sees it and ends.
+    ids_rx.close();
+
+    let produced = producer
+        .await
+        .map_err(|e| StoreError::Thread(format!("reader: {e}")))?;
+    let stop = ctx.stop.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let estimate = adaptive.map(|a| a.estimate());
+    drop(ctx); // the last writer handle: the writer drains and ends
+    let written = writer_thread
+        .join()
+        .map_err(|_| StoreError::Thread("writer panicked".into()))?;
+    Ok((stop_after_writing(written, produced, stop)?, estimate))
+}
+
+/// Spawns a task per id from the producer's channel until it closes or the run stops, then
+/// waits for every task.
+///
+/// Every id is its own task, so requests are parsed and classified on every runtime thread.
+/// A request needs one of `concurrency` slots; an id waiting out a back-off gives its slot
+/// back, so ids held at 11350 or 5xx do not starve the others. At most
+/// `HELD_PER_SLOT * concurrency` ids are in progress at once (memory stays flat).
+async fn dispatch(
+    ctx: &Arc<Ctx>,
+    ids_rx: &async_channel::Receiver<Vec<ToFetch>>,
+    concurrency: usize,
+) {
     let held = Arc::new(tokio::sync::Semaphore::new(concurrency * HELD_PER_SLOT));
     let mut tasks = tokio::task::JoinSet::new();
     let reap = |joined: Result<(), tokio::task::JoinError>, ctx: &Ctx| {
@@ -483,41 +529,31 @@ async fn fetch_pending(
                 drop(permit);
             });
             while let Some(joined) = tasks.try_join_next() {
-                reap(joined, &ctx);
+                reap(joined, ctx);
             }
         }
     }
     while let Some(joined) = tasks.join_next().await {
-        reap(joined, &ctx);
+        reap(joined, ctx);
     }
-    reporter.finish();
-    signals.abort();
-    if let Some(budget) = budget {
-        budget.abort();
-    }
-    db_watcher.abort();
-    // Close the id channel: a producer blocked on a full channel after a stop sees it and ends.
-    ids_rx.close();
+}
 
-    let produced = producer
-        .await
-        .map_err(|e| StoreError::Thread(format!("reader: {e}")))?;
-    let stop = ctx.stop.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let estimate = adaptive.map(|a| a.estimate());
-    drop(ctx); // the last writer handle: the writer drains and ends
-    let written = writer_thread
-        .join()
-        .map_err(|_| StoreError::Thread("writer panicked".into()))?;
+/// The run's stop once the writer has ended: a write failure outranks the stop recorded
+/// during the run; otherwise the producer's error, if any, is the run's.
+fn stop_after_writing(
+    written: Result<writer::WriterStats, StoreError>,
+    produced: Result<(), StoreError>,
+    stop: Option<StopCause>,
+) -> Result<Option<StopCause>, FetchError> {
     match written {
         Err(e) => {
             let disk_full = e.is_disk_full();
             tracing::error!(error = %e, disk_full, "writing results failed; committed results are kept");
-            let cause = StopCause::Storage(if disk_full {
+            Ok(Some(StopCause::Storage(if disk_full {
                 format!("{e} (the disk is full: free space, then run the same command again)")
             } else {
                 e.to_string()
-            });
-            Ok((Some(cause), estimate))
+            })))
         }
         Ok(stats) => {
             tracing::debug!(
@@ -528,7 +564,7 @@ async fn fetch_pending(
                 "writer finished"
             );
             produced?;
-            Ok((stop, estimate))
+            Ok(stop)
         }
     }
 }
