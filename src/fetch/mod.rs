@@ -8,6 +8,7 @@
 //! - [`progress`]: counters, progress bar and periodic log lines.
 //! - [`attempt`]: one id's attempts until a final answer, and the rows they leave.
 //! - [`watch`]: interrupts and the database file, watched beside the run.
+//! - [`dispatch`]: the id queue: the producer paging ids out of the database, a task per id.
 //! - face images are written through [`crate::faces`] when the user passes `--save-images`.
 //!
 //! Data flows one way: a producer pages ids that still need the vendor out of the database,
@@ -50,7 +51,8 @@ use retry::{Breaker, RetryPolicy};
 mod watch;
 use watch::*;
 mod attempt;
-use attempt::*;
+mod dispatch;
+use dispatch::{ID_CHUNK, dispatch, produce_ids};
 
 /// How long requests in flight may still finish after a stop.
 const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -485,59 +487,6 @@ async fn fetch_pending(
     Ok((stop_after_writing(written, produced, stop)?, estimate))
 }
 
-/// Spawns a task per id from the producer's channel until it closes or the run stops, then
-/// waits for every task.
-///
-/// Every id is its own task, so requests are parsed and classified on every runtime thread.
-/// A request needs one of `concurrency` slots; an id waiting out a back-off gives its slot
-/// back, so ids held at 11350 or 5xx do not starve the others. At most
-/// `HELD_PER_SLOT * concurrency` ids are in progress at once (memory stays flat).
-async fn dispatch(
-    ctx: &Arc<Ctx>,
-    ids_rx: &async_channel::Receiver<Vec<ToFetch>>,
-    concurrency: usize,
-) {
-    let held = Arc::new(tokio::sync::Semaphore::new(concurrency * HELD_PER_SLOT));
-    let mut tasks = tokio::task::JoinSet::new();
-    let reap = |joined: Result<(), tokio::task::JoinError>, ctx: &Ctx| {
-        if let Err(e) = joined {
-            tracing::error!(error = %e, "a fetch task failed");
-            ctx.stop(StopCause::Storage(format!(
-                "internal error in a fetch task: {e}"
-            )));
-        }
-    };
-    'dispatch: loop {
-        let chunk = tokio::select! {
-            _ = ctx.cancel.cancelled() => break,
-            chunk = ids_rx.recv() => match chunk {
-                Ok(chunk) => chunk,
-                Err(_) => break,
-            },
-        };
-        for check in chunk {
-            let permit = tokio::select! {
-                _ = ctx.cancel.cancelled() => break 'dispatch,
-                permit = held.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break 'dispatch,
-                },
-            };
-            let task_ctx = ctx.clone();
-            tasks.spawn(async move {
-                fetch_one(&task_ctx, check).await;
-                drop(permit);
-            });
-            while let Some(joined) = tasks.try_join_next() {
-                reap(joined, ctx);
-            }
-        }
-    }
-    while let Some(joined) = tasks.join_next().await {
-        reap(joined, ctx);
-    }
-}
-
 /// The run's stop once the writer has ended: a write failure outranks the stop recorded
 /// during the run; otherwise the producer's error, if any, is the run's.
 fn stop_after_writing(
@@ -565,39 +514,6 @@ fn stop_after_writing(
             );
             produced?;
             Ok(stop)
-        }
-    }
-}
-
-/// Ids handed over from the producer at once.
-const ID_CHUNK: usize = 8;
-
-/// Ids in progress (sending, or waiting out a back-off) per request slot.
-const HELD_PER_SLOT: usize = 8;
-
-/// Pages ids of the run's account needing the vendor out of the database into the workers'
-/// channel.
-fn produce_ids(
-    db: &std::path::Path,
-    run_id: i64,
-    partner_code: &str,
-    tx: async_channel::Sender<Vec<ToFetch>>,
-    cancel: &CancellationToken,
-) -> Result<(), StoreError> {
-    let store = Store::open(db, OpenMode::MigrateExisting)?;
-    let mut after = 0;
-    loop {
-        let page = intake::next_to_fetch(&store.conn, run_id, partner_code, after, 1024)?;
-        let Some(last) = page.last() else {
-            return Ok(());
-        };
-        after = last.check;
-        let mut page = page.into_iter().peekable();
-        while page.peek().is_some() {
-            let chunk: Vec<ToFetch> = page.by_ref().take(ID_CHUNK).collect();
-            if cancel.is_cancelled() || tx.send_blocking(chunk).is_err() {
-                return Ok(());
-            }
         }
     }
 }
