@@ -41,7 +41,7 @@ use crate::store::account::{self, RunAccount};
 use crate::store::intake::{self, IntakeError, IntakeStats, ToFetch};
 use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
 use crate::store::{DbWatch, FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
-use crate::td::answer::{Fault, ResultAnswer, StopReason, Verdict};
+use crate::td::answer::{Fault, ResultAnswer, VendorStop, Verdict};
 use crate::td::client::{ClientOptions, VendorClient, VendorError};
 use adaptive::Estimate;
 use pace::{Pace, Rate};
@@ -116,12 +116,16 @@ impl FetchOptions {
     }
 }
 
-/// Why a run stopped before every id was tried.
+/// Why a run stopped before every id was tried: the vendor's [`VendorStop`], or a stop of our
+/// own.
+///
+/// A stop ends the run, not the command: the run's record and summary keep it, and the
+/// command turns it into its exit status (a [`crate::failure::Failure`] is a command's error).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum StopCause {
     #[error("{0}")]
-    Vendor(StopReason),
+    Vendor(VendorStop),
     #[error(
         "the vendor looks down: {count} requests in a row failed (last: {last}); unfinished ids \
          stay pending, run the same command again later"
