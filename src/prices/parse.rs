@@ -44,7 +44,7 @@ struct RawTier {
 
 impl PriceList {
     /// Reads and checks the price list at `path`.
-    pub fn load(path: &Path) -> Result<PriceList, PriceError> {
+    pub(crate) fn load(path: &Path) -> Result<PriceList, PriceError> {
         let text = std::fs::read_to_string(path).map_err(|source| PriceError::Read {
             path: path.to_path_buf(),
             source,
@@ -53,7 +53,7 @@ impl PriceList {
     }
 
     /// Parses `text` (read from `path`, named in errors).
-    pub fn parse(text: &str, path: &Path) -> Result<PriceList, PriceError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<PriceList, PriceError> {
         let raw: RawList = toml::from_str(text).map_err(|e| PriceError::Syntax {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
@@ -220,7 +220,7 @@ const MAX_PRICE: i64 = 1_000_000;
 
 /// Parses a price: a non-negative plain decimal (digits and at most one `.`, at most 12
 /// decimals), at most a million per check.
-pub fn parse_price(text: &str) -> Result<Decimal, crate::report::ReportError> {
+pub(crate) fn parse_price(text: &str) -> Result<Decimal, crate::report::ReportError> {
     let t = text.trim();
     let plain = !t.is_empty()
         && t.chars().all(|c| c.is_ascii_digit() || c == '.')
