@@ -45,7 +45,7 @@ mod pricer;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use parse::parse_price;
+pub(crate) use parse::{BadPrice, parse_price};
 pub(crate) use pricer::Pricer;
 
 use std::collections::BTreeMap;

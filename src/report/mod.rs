@@ -92,13 +92,17 @@ pub enum ReportError {
     Date { flag: &'static str, value: String },
     #[error("--from {from} is after --to {to}")]
     Range { from: String, to: String },
-    #[error(
-        "--price {0:?} is not a price; use a plain decimal such as 0.035 (at most 12 decimals, at \
-         most 1000000 per check)"
-    )]
+    /// A `--price` that is not a price (the message is `prices::BadPrice`'s).
+    #[error("{0}")]
     Price(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<crate::prices::BadPrice> for ReportError {
+    fn from(e: crate::prices::BadPrice) -> Self {
+        ReportError::Price(e.to_string())
+    }
 }
 
 impl From<rusqlite::Error> for ReportError {
