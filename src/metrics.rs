@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::codes::CodeTable;
 use crate::report::billing::{self, Counts};
-use crate::report::{ReportError, Window, load_slots};
+use crate::report::{ReportError, Window, load_quarter_hours};
 use crate::store::{Store, StoreError};
 
 /// What the metrics file says.
@@ -37,10 +37,12 @@ pub(crate) struct Metrics {
 pub(crate) fn checks_by_class(store: &Store, codes: &CodeTable) -> Result<Counts, ReportError> {
     // Every check, undated ones included: no window leaves none outside it.
     let window = Window::new("UTC", crate::check::Period::Day, None, None)?;
-    let slots = load_slots(&store.conn, &window)?;
-    Ok(billing::compute(&slots, codes, &window, None, "", 0)
-        .totals
-        .counts)
+    let quarter_hours = load_quarter_hours(&store.conn, &window)?;
+    Ok(
+        billing::compute(&quarter_hours, codes, &window, None, "", 0)
+            .totals
+            .counts,
+    )
 }
 
 /// This run's requests grouped by how each ended (from the attempts log).

@@ -16,8 +16,9 @@
 //! request first waits for the pace; a back-off wait gives its slot back), and every attempt
 //! and result goes to the writer thread. A watcher stops the run if the database file is
 //! deleted or replaced under it. A stop (credentials, account, outage, Ctrl-C, the time
-//! budget's cut-off, a write failure) cancels the run: no new request starts, requests in flight get a short grace
-//! to finish and be saved, and every unfinished id stays as it was for the next run.
+//! budget's cut-off, a write failure) cancels the run: no new request starts, requests in
+//! flight get a short grace to finish and be saved, and every unfinished id stays as it was
+//! for the next run.
 
 pub(crate) mod adaptive;
 

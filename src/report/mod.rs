@@ -1,8 +1,8 @@
 //! Reports over the database; they never call the vendor.
 //!
 //! - [`Window`]: the zone, period length and `--from`/`--to` range of a report.
-//! - [`load_slots`]: the aggregate query billing and reconcile start from (the attack report
-//!   scans the table once itself, since it needs scores and attributes no index holds).
+//! - [`load_quarter_hours`]: the aggregate query billing and reconcile start from (the attack
+//!   report scans the table once itself, since it needs scores and attributes no index holds).
 //! - [`billing`]: charged vs uncharged for finance. [`attacks`]: attack analysis for fraud teams.
 //! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown or HTML;
 //!   [`xlsx`]: as an Excel workbook.
@@ -12,8 +12,8 @@
 //! Policy: a check belongs to a period by the time [`DateBy`] names (by default its event time
 //! from the input; a check without one is in the period `undated`, never silently dated by its
 //! fetch time); every report says which basis it used and how many checks were undated. Time zones
-//! move day boundaries, so SQLite first aggregates per 15-minute UTC slot (every real zone's
-//! offset is a multiple of 15 minutes) and the slots are then assigned to local periods: a
+//! move day boundaries, so SQLite first aggregates per UTC quarter hour (every real zone's
+//! offset is a multiple of 15 minutes) and the quarter hours are then assigned to local periods: a
 //! million checks become a few thousand rows before any time zone arithmetic.
 
 pub(crate) mod accounts;
@@ -78,9 +78,9 @@ impl MoneyScale {
     }
 }
 
-/// Width of the aggregation slots, in milliseconds (written out in the slot query and the
-/// index of migration 0002, which must agree).
-pub(crate) const SLOT_MS: i64 = 900_000;
+/// Width of a quarter hour of the aggregate, in milliseconds (written out in the aggregate
+/// query and the index of migration 0002, which must agree).
+pub(crate) const QUARTER_HOUR_MS: i64 = 900_000;
 
 /// Errors of a report's options.
 #[derive(Debug, thiserror::Error)]
@@ -267,12 +267,12 @@ impl Window {
     }
 }
 
-/// Checks aggregated by 15-minute slot, time basis, status and code. (The index behind the
+/// Checks aggregated by quarter hour, time basis, status and code. (The index behind the
 /// query, `checks_by_bucket` of migration 0002, keeps its older name; "bucket" in reports now
 /// means only a reconcile discrepancy class.)
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Slot {
-    /// Start of the slot (Unix ms); `None` for undated checks.
+pub(crate) struct QuarterHour {
+    /// Start of the quarter hour (Unix ms); `None` for undated checks.
     pub start_ms: Option<i64>,
     /// Dated by fetch time because the input gave no event time.
     pub fallback: bool,
@@ -281,11 +281,11 @@ pub(crate) struct Slot {
     pub count: i64,
 }
 
-/// Loads the slots within the window (undated checks only when the window is open).
-pub(crate) fn load_slots(
+/// Loads the quarter hours within the window (undated checks only when the window is open).
+pub(crate) fn load_quarter_hours(
     conn: &rusqlite::Connection,
     window: &Window,
-) -> Result<Vec<Slot>, ReportError> {
+) -> Result<Vec<QuarterHour>, ReportError> {
     let (from, to, account) = window.binds();
     // Dated by event time (else fetch time), the grouping matches the index `checks_by_bucket`
     // (migration 0002) to the letter, so SQLite walks the index in order instead of sorting
@@ -314,8 +314,8 @@ pub(crate) fn load_slots(
         let fallback: bool = r.get(1)?;
         let q: Option<i64> = r.get(0)?;
         let dated = !(fallback && window.date_by == DateBy::Event);
-        Ok(Slot {
-            start_ms: q.filter(|_| dated).map(|q| q * SLOT_MS),
+        Ok(QuarterHour {
+            start_ms: q.filter(|_| dated).map(|q| q * QUARTER_HOUR_MS),
             fallback: fallback && dated && window.date_by == DateBy::EventOrFetch,
             status: match r.get_ref(2)? {
                 rusqlite::types::ValueRef::Text(t) => Status::from_db(t),
@@ -363,9 +363,9 @@ pub(crate) fn vendor_message(
         .optional()?)
 }
 
-/// Per-period order: labels of dated slots, gaps filled, then "undated" if any.
-pub(crate) fn period_labels(window: &Window, slots: &[Slot]) -> Vec<String> {
-    let dates: Vec<Date> = slots
+/// Per-period order: labels of dated quarter hours, gaps filled, then "undated" if any.
+pub(crate) fn period_labels(window: &Window, quarter_hours: &[QuarterHour]) -> Vec<String> {
+    let dates: Vec<Date> = quarter_hours
         .iter()
         .filter_map(|b| b.start_ms.and_then(|ms| window.local_date(ms)))
         .collect();
@@ -373,7 +373,7 @@ pub(crate) fn period_labels(window: &Window, slots: &[Slot]) -> Vec<String> {
         (Some(first), Some(last)) => window.labels_between(*first, *last),
         _ => Vec::new(),
     };
-    if slots.iter().any(|b| b.start_ms.is_none()) {
+    if quarter_hours.iter().any(|b| b.start_ms.is_none()) {
         labels.push(UNDATED.to_string());
     }
     labels
@@ -384,9 +384,10 @@ pub(crate) const UNDATED: &str = "undated";
 
 use crate::check::Status;
 
-/// The label of a slot's period.
-pub(crate) fn slot_label(window: &Window, slot: &Slot) -> String {
-    slot.start_ms
+/// The label of a quarter hour's period.
+pub(crate) fn quarter_hour_label(window: &Window, quarter_hour: &QuarterHour) -> String {
+    quarter_hour
+        .start_ms
         .and_then(|ms| window.local_date(ms))
         .map_or_else(|| UNDATED.to_string(), |d| window.label(d))
 }

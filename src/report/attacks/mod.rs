@@ -20,7 +20,8 @@ use serde::Serialize;
 
 use super::render::{Chart, Document, Section, fraction, sparkline};
 use super::{
-    ReportError, SLOT_MS, Slot, UNDATED, Window, dated_within, percent, period_labels, slot_label,
+    QUARTER_HOUR_MS, QuarterHour, ReportError, UNDATED, Window, dated_within, percent,
+    period_labels, quarter_hour_label,
 };
 use crate::check::{Class, Status, classify};
 use crate::codes::{Category, CodeTable};
@@ -208,9 +209,9 @@ struct Counts {
 }
 
 impl Counts {
-    /// Counts the done checks of the slots, in the window's periods.
-    fn of(slots: &[Slot], window: &Window, codes: &CodeTable) -> Counts {
-        let labels = period_labels(window, slots);
+    /// Counts the done checks of the quarter hours, in the window's periods.
+    fn of(quarter_hours: &[QuarterHour], window: &Window, codes: &CodeTable) -> Counts {
+        let labels = period_labels(window, quarter_hours);
         let index: HashMap<&str, usize> = labels
             .iter()
             .enumerate()
@@ -220,11 +221,11 @@ impl Counts {
         let mut family_per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
         let mut unknown: BTreeMap<i64, i64> = BTreeMap::new();
-        for b in slots {
+        for b in quarter_hours {
             let (Some(code), Status::Done) = (b.code, b.status) else {
                 continue;
             };
-            let Some(&i) = index.get(slot_label(window, b).as_str()) else {
+            let Some(&i) = index.get(quarter_hour_label(window, b).as_str()) else {
                 continue;
             };
             resolved_per[i] += b.count;
@@ -255,7 +256,7 @@ pub(crate) fn compute(
     opts: &AttackOptions,
 ) -> Result<Attacks, ReportError> {
     let Scan {
-        slots,
+        quarter_hours,
         scores,
         dimension,
     } = scan(conn, window, codes, opts.dimension.as_deref())?;
@@ -265,7 +266,7 @@ pub(crate) fn compute(
         family_per,
         by_code,
         unknown,
-    } = Counts::of(&slots, window, codes);
+    } = Counts::of(&quarter_hours, window, codes);
     let resolved: i64 = resolved_per.iter().sum();
     let attacks: i64 = by_code.values().sum();
     let attacks_per: Vec<i64> = (0..labels.len())

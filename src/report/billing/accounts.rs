@@ -16,7 +16,7 @@ use super::{Billing, CodeRow, ListSummary, PeriodRow, Totals, compute, compute_l
 use crate::codes::CodeTable;
 use crate::prices::PriceList;
 use crate::report::accounts::AccountKey;
-use crate::report::{ReportError, Window, load_slots, undated_outside, vendor_message};
+use crate::report::{ReportError, Window, load_quarter_hours, undated_outside, vendor_message};
 
 /// What gives charged checks their amounts.
 #[derive(Debug, Clone)]
@@ -55,17 +55,24 @@ pub(crate) fn compute_for(
     window: &Window,
     pricing: &Pricing,
 ) -> Result<Billing, ReportError> {
-    let slots = load_slots(conn, window)?;
+    let quarter_hours = load_quarter_hours(conn, window)?;
     let undated = undated_outside(conn, window)?;
     let mut report = match pricing {
-        Pricing::Unpriced(currency) => compute(&slots, codes, window, None, currency, undated),
-        Pricing::Flat(price, currency) => {
-            compute(&slots, codes, window, Some(*price), currency, undated)
+        Pricing::Unpriced(currency) => {
+            compute(&quarter_hours, codes, window, None, currency, undated)
         }
+        Pricing::Flat(price, currency) => compute(
+            &quarter_hours,
+            codes,
+            window,
+            Some(*price),
+            currency,
+            undated,
+        ),
         Pricing::List(list) => {
             // The first month's tiers count from its first day, before --from too.
             let lead = lead_in(conn, window)?;
-            compute_listed(&slots, &lead, codes, window, list, undated)
+            compute_listed(&quarter_hours, &lead, codes, window, list, undated)
         }
     };
     // Codes the table does not know still have the vendor's own message.

@@ -42,7 +42,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::render::{Document, Section};
-use super::{MoneyScale, ReportError, Window, load_slots};
+use super::{MoneyScale, ReportError, Window, load_quarter_hours};
 use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
 use crate::codes::CodeTable;
 use crate::prices::{PriceList, Pricer, Rate};

@@ -106,9 +106,9 @@ fn charged_by_label(
     codes: &CodeTable,
     window: &Window,
 ) -> Result<BTreeMap<String, i64>, ReconcileError> {
-    let slots = load_slots(conn, window)?;
+    let quarter_hours = load_quarter_hours(conn, window)?;
     let mut ours: BTreeMap<String, i64> = BTreeMap::new();
-    for b in &slots {
+    for b in &quarter_hours {
         if classify(b.status, b.code, codes) == Class::Charged
             && let Some(d) = b.start_ms.and_then(|ms| window.local_date(ms))
         {

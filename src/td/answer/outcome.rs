@@ -1,6 +1,7 @@
 //! The outcomes of one request, as [`super::classify_response`] decides them: what the fetcher
 //! does next ([`Verdict`]), why a request gave no usable answer ([`Fault`]) and why a whole run
-//! must stop on the vendor's word ([`VendorStop`]). Every text here displays without a URL or the partner key.
+//! must stop on the vendor's word ([`VendorStop`]). Every text here displays without a URL or
+//! the partner key.
 
 use std::time::Duration;
 
