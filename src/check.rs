@@ -276,6 +276,11 @@ mod tests {
     use rusqlite::Connection;
 
     #[test]
+    fn the_shipped_table_does_not_bill_an_internal_error() {
+        assert_eq!(CodeTable::shipped().charged(INTERNAL_ERROR), Some(false));
+    }
+
+    #[test]
     fn every_status_and_code_is_in_exactly_one_class() {
         let codes = CodeTable::shipped();
         let cases = [

@@ -1,5 +1,5 @@
 //! The command line, as clap definitions only. Validation into typed settings happens in
-//! [`crate::app`], so no code past it sees an unchecked string.
+//! [`crate::commands`] (one file per command), so no code past it sees an unchecked string.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

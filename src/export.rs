@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::codes::CodeTable;
 use crate::store::{Store, StoreError};
-use crate::td::codes::CodeTable;
 use crate::timestamp::format_utc;
 
 /// Output format of `export`.

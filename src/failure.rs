@@ -10,6 +10,9 @@ use crate::report::ReportError;
 use crate::store::StoreError;
 
 /// An error with the exit status it ends the process with.
+///
+/// It is a command's error at the edge; a request's `Fault` or a run's `StopCause` is not
+/// one, but the command's summary and exit status report them.
 #[derive(Debug)]
 pub struct Failure {
     /// The status the process ends with (see [`Failure::exit_status`]).

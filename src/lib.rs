@@ -31,8 +31,7 @@ pub(crate) mod metrics;
 #[warn(missing_docs)]
 pub mod mock;
 pub(crate) mod output;
-#[warn(missing_docs)]
-pub mod prices;
+pub(crate) mod prices;
 pub(crate) mod report;
 pub(crate) mod run_summary;
 pub(crate) mod schedule;

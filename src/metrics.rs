@@ -18,7 +18,7 @@ use std::path::Path;
 
 use crate::codes::CodeTable;
 use crate::report::billing::{self, Counts};
-use crate::report::{ReportError, Window, load_buckets};
+use crate::report::{ReportError, Window, load_quarter_hours};
 use crate::store::{Store, StoreError};
 
 /// What the metrics file says.
@@ -50,10 +50,12 @@ pub(crate) fn checks_by_class(
     // Every check, undated ones included: no window leaves none outside it.
     let window = Window::new("UTC", crate::check::Period::Day, None, None)?
         .for_account(partner_code.map(str::to_string));
-    let buckets = load_buckets(&store.conn, &window)?;
-    Ok(billing::compute(&buckets, codes, &window, None, "", 0)
-        .totals
-        .counts)
+    let quarter_hours = load_quarter_hours(&store.conn, &window)?;
+    Ok(
+        billing::compute(&quarter_hours, codes, &window, None, "", 0)
+            .totals
+            .counts,
+    )
 }
 
 /// This run's requests grouped by how each ended (from the attempts log).

@@ -24,7 +24,7 @@ use crate::fetch::{FetchError, FetchOptions, FetchReport, StopCause};
 use crate::input::{BadTimes, InputOptions};
 use crate::store::intake::IntakeError;
 use crate::store::{OpenMode, Store};
-use crate::td::answer::StopReason;
+use crate::td::answer::VendorStop;
 use crate::td::client::ClientOptions;
 
 fn progress_mode(global: &GlobalArgs) -> ProgressMode {
@@ -355,7 +355,7 @@ pub(crate) fn fetch_failure(e: FetchError) -> Failure {
 /// The exit status a finished fetch reports.
 pub(crate) fn fetch_status(report: &FetchReport) -> ExitStatus {
     match &report.stop {
-        Some(StopCause::Vendor(StopReason::Misconfigured { .. } | StopReason::LicenseApi)) => {
+        Some(StopCause::Vendor(VendorStop::Misconfigured { .. } | VendorStop::LicenseApi)) => {
             ExitStatus::Usage
         }
         Some(StopCause::Vendor(_)) => ExitStatus::Refused,
@@ -382,14 +382,14 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
     let c = &r.counts;
     let secs = r.elapsed.as_secs_f64();
     let next = match (&r.stop, c.failed + c.pending) {
-        (Some(StopCause::Vendor(StopReason::CredentialsRefused { .. })), _) => {
+        (Some(StopCause::Vendor(VendorStop::CredentialsRefused { .. })), _) => {
             "fix the credentials (check with `liveaudit license`), then run the same command again"
         }
-        (Some(StopCause::Vendor(StopReason::Account { .. })), _) => {
+        (Some(StopCause::Vendor(VendorStop::Account { .. })), _) => {
             "the account is stopped at the vendor; when it is open again, run the same command again"
         }
         (Some(StopCause::CutOff), _) => "the next run continues with the ids left",
-        (Some(StopCause::Vendor(StopReason::LicenseApi | StopReason::Misconfigured { .. })), _) => {
+        (Some(StopCause::Vendor(VendorStop::LicenseApi | VendorStop::Misconfigured { .. })), _) => {
             "fix the result URL, then run the same command again"
         }
         (Some(_), _) | (None, 1..) => "run the same command again to fetch the rest",

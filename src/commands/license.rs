@@ -12,7 +12,7 @@ use super::{layers, seconds};
 use crate::cli::{GlobalArgs, LicenseArgs};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
-use crate::td::answer::StopReason;
+use crate::td::answer::VendorStop;
 use crate::td::client::{ClientOptions, VendorClient, VendorError};
 
 /// Runs `liveaudit license`.
@@ -39,7 +39,7 @@ pub(crate) async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<Ex
         .license(args.duration as u32)
         .await
         .map_err(|e| match e {
-            VendorError::Stopped(StopReason::Misconfigured { .. }) => Failure::usage(e),
+            VendorError::Stopped(VendorStop::Misconfigured { .. }) => Failure::usage(e),
             VendorError::Stopped(_) => Failure {
                 status: ExitStatus::Refused,
                 error: e.into(),

@@ -11,6 +11,7 @@ use anyhow::anyhow;
 use super::scope::Scope;
 use super::{code_table, layers};
 use crate::cli::{AttacksArgs, BillingArgs, GlobalArgs, ReportArgs, VendorArgs};
+use crate::codes::CodeTable;
 use crate::config::Layers;
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
@@ -18,7 +19,6 @@ use crate::output::emit;
 use crate::report::render::Document;
 use crate::report::{Window, attacks, billing};
 use crate::store::{OpenMode, Store};
-use crate::td::codes::CodeTable;
 
 /// The database, the code table and the settings of a report.
 pub(crate) struct ReportContext {

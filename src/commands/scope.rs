@@ -22,6 +22,7 @@ use super::report::ReportContext;
 use crate::config::AccountRef;
 use crate::failure::Failure;
 use crate::prices::PriceList;
+use crate::report::ReportError;
 use crate::report::accounts::{AccountKey, partner_codes};
 use crate::report::billing::{Pricing, parse_price};
 
@@ -114,7 +115,10 @@ impl Scope {
         prices: Option<&Path>,
         currency: &str,
     ) -> Result<(Vec<(AccountKey, Pricing)>, Pricing), Failure> {
-        let flat = price.map(parse_price).transpose()?;
+        let flat = price
+            .map(parse_price)
+            .transpose()
+            .map_err(ReportError::from)?;
         let mut loaded: BTreeMap<PathBuf, PriceList> = BTreeMap::new();
         let mut pricing_of = |path: Option<PathBuf>| -> Result<Pricing, Failure> {
             Ok(match (flat, path) {

@@ -237,7 +237,7 @@ pub(super) fn attempt_row(id: &str, sent_at_ms: i64, attempt: &Attempt) -> Attem
         ),
         Verdict::Stop(reason) => {
             let code = match reason {
-                StopReason::Account { code, .. } => Some(*code),
+                VendorStop::Account { code, .. } => Some(*code),
                 _ => None,
             };
             ("stop".to_string(), code, None, Some(reason.to_string()))

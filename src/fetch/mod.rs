@@ -8,6 +8,7 @@
 //! - [`progress`]: counters, progress bar and periodic log lines.
 //! - [`attempt`]: one id's attempts until a final answer, and the rows they leave.
 //! - [`watch`]: interrupts and the database file, watched beside the run.
+//! - [`dispatch`]: the id queue: the producer paging ids out of the database, a task per id.
 //! - face images are written through [`crate::faces`] when the user passes `--save-images`.
 //!
 //! Data flows one way: a producer pages ids that still need the vendor out of the database,
@@ -15,8 +16,9 @@
 //! request first waits for the pace; a back-off wait gives its slot back), and every attempt
 //! and result goes to the writer thread. A watcher stops the run if the database file is
 //! deleted or replaced under it. A stop (credentials, account, outage, Ctrl-C, the time
-//! budget's cut-off, a write failure) cancels the run: no new request starts, requests in flight get a short grace
-//! to finish and be saved, and every unfinished id stays as it was for the next run.
+//! budget's cut-off, a write failure) cancels the run: no new request starts, requests in
+//! flight get a short grace to finish and be saved, and every unfinished id stays as it was
+//! for the next run.
 
 pub(crate) mod adaptive;
 
@@ -32,6 +34,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::check::{Class, Status};
+use crate::codes::{Category, CodeTable};
 use crate::config::VendorSettings;
 use crate::faces;
 use crate::input::{InputOptions, Source};
@@ -39,9 +42,8 @@ use crate::store::account::{self, RunAccount};
 use crate::store::intake::{self, IntakeError, IntakeStats, ToFetch};
 use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
 use crate::store::{DbWatch, FetchLock, OpenMode, RunRecord, StatusCounts, Store, StoreError};
-use crate::td::answer::{Fault, ResultAnswer, StopReason, Verdict};
+use crate::td::answer::{Fault, ResultAnswer, VendorStop, Verdict};
 use crate::td::client::{ClientOptions, VendorClient, VendorError};
-use crate::td::codes::{Category, CodeTable};
 use adaptive::Estimate;
 use pace::{Pace, Rate};
 use progress::{ProgressMode, Reporter, Tally, TallySnapshot};
@@ -50,7 +52,8 @@ use retry::{Breaker, RetryPolicy};
 mod watch;
 use watch::*;
 mod attempt;
-use attempt::*;
+mod dispatch;
+use dispatch::{ID_CHUNK, dispatch, produce_ids};
 
 /// How long requests in flight may still finish after a stop.
 const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -114,12 +117,16 @@ impl FetchOptions {
     }
 }
 
-/// Why a run stopped before every id was tried.
+/// Why a run stopped before every id was tried: the vendor's [`VendorStop`], or a stop of our
+/// own.
+///
+/// A stop ends the run, not the command: the run's record and summary keep it, and the
+/// command turns it into its exit status (a [`crate::failure::Failure`] is a command's error).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum StopCause {
     #[error("{0}")]
-    Vendor(StopReason),
+    Vendor(VendorStop),
     #[error(
         "the vendor looks down: {count} requests in a row failed (last: {last}); unfinished ids \
          stay pending, run the same command again later"
@@ -291,38 +298,7 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let run_id = store.begin_run(&names)?;
     let account = opts.account();
     account::record_run(&store.conn, run_id, &account)?;
-
-    // A signal while reading the input stops the reading; the run is recorded as interrupted.
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let intake_signals = watch_intake_signals(interrupted.clone());
-    let mut input = opts.input.clone();
-    input.interrupted = Some(interrupted);
-    // Reading may block (stdin, a FIFO): the runtime is told, so the signal task still runs.
-    let mut register =
-        || intake::register(&mut store.conn, run_id, &account, &opts.sources, &input);
-    let registered = match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(register),
-        _ => register(),
-    };
-    intake_signals.abort();
-    let intake = match registered {
-        Ok(stats) => stats,
-        Err(e) => {
-            let outcome = match e {
-                IntakeError::Input(crate::input::InputError::Interrupted) => "interrupted",
-                _ => "input_error",
-            };
-            store.finish_run(
-                run_id,
-                &RunRecord {
-                    outcome: outcome.into(),
-                    stop_reason: Some(e.to_string()),
-                    ..RunRecord::default()
-                },
-            )?;
-            return Err(e.into());
-        }
-    };
+    let intake = register_input(&mut store, run_id, &account, &opts)?;
     log_intake(&intake, &account);
     let to_fetch = intake::count_to_fetch(&store.conn, run_id, &account.partner_code)?;
     let concurrency = opts.effective_concurrency();
@@ -362,40 +338,87 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     }
 
     let counts = store.status_counts(Some(run_id))?;
-    let snapshot = tally.snapshot();
-    let outcome = outcome(stop.as_ref(), &counts);
-    let record = RunRecord {
-        outcome: outcome.into(),
-        stop_reason: stop.as_ref().map(ToString::to_string),
-        rows_read: intake.input.rows as i64,
-        ids_read: intake.input.ids as i64,
-        blank_ids: intake.input.blank_ids as i64,
-        duplicate_ids: intake.duplicates as i64,
-        to_fetch,
-        resolved: snapshot.resolved as i64,
-        failed: snapshot.failed as i64,
-        rate: Some(opts.rate_setting()),
-        settled_rate: auto.map(|e| e.settled),
-        limit_found: auto.and_then(|e| e.limit),
-    };
-    // A full disk may refuse even this small write; the results are already committed.
-    if let Err(e) = store.finish_run(run_id, &record) {
-        tracing::warn!(error = %e, "could not record the run's end");
-    }
-    Ok(FetchReport {
+    let report = FetchReport {
         run_id,
         account,
         intake,
         to_fetch,
-        tally: snapshot,
+        tally: tally.snapshot(),
         counts,
         stop,
         elapsed: started.elapsed(),
         concurrency,
         auto,
-    })
+    };
+    record_end(&mut store, &opts, &report);
+    Ok(report)
 }
 
+/// Reads the input into the run (a signal while reading stops it); a failure is recorded as
+/// the run's end before it is returned.
+fn register_input(
+    store: &mut Store,
+    run_id: i64,
+    account: &RunAccount,
+    opts: &FetchOptions,
+) -> Result<IntakeStats, FetchError> {
+    // A signal while reading the input stops the reading; the run is recorded as interrupted.
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let intake_signals = watch_intake_signals(interrupted.clone());
+    let mut input = opts.input.clone();
+    input.interrupted = Some(interrupted);
+    // Reading may block (stdin, a FIFO): the runtime is told, so the signal task still runs.
+    let mut register = || intake::register(&mut store.conn, run_id, account, &opts.sources, &input);
+    let registered = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(register),
+        _ => register(),
+    };
+    intake_signals.abort();
+    match registered {
+        Ok(stats) => Ok(stats),
+        Err(e) => {
+            let outcome = match e {
+                IntakeError::Input(crate::input::InputError::Interrupted) => "interrupted",
+                _ => "input_error",
+            };
+            store.finish_run(
+                run_id,
+                &RunRecord {
+                    outcome: outcome.into(),
+                    stop_reason: Some(e.to_string()),
+                    ..RunRecord::default()
+                },
+            )?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Records how the run ended in the `runs` table.
+fn record_end(store: &mut Store, opts: &FetchOptions, report: &FetchReport) {
+    let (intake, auto) = (&report.intake, report.auto);
+    let record = RunRecord {
+        outcome: outcome(report.stop.as_ref(), &report.counts).into(),
+        stop_reason: report.stop.as_ref().map(ToString::to_string),
+        rows_read: intake.input.rows as i64,
+        ids_read: intake.input.ids as i64,
+        blank_ids: intake.input.blank_ids as i64,
+        duplicate_ids: intake.duplicates as i64,
+        to_fetch: report.to_fetch,
+        resolved: report.tally.resolved as i64,
+        failed: report.tally.failed as i64,
+        rate: Some(opts.rate_setting()),
+        settled_rate: auto.map(|e| e.settled),
+        limit_found: auto.and_then(|e| e.limit),
+    };
+    // A full disk may refuse even this small write; the results are already committed.
+    if let Err(e) = store.finish_run(report.run_id, &record) {
+        tracing::warn!(error = %e, "could not record the run's end");
+    }
+}
+
+/// Fetches the run's ids that still need the vendor: starts the writer, the producer and the
+/// watchers, dispatches every id, then collects why the run stopped (if it did).
 async fn fetch_pending(
     opts: &FetchOptions,
     run_id: i64,
@@ -451,49 +474,7 @@ async fn fetch_pending(
         move || produce_ids(&db, run_id, &code, ids_tx, &cancel)
     });
 
-    // Every id is its own task, so requests are parsed and classified on every runtime thread.
-    // A request needs one of `concurrency` slots; an id waiting out a back-off gives its slot
-    // back, so ids held at 11350 or 5xx do not starve the others. At most
-    // `HELD_PER_SLOT * concurrency` ids are in progress at once (memory stays flat).
-    let held = Arc::new(tokio::sync::Semaphore::new(concurrency * HELD_PER_SLOT));
-    let mut tasks = tokio::task::JoinSet::new();
-    let reap = |joined: Result<(), tokio::task::JoinError>, ctx: &Ctx| {
-        if let Err(e) = joined {
-            tracing::error!(error = %e, "a fetch task failed");
-            ctx.stop(StopCause::Storage(format!(
-                "internal error in a fetch task: {e}"
-            )));
-        }
-    };
-    'dispatch: loop {
-        let chunk = tokio::select! {
-            _ = ctx.cancel.cancelled() => break,
-            chunk = ids_rx.recv() => match chunk {
-                Ok(chunk) => chunk,
-                Err(_) => break,
-            },
-        };
-        for check in chunk {
-            let permit = tokio::select! {
-                _ = ctx.cancel.cancelled() => break 'dispatch,
-                permit = held.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break 'dispatch,
-                },
-            };
-            let task_ctx = ctx.clone();
-            tasks.spawn(async move {
-                fetch_one(&task_ctx, check).await;
-                drop(permit);
-            });
-            while let Some(joined) = tasks.try_join_next() {
-                reap(joined, &ctx);
-            }
-        }
-    }
-    while let Some(joined) = tasks.join_next().await {
-        reap(joined, &ctx);
-    }
+    dispatch(&ctx, &ids_rx, concurrency).await;
     reporter.finish();
     signals.abort();
     if let Some(budget) = budget {
@@ -512,16 +493,25 @@ async fn fetch_pending(
     let written = writer_thread
         .join()
         .map_err(|_| StoreError::Thread("writer panicked".into()))?;
+    Ok((stop_after_writing(written, produced, stop)?, estimate))
+}
+
+/// The run's stop once the writer has ended: a write failure outranks the stop recorded
+/// during the run; otherwise the producer's error, if any, is the run's.
+fn stop_after_writing(
+    written: Result<writer::WriterStats, StoreError>,
+    produced: Result<(), StoreError>,
+    stop: Option<StopCause>,
+) -> Result<Option<StopCause>, FetchError> {
     match written {
         Err(e) => {
             let disk_full = e.is_disk_full();
             tracing::error!(error = %e, disk_full, "writing results failed; committed results are kept");
-            let cause = StopCause::Storage(if disk_full {
+            Ok(Some(StopCause::Storage(if disk_full {
                 format!("{e} (the disk is full: free space, then run the same command again)")
             } else {
                 e.to_string()
-            });
-            Ok((Some(cause), estimate))
+            })))
         }
         Ok(stats) => {
             tracing::debug!(
@@ -532,40 +522,7 @@ async fn fetch_pending(
                 "writer finished"
             );
             produced?;
-            Ok((stop, estimate))
-        }
-    }
-}
-
-/// Ids handed over from the producer at once.
-const ID_CHUNK: usize = 8;
-
-/// Ids in progress (sending, or waiting out a back-off) per request slot.
-const HELD_PER_SLOT: usize = 8;
-
-/// Pages ids of the run's account needing the vendor out of the database into the workers'
-/// channel.
-fn produce_ids(
-    db: &std::path::Path,
-    run_id: i64,
-    partner_code: &str,
-    tx: async_channel::Sender<Vec<ToFetch>>,
-    cancel: &CancellationToken,
-) -> Result<(), StoreError> {
-    let store = Store::open(db, OpenMode::MigrateExisting)?;
-    let mut after = 0;
-    loop {
-        let page = intake::next_to_fetch(&store.conn, run_id, partner_code, after, 1024)?;
-        let Some(last) = page.last() else {
-            return Ok(());
-        };
-        after = last.check;
-        let mut page = page.into_iter().peekable();
-        while page.peek().is_some() {
-            let chunk: Vec<ToFetch> = page.by_ref().take(ID_CHUNK).collect();
-            if cancel.is_cancelled() || tx.send_blocking(chunk).is_err() {
-                return Ok(());
-            }
+            Ok(stop)
         }
     }
 }

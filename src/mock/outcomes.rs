@@ -15,7 +15,7 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    // Finalise (splitmix) so nearby ids spread over every bucket.
+    // Finalise (splitmix) so nearby ids spread over the whole range.
     h ^= h >> 30;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^= h >> 27;

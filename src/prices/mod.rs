@@ -45,8 +45,8 @@ mod pricer;
 #[cfg(test)]
 mod tests;
 
-pub use parse::parse_price;
-pub use pricer::Pricer;
+pub(crate) use parse::{BadPrice, parse_price};
+pub(crate) use pricer::Pricer;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -58,7 +58,7 @@ use serde::Serialize;
 /// A price list that cannot be used: the file and the key, and how to fix it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum PriceError {
+pub(crate) enum PriceError {
     /// The file cannot be read.
     #[error("cannot read the price list {path}: {source}")]
     Read {
@@ -91,7 +91,7 @@ pub enum PriceError {
 /// Where amounts are rounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Rounding {
+pub(crate) enum Rounding {
     /// Each check's price, before adding.
     Line,
     /// The total only.
@@ -100,42 +100,42 @@ pub enum Rounding {
 
 /// One volume tier of a period.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Tier {
+pub(crate) struct Tier {
     /// The last place in the month this tier holds; `None` for the last tier.
-    pub up_to: Option<u64>,
+    pub(crate) up_to: Option<u64>,
     /// The price per check in this tier.
-    pub price: Decimal,
+    pub(crate) price: Decimal,
 }
 
 /// Prices in force from `from` until the next period.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PricePeriod {
+pub(crate) struct PricePeriod {
     /// The first day the period's prices apply (in the report's zone).
-    pub from: Date,
+    pub(crate) from: Date,
     /// The volume tiers, in `up_to` order; the last holds the rest of the month.
-    pub tiers: Vec<Tier>,
+    pub(crate) tiers: Vec<Tier>,
     /// Per-code prices, outside the tiers.
-    pub codes: BTreeMap<i64, Decimal>,
+    pub(crate) codes: BTreeMap<i64, Decimal>,
 }
 
 /// A whole price list.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PriceList {
+pub(crate) struct PriceList {
     /// The file the list was read from.
-    pub source: PathBuf,
+    pub(crate) source: PathBuf,
     /// The currency code every amount is in.
-    pub currency: String,
+    pub(crate) currency: String,
     /// Where amounts are rounded.
-    pub rounding: Rounding,
+    pub(crate) rounding: Rounding,
     /// Decimals amounts are rounded to (half to even), 0 to 10.
-    pub scale: u32,
+    pub(crate) scale: u32,
     /// In `from` order, no two on the same date.
-    pub periods: Vec<PricePeriod>,
+    pub(crate) periods: Vec<PricePeriod>,
 }
 
 /// Which price of a period a piece was charged at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Rate {
+pub(crate) enum Rate {
     /// The tier at this index.
     Tier(usize),
     /// The per-code price of this code.
@@ -144,34 +144,34 @@ pub enum Rate {
 
 /// Checks charged at one price: the period (index), the rate and the unit price.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Piece {
+pub(crate) struct Piece {
     /// The period's index in [`PriceList::periods`].
-    pub period: usize,
+    pub(crate) period: usize,
     /// Which of the period's prices.
-    pub rate: Rate,
+    pub(crate) rate: Rate,
     /// The unit price as the list gives it.
-    pub price: Decimal,
+    pub(crate) price: Decimal,
     /// The unit price each check is charged at (rounded under `rounding = "line"`).
-    pub unit: Decimal,
+    pub(crate) unit: Decimal,
     /// Checks charged at it.
-    pub count: i64,
+    pub(crate) count: i64,
 }
 
 impl Piece {
     /// The piece's amount: its unit price times its checks (exact; any rounding is in `unit`).
-    pub fn amount(&self) -> Decimal {
+    pub(crate) fn amount(&self) -> Decimal {
         self.unit * Decimal::from(self.count)
     }
 }
 
 impl PriceList {
     /// The index of the period in force on `date`, if any.
-    pub fn period_on(&self, date: Date) -> Option<usize> {
+    pub(crate) fn period_on(&self, date: Date) -> Option<usize> {
         self.periods.iter().rposition(|p| p.from <= date)
     }
 
     /// The price one check is charged at under the rounding rule.
-    pub fn unit(&self, price: Decimal) -> Decimal {
+    pub(crate) fn unit(&self, price: Decimal) -> Decimal {
         match self.rounding {
             Rounding::Line => self.round(price),
             Rounding::Total => price,
@@ -179,18 +179,18 @@ impl PriceList {
     }
 
     /// `d` rounded half-to-even at the list's scale.
-    pub fn round(&self, d: Decimal) -> Decimal {
+    pub(crate) fn round(&self, d: Decimal) -> Decimal {
         d.round_dp_with_strategy(self.scale, RoundingStrategy::MidpointNearestEven)
     }
 
     /// The amount billed for pieces adding up to `sum`: the sum itself under `line` (already
     /// at scale), rounded under `total`.
-    pub fn total(&self, sum: Decimal) -> Decimal {
+    pub(crate) fn total(&self, sum: Decimal) -> Decimal {
         self.round(sum)
     }
 
     /// A label of a rate of period `period` (`1: up to 500`, `2: 501 and over`, `code 12250`).
-    pub fn rate_label(&self, period: usize, rate: Rate) -> String {
+    pub(crate) fn rate_label(&self, period: usize, rate: Rate) -> String {
         match rate {
             Rate::Code(c) => format!("code {c}"),
             Rate::Tier(t) => {

@@ -44,7 +44,7 @@ struct RawTier {
 
 impl PriceList {
     /// Reads and checks the price list at `path`.
-    pub fn load(path: &Path) -> Result<PriceList, PriceError> {
+    pub(crate) fn load(path: &Path) -> Result<PriceList, PriceError> {
         let text = std::fs::read_to_string(path).map_err(|source| PriceError::Read {
             path: path.to_path_buf(),
             source,
@@ -53,7 +53,7 @@ impl PriceList {
     }
 
     /// Parses `text` (read from `path`, named in errors).
-    pub fn parse(text: &str, path: &Path) -> Result<PriceList, PriceError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<PriceList, PriceError> {
         let raw: RawList = toml::from_str(text).map_err(|e| PriceError::Syntax {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
@@ -214,13 +214,21 @@ fn tier_up_to(raw: Option<i64>, last: bool, floor: u64) -> Result<Option<u64>, S
     }
 }
 
+/// A `--price` that is not a price (see [`parse_price`]).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--price {0:?} is not a price; use a plain decimal such as 0.035 (at most 12 decimals, at \
+     most 1000000 per check)"
+)]
+pub(crate) struct BadPrice(String);
+
 /// The largest price per check accepted: anything above is a typo, and amounts of up to a
 /// trillion checks stay exact.
 const MAX_PRICE: i64 = 1_000_000;
 
 /// Parses a price: a non-negative plain decimal (digits and at most one `.`, at most 12
 /// decimals), at most a million per check.
-pub fn parse_price(text: &str) -> Result<Decimal, crate::report::ReportError> {
+pub(crate) fn parse_price(text: &str) -> Result<Decimal, BadPrice> {
     let t = text.trim();
     let plain = !t.is_empty()
         && t.chars().all(|c| c.is_ascii_digit() || c == '.')
@@ -230,9 +238,9 @@ pub fn parse_price(text: &str) -> Result<Decimal, crate::report::ReportError> {
         .parse()
         .ok()
         .filter(|_| plain)
-        .ok_or_else(|| crate::report::ReportError::Price(text.to_string()))?;
+        .ok_or_else(|| BadPrice(text.to_string()))?;
     if d > Decimal::from(MAX_PRICE) {
-        return Err(crate::report::ReportError::Price(text.to_string()));
+        return Err(BadPrice(text.to_string()));
     }
     Ok(d)
 }

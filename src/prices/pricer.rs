@@ -12,7 +12,7 @@ use super::{Piece, PriceList, Rate};
 /// Prices charged checks fed in time order (see the module doc): one running count per
 /// calendar month in the zone.
 #[derive(Debug)]
-pub struct Pricer<'a> {
+pub(crate) struct Pricer<'a> {
     list: &'a PriceList,
     tz: TimeZone,
     /// The month being counted (year, month) and the tiered checks counted in it so far.
@@ -23,7 +23,7 @@ pub struct Pricer<'a> {
 impl<'a> Pricer<'a> {
     /// Prices checks by `list`, counting tiers per calendar month in `tz`. Checks must come
     /// in time order for the tiers to count right.
-    pub fn new(list: &'a PriceList, tz: TimeZone) -> Pricer<'a> {
+    pub(crate) fn new(list: &'a PriceList, tz: TimeZone) -> Pricer<'a> {
         Pricer {
             list,
             tz,
@@ -33,7 +33,7 @@ impl<'a> Pricer<'a> {
     }
 
     /// The local date of an instant in the pricer's zone.
-    pub fn local_date(&self, ms: i64) -> Option<Date> {
+    pub(crate) fn local_date(&self, ms: i64) -> Option<Date> {
         jiff::Timestamp::from_millisecond(ms)
             .ok()
             .map(|t| t.to_zoned_datetime(self.tz.clone()).date())
@@ -41,7 +41,7 @@ impl<'a> Pricer<'a> {
 
     /// Prices `count` charged checks of `code` dated at `ms` (not before any check fed so far):
     /// the pieces they are charged at, or `None` when no period is in force on their day.
-    pub fn charge(&mut self, ms: i64, code: Option<i64>, count: i64) -> Option<Vec<Piece>> {
+    pub(crate) fn charge(&mut self, ms: i64, code: Option<i64>, count: i64) -> Option<Vec<Piece>> {
         let date = self.local_date(ms)?;
         let month = (date.year(), date.month());
         if self.month != Some(month) {

@@ -1,8 +1,8 @@
 //! Reports over the database; they never call the vendor.
 //!
 //! - [`Window`]: the zone, period length and `--from`/`--to` range of a report.
-//! - [`load_buckets`]: the aggregate query billing and reconcile start from (the attack report
-//!   scans the table once itself, since it needs scores and attributes no index holds).
+//! - [`load_quarter_hours`]: the aggregate query billing and reconcile start from (the attack
+//!   report scans the table once itself, since it needs scores and attributes no index holds).
 //! - [`billing`]: charged vs uncharged for finance. [`attacks`]: attack analysis for fraud teams.
 //! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown or HTML;
 //!   [`xlsx`]: as an Excel workbook.
@@ -12,8 +12,8 @@
 //! Policy: a check belongs to a period by the time [`DateBy`] names (by default its event time
 //! from the input; a check without one is in the period `undated`, never silently dated by its
 //! fetch time); every report says which basis it used and how many checks were undated. Time zones
-//! move day boundaries, so SQLite first aggregates per 15-minute UTC bucket (every real zone's
-//! offset is a multiple of 15 minutes) and the buckets are then assigned to local periods: a
+//! move day boundaries, so SQLite first aggregates per UTC quarter hour (every real zone's
+//! offset is a multiple of 15 minutes) and the quarter hours are then assigned to local periods: a
 //! million checks become a few thousand rows before any time zone arithmetic.
 
 pub(crate) mod accounts;
@@ -78,9 +78,9 @@ impl MoneyScale {
     }
 }
 
-/// Width of the aggregation buckets, in milliseconds (written out in the bucket query and the
-/// index of migration 0002, which must agree).
-pub(crate) const BUCKET_MS: i64 = 900_000;
+/// Width of a quarter hour of the aggregate, in milliseconds (written out in the aggregate
+/// query and the index of migration 0002, which must agree).
+pub(crate) const QUARTER_HOUR_MS: i64 = 900_000;
 
 /// Errors of a report's options.
 #[derive(Debug, thiserror::Error)]
@@ -92,13 +92,17 @@ pub enum ReportError {
     Date { flag: &'static str, value: String },
     #[error("--from {from} is after --to {to}")]
     Range { from: String, to: String },
-    #[error(
-        "--price {0:?} is not a price; use a plain decimal such as 0.035 (at most 12 decimals, at \
-         most 1000000 per check)"
-    )]
+    /// A `--price` that is not a price (the message is `prices::BadPrice`'s).
+    #[error("{0}")]
     Price(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<crate::prices::BadPrice> for ReportError {
+    fn from(e: crate::prices::BadPrice) -> Self {
+        ReportError::Price(e.to_string())
+    }
 }
 
 impl From<rusqlite::Error> for ReportError {
@@ -263,10 +267,12 @@ impl Window {
     }
 }
 
-/// Checks aggregated by 15-minute bucket, time basis, status and code.
+/// Checks aggregated by quarter hour, time basis, status and code. (The index behind the
+/// query, `checks_by_bucket` of migration 0002, keeps its older name; "bucket" in reports now
+/// means only a reconcile discrepancy class.)
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Bucket {
-    /// Start of the bucket (Unix ms); `None` for undated checks.
+pub(crate) struct QuarterHour {
+    /// Start of the quarter hour (Unix ms); `None` for undated checks.
     pub start_ms: Option<i64>,
     /// Dated by fetch time because the input gave no event time.
     pub fallback: bool,
@@ -275,11 +281,11 @@ pub(crate) struct Bucket {
     pub count: i64,
 }
 
-/// Loads the buckets within the window (undated checks only when the window is open).
-pub(crate) fn load_buckets(
+/// Loads the quarter hours within the window (undated checks only when the window is open).
+pub(crate) fn load_quarter_hours(
     conn: &rusqlite::Connection,
     window: &Window,
-) -> Result<Vec<Bucket>, ReportError> {
+) -> Result<Vec<QuarterHour>, ReportError> {
     let (from, to, account) = window.binds();
     // Dated by event time (else fetch time), the grouping matches the index `checks_by_bucket`
     // (migration 0002) to the letter, so SQLite walks the index in order instead of sorting
@@ -308,8 +314,8 @@ pub(crate) fn load_buckets(
         let fallback: bool = r.get(1)?;
         let q: Option<i64> = r.get(0)?;
         let dated = !(fallback && window.date_by == DateBy::Event);
-        Ok(Bucket {
-            start_ms: q.filter(|_| dated).map(|q| q * BUCKET_MS),
+        Ok(QuarterHour {
+            start_ms: q.filter(|_| dated).map(|q| q * QUARTER_HOUR_MS),
             fallback: fallback && dated && window.date_by == DateBy::EventOrFetch,
             status: match r.get_ref(2)? {
                 rusqlite::types::ValueRef::Text(t) => Status::from_db(t),
@@ -357,9 +363,9 @@ pub(crate) fn vendor_message(
         .optional()?)
 }
 
-/// Per-period order: labels of dated buckets, gaps filled, then "undated" if any.
-pub(crate) fn period_labels(window: &Window, buckets: &[Bucket]) -> Vec<String> {
-    let dates: Vec<Date> = buckets
+/// Per-period order: labels of dated quarter hours, gaps filled, then "undated" if any.
+pub(crate) fn period_labels(window: &Window, quarter_hours: &[QuarterHour]) -> Vec<String> {
+    let dates: Vec<Date> = quarter_hours
         .iter()
         .filter_map(|b| b.start_ms.and_then(|ms| window.local_date(ms)))
         .collect();
@@ -367,7 +373,7 @@ pub(crate) fn period_labels(window: &Window, buckets: &[Bucket]) -> Vec<String> 
         (Some(first), Some(last)) => window.labels_between(*first, *last),
         _ => Vec::new(),
     };
-    if buckets.iter().any(|b| b.start_ms.is_none()) {
+    if quarter_hours.iter().any(|b| b.start_ms.is_none()) {
         labels.push(UNDATED.to_string());
     }
     labels
@@ -378,9 +384,9 @@ pub(crate) const UNDATED: &str = "undated";
 
 use crate::check::Status;
 
-/// The label of a bucket's period.
-pub(crate) fn bucket_label(window: &Window, bucket: &Bucket) -> String {
-    bucket
+/// The label of a quarter hour's period.
+pub(crate) fn quarter_hour_label(window: &Window, quarter_hour: &QuarterHour) -> String {
+    quarter_hour
         .start_ms
         .and_then(|ms| window.local_date(ms))
         .map_or_else(|| UNDATED.to_string(), |d| window.label(d))

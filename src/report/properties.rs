@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 
 use super::accounts::{AccountKey, partner_codes};
 use super::reconcile::{ReconcileOptions, reconcile};
-use super::{DateBy, Period, Window, attacks, billing, load_buckets, undated_outside};
+use super::{DateBy, Period, Window, attacks, billing, load_quarter_hours, undated_outside};
 use crate::check::{INTERNAL_ERROR, Status, Status::Done};
 use crate::codes::CodeTable;
 use crate::statement::StatementColumns;
@@ -154,10 +154,10 @@ proptest! {
         let codes = CodeTable::shipped();
         let to = from.map(|_| "2026-10-31");
         let window = Window::new(tz, by, from, to).unwrap().dated_by(date_by);
-        let buckets = load_buckets(&store.conn, &window).unwrap();
+        let quarter_hours = load_quarter_hours(&store.conn, &window).unwrap();
         let outside = undated_outside(&store.conn, &window).unwrap();
         let price = Decimal::new(35, 3);
-        let b = billing::compute(&buckets, &codes, &window, Some(price), "USD", outside);
+        let b = billing::compute(&quarter_hours, &codes, &window, Some(price), "USD", outside);
         let t = b.totals.counts;
         // Every check in exactly one class.
         prop_assert_eq!(t.checks, t.charged + t.uncharged + t.unknown_code + t.unresolved);
@@ -215,9 +215,9 @@ proptest! {
         let list = crate::prices::PriceList::load(&list_path).unwrap();
         let to = from.map(|_| "2026-10-31");
         let window = Window::new(tz, by, from, to).unwrap().dated_by(date_by);
-        let buckets = load_buckets(&store.conn, &window).unwrap();
+        let quarter_hours = load_quarter_hours(&store.conn, &window).unwrap();
         let lead = billing::lead_in(&store.conn, &window).unwrap();
-        let b = billing::compute_listed(&buckets, &lead, &codes, &window, &list, 0);
+        let b = billing::compute_listed(&quarter_hours, &lead, &codes, &window, &list, 0);
         let l = b.prices.clone().unwrap();
         let periods: Decimal = b.periods.iter().filter_map(|p| p.amount).sum();
         let by_code: Decimal = b.codes.iter().filter_map(|c| c.amount).sum();
@@ -289,8 +289,8 @@ proptest! {
         // Our side is billing's charged for the same window.
         if let (Some(f), Some(t)) = (&r.period_from, &r.period_to) {
             let window = Window::new(tz, Period::Day, Some(f), Some(t)).unwrap().dated_by(date_by);
-            let buckets = load_buckets(&store.conn, &window).unwrap();
-            let b = billing::compute(&buckets, &codes, &window, None, "USD", 0);
+            let quarter_hours = load_quarter_hours(&store.conn, &window).unwrap();
+            let b = billing::compute(&quarter_hours, &codes, &window, None, "USD", 0);
             prop_assert_eq!(r.our_charged, b.totals.counts.charged);
         }
     }

@@ -134,10 +134,11 @@ pub fn spawn(
     run: i64,
 ) -> Result<(WriterHandle, JoinHandle<Result<WriterStats, StoreError>>), StoreError> {
     let store = Store::open(db, OpenMode::MigrateExisting)?;
-    // Results update index pages all over the file (a check's bucket, its sequence id), so the
-    // same pages are written again and again. Checkpointing every 10,000 pages (~40 MB of WAL)
-    // instead of SQLite's 1,000 folds many of those writes into one. The page cache stays at
-    // SQLite's default: memory stays flat on large inputs (BENCHMARKS.md has the numbers).
+    // Results update index pages all over the file (a check's quarter hour, its sequence
+    // id), so the same pages are written again and again. Checkpointing every 10,000 pages
+    // (~40 MB of WAL) instead of SQLite's 1,000 folds many of those writes into one. The page
+    // cache stays at SQLite's default: memory stays flat on large inputs (BENCHMARKS.md has the
+    // numbers).
     store
         .conn
         .execute_batch("PRAGMA wal_autocheckpoint = 10000;")?;

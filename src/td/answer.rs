@@ -32,7 +32,7 @@ use crate::check::INTERNAL_ERROR;
 use crate::codes::{Category, CodeTable};
 
 mod outcome;
-pub use outcome::{Fault, Retryable, StopReason, Verdict};
+pub use outcome::{Fault, Retryable, VendorStop, Verdict};
 
 /// A parsed answer of the retrieve-result endpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -363,7 +363,7 @@ pub fn classify_response(
 ) -> Verdict {
     match status {
         200 => {}
-        401 | 403 => return Verdict::Stop(StopReason::CredentialsRefused { status }),
+        401 | 403 => return Verdict::Stop(VendorStop::CredentialsRefused { status }),
         429 => {
             return Verdict::Retry(Retryable {
                 fault: Fault::RateLimited,
@@ -382,13 +382,13 @@ pub fn classify_response(
             });
         }
         300..=399 => {
-            return Verdict::Stop(StopReason::Misconfigured {
+            return Verdict::Stop(VendorStop::Misconfigured {
                 status,
                 detail: " (a redirect)".into(),
             });
         }
         404 | 405 => {
-            return Verdict::Stop(StopReason::Misconfigured {
+            return Verdict::Stop(VendorStop::Misconfigured {
                 status,
                 detail: String::new(),
             });
@@ -414,7 +414,7 @@ pub fn classify_response(
     }
     match parse_result(body) {
         Ok(answer) => classify_answer(answer, codes),
-        Err(ParseError::LicenseShaped) => Verdict::Stop(StopReason::LicenseApi),
+        Err(ParseError::LicenseShaped) => Verdict::Stop(VendorStop::LicenseApi),
         Err(ParseError::NotJson(detail)) => Verdict::Retry(Retryable {
             fault: Fault::Unparsable {
                 status,
@@ -437,7 +437,7 @@ pub fn classify_answer(answer: ResultAnswer, codes: &CodeTable) -> Verdict {
         });
     }
     match codes.category(answer.code) {
-        Category::Account => Verdict::Stop(StopReason::Account {
+        Category::Account => Verdict::Stop(VendorStop::Account {
             code: answer.code,
             message: answer.message,
         }),

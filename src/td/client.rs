@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use url::Url;
 
 use super::answer::{
-    Fault, LicenseAnswer, Retryable, StopReason, Verdict, classify_response, parse_license,
+    Fault, LicenseAnswer, Retryable, VendorStop, Verdict, classify_response, parse_license,
     parse_retry_after, snippet,
 };
 use crate::codes::CodeTable;
@@ -64,7 +64,7 @@ impl Default for ClientOptions {
 pub enum VendorError {
     /// An answer that would stop a fetch (credentials, account, wrong endpoint).
     #[error("{0}")]
-    Stopped(StopReason),
+    Stopped(VendorStop),
     /// No usable answer.
     #[error("the vendor could not be reached or answered badly: {0}")]
     Fault(Fault),
@@ -163,7 +163,7 @@ impl VendorClient {
         let started = Instant::now();
         let Some(url) = &self.result_url else {
             return Attempt {
-                verdict: Verdict::Stop(StopReason::Misconfigured {
+                verdict: Verdict::Stop(VendorStop::Misconfigured {
                     status: 0,
                     detail: " (no result URL configured)".into(),
                 }),
@@ -196,7 +196,7 @@ impl VendorClient {
     /// Retrieves a license valid for `duration_secs`.
     pub async fn license(&self, duration_secs: u32) -> Result<LicenseAnswer, VendorError> {
         let Some(url) = &self.license_url else {
-            return Err(VendorError::Stopped(StopReason::Misconfigured {
+            return Err(VendorError::Stopped(VendorStop::Misconfigured {
                 status: 0,
                 detail: " (no license URL configured)".into(),
             }));
@@ -208,12 +208,12 @@ impl VendorClient {
             .map_err(|(_, fault)| VendorError::Fault(fault))?;
         match status {
             401 | 403 => {
-                return Err(VendorError::Stopped(StopReason::CredentialsRefused {
+                return Err(VendorError::Stopped(VendorStop::CredentialsRefused {
                     status,
                 }));
             }
             300..=399 | 404 | 405 => {
-                return Err(VendorError::Stopped(StopReason::Misconfigured {
+                return Err(VendorError::Stopped(VendorStop::Misconfigured {
                     status,
                     detail: String::new(),
                 }));
@@ -233,7 +233,7 @@ impl VendorClient {
         let codes = CodeTable::shipped();
         match codes.category(answer.code) {
             _ if answer.code == 200 => Ok(answer),
-            crate::codes::Category::Account => Err(VendorError::Stopped(StopReason::Account {
+            crate::codes::Category::Account => Err(VendorError::Stopped(VendorStop::Account {
                 code: answer.code,
                 message: answer.message,
             })),

@@ -3,10 +3,8 @@
 //! - [`answer`]: parsing answers and classifying every outcome (final, retry, give up, stop).
 //! - [`client`]: the HTTP client (rustls, capped bodies, separate timeouts, no key in errors).
 //!
-//! The code table it reads answers with is the domain's, [`crate::codes`]; `td::codes` names
-//! the same module for callers that still spell that path (the dependency runs from `td` to the
-//! table, never back).
+//! The code table it reads answers with is the domain's, [`crate::codes`] (the dependency runs
+//! from `td` to the table, never back).
 
 pub mod answer;
 pub mod client;
-pub use crate::codes;

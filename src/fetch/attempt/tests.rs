@@ -242,7 +242,7 @@ async fn refused_credentials_stop_the_run_and_leave_the_id_as_it_was() {
     assert_eq!(rows(&run.written()), vec![("stop".into(), Some(401), None)]);
     assert_eq!(
         run.stop(),
-        Some(StopCause::Vendor(StopReason::CredentialsRefused {
+        Some(StopCause::Vendor(VendorStop::CredentialsRefused {
             status: 401
         }))
     );
@@ -267,7 +267,7 @@ async fn an_account_code_stops_the_run_but_an_11350_already_received_is_kept() {
     );
     assert!(matches!(
         run.stop(),
-        Some(StopCause::Vendor(StopReason::Account { code: 305, .. }))
+        Some(StopCause::Vendor(VendorStop::Account { code: 305, .. }))
     ));
 }
 

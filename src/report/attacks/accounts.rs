@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{AttackOptions, Attacks, PeriodRow, compute, document, share};
+use crate::codes::CodeTable;
 use crate::report::accounts::AccountKey;
 use crate::report::render::{Document, Section, fraction};
 use crate::report::{ReportError, Window, percent};
-use crate::td::codes::CodeTable;
 
 /// One account's part of a `--by-account` attack report.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -31,13 +31,32 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
         .map(|(i, _)| i)
         .collect();
 
-    let families = families_section(a, &dated);
-
-    let codes = codes_section(a);
-
-    let unknown = unknown_section(a);
-
     let family_names: Vec<&str> = a.families.iter().map(|f| f.family.as_str()).collect();
+    let mut sections = vec![
+        families_section(a, &dated),
+        codes_section(a),
+        unknown_section(a),
+        periods_section(a, &family_names),
+        spikes_section(a),
+    ];
+    if let Some(dim) = &a.dimension {
+        sections.push(dimension_section(a, dim, &family_names));
+    }
+    sections.push(faces_section(a));
+    sections.push(scores_section(a));
+    let chart = chart(a, &dated);
+    Document {
+        title: "liveaudit attack report".into(),
+        summary,
+        sections,
+        charts: vec![chart],
+        json: serde_json::to_value(a).unwrap_or_default(),
+        money: None,
+    }
+}
+
+/// The per-period table: resolved checks, attacks, their share and change, and each family.
+fn periods_section(a: &Attacks, family_names: &[&str]) -> Section {
     let mut headers = vec!["period", "resolved", "attacks", "share", "change"];
     headers.extend(family_names.iter().copied());
     let mut tidy_headers = vec!["period", "resolved", "attacks", "share", "change"];
@@ -53,7 +72,7 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
             fraction(p.attack_share),
             fraction(p.change.map(|c| c / 100.0)),
         ];
-        for f in &family_names {
+        for f in family_names {
             tidy.push(p.by_family.get(*f).copied().unwrap_or(0).to_string());
         }
         periods.tidy_row(&tidy_headers, tidy);
@@ -64,12 +83,16 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
             pct(p.attack_share),
             p.change.map_or_else(|| "-".into(), |c| format!("{c:+.1}%")),
         ];
-        for f in &family_names {
+        for f in family_names {
             row.push(p.by_family.get(*f).copied().unwrap_or(0).to_string());
         }
         periods.row(row);
     }
+    periods
+}
 
+/// The spikes table: periods where a family's share rose well above its baseline.
+fn spikes_section(a: &Attacks) -> Section {
     let mut spikes = Section::new(
         "Spikes",
         &["period", "family", "attacks", "share", "baseline", "ratio"],
@@ -99,46 +122,46 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
         ]);
     }
     spikes.notes.push(a.rule.describe());
+    spikes
+}
 
-    let mut sections = vec![families, codes, unknown, periods, spikes];
-    if let Some(dim) = &a.dimension {
-        let mut headers = vec![dim.as_str(), "resolved", "attacks", "share"];
-        headers.extend(family_names.iter().copied());
-        let mut tidy_headers = vec!["value", "resolved", "attacks", "share"];
-        tidy_headers.extend(family_names.iter().copied());
-        let mut s = Section::new(format!("By {dim}"), &headers)
-            .keyed("dimension")
-            .with_machine(&tidy_headers);
-        for r in &a.by_dimension {
-            let mut tidy = vec![
-                r.value.clone(),
-                r.resolved.to_string(),
-                r.attacks.to_string(),
-                fraction(r.attack_share),
-            ];
-            for f in &family_names {
-                tidy.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
-            }
-            s.tidy_row(&tidy_headers, tidy);
-            let mut row = vec![
-                r.value.clone(),
-                r.resolved.to_string(),
-                r.attacks.to_string(),
-                pct(r.attack_share),
-            ];
-            for f in &family_names {
-                row.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
-            }
-            s.row(row);
+/// The table by the input's `--by` attribute: one row per value.
+fn dimension_section(a: &Attacks, dim: &str, family_names: &[&str]) -> Section {
+    let mut headers = vec![dim, "resolved", "attacks", "share"];
+    headers.extend(family_names.iter().copied());
+    let mut tidy_headers = vec!["value", "resolved", "attacks", "share"];
+    tidy_headers.extend(family_names.iter().copied());
+    let mut s = Section::new(format!("By {dim}"), &headers)
+        .keyed("dimension")
+        .with_machine(&tidy_headers);
+    for r in &a.by_dimension {
+        let mut tidy = vec![
+            r.value.clone(),
+            r.resolved.to_string(),
+            r.attacks.to_string(),
+            fraction(r.attack_share),
+        ];
+        for f in family_names {
+            tidy.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
         }
-        sections.push(s);
+        s.tidy_row(&tidy_headers, tidy);
+        let mut row = vec![
+            r.value.clone(),
+            r.resolved.to_string(),
+            r.attacks.to_string(),
+            pct(r.attack_share),
+        ];
+        for f in family_names {
+            row.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
+        }
+        s.row(row);
     }
+    s
+}
 
-    sections.push(faces_section(a));
-
-    sections.push(scores_section(a));
-
-    let chart = Chart {
+/// The chart of attacks per dated period, one series per family.
+fn chart(a: &Attacks, dated: &[usize]) -> Chart {
+    Chart {
         title: "Attacks per period by family".into(),
         labels: dated.iter().map(|&i| a.periods[i].period.clone()).collect(),
         series: a
@@ -153,14 +176,6 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
                 )
             })
             .collect(),
-    };
-    Document {
-        title: "liveaudit attack report".into(),
-        summary,
-        sections,
-        charts: vec![chart],
-        json: serde_json::to_value(a).unwrap_or_default(),
-        money: None,
     }
 }
 

@@ -20,11 +20,11 @@ use serde::Serialize;
 
 use super::render::{Chart, Document, Section, fraction, sparkline};
 use super::{
-    BUCKET_MS, Bucket, ReportError, UNDATED, Window, bucket_label, dated_within, percent,
-    period_labels,
+    QUARTER_HOUR_MS, QuarterHour, ReportError, UNDATED, Window, dated_within, percent,
+    period_labels, quarter_hour_label,
 };
 use crate::check::{Class, Status, classify};
-use crate::td::codes::{Category, CodeTable};
+use crate::codes::{Category, CodeTable};
 use crate::timestamp::format_utc;
 
 mod scan;
@@ -199,6 +199,55 @@ pub(crate) struct AttackOptions {
 /// DoS-resistant default (the keys are our own database's values).
 type FastMap<K, V> = foldhash::HashMap<K, V>;
 
+/// Resolved checks and attacks counted per period (by label index), family and code.
+struct Counts {
+    labels: Vec<String>,
+    resolved_per: Vec<i64>,
+    family_per: BTreeMap<String, Vec<i64>>,
+    by_code: BTreeMap<i64, i64>,
+    unknown: BTreeMap<i64, i64>,
+}
+
+impl Counts {
+    /// Counts the done checks of the quarter hours, in the window's periods.
+    fn of(quarter_hours: &[QuarterHour], window: &Window, codes: &CodeTable) -> Counts {
+        let labels = period_labels(window, quarter_hours);
+        let index: HashMap<&str, usize> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i))
+            .collect();
+        let mut resolved_per = vec![0i64; labels.len()];
+        let mut family_per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut unknown: BTreeMap<i64, i64> = BTreeMap::new();
+        for b in quarter_hours {
+            let (Some(code), Status::Done) = (b.code, b.status) else {
+                continue;
+            };
+            let Some(&i) = index.get(quarter_hour_label(window, b).as_str()) else {
+                continue;
+            };
+            resolved_per[i] += b.count;
+            if classify(b.status, b.code, codes) == Class::UnknownCode {
+                *unknown.entry(code).or_default() += b.count;
+            } else if codes.category(code) == Category::Attack {
+                family_per
+                    .entry(family_of(codes, code))
+                    .or_insert_with(|| vec![0; labels.len()])[i] += b.count;
+                *by_code.entry(code).or_default() += b.count;
+            }
+        }
+        Counts {
+            labels,
+            resolved_per,
+            family_per,
+            by_code,
+            unknown,
+        }
+    }
+}
+
 /// Computes the report from one scan of the window plus the repeated-faces lookup.
 pub(crate) fn compute(
     conn: &rusqlite::Connection,
@@ -207,109 +256,26 @@ pub(crate) fn compute(
     opts: &AttackOptions,
 ) -> Result<Attacks, ReportError> {
     let Scan {
-        buckets,
+        quarter_hours,
         scores,
         dimension,
     } = scan(conn, window, codes, opts.dimension.as_deref())?;
-    let buckets = &buckets;
-    let labels = period_labels(window, buckets);
-    let index: HashMap<&str, usize> = labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.as_str(), i))
-        .collect();
-    let mut resolved_per = vec![0i64; labels.len()];
-    let mut family_per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut unknown: BTreeMap<i64, i64> = BTreeMap::new();
-    for b in buckets {
-        let (Some(code), Status::Done) = (b.code, b.status) else {
-            continue;
-        };
-        let Some(&i) = index.get(bucket_label(window, b).as_str()) else {
-            continue;
-        };
-        resolved_per[i] += b.count;
-        if classify(b.status, b.code, codes) == Class::UnknownCode {
-            *unknown.entry(code).or_default() += b.count;
-        } else if codes.category(code) == Category::Attack {
-            family_per
-                .entry(family_of(codes, code))
-                .or_insert_with(|| vec![0; labels.len()])[i] += b.count;
-            *by_code.entry(code).or_default() += b.count;
-        }
-    }
+    let Counts {
+        labels,
+        resolved_per,
+        family_per,
+        by_code,
+        unknown,
+    } = Counts::of(&quarter_hours, window, codes);
     let resolved: i64 = resolved_per.iter().sum();
     let attacks: i64 = by_code.values().sum();
     let attacks_per: Vec<i64> = (0..labels.len())
         .map(|i| family_per.values().map(|v| v[i]).sum())
         .collect();
-
-    let mut family_names: Vec<String> = FAMILIES.iter().map(|f| (*f).to_string()).collect();
-    for f in family_per.keys() {
-        if !family_names.contains(f) {
-            family_names.push(f.clone());
-        }
-    }
-    let families = family_names
-        .iter()
-        .map(|f| {
-            let per = family_per
-                .get(f)
-                .cloned()
-                .unwrap_or_else(|| vec![0; labels.len()]);
-            let n: i64 = per.iter().sum();
-            FamilyRow {
-                family: f.clone(),
-                attacks: n,
-                share_of_checks: share(n, resolved),
-                share_of_attacks: share(n, attacks),
-                per_period: per,
-            }
-        })
-        .collect::<Vec<_>>();
-    let mut code_rows: Vec<CodeRow> = by_code
-        .iter()
-        .map(|(&code, &n)| CodeRow {
-            code,
-            message: codes
-                .get(code)
-                .map_or_else(String::new, |c| c.message.clone()),
-            family: family_of(codes, code),
-            count: n,
-            share_of_checks: share(n, resolved),
-            share_of_attacks: share(n, attacks),
-        })
-        .collect();
-    code_rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
-    let mut unknown_codes: Vec<UnknownCodeRow> = unknown
-        .iter()
-        .map(|(&code, &n)| UnknownCodeRow {
-            code,
-            message: String::new(),
-            count: n,
-            share_of_checks: share(n, resolved),
-            note: UNKNOWN_NOTE,
-        })
-        .collect();
-    unknown_codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
-
-    let periods = labels
-        .iter()
-        .enumerate()
-        .map(|(i, label)| PeriodRow {
-            period: label.clone(),
-            resolved: resolved_per[i],
-            attacks: attacks_per[i],
-            attack_share: share(attacks_per[i], resolved_per[i]),
-            // No change is computed into or out of the undated period: it follows no period.
-            change: (i > 0 && attacks_per[i - 1] > 0 && *label != UNDATED).then(|| {
-                (attacks_per[i] - attacks_per[i - 1]) as f64 * 100.0 / attacks_per[i - 1] as f64
-            }),
-            by_family: family_per.iter().map(|(f, v)| (f.clone(), v[i])).collect(),
-        })
-        .collect();
-
+    let families = family_rows(&family_per, labels.len(), resolved, attacks);
+    let code_rows = code_rows(&by_code, codes, resolved, attacks);
+    let unknown_codes = unknown_rows(&unknown, resolved);
+    let periods = period_rows(&labels, &resolved_per, &attacks_per, &family_per);
     let spikes = find_spikes(&labels, &resolved_per, &family_per, &opts.rule);
     // Empty without --dimension: the scan counted nothing.
     let by_dimension = dimension_rows(dimension, codes, opts.top);
@@ -332,6 +298,102 @@ pub(crate) fn compute(
         account: None,
         accounts: None,
     })
+}
+
+/// One row per attack family: the known families always, then any other the table names.
+fn family_rows(
+    family_per: &BTreeMap<String, Vec<i64>>,
+    periods: usize,
+    resolved: i64,
+    attacks: i64,
+) -> Vec<FamilyRow> {
+    let mut family_names: Vec<String> = FAMILIES.iter().map(|f| (*f).to_string()).collect();
+    for f in family_per.keys() {
+        if !family_names.contains(f) {
+            family_names.push(f.clone());
+        }
+    }
+    family_names
+        .iter()
+        .map(|f| {
+            let per = family_per
+                .get(f)
+                .cloned()
+                .unwrap_or_else(|| vec![0; periods]);
+            let n: i64 = per.iter().sum();
+            FamilyRow {
+                family: f.clone(),
+                attacks: n,
+                share_of_checks: share(n, resolved),
+                share_of_attacks: share(n, attacks),
+                per_period: per,
+            }
+        })
+        .collect()
+}
+
+/// One row per attack code, most frequent first.
+fn code_rows(
+    by_code: &BTreeMap<i64, i64>,
+    codes: &CodeTable,
+    resolved: i64,
+    attacks: i64,
+) -> Vec<CodeRow> {
+    let mut code_rows: Vec<CodeRow> = by_code
+        .iter()
+        .map(|(&code, &n)| CodeRow {
+            code,
+            message: codes
+                .get(code)
+                .map_or_else(String::new, |c| c.message.clone()),
+            family: family_of(codes, code),
+            count: n,
+            share_of_checks: share(n, resolved),
+            share_of_attacks: share(n, attacks),
+        })
+        .collect();
+    code_rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
+    code_rows
+}
+
+/// One row per code the table does not know, most frequent first.
+fn unknown_rows(unknown: &BTreeMap<i64, i64>, resolved: i64) -> Vec<UnknownCodeRow> {
+    let mut unknown_codes: Vec<UnknownCodeRow> = unknown
+        .iter()
+        .map(|(&code, &n)| UnknownCodeRow {
+            code,
+            message: String::new(),
+            count: n,
+            share_of_checks: share(n, resolved),
+            note: UNKNOWN_NOTE,
+        })
+        .collect();
+    unknown_codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
+    unknown_codes
+}
+
+/// One row per period, with the change in attacks from the period before.
+fn period_rows(
+    labels: &[String],
+    resolved_per: &[i64],
+    attacks_per: &[i64],
+    family_per: &BTreeMap<String, Vec<i64>>,
+) -> Vec<PeriodRow> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| PeriodRow {
+            period: label.clone(),
+            resolved: resolved_per[i],
+            attacks: attacks_per[i],
+            attack_share: share(attacks_per[i], resolved_per[i]),
+            // No change is computed into or out of the undated period: it follows no period.
+            change: (i > 0 && attacks_per[i - 1] > 0 && *label != UNDATED).then(|| {
+                (attacks_per[i] - attacks_per[i - 1]) as f64 * 100.0 / attacks_per[i - 1] as f64
+            }),
+            by_family: family_per.iter().map(|(f, v)| (f.clone(), v[i])).collect(),
+        })
+        .collect()
 }
 
 /// Whether some stored check has the input column `column` (`Ok(None)`), else the columns

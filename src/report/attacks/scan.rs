@@ -5,7 +5,7 @@ use super::*;
 
 /// What one pass over the checks in the window yields.
 pub(super) struct Scan {
-    pub(super) buckets: Vec<Bucket>,
+    pub(super) quarter_hours: Vec<QuarterHour>,
     pub(super) scores: Vec<ScoreRow>,
     /// Dimension value -> code -> resolved checks (empty without `--dimension`).
     pub(super) dimension: FastMap<String, FastMap<i64, i64>>,
@@ -14,9 +14,9 @@ pub(super) struct Scan {
 /// Reads every check in the window once, for the periods, the scores and the dimension.
 ///
 /// Policy: one plain scan of the table, counted here. The report needs the score and the
-/// input's attributes of every check, which no index holds, so walking the bucket index as
+/// input's attributes of every check, which no index holds, so walking the quarter-hour index as
 /// well (as billing does) would read the data twice; and SQLite's GROUP BY sorts every row,
-/// where a hash map of a few thousand buckets does not. A large table is split into rowid
+/// where a hash map of a few thousand quarter hours does not. A large table is split into rowid
 /// ranges scanned side by side on their own read-only connections, one per core (up to four).
 pub(super) fn scan(
     conn: &rusqlite::Connection,
@@ -100,11 +100,11 @@ pub(super) fn scan_split(
             score_row("success", &mut total.success, total.success_missing),
             score_row("attack", &mut total.attack, total.attack_missing),
         ],
-        buckets: total
-            .buckets
+        quarter_hours: total
+            .quarter_hours
             .into_iter()
-            .map(|((q, status, code), count)| Bucket {
-                start_ms: q.map(|q| q * BUCKET_MS),
+            .map(|((q, status, code), count)| QuarterHour {
+                start_ms: q.map(|q| q * QUARTER_HOUR_MS),
                 fallback: false,
                 status: Status::ALL[usize::from(status)],
                 code,
@@ -118,8 +118,8 @@ pub(super) fn scan_split(
 /// The counts of one rowid range of the scan.
 #[derive(Default)]
 pub(super) struct Partial {
-    /// (15-minute bucket, status 0 pending / 1 done / 2 failed, code) -> checks.
-    buckets: FastMap<(Option<i64>, u8, Option<i64>), i64>,
+    /// (quarter hour, status 0 pending / 1 done / 2 failed, code) -> checks.
+    quarter_hours: FastMap<(Option<i64>, u8, Option<i64>), i64>,
     success: Vec<f64>,
     attack: Vec<f64>,
     success_missing: i64,
@@ -129,8 +129,8 @@ pub(super) struct Partial {
 
 impl Partial {
     fn merge(&mut self, other: Partial) {
-        for (key, n) in other.buckets {
-            *self.buckets.entry(key).or_default() += n;
+        for (key, n) in other.quarter_hours {
+            *self.quarter_hours.entry(key).or_default() += n;
         }
         self.success.extend(other.success);
         self.attack.extend(other.attack);
@@ -180,8 +180,8 @@ pub(super) fn scan_range(
         };
         let code: Option<i64> = row.get(2)?;
         *part
-            .buckets
-            .entry((time.map(|t| t / BUCKET_MS), status, code))
+            .quarter_hours
+            .entry((time.map(|t| t / QUARTER_HOUR_MS), status, code))
             .or_default() += 1;
         let (Some(code), Status::Done) = (code, Status::ALL[usize::from(status)]) else {
             continue;

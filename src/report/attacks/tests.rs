@@ -37,16 +37,19 @@ fn a_scan_split_over_threads_counts_what_one_thread_counts() {
     let codes = CodeTable::shipped();
     let window = Window::new("Asia/Jakarta", crate::check::Period::Day, None, None).unwrap();
     let sorted = |mut s: Scan| {
-        s.buckets
+        s.quarter_hours
             .sort_by_key(|b| (b.start_ms, b.status, b.code, b.count));
         s
     };
     let one = sorted(scan_split(&store.conn, &window, &codes, Some("channel"), i64::MAX).unwrap());
     let split = sorted(scan_split(&store.conn, &window, &codes, Some("channel"), 0).unwrap());
-    assert_eq!(one.buckets, split.buckets);
+    assert_eq!(one.quarter_hours, split.quarter_hours);
     assert_eq!(one.scores, split.scores);
     assert_eq!(one.dimension, split.dimension);
-    assert_eq!(one.buckets.iter().map(|b| b.count).sum::<i64>(), 2_000);
+    assert_eq!(
+        one.quarter_hours.iter().map(|b| b.count).sum::<i64>(),
+        2_000
+    );
     assert!(one.dimension.contains_key("(none)") && one.dimension.len() == 7);
 }
 
@@ -91,7 +94,7 @@ fn a_scan_counts_exactly_the_checks_sql_puts_in_the_window() {
             let scan = scan_split(&store.conn, &window, &codes, None, split_from).unwrap();
             for status in ["pending", "done", "failed"] {
                 let counted: i64 = scan
-                    .buckets
+                    .quarter_hours
                     .iter()
                     .filter(|b| b.status.as_str() == status)
                     .map(|b| b.count)
@@ -109,7 +112,7 @@ fn a_scan_counts_exactly_the_checks_sql_puts_in_the_window() {
     )
     .unwrap();
     let scan = scan_split(&store.conn, &window, &codes, None, i64::MAX).unwrap();
-    let inside: i64 = scan.buckets.iter().map(|b| b.count).sum();
+    let inside: i64 = scan.quarter_hours.iter().map(|b| b.count).sum();
     assert!(inside > 0 && inside < 2_000, "{inside}");
 }
 

@@ -13,10 +13,10 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::{Billing, CodeRow, ListSummary, PeriodRow, Totals, compute, compute_listed, lead_in};
+use crate::codes::CodeTable;
 use crate::prices::PriceList;
 use crate::report::accounts::AccountKey;
-use crate::report::{ReportError, Window, load_buckets, undated_outside, vendor_message};
-use crate::td::codes::CodeTable;
+use crate::report::{ReportError, Window, load_quarter_hours, undated_outside, vendor_message};
 
 /// What gives charged checks their amounts.
 #[derive(Debug, Clone)]
@@ -55,17 +55,24 @@ pub(crate) fn compute_for(
     window: &Window,
     pricing: &Pricing,
 ) -> Result<Billing, ReportError> {
-    let buckets = load_buckets(conn, window)?;
+    let quarter_hours = load_quarter_hours(conn, window)?;
     let undated = undated_outside(conn, window)?;
     let mut report = match pricing {
-        Pricing::Unpriced(currency) => compute(&buckets, codes, window, None, currency, undated),
-        Pricing::Flat(price, currency) => {
-            compute(&buckets, codes, window, Some(*price), currency, undated)
+        Pricing::Unpriced(currency) => {
+            compute(&quarter_hours, codes, window, None, currency, undated)
         }
+        Pricing::Flat(price, currency) => compute(
+            &quarter_hours,
+            codes,
+            window,
+            Some(*price),
+            currency,
+            undated,
+        ),
         Pricing::List(list) => {
             // The first month's tiers count from its first day, before --from too.
             let lead = lead_in(conn, window)?;
-            compute_listed(&buckets, &lead, codes, window, list, undated)
+            compute_listed(&quarter_hours, &lead, codes, window, list, undated)
         }
     };
     // Codes the table does not know still have the vendor's own message.

@@ -1,4 +1,4 @@
-//! Amounts from a price list: the charged buckets of a billing report priced tier by tier.
+//! Amounts from a price list: the charged quarter hours of a billing report priced tier by tier.
 //!
 //! Policy (the rule itself is [`crate::prices`]'s): only checks classified charged are priced,
 //! in time order (then code order within a quarter hour); the month's charged checks before
@@ -12,11 +12,11 @@ use rust_decimal::Decimal;
 
 use super::{ListSummary, RateRow};
 use crate::check::{Class, classify};
+use crate::codes::CodeTable;
 use crate::prices::{PriceList, Pricer, Rate};
-use crate::report::{Bucket, Window, bucket_label};
-use crate::td::codes::CodeTable;
+use crate::report::{QuarterHour, Window, quarter_hour_label};
 
-/// Amounts a price list gives the charged buckets of a report.
+/// Amounts a price list gives the charged quarter hours of a report.
 pub(super) struct Listed {
     pub(super) by_label: BTreeMap<String, Decimal>,
     pub(super) by_code: BTreeMap<i64, Decimal>,
@@ -24,17 +24,17 @@ pub(super) struct Listed {
     pub(super) summary: ListSummary,
 }
 
-/// Prices the charged checks of `buckets` with `list`, after feeding `lead_in` (the month's
+/// Prices the charged checks of `quarter_hours` with `list`, after feeding `lead_in` (the month's
 /// charged checks before the window) to the tier count only.
 pub(super) fn price_list(
     list: &PriceList,
-    lead_in: &[Bucket],
-    buckets: &[Bucket],
+    lead_in: &[QuarterHour],
+    quarter_hours: &[QuarterHour],
     codes: &CodeTable,
     window: &Window,
 ) -> Listed {
-    fn in_order<'b>(bs: &'b [Bucket], codes: &CodeTable) -> Vec<&'b Bucket> {
-        let mut v: Vec<&Bucket> = bs
+    fn in_order<'b>(bs: &'b [QuarterHour], codes: &CodeTable) -> Vec<&'b QuarterHour> {
+        let mut v: Vec<&QuarterHour> = bs
             .iter()
             .filter(|b| classify(b.status, b.code, codes) == Class::Charged)
             .collect();
@@ -51,7 +51,7 @@ pub(super) fn price_list(
     let mut by_code: BTreeMap<i64, Decimal> = BTreeMap::new();
     let mut rates: BTreeMap<(String, usize, Rate), (Decimal, i64, Decimal)> = BTreeMap::new();
     let (mut sum, mut unpriced) = (Decimal::ZERO, 0);
-    for b in in_order(buckets, codes) {
+    for b in in_order(quarter_hours, codes) {
         let pieces = b.start_ms.and_then(|ms| {
             let month = pricer
                 .local_date(ms)
@@ -62,7 +62,7 @@ pub(super) fn price_list(
             unpriced += b.count;
             continue;
         };
-        let label = bucket_label(window, b);
+        let label = quarter_hour_label(window, b);
         for piece in pieces {
             let amount = piece.amount();
             sum += amount;

@@ -39,10 +39,10 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{Bucket, ReportError, Window, bucket_label, period_labels};
+use super::{QuarterHour, ReportError, Window, period_labels, quarter_hour_label};
 use crate::check::{Class, Status, classify};
+use crate::codes::CodeTable;
 use crate::prices::PriceList;
-use crate::td::codes::CodeTable;
 
 /// Counts of one period (or of all).
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -198,10 +198,10 @@ pub(crate) struct RateRow {
 /// Prices are parsed by the price-list module's one rule.
 pub(crate) use crate::prices::parse_price;
 
-/// Computes the report from the aggregated buckets; `undated_outside_window` is
+/// Computes the report from the aggregated quarter hours; `undated_outside_window` is
 /// [`super::undated_outside`].
 pub(crate) fn compute(
-    buckets: &[Bucket],
+    quarter_hours: &[QuarterHour],
     codes: &CodeTable,
     window: &Window,
     price: Option<Decimal>,
@@ -209,7 +209,7 @@ pub(crate) fn compute(
     undated_outside_window: i64,
 ) -> Billing {
     compute_with(
-        buckets,
+        quarter_hours,
         codes,
         window,
         price,
@@ -219,19 +219,19 @@ pub(crate) fn compute(
     )
 }
 
-/// [`compute`] with amounts from a price list; `lead_in` holds the buckets of the window's first
-/// month before `--from` (counted toward its tiers, not shown).
+/// [`compute`] with amounts from a price list; `lead_in` holds the quarter hours of the
+/// window's first month before `--from` (counted toward its tiers, not shown).
 pub(crate) fn compute_listed(
-    buckets: &[Bucket],
-    lead_in: &[Bucket],
+    quarter_hours: &[QuarterHour],
+    lead_in: &[QuarterHour],
     codes: &CodeTable,
     window: &Window,
     list: &PriceList,
     undated_outside_window: i64,
 ) -> Billing {
-    let listed = price_list(list, lead_in, buckets, codes, window);
+    let listed = price_list(list, lead_in, quarter_hours, codes, window);
     compute_with(
-        buckets,
+        quarter_hours,
         codes,
         window,
         None,
@@ -242,12 +242,12 @@ pub(crate) fn compute_listed(
     .rounded(list)
 }
 
-/// The buckets of the window's first month before `--from` (empty when the window starts on a
+/// The quarter hours of the window's first month before `--from` (empty when the window starts on a
 /// month's first day or is open): a price list counts them toward that month's tiers.
 pub(crate) fn lead_in(
     conn: &rusqlite::Connection,
     window: &Window,
-) -> Result<Vec<Bucket>, ReportError> {
+) -> Result<Vec<QuarterHour>, ReportError> {
     let Some(from) = window.from.filter(|f| f.day() > 1) else {
         return Ok(Vec::new());
     };
@@ -256,7 +256,7 @@ pub(crate) fn lead_in(
     let lead = Window::new(&window.tz_name, window.by, Some(&first), Some(&before))?
         .dated_by(window.date_by)
         .for_account(window.account.clone());
-    super::load_buckets(conn, &lead)
+    super::load_quarter_hours(conn, &lead)
 }
 
 impl Billing {
@@ -268,7 +268,7 @@ impl Billing {
 }
 
 fn compute_with(
-    buckets: &[Bucket],
+    quarter_hours: &[QuarterHour],
     codes: &CodeTable,
     window: &Window,
     price: Option<Decimal>,
@@ -283,11 +283,11 @@ fn compute_with(
     let mut by_period: BTreeMap<String, Counts> = BTreeMap::new();
     let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
     let (mut fallback, mut undated) = (0, 0);
-    for b in buckets {
+    for b in quarter_hours {
         let class = classify(b.status, b.code, codes);
         totals.add(class, b.count);
         by_period
-            .entry(bucket_label(window, b))
+            .entry(quarter_hour_label(window, b))
             .or_default()
             .add(class, b.count);
         if let (Some(code), Status::Done) = (b.code, b.status) {
@@ -299,7 +299,7 @@ fn compute_with(
             fallback += b.count;
         }
     }
-    let periods = period_labels(window, buckets)
+    let periods = period_labels(window, quarter_hours)
         .into_iter()
         .map(|label| {
             let counts = by_period.get(&label).copied().unwrap_or_default();
@@ -369,8 +369,13 @@ mod tests {
     use super::*;
     use crate::check::Period;
 
-    fn bucket(start_ms: Option<i64>, status: &str, code: Option<i64>, count: i64) -> Bucket {
-        Bucket {
+    fn quarter_hour(
+        start_ms: Option<i64>,
+        status: &str,
+        code: Option<i64>,
+        count: i64,
+    ) -> QuarterHour {
+        QuarterHour {
             start_ms,
             fallback: false,
             status: Status::from_db(status.as_bytes()),
@@ -383,16 +388,23 @@ mod tests {
     fn totals_add_up_and_money_is_exact() {
         let w = Window::new("UTC", Period::Day, None, None).unwrap();
         let day = Some(1_714_521_600_000);
-        let buckets = vec![
-            bucket(day, "done", Some(200), 1_000_000),
-            bucket(day, "done", Some(12207), 3),
-            bucket(day, "done", Some(11350), 5),
-            bucket(day, "done", Some(12299), 2),
-            bucket(None, "pending", None, 4),
-            bucket(day, "failed", None, 1),
+        let quarter_hours = vec![
+            quarter_hour(day, "done", Some(200), 1_000_000),
+            quarter_hour(day, "done", Some(12207), 3),
+            quarter_hour(day, "done", Some(11350), 5),
+            quarter_hour(day, "done", Some(12299), 2),
+            quarter_hour(None, "pending", None, 4),
+            quarter_hour(day, "failed", None, 1),
         ];
         let price = parse_price("0.035").unwrap();
-        let b = compute(&buckets, &CodeTable::shipped(), &w, Some(price), "USD", 0);
+        let b = compute(
+            &quarter_hours,
+            &CodeTable::shipped(),
+            &w,
+            Some(price),
+            "USD",
+            0,
+        );
         let t = b.totals.counts;
         assert_eq!(
             (

@@ -2,6 +2,8 @@
 //! charged checks (the line loop, with its expected amount), and our side: the charged checks
 //! no line of the period bills. Each line is sorted into its bucket by [`super::line_bucket`].
 
+use jiff::civil::Date;
+
 use super::*;
 
 pub(super) fn itemised(
@@ -13,28 +15,7 @@ pub(super) fn itemised(
     columns: String,
 ) -> Result<Reconciliation, ReconcileError> {
     match_lines(conn, opts, notes)?;
-    // The period compared: the flags, else the statement's own first and last day.
-    let flags = Window::new(
-        &opts.tz_name,
-        Period::Day,
-        opts.from.as_deref(),
-        opts.to.as_deref(),
-    )?;
-    let (min_time, max_time): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT min(time), max(time) FROM temp.stmt", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let local = |ms: i64| flags.local_date(ms);
-    let from = flags.from.or_else(|| min_time.and_then(local));
-    let to = flags.to.or_else(|| max_time.and_then(local));
-    let window = Window::new(
-        &opts.tz_name,
-        Period::Day,
-        from.map(|d| d.to_string()).as_deref(),
-        to.map(|d| d.to_string()).as_deref(),
-    )?
-    .dated_by(opts.date_by)
-    .for_account(opts.account.clone());
+    let (from, to, window) = compared_period(conn, opts)?;
     let bounds = window.bounds_ms();
     let period_known = from.is_some() || to.is_some();
     let listed = match &opts.prices {
@@ -55,71 +36,7 @@ pub(super) fn itemised(
                 .into(),
         );
     }
-    let near = i64::from(opts.boundary_hours) * 3_600_000;
-    // A line without a time is taken as inside the period.
-    conn.execute(
-        "UPDATE temp.stmt SET inp = (time IS NULL OR ((?1 IS NULL OR time >= ?1)
-                                      AND (?2 IS NULL OR time < ?2)))",
-        params![bounds.0, bounds.1],
-    )?;
-    let mut lines = 0u64;
-    let mut billed_amount = Decimal::ZERO;
-    {
-        let mut stmt = conn.prepare(
-            "SELECT s.line, s.liveness_id, s.sequence_id, s.time, s.code, s.amount, s.inp,
-                    row_number() OVER (
-                        PARTITION BY s.inp,
-                            coalesce('c' || s.cid, 'i' || s.liveness_id, 's' || s.sequence_id)
-                        ORDER BY s.line),
-                    c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
-                    EXISTS (SELECT 1 FROM temp.stmt i WHERE i.cid = s.cid AND i.inp),
-                    (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = s.cid AND NOT o.inp
-                        AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3),
-                    s.cid
-             FROM temp.stmt s LEFT JOIN checks c ON c.id = s.cid
-             ORDER BY s.line",
-        )?;
-        let mut rows = stmt.query(params![bounds.0, bounds.1, near])?;
-        while let Some(r) = rows.next()? {
-            let our_status: Option<String> = r.get(10)?;
-            let our_code: Option<i64> = r.get(11)?;
-            let our_time = opts.date_by.time(r.get(12)?, r.get(13)?);
-            let found = our_status.is_some();
-            let row = LineRow {
-                line: r.get(0)?,
-                s_time: r.get(3)?,
-                s_code: r.get(4)?,
-                s_amount: r.get(5)?,
-                in_period: r.get(6)?,
-                nth: r.get(7)?,
-                found,
-                class: classify(
-                    Status::from_db(our_status.as_deref().unwrap_or_default().as_bytes()),
-                    our_code,
-                    codes,
-                ),
-                our_status,
-                our_code,
-                our_time,
-                check_in: found && dated_within(bounds, our_time),
-                has_line_in: r.get(14)?,
-                shift_line: r.get(15)?,
-                ids: (
-                    r.get::<_, Option<String>>(8)?.or(r.get(1)?),
-                    r.get::<_, Option<String>>(9)?.or(r.get(2)?),
-                ),
-                cid: r.get(16)?,
-            };
-            let expected = expected(conn, &row, opts, listed.as_ref())?;
-            if row.in_period {
-                lines += 1;
-                billed_amount +=
-                    line_amount(row.s_amount.as_deref(), expected.as_ref().map(|e| e.0));
-            }
-            sort_line(&row, codes, expected, &window, sink)?;
-        }
-    }
-
+    let (lines, billed_amount) = sort_lines(conn, codes, opts, listed.as_ref(), &window, sink)?;
     let (our_charged, our_amount) = our_side(
         conn,
         codes,
@@ -150,6 +67,121 @@ pub(super) fn itemised(
         malformed: Vec::new(),
         details: Vec::new(),
         notes: Vec::new(),
+    })
+}
+
+/// The period compared: the flags, else the statement's own first and last day (either end
+/// `None` when neither says), and the daily window over it.
+fn compared_period(
+    conn: &Connection,
+    opts: &ReconcileOptions,
+) -> Result<(Option<Date>, Option<Date>, Window), ReconcileError> {
+    let flags = Window::new(
+        &opts.tz_name,
+        Period::Day,
+        opts.from.as_deref(),
+        opts.to.as_deref(),
+    )?;
+    let (min_time, max_time): (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT min(time), max(time) FROM temp.stmt", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let local = |ms: i64| flags.local_date(ms);
+    let from = flags.from.or_else(|| min_time.and_then(local));
+    let to = flags.to.or_else(|| max_time.and_then(local));
+    let window = Window::new(
+        &opts.tz_name,
+        Period::Day,
+        from.map(|d| d.to_string()).as_deref(),
+        to.map(|d| d.to_string()).as_deref(),
+    )?
+    .dated_by(opts.date_by)
+    .for_account(opts.account.clone());
+    Ok((from, to, window))
+}
+
+/// Sorts every statement line into its bucket, in line order; returns the number of lines in
+/// the period and their billed amount.
+fn sort_lines(
+    conn: &Connection,
+    codes: &CodeTable,
+    opts: &ReconcileOptions,
+    listed: Option<&ListPrices>,
+    window: &Window,
+    sink: &mut DetailSink,
+) -> Result<(u64, Decimal), ReconcileError> {
+    let bounds = window.bounds_ms();
+    let near = i64::from(opts.boundary_hours) * 3_600_000;
+    // A line without a time is taken as inside the period.
+    conn.execute(
+        "UPDATE temp.stmt SET inp = (time IS NULL OR ((?1 IS NULL OR time >= ?1)
+                                      AND (?2 IS NULL OR time < ?2)))",
+        params![bounds.0, bounds.1],
+    )?;
+    let mut lines = 0u64;
+    let mut billed_amount = Decimal::ZERO;
+    let mut stmt = conn.prepare(
+        "SELECT s.line, s.liveness_id, s.sequence_id, s.time, s.code, s.amount, s.inp,
+                row_number() OVER (
+                    PARTITION BY s.inp,
+                        coalesce('c' || s.cid, 'i' || s.liveness_id, 's' || s.sequence_id)
+                    ORDER BY s.line),
+                c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
+                EXISTS (SELECT 1 FROM temp.stmt i WHERE i.cid = s.cid AND i.inp),
+                (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = s.cid AND NOT o.inp
+                    AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3),
+                s.cid
+         FROM temp.stmt s LEFT JOIN checks c ON c.id = s.cid
+         ORDER BY s.line",
+    )?;
+    let mut rows = stmt.query(params![bounds.0, bounds.1, near])?;
+    while let Some(r) = rows.next()? {
+        let row = line_row(r, codes, opts, bounds)?;
+        let expected = expected(conn, &row, opts, listed)?;
+        if row.in_period {
+            lines += 1;
+            billed_amount += line_amount(row.s_amount.as_deref(), expected.as_ref().map(|e| e.0));
+        }
+        sort_line(&row, codes, expected, window, sink)?;
+    }
+    Ok((lines, billed_amount))
+}
+
+/// One row of [`sort_lines`]' query: the line, and our check it matched (if any).
+fn line_row(
+    r: &rusqlite::Row<'_>,
+    codes: &CodeTable,
+    opts: &ReconcileOptions,
+    bounds: (Option<i64>, Option<i64>),
+) -> Result<LineRow, ReconcileError> {
+    let our_status: Option<String> = r.get(10)?;
+    let our_code: Option<i64> = r.get(11)?;
+    let our_time = opts.date_by.time(r.get(12)?, r.get(13)?);
+    let found = our_status.is_some();
+    Ok(LineRow {
+        line: r.get(0)?,
+        s_time: r.get(3)?,
+        s_code: r.get(4)?,
+        s_amount: r.get(5)?,
+        in_period: r.get(6)?,
+        nth: r.get(7)?,
+        found,
+        class: classify(
+            Status::from_db(our_status.as_deref().unwrap_or_default().as_bytes()),
+            our_code,
+            codes,
+        ),
+        our_status,
+        our_code,
+        our_time,
+        check_in: found && dated_within(bounds, our_time),
+        has_line_in: r.get(14)?,
+        shift_line: r.get(15)?,
+        ids: (
+            r.get::<_, Option<String>>(8)?.or(r.get(1)?),
+            r.get::<_, Option<String>>(9)?.or(r.get(2)?),
+        ),
+        cid: r.get(16)?,
     })
 }
 
@@ -204,9 +236,6 @@ pub(super) fn our_side(
     sink: &mut DetailSink,
     notes: &mut Vec<String>,
 ) -> Result<(i64, Option<Decimal>), ReconcileError> {
-    let bounds = window.bounds_ms();
-    let near = i64::from(opts.boundary_hours) * 3_600_000;
-    let charged_sql = crate::check::charged_sql(codes, "c.");
     // Unqualified times are `c`'s: the only table of the outer query.
     let in_window = if period_known {
         window.sql()
@@ -217,51 +246,94 @@ pub(super) fn our_side(
             crate::check::account_sql(opts.account.is_some())
         )
     };
-    let (our_charged, our_amount) = match listed {
+    let ours = OurChecks {
+        charged_sql: crate::check::charged_sql(codes, "c."),
+        in_window,
+        bounds: window.bounds_ms(),
+    };
+    let counted = match listed {
         None => {
             let n: i64 = conn.query_row(
-                &format!("SELECT count(*) FROM checks c WHERE {charged_sql} AND {in_window}"),
-                params![bounds.0, bounds.1, opts.account],
+                &format!(
+                    "SELECT count(*) FROM checks c WHERE {} AND {}",
+                    ours.charged_sql, ours.in_window
+                ),
+                params![ours.bounds.0, ours.bounds.1, opts.account],
                 |r| r.get(0),
             )?;
             (n, opts.price.map(|p| p * Decimal::from(n)))
         }
-        Some(l) => {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT p.p_unit FROM checks c LEFT JOIN temp.priced p ON p.cid = c.id
-                 WHERE {charged_sql} AND {in_window}"
-            ))?;
-            let mut rows = stmt.query(params![bounds.0, bounds.1, opts.account])?;
-            let (mut n, mut sum, mut unpriced) = (0i64, Decimal::ZERO, 0i64);
-            while let Some(r) = rows.next()? {
-                n += 1;
-                match r
-                    .get::<_, Option<String>>(0)?
-                    .and_then(|u| u.parse::<Decimal>().ok())
-                {
-                    Some(unit) => sum += unit,
-                    None => unpriced += 1,
-                }
-            }
-            if unpriced > 0 {
-                notes.push(format!(
-                    "{unpriced} of our charged checks have no price in {} (before its first \
-                     period): they are in no amount",
-                    l.list.source.display()
-                ));
-            }
-            (n, Some(l.list.total(sum)))
-        }
+        Some(l) => count_listed(conn, opts, l, &ours, notes)?,
     };
+    sort_unbilled(conn, opts, listed, &ours, sink)?;
+    note_undated_charged(conn, opts, window, &ours, notes)?;
+    Ok(counted)
+}
+
+/// Which of our checks [`our_side`] compares: the charged ones (`charged_sql`) within the
+/// period (`in_window`, bound to `bounds`).
+struct OurChecks {
+    charged_sql: String,
+    in_window: String,
+    bounds: (Option<i64>, Option<i64>),
+}
+
+/// Our charged checks counted and priced by the list; a note counts those it has no price for.
+fn count_listed(
+    conn: &Connection,
+    opts: &ReconcileOptions,
+    l: &ListPrices,
+    ours: &OurChecks,
+    notes: &mut Vec<String>,
+) -> Result<(i64, Option<Decimal>), ReconcileError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT p.p_unit FROM checks c LEFT JOIN temp.priced p ON p.cid = c.id
+         WHERE {} AND {}",
+        ours.charged_sql, ours.in_window
+    ))?;
+    let mut rows = stmt.query(params![ours.bounds.0, ours.bounds.1, opts.account])?;
+    let (mut n, mut sum, mut unpriced) = (0i64, Decimal::ZERO, 0i64);
+    while let Some(r) = rows.next()? {
+        n += 1;
+        match r
+            .get::<_, Option<String>>(0)?
+            .and_then(|u| u.parse::<Decimal>().ok())
+        {
+            Some(unit) => sum += unit,
+            None => unpriced += 1,
+        }
+    }
+    if unpriced > 0 {
+        notes.push(format!(
+            "{unpriced} of our charged checks have no price in {} (before its first \
+             period): they are in no amount",
+            l.list.source.display()
+        ));
+    }
+    Ok((n, Some(l.list.total(sum))))
+}
+
+/// Sorts each of our charged checks that no line of the period bills into `underbilled`, or
+/// `shifted_out` when a line just outside the period names it.
+fn sort_unbilled(
+    conn: &Connection,
+    opts: &ReconcileOptions,
+    listed: Option<&ListPrices>,
+    ours: &OurChecks,
+    sink: &mut DetailSink,
+) -> Result<(), ReconcileError> {
+    let bounds = ours.bounds;
+    let near = i64::from(opts.boundary_hours) * 3_600_000;
     let mut stmt = conn.prepare(&format!(
         "SELECT c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
                 (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = c.id AND NOT o.inp
                     AND o.time >= ?1 - ?4 AND o.time < ?2 + ?4),
                 c.id
          FROM checks c
-         WHERE {charged_sql} AND {in_window}
+         WHERE {} AND {}
            AND NOT EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id AND s.inp)
-         ORDER BY coalesce(c.event_time, c.fetched_at), c.liveness_id"
+         ORDER BY coalesce(c.event_time, c.fetched_at), c.liveness_id",
+        ours.charged_sql, ours.in_window
     ))?;
     let mut rows = stmt.query(params![bounds.0, bounds.1, opts.account, near])?;
     let mut shift_times =
@@ -314,11 +386,23 @@ pub(super) fn our_side(
         };
         sink.add(detail, price.unwrap_or(Decimal::ZERO))?;
     }
-    // Charged checks without a time under --date-by cannot be in a bounded period: say so.
+    Ok(())
+}
+
+/// Charged checks without a time under --date-by cannot be in a bounded period: a note says
+/// how many.
+fn note_undated_charged(
+    conn: &Connection,
+    opts: &ReconcileOptions,
+    window: &Window,
+    ours: &OurChecks,
+    notes: &mut Vec<String>,
+) -> Result<(), ReconcileError> {
     let undated_charged: i64 = if window.bounded() {
         conn.query_row(
             &format!(
-                "SELECT count(*) FROM checks c WHERE {charged_sql} AND {} IS NULL AND {}",
+                "SELECT count(*) FROM checks c WHERE {} AND {} IS NULL AND {}",
+                ours.charged_sql,
                 opts.date_by.time_sql(),
                 crate::check::account_sql(opts.account.is_some())
             ),
@@ -339,7 +423,7 @@ pub(super) fn our_side(
             ),
         });
     }
-    Ok((our_charged, our_amount))
+    Ok(())
 }
 
 /// The zone of a reconcile.

@@ -42,11 +42,11 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::render::{Document, Section};
-use super::{MoneyScale, ReportError, Window, load_buckets};
+use super::{MoneyScale, ReportError, Window, load_quarter_hours};
 use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
+use crate::codes::CodeTable;
 use crate::prices::{PriceList, Pricer, Rate};
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
-use crate::td::codes::CodeTable;
 use crate::timestamp::format_utc;
 
 mod line_bucket;
@@ -307,6 +307,25 @@ struct DetailSink {
 }
 
 impl DetailSink {
+    /// A sink writing every detail to `--details` (created now) when given.
+    fn open(opts: &ReconcileOptions) -> Result<DetailSink, ReconcileError> {
+        Ok(DetailSink {
+            writer: match &opts.details {
+                Some(p) => Some(csv::Writer::from_writer(std::io::BufWriter::new(
+                    std::fs::File::create(p).map_err(|source| ReconcileError::Details {
+                        path: p.clone(),
+                        source,
+                    })?,
+                ))),
+                None => None,
+            },
+            raw_cells: opts.raw_cells,
+            path: opts.details.clone().unwrap_or_default(),
+            kept: Vec::new(),
+            totals: BTreeMap::new(),
+        })
+    }
+
     fn add(&mut self, d: Detail, amount: Decimal) -> Result<(), ReconcileError> {
         let total = self.totals.entry(d.bucket).or_insert_with(|| BucketTotal {
             effect: d.bucket.effect(),
@@ -354,59 +373,8 @@ pub(crate) fn reconcile(
     opts: &ReconcileOptions,
 ) -> Result<Reconciliation, ReconcileError> {
     let zone = TimeZone::get(&opts.tz_name).map_err(|_| ReportError::Zone(opts.tz_name.clone()))?;
-    // The statement table may be large: keep it in a temporary file, not in memory.
-    conn.pragma_update(None, "temp_store", "FILE")?;
-    conn.execute_batch(
-        "DROP TABLE IF EXISTS temp.stmt;
-         CREATE TEMP TABLE stmt (line INTEGER PRIMARY KEY, liveness_id TEXT, sequence_id TEXT,
-                                 time INTEGER, code INTEGER, amount TEXT, cid INTEGER,
-                                 inp INTEGER);",
-    )?;
-    let mut summary_lines = Vec::new();
-    let (shape, malformed) = {
-        let tx = conn.transaction()?;
-        let read = {
-            let mut insert = tx.prepare(
-                "INSERT OR REPLACE INTO stmt (line, liveness_id, sequence_id, time, code, amount)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            statement::read(
-                &opts.statement,
-                &opts.columns,
-                &zone,
-                |item| {
-                    insert
-                        .execute(params![
-                            item.line as i64,
-                            item.liveness_id,
-                            item.sequence_id,
-                            item.time_ms,
-                            item.code,
-                            item.amount.map(|a| a.to_string())
-                        ])
-                        .map(|_| ())
-                },
-                |line| summary_lines.push(line),
-            )??
-        };
-        tx.commit()?;
-        read
-    };
-    let mut sink = DetailSink {
-        writer: match &opts.details {
-            Some(p) => Some(csv::Writer::from_writer(std::io::BufWriter::new(
-                std::fs::File::create(p).map_err(|source| ReconcileError::Details {
-                    path: p.clone(),
-                    source,
-                })?,
-            ))),
-            None => None,
-        },
-        raw_cells: opts.raw_cells,
-        path: opts.details.clone().unwrap_or_default(),
-        kept: Vec::new(),
-        totals: BTreeMap::new(),
-    };
+    let (shape, malformed, summary_lines) = load_statement(conn, opts, &zone)?;
+    let mut sink = DetailSink::open(opts)?;
     let mut notes = Vec::new();
     let mut result = match &shape {
         Shape::Itemised { columns } => {
@@ -455,6 +423,51 @@ pub(crate) fn reconcile(
     }
     result.notes.extend(notes);
     Ok(result)
+}
+
+/// Reads the statement: itemised lines into the temporary table `stmt` (in one transaction),
+/// summary lines into memory; returns its shape and the lines it could not read.
+fn load_statement(
+    conn: &mut Connection,
+    opts: &ReconcileOptions,
+    zone: &TimeZone,
+) -> Result<(Shape, Vec<Malformed>, Vec<statement::SummaryLine>), ReconcileError> {
+    // The statement table may be large: keep it in a temporary file, not in memory.
+    conn.pragma_update(None, "temp_store", "FILE")?;
+    conn.execute_batch(
+        "DROP TABLE IF EXISTS temp.stmt;
+         CREATE TEMP TABLE stmt (line INTEGER PRIMARY KEY, liveness_id TEXT, sequence_id TEXT,
+                                 time INTEGER, code INTEGER, amount TEXT, cid INTEGER,
+                                 inp INTEGER);",
+    )?;
+    let mut summary_lines = Vec::new();
+    let tx = conn.transaction()?;
+    let (shape, malformed) = {
+        let mut insert = tx.prepare(
+            "INSERT OR REPLACE INTO stmt (line, liveness_id, sequence_id, time, code, amount)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        statement::read(
+            &opts.statement,
+            &opts.columns,
+            zone,
+            |item| {
+                insert
+                    .execute(params![
+                        item.line as i64,
+                        item.liveness_id,
+                        item.sequence_id,
+                        item.time_ms,
+                        item.code,
+                        item.amount.map(|a| a.to_string())
+                    ])
+                    .map(|_| ())
+            },
+            |line| summary_lines.push(line),
+        )??
+    };
+    tx.commit()?;
+    Ok((shape, malformed, summary_lines))
 }
 
 /// The price a list gives one of our charged checks.

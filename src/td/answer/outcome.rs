@@ -1,6 +1,7 @@
 //! The outcomes of one request, as [`super::classify_response`] decides them: what the fetcher
 //! does next ([`Verdict`]), why a request gave no usable answer ([`Fault`]) and why a whole run
-//! must stop ([`StopReason`]). Every text here displays without a URL or the partner key.
+//! must stop on the vendor's word ([`VendorStop`]). Every text here displays without a URL or
+//! the partner key.
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ pub enum Verdict {
     /// Mark the id failed now without further attempts in this run.
     GiveUp(Fault),
     /// Stop the whole run; the id stays pending.
-    Stop(StopReason),
+    Stop(VendorStop),
 }
 
 /// A fault worth another attempt.
@@ -31,7 +32,10 @@ pub struct Retryable {
     pub answer: Option<ResultAnswer>,
 }
 
-/// Why a request did not give a usable answer. Displays without any URL or secret.
+/// Why one request did not give a usable answer. Displays without any URL or secret.
+///
+/// A fault costs only its id an attempt (or, past the retries, marks it failed); unlike a
+/// [`VendorStop`] it never stops the run by itself (the circuit breaker counts outage faults).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Fault {
@@ -108,10 +112,14 @@ impl Fault {
     }
 }
 
-/// Why the whole run must stop.
+/// An answer of the vendor that stops the whole run (credentials refused, account stopped,
+/// wrong endpoint).
+///
+/// It is the vendor's side of a run's stop: the fetcher wraps it in its `StopCause`, which
+/// also covers stops of our own (an outage, an interrupt, the time budget, a write failure).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum StopReason {
+pub enum VendorStop {
     /// HTTP 401 or 403: the partner code or key is wrong for this endpoint.
     #[error(
         "the vendor refused the credentials (HTTP {status}); check the partner code and key \

@@ -141,16 +141,16 @@ fn every_http_fault_is_classified() {
     for status in [401u16, 403] {
         assert_eq!(
             classify_response(status, None, b"{\"code\":200}", &c),
-            Verdict::Stop(StopReason::CredentialsRefused { status })
+            Verdict::Stop(VendorStop::CredentialsRefused { status })
         );
     }
     assert!(matches!(
         classify_response(302, None, b"", &c),
-        Verdict::Stop(StopReason::Misconfigured { status: 302, .. })
+        Verdict::Stop(VendorStop::Misconfigured { status: 302, .. })
     ));
     assert!(matches!(
         classify_response(404, None, b"<html>not found</html>", &c),
-        Verdict::Stop(StopReason::Misconfigured { status: 404, .. })
+        Verdict::Stop(VendorStop::Misconfigured { status: 404, .. })
     ));
     assert!(matches!(
         classify_response(413, None, b"too large", &c),
@@ -180,7 +180,7 @@ fn every_http_fault_is_classified() {
     for status in [404u16, 405] {
         assert!(matches!(
             classify_response(status, None, br#"{"code":404}"#, &c),
-            Verdict::Stop(StopReason::Misconfigured { .. })
+            Verdict::Stop(VendorStop::Misconfigured { .. })
         ));
     }
     for status in [201u16, 202, 204, 206, 299, 100, 600, 999] {
@@ -207,13 +207,13 @@ fn a_license_shaped_answer_stops_the_run() {
     ] {
         assert_eq!(
             classify_response(200, None, body, &c),
-            Verdict::Stop(StopReason::LicenseApi),
+            Verdict::Stop(VendorStop::LicenseApi),
             "{}",
             String::from_utf8_lossy(body)
         );
     }
     assert!(
-        StopReason::LicenseApi
+        VendorStop::LicenseApi
             .to_string()
             .contains("this URL answers like the license API")
     );
@@ -251,7 +251,7 @@ fn every_code_category_is_classified() {
     }
     for code in [301, 302, 303, 304, 305, 11304] {
         assert!(
-            matches!(verdict(code), Verdict::Stop(StopReason::Account { code: c, .. }) if c == code),
+            matches!(verdict(code), Verdict::Stop(VendorStop::Account { code: c, .. }) if c == code),
             "{code}"
         );
     }

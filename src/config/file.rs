@@ -1,0 +1,235 @@
+//! The optional TOML config file: where it is looked for, its keys (top level and
+//! `[accounts.NAME]` sections), and the checks it passes before any setting is layered.
+//!
+//! Policy: the file never holds the partner key itself (only `partner_key_file`), and an error
+//! in it is described by line number and message only, never by quoting its lines (a key may
+//! be in them). Relative paths in it are relative to the file, not to the working directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The file's `rate`: `rate = 50` or `rate = "auto"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FileRate {
+    PerSec(u32),
+    Text(String),
+}
+
+/// The optional TOML file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub partner_code: Option<String>,
+    pub partner_key_file: Option<PathBuf>,
+    pub result_url: Option<String>,
+    pub license_url: Option<String>,
+    pub db: Option<PathBuf>,
+    pub codes_file: Option<PathBuf>,
+    /// The account's billing day zone (IANA name), for every report and reconcile.
+    pub tz: Option<String>,
+    pub rate: Option<FileRate>,
+    /// The price list billing and reconcile price charged checks with (`--prices`).
+    pub prices: Option<PathBuf>,
+    /// Named accounts, `[accounts.NAME]`.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountConfig>,
+}
+
+/// One `[accounts.NAME]` section: a vendor account (partner code) with its own key, endpoints,
+/// billing zone, rate and price list. Keys it leaves out come from the file's top level.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The vendor's partner code; required, and no two sections may share one.
+    pub partner_code: Option<String>,
+    pub partner_key_file: Option<PathBuf>,
+    pub result_url: Option<String>,
+    pub license_url: Option<String>,
+    pub tz: Option<String>,
+    pub rate: Option<FileRate>,
+    pub prices: Option<PathBuf>,
+}
+
+/// An account as the records know it: the config's name, if any, and the partner code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRef {
+    /// The config file's name for it; `None` for a partner code the file does not name.
+    pub name: Option<String>,
+    /// The partner code checks are recorded under.
+    pub partner_code: String,
+}
+
+impl AccountRef {
+    /// How reports label it: the config's name, else the partner code.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.partner_code)
+    }
+}
+
+impl FileConfig {
+    /// Loads `explicit` if given (it must exist), else the first of [`FileConfig::search_path`]
+    /// that exists, else nothing.
+    pub fn load(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => match Self::search_path().into_iter().find(|p| p.is_file()) {
+                Some(found) => found,
+                None => return Ok(FileConfig::default()),
+            },
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            what: "config file",
+            path: path.clone(),
+            source,
+        })?;
+        let mut cfg: FileConfig = parse_file(&text).map_err(|e| match e {
+            FileProblem::KeyInFile => ConfigError::KeyInFile(path.clone()),
+            FileProblem::Toml(message) => ConfigError::File {
+                path: path.clone(),
+                message,
+            },
+        })?;
+        // Relative paths in the file are relative to the file, not to wherever cron runs us.
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for p in [
+            &mut cfg.partner_key_file,
+            &mut cfg.db,
+            &mut cfg.codes_file,
+            &mut cfg.prices,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        for account in cfg.accounts.values_mut() {
+            for p in [&mut account.partner_key_file, &mut account.prices]
+                .into_iter()
+                .flatten()
+            {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        check_accounts(&cfg.accounts).map_err(|message| ConfigError::File {
+            path: path.clone(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+}
+
+/// Account names are words (letters, digits, `.`, `_`, `-`); each section has a partner code,
+/// no two share one, and none is `unknown` (the mark of checks whose account was never
+/// recorded).
+fn check_accounts(accounts: &BTreeMap<String, AccountConfig>) -> Result<(), String> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, account) in accounts {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(format!(
+                "[accounts.{name:?}]: an account name is letters, digits, '.', '_' and '-'"
+            ));
+        }
+        let code = account.partner_code.as_deref().map(str::trim).unwrap_or("");
+        if code.is_empty() {
+            return Err(format!(
+                "[accounts.{name}]: partner_code is missing; every account names its partner code"
+            ));
+        }
+        if code == crate::check::UNKNOWN_ACCOUNT {
+            return Err(format!(
+                "[accounts.{name}]: partner_code {code:?} is reserved for checks whose account \
+                 was never recorded"
+            ));
+        }
+        if name == crate::check::UNKNOWN_ACCOUNT {
+            return Err(format!(
+                "[accounts.{name}]: the name {name:?} is reserved for checks whose account was \
+                 never recorded; choose another"
+            ));
+        }
+        if let Some((other, _)) = accounts.iter().find(|(other, a)| {
+            *other != name && a.partner_code.as_deref().map(str::trim) == Some(name.as_str())
+        }) {
+            return Err(format!(
+                "[accounts.{name}]: the name is [accounts.{other}]'s partner code; --account \
+                 {name} could mean either, so choose another name"
+            ));
+        }
+        if let Some(other) = seen.insert(code, name) {
+            return Err(format!(
+                "[accounts.{other}] and [accounts.{name}] share partner_code {code:?}; one \
+                 section per account"
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl FileConfig {
+    /// Where a config file is looked for without `--config`, in order: `./liveaudit.toml`,
+    /// `$XDG_CONFIG_HOME/liveaudit/config.toml` (`~/.config/...` when unset), and
+    /// `/etc/liveaudit/config.toml` (a system-wide job, e.g. under systemd, whose working
+    /// directory is `/`).
+    pub fn search_path() -> Vec<PathBuf> {
+        let mut paths = vec![PathBuf::from("liveaudit.toml")];
+        let xdg = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+        if let Some(dir) = xdg {
+            paths.push(dir.join("liveaudit").join("config.toml"));
+        }
+        paths.push(PathBuf::from("/etc/liveaudit/config.toml"));
+        paths
+    }
+}
+
+enum FileProblem {
+    KeyInFile,
+    Toml(String),
+}
+
+/// Parses the config file's text. A parse error is described by its message and line number
+/// only: the file may hold a key, so its source lines are never quoted.
+fn parse_file(text: &str) -> Result<FileConfig, FileProblem> {
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| FileProblem::Toml(toml_error(text, &e)))?;
+    let in_account = |t: &toml::Table| {
+        t.get("accounts")
+            .and_then(toml::Value::as_table)
+            .is_some_and(|a| {
+                a.values()
+                    .filter_map(toml::Value::as_table)
+                    .any(|s| s.contains_key("partner_key"))
+            })
+    };
+    if table.contains_key("partner_key") || in_account(&table) {
+        return Err(FileProblem::KeyInFile);
+    }
+    FileConfig::deserialize(toml::Value::Table(table))
+        .map_err(|e| FileProblem::Toml(e.message().to_string()))
+}
+
+/// A TOML error as "line N: message", without the quoted source line toml's `Display` shows.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {}", e.message())
+        }
+        None => e.message().to_string(),
+    }
+}
