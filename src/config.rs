@@ -20,34 +20,12 @@
 //!
 //! The file itself (search path, keys, its checks) is read in [`file`].
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
 use url::Url;
-
-/// A secret string. It cannot be printed by accident: `Debug` shows a placeholder and there is
-/// no `Display`. Read it with [`Secret::expose`] at the one place that must send it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(Arc::from(value.into()))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
 
 /// A configuration problem, each naming the setting and how to give it.
 #[derive(Debug, thiserror::Error)]
@@ -559,64 +537,6 @@ impl Layers {
     }
 }
 
-/// The largest key file read; a partner key is tens of bytes.
-const MAX_KEY_FILE: u64 = 4096;
-
-/// Reads the key file: at most [`MAX_KEY_FILE`] bytes, UTF-8 without a byte-order mark, one
-/// line (a trailing line end is trimmed, as are spaces around the key).
-fn read_key_file(path: &Path) -> Result<Secret, ConfigError> {
-    use std::io::Read;
-    let read_error = |source| ConfigError::Read {
-        what: "the partner key file",
-        path: path.to_path_buf(),
-        source,
-    };
-    let bad = |problem| ConfigError::BadKeyFile {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_KEY_FILE + 1).read_to_end(&mut bytes))
-        .map_err(read_error)?;
-    if bytes.len() as u64 > MAX_KEY_FILE {
-        return Err(bad("is larger than 4096 bytes"));
-    }
-    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Err(bad(
-            "starts with a byte-order mark (save it as UTF-8 without BOM)",
-        ));
-    }
-    let text = String::from_utf8(bytes).map_err(|_| bad("is not UTF-8 text"))?;
-    let text = text
-        .strip_suffix("\r\n")
-        .or_else(|| text.strip_suffix('\n'))
-        .unwrap_or(&text);
-    if text.contains(['\n', '\r']) {
-        return Err(bad("has more than one line"));
-    }
-    let key = text.trim();
-    if key.is_empty() {
-        return Err(ConfigError::EmptyKey(path.to_path_buf()));
-    }
-    if key.chars().any(char::is_control) {
-        return Err(bad("holds control characters"));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(
-                path = %path.display(),
-                "the partner key file can be read by other users; chmod 600 it"
-            );
-        }
-    }
-    Ok(Secret::new(key))
-}
-
 /// Validates an endpoint URL: parseable, no query string, https unless loopback.
 pub(crate) fn endpoint(what: &'static str, value: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value.trim()).map_err(|e| ConfigError::BadUrl {
@@ -658,6 +578,9 @@ fn is_loopback(host: &str) -> bool {
 
 mod file;
 pub(crate) use file::{AccountConfig, AccountRef, FileConfig, FileRate};
+mod secret;
+pub(crate) use secret::Secret;
+use secret::read_key_file;
 mod per_account;
 #[cfg(test)]
 mod tests;
