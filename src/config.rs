@@ -396,25 +396,10 @@ impl Layers {
             .map(|v| v.trim().to_string())
     }
 
-    /// Resolves the vendor settings. `need_result` / `need_license` say which endpoint the
-    /// command will call, so a missing one is named before anything is sent.
-    pub fn vendor(
-        &self,
-        need_result: bool,
-        need_license: bool,
-    ) -> Result<VendorSettings, ConfigError> {
-        let chosen = self.chosen()?;
-        if chosen.is_none()
-            && self.file.accounts.len() > 1
-            && self.flags.partner_code.is_none()
-            && (self.env)("TD_PARTNER_CODE").is_none()
-            && self.file.partner_code.is_none()
-        {
-            return Err(ConfigError::ChooseAccount(
-                self.file.accounts.keys().cloned().collect(),
-            ));
-        }
-        let partner_code = match chosen {
+    /// The partner code: the chosen account's (a different `--partner-code` is refused), else
+    /// flag, environment, top level.
+    fn partner_code(&self, chosen: Option<(&str, &AccountConfig)>) -> Result<String, ConfigError> {
+        let code = match chosen {
             Some((name, section)) => {
                 let code = section.partner_code.as_deref().unwrap_or_default().trim();
                 match self.flags.partner_code.as_deref().map(str::trim) {
@@ -433,11 +418,32 @@ impl Layers {
                 "TD_PARTNER_CODE",
                 &self.file.partner_code,
             ),
-        }
-        .ok_or(ConfigError::Missing {
+        };
+        code.ok_or(ConfigError::Missing {
             what: "the partner code",
             how: "--partner-code, TD_PARTNER_CODE, or partner_code in liveaudit.toml",
-        })?;
+        })
+    }
+
+    /// Resolves the vendor settings. `need_result` / `need_license` say which endpoint the
+    /// command will call, so a missing one is named before anything is sent.
+    pub fn vendor(
+        &self,
+        need_result: bool,
+        need_license: bool,
+    ) -> Result<VendorSettings, ConfigError> {
+        let chosen = self.chosen()?;
+        if chosen.is_none()
+            && self.file.accounts.len() > 1
+            && self.flags.partner_code.is_none()
+            && (self.env)("TD_PARTNER_CODE").is_none()
+            && self.file.partner_code.is_none()
+        {
+            return Err(ConfigError::ChooseAccount(
+                self.file.accounts.keys().cloned().collect(),
+            ));
+        }
+        let partner_code = self.partner_code(chosen)?;
         let partner_key = self.partner_key(chosen)?;
         let result_url = self
             .endpoint_for(
