@@ -27,6 +27,23 @@ impl Failure {
         self.status
     }
 
+    /// The message for a person: the error and each cause, joined by `: `, leaving out a cause
+    /// whose text the message already holds (an error that prints its source in its own text).
+    pub fn message(&self) -> String {
+        let mut message = String::new();
+        for cause in self.error.chain() {
+            let text = cause.to_string();
+            if message.contains(&text) {
+                continue;
+            }
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+        message
+    }
+
     /// A usage, configuration or input error (status 2): nothing was sent.
     pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
@@ -88,5 +105,29 @@ impl From<ReportError> for Failure {
             ReportError::Store(s) => s.into(),
             other => Failure::usage(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_the_message_already_holds_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let failure = Failure::usage(ConfigError::Read {
+            what: "the partner key file",
+            path: "k.key".into(),
+            source: io,
+        });
+        assert_eq!(
+            failure.message(),
+            "cannot read the partner key file k.key: No such file"
+        );
+        let outer = anyhow::anyhow!("No such file").context("opening the input");
+        assert_eq!(
+            Failure::usage(outer).message(),
+            "opening the input: No such file"
+        );
     }
 }

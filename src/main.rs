@@ -62,15 +62,11 @@ fn main() -> ExitCode {
         Err(failure) if failure.exit_status() == ExitStatus::Ok => failure.exit_status(),
         Err(failure) => {
             if json {
-                json_line(
-                    "ERROR",
-                    &format!("{:#}", failure.error),
-                    failure.exit_status().code(),
-                );
+                json_line("ERROR", &failure.message(), failure.exit_status().code());
             } else {
                 // Through the scrubbing writer: no key, no raw control bytes, no panic on a
                 // closed stderr.
-                let _ = writeln!(SafeStderr::plain(), "error: {:#}", failure.error);
+                let _ = writeln!(SafeStderr::plain(), "error: {}", failure.message());
             }
             failure.exit_status()
         }

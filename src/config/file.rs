@@ -119,12 +119,39 @@ impl FileConfig {
                 }
             }
         }
-        check_accounts(&cfg.accounts).map_err(|message| ConfigError::File {
-            path: path.clone(),
-            message,
-        })?;
+        check_accounts(&cfg.accounts)
+            .and_then(|()| check_values(&cfg))
+            .map_err(|message| ConfigError::File {
+                path: path.clone(),
+                message,
+            })?;
         Ok(cfg)
     }
+}
+
+/// Every `tz` is a time zone and every `rate` a rate, at the top level and in each section, so
+/// a mistake is named with its place when the file is read, not when a command first uses it.
+fn check_values(cfg: &FileConfig) -> Result<(), String> {
+    let sections = cfg
+        .accounts
+        .iter()
+        .map(|(name, a)| (format!("in [accounts.{name}]"), &a.tz, &a.rate));
+    let top = ("in the config file".to_string(), &cfg.tz, &cfg.rate);
+    for (place, tz, rate) in std::iter::once(top).chain(sections) {
+        if let Some(zone) = tz
+            && jiff::tz::TimeZone::get(zone.trim()).is_err()
+        {
+            return Err(format!(
+                "tz {place}: {zone:?} is not a time zone; use an IANA name such as Asia/Singapore"
+            ));
+        }
+        if let Some(FileRate::Text(text)) = rate
+            && let Err(e) = text.parse::<super::RateValue>()
+        {
+            return Err(format!("rate {place}: {e}"));
+        }
+    }
+    Ok(())
 }
 
 /// Account names are words (letters, digits, `.`, `_`, `-`); each section has a partner code,

@@ -304,6 +304,18 @@ fn account_sections_are_checked_and_never_hold_a_key() {
         ("[accounts.a]\npartner_code = \"unknown\"", "reserved"),
         ("[accounts.unknown]\npartner_code = \"p\"", "reserved"),
         (
+            "[accounts.b]\npartner_code = \"p\"\ntz = \"Mars/Base\"",
+            "tz in [accounts.b]: \"Mars/Base\" is not a time zone",
+        ),
+        (
+            "[accounts.b]\npartner_code = \"p\"\nrate = \"fast\"",
+            "rate in [accounts.b]: \"fast\" is not a rate",
+        ),
+        (
+            "tz = \"Nowhere\"",
+            "tz in the config file: \"Nowhere\" is not a time zone",
+        ),
+        (
             "[accounts.pc-b]\npartner_code = \"pc-a\"\n[accounts.x]\npartner_code = \"pc-b\"",
             "could mean either",
         ),
