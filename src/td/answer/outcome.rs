@@ -123,7 +123,8 @@ pub enum VendorStop {
     /// HTTP 401 or 403: the partner code or key is wrong for this endpoint.
     #[error(
         "the vendor refused the credentials (HTTP {status}); check the partner code and key \
-         (TD_PARTNER_CODE, TD_PARTNER_KEY or --partner-key-file) and the endpoint's region"
+         (the account's partner_code and partner_key_file, or TD_PARTNER_CODE, TD_PARTNER_KEY \
+         or --partner-key-file) and the endpoint's region"
     )]
     CredentialsRefused {
         /// 401 or 403.
