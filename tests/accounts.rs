@@ -497,7 +497,7 @@ fn a_summary_statement_of_one_account_is_compared_with_its_checks_at_its_prices(
     let r: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(r["shape"], "summary");
     assert_eq!(r["net_difference"], 0, "{}", run.stdout);
-    assert_eq!(r["net_amount"], "0", "{}", run.stdout);
+    assert_eq!(r["net_amount"], "0.000", "{}", run.stdout);
     assert_eq!(r["our_charged"], billing["totals"]["charged"]);
     assert_eq!(r["account"]["partner_code"], "acme-ph");
 }
