@@ -128,6 +128,9 @@ pub(crate) struct Document {
     pub json: serde_json::Value,
     /// The currency and scale of its amounts, when it has any.
     pub money: Option<super::xlsx::Money>,
+    /// Tables the report adds only when given a flag, with that flag (`("accounts",
+    /// "--by-account")`), so `--table` asking for one that is absent says what adds it.
+    pub flagged: Vec<(&'static str, &'static str)>,
 }
 
 impl Document {
@@ -139,6 +142,14 @@ impl Document {
     /// The section named `key`.
     pub(crate) fn table(&self, key: &str) -> Option<&Section> {
         self.sections.iter().find(|s| s.key == key)
+    }
+
+    /// The flag that adds the table `key` to this report, when it is absent for want of one.
+    pub(crate) fn flag_for(&self, key: &str) -> Option<&'static str> {
+        self.flagged
+            .iter()
+            .find(|(k, _)| *k == key && self.table(key).is_none())
+            .map(|(_, flag)| *flag)
     }
 }
 
@@ -512,6 +523,7 @@ mod tests {
             }],
             json: serde_json::json!({"totals": {"checks": 15}}),
             money: None,
+            flagged: Vec::new(),
         }
     }
 

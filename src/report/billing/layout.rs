@@ -51,6 +51,11 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
             currency: b.currency.clone(),
             scale: scale.0,
         }),
+        flagged: vec![
+            ("tiers", "--prices FILE"),
+            ("accounts", "--by-account"),
+            ("account_periods", "--by-account"),
+        ],
     }
 }
 

@@ -113,6 +113,7 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
             currency: currency.to_string(),
             scale: scale.0,
         }),
+        flagged: Vec::new(),
     }
 }
 
