@@ -44,13 +44,9 @@ pub struct GlobalArgs {
     pub db: Option<PathBuf>,
     /// A TOML config file [env: LIVEAUDIT_CONFIG] [default: the first of ./liveaudit.toml,
     /// $XDG_CONFIG_HOME/liveaudit/config.toml (~/.config/...), /etc/liveaudit/config.toml]
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        env = "LIVEAUDIT_CONFIG",
-        hide_env = true
-    )]
+    // The variable is read past clap (`commands::config_path`), so an empty one is unset, as
+    // every other LIVEAUDIT_* variable is.
+    #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// A CSV of codes (code,message,charged,category,family) that adds to or overrides the
     /// built-in table [env: LIVEAUDIT_CODES]

@@ -204,11 +204,16 @@ pub(crate) fn emit(
     let to_terminal = output_path.is_none() && std::io::stdout().is_terminal();
     let doc = &output_safe(doc, format, to_terminal, raw_cells);
     let choose = |key: &str| {
-        doc.table(key).ok_or_else(|| {
-            Failure::usage(anyhow!(
+        doc.table(key).ok_or_else(|| match doc.flag_for(key) {
+            Some(flag) => Failure::usage(anyhow!(
+                "--table {key:?} is a table of this report only with {flag}: add {flag}, or \
+                 choose one of: {}",
+                doc.keys().join(", ")
+            )),
+            None => Failure::usage(anyhow!(
                 "--table {key:?} is not a table of this report; choose one of: {}",
                 doc.keys().join(", ")
-            ))
+            )),
         })
     };
     if table.is_some() && format != Format::Csv {

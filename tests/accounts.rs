@@ -256,6 +256,21 @@ fn an_account_the_config_does_not_name_is_a_partner_code() {
         "{}",
         run.stderr
     );
+
+    // `unknown` is the reserved code: with no check under it, its report is empty, not a typo
+    // (as export answers).
+    env.conn()
+        .execute(
+            "UPDATE checks SET partner_code = 'acme-id' WHERE partner_code = 'unknown'",
+            [],
+        )
+        .unwrap();
+    let none = json(&env, &["report", "billing", "--account", "unknown"]);
+    assert_eq!(none["account"]["partner_code"], "unknown");
+    assert_eq!(none["totals"]["checks"], 0);
+    let none = json(&env, &["report", "attacks", "--account", "unknown"]);
+    assert_eq!(none["resolved"], 0);
+    env.run(&["export", "--account", "unknown"]).expect(0);
 }
 
 #[test]
@@ -287,11 +302,17 @@ fn attacks_by_account_add_up() {
     run.expect(0);
     assert!(
         run.stdout
-            .starts_with("account,partner_code,resolved,attacks,share"),
+            .starts_with("account,partner_code,resolved,attacks,share_of_checks,"),
         "{}",
         run.stdout
     );
     assert_eq!(run.stdout.lines().count(), 4);
+    // Without --by-account the error says what adds the table.
+    for report in ["billing", "attacks"] {
+        let run = env.run(&["report", report, "--format", "csv", "--table", "accounts"]);
+        run.expect(2);
+        assert!(run.stderr.contains("add --by-account"), "{}", run.stderr);
+    }
 }
 
 #[test]
@@ -497,7 +518,7 @@ fn a_summary_statement_of_one_account_is_compared_with_its_checks_at_its_prices(
     let r: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(r["shape"], "summary");
     assert_eq!(r["net_difference"], 0, "{}", run.stdout);
-    assert_eq!(r["net_amount"], "0", "{}", run.stdout);
+    assert_eq!(r["net_amount"], "0.000", "{}", run.stdout);
     assert_eq!(r["our_charged"], billing["totals"]["charged"]);
     assert_eq!(r["account"]["partner_code"], "acme-ph");
 }

@@ -190,6 +190,19 @@ fn config_file_supplies_settings_and_flags_win() {
     );
     run.expect(0);
     assert!(env.path("from-config.db").exists());
+    // An empty LIVEAUDIT_CONFIG is unset, as every LIVEAUDIT_* variable is: the file is still
+    // found in the working directory (its db is read).
+    let run = util::Run::from(
+        env.cmd()
+            .env("LIVEAUDIT_CONFIG", "")
+            .env_remove("LIVEAUDIT_DB")
+            .args(["report", "billing", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    run.expect(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["totals"]["checks"], 5, "{}", run.stdout);
 }
 
 // ---------------------------------------------------------------- fetch

@@ -85,8 +85,8 @@ fn a_tiered_list_that_changes_price_gives_the_hand_calculation() {
     // 0.015: 0.125. Total 0.350, rounded at 2 decimals: 0.35.
     assert_eq!(b["currency"], "EUR");
     assert_eq!(b["totals"]["charged"], 13);
-    assert_eq!(b["totals"]["amount"], "0.35");
-    assert_eq!(b["prices"]["unrounded"], "0.35");
+    assert_eq!(b["totals"]["amount"], "0.350");
+    assert_eq!(b["prices"]["unrounded"], "0.350");
     assert_eq!(b["prices"]["unpriced"], 0);
     let periods: Vec<(String, String)> = b["periods"]
         .as_array()
@@ -133,11 +133,11 @@ fn a_tiered_list_that_changes_price_gives_the_hand_calculation() {
         tiers,
         [
             row("2026-01", "2026-01-01", "1: 1 to 3", 3, "0.105"),
-            row("2026-01", "2026-01-01", "2: 4 to 5", 2, "0.06"),
-            row("2026-01", "2026-01-01", "3: 6 and over", 2, "0.05"),
-            row("2026-01", "2026-01-01", "code 12250", 1, "0.01"),
-            row("2026-02", "2026-01-01", "1: 1 to 3", 2, "0.07"),
-            row("2026-02", "2026-02-15", "1: 1 to 4", 2, "0.04"),
+            row("2026-01", "2026-01-01", "2: 4 to 5", 2, "0.060"),
+            row("2026-01", "2026-01-01", "3: 6 and over", 2, "0.050"),
+            row("2026-01", "2026-01-01", "code 12250", 1, "0.010"),
+            row("2026-02", "2026-01-01", "1: 1 to 3", 2, "0.070"),
+            row("2026-02", "2026-02-15", "1: 1 to 4", 2, "0.040"),
             row("2026-02", "2026-02-15", "2: 5 and over", 1, "0.015"),
         ]
     );
@@ -170,7 +170,7 @@ fn a_tiered_list_that_changes_price_gives_the_hand_calculation() {
     );
     assert_eq!(b["totals"]["charged"], 5);
     // 2 x 0.030 + 2 x 0.025 + 0.010 = 0.120
-    assert_eq!(b["totals"]["amount"], "0.12");
+    assert_eq!(b["totals"]["amount"], "0.120");
 
     // The tiers table is a CSV table of its own.
     let run = f.env.run(&[
@@ -203,12 +203,66 @@ fn line_rounding_and_the_config_key() {
     // 0.030 -> 0.03, 0.025 -> 0.02, 0.010, 0.020 -> 0.02, 0.015 -> 0.02.
     // January 3x0.04 + 2x0.03 + 2x0.02 + 0.01 = 0.23; February 2x0.04 + 2x0.02 + 0.02 = 0.14.
     let b = billing_json(&f.env, &["--config", "liveaudit.toml"]);
-    assert_eq!(b["totals"]["amount"], "0.37");
+    assert_eq!(b["totals"]["amount"], "0.370");
     assert_eq!(b["prices"]["rounding"], "line");
     // --price wins over the config's list.
     let b = billing_json(&f.env, &["--config", "liveaudit.toml", "--price", "1"]);
-    assert_eq!(b["totals"]["amount"], "13");
+    assert_eq!(b["totals"]["amount"], "13.00");
     assert!(b.get("prices").is_none());
+}
+
+/// The amount strings of a report's JSON (every key that names money), with their paths.
+fn amounts(v: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let here = format!("{path}.{k}");
+                match v {
+                    Value::String(s)
+                        if k == "price" || k == "unrounded" || k.ends_with("amount") =>
+                    {
+                        out.push((here, s.clone()));
+                    }
+                    _ => amounts(v, &here, out),
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                amounts(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_amount_of_a_billing_json_is_at_the_report_scale_zeros_and_accounts_too() {
+    let f = fixture();
+    f.env
+        .write("scale3.toml", LIST.replace("scale = 2", "scale = 3"));
+    let b = billing_json(&f.env, &["--prices", "scale3.toml", "--by-account"]);
+    let mut found = Vec::new();
+    amounts(&b, "", &mut found);
+    for (path, amount) in &found {
+        let decimals = amount.split_once('.').map_or(0, |(_, d)| d.len());
+        assert_eq!(decimals, 3, "{path} = {amount}: {b:#}");
+    }
+    // The zero of the uncharged code and the accounts' amounts are among them.
+    assert!(
+        found
+            .iter()
+            .any(|(p, a)| p.starts_with(".codes") && a == "0.000"),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(p, _)| p.starts_with(".accounts[0].totals")),
+        "{found:?}"
+    );
+    assert_eq!(b["totals"]["amount"], "0.350");
+    assert_eq!(b["accounts"][0]["totals"]["amount"], "0.350");
 }
 
 #[test]
@@ -281,8 +335,8 @@ fn reconcile_flags_a_line_billed_at_the_wrong_tier() {
     assert_eq!(r["buckets"]["amount_variance"]["count"], 2);
     // Billed 0.145; ours by the list 0.125: net 0.020 = (0.035-0.020) + (0.020-0.015).
     assert_eq!(r["billed_amount"], "0.145");
-    assert_eq!(r["our_amount"], "0.12");
-    assert_eq!(r["buckets"]["amount_variance"]["amount"], "0.02");
+    assert_eq!(r["our_amount"], "0.120");
+    assert_eq!(r["buckets"]["amount_variance"]["amount"], "0.020");
     let notes: Vec<&str> = r["details"]
         .as_array()
         .unwrap()
@@ -330,8 +384,8 @@ fn a_summary_statement_is_compared_with_the_list_amount() {
             )
         })
         .collect();
-    assert_eq!(diffs, [("2026-01", 0, "0"), ("2026-02", 0, "0.02")]);
+    assert_eq!(diffs, [("2026-01", 0, "0.000"), ("2026-02", 0, "0.020")]);
     assert_eq!(r["buckets"]["amount_variance"]["count"], 1);
     // 0.225 + 0.125 = 0.350, rounded 0.35.
-    assert_eq!(r["our_amount"], "0.35");
+    assert_eq!(r["our_amount"], "0.350");
 }

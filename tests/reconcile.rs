@@ -151,7 +151,7 @@ fn itemised_statement_sorts_every_line_into_its_bucket() {
     );
     assert_eq!(v["lines"], 9);
     assert_eq!(v["our_charged"], 5, "four, plus the one late on the 31st");
-    assert_eq!(v["billed_amount"], "0.33");
+    assert_eq!(v["billed_amount"], "0.330");
 
     let d = details(&f.env);
     let expected: Vec<(String, String, String)> = vec![
@@ -250,7 +250,7 @@ fn summary_statement_is_compared_per_period() {
         ),
         (Some(3), Some(1), Some(2))
     );
-    assert_eq!(periods[1]["amount_difference"], "0.07");
+    assert_eq!(periods[1]["amount_difference"], "0.070");
     assert_eq!(v["buckets"]["period_difference"]["count"], 1);
 
     // In UTC the late check moves back into October: the same statement now differs there.
@@ -701,7 +701,7 @@ fn statements_in_any_saved_form_reconcile_alike() {
     let want = buckets("comma.csv");
     assert_eq!(want.0["unknown_to_us"]["count"], 1, "{want:?}");
     assert_eq!(want.0["amount_variance"]["count"], 1, "{want:?}");
-    assert_eq!(want.1, "0.12", "{want:?}");
+    assert_eq!(want.1, "0.120", "{want:?}");
     for file in ["semicolon.csv", "unicode.txt", "statement.csv.gz"] {
         assert_eq!(buckets(file), want, "{file}");
     }

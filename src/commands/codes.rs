@@ -44,6 +44,7 @@ pub(crate) fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus,
         charts: Vec::new(),
         json: serde_json::to_value(table.iter().collect::<Vec<_>>()).unwrap_or_default(),
         money: None,
+        flagged: Vec::new(),
     };
     // User code files are outside text: escaped for a terminal like any report.
     let doc = output_safe(&doc, format, std::io::stdout().is_terminal(), true);

@@ -114,8 +114,18 @@ fn init_logging(global: &GlobalArgs) {
     };
 }
 
+/// The config file asked for: `--config`, else `LIVEAUDIT_CONFIG` when it is set and not blank
+/// (an empty variable is unset, as every other `LIVEAUDIT_*` variable is).
+fn config_path(global: &GlobalArgs) -> Option<std::path::PathBuf> {
+    global.config.clone().or_else(|| {
+        std::env::var_os("LIVEAUDIT_CONFIG")
+            .filter(|v| !v.to_string_lossy().trim().is_empty())
+            .map(std::path::PathBuf::from)
+    })
+}
+
 fn layers(global: &GlobalArgs, vendor: &VendorArgs) -> Result<Layers, Failure> {
-    let file = FileConfig::load(global.config.as_deref())?;
+    let file = FileConfig::load(config_path(global).as_deref())?;
     Ok(Layers::new(
         FlagValues {
             account: vendor.account.clone(),

@@ -2,8 +2,10 @@
 //!
 //! Policy:
 //! - `--account NAME` narrows to one account: a config file's `[accounts.NAME]` (or its partner
-//!   code), else NAME taken as a partner code as recorded (`unknown` included), so a database
-//!   is readable without the file that fetched it (a NAME that is neither is refused, exit 2).
+//!   code), else NAME taken as a partner code as recorded, so a database is readable without
+//!   the file that fetched it (a NAME that is neither is refused, exit 2). `unknown`, the
+//!   reserved code of checks recorded before accounts, is always accepted, as export accepts it:
+//!   an empty report of it is a valid answer (every check adopted).
 //!   Without it, the report spans every partner code the database holds.
 //! - Zone: `--tz`, else each account's own (its section's `tz`, else the unnamed settings). A
 //!   report spanning accounts whose zones differ is refused (exit 2, naming them) unless `--tz`
@@ -62,7 +64,11 @@ impl Scope {
         let recorded = partner_codes(&ctx.store.conn)?;
         let narrowed = account.map(|name| layers.account_ref(name));
         let accounts = match &narrowed {
-            Some(a) if a.name.is_none() && !recorded.contains(&a.partner_code) => {
+            Some(a)
+                if a.name.is_none()
+                    && a.partner_code != crate::check::UNKNOWN_ACCOUNT
+                    && !recorded.contains(&a.partner_code) =>
+            {
                 return Err(unknown_account(ctx, &a.partner_code, &recorded));
             }
             Some(a) => vec![a.clone()],

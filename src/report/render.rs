@@ -14,7 +14,9 @@
 
 use std::io::Write;
 
-use comfy_table::{Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
+use comfy_table::{
+    Cell, CellAlignment, ColumnConstraint, ContentArrangement, LineStyle, Table, TableStyle, Width,
+};
 use serde::Serialize;
 
 mod html;
@@ -126,6 +128,9 @@ pub(crate) struct Document {
     pub json: serde_json::Value,
     /// The currency and scale of its amounts, when it has any.
     pub money: Option<super::xlsx::Money>,
+    /// Tables the report adds only when given a flag, with that flag (`("accounts",
+    /// "--by-account")`), so `--table` asking for one that is absent says what adds it.
+    pub flagged: Vec<(&'static str, &'static str)>,
 }
 
 impl Document {
@@ -137,6 +142,14 @@ impl Document {
     /// The section named `key`.
     pub(crate) fn table(&self, key: &str) -> Option<&Section> {
         self.sections.iter().find(|s| s.key == key)
+    }
+
+    /// The flag that adds the table `key` to this report, when it is absent for want of one.
+    pub(crate) fn flag_for(&self, key: &str) -> Option<&'static str> {
+        self.flagged
+            .iter()
+            .find(|(k, _)| *k == key && self.table(key).is_none())
+            .map(|(_, flag)| *flag)
     }
 }
 
@@ -200,6 +213,27 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// The narrowest a column may be at a narrow terminal, so no number, amount, date, period, code
+/// or id is ever broken across lines: its longest word that holds a digit, or, in a column of
+/// single words (codes, categories, families, buckets), its longest cell; 0 when it has neither.
+/// Only text (meanings, messages, names, headers) wraps, and a table whose columns cannot all fit
+/// is wider than the terminal rather than breaking a number.
+fn unbreakable_width(section: &Section, column: usize) -> u16 {
+    let cells = || section.rows.iter().filter_map(|row| row.get(column));
+    let width = |word: &str| word.chars().count();
+    let identifiers = cells().all(|cell| cell.split_whitespace().count() <= 1);
+    let widest = if identifiers {
+        cells().map(|cell| width(cell.trim())).max()
+    } else {
+        cells()
+            .flat_map(|cell| cell.split_whitespace())
+            .filter(|word| word.chars().any(|c| c.is_ascii_digit()))
+            .map(width)
+            .max()
+    };
+    u16::try_from(widest.unwrap_or(0)).unwrap_or(u16::MAX)
+}
+
 /// A comfy-table preset: one rule under the header, nothing else (dense and greppable).
 const HEADER_RULE_ONLY: TableStyle =
     TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
@@ -255,6 +289,16 @@ fn render_table(doc: &Document, width: Option<u16>, out: &mut dyn Write) -> std:
                         cell
                     }
                 }));
+            }
+            if width.is_some() {
+                for (i, column) in table.column_iter_mut().enumerate() {
+                    let words = unbreakable_width(section, i);
+                    if words > 0 {
+                        // The bound counts the column's padding.
+                        let bound = words.saturating_add(column.padding_width());
+                        column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(bound)));
+                    }
+                }
             }
             writeln!(out, "{table}")?;
         }
@@ -385,6 +429,82 @@ mod tests {
         assert_eq!(text.matches(long).count(), 2, "{text}");
     }
 
+    /// Every word with a digit in `section`'s cells, checked whole on one line of `text`.
+    fn assert_numbers_whole(section: &Section, text: &str) {
+        for word in section
+            .rows
+            .iter()
+            .flatten()
+            .flat_map(|c| c.split_whitespace())
+            .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
+        {
+            assert!(
+                text.lines().any(|l| l.contains(word)),
+                "{word} is broken:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_dates_and_periods_are_never_broken_at_a_narrow_terminal() {
+        let mut periods = Section::new(
+            "Per period",
+            &[
+                "period",
+                "checks",
+                "charged",
+                "uncharged",
+                "provisional",
+                "amount",
+            ],
+        );
+        periods.row(vec![
+            "2026-10-01".into(),
+            "1480".into(),
+            "2026".into(),
+            "133".into(),
+            "49".into(),
+            "98.350".into(),
+        ]);
+        periods.row(vec![
+            "undated".into(),
+            "12".into(),
+            "11".into(),
+            "0".into(),
+            "0".into(),
+            "0.385 USD".into(),
+        ]);
+        let mut codes = Section::new(
+            "Per code",
+            &["code", "message", "category", "count", "amount"],
+        );
+        codes.row(vec![
+            "12208".into(),
+            "Identified as a frame (including paper or phone frame) at 2026-10-02T14:10:52Z".into(),
+            "request_error".into(),
+            "202610".into(),
+            "1234567.125".into(),
+        ]);
+        let mut d = doc();
+        d.sections = vec![periods, codes];
+        for width in [40, 60, 200] {
+            let mut out = Vec::new();
+            render_table(&d, Some(width), &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            for section in &d.sections {
+                assert_numbers_whole(section, &text);
+            }
+            // A column of single words (codes, categories) keeps them whole too.
+            assert!(text.contains("request_error"), "{text}");
+            // Text wraps at a narrow terminal and stays on one line at a wide one.
+            let message = "Identified as a frame (including paper or phone frame)";
+            assert_eq!(text.contains(message), width == 200, "{text}");
+            if width == 200 {
+                assert!(text.lines().all(|l| l.chars().count() <= 200), "{text}");
+            }
+        }
+    }
+
     fn doc() -> Document {
         let mut s = Section::new("Totals", &["what", "count"]);
         s.row(vec!["charged".into(), "12".into()]);
@@ -403,6 +523,7 @@ mod tests {
             }],
             json: serde_json::json!({"totals": {"checks": 15}}),
             money: None,
+            flagged: Vec::new(),
         }
     }
 

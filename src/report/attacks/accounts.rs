@@ -83,16 +83,15 @@ fn table(groups: &[AccountAttacks], families: &[&str], per_period: bool) -> Sect
     if per_period {
         machine.push("period");
     }
-    machine.extend(["resolved", "attacks", "share"]);
+    // Attacks over resolved checks: named as in the families and codes tables.
+    machine.extend(["resolved", "attacks", "share_of_checks"]);
     machine.extend(families.iter().copied());
     let people: Vec<&str> = machine
         .iter()
-        .map(|h| {
-            if *h == "partner_code" {
-                "partner code"
-            } else {
-                h
-            }
+        .map(|h| match *h {
+            "partner_code" => "partner code",
+            "share_of_checks" => "of checks",
+            h => h,
         })
         .collect();
     let (title, key) = if per_period {

@@ -52,6 +52,11 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
         charts: vec![chart],
         json: serde_json::to_value(a).unwrap_or_default(),
         money: None,
+        flagged: vec![
+            ("dimension", "--dimension NAME"),
+            ("accounts", "--by-account"),
+            ("account_periods", "--by-account"),
+        ],
     }
 }
 

@@ -46,11 +46,16 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
         summary: summary_lines(b, window, scale),
         sections,
         charts: vec![chart(b)],
-        json: serde_json::to_value(b).unwrap_or_default(),
+        json: crate::report::money::to_json(b, scale),
         money: with_price.then(|| crate::report::xlsx::Money {
             currency: b.currency.clone(),
             scale: scale.0,
         }),
+        flagged: vec![
+            ("tiers", "--prices FILE"),
+            ("accounts", "--by-account"),
+            ("account_periods", "--by-account"),
+        ],
     }
 }
 

@@ -24,6 +24,12 @@ pub(super) const SHOWN_ORDER: [BucketKind; 14] = [
 pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
     let mut amounts: Vec<Decimal> = vec![r.billed_amount];
     amounts.extend(r.buckets.values().map(|b| b.amount));
+    amounts.extend(
+        r.periods
+            .iter()
+            .flat_map(|p| [p.billed_amount, p.amount_difference])
+            .flatten(),
+    );
     let scale = MoneyScale::of(r.our_amount, amounts.iter());
     let money = |d: Decimal| format!("{} {currency}", scale.show(d));
     let mut summary = vec![
@@ -102,11 +108,12 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
         summary,
         sections,
         charts: Vec::new(),
-        json: serde_json::to_value(r).unwrap_or_default(),
+        json: crate::report::money::to_json(r, scale),
         money: Some(crate::report::xlsx::Money {
             currency: currency.to_string(),
             scale: scale.0,
         }),
+        flagged: Vec::new(),
     }
 }
 
