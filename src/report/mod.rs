@@ -317,9 +317,11 @@ pub(crate) fn load_quarter_hours(
     window: &Window,
 ) -> Result<Vec<QuarterHour>, ReportError> {
     let (from, to, account) = window.binds();
-    // Dated by event time (else fetch time), the grouping matches the index `checks_by_bucket`
-    // (migration 0002) to the letter, so SQLite walks the index in order instead of sorting
-    // every row; a check without an event time is then undated unless fetch time may date it.
+    // Dated by event time (else fetch time), the grouping (the partner code first) matches the
+    // index `checks_by_account_bucket` (migrations 0010, 0012) to the letter, so SQLite walks
+    // the index in order instead of sorting every row; the same quarter hour of several
+    // accounts comes as several rows, which every caller adds up. A check without an event
+    // time is then undated unless fetch time may date it.
     let group = match window.date_by {
         DateBy::Fetch => "fetched_at / 900000",
         DateBy::Event | DateBy::EventOrFetch => "coalesce(event_time, fetched_at) / 900000",
@@ -338,7 +340,7 @@ pub(crate) fn load_quarter_hours(
         "SELECT {group} AS q, event_time IS NULL AS fb, status, code, count(*)
          FROM checks
          WHERE {where_}
-         GROUP BY {group}, event_time IS NULL, status, code"
+         GROUP BY partner_code, {group}, event_time IS NULL, status, code"
     ))?;
     let rows = stmt.query_map(params![from, to, account], |r| {
         let fallback: bool = r.get(1)?;

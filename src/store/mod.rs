@@ -71,6 +71,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_account_changes",
         include_str!("../../migrations/0011_account_changes.sql"),
     ),
+    (
+        "0012_one_report_index",
+        include_str!("../../migrations/0012_one_report_index.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
