@@ -104,7 +104,8 @@ pub enum ConfigError {
     },
 }
 
-fn unknown_account(name: &str, known: &[String]) -> String {
+/// `--account NAME` naming no section of the file, with the names it has.
+pub(crate) fn unknown_account(name: &str, known: &[String]) -> String {
     if known.is_empty() {
         format!(
             "--account {name}: the config file names no accounts; add [accounts.{name}] with its \

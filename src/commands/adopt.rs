@@ -57,15 +57,10 @@ fn target(layers: &crate::config::Layers, args: &AdoptArgs) -> Result<AccountRef
             .find(|a| a.name.as_deref() == Some(name.trim()))
             .cloned()
             .ok_or_else(|| {
-                let names: Vec<&str> = named.iter().map(AccountRef::label).collect();
+                let known: Vec<String> = named.iter().map(|a| a.label().to_string()).collect();
                 Failure::usage(anyhow!(
-                    "--account {name}: no such account in the config file ({}); adopt gives \
-                     history only to a named account, or to --partner-code CODE",
-                    if names.is_empty() {
-                        "it names none".to_string()
-                    } else {
-                        format!("it names {}", names.join(", "))
-                    }
+                    "{}; adopt gives history only to a named account, or to --partner-code CODE",
+                    crate::config::unknown_account(name, &known)
                 ))
             });
     }
