@@ -12,6 +12,7 @@ mod hardening;
 mod hostile;
 mod inputs;
 mod nightly;
+mod nights;
 mod prices;
 mod reconcile;
 mod reports;
