@@ -81,15 +81,33 @@ fn tripled_volume_at_the_same_share_is_no_spike_and_a_tripled_share_is() {
     );
     // W44: volume +200%, share unchanged; W45: share +20 points, the count back to 30.
     let w44 = &periods[3];
-    assert_eq!((w44["resolved"].as_i64(), w44["attacks"].as_i64()), (Some(300), Some(30)));
+    assert_eq!(
+        (w44["resolved"].as_i64(), w44["attacks"].as_i64()),
+        (Some(300), Some(30))
+    );
     assert!(w44["share_change"].as_f64().unwrap().abs() < 1e-12, "{w44}");
-    assert!((w44["volume_change"].as_f64().unwrap() - 2.0).abs() < 1e-12, "{w44}");
+    assert!(
+        (w44["volume_change"].as_f64().unwrap() - 2.0).abs() < 1e-12,
+        "{w44}"
+    );
     let w45 = &periods[4];
-    assert!((w45["share_change"].as_f64().unwrap() - 0.2).abs() < 1e-12, "{w45}");
-    assert!(w45["volume_change"].as_f64().unwrap().abs() < 1e-12, "{w45}");
+    assert!(
+        (w45["share_change"].as_f64().unwrap() - 0.2).abs() < 1e-12,
+        "{w45}"
+    );
+    assert!(
+        w45["volume_change"].as_f64().unwrap().abs() < 1e-12,
+        "{w45}"
+    );
     // Each share carries its 95% Wilson interval: 30 of 100 is 21.9%-39.6%.
-    assert!((w45["share_low"].as_f64().unwrap() - 0.2189).abs() < 5e-4, "{w45}");
-    assert!((w45["share_high"].as_f64().unwrap() - 0.3958).abs() < 5e-4, "{w45}");
+    assert!(
+        (w45["share_low"].as_f64().unwrap() - 0.2189).abs() < 5e-4,
+        "{w45}"
+    );
+    assert!(
+        (w45["share_high"].as_f64().unwrap() - 0.3958).abs() < 5e-4,
+        "{w45}"
+    );
     assert_eq!(w45["partial"], false, "a week long past is whole");
     // The spike is W45's, not W44's.
     let spikes: Vec<(&str, &str)> = v["spikes"]
@@ -135,7 +153,10 @@ fn the_html_chart_draws_the_share_as_a_line_with_its_interval_over_the_bars() {
     // Equal shares sit at one height; the tripled share is higher (SVG y grows downwards).
     assert!(ys[..4].iter().all(|y| (y - ys[0]).abs() < 0.11), "{line}");
     assert!(ys[4] < ys[0] - 50.0, "{line}");
-    assert!(html.contains("<polygon class=\"share-band\""), "no interval band");
+    assert!(
+        html.contains("<polygon class=\"share-band\""),
+        "no interval band"
+    );
     let shares: Vec<&str> = html
         .split("data-share=\"")
         .skip(1)

@@ -495,7 +495,10 @@ mod tests {
         assert!(!week.partial_on("2024-W18", today));
         assert!(!week.partial_on(UNDATED, today));
         let month = Window::new("UTC", Period::Month, Some("2024-03-01"), None).unwrap();
-        assert!(!month.partial_on("2024-03", today), "--from on the first cuts nothing");
+        assert!(
+            !month.partial_on("2024-03", today),
+            "--from on the first cuts nothing"
+        );
         assert!(month.partial_on("2024-05", today));
         let day = Window::new("UTC", Period::Day, Some("2024-05-02"), None).unwrap();
         assert!(!day.partial_on("2024-05-02", today), "a day is never cut");

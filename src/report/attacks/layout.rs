@@ -66,7 +66,13 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
 /// change and the count's (volume), and each family.
 fn periods_section(a: &Attacks, family_names: &[&str]) -> Section {
     let mut headers = vec![
-        "period", "resolved", "attacks", "share", "95% interval", "change", "volume",
+        "period",
+        "resolved",
+        "attacks",
+        "share",
+        "95% interval",
+        "change",
+        "volume",
     ];
     headers.extend(family_names.iter().copied());
     let mut tidy_headers = vec![

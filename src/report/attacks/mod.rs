@@ -39,8 +39,8 @@ pub(crate) use layout::*;
 mod accounts;
 pub(crate) use accounts::{AccountAttacks, compute_over, document_by_account};
 mod dimension;
-pub(crate) use dimension::missing_dimension;
 use dimension::dimension_rows;
+pub(crate) use dimension::missing_dimension;
 mod shares;
 pub(crate) use shares::*;
 #[cfg(test)]

@@ -26,20 +26,25 @@ pub(crate) fn wilson(part: i64, whole: i64) -> Option<(f64, f64)> {
     let centre = (p + z2 / (2.0 * n)) / denominator;
     let half = Z95 / denominator * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
     // At 0 (or all) the interval ends exactly at 0 (or 1), not a rounding error away.
-    let low = if part <= 0 { 0.0 } else { (centre - half).max(0.0) };
-    let high = if part >= whole { 1.0 } else { (centre + half).min(1.0) };
+    let low = if part <= 0 {
+        0.0
+    } else {
+        (centre - half).max(0.0)
+    };
+    let high = if part >= whole {
+        1.0
+    } else {
+        (centre + half).min(1.0)
+    };
     Some((low, high))
 }
 
 /// A share with its interval, for people: `19.0% (16.1-22.3%)`, or `-` with no checks.
 pub(crate) fn with_interval(part: i64, whole: i64) -> String {
     match (share(part, whole), wilson(part, whole)) {
-        (Some(s), Some((lo, hi))) => format!(
-            "{:.1}% ({:.1}-{:.1}%)",
-            s * 100.0,
-            lo * 100.0,
-            hi * 100.0
-        ),
+        (Some(s), Some((lo, hi))) => {
+            format!("{:.1}% ({:.1}-{:.1}%)", s * 100.0, lo * 100.0, hi * 100.0)
+        }
         _ => "-".into(),
     }
 }
@@ -196,7 +201,10 @@ mod tests {
     fn wilson_matches_the_textbook_values() {
         // 30 in 100: the interval published for the Wilson score method, 0.219-0.396.
         let (lo, hi) = wilson(30, 100).unwrap();
-        assert!((lo - 0.2189).abs() < 5e-4 && (hi - 0.3958).abs() < 5e-4, "{lo} {hi}");
+        assert!(
+            (lo - 0.2189).abs() < 5e-4 && (hi - 0.3958).abs() < 5e-4,
+            "{lo} {hi}"
+        );
         // None in 10: starts at 0, not below.
         let (lo, hi) = wilson(0, 10).unwrap();
         assert_eq!(lo, 0.0);
@@ -230,9 +238,15 @@ mod tests {
             period("2024-W02", 3000, 300, false),
         ];
         let latest = this_against_last(&periods).unwrap();
-        assert_eq!((latest.period.as_str(), latest.previous.as_str()), ("2024-W02", "2024-W01"));
+        assert_eq!(
+            (latest.period.as_str(), latest.previous.as_str()),
+            ("2024-W02", "2024-W01")
+        );
         let moved = &latest.families[0];
-        assert!(moved.share_change.unwrap().abs() < 1e-12, "volume tripled, share did not");
+        assert!(
+            moved.share_change.unwrap().abs() < 1e-12,
+            "volume tripled, share did not"
+        );
         assert!((moved.volume_change.unwrap() - 2.0).abs() < 1e-12);
         // A partial period is compared on share only.
         let periods = vec![
@@ -243,6 +257,10 @@ mod tests {
         assert!(latest.partial);
         assert_eq!(latest.families[0].volume_change, None);
         assert!((latest.families[0].share_change.unwrap() - 0.2).abs() < 1e-12);
-        assert!(latest.lines()[0].contains("partial"), "{:?}", latest.lines());
+        assert!(
+            latest.lines()[0].contains("partial"),
+            "{:?}",
+            latest.lines()
+        );
     }
 }
