@@ -261,13 +261,12 @@ fn share_line(s: &mut String, chart: &Chart, line: &super::ShareLine, plot: &Plo
         let _ = write!(
             s,
             "<circle class=\"share-point\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{}\" \
-             data-share=\"{}\"><title>{} {}: {:.1}% (95% interval {:.1}-{:.1}%)</title></circle>",
+             data-share=\"{}\"><title>{} share: {:.1}% (95% interval {:.1}-{:.1}%)</title></circle>",
             plot.x(i),
             plot.y(line.values[i].unwrap_or(0.0), max),
             line.colour,
             line.values[i].unwrap_or(0.0),
             html_escape(chart.labels.get(i).map_or("", String::as_str)),
-            "attack share",
             pct(&line.values),
             pct(&line.low),
             pct(&line.high)
