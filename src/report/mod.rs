@@ -19,6 +19,7 @@
 pub(crate) mod accounts;
 pub(crate) mod attacks;
 pub(crate) mod billing;
+pub(crate) mod checks;
 #[cfg(test)]
 mod properties;
 pub(crate) mod reconcile;
@@ -296,6 +297,56 @@ impl Window {
                 .is_some_and(|(edge, beyond)| edge == label && beyond == label)
         };
         not_over || cut(self.from, Date::yesterday) || cut(self.to, Date::tomorrow)
+    }
+
+    /// An instant in the zone, to the second: `2026-10-02T22:10:52+08:00`.
+    pub(crate) fn local_time(&self, ms: i64) -> String {
+        Timestamp::from_millisecond(ms).map_or_else(
+            |_| ms.to_string(),
+            |t| {
+                t.to_zoned_datetime(self.tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string()
+            },
+        )
+    }
+
+    /// The first and last day of the period `label` within the window (`None` for `undated`
+    /// or a label not of this window's period length).
+    pub(crate) fn period_days(&self, label: &str) -> Option<(Date, Date)> {
+        let (first, last) = match self.by {
+            Period::Day => {
+                let d: Date = label.parse().ok()?;
+                (d, d)
+            }
+            Period::Week => {
+                let (year, week) = label.split_once("-W")?;
+                let monday = jiff::civil::ISOWeekDate::new(
+                    year.parse().ok()?,
+                    week.parse().ok()?,
+                    jiff::civil::Weekday::Monday,
+                )
+                .ok()?
+                .date();
+                (monday, monday.checked_add(jiff::Span::new().days(6)).ok()?)
+            }
+            Period::Month => {
+                let first: Date = format!("{label}-01").parse().ok()?;
+                (first, first.last_of_month())
+            }
+        };
+        let first = self.from.map_or(first, |f| f.max(first));
+        let last = self.to.map_or(last, |t| t.min(last));
+        (first <= last).then_some((first, last))
+    }
+
+    /// The same window narrowed to the days `first` to `last`.
+    pub(crate) fn between(&self, first: Date, last: Date) -> Window {
+        Window {
+            from: Some(first),
+            to: Some(last),
+            ..self.clone()
+        }
     }
 
     /// A line saying how checks were dated.

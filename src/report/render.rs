@@ -50,6 +50,11 @@ pub(crate) struct Section {
     pub tidy: Option<(Vec<String>, Vec<Vec<String>>)>,
     /// The machine table's columns that hold money (a currency format in a workbook).
     pub money: Vec<String>,
+    /// Per row of the people's table, a line shown on hover in HTML (the `liveaudit checks`
+    /// command of its checks); empty when no row has one.
+    pub titles: Vec<Option<String>>,
+    /// Per row, an image (`data:` URI) HTML shows in a first column; empty when none has one.
+    pub images: Vec<Option<String>>,
 }
 
 impl Section {
@@ -76,6 +81,13 @@ impl Section {
     }
 
     pub(crate) fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// Adds a row with its hover line (HTML's `title`), keeping titles beside their rows.
+    pub(crate) fn row_titled(&mut self, cells: Vec<String>, title: Option<String>) {
+        self.titles.resize(self.rows.len(), None);
+        self.titles.push(title);
         self.rows.push(cells);
     }
 
