@@ -167,7 +167,7 @@ fn the_html_chart_draws_the_share_as_a_line_with_its_interval_over_the_bars() {
 
 /// One face planted on 32 users over 4 channels (3 of its checks passed as 200, 29 attacks),
 /// dated around midnight in Singapore, beside ordinary checks.
-fn planted_face_fixture() -> Env {
+fn planted_face_fixture(save_images: bool) -> Env {
     let env = Env::plain();
     let passes = ids_with("face-p1-ok", 3, |c| c == 200);
     let attacks = ids_with("face-p1-at", 29, injection);
@@ -186,13 +186,19 @@ fn planted_face_fixture() -> Env {
         csv.push_str(&format!("{id},2026-01-02T08:{i:02}:00Z,v{i},web\n"));
     }
     env.write("faces.csv", csv);
-    env.fetch("faces.csv").quick().run().expect(0);
+    let fetch = env.fetch("faces.csv").quick();
+    if save_images {
+        std::fs::create_dir(env.path("faces")).unwrap();
+        fetch.flag("--save-images", "faces").run().expect(0);
+    } else {
+        fetch.run().expect(0);
+    }
     env
 }
 
 #[test]
 fn a_reused_face_lists_uses_passes_users_channels_and_when_in_the_zone() {
-    let env = planted_face_fixture();
+    let env = planted_face_fixture(false);
     let v = json(
         &env,
         &[
@@ -387,4 +393,35 @@ fn checks_filters_by_class_code_attr_undated_and_refuses_bad_values() {
         run.expect(2);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
     }
+}
+
+#[test]
+fn face_images_are_shown_only_when_asked_and_saved() {
+    let env = planted_face_fixture(true);
+    let html = |extra: &[&str]| {
+        let mut args = vec!["report", "attacks", "--format", "html"];
+        args.extend(extra);
+        let run = env.run(&args);
+        run.expect(0);
+        run.stdout.clone()
+    };
+    let off = html(&[]);
+    assert!(!off.contains("<img"), "images are off by default");
+    assert!(
+        off.contains("add --with-images DIR"),
+        "says how to get them"
+    );
+    let on = html(&["--with-images", "faces"]);
+    assert_eq!(
+        on.matches("<img src=\"data:image/jpeg;base64,").count(),
+        1,
+        "once per face"
+    );
+    let empty = env.path("none");
+    std::fs::create_dir(&empty).unwrap();
+    let none = html(&["--with-images", empty.to_str().unwrap()]);
+    assert!(
+        !none.contains("<img") && none.contains("No saved image"),
+        "{none}"
+    );
 }

@@ -182,18 +182,26 @@ pub(crate) fn list(
     Ok(listing)
 }
 
-/// A word for a POSIX shell: as it is when it needs no quoting, else single-quoted.
+/// A word for a POSIX shell: as it is when every character is plain (letters, digits and
+/// `_-.,:/=@%+`), else quoted by shlex (a NUL, which no shell word can hold, is dropped).
 fn shell_word(word: &str) -> String {
-    shlex::try_quote(word).map_or_else(|_| format!("'{}'", word.replace('\0', "")), Into::into)
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-.,:/=@%+".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.to_string();
+    }
+    let word = word.replace('\0', "");
+    shlex::try_quote(&word).map_or_else(|_| format!("'{word}'"), Into::into)
 }
 
 /// The `liveaudit checks ...` line that lists the checks of `window` kept by `filter`: the
 /// zone and dating basis always (they decide which day a check falls on), the rest when set.
 pub(crate) fn command_line(window: &Window, filter: &CheckFilter) -> String {
     let mut words: Vec<String> = vec!["liveaudit".into(), "checks".into()];
-    let mut flag = |name: &str, value: Option<String>| {
-        words.push(name.to_string());
-        words.extend(value.map(|v| shell_word(&v)));
+    let mut flag = |name: &str, value: Option<String>| match value {
+        // A value that looks like a flag is joined to its own.
+        Some(v) if v.starts_with('-') => words.push(format!("{name}={}", shell_word(&v))),
+        Some(v) => words.extend([name.to_string(), shell_word(&v)]),
+        None => words.push(name.to_string()),
     };
     flag("--tz", Some(window.tz_name.clone()));
     if window.date_by != DateBy::Event {
@@ -329,5 +337,59 @@ pub(crate) fn document(listing: &Listing, window: &Window) -> Document {
         json: serde_json::to_value(listing).unwrap_or_default(),
         money: None,
         flagged: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_quotes_what_a_shell_would_split_and_round_trips() {
+        let window = Window::new(
+            "Asia/Singapore",
+            crate::check::Period::Week,
+            Some("2026-10-05"),
+            None,
+        )
+        .unwrap()
+        .for_account(Some("acme id".into()));
+        let filter = CheckFilter {
+            family: Some("injection".into()),
+            attrs: vec![
+                ("channel".into(), "web".into()),
+                ("note".into(), "it's $HOME; rm -rf /".into()),
+                ("app".into(), "-1".into()),
+            ],
+            class: Some(Class::Uncharged),
+            ..CheckFilter::default()
+        };
+        let line = command_line(&window, &filter);
+        assert_eq!(
+            shlex::split(&line).unwrap(),
+            [
+                "liveaudit",
+                "checks",
+                "--tz",
+                "Asia/Singapore",
+                "--account",
+                "acme id",
+                "--from",
+                "2026-10-05",
+                "--family",
+                "injection",
+                "--class",
+                "uncharged",
+                "--attr",
+                "channel=web",
+                "--attr",
+                "note=it's $HOME; rm -rf /",
+                "--attr",
+                "app=-1",
+            ]
+        );
+        assert!(line.contains(" --attr channel=web "), "{line}");
+        assert!(class_matches(Class::Uncharged, Class::Provisional));
+        assert!(!class_matches(Class::Provisional, Class::Uncharged));
     }
 }

@@ -337,11 +337,16 @@ fn render_table(doc: &Document, width: Option<u16>, out: &mut dyn Write) -> std:
 
 /// Writes one section as one tidy CSV table: its header, then its machine rows.
 pub(crate) fn render_csv(section: &Section, out: &mut dyn Write) -> std::io::Result<()> {
+    // The writer's own I/O error as it is, so a closed pipe (`| head`) still reads as one.
+    let io = |e: csv::Error| match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => std::io::Error::other(format!("{other:?}")),
+    };
     let mut w = csv::Writer::from_writer(&mut *out);
     let (headers, rows) = section.machine();
-    w.write_record(headers)?;
+    w.write_record(headers).map_err(io)?;
     for row in rows {
-        w.write_record(row)?;
+        w.write_record(row).map_err(io)?;
     }
     w.flush()
 }

@@ -194,12 +194,18 @@ pub(crate) fn attach_images(faces: &mut [RepeatedFace], dir: &std::path::Path) -
     found
 }
 
-/// The codes of a face for people and CSV: `200:3 12222:29`, most frequent first.
-pub(crate) fn codes_text(codes: &BTreeMap<i64, i64>) -> String {
+/// The codes of a face: `12222:29 200:3`, most frequent first, at most `shown` of them (then
+/// `+N more`).
+pub(crate) fn codes_text(codes: &BTreeMap<i64, i64>, shown: usize) -> String {
     let mut list: Vec<(&i64, &i64)> = codes.iter().collect();
     list.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    list.iter()
+    let mut words: Vec<String> = list
+        .iter()
+        .take(shown)
         .map(|(c, n)| format!("{c}:{n}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    if list.len() > shown {
+        words.push(format!("+{} more", list.len() - shown));
+    }
+    words.join(" ")
 }

@@ -450,7 +450,7 @@ fn faces_section(a: &Attacks) -> Section {
             .iter()
             .map(|c| f.distinct.get(c).copied().unwrap_or(0).to_string())
             .collect();
-        let codes = codes_text(&f.codes);
+        let codes = codes_text(&f.codes, usize::MAX);
         let mut lead = vec![f.uses.to_string(), f.passes.to_string(), codes];
         lead.extend(distinct);
         lead.push(f.accounts.join(" "));
@@ -469,6 +469,8 @@ fn faces_section(a: &Attacks) -> Section {
         ]);
         faces.tidy_row(&machine_refs, tidy);
         let mut row = vec![f.image_sha256.chars().take(16).collect()];
+        // People see the most frequent codes; CSV and JSON have them all.
+        lead[2] = codes_text(&f.codes, 4);
         row.extend(lead);
         row.extend([seen(&f.first_seen), seen(&f.last_seen)]);
         faces.row_titled(row, f.checks_command.clone());
