@@ -2,12 +2,13 @@
 //! decimal, and the three totals a finance person acts on.
 //!
 //! Policy (the identity every format shows, the rounding line always, even at 0):
-//! `billed - expected = Σ billed amounts of the lines we did not expect (one line per bucket)
-//! - Σ expected amounts of our checks no line bills (one line per bucket) + amount variance of
-//! the matched lines (above and below the price) + rounding`, where `rounding` is the sum of
-//! our checks' unit prices less our expected total (a price list's `rounding = "total"` rounds
-//! the sum). Each bucket falls in exactly one total ([`super::BucketKind::total`]); with the
-//! amounts signed as their effect on the difference, `difference = to_dispute - owed +
+//!
+//! `billed - expected` = the billed amounts of the lines we did not expect (one line per
+//! bucket), less the expected amounts of our checks no line bills (one line per bucket), plus
+//! the amount variance of the matched lines (above and below the price), plus `rounding`: the
+//! sum of our checks' unit prices less our expected total (a price list's `rounding = "total"`
+//! rounds the sum). Each bucket falls in exactly one total ([`super::BucketKind::total`]); with
+//! the amounts signed as their effect on the difference, `difference = to_dispute - owed +
 //! to_check + rounding`.
 
 use std::collections::BTreeMap;
