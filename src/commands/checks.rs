@@ -103,7 +103,7 @@ pub(crate) fn checks(global: &GlobalArgs, args: &ChecksArgs) -> Result<ExitStatu
         &document(&listing, &window),
         args.format,
         args.output.as_deref(),
-        None,
+        (None, None),
         ctx.store.path(),
         args.raw_cells,
     )?;
