@@ -269,3 +269,55 @@ fn another_currency_is_refused_and_words_around_an_amount_are_malformed() {
     );
     assert_eq!(v["lines"], 9, "the damaged line is not billed at all");
 }
+
+/// The small ones: a day that does not exist is named as such; 11340's message is words, not
+/// a template; the CSV periods table names the class as JSON does.
+#[test]
+fn a_day_that_does_not_exist_and_the_names_of_classes_and_codes() {
+    let f = fixture();
+    let run = f.env.run(&[
+        "report",
+        "billing",
+        "--from",
+        "2026-02-30",
+        "--format",
+        "csv",
+    ]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("--from 2026-02-30: that day does not exist (February 2026 has 28 days)"),
+        "{}",
+        run.stderr
+    );
+    let run = f.env.run(&["report", "billing", "--to", "2026-13-01"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("there is no month 13"),
+        "{}",
+        run.stderr
+    );
+    let run = f.env.run(&["report", "billing", "--from", "yesterday"]);
+    assert!(run.stderr.contains("use YYYY-MM-DD"), "{}", run.stderr);
+
+    let run = f.env.run(&["codes", "--format", "csv"]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("11340,Parameter error"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("{parameter}"));
+
+    let run = f
+        .env
+        .run(&["report", "billing", "--by", "month", "--format", "csv"]);
+    run.expect(0);
+    let header = run.stdout.lines().next().unwrap_or_default().to_string();
+    assert!(header.contains(",unknown_code,"), "{header}");
+    let run = f
+        .env
+        .run(&["report", "billing", "--by", "month", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(v["periods"][0].get("unknown_code").is_some(), "{v}");
+}
