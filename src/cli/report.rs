@@ -182,6 +182,10 @@ pub struct ReconcileArgs {
     /// without it under partner_code, partner_id or partner)
     #[arg(long, value_name = "NAME")]
     pub statement_partner_column: Option<String>,
+    /// Statement column with the currency (found without it under currency or ccy); a line
+    /// in another currency than our prices' is refused (exit 2)
+    #[arg(long, value_name = "NAME")]
+    pub statement_currency_column: Option<String>,
     /// Statement column with the amount
     #[arg(long, value_name = "NAME")]
     pub statement_amount_column: Option<String>,

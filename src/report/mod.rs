@@ -113,6 +113,35 @@ impl MoneyScale {
 /// query and the index of migration 0002, which must agree).
 pub(crate) const QUARTER_HOUR_MS: i64 = 900_000;
 
+/// A `--from`/`--to` that is not a date: a day that does not exist (`2026-02-30`) says so,
+/// anything else is asked for as YYYY-MM-DD.
+fn bad_date(flag: &'static str, v: &str) -> ReportError {
+    let parts: Vec<&str> = v.split('-').collect();
+    if let [y, m, d] = parts.as_slice()
+        && (y.len(), m.len(), d.len()) == (4, 2, 2)
+        && let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i16>(), m.parse::<i8>(), d.parse::<i8>())
+    {
+        let why = match Date::new(y, m, 1) {
+            Err(_) => format!("there is no month {m}"),
+            Ok(first) => format!(
+                "{} has {} days",
+                first.strftime("%B %Y"),
+                first.days_in_month()
+            ),
+        };
+        let _ = d;
+        return ReportError::NoSuchDate {
+            flag,
+            value: v.to_string(),
+            why,
+        };
+    }
+    ReportError::Date {
+        flag,
+        value: v.to_string(),
+    }
+}
+
 /// Errors of a report's options.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -121,6 +150,12 @@ pub enum ReportError {
     Zone(String),
     #[error("--{flag} {value:?} is not a date; use YYYY-MM-DD")]
     Date { flag: &'static str, value: String },
+    #[error("--{flag} {value}: that day does not exist ({why})")]
+    NoSuchDate {
+        flag: &'static str,
+        value: String,
+        why: String,
+    },
     #[error("--from {from} is after --to {to}")]
     Range { from: String, to: String },
     /// A `--price` that is not a price (the message is `prices::BadPrice`'s).
@@ -166,10 +201,9 @@ impl Window {
         let zone = TimeZone::get(tz).map_err(|_| ReportError::Zone(tz.to_string()))?;
         let date = |flag: &'static str, v: Option<&str>| -> Result<Option<Date>, ReportError> {
             v.map(|v| {
-                v.trim().parse::<Date>().map_err(|_| ReportError::Date {
-                    flag,
-                    value: v.to_string(),
-                })
+                v.trim()
+                    .parse::<Date>()
+                    .map_err(|_| bad_date(flag, v.trim()))
             })
             .transpose()
         };
