@@ -38,7 +38,7 @@ pub(crate) fn reconcile_document(
         crate::statement::partner_codes(&args.statement, &columns).map_err(Failure::usage)?;
     let scope = one_account(ctx, args, &on_statement)?;
     let left_out = statement_partner(&scope, &on_statement, &mut columns)?;
-    let tz = scope.tz.clone();
+    let zone = scope.zone.clone();
     let (accounts, fallback) = scope.pricings(
         ctx,
         args.price.as_deref(),
@@ -59,8 +59,8 @@ pub(crate) fn reconcile_document(
         ))
     })?;
     // Validate the zone and dates before reading anything.
-    Window::new(
-        &tz,
+    Window::in_zone(
+        zone.clone(),
         crate::check::Period::Day,
         args.from.as_deref(),
         args.to.as_deref(),
@@ -68,7 +68,7 @@ pub(crate) fn reconcile_document(
     let opts = ReconcileOptions {
         statement: args.statement.clone(),
         columns,
-        tz_name: tz,
+        zone,
         from: args.from.clone(),
         to: args.to.clone(),
         price,

@@ -19,6 +19,7 @@ use crate::output::emit;
 use crate::report::render::Document;
 use crate::report::{Window, attacks, billing};
 use crate::store::{OpenMode, Store};
+use crate::zone::Zone;
 
 /// The database, the code table and the settings of a report.
 pub(crate) struct ReportContext {
@@ -55,15 +56,21 @@ pub(crate) fn report_context(
     })
 }
 
-fn window(args: &ReportArgs, tz: &str) -> Result<Window, Failure> {
-    Ok(Window::new(tz, args.by, args.from.as_deref(), args.to.as_deref())?.dated_by(args.date_by))
+fn window(args: &ReportArgs, zone: &Zone) -> Result<Window, Failure> {
+    Ok(Window::in_zone(
+        zone.clone(),
+        args.by,
+        args.from.as_deref(),
+        args.to.as_deref(),
+    )?
+    .dated_by(args.date_by))
 }
 
 /// The scope and window of a report (narrowed to `--account`, in the scope's zone).
 fn scoped(ctx: &ReportContext, args: &ReportArgs) -> Result<(Scope, Window), Failure> {
     let tz = args.tz.as_deref().or(ctx.tz.as_deref());
     let scope = Scope::resolve(ctx, args.account.as_deref(), tz)?;
-    let window = window(args, &scope.tz)?.for_account(scope.filter());
+    let window = window(args, &scope.zone)?.for_account(scope.filter());
     Ok((scope, window))
 }
 

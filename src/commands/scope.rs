@@ -27,6 +27,7 @@ use crate::prices::PriceList;
 use crate::report::ReportError;
 use crate::report::accounts::{AccountKey, partner_codes};
 use crate::report::billing::{Pricing, parse_price};
+use crate::zone::Zone;
 
 /// The accounts of one report.
 pub(crate) struct Scope {
@@ -35,7 +36,7 @@ pub(crate) struct Scope {
     /// The one account `--account` narrowed the report to.
     pub narrowed: Option<AccountRef>,
     /// The report's zone.
-    pub tz: String,
+    pub zone: Zone,
 }
 
 /// How a report names an account.
@@ -77,8 +78,8 @@ impl Scope {
                 .map(|code| layers.account_of_code(code))
                 .collect(),
         };
-        let tz = match tz_flag.filter(|t| !t.trim().is_empty()) {
-            Some(flag) => flag.trim().to_string(),
+        let zone = match tz_flag.filter(|t| !t.trim().is_empty()) {
+            Some(flag) => Zone::parse(flag, "--tz").map_err(ReportError::from)?,
             None => {
                 let zones: BTreeMap<String, Vec<String>> =
                     accounts.iter().fold(BTreeMap::new(), |mut m, a| {
@@ -97,13 +98,17 @@ impl Scope {
                         adopt_hint(accounts.iter().map(|a| a.partner_code.as_str()))
                     )));
                 }
-                zones.into_keys().next().unwrap_or_else(|| layers.tz(None))
+                match accounts.first() {
+                    Some(a) => layers.zone_of(a, None),
+                    None => layers.zone(None),
+                }
+                .map_err(ReportError::from)?
             }
         };
         Ok(Scope {
             accounts,
             narrowed,
-            tz,
+            zone,
         })
     }
 

@@ -9,6 +9,16 @@
 use std::path::{Path, PathBuf};
 
 use super::{AccountConfig, AccountRef, Layers};
+use crate::zone::{BadZone, Zone};
+
+/// Where the `tz` setting came from, for [`Zone::parse`]'s error: `--tz` when given, else the
+/// environment (a config file's `tz` was checked when the file was read).
+fn tz_origin(flag: Option<&str>) -> &'static str {
+    match flag {
+        Some(f) if !f.trim().is_empty() => "--tz",
+        _ => "tz (LIVEAUDIT_TZ or the config file)",
+    }
+}
 
 impl Layers {
     /// The account the records know by `partner_code`, labelled by the file's name for it when
@@ -41,6 +51,20 @@ impl Layers {
             .map(|v| v.trim().to_string())
             .or_else(|| self.pick(&None, "LIVEAUDIT_TZ", &self.file.tz))
             .unwrap_or_else(|| "UTC".to_string())
+    }
+
+    /// The billing day's zone ([`Layers::tz`]), parsed.
+    pub(crate) fn zone(&self, flag: Option<&str>) -> Result<Zone, BadZone> {
+        Zone::parse(&self.tz(flag), tz_origin(flag))
+    }
+
+    /// The zone of `account`'s checks ([`Layers::tz_of`]), parsed.
+    pub(crate) fn zone_of(
+        &self,
+        account: &AccountRef,
+        flag: Option<&str>,
+    ) -> Result<Zone, BadZone> {
+        Zone::parse(&self.tz_of(account, flag), tz_origin(flag))
     }
 
     /// The price list of `account`'s checks: `--prices`, its section's `prices`, else the

@@ -27,11 +27,11 @@ pub(crate) mod xlsx;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
 use rusqlite::params;
 
 pub(crate) use crate::check::{DateBy, Period, dated_within};
 use crate::store::StoreError;
+use crate::zone::{BadZone, Zone};
 
 /// Money in JSON: exact decimal strings (`"35000.105"`), so no reader rounds them through a
 /// float, and every amount of one document at the report's [`MoneyScale`] (`"0.000"` beside
@@ -116,8 +116,8 @@ pub(crate) const QUARTER_HOUR_MS: i64 = 900_000;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
-    #[error("--tz {0:?} is not a known time zone; use an IANA name such as Asia/Singapore or UTC")]
-    Zone(String),
+    #[error(transparent)]
+    Zone(#[from] BadZone),
     #[error("--{flag} {value:?} is not a date; use YYYY-MM-DD")]
     Date { flag: &'static str, value: String },
     #[error("--from {from} is after --to {to}")]
@@ -144,8 +144,7 @@ impl From<rusqlite::Error> for ReportError {
 /// The time frame of a report.
 #[derive(Debug, Clone)]
 pub(crate) struct Window {
-    pub tz: TimeZone,
-    pub tz_name: String,
+    pub zone: Zone,
     pub by: Period,
     pub from: Option<Date>,
     pub to: Option<Date>,
@@ -156,13 +155,24 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// The window of zone name `tz` (a test's shorthand for [`Window::in_zone`]).
+    #[cfg(test)]
     pub(crate) fn new(
         tz: &str,
         by: Period,
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<Window, ReportError> {
-        let zone = TimeZone::get(tz).map_err(|_| ReportError::Zone(tz.to_string()))?;
+        Window::in_zone(Zone::parse(tz, "--tz")?, by, from, to)
+    }
+
+    /// The window of periods `by` in `zone` from `--from` to `--to` (dates, both optional).
+    pub(crate) fn in_zone(
+        zone: Zone,
+        by: Period,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Window, ReportError> {
         let date = |flag: &'static str, v: Option<&str>| -> Result<Option<Date>, ReportError> {
             v.map(|v| {
                 v.trim().parse::<Date>().map_err(|_| ReportError::Date {
@@ -182,8 +192,7 @@ impl Window {
             });
         }
         Ok(Window {
-            tz: zone,
-            tz_name: tz.to_string(),
+            zone,
             by,
             from,
             to,
@@ -229,7 +238,7 @@ impl Window {
     /// The range as Unix milliseconds: `[from 00:00, to+1 00:00)` in the zone.
     pub(crate) fn bounds_ms(&self) -> (Option<i64>, Option<i64>) {
         let start = |d: Date| {
-            d.to_zoned_datetime(self.tz.clone())
+            d.to_zoned_datetime(self.zone.tz.clone())
                 .ok()
                 .map(|z| z.timestamp().as_millisecond())
         };
@@ -243,7 +252,7 @@ impl Window {
     pub(crate) fn local_date(&self, ms: i64) -> Option<Date> {
         Timestamp::from_millisecond(ms)
             .ok()
-            .map(|t| t.to_zoned_datetime(self.tz.clone()).date())
+            .map(|t| t.to_zoned_datetime(self.zone.tz.clone()).date())
     }
 
     /// The label of the period holding `date`: `2024-05-01`, `2024-W18` or `2024-05`.
@@ -291,7 +300,7 @@ impl Window {
         };
         format!(
             "periods: {by} in {}; {range}; dated by {}",
-            self.tz_name,
+            self.zone.name,
             self.date_by.describe()
         )
     }
@@ -323,8 +332,10 @@ pub(crate) fn load_quarter_hours(
     // accounts comes as several rows, which every caller adds up. A check without an event
     // time is then undated unless fetch time may date it.
     let group = match window.date_by {
-        DateBy::Fetch => "fetched_at / 900000",
-        DateBy::Event | DateBy::EventOrFetch => "coalesce(event_time, fetched_at) / 900000",
+        DateBy::Fetch => format!("fetched_at / {QUARTER_HOUR_MS}"),
+        DateBy::Event | DateBy::EventOrFetch => {
+            format!("coalesce(event_time, fetched_at) / {QUARTER_HOUR_MS}")
+        }
     };
     // An open window over every account keeps every check: the condition then names no
     // column, so the index still covers the query.

@@ -234,7 +234,7 @@ proptest! {
             let opts = ReconcileOptions {
                 statement,
                 columns: StatementColumns::default(),
-                tz_name: tz.to_string(),
+                zone: crate::zone::Zone::parse(tz, "--tz").unwrap(),
                 from: from.map(str::to_string),
                 to: to.map(str::to_string),
                 price: None,
@@ -265,7 +265,7 @@ proptest! {
         let opts = ReconcileOptions {
             statement: statement(dir.path(), &lines, checks.len()),
             columns: StatementColumns::default(),
-            tz_name: tz.to_string(),
+            zone: crate::zone::Zone::parse(tz, "--tz").unwrap(),
             from: from.map(str::to_string),
             to: to.map(str::to_string),
             price: Some(Decimal::new(35, 3)),
@@ -468,7 +468,7 @@ proptest! {
         let opts = ReconcileOptions {
             statement: statement(dir.path(), &lines, checks.len()),
             columns: StatementColumns::default(),
-            tz_name: tz.to_string(),
+            zone: crate::zone::Zone::parse(tz, "--tz").unwrap(),
             from: from.map(str::to_string),
             to: to.map(str::to_string),
             price: Some(Decimal::new(35, 3)),

@@ -214,7 +214,7 @@ mod tests {
         ReconcileOptions {
             statement: PathBuf::from("statement.csv"),
             columns: StatementColumns::default(),
-            tz_name: "UTC".into(),
+            zone: crate::zone::Zone::utc(),
             from: Some("2025-10-01".into()),
             to: Some("2025-10-31".into()),
             price: price.map(|p| p.parse().unwrap()),

@@ -48,6 +48,7 @@ use crate::codes::CodeTable;
 use crate::prices::{PriceList, Pricer, Rate};
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
 use crate::timestamp::format_utc;
+use crate::zone::Zone;
 
 mod line_bucket;
 use line_bucket::*;
@@ -280,7 +281,7 @@ pub(crate) struct Reconciliation {
 pub(crate) struct ReconcileOptions {
     pub statement: PathBuf,
     pub columns: StatementColumns,
-    pub tz_name: String,
+    pub zone: Zone,
     pub from: Option<String>,
     pub to: Option<String>,
     pub price: Option<Decimal>,
@@ -372,8 +373,7 @@ pub(crate) fn reconcile(
     codes: &CodeTable,
     opts: &ReconcileOptions,
 ) -> Result<Reconciliation, ReconcileError> {
-    let zone = TimeZone::get(&opts.tz_name).map_err(|_| ReportError::Zone(opts.tz_name.clone()))?;
-    let (shape, malformed, summary_lines) = load_statement(conn, opts, &zone)?;
+    let (shape, malformed, summary_lines) = load_statement(conn, opts, &opts.zone.tz)?;
     let mut sink = DetailSink::open(opts)?;
     let mut notes = Vec::new();
     let mut result = match &shape {
