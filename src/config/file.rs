@@ -150,19 +150,21 @@ fn check_values(cfg: &FileConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// Account names are words (letters, digits, `.`, `_`, `-`); each section has a partner code,
-/// no two share one, and none is `unknown` (the mark of checks whose account was never
-/// recorded).
+/// Account names are words (letters, digits, `.`, `_`, `-`), never `.` or `..` (a name is also
+/// a folder name: the nightly job's inbox and reports of the account); each section has a
+/// partner code, no two share one, and none is `unknown` (the mark of checks whose account was
+/// never recorded).
 fn check_accounts(accounts: &BTreeMap<String, AccountConfig>) -> Result<(), String> {
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, account) in accounts {
-        if name.is_empty()
+        if matches!(name.as_str(), "" | "." | "..")
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         {
             return Err(format!(
-                "[accounts.{name:?}]: an account name is letters, digits, '.', '_' and '-'"
+                "[accounts.{name:?}]: an account name is letters, digits, '.', '_' and '-', \
+                 and not . or .. alone (it names the account's folders)"
             ));
         }
         let code = account.partner_code.as_deref().map(str::trim).unwrap_or("");
