@@ -193,17 +193,18 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Args, Clone)]
-#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["files", "pending"])))]
+// Id files, --pending or both: each names the group (`what`) it belongs to.
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true)))]
 pub struct FetchArgs {
     #[command(flatten)]
     pub vendor: VendorArgs,
     /// Id lists: CSV/TSV/text (UTF-8, or UTF-16 with a BOM; plain, gzip or zstd), workbooks
     /// (.xlsx .xls .ods), folders of those, FIFOs; - reads standard input
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", group = "what")]
     pub files: Vec<PathBuf>,
     /// Also ask again every stored check of the account that still needs the vendor (pending,
     /// held at 11350, or failed), oldest first, without its original file
-    #[arg(long)]
+    #[arg(long, group = "what")]
     pub pending: bool,
     /// The id column's header [default: liveness_id, livenessId, id, ...; a headerless
     /// single-column file works too]
