@@ -289,7 +289,9 @@ impl Window {
     /// before it), or cut by the window (the day before `--from` or after `--to` is in the
     /// same period). A partial period's count is not comparable with a whole one's.
     pub(crate) fn partial(&self, label: &str) -> bool {
-        let today = Timestamp::now().to_zoned_datetime(self.zone.tz.clone()).date();
+        let today = Timestamp::now()
+            .to_zoned_datetime(self.zone.tz.clone())
+            .date();
         self.partial_on(label, today)
     }
 
