@@ -75,3 +75,36 @@ impl Layers {
             .or_else(|| self.file.prices.clone())
     }
 }
+
+/// `--account NAME` naming no account: the names the config file has (`configured`) and, where
+/// a recorded partner code also names one, the partner codes the database holds (`recorded`).
+pub(crate) fn unknown_account(
+    name: &str,
+    configured: &[String],
+    recorded: Option<&[String]>,
+) -> String {
+    match recorded {
+        None if configured.is_empty() => format!(
+            "--account {name}: the config file names no accounts; add [accounts.{name}] with its \
+             partner_code, or leave --account out"
+        ),
+        None => format!(
+            "--account {name}: no such account in the config file; it names {}",
+            configured.join(", ")
+        ),
+        Some(recorded) => {
+            let known: Vec<&String> = configured.iter().chain(recorded).collect();
+            format!(
+                "--account {}: no account of that name in the config file and no check under \
+                 that partner code; known: {}",
+                crate::text::clean(name),
+                if known.is_empty() {
+                    "none (the database holds no checks)".to_string()
+                } else {
+                    let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+                    crate::text::clean(&known.join(", "))
+                }
+            )
+        }
+    }
+}

@@ -23,6 +23,7 @@ pub(crate) mod billing;
 mod properties;
 pub(crate) mod reconcile;
 pub(crate) mod render;
+pub(crate) mod scope;
 pub(crate) mod xlsx;
 
 use jiff::Timestamp;
