@@ -481,7 +481,6 @@ impl Layers {
                       https://sg-credit.apitd.net/verification/kyc/sdk/liveness/license/v1)",
             });
         }
-        crate::text::register_secret(partner_key.expose());
         Ok(VendorSettings {
             account: AccountRef {
                 // A partner code given without --account still carries the name the file

@@ -234,7 +234,7 @@ mod tests {
             Window::new("UTC", Period::Day, opts.from.as_deref(), opts.to.as_deref()).unwrap();
         let mut sink = DetailSink {
             writer: None,
-            raw_cells: false,
+            guard: crate::text::CellGuard::new(true, false),
             path: PathBuf::new(),
             kept: Vec::new(),
             totals: BTreeMap::new(),

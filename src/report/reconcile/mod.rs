@@ -189,12 +189,9 @@ pub(crate) struct Detail {
 }
 
 impl Detail {
-    /// The detail with every text cell neutralised against spreadsheet formulas.
-    fn neutralised(&self) -> Detail {
-        let cell = |s: &Option<String>| {
-            s.as_deref()
-                .map(|s| crate::text::neutralise_formula(s).into_owned())
-        };
+    /// The detail with every text cell as `guard` writes it.
+    fn guarded(&self, guard: crate::text::CellGuard) -> Detail {
+        let cell = |s: &Option<String>| s.as_deref().map(|s| guard.apply(s).into_owned());
         Detail {
             liveness_id: cell(&self.liveness_id),
             sequence_id: cell(&self.sequence_id),
@@ -202,7 +199,7 @@ impl Detail {
             statement_amount: cell(&self.statement_amount),
             our_status: cell(&self.our_status),
             our_time: cell(&self.our_time),
-            note: crate::text::neutralise_formula(&self.note).into_owned(),
+            note: guard.apply(&self.note).into_owned(),
             ..self.clone()
         }
     }
@@ -299,9 +296,8 @@ pub(crate) struct ReconcileOptions {
 
 struct DetailSink {
     writer: Option<csv::Writer<std::io::BufWriter<std::fs::File>>>,
-    /// The details file is CSV like any report: its text cells are neutralised against
-    /// spreadsheet formulas unless `--raw-cells`.
-    raw_cells: bool,
+    /// The details file is CSV like any report: its text cells are guarded as a report's.
+    guard: crate::text::CellGuard,
     path: PathBuf,
     kept: Vec<Detail>,
     totals: BTreeMap<BucketKind, BucketTotal>,
@@ -320,7 +316,7 @@ impl DetailSink {
                 ))),
                 None => None,
             },
-            raw_cells: opts.raw_cells,
+            guard: crate::text::CellGuard::new(true, opts.raw_cells),
             path: opts.details.clone().unwrap_or_default(),
             kept: Vec::new(),
             totals: BTreeMap::new(),
@@ -345,17 +341,11 @@ impl DetailSink {
             }
         }
         if let Some(w) = &mut self.writer {
-            let safe;
-            let written = if self.raw_cells {
-                &d
-            } else {
-                safe = d.neutralised();
-                &safe
-            };
-            w.serialize(written).map_err(|e| ReconcileError::Details {
-                path: self.path.clone(),
-                source: std::io::Error::other(e),
-            })?;
+            w.serialize(d.guarded(self.guard))
+                .map_err(|e| ReconcileError::Details {
+                    path: self.path.clone(),
+                    source: std::io::Error::other(e),
+                })?;
         }
         let shown = self.kept.iter().filter(|k| k.bucket == d.bucket).count();
         if shown < SHOWN_PER_BUCKET {
