@@ -4,8 +4,8 @@
 //! - [`load_quarter_hours`]: the aggregate query billing and reconcile start from (the attack
 //!   report scans the table once itself, since it needs scores and attributes no index holds).
 //! - [`billing`]: charged vs uncharged for finance. [`attacks`]: attack analysis for fraud teams.
-//! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown or HTML;
-//!   [`xlsx`]: as an Excel workbook.
+//! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown, HTML or
+//!   an Excel workbook (`render::xlsx`).
 //! - [`accounts`]: which partner codes the checks are recorded under; a [`Window`] narrowed by
 //!   [`Window::for_account`] reads one account's checks, in every query of every report.
 //!
@@ -24,7 +24,6 @@ mod properties;
 pub(crate) mod reconcile;
 pub(crate) mod render;
 pub(crate) mod scope;
-pub(crate) mod xlsx;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -79,6 +78,14 @@ pub(crate) mod money {
             None => s.serialize_none(),
         }
     }
+}
+
+/// The money of a report's document: the currency and the number of decimals shown (a
+/// workbook formats its money cells by it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Money {
+    pub currency: String,
+    pub scale: u32,
 }
 
 /// Money: every amount of one report at one scale (the price's decimals, at least 2), in every
