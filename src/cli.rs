@@ -211,6 +211,7 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+// Id files, --pending or both: each names the group (`what`) it belongs to.
 #[command(group(clap::ArgGroup::new("what").required(true).multiple(true)))]
 pub struct FetchArgs {
     #[command(flatten)]
