@@ -134,6 +134,20 @@ fn is_provisional(code: i64, codes: &CodeTable) -> bool {
     code == INTERNAL_ERROR && codes.charged(code) != Some(true)
 }
 
+/// The attack family a check is counted in, when it is a known attack: done, with a code the
+/// table lists as an attack (family `other` when the table names none). Unknown codes are in
+/// no family. The one rule of every family count here and of `liveaudit checks --family`.
+pub(crate) fn attack_family(
+    status: Status,
+    code: Option<i64>,
+    codes: &CodeTable,
+) -> Option<String> {
+    let code = code.filter(|_| status == Status::Done)?;
+    (classify(status, Some(code), codes) != Class::UnknownCode
+        && codes.category(code) == crate::codes::Category::Attack)
+        .then(|| codes.family(code).unwrap_or("other").to_string())
+}
+
 /// The codes [`classify`] calls charged, as an SQL list (`NULL` when there are none).
 fn charged_codes(codes: &CodeTable) -> String {
     let list: Vec<String> = codes

@@ -104,6 +104,15 @@ pub enum ConfigError {
     },
 }
 
+/// The vendor endpoint a command calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The liveness result API (`fetch`).
+    Result,
+    /// The license API (`license`).
+    License,
+}
+
 /// A rate that is neither a number per second nor `auto`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -422,13 +431,11 @@ impl Layers {
         self.partner_code(self.chosen().ok()?).ok()
     }
 
-    /// Resolves the vendor settings. `need_result` / `need_license` say which endpoint the
-    /// command will call, so a missing one is named before anything is sent.
-    pub fn vendor(
-        &self,
-        need_result: bool,
-        need_license: bool,
-    ) -> Result<VendorSettings, ConfigError> {
+    /// Resolves the vendor settings. `calls` is the endpoint the command will call, so a missing
+    /// one is named before anything is sent.
+    pub fn vendor(&self, calls: Endpoint) -> Result<VendorSettings, ConfigError> {
+        let need_result = calls == Endpoint::Result;
+        let need_license = calls == Endpoint::License;
         let chosen = self.chosen()?;
         if chosen.is_none()
             && self.file.accounts.len() > 1

@@ -5,6 +5,7 @@ mod util;
 
 mod accounts;
 mod accounts_fetch;
+mod architecture;
 mod cli;
 mod finance;
 mod fraud;

@@ -78,7 +78,7 @@ pub(crate) fn fetch_options(
     writable_later("summary-file", args.summary_file.as_deref())?;
     writable_later("metrics-file", args.metrics_file.as_deref())?;
     let layers = layers(global, &args.vendor)?;
-    let vendor = layers.vendor(true, false)?;
+    let vendor = layers.vendor(crate::config::Endpoint::Result)?;
     if vendor.partner_code == crate::check::UNKNOWN_ACCOUNT {
         return Err(Failure::usage(anyhow!(
             "partner code {:?} is reserved for checks whose account was never recorded; give \

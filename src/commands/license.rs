@@ -75,7 +75,7 @@ pub(crate) async fn ask(
         )));
     }
     let layers = layers(global, &args.vendor)?;
-    let vendor = layers.vendor(false, true)?;
+    let vendor = layers.vendor(crate::config::Endpoint::License)?;
     let timeout = seconds("timeout", args.timeout)?;
     let client = VendorClient::new(
         &vendor,

@@ -42,13 +42,13 @@ fn flags_win_over_env_over_file() {
         "TD_PARTNER_KEY" => Some("k".into()),
         _ => None,
     };
-    let v = layers.vendor(true, false).unwrap();
+    let v = layers.vendor(crate::config::Endpoint::Result).unwrap();
     assert_eq!(v.partner_code, "from-env");
     assert_eq!(v.result_url.unwrap().as_str(), "https://file.example/r");
     assert_eq!(layers.db(), PathBuf::from("file.db"));
     layers.flags.partner_code = Some("from-flag".into());
     assert_eq!(
-        layers.vendor(true, false).unwrap().partner_code,
+        layers.vendor(crate::config::Endpoint::Result).unwrap().partner_code,
         "from-flag"
     );
 }
@@ -93,13 +93,13 @@ fn rate_is_a_number_or_auto_from_flag_env_or_file() {
 fn missing_settings_are_named() {
     let mut layers = Layers::new(FlagValues::default(), FileConfig::default());
     layers.env = |_| None;
-    let err = layers.vendor(true, false).unwrap_err().to_string();
+    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err().to_string();
     assert!(
         err.contains("partner code") && err.contains("TD_PARTNER_CODE"),
         "{err}"
     );
     layers.env = |name| (name == "TD_PARTNER_CODE").then(|| "c".to_string());
-    let err = layers.vendor(true, false).unwrap_err().to_string();
+    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err().to_string();
     assert!(
         err.contains("partner key") && err.contains("--partner-key-file"),
         "{err}"
@@ -108,7 +108,7 @@ fn missing_settings_are_named() {
         "TD_PARTNER_CODE" | "TD_PARTNER_KEY" => Some("x".into()),
         _ => None,
     };
-    let err = layers.vendor(true, false).unwrap_err().to_string();
+    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err().to_string();
     assert!(err.contains("TD_RESULT_URL"), "{err}");
 }
 
@@ -156,7 +156,7 @@ fn an_account_section_beats_the_environment_and_the_top_level() {
         "TD_RESULT_URL" => Some("https://env.example/r".into()),
         _ => None,
     };
-    let v = layers.vendor(true, false).unwrap();
+    let v = layers.vendor(crate::config::Endpoint::Result).unwrap();
     assert_eq!(v.partner_code, "acme-id");
     assert_eq!(v.partner_key.expose(), "key-of-id-app");
     assert_eq!(v.account.name.as_deref(), Some("id-app"));
@@ -168,7 +168,7 @@ fn an_account_section_beats_the_environment_and_the_top_level() {
         RateValue::PerSec(20)
     );
     layers.flags.result_url = Some("https://flag.example/r".into());
-    let v = layers.vendor(true, false).unwrap();
+    let v = layers.vendor(crate::config::Endpoint::Result).unwrap();
     assert_eq!(v.result_url.unwrap().host_str(), Some("flag.example"));
 }
 
@@ -177,13 +177,13 @@ fn several_accounts_need_a_choice_and_unknown_names_are_listed() {
     let dir = tempfile::tempdir().unwrap();
     let mut layers = Layers::new(FlagValues::default(), accounts_file_with_keys(dir.path()));
     layers.env = |name| (name == "TD_PARTNER_KEY").then(|| "k".to_string());
-    let err = layers.vendor(true, false).unwrap_err().to_string();
+    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err().to_string();
     assert!(
         err.contains("id-app, ph-app") && err.contains("--account"),
         "{err}"
     );
     layers.flags.account = Some("uk-app".into());
-    let err = layers.vendor(true, false).unwrap_err().to_string();
+    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err().to_string();
     assert!(
         err.contains("uk-app") && err.contains("id-app, ph-app"),
         "{err}"
@@ -191,7 +191,7 @@ fn several_accounts_need_a_choice_and_unknown_names_are_listed() {
     layers.flags.account = None;
     layers.flags.partner_code = Some("acme-ph".into());
     layers.flags.result_url = Some("https://flag.example/r".into());
-    let v = layers.vendor(true, false).unwrap();
+    let v = layers.vendor(crate::config::Endpoint::Result).unwrap();
     assert_eq!(
         (v.account.name.as_deref(), v.partner_code.as_str()),
         (Some("ph-app"), "acme-ph"),
@@ -200,10 +200,10 @@ fn several_accounts_need_a_choice_and_unknown_names_are_listed() {
     layers.flags.result_url = None;
     layers.flags.account = Some("ph-app".into());
     layers.flags.partner_code = Some("acme-id".into());
-    let err = layers.vendor(true, false).unwrap_err();
+    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err();
     assert!(matches!(err, ConfigError::AccountConflict { .. }), "{err}");
     layers.flags.partner_code = Some("acme-ph".into());
-    assert_eq!(layers.vendor(true, false).unwrap().partner_code, "acme-ph");
+    assert_eq!(layers.vendor(crate::config::Endpoint::Result).unwrap().partner_code, "acme-ph");
 }
 
 #[test]
@@ -215,7 +215,7 @@ fn a_single_named_account_is_used_without_a_flag() {
     let mut layers = Layers::new(FlagValues::default(), file);
     layers.env = |_| None;
     layers.flags.partner_key_file = Some(key_file_for_flag());
-    let v = layers.vendor(true, false).unwrap();
+    let v = layers.vendor(crate::config::Endpoint::Result).unwrap();
     assert_eq!(v.account.name.as_deref(), Some("only"));
     assert_eq!(v.partner_code, "p1");
 }
@@ -247,7 +247,7 @@ fn a_named_account_never_takes_its_key_or_endpoints_from_the_environment() {
         "TD_LICENSE_URL" => Some("https://someone-else.example/l".into()),
         _ => None,
     };
-    let err = layers.vendor(true, false).unwrap_err();
+    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err();
     assert!(
         matches!(
             err,
@@ -261,10 +261,10 @@ fn a_named_account_never_takes_its_key_or_endpoints_from_the_environment() {
     assert!(err.to_string().contains("[accounts.bare]"), "{err}");
     layers.flags.partner_key_file = Some(key_file_for_flag());
     // An endpoint several accounts share may sit at the top level; the environment's is not read.
-    let v = layers.vendor(true, false).unwrap();
+    let v = layers.vendor(crate::config::Endpoint::Result).unwrap();
     assert_eq!(v.result_url.unwrap().host_str(), Some("shared.example"));
     assert_eq!(v.partner_key.expose(), "flag-key");
-    let err = layers.vendor(false, true).unwrap_err();
+    let err = layers.vendor(crate::config::Endpoint::License).unwrap_err();
     assert!(
         matches!(
             err,

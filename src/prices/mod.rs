@@ -135,7 +135,7 @@ pub(crate) struct PriceList {
 
 /// Which price of a period a piece was charged at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Rate {
+pub(crate) enum PriceRate {
     /// The tier at this index.
     Tier(usize),
     /// The per-code price of this code.
@@ -148,7 +148,7 @@ pub(crate) struct Piece {
     /// The period's index in [`PriceList::periods`].
     pub(crate) period: usize,
     /// Which of the period's prices.
-    pub(crate) rate: Rate,
+    pub(crate) rate: PriceRate,
     /// The unit price as the list gives it.
     pub(crate) price: Decimal,
     /// The unit price each check is charged at (rounded under `rounding = "line"`).
@@ -190,10 +190,10 @@ impl PriceList {
     }
 
     /// A label of a rate of period `period` (`1: up to 500`, `2: 501 and over`, `code 12250`).
-    pub(crate) fn rate_label(&self, period: usize, rate: Rate) -> String {
+    pub(crate) fn rate_label(&self, period: usize, rate: PriceRate) -> String {
         match rate {
-            Rate::Code(c) => format!("code {c}"),
-            Rate::Tier(t) => {
+            PriceRate::Code(c) => format!("code {c}"),
+            PriceRate::Tier(t) => {
                 let tiers = &self.periods[period].tiers;
                 let floor = t.checked_sub(1).and_then(|p| tiers[p].up_to).unwrap_or(0) + 1;
                 match tiers[t].up_to {

@@ -7,7 +7,7 @@
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use super::{Piece, PriceList, Rate};
+use super::{Piece, PriceList, PriceRate};
 
 /// Prices charged checks fed in time order (see the module doc): one running count per
 /// calendar month in the zone.
@@ -53,7 +53,7 @@ impl<'a> Pricer<'a> {
         if let Some(price) = code.and_then(|c| p.codes.get(&c).map(|pr| (c, *pr))) {
             return Some(vec![Piece {
                 period,
-                rate: Rate::Code(price.0),
+                rate: PriceRate::Code(price.0),
                 price: price.1,
                 unit: self.list.unit(price.1),
                 count,
@@ -75,7 +75,7 @@ impl<'a> Pricer<'a> {
             }
             pieces.push(Piece {
                 period,
-                rate: Rate::Tier(t),
+                rate: PriceRate::Tier(t),
                 price: tier.price,
                 unit: self.list.unit(tier.price),
                 count: here as i64,

@@ -44,27 +44,27 @@ fn tier_edges_split_a_month() {
     // 2 checks: places 1-2 in tier 1.
     let a = p.charge(ms("2026-01-05", 1), Some(200), 2).unwrap();
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].rate, Rate::Tier(0));
+    assert_eq!(a[0].rate, PriceRate::Tier(0));
     // 4 more: place 3 in tier 1, 4-5 in tier 2, 6 in tier 3.
     let b = p.charge(ms("2026-01-06", 1), Some(200), 4).unwrap();
-    let counts: Vec<(Rate, i64)> = b.iter().map(|x| (x.rate, x.count)).collect();
+    let counts: Vec<(PriceRate, i64)> = b.iter().map(|x| (x.rate, x.count)).collect();
     assert_eq!(
         counts,
-        [(Rate::Tier(0), 1), (Rate::Tier(1), 2), (Rate::Tier(2), 1)]
+        [(PriceRate::Tier(0), 1), (PriceRate::Tier(1), 2), (PriceRate::Tier(2), 1)]
     );
     // 0.035 + 2 x 0.030 + 0.025 = 0.120
     assert_eq!(total(&b), "0.120".parse().unwrap());
     // A per-code check is outside the tiers: it does not move the count.
     let c = p.charge(ms("2026-01-07", 1), Some(12250), 5).unwrap();
-    assert_eq!(c[0].rate, Rate::Code(12250));
+    assert_eq!(c[0].rate, PriceRate::Code(12250));
     assert_eq!(total(&c), "0.050".parse().unwrap());
     let d = p.charge(ms("2026-01-08", 1), Some(200), 1).unwrap();
-    assert_eq!(d[0].rate, Rate::Tier(2));
+    assert_eq!(d[0].rate, PriceRate::Tier(2));
     // A new month starts counting again at 1.
     let e = p.charge(ms("2026-02-01", 1), Some(200), 1).unwrap();
-    assert_eq!(e[0].rate, Rate::Tier(0));
-    assert_eq!(l.rate_label(0, Rate::Tier(1)), "2: 4 to 5");
-    assert_eq!(l.rate_label(0, Rate::Tier(2)), "3: 6 and over");
+    assert_eq!(e[0].rate, PriceRate::Tier(0));
+    assert_eq!(l.rate_label(0, PriceRate::Tier(1)), "2: 4 to 5");
+    assert_eq!(l.rate_label(0, PriceRate::Tier(2)), "3: 6 and over");
 }
 
 #[test]
@@ -73,16 +73,16 @@ fn a_month_crossing_a_price_change_keeps_one_count() {
     let mut p = Pricer::new(&l, TimeZone::UTC);
     // February: 3 checks under period 0 (places 1-3, tier 1 at 0.035).
     let a = p.charge(ms("2026-02-14", 23), Some(200), 3).unwrap();
-    assert_eq!((a[0].period, a[0].rate, a[0].count), (0, Rate::Tier(0), 3));
+    assert_eq!((a[0].period, a[0].rate, a[0].count), (0, PriceRate::Tier(0), 3));
     // From the 15th period 1 is in force: places 4-6 take its tiers (up_to 4, then rest).
     let b = p.charge(ms("2026-02-15", 0), Some(200), 3).unwrap();
-    let got: Vec<(usize, Rate, i64)> = b.iter().map(|x| (x.period, x.rate, x.count)).collect();
-    assert_eq!(got, [(1, Rate::Tier(0), 1), (1, Rate::Tier(1), 2)]);
+    let got: Vec<(usize, PriceRate, i64)> = b.iter().map(|x| (x.period, x.rate, x.count)).collect();
+    assert_eq!(got, [(1, PriceRate::Tier(0), 1), (1, PriceRate::Tier(1), 2)]);
     // 0.020 + 2 x 0.015 = 0.050
     assert_eq!(total(&b), "0.050".parse().unwrap());
     // Period 1 has no per-code price: 12250 is tiered there.
     let c = p.charge(ms("2026-02-16", 0), Some(12250), 1).unwrap();
-    assert_eq!((c[0].period, c[0].rate), (1, Rate::Tier(1)));
+    assert_eq!((c[0].period, c[0].rate), (1, PriceRate::Tier(1)));
     // Before the first period: no price.
     let mut q = Pricer::new(&l, TimeZone::UTC);
     assert!(q.charge(ms("2025-12-31", 23), Some(200), 1).is_none());

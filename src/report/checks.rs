@@ -16,7 +16,8 @@
 use rusqlite::params_from_iter;
 use serde::Serialize;
 
-use super::attacks::{attack_family, attribute};
+use super::attrs::attribute;
+use crate::check::attack_family;
 use super::render::{Document, Section};
 use super::{ReportError, Window};
 use crate::check::{Class, DateBy, Status, classify};

@@ -18,6 +18,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod attacks;
+pub(crate) mod attrs;
 pub(crate) mod billing;
 pub(crate) mod checks;
 #[cfg(test)]
@@ -117,8 +118,9 @@ impl MoneyScale {
     }
 }
 
-/// Width of a quarter hour of the aggregate, in milliseconds (written out in the aggregate
-/// query and the index of migration 0002, which must agree).
+/// Width of a quarter hour of the aggregate, in milliseconds (the aggregate query is written
+/// from it; the index `checks_by_account_bucket` of migrations 0010 and 0012 spells it out,
+/// and the two must agree to the letter).
 pub(crate) const QUARTER_HOUR_MS: i64 = 900_000;
 
 /// A `--from`/`--to` that is not a date: a day that does not exist (`2026-02-30`) says so,
@@ -423,9 +425,8 @@ impl Window {
     }
 }
 
-/// Checks aggregated by quarter hour, time basis, status and code. (The index behind the
-/// query, `checks_by_bucket` of migration 0002, keeps its older name; "bucket" in reports now
-/// means only a reconcile discrepancy class.)
+/// Checks aggregated by quarter hour, time basis, status and code. The index behind the query
+/// is `checks_by_account_bucket` (migrations 0010, 0012): the partner code, then this grouping.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct QuarterHour {
     /// Start of the quarter hour (Unix ms); `None` for undated checks.

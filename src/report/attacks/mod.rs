@@ -30,7 +30,8 @@ use crate::check::{Class, Status, classify};
 use crate::codes::{Category, CodeTable};
 
 mod scan;
-pub(crate) use scan::attribute;
+pub(crate) use super::attrs::attribute;
+pub(crate) use crate::check::attack_family;
 use scan::*;
 mod faces;
 use faces::repeated_faces;
@@ -223,19 +224,6 @@ fn family_of(codes: &CodeTable, code: i64) -> String {
     codes.family(code).unwrap_or("other").to_string()
 }
 
-/// The attack family a check is counted in, when it is a known attack: done, with a code the
-/// table lists as an attack (family `other` when the table names none). Unknown codes are in
-/// no family. The one rule of every family count here and of `liveaudit checks --family`.
-pub(crate) fn attack_family(
-    status: Status,
-    code: Option<i64>,
-    codes: &CodeTable,
-) -> Option<String> {
-    let code = code.filter(|_| status == Status::Done)?;
-    (classify(status, Some(code), codes) != Class::UnknownCode
-        && codes.category(code) == Category::Attack)
-        .then(|| family_of(codes, code))
-}
 
 /// Options of the attack report beyond the window.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use super::{ListSummary, RateRow};
 use crate::check::{Class, classify};
 use crate::codes::CodeTable;
-use crate::prices::{PriceList, Pricer, Rate};
+use crate::prices::{PriceList, Pricer, PriceRate};
 use crate::report::{QuarterHour, Window, quarter_hour_label};
 
 /// Amounts a price list gives the charged quarter hours of a report.
@@ -49,7 +49,7 @@ pub(super) fn price_list(
     }
     let mut by_label: BTreeMap<String, Decimal> = BTreeMap::new();
     let mut by_code: BTreeMap<i64, Decimal> = BTreeMap::new();
-    let mut rates: BTreeMap<(String, usize, Rate), (Decimal, i64, Decimal)> = BTreeMap::new();
+    let mut rates: BTreeMap<(String, usize, PriceRate), (Decimal, i64, Decimal)> = BTreeMap::new();
     let (mut sum, mut unpriced) = (Decimal::ZERO, 0);
     for b in in_order(quarter_hours, codes) {
         let pieces = b.start_ms.and_then(|ms| {
@@ -85,12 +85,12 @@ pub(super) fn price_list(
             price_from: list.periods[period].from.to_string(),
             rate: list.rate_label(period, rate),
             tier: match rate {
-                Rate::Tier(t) => Some(t + 1),
-                Rate::Code(_) => None,
+                PriceRate::Tier(t) => Some(t + 1),
+                PriceRate::Code(_) => None,
             },
             code: match rate {
-                Rate::Code(c) => Some(c),
-                Rate::Tier(_) => None,
+                PriceRate::Code(c) => Some(c),
+                PriceRate::Tier(_) => None,
             },
             price,
             checks,

@@ -51,7 +51,7 @@ use super::render::{Document, Section};
 use super::{MoneyScale, ReportError, Window, load_quarter_hours};
 use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
 use crate::codes::CodeTable;
-use crate::prices::{PriceList, Pricer, Rate};
+use crate::prices::{PriceList, Pricer, PriceRate};
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
 use crate::timestamp::format_utc;
 use crate::zone::Zone;
@@ -397,7 +397,7 @@ struct CheckPrice {
     /// What the check is charged at (rounded under `rounding = "line"`).
     unit: Decimal,
     period: usize,
-    rate: Rate,
+    rate: PriceRate,
 }
 
 /// Our charged checks priced by the list, kept in the temporary table `priced` (by check id),
@@ -445,8 +445,8 @@ impl ListPrices<'_> {
                     .and_then(|p| p.first().copied())
                 {
                     let (tier, code) = match piece.rate {
-                        Rate::Tier(t) => (Some(t as i64), None),
-                        Rate::Code(c) => (None, Some(c)),
+                        PriceRate::Tier(t) => (Some(t as i64), None),
+                        PriceRate::Code(c) => (None, Some(c)),
                     };
                     insert.execute(params![
                         id,
@@ -492,8 +492,8 @@ impl ListPrices<'_> {
                 unit: unit.parse().ok()?,
                 period: usize::try_from(period).ok()?,
                 rate: match (tier, code) {
-                    (Some(t), _) => Rate::Tier(usize::try_from(t).ok()?),
-                    (None, Some(c)) => Rate::Code(c),
+                    (Some(t), _) => PriceRate::Tier(usize::try_from(t).ok()?),
+                    (None, Some(c)) => PriceRate::Code(c),
                     (None, None) => return None,
                 },
             })
@@ -503,8 +503,8 @@ impl ListPrices<'_> {
     /// `from 2026-02-15, tier 1: 1 to 4` or `from 2026-01-01, code 12250`.
     fn label(&self, p: &CheckPrice) -> String {
         let rate = match p.rate {
-            Rate::Tier(_) => format!("tier {}", self.list.rate_label(p.period, p.rate)),
-            Rate::Code(_) => self.list.rate_label(p.period, p.rate),
+            PriceRate::Tier(_) => format!("tier {}", self.list.rate_label(p.period, p.rate)),
+            PriceRate::Code(_) => self.list.rate_label(p.period, p.rate),
         };
         format!("from {}, {rate}", self.list.periods[p.period].from)
     }
