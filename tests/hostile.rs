@@ -4,6 +4,8 @@
 
 use crate::util;
 
+mod paths;
+
 use std::path::Path;
 use std::process::Stdio;
 

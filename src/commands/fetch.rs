@@ -2,8 +2,9 @@
 //! `--summary-file` / `--metrics-file` it leaves for a scheduler.
 //!
 //! Policy: every flag is checked before anything is sent; the exit status of a finished run
-//! follows from how it stopped ([`fetch_status`]); a failure writing the run files is logged,
-//! never turned into another exit status.
+//! follows from how it stopped ([`fetch_status`]); a run file that cannot be written (a full
+//! disk, a FIFO nobody reads) is logged and turns an exit status 0 into 1, so a scheduler that
+//! reads only the status still learns its files are stale (a non-zero status is kept).
 
 use std::io::{IsTerminal, Write};
 use std::num::NonZeroU32;
@@ -142,6 +143,7 @@ pub(crate) fn fetch_options(
             },
             sheet: args.sheet.clone(),
             interrupted: None,
+            limits: args.limits.limits(),
         },
         vendor,
         codes,
@@ -250,8 +252,18 @@ pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitSt
         db: db.as_deref(),
         account: account.as_ref(),
     };
-    write_run_files(global, &args, &ending);
-    result.map(|_| status)
+    let files_written = write_run_files(global, &args, &ending);
+    match (result, files_written) {
+        (Ok(_), RunFiles::Failed) if status == ExitStatus::Ok => Ok(ExitStatus::Internal),
+        (result, _) => result.map(|_| status),
+    }
+}
+
+/// Whether the run files were written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunFiles {
+    Written,
+    Failed,
 }
 
 /// How a fetch ended, for the summary and metrics files.
@@ -267,11 +279,12 @@ struct RunEnding<'a> {
     account: Option<&'a crate::store::account::RunAccount>,
 }
 
-/// Writes `--summary-file` and `--metrics-file`. A failure here is logged, never turned into
-/// another exit status: the run's own outcome is what the files and the status report.
-fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
+/// Writes `--summary-file` and `--metrics-file`. A failure here is logged; the files report the
+/// run's own outcome, and the caller turns a clean exit into 1.
+fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) -> RunFiles {
     use crate::run_summary::{AccountSummary, InputAfter, RunSummary, ThisRun};
     let finished = jiff::Timestamp::now();
+    let mut written = RunFiles::Written;
     if let Some(path) = &args.summary_file {
         let summary = RunSummary {
             run_id: e.report.map(|r| r.run_id),
@@ -303,6 +316,7 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
         };
         if let Err(err) = crate::run_summary::append(path, &summary) {
             tracing::error!(path = %path.display(), error = %err, "could not write the summary file");
+            written = RunFiles::Failed;
         }
     }
     if let Some(path) = &args.metrics_file {
@@ -333,8 +347,10 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
         let text = crate::metrics::render(&metrics);
         if let Err(err) = crate::metrics::write_atomic(path, &text) {
             tracing::error!(path = %path.display(), error = %err, "could not write the metrics file");
+            written = RunFiles::Failed;
         }
     }
+    written
 }
 
 /// Maps a fetch error to its exit status.
