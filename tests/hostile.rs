@@ -4,6 +4,7 @@
 
 use crate::util;
 
+mod inputs;
 mod paths;
 
 use std::path::Path;

@@ -236,7 +236,7 @@ fn refused_inputs_send_nothing_change_nothing_and_echo_no_control_byte() {
         (
             "fraction.xlsx",
             fraction_workbook(),
-            "fraction.xlsx:3: the id \"12.5\" is a number with a fraction in the workbook",
+            "fraction.xlsx:3 (cell A3): the id \"12.5\" is a number with a fraction in the workbook",
         ),
     ];
     for (name, content, message) in &cases {

@@ -337,8 +337,26 @@ impl Layout {
             });
         }
         let raw_id = record.get(self.id_index).unwrap_or_default();
-        // A line break inside the id can only come from a quoted field running over lines: a
-        // quote opened and not closed (in a one-column file, the only sign of one).
+        // In a workbook a line break is typed into the cell (Alt+Enter): no quote is involved.
+        if self.delimiter.is_none()
+            && let Some(at) = raw_id
+                .trim_ascii()
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+        {
+            return Err(InputError::BadIdCharacter {
+                file: file.to_string(),
+                line,
+                id: shown(&lossy(raw_id.trim_ascii())),
+                what: "a line break inside the cell",
+                character: format!("at byte {}", at + 1),
+                hint: "remove the line break from the cell (typed with Alt+Enter), or export the \
+                       ids as CSV"
+                    .to_string(),
+            });
+        }
+        // In text, a line break inside the id can only come from a quoted field running over
+        // lines: a quote opened and not closed (in a one-column file, the only sign of one).
         if let Some(next) = raw_id
             .split(|&b| b == b'\n' || b == b'\r')
             .skip(1)
