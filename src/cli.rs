@@ -115,6 +115,7 @@ pub enum Command {
   liveaudit fetch ids.csv
   liveaudit fetch --max-duration 2h --summary-file runs.jsonl --metrics-file la.prom ids/*.csv
   liveaudit fetch --until 05:30 --tz Asia/Jakarta nightly.csv
+  liveaudit fetch --pending --max-duration 30m
   cat ids.txt | liveaudit fetch -")]
     Fetch(FetchArgs),
     /// Write one row per liveness id in the database (CSV or JSON lines)
@@ -191,14 +192,19 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["files", "pending"])))]
 pub struct FetchArgs {
     #[command(flatten)]
     pub vendor: VendorArgs,
     /// Id lists: CSV/TSV/text (UTF-8, or UTF-16 with a BOM; plain, gzip or zstd), workbooks
     /// (.xlsx .xls .ods), folders of those, FIFOs; - reads standard input
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Also ask again every stored check of the account that still needs the vendor (pending,
+    /// held at 11350, or failed), oldest first, without its original file
+    #[arg(long)]
+    pub pending: bool,
     /// The id column's header [default: liveness_id, livenessId, id, ...; a headerless
     /// single-column file works too]
     #[arg(long, value_name = "NAME")]

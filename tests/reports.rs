@@ -638,7 +638,7 @@ fn money_has_one_scale_and_csv_tables_load() {
     run.expect(0);
     assert!(
         run.stdout
-            .starts_with("family,attacks,share_of_checks,share_of_attacks\n"),
+            .starts_with("family,attacks,share_of_checks,share_of_attacks,share_low,share_high\n"),
         "{}",
         run.stdout
     );

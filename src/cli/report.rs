@@ -97,8 +97,9 @@ pub struct AttacksArgs {
     /// Rows shown for --dimension before the rest is folded into "other"
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
-    /// Spike rule: a family's share of checks in a period is at least FACTOR times its
-    /// trailing baseline (mean share of the previous --baseline periods) ...
+    /// Spike rule: the lower end of the 95% interval (Wilson) of a family's share of checks in
+    /// a period is at least FACTOR times its trailing baseline (mean share of the previous
+    /// --baseline periods) ...
     #[arg(long, value_name = "FACTOR", default_value_t = 2.0)]
     pub spike_factor: f64,
     /// ... and at least this many attacks of that family in the period

@@ -178,6 +178,7 @@ fn fetch_options(
     Ok(FetchOptions {
         db: db.to_path_buf(),
         sources: vec![Source::File(sample.to_path_buf())],
+        pending: false,
         input: InputOptions::default(),
         vendor,
         codes: CodeTable::shipped(),

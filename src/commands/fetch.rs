@@ -131,6 +131,7 @@ pub(crate) fn fetch_options(
     Ok(FetchOptions {
         db: layers.db(),
         sources,
+        pending: args.pending,
         input: InputOptions {
             id_column: args.id_column.clone(),
             time_column: args.time_column.clone(),
@@ -426,6 +427,7 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             endpoint_host = r.account.endpoint_host.as_deref(),
             run_other_account = r.intake.other_account.rows,
             run_adopted = r.intake.adopted,
+            run_pending_asked_again = r.intake.pending,
             run_ids = r.intake.distinct,
             run_duplicates = r.intake.duplicates,
             run_blank = r.intake.input.blank_ids,
@@ -473,7 +475,7 @@ fn text_summary(r: &FetchReport, db: &Path, next: &str, cut_off: Option<&str>) -
     };
     let mut lines = vec![
         format!(
-            "run {}: {} ids ({} duplicates, {} blank skipped{}), {} needed the vendor",
+            "run {}: {} ids ({} duplicates, {} blank skipped{}){}, {} needed the vendor",
             r.run_id,
             r.intake.distinct,
             r.intake.duplicates,
@@ -481,6 +483,10 @@ fn text_summary(r: &FetchReport, db: &Path, next: &str, cut_off: Option<&str>) -
             match r.intake.other_account.rows {
                 0 => String::new(),
                 n => format!(", {n} of another account skipped"),
+            },
+            match r.intake.pending {
+                0 => String::new(),
+                n => format!(" and {n} stored ids still open (--pending)"),
             },
             r.to_fetch
         ),

@@ -156,17 +156,17 @@ fn check_values(cfg: &FileConfig) -> Result<(), String> {
 }
 
 /// Whether `text` is a word as account names (and codes given to `adopt`) must be: letters,
-/// digits, `.`, `_` and `-`, at least one.
+/// digits, `.`, `_` and `-`, at least one, and not `.` or `..` alone (a name is also a folder
+/// name: the nightly job's inbox and reports of the account).
 pub(crate) fn is_account_word(text: &str) -> bool {
-    !text.is_empty()
+    !matches!(text, "" | "." | "..")
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// Account names are words (letters, digits, `.`, `_`, `-`); each section has a partner code,
-/// no two share one, and none is `unknown` (the mark of checks whose account was never
-/// recorded).
+/// Account names are words ([`is_account_word`]); each section has a partner code, no two
+/// share one, and none is `unknown` (the mark of checks whose account was never recorded).
 fn check_accounts(accounts: &BTreeMap<String, AccountConfig>) -> Result<(), String> {
     // One pass to index the codes, one to check each section against the index: linear in the
     // number of sections (a file of 40,000 accounts loads in well under a second).
@@ -180,7 +180,8 @@ fn check_accounts(accounts: &BTreeMap<String, AccountConfig>) -> Result<(), Stri
     for (name, account) in accounts {
         if !is_account_word(name) {
             return Err(format!(
-                "[accounts.{name:?}]: an account name is letters, digits, '.', '_' and '-'"
+                "[accounts.{name:?}]: an account name is letters, digits, '.', '_' and '-', \
+                 and not . or .. alone (it names the account's folders)"
             ));
         }
         let code = account.partner_code.as_deref().map(str::trim).unwrap_or("");

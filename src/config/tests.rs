@@ -321,6 +321,14 @@ fn account_sections_are_checked_and_never_hold_a_key() {
         ),
         ("[accounts.\"a b\"]\npartner_code = \"p\"", "account name"),
         (
+            "[accounts.\"..\"]\npartner_code = \"p\"",
+            "not . or .. alone",
+        ),
+        (
+            "[accounts.\".\"]\npartner_code = \"p\"",
+            "not . or .. alone",
+        ),
+        (
             "[accounts.a]\npartner_code = \"p\"\npartner_key = \"s3cret\"",
             "partner_key is not accepted",
         ),

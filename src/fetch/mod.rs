@@ -67,6 +67,8 @@ pub(crate) const DEFAULT_RATE: u32 = 10;
 pub(crate) struct FetchOptions {
     pub db: PathBuf,
     pub sources: Vec<Source>,
+    /// Also ask again every stored check of the account that still needs the vendor.
+    pub pending: bool,
     pub input: InputOptions,
     pub vendor: VendorSettings,
     pub codes: CodeTable,
@@ -298,8 +300,15 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let run_id = store.begin_run(&names)?;
     let account = opts.account();
     account::record_run(&store.conn, run_id, &account)?;
-    let intake = register_input(&mut store, run_id, &account, &opts)?;
+    let mut intake = register_input(&mut store, run_id, &account, &opts)?;
     log_intake(&intake, &account);
+    if opts.pending {
+        intake.pending = intake::mark_needing_vendor(&store.conn, run_id, &account)?;
+        tracing::info!(
+            stored = intake.pending,
+            "stored checks that still need the vendor are asked again (--pending)"
+        );
+    }
     let to_fetch = intake::count_to_fetch(&store.conn, run_id, &account.partner_code)?;
     let concurrency = opts.effective_concurrency();
     tracing::info!(
@@ -309,7 +318,7 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
         other_account = intake.other_account.rows,
         adopted = intake.adopted,
         to_fetch,
-        already_final = intake.distinct as i64 - to_fetch,
+        already_final = (intake.distinct + intake.pending) as i64 - to_fetch,
         rate = %opts.rate_setting(),
         concurrency,
         "input registered"

@@ -288,6 +288,28 @@ impl Window {
         labels
     }
 
+    /// Whether the period `label` is partial: not over yet (today, in the zone, falls in it or
+    /// before it), or cut by the window (the day before `--from` or after `--to` is in the
+    /// same period). A partial period's count is not comparable with a whole one's.
+    pub(crate) fn partial(&self, label: &str) -> bool {
+        let today = Timestamp::now().to_zoned_datetime(self.tz.clone()).date();
+        self.partial_on(label, today)
+    }
+
+    /// [`Window::partial`] as of the day `today`.
+    pub(crate) fn partial_on(&self, label: &str, today: Date) -> bool {
+        if label == UNDATED {
+            return false;
+        }
+        // Labels of one period length sort as their periods do.
+        let not_over = label >= self.label(today).as_str();
+        let cut = |day: Option<Date>, step: fn(Date) -> Result<Date, jiff::Error>| {
+            day.and_then(|d| Some((self.label(d), self.label(step(d).ok()?))))
+                .is_some_and(|(edge, beyond)| edge == label && beyond == label)
+        };
+        not_over || cut(self.from, Date::yesterday) || cut(self.to, Date::tomorrow)
+    }
+
     /// A line saying how checks were dated.
     pub(crate) fn describe(&self) -> String {
         let by = match self.by {
@@ -515,6 +537,25 @@ mod tests {
             month.labels_between("2024-01-31".parse().unwrap(), "2024-03-01".parse().unwrap()),
             ["2024-01", "2024-02", "2024-03"]
         );
+    }
+
+    #[test]
+    fn a_period_not_over_or_cut_by_the_window_is_partial() {
+        let today: Date = "2024-05-15".parse().unwrap();
+        let week = Window::new("UTC", Period::Week, None, Some("2024-05-08")).unwrap();
+        // 2024-05-15 is in W20; --to 2024-05-08 (a Wednesday) cuts W19.
+        assert!(week.partial_on("2024-W20", today));
+        assert!(week.partial_on("2024-W19", today));
+        assert!(!week.partial_on("2024-W18", today));
+        assert!(!week.partial_on(UNDATED, today));
+        let month = Window::new("UTC", Period::Month, Some("2024-03-01"), None).unwrap();
+        assert!(
+            !month.partial_on("2024-03", today),
+            "--from on the first cuts nothing"
+        );
+        assert!(month.partial_on("2024-05", today));
+        let day = Window::new("UTC", Period::Day, Some("2024-05-02"), None).unwrap();
+        assert!(!day.partial_on("2024-05-02", today), "a day is never cut");
     }
 
     #[test]

@@ -108,13 +108,27 @@ pub(crate) fn fraction(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| v.to_string())
 }
 
-/// A chart for the HTML page: stacked bars, one bar per label.
+/// A chart for the HTML page: stacked bars, one bar per label, and maybe a share drawn over
+/// them as a line on its own axis.
 #[derive(Debug, Clone)]
 pub(crate) struct Chart {
     pub title: String,
+    /// A share per label, drawn as a line (right axis) with its interval as a band.
+    pub share: Option<ShareLine>,
     pub labels: Vec<String>,
     /// (series name, one value per label, CSS colour)
     pub series: Vec<(String, Vec<f64>, &'static str)>,
+}
+
+/// A share over the bars of a [`Chart`]: one value (a fraction) per label, `None` where it is
+/// not defined (no checks), with the interval's ends.
+#[derive(Debug, Clone)]
+pub(crate) struct ShareLine {
+    pub name: String,
+    pub values: Vec<Option<f64>>,
+    pub low: Vec<Option<f64>>,
+    pub high: Vec<Option<f64>>,
+    pub colour: &'static str,
 }
 
 /// A whole report.
@@ -518,6 +532,7 @@ mod tests {
             sections: vec![s, second],
             charts: vec![Chart {
                 title: "Chart".into(),
+                share: None,
                 labels: vec!["2024-05-01".into(), "2024-05-02".into()],
                 series: vec![("charged".into(), vec![3.0, 5.0], "#36c")],
             }],

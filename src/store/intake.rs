@@ -52,6 +52,8 @@ pub struct IntakeStats {
     pub other_account: OtherAccount,
     /// Checks recorded as `unknown` this run adopted for its account.
     pub adopted: u64,
+    /// Stored checks outside the input that `--pending` asks again.
+    pub pending: u64,
 }
 
 /// Conflicting duplicates quoted in the warning.
@@ -112,6 +114,7 @@ fn register_in_one_transaction(
         conflict_examples,
         other_account,
         adopted,
+        pending: _,
     } = &mut stats;
     let mut pending: Vec<IdRow> = Vec::with_capacity(INTAKE_ROWS);
     // This transaction only adds checks of `account`: if no other account's check exists now,
@@ -329,6 +332,26 @@ pub fn count_to_fetch(conn: &Connection, run: i64, partner_code: &str) -> Result
         params![run, partner_code],
         |r| r.get(0),
     )?)
+}
+
+/// Marks every stored check of `account` that still needs the vendor (pending, held at 11350,
+/// or failed: [`crate::check::NEEDS_VENDOR_SQL`]) with `run`, so the run asks them again without
+/// their original file (`fetch --pending`), oldest first as every run's ids are (by row). They
+/// take the run's endpoint host, as a re-read id does. Returns how many it marked that the
+/// run's input had not already.
+pub fn mark_needing_vendor(
+    conn: &Connection,
+    run: i64,
+    account: &RunAccount,
+) -> Result<u64, StoreError> {
+    Ok(conn.execute(
+        &format!(
+            "UPDATE checks SET last_run = ?1, endpoint_host = ?3
+             WHERE partner_code = ?2 AND last_run IS NOT ?1 AND {}",
+            crate::check::NEEDS_VENDOR_SQL
+        ),
+        params![run, account.partner_code, account.endpoint_host],
+    )? as u64)
 }
 
 /// An id that needs the vendor, with its row in `checks` (results are written by row).

@@ -254,3 +254,29 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+impl Env {
+    /// A second mock with the test's credentials (e.g. one that injects faults), on this
+    /// test's runtime; point a command at it with [`Env::at`].
+    pub fn another_mock(&self, opts: MockOptions) -> MockServer {
+        self.rt
+            .block_on(MockServer::start(
+                MockOptions {
+                    partner_code: CODE.into(),
+                    partner_key: KEY.into(),
+                    image_bytes: 2048,
+                    ..opts
+                },
+                "127.0.0.1:0".parse().unwrap(),
+            ))
+            .unwrap()
+    }
+
+    /// The binary as [`Env::cmd`], pointed at `mock` instead of the test's own.
+    pub fn at(&self, mock: &MockServer) -> std::process::Command {
+        let mut c = self.cmd();
+        c.env("TD_RESULT_URL", mock.result_url())
+            .env("TD_LICENSE_URL", mock.license_url());
+        c
+    }
+}

@@ -23,6 +23,8 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
         ),
         crate::report::billing::CLASSES_DOC.into(),
     ];
+    let mut summary = summary;
+    summary.extend(a.latest.iter().flat_map(Latest::lines));
     let dated: Vec<usize> = a
         .periods
         .iter()
@@ -60,58 +62,123 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
     }
 }
 
-/// The per-period table: resolved checks, attacks, their share and change, and each family.
+/// The per-period table: resolved checks, attacks, their share with its interval, the share's
+/// change and the count's (volume), and each family.
 fn periods_section(a: &Attacks, family_names: &[&str]) -> Section {
-    let mut headers = vec!["period", "resolved", "attacks", "share", "change"];
+    let mut headers = vec![
+        "period",
+        "resolved",
+        "attacks",
+        "share",
+        "95% interval",
+        "change",
+        "volume",
+    ];
     headers.extend(family_names.iter().copied());
-    let mut tidy_headers = vec!["period", "resolved", "attacks", "share", "change"];
+    let mut tidy_headers = vec![
+        "period",
+        "partial",
+        "resolved",
+        "attacks",
+        "share",
+        "share_low",
+        "share_high",
+        "share_change",
+        "volume_change",
+    ];
     tidy_headers.extend(family_names.iter().copied());
     let mut periods = Section::new("Per period", &headers)
         .keyed("periods")
         .with_machine(&tidy_headers);
     for p in &a.periods {
+        let counts = family_names
+            .iter()
+            .map(|f| p.by_family.get(*f).copied().unwrap_or(0).to_string());
         let mut tidy = vec![
             p.period.clone(),
+            p.partial.to_string(),
             p.resolved.to_string(),
             p.attacks.to_string(),
             fraction(p.attack_share),
-            fraction(p.change.map(|c| c / 100.0)),
+            fraction(p.share_low),
+            fraction(p.share_high),
+            fraction(p.share_change),
+            fraction(p.volume_change),
         ];
-        for f in family_names {
-            tidy.push(p.by_family.get(*f).copied().unwrap_or(0).to_string());
-        }
+        tidy.extend(counts.clone());
         periods.tidy_row(&tidy_headers, tidy);
         let mut row = vec![
-            p.period.clone(),
+            if p.partial {
+                format!("{} (partial)", p.period)
+            } else {
+                p.period.clone()
+            },
             p.resolved.to_string(),
             p.attacks.to_string(),
             pct(p.attack_share),
-            p.change.map_or_else(|| "-".into(), |c| format!("{c:+.1}%")),
+            interval(p.share_low, p.share_high),
+            points(p.share_change),
+            volume(p.volume_change),
         ];
-        for f in family_names {
-            row.push(p.by_family.get(*f).copied().unwrap_or(0).to_string());
-        }
+        row.extend(counts);
         periods.row(row);
     }
+    periods.notes.push(
+        "change: the attack share's change from the period before, in percentage points; \
+         volume: the attack count's change, shown for whole periods only (a partial period is \
+         not over yet or cut by --from/--to, so only its share compares)"
+            .into(),
+    );
     periods
+}
+
+/// An interval for people: `16.1-22.3%`, or `-`.
+fn interval(low: Option<f64>, high: Option<f64>) -> String {
+    match (low, high) {
+        (Some(l), Some(h)) => format!("{:.1}-{:.1}%", l * 100.0, h * 100.0),
+        _ => "-".into(),
+    }
 }
 
 /// The spikes table: periods where a family's share rose well above its baseline.
 fn spikes_section(a: &Attacks) -> Section {
+    const MACHINE: [&str; 9] = [
+        "period",
+        "family",
+        "attacks",
+        "resolved",
+        "share",
+        "share_low",
+        "share_high",
+        "baseline",
+        "ratio",
+    ];
     let mut spikes = Section::new(
         "Spikes",
-        &["period", "family", "attacks", "share", "baseline", "ratio"],
+        &[
+            "period",
+            "family",
+            "attacks",
+            "resolved",
+            "share",
+            "95% interval",
+            "baseline",
+            "ratio",
+        ],
     )
     .keyed("spikes")
-    .with_machine(&["period", "family", "attacks", "share", "baseline", "ratio"]);
+    .with_machine(&MACHINE);
     for s in &a.spikes {
         spikes.tidy_row(
-            &["period", "family", "attacks", "share", "baseline", "ratio"],
+            &MACHINE,
             vec![
                 s.period.clone(),
                 s.family.clone(),
                 s.attacks.to_string(),
+                s.resolved.to_string(),
                 fraction(Some(s.share)),
+                fraction(Some(s.share_low)),
+                fraction(Some(s.share_high)),
                 fraction(s.baseline_share),
                 fraction(s.ratio),
             ],
@@ -120,7 +187,9 @@ fn spikes_section(a: &Attacks) -> Section {
             s.period.clone(),
             s.family.clone(),
             s.attacks.to_string(),
+            s.resolved.to_string(),
             pct(Some(s.share)),
+            interval(Some(s.share_low), Some(s.share_high)),
             s.baseline_share
                 .map_or_else(|| "absent".into(), |b| pct(Some(b))),
             s.ratio.map_or_else(|| "new".into(), |r| format!("{r:.1}x")),
@@ -167,7 +236,14 @@ fn dimension_section(a: &Attacks, dim: &str, family_names: &[&str]) -> Section {
 /// The chart of attacks per dated period, one series per family.
 fn chart(a: &Attacks, dated: &[usize]) -> Chart {
     Chart {
-        title: "Attacks per period by family".into(),
+        title: "Attacks per period by family, and the attack share".into(),
+        share: Some(ShareLine {
+            name: "attack share of resolved checks (line, right axis; band: 95% interval)".into(),
+            values: dated.iter().map(|&i| a.periods[i].attack_share).collect(),
+            low: dated.iter().map(|&i| a.periods[i].share_low).collect(),
+            high: dated.iter().map(|&i| a.periods[i].share_high).collect(),
+            colour: "#1a5276",
+        }),
         labels: dated.iter().map(|&i| a.periods[i].period.clone()).collect(),
         series: a
             .families
@@ -184,6 +260,16 @@ fn chart(a: &Attacks, dated: &[usize]) -> Chart {
     }
 }
 
+/// The machine table's columns of the families table (new columns only ever at the end).
+const FAMILY_COLUMNS: [&str; 6] = [
+    "family",
+    "attacks",
+    "share_of_checks",
+    "share_of_attacks",
+    "share_low",
+    "share_high",
+];
+
 /// The families table, with each family's trend over the most recent periods.
 fn families_section(a: &Attacks, dated: &[usize]) -> Section {
     let mut families = Section::new(
@@ -192,12 +278,13 @@ fn families_section(a: &Attacks, dated: &[usize]) -> Section {
             "family",
             "attacks",
             "of checks",
+            "95% interval",
             "of attacks",
             "trend (last 40 periods)",
         ],
     )
     .keyed("families")
-    .with_machine(&["family", "attacks", "share_of_checks", "share_of_attacks"]);
+    .with_machine(&FAMILY_COLUMNS);
     // The trend shows the last SPARK_PERIODS periods, so it stays on one line.
     let recent = &dated[dated.len().saturating_sub(SPARK_PERIODS)..];
     for f in &a.families {
@@ -206,16 +293,19 @@ fn families_section(a: &Attacks, dated: &[usize]) -> Section {
             f.family.clone(),
             f.attacks.to_string(),
             pct(f.share_of_checks),
+            interval(f.share_low, f.share_high),
             pct(f.share_of_attacks),
             sparkline(&trend),
         ]);
         families.tidy_row(
-            &["family", "attacks", "share_of_checks", "share_of_attacks"],
+            &FAMILY_COLUMNS,
             vec![
                 f.family.clone(),
                 f.attacks.to_string(),
                 fraction(f.share_of_checks),
                 fraction(f.share_of_attacks),
+                fraction(f.share_low),
+                fraction(f.share_high),
             ],
         );
     }

@@ -4,11 +4,14 @@
 //! Policy:
 //! - Shares are of resolved checks (those with a vendor code) and of attacks; a period with no
 //!   resolved checks shows `-`, never 0%.
+//! - Shares carry their 95% Wilson interval, and periods are compared on share (the count's
+//!   change stands beside it as volume); see `shares`.
 //! - The spike rule is explicit and printed with the report: in a period, a family fires when
-//!   its count is at least `min` AND its share of resolved checks is at least `factor` times its
-//!   baseline, the mean share over up to `baseline` preceding periods that had resolved checks
-//!   (at least one such period is needed). A family absent from the whole baseline fires on its
-//!   count alone. Minimum counts stop 1 attack in 3 checks from being a "spike".
+//!   its count is at least `min` AND the Wilson lower bound of its share of resolved checks is
+//!   at least `factor` times its baseline, the mean share over up to `baseline` preceding
+//!   periods that had resolved checks (at least one such period is needed). A family absent
+//!   from the whole baseline fires on its count alone. Minimum counts and the lower bound stop
+//!   1 attack in 3 checks from being a "spike".
 //! - Repeated faces: one image digest on different ids is listed with the ids and times.
 //! - Codes the table does not list are shown per code, flagged "attack or not unknown", and
 //!   never folded into a family: the newest attack types are the ones a release lacks.
@@ -18,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use rusqlite::params;
 use serde::Serialize;
 
-use super::render::{Chart, Document, Section, fraction, sparkline};
+use super::render::{Chart, Document, Section, ShareLine, fraction, sparkline};
 use super::{
     QUARTER_HOUR_MS, QuarterHour, ReportError, UNDATED, Window, dated_within, percent,
     period_labels, quarter_hour_label,
@@ -35,6 +38,11 @@ mod layout;
 pub(crate) use layout::*;
 mod accounts;
 pub(crate) use accounts::{AccountAttacks, compute_over, document_by_account};
+mod dimension;
+use dimension::dimension_rows;
+pub(crate) use dimension::missing_dimension;
+mod shares;
+pub(crate) use shares::*;
 #[cfg(test)]
 mod tests;
 
@@ -57,9 +65,9 @@ impl SpikeRule {
     pub(crate) fn describe(&self) -> String {
         format!(
             "spike rule: a family fires in a period when it has at least {} attacks there and \
-             its share of resolved checks is at least {}x its baseline (mean share over up to {} \
-             preceding periods with resolved checks); a family absent from the baseline fires on \
-             the count alone",
+             the lower end of the 95% interval (Wilson) of its share of resolved checks is at \
+             least {}x its baseline (mean share over up to {} preceding periods with resolved \
+             checks); a family absent from the baseline fires on the count alone",
             self.min_count, self.factor, self.baseline_periods
         )
     }
@@ -70,6 +78,9 @@ pub(crate) struct FamilyRow {
     pub family: String,
     pub attacks: i64,
     pub share_of_checks: Option<f64>,
+    /// The 95% Wilson interval of `share_of_checks`.
+    pub share_low: Option<f64>,
+    pub share_high: Option<f64>,
     pub share_of_attacks: Option<f64>,
     /// Attacks per period, in `periods` order.
     pub per_period: Vec<i64>,
@@ -103,11 +114,20 @@ pub(crate) struct UnknownCodeRow {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct PeriodRow {
     pub period: String,
+    /// Not over yet, or cut by `--from`/`--to`: its count is not comparable, only its share.
+    pub partial: bool,
     pub resolved: i64,
     pub attacks: i64,
     pub attack_share: Option<f64>,
-    /// Change of attacks against the previous period, in percent (`None` with no previous).
-    pub change: Option<f64>,
+    /// The 95% Wilson interval of `attack_share`.
+    pub share_low: Option<f64>,
+    pub share_high: Option<f64>,
+    /// The attack share's change against the previous period, as a fraction (0.031 = +3.1
+    /// points); `None` with no previous period or no checks in either.
+    pub share_change: Option<f64>,
+    /// The attack count's change against the previous period, as a fraction (volume); `None`
+    /// with no previous attacks, or when either period is partial.
+    pub volume_change: Option<f64>,
     pub by_family: BTreeMap<String, i64>,
 }
 
@@ -116,7 +136,12 @@ pub(crate) struct Spike {
     pub period: String,
     pub family: String,
     pub attacks: i64,
+    /// Resolved checks in the period.
+    pub resolved: i64,
     pub share: f64,
+    /// The 95% Wilson interval of `share`: its lower end is what the rule compares.
+    pub share_low: f64,
+    pub share_high: f64,
     /// `None` when the family was absent from the baseline.
     pub baseline_share: Option<f64>,
     pub ratio: Option<f64>,
@@ -166,6 +191,8 @@ pub(crate) struct Attacks {
     pub unknown_codes: Vec<UnknownCodeRow>,
     pub rule: SpikeRule,
     pub spikes: Vec<Spike>,
+    /// The last dated period against the one before it.
+    pub latest: Option<Latest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dimension: Option<String>,
     pub by_dimension: Vec<DimensionRow>,
@@ -276,7 +303,9 @@ pub(crate) fn compute(
     let families = family_rows(&family_per, labels.len(), resolved, attacks);
     let code_rows = code_rows(&by_code, codes, resolved, attacks);
     let unknown_codes = unknown_rows(&unknown, resolved);
-    let periods = period_rows(&labels, &resolved_per, &attacks_per, &family_per);
+    let partial: Vec<bool> = labels.iter().map(|l| window.partial(l)).collect();
+    let periods = period_rows(&labels, &partial, &resolved_per, &attacks_per, &family_per);
+    let latest = this_against_last(&periods);
     let spikes = find_spikes(&labels, &resolved_per, &family_per, &opts.rule);
     // Empty without --dimension: the scan counted nothing.
     let by_dimension = dimension_rows(dimension, codes, opts.top);
@@ -292,6 +321,7 @@ pub(crate) fn compute(
         unknown_codes,
         rule: opts.rule,
         spikes,
+        latest,
         dimension: opts.dimension.clone(),
         by_dimension,
         repeated_faces: repeated_faces(conn, window)?,
@@ -322,10 +352,13 @@ fn family_rows(
                 .cloned()
                 .unwrap_or_else(|| vec![0; periods]);
             let n: i64 = per.iter().sum();
+            let interval = wilson(n, resolved);
             FamilyRow {
                 family: f.clone(),
                 attacks: n,
                 share_of_checks: share(n, resolved),
+                share_low: interval.map(|i| i.0),
+                share_high: interval.map(|i| i.1),
                 share_of_attacks: share(n, attacks),
                 per_period: per,
             }
@@ -373,123 +406,43 @@ fn unknown_rows(unknown: &BTreeMap<i64, i64>, resolved: i64) -> Vec<UnknownCodeR
     unknown_codes
 }
 
-/// One row per period, with the change in attacks from the period before.
+/// One row per period, with its share's interval and its change from the period before: the
+/// share's change, and the attack count's (volume) unless either period is partial.
 fn period_rows(
     labels: &[String],
+    partial: &[bool],
     resolved_per: &[i64],
     attacks_per: &[i64],
     family_per: &BTreeMap<String, Vec<i64>>,
 ) -> Vec<PeriodRow> {
+    let shares: Vec<Option<f64>> = (0..labels.len())
+        .map(|i| share(attacks_per[i], resolved_per[i]))
+        .collect();
     labels
         .iter()
         .enumerate()
-        .map(|(i, label)| PeriodRow {
-            period: label.clone(),
-            resolved: resolved_per[i],
-            attacks: attacks_per[i],
-            attack_share: share(attacks_per[i], resolved_per[i]),
+        .map(|(i, label)| {
             // No change is computed into or out of the undated period: it follows no period.
-            change: (i > 0 && attacks_per[i - 1] > 0 && *label != UNDATED).then(|| {
-                (attacks_per[i] - attacks_per[i - 1]) as f64 * 100.0 / attacks_per[i - 1] as f64
-            }),
-            by_family: family_per.iter().map(|(f, v)| (f.clone(), v[i])).collect(),
+            let previous = (i > 0 && *label != UNDATED).then(|| i - 1);
+            let interval = wilson(attacks_per[i], resolved_per[i]);
+            PeriodRow {
+                period: label.clone(),
+                partial: partial[i],
+                resolved: resolved_per[i],
+                attacks: attacks_per[i],
+                attack_share: shares[i],
+                share_low: interval.map(|i| i.0),
+                share_high: interval.map(|i| i.1),
+                share_change: previous
+                    .and_then(|j| shares[i].zip(shares[j]))
+                    .map(|(now, before)| now - before),
+                volume_change: previous
+                    .filter(|&j| !partial[i] && !partial[j])
+                    .and_then(|j| relative(attacks_per[i], attacks_per[j])),
+                by_family: family_per.iter().map(|(f, v)| (f.clone(), v[i])).collect(),
+            }
         })
         .collect()
-}
-
-/// Whether some stored check has the input column `column` (`Ok(None)`), else the columns
-/// the checks do have (from the attributes of at most 10 000 checks, at most 50 names): a
-/// dimension no check has would count every check under "(none)". The first check having the
-/// column ends the search, so a good column costs little; only a wrong one reads further.
-pub(crate) fn missing_dimension(
-    conn: &rusqlite::Connection,
-    column: &str,
-) -> Result<Option<Vec<String>>, ReportError> {
-    let found: bool = conn
-        .query_row(
-            "SELECT EXISTS(SELECT 1 FROM checks c, json_each(c.attrs) j
-             WHERE c.attrs IS NOT NULL AND json_valid(c.attrs) AND json_type(c.attrs) = 'object'
-               AND j.key = ?1)",
-            [column],
-            |r| r.get(0),
-        )
-        .map_err(crate::store::StoreError::from)?;
-    if found {
-        return Ok(None);
-    }
-    let mut stmt = conn
-        .prepare(
-            "SELECT DISTINCT j.key FROM
-               (SELECT attrs FROM checks WHERE attrs IS NOT NULL AND json_valid(attrs)
-                  AND json_type(attrs) = 'object' LIMIT 10000) c,
-               json_each(c.attrs) j
-             ORDER BY 1 LIMIT 50",
-        )
-        .map_err(crate::store::StoreError::from)?;
-    let names = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(crate::store::StoreError::from)?;
-    Ok(Some(names))
-}
-
-/// The dimension's rows, most attacked first, the tail beyond `top` folded into "other".
-fn dimension_rows(
-    counts: FastMap<String, FastMap<i64, i64>>,
-    codes: &CodeTable,
-    top: usize,
-) -> Vec<DimensionRow> {
-    let mut rows: Vec<DimensionRow> = counts
-        .into_iter()
-        .map(|(value, per_code)| {
-            let mut row = DimensionRow {
-                value,
-                resolved: 0,
-                attacks: 0,
-                attack_share: None,
-                by_family: BTreeMap::new(),
-            };
-            for (code, n) in per_code {
-                row.resolved += n;
-                if codes.category(code) == Category::Attack {
-                    row.attacks += n;
-                    *row.by_family.entry(family_of(codes, code)).or_default() += n;
-                }
-            }
-            row
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        b.attacks
-            .cmp(&a.attacks)
-            .then(b.resolved.cmp(&a.resolved))
-            .then(a.value.cmp(&b.value))
-    });
-    if rows.len() > top {
-        let rest = rows.split_off(top);
-        let mut other = DimensionRow {
-            value: match rest.len() {
-                1 => "other (1 value)".to_string(),
-                n => format!("other ({n} values)"),
-            },
-            resolved: 0,
-            attacks: 0,
-            attack_share: None,
-            by_family: BTreeMap::new(),
-        };
-        for r in rest {
-            other.resolved += r.resolved;
-            other.attacks += r.attacks;
-            for (f, n) in r.by_family {
-                *other.by_family.entry(f).or_default() += n;
-            }
-        }
-        rows.push(other);
-    }
-    for r in &mut rows {
-        r.attack_share = share(r.attacks, r.resolved);
-    }
-    rows
 }
 
 fn repeated_faces(

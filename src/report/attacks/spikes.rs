@@ -1,4 +1,10 @@
 //! The spike rule: which family fires in which period against its trailing baseline.
+//!
+//! Policy: a spike is judged on share, never on count (a busier week has more of everything),
+//! and on the share's 95% Wilson lower bound, not the bare ratio, so a small period is not
+//! called a spike on a handful of checks: the period's share must be at least `factor` times
+//! the baseline even at the low end of what its checks can tell. A family must also have at
+//! least `min` attacks there. A partial period (not over yet) is judged the same way, on share.
 
 use super::*;
 
@@ -29,8 +35,9 @@ pub(crate) fn find_spikes(
                 .sum::<f64>()
                 / history.len() as f64;
             let now = counts[i] as f64 / resolved_per[i] as f64;
+            let (low, high) = wilson(counts[i], resolved_per[i]).unwrap_or((now, now));
             let fires = if baseline > 0.0 {
-                now >= rule.factor * baseline
+                low >= rule.factor * baseline
             } else {
                 true
             };
@@ -39,7 +46,10 @@ pub(crate) fn find_spikes(
                     period: labels[i].clone(),
                     family: family.clone(),
                     attacks: counts[i],
+                    resolved: resolved_per[i],
                     share: now,
+                    share_low: low,
+                    share_high: high,
                     baseline_share: (baseline > 0.0).then_some(baseline),
                     ratio: (baseline > 0.0).then(|| now / baseline),
                 });

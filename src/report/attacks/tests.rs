@@ -161,13 +161,32 @@ fn labels(n: usize) -> Vec<String> {
 fn spike_fires_when_share_doubles_with_enough_attacks() {
     let resolved = vec![1000, 1000, 1000, 1000];
     let mut fam = BTreeMap::new();
-    fam.insert("injection".to_string(), vec![10, 12, 8, 25]);
+    fam.insert("injection".to_string(), vec![10, 12, 8, 40]);
     let spikes = find_spikes(&labels(4), &resolved, &fam, &rule());
     assert_eq!(spikes.len(), 1);
     assert_eq!(spikes[0].period, "2024-05-04");
-    assert_eq!(spikes[0].attacks, 25);
+    assert_eq!(spikes[0].attacks, 40);
     assert!((spikes[0].baseline_share.unwrap() - 0.010).abs() < 1e-12);
-    assert!((spikes[0].ratio.unwrap() - 2.5).abs() < 1e-9);
+    assert!((spikes[0].ratio.unwrap() - 4.0).abs() < 1e-9);
+    // The rule reads the interval's lower end: 4.0% of 1000 is at least 2.9%.
+    assert!(spikes[0].share_low >= 0.02 && spikes[0].share_low < 0.04);
+}
+
+#[test]
+fn spike_is_judged_on_the_lower_bound_so_volume_alone_never_fires() {
+    // 25 of 1000 is 2.5x a 1% baseline, but its interval reaches down to 1.7%: not at least
+    // 2x for sure.
+    let mut fam = BTreeMap::new();
+    fam.insert("injection".to_string(), vec![10, 10, 10, 25]);
+    assert!(find_spikes(&labels(4), &[1000; 4], &fam, &rule()).is_empty());
+    // Volume tripling at the same share is not a spike...
+    let mut fam = BTreeMap::new();
+    fam.insert("injection".to_string(), vec![20, 20, 20, 60]);
+    assert!(find_spikes(&labels(4), &[1000, 1000, 1000, 3000], &fam, &rule()).is_empty());
+    // ... the share tripling at the same volume is.
+    let mut fam = BTreeMap::new();
+    fam.insert("injection".to_string(), vec![20, 20, 20, 60]);
+    assert_eq!(find_spikes(&labels(4), &[1000; 4], &fam, &rule()).len(), 1);
 }
 
 #[test]

@@ -305,6 +305,7 @@ fn chart(b: &Billing) -> Chart {
     let dated: Vec<&PeriodRow> = b.periods.iter().filter(|p| p.period != UNDATED).collect();
     Chart {
         title: "Charged vs uncharged per period".into(),
+        share: None,
         labels: dated.iter().map(|p| p.period.clone()).collect(),
         series: vec![
             (

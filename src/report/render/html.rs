@@ -81,12 +81,41 @@ pub(super) fn render_html(doc: &Document) -> String {
     h
 }
 
-/// A stacked bar chart as inline SVG.
+/// The drawing area of a chart, in SVG units.
+struct Plot {
+    left: f64,
+    top: f64,
+    width: f64,
+    height: f64,
+    /// The width of one label's slot.
+    slot: f64,
+}
+
+impl Plot {
+    /// The middle of label `i`'s slot.
+    fn x(&self, i: usize) -> f64 {
+        self.left + self.slot * (i as f64 + 0.5)
+    }
+
+    /// The height of `v` on an axis from 0 to `max`.
+    fn y(&self, v: f64, max: f64) -> f64 {
+        self.top + self.height - self.height * v / max
+    }
+}
+
+/// A stacked bar chart as inline SVG, with a share line over it when the chart has one.
 fn svg_chart(chart: &Chart) -> String {
     let n = chart.labels.len().max(1);
-    let (width, height, left, bottom, top) = (960.0_f64, 300.0_f64, 56.0, 60.0, 16.0);
-    let plot_w = width - left - 10.0;
-    let plot_h = height - bottom - top;
+    let (width, height, bottom) = (960.0_f64, 300.0_f64, 60.0);
+    let right = if chart.share.is_some() { 56.0 } else { 10.0 };
+    let (left, top) = (56.0, 16.0);
+    let plot = Plot {
+        left,
+        top,
+        width: width - left - right,
+        height: height - bottom - top,
+        slot: (width - left - right) / n as f64,
+    };
     let totals: Vec<f64> = (0..n)
         .map(|i| {
             chart
@@ -99,7 +128,6 @@ fn svg_chart(chart: &Chart) -> String {
     // Gridlines at round numbers: four steps of 1, 2, 2.5 or 5 times a power of ten.
     let step = nice_step(totals.iter().copied().fold(0.0, f64::max).max(1.0) / 4.0);
     let max = step * 4.0;
-    let bar_w = plot_w / n as f64;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -110,12 +138,12 @@ fn svg_chart(chart: &Chart) -> String {
     );
     for k in 0..=4 {
         let v = max * f64::from(k) / 4.0;
-        let y = top + plot_h - plot_h * f64::from(k) / 4.0;
+        let y = plot.y(v, max);
         let _ = write!(
             s,
             "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\
              <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            width - 10.0,
+            width - right,
             left - 4.0,
             y + 4.0,
             format_axis(v)
@@ -123,21 +151,21 @@ fn svg_chart(chart: &Chart) -> String {
     }
     let label_every = (n / 16).max(1);
     for i in 0..n {
-        let x = left + bar_w * i as f64;
-        let mut y = top + plot_h;
+        let x = left + plot.slot * i as f64;
+        let mut y = top + plot.height;
         for (name, values, colour) in &chart.series {
             let v = values.get(i).copied().unwrap_or(0.0);
             if v <= 0.0 {
                 continue;
             }
-            let h = plot_h * v / max;
+            let h = plot.height * v / max;
             y -= h;
             let _ = write!(
                 s,
                 "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{colour}\">\
                  <title>{} {}: {}</title></rect>",
-                x + bar_w * 0.1,
-                bar_w * 0.8,
+                x + plot.slot * 0.1,
+                plot.slot * 0.8,
                 html_escape(chart.labels.get(i).map_or("", String::as_str)),
                 html_escape(name),
                 format_axis(v)
@@ -147,13 +175,16 @@ fn svg_chart(chart: &Chart) -> String {
             let _ = write!(
                 s,
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" transform=\"rotate(-40 {:.1} {:.1})\">{}</text>",
-                x + bar_w / 2.0,
-                top + plot_h + 14.0,
-                x + bar_w / 2.0,
-                top + plot_h + 14.0,
+                plot.x(i),
+                top + plot.height + 14.0,
+                plot.x(i),
+                top + plot.height + 14.0,
                 html_escape(chart.labels.get(i).map_or("", String::as_str))
             );
         }
+    }
+    if let Some(line) = &chart.share {
+        share_line(&mut s, chart, line, &plot);
     }
     s.push_str("</svg><div class=\"legend note\">");
     for (name, _, colour) in &chart.series {
@@ -163,8 +194,84 @@ fn svg_chart(chart: &Chart) -> String {
             html_escape(name)
         );
     }
+    if let Some(line) = &chart.share {
+        let _ = write!(
+            s,
+            "<span><i style=\"background:{};height:.2em;vertical-align:.2em\"></i>{}</span>",
+            line.colour,
+            html_escape(&line.name)
+        );
+    }
     s.push_str("</div>");
     s
+}
+
+/// The share as a line on its own axis (right, in percent, from 0), its interval as a band
+/// behind it; labels without a share are skipped (the line joins the ones either side).
+fn share_line(s: &mut String, chart: &Chart, line: &super::ShareLine, plot: &Plot) {
+    let top_share = line
+        .high
+        .iter()
+        .chain(&line.values)
+        .flatten()
+        .copied()
+        .fold(0.0, f64::max);
+    // Round steps of whole percents (or finer below 4%).
+    let step = nice_step(top_share * 100.0 / 4.0 * 100.0) / 100.0 / 100.0;
+    let max = (step * 4.0).max(1e-9);
+    let right = plot.left + plot.width;
+    for k in 0..=4 {
+        let v = max * f64::from(k) / 4.0;
+        let _ = write!(
+            s,
+            "<text class=\"share-axis\" x=\"{:.1}\" y=\"{:.1}\" fill=\"{}\">{}%</text>",
+            right + 4.0,
+            plot.y(v, max) + 4.0,
+            line.colour,
+            format_axis((v * 10_000.0).round() / 100.0)
+        );
+    }
+    let defined: Vec<usize> = (0..chart.labels.len())
+        .filter(|&i| line.values.get(i).copied().flatten().is_some())
+        .collect();
+    let point = |i: usize, v: &[Option<f64>]| {
+        let value = v.get(i).copied().flatten().unwrap_or(0.0);
+        format!("{:.1},{:.1}", plot.x(i), plot.y(value, max))
+    };
+    let band: Vec<String> = defined
+        .iter()
+        .map(|&i| point(i, &line.high))
+        .chain(defined.iter().rev().map(|&i| point(i, &line.low)))
+        .collect();
+    let _ = write!(
+        s,
+        "<polygon class=\"share-band\" points=\"{}\" fill=\"{}\" fill-opacity=\"0.18\" stroke=\"none\"/>",
+        band.join(" "),
+        line.colour
+    );
+    let points: Vec<String> = defined.iter().map(|&i| point(i, &line.values)).collect();
+    let _ = write!(
+        s,
+        "<polyline class=\"share\" points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>",
+        points.join(" "),
+        line.colour
+    );
+    for &i in &defined {
+        let pct = |v: &[Option<f64>]| v.get(i).copied().flatten().unwrap_or(0.0) * 100.0;
+        let _ = write!(
+            s,
+            "<circle class=\"share-point\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{}\" \
+             data-share=\"{}\"><title>{} share: {:.1}% (95% interval {:.1}-{:.1}%)</title></circle>",
+            plot.x(i),
+            plot.y(line.values[i].unwrap_or(0.0), max),
+            line.colour,
+            line.values[i].unwrap_or(0.0),
+            html_escape(chart.labels.get(i).map_or("", String::as_str)),
+            pct(&line.values),
+            pct(&line.low),
+            pct(&line.high)
+        );
+    }
 }
 
 /// The smallest of 1, 2, 2.5, 5 (times a power of ten, at least 1) that is at least `raw`.
