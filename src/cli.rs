@@ -118,6 +118,14 @@ pub enum Command {
   liveaudit fetch --pending --max-duration 30m
   cat ids.txt | liveaudit fetch -")]
     Fetch(FetchArgs),
+    /// The nightly job: per account, a credentials check, the inbox's files, a fetch of what is
+    /// still open within a budget, billing reports of the days that changed, a new export file,
+    /// the run summary and the metrics
+    #[command(after_help = "Examples:
+  liveaudit nightly --max-duration 4h
+  liveaudit nightly --state /var/lib/liveaudit --until 05:30 --accounts id-app,ph-app
+  liveaudit --log-format json nightly --inbox drop/ --out reports/")]
+    Nightly(NightlyArgs),
     /// Write one row per liveness id in the database (CSV or JSON lines)
     #[command(after_help = "Examples:
   liveaudit export -o checks.csv
@@ -296,6 +304,51 @@ pub struct FetchArgs {
     /// replaced atomically on every ending
     #[arg(long, value_name = "PATH", help_heading = "Schedule")]
     pub metrics_file: Option<PathBuf>,
+}
+
+/// `liveaudit nightly`: each setting here beats the config file's `[nightly]` section.
+#[derive(Debug, Args)]
+pub struct NightlyArgs {
+    /// The state directory: run summaries (runs.jsonl), metrics, the inbox and out folders by
+    /// default [env: STATE_DIRECTORY, as systemd sets it] [default: .]
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Where id files are dropped (per account: INBOX/NAME) [default: STATE/inbox]
+    #[arg(long, value_name = "DIR")]
+    pub inbox: Option<PathBuf>,
+    /// Where reports and export files go (per account: OUT/NAME) [default: STATE/out]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The metrics file (per account: its name with -NAME before .prom) [default:
+    /// STATE/liveaudit.prom]
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+    /// The config file's accounts to run, comma separated, one night each in this order
+    /// [default: the one account of the settings]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub accounts: Vec<String>,
+    /// Time budget of the whole night, reading included (e.g. 2h, 90m, 5s)
+    #[arg(long, value_name = "DURATION")]
+    pub max_duration: Option<String>,
+    /// Cut-off time of day (HH:MM in the billing zone)
+    #[arg(long, value_name = "HH:MM")]
+    pub until: Option<String>,
+    /// A file changed less than this many seconds ago is still being written: it waits
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub settle_secs: u64,
+    /// Requests per second (as fetch --rate) [default: the account's rate setting]
+    #[arg(long, value_name = "PER_SEC|auto", value_parser = parse_rate)]
+    pub rate: Option<crate::config::RateValue>,
+    /// Retries per id after the first try (as fetch --max-retries)
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_retries: usize,
+    /// Longest back-off delay in milliseconds (as fetch --backoff-max-ms)
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub backoff_max_ms: u64,
+    /// For testing and operations: the night's "now" (RFC 3339), which picks "yesterday" for
+    /// the attack report [default: the clock]
+    #[arg(long, value_name = "TIME", help_heading = "Testing")]
+    pub now: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -207,6 +207,11 @@ impl Layers {
         }
     }
 
+    /// The config file's `[nightly]` section (empty without a file).
+    pub fn nightly(&self) -> &NightlyConfig {
+        &self.file.nightly
+    }
+
     /// The database path: `--db`, `LIVEAUDIT_DB`, the file's `db`, else `./liveaudit.db`.
     pub fn db(&self) -> PathBuf {
         self.flags
@@ -437,6 +442,12 @@ impl Layers {
         })
     }
 
+    /// The partner code alone (never the key), for naming the account of a night that stopped
+    /// before its settings were complete; `None` when none is set.
+    pub(crate) fn partner_code_only(&self) -> Option<String> {
+        self.partner_code(self.chosen().ok()?).ok()
+    }
+
     /// Resolves the vendor settings. `need_result` / `need_license` say which endpoint the
     /// command will call, so a missing one is named before anything is sent.
     pub fn vendor(
@@ -595,7 +606,9 @@ fn is_loopback(host: &str) -> bool {
 }
 
 mod file;
-pub(crate) use file::{AccountConfig, AccountRef, FileConfig, FileRate, is_account_word};
+pub(crate) use file::{
+    AccountConfig, AccountRef, FileConfig, FileRate, NightlyConfig, is_account_word,
+};
 mod secret;
 pub(crate) use secret::Secret;
 use secret::read_key_file;

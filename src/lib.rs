@@ -30,6 +30,7 @@ pub mod input;
 pub(crate) mod metrics;
 #[warn(missing_docs)]
 pub mod mock;
+pub(crate) mod nightly;
 pub(crate) mod output;
 pub(crate) mod prices;
 pub(crate) mod report;

@@ -132,7 +132,7 @@ impl InputAfter {
 }
 
 /// Appends `summary` to `path` as one line of JSON.
-pub(crate) fn append(path: &Path, summary: &RunSummary) -> std::io::Result<()> {
+pub(crate) fn append(path: &Path, summary: &impl Serialize) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(summary).map_err(std::io::Error::other)?;
     line.push(b'\n');
     crate::output::write_run_file(path, &line, crate::output::RunFileWrite::Append)

@@ -504,40 +504,52 @@ fn a_run_refused_for_its_input_still_names_its_account_in_the_summary_file() {
 }
 
 #[test]
-fn the_nightly_script_runs_each_listed_account_with_its_own_inbox_reports_and_cursor() {
+fn nightly_runs_each_listed_account_with_its_own_inbox_reports_exports_and_credential() {
     let two = Two::new();
     let state = two.env.path("state");
-    for (account, ids) in [("id-app", "a-1\na-2\na-3\n"), ("ph-app", "b-1\nb-2\n")] {
+    for (account, ids) in [
+        ("id-app", ["a-1", "a-2", "a-3"].as_slice()),
+        ("ph-app", &["b-1", "b-2"]),
+    ] {
         std::fs::create_dir_all(state.join("inbox").join(account)).unwrap();
+        let rows: String = ids
+            .iter()
+            .map(|id| format!("{id},2026-11-20T10:00:00Z\n"))
+            .collect();
         std::fs::write(
             state.join("inbox").join(account).join("ids.csv"),
-            format!("liveness_id\n{ids}"),
+            format!("liveness_id,created_at\n{rows}"),
         )
         .unwrap();
     }
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sh = std::process::Command::new("sh");
-    sh.arg(repo.join("contrib/nightly.sh"))
-        .current_dir(two.env.dir.path());
-    for (name, value) in two.env.cmd().get_envs() {
-        match value {
-            Some(v) => sh.env(name, v),
-            None => sh.env_remove(name),
-        };
-    }
-    let run = Run::from(
-        sh.env_remove("TD_PARTNER_CODE")
-            .env_remove("TD_PARTNER_KEY")
-            .env_remove("TD_RESULT_URL")
-            .env_remove("TD_LICENSE_URL")
-            .env_remove("CREDENTIALS_DIRECTORY")
-            .env("LIVEAUDIT_CONFIG", &two.config)
-            .env("STATE_DIRECTORY", &state)
-            .env("LIVEAUDIT_ACCOUNTS", "id-app ph-app")
-            .env("LIVEAUDIT_BIN", assert_cmd::cargo::cargo_bin("liveaudit"))
-            .output()
-            .unwrap(),
-    );
+    // ph-app's key comes as the systemd credential partner-key-ph-app: the key file its
+    // section names is stale.
+    let creds = two.env.path("creds");
+    std::fs::create_dir_all(&creds).unwrap();
+    std::fs::write(creds.join("partner-key-ph-app"), format!("{KEY_B}\n")).unwrap();
+    std::fs::write(two.env.path("ph.key"), "sk-stale-key\n").unwrap();
+    let out = two
+        .env
+        .cmd()
+        .env_remove("TD_PARTNER_CODE")
+        .env_remove("TD_PARTNER_KEY")
+        .env_remove("TD_RESULT_URL")
+        .env_remove("TD_LICENSE_URL")
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .env("LIVEAUDIT_CONFIG", &two.config)
+        .args(["--log-format", "json", "nightly", "--state"])
+        .arg(&state)
+        .args([
+            "--accounts",
+            "id-app,ph-app",
+            "--settle-secs",
+            "0",
+            "--rate",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    let run = Run::from(out);
     run.expect(0);
     // Each account's ids went to its own vendor only, once.
     assert_eq!(two.env.mock.stats().result_requests, 3);
@@ -578,7 +590,6 @@ fn the_nightly_script_runs_each_listed_account_with_its_own_inbox_reports_and_cu
             .map(|r| r.unwrap()[column].to_string())
             .collect();
         assert_eq!(codes, vec![code.to_string(); n], "{account}");
-        assert!(state.join(format!("export-{account}.cursor")).is_file());
         let prom =
             std::fs::read_to_string(state.join(format!("liveaudit-{account}.prom"))).unwrap();
         let labels = format!("account=\"{account}\",partner_code=\"{code}\"");
@@ -599,11 +610,22 @@ fn the_nightly_script_runs_each_listed_account_with_its_own_inbox_reports_and_cu
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let named: Vec<&str> = summaries
+    let named: Vec<(&str, &str)> = summaries
         .iter()
-        .map(|s| s["account"]["name"].as_str().unwrap_or_default())
+        .map(|s| {
+            let name = s["account"]["name"].as_str().unwrap_or_default();
+            (s["command"].as_str().unwrap_or_default(), name)
+        })
         .collect();
-    assert_eq!(named, ["id-app", "ph-app"]);
+    assert_eq!(
+        named,
+        [
+            ("fetch", "id-app"),
+            ("nightly", "id-app"),
+            ("fetch", "ph-app"),
+            ("nightly", "ph-app")
+        ]
+    );
     two.assert_no_key_in(&[state.join("runs.jsonl")]);
 }
 

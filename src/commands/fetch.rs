@@ -211,6 +211,15 @@ fn delimiter_flag(value: &str) -> Result<u8, Failure> {
 
 /// Runs `liveaudit fetch`.
 pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failure> {
+    fetch_with_report(global, args).await.0
+}
+
+/// Runs a fetch as `liveaudit fetch` does (summary, run files, exit status), and returns its
+/// report too when it got as far as one (the nightly job's metrics and summary use it).
+pub(crate) async fn fetch_with_report(
+    global: &GlobalArgs,
+    args: FetchArgs,
+) -> (Result<ExitStatus, Failure>, Option<FetchReport>) {
     let started = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
     let mut db = None;
@@ -253,31 +262,34 @@ pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitSt
         db: db.as_deref(),
         account: account.as_ref(),
     };
-    let files_written = write_run_files(global, &args, &ending);
-    match (result, files_written) {
-        (Ok(_), RunFiles::Failed) if status == ExitStatus::Ok => Ok(ExitStatus::Internal),
-        (result, _) => result.map(|_| status),
+    let files = write_run_files(global, &args, &ending);
+    match result {
+        Ok(report) if files == RunFiles::Failed && status == ExitStatus::Ok => {
+            (Ok(ExitStatus::Internal), Some(report))
+        }
+        Ok(report) => (Ok(status), Some(report)),
+        Err(failure) => (Err(failure), None),
     }
 }
 
 /// Whether the run files were written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RunFiles {
+pub(crate) enum RunFiles {
     Written,
     Failed,
 }
 
-/// How a fetch ended, for the summary and metrics files.
-struct RunEnding<'a> {
-    started: jiff::Timestamp,
-    elapsed: Duration,
-    status: ExitStatus,
-    report: Option<&'a FetchReport>,
-    error: Option<String>,
-    cutoff: Option<crate::schedule::Cutoff>,
-    db: Option<&'a Path>,
+/// How a fetch (or a night) ended, for the summary and metrics files.
+pub(crate) struct RunEnding<'a> {
+    pub started: jiff::Timestamp,
+    pub elapsed: Duration,
+    pub status: ExitStatus,
+    pub report: Option<&'a FetchReport>,
+    pub error: Option<String>,
+    pub cutoff: Option<crate::schedule::Cutoff>,
+    pub db: Option<&'a Path>,
     /// The account chosen, once the settings were read (also for a run that then failed).
-    account: Option<&'a crate::store::account::RunAccount>,
+    pub account: Option<&'a crate::store::account::RunAccount>,
 }
 
 /// Writes `--summary-file` and `--metrics-file`. A failure here is logged; the files report the
@@ -321,37 +333,54 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) -> 
         }
     }
     if let Some(path) = &args.metrics_file {
-        let account = e.report.map(|r| &r.account).or(e.account);
-        let mut metrics = crate::metrics::Metrics {
-            account: account.map(|a| (a.label().to_string(), a.partner_code.clone())),
-            ended_at: finished.as_millisecond() as f64 / 1000.0,
-            duration_secs: e.elapsed.as_secs_f64(),
-            exit_status: e.status.code(),
-            ids_left: e.report.map(|r| r.counts.unresolved()),
-            ..crate::metrics::Metrics::default()
-        };
-        // The database as it is now; an ending before it existed still writes the status.
-        if let Some(db) = e.db.filter(|p| p.exists())
-            && let Ok(store) = Store::open(db, OpenMode::MigrateExisting)
-        {
-            if let Some(r) = e.report {
-                metrics.requests =
-                    crate::metrics::requests_by_outcome(&store, r.run_id).unwrap_or_default();
-            }
-            let code = account.map(|a| a.partner_code.as_str());
-            metrics.ids_pending = store.status_counts_of(code).ok().map(|c| c.unresolved());
-            let layers = layers(global, &args.vendor).ok();
-            if let Some(codes) = layers.as_ref().and_then(|l| code_table(l).ok()) {
-                metrics.checks = crate::metrics::checks_by_class(&store, &codes, code).ok();
-            }
-        }
-        let text = crate::metrics::render(&metrics);
-        if let Err(err) = crate::metrics::write_atomic(path, &text) {
-            tracing::error!(path = %path.display(), error = %err, "could not write the metrics file");
+        let codes = layers(global, &args.vendor)
+            .ok()
+            .and_then(|l| code_table(&l).ok());
+        if write_metrics(path, e, codes.as_ref(), finished) == RunFiles::Failed {
             written = RunFiles::Failed;
         }
     }
     written
+}
+
+/// Writes the metrics of a run that ended as `e` to `path`; a failure is logged and returned.
+pub(crate) fn write_metrics(
+    path: &Path,
+    e: &RunEnding<'_>,
+    codes: Option<&crate::codes::CodeTable>,
+    finished: jiff::Timestamp,
+) -> RunFiles {
+    let account = e.report.map(|r| &r.account).or(e.account);
+    let mut metrics = crate::metrics::Metrics {
+        account: account.map(|a| (a.label().to_string(), a.partner_code.clone())),
+        ended_at: finished.as_millisecond() as f64 / 1000.0,
+        duration_secs: e.elapsed.as_secs_f64(),
+        exit_status: e.status.code(),
+        ids_left: e.report.map(|r| r.counts.unresolved()),
+        ..crate::metrics::Metrics::default()
+    };
+    // The database as it is now; an ending before it existed still writes the status.
+    if let Some(db) = e.db.filter(|p| p.exists())
+        && let Ok(store) = Store::open(db, OpenMode::MigrateExisting)
+    {
+        if let Some(r) = e.report {
+            metrics.requests =
+                crate::metrics::requests_by_outcome(&store, r.run_id).unwrap_or_default();
+        }
+        let code = account.map(|a| a.partner_code.as_str());
+        metrics.ids_pending = store.status_counts_of(code).ok().map(|c| c.unresolved());
+        // A night that never fetched still says what is left: the account's open ids.
+        metrics.ids_left = metrics.ids_left.or(metrics.ids_pending);
+        if let Some(codes) = codes {
+            metrics.checks = crate::metrics::checks_by_class(&store, codes, code).ok();
+        }
+    }
+    let text = crate::metrics::render(&metrics);
+    if let Err(err) = crate::metrics::write_atomic(path, &text) {
+        tracing::error!(path = %path.display(), error = %err, "could not write the metrics file");
+        return RunFiles::Failed;
+    }
+    RunFiles::Written
 }
 
 /// Maps a fetch error to its exit status.

@@ -17,35 +17,7 @@ use crate::td::client::{ClientOptions, VendorClient, VendorError};
 
 /// Runs `liveaudit license`.
 pub(crate) async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, Failure> {
-    if !(1..=86_400).contains(&args.duration) {
-        return Err(Failure::usage(anyhow!(
-            "--duration {} is out of range; the vendor accepts 1 to 86400 seconds",
-            args.duration
-        )));
-    }
-    let layers = layers(global, &args.vendor)?;
-    let vendor = layers.vendor(false, true)?;
-    let timeout = seconds("timeout", args.timeout)?;
-    let client = VendorClient::new(
-        &vendor,
-        ClientOptions {
-            timeout,
-            connect_timeout: timeout.min(Duration::from_secs(10)),
-            ..ClientOptions::default()
-        },
-    )
-    .map_err(Failure::internal)?;
-    let answer = client
-        .license(args.duration as u32)
-        .await
-        .map_err(|e| match e {
-            VendorError::Stopped(VendorStop::Misconfigured { .. }) => Failure::usage(e),
-            VendorError::Stopped(_) => Failure {
-                status: ExitStatus::Refused,
-                error: e.into(),
-            },
-            other => Failure::internal(other),
-        })?;
+    let (answer, vendor) = ask(global, &args).await?;
     let mut out = std::io::stdout().lock();
     let expiry = answer
         .expiry_timestamp
@@ -81,4 +53,49 @@ pub(crate) async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<Ex
             .unwrap_or("(none)")
     );
     Ok(ExitStatus::Ok)
+}
+
+/// Asks the license API once (the credentials check of `license` and of the nightly job):
+/// the answer and the settings that asked, or the refusal as exit 3 (2: a misconfigured
+/// endpoint).
+pub(crate) async fn ask(
+    global: &GlobalArgs,
+    args: &LicenseArgs,
+) -> Result<
+    (
+        crate::td::answer::LicenseAnswer,
+        crate::config::VendorSettings,
+    ),
+    Failure,
+> {
+    if !(1..=86_400).contains(&args.duration) {
+        return Err(Failure::usage(anyhow!(
+            "--duration {} is out of range; the vendor accepts 1 to 86400 seconds",
+            args.duration
+        )));
+    }
+    let layers = layers(global, &args.vendor)?;
+    let vendor = layers.vendor(false, true)?;
+    let timeout = seconds("timeout", args.timeout)?;
+    let client = VendorClient::new(
+        &vendor,
+        ClientOptions {
+            timeout,
+            connect_timeout: timeout.min(Duration::from_secs(10)),
+            ..ClientOptions::default()
+        },
+    )
+    .map_err(Failure::internal)?;
+    let answer = client
+        .license(args.duration as u32)
+        .await
+        .map_err(|e| match e {
+            VendorError::Stopped(VendorStop::Misconfigured { .. }) => Failure::usage(e),
+            VendorError::Stopped(_) => Failure {
+                status: ExitStatus::Refused,
+                error: e.into(),
+            },
+            other => Failure::internal(other),
+        })?;
+    Ok((answer, vendor))
 }

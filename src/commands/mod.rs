@@ -28,6 +28,7 @@ pub(crate) mod export;
 pub(crate) mod fetch;
 pub(crate) mod license;
 pub(crate) mod mock;
+pub(crate) mod nightly;
 pub(crate) mod purge;
 pub(crate) mod reconcile;
 pub(crate) mod report;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {
     let global = &cli.global;
     match cli.command {
         Command::Fetch(args) => runtime.block_on(fetch::fetch(global, args)),
+        Command::Nightly(args) => runtime.block_on(nightly::nightly(global, args)),
         Command::Export(args) => export::export(global, &args),
         Command::Report(ReportCommand::Billing(args)) => report::report_billing(global, &args),
         Command::Report(ReportCommand::Attacks(args)) => report::report_attacks(global, &args),

@@ -38,6 +38,30 @@ pub struct FileConfig {
     /// Named accounts, `[accounts.NAME]`.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountConfig>,
+    /// The nightly job's settings, `[nightly]`.
+    #[serde(default)]
+    pub nightly: NightlyConfig,
+}
+
+/// The `[nightly]` section: where `liveaudit nightly` reads and writes, its time budget and
+/// the accounts it runs. Flags beat it; paths in it are relative to the file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NightlyConfig {
+    /// The state directory (metrics, run summaries) [default: $STATE_DIRECTORY, else `.`].
+    pub state: Option<PathBuf>,
+    /// Where id files are dropped [default: STATE/inbox].
+    pub inbox: Option<PathBuf>,
+    /// Where reports and exports go [default: STATE/out].
+    pub out: Option<PathBuf>,
+    /// The metrics file [default: STATE/liveaudit.prom; per account liveaudit-NAME.prom].
+    pub metrics_file: Option<PathBuf>,
+    /// Cut-off time of day (HH:MM in the billing zone).
+    pub until: Option<String>,
+    /// Time budget (e.g. "2h", "5s").
+    pub max_duration: Option<String>,
+    /// `[accounts.NAME]` names to run, one night each, in this order.
+    pub accounts: Option<Vec<String>>,
 }
 
 /// One `[accounts.NAME]` section: a vendor account (partner code) with its own key, endpoints,
@@ -102,6 +126,20 @@ impl FileConfig {
             &mut cfg.db,
             &mut cfg.codes_file,
             &mut cfg.prices,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        let nightly = &mut cfg.nightly;
+        for p in [
+            &mut nightly.state,
+            &mut nightly.inbox,
+            &mut nightly.out,
+            &mut nightly.metrics_file,
         ]
         .into_iter()
         .flatten()

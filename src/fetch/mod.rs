@@ -50,6 +50,7 @@ use progress::{ProgressMode, Reporter, Tally, TallySnapshot};
 use retry::{Breaker, RetryPolicy};
 
 mod watch;
+pub(crate) use watch::watch_intake_signals;
 use watch::*;
 mod attempt;
 mod dispatch;

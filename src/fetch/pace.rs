@@ -6,20 +6,25 @@
 //!   moves the rate the schedule keeps.
 //! - [`Grant`]: one request's permission to leave (and its room in flight under `auto`).
 //!
-//! Policy: `--rate N` means at most N requests in any sliding second, spread evenly (one every
-//! 1/N s); `--burst B` lets up to B leave back to back after a quiet spell, never more than N in
-//! any second. A `Retry-After` or a 429 seen by any worker pauses all of them until the same
-//! instant; afterwards the run returns to the full rate. Under `--rate auto` the same schedule
-//! keeps the controller's current rate (at most that many grants in any sliding second, rounded
-//! up), and a 429 is first of all a reason to cut the rate (see [`super::adaptive`] for when it
-//! also pauses).
+//! Policy: `--rate N` means requests spread evenly (one every 1/N s), first tries and retries
+//! alike: in any window of W seconds at most N x W (rounded up) + B requests leave, and at most N
+//! in any sliding second. `--burst B` lets up to B leave back to back after a quiet spell. A
+//! shared pause (a 429 or a `Retry-After` seen by any worker, the breaker's or a cut-off's
+//! wait) holds every worker until the same instant, and spends the burst: the requests that
+//! waited resume one interval apart, never together. Under `--rate auto` the same schedule
+//! keeps the controller's current rate; a change of rate keeps the requests already scheduled
+//! ahead as many requests ahead at the new spacing, so it frees no spent burst. A 429 under
+//! `auto` is first of all a reason to cut the rate (see [`super::adaptive`] for when it also
+//! pauses).
 //!
 //! Why not governor's GCRA alone: with burst 1 it forgets any lateness of a grant, and tokio's
 //! timers wake up to a millisecond late, so at 400/s a run loses about 7% of its rate to timer
-//! slack. Here the schedule (a GCRA "theoretical arrival time") forgives a grant up to
-//! [`TIMER_SLACK`] of lateness so the rate holds, and a log of the last N grant instants is the
-//! hard guarantee that no sliding second ever holds more than N. Waiters queue on a fair
-//! (FIFO) async mutex, so one task sleeps for the next slot instead of all of them waking at once.
+//! slack. Here the schedule (a GCRA "theoretical arrival time") counts a request that slept
+//! for its slot and woke late as leaving on time, by at most one interval and [`TIMER_SLACK`]
+//! (which is what keeps the window bound's rounding to one request), and a log of the last N
+//! grant instants is the hard guarantee that no sliding second ever holds more than N. Waiters
+//! queue on a fair (FIFO) async mutex, so one task sleeps for the next slot instead of all of
+//! them waking at once.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -77,13 +82,18 @@ impl Schedule {
             tat: Instant::now(),
             granted: VecDeque::with_capacity((per_sec.ceil() as usize).clamp(1, 1 << 20)),
         };
-        s.set_rate(per_sec);
+        let now = s.tat;
+        s.set_rate(per_sec, now);
         s
     }
 
-    /// Keeps `per_sec` from the next grant on; the sliding-second log keeps only what counts.
-    fn set_rate(&mut self, per_sec: f64) {
+    /// Keeps `per_sec` from `now` on. The requests already scheduled ahead of `now` stay that
+    /// many requests ahead at the new spacing, so a change of rate never frees burst that was
+    /// spent; the sliding-second log keeps only what counts.
+    fn set_rate(&mut self, per_sec: f64, now: Instant) {
         let per_sec = per_sec.max(0.001);
+        let ahead = self.tat.saturating_duration_since(now).as_secs_f64() * self.per_sec;
+        self.tat = now + Duration::from_secs_f64(ahead / per_sec);
         self.per_sec = per_sec;
         self.rate = (per_sec.ceil() as usize).max(1);
         self.interval = Duration::from_secs_f64(1.0 / per_sec);
@@ -104,22 +114,38 @@ impl Schedule {
         at
     }
 
-    /// Records a grant at `now`. A grant at most [`TIMER_SLACK`] behind the schedule is counted
-    /// at its scheduled instant (timer lateness is forgiven, so the rate holds); a grant after a
-    /// quiet spell or at the end of a shared pause starts the schedule afresh at `now`, so the
-    /// next request is a full interval later, never early.
-    fn grant(&mut self, now: Instant, after_pause: bool) {
-        let base = if !after_pause && now <= self.tat + TIMER_SLACK {
-            self.tat
-        } else {
-            now.max(self.tat)
+    /// Records a grant at `now`; `how` says how the request came to it (see [`Arrival`]).
+    ///
+    /// A request that slept for its slot and woke late is counted at most one interval (and
+    /// [`TIMER_SLACK`]) earlier than it left, so timer lateness does not cost rate; a request
+    /// that found its slot open is counted when it left; the first request after a shared pause
+    /// spends the burst, so those that waited resume one interval apart.
+    fn grant(&mut self, now: Instant, how: Arrival) {
+        self.tat = match how {
+            Arrival::AfterPause => now.max(self.tat) + self.tolerance + self.interval,
+            Arrival::Open => now.max(self.tat) + self.interval,
+            Arrival::Woke(ready) => {
+                let late = now.saturating_duration_since(ready);
+                let forgiven = late.min(TIMER_SLACK).min(self.interval);
+                (now - forgiven).max(self.tat) + self.interval
+            }
         };
-        self.tat = base + self.interval;
         self.granted.push_back(now);
         while self.granted.len() > self.rate {
             self.granted.pop_front();
         }
     }
+}
+
+/// How a request came to its grant.
+#[derive(Debug, Clone, Copy)]
+enum Arrival {
+    /// Its slot was open when it asked.
+    Open,
+    /// It slept until its slot opened at this instant (and may have woken late).
+    Woke(Instant),
+    /// It waited out a shared pause.
+    AfterPause,
 }
 
 /// A limiter that never waits: a request fits the schedule now or is refused. The embedded
@@ -138,7 +164,7 @@ impl Limiter {
         let now = Instant::now();
         let mut schedule = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if schedule.ready_at() <= now {
-            schedule.grant(now, false);
+            schedule.grant(now, Arrival::Open);
             true
         } else {
             false
@@ -290,24 +316,33 @@ impl Pace {
             _ = cancel.cancelled() => return None,
             guard = schedule.lock() => guard,
         };
-        let mut waited_out_pause = false;
+        let mut slept = false;
         loop {
             if let Some(auto) = &self.auto {
                 let rate = auto.rate();
                 if rate != schedule.per_sec {
-                    schedule.set_rate(rate);
+                    schedule.set_rate(rate, Instant::now());
                 }
             }
             let mut at = schedule.ready_at();
             if let Some(until) = self.pause_deadline() {
                 at = at.max(until);
-                waited_out_pause = true;
             }
             let now = Instant::now();
             if now >= at {
-                schedule.grant(now, waited_out_pause);
+                // A pause that ended since the last grant, waited out here or not.
+                let after_pause = self.lock_paused().is_some_and(|p| {
+                    p.until > p.set_at && schedule.granted.back().is_none_or(|last| p.until > *last)
+                });
+                let how = match (after_pause, slept) {
+                    (true, _) => Arrival::AfterPause,
+                    (false, true) => Arrival::Woke(at),
+                    (false, false) => Arrival::Open,
+                };
+                schedule.grant(now, how);
                 return self.grant(now, slot, cancel);
             }
+            slept = true;
             sleep_or_cancel(at, cancel).await?;
         }
     }
@@ -335,129 +370,4 @@ async fn sleep_or_cancel(until: Instant, cancel: &CancellationToken) -> Option<(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn nz(n: u32) -> NonZeroU32 {
-        NonZeroU32::new(n).unwrap()
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_pause_holds_every_worker_until_it_ends() {
-        let pace = Pace::new(Rate::Unlimited, NonZeroU32::MIN, 1, false);
-        let cancel = CancellationToken::new();
-        let start = Instant::now();
-        pace.pause_for(Duration::from_secs(3));
-        pace.pause_for(Duration::from_secs(1)); // shorter: ignored
-        assert!(pace.ready(&cancel).await.is_some());
-        assert!(start.elapsed() >= Duration::from_secs(3));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn cancel_ends_a_wait() {
-        let pace = Pace::new(Rate::Fixed(nz(10)), NonZeroU32::MIN, 1, false);
-        let cancel = CancellationToken::new();
-        pace.pause_for(Duration::from_secs(3600));
-        cancel.cancel();
-        assert!(pace.ready(&cancel).await.is_none());
-    }
-
-    #[test]
-    fn grants_are_even_and_no_sliding_second_holds_more_than_the_rate() {
-        // Drive the schedule directly with late wake-ups, as real timers deliver them.
-        let start = Instant::now();
-        let mut s = Schedule::new(50.0, NonZeroU32::MIN);
-        s.tat = start;
-        let mut grants = Vec::new();
-        for i in 0..500u32 {
-            let lateness = Duration::from_micros(u64::from((i * 7919) % 1900));
-            let at = s.ready_at() + lateness;
-            s.grant(at, false);
-            grants.push(at);
-        }
-        for (i, g) in grants.iter().enumerate() {
-            let in_window = grants[i..].iter().take_while(|h| **h < *g + WINDOW).count();
-            assert!(
-                in_window <= 50,
-                "{in_window} grants in the second after grant {i}"
-            );
-        }
-        // Timer lateness is forgiven: 500 grants at 50/s take 10 s, not 10 s plus the slack.
-        let span = grants[499] - grants[0];
-        assert!(span < Duration::from_millis(9_990 + 20), "{span:?}");
-        // Even: a grant is early only by the lateness its predecessor made up for.
-        for w in grants.windows(2) {
-            assert!(
-                w[1] - w[0] >= Duration::from_millis(18),
-                "{:?}",
-                w[1] - w[0]
-            );
-        }
-    }
-
-    #[test]
-    fn no_burst_after_a_quiet_spell_with_burst_one() {
-        let start = Instant::now();
-        let mut s = Schedule::new(10.0, NonZeroU32::MIN);
-        s.tat = start;
-        s.grant(start, false);
-        let later = start + Duration::from_secs(60);
-        s.grant(later, false);
-        assert_eq!(s.ready_at(), later + Duration::from_millis(100));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn after_a_pause_requests_keep_a_full_interval_apart() {
-        let pace = Pace::new(Rate::Fixed(nz(50)), NonZeroU32::MIN, 8, false);
-        let cancel = CancellationToken::new();
-        for _ in 0..5 {
-            assert!(pace.ready(&cancel).await.is_some());
-        }
-        pace.pause_for(Duration::from_secs(1));
-        let paused_at = Instant::now();
-        let mut at = Vec::new();
-        for _ in 0..10 {
-            at.push(pace.ready(&cancel).await.unwrap().at);
-        }
-        assert!(at[0] >= paused_at + Duration::from_secs(1));
-        for w in at.windows(2) {
-            assert!(
-                w[1] - w[0] >= Duration::from_millis(20),
-                "{:?}",
-                w[1] - w[0]
-            );
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn refusals_of_requests_sent_before_a_pause_do_not_extend_it() {
-        let pace = Pace::new(Rate::Fixed(nz(50)), NonZeroU32::MIN, 8, false);
-        let cancel = CancellationToken::new();
-        let early = pace.ready(&cancel).await.unwrap();
-        let late = pace.ready(&cancel).await.unwrap();
-        tokio::time::advance(Duration::from_millis(5)).await;
-        pace.refused(&early, None, Duration::from_secs(1));
-        let until = pace.pause_deadline().unwrap();
-        tokio::time::advance(Duration::from_millis(500)).await;
-        // Sent before the pause was set: the same overload, already answered.
-        pace.refused(&late, None, Duration::from_secs(1));
-        assert_eq!(pace.pause_deadline(), Some(until));
-        // Sent after the pause: a new refusal pauses again.
-        tokio::time::advance(Duration::from_millis(600)).await;
-        let after = pace.ready(&cancel).await.unwrap();
-        pace.refused(&after, None, Duration::from_secs(1));
-        assert!(pace.pause_deadline().unwrap() > until);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_429_asking_for_no_wait_still_pauses_one_interval() {
-        let pace = Pace::new(Rate::Fixed(nz(10)), NonZeroU32::MIN, 4, false);
-        let cancel = CancellationToken::new();
-        let grant = pace.ready(&cancel).await.unwrap();
-        assert!(pace.refused(&grant, Some(Duration::ZERO), Duration::ZERO));
-        assert_eq!(
-            pace.pause_deadline(),
-            Some(Instant::now() + Duration::from_millis(100))
-        );
-    }
-}
+mod tests;

@@ -8,7 +8,7 @@ use super::*;
 
 /// Sets `flag` on SIGINT or SIGTERM while the input is read (handlers installed before this
 /// returns); a second signal ends the process at once.
-pub(super) fn watch_intake_signals(
+pub(crate) fn watch_intake_signals(
     flag: Arc<std::sync::atomic::AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
     #[cfg(unix)]

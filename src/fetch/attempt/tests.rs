@@ -480,3 +480,51 @@ async fn fetch_one_marks_a_stopped_round_as_tried_and_a_failed_one_as_failed() {
     assert!(error.contains("400"), "{error}");
     assert_eq!(run.ctx.tally.snapshot().failed, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn retries_of_server_errors_and_timeouts_take_a_paced_slot_like_first_tries() {
+    // Eight ids at 10/s, each failing its first try (5xx or a timeout) and retried after a
+    // back-off of a millisecond: the retries queue at the pace with the first tries, so the
+    // vendor sees one request every 100 ms, 16 in all, never two in one interval.
+    let fast = RetryPolicy {
+        max_retries: 3,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+        retry_after_cap: Duration::from_secs(10),
+    };
+    let mut script = Vec::new();
+    for i in 0..8 {
+        script.push(if i % 2 == 0 {
+            http(502, "<html>")
+        } else {
+            timeout()
+        });
+    }
+    script.extend((0..8).map(|_| code(200)));
+    let mut run = run_with(script, fast, 50);
+    run.ctx.pace = Pace::new(
+        Rate::Fixed(NonZeroU32::new(10).unwrap()),
+        NonZeroU32::MIN,
+        4,
+        false,
+    );
+    let ids: Vec<String> = (0..8).map(|i| format!("L-{i}")).collect();
+    let rounds = ids.iter().map(|id| async {
+        let mut attempts = 0;
+        attempt_until_final(&run.ctx, id, &mut attempts).await;
+        attempts
+    });
+    let attempts = futures::future::join_all(rounds).await;
+    assert_eq!(attempts.iter().sum::<i64>(), 16);
+    let asked = run.ctx.client.asked();
+    assert_eq!(asked.len(), 16);
+    for pair in asked.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(100),
+            "{:?} between two requests",
+            pair[1] - pair[0]
+        );
+    }
+    assert_eq!(run.ctx.tally.snapshot().retries, 8);
+    let _ = run.written();
+}

@@ -1,0 +1,176 @@
+//! The nightly job's inbox: which files it takes, where a file goes once its ids are
+//! registered (`done/`) or when it cannot be read (`rejected/`, with `NAME.why` beside it).
+//!
+//! Policy: every regular file is taken whatever its name (spaces, Unicode, a leading `-`: names
+//! are paths here, never shell words), except hidden files (`.name`), office lock files
+//! (`~$name`), and files still being written: changed within the settle time (a minute by
+//! default) or named `*.part` / `*.tmp`. A file is moved, never copied, and never over a file of
+//! the same name: `done/NAME` taken becomes `done/NAME (2)`, `(3)`, ... before the extension.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Why a file in the inbox waits for another night.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Waiting {
+    /// Named `*.part` or `*.tmp`, or changed within the settle time: still being written.
+    BeingWritten,
+}
+
+/// The inbox's files to read tonight, in name order, and those left for later.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    pub take: Vec<PathBuf>,
+    pub waiting: Vec<(PathBuf, Waiting)>,
+}
+
+/// Whether a file name is one the inbox never reads: hidden, or an office lock file.
+pub(crate) fn ignored(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with("~$")
+}
+
+/// Whether a file name says it is still being written.
+fn partial(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    lower.ends_with(".part") || lower.ends_with(".tmp")
+}
+
+/// Lists `inbox` (not its subfolders): the files to take and those that wait, in name order, so
+/// a night's order never depends on the clock.
+pub(crate) fn list(inbox: &Path, settle: Duration, now: SystemTime) -> std::io::Result<Listing> {
+    let mut listing = Listing::default();
+    for entry in std::fs::read_dir(inbox)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if ignored(&name) {
+            continue;
+        }
+        // Symlinks are followed: a link dropped into the inbox is read as its target.
+        let Ok(meta) = std::fs::metadata(entry.path()) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let fresh = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_none_or(|age| age < settle);
+        if partial(&name) || (settle > Duration::ZERO && fresh) {
+            listing.waiting.push((entry.path(), Waiting::BeingWritten));
+        } else {
+            listing.take.push(entry.path());
+        }
+    }
+    listing.take.sort();
+    listing.waiting.sort();
+    Ok(listing)
+}
+
+/// A free name for `name` in `dir`: `name` itself, else `stem (2).ext`, `stem (3).ext`, ...
+pub(crate) fn free_name(dir: &Path, name: &str) -> PathBuf {
+    let first = dir.join(name);
+    if std::fs::symlink_metadata(&first).is_err() {
+        return first;
+    }
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    (2u64..)
+        .map(|n| dir.join(format!("{stem} ({n}){ext}")))
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or(first)
+}
+
+/// Moves `file` into `dir` (created) under a free name; returns where it went.
+pub(crate) fn move_into(file: &Path, dir: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let to = free_name(dir, &name);
+    // No rename over an existing file: a hard link fails if `to` appeared meanwhile.
+    match std::fs::hard_link(file, &to) {
+        Ok(()) => std::fs::remove_file(file)?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return move_into(file, dir);
+        }
+        Err(_) => std::fs::rename(file, &to)?,
+    }
+    Ok(to)
+}
+
+/// Moves an unreadable `file` to `inbox/rejected/` and writes why beside it (`NAME.why`).
+pub(crate) fn reject(file: &Path, inbox: &Path, why: &str) -> std::io::Result<PathBuf> {
+    let to = move_into(file, &inbox.join("rejected"))?;
+    let mut why_path = to.clone().into_os_string();
+    why_path.push(".why");
+    std::fs::write(PathBuf::from(why_path), format!("{why}\n"))?;
+    Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_taken_but_hidden_lock_and_partial_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "Export 2026-11 (1).csv",
+            "-rf.csv",
+            "Données été.csv",
+            ".hidden.csv",
+            "~$Export.xlsx",
+            "big.csv.part",
+            "x.TMP",
+        ] {
+            std::fs::write(dir.path().join(name), "id\n1\n").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("done")).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        let l = list(dir.path(), Duration::from_secs(60), later).unwrap();
+        let names: Vec<String> = l
+            .take
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "-rf.csv",
+                "Donn\u{e9}es \u{e9}t\u{e9}.csv",
+                "Export 2026-11 (1).csv"
+            ]
+        );
+        assert_eq!(l.waiting.len(), 2);
+        // Just written: every file waits for the settle time.
+        let now = list(dir.path(), Duration::from_secs(60), SystemTime::now()).unwrap();
+        assert!(now.take.is_empty());
+    }
+
+    #[test]
+    fn a_move_never_replaces_a_file_of_the_same_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let done = dir.path().join("done");
+        for round in 0..3 {
+            let f = dir.path().join("a b.csv");
+            std::fs::write(&f, format!("{round}")).unwrap();
+            move_into(&f, &done).unwrap();
+        }
+        for (name, text) in [("a b.csv", "0"), ("a b (2).csv", "1"), ("a b (3).csv", "2")] {
+            assert_eq!(std::fs::read_to_string(done.join(name)).unwrap(), text);
+        }
+        let f = dir.path().join("bad.csv");
+        std::fs::write(&f, "x").unwrap();
+        let to = reject(&f, dir.path(), "no id column").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("rejected/bad.csv.why")).unwrap(),
+            "no id column\n"
+        );
+        assert!(to.is_file() && !f.exists());
+    }
+}

@@ -1,0 +1,117 @@
+//! The nightly job's intake: the inbox's files registered one by one into the database, each in
+//! its own transaction, before anything is fetched.
+//!
+//! Policy: a file whose ids are all registered is done (its answers are `fetch --pending`'s
+//! from then on); a file that cannot be read is rejected on its own and holds nothing back; a
+//! file cut off by the budget or a signal keeps nothing of this reading and waits for the next
+//! night, in place. Reading shares the night's budget: past the deadline no file is started and
+//! the one being read stops.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::input::{InputError, InputOptions, Source};
+use crate::store::account::{self, RunAccount};
+use crate::store::intake::{self, IntakeError, IntakeStats};
+use crate::store::{FetchLock, OpenMode, RunRecord, Store, StoreError};
+
+/// What became of one file.
+#[derive(Debug)]
+pub(crate) enum FileOutcome {
+    /// Every id registered.
+    Registered(Box<IntakeStats>),
+    /// It cannot be read: why, naming the file and line.
+    Rejected(String),
+    /// The budget ran out while (or before) reading it.
+    CutOff,
+    /// A signal stopped the reading.
+    Interrupted,
+}
+
+/// Registers each of `files` under `account` in its own transaction, within `deadline`.
+/// `signalled` is set by a signal watcher; the intake stops when it is.
+pub(crate) fn register_files(
+    db: &Path,
+    account: &RunAccount,
+    files: &[PathBuf],
+    input: &InputOptions,
+    deadline: Option<Instant>,
+    signalled: &Arc<AtomicBool>,
+) -> Result<Vec<(PathBuf, FileOutcome)>, StoreError> {
+    let _lock = FetchLock::acquire(db)?;
+    let mut store = Store::open(db, OpenMode::CreateOrMigrate)?;
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let run = store.begin_run(&names)?;
+    account::record_run(&store.conn, run, account)?;
+    // One flag stops the reader: set by a signal, or by the budget's timer.
+    let stop = Arc::new(AtomicBool::new(false));
+    let timer = spawn_timer(deadline, stop.clone(), signalled.clone());
+    let mut opts = input.clone();
+    opts.interrupted = Some(stop.clone());
+    let mut out = Vec::new();
+    let mut totals = RunRecord::default();
+    for file in files {
+        let outcome = if signalled.load(Ordering::Relaxed) {
+            FileOutcome::Interrupted
+        } else if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+            FileOutcome::CutOff
+        } else {
+            let sources = [Source::File(file.clone())];
+            match intake::register(&mut store.conn, run, account, &sources, &opts) {
+                Ok(stats) => {
+                    totals.rows_read += stats.input.rows as i64;
+                    totals.ids_read += stats.input.ids as i64;
+                    totals.blank_ids += stats.input.blank_ids as i64;
+                    totals.duplicate_ids += stats.duplicates as i64;
+                    FileOutcome::Registered(Box::new(stats))
+                }
+                Err(IntakeError::Input(InputError::Interrupted)) => {
+                    if signalled.load(Ordering::Relaxed) {
+                        FileOutcome::Interrupted
+                    } else {
+                        FileOutcome::CutOff
+                    }
+                }
+                Err(IntakeError::Input(e)) => FileOutcome::Rejected(e.to_string()),
+                Err(IntakeError::Store(e)) => return Err(e),
+            }
+        };
+        out.push((file.clone(), outcome));
+    }
+    // Ends the timer (it is not waited for: it notices within a tick).
+    stop.store(true, Ordering::Relaxed);
+    drop(timer);
+    totals.outcome = if out
+        .iter()
+        .any(|(_, o)| matches!(o, FileOutcome::Interrupted))
+    {
+        "interrupted"
+    } else if out.iter().any(|(_, o)| matches!(o, FileOutcome::CutOff)) {
+        "cut_off"
+    } else {
+        "done"
+    }
+    .into();
+    store.finish_run(run, &totals)?;
+    Ok(out)
+}
+
+/// A thread that sets `stop` at `deadline`, or as soon as `signalled` is set.
+fn spawn_timer(
+    deadline: Option<Instant>,
+    stop: Arc<AtomicBool>,
+    signalled: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        // A short tick: the thread ends within it once the intake is over (stop set below).
+        while deadline.is_none_or(|d| Instant::now() < d) && !signalled.load(Ordering::Relaxed) {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        stop.store(true, Ordering::Relaxed);
+    })
+}
