@@ -63,6 +63,15 @@ impl Scope {
         let layers = &ctx.layers;
         let recorded = partner_codes(&ctx.store.conn)?;
         let narrowed = account.map(|name| layers.account_ref(name));
+        if let Some(AccountRef {
+            name: Some(name),
+            partner_code,
+        }) = &narrowed
+            && name != partner_code
+            && recorded.contains(name)
+        {
+            crate::store::account::warn_name_shadows_code(name, partner_code);
+        }
         let accounts = match &narrowed {
             Some(a)
                 if a.name.is_none()
