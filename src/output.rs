@@ -333,13 +333,14 @@ pub(crate) fn report_format(
     Ok(chosen)
 }
 
-/// Writes a report: one format to stdout or a file; CSV is one table (`--table`), or every
-/// table as `DIR/NAME.csv` when the output is a directory.
+/// Writes a report: one format to stdout or a file; CSV is one table (`--table`, else `lead`:
+/// the one the report's flags ask for, else the first; stderr names it and the others), or
+/// every table as `DIR/NAME.csv` when the output is a directory.
 pub(crate) fn emit(
     doc: &Document,
     format: Option<Format>,
     output_path: Option<&Path>,
-    table: Option<&str>,
+    (table, lead): (Option<&str>, Option<&str>),
     db: &Path,
     raw_cells: bool,
 ) -> Result<(), Failure> {
@@ -402,10 +403,41 @@ pub(crate) fn emit(
     let mut out = output(output_path, Some(db))?;
     match (format, table) {
         (Format::Csv, Some(key)) => crate::report::render::render_csv(choose(key)?, &mut out),
+        (Format::Csv, None) => match lead_table(doc, lead) {
+            Some(s) => {
+                name_the_table(doc, s);
+                crate::report::render::render_csv(s, &mut out)
+            }
+            None => Ok(()),
+        },
         _ => render(doc, format, &mut out),
     }
     .and_then(|()| out.finish())
     .map_err(write_failure)
+}
+
+/// The one table CSV writes without `--table`: `lead` when the report has it, else the first.
+fn lead_table<'a>(doc: &'a Document, lead: Option<&str>) -> Option<&'a Section> {
+    lead.and_then(|k| doc.table(k))
+        .or_else(|| doc.sections.first())
+}
+
+/// Says on stderr which table a CSV output holds and how to get the others.
+fn name_the_table(doc: &Document, written: &Section) {
+    let others: Vec<&str> = doc
+        .keys()
+        .into_iter()
+        .filter(|k| *k != written.key)
+        .collect();
+    if others.is_empty() {
+        tracing::info!("wrote the {} table", written.key);
+    } else {
+        tracing::info!(
+            "wrote the {} table; the others ({}): --table NAME, or -o DIR/ for every one",
+            written.key,
+            others.join(", ")
+        );
+    }
 }
 
 /// The document as it may leave the program: text cells of a table, Markdown, or anything

@@ -6,6 +6,7 @@ mod util;
 mod accounts;
 mod accounts_fetch;
 mod cli;
+mod finance;
 mod fraud;
 mod fuzz_answers;
 mod hardening;

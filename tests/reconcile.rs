@@ -7,7 +7,7 @@ use liveaudit::mock::expected_code;
 use util::Env;
 
 /// The first `n` ids of the form `rc-00000042` whose mock code satisfies `want`.
-fn ids_with(n: usize, skip: &[String], want: impl Fn(i64) -> bool) -> Vec<String> {
+pub(crate) fn ids_with(n: usize, skip: &[String], want: impl Fn(i64) -> bool) -> Vec<String> {
     (0..)
         .map(|i| format!("rc-{i:08}"))
         .filter(|id| want(expected_code(id)) && !skip.contains(id))
@@ -15,18 +15,18 @@ fn ids_with(n: usize, skip: &[String], want: impl Fn(i64) -> bool) -> Vec<String
         .collect()
 }
 
-struct Fixture {
-    env: Env,
-    charged: Vec<String>,
-    uncharged: String,
-    unknown_code: String,
-    internal: String,
-    near_end: String,
-    next_day: String,
+pub(crate) struct Fixture {
+    pub(crate) env: Env,
+    pub(crate) charged: Vec<String>,
+    pub(crate) uncharged: String,
+    pub(crate) unknown_code: String,
+    pub(crate) internal: String,
+    pub(crate) near_end: String,
+    pub(crate) next_day: String,
 }
 
 /// Checks in October 2026; the vendor bills by Singapore day.
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let env = Env::plain();
     let charged = ids_with(4, &[], |c| c == 200 || (12202..=12222).contains(&c));
     let uncharged = ids_with(1, &[], |c| c == 11340).remove(0);
@@ -59,7 +59,7 @@ fn fixture() -> Fixture {
     }
 }
 
-fn sequence_id(env: &Env, id: &str) -> String {
+pub(crate) fn sequence_id(env: &Env, id: &str) -> String {
     env.conn()
         .query_row(
             "SELECT sequence_id FROM checks WHERE liveness_id = ?1",
@@ -132,8 +132,8 @@ fn itemised_statement_sorts_every_line_into_its_bucket() {
     assert_eq!(count("duplicate"), 1);
     assert_eq!(count("overbilled"), 1);
     assert_eq!(count("unknown_code"), 1);
-    // The check we hold at 11350 is provisional (no longer "unresolved"): fetch again first.
-    assert_eq!(count("provisional"), 1);
+    // The check we hold at 11350 (no longer "unresolved"), fetched after October: confirmed.
+    assert_eq!(count("provisional_confirmed"), 1);
     assert_eq!(count("unresolved"), 0);
     assert_eq!(count("unknown_to_us"), 1);
     assert_eq!(count("amount_variance"), 1);
@@ -156,10 +156,11 @@ fn itemised_statement_sorts_every_line_into_its_bucket() {
     let d = details(&f.env);
     let expected: Vec<(String, String, String)> = vec![
         ("duplicate", "3", c[0].as_str()),
+        ("above_price", "4", c[1].as_str()),
         ("amount_variance", "4", c[1].as_str()),
         ("overbilled", "7", f.uncharged.as_str()),
         ("unknown_code", "8", f.unknown_code.as_str()),
-        ("provisional", "9", f.internal.as_str()),
+        ("provisional_confirmed", "9", f.internal.as_str()),
         ("unknown_to_us", "10", "nobody-we-know"),
         ("underbilled", "", f.near_end.as_str()),
     ]
@@ -470,7 +471,8 @@ fn billing_and_reconcile_both_call_11350_provisional() {
     ]);
     run.expect(5);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(v["buckets"]["provisional"]["count"], 1);
+    // Fetched after the statement's one day: the 11350 is confirmed.
+    assert_eq!(v["buckets"]["provisional_confirmed"]["count"], 1);
     assert!(v["buckets"].get("unresolved").is_none());
 }
 

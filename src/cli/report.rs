@@ -10,9 +10,9 @@ use super::{DateBy, Format, Period};
 /// Options shared by every report.
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
-    /// Period length
-    #[arg(long, value_enum, default_value_t = Period::Day)]
-    pub by: Period,
+    /// Period length [default: day]; given, `--format csv` writes the periods table
+    #[arg(long, value_enum)]
+    pub by: Option<Period>,
     /// First day included (YYYY-MM-DD, in --tz)
     #[arg(long, value_name = "DATE")]
     pub from: Option<String>,
@@ -39,7 +39,8 @@ pub struct ReportArgs {
     /// otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// The table --format csv writes (totals, periods, codes, ...) [default: the first]
+    /// The table --format csv writes (totals, periods, codes, ...) [default: the one the flags
+    /// ask for: periods with --by, the dimension with --dimension, else the first]
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
     /// Write to FILE instead of stdout (its extension picks the format: .csv .xlsx .json .md

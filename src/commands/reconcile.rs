@@ -201,7 +201,7 @@ pub(crate) fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<Exi
         &doc,
         args.format,
         args.output.as_deref(),
-        args.table.as_deref(),
+        (args.table.as_deref(), Some("bridge")),
         &db,
         args.raw_cells,
     )?;

@@ -56,7 +56,8 @@ pub(crate) fn report_context(
 }
 
 fn window(args: &ReportArgs, tz: &str) -> Result<Window, Failure> {
-    Ok(Window::new(tz, args.by, args.from.as_deref(), args.to.as_deref())?.dated_by(args.date_by))
+    let by = args.by.unwrap_or(crate::check::Period::Day);
+    Ok(Window::new(tz, by, args.from.as_deref(), args.to.as_deref())?.dated_by(args.date_by))
 }
 
 /// The scope and window of a report (narrowed to `--account`, in the scope's zone).
@@ -153,12 +154,24 @@ pub(crate) fn attacks_report(
     Ok((doc, report.spikes))
 }
 
-fn emit_report(doc: &Document, args: &ReportArgs, db: &Path) -> Result<(), Failure> {
+/// Writes a report; the one table CSV writes is the one the flags ask for (`lead`: the
+/// dimension with `--dimension`, else the periods with a `--by` given), else the first.
+fn emit_report(
+    doc: &Document,
+    args: &ReportArgs,
+    db: &Path,
+    dimension: bool,
+) -> Result<(), Failure> {
+    let lead = if dimension {
+        Some("dimension")
+    } else {
+        args.by.map(|_| "periods")
+    };
     emit(
         doc,
         args.format,
         args.output.as_deref(),
-        args.table.as_deref(),
+        (args.table.as_deref(), lead),
         db,
         args.raw_cells,
     )
@@ -174,6 +187,7 @@ pub(crate) fn report_billing(
         &billing_document(&ctx, args)?,
         &args.common,
         ctx.store.path(),
+        false,
     )?;
     Ok(ExitStatus::Ok)
 }
@@ -198,7 +212,12 @@ pub(crate) fn report_attacks(
             );
         }
     }
-    emit_report(&doc, &args.common, ctx.store.path())?;
+    emit_report(
+        &doc,
+        &args.common,
+        ctx.store.path(),
+        args.dimension.is_some(),
+    )?;
     if args.fail_on_spike && !spikes.is_empty() {
         for s in &spikes {
             tracing::warn!(

@@ -3,18 +3,22 @@
 use super::*;
 
 /// The order buckets are shown in.
-pub(super) const SHOWN_ORDER: [BucketKind; 14] = [
+pub(super) const SHOWN_ORDER: [BucketKind; 18] = [
     BucketKind::Matched,
     BucketKind::Overbilled,
     BucketKind::Provisional,
+    BucketKind::ProvisionalConfirmed,
     BucketKind::UnknownToUs,
     BucketKind::Duplicate,
     BucketKind::Unresolved,
     BucketKind::UnknownCode,
     BucketKind::ShiftedIn,
+    BucketKind::Credit,
     BucketKind::Underbilled,
     BucketKind::ShiftedOut,
     BucketKind::OutsidePeriod,
+    BucketKind::AbovePrice,
+    BucketKind::BelowPrice,
     BucketKind::AmountVariance,
     BucketKind::CodeDiffers,
     BucketKind::PeriodDifference,
@@ -30,6 +34,9 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
             .flat_map(|p| [p.billed_amount, p.amount_difference])
             .flatten(),
     );
+    if let Some(b) = &r.bridge {
+        amounts.extend(b.amounts());
+    }
     let scale = MoneyScale::of(r.our_amount, amounts.iter());
     let money = |d: Decimal| format!("{} {currency}", scale.show(d));
     let mut summary = vec![
@@ -84,12 +91,28 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
             }
         ));
     }
+    if let Some(b) = &r.bridge {
+        summary.push(format!(
+            "bridge: billed {} - expected {} = {} = to dispute {} - owed {} + to check {} + \
+             rounding {}",
+            money(b.billed),
+            money(b.expected),
+            money(b.difference),
+            money(b.to_dispute.amount),
+            money(b.owed.amount),
+            money(b.to_check.amount),
+            money(b.rounding)
+        ));
+    } else if r.shape == "itemised" {
+        summary.push("no bridge of amounts: give --price or --prices".into());
+    }
     summary.push(format!("{} discrepancies", r.discrepancies));
     summary.extend(r.notes.iter().cloned());
     summary.push(crate::report::billing::CLASSES_DOC.into());
 
     let buckets = buckets_section(r, &scale);
-    let mut sections = vec![buckets];
+    // The bridge leads: the one table a pipe or `--format csv` writes, headline included.
+    let mut sections = vec![bridge_section(r, &scale), buckets];
     if !r.periods.is_empty() {
         sections.push(periods_section(r, &scale));
     }
@@ -179,6 +202,52 @@ fn buckets_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
         ]);
     }
     buckets
+}
+
+/// The bridge: the headline (billed, expected, difference: counts, and amounts when priced),
+/// one line per bucket (the rounding line always), and the three totals, so the table alone
+/// carries every number a sign-off needs.
+fn bridge_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
+    let mut s = Section::new("Bridge", &["line", "count", "amount", "total"])
+        .keyed("bridge")
+        .with_machine(&["line", "count", "amount", "total"])
+        .with_money(&["amount"]);
+    let mut row = |line: &str, count: String, amount: Option<Decimal>, total: &str| {
+        let amount = amount.map(|a| scale.show(a)).unwrap_or_default();
+        let cells = vec![line.to_string(), count, amount, total.to_string()];
+        s.tidy_row(&[], cells.clone());
+        s.row(cells);
+    };
+    row("billed", r.lines.to_string(), Some(r.billed_amount), "");
+    row("expected", r.our_charged.to_string(), r.our_amount, "");
+    row("difference", r.net_difference.to_string(), r.net_amount, "");
+    let Some(b) = &r.bridge else {
+        s.notes.push(match r.shape {
+            "itemised" => "no bridge of amounts without --price or --prices".into(),
+            _ => "a summary statement is compared per period (--table periods)".into(),
+        });
+        return s;
+    };
+    for l in &b.lines {
+        row(
+            l.bucket.as_str(),
+            l.count.to_string(),
+            Some(l.amount),
+            l.total.as_str(),
+        );
+    }
+    row("rounding", String::new(), Some(b.rounding), "");
+    for (total, t) in [
+        (Total::ToDispute, &b.to_dispute),
+        (Total::Owed, &b.owed),
+        (Total::ToCheck, &b.to_check),
+    ] {
+        row(total.as_str(), t.count.to_string(), Some(t.amount), "");
+    }
+    s.notes.push(
+        "difference = the lines above + rounding = to_dispute - owed + to_check + rounding".into(),
+    );
+    s
 }
 
 /// A summary statement's periods: billed against ours.

@@ -36,6 +36,15 @@ pub(super) struct LineRow {
     pub(super) ids: (Option<String>, Option<String>),
     /// Our check's id.
     pub(super) cid: Option<i64>,
+    /// When we last had the vendor's answer for our check.
+    pub(super) fetched_at: Option<i64>,
+}
+
+impl LineRow {
+    /// A line in accounting notation for a credit (read as a negative amount).
+    fn credit(&self) -> bool {
+        self.s_amount.as_deref().is_some_and(|a| a.starts_with('-'))
+    }
 }
 
 /// Sorts one statement line into its bucket (see the module doc), with the flags on top.
@@ -53,6 +62,27 @@ pub(super) fn sort_line(
     sink.add(row.detail(bucket, note), amount)?;
     if !row.in_period {
         return Ok(());
+    }
+    if bucket == BucketKind::Matched {
+        // The bridge's amount variance: a matched line against its expected amount (none
+        // known: the whole line is above it).
+        let variance = amount - expected.as_ref().map_or(Decimal::ZERO, |e| e.0);
+        let kind = if variance > Decimal::ZERO {
+            Some(BucketKind::AbovePrice)
+        } else if variance < Decimal::ZERO {
+            Some(BucketKind::BelowPrice)
+        } else {
+            None
+        };
+        if let Some(kind) = kind {
+            let why = expected
+                .as_ref()
+                .map_or("no expected price", |e| e.1.as_str());
+            sink.add(
+                row.detail(kind, format!("billed {amount}, {why}")),
+                variance,
+            )?;
+        }
     }
     flag(row, expected, sink)
 }
@@ -73,6 +103,8 @@ fn bucket(row: &LineRow, codes: &CodeTable, window: &Window) -> Option<(BucketKi
             BucketKind::OutsidePeriod,
             "dated outside the period: not compared".to_string(),
         )
+    } else if row.credit() {
+        (BucketKind::Credit, "a credit line".to_string())
     } else if row.nth > 1 {
         (BucketKind::Duplicate, format!("billed {} times", row.nth))
     } else if !row.found {
@@ -100,13 +132,7 @@ fn by_class(row: &LineRow, codes: &CodeTable, window: &Window) -> (BucketKind, S
                 ),
             },
         ),
-        Class::Provisional => (
-            BucketKind::Provisional,
-            format!(
-                "we hold {} (internal error): fetch again before disputing",
-                crate::check::INTERNAL_ERROR
-            ),
-        ),
+        Class::Provisional => provisional(row, window),
         Class::Uncharged => {
             let code = row.our_code.unwrap_or_default();
             (
@@ -126,6 +152,31 @@ fn by_class(row: &LineRow, codes: &CodeTable, window: &Window) -> (BucketKind, S
             format!(
                 "our status is {}",
                 row.our_status.as_deref().unwrap_or_default()
+            ),
+        ),
+    }
+}
+
+/// A line billing a check we hold at 11350: confirmed when our last answer came after the
+/// statement's period (else after the line's own time, when the period is open-ended), so
+/// disputed; otherwise to fetch again before disputing.
+fn provisional(row: &LineRow, window: &Window) -> (BucketKind, String) {
+    let since = window.bounds_ms().1.or(row.s_time);
+    match (row.fetched_at, since) {
+        (Some(f), Some(s)) if f >= s => (
+            BucketKind::ProvisionalConfirmed,
+            format!(
+                "we hold {} (internal error), asked again {}, after the period: dispute",
+                crate::check::INTERNAL_ERROR,
+                format_utc(f)
+            ),
+        ),
+        _ => (
+            BucketKind::Provisional,
+            format!(
+                "we hold {} (internal error), not asked since the period: fetch again before \
+                 disputing",
+                crate::check::INTERNAL_ERROR
             ),
         ),
     }
@@ -207,6 +258,7 @@ mod tests {
             shift_line: None,
             ids: (Some("lv-1".into()), None),
             cid: None,
+            fetched_at: None,
         }
     }
 
@@ -315,6 +367,7 @@ mod tests {
             sorted(&row, Some("0.035")),
             vec![
                 (BucketKind::Matched, 1),
+                (BucketKind::AbovePrice, 1),
                 (BucketKind::AmountVariance, 1),
                 (BucketKind::CodeDiffers, 1)
             ]

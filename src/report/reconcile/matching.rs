@@ -37,7 +37,7 @@ pub(super) fn itemised(
         );
     }
     let (lines, billed_amount) = sort_lines(conn, codes, opts, listed.as_ref(), &window, sink)?;
-    let (our_charged, our_amount) = our_side(
+    let (our_charged, our_amount, unrounded) = our_side(
         conn,
         codes,
         opts,
@@ -47,6 +47,7 @@ pub(super) fn itemised(
         sink,
         notes,
     )?;
+    let bridge = our_amount.map(|e| Bridge::build(billed_amount, e, unrounded, &sink.totals));
     Ok(Reconciliation {
         report: "reconcile",
         statement: opts.statement.display().to_string(),
@@ -61,6 +62,7 @@ pub(super) fn itemised(
         our_amount,
         net_difference: lines as i64 - our_charged,
         net_amount: our_amount.map(|a| billed_amount - a),
+        bridge,
         discrepancies: 0,
         buckets: BTreeMap::new(),
         periods: Vec::new(),
@@ -123,11 +125,12 @@ fn sort_lines(
     let mut stmt = conn.prepare(
         "SELECT s.line, s.liveness_id, s.sequence_id, s.time, s.code, s.amount, s.inp,
                 row_number() OVER (
-                    PARTITION BY s.inp,
+                    PARTITION BY s.inp, coalesce(s.amount, '') LIKE '-%',
                         coalesce('c' || s.cid, 'i' || s.liveness_id, 's' || s.sequence_id)
                     ORDER BY s.line),
                 c.liveness_id, c.sequence_id, c.status, c.code, c.event_time, c.fetched_at,
-                EXISTS (SELECT 1 FROM temp.stmt i WHERE i.cid = s.cid AND i.inp),
+                EXISTS (SELECT 1 FROM temp.stmt i WHERE i.cid = s.cid AND i.inp
+                            AND coalesce(i.amount, '') NOT LIKE '-%'),
                 (SELECT min(o.line) FROM temp.stmt o WHERE o.cid = s.cid AND NOT o.inp
                     AND o.time >= ?1 - ?3 AND o.time < ?2 + ?3),
                 s.cid
@@ -182,6 +185,7 @@ fn line_row(
             r.get::<_, Option<String>>(9)?.or(r.get(2)?),
         ),
         cid: r.get(16)?,
+        fetched_at: r.get(13)?,
     })
 }
 
@@ -235,7 +239,7 @@ pub(super) fn our_side(
     period_known: bool,
     sink: &mut DetailSink,
     notes: &mut Vec<String>,
-) -> Result<(i64, Option<Decimal>), ReconcileError> {
+) -> Result<(i64, Option<Decimal>, Decimal), ReconcileError> {
     // Unqualified times are `c`'s: the only table of the outer query.
     let in_window = if period_known {
         window.sql()
@@ -261,7 +265,8 @@ pub(super) fn our_side(
                 params![ours.bounds.0, ours.bounds.1, opts.account],
                 |r| r.get(0),
             )?;
-            (n, opts.price.map(|p| p * Decimal::from(n)))
+            let amount = opts.price.map(|p| p * Decimal::from(n));
+            (n, amount, amount.unwrap_or_default())
         }
         Some(l) => count_listed(conn, opts, l, &ours, notes)?,
     };
@@ -278,14 +283,15 @@ struct OurChecks {
     bounds: (Option<i64>, Option<i64>),
 }
 
-/// Our charged checks counted and priced by the list; a note counts those it has no price for.
+/// Our charged checks counted and priced by the list (the total, and the sum of their unit
+/// prices before the total is rounded); a note counts those it has no price for.
 fn count_listed(
     conn: &Connection,
     opts: &ReconcileOptions,
     l: &ListPrices,
     ours: &OurChecks,
     notes: &mut Vec<String>,
-) -> Result<(i64, Option<Decimal>), ReconcileError> {
+) -> Result<(i64, Option<Decimal>, Decimal), ReconcileError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT p.p_unit FROM checks c LEFT JOIN temp.priced p ON p.cid = c.id
          WHERE {} AND {}",
@@ -310,7 +316,7 @@ fn count_listed(
             l.list.source.display()
         ));
     }
-    Ok((n, Some(l.list.total(sum))))
+    Ok((n, Some(l.list.total(sum)), sum))
 }
 
 /// Sorts each of our charged checks that no line of the period bills into `underbilled`, or
@@ -331,7 +337,8 @@ fn sort_unbilled(
                 c.id
          FROM checks c
          WHERE {} AND {}
-           AND NOT EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id AND s.inp)
+           AND NOT EXISTS (SELECT 1 FROM temp.stmt s WHERE s.cid = c.id AND s.inp
+                           AND coalesce(s.amount, '') NOT LIKE '-%')
          ORDER BY coalesce(c.event_time, c.fetched_at), c.liveness_id",
         ours.charged_sql, ours.in_window
     ))?;

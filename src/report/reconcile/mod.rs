@@ -8,12 +8,14 @@
 //! `net_difference = lines - our_charged` (lines: statement lines dated in the period):
 //! - `matched` (0): billed in the period, charged and dated in the period in our records;
 //! - `overbilled` (+1): billed, but our code is not charged (request errors, 11340...);
-//! - `provisional` (+1): billed, but we hold 11350 (uncharged, asked again): fetch again
-//!   before disputing;
+//! - `provisional` (+1): billed, but we hold 11350 (uncharged) and have not asked again since
+//!   the period: fetch again before disputing; `provisional_confirmed` (+1) when our last
+//!   answer came after the period's end;
 //! - `unknown_to_us` (+1): no such id or sequence id in our records;
 //! - `unresolved` (+1): we have no final answer (pending, failed): fetch, then reconcile again;
 //! - `unknown_code` (+1): our code is not in the code table: needs a decision;
 //! - `duplicate` (+1): the same check on a second (third...) line in the period;
+//! - `credit` (+1): a line with a negative amount;
 //! - `shifted_in` (+1): billed in the period, but our charged check is dated outside it (or
 //!   undated): often a time-zone shift;
 //! - `underbilled` (-1): charged in our records in the period, on no line; noted when within
@@ -27,6 +29,10 @@
 //!   gives our charged check: its period, and its tier by its place among our charged checks of
 //!   its calendar month (counted from the month's first day, before `--from` too). A line whose
 //!   check we do not charge has no expected amount under a list.
+//!
+//! With a price, [`Bridge`] ties `billed - expected` to the buckets' amounts, the matched
+//! lines' variance (`above_price`, `below_price`) and rounding, and sums them into the three
+//! totals (to dispute, owed, to check; see `bucket.rs`).
 //!
 //! Summary statements are compared per period: billed count against our charged count.
 //! The statement is loaded into a temporary table on disk and matched with SQL joins, so a
@@ -49,6 +55,10 @@ use crate::prices::{PriceList, Pricer, Rate};
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
 use crate::timestamp::format_utc;
 
+mod bucket;
+pub(crate) use bucket::*;
+mod bridge;
+pub(crate) use bridge::*;
 mod line_bucket;
 use line_bucket::*;
 mod matching;
@@ -80,93 +90,6 @@ pub(crate) enum ReconcileError {
 impl From<rusqlite::Error> for ReconcileError {
     fn from(e: rusqlite::Error) -> Self {
         ReconcileError::Report(e.into())
-    }
-}
-
-/// The kinds of lines a reconcile sorts into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum BucketKind {
-    Matched,
-    Overbilled,
-    Provisional,
-    UnknownToUs,
-    Unresolved,
-    UnknownCode,
-    Duplicate,
-    ShiftedIn,
-    Underbilled,
-    ShiftedOut,
-    OutsidePeriod,
-    AmountVariance,
-    CodeDiffers,
-    PeriodDifference,
-}
-
-impl BucketKind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            BucketKind::Matched => "matched",
-            BucketKind::Overbilled => "overbilled",
-            BucketKind::Provisional => "provisional",
-            BucketKind::ShiftedIn => "shifted_in",
-            BucketKind::ShiftedOut => "shifted_out",
-            BucketKind::OutsidePeriod => "outside_period",
-            BucketKind::UnknownToUs => "unknown_to_us",
-            BucketKind::Unresolved => "unresolved",
-            BucketKind::UnknownCode => "unknown_code",
-            BucketKind::Duplicate => "duplicate",
-            BucketKind::Underbilled => "underbilled",
-            BucketKind::AmountVariance => "amount_variance",
-            BucketKind::CodeDiffers => "code_differs",
-            BucketKind::PeriodDifference => "period_difference",
-        }
-    }
-
-    /// What one item of the bucket adds to `net_difference` (`None`: a flag on top of another
-    /// bucket, or a summary statement's period).
-    pub(crate) fn effect(self) -> Option<i64> {
-        match self {
-            BucketKind::Matched | BucketKind::OutsidePeriod => Some(0),
-            BucketKind::Overbilled
-            | BucketKind::Provisional
-            | BucketKind::UnknownToUs
-            | BucketKind::Unresolved
-            | BucketKind::UnknownCode
-            | BucketKind::Duplicate
-            | BucketKind::ShiftedIn => Some(1),
-            BucketKind::Underbilled | BucketKind::ShiftedOut => Some(-1),
-            BucketKind::AmountVariance | BucketKind::CodeDiffers | BucketKind::PeriodDifference => {
-                None
-            }
-        }
-    }
-
-    fn meaning(self) -> &'static str {
-        match self {
-            BucketKind::Provisional => {
-                "billed, but we hold the vendor's internal error (uncharged): fetch again first"
-            }
-            BucketKind::ShiftedIn => "billed in the period, our check dated outside it: time zone?",
-            BucketKind::ShiftedOut => "charged in the period, its line just outside it: time zone?",
-            BucketKind::OutsidePeriod => "line dated outside the period: not compared",
-            BucketKind::Matched => "billed and charged in our records",
-            BucketKind::Overbilled => "billed, but our code is not charged: dispute",
-            BucketKind::UnknownToUs => "billed, but no such check in our records: dispute",
-            BucketKind::Unresolved => {
-                "billed, but we have no final answer (pending, failed): fetch, then reconcile again"
-            }
-            BucketKind::UnknownCode => "billed for a code not in the code table: decide",
-            BucketKind::Duplicate => "the same check billed again: dispute",
-            BucketKind::Underbilled => "charged in our records, not billed in the period",
-            BucketKind::AmountVariance => {
-                "line amount differs from the price (a flag: overlaps the buckets above)"
-            }
-            BucketKind::CodeDiffers => {
-                "statement code differs from ours (a flag: overlaps the buckets above)"
-            }
-            BucketKind::PeriodDifference => "billed count differs from our charged count",
-        }
     }
 }
 
@@ -267,6 +190,9 @@ pub(crate) struct Reconciliation {
         serialize_with = "super::money::optional"
     )]
     pub net_amount: Option<Decimal>,
+    /// The bridge from the billed total to our expected total (with a price or price list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<Bridge>,
     pub discrepancies: u64,
     pub buckets: BTreeMap<&'static str, BucketTotal>,
     pub periods: Vec<PeriodComparison>,
@@ -329,10 +255,7 @@ impl DetailSink {
     fn add(&mut self, d: Detail, amount: Decimal) -> Result<(), ReconcileError> {
         let total = self.totals.entry(d.bucket).or_insert_with(|| BucketTotal {
             effect: d.bucket.effect(),
-            overlaps: matches!(
-                d.bucket,
-                BucketKind::AmountVariance | BucketKind::CodeDiffers
-            ),
+            overlaps: d.bucket.overlaps(),
             ..BucketTotal::default()
         });
         total.count += 1;
@@ -400,7 +323,16 @@ pub(crate) fn reconcile(
     result.discrepancies = sink
         .totals
         .iter()
-        .filter(|(k, _)| !matches!(**k, BucketKind::Matched | BucketKind::OutsidePeriod))
+        // above_price and below_price repeat amount_variance's matched lines.
+        .filter(|(k, _)| {
+            !matches!(
+                **k,
+                BucketKind::Matched
+                    | BucketKind::OutsidePeriod
+                    | BucketKind::AbovePrice
+                    | BucketKind::BelowPrice
+            )
+        })
         .map(|(_, t)| t.count)
         .sum::<u64>()
         + result.malformed.len() as u64;

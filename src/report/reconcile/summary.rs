@@ -69,6 +69,7 @@ pub(super) fn summary(
         our_amount,
         net_difference: totals.billed - totals.ours,
         net_amount: our_amount.map(|a| totals.billed_amount - a),
+        bridge: None,
         discrepancies: 0,
         buckets: BTreeMap::new(),
         periods,

@@ -1,0 +1,197 @@
+//! The bridge: how the statement's billed total becomes our expected total, to the last
+//! decimal, and the three totals a finance person acts on.
+//!
+//! Policy (the identity every format shows, the rounding line always, even at 0):
+//!
+//! `billed - expected` = the billed amounts of the lines we did not expect (one line per
+//! bucket), less the expected amounts of our checks no line bills (one line per bucket), plus
+//! the amount variance of the matched lines (above and below the price), plus `rounding`: the
+//! sum of our checks' unit prices less our expected total (a price list's `rounding = "total"`
+//! rounds the sum). Each bucket falls in exactly one total ([`super::BucketKind::total`]); with
+//! the amounts signed as their effect on the difference, `difference = to_dispute - owed +
+//! to_check + rounding`.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::{BucketKind, BucketTotal, Total};
+
+/// The bridge's lines, in the order shown: lines we did not expect, our checks not billed,
+/// the amount variance of matched lines.
+pub(crate) const BRIDGE_ORDER: [BucketKind; 13] = [
+    BucketKind::Overbilled,
+    BucketKind::Duplicate,
+    BucketKind::UnknownToUs,
+    BucketKind::ProvisionalConfirmed,
+    BucketKind::Provisional,
+    BucketKind::UnknownCode,
+    BucketKind::Unresolved,
+    BucketKind::ShiftedIn,
+    BucketKind::Credit,
+    BucketKind::Underbilled,
+    BucketKind::ShiftedOut,
+    BucketKind::AbovePrice,
+    BucketKind::BelowPrice,
+];
+
+/// One line of the bridge: a bucket's count and what it adds to `billed - expected`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct BridgeLine {
+    pub bucket: BucketKind,
+    pub count: u64,
+    #[serde(serialize_with = "crate::report::money::exact")]
+    pub amount: Decimal,
+    pub total: Total,
+}
+
+/// One of the three totals: how many lines or checks, and the amount (positive: to dispute
+/// is billed and not owed, owed is owed and not billed; to check is signed as its effect).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub(crate) struct TotalAmount {
+    pub count: u64,
+    #[serde(serialize_with = "crate::report::money::exact")]
+    pub amount: Decimal,
+}
+
+/// The bridge from the statement's billed total to our expected total.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Bridge {
+    #[serde(serialize_with = "crate::report::money::exact")]
+    pub billed: Decimal,
+    #[serde(serialize_with = "crate::report::money::exact")]
+    pub expected: Decimal,
+    /// `billed - expected`.
+    #[serde(serialize_with = "crate::report::money::exact")]
+    pub difference: Decimal,
+    pub lines: Vec<BridgeLine>,
+    #[serde(serialize_with = "crate::report::money::exact")]
+    pub rounding: Decimal,
+    pub to_dispute: TotalAmount,
+    pub owed: TotalAmount,
+    pub to_check: TotalAmount,
+}
+
+/// `d`, with a zero shown as 0, never -0.
+fn positive_zero(mut d: Decimal) -> Decimal {
+    if d.is_zero() {
+        d.set_sign_positive(true);
+    }
+    d
+}
+
+impl Bridge {
+    /// The bridge of a reconcile whose lines in the period bill `billed`, whose charged checks
+    /// are expected at `expected` (`unrounded`: the sum of their unit prices before the total
+    /// is rounded), sorted into `buckets`.
+    pub(crate) fn build(
+        billed: Decimal,
+        expected: Decimal,
+        unrounded: Decimal,
+        buckets: &BTreeMap<BucketKind, BucketTotal>,
+    ) -> Bridge {
+        let mut totals: BTreeMap<Total, TotalAmount> = BTreeMap::new();
+        let lines: Vec<BridgeLine> = BRIDGE_ORDER
+            .iter()
+            .filter_map(|&bucket| {
+                let total = bucket.total()?;
+                let b = buckets.get(&bucket).cloned().unwrap_or_default();
+                // Checks not billed take away their expected amount; lines and the variance
+                // add theirs (the variance is signed already).
+                let amount = positive_zero(if bucket.effect() == Some(-1) {
+                    -b.amount
+                } else {
+                    b.amount
+                });
+                let t = totals.entry(total).or_default();
+                t.count += b.count;
+                t.amount = positive_zero(
+                    t.amount
+                        + if total == Total::Owed {
+                            -amount
+                        } else {
+                            amount
+                        },
+                );
+                Some(BridgeLine {
+                    bucket,
+                    count: b.count,
+                    amount,
+                    total,
+                })
+            })
+            .collect();
+        let mut take = |t: Total| totals.remove(&t).unwrap_or_default();
+        Bridge {
+            billed,
+            expected,
+            difference: billed - expected,
+            lines,
+            rounding: unrounded - expected,
+            to_dispute: take(Total::ToDispute),
+            owed: take(Total::Owed),
+            to_check: take(Total::ToCheck),
+        }
+    }
+
+    /// The right side of the identity: every line plus rounding.
+    #[cfg(test)]
+    pub(crate) fn explained(&self) -> Decimal {
+        self.lines.iter().map(|l| l.amount).sum::<Decimal>() + self.rounding
+    }
+
+    /// Every amount the bridge shows (for the report's money scale).
+    pub(crate) fn amounts(&self) -> Vec<Decimal> {
+        let mut v = vec![self.billed, self.expected, self.difference, self.rounding];
+        v.extend(self.lines.iter().map(|l| l.amount));
+        v.extend([
+            self.to_dispute.amount,
+            self.owed.amount,
+            self.to_check.amount,
+        ]);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(count: u64, amount: &str) -> BucketTotal {
+        BucketTotal {
+            count,
+            amount: amount.parse().unwrap(),
+            ..BucketTotal::default()
+        }
+    }
+
+    #[test]
+    fn each_bucket_in_one_total_and_the_totals_add_up() {
+        let buckets = BTreeMap::from([
+            (BucketKind::Overbilled, bucket(2, "0.07")),
+            (BucketKind::Underbilled, bucket(1, "0.035")),
+            (BucketKind::BelowPrice, bucket(1, "-0.005")),
+            (BucketKind::Credit, bucket(1, "-0.035")),
+            (BucketKind::Matched, bucket(9, "0.315")),
+        ]);
+        // Billed: 9 matched (0.315 less 0.005 below the price) + 0.07 + credit -0.035.
+        let billed = "0.345".parse().unwrap();
+        let b = Bridge::build(
+            billed,
+            "0.35".parse().unwrap(),
+            "0.35".parse().unwrap(),
+            &buckets,
+        );
+        assert_eq!(b.lines.len(), BRIDGE_ORDER.len());
+        assert_eq!(b.to_dispute.amount, "0.07".parse().unwrap());
+        assert_eq!(b.owed.amount, "0.040".parse().unwrap());
+        assert_eq!((b.owed.count, b.to_check.count), (2, 1));
+        assert_eq!(b.to_check.amount, "-0.035".parse().unwrap());
+        assert_eq!(
+            b.difference,
+            b.to_dispute.amount - b.owed.amount + b.to_check.amount + b.rounding
+        );
+        assert_eq!(b.rounding, Decimal::ZERO);
+    }
+}

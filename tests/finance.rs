@@ -1,0 +1,188 @@
+//! Finance close end to end: the bridge of a planted statement tied to the last decimal, its
+//! three totals, and the one CSV table each report's flags ask for.
+
+use crate::reconcile::{Fixture, fixture, sequence_id};
+
+/// A price list at 0.035 rounded on the total at 2 decimals: five checks cost 0.175, 0.18.
+const PRICES: &str = "currency = \"USD\"\nrounding = \"total\"\nscale = 2\n\
+                      [[period]]\nfrom = \"2026-01-01\"\ntiers = [ { price = \"0.035\" } ]\n";
+
+/// A statement with one fault of each kind planted (see the test below for the hand sums).
+fn planted(f: &Fixture) -> String {
+    let c = &f.charged;
+    format!(
+        "billed_at,liveness_id,sequence_id,amount\n\
+         2026-10-02T10:00:00Z,{a},,0.035\n\
+         2026-10-02T10:00:00Z,{a},,0.035\n\
+         2026-10-03T10:00:00Z,{b},,0.05\n\
+         2026-10-04T10:00:00Z,{cc},,0.030\n\
+         2026-10-05T10:00:00Z,,{seq3},0.035\n\
+         2026-10-07T10:00:00Z,{u},,0.035\n\
+         2026-10-08T10:00:00Z,{k},,0.035\n\
+         2026-10-09T10:00:00Z,{i},,0.035\n\
+         2026-10-10T10:00:00Z,nobody-we-know,,0.035\n\
+         2026-10-11T10:00:00Z,{a},,-0.035\n",
+        a = c[0],
+        b = c[1],
+        cc = c[2],
+        seq3 = sequence_id(&f.env, &c[3]),
+        u = f.uncharged,
+        k = f.unknown_code,
+        i = f.internal,
+    )
+}
+
+const RECONCILE: [&str; 11] = [
+    "reconcile",
+    "--statement",
+    "statement.csv",
+    "--tz",
+    "Asia/Singapore",
+    "--from",
+    "2026-10-01",
+    "--to",
+    "2026-10-31",
+    "--prices",
+    "prices.toml",
+];
+
+/// Billed 0.29 (ten lines) against 0.18 expected (five checks, 0.175 rounded up): 0.11 =
+/// duplicate 0.035 + overbilled 0.035 + unknown to us 0.035 + 11350 confirmed 0.035 + above the
+/// price 0.015 (to dispute 0.155) - underbilled 0.035 - below the price 0.005 (owed 0.040) +
+/// unknown code 0.035 + credit -0.035 (to check 0) + rounding -0.005.
+#[test]
+fn the_bridge_of_a_planted_statement_ties_to_the_last_decimal() {
+    let f = fixture();
+    f.env.write("statement.csv", planted(&f));
+    f.env.write("prices.toml", PRICES);
+    let mut args = RECONCILE.to_vec();
+    args.extend(["--format", "json"]);
+    let run = f.env.run(&args);
+    run.expect(5);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let b = &v["bridge"];
+    assert_eq!(
+        (&b["billed"], &b["expected"], &b["difference"]),
+        (&"0.290".into(), &"0.180".into(), &"0.110".into())
+    );
+    let line = |bucket: &str| {
+        let l = b["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["bucket"] == bucket)
+            .unwrap_or_else(|| panic!("no {bucket} in {b}"));
+        (
+            l["count"].as_u64().unwrap(),
+            l["amount"].as_str().unwrap().to_string(),
+            l["total"].as_str().unwrap().to_string(),
+        )
+    };
+    let expect = |bucket: &str, count: u64, amount: &str, total: &str| {
+        assert_eq!(
+            line(bucket),
+            (count, amount.to_string(), total.to_string()),
+            "{bucket}"
+        );
+    };
+    expect("duplicate", 1, "0.035", "to_dispute");
+    expect("overbilled", 1, "0.035", "to_dispute");
+    expect("unknown_to_us", 1, "0.035", "to_dispute");
+    expect("provisional_confirmed", 1, "0.035", "to_dispute");
+    expect("above_price", 1, "0.015", "to_dispute");
+    expect("underbilled", 1, "-0.035", "owed");
+    expect("below_price", 1, "-0.005", "owed");
+    expect("unknown_code", 1, "0.035", "to_check");
+    expect("credit", 1, "-0.035", "to_check");
+    expect("provisional", 0, "0.000", "to_check");
+    assert_eq!(b["rounding"], "-0.005");
+    assert_eq!(
+        b["to_dispute"],
+        serde_json::json!({"count": 5, "amount": "0.155"})
+    );
+    assert_eq!(
+        b["owed"],
+        serde_json::json!({"count": 2, "amount": "0.040"})
+    );
+    assert_eq!(
+        b["to_check"],
+        serde_json::json!({"count": 2, "amount": "0.000"})
+    );
+
+    // Piped (so CSV), the one table written is the bridge, headline included.
+    let run = f.env.run(&RECONCILE);
+    run.expect(5);
+    let rows: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(rows[0], "line,count,amount,total");
+    assert_eq!(rows[1], "billed,10,0.290,");
+    assert_eq!(rows[2], "expected,5,0.180,");
+    assert_eq!(rows[3], "difference,5,0.110,");
+    assert!(rows.contains(&"rounding,,-0.005,"), "{}", run.stdout);
+    assert!(rows.contains(&"to_dispute,5,0.155,"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("wrote the bridge table"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--table NAME"), "{}", run.stderr);
+}
+
+/// A check held at 11350 whose last answer came inside the period was not asked again since:
+/// to check, not to dispute.
+#[test]
+fn an_11350_not_asked_again_is_to_check() {
+    let f = fixture();
+    f.env.write("statement.csv", planted(&f));
+    f.env.write("prices.toml", PRICES);
+    f.env
+        .conn()
+        .execute(
+            "UPDATE checks SET fetched_at = 1791540000000 WHERE liveness_id = ?1",
+            [&f.internal],
+        )
+        .unwrap();
+    let mut args = RECONCILE.to_vec();
+    args.extend(["--format", "json"]);
+    let run = f.env.run(&args);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["buckets"]["provisional"]["count"], 1);
+    assert!(v["buckets"].get("provisional_confirmed").is_none());
+    assert_eq!(v["bridge"]["to_dispute"]["amount"], "0.120");
+    assert_eq!(v["bridge"]["to_check"]["amount"], "0.035");
+}
+
+/// `--by` asks for the periods table, `--dimension` for the dimension table (over `--by`);
+/// neither: the first table, as before. Stderr names the table and the others.
+#[test]
+fn csv_writes_the_table_the_flags_ask_for() {
+    let f = fixture();
+    let header = |args: &[&str]| {
+        let run = f.env.run(args);
+        run.expect(0);
+        (
+            run.stdout.lines().next().unwrap_or_default().to_string(),
+            run.stderr.clone(),
+        )
+    };
+    let (h, err) = header(&["report", "billing", "--by", "day", "--format", "csv"]);
+    assert!(h.starts_with("period,checks,charged"), "{h}");
+    assert!(err.contains("wrote the periods table"), "{err}");
+    assert!(err.contains("totals"), "{err}");
+    let (h, _) = header(&["report", "billing", "--format", "csv"]);
+    assert!(h.starts_with("class,checks"), "{h}");
+    let (h, err) = header(&[
+        "report",
+        "attacks",
+        "--by",
+        "week",
+        "--dimension",
+        "channel",
+        "--format",
+        "csv",
+    ]);
+    assert!(h.starts_with("channel") || h.contains("value"), "{h}");
+    assert!(err.contains("wrote the dimension table"), "{err}");
+    let (h, err) = header(&["report", "attacks", "--by", "week", "--format", "csv"]);
+    assert!(h.starts_with("period"), "{h}");
+    assert!(err.contains("wrote the periods table"), "{err}");
+}
