@@ -10,7 +10,9 @@ use crate::export::ExportFormat;
 use crate::mock::FaultKind;
 use crate::report::render::Format;
 
+mod checks;
 mod report;
+pub use checks::{ChecksArgs, ClassArg};
 pub use report::{AttacksArgs, BillingArgs, ReconcileArgs, ReportArgs, ReportCommand};
 
 /// Audit TrustDecision face-liveness results: fetch each liveness id's result under the
@@ -139,6 +141,14 @@ pub enum Command {
   liveaudit report attacks --from 2024-05-01 --to 2024-05-31 --dimension channel
   liveaudit report attacks --from 2024-05-31 --to 2024-05-31 --fail-on-spike --format json")]
     Report(ReportCommand),
+    /// List the checks behind a report's number, with the reports' own cuts (dates in the
+    /// zone, code, family, category, class, input column, face)
+    #[command(after_help = "Examples:
+  liveaudit checks --tz Asia/Singapore --from 2026-10-21 --to 2026-10-21 --family injection
+  liveaudit checks --class unknown_code --format csv -o unknown.csv
+  liveaudit checks --attr channel=web --category attack --limit 20
+  liveaudit checks --face dc9ea97974da6654 --format json")]
+    Checks(ChecksArgs),
     /// Compare the vendor's statement (itemised or summary CSV) with our records; exit 5 on
     /// discrepancies
     #[command(after_help = "Examples:
@@ -201,17 +211,17 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Args, Clone)]
-#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["files", "pending"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true)))]
 pub struct FetchArgs {
     #[command(flatten)]
     pub vendor: VendorArgs,
     /// Id lists: CSV/TSV/text (UTF-8, or UTF-16 with a BOM; plain, gzip or zstd), workbooks
     /// (.xlsx .xls .ods), folders of those, FIFOs; - reads standard input
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", group = "what")]
     pub files: Vec<PathBuf>,
     /// Also ask again every stored check of the account that still needs the vendor (pending,
     /// held at 11350, or failed), oldest first, without its original file
-    #[arg(long)]
+    #[arg(long, group = "what")]
     pub pending: bool,
     /// The id column's header [default: liveness_id, livenessId, id, ...; a headerless
     /// single-column file works too]

@@ -50,7 +50,8 @@ impl Category {
         }
     }
 
-    fn parse(s: &str) -> Option<Category> {
+    /// The category a name spells (as [`Category::as_str`] writes it).
+    pub(crate) fn from_name(s: &str) -> Option<Category> {
         Some(match s {
             "success" => Category::Success,
             "attack" => Category::Attack,
@@ -207,7 +208,7 @@ impl CodeTable {
                 other => return Err(row_err(line, format!("charged {other:?} is not yes/no"))),
             };
             let category =
-                Category::parse(&raw.category.to_ascii_lowercase()).ok_or_else(|| {
+                Category::from_name(&raw.category.to_ascii_lowercase()).ok_or_else(|| {
                     row_err(line, format!("category {:?} is not known", raw.category))
                 })?;
             let family = Some(raw.family.to_ascii_lowercase()).filter(|f| !f.is_empty());

@@ -424,10 +424,24 @@ async fn answer_result(s: &Shared, n: u64, id: Option<String>, attempt: u32) -> 
     json_response(StatusCode::OK, serde_json::Value::Object(answer))
 }
 
+/// The photo name of a planted reused face: ids `face-NAME-REST` all show the photo NAME
+/// (whatever their codes, which stay [`expected_code`]'s), so a test can plant one face on ids
+/// of the codes it chooses.
+pub fn planted_face(id: &str) -> Option<&str> {
+    let (name, _) = id.strip_prefix("face-")?.split_once('-')?;
+    (!name.is_empty()).then_some(name)
+}
+
 /// The face for an id: unique per id, except that a few attack ids share one of three
-/// "replayed" photos, so reports have repeated faces to find.
+/// "replayed" photos, so reports have repeated faces to find, and that every id
+/// `face-NAME-...` shows the one photo of NAME (see [`planted_face`]).
 fn face_for(s: &Shared, id: &str, h: u64, code: i64) -> String {
-    let mut bytes = if code != 200 && (h >> 40).is_multiple_of(20) {
+    let mut bytes = if let Some(name) = planted_face(id) {
+        pseudo_jpeg(
+            0xFACE_0000 ^ stable_hash(name.as_bytes()),
+            s.opts.image_bytes,
+        )
+    } else if code != 200 && (h >> 40).is_multiple_of(20) {
         pseudo_jpeg(0xFACE + (h >> 50) % 3, s.opts.image_bytes)
     } else {
         let mut b = s.base_image.clone();

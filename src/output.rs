@@ -474,6 +474,9 @@ pub(crate) fn output_safe(
         for row in &mut section.rows {
             *row = row.iter().map(fix).collect();
         }
+        for title in section.titles.iter_mut().flatten() {
+            *title = fix(title);
+        }
         if let Some((headers, rows)) = &mut section.tidy {
             *headers = headers.iter().map(fix).collect();
             for row in rows {

@@ -16,6 +16,9 @@ use rust_decimal::Decimal;
 
 use crate::timestamp::parse_instant_ms;
 
+mod amount;
+pub(crate) use amount::{parse_amount, read_amount};
+
 /// Column names to look for (compared lower-case without punctuation).
 const ID_NAMES: &[&str] = &["livenessid", "livenessdetectionid", "id"];
 const SEQ_NAMES: &[&str] = &[
@@ -39,6 +42,7 @@ const TIME_NAMES: &[&str] = &[
 ];
 const CODE_NAMES: &[&str] = &["code", "resultcode", "statuscode"];
 const PARTNER_NAMES: &[&str] = &["partnercode", "partnerid", "partner"];
+const CURRENCY_NAMES: &[&str] = &["currency", "ccy", "currencycode"];
 const AMOUNT_NAMES: &[&str] = &[
     "amount", "fee", "charge", "cost", "price", "total", "subtotal",
 ];
@@ -69,6 +73,10 @@ pub(crate) struct StatementColumns {
     /// Read only the lines of this partner code (lines without one are read too); the others
     /// are left out, not reported as malformed.
     pub only_partner: Option<String>,
+    /// The currency column.
+    pub currency: Option<String>,
+    /// The currency our prices are in: a line in another one stops the read (exit 2).
+    pub expect_currency: Option<String>,
 }
 
 /// One billed check of an itemised statement.
@@ -82,6 +90,8 @@ pub(crate) struct Item {
     pub amount: Option<Decimal>,
     /// The account the line bills, when the statement has a partner code column.
     pub partner_code: Option<String>,
+    /// The currency its amount names (a currency column, or a code beside the amount).
+    pub currency: Option<String>,
 }
 
 /// A billing period of a summary statement.
@@ -109,6 +119,7 @@ pub(crate) struct SummaryLine {
     pub amount: Option<Decimal>,
     /// The account the line bills, when the statement has a partner code column.
     pub partner_code: Option<String>,
+    pub currency: Option<String>,
 }
 
 /// A line that could not be read.
@@ -142,11 +153,18 @@ pub(crate) enum StatementError {
          (--statement-count-column, --statement-period-column)"
     )]
     Shape { file: String, headers: String },
+    #[error("{file}: cannot read this workbook: {message}; save the statement as CSV")]
+    Workbook { file: String, message: String },
     #[error(
-        "{file}: this is a workbook; save the statement as CSV (any delimiter, UTF-8 or UTF-16 \
-         text, gzip or zstd) and give that file"
+        "{file}:{line}: the statement bills in {found}, our prices are in {expected}; give the \
+         price list (or --currency with --price) of the statement's currency"
     )]
-    Workbook { file: String },
+    Currency {
+        file: String,
+        line: u64,
+        found: String,
+        expected: String,
+    },
     #[error(transparent)]
     Input(crate::input::InputError),
     #[error("{file}:1: no column {name:?} in the header ({headers})")]
@@ -214,47 +232,6 @@ impl Finder<'_> {
     }
 }
 
-/// The largest amount a statement cell may hold; a larger one is a damaged cell, and sums over
-/// a billion lines stay far inside exact decimal range.
-const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
-
-/// Parses an amount: digits with an optional sign, a decimal point or decimal comma, thousands
-/// separators and a currency symbol or code around it (`$1,234.50`, `1.234,50 EUR`, `0,035`,
-/// `1234.5 USD`). Rules: with both `.` and `,`, the later one is the decimal separator; a lone
-/// `,` is a decimal comma unless it stands before exactly three digits after a non-zero whole
-/// part (`1,234`), which could be either and is refused rather than guessed; `,` groups of three
-/// (`1,234,567`) are thousands. Amounts above a quadrillion are refused as damaged cells.
-pub(crate) fn parse_amount(text: &str) -> Option<Decimal> {
-    let kept: String = text
-        .trim()
-        .chars()
-        .filter(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '-'))
-        .collect();
-    if !kept.chars().any(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let plain = match (kept.rfind('.'), kept.rfind(',')) {
-        (Some(dot), Some(comma)) if dot > comma => kept.replace(',', ""),
-        (Some(_), Some(_)) => kept.replace('.', "").replace(',', "."),
-        (None, Some(_)) => {
-            let parts: Vec<&str> = kept.split(',').collect();
-            let whole = parts[0].trim_start_matches('-');
-            let groups_of_three = parts[1..].iter().all(|p| p.len() == 3);
-            match parts.len() {
-                2 if parts[1].len() != 3 || whole.chars().all(|c| c == '0') => {
-                    kept.replace(',', ".")
-                }
-                2 => return None,
-                _ if groups_of_three && !whole.is_empty() => kept.replace(',', ""),
-                _ => return None,
-            }
-        }
-        _ => kept,
-    };
-    let amount: Decimal = plain.parse().ok()?;
-    (amount.abs() <= Decimal::from(MAX_AMOUNT)).then_some(amount)
-}
-
 /// Parses a period: `2026-10` (a month) or any date or date-time (its day in `zone`).
 pub(crate) fn parse_period(text: &str, zone: &TimeZone) -> Option<PeriodKey> {
     let t = text.trim();
@@ -284,7 +261,7 @@ pub(crate) fn read(
     mut summary: impl FnMut(SummaryLine),
 ) -> Result<Result<(Shape, Vec<Malformed>), rusqlite::Error>, StatementError> {
     let file = path.display().to_string();
-    let Some((reader, delimiter)) = open_text(path, &file)? else {
+    let Some((reader, delimiter)) = open_text(path, &file, zone)? else {
         // An empty file is a statement that bills nothing.
         let shape = Shape::Itemised {
             columns: "empty statement".into(),
@@ -328,7 +305,28 @@ pub(crate) fn read(
         {
             continue;
         }
-        match layout.line(&record, line, zone) {
+        let read = layout.line(&record, line, zone);
+        if let (
+            Ok(Line::Item(Item {
+                currency: Some(found),
+                ..
+            }))
+            | Ok(Line::Summary(SummaryLine {
+                currency: Some(found),
+                ..
+            })),
+            Some(expected),
+        ) = (&read, &columns.expect_currency)
+            && found != expected
+        {
+            return Err(StatementError::Currency {
+                file,
+                line,
+                found: found.clone(),
+                expected: expected.clone(),
+            });
+        }
+        match read {
             Ok(Line::Item(one)) => {
                 if let Err(e) = item(one) {
                     return Ok(Err(e));
@@ -350,7 +348,7 @@ pub(crate) fn partner_codes(
 ) -> Result<std::collections::BTreeMap<String, u64>, StatementError> {
     let file = path.display().to_string();
     let mut codes = std::collections::BTreeMap::new();
-    let Some((reader, delimiter)) = open_text(path, &file)? else {
+    let Some((reader, delimiter)) = open_text(path, &file, &TimeZone::UTC)? else {
         return Ok(codes);
     };
     let (mut rdr, _) = crate::input::numbered_csv_with(reader, true, delimiter);
@@ -384,8 +382,9 @@ fn header_names<R: std::io::Read>(rdr: &mut csv::Reader<R>) -> Result<Vec<String
 type Text = (Box<dyn std::io::Read>, u8);
 
 /// Opens a statement like an id list (gzip/zstd, UTF-8 or UTF-16 with a BOM, the delimiter
-/// detected): its text and delimiter, or `None` for an empty file. A workbook is refused.
-fn open_text(path: &Path, file: &str) -> Result<Option<Text>, StatementError> {
+/// detected; a workbook's first sheet as CSV, its date cells civil times in `zone`): its text
+/// and delimiter, or `None` for an empty file.
+fn open_text(path: &Path, file: &str, zone: &TimeZone) -> Result<Option<Text>, StatementError> {
     use crate::input::detect::{Opened, open};
     use crate::input::{InputError, InputOptions, Source};
     let source = Source::File(path.to_path_buf());
@@ -393,7 +392,19 @@ fn open_text(path: &Path, file: &str) -> Result<Option<Text>, StatementError> {
         Ok(Opened::Text {
             reader, delimiter, ..
         }) => Ok(Some((reader, delimiter.byte))),
-        Ok(Opened::Workbook { .. }) => Err(StatementError::Workbook { file: file.into() }),
+        Ok(Opened::Workbook { path, kind }) => {
+            crate::input::workbook::sheet_as_csv(&path, kind, zone)
+                .map(|csv| {
+                    Some((
+                        Box::new(std::io::Cursor::new(csv)) as Box<dyn std::io::Read>,
+                        b',',
+                    ))
+                })
+                .map_err(|message| StatementError::Workbook {
+                    file: file.into(),
+                    message,
+                })
+        }
         Err(InputError::Empty { .. }) => Ok(None),
         Err(InputError::Io { error, .. }) => Err(StatementError::Io {
             file: file.into(),
@@ -415,6 +426,7 @@ struct Layout {
     count: Option<usize>,
     period: Option<usize>,
     partner: Option<usize>,
+    currency: Option<usize>,
     itemised: bool,
 }
 
@@ -448,6 +460,7 @@ impl Layout {
             time: finder.find(&columns.time, TIME_NAMES)?,
             period: finder.find(&columns.period, PERIOD_NAMES)?,
             partner: finder.find(&columns.partner, PARTNER_NAMES)?,
+            currency: finder.find(&columns.currency, CURRENCY_NAMES)?,
         };
         let describe = |pairs: &[(&str, Option<usize>)]| {
             pairs
@@ -492,20 +505,26 @@ impl Layout {
 
     /// Reads one non-blank line, or says what is wrong with it.
     fn line(&self, record: &csv::ByteRecord, line: u64, zone: &TimeZone) -> Result<Line, String> {
-        let amount = match field(record, self.amount) {
-            Some(text) => Some(parse_amount(&text).ok_or_else(|| {
-                format!(
-                    "amount {text:?} is not an amount (write 0.035 or 0,035; `1,234` could be \
-                     either and is not guessed)"
-                )
-            })?),
-            None => None,
+        let read = field(record, self.amount)
+            .map(|text| read_amount(&text))
+            .transpose()?;
+        let column = field(record, self.currency).map(|c| c.to_ascii_uppercase());
+        let currency = match (column, read.as_ref().and_then(|a| a.currency.clone())) {
+            (Some(c), Some(a)) if c != a => {
+                return Err(format!("currency {c} but the amount says {a}"));
+            }
+            (c, a) => c.or(a),
         };
-        if self.itemised {
-            self.item(record, line, zone, amount).map(Line::Item)
+        let amount = read.map(|a| a.value);
+        Ok(if self.itemised {
+            let mut item = self.item(record, line, zone, amount)?;
+            item.currency = currency;
+            Line::Item(item)
         } else {
-            self.summary(record, line, zone, amount).map(Line::Summary)
-        }
+            let mut one = self.summary(record, line, zone, amount)?;
+            one.currency = currency;
+            Line::Summary(one)
+        })
     }
 
     fn item(
@@ -541,6 +560,7 @@ impl Layout {
             code,
             amount,
             partner_code: field(record, self.partner),
+            currency: None,
         })
     }
 
@@ -570,6 +590,7 @@ impl Layout {
             count,
             amount,
             partner_code: field(record, self.partner),
+            currency: None,
         })
     }
 }

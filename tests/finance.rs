@@ -186,3 +186,138 @@ fn csv_writes_the_table_the_flags_ask_for() {
     assert!(h.starts_with("period"), "{h}");
     assert!(err.contains("wrote the periods table"), "{err}");
 }
+
+/// The planted statement as a workbook: text cells, amounts as number cells (a credit as
+/// accounting text).
+fn planted_workbook(f: &Fixture) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, line) in planted(f).lines().enumerate() {
+        for (c, cell) in line.split(',').enumerate() {
+            let (r, c) = (r as u32, c as u16);
+            match cell.parse::<f64>() {
+                Ok(n) if c == 3 && n < 0.0 => sheet.write_string(r, c, format!("({})", -n)),
+                Ok(n) if c == 3 => sheet.write_number(r, c, n),
+                _ => sheet.write_string(r, c, cell),
+            }
+            .unwrap();
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// An .xlsx statement reconciles as its CSV does; `(0.035)` is a credit.
+#[test]
+fn a_workbook_statement_and_a_credit_in_parentheses() {
+    let f = fixture();
+    f.env.write("prices.toml", PRICES);
+    f.env.write("statement.xlsx", planted_workbook(&f));
+    let mut args = RECONCILE.to_vec();
+    args[2] = "statement.xlsx";
+    args.extend(["--format", "json"]);
+    let run = f.env.run(&args);
+    run.expect(5);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["bridge"]["difference"], "0.110", "{}", v["bridge"]);
+    assert_eq!(v["bridge"]["to_dispute"]["amount"], "0.155");
+    assert_eq!(v["buckets"]["credit"]["count"], 1);
+    assert_eq!(v["buckets"]["credit"]["amount"], "-0.035");
+    assert_eq!(v["malformed"], serde_json::json!([]));
+}
+
+/// A statement in another currency than our prices' is refused, naming both; words around an
+/// amount make a malformed line, never a guess.
+#[test]
+fn another_currency_is_refused_and_words_around_an_amount_are_malformed() {
+    let f = fixture();
+    f.env.write("prices.toml", PRICES);
+    let eur = planted(&f).replace(",0.035\n", ",0.035 EUR\n");
+    f.env.write("statement.csv", eur);
+    let run = f.env.run(&RECONCILE);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("bills in EUR, our prices are in USD"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+    // A currency column says the same.
+    let column = planted(&f)
+        .replace("amount\n", "amount,currency\n")
+        .replace('\n', ",EUR\n")
+        .replacen(",EUR\n", "\n", 1);
+    f.env.write("statement.csv", column);
+    f.env.run(&RECONCILE).expect(2);
+    // The price's own currency is accepted.
+    let usd = planted(&f).replace(",0.035\n", ",0.035 USD\n");
+    f.env.write("statement.csv", usd);
+    f.env.run(&RECONCILE).expect(5);
+
+    let damaged = planted(&f).replacen(",0.05\n", ",\"0.035 USD per check, 1 of 2\"\n", 1);
+    f.env.write("statement.csv", damaged);
+    let mut args = RECONCILE.to_vec();
+    args.extend(["--format", "json"]);
+    let run = f.env.run(&args);
+    run.expect(5);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["malformed"][0]["line"], 4, "{}", v["malformed"]);
+    assert!(
+        v["malformed"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("0.035 USD per check, 1 of 2")
+    );
+    assert_eq!(v["lines"], 9, "the damaged line is not billed at all");
+}
+
+/// The small ones: a day that does not exist is named as such; 11340's message is words, not
+/// a template; the CSV periods table names the class as JSON does.
+#[test]
+fn a_day_that_does_not_exist_and_the_names_of_classes_and_codes() {
+    let f = fixture();
+    let run = f.env.run(&[
+        "report",
+        "billing",
+        "--from",
+        "2026-02-30",
+        "--format",
+        "csv",
+    ]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("--from 2026-02-30: that day does not exist (February 2026 has 28 days)"),
+        "{}",
+        run.stderr
+    );
+    let run = f.env.run(&["report", "billing", "--to", "2026-13-01"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("there is no month 13"),
+        "{}",
+        run.stderr
+    );
+    let run = f.env.run(&["report", "billing", "--from", "yesterday"]);
+    assert!(run.stderr.contains("use YYYY-MM-DD"), "{}", run.stderr);
+
+    let run = f.env.run(&["codes", "--format", "csv"]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("11340,Parameter error"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("{parameter}"));
+
+    let run = f
+        .env
+        .run(&["report", "billing", "--by", "month", "--format", "csv"]);
+    run.expect(0);
+    let header = run.stdout.lines().next().unwrap_or_default().to_string();
+    assert!(header.contains(",unknown_code,"), "{header}");
+    let run = f
+        .env
+        .run(&["report", "billing", "--by", "month", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(v["periods"][0].get("unknown_code").is_some(), "{v}");
+}

@@ -164,3 +164,264 @@ fn the_html_chart_draws_the_share_as_a_line_with_its_interval_over_the_bars() {
         .collect();
     assert_eq!(shares, ["0.1", "0.1", "0.1", "0.1", "0.3"]);
 }
+
+/// One face planted on 32 users over 4 channels (3 of its checks passed as 200, 29 attacks),
+/// dated around midnight in Singapore, beside ordinary checks.
+fn planted_face_fixture(save_images: bool) -> Env {
+    let env = Env::plain();
+    let passes = ids_with("face-p1-ok", 3, |c| c == 200);
+    let attacks = ids_with("face-p1-at", 29, injection);
+    let mut csv = String::from("liveness_id,created_at,user_id,channel\n");
+    for (i, id) in passes.iter().chain(&attacks).enumerate() {
+        // 2025-12-31T16:00Z is 2026-01-01 00:00 in Singapore (UTC+8): the first use is on the
+        // 1st there, on the 31st in UTC.
+        csv.push_str(&format!(
+            "{id},2025-12-31T{:02}:{:02}:00Z,u{i:03},{}\n",
+            16 + i / 60,
+            i % 60,
+            ["web", "ios", "android", "kiosk"][i % 4]
+        ));
+    }
+    for (i, id) in ids_with("plain", 20, |c| c == 200).iter().enumerate() {
+        csv.push_str(&format!("{id},2026-01-02T08:{i:02}:00Z,v{i},web\n"));
+    }
+    env.write("faces.csv", csv);
+    let fetch = env.fetch("faces.csv").quick();
+    if save_images {
+        std::fs::create_dir(env.path("faces")).unwrap();
+        fetch.flag("--save-images", "faces").run().expect(0);
+    } else {
+        fetch.run().expect(0);
+    }
+    env
+}
+
+#[test]
+fn a_reused_face_lists_uses_passes_users_channels_and_when_in_the_zone() {
+    let env = planted_face_fixture(false);
+    let v = json(
+        &env,
+        &[
+            "report",
+            "attacks",
+            "--tz",
+            "Asia/Singapore",
+            "--format",
+            "json",
+        ],
+    );
+    let faces = v["repeated_faces"].as_array().unwrap();
+    let face = &faces[0];
+    assert_eq!(face["uses"], 32, "{face}");
+    assert_eq!(face["passes"], 3, "{face}");
+    assert_eq!(face["distinct"]["user_id"], 32, "{face}");
+    assert_eq!(face["distinct"]["channel"], 4, "{face}");
+    assert_eq!(face["accounts"], serde_json::json!([util::CODE]));
+    assert_eq!(face["codes"]["200"], 3, "{face}");
+    assert_eq!(face["first_seen"], "2026-01-01T00:00:00+08:00", "{face}");
+    assert_eq!(face["last_seen"], "2026-01-01T00:31:00+08:00", "{face}");
+    // Only the planted face is used more than once.
+    assert_eq!(faces.len(), 1, "{faces:?}");
+    // --face-columns chooses the columns; CSV carries them as distinct_NAME.
+    let run = env.run(&[
+        "report",
+        "attacks",
+        "--tz",
+        "Asia/Singapore",
+        "--face-columns",
+        "channel",
+        "--format",
+        "csv",
+        "--table",
+        "faces",
+    ]);
+    run.expect(0);
+    let mut lines = run.stdout.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "image_sha256,uses,passes,codes,distinct_channel,accounts,first_seen,last_seen,\
+         liveness_ids,checks_command"
+    );
+    let row: Vec<String> = csv::Reader::from_reader(run.stdout.as_bytes())
+        .records()
+        .next()
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(row[1..3], ["32", "3"]);
+    assert!(
+        row[3].starts_with("200:3 ") || row[3].contains(" 200:3"),
+        "{row:?}"
+    );
+    assert_eq!(row[4], "4");
+    assert_eq!(row[6], "2026-01-01T00:00:00+08:00");
+}
+
+/// Runs a printed `liveaudit checks ...` line against `env`'s database and counts its checks.
+fn checks_listed(env: &Env, command: &str) -> usize {
+    let words = shlex::split(command).unwrap();
+    assert_eq!(words[..2], ["liveaudit", "checks"], "{command}");
+    let mut args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+    args.extend(["--format", "json"]);
+    let v = json(env, &args);
+    let listed = v["checks"].as_array().unwrap().len();
+    assert_eq!(v["matched"].as_u64(), Some(listed as u64), "{command}");
+    listed
+}
+
+#[test]
+fn every_row_of_spikes_families_dimension_and_faces_names_a_command_listing_its_count() {
+    let env = weeks_fixture();
+    // The planted face's checks, dated in the weeks too.
+    let passes = ids_with("face-w-ok", 2, |c| c == 200);
+    let mut csv = String::from("liveness_id,created_at,channel\n");
+    for (i, id) in passes.iter().enumerate() {
+        csv.push_str(&format!("{id},2026-10-2{i}T23:30:00Z,kiosk\n"));
+    }
+    env.write("more.csv", csv);
+    env.fetch("more.csv").quick().run().expect(0);
+    for tz in ["UTC", "Asia/Singapore"] {
+        let v = json(
+            &env,
+            &[
+                "report",
+                "attacks",
+                "--by",
+                "week",
+                "--tz",
+                tz,
+                "--from",
+                "2026-10-08",
+                "--dimension",
+                "channel",
+                "--top",
+                "2",
+                "--format",
+                "json",
+            ],
+        );
+        let mut rows = 0;
+        for (table, count) in [
+            ("spikes", "attacks"),
+            ("families", "attacks"),
+            ("by_dimension", "attacks"),
+            ("repeated_faces", "uses"),
+        ] {
+            for row in v[table].as_array().unwrap() {
+                let Some(command) = row["checks_command"].as_str() else {
+                    // Only the folded and the no-value rows stand for no one set.
+                    let value = row["value"].as_str().unwrap_or_default();
+                    assert!(value.starts_with("other (") || value == "(none)", "{row}");
+                    continue;
+                };
+                assert_eq!(
+                    checks_listed(&env, command) as i64,
+                    row[count].as_i64().unwrap(),
+                    "{table} {row}"
+                );
+                rows += 1;
+            }
+        }
+        // Spikes (1), families (3), channel values (2 of 3: kiosk folds), and the faces: the
+        // planted one and any of the mock's replayed photos.
+        let faces = v["repeated_faces"].as_array().unwrap().len();
+        assert!(faces >= 1, "{v}");
+        assert_eq!(rows, 6 + faces, "{tz}: {v}");
+    }
+    // The CSV tables end with the same command; HTML carries it as the row's title.
+    let run = env.run(&[
+        "report", "attacks", "--by", "week", "--format", "csv", "--table", "spikes",
+    ]);
+    run.expect(0);
+    assert!(
+        run.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",checks_command")
+    );
+    assert!(
+        run.stdout.contains(
+            "liveaudit checks --tz UTC --from 2026-11-02 --to 2026-11-08 --family injection"
+        ),
+        "{}",
+        run.stdout
+    );
+    let html = env.run(&["report", "attacks", "--by", "week", "--format", "html"]);
+    html.expect(0);
+    assert!(
+        html.stdout
+            .contains("<tr title=\"liveaudit checks --tz UTC --family injection\">"),
+        "{}",
+        html.stdout
+    );
+}
+
+#[test]
+fn checks_filters_by_class_code_attr_undated_and_refuses_bad_values() {
+    let env = weeks_fixture();
+    let count = |args: &[&str]| {
+        let mut all = vec!["checks", "--format", "json"];
+        all.extend(args);
+        json(&env, &all)["matched"].as_u64().unwrap()
+    };
+    assert_eq!(count(&[]), 700);
+    assert_eq!(count(&["--class", "charged"]), 700);
+    assert_eq!(count(&["--category", "attack"]), 90);
+    assert_eq!(
+        count(&["--category", "attack", "--attr", "channel=web"]),
+        45
+    );
+    assert_eq!(count(&["--code", "200"]), 610);
+    assert_eq!(count(&["--undated"]), 0);
+    assert_eq!(count(&["--from", "2026-10-27", "--to", "2026-11-02"]), 300);
+    let limited = json(&env, &["checks", "--limit", "5", "--format", "json"]);
+    assert_eq!(limited["checks"].as_array().unwrap().len(), 5);
+    assert_eq!(limited["matched"], 700);
+    for (args, says) in [
+        (vec!["checks", "--attr", "channel"], "is not NAME=VALUE"),
+        (vec!["checks", "--face", "xyz"], "hex digits"),
+        (vec!["checks", "--category", "nope"], "not a category"),
+        (
+            vec!["checks", "--undated", "--from", "2026-10-01"],
+            "cannot be used with",
+        ),
+    ] {
+        let run = env.run(&args);
+        run.expect(2);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn face_images_are_shown_only_when_asked_and_saved() {
+    let env = planted_face_fixture(true);
+    let html = |extra: &[&str]| {
+        let mut args = vec!["report", "attacks", "--format", "html"];
+        args.extend(extra);
+        let run = env.run(&args);
+        run.expect(0);
+        run.stdout.clone()
+    };
+    let off = html(&[]);
+    assert!(!off.contains("<img"), "images are off by default");
+    assert!(
+        off.contains("add --with-images DIR"),
+        "says how to get them"
+    );
+    let on = html(&["--with-images", "faces"]);
+    assert_eq!(
+        on.matches("<img src=\"data:image/jpeg;base64,").count(),
+        1,
+        "once per face"
+    );
+    let empty = env.path("none");
+    std::fs::create_dir(&empty).unwrap();
+    let none = html(&["--with-images", empty.to_str().unwrap()]);
+    assert!(
+        !none.contains("<img") && none.contains("No saved image"),
+        "{none}"
+    );
+}

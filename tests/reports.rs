@@ -77,7 +77,7 @@ fn billing_csv_under_a_non_utc_zone_moves_the_day_boundary() {
     };
     assert_eq!(
         table("periods"),
-        "period,checks,charged,uncharged,provisional,unknown,unresolved,amount\n\
+        "period,checks,charged,uncharged,provisional,unknown_code,unresolved,amount\n\
          2026-10-01,1,1,0,0,0,0,0.035\n\
          2026-10-02,3,1,1,0,1,0,0.035\n"
     );
@@ -85,7 +85,7 @@ fn billing_csv_under_a_non_utc_zone_moves_the_day_boundary() {
         table("codes"),
         "code,message,category,charged,count,amount\n\
          200,success (live person),success,yes,2,0.070\n\
-         11340,{parameter} error,request_error,no,1,0.000\n\
+         11340,Parameter error,request_error,no,1,0.000\n\
          12299,New attack type,unknown,unknown,1,0.000\n"
     );
     // In UTC both successes fall on the first.
@@ -637,8 +637,9 @@ fn money_has_one_scale_and_csv_tables_load() {
     ]);
     run.expect(0);
     assert!(
-        run.stdout
-            .starts_with("family,attacks,share_of_checks,share_of_attacks,share_low,share_high\n"),
+        run.stdout.starts_with(
+            "family,attacks,share_of_checks,share_of_attacks,share_low,share_high,checks_command\n"
+        ),
         "{}",
         run.stdout
     );

@@ -112,6 +112,14 @@ pub struct AttacksArgs {
     /// Exit with status 6 when the report lists a spike (to page someone from a nightly job)
     #[arg(long)]
     pub fail_on_spike: bool,
+    /// Input columns whose distinct values each reused face lists (comma-separated, e.g.
+    /// user_id,channel) [default: every column the checks have]
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+    pub face_columns: Vec<String>,
+    /// Show each reused face's image in the HTML report, read from DIR, where `fetch
+    /// --save-images DIR` saved them (off by default: faces are biometric data)
+    #[arg(long, value_name = "DIR")]
+    pub with_images: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +182,10 @@ pub struct ReconcileArgs {
     /// without it under partner_code, partner_id or partner)
     #[arg(long, value_name = "NAME")]
     pub statement_partner_column: Option<String>,
+    /// Statement column with the currency (found without it under currency or ccy); a line
+    /// in another currency than our prices' is refused (exit 2)
+    #[arg(long, value_name = "NAME")]
+    pub statement_currency_column: Option<String>,
     /// Statement column with the amount
     #[arg(long, value_name = "NAME")]
     pub statement_amount_column: Option<String>,

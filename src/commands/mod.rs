@@ -21,6 +21,7 @@ use crate::exit::ExitStatus;
 use crate::failure::Failure;
 
 pub(crate) mod adopt;
+pub(crate) mod checks;
 pub(crate) mod codes;
 pub(crate) mod demo;
 pub(crate) mod docs;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         Command::Export(args) => export::export(global, &args),
         Command::Report(ReportCommand::Billing(args)) => report::report_billing(global, &args),
         Command::Report(ReportCommand::Attacks(args)) => report::report_attacks(global, &args),
+        Command::Checks(args) => checks::checks(global, &args),
         Command::Reconcile(args) => reconcile::reconcile(global, &args),
         Command::License(args) => runtime.block_on(license::license(global, args)),
         Command::Purge(args) => purge::purge(global, &args),

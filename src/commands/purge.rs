@@ -24,6 +24,9 @@ pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus,
             ReportError::Date { value, .. } => {
                 Failure::usage(anyhow!("--before {value:?} is not a date; use YYYY-MM-DD"))
             }
+            ReportError::NoSuchDate { value, why, .. } => {
+                Failure::usage(anyhow!("--before {value}: that day does not exist ({why})"))
+            }
             other => other.into(),
         },
     )?;

@@ -33,6 +33,8 @@ pub(crate) fn reconcile_document(
         period: args.statement_period_column.clone(),
         partner: args.statement_partner_column.clone(),
         only_partner: None,
+        currency: args.statement_currency_column.clone(),
+        expect_currency: None,
     };
     let on_statement =
         crate::statement::partner_codes(&args.statement, &columns).map_err(Failure::usage)?;
@@ -50,6 +52,10 @@ pub(crate) fn reconcile_document(
         Pricing::List(l) => (None, Some(l.clone()), l.currency),
         Pricing::Unpriced(currency) => (None, None, currency),
     };
+    // A statement's currency is compared with our prices' (none without a price).
+    if price.is_some() || list.is_some() {
+        columns.expect_currency = Some(currency.to_ascii_uppercase());
+    }
     let (store, codes) = (&mut ctx.store, &ctx.codes);
     use crate::report::reconcile::{self, ReconcileError, ReconcileOptions};
     let amount_tolerance = billing::parse_price(&args.amount_tolerance).map_err(|_| {

@@ -142,6 +142,7 @@ pub(crate) fn attacks_report(
             min_count: args.spike_min,
             baseline_periods: args.baseline,
         },
+        face_columns: (!args.face_columns.is_empty()).then(|| args.face_columns.clone()),
     };
     let keys: Vec<_> = scope.accounts.iter().map(super::scope::key).collect();
     let by_account = args.common.by_account;
@@ -150,8 +151,37 @@ pub(crate) fn attacks_report(
     for row in &mut report.unknown_codes {
         row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();
     }
-    let doc = attacks::document_by_account(&report, &window);
+    attacks::attach_commands(&mut report, &window);
+    let shown = match &args.with_images {
+        Some(dir) => Some(attacks::attach_images(&mut report.repeated_faces, dir)),
+        None => None,
+    };
+    let mut doc = attacks::document_by_account(&report, &window);
+    if let Some(faces) = doc.sections.iter_mut().find(|s| s.key == "faces") {
+        faces
+            .notes
+            .push(images_note(args.with_images.as_deref(), shown));
+    }
     Ok((doc, report.spikes))
+}
+
+/// What the faces table says about images: shown (from where), none found, or how to get them.
+fn images_note(dir: Option<&Path>, shown: Option<usize>) -> String {
+    match (dir, shown) {
+        (Some(dir), Some(n)) if n > 0 => format!(
+            "Images (HTML only) of {n} reused face(s), from {}: biometric data, keep the page \
+             as you keep the images.",
+            crate::text::clean(&dir.display().to_string())
+        ),
+        (Some(dir), _) => format!(
+            "No saved image of these faces in {}: images are kept only when `liveaudit fetch \
+             --save-images DIR` saves them.",
+            crate::text::clean(&dir.display().to_string())
+        ),
+        _ => "Images are not shown (biometric data): fetch with --save-images DIR to keep them, \
+              then add --with-images DIR to an HTML report."
+            .into(),
+    }
 }
 
 /// Writes a report; the one table CSV writes is the one the flags ask for (`lead`: the

@@ -9,10 +9,14 @@
 //! Policy (CUBIC-like, as TCP and the AWS SDKs' adaptive retry mode):
 //! - Search: start at [`START`] per second and multiply the rate by 1.5 every [`STEP`] in which
 //!   the workers used at least 3/4 of it, nothing was refused and latency held.
-//! - Congestion: a 429 to a request granted after the last cut, or a step whose mean latency is
-//!   over twice (and 50 ms over) the lowest step mean seen, cuts the rate once; 429s to requests
-//!   sent before the cut are answers to the old rate and cut nothing. The rate at the cut is the
-//!   limit found.
+//! - Congestion is throttling only: a 429 (or a 503 carrying `Retry-After`, as some gateways
+//!   throttle) to a request granted after the last cut cuts the rate once; 429s to requests sent
+//!   before the cut are answers to the old rate and cut nothing. Other 5xx, transport errors,
+//!   truncated bodies and timeouts are faults of their request, never a cut. Latency counts
+//!   only when it rises with the rate and stays risen: the median of a step (one slow answer or
+//!   a hang moves no median) over twice, and 50 ms over, the lowest step median seen, at a
+//!   higher rate than that step's, for three steps in a row. The rate at the cut is the limit
+//!   found.
 //! - Return: after a cut the rate follows `limit + c (t - k)^3`: it climbs back towards the limit
 //!   found in `k` seconds, flattening as it nears it, then probes beyond it ever faster, so a
 //!   limit that rose is found again.
@@ -26,7 +30,9 @@
 //!   worker as at a fixed rate; otherwise the cut is the answer and the pause is one interval at
 //!   the new rate, so one 429 does not stall the run.
 //! - The rate settled on is the time-weighted mean rate since the limit was last found or first
-//!   confirmed (the current rate if nothing was ever refused).
+//!   confirmed (the current rate if nothing was ever refused). The rate advised for next time is
+//!   the rate settled on, never below the highest rate the run sustained for two seconds without
+//!   a 429 (so a short storm of 429s does not advise a crawl).
 //! - Concurrency (unless `--concurrency` is given) follows Little's law: twice the rate times the
 //!   smoothed latency, plus 8, within the worker count.
 
@@ -55,7 +61,15 @@ const BETA_SETTLED: f64 = 0.9;
 const RETURN_SETTLED: f64 = 8.0;
 const LATENCY_FACTOR: u32 = 2;
 const LATENCY_MARGIN: Duration = Duration::from_millis(50);
-const LATENCY_SAMPLES: u64 = 4;
+const LATENCY_SAMPLES: usize = 4;
+/// Latencies kept per step for its median (the first ones; a step is half a second).
+const LATENCY_KEPT: usize = 512;
+/// Steps in a row whose median latency must stay risen before latency cuts the rate.
+const LATENCY_RISEN_STEPS: u32 = 3;
+/// The shortest stretch without a 429 whose rate counts as sustained.
+const CLEAN_SPAN: Duration = Duration::from_secs(2);
+/// Steps remembered for the sustained rate; the newest two wait for late 429s.
+const STEPS_KEPT: usize = 16;
 
 /// The bounds of an automatic rate, requests per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,6 +98,8 @@ pub(crate) struct Estimate {
     pub confirmed: bool,
     /// The rate settled on (see the module doc).
     pub settled: f64,
+    /// The highest rate sustained for [`CLEAN_SPAN`] without a 429 (0 if none yet).
+    pub sustained: f64,
     /// Requests allowed in flight, when concurrency follows the rate.
     pub concurrency: Option<usize>,
 }
@@ -99,17 +115,24 @@ impl Estimate {
 }
 
 impl Estimate {
+    /// The rate to pass as `--rate` next time: the rate settled on, never below the rate
+    /// sustained without a 429 (a short storm of 429s must not advise a crawl).
+    pub(crate) fn advised(&self) -> f64 {
+        self.settled.max(self.sustained).floor().max(1.0)
+    }
+
     /// The run summary's line: the rate settled on and what to pass next time.
     pub(crate) fn summary(&self) -> String {
         let settled = self.settled.floor().max(1.0);
+        let advised = self.advised();
         match self.limit {
             Some(limit) => format!(
                 "rate auto: settled at {settled:.0}/s (limit found at ~{limit:.0}/s); pass \
-                 --rate {settled:.0} next time, or keep --rate auto"
+                 --rate {advised:.0} next time, or keep --rate auto"
             ),
             None => format!(
                 "rate auto: reached {settled:.0}/s without a 429 (raise --max-rate to search \
-                 higher); pass --rate {settled:.0} next time, or keep --rate auto"
+                 higher); pass --rate {advised:.0} next time, or keep --rate auto"
             ),
         }
     }
@@ -138,9 +161,16 @@ pub(crate) struct Controller {
     last_cut: Option<Instant>,
     step_start: Instant,
     step_granted: u64,
-    step_answers: u64,
-    step_latency: Duration,
-    base_latency: Option<Duration>,
+    step_latencies: Vec<Duration>,
+    step_refused: bool,
+    /// The lowest step median latency seen, and the rate of that step.
+    base_latency: Option<(Duration, f64)>,
+    /// Steps in a row whose median latency rose over the base at a higher rate.
+    risen: u32,
+    /// The last steps: what they sent and whether any request of theirs was refused.
+    steps: std::collections::VecDeque<StepRecord>,
+    /// The highest rate sustained for [`CLEAN_SPAN`] without a 429.
+    sustained: f64,
     latency: Option<Duration>,
     latency_quiet_until: Instant,
     mean_since: Option<Instant>,
@@ -163,9 +193,12 @@ impl Controller {
             last_cut: None,
             step_start: now,
             step_granted: 0,
-            step_answers: 0,
-            step_latency: Duration::ZERO,
+            step_latencies: Vec::new(),
+            step_refused: false,
             base_latency: None,
+            risen: 0,
+            steps: std::collections::VecDeque::new(),
+            sustained: 0.0,
             latency: None,
             latency_quiet_until: now,
             mean_since: None,
@@ -192,8 +225,9 @@ impl Controller {
 
     /// An answer (any, refused ones included) came back after `latency`.
     pub(crate) fn answered(&mut self, now: Instant, latency: Duration) {
-        self.step_answers += 1;
-        self.step_latency += latency;
+        if self.step_latencies.len() < LATENCY_KEPT {
+            self.step_latencies.push(latency);
+        }
         self.latency = Some(match self.latency {
             None => latency,
             Some(l) => l.mul_f64(0.9) + latency.mul_f64(0.1),
@@ -203,6 +237,11 @@ impl Controller {
 
     /// A 429 to a request granted at `sent`. Returns whether it cut the rate.
     pub(crate) fn refused(&mut self, sent: Instant, now: Instant) -> bool {
+        if sent >= self.step_start {
+            self.step_refused = true;
+        } else if let Some(step) = self.steps.iter_mut().rev().find(|s| s.start <= sent) {
+            step.refused = true;
+        }
         if self.last_cut.is_some_and(|cut| sent < cut) {
             return false;
         }
@@ -228,6 +267,9 @@ impl Controller {
             limit: self.limit,
             confirmed: self.confirmed,
             settled,
+            sustained: self
+                .sustained
+                .max(clean_rate(&self.steps, 0).unwrap_or(0.0)),
             concurrency: None,
         }
     }
@@ -240,11 +282,51 @@ impl Controller {
         self.rate = rate.clamp(self.bounds.min, self.bounds.max);
     }
 
+    /// Closes the step under way (its record feeds the sustained rate) and starts the next.
     fn reset_step(&mut self, now: Instant) {
+        if now > self.step_start {
+            self.steps.push_back(StepRecord {
+                start: self.step_start,
+                end: now,
+                granted: self.step_granted,
+                refused: self.step_refused,
+            });
+            if self.steps.len() > STEPS_KEPT {
+                self.steps.pop_front();
+            }
+            if let Some(rate) = clean_rate(&self.steps, 2) {
+                self.sustained = self.sustained.max(rate);
+            }
+        }
         self.step_start = now;
         self.step_granted = 0;
-        self.step_answers = 0;
-        self.step_latency = Duration::ZERO;
+        self.step_latencies.clear();
+        self.step_refused = false;
+    }
+
+    /// Whether latency says the vendor is congested: the step's median latency (one slow
+    /// answer moves no median) is over twice (and 50 ms over) the lowest step median seen, at a
+    /// higher rate than that step's, for [`LATENCY_RISEN_STEPS`] steps in a row.
+    fn latency_risen(&mut self) -> bool {
+        if self.step_latencies.len() < LATENCY_SAMPLES {
+            return false;
+        }
+        let middle = self.step_latencies.len() / 2;
+        let median = *self.step_latencies.select_nth_unstable(middle).1;
+        let (base, base_rate) = match self.base_latency {
+            Some((base, rate)) if base <= median => (base, rate),
+            _ => {
+                self.base_latency = Some((median, self.rate));
+                (median, self.rate)
+            }
+        };
+        let threshold = (base * LATENCY_FACTOR).max(base + LATENCY_MARGIN);
+        if median > threshold && self.rate > base_rate {
+            self.risen += 1;
+        } else {
+            self.risen = 0;
+        }
+        self.risen >= LATENCY_RISEN_STEPS
     }
 
     fn step_if_due(&mut self, now: Instant) {
@@ -252,15 +334,10 @@ impl Controller {
         if elapsed < STEP {
             return;
         }
-        if self.step_answers >= LATENCY_SAMPLES {
-            let mean = self.step_latency / self.step_answers as u32;
-            let base = self.base_latency.map_or(mean, |b| b.min(mean));
-            self.base_latency = Some(base);
-            let threshold = (base * LATENCY_FACTOR).max(base + LATENCY_MARGIN);
-            if mean > threshold && now >= self.latency_quiet_until {
-                self.cut(now);
-                return;
-            }
+        if self.latency_risen() && now >= self.latency_quiet_until {
+            self.risen = 0;
+            self.cut(now);
+            return;
         }
         let used = self.step_granted as f64 >= USED * self.rate * elapsed.as_secs_f64();
         match self.phase {
@@ -498,6 +575,9 @@ impl Gate {
         *size = to;
     }
 }
+
+mod sustained;
+use sustained::{StepRecord, clean_rate};
 
 #[cfg(test)]
 mod tests;

@@ -193,7 +193,14 @@ fn after_retry<V>(
         return Next::Wait(Duration::ZERO);
     }
     if let Some(wait) = retry.retry_after {
-        ctx.pace.pause_for(wait.min(ctx.retry.retry_after_cap));
+        let wait = wait.min(ctx.retry.retry_after_cap);
+        // A 503 with a `Retry-After` is how some gateways throttle: under `auto` it cuts the
+        // rate as a 429 does (other 5xx never do); at a fixed rate both only pause.
+        if matches!(retry.fault, Fault::Status { status: 503, .. }) {
+            ctx.pace.refused(grant, Some(wait), wait);
+        } else {
+            ctx.pace.pause_for(wait);
+        }
     }
     delays.next().map_or(Next::GiveUp, Next::Wait)
 }

@@ -221,6 +221,8 @@ pub struct IdRow {
     pub event_time_ms: Option<i64>,
     /// The row's time could not be read and `--bad-times fetch-time` dates it by fetch time.
     pub dated_by_fetch: bool,
+    /// The row's time could not be read (whatever `--bad-times` does with it).
+    pub unreadable_time: bool,
     /// The row's other columns as a JSON object (`None` for headerless input).
     pub attrs: Option<String>,
     /// `file:line` of the row (`file:row` for workbooks).

@@ -226,6 +226,35 @@ fn read_streamed<E>(
     read_rows(file, form, None, rows, opts, stats, sink)
 }
 
+/// A workbook's first sheet as CSV text (a statement is read from it like a CSV file): cells
+/// as [`cell_text`] writes them, date cells civil times in `zone`.
+pub(crate) fn sheet_as_csv(
+    path: &Path,
+    kind: WorkbookKind,
+    zone: &TimeZone,
+) -> Result<Vec<u8>, String> {
+    let opts = InputOptions::default();
+    let (range, _, _) = match kind {
+        WorkbookKind::Ole => sheet(
+            open_workbook::<calamine::Xls<_>, _>(path).map_err(|e| shown(&e.to_string()))?,
+            &opts,
+        ),
+        WorkbookKind::Zip => match open_workbook::<calamine::Xlsx<_>, _>(path) {
+            Ok(book) => sheet(book, &opts),
+            Err(xlsx) => sheet(
+                open_workbook::<calamine::Ods<_>, _>(path).map_err(|_| shown(&xlsx.to_string()))?,
+                &opts,
+            ),
+        },
+    }?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    for cells in range.rows() {
+        let row: Vec<String> = cells.iter().map(|c| cell_text(c, zone).0).collect();
+        out.write_record(&row).map_err(|e| e.to_string())?;
+    }
+    out.into_inner().map_err(|e| e.to_string())
+}
+
 /// One sheet row being assembled from its cells (columns kept in place, gaps empty).
 struct RowBuilder {
     line: u64,

@@ -5,6 +5,9 @@
 //! on every platform and release), so tests can check every stored result with
 //! [`expected_code`] and no fixture file; about 72% of ids succeed, the rest spread over every
 //! attack code, 12250, 11350, 11340 and 12299 (an attack code the shipped table does not list).
+//! Faces (sent with 200 and attack codes) are unique per id, except a few attack ids sharing one
+//! of three replayed photos and ids `face-NAME-...`, which all show the photo NAME
+//! (`mock::planted_face`).
 
 use crate::check::INTERNAL_ERROR;
 

@@ -1,11 +1,11 @@
-//! The nightly job's intake: the inbox's files registered one by one into the database, each in
-//! its own transaction, before anything is fetched.
+//! The nightly job's intake: the inbox's files registered one by one into the database, in
+//! chunks that each commit ([`crate::store::resume`]), before anything is fetched.
 //!
 //! Policy: a file whose ids are all registered is done (its answers are `fetch --pending`'s
 //! from then on); a file that cannot be read is rejected on its own and holds nothing back; a
-//! file cut off by the budget or a signal keeps nothing of this reading and waits for the next
-//! night, in place. Reading shares the night's budget: past the deadline no file is started and
-//! the one being read stops.
+//! file cut off by the budget or a signal keeps what was registered and waits for the next
+//! night in place, which goes on from where it stopped. Reading shares the night's budget:
+//! past the deadline no file is started and the one being read stops.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use crate::input::{InputError, InputOptions, Source};
 use crate::store::account::{self, RunAccount};
-use crate::store::intake::{self, IntakeError, IntakeStats};
+use crate::store::intake::{IntakeError, IntakeStats};
+use crate::store::resume::{self, Ended};
 use crate::store::{FetchLock, OpenMode, RunRecord, Store, StoreError};
 
 /// What became of one file.
@@ -58,22 +59,18 @@ pub(crate) fn register_files(
         } else if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             FileOutcome::CutOff
         } else {
-            let sources = [Source::File(file.clone())];
-            match intake::register(&mut store.conn, run, account, &sources, &opts) {
-                Ok(stats) => {
+            match read_one(&mut store.conn, run, account, file, &opts) {
+                Ok((stats, Ended::Done)) => {
                     totals.rows_read += stats.input.rows as i64;
                     totals.ids_read += stats.input.ids as i64;
                     totals.blank_ids += stats.input.blank_ids as i64;
                     totals.duplicate_ids += stats.duplicates as i64;
                     FileOutcome::Registered(Box::new(stats))
                 }
-                Err(IntakeError::Input(InputError::Interrupted)) => {
-                    if signalled.load(Ordering::Relaxed) {
-                        FileOutcome::Interrupted
-                    } else {
-                        FileOutcome::CutOff
-                    }
+                Ok((_, Ended::Stopped)) if signalled.load(Ordering::Relaxed) => {
+                    FileOutcome::Interrupted
                 }
+                Ok((_, Ended::Stopped)) => FileOutcome::CutOff,
                 Err(IntakeError::Input(e)) => FileOutcome::Rejected(e.to_string()),
                 Err(IntakeError::Store(e)) => return Err(e),
             }
@@ -97,6 +94,50 @@ pub(crate) fn register_files(
     store.finish_run(run, &totals)?;
     Ok(out)
 }
+
+/// Reads one file in chunks from where its last reading stopped, keeping its progress beside
+/// it (`.progress/NAME.json`) and logging how far it got every few seconds; the progress is
+/// forgotten once the file is done or refused.
+fn read_one(
+    conn: &mut rusqlite::Connection,
+    run: i64,
+    account: &RunAccount,
+    file: &Path,
+    opts: &InputOptions,
+) -> Result<(IntakeStats, Ended), IntakeError> {
+    let (size, head) = resume::fingerprint(file)
+        .map_err(|e| IntakeError::Input(InputError::Usage(format!("{}: {e}", file.display()))))?;
+    let progress = resume::progress_path(file);
+    let skip = resume::rows_done(&progress, size, &head);
+    let name = crate::input::shown(&file.display().to_string());
+    if skip > 0 {
+        tracing::info!(file = %name, rows = skip, "going on from the last reading");
+    }
+    let mut logged = Instant::now();
+    let mut committed = |rows: u64| {
+        let p = resume::Progress {
+            size,
+            head_sha256: head.clone(),
+            rows,
+        };
+        if let Err(e) = resume::save(&progress, &p) {
+            tracing::warn!(file = %name, error = %e, "could not record how far the file was read");
+        }
+        if logged.elapsed() >= PROGRESS_EVERY {
+            tracing::info!(file = %name, rows, "reading");
+            logged = Instant::now();
+        }
+    };
+    let source = Source::File(file.to_path_buf());
+    let read = resume::register_resumable(conn, run, account, &source, opts, skip, &mut committed);
+    if !matches!(read, Ok((_, Ended::Stopped))) {
+        let _ = std::fs::remove_file(&progress);
+    }
+    read
+}
+
+/// How often reading a large file logs how far it got.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A thread that sets `stop` at `deadline`, or as soon as `signalled` is set.
 fn spawn_timer(

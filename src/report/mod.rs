@@ -19,6 +19,7 @@
 pub(crate) mod accounts;
 pub(crate) mod attacks;
 pub(crate) mod billing;
+pub(crate) mod checks;
 #[cfg(test)]
 mod properties;
 pub(crate) mod reconcile;
@@ -112,6 +113,35 @@ impl MoneyScale {
 /// query and the index of migration 0002, which must agree).
 pub(crate) const QUARTER_HOUR_MS: i64 = 900_000;
 
+/// A `--from`/`--to` that is not a date: a day that does not exist (`2026-02-30`) says so,
+/// anything else is asked for as YYYY-MM-DD.
+fn bad_date(flag: &'static str, v: &str) -> ReportError {
+    let parts: Vec<&str> = v.split('-').collect();
+    if let [y, m, d] = parts.as_slice()
+        && (y.len(), m.len(), d.len()) == (4, 2, 2)
+        && let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i16>(), m.parse::<i8>(), d.parse::<i8>())
+    {
+        let why = match Date::new(y, m, 1) {
+            Err(_) => format!("there is no month {m}"),
+            Ok(first) => format!(
+                "{} has {} days",
+                first.strftime("%B %Y"),
+                first.days_in_month()
+            ),
+        };
+        let _ = d;
+        return ReportError::NoSuchDate {
+            flag,
+            value: v.to_string(),
+            why,
+        };
+    }
+    ReportError::Date {
+        flag,
+        value: v.to_string(),
+    }
+}
+
 /// Errors of a report's options.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -120,6 +150,12 @@ pub enum ReportError {
     Zone(String),
     #[error("--{flag} {value:?} is not a date; use YYYY-MM-DD")]
     Date { flag: &'static str, value: String },
+    #[error("--{flag} {value}: that day does not exist ({why})")]
+    NoSuchDate {
+        flag: &'static str,
+        value: String,
+        why: String,
+    },
     #[error("--from {from} is after --to {to}")]
     Range { from: String, to: String },
     /// More periods (gaps included) than a report lays out: a mistyped year in the data.
@@ -177,10 +213,9 @@ impl Window {
         let zone = TimeZone::get(tz).map_err(|_| ReportError::Zone(tz.to_string()))?;
         let date = |flag: &'static str, v: Option<&str>| -> Result<Option<Date>, ReportError> {
             v.map(|v| {
-                v.trim().parse::<Date>().map_err(|_| ReportError::Date {
-                    flag,
-                    value: v.to_string(),
-                })
+                v.trim()
+                    .parse::<Date>()
+                    .map_err(|_| bad_date(flag, v.trim()))
             })
             .transpose()
         };
@@ -308,6 +343,56 @@ impl Window {
                 .is_some_and(|(edge, beyond)| edge == label && beyond == label)
         };
         not_over || cut(self.from, Date::yesterday) || cut(self.to, Date::tomorrow)
+    }
+
+    /// An instant in the zone, to the second: `2026-10-02T22:10:52+08:00`.
+    pub(crate) fn local_time(&self, ms: i64) -> String {
+        Timestamp::from_millisecond(ms).map_or_else(
+            |_| ms.to_string(),
+            |t| {
+                t.to_zoned_datetime(self.tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string()
+            },
+        )
+    }
+
+    /// The first and last day of the period `label` within the window (`None` for `undated`
+    /// or a label not of this window's period length).
+    pub(crate) fn period_days(&self, label: &str) -> Option<(Date, Date)> {
+        let (first, last) = match self.by {
+            Period::Day => {
+                let d: Date = label.parse().ok()?;
+                (d, d)
+            }
+            Period::Week => {
+                let (year, week) = label.split_once("-W")?;
+                let monday = jiff::civil::ISOWeekDate::new(
+                    year.parse().ok()?,
+                    week.parse().ok()?,
+                    jiff::civil::Weekday::Monday,
+                )
+                .ok()?
+                .date();
+                (monday, monday.checked_add(jiff::Span::new().days(6)).ok()?)
+            }
+            Period::Month => {
+                let first: Date = format!("{label}-01").parse().ok()?;
+                (first, first.last_of_month())
+            }
+        };
+        let first = self.from.map_or(first, |f| f.max(first));
+        let last = self.to.map_or(last, |t| t.min(last));
+        (first <= last).then_some((first, last))
+    }
+
+    /// The same window narrowed to the days `first` to `last`.
+    pub(crate) fn between(&self, first: Date, last: Date) -> Window {
+        Window {
+            from: Some(first),
+            to: Some(last),
+            ..self.clone()
+        }
     }
 
     /// A line saying how checks were dated.

@@ -421,6 +421,7 @@ proptest! {
             dimension: None,
             top: 5,
             rule: attacks::SpikeRule { factor: 2.0, min_count: 1, baseline_periods: 3 },
+            face_columns: None,
         };
         let a = attacks::compute_over(&store.conn, &codes, &window, &keys, &opts, true).unwrap();
         let groups = a.accounts.clone().unwrap();

@@ -50,6 +50,11 @@ pub(crate) struct Section {
     pub tidy: Option<(Vec<String>, Vec<Vec<String>>)>,
     /// The machine table's columns that hold money (a currency format in a workbook).
     pub money: Vec<String>,
+    /// Per row of the people's table, a line shown on hover in HTML (the `liveaudit checks`
+    /// command of its checks); empty when no row has one.
+    pub titles: Vec<Option<String>>,
+    /// Per row, an image (`data:` URI) HTML shows in a first column; empty when none has one.
+    pub images: Vec<Option<String>>,
 }
 
 impl Section {
@@ -76,6 +81,13 @@ impl Section {
     }
 
     pub(crate) fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// Adds a row with its hover line (HTML's `title`), keeping titles beside their rows.
+    pub(crate) fn row_titled(&mut self, cells: Vec<String>, title: Option<String>) {
+        self.titles.resize(self.rows.len(), None);
+        self.titles.push(title);
         self.rows.push(cells);
     }
 
@@ -325,11 +337,16 @@ fn render_table(doc: &Document, width: Option<u16>, out: &mut dyn Write) -> std:
 
 /// Writes one section as one tidy CSV table: its header, then its machine rows.
 pub(crate) fn render_csv(section: &Section, out: &mut dyn Write) -> std::io::Result<()> {
+    // The writer's own I/O error as it is, so a closed pipe (`| head`) still reads as one.
+    let io = |e: csv::Error| match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => std::io::Error::other(format!("{other:?}")),
+    };
     let mut w = csv::Writer::from_writer(&mut *out);
     let (headers, rows) = section.machine();
-    w.write_record(headers)?;
+    w.write_record(headers).map_err(io)?;
     for row in rows {
-        w.write_record(row)?;
+        w.write_record(row).map_err(io)?;
     }
     w.flush()
 }
@@ -407,199 +424,4 @@ pub(crate) fn sparkline(values: &[f64]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn notes_wrap_at_spaces_within_the_width() {
-        let lines = super::wrap("spike rule: a family fires in a period when it has", 20);
-        assert_eq!(
-            lines,
-            ["spike rule: a family", "fires in a period", "when it has"]
-        );
-        assert!(lines.iter().all(|l| l.chars().count() <= 20));
-        assert_eq!(
-            super::wrap("averyveryverylongword x", 5),
-            ["averyveryverylongword", "x"]
-        );
-        assert_eq!(super::wrap("", 5), [""]);
-    }
-
-    use super::*;
-
-    #[test]
-    fn summary_lines_and_notes_wrap_at_a_narrow_terminal_and_not_in_a_file() {
-        let long = "periods: day in Asia/Singapore; all dates; dated by event time from the \
-                    input (checks without one are undated); billed 1234 checks, net difference +3";
-        let mut d = doc();
-        d.summary.push(long.into());
-        d.sections[0].notes.push(long.into());
-        let mut out = Vec::new();
-        render_table(&d, Some(60), &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
-        assert!(text.contains("  periods: day in Asia/Singapore;"), "{text}");
-        let mut out = Vec::new();
-        render_table(&d, None, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.matches(long).count(), 2, "{text}");
-    }
-
-    /// Every word with a digit in `section`'s cells, checked whole on one line of `text`.
-    fn assert_numbers_whole(section: &Section, text: &str) {
-        for word in section
-            .rows
-            .iter()
-            .flatten()
-            .flat_map(|c| c.split_whitespace())
-            .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
-        {
-            assert!(
-                text.lines().any(|l| l.contains(word)),
-                "{word} is broken:\n{text}"
-            );
-        }
-    }
-
-    #[test]
-    fn numbers_dates_and_periods_are_never_broken_at_a_narrow_terminal() {
-        let mut periods = Section::new(
-            "Per period",
-            &[
-                "period",
-                "checks",
-                "charged",
-                "uncharged",
-                "provisional",
-                "amount",
-            ],
-        );
-        periods.row(vec![
-            "2026-10-01".into(),
-            "1480".into(),
-            "2026".into(),
-            "133".into(),
-            "49".into(),
-            "98.350".into(),
-        ]);
-        periods.row(vec![
-            "undated".into(),
-            "12".into(),
-            "11".into(),
-            "0".into(),
-            "0".into(),
-            "0.385 USD".into(),
-        ]);
-        let mut codes = Section::new(
-            "Per code",
-            &["code", "message", "category", "count", "amount"],
-        );
-        codes.row(vec![
-            "12208".into(),
-            "Identified as a frame (including paper or phone frame) at 2026-10-02T14:10:52Z".into(),
-            "request_error".into(),
-            "202610".into(),
-            "1234567.125".into(),
-        ]);
-        let mut d = doc();
-        d.sections = vec![periods, codes];
-        for width in [40, 60, 200] {
-            let mut out = Vec::new();
-            render_table(&d, Some(width), &mut out).unwrap();
-            let text = String::from_utf8(out).unwrap();
-            for section in &d.sections {
-                assert_numbers_whole(section, &text);
-            }
-            // A column of single words (codes, categories) keeps them whole too.
-            assert!(text.contains("request_error"), "{text}");
-            // Text wraps at a narrow terminal and stays on one line at a wide one.
-            let message = "Identified as a frame (including paper or phone frame)";
-            assert_eq!(text.contains(message), width == 200, "{text}");
-            if width == 200 {
-                assert!(text.lines().all(|l| l.chars().count() <= 200), "{text}");
-            }
-        }
-    }
-
-    fn doc() -> Document {
-        let mut s = Section::new("Totals", &["what", "count"]);
-        s.row(vec!["charged".into(), "12".into()]);
-        s.row(vec!["a|b <x>".into(), "3".into()]);
-        s.notes.push("rule: x".into());
-        let mut second = Section::new("Per code", &["code", "count", "share"]);
-        second.row(vec!["200".into(), "12".into(), "80%".into()]);
-        Document {
-            title: "Billing".into(),
-            summary: vec!["zone UTC".into()],
-            sections: vec![s, second],
-            charts: vec![Chart {
-                title: "Chart".into(),
-                share: None,
-                labels: vec!["2024-05-01".into(), "2024-05-02".into()],
-                series: vec![("charged".into(), vec![3.0, 5.0], "#36c")],
-            }],
-            json: serde_json::json!({"totals": {"checks": 15}}),
-            money: None,
-            flagged: Vec::new(),
-        }
-    }
-
-    fn rendered(format: Format) -> String {
-        let mut out = Vec::new();
-        render(&doc(), format, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn every_format_carries_the_numbers() {
-        assert_eq!(rendered(Format::Csv), "what,count\ncharged,12\na|b <x>,3\n");
-        let mut tidy = doc().sections[1].clone();
-        tidy.tidy_row(
-            &["code", "count", "share"],
-            vec!["200".into(), "12".into(), "0.8".into()],
-        );
-        let mut out = Vec::new();
-        render_csv(&tidy, &mut out).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "code,count,share\n200,12,0.8\n"
-        );
-        assert_eq!(doc().keys(), ["totals", "per_code"]);
-        let md = rendered(Format::Markdown);
-        assert!(
-            md.contains("| what | count |\n| --- | ---: |\n| charged | 12 |\n| a\\|b <x> | 3 |"),
-            "{md}"
-        );
-        let table = rendered(Format::Table);
-        assert!(table.contains("charged") && table.contains("12") && table.contains("rule: x"));
-        assert_eq!(
-            rendered(Format::Json).trim(),
-            "{\n  \"totals\": {\n    \"checks\": 15\n  }\n}"
-        );
-    }
-
-    #[test]
-    fn html_is_self_contained_and_escaped() {
-        let html = rendered(Format::Html);
-        assert!(html.contains("<svg"));
-        assert!(html.contains("a|b &lt;x&gt;"));
-        assert!(!html.contains("<script"));
-        assert!(!html.contains("https://"), "no network references");
-        assert!(!html.contains("<link"));
-    }
-
-    #[test]
-    fn chart_gridlines_are_round_numbers() {
-        use super::html::nice_step;
-        assert_eq!(nice_step(709.0 / 4.0), 200.0);
-        assert_eq!(nice_step(57.0 / 4.0), 20.0);
-        assert_eq!(nice_step(0.3), 1.0);
-        assert_eq!(nice_step(2.2), 2.5);
-        assert_eq!(nice_step(1000.0), 1000.0);
-    }
-
-    #[test]
-    fn sparkline_scales_to_the_maximum() {
-        assert_eq!(sparkline(&[0.0, 1.0, 2.0]), "▁▅█");
-        assert_eq!(sparkline(&[0.0, 0.0]), "▁▁");
-        assert_eq!(sparkline(&[]), "");
-    }
-}
+mod tests;

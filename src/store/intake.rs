@@ -62,7 +62,7 @@ const CONFLICT_EXAMPLES: usize = 3;
 /// Ids registered by one statement. SQLite journals each page a statement touches once per
 /// statement, so one upsert of 64 rows costs less per id than 64 upserts (measurements in
 /// BENCHMARKS.md).
-const INTAKE_ROWS: usize = 64;
+pub(super) const INTAKE_ROWS: usize = 64;
 
 /// Reads every source and records its ids against `run` under `account`, all in one
 /// transaction.
@@ -106,51 +106,26 @@ fn register_in_one_transaction(
 ) -> Result<IntakeStats, IntakeError> {
     let tx = conn.transaction()?;
     let mut stats = IntakeStats::default();
-    let IntakeStats {
-        input,
-        duplicates,
-        distinct,
-        conflicts,
-        conflict_examples,
-        other_account,
-        adopted,
-        pending: _,
-    } = &mut stats;
     let mut pending: Vec<IdRow> = Vec::with_capacity(INTAKE_ROWS);
-    // This transaction only adds checks of `account`: if no other account's check exists now,
-    // none will while registering.
-    let others = other_accounts_exist(&tx, account)?;
-    let unknown = unknown_exist(&tx)?;
-    let mut flush = |pending: &mut Vec<IdRow>| -> Result<(), rusqlite::Error> {
-        if others {
-            set_aside_other_accounts(&tx, account, pending, other_account)?;
-        }
-        for conflict in conflicting_duplicates(&tx, run, pending)? {
-            *conflicts += 1;
-            if conflict_examples.len() < CONFLICT_EXAMPLES {
-                conflict_examples.push(conflict);
-            }
-        }
-        let registered = upsert(&tx, run, account, pending)?;
-        if unknown {
-            *adopted += adopt_unknown(&tx, account, pending)?;
-        }
-        *distinct += registered;
-        *duplicates += pending.len() as u64 - registered;
-        pending.clear();
-        Ok(())
-    };
+    let batch = Batch::new(&tx, run, account)?;
+    let mut input = InputStats::default();
     for source in sources {
         let mut insert = |row: IdRow| -> Result<(), rusqlite::Error> {
             pending.push(row);
             if pending.len() == INTAKE_ROWS {
-                flush(&mut pending)?;
+                batch.flush(&tx, &mut pending, &mut stats)?;
             }
             Ok(())
         };
-        read_ids(source, opts, input, &mut insert)??;
+        read_ids(source, opts, &mut input, &mut insert)??;
     }
-    flush(&mut pending)?;
+    batch.flush(&tx, &mut pending, &mut stats)?;
+    stats.input = input;
+    let IntakeStats {
+        input,
+        other_account,
+        ..
+    } = &stats;
     // Unreadable times stop the run here, before the commit, unless they are to be dated by
     // fetch time: then the run records how many.
     if let Some(e) = input.bad_times_error(opts) {
@@ -162,6 +137,58 @@ fn register_in_one_transaction(
     )?;
     tx.commit()?;
     Ok(stats)
+}
+
+/// How a run registers batches of rows: its run and account, and what was true of the
+/// database when it began.
+pub(super) struct Batch<'a> {
+    run: i64,
+    account: &'a RunAccount,
+    /// Whether another account's check existed (this run only adds checks of `account`, so
+    /// none appears while registering).
+    others: bool,
+    unknown: bool,
+}
+
+impl<'a> Batch<'a> {
+    pub(super) fn new(
+        conn: &Connection,
+        run: i64,
+        account: &'a RunAccount,
+    ) -> Result<Batch<'a>, rusqlite::Error> {
+        Ok(Batch {
+            run,
+            account,
+            others: other_accounts_exist(conn, account)?,
+            unknown: unknown_exist(conn)?,
+        })
+    }
+
+    /// Registers `pending` (emptied) and counts what it found in `stats`.
+    pub(super) fn flush(
+        &self,
+        conn: &Connection,
+        pending: &mut Vec<IdRow>,
+        stats: &mut IntakeStats,
+    ) -> Result<(), rusqlite::Error> {
+        if self.others {
+            set_aside_other_accounts(conn, self.account, pending, &mut stats.other_account)?;
+        }
+        for conflict in conflicting_duplicates(conn, self.run, pending)? {
+            stats.conflicts += 1;
+            if stats.conflict_examples.len() < CONFLICT_EXAMPLES {
+                stats.conflict_examples.push(conflict);
+            }
+        }
+        let registered = upsert(conn, self.run, self.account, pending)?;
+        if self.unknown {
+            stats.adopted += adopt_unknown(conn, self.account, pending)?;
+        }
+        stats.distinct += registered;
+        stats.duplicates += pending.len() as u64 - registered;
+        pending.clear();
+        Ok(())
+    }
 }
 
 /// What the first mention of an id in this run registered.

@@ -16,6 +16,7 @@ pub mod account;
 pub mod intake;
 #[warn(missing_docs)]
 pub mod purge;
+pub(crate) mod resume;
 #[warn(missing_docs)]
 pub mod writer;
 

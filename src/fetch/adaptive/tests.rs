@@ -200,15 +200,87 @@ fn climbing_latency_cuts_like_a_429() {
     }
     let grown = c.rate();
     assert!(grown > START * 2.0, "{grown}");
-    // A step of 200 ms answers: latency climbed with the rate.
-    for _ in 0..(grown as u32) {
-        c.granted(now);
+    // Steps of 200 ms answers: latency climbed with the rate. It cuts only once it has stayed
+    // risen for three steps in a row.
+    let mut before = grown;
+    for step in 1..=LATENCY_RISEN_STEPS {
+        if step == LATENCY_RISEN_STEPS {
+            before = c.rate();
+        }
+        for _ in 0..(c.rate() as u32) {
+            c.granted(now);
+            c.answered(now, Duration::from_millis(200));
+        }
+        now += STEP;
         c.answered(now, Duration::from_millis(200));
+        if step < LATENCY_RISEN_STEPS {
+            assert_eq!(c.estimate(now).limit, None, "cut after {step} risen steps");
+        }
     }
-    now += STEP;
-    c.answered(now, Duration::from_millis(200));
-    assert!(c.rate() < grown, "{} !< {grown}", c.rate());
-    assert_eq!(c.estimate(now).limit, Some(grown));
+    assert!(c.rate() < before, "{} !< {before}", c.rate());
+    assert_eq!(c.estimate(now).limit, Some(before));
+}
+
+#[test]
+fn faults_hangs_and_one_slow_answer_never_cut() {
+    // Every step has a hang cut off at 2 s and one answer in twenty slow (a 5xx after a stall):
+    // the medians hold, so the search goes on to --max-rate without a cut.
+    let start = Instant::now();
+    let bounds = AutoRate {
+        min: 1.0,
+        max: 400.0,
+    };
+    let mut c = Controller::new(bounds, start);
+    let mut now = start;
+    for step in 1..=40u32 {
+        let n = c.rate() as u32;
+        for i in 0..n {
+            c.granted(now);
+            let latency = match i % 20 {
+                0 if i == 0 => Duration::from_secs(2),
+                0 => Duration::from_millis(900),
+                _ => Duration::from_millis(8),
+            };
+            c.answered(now, latency);
+        }
+        now = start + STEP * step;
+        c.granted(now);
+    }
+    assert_eq!(c.estimate(now).limit, None);
+    assert_eq!(c.rate(), 400.0);
+}
+
+#[test]
+fn a_short_storm_of_429s_never_advises_less_than_was_sustained_without_them() {
+    let start = Instant::now();
+    let mut c = Controller::new(AutoRate::default(), start);
+    let mut now = start;
+    // Ten seconds clean, the rate growing then held at ~100/s by a bounded search.
+    c.bounds.max = 100.0;
+    for step in 1..=20u32 {
+        for _ in 0..(c.rate() as u32 / 2) {
+            c.granted(now);
+            c.answered(now, Duration::from_millis(10));
+        }
+        now = start + STEP * step;
+        c.granted(now);
+    }
+    assert_eq!(c.rate(), 100.0);
+    // A storm: every request refused for two seconds, each granted after the last cut.
+    for i in 0..200u64 {
+        let at = now + Duration::from_millis(i * 10);
+        c.granted(at);
+        c.refused(at, at + Duration::from_millis(1));
+    }
+    now += Duration::from_secs(2);
+    let est = c.estimate(now);
+    assert!(est.rate < 10.0, "the storm cut the rate to {}", est.rate);
+    assert!(est.sustained >= 95.0, "sustained {}", est.sustained);
+    assert!(est.advised() >= 95.0, "advised {}", est.advised());
+    assert!(
+        est.summary()
+            .contains(&format!("pass --rate {:.0} next time", est.advised()))
+    );
 }
 
 #[test]
@@ -237,6 +309,7 @@ fn describe_shows_the_rate_and_the_limit_found() {
         limit: Some(70.2),
         confirmed: true,
         settled: 66.0,
+        sustained: 0.0,
         concurrency: None,
     };
     assert_eq!(e.describe(), "auto: 64/s (limit found at ~70/s)");

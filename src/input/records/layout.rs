@@ -320,6 +320,7 @@ impl Layout {
             liveness_id: id.to_string(),
             event_time_ms,
             dated_by_fetch: unreadable_time.is_some() && opts.bad_times == BadTimes::FetchTime,
+            unreadable_time: unreadable_time.is_some(),
             attrs,
             source: format!("{file}:{line}"),
         }))

@@ -54,12 +54,14 @@ pub(super) fn dimension_rows(
                 attacks: 0,
                 attack_share: None,
                 by_family: BTreeMap::new(),
+                folded: false,
+                checks_command: None,
             };
             for (code, n) in per_code {
                 row.resolved += n;
-                if codes.category(code) == Category::Attack {
+                if let Some(family) = attack_family(Status::Done, Some(code), codes) {
                     row.attacks += n;
-                    *row.by_family.entry(family_of(codes, code)).or_default() += n;
+                    *row.by_family.entry(family).or_default() += n;
                 }
             }
             row
@@ -82,6 +84,8 @@ pub(super) fn dimension_rows(
             attacks: 0,
             attack_share: None,
             by_family: BTreeMap::new(),
+            folded: true,
+            checks_command: None,
         };
         for r in rest {
             other.resolved += r.resolved;

@@ -142,7 +142,7 @@ fn interval(low: Option<f64>, high: Option<f64>) -> String {
 
 /// The spikes table: periods where a family's share rose well above its baseline.
 fn spikes_section(a: &Attacks) -> Section {
-    const MACHINE: [&str; 9] = [
+    const MACHINE: [&str; 10] = [
         "period",
         "family",
         "attacks",
@@ -152,6 +152,7 @@ fn spikes_section(a: &Attacks) -> Section {
         "share_high",
         "baseline",
         "ratio",
+        "checks_command",
     ];
     let mut spikes = Section::new(
         "Spikes",
@@ -181,19 +182,23 @@ fn spikes_section(a: &Attacks) -> Section {
                 fraction(Some(s.share_high)),
                 fraction(s.baseline_share),
                 fraction(s.ratio),
+                s.checks_command.clone().unwrap_or_default(),
             ],
         );
-        spikes.row(vec![
-            s.period.clone(),
-            s.family.clone(),
-            s.attacks.to_string(),
-            s.resolved.to_string(),
-            pct(Some(s.share)),
-            interval(Some(s.share_low), Some(s.share_high)),
-            s.baseline_share
-                .map_or_else(|| "absent".into(), |b| pct(Some(b))),
-            s.ratio.map_or_else(|| "new".into(), |r| format!("{r:.1}x")),
-        ]);
+        spikes.row_titled(
+            vec![
+                s.period.clone(),
+                s.family.clone(),
+                s.attacks.to_string(),
+                s.resolved.to_string(),
+                pct(Some(s.share)),
+                interval(Some(s.share_low), Some(s.share_high)),
+                s.baseline_share
+                    .map_or_else(|| "absent".into(), |b| pct(Some(b))),
+                s.ratio.map_or_else(|| "new".into(), |r| format!("{r:.1}x")),
+            ],
+            s.checks_command.clone(),
+        );
     }
     spikes.notes.push(a.rule.describe());
     spikes
@@ -205,6 +210,7 @@ fn dimension_section(a: &Attacks, dim: &str, family_names: &[&str]) -> Section {
     headers.extend(family_names.iter().copied());
     let mut tidy_headers = vec!["value", "resolved", "attacks", "share"];
     tidy_headers.extend(family_names.iter().copied());
+    tidy_headers.push("checks_command");
     let mut s = Section::new(format!("By {dim}"), &headers)
         .keyed("dimension")
         .with_machine(&tidy_headers);
@@ -218,6 +224,7 @@ fn dimension_section(a: &Attacks, dim: &str, family_names: &[&str]) -> Section {
         for f in family_names {
             tidy.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
         }
+        tidy.push(r.checks_command.clone().unwrap_or_default());
         s.tidy_row(&tidy_headers, tidy);
         let mut row = vec![
             r.value.clone(),
@@ -228,8 +235,13 @@ fn dimension_section(a: &Attacks, dim: &str, family_names: &[&str]) -> Section {
         for f in family_names {
             row.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
         }
-        s.row(row);
+        s.row_titled(row, r.checks_command.clone());
     }
+    s.notes.push(
+        "attacks: a row's attacks are listed by the `liveaudit checks` line in its CSV/JSON \
+         checks_command (HTML: hover the row)"
+            .into(),
+    );
     s
 }
 
@@ -261,13 +273,14 @@ fn chart(a: &Attacks, dated: &[usize]) -> Chart {
 }
 
 /// The machine table's columns of the families table (new columns only ever at the end).
-const FAMILY_COLUMNS: [&str; 6] = [
+const FAMILY_COLUMNS: [&str; 7] = [
     "family",
     "attacks",
     "share_of_checks",
     "share_of_attacks",
     "share_low",
     "share_high",
+    "checks_command",
 ];
 
 /// The families table, with each family's trend over the most recent periods.
@@ -289,14 +302,17 @@ fn families_section(a: &Attacks, dated: &[usize]) -> Section {
     let recent = &dated[dated.len().saturating_sub(SPARK_PERIODS)..];
     for f in &a.families {
         let trend: Vec<f64> = recent.iter().map(|&i| f.per_period[i] as f64).collect();
-        families.row(vec![
-            f.family.clone(),
-            f.attacks.to_string(),
-            pct(f.share_of_checks),
-            interval(f.share_low, f.share_high),
-            pct(f.share_of_attacks),
-            sparkline(&trend),
-        ]);
+        families.row_titled(
+            vec![
+                f.family.clone(),
+                f.attacks.to_string(),
+                pct(f.share_of_checks),
+                interval(f.share_low, f.share_high),
+                pct(f.share_of_attacks),
+                sparkline(&trend),
+            ],
+            f.checks_command.clone(),
+        );
         families.tidy_row(
             &FAMILY_COLUMNS,
             vec![
@@ -306,6 +322,7 @@ fn families_section(a: &Attacks, dated: &[usize]) -> Section {
                 fraction(f.share_of_attacks),
                 fraction(f.share_low),
                 fraction(f.share_high),
+                f.checks_command.clone().unwrap_or_default(),
             ],
         );
     }
@@ -397,47 +414,76 @@ fn unknown_section(a: &Attacks) -> Section {
     unknown
 }
 
-/// One image digest on different ids.
+/// Reused faces, riskiest first, with the context that makes them dangerous.
 fn faces_section(a: &Attacks) -> Section {
-    let mut faces = Section::new(
-        "Repeated faces",
-        &["image sha256", "uses", "ids (first 5)", "first seen"],
-    )
-    .keyed("faces")
-    .with_machine(&["image_sha256", "uses", "liveness_ids", "first_seen"]);
+    let columns: Vec<String> = a
+        .repeated_faces
+        .first()
+        .map(|f| f.distinct.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut people: Vec<String> = ["image sha256", "uses", "passed (200)", "codes"]
+        .map(String::from)
+        .to_vec();
+    people.extend(columns.iter().cloned());
+    people.extend(["accounts", "first seen", "last seen"].map(String::from));
+    let mut machine: Vec<String> = ["image_sha256", "uses", "passes", "codes"]
+        .map(String::from)
+        .to_vec();
+    machine.extend(columns.iter().map(|c| format!("distinct_{c}")));
+    machine.extend(
+        [
+            "accounts",
+            "first_seen",
+            "last_seen",
+            "liveness_ids",
+            "checks_command",
+        ]
+        .map(String::from),
+    );
+    let people_refs: Vec<&str> = people.iter().map(String::as_str).collect();
+    let machine_refs: Vec<&str> = machine.iter().map(String::as_str).collect();
+    let mut faces = Section::new("Reused faces", &people_refs)
+        .keyed("faces")
+        .with_machine(&machine_refs);
     for f in &a.repeated_faces {
-        let ids = |limit: usize| {
+        let distinct: Vec<String> = columns
+            .iter()
+            .map(|c| f.distinct.get(c).copied().unwrap_or(0).to_string())
+            .collect();
+        let codes = codes_text(&f.codes, usize::MAX);
+        let mut lead = vec![f.uses.to_string(), f.passes.to_string(), codes];
+        lead.extend(distinct);
+        lead.push(f.accounts.join(" "));
+        let seen = |t: &Option<String>| t.clone().unwrap_or_default();
+        let mut tidy = vec![f.image_sha256.clone()];
+        tidy.extend(lead.iter().cloned());
+        tidy.extend([
+            seen(&f.first_seen),
+            seen(&f.last_seen),
             f.checks
                 .iter()
-                .take(limit)
                 .map(|c| c.0.as_str())
                 .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let first_seen = f
-            .checks
-            .first()
-            .and_then(|c| c.1.clone())
-            .unwrap_or_default();
-        // The machine table has the whole digest and every id (space-separated).
-        faces.tidy_row(
-            &[],
-            vec![
-                f.image_sha256.clone(),
-                f.uses.to_string(),
-                ids(usize::MAX),
-                first_seen.clone(),
-            ],
-        );
-        faces.row(vec![
-            f.image_sha256.chars().take(16).collect(),
-            f.uses.to_string(),
-            ids(5),
-            first_seen,
+                .join(" "),
+            f.checks_command.clone().unwrap_or_default(),
         ]);
+        faces.tidy_row(&machine_refs, tidy);
+        let mut row = vec![f.image_sha256.chars().take(16).collect()];
+        // People see the most frequent codes; CSV and JSON have them all.
+        lead[2] = codes_text(&f.codes, 4);
+        row.extend(lead);
+        row.extend([seen(&f.first_seen), seen(&f.last_seen)]);
+        faces.row_titled(row, f.checks_command.clone());
+        faces.images.push(f.image.clone());
+    }
+    if faces.images.iter().all(Option::is_none) {
+        faces.images.clear();
     }
     faces.notes.push(
-        "One photo on different liveness ids is a strong sign of a replayed or injected image."
+        "One photo on different liveness ids is a strong sign of a replayed or injected image. \
+         Ranked by passes (the vendor accepted the reused photo as a live person, code 200), \
+         then uses; per input column, how many distinct values its checks had; times in the \
+         report's zone. liveness_ids (CSV) holds the first 20; checks_command lists every use."
             .into(),
     );
     faces

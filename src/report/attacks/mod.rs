@@ -28,10 +28,15 @@ use super::{
 };
 use crate::check::{Class, Status, classify};
 use crate::codes::{Category, CodeTable};
-use crate::timestamp::format_utc;
 
 mod scan;
+pub(crate) use scan::attribute;
 use scan::*;
+mod faces;
+use faces::repeated_faces;
+pub(crate) use faces::{RepeatedFace, attach_images, codes_text};
+mod drill;
+pub(crate) use drill::attach_commands;
 mod spikes;
 pub(crate) use spikes::*;
 mod layout;
@@ -84,6 +89,9 @@ pub(crate) struct FamilyRow {
     pub share_of_attacks: Option<f64>,
     /// Attacks per period, in `periods` order.
     pub per_period: Vec<i64>,
+    /// The `liveaudit checks` line listing its attacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks_command: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -145,6 +153,9 @@ pub(crate) struct Spike {
     /// `None` when the family was absent from the baseline.
     pub baseline_share: Option<f64>,
     pub ratio: Option<f64>,
+    /// The `liveaudit checks` line listing its attacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks_command: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -154,14 +165,12 @@ pub(crate) struct DimensionRow {
     pub attacks: i64,
     pub attack_share: Option<f64>,
     pub by_family: BTreeMap<String, i64>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub(crate) struct RepeatedFace {
-    pub image_sha256: String,
-    pub uses: i64,
-    /// Up to 20 (id, event or fetch time, code).
-    pub checks: Vec<(String, Option<String>, Option<i64>)>,
+    /// The row folding the values beyond `--top` ("other (N values)"): no one value.
+    #[serde(skip)]
+    pub folded: bool,
+    /// The `liveaudit checks` line listing its attacks (not for "other" or "(none)").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks_command: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -214,12 +223,28 @@ fn family_of(codes: &CodeTable, code: i64) -> String {
     codes.family(code).unwrap_or("other").to_string()
 }
 
+/// The attack family a check is counted in, when it is a known attack: done, with a code the
+/// table lists as an attack (family `other` when the table names none). Unknown codes are in
+/// no family. The one rule of every family count here and of `liveaudit checks --family`.
+pub(crate) fn attack_family(
+    status: Status,
+    code: Option<i64>,
+    codes: &CodeTable,
+) -> Option<String> {
+    let code = code.filter(|_| status == Status::Done)?;
+    (classify(status, Some(code), codes) != Class::UnknownCode
+        && codes.category(code) == Category::Attack)
+        .then(|| family_of(codes, code))
+}
+
 /// Options of the attack report beyond the window.
 #[derive(Debug, Clone)]
 pub(crate) struct AttackOptions {
     pub dimension: Option<String>,
     pub top: usize,
     pub rule: SpikeRule,
+    /// The input columns whose distinct values each reused face lists (`None`: every one).
+    pub face_columns: Option<Vec<String>>,
 }
 
 /// The maps counted per row of the scan: a million lookups, so a fast hash rather than the
@@ -258,9 +283,9 @@ impl Counts {
             resolved_per[i] += b.count;
             if classify(b.status, b.code, codes) == Class::UnknownCode {
                 *unknown.entry(code).or_default() += b.count;
-            } else if codes.category(code) == Category::Attack {
+            } else if let Some(family) = attack_family(b.status, b.code, codes) {
                 family_per
-                    .entry(family_of(codes, code))
+                    .entry(family)
                     .or_insert_with(|| vec![0; labels.len()])[i] += b.count;
                 *by_code.entry(code).or_default() += b.count;
             }
@@ -324,7 +349,7 @@ pub(crate) fn compute(
         latest,
         dimension: opts.dimension.clone(),
         by_dimension,
-        repeated_faces: repeated_faces(conn, window)?,
+        repeated_faces: repeated_faces(conn, codes, window, opts.face_columns.as_deref())?,
         scores,
         account: None,
         accounts: None,
@@ -361,6 +386,7 @@ fn family_rows(
                 share_high: interval.map(|i| i.1),
                 share_of_attacks: share(n, attacks),
                 per_period: per,
+                checks_command: None,
             }
         })
         .collect()
@@ -443,51 +469,6 @@ fn period_rows(
             }
         })
         .collect()
-}
-
-fn repeated_faces(
-    conn: &rusqlite::Connection,
-    window: &Window,
-) -> Result<Vec<RepeatedFace>, ReportError> {
-    let (from, to, account) = window.binds();
-    let sql = format!(
-        // Only digests the writer saw twice (migration 0004) are looked up, each through the
-        // digest index: CROSS JOIN keeps that order, the small table outside.
-        "SELECT r.image_sha256, count(*) FROM repeated_faces AS r
-             CROSS JOIN checks ON checks.image_sha256 = r.image_sha256
-         WHERE {} GROUP BY r.image_sha256 HAVING count(*) > 1
-         ORDER BY count(*) DESC, r.image_sha256 LIMIT 50",
-        window.sql()
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let groups: Vec<(String, i64)> = stmt
-        .query_map(params![from, to, account], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    // The checks listed are those counted: of the report's window and account only.
-    let mut ids = conn.prepare(&format!(
-        "SELECT liveness_id, coalesce(event_time, fetched_at), code FROM checks
-         WHERE image_sha256 = ?4 AND {}
-         ORDER BY coalesce(event_time, fetched_at), liveness_id LIMIT 20",
-        window.sql()
-    ))?;
-    let mut faces = Vec::new();
-    for (sha, uses) in groups {
-        let checks = ids
-            .query_map(params![from, to, account, sha], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<i64>>(1)?.map(format_utc),
-                    r.get::<_, Option<i64>>(2)?,
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
-        faces.push(RepeatedFace {
-            image_sha256: sha,
-            uses,
-            checks,
-        });
-    }
-    Ok(faces)
 }
 
 fn quantile(sorted: &[f64], q: f64) -> Option<f64> {

@@ -217,7 +217,7 @@ pub(super) fn scan_range(
 /// columns), read without building the object: serde skips the other keys, and a string value
 /// comes back borrowed. About three times cheaper than SQLite's `json_extract` per row.
 /// Attributes that are not a JSON object read as having no such column.
-pub(super) fn attribute<'a>(attrs: &'a [u8], column: &str) -> Option<std::borrow::Cow<'a, str>> {
+pub(crate) fn attribute<'a>(attrs: &'a [u8], column: &str) -> Option<std::borrow::Cow<'a, str>> {
     use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
     use std::borrow::Cow;
 

@@ -52,6 +52,7 @@ pub(crate) fn find_spikes(
                     share_high: high,
                     baseline_share: (baseline > 0.0).then_some(baseline),
                     ratio: (baseline > 0.0).then(|| now / baseline),
+                    checks_command: None,
                 });
             }
         }

@@ -210,8 +210,14 @@ fn periods_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section 
     if with_price {
         headers.push("amount");
     }
+    // Machines read the class by its JSON name (`unknown_code`); people see `unknown`.
+    let machine: Vec<&str> = headers
+        .iter()
+        .map(|h| if *h == "unknown" { "unknown_code" } else { h })
+        .collect();
     let mut periods = Section::new("Per period", &headers)
         .keyed("periods")
+        .with_machine(&machine)
         .with_money(&["amount"]);
     for p in &b.periods {
         let c = &p.counts;
@@ -227,6 +233,7 @@ fn periods_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section 
         if with_price {
             row.push(show(p.amount));
         }
+        periods.tidy_row(&machine, row.clone());
         periods.row(row);
     }
     periods

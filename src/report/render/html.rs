@@ -58,13 +58,35 @@ pub(super) fn render_html(doc: &Document) -> String {
         if section.rows.is_empty() {
             h.push_str("<p class=\"note\">(none)</p>");
         } else {
+            let images = section.images.iter().any(Option::is_some);
             h.push_str("<table><thead><tr>");
+            if images {
+                h.push_str("<th>face</th>");
+            }
             for header in &section.headers {
                 let _ = write!(h, "<th>{}</th>", html_escape(header));
             }
             h.push_str("</tr></thead><tbody>");
-            for row in &section.rows {
-                h.push_str("<tr>");
+            for (i, row) in section.rows.iter().enumerate() {
+                match section.titles.get(i).and_then(Option::as_deref) {
+                    Some(title) => {
+                        let _ = write!(h, "<tr title=\"{}\">", html_escape(title));
+                    }
+                    None => h.push_str("<tr>"),
+                }
+                if images {
+                    match section.images.get(i).and_then(Option::as_deref) {
+                        // Only data URIs the report built: the page still loads nothing.
+                        Some(uri) if uri.starts_with("data:image/") => {
+                            let _ = write!(
+                                h,
+                                "<td><img src=\"{}\" alt=\"face\" width=\"64\"></td>",
+                                html_escape(uri)
+                            );
+                        }
+                        _ => h.push_str("<td></td>"),
+                    }
+                }
                 for cell in row {
                     let class = if is_numeric(cell) { " class=\"n\"" } else { "" };
                     let _ = write!(h, "<td{class}>{}</td>", html_escape(cell));
