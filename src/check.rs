@@ -380,6 +380,8 @@ mod tests {
         let run_outcome = "None => \"done\",";
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut found = Vec::new();
+        let mut scanned = Vec::new();
+        let mut test_files = std::collections::BTreeSet::new();
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).unwrap() {
@@ -388,16 +390,31 @@ mod tests {
                     stack.push(path);
                     continue;
                 }
-                // A `tests.rs` is a unit-test module (declared under `#[cfg(test)]`).
-                if path.extension().is_none_or(|e| e != "rs")
-                    || path.ends_with("check.rs")
-                    || path.ends_with("tests.rs")
-                {
+                if path.extension().is_none_or(|e| e != "rs") || path.ends_with("check.rs") {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap();
-                // Unit tests are below `#[cfg(test)]`: fixtures may spell statuses out.
-                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                let (code, test_children) = production_text(&text);
+                // A file module declared `#[cfg(test)] mod name;` is a test module as a whole.
+                let children_dir = match path.file_stem().and_then(|s| s.to_str()) {
+                    Some("mod" | "lib" | "main") => dir.clone(),
+                    Some(stem) => dir.join(stem),
+                    None => continue,
+                };
+                test_files.extend(test_children.iter().flat_map(|c| {
+                    [
+                        children_dir.join(format!("{c}.rs")),
+                        children_dir.join(c).join("mod.rs"),
+                    ]
+                }));
+                scanned.push((path.clone(), code));
+            }
+        }
+        for (path, code) in scanned {
+            if test_files.contains(&path) {
+                continue;
+            }
+            {
                 for (n, line) in code.lines().enumerate() {
                     let line = line.split("//").next().unwrap_or("");
                     if line.trim() == run_outcome {
@@ -414,5 +431,102 @@ mod tests {
             "outside src/check.rs:\n{}",
             found.join("\n")
         );
+    }
+
+    /// `text` with every `#[cfg(test)] mod name { ... }` block blanked (lines kept, so line
+    /// numbers stay true), and the names of `#[cfg(test)] mod name;` file modules. Strings,
+    /// characters and comments are skipped when counting braces.
+    fn production_text(text: &str) -> (String, Vec<String>) {
+        let bytes = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let mut children = Vec::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("#[cfg(test)]") {
+            let (before, after) = rest.split_at(at);
+            out.push_str(before);
+            let item = after["#[cfg(test)]".len()..].trim_start();
+            let Some(decl) = item
+                .strip_prefix("mod ")
+                .or(item.strip_prefix("pub(crate) mod "))
+            else {
+                out.push_str("#[cfg(test)]");
+                rest = &after["#[cfg(test)]".len()..];
+                continue;
+            };
+            let name: String = decl
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let tail = decl[name.len()..].trim_start();
+            if tail.starts_with(';') {
+                children.push(name);
+                out.push_str("#[cfg(test)]");
+                rest = &after["#[cfg(test)]".len()..];
+                continue;
+            }
+            let start = text.len() - after.len();
+            let end = block_end(bytes, text.len() - tail.len());
+            out.extend(text[start..end].chars().filter(|c| *c == '\n'));
+            rest = &text[end..];
+        }
+        out.push_str(rest);
+        (out, children)
+    }
+
+    /// The index just past the `{ ... }` block opening at `open`.
+    fn block_end(b: &[u8], open: usize) -> usize {
+        let (mut i, mut depth) = (open, 0usize);
+        while i < b.len() {
+            match b[i] {
+                b'/' if b.get(i + 1) == Some(&b'/') => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'"' => {
+                    // A raw string (`r"`, `r#"`) ends at its quote and hashes, another at the
+                    // first unescaped quote.
+                    let hashes = b[..i].iter().rev().take_while(|c| **c == b'#').count();
+                    let raw = i > hashes && b[i - hashes - 1] == b'r';
+                    i += 1;
+                    while i < b.len() {
+                        if !raw && b[i] == b'\\' {
+                            i += 2;
+                            continue;
+                        }
+                        if b[i] == b'"' && b[i + 1..].iter().take(hashes).all(|c| *c == b'#') {
+                            i += hashes;
+                            break;
+                        }
+                        i += 1;
+                    }
+                }
+                b'\'' if b.get(i + 2) == Some(&b'\'') => i += 2,
+                b'\'' if b.get(i + 1) == Some(&b'\\') => {
+                    i += 2;
+                    while i < b.len() && b[i] != b'\'' {
+                        i += 1;
+                    }
+                }
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        panic!("a `#[cfg(test)] mod` block is not closed");
+    }
+
+    #[test]
+    fn test_blocks_are_cut_and_the_code_after_them_kept() {
+        let text = "a\n#[cfg(test)]\nmod t {\n    let s = \"}\"; let c = '{';\n}\nb\n#[cfg(test)]\nmod x;\n";
+        let (code, children) = production_text(text);
+        assert_eq!(code, "a\n\n\n\n\nb\n#[cfg(test)]\nmod x;\n");
+        assert_eq!(children, ["x"]);
     }
 }

@@ -211,6 +211,7 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+// Id files, --pending or both: each names the group (`what`) it belongs to.
 #[command(group(clap::ArgGroup::new("what").required(true).multiple(true)))]
 pub struct FetchArgs {
     #[command(flatten)]
@@ -463,6 +464,14 @@ pub struct MockArgs {
     /// Faults to inject, comma separated
     #[arg(long, value_enum, value_delimiter = ',')]
     pub faults: Vec<FaultKind>,
+    /// Faults per id, on first attempts only, the same ids on every run: KIND=SHARE[xN],
+    /// comma separated (e.g. html500=0.05,empty503=0.01x2,hang=0.006: 1% of ids get an empty
+    /// 503 on their first two attempts)
+    #[arg(long, value_name = "MIX", value_delimiter = ',')]
+    pub fault_mix: Vec<crate::mock::MixedFault>,
+    /// How long a `hang` fault holds its answer, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub hang_ms: u64,
     /// Answer 429 above this many requests per second
     #[arg(long)]
     pub rate_limit: Option<u32>,

@@ -76,7 +76,7 @@ pub enum ConfigError {
     KeyInFile(PathBuf),
     #[error("{what}: {0}", what = .1)]
     BadRate(RateError, &'static str),
-    #[error("{}", unknown_account(.name, .known))]
+    #[error("{}", unknown_account(.name, .known, None))]
     UnknownAccount { name: String, known: Vec<String> },
     #[error(
         "the config file names {} accounts ({}); choose one with --account NAME",
@@ -102,21 +102,6 @@ pub enum ConfigError {
         section: String,
         flag: String,
     },
-}
-
-/// `--account NAME` naming no section of the file, with the names it has.
-pub(crate) fn unknown_account(name: &str, known: &[String]) -> String {
-    if known.is_empty() {
-        format!(
-            "--account {name}: the config file names no accounts; add [accounts.{name}] with its \
-             partner_code, or leave --account out"
-        )
-    } else {
-        format!(
-            "--account {name}: no such account in the config file; it names {}",
-            known.join(", ")
-        )
-    }
 }
 
 /// A rate that is neither a number per second nor `auto`.
@@ -518,7 +503,6 @@ impl Layers {
                       https://sg-credit.apitd.net/verification/kyc/sdk/liveness/license/v1)",
             });
         }
-        crate::text::register_secret(partner_key.expose());
         Ok(VendorSettings {
             account: AccountRef {
                 // A partner code given without --account still carries the name the file
@@ -613,5 +597,6 @@ mod secret;
 pub(crate) use secret::Secret;
 use secret::read_key_file;
 mod per_account;
+pub(crate) use per_account::unknown_account;
 #[cfg(test)]
 mod tests;

@@ -178,11 +178,10 @@ pub(crate) struct ExportRow {
 }
 
 impl ExportRow {
-    /// The row with its free-text cells made safe to open in a spreadsheet
-    /// ([`crate::text::neutralise_formula`]).
-    fn neutralised(mut self) -> ExportRow {
+    /// The row with its free-text cells as `guard` writes them.
+    fn guarded(mut self, guard: crate::text::CellGuard) -> ExportRow {
         let fix = |s: &mut String| {
-            if let std::borrow::Cow::Owned(safe) = crate::text::neutralise_formula(s) {
+            if let std::borrow::Cow::Owned(safe) = guard.apply(s) {
                 *s = safe;
             }
         };
@@ -257,13 +256,13 @@ fn export_changed(
     out: &mut dyn Write,
     changed: Option<(i64, i64)>,
 ) -> Result<u64, ExportError> {
-    let (raw_cells, account) = (spec.raw_cells, spec.partner_code);
+    let account = spec.partner_code;
     let count = match spec.format {
         ExportFormat::Csv => {
+            let guard = crate::text::CellGuard::new(true, spec.raw_cells);
             let mut w = csv::Writer::from_writer(&mut *out);
             let count = for_each_row(store, codes, changed, account, |row| {
-                let row = if raw_cells { row } else { row.neutralised() };
-                Ok(w.serialize(row)?)
+                Ok(w.serialize(row.guarded(guard))?)
             })?;
             if count == 0 {
                 // An empty export still has its header, so scripts can rely on the columns.

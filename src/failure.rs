@@ -99,6 +99,16 @@ impl From<StoreError> for Failure {
     }
 }
 
+impl From<crate::report::scope::ScopeError> for Failure {
+    fn from(e: crate::report::scope::ScopeError) -> Self {
+        use crate::report::scope::ScopeError;
+        match e {
+            ScopeError::Report(r) => r.into(),
+            other => Failure::usage(other),
+        }
+    }
+}
+
 impl From<ReportError> for Failure {
     fn from(e: ReportError) -> Self {
         match e {

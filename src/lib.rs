@@ -44,3 +44,4 @@ pub mod td;
 #[warn(missing_docs)]
 pub mod text;
 pub(crate) mod timestamp;
+pub(crate) mod zone;

@@ -47,8 +47,13 @@ pub(crate) fn checks_by_class(
     partner_code: Option<&str>,
 ) -> Result<Counts, ReportError> {
     // Every check, undated ones included: no window leaves none outside it.
-    let window = Window::new("UTC", crate::check::Period::Day, None, None)?
-        .for_account(partner_code.map(str::to_string));
+    let window = Window::in_zone(
+        crate::zone::Zone::utc(),
+        crate::check::Period::Day,
+        None,
+        None,
+    )?
+    .for_account(partner_code.map(str::to_string));
     let quarter_hours = load_quarter_hours(&store.conn, &window)?;
     Ok(
         billing::compute(&quarter_hours, codes, &window, None, "", 0)

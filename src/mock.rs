@@ -30,6 +30,7 @@ use tokio::sync::watch;
 mod faults;
 mod outcomes;
 
+pub use faults::MixedFault;
 use faults::fault_response;
 pub use outcomes::{expected_code, stable_hash};
 use outcomes::{message_for, pseudo_jpeg};
@@ -45,6 +46,10 @@ pub const LICENSE_PATH: &str = "/verification/kyc/sdk/liveness/license/v1";
 pub enum FaultKind {
     /// HTTP 500 with an HTML page, as a proxy in front of the vendor sends.
     Html500,
+    /// HTTP 502 with nginx's "Bad Gateway" HTML page.
+    Html502,
+    /// Answers properly, but only after `--hang-ms` (a client with a shorter timeout gives up).
+    Hang,
     /// HTTP 503 with an empty body.
     Empty503,
     /// HTTP 429 with `Retry-After: 1`.
@@ -80,6 +85,11 @@ pub struct MockOptions {
     pub fault_rate: f64,
     /// The kinds of fault injected, drawn evenly.
     pub faults: Vec<FaultKind>,
+    /// Faults per id, each kind with its own share of ids, on their first attempts only
+    /// (drawn from the id alone, so the same ids fail the same way on every run).
+    pub fault_mix: Vec<MixedFault>,
+    /// How long a [`FaultKind::Hang`] holds its answer.
+    pub hang: Duration,
     /// Answer 429 above this many requests per second: at most this many accepted in any
     /// sliding second, and none more than `rate_burst` intervals (1/rate) ahead of an even pace.
     pub rate_limit: Option<u32>,
@@ -101,6 +111,8 @@ impl Default for MockOptions {
             jitter: Duration::ZERO,
             fault_rate: 0.0,
             faults: Vec::new(),
+            fault_mix: Vec::new(),
+            hang: Duration::from_secs(3),
             rate_limit: None,
             rate_burst: None,
             stop_after: None,
@@ -373,10 +385,18 @@ async fn answer_result(s: &Shared, n: u64, id: Option<String>, attempt: u32) -> 
     let h = stable_hash(id.as_bytes());
     let salt = stable_hash(format!("{id}#{attempt}").as_bytes());
     s.delay(salt >> 8).await;
-    if !s.opts.faults.is_empty() && ((salt % 1_000_000) as f64) < s.opts.fault_rate * 1e6 {
-        let kind = s.opts.faults[((salt >> 20) as usize) % s.opts.faults.len()];
+    let drawn = faults::mixed_fault(&s.opts.fault_mix, h, attempt).or_else(|| {
+        let hit = ((salt % 1_000_000) as f64) < s.opts.fault_rate * 1e6;
+        (hit && !s.opts.faults.is_empty())
+            .then(|| s.opts.faults[((salt >> 20) as usize) % s.opts.faults.len()])
+    });
+    if let Some(kind) = drawn {
         *lock(&s.faults).entry(format!("{kind:?}")).or_default() += 1;
-        return fault_response(kind, &id);
+        if kind == FaultKind::Hang {
+            tokio::time::sleep(s.opts.hang).await;
+        } else {
+            return fault_response(kind, &id);
+        }
     }
     let code = match s.opts.stop_after {
         Some(limit) if n > limit => 305,

@@ -451,18 +451,14 @@ pub(crate) fn output_safe(
     raw_cells: bool,
 ) -> Document {
     let escape = to_terminal || matches!(format, Format::Table | Format::Markdown | Format::Html);
-    let neutralise = format == Format::Csv && !raw_cells;
+    let guard = crate::text::CellGuard::new(format == Format::Csv, raw_cells);
     let fix = |s: &String| -> String {
         let s = if escape {
             crate::text::escape(s).into_owned()
         } else {
             s.clone()
         };
-        if neutralise {
-            crate::text::neutralise_formula(&s).into_owned()
-        } else {
-            s
-        }
+        guard.apply(&s).into_owned()
     };
     let mut safe = doc.clone();
     safe.title = fix(&safe.title);

@@ -2,7 +2,7 @@
 //! terminals and text logs, and the one spreadsheet-formula guard for CSV cells.
 //!
 //! Policy:
-//! - The partner key is registered once ([`register_secret`]) when the settings are resolved.
+//! - The partner key is registered once ([`register_secret`]), by `Secret::new` (config).
 //!   [`redact`] replaces it in any text, raw, percent-encoded once or twice (any subset of its
 //!   bytes), JSON-escaped (`\/`, `\uXXXX`) and HTML-escaped (named, hex and decimal
 //!   references), or any mix of those character by character, in any letter case (Unicode case
@@ -232,6 +232,27 @@ fn sgr_len(text: &str) -> Option<usize> {
         .take_while(|c| c.is_ascii_digit() || **c == b';')
         .count();
     (b.get(2 + params) == Some(&b'm')).then_some(3 + params)
+}
+
+/// Whether the cells of a file are guarded against spreadsheet formulas. The one decision:
+/// cells written as CSV are, unless the user asked for them as they are (`--raw-cells`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellGuard(bool);
+
+impl CellGuard {
+    /// The guard of cells written as CSV when `csv`, as they are when `raw_cells`.
+    pub fn new(csv: bool, raw_cells: bool) -> CellGuard {
+        CellGuard(csv && !raw_cells)
+    }
+
+    /// `cell` as it is written ([`neutralise_formula`] when guarded).
+    pub fn apply(self, cell: &str) -> Cow<'_, str> {
+        if self.0 {
+            neutralise_formula(cell)
+        } else {
+            Cow::Borrowed(cell)
+        }
+    }
 }
 
 /// A CSV cell made safe to open in a spreadsheet: a leading `= + - @`, tab or CR gets a `'`

@@ -19,6 +19,7 @@ use crate::cli::{AdoptArgs, GlobalArgs, VendorArgs};
 use crate::config::AccountRef;
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
+use crate::report::scope::{Accept, resolve_account};
 use crate::store::{OpenMode, Store, StoreError, account};
 
 /// Runs `liveaudit adopt`.
@@ -54,18 +55,11 @@ pub(crate) fn adopt(global: &GlobalArgs, args: &AdoptArgs) -> Result<ExitStatus,
 /// The account that gets them: a config section by name, or a partner code given as such.
 fn target(layers: &crate::config::Layers, args: &AdoptArgs) -> Result<AccountRef, Failure> {
     if let Some(name) = &args.account {
-        let named: Vec<AccountRef> = layers.accounts().into_iter().map(|(a, _)| a).collect();
-        return named
-            .iter()
-            .find(|a| a.name.as_deref() == Some(name.trim()))
-            .cloned()
-            .ok_or_else(|| {
-                let known: Vec<String> = named.iter().map(|a| a.label().to_string()).collect();
-                Failure::usage(anyhow!(
-                    "{}; adopt gives history only to a named account, or to --partner-code CODE",
-                    crate::config::unknown_account(name, &known)
-                ))
-            });
+        return resolve_account(layers, name, Accept::Named).map_err(|e| {
+            Failure::usage(anyhow!(
+                "{e}; adopt gives history only to a named account, or to --partner-code CODE"
+            ))
+        });
     }
     let code = args
         .partner_code

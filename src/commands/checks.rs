@@ -6,8 +6,7 @@
 
 use anyhow::anyhow;
 
-use super::report::report_store;
-use super::scope::Scope;
+use super::report::report_context;
 use crate::check::{Class, Period};
 use crate::cli::{ChecksArgs, ClassArg, GlobalArgs};
 use crate::codes::Category;
@@ -16,6 +15,7 @@ use crate::failure::Failure;
 use crate::output::emit;
 use crate::report::Window;
 use crate::report::checks::{CheckFilter, document, list};
+use crate::report::scope::Scope;
 
 fn class(arg: ClassArg) -> Class {
     match arg {
@@ -88,10 +88,10 @@ fn filter(args: &ChecksArgs) -> Result<CheckFilter, Failure> {
 /// Runs `liveaudit checks`.
 pub(crate) fn checks(global: &GlobalArgs, args: &ChecksArgs) -> Result<ExitStatus, Failure> {
     let filter = filter(args)?;
-    let ctx = report_store(global, args.tz.as_deref())?;
+    let ctx = report_context(global, args.tz.as_deref(), None)?;
     let scope = Scope::resolve(&ctx, args.account.as_deref(), args.tz.as_deref())?;
-    let window = Window::new(
-        &scope.tz,
+    let window = Window::in_zone(
+        scope.zone.clone(),
         Period::Day,
         args.from.as_deref(),
         args.to.as_deref(),

@@ -12,6 +12,7 @@ use crate::exit::ExitStatus;
 use crate::export::ExportFormat;
 use crate::failure::Failure;
 use crate::output::{output, write_failure};
+use crate::report::scope::{Accept, resolve_account};
 use crate::store::{OpenMode, Store};
 
 /// The export's format: `--format`, else the `--output` file's extension (`.csv`/`.txt`: CSV,
@@ -55,50 +56,6 @@ fn export_format(
     }
 }
 
-/// What `--account NAME` keeps: a name the config file gives means its partner code; any other
-/// is taken as a partner code itself. A partner code the config file does not name and no check
-/// carries is a typo, refused (exit 2) with the accounts there are, rather than an empty
-/// export; `unknown` is always accepted (no check may be left unadopted).
-fn account_filter(
-    layers: &crate::config::Layers,
-    store: &Store,
-    name: &str,
-) -> Result<crate::config::AccountRef, Failure> {
-    if name.trim().is_empty() {
-        return Err(Failure::usage(anyhow!(
-            "--account is empty; give an account name or a partner code"
-        )));
-    }
-    let account = layers.account_ref(name);
-    if account.name.is_some() || account.partner_code == crate::check::UNKNOWN_ACCOUNT {
-        return Ok(account);
-    }
-    let codes: Vec<String> = store
-        .conn
-        .prepare("SELECT DISTINCT partner_code FROM checks ORDER BY partner_code")
-        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
-        .map_err(|e| Failure::from(crate::store::StoreError::Query(e)))?;
-    if codes.contains(&account.partner_code) {
-        return Ok(account);
-    }
-    let mut known: Vec<String> = layers
-        .accounts()
-        .into_iter()
-        .filter_map(|(a, _)| a.name)
-        .collect();
-    known.extend(codes);
-    Err(Failure::usage(anyhow!(
-        "--account {}: no account of that name in the config file and no check under that \
-         partner code; known: {}",
-        crate::text::clean(name),
-        if known.is_empty() {
-            "none (the database holds no checks)".to_string()
-        } else {
-            crate::text::clean(&known.join(", "))
-        }
-    )))
-}
-
 /// Runs `liveaudit export`.
 pub(crate) fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatus, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
@@ -113,7 +70,7 @@ pub(crate) fn export(global: &GlobalArgs, args: &ExportArgs) -> Result<ExitStatu
     let account = args
         .account
         .as_deref()
-        .map(|name| account_filter(&layers, &store, name))
+        .map(|name| resolve_account(&layers, name, Accept::NamedOrRecorded(&store.conn)))
         .transpose()?;
     let partner_code = account.as_ref().map(|a| a.partner_code.as_str());
     let since = match &args.cursor {

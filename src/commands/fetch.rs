@@ -46,13 +46,8 @@ pub(crate) fn schedule_zone(
     global: &GlobalArgs,
     args: &FetchArgs,
 ) -> Result<jiff::tz::TimeZone, Failure> {
-    let name = layers(global, &args.vendor)?.tz(args.tz.as_deref());
-    jiff::tz::TimeZone::get(name.trim()).map_err(|_| {
-        Failure::usage(anyhow!(
-            "time zone {name:?} (from --tz, LIVEAUDIT_TZ or the config file's tz) is not known; \
-             use an IANA name such as UTC or Asia/Jakarta"
-        ))
-    })
+    let zone = layers(global, &args.vendor)?.zone(args.tz.as_deref());
+    Ok(zone.map_err(Failure::usage)?.tz)
 }
 
 /// The fetch's cut-off from `--max-duration`/`--until`, counted from `now`.
@@ -93,12 +88,9 @@ pub(crate) fn fetch_options(
         )));
     }
     let codes = code_table(&layers)?;
-    let zone = jiff::tz::TimeZone::get(&args.input_tz).map_err(|_| {
-        Failure::usage(anyhow!(
-            "--input-tz {:?} is not a known time zone; use an IANA name such as UTC or Asia/Jakarta",
-            args.input_tz
-        ))
-    })?;
+    let zone = crate::zone::Zone::parse(&args.input_tz, "--input-tz")
+        .map_err(Failure::usage)?
+        .tz;
     let burst = NonZeroU32::new(args.burst)
         .ok_or_else(|| Failure::usage(anyhow!("--burst must be at least 1")))?;
     if args.breaker == 0 {

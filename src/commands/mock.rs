@@ -22,6 +22,11 @@ pub(crate) fn mock_options(args: &MockArgs) -> Result<MockOptions, Failure> {
             "--fault-rate needs --faults (e.g. --faults html500,too-many,truncated)"
         )));
     }
+    if args.fault_mix.iter().map(|f| f.share).sum::<f64>() > 1.0 {
+        return Err(Failure::usage(anyhow!(
+            "--fault-mix: the shares add up to more than 1"
+        )));
+    }
     Ok(MockOptions {
         partner_code: args.partner_code.clone(),
         partner_key: args.partner_key.clone(),
@@ -29,6 +34,8 @@ pub(crate) fn mock_options(args: &MockArgs) -> Result<MockOptions, Failure> {
         jitter: Duration::from_millis(args.jitter_ms),
         fault_rate: args.fault_rate,
         faults: args.faults.clone(),
+        fault_mix: args.fault_mix.clone(),
+        hang: Duration::from_millis(args.hang_ms),
         rate_limit: args.rate_limit,
         rate_burst: args.rate_burst,
         stop_after: args.stop_after,

@@ -33,7 +33,6 @@ pub(crate) mod nightly;
 pub(crate) mod purge;
 pub(crate) mod reconcile;
 pub(crate) mod report;
-pub(crate) mod scope;
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {

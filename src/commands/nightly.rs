@@ -122,7 +122,7 @@ fn settings(global: &GlobalArgs, args: &NightlyArgs) -> Result<Settings, Failure
         if !known.contains(name) {
             return Err(Failure::usage(anyhow!(
                 "{}",
-                crate::config::unknown_account(name, &known)
+                crate::config::unknown_account(name, &known, None)
             )));
         }
     }
@@ -171,9 +171,10 @@ fn deadline(global: &GlobalArgs, s: &Settings) -> Result<Option<Instant>, Failur
     if s.max_duration.is_none() && s.until.is_none() {
         return Ok(None);
     }
-    let zone_name = layers(global, &VendorArgs::default())?.tz(None);
-    let zone = jiff::tz::TimeZone::get(zone_name.trim())
-        .map_err(|_| Failure::usage(anyhow!("time zone {zone_name:?} is not known")))?;
+    let zone = layers(global, &VendorArgs::default())?
+        .zone(None)
+        .map_err(Failure::usage)?
+        .tz;
     let cutoff = crate::schedule::cutoff(
         s.max_duration.as_deref(),
         s.until.as_deref(),

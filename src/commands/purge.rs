@@ -18,18 +18,20 @@ use crate::store::{OpenMode, Store, StoreError};
 pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
     // The day boundary of --before is the billing day's, as in every report.
-    let tz = layers.tz(args.tz.as_deref());
-    let window = Window::new(&tz, crate::cli::Period::Day, Some(&args.before), None).map_err(
-        |e| match e {
-            ReportError::Date { value, .. } => {
-                Failure::usage(anyhow!("--before {value:?} is not a date; use YYYY-MM-DD"))
+    let zone = layers.zone(args.tz.as_deref()).map_err(Failure::usage)?;
+    let tz = zone.name.clone();
+    let window =
+        Window::in_zone(zone, crate::cli::Period::Day, Some(&args.before), None).map_err(|e| {
+            match e {
+                ReportError::Date { value, .. } => {
+                    Failure::usage(anyhow!("--before {value:?} is not a date; use YYYY-MM-DD"))
+                }
+                ReportError::NoSuchDate { value, why, .. } => {
+                    Failure::usage(anyhow!("--before {value}: that day does not exist ({why})"))
+                }
+                other => other.into(),
             }
-            ReportError::NoSuchDate { value, why, .. } => {
-                Failure::usage(anyhow!("--before {value}: that day does not exist ({why})"))
-            }
-            other => other.into(),
-        },
-    )?;
+        })?;
     let Some(before_ms) = window.bounds_ms().0 else {
         return Err(Failure::usage(anyhow!(
             "--before {} is out of range",

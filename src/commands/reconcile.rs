@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, anyhow};
 
-use super::report::{ReportContext, report_store};
-use super::scope::Scope;
+use super::report::report_context;
 use crate::cli::{GlobalArgs, ReconcileArgs};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
@@ -17,6 +16,7 @@ use crate::output::emit;
 use crate::report::Window;
 use crate::report::billing::{self, Pricing};
 use crate::report::render::Document;
+use crate::report::scope::{ReportContext, Scope};
 
 /// Runs a reconcile and renders it; `Ok(true)` when clean within the tolerances.
 pub(crate) fn reconcile_document(
@@ -40,7 +40,7 @@ pub(crate) fn reconcile_document(
         crate::statement::partner_codes(&args.statement, &columns).map_err(Failure::usage)?;
     let scope = one_account(ctx, args, &on_statement)?;
     let left_out = statement_partner(&scope, &on_statement, &mut columns)?;
-    let tz = scope.tz.clone();
+    let zone = scope.zone.clone();
     let (accounts, fallback) = scope.pricings(
         ctx,
         args.price.as_deref(),
@@ -65,8 +65,8 @@ pub(crate) fn reconcile_document(
         ))
     })?;
     // Validate the zone and dates before reading anything.
-    Window::new(
-        &tz,
+    Window::in_zone(
+        zone.clone(),
         crate::check::Period::Day,
         args.from.as_deref(),
         args.to.as_deref(),
@@ -74,7 +74,7 @@ pub(crate) fn reconcile_document(
     let opts = ReconcileOptions {
         statement: args.statement.clone(),
         columns,
-        tz_name: tz,
+        zone,
         from: args.from.clone(),
         to: args.to.clone(),
         price,
@@ -98,7 +98,7 @@ pub(crate) fn reconcile_document(
     let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
     let mut doc = reconcile::document(&result, &currency);
     // A statement of one account says which, in the lines for people and in JSON.
-    if let Some(k) = scope.narrowed.as_ref().map(super::scope::key) {
+    if let Some(k) = scope.narrowed.as_ref().map(crate::report::scope::key) {
         doc.summary.insert(1, k.narrowed_line());
         if let serde_json::Value::Object(map) = &mut doc.json {
             map.insert("account".into(), serde_json::json!(k));
@@ -195,7 +195,7 @@ fn statement_partner(
 
 /// Runs `liveaudit reconcile`.
 pub(crate) fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
-    let mut ctx = report_store(global, args.tz.as_deref())?;
+    let mut ctx = report_context(global, args.tz.as_deref(), None)?;
     let db = ctx.store.path().to_path_buf();
     for (what, path) in [("--details", &args.details), ("--output", &args.output)] {
         if let Some(p) = path {

@@ -8,34 +8,16 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
-use super::scope::Scope;
 use super::{code_table, layers};
 use crate::cli::{AttacksArgs, BillingArgs, GlobalArgs, ReportArgs, VendorArgs};
-use crate::codes::CodeTable;
-use crate::config::Layers;
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::output::emit;
 use crate::report::render::Document;
+use crate::report::scope::{ReportContext, Scope};
 use crate::report::{Window, attacks, billing};
 use crate::store::{OpenMode, Store};
-
-/// The database, the code table and the settings of a report.
-pub(crate) struct ReportContext {
-    pub store: Store,
-    pub codes: CodeTable,
-    /// The settings, for each account's zone and prices ([`Scope`]).
-    pub layers: Layers,
-    /// A zone the caller fixed (`--tz`), beating every account's own.
-    pub tz: Option<String>,
-}
-
-pub(crate) fn report_store(
-    global: &GlobalArgs,
-    tz_flag: Option<&str>,
-) -> Result<ReportContext, Failure> {
-    report_context(global, tz_flag, None)
-}
+use crate::zone::Zone;
 
 /// The context of a report over `db` (else the database in force), with the code table in
 /// force (`--codes-file` honoured) and the `tz` setting.
@@ -55,16 +37,19 @@ pub(crate) fn report_context(
     })
 }
 
-fn window(args: &ReportArgs, tz: &str) -> Result<Window, Failure> {
+fn window(args: &ReportArgs, zone: &Zone) -> Result<Window, Failure> {
     let by = args.by.unwrap_or(crate::check::Period::Day);
-    Ok(Window::new(tz, by, args.from.as_deref(), args.to.as_deref())?.dated_by(args.date_by))
+    Ok(
+        Window::in_zone(zone.clone(), by, args.from.as_deref(), args.to.as_deref())?
+            .dated_by(args.date_by),
+    )
 }
 
 /// The scope and window of a report (narrowed to `--account`, in the scope's zone).
 fn scoped(ctx: &ReportContext, args: &ReportArgs) -> Result<(Scope, Window), Failure> {
     let tz = args.tz.as_deref().or(ctx.tz.as_deref());
     let scope = Scope::resolve(ctx, args.account.as_deref(), tz)?;
-    let window = window(args, &scope.tz)?.for_account(scope.filter());
+    let window = window(args, &scope.zone)?.for_account(scope.filter());
     Ok((scope, window))
 }
 
@@ -88,7 +73,7 @@ pub(crate) fn billing_document(
         &fallback,
         args.common.by_account,
     )?;
-    report.account = scope.narrowed.as_ref().map(super::scope::key);
+    report.account = scope.narrowed.as_ref().map(crate::report::scope::key);
     Ok(billing::document(&report, &window))
 }
 
@@ -144,10 +129,14 @@ pub(crate) fn attacks_report(
         },
         face_columns: (!args.face_columns.is_empty()).then(|| args.face_columns.clone()),
     };
-    let keys: Vec<_> = scope.accounts.iter().map(super::scope::key).collect();
+    let keys: Vec<_> = scope
+        .accounts
+        .iter()
+        .map(crate::report::scope::key)
+        .collect();
     let by_account = args.common.by_account;
     let mut report = attacks::compute_over(&store.conn, codes, &window, &keys, &opts, by_account)?;
-    report.account = scope.narrowed.as_ref().map(super::scope::key);
+    report.account = scope.narrowed.as_ref().map(crate::report::scope::key);
     for row in &mut report.unknown_codes {
         row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();
     }
@@ -212,7 +201,7 @@ pub(crate) fn report_billing(
     global: &GlobalArgs,
     args: &BillingArgs,
 ) -> Result<ExitStatus, Failure> {
-    let ctx = report_store(global, args.common.tz.as_deref())?;
+    let ctx = report_context(global, args.common.tz.as_deref(), None)?;
     emit_report(
         &billing_document(&ctx, args)?,
         &args.common,
@@ -227,7 +216,7 @@ pub(crate) fn report_attacks(
     global: &GlobalArgs,
     args: &AttacksArgs,
 ) -> Result<ExitStatus, Failure> {
-    let ctx = report_store(global, args.common.tz.as_deref())?;
+    let ctx = report_context(global, args.common.tz.as_deref(), None)?;
     let (mut doc, spikes) = attacks_report(&ctx, args)?;
     if args.fail_on_spike {
         // The JSON output says why the status is what it is.

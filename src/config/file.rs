@@ -177,12 +177,8 @@ fn check_values(cfg: &FileConfig) -> Result<(), String> {
         .map(|(name, a)| (format!("in [accounts.{name}]"), &a.tz, &a.rate));
     let top = ("in the config file".to_string(), &cfg.tz, &cfg.rate);
     for (place, tz, rate) in std::iter::once(top).chain(sections) {
-        if let Some(zone) = tz
-            && jiff::tz::TimeZone::get(zone.trim()).is_err()
-        {
-            return Err(format!(
-                "tz {place}: {zone:?} is not a time zone; use an IANA name such as Asia/Singapore"
-            ));
+        if let Some(zone) = tz {
+            crate::zone::Zone::parse(zone, format!("tz {place}")).map_err(|e| e.to_string())?;
         }
         if let Some(FileRate::Text(text)) = rate
             && let Err(e) = text.parse::<super::RateValue>()

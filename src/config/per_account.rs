@@ -9,6 +9,16 @@
 use std::path::{Path, PathBuf};
 
 use super::{AccountConfig, AccountRef, Layers};
+use crate::zone::{BadZone, Zone};
+
+/// Where the `tz` setting came from, for [`Zone::parse`]'s error: `--tz` when given, else the
+/// environment (a config file's `tz` was checked when the file was read).
+fn tz_origin(flag: Option<&str>) -> &'static str {
+    match flag {
+        Some(f) if !f.trim().is_empty() => "--tz",
+        _ => "tz (LIVEAUDIT_TZ or the config file)",
+    }
+}
 
 impl Layers {
     /// The account the records know by `partner_code`, labelled by the file's name for it when
@@ -43,11 +53,58 @@ impl Layers {
             .unwrap_or_else(|| "UTC".to_string())
     }
 
+    /// The billing day's zone ([`Layers::tz`]), parsed.
+    pub(crate) fn zone(&self, flag: Option<&str>) -> Result<Zone, BadZone> {
+        Zone::parse(&self.tz(flag), tz_origin(flag))
+    }
+
+    /// The zone of `account`'s checks ([`Layers::tz_of`]), parsed.
+    pub(crate) fn zone_of(
+        &self,
+        account: &AccountRef,
+        flag: Option<&str>,
+    ) -> Result<Zone, BadZone> {
+        Zone::parse(&self.tz_of(account, flag), tz_origin(flag))
+    }
+
     /// The price list of `account`'s checks: `--prices`, its section's `prices`, else the
     /// file's top-level `prices`.
     pub fn prices_of(&self, account: &AccountRef, flag: Option<&Path>) -> Option<PathBuf> {
         flag.map(Path::to_path_buf)
             .or_else(|| self.section(account).and_then(|a| a.prices.clone()))
             .or_else(|| self.file.prices.clone())
+    }
+}
+
+/// `--account NAME` naming no account: the names the config file has (`configured`) and, where
+/// a recorded partner code also names one, the partner codes the database holds (`recorded`).
+pub(crate) fn unknown_account(
+    name: &str,
+    configured: &[String],
+    recorded: Option<&[String]>,
+) -> String {
+    match recorded {
+        None if configured.is_empty() => format!(
+            "--account {name}: the config file names no accounts; add [accounts.{name}] with its \
+             partner_code, or leave --account out"
+        ),
+        None => format!(
+            "--account {name}: no such account in the config file; it names {}",
+            configured.join(", ")
+        ),
+        Some(recorded) => {
+            let known: Vec<&String> = configured.iter().chain(recorded).collect();
+            format!(
+                "--account {}: no account of that name in the config file and no check under \
+                 that partner code; known: {}",
+                crate::text::clean(name),
+                if known.is_empty() {
+                    "none (the database holds no checks)".to_string()
+                } else {
+                    let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+                    crate::text::clean(&known.join(", "))
+                }
+            )
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! The partner key: the [`Secret`] type it lives in, and the reader of the key file.
 //!
 //! Policy: the key is never printed by accident (`Debug` shows a placeholder, there is no
-//! `Display`); a key file holds the key alone on one line, at most 4096 bytes of UTF-8 without
+//! `Display`), and it is registered with the one scrubber ([`crate::text::register_secret`])
+//! the moment it becomes a [`Secret`], here and nowhere else, so no text the program writes
+//! after it is read can carry it; a key file holds the key alone on one line, at most 4096 bytes of UTF-8 without
 //! a byte-order mark, and one readable by other users draws a warning.
 
 use std::fmt;
@@ -16,8 +18,11 @@ use super::ConfigError;
 pub struct Secret(Arc<str>);
 
 impl Secret {
+    /// The secret `value`, from now on removed from every text that leaves the program.
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(Arc::from(value.into()))
+        let value: String = value.into();
+        crate::text::register_secret(&value);
+        Secret(Arc::from(value))
     }
 
     pub fn expose(&self) -> &str {

@@ -27,12 +27,16 @@ impl AccountKey {
                 "{} (checks whose account was never recorded)",
                 self.partner_code
             )
-        } else if self.account == self.partner_code {
-            format!("partner code {}", self.partner_code)
         } else {
-            format!("{} (partner code {})", self.account, self.partner_code)
+            self.describe()
         };
         format!("account: {who}; only its checks are counted")
+    }
+
+    /// The account as a person reads it ([`crate::store::account::describe`]).
+    pub(crate) fn describe(&self) -> String {
+        let name = Some(self.account.as_str()).filter(|a| *a != self.partner_code);
+        crate::store::account::describe(name, &self.partner_code)
     }
 }
 

@@ -203,7 +203,7 @@ pub(crate) fn command_line(window: &Window, filter: &CheckFilter) -> String {
         Some(v) => words.extend([name.to_string(), shell_word(&v)]),
         None => words.push(name.to_string()),
     };
-    flag("--tz", Some(window.tz_name.clone()));
+    flag("--tz", Some(window.zone.name.clone()));
     if window.date_by != DateBy::Event {
         flag("--date-by", Some(window.date_by.as_str().to_string()));
     }

@@ -4,8 +4,8 @@
 //! - [`load_quarter_hours`]: the aggregate query billing and reconcile start from (the attack
 //!   report scans the table once itself, since it needs scores and attributes no index holds).
 //! - [`billing`]: charged vs uncharged for finance. [`attacks`]: attack analysis for fraud teams.
-//! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown or HTML;
-//!   [`xlsx`]: as an Excel workbook.
+//! - [`render`]: laying a computed report out as table, CSV, JSON, Markdown, HTML or
+//!   an Excel workbook (`render::xlsx`).
 //! - [`accounts`]: which partner codes the checks are recorded under; a [`Window`] narrowed by
 //!   [`Window::for_account`] reads one account's checks, in every query of every report.
 //!
@@ -24,15 +24,15 @@ pub(crate) mod checks;
 mod properties;
 pub(crate) mod reconcile;
 pub(crate) mod render;
-pub(crate) mod xlsx;
+pub(crate) mod scope;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
 use rusqlite::params;
 
 pub(crate) use crate::check::{DateBy, Period, dated_within};
 use crate::store::StoreError;
+use crate::zone::{BadZone, Zone};
 
 /// Money in JSON: exact decimal strings (`"35000.105"`), so no reader rounds them through a
 /// float, and every amount of one document at the report's [`MoneyScale`] (`"0.000"` beside
@@ -79,6 +79,14 @@ pub(crate) mod money {
             None => s.serialize_none(),
         }
     }
+}
+
+/// The money of a report's document: the currency and the number of decimals shown (a
+/// workbook formats its money cells by it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Money {
+    pub currency: String,
+    pub scale: u32,
 }
 
 /// Money: every amount of one report at one scale (the price's decimals, at least 2), in every
@@ -146,8 +154,8 @@ fn bad_date(flag: &'static str, v: &str) -> ReportError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
-    #[error("--tz {0:?} is not a known time zone; use an IANA name such as Asia/Singapore or UTC")]
-    Zone(String),
+    #[error(transparent)]
+    Zone(#[from] BadZone),
     #[error("--{flag} {value:?} is not a date; use YYYY-MM-DD")]
     Date { flag: &'static str, value: String },
     #[error("--{flag} {value}: that day does not exist ({why})")]
@@ -192,8 +200,7 @@ impl From<rusqlite::Error> for ReportError {
 /// The time frame of a report.
 #[derive(Debug, Clone)]
 pub(crate) struct Window {
-    pub tz: TimeZone,
-    pub tz_name: String,
+    pub zone: Zone,
     pub by: Period,
     pub from: Option<Date>,
     pub to: Option<Date>,
@@ -204,13 +211,24 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// The window of zone name `tz` (a test's shorthand for [`Window::in_zone`]).
+    #[cfg(test)]
     pub(crate) fn new(
         tz: &str,
         by: Period,
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<Window, ReportError> {
-        let zone = TimeZone::get(tz).map_err(|_| ReportError::Zone(tz.to_string()))?;
+        Window::in_zone(Zone::parse(tz, "--tz")?, by, from, to)
+    }
+
+    /// The window of periods `by` in `zone` from `--from` to `--to` (dates, both optional).
+    pub(crate) fn in_zone(
+        zone: Zone,
+        by: Period,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Window, ReportError> {
         let date = |flag: &'static str, v: Option<&str>| -> Result<Option<Date>, ReportError> {
             v.map(|v| {
                 v.trim()
@@ -229,8 +247,7 @@ impl Window {
             });
         }
         Ok(Window {
-            tz: zone,
-            tz_name: tz.to_string(),
+            zone,
             by,
             from,
             to,
@@ -276,7 +293,7 @@ impl Window {
     /// The range as Unix milliseconds: `[from 00:00, to+1 00:00)` in the zone.
     pub(crate) fn bounds_ms(&self) -> (Option<i64>, Option<i64>) {
         let start = |d: Date| {
-            d.to_zoned_datetime(self.tz.clone())
+            d.to_zoned_datetime(self.zone.tz.clone())
                 .ok()
                 .map(|z| z.timestamp().as_millisecond())
         };
@@ -290,7 +307,7 @@ impl Window {
     pub(crate) fn local_date(&self, ms: i64) -> Option<Date> {
         Timestamp::from_millisecond(ms)
             .ok()
-            .map(|t| t.to_zoned_datetime(self.tz.clone()).date())
+            .map(|t| t.to_zoned_datetime(self.zone.tz.clone()).date())
     }
 
     /// The label of the period holding `date`: `2024-05-01`, `2024-W18` or `2024-05`.
@@ -327,7 +344,9 @@ impl Window {
     /// before it), or cut by the window (the day before `--from` or after `--to` is in the
     /// same period). A partial period's count is not comparable with a whole one's.
     pub(crate) fn partial(&self, label: &str) -> bool {
-        let today = Timestamp::now().to_zoned_datetime(self.tz.clone()).date();
+        let today = Timestamp::now()
+            .to_zoned_datetime(self.zone.tz.clone())
+            .date();
         self.partial_on(label, today)
     }
 
@@ -350,7 +369,7 @@ impl Window {
         Timestamp::from_millisecond(ms).map_or_else(
             |_| ms.to_string(),
             |t| {
-                t.to_zoned_datetime(self.tz.clone())
+                t.to_zoned_datetime(self.zone.tz.clone())
                     .strftime("%Y-%m-%dT%H:%M:%S%:z")
                     .to_string()
             },
@@ -410,7 +429,7 @@ impl Window {
         };
         format!(
             "periods: {by} in {}; {range}; dated by {}",
-            self.tz_name,
+            self.zone.name,
             self.date_by.describe()
         )
     }
@@ -442,8 +461,10 @@ pub(crate) fn load_quarter_hours(
     // accounts comes as several rows, which every caller adds up. A check without an event
     // time is then undated unless fetch time may date it.
     let group = match window.date_by {
-        DateBy::Fetch => "fetched_at / 900000",
-        DateBy::Event | DateBy::EventOrFetch => "coalesce(event_time, fetched_at) / 900000",
+        DateBy::Fetch => format!("fetched_at / {QUARTER_HOUR_MS}"),
+        DateBy::Event | DateBy::EventOrFetch => {
+            format!("coalesce(event_time, fetched_at) / {QUARTER_HOUR_MS}")
+        }
     };
     // An open window over every account keeps every check: the condition then names no
     // column, so the index still covers the query.

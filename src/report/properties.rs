@@ -236,7 +236,7 @@ proptest! {
             let opts = ReconcileOptions {
                 statement,
                 columns: StatementColumns::default(),
-                tz_name: tz.to_string(),
+                zone: crate::zone::Zone::parse(tz, "--tz").unwrap(),
                 from: from.map(str::to_string),
                 to: to.map(str::to_string),
                 price: None,
@@ -267,7 +267,7 @@ proptest! {
         let opts = ReconcileOptions {
             statement: statement(dir.path(), &lines, checks.len()),
             columns: StatementColumns::default(),
-            tz_name: tz.to_string(),
+            zone: crate::zone::Zone::parse(tz, "--tz").unwrap(),
             from: from.map(str::to_string),
             to: to.map(str::to_string),
             price: Some(Decimal::new(35, 3)),
@@ -471,7 +471,7 @@ proptest! {
         let opts = ReconcileOptions {
             statement: statement(dir.path(), &lines, checks.len()),
             columns: StatementColumns::default(),
-            tz_name: tz.to_string(),
+            zone: crate::zone::Zone::parse(tz, "--tz").unwrap(),
             from: from.map(str::to_string),
             to: to.map(str::to_string),
             price: Some(Decimal::new(35, 3)),
@@ -539,7 +539,7 @@ proptest! {
         let opts = ReconcileOptions {
             statement: statement(dir.path(), &lines, checks.len()),
             columns: StatementColumns::default(),
-            tz_name: tz.to_string(),
+            zone: crate::zone::Zone::parse(tz, "--tz").unwrap(),
             from: from.map(str::to_string),
             to: to.map(str::to_string),
             price: flat.then(|| Decimal::new(355, 4)),

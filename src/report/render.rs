@@ -3,7 +3,7 @@
 //!
 //! - [`Document`]: what a report produces: titled [`Section`]s of cells, notes, [`Chart`]s, and
 //!   the JSON value machines read (its keys are the report's documented contract).
-//! - [`render`]: writes a document in one [`Format`] (`xlsx` by [`super::xlsx`], `html` by
+//! - [`render`]: writes a document in one [`Format`] (`xlsx` by [`xlsx`], `html` by
 //!   [`html`]).
 //!
 //! Policy: the numbers are computed once, by the report; renderers only lay them out. The HTML
@@ -20,6 +20,7 @@ use comfy_table::{
 use serde::Serialize;
 
 mod html;
+mod xlsx;
 use html::render_html;
 
 /// Output formats of reports.
@@ -153,7 +154,7 @@ pub(crate) struct Document {
     pub charts: Vec<Chart>,
     pub json: serde_json::Value,
     /// The currency and scale of its amounts, when it has any.
-    pub money: Option<super::xlsx::Money>,
+    pub money: Option<super::Money>,
     /// Tables the report adds only when given a flag, with that flag (`("accounts",
     /// "--by-account")`), so `--table` asking for one that is absent says what adds it.
     pub flagged: Vec<(&'static str, &'static str)>,
@@ -193,7 +194,7 @@ pub(crate) fn render(doc: &Document, format: Format, out: &mut dyn Write) -> std
         }
         Format::Markdown => render_markdown(doc, out),
         Format::Html => out.write_all(render_html(doc).as_bytes()),
-        Format::Xlsx => out.write_all(&super::xlsx::workbook(doc).map_err(std::io::Error::other)?),
+        Format::Xlsx => out.write_all(&xlsx::workbook(doc).map_err(std::io::Error::other)?),
     }
 }
 

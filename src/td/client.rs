@@ -118,8 +118,8 @@ impl std::fmt::Debug for VendorClient {
 }
 
 impl VendorClient {
-    /// A client for `settings`' account and endpoints. The partner key is registered with the
-    /// scrubber before any request, so no text this client hands out can carry it.
+    /// A client for `settings`' account and endpoints. The partner key was registered with the
+    /// scrubber when it became a `Secret`, so no text this client hands out can carry it.
     pub fn new(settings: &VendorSettings, options: ClientOptions) -> Result<Self, VendorError> {
         let http = reqwest::Client::builder()
             .use_rustls_tls()
@@ -137,8 +137,8 @@ impl VendorClient {
             .user_agent(concat!("liveaudit/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| VendorError::Client(e.without_url().to_string()))?;
-        // Every text this client hands out is scrubbed of the key (see crate::text).
-        crate::text::register_secret(settings.partner_key.expose());
+        // Every text this client hands out is scrubbed of the key: it was registered with the
+        // scrubber when it became a `Secret`.
         let with_credentials = |url: &Url| {
             let mut url = url.clone();
             url.query_pairs_mut()

@@ -337,8 +337,8 @@ impl<'a> Night<'a> {
         };
         super::layers(self.global, &vendor)
             .ok()
-            .and_then(|l| jiff::tz::TimeZone::get(l.tz(None).trim()).ok())
-            .unwrap_or(jiff::tz::TimeZone::UTC)
+            .and_then(|l| l.zone(None).ok())
+            .map_or(jiff::tz::TimeZone::UTC, |z| z.tz)
     }
 
     /// A report's flags: one day, the account (its config name, else its partner code), the

@@ -336,7 +336,7 @@ pub(crate) fn compute(
     let by_dimension = dimension_rows(dimension, codes, opts.top);
     Ok(Attacks {
         report: "attacks",
-        zone: window.tz_name.clone(),
+        zone: window.zone.name.clone(),
         by: format!("{:?}", window.by).to_lowercase(),
         resolved,
         attacks,

@@ -47,7 +47,7 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
         sections,
         charts: vec![chart(b)],
         json: crate::report::money::to_json(b, scale),
-        money: with_price.then(|| crate::report::xlsx::Money {
+        money: with_price.then(|| crate::report::Money {
             currency: b.currency.clone(),
             scale: scale.0,
         }),

@@ -41,7 +41,7 @@ pub(super) fn price_list(
         v.sort_by_key(|b| (b.start_ms, b.code));
         v
     }
-    let mut pricer = Pricer::new(list, window.tz.clone());
+    let mut pricer = Pricer::new(list, window.zone.tz.clone());
     for b in in_order(lead_in, codes) {
         if let Some(ms) = b.start_ms {
             pricer.charge(ms, b.code, b.count);

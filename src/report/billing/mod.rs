@@ -253,7 +253,7 @@ pub(crate) fn lead_in(
     };
     let first = from.first_of_month().to_string();
     let before = from.yesterday().map_or(first.clone(), |d| d.to_string());
-    let lead = Window::new(&window.tz_name, window.by, Some(&first), Some(&before))?
+    let lead = Window::in_zone(window.zone.clone(), window.by, Some(&first), Some(&before))?
         .dated_by(window.date_by)
         .for_account(window.account.clone());
     super::load_quarter_hours(conn, &lead)
@@ -338,7 +338,7 @@ fn compute_with(
         report: "billing",
         basis: Basis {
             time: window.date_by.describe(),
-            zone: window.tz_name.clone(),
+            zone: window.zone.name.clone(),
             by: format!("{:?}", window.by).to_lowercase(),
             from: window.from.map(|d| d.to_string()),
             to: window.to.map(|d| d.to_string()),

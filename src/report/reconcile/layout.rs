@@ -132,7 +132,7 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
         sections,
         charts: Vec::new(),
         json: crate::report::money::to_json(r, scale),
-        money: Some(crate::report::xlsx::Money {
+        money: Some(crate::report::Money {
             currency: currency.to_string(),
             scale: scale.0,
         }),

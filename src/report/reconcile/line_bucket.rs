@@ -266,7 +266,7 @@ mod tests {
         ReconcileOptions {
             statement: PathBuf::from("statement.csv"),
             columns: StatementColumns::default(),
-            tz_name: "UTC".into(),
+            zone: crate::zone::Zone::utc(),
             from: Some("2025-10-01".into()),
             to: Some("2025-10-31".into()),
             price: price.map(|p| p.parse().unwrap()),
@@ -286,7 +286,7 @@ mod tests {
             Window::new("UTC", Period::Day, opts.from.as_deref(), opts.to.as_deref()).unwrap();
         let mut sink = DetailSink {
             writer: None,
-            raw_cells: false,
+            guard: crate::text::CellGuard::new(true, false),
             path: PathBuf::new(),
             kept: Vec::new(),
             totals: BTreeMap::new(),

@@ -24,8 +24,8 @@ pub(super) fn itemised(
             codes,
             list,
             opts,
-            &zone_of(opts)?,
-            (ListPrices::month_start(&window.tz, from), bounds.1),
+            &opts.zone.tz,
+            (ListPrices::month_start(&window.zone.tz, from), bounds.1),
         )?),
         None => None,
     };
@@ -53,7 +53,7 @@ pub(super) fn itemised(
         statement: opts.statement.display().to_string(),
         shape: "itemised",
         columns,
-        zone: opts.tz_name.clone(),
+        zone: opts.zone.name.clone(),
         period_from: from.map(|d| d.to_string()),
         period_to: to.map(|d| d.to_string()),
         lines,
@@ -78,8 +78,8 @@ fn compared_period(
     conn: &Connection,
     opts: &ReconcileOptions,
 ) -> Result<(Option<Date>, Option<Date>, Window), ReconcileError> {
-    let flags = Window::new(
-        &opts.tz_name,
+    let flags = Window::in_zone(
+        opts.zone.clone(),
         Period::Day,
         opts.from.as_deref(),
         opts.to.as_deref(),
@@ -91,8 +91,8 @@ fn compared_period(
     let local = |ms: i64| flags.local_date(ms);
     let from = flags.from.or_else(|| min_time.and_then(local));
     let to = flags.to.or_else(|| max_time.and_then(local));
-    let window = Window::new(
-        &opts.tz_name,
+    let window = Window::in_zone(
+        opts.zone.clone(),
         Period::Day,
         from.map(|d| d.to_string()).as_deref(),
         to.map(|d| d.to_string()).as_deref(),
@@ -431,11 +431,6 @@ fn note_undated_charged(
         });
     }
     Ok(())
-}
-
-/// The zone of a reconcile.
-fn zone_of(opts: &ReconcileOptions) -> Result<TimeZone, ReconcileError> {
-    Ok(TimeZone::get(&opts.tz_name).map_err(|_| ReportError::Zone(opts.tz_name.clone()))?)
 }
 
 /// A line's expected amount and how it was found: `--price`, or the list's price of our

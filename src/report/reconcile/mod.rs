@@ -54,6 +54,7 @@ use crate::codes::CodeTable;
 use crate::prices::{PriceList, Pricer, Rate};
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
 use crate::timestamp::format_utc;
+use crate::zone::Zone;
 
 mod bucket;
 pub(crate) use bucket::*;
@@ -111,12 +112,9 @@ pub(crate) struct Detail {
 }
 
 impl Detail {
-    /// The detail with every text cell neutralised against spreadsheet formulas.
-    fn neutralised(&self) -> Detail {
-        let cell = |s: &Option<String>| {
-            s.as_deref()
-                .map(|s| crate::text::neutralise_formula(s).into_owned())
-        };
+    /// The detail with every text cell as `guard` writes it.
+    fn guarded(&self, guard: crate::text::CellGuard) -> Detail {
+        let cell = |s: &Option<String>| s.as_deref().map(|s| guard.apply(s).into_owned());
         Detail {
             liveness_id: cell(&self.liveness_id),
             sequence_id: cell(&self.sequence_id),
@@ -124,7 +122,7 @@ impl Detail {
             statement_amount: cell(&self.statement_amount),
             our_status: cell(&self.our_status),
             our_time: cell(&self.our_time),
-            note: crate::text::neutralise_formula(&self.note).into_owned(),
+            note: guard.apply(&self.note).into_owned(),
             ..self.clone()
         }
     }
@@ -206,7 +204,7 @@ pub(crate) struct Reconciliation {
 pub(crate) struct ReconcileOptions {
     pub statement: PathBuf,
     pub columns: StatementColumns,
-    pub tz_name: String,
+    pub zone: Zone,
     pub from: Option<String>,
     pub to: Option<String>,
     pub price: Option<Decimal>,
@@ -224,9 +222,8 @@ pub(crate) struct ReconcileOptions {
 
 struct DetailSink {
     writer: Option<csv::Writer<std::io::BufWriter<std::fs::File>>>,
-    /// The details file is CSV like any report: its text cells are neutralised against
-    /// spreadsheet formulas unless `--raw-cells`.
-    raw_cells: bool,
+    /// The details file is CSV like any report: its text cells are guarded as a report's.
+    guard: crate::text::CellGuard,
     path: PathBuf,
     kept: Vec<Detail>,
     totals: BTreeMap<BucketKind, BucketTotal>,
@@ -245,7 +242,7 @@ impl DetailSink {
                 ))),
                 None => None,
             },
-            raw_cells: opts.raw_cells,
+            guard: crate::text::CellGuard::new(true, opts.raw_cells),
             path: opts.details.clone().unwrap_or_default(),
             kept: Vec::new(),
             totals: BTreeMap::new(),
@@ -267,17 +264,11 @@ impl DetailSink {
             }
         }
         if let Some(w) = &mut self.writer {
-            let safe;
-            let written = if self.raw_cells {
-                &d
-            } else {
-                safe = d.neutralised();
-                &safe
-            };
-            w.serialize(written).map_err(|e| ReconcileError::Details {
-                path: self.path.clone(),
-                source: std::io::Error::other(e),
-            })?;
+            w.serialize(d.guarded(self.guard))
+                .map_err(|e| ReconcileError::Details {
+                    path: self.path.clone(),
+                    source: std::io::Error::other(e),
+                })?;
         }
         let shown = self.kept.iter().filter(|k| k.bucket == d.bucket).count();
         if shown < SHOWN_PER_BUCKET {
@@ -295,8 +286,7 @@ pub(crate) fn reconcile(
     codes: &CodeTable,
     opts: &ReconcileOptions,
 ) -> Result<Reconciliation, ReconcileError> {
-    let zone = TimeZone::get(&opts.tz_name).map_err(|_| ReportError::Zone(opts.tz_name.clone()))?;
-    let (shape, malformed, summary_lines) = load_statement(conn, opts, &zone)?;
+    let (shape, malformed, summary_lines) = load_statement(conn, opts, &opts.zone.tz)?;
     let mut sink = DetailSink::open(opts)?;
     let mut notes = Vec::new();
     let mut result = match &shape {

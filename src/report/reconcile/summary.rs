@@ -25,9 +25,14 @@ pub(super) fn summary(
 ) -> Result<Reconciliation, ReconcileError> {
     let (monthly, billed) = billed_by_period(lines);
     let by = if monthly { Period::Month } else { Period::Day };
-    let window = Window::new(&opts.tz_name, by, opts.from.as_deref(), opts.to.as_deref())?
-        .dated_by(opts.date_by)
-        .for_account(opts.account.clone());
+    let window = Window::in_zone(
+        opts.zone.clone(),
+        by,
+        opts.from.as_deref(),
+        opts.to.as_deref(),
+    )?
+    .dated_by(opts.date_by)
+    .for_account(opts.account.clone());
     let ours = charged_by_label(conn, codes, &window)?;
     let list_amounts = match &opts.prices {
         None => None,
@@ -60,7 +65,7 @@ pub(super) fn summary(
         statement: opts.statement.display().to_string(),
         shape: "summary",
         columns,
-        zone: opts.tz_name.clone(),
+        zone: opts.zone.name.clone(),
         period_from: billed.keys().next().map(ToString::to_string),
         period_to: billed.keys().last().map(ToString::to_string),
         lines: lines.len() as u64,
@@ -133,8 +138,11 @@ fn listed_by_label(
         codes,
         list,
         opts,
-        &window.tz,
-        (ListPrices::month_start(&window.tz, window.from), bounds.1),
+        &window.zone.tz,
+        (
+            ListPrices::month_start(&window.zone.tz, window.from),
+            bounds.1,
+        ),
     )?;
     let mut by_label: BTreeMap<String, Decimal> = BTreeMap::new();
     let mut stmt = conn.prepare("SELECT p_time, p_unit FROM temp.priced")?;

@@ -1,11 +1,13 @@
-//! The accounts a report or reconcile spans, and the zone and prices each brings.
+//! The accounts a report, reconcile or export spans, and the zone and prices each brings.
 //!
 //! Policy:
-//! - `--account NAME` narrows to one account: a config file's `[accounts.NAME]` (or its partner
-//!   code), else NAME taken as a partner code as recorded, so a database is readable without
-//!   the file that fetched it (a NAME that is neither is refused, exit 2). `unknown`, the
-//!   reserved code of checks recorded before accounts, is always accepted, as export accepts it:
-//!   an empty report of it is a valid answer (every check adopted).
+//! - `--account NAME` narrows to one account ([`resolve_account`], for every command that
+//!   takes it over the database): a config file's `[accounts.NAME]` (or its partner code), else
+//!   NAME taken as a partner code as recorded, so a database is readable without the file that
+//!   fetched it (an empty NAME, or one that is neither, is refused, exit 2). `unknown`, the
+//!   reserved code of checks recorded before accounts, is always accepted: an empty report of
+//!   it is a valid answer (every check adopted). `adopt` accepts only a config file's name
+//!   (history is given to a named account alone).
 //!   Without it, the report spans every partner code the database holds.
 //! - Zone: `--tz`, else each account's own (its section's `tz`, else the unnamed settings). A
 //!   report spanning accounts whose zones differ is refused (exit 2, naming them) unless `--tz`
@@ -18,15 +20,92 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
+use super::ReportError;
+use super::accounts::{AccountKey, partner_codes};
+use super::billing::{Pricing, parse_price};
+use crate::codes::CodeTable;
+use crate::config::{AccountRef, Layers};
+use crate::prices::{PriceError, PriceList};
+use crate::store::Store;
+use crate::store::account::describe;
+use crate::zone::Zone;
 
-use super::report::ReportContext;
-use crate::config::AccountRef;
-use crate::failure::Failure;
-use crate::prices::PriceList;
-use crate::report::ReportError;
-use crate::report::accounts::{AccountKey, partner_codes};
-use crate::report::billing::{Pricing, parse_price};
+/// The database, the code table and the settings a report reads.
+pub(crate) struct ReportContext {
+    pub store: Store,
+    pub codes: CodeTable,
+    /// The settings, for each account's zone and prices ([`Scope`]).
+    pub layers: Layers,
+    /// A zone the caller fixed (`--tz`), beating every account's own.
+    pub tz: Option<String>,
+}
+
+/// A scope the flags must narrow or fix.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ScopeError {
+    /// Accounts that cannot share one report, or an `--account` naming none (exit 2).
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Prices(#[from] PriceError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+impl From<crate::store::StoreError> for ScopeError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ScopeError::Report(e.into())
+    }
+}
+
+/// Which accounts `--account NAME` may name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Accept<'a> {
+    /// A config file's account only (by its name).
+    Named,
+    /// A config file's account (by name or partner code), a partner code some check is
+    /// recorded under in this database, or `unknown`.
+    NamedOrRecorded(&'a rusqlite::Connection),
+}
+
+/// The account `--account NAME` means (see the module's policy).
+pub(crate) fn resolve_account(
+    layers: &Layers,
+    name: &str,
+    accept: Accept<'_>,
+) -> Result<AccountRef, ScopeError> {
+    if name.trim().is_empty() {
+        return Err(ScopeError::Refused(
+            "--account is empty; give an account name or a partner code".into(),
+        ));
+    }
+    let configured: Vec<AccountRef> = layers.accounts().into_iter().map(|(a, _)| a).collect();
+    let names: Vec<String> = configured.iter().filter_map(|a| a.name.clone()).collect();
+    let conn = match accept {
+        Accept::Named => {
+            return configured
+                .into_iter()
+                .find(|a| a.name.as_deref() == Some(name.trim()))
+                .ok_or_else(|| {
+                    ScopeError::Refused(crate::config::unknown_account(name, &names, None))
+                });
+        }
+        Accept::NamedOrRecorded(conn) => conn,
+    };
+    let account = layers.account_ref(name);
+    if account.name.is_some() || account.partner_code == crate::check::UNKNOWN_ACCOUNT {
+        return Ok(account);
+    }
+    let recorded = partner_codes(conn)?;
+    if recorded.contains(&account.partner_code) {
+        return Ok(account);
+    }
+    Err(ScopeError::Refused(crate::config::unknown_account(
+        name,
+        &names,
+        Some(&recorded),
+    )))
+}
 
 /// The accounts of one report.
 pub(crate) struct Scope {
@@ -35,7 +114,7 @@ pub(crate) struct Scope {
     /// The one account `--account` narrowed the report to.
     pub narrowed: Option<AccountRef>,
     /// The report's zone.
-    pub tz: String,
+    pub zone: Zone,
 }
 
 /// How a report names an account.
@@ -46,52 +125,41 @@ pub(crate) fn key(a: &AccountRef) -> AccountKey {
     }
 }
 
-fn named(a: &AccountRef) -> String {
-    match &a.name {
-        Some(n) => format!("{n} ({})", a.partner_code),
-        None => a.partner_code.clone(),
-    }
-}
-
 impl Scope {
     /// The scope of a report with `--account` `account` and `--tz` `tz_flag`.
     pub(crate) fn resolve(
         ctx: &ReportContext,
         account: Option<&str>,
         tz_flag: Option<&str>,
-    ) -> Result<Scope, Failure> {
+    ) -> Result<Scope, ScopeError> {
         let layers = &ctx.layers;
-        let recorded = partner_codes(&ctx.store.conn)?;
-        let narrowed = account.map(|name| layers.account_ref(name));
+        let narrowed = account
+            .map(|name| resolve_account(layers, name, Accept::NamedOrRecorded(&ctx.store.conn)))
+            .transpose()?;
         if let Some(AccountRef {
             name: Some(name),
             partner_code,
         }) = &narrowed
             && name != partner_code
-            && recorded.contains(name)
+            && partner_codes(&ctx.store.conn)?.contains(name)
         {
             crate::store::account::warn_name_shadows_code(name, partner_code);
         }
         let accounts = match &narrowed {
-            Some(a)
-                if a.name.is_none()
-                    && a.partner_code != crate::check::UNKNOWN_ACCOUNT
-                    && !recorded.contains(&a.partner_code) =>
-            {
-                return Err(unknown_account(ctx, &a.partner_code, &recorded));
-            }
             Some(a) => vec![a.clone()],
-            None => recorded
+            None => partner_codes(&ctx.store.conn)?
                 .iter()
                 .map(|code| layers.account_of_code(code))
                 .collect(),
         };
-        let tz = match tz_flag.filter(|t| !t.trim().is_empty()) {
-            Some(flag) => flag.trim().to_string(),
+        let zone = match tz_flag.filter(|t| !t.trim().is_empty()) {
+            Some(flag) => Zone::parse(flag, "--tz").map_err(ReportError::from)?,
             None => {
                 let zones: BTreeMap<String, Vec<String>> =
                     accounts.iter().fold(BTreeMap::new(), |mut m, a| {
-                        m.entry(layers.tz_of(a, None)).or_default().push(named(a));
+                        m.entry(layers.tz_of(a, None))
+                            .or_default()
+                            .push(describe(a.name.as_deref(), &a.partner_code));
                         m
                     });
                 if zones.len() > 1 {
@@ -99,20 +167,24 @@ impl Scope {
                         .iter()
                         .map(|(zone, names)| format!("{} in {zone}", names.join(", ")))
                         .collect();
-                    return Err(Failure::usage(anyhow!(
+                    return Err(ScopeError::Refused(format!(
                         "the report spans accounts with different time zones ({}); pass --tz \
                          ZONE to choose one billing day, or --account NAME for one account{}",
                         list.join("; "),
                         adopt_hint(accounts.iter().map(|a| a.partner_code.as_str()))
                     )));
                 }
-                zones.into_keys().next().unwrap_or_else(|| layers.tz(None))
+                match accounts.first() {
+                    Some(a) => layers.zone_of(a, None),
+                    None => layers.zone(None),
+                }
+                .map_err(ReportError::from)?
             }
         };
         Ok(Scope {
             accounts,
             narrowed,
-            tz,
+            zone,
         })
     }
 
@@ -129,18 +201,18 @@ impl Scope {
         price: Option<&str>,
         prices: Option<&Path>,
         currency: &str,
-    ) -> Result<(Vec<(AccountKey, Pricing)>, Pricing), Failure> {
+    ) -> Result<(Vec<(AccountKey, Pricing)>, Pricing), ScopeError> {
         let flat = price
             .map(parse_price)
             .transpose()
             .map_err(ReportError::from)?;
         let mut loaded: BTreeMap<PathBuf, PriceList> = BTreeMap::new();
-        let mut pricing_of = |path: Option<PathBuf>| -> Result<Pricing, Failure> {
+        let mut pricing_of = |path: Option<PathBuf>| -> Result<Pricing, ScopeError> {
             Ok(match (flat, path) {
                 (Some(p), _) => Pricing::Flat(p, currency.to_string()),
                 (None, Some(path)) => {
                     if !loaded.contains_key(&path) {
-                        let list = PriceList::load(&path).map_err(Failure::usage)?;
+                        let list = PriceList::load(&path)?;
                         loaded.insert(path.clone(), list);
                     }
                     Pricing::List(loaded[&path].clone())
@@ -153,7 +225,7 @@ impl Scope {
             .accounts
             .iter()
             .map(|a| Ok((key(a), pricing_of(layers.prices_of(a, prices))?)))
-            .collect::<Result<Vec<_>, Failure>>()?;
+            .collect::<Result<Vec<_>, ScopeError>>()?;
         check_currencies(&each)?;
         // Only a report with no account at all is priced by the settings in force.
         let fallback = match each.first() {
@@ -162,31 +234,6 @@ impl Scope {
         };
         Ok((each, fallback))
     }
-}
-
-/// `--account NAME` naming neither a config account nor a recorded partner code: a typo, most
-/// likely, so it is refused rather than answered with an empty report.
-fn unknown_account(ctx: &ReportContext, name: &str, recorded: &[String]) -> Failure {
-    let configured: Vec<String> = ctx
-        .layers
-        .accounts()
-        .iter()
-        .filter_map(|(a, _)| a.name.clone())
-        .collect();
-    let configured = if configured.is_empty() {
-        "the config file names no account".to_string()
-    } else {
-        format!("the config file names {}", configured.join(", "))
-    };
-    let recorded = if recorded.is_empty() {
-        "the database holds no checks".to_string()
-    } else {
-        format!("checks are recorded under {}", recorded.join(", "))
-    };
-    Failure::usage(anyhow!(
-        "--account {name:?} is neither a config account nor a partner code of any check \
-         ({configured}; {recorded}); pass one of those"
-    ))
 }
 
 /// When the conflicting accounts include `unknown` (checks read before accounts were
@@ -201,7 +248,7 @@ fn adopt_hint<'a>(mut codes: impl Iterator<Item = &'a str>) -> &'static str {
 }
 
 /// A report over several accounts adds their amounts: one currency, and every account priced.
-fn check_currencies(each: &[(AccountKey, Pricing)]) -> Result<(), Failure> {
+fn check_currencies(each: &[(AccountKey, Pricing)]) -> Result<(), ScopeError> {
     let listed: Vec<(&AccountKey, &PriceList)> = each
         .iter()
         .filter_map(|(k, p)| match p {
@@ -209,20 +256,14 @@ fn check_currencies(each: &[(AccountKey, Pricing)]) -> Result<(), Failure> {
             _ => None,
         })
         .collect();
-    let label = |k: &AccountKey| {
-        if k.account == k.partner_code {
-            k.account.clone()
-        } else {
-            format!("{} ({})", k.account, k.partner_code)
-        }
-    };
+    let label = |k: &AccountKey| k.describe();
     if let Some((_, first)) = listed.first() {
         if listed.iter().any(|(_, l)| l.currency != first.currency) {
             let list: Vec<String> = listed
                 .iter()
                 .map(|(k, l)| format!("{} in {} ({})", label(k), l.currency, l.source.display()))
                 .collect();
-            return Err(Failure::usage(anyhow!(
+            return Err(ScopeError::Refused(format!(
                 "the report spans accounts priced in different currencies ({}); narrow it to \
                  one account with --account NAME, or price every account with one --prices \
                  FILE{}",
@@ -236,7 +277,7 @@ fn check_currencies(each: &[(AccountKey, Pricing)]) -> Result<(), Failure> {
             .map(|(k, _)| label(k))
             .collect();
         if !unpriced.is_empty() {
-            return Err(Failure::usage(anyhow!(
+            return Err(ScopeError::Refused(format!(
                 "the report spans accounts with a price list and accounts without one ({}); \
                  give those a `prices` in their [accounts.NAME] section, price every account \
                  with --prices FILE or --price AMOUNT, or narrow the report with --account \

@@ -18,14 +18,8 @@
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{ExcelDateTime, Format as CellFormat, Workbook, Worksheet, XlsxError};
 
-use super::render::{Document, Section};
-
-/// The money of a report's workbook: the currency and the number of decimals shown.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Money {
-    pub currency: String,
-    pub scale: u32,
-}
+use super::{Document, Section};
+use crate::report::Money;
 
 /// Sheet names are at most 31 characters, without `[]:*?/\`.
 fn sheet_name(key: &str) -> String {
