@@ -376,8 +376,12 @@ mod tests {
                     && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
             })
         };
-        // The one other "done": a run's outcome (every id resolved), not a check's status.
-        let run_outcome = "None => \"done\",";
+        // The other "done"s: a run's outcome (every id resolved), and the nightly inbox's
+        // folder of files read; neither is a check's status.
+        let others = [
+            "None => \"done\",",
+            "pub(crate) const DONE_FOLDER: &str = \"done\";",
+        ];
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut found = Vec::new();
         let mut scanned = Vec::new();
@@ -417,7 +421,7 @@ mod tests {
             {
                 for (n, line) in code.lines().enumerate() {
                     let line = line.split("//").next().unwrap_or("");
-                    if line.trim() == run_outcome {
+                    if others.contains(&line.trim()) {
                         continue;
                     }
                     if has_code(line) || needles.iter().any(|needle| line.contains(needle)) {

@@ -250,8 +250,8 @@ pub(crate) struct NightSummary {
 }
 
 impl NightSummary {
-    fn step(&mut self, account: &str, step: &'static str, status: &str, detail: String) {
-        log_step(account, step, status, &detail);
+    fn step(&mut self, account: &str, step: &'static str, status: &str, detail: String, ok: bool) {
+        log_step(account, step, status, &detail, ok);
         self.steps.push(StepRecord {
             step,
             status: status.to_string(),

@@ -10,6 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+/// The inbox's folder of files whose ids are all registered.
+pub(crate) const DONE_FOLDER: &str = "done";
+
 /// Why a file in the inbox waits for another night.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Waiting {

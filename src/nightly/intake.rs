@@ -88,7 +88,7 @@ pub(crate) fn register_files(
     } else if out.iter().any(|(_, o)| matches!(o, FileOutcome::CutOff)) {
         "cut_off"
     } else {
-        "done"
+        crate::fetch::outcome(None, &crate::store::StatusCounts::default())
     }
     .into();
     store.finish_run(run, &totals)?;

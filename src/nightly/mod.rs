@@ -34,13 +34,13 @@ pub(crate) fn worse(a: ExitStatus, b: ExitStatus) -> ExitStatus {
     if rank(b) < rank(a) { b } else { a }
 }
 
-/// Logs one step of an account's night: the step, its status and what it did.
-pub(crate) fn log_step(account: &str, step: &str, status: &str, detail: &str) {
-    match status {
-        "ok" | "done" | "quiet" => {
-            tracing::info!(account, step, status, detail, "nightly step");
-        }
-        _ => tracing::warn!(account, step, status, detail, "nightly step"),
+/// Logs one step of an account's night: the step, its status and what it did; a warning when
+/// the step's exit status is not 0.
+pub(crate) fn log_step(account: &str, step: &str, status: &str, detail: &str, ok: bool) {
+    if ok {
+        tracing::info!(account, step, status, detail, "nightly step");
+    } else {
+        tracing::warn!(account, step, status, detail, "nightly step");
     }
 }
 

@@ -74,7 +74,8 @@ impl<'a> Night<'a> {
 
     fn step(&mut self, step: &'static str, status: ExitStatus, word: &str, detail: String) {
         let label = self.label();
-        self.summary.step(&label, step, word, detail);
+        self.summary
+            .step(&label, step, word, detail, status == ExitStatus::Ok);
         self.status = worse(self.status, status);
     }
 
@@ -82,7 +83,7 @@ impl<'a> Night<'a> {
         let word = match f.status {
             ExitStatus::Refused => "refused",
             ExitStatus::Interrupted => "interrupted",
-            _ => "failed",
+            _ => "error",
         };
         self.step(step, f.status, word, format!("{:#}", f.error));
     }
@@ -215,7 +216,7 @@ impl<'a> Night<'a> {
             match outcome {
                 FileOutcome::Registered(stats) => {
                     ids += stats.distinct;
-                    match inbox::move_into(&file, &inbox.join("done")) {
+                    match inbox::move_into(&file, &inbox.join(inbox::DONE_FOLDER)) {
                         Ok(to) => self.summary.files_registered.push(shown(&to)),
                         Err(e) => {
                             let f = Failure::internal(anyhow!("moving {}: {e}", shown(&file)));
@@ -458,7 +459,13 @@ impl<'a> Night<'a> {
         };
         write_metrics(&self.paths.metrics_file, &ending, codes.as_ref(), finished);
         let label = self.label();
-        crate::nightly::log_step(&label, "metrics", "ok", &shown(&self.paths.metrics_file));
+        crate::nightly::log_step(
+            &label,
+            "metrics",
+            "ok",
+            &shown(&self.paths.metrics_file),
+            true,
+        );
     }
 
     /// The account as the settings name it, without its key (for a night that stopped before
