@@ -89,7 +89,7 @@ def make_cases(d):
         f.write(header)
         for i in range(800):
             f.write(f"lv-{i:08},{row}\n")
-    subprocess.run(["zstd", "-q", "-19", "--rm", f"{d}/wide.csv"], check=True)
+    subprocess.run(["zstd", "-q", "-3", "--rm", f"{d}/wide.csv"], check=True)
     cases.append(("wide 800 x 250,000 zstd", ["fetch", "wide.csv.zst"], 2, 300))
     cases.append(
         ("wide, --max-columns raised", ["fetch", "--max-columns", "300000", "wide.csv.zst"], 2, 300)
@@ -115,7 +115,7 @@ def make_cases(d):
     # 9. Reports over far dates (a database filled before intake refused them).
     cases.append(("report billing --by day, year 0026", ["report", "billing", "--by", "day"], 2, 200))
     cases.append(("report attacks --by day, year 0026", ["report", "attacks", "--by", "day"], 2, 200))
-    cases.append(("report billing --by month, year 0026", ["report", "billing", "--by", "month"], 0, 200))
+    cases.append(("report billing --by month, year 0026", ["report", "billing", "--by", "month"], 2, 200))
     return cases
 
 
