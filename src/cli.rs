@@ -295,6 +295,8 @@ pub struct FetchArgs {
     /// Largest answer body accepted, in MiB
     #[arg(long, value_name = "MIB", default_value_t = 16)]
     pub max_body_mib: usize,
+    #[command(flatten)]
+    pub limits: InputLimitArgs,
     /// Time budget (e.g. 2h, 90m, 1h30m): then stop taking ids, let requests in flight land,
     /// save and exit 4; the next run continues
     #[arg(long, value_name = "DURATION", help_heading = "Schedule")]
@@ -422,9 +424,13 @@ pub struct AdoptArgs {
     /// The config file's account, [accounts.NAME], that gets them
     #[arg(long, value_name = "NAME")]
     pub account: Option<String>,
-    /// Or the partner code itself (for the unnamed account of flags and environment)
+    /// Or the partner code itself: one the config file names, or the unnamed account's
+    /// (TD_PARTNER_CODE, partner_code in the file)
     #[arg(long, value_name = "CODE")]
     pub partner_code: Option<String>,
+    /// Accept a --partner-code no setting names (letters, digits, '.', '_', '-' still)
+    #[arg(long)]
+    pub force: bool,
     /// Only count what would be adopted; change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -493,4 +499,44 @@ pub struct DemoArgs {
 
 fn parse_rate(s: &str) -> Result<crate::config::RateValue, crate::config::RateError> {
     s.parse()
+}
+
+/// What one input may cost; over a limit the input is refused whole (exit 2), before anything
+/// is sent. The defaults keep memory under about 300 MB.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Input limits")]
+pub struct InputLimitArgs {
+    /// Cells the sheets of an .ods or .xls may span (repeats and gaps included; ~100 bytes of
+    /// memory each; .xlsx and .xlsb are streamed)
+    #[arg(long, value_name = "N", default_value_t = crate::input::limits::DEFAULT_MAX_CELLS)]
+    pub max_cells: u64,
+    /// Bytes of one workbook cell, shared string or XML tag
+    #[arg(long, value_name = "BYTES", default_value_t = crate::input::limits::DEFAULT_MAX_CELL_BYTES)]
+    pub max_cell_bytes: u64,
+    /// Entries of a workbook's shared-string table
+    #[arg(long, value_name = "N", default_value_t = crate::input::limits::DEFAULT_MAX_SHARED_STRINGS)]
+    pub max_shared_strings: u64,
+    /// What one workbook part (a sheet, content.xml) may unpack to, in MiB
+    #[arg(long, value_name = "MIB", default_value_t = crate::input::limits::DEFAULT_MAX_UNPACKED_MIB)]
+    pub max_unpacked_mib: u64,
+    /// Named columns besides the id and time a row keeps
+    #[arg(long, value_name = "N", default_value_t = crate::input::limits::DEFAULT_MAX_COLUMNS)]
+    pub max_columns: usize,
+    /// Bytes of the other columns one row keeps
+    #[arg(long, value_name = "BYTES", default_value_t = crate::input::limits::DEFAULT_MAX_ATTR_BYTES)]
+    pub max_attr_bytes: usize,
+}
+
+impl InputLimitArgs {
+    /// The limits these flags set.
+    pub fn limits(&self) -> crate::input::Limits {
+        crate::input::Limits {
+            max_cells: self.max_cells,
+            max_cell_bytes: self.max_cell_bytes,
+            max_shared_strings: self.max_shared_strings,
+            max_unpacked_mib: self.max_unpacked_mib,
+            max_columns: self.max_columns,
+            max_attr_bytes: self.max_attr_bytes,
+        }
+    }
 }

@@ -154,10 +154,12 @@ impl CodeTable {
     pub fn with_overrides(path: &Path) -> Result<CodeTable, CodeTableError> {
         let mut table = CodeTable::shipped();
         let shown = path.display().to_string();
-        let data = std::fs::read(path).map_err(|source| CodeTableError::Io {
-            path: shown.clone(),
-            source,
-        })?;
+        let data = crate::small_file::read(path, crate::small_file::CONFIG_MAX_BYTES).map_err(
+            |source| CodeTableError::Io {
+                path: shown.clone(),
+                source,
+            },
+        )?;
         table.merge_csv(&data[..], &shown, &shown)?;
         Ok(table)
     }

@@ -282,6 +282,17 @@ impl Layers {
             .or_else(|| self.file.prices.clone())
     }
 
+    /// The unnamed account's partner code from the settings (`--partner-code`,
+    /// `TD_PARTNER_CODE`, the file's top-level `partner_code`), if any.
+    pub fn unnamed_partner_code(&self) -> Option<String> {
+        self.pick(
+            &self.flags.partner_code,
+            "TD_PARTNER_CODE",
+            &self.file.partner_code,
+        )
+        .filter(|c| !c.is_empty())
+    }
+
     /// The accounts the config file names, in name order.
     pub fn accounts(&self) -> Vec<(AccountRef, &AccountConfig)> {
         self.file
@@ -586,7 +597,9 @@ fn is_loopback(host: &str) -> bool {
 }
 
 mod file;
-pub(crate) use file::{AccountConfig, AccountRef, FileConfig, FileRate, NightlyConfig};
+pub(crate) use file::{
+    AccountConfig, AccountRef, FileConfig, FileRate, NightlyConfig, is_account_word,
+};
 mod secret;
 pub(crate) use secret::Secret;
 use secret::read_key_file;

@@ -72,7 +72,7 @@ pub(crate) fn read_cursor(
     path: &Path,
     partner_code: Option<&str>,
 ) -> Result<Option<i64>, ExportError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::small_file::read_to_string(path, crate::small_file::CURSOR_MAX_BYTES) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {

@@ -36,6 +36,7 @@ pub(crate) mod prices;
 pub(crate) mod report;
 pub(crate) mod run_summary;
 pub(crate) mod schedule;
+pub(crate) mod small_file;
 pub(crate) mod statement;
 pub mod store;
 #[warn(missing_docs)]

@@ -13,7 +13,6 @@
 //! files holding the same series.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use crate::codes::CodeTable;
@@ -197,26 +196,10 @@ pub(crate) fn render(m: &Metrics) -> String {
     out
 }
 
-/// Replaces `path` with `text` atomically: a temporary file beside it, synced, then renamed.
+/// Replaces `path` with `text` atomically: a temporary file beside it, synced, then renamed (a
+/// FIFO or device is written in place: `output::write_run_file`).
 pub(crate) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".liveaudit-metrics")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::output::write_run_file(path, text.as_bytes(), crate::output::RunFileWrite::Replace)
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@
 //! refused input), with the exit status the process ends with. This run's work (`this_run`) is
 //! kept apart from the state of the input's ids after the run (`input_after`), so a rerun that
 //! had nothing to do still says how much of the input is final. One line is written with one
-//! `write` on a file opened for appending, so concurrent readers never see half an object.
+//! `write` on a file opened for appending, so concurrent readers never see half an object; a
+//! FIFO or device is written in place (`output::write_run_file`).
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
@@ -135,12 +135,7 @@ impl InputAfter {
 pub(crate) fn append(path: &Path, summary: &impl Serialize) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(summary).map_err(std::io::Error::other)?;
     line.push(b'\n');
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    file.write_all(&line)?;
-    file.sync_all()
+    crate::output::write_run_file(path, &line, crate::output::RunFileWrite::Append)
 }
 
 #[cfg(test)]

@@ -4,6 +4,9 @@
 
 use crate::util;
 
+mod inputs;
+mod paths;
+
 use std::path::Path;
 use std::process::Stdio;
 

@@ -163,8 +163,7 @@ fn refused_inputs_send_nothing_change_nothing_and_echo_no_control_byte() {
     gz.write_all(b"liveness_id\nab\x1b]0;title\x07cd\n")
         .unwrap();
     let gz_esc = gz.finish().unwrap();
-    let cases: Vec<(&str, Vec<u8>, &str)> =
-        vec![
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "headerless_semicolons.csv",
             b"a869ed01;2026-10-13T11:25:06+08:00\na869ed02;2026-10-13T11:26:06+08:00\n".to_vec(),
@@ -180,7 +179,11 @@ fn refused_inputs_send_nothing_change_nothing_and_echo_no_control_byte() {
             b"liveness_id\nlv-1\nab\x00cd\n".to_vec(),
             "binary data",
         ),
-        ("space.csv", b"liveness_id\nab cd\n".to_vec(), "whitespace inside"),
+        (
+            "space.csv",
+            b"liveness_id\nab cd\n".to_vec(),
+            "whitespace inside",
+        ),
         (
             "pipe_in_id.csv",
             b"liveness_id\nab|cd\n".to_vec(),
@@ -236,7 +239,7 @@ fn refused_inputs_send_nothing_change_nothing_and_echo_no_control_byte() {
         (
             "fraction.xlsx",
             fraction_workbook(),
-            "fraction.xlsx:3: the id \"12.5\" is a number with a fraction in the workbook",
+            "fraction.xlsx:3 (cell A3): the id \"12.5\" is a number with a fraction in the workbook",
         ),
     ];
     for (name, content, message) in &cases {

@@ -3,8 +3,11 @@
 //!
 //! Policy: history is assigned only on an explicit order: `--account NAME` must name a section
 //! of the config file (a typo is refused, never recorded as a new partner code), or
-//! `--partner-code CODE` names the code itself (the unnamed account of flags and environment);
-//! `unknown` is no account. It takes the fetch lock so it never races a run, changes every
+//! `--partner-code CODE` names a code the settings know (a section's, or the unnamed account's
+//! from `TD_PARTNER_CODE` or the file's top level); any other code needs `--force`, and every
+//! code is a word (letters, digits, `.`, `_`, `-`, at most [`MAX_CODE_CHARS`]), so a typo, an
+//! escape byte or a pasted paragraph never becomes an account nobody can undo. `unknown` is
+//! no account. It takes the fetch lock so it never races a run, changes every
 //! such check in one transaction, asks the vendor nothing, and `--dry-run` changes nothing.
 
 use std::io::Write;
@@ -69,5 +72,39 @@ fn target(layers: &crate::config::Layers, args: &AdoptArgs) -> Result<AccountRef
              fetched with"
         )));
     }
+    if code.chars().count() > MAX_CODE_CHARS || !crate::config::is_account_word(code) {
+        return Err(Failure::usage(anyhow!(
+            "--partner-code \"{}\" is not a partner code: a code is letters, digits, '.', '_' \
+             and '-', at most {MAX_CODE_CHARS} characters",
+            crate::input::shown(code)
+        )));
+    }
+    let known = layers
+        .accounts()
+        .iter()
+        .any(|(a, _)| a.partner_code == code)
+        || layers.unnamed_partner_code().as_deref() == Some(code);
+    if !known && !args.force {
+        let mut codes: Vec<String> = layers
+            .accounts()
+            .into_iter()
+            .map(|(a, _)| a.partner_code)
+            .chain(layers.unnamed_partner_code())
+            .collect();
+        codes.dedup();
+        return Err(Failure::usage(anyhow!(
+            "--partner-code {code}: no setting names this partner code ({}); adopt gives \
+             history only to a known account: check the spelling, or add --force if {code} is \
+             right",
+            if codes.is_empty() {
+                "none is set".to_string()
+            } else {
+                format!("known: {}", codes.join(", "))
+            }
+        )));
+    }
     Ok(layers.account_ref(code))
 }
+
+/// The longest partner code `adopt` records.
+const MAX_CODE_CHARS: usize = 128;

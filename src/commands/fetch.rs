@@ -2,8 +2,9 @@
 //! `--summary-file` / `--metrics-file` it leaves for a scheduler.
 //!
 //! Policy: every flag is checked before anything is sent; the exit status of a finished run
-//! follows from how it stopped ([`fetch_status`]); a failure writing the run files is logged,
-//! never turned into another exit status.
+//! follows from how it stopped ([`fetch_status`]); a run file that cannot be written (a full
+//! disk, a FIFO nobody reads) is logged and turns an exit status 0 into 1, so a scheduler that
+//! reads only the status still learns its files are stale (a non-zero status is kept).
 
 use std::io::{IsTerminal, Write};
 use std::num::NonZeroU32;
@@ -135,6 +136,7 @@ pub(crate) fn fetch_options(
             },
             sheet: args.sheet.clone(),
             interrupted: None,
+            limits: args.limits.limits(),
         },
         vendor,
         codes,
@@ -252,11 +254,21 @@ pub(crate) async fn fetch_with_report(
         db: db.as_deref(),
         account: account.as_ref(),
     };
-    write_run_files(global, &args, &ending);
+    let files = write_run_files(global, &args, &ending);
     match result {
+        Ok(report) if files == RunFiles::Failed && status == ExitStatus::Ok => {
+            (Ok(ExitStatus::Internal), Some(report))
+        }
         Ok(report) => (Ok(status), Some(report)),
         Err(failure) => (Err(failure), None),
     }
+}
+
+/// Whether the run files were written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunFiles {
+    Written,
+    Failed,
 }
 
 /// How a fetch (or a night) ended, for the summary and metrics files.
@@ -272,11 +284,12 @@ pub(crate) struct RunEnding<'a> {
     pub account: Option<&'a crate::store::account::RunAccount>,
 }
 
-/// Writes `--summary-file` and `--metrics-file`. A failure here is logged, never turned into
-/// another exit status: the run's own outcome is what the files and the status report.
-fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
+/// Writes `--summary-file` and `--metrics-file`. A failure here is logged; the files report the
+/// run's own outcome, and the caller turns a clean exit into 1.
+fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) -> RunFiles {
     use crate::run_summary::{AccountSummary, InputAfter, RunSummary, ThisRun};
     let finished = jiff::Timestamp::now();
+    let mut written = RunFiles::Written;
     if let Some(path) = &args.summary_file {
         let summary = RunSummary {
             run_id: e.report.map(|r| r.run_id),
@@ -308,23 +321,27 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) {
         };
         if let Err(err) = crate::run_summary::append(path, &summary) {
             tracing::error!(path = %path.display(), error = %err, "could not write the summary file");
+            written = RunFiles::Failed;
         }
     }
     if let Some(path) = &args.metrics_file {
         let codes = layers(global, &args.vendor)
             .ok()
             .and_then(|l| code_table(&l).ok());
-        write_metrics(path, e, codes.as_ref(), finished);
+        if write_metrics(path, e, codes.as_ref(), finished) == RunFiles::Failed {
+            written = RunFiles::Failed;
+        }
     }
+    written
 }
 
-/// Writes the metrics of a run that ended as `e` to `path`; a failure is logged.
+/// Writes the metrics of a run that ended as `e` to `path`; a failure is logged and returned.
 pub(crate) fn write_metrics(
     path: &Path,
     e: &RunEnding<'_>,
     codes: Option<&crate::codes::CodeTable>,
     finished: jiff::Timestamp,
-) {
+) -> RunFiles {
     let account = e.report.map(|r| &r.account).or(e.account);
     let mut metrics = crate::metrics::Metrics {
         account: account.map(|a| (a.label().to_string(), a.partner_code.clone())),
@@ -353,7 +370,9 @@ pub(crate) fn write_metrics(
     let text = crate::metrics::render(&metrics);
     if let Err(err) = crate::metrics::write_atomic(path, &text) {
         tracing::error!(path = %path.display(), error = %err, "could not write the metrics file");
+        return RunFiles::Failed;
     }
+    RunFiles::Written
 }
 
 /// Maps a fetch error to its exit status.

@@ -301,6 +301,7 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let run_id = store.begin_run(&names)?;
     let account = opts.account();
     account::record_run(&store.conn, run_id, &account)?;
+    account::warn_if_name_is_a_recorded_code(&store.conn, &account).map_err(StoreError::Query)?;
     let mut intake = register_input(&mut store, run_id, &account, &opts)?;
     log_intake(&intake, &account);
     if opts.pending {

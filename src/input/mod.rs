@@ -5,6 +5,8 @@
 //! - [`records`]: rows of text or workbook cells to ids: columns, line numbers, caps, id rules.
 //! - [`workbook`]: the first (or named) sheet of a workbook as rows of text.
 //! - [`times`]: reading the time column (`--time-format`, then the built-in forms).
+//! - [`limits`]: what one input may cost (cells, cell bytes, shared strings, unpacked parts,
+//!   kept columns and attribute bytes); over a limit the input is refused.
 //!
 //! Policy: what can be read unambiguously is read and counted (BOMs, CRLF, quoted fields, blank
 //! lines, padded ids, ragged rows, repeated header rows, stray Latin-1 outside the id column).
@@ -15,10 +17,12 @@
 //! stops the whole run before anything is sent, naming file, line and the fix. Every text taken
 //! from the input is shown escaped ([`shown`]): no control byte from an input ever reaches a
 //! terminal or a log.
-//! Memory stays flat: a record is capped at [`MAX_RECORD_BYTES`], an id at [`MAX_ID_BYTES`], and
+//! Memory stays flat: a record is capped at [`MAX_RECORD_BYTES`], an id at [`MAX_ID_BYTES`], the
+//! columns and attribute bytes a row keeps and what a workbook may unpack to by [`Limits`], and
 //! nothing is kept per line.
 
 pub mod detect;
+pub mod limits;
 pub mod records;
 pub mod times;
 pub mod workbook;
@@ -29,6 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use jiff::tz::TimeZone;
 
+pub use limits::Limits;
 pub(crate) use records::numbered_csv_with;
 
 /// The longest id accepted; anything longer is a wrong column, not an id.
@@ -195,6 +200,8 @@ pub struct InputOptions {
     pub sheet: Option<String>,
     /// Set by a signal handler: reading stops at the next record.
     pub interrupted: Option<Arc<AtomicBool>>,
+    /// What one input may cost.
+    pub limits: Limits,
 }
 
 impl InputOptions {
@@ -239,8 +246,10 @@ pub struct InputStats {
     pub latin1_fields: u64,
     /// Rows equal to the header met again after it (concatenated exports): skipped.
     pub repeated_headers: u64,
-    /// Event times that could not be read.
+    /// Event times that could not be read (or read outside the plausible window).
     pub bad_times: u64,
+    /// Of those, times that read but lie before 2000 or more than a day ahead.
+    pub implausible_times: u64,
     /// The first few unparsable times, as `file:line: "value"`.
     pub bad_time_examples: Vec<String>,
     /// What the unparsable times look like, for the suggested `--time-format`.
@@ -259,12 +268,26 @@ impl InputStats {
         self.bad_time_shape.observe(text);
     }
 
+    fn note_implausible_time(&mut self, place: &str, text: &str, why: &str) {
+        self.bad_times += 1;
+        self.implausible_times += 1;
+        if self.bad_time_examples.len() < BAD_TIME_EXAMPLES {
+            self.bad_time_examples
+                .push(format!("{place}: \"{}\" ({why})", shown(text)));
+        }
+    }
+
     /// The error for unreadable times under `--bad-times stop`, if there were any.
     pub fn bad_times_error(&self, opts: &InputOptions) -> Option<InputError> {
         (self.bad_times > 0 && opts.bad_times == BadTimes::Stop).then(|| InputError::BadTimes {
             count: self.bad_times,
             examples: self.bad_time_examples.join("; "),
-            suggestion: self.bad_time_shape.suggestion(),
+            suggestion: if self.implausible_times == self.bad_times {
+                "event times lie from 2000 to a day after the run: correct the year in the input"
+                    .to_string()
+            } else {
+                self.bad_time_shape.suggestion()
+            },
         })
     }
 }
@@ -399,15 +422,18 @@ pub enum InputError {
         /// The number as the workbook holds it.
         value: String,
     },
-    /// An id a spreadsheet damaged: a fraction or an error cell in a workbook; scientific
+    /// An id a spreadsheet damaged: a fraction, an error, date, time or boolean cell in a
+    /// workbook; scientific
     /// notation, a whole number with a decimal point, a leading apostrophe or an error value
     /// in text.
-    #[error("{file}:{line}: the id \"{id}\" {what}; {hint}")]
+    #[error("{file}:{line}{cell}: the id \"{id}\" {what}; {hint}")]
     IdDamaged {
         /// The input, as named on the command line.
         file: String,
         /// The physical line (text) or sheet row (workbook), 1-based.
         line: u64,
+        /// The workbook cell, e.g. ` (cell B5)`; empty for text.
+        cell: String,
         /// The id, escaped.
         id: String,
         /// What is wrong with it.
@@ -438,6 +464,14 @@ pub enum InputError {
         /// What the reader said.
         message: String,
     },
+    /// The input passes one of the [`Limits`]: refused whole.
+    #[error("{place}: {limit}")]
+    OverLimit {
+        /// The input, and the line or part where the limit was passed.
+        place: String,
+        /// Which limit, how far, and the flag that raises it.
+        limit: Box<limits::OverLimit>,
+    },
     /// The workbook or its sheet cannot be read.
     #[error("{file}: {message}")]
     Workbook {
@@ -446,7 +480,8 @@ pub enum InputError {
         /// What the reader said.
         message: String,
     },
-    /// Event times that could not be read, under `--bad-times stop` (the default).
+    /// Event times that could not be read, or read outside the plausible window (before 2000,
+    /// more than a day after the run), under `--bad-times stop` (the default).
     #[error(
         "{count} time(s) could not be read, e.g. {examples}; {suggestion}, or date those checks \
          by fetch time with --bad-times fetch-time"

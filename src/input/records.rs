@@ -68,6 +68,10 @@ pub(crate) enum CellDamage {
     NotWhole,
     /// An error cell (`#N/A`, `#VALUE!`).
     ErrorCell,
+    /// A date, time or duration cell: the workbook holds a number shown as a date.
+    DateCell,
+    /// A boolean cell (`TRUE`, `FALSE`).
+    BoolCell,
 }
 
 /// Reads a text input whose form and delimiter are known.

@@ -3,12 +3,32 @@
 //!
 //! Policy: a day/month order is never guessed. `26/10/2026` is read only through a format that
 //! says `%d/%m/%Y`; the suggestion offered for unreadable times names the order only when a
-//! value proves it (a first number above 12 is a day), and gives both otherwise.
+//! value proves it (a first number above 12 is a day), and gives both otherwise. A time that
+//! reads but lies outside [`plausible`] (before 2000, or more than a day after the run started:
+//! a typo'd year such as `0026` or `9026`) is no event time: it is treated as an unreadable one,
+//! so it stops the run unless `--bad-times fetch-time` dates the check by its fetch time.
 
 use jiff::fmt::strtime;
 use jiff::tz::TimeZone;
 
 use crate::timestamp::parse_instant_ms;
+
+/// The earliest event time accepted: 2000-01-01T00:00:00Z (no liveness check is older).
+pub const EARLIEST_EVENT_MS: i64 = 946_684_800_000;
+/// How far past the run's start an event time may lie (clocks and zones disagree by hours).
+pub const FUTURE_SLACK_MS: i64 = 86_400_000;
+
+/// Why a readable time is no event time: `None` when it lies in the window from
+/// [`EARLIEST_EVENT_MS`] to a day after `now_ms`.
+pub fn implausible(ms: i64, now_ms: i64) -> Option<&'static str> {
+    if ms < EARLIEST_EVENT_MS {
+        Some("before 2000")
+    } else if ms > now_ms.saturating_add(FUTURE_SLACK_MS) {
+        Some("more than a day in the future")
+    } else {
+        None
+    }
+}
 
 /// Parses `text` with the first of `formats` that reads it, else the built-in forms.
 pub fn parse_time(text: &str, formats: &[String], zone: &TimeZone) -> Option<i64> {

@@ -1,14 +1,23 @@
-//! Workbooks (.xlsx, .ods in a ZIP container; .xls in an OLE container) read with calamine:
-//! the first sheet, or the one `--sheet` names, as rows for [`super::records`].
+//! Workbooks (.xlsx, .xlsb, .ods in a ZIP container; .xls in an OLE container) read with
+//! calamine: the first sheet, or the one `--sheet` names, as rows for [`super::records`].
+//!
+//! A ZIP workbook is measured by [`guard`] before calamine opens it (what its parts unpack to,
+//! the longest cell, the shared strings, the cells an .ods expands to), and refused over the
+//! input's limits; its kind comes from its parts, so an .ods error is never hidden behind an
+//! .xlsx one. An OLE file that holds an encrypted OOXML package is a password-protected .xlsx
+//! and is named so.
 //!
 //! Policy: cells become text exactly. Whole numbers are written without exponent or `.0`
 //! (`123456789012345678` as stored text stays itself; a number cell up to 2^53 is exact). A
 //! number cell above 2^53 has already lost digits inside the workbook, a number that is not
-//! whole (`12.5`) or an error cell (`#N/A`) is no id: as an id each stops the run.
+//! whole (`12.5`), an error cell (`#N/A`), a date, time or boolean cell is no id: as an id each
+//! stops the run, naming the cell, before anything is sent.
 //! Date cells are workbook serial dates with no zone: they are read as civil times in
-//! `--input-tz` and converted to the millisecond. An .xlsx sheet is streamed cell by cell (the
-//! workbook's shared-string table is held, as the format requires); .xls (at most 65,536 rows)
-//! and .ods sheets are read whole.
+//! `--input-tz` and converted to the millisecond. An .xlsx or .xlsb sheet is streamed cell by
+//! cell (the workbook's shared-string table is held, as the format requires); .xls (at most
+//! 65,536 rows) and .ods sheets are read whole.
+
+mod guard;
 
 use std::path::Path;
 
@@ -18,6 +27,9 @@ use jiff::tz::TimeZone;
 use super::detect::WorkbookKind;
 use super::records::{CellDamage, Row, read_rows};
 use super::{IdRow, InputError, InputOptions, InputStats, shown};
+
+/// Columns a sheet has (A to XFD).
+const MAX_COLUMNS: u32 = 16_384;
 
 /// Largest integer a workbook number (an IEEE double) holds exactly.
 const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
@@ -37,27 +49,71 @@ pub(crate) fn read<E>(
     };
     let zone = opts.zone.clone().unwrap_or(TimeZone::UTC);
     let (range, sheet, sheets) = match kind {
-        WorkbookKind::Ole => sheet(
-            open_workbook::<calamine::Xls<_>, _>(path).map_err(|e| {
-                failed(format!(
-                    "cannot read this .xls workbook: {}",
+        WorkbookKind::Ole => match open_workbook::<calamine::Xls<_>, _>(path) {
+            Ok(book) => sheet(book, opts),
+            Err(_) if is_encrypted_ooxml(path) => {
+                return Err(failed(
+                    "this is a password-protected (encrypted) .xlsx workbook; open it, remove \
+                     the password (File > Info > Protect Workbook > Encrypt with Password, \
+                     cleared) and save it again, or save the sheet as CSV"
+                        .into(),
+                ));
+            }
+            Err(e) => {
+                return Err(failed(format!(
+                    "cannot read this .xls workbook: {}; save it again as .xlsx, or save the \
+                     sheet as CSV",
                     shown(&e.to_string())
-                ))
-            })?,
-            opts,
-        ),
-        WorkbookKind::Zip => match open_workbook::<calamine::Xlsx<_>, _>(path) {
-            Ok(book) => return read_xlsx(file, book, &zone, opts, stats, sink),
-            Err(xlsx) => match open_workbook::<calamine::Ods<_>, _>(path) {
-                Ok(book) => sheet(book, opts),
-                Err(_) => {
-                    return Err(failed(format!(
-                        "this ZIP file is not a workbook liveaudit can read (.xlsx or .ods): {}; \
-                         unpack it, or save the sheet as CSV",
-                        shown(&xlsx.to_string())
-                    )));
-                }
-            },
+                )));
+            }
+        },
+        WorkbookKind::Zip => match guard::check_zip(path, &opts.limits) {
+            Err(guard::Refusal::Over { part, limit }) => {
+                return Err(InputError::OverLimit {
+                    place: format!("{file} ({})", shown(&part)),
+                    limit: Box::new(limit),
+                });
+            }
+            Err(guard::Refusal::Not(message)) => return Err(failed(message)),
+            Ok(guard::ZipKind::Xlsx) => {
+                let mut book = open_workbook::<calamine::Xlsx<_>, _>(path)
+                    .map_err(|e| failed(cannot_open(".xlsx", &e)))?;
+                let names = book.sheet_names();
+                let name = sheet_name(&names, opts).map_err(failed)?;
+                let mut cells = book
+                    .worksheet_cells_reader(&name)
+                    .map_err(|e| failed(cannot_read(&name, &e)))?;
+                let next = || {
+                    cells
+                        .next_cell()
+                        .map(|c| c.map(|c| (c.get_position(), Data::from(c.get_value().clone()))))
+                        .map_err(|e| cannot_read(&name, &e))
+                };
+                let form = describe(&name, opts, names.len());
+                return read_streamed(file, &form, next, &zone, opts, stats, sink);
+            }
+            Ok(guard::ZipKind::Xlsb) => {
+                let mut book = open_workbook::<calamine::Xlsb<_>, _>(path)
+                    .map_err(|e| failed(cannot_open(".xlsb", &e)))?;
+                let names = book.sheet_names();
+                let name = sheet_name(&names, opts).map_err(failed)?;
+                let mut cells = book
+                    .worksheet_cells_reader(&name)
+                    .map_err(|e| failed(cannot_read(&name, &e)))?;
+                let next = || {
+                    cells
+                        .next_cell()
+                        .map(|c| c.map(|c| (c.get_position(), Data::from(c.get_value().clone()))))
+                        .map_err(|e| cannot_read(&name, &e))
+                };
+                let form = describe(&name, opts, names.len());
+                return read_streamed(file, &form, next, &zone, opts, stats, sink);
+            }
+            Ok(guard::ZipKind::Ods) => sheet(
+                open_workbook::<calamine::Ods<_>, _>(path)
+                    .map_err(|e| failed(cannot_open(".ods", &e)))?,
+                opts,
+            ),
         },
     }
     .map_err(failed)?;
@@ -86,11 +142,40 @@ fn describe(sheet: &str, opts: &InputOptions, sheets: usize) -> String {
     )
 }
 
-/// An .xlsx sheet streamed cell by cell (memory holds one row, plus the workbook's table of
-/// shared strings), rows handed on as they end.
-fn read_xlsx<E>(
+fn cannot_open(kind: &str, e: &dyn std::fmt::Display) -> String {
+    format!(
+        "cannot read this {kind} workbook: {}; save it again, or save the sheet as CSV",
+        shown(&e.to_string())
+    )
+}
+
+fn cannot_read(sheet: &str, e: &dyn std::fmt::Display) -> String {
+    format!(
+        "cannot read sheet \"{}\": {}",
+        shown(sheet),
+        shown(&e.to_string())
+    )
+}
+
+/// Whether an OLE file holds an encrypted OOXML package (a password-protected .xlsx): its
+/// directory names the `EncryptedPackage` stream (UTF-16). The first 16 MiB are searched.
+fn is_encrypted_ooxml(path: &Path) -> bool {
+    use std::io::Read;
+    let name: Vec<u8> = "EncryptedPackage"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(16 << 20).read_to_end(&mut bytes));
+    read.is_ok() && bytes.windows(name.len()).any(|w| w == name.as_slice())
+}
+
+/// A sheet streamed cell by cell (.xlsx, .xlsb: memory holds one row, plus the workbook's table
+/// of shared strings), rows handed on as they end.
+fn read_streamed<E>(
     file: &str,
-    mut book: calamine::Xlsx<std::io::BufReader<std::fs::File>>,
+    form: &str,
+    mut next_cell: impl FnMut() -> Result<Option<((u32, u32), Data)>, String>,
     zone: &TimeZone,
     opts: &InputOptions,
     stats: &mut InputStats,
@@ -100,38 +185,31 @@ fn read_xlsx<E>(
         file: file.to_string(),
         message,
     };
-    let names = book.sheet_names();
-    let name = sheet_name(&names, opts).map_err(failed)?;
-    let form = describe(&name, opts, names.len());
-    let mut cells = book.worksheet_cells_reader(&name).map_err(|e| {
-        failed(format!(
-            "cannot read sheet \"{}\": {}",
-            shown(&name),
-            shown(&e.to_string())
-        ))
-    })?;
     let mut current: Option<RowBuilder> = None;
     let mut done = false;
     let rows = std::iter::from_fn(|| {
         while !done {
-            let cell = match cells.next_cell() {
+            let cell = match next_cell() {
                 Ok(cell) => cell,
-                Err(e) => {
+                Err(message) => {
                     done = true;
-                    return Some(Err(failed(format!(
-                        "cannot read sheet \"{}\": {}",
-                        shown(&name),
-                        shown(&e.to_string())
-                    ))));
+                    return Some(Err(failed(message)));
                 }
             };
-            let Some(cell) = cell else {
+            let Some(((r, c), value)) = cell else {
                 done = true;
                 return current.take().map(|row| Ok(row.finish()));
             };
-            let (r, c) = cell.get_position();
+            if c >= MAX_COLUMNS {
+                done = true;
+                return Some(Err(failed(format!(
+                    "row {}: a cell in column {} lies past the last column a sheet has \
+                     ({MAX_COLUMNS}); save the workbook again from a spreadsheet",
+                    u64::from(r) + 1,
+                    u64::from(c) + 1
+                ))));
+            }
             let line = u64::from(r) + 1;
-            let value = Data::from(cell.get_value().clone());
             match &mut current {
                 Some(row) if row.line == line => row.put(c as usize, &value, zone),
                 _ => {
@@ -145,7 +223,7 @@ fn read_xlsx<E>(
         }
         None
     });
-    read_rows(file, &form, None, rows, opts, stats, sink)
+    read_rows(file, form, None, rows, opts, stats, sink)
 }
 
 /// A workbook's first sheet as CSV text (a statement is read from it like a CSV file): cells
@@ -265,13 +343,19 @@ where
 fn cell_text(cell: &Data, zone: &TimeZone) -> (String, Option<CellDamage>) {
     match cell {
         Data::Empty => (String::new(), None),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => (s.clone(), None),
+        Data::String(s) => (s.clone(), None),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => (s.clone(), Some(CellDamage::DateCell)),
         Data::Int(i) => (i.to_string(), None),
         Data::Float(f) => float_text(*f),
-        Data::Bool(b) => (if *b { "TRUE" } else { "FALSE" }.to_string(), None),
+        Data::Bool(b) => (
+            if *b { "TRUE" } else { "FALSE" }.to_string(),
+            Some(CellDamage::BoolCell),
+        ),
         Data::Error(e) => (format!("#{e:?}"), Some(CellDamage::ErrorCell)),
-        Data::DateTime(dt) if dt.is_datetime() => (serial_date_text(dt, zone), None),
-        Data::DateTime(dt) => float_text(dt.as_f64()),
+        Data::DateTime(dt) if dt.is_datetime() => {
+            (serial_date_text(dt, zone), Some(CellDamage::DateCell))
+        }
+        Data::DateTime(dt) => (float_text(dt.as_f64()).0, Some(CellDamage::DateCell)),
     }
 }
 

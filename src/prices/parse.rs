@@ -45,10 +45,11 @@ struct RawTier {
 impl PriceList {
     /// Reads and checks the price list at `path`.
     pub(crate) fn load(path: &Path) -> Result<PriceList, PriceError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PriceError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::small_file::read_to_string(path, crate::small_file::CONFIG_MAX_BYTES)
+            .map_err(|source| PriceError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         PriceList::parse(&text, path)
     }
 

@@ -168,6 +168,18 @@ pub enum ReportError {
     },
     #[error("--from {from} is after --to {to}")]
     Range { from: String, to: String },
+    /// More periods (gaps included) than a report lays out: a mistyped year in the data.
+    #[error(
+        "the checks run from {first} to {last}: {periods} {by} periods, gaps included (at most \
+         {MAX_PERIODS}); a year in the data may be mistyped; narrow the report with --from and \
+         --to, or give a longer --by"
+    )]
+    TooManyPeriods {
+        periods: i64,
+        by: &'static str,
+        first: Date,
+        last: Date,
+    },
     /// A `--price` that is not a price (the message is `prices::BadPrice`'s).
     #[error("{0}")]
     Price(String),
@@ -522,6 +534,48 @@ pub(crate) fn vendor_message(
             |r| r.get(0),
         )
         .optional()?)
+}
+
+/// The most periods a report lays out, gaps included: past it the table would be mostly empty
+/// rows (a check dated `0026-01-05` beside one of `2026-01-05` spans 730,000 days).
+pub(crate) const MAX_PERIODS: i64 = 10_000;
+
+/// Refuses quarter hours whose periods, from the first to the last, pass [`MAX_PERIODS`]:
+/// checked before any period is laid out, so memory stays bounded whatever the dates.
+pub(crate) fn check_period_count(
+    window: &Window,
+    quarter_hours: &[QuarterHour],
+) -> Result<(), ReportError> {
+    let dates = || {
+        quarter_hours
+            .iter()
+            .filter_map(|b| b.start_ms.and_then(|ms| window.local_date(ms)))
+    };
+    let (Some(first), Some(last)) = (dates().min(), dates().max()) else {
+        return Ok(());
+    };
+    let days = first
+        .until(last)
+        .map_or(i64::MAX, |s| i64::from(s.get_days()));
+    let (periods, by) = match window.by {
+        Period::Day => (days.saturating_add(1), "day"),
+        Period::Week => (days / 7 + 2, "week"),
+        Period::Month => (
+            i64::from(last.year() - first.year()) * 12
+                + i64::from(last.month() - first.month())
+                + 1,
+            "month",
+        ),
+    };
+    if periods > MAX_PERIODS {
+        return Err(ReportError::TooManyPeriods {
+            periods,
+            by,
+            first,
+            last,
+        });
+    }
+    Ok(())
 }
 
 /// Per-period order: labels of dated quarter hours, gaps filled, then "undated" if any.

@@ -136,6 +136,15 @@ impl Scope {
         let narrowed = account
             .map(|name| resolve_account(layers, name, Accept::NamedOrRecorded(&ctx.store.conn)))
             .transpose()?;
+        if let Some(AccountRef {
+            name: Some(name),
+            partner_code,
+        }) = &narrowed
+            && name != partner_code
+            && partner_codes(&ctx.store.conn)?.contains(name)
+        {
+            crate::store::account::warn_name_shadows_code(name, partner_code);
+        }
         let accounts = match &narrowed {
             Some(a) => vec![a.clone()],
             None => partner_codes(&ctx.store.conn)?

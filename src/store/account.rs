@@ -100,6 +100,39 @@ pub(crate) fn other_accounts_exist(
     )
 }
 
+/// Warns when `--account NAME` chose the config's section NAME while the database also holds
+/// checks recorded under partner code NAME (another account): NAME means the section, and the
+/// user may have meant the code.
+pub(crate) fn warn_if_name_is_a_recorded_code(
+    conn: &Connection,
+    account: &RunAccount,
+) -> Result<(), rusqlite::Error> {
+    let Some(name) = account.name.as_deref() else {
+        return Ok(());
+    };
+    if name == account.partner_code {
+        return Ok(());
+    }
+    let recorded: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM checks WHERE partner_code = ?1)",
+        [name],
+        |r| r.get(0),
+    )?;
+    if recorded {
+        warn_name_shadows_code(name, &account.partner_code);
+    }
+    Ok(())
+}
+
+/// The warning of [`warn_if_name_is_a_recorded_code`].
+pub(crate) fn warn_name_shadows_code(name: &str, section_code: &str) {
+    tracing::warn!(
+        "--account {name} means the config file's [accounts.{name}] (partner code \
+         {section_code}), but the database also holds checks of partner code {name}; rename \
+         that section so the two cannot be confused"
+    );
+}
+
 /// Whether any check is still recorded as `unknown` (read before accounts were recorded).
 pub(crate) fn unknown_exist(conn: &Connection) -> Result<bool, rusqlite::Error> {
     conn.query_row(

@@ -58,6 +58,15 @@ pub(super) fn cell_damage_text(damage: CellDamage) -> (&'static str, &'static st
             "is an error cell in the workbook, not an id",
             "fix the formula or value in that cell, or export the ids from the source system",
         ),
+        CellDamage::DateCell => (
+            "is a date or time cell in the workbook, not an id",
+            "the cell holds a number shown as a date: format the id column as Text and enter the \
+             ids again, or export them from the source system as CSV",
+        ),
+        CellDamage::BoolCell => (
+            "is a TRUE/FALSE cell in the workbook, not an id",
+            "enter the id in that cell as text, or export the ids from the source system as CSV",
+        ),
     }
 }
 

@@ -12,7 +12,8 @@ use super::id_rules::{cell_damage_text, id_problem, spreadsheet_damage};
 use super::{
     CellDamage, ID_NAMES, Row, SINGLE_COLUMN_HEADERS, TIME_NAMES, latin1, lossy, normalise_name,
 };
-use crate::input::times::parse_time;
+use crate::input::limits::OverLimit;
+use crate::input::times::{implausible, parse_time};
 use crate::input::{BadTimes, IdRow, InputError, InputOptions, InputStats, MAX_ID_BYTES, shown};
 
 pub(super) struct Layout {
@@ -21,6 +22,8 @@ pub(super) struct Layout {
     id_index: usize,
     time_index: Option<usize>,
     delimiter: Option<u8>,
+    /// When the reading started (Unix ms): event times are plausible up to a day after it.
+    now_ms: i64,
 }
 
 /// A first row being read as a header: its names as written and normalised, and where it is.
@@ -159,10 +162,15 @@ impl Layout {
             id_index,
             time_index,
             delimiter,
+            now_ms: jiff::Timestamp::now().as_millisecond(),
+        };
+        let layout = |has_header, id_index, time_index| {
+            let layout: Layout = layout(has_header, id_index, time_index);
+            layout.within_column_limit(file, line, opts)
         };
         if let Some(name) = &opts.id_column {
             let id_index = header.named_id(name)?;
-            return Ok(layout(true, id_index, header.time_index(opts, true)?));
+            return layout(true, id_index, header.time_index(opts, true)?);
         }
         if let Some(name) = ID_NAMES
             .iter()
@@ -175,14 +183,44 @@ impl Layout {
                     .all(|&i| first[i].trim() == first[columns[0]].trim());
                 return Err(header.ambiguous(columns, exact));
             }
-            return Ok(layout(true, columns[0], header.time_index(opts, true)?));
+            return layout(true, columns[0], header.time_index(opts, true)?);
         }
         if first.len() == 1 {
             // One column: a header only if it names an id column; anything else is the first id.
             let is_header = SINGLE_COLUMN_HEADERS.contains(&header.normalised[0].as_str());
-            return Ok(layout(is_header, 0, header.time_index(opts, is_header)?));
+            return layout(is_header, 0, header.time_index(opts, is_header)?);
         }
         Err(header.no_id_column(opts))
+    }
+
+    /// Refuses a header naming more columns to keep than `--max-columns` allows.
+    fn within_column_limit(
+        self,
+        file: &str,
+        line: u64,
+        opts: &InputOptions,
+    ) -> Result<Layout, InputError> {
+        if !self.has_header {
+            return Ok(self);
+        }
+        let kept = (0..self.headers.len())
+            .filter(|&i| i != self.id_index && Some(i) != self.time_index)
+            .filter(|&i| !self.headers[i].trim().is_empty())
+            .count();
+        let max = opts.limits.max_columns;
+        if kept > max {
+            return Err(InputError::OverLimit {
+                place: format!("{file}:{line}"),
+                limit: Box::new(OverLimit::new(
+                    "the header names more columns than a row may keep beside the id and time",
+                    kept as u64,
+                    max as u64,
+                    "columns",
+                    "--max-columns",
+                )),
+            });
+        }
+        Ok(self)
     }
 
     pub(super) fn describe(&self) -> String {
@@ -259,11 +297,25 @@ impl Layout {
             .iter()
             .find(|(col, _)| *col == self.id_index)
             .map(|(_, d)| *d);
-        check_id(file, line, id, damage)?;
+        check_id(file, line, self.id_index, id, damage)?;
         stats.ids += 1;
         let (event_time_ms, unreadable_time) =
             self.event_time(record, &format!("{file}:{line}"), zone, opts, stats);
         let attrs = self.attributes(record, unreadable_time.is_some(), stats);
+        if let Some(a) = &attrs
+            && a.len() > opts.limits.max_attr_bytes
+        {
+            return Err(InputError::OverLimit {
+                place: format!("{file}:{line}"),
+                limit: Box::new(OverLimit::new(
+                    "the row's other columns hold more than a row may keep",
+                    a.len() as u64,
+                    opts.limits.max_attr_bytes as u64,
+                    "bytes",
+                    "--max-attr-bytes",
+                )),
+            });
+        }
         Ok(Some(IdRow {
             liveness_id: id.to_string(),
             event_time_ms,
@@ -286,8 +338,26 @@ impl Layout {
             });
         }
         let raw_id = record.get(self.id_index).unwrap_or_default();
-        // A line break inside the id can only come from a quoted field running over lines: a
-        // quote opened and not closed (in a one-column file, the only sign of one).
+        // In a workbook a line break is typed into the cell (Alt+Enter): no quote is involved.
+        if self.delimiter.is_none()
+            && let Some(at) = raw_id
+                .trim_ascii()
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+        {
+            return Err(InputError::BadIdCharacter {
+                file: file.to_string(),
+                line,
+                id: shown(&lossy(raw_id.trim_ascii())),
+                what: "a line break inside the cell",
+                character: format!("at byte {}", at + 1),
+                hint: "remove the line break from the cell (typed with Alt+Enter), or export the \
+                       ids as CSV"
+                    .to_string(),
+            });
+        }
+        // In text, a line break inside the id can only come from a quoted field running over
+        // lines: a quote opened and not closed (in a one-column file, the only sign of one).
         if let Some(next) = raw_id
             .split(|&b| b == b'\n' || b == b'\r')
             .skip(1)
@@ -322,12 +392,19 @@ impl Layout {
         match self.time_index.and_then(|i| record.get(i)) {
             Some(raw) if !raw.iter().all(u8::is_ascii_whitespace) => {
                 let text = lossy(raw);
-                let parsed = parse_time(&text, &opts.time_formats, zone);
-                if parsed.is_none() {
-                    stats.note_bad_time(source, &text);
-                    return (None, Some(text));
+                match parse_time(&text, &opts.time_formats, zone) {
+                    None => {
+                        stats.note_bad_time(source, &text);
+                        (None, Some(text))
+                    }
+                    Some(ms) => match implausible(ms, self.now_ms) {
+                        Some(why) => {
+                            stats.note_implausible_time(source, &text, why);
+                            (None, Some(text))
+                        }
+                        None => (Some(ms), None),
+                    },
                 }
-                (parsed, None)
             }
             _ => (None, None),
         }
@@ -373,7 +450,13 @@ impl Layout {
 
 /// The rules a non-blank id must meet before it may reach the vendor: no workbook damage, no
 /// spreadsheet damage in its text, at most [`MAX_ID_BYTES`], no forbidden character.
-fn check_id(file: &str, line: u64, id: &str, damage: Option<CellDamage>) -> Result<(), InputError> {
+fn check_id(
+    file: &str,
+    line: u64,
+    column: usize,
+    id: &str,
+    damage: Option<CellDamage>,
+) -> Result<(), InputError> {
     if damage == Some(CellDamage::LostDigits) {
         return Err(InputError::IdLostDigits {
             file: file.to_string(),
@@ -388,6 +471,10 @@ fn check_id(file: &str, line: u64, id: &str, damage: Option<CellDamage>) -> Resu
         return Err(InputError::IdDamaged {
             file: file.to_string(),
             line,
+            cell: match damage {
+                Some(_) => format!(" (cell {}{line})", column_letters(column)),
+                None => String::new(),
+            },
             id: shown(id),
             what,
             hint,
@@ -411,4 +498,17 @@ fn check_id(file: &str, line: u64, id: &str, damage: Option<CellDamage>) -> Resu
         });
     }
     Ok(())
+}
+
+/// A 0-based column as a spreadsheet names it: `A`, `Z`, `AA`.
+fn column_letters(column: usize) -> String {
+    let mut n = column + 1;
+    let mut letters = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        letters.push(b'A' + rem as u8);
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    String::from_utf8(letters).unwrap_or_default()
 }

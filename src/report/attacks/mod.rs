@@ -300,6 +300,7 @@ pub(crate) fn compute(
         scores,
         dimension,
     } = scan(conn, window, codes, opts.dimension.as_deref())?;
+    super::check_period_count(window, &quarter_hours)?;
     let Counts {
         labels,
         resolved_per,

@@ -56,6 +56,7 @@ pub(crate) fn compute_for(
     pricing: &Pricing,
 ) -> Result<Billing, ReportError> {
     let quarter_hours = load_quarter_hours(conn, window)?;
+    crate::report::check_period_count(window, &quarter_hours)?;
     let undated = undated_outside(conn, window)?;
     let mut report = match pricing {
         Pricing::Unpriced(currency) => {
