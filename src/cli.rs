@@ -116,8 +116,7 @@ pub enum Command {
     #[command(after_help = "Examples:
   liveaudit fetch ids.csv
   liveaudit fetch --max-duration 2h --summary-file runs.jsonl --metrics-file la.prom ids/*.csv
-  liveaudit fetch --until 05:30 --tz Asia/Jakarta nightly.csv
-  liveaudit fetch --pending --max-duration 30m
+  liveaudit fetch --pending --max-duration 30m new.csv
   cat ids.txt | liveaudit fetch -")]
     Fetch(FetchArgs),
     /// The nightly job: per account, a credentials check, the inbox's files, a fetch of what is
