@@ -17,6 +17,7 @@ pub mod codes;
 #[warn(missing_docs)]
 pub mod commands;
 pub(crate) mod config;
+pub(crate) mod destination;
 #[warn(missing_docs)]
 pub mod exit;
 pub(crate) mod export;

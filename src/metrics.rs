@@ -13,7 +13,6 @@
 //! files holding the same series.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use crate::codes::CodeTable;
 use crate::report::billing::{self, Counts};
@@ -196,11 +195,7 @@ pub(crate) fn render(m: &Metrics) -> String {
     out
 }
 
-/// Replaces `path` with `text` atomically: a temporary file beside it, synced, then renamed (a
-/// FIFO or device is written in place: `output::write_run_file`).
-pub(crate) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    crate::output::write_run_file(path, text.as_bytes(), crate::output::RunFileWrite::Replace)
-}
+pub(crate) use crate::destination::write_atomic;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@
 //! kept apart from the state of the input's ids after the run (`input_after`), so a rerun that
 //! had nothing to do still says how much of the input is final. One line is written with one
 //! `write` on a file opened for appending, so concurrent readers never see half an object; a
-//! FIFO or device is written in place (`output::write_run_file`).
+//! FIFO or device is written in place (`destination::write_run_file`).
 
 use std::path::Path;
 
@@ -135,7 +135,7 @@ impl InputAfter {
 pub(crate) fn append(path: &Path, summary: &impl Serialize) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(summary).map_err(std::io::Error::other)?;
     line.push(b'\n');
-    crate::output::write_run_file(path, &line, crate::output::RunFileWrite::Append)
+    crate::destination::write_run_file(path, &line, crate::destination::RunFileWrite::Append)
 }
 
 #[cfg(test)]

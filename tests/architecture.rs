@@ -28,7 +28,10 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
-    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
         parts.pop();
     }
     parts
@@ -126,7 +129,10 @@ fn references(module: &[String], code: &str) -> Vec<Vec<String>> {
         let named: Vec<Vec<String>> = match after.strip_prefix('{') {
             Some(list) => {
                 let list = &list[..list.find('}').unwrap_or(list.len())];
-                list.split(',').map(words).filter(|w| !w.is_empty()).collect()
+                list.split(',')
+                    .map(words)
+                    .filter(|w| !w.is_empty())
+                    .collect()
             }
             None => vec![words(after)],
         };
@@ -183,7 +189,10 @@ fn cycle(edges: &BTreeSet<(String, String)>) -> Option<Vec<String>> {
 
 /// The edges between top-level modules, and between sibling submodules of one module (a
 /// module and its own parent are one unit: a child uses its parent's items by design).
-fn import_edges() -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+/// Edges between modules, as (from, to) module paths.
+type Edges = BTreeSet<(String, String)>;
+
+fn import_edges() -> (Edges, Edges) {
     let src = root().join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
@@ -212,8 +221,7 @@ fn import_edges() -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
                 if is_module(&r[..1]) {
                     top.insert((module[0].clone(), first.clone()));
                 }
-            } else if module.len() >= 2 && r.len() >= 2 && module[1] != r[1] && is_module(&r[..2])
-            {
+            } else if module.len() >= 2 && r.len() >= 2 && module[1] != r[1] && is_module(&r[..2]) {
                 sub.insert((module[..2].join("::"), r[..2].join("::")));
             }
         }
@@ -232,11 +240,18 @@ fn the_import_graph_has_no_cycle() {
         );
     }
     assert!(
-        sub.contains(&("report::reconcile".to_string(), "report::render".to_string())),
+        sub.contains(&(
+            "report::reconcile".to_string(),
+            "report::render".to_string()
+        )),
         "{sub:?}"
     );
     assert_eq!(cycle(&top), None, "a cycle between top-level modules");
-    assert_eq!(cycle(&sub), None, "a cycle between the submodules of one module");
+    assert_eq!(
+        cycle(&sub),
+        None,
+        "a cycle between the submodules of one module"
+    );
     let looped: BTreeSet<(String, String)> = [("a", "b"), ("b", "c"), ("c", "a")]
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -248,9 +263,16 @@ fn the_import_graph_has_no_cycle() {
 fn named_paths(text: &str) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     for word in text.split(|c: char| c.is_whitespace() || "`(),;:".contains(c)) {
-        if ["src/", "tests/", "migrations/", "contrib/", "scripts/", "examples/"]
-            .iter()
-            .any(|p| word.starts_with(p))
+        if [
+            "src/",
+            "tests/",
+            "migrations/",
+            "contrib/",
+            "scripts/",
+            "examples/",
+        ]
+        .iter()
+        .any(|p| word.starts_with(p))
         {
             paths.insert(word.trim_end_matches('.').to_string());
         }

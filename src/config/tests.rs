@@ -48,7 +48,10 @@ fn flags_win_over_env_over_file() {
     assert_eq!(layers.db(), PathBuf::from("file.db"));
     layers.flags.partner_code = Some("from-flag".into());
     assert_eq!(
-        layers.vendor(crate::config::Endpoint::Result).unwrap().partner_code,
+        layers
+            .vendor(crate::config::Endpoint::Result)
+            .unwrap()
+            .partner_code,
         "from-flag"
     );
 }
@@ -93,13 +96,19 @@ fn rate_is_a_number_or_auto_from_flag_env_or_file() {
 fn missing_settings_are_named() {
     let mut layers = Layers::new(FlagValues::default(), FileConfig::default());
     layers.env = |_| None;
-    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err().to_string();
+    let err = layers
+        .vendor(crate::config::Endpoint::Result)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("partner code") && err.contains("TD_PARTNER_CODE"),
         "{err}"
     );
     layers.env = |name| (name == "TD_PARTNER_CODE").then(|| "c".to_string());
-    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err().to_string();
+    let err = layers
+        .vendor(crate::config::Endpoint::Result)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("partner key") && err.contains("--partner-key-file"),
         "{err}"
@@ -108,7 +117,10 @@ fn missing_settings_are_named() {
         "TD_PARTNER_CODE" | "TD_PARTNER_KEY" => Some("x".into()),
         _ => None,
     };
-    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err().to_string();
+    let err = layers
+        .vendor(crate::config::Endpoint::Result)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("TD_RESULT_URL"), "{err}");
 }
 
@@ -177,13 +189,19 @@ fn several_accounts_need_a_choice_and_unknown_names_are_listed() {
     let dir = tempfile::tempdir().unwrap();
     let mut layers = Layers::new(FlagValues::default(), accounts_file_with_keys(dir.path()));
     layers.env = |name| (name == "TD_PARTNER_KEY").then(|| "k".to_string());
-    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err().to_string();
+    let err = layers
+        .vendor(crate::config::Endpoint::Result)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("id-app, ph-app") && err.contains("--account"),
         "{err}"
     );
     layers.flags.account = Some("uk-app".into());
-    let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err().to_string();
+    let err = layers
+        .vendor(crate::config::Endpoint::Result)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("uk-app") && err.contains("id-app, ph-app"),
         "{err}"
@@ -203,7 +221,13 @@ fn several_accounts_need_a_choice_and_unknown_names_are_listed() {
     let err = layers.vendor(crate::config::Endpoint::Result).unwrap_err();
     assert!(matches!(err, ConfigError::AccountConflict { .. }), "{err}");
     layers.flags.partner_code = Some("acme-ph".into());
-    assert_eq!(layers.vendor(crate::config::Endpoint::Result).unwrap().partner_code, "acme-ph");
+    assert_eq!(
+        layers
+            .vendor(crate::config::Endpoint::Result)
+            .unwrap()
+            .partner_code,
+        "acme-ph"
+    );
 }
 
 #[test]

@@ -56,5 +56,5 @@ pub(crate) fn read_seq(path: &Path) -> i64 {
 
 /// Replaces the state file atomically.
 pub(crate) fn write_seq(path: &Path, seq: i64) -> std::io::Result<()> {
-    crate::metrics::write_atomic(path, &format!("{seq}\n"))
+    crate::destination::write_atomic(path, &format!("{seq}\n"))
 }

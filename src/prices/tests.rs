@@ -50,7 +50,11 @@ fn tier_edges_split_a_month() {
     let counts: Vec<(PriceRate, i64)> = b.iter().map(|x| (x.rate, x.count)).collect();
     assert_eq!(
         counts,
-        [(PriceRate::Tier(0), 1), (PriceRate::Tier(1), 2), (PriceRate::Tier(2), 1)]
+        [
+            (PriceRate::Tier(0), 1),
+            (PriceRate::Tier(1), 2),
+            (PriceRate::Tier(2), 1)
+        ]
     );
     // 0.035 + 2 x 0.030 + 0.025 = 0.120
     assert_eq!(total(&b), "0.120".parse().unwrap());
@@ -73,11 +77,17 @@ fn a_month_crossing_a_price_change_keeps_one_count() {
     let mut p = Pricer::new(&l, TimeZone::UTC);
     // February: 3 checks under period 0 (places 1-3, tier 1 at 0.035).
     let a = p.charge(ms("2026-02-14", 23), Some(200), 3).unwrap();
-    assert_eq!((a[0].period, a[0].rate, a[0].count), (0, PriceRate::Tier(0), 3));
+    assert_eq!(
+        (a[0].period, a[0].rate, a[0].count),
+        (0, PriceRate::Tier(0), 3)
+    );
     // From the 15th period 1 is in force: places 4-6 take its tiers (up_to 4, then rest).
     let b = p.charge(ms("2026-02-15", 0), Some(200), 3).unwrap();
     let got: Vec<(usize, PriceRate, i64)> = b.iter().map(|x| (x.period, x.rate, x.count)).collect();
-    assert_eq!(got, [(1, PriceRate::Tier(0), 1), (1, PriceRate::Tier(1), 2)]);
+    assert_eq!(
+        got,
+        [(1, PriceRate::Tier(0), 1), (1, PriceRate::Tier(1), 2)]
+    );
     // 0.020 + 2 x 0.015 = 0.050
     assert_eq!(total(&b), "0.050".parse().unwrap());
     // Period 1 has no per-code price: 12250 is tiered there.

@@ -17,9 +17,9 @@ use rusqlite::params_from_iter;
 use serde::Serialize;
 
 use super::attrs::attribute;
-use crate::check::attack_family;
 use super::render::{Document, Section};
 use super::{ReportError, Window};
+use crate::check::attack_family;
 use crate::check::{Class, DateBy, Status, classify};
 use crate::codes::{Category, CodeTable};
 

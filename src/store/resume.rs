@@ -75,7 +75,7 @@ pub(crate) fn save(progress: &Path, p: &Progress) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let text = serde_json::to_string(p).map_err(std::io::Error::other)?;
-    crate::metrics::write_atomic(progress, &format!("{text}\n"))
+    crate::destination::write_atomic(progress, &format!("{text}\n"))
 }
 
 /// How a reading ended.

@@ -224,7 +224,6 @@ fn family_of(codes: &CodeTable, code: i64) -> String {
     codes.family(code).unwrap_or("other").to_string()
 }
 
-
 /// Options of the attack report beyond the window.
 #[derive(Debug, Clone)]
 pub(crate) struct AttackOptions {

@@ -212,4 +212,3 @@ pub(super) fn scan_range(
     }
     Ok(part)
 }
-

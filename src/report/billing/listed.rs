@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use super::{ListSummary, RateRow};
 use crate::check::{Class, classify};
 use crate::codes::CodeTable;
-use crate::prices::{PriceList, Pricer, PriceRate};
+use crate::prices::{PriceList, PriceRate, Pricer};
 use crate::report::{QuarterHour, Window, quarter_hour_label};
 
 /// Amounts a price list gives the charged quarter hours of a report.

@@ -51,7 +51,7 @@ use super::render::{Document, Section};
 use super::{MoneyScale, ReportError, Window, load_quarter_hours};
 use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
 use crate::codes::CodeTable;
-use crate::prices::{PriceList, Pricer, PriceRate};
+use crate::prices::{PriceList, PriceRate, Pricer};
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
 use crate::timestamp::format_utc;
 use crate::zone::Zone;
