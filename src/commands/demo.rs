@@ -272,8 +272,9 @@ fn print_reports(global: &GlobalArgs, db: &Path, statement: &Path) -> Result<(),
     };
     let mut out = std::io::stdout().lock();
     for doc in [&billing, &attacks, &reconciled] {
-        render(doc, Format::Table, &mut out).map_err(Failure::internal)?;
-        writeln!(out).map_err(Failure::internal)?;
+        // `liveaudit demo | head` closes the pipe early: a quiet end, as every report's output.
+        render(doc, Format::Table, &mut out).map_err(crate::output::write_failure)?;
+        writeln!(out).map_err(crate::output::write_failure)?;
     }
     Ok(())
 }
