@@ -48,6 +48,26 @@ pub(crate) fn read<E>(
         message,
     };
     let zone = opts.zone.clone().unwrap_or(TimeZone::UTC);
+    // .xlsx and .xlsb are streamed cell by cell alike; their readers are distinct types.
+    macro_rules! streamed {
+        ($book:ty, $kind:literal) => {{
+            let mut book =
+                open_workbook::<$book, _>(path).map_err(|e| failed(cannot_open($kind, &e)))?;
+            let names = book.sheet_names();
+            let name = sheet_name(&names, opts).map_err(failed)?;
+            let mut cells = book
+                .worksheet_cells_reader(&name)
+                .map_err(|e| failed(cannot_read(&name, &e)))?;
+            let next = || {
+                cells
+                    .next_cell()
+                    .map(|c| c.map(|c| (c.get_position(), Data::from(c.get_value().clone()))))
+                    .map_err(|e| cannot_read(&name, &e))
+            };
+            let form = describe(&name, opts, names.len());
+            return read_streamed(file, &form, next, &zone, opts, stats, sink);
+        }};
+    }
     let (range, sheet, sheets) = match kind {
         WorkbookKind::Ole => match open_workbook::<calamine::Xls<_>, _>(path) {
             Ok(book) => sheet(book, opts),
@@ -75,40 +95,8 @@ pub(crate) fn read<E>(
                 });
             }
             Err(guard::Refusal::Not(message)) => return Err(failed(message)),
-            Ok(guard::ZipKind::Xlsx) => {
-                let mut book = open_workbook::<calamine::Xlsx<_>, _>(path)
-                    .map_err(|e| failed(cannot_open(".xlsx", &e)))?;
-                let names = book.sheet_names();
-                let name = sheet_name(&names, opts).map_err(failed)?;
-                let mut cells = book
-                    .worksheet_cells_reader(&name)
-                    .map_err(|e| failed(cannot_read(&name, &e)))?;
-                let next = || {
-                    cells
-                        .next_cell()
-                        .map(|c| c.map(|c| (c.get_position(), Data::from(c.get_value().clone()))))
-                        .map_err(|e| cannot_read(&name, &e))
-                };
-                let form = describe(&name, opts, names.len());
-                return read_streamed(file, &form, next, &zone, opts, stats, sink);
-            }
-            Ok(guard::ZipKind::Xlsb) => {
-                let mut book = open_workbook::<calamine::Xlsb<_>, _>(path)
-                    .map_err(|e| failed(cannot_open(".xlsb", &e)))?;
-                let names = book.sheet_names();
-                let name = sheet_name(&names, opts).map_err(failed)?;
-                let mut cells = book
-                    .worksheet_cells_reader(&name)
-                    .map_err(|e| failed(cannot_read(&name, &e)))?;
-                let next = || {
-                    cells
-                        .next_cell()
-                        .map(|c| c.map(|c| (c.get_position(), Data::from(c.get_value().clone()))))
-                        .map_err(|e| cannot_read(&name, &e))
-                };
-                let form = describe(&name, opts, names.len());
-                return read_streamed(file, &form, next, &zone, opts, stats, sink);
-            }
+            Ok(guard::ZipKind::Xlsx) => streamed!(calamine::Xlsx<_>, ".xlsx"),
+            Ok(guard::ZipKind::Xlsb) => streamed!(calamine::Xlsb<_>, ".xlsb"),
             Ok(guard::ZipKind::Ods) => sheet(
                 open_workbook::<calamine::Ods<_>, _>(path)
                     .map_err(|e| failed(cannot_open(".ods", &e)))?,
