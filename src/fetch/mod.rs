@@ -204,12 +204,15 @@ struct Ctx<V = VendorClient> {
 impl<V> Ctx<V> {
     /// Records the first stop cause and cancels the run.
     fn stop(&self, cause: StopCause) {
+        // Cancel first: no request may be granted after the decision to stop, and writing the
+        // log line can block (a slow stderr) while other workers go on sending.
+        self.cancel.cancel();
         let mut stop = self.stop.lock().unwrap_or_else(|p| p.into_inner());
         if stop.is_none() {
+            *stop = Some(cause.clone());
+            drop(stop);
             tracing::warn!(reason = %cause, "stopping the run");
-            *stop = Some(cause);
         }
-        self.cancel.cancel();
     }
 
     /// Logs why an id failed, once per kind of failure, so a run that ends with failed ids
