@@ -62,10 +62,9 @@ pub enum ConfigError {
     #[error("the partner key file {0} is empty")]
     EmptyKey(PathBuf),
     #[error("the partner key file {path} {problem}; it must hold the key alone on one line")]
-    BadKeyFile {
-        path: PathBuf,
-        problem: &'static str,
-    },
+    BadKeyFile { path: PathBuf, problem: String },
+    #[error("TD_PARTNER_KEY {problem}; set it to the partner key alone")]
+    BadKeyEnv { problem: String },
     #[error("config file {path}: {message}")]
     File { path: PathBuf, message: String },
     #[error(
@@ -545,7 +544,8 @@ impl Layers {
             };
         }
         if let Some(key) = (self.env)("TD_PARTNER_KEY") {
-            return Ok(Secret::new(key.trim()));
+            return Secret::partner_key(key.trim())
+                .map_err(|problem| ConfigError::BadKeyEnv { problem });
         }
         if let Some(path) = &self.file.partner_key_file {
             return read_key_file(path);

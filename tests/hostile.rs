@@ -403,6 +403,7 @@ fn a_key_file_must_be_one_line_without_bom_and_small() {
         (b"\xEF\xBB\xBFkey\n".to_vec(), "byte-order mark"),
         (b"key\nsecond\n".to_vec(), "more than one line"),
         (vec![b'k'; 10_000], "larger than 4096"),
+        (b"abc\n".to_vec(), "too short for a partner key"),
     ] {
         env.write("key.txt", &content);
         let r = Run::from(

@@ -5,6 +5,10 @@
 //! the moment it becomes a [`Secret`], here and nowhere else, so no text the program writes
 //! after it is read can carry it; a key file holds the key alone on one line, at most 4096 bytes of UTF-8 without
 //! a byte-order mark, and one readable by other users draws a warning.
+//! - Wherever it comes from (key file or `TD_PARTNER_KEY`), a partner key is at least
+//!   [`MIN_KEY_CHARS`] characters without control characters: TrustDecision assigns long keys,
+//!   and a shorter value is a mistake (a truncated paste, the wrong variable) that would also
+//!   make the scrubber blank those few letters out of every text the program writes.
 
 use std::fmt;
 use std::path::Path;
@@ -25,6 +29,25 @@ impl Secret {
         Secret(Arc::from(value))
     }
 
+    /// `value` as the partner key, or what is wrong with it (empty, too short to be a key, or
+    /// holding control characters), worded to follow the key's source.
+    pub(crate) fn partner_key(value: &str) -> Result<Secret, String> {
+        let chars = value.chars().count();
+        if chars == 0 {
+            return Err("is empty".into());
+        }
+        if value.chars().any(char::is_control) {
+            return Err("holds control characters".into());
+        }
+        if chars < MIN_KEY_CHARS {
+            return Err(format!(
+                "holds {chars} character(s), too short for a partner key (at least \
+                 {MIN_KEY_CHARS}): is it the whole key?"
+            ));
+        }
+        Ok(Secret::new(value))
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -35,6 +58,9 @@ impl fmt::Debug for Secret {
         f.write_str("Secret(<redacted>)")
     }
 }
+
+/// The shortest value taken for a partner key.
+pub(crate) const MIN_KEY_CHARS: usize = 8;
 
 /// The largest key file read; a partner key is tens of bytes.
 const MAX_KEY_FILE: u64 = 4096;
@@ -48,9 +74,9 @@ pub(super) fn read_key_file(path: &Path) -> Result<Secret, ConfigError> {
         path: path.to_path_buf(),
         source,
     };
-    let bad = |problem| ConfigError::BadKeyFile {
+    let bad = |problem: &str| ConfigError::BadKeyFile {
         path: path.to_path_buf(),
-        problem,
+        problem: problem.to_string(),
     };
     let mut bytes = Vec::new();
     std::fs::File::open(path)
@@ -76,9 +102,6 @@ pub(super) fn read_key_file(path: &Path) -> Result<Secret, ConfigError> {
     if key.is_empty() {
         return Err(ConfigError::EmptyKey(path.to_path_buf()));
     }
-    if key.chars().any(char::is_control) {
-        return Err(bad("holds control characters"));
-    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -91,5 +114,5 @@ pub(super) fn read_key_file(path: &Path) -> Result<Secret, ConfigError> {
             );
         }
     }
-    Ok(Secret::new(key))
+    Secret::partner_key(key).map_err(|problem| bad(&problem))
 }

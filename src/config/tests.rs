@@ -39,7 +39,7 @@ fn flags_win_over_env_over_file() {
     let mut layers = Layers::new(FlagValues::default(), file);
     layers.env = |name| match name {
         "TD_PARTNER_CODE" => Some("from-env".into()),
-        "TD_PARTNER_KEY" => Some("k".into()),
+        "TD_PARTNER_KEY" => Some("env-partner-key".into()),
         _ => None,
     };
     let v = layers.vendor(crate::config::Endpoint::Result).unwrap();
@@ -114,7 +114,8 @@ fn missing_settings_are_named() {
         "{err}"
     );
     layers.env = |name| match name {
-        "TD_PARTNER_CODE" | "TD_PARTNER_KEY" => Some("x".into()),
+        "TD_PARTNER_CODE" => Some("x".into()),
+        "TD_PARTNER_KEY" => Some("env-partner-key".into()),
         _ => None,
     };
     let err = layers
@@ -164,7 +165,7 @@ fn an_account_section_beats_the_environment_and_the_top_level() {
     );
     layers.env = |name| match name {
         "TD_PARTNER_CODE" => Some("from-env".into()),
-        "TD_PARTNER_KEY" => Some("k".into()),
+        "TD_PARTNER_KEY" => Some("env-partner-key".into()),
         "TD_RESULT_URL" => Some("https://env.example/r".into()),
         _ => None,
     };
@@ -188,7 +189,7 @@ fn an_account_section_beats_the_environment_and_the_top_level() {
 fn several_accounts_need_a_choice_and_unknown_names_are_listed() {
     let dir = tempfile::tempdir().unwrap();
     let mut layers = Layers::new(FlagValues::default(), accounts_file_with_keys(dir.path()));
-    layers.env = |name| (name == "TD_PARTNER_KEY").then(|| "k".to_string());
+    layers.env = |name| (name == "TD_PARTNER_KEY").then(|| "env-partner-key".to_string());
     let err = layers
         .vendor(crate::config::Endpoint::Result)
         .unwrap_err()
@@ -401,5 +402,40 @@ fn each_account_of_a_report_has_its_own_zone_and_prices() {
     assert_eq!(
         layers.prices_of(&id, Some(Path::new("/flag.toml"))),
         Some("/flag.toml".into())
+    );
+}
+
+/// A key too short to be one, or holding control characters, is refused from either source
+/// with what is wrong and never the value itself (a short key would also be blanked out of
+/// every text the program writes).
+#[test]
+fn a_key_too_short_or_with_control_characters_is_refused_from_file_and_environment() {
+    let mut layers = Layers::new(
+        FlagValues {
+            partner_code: Some("code".into()),
+            ..FlagValues::default()
+        },
+        FileConfig::default(),
+    );
+    layers.env = |name| (name == "TD_PARTNER_KEY").then(|| " abc ".to_string());
+    let err = layers.partner_key(None).unwrap_err().to_string();
+    assert!(
+        err.contains("TD_PARTNER_KEY") && err.contains("3 character(s)") && !err.contains("abc"),
+        "{err}"
+    );
+    layers.env = |name| (name == "TD_PARTNER_KEY").then(|| "long-enough\u{1b}key".to_string());
+    let err = layers.partner_key(None).unwrap_err().to_string();
+    assert!(err.contains("control characters"), "{err}");
+    layers.env = |name| (name == "TD_PARTNER_KEY").then(|| "12345678".to_string());
+    assert_eq!(layers.partner_key(None).unwrap().expose(), "12345678");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("short.key");
+    std::fs::write(&path, "k\n").unwrap();
+    layers.flags.partner_key_file = Some(path.clone());
+    let err = layers.partner_key(None).unwrap_err().to_string();
+    assert!(
+        err.contains(&path.display().to_string()) && err.contains("1 character(s)"),
+        "{err}"
     );
 }
