@@ -19,3 +19,4 @@ mod prices;
 mod reconcile;
 mod reports;
 mod workbook;
+mod zones;

@@ -128,12 +128,16 @@ pub struct ReconcileArgs {
     #[arg(long, value_name = "FILE")]
     pub statement: PathBuf,
     /// The billing day's time zone (IANA name); also reads statement times written without an
-    /// offset [env: LIVEAUDIT_TZ, config key tz] [default: UTC]
+    /// offset, unless --statement-tz [env: LIVEAUDIT_TZ, config key tz] [default: UTC]
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
     /// Which time dates our checks (as in `report billing`)
     #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
     pub date_by: DateBy,
+    /// The zone the statement writes its times in, when they carry no offset (IANA name or an
+    /// offset such as +05:30) [default: the --tz zone]
+    #[arg(long, value_name = "ZONE")]
+    pub statement_tz: Option<String>,
     /// The account the statement bills: a config file's [accounts.NAME], else a partner code
     /// as recorded; only its checks are compared, and its tz and prices apply (required when
     /// the database holds checks of more than one account)

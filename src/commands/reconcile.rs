@@ -5,6 +5,7 @@
 //! discrepancies are beyond the tolerances.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 
 use anyhow::{Context, anyhow};
 
@@ -23,6 +24,12 @@ pub(crate) fn reconcile_document(
     ctx: &mut ReportContext,
     args: &ReconcileArgs,
 ) -> Result<(Document, bool), Failure> {
+    let statement_zone = match &args.statement_tz {
+        Some(name) => {
+            Some(crate::zone::Zone::parse(name, "--statement-tz").map_err(Failure::usage)?)
+        }
+        None => None,
+    };
     let mut columns = crate::statement::StatementColumns {
         id: args.statement_id_column.clone(),
         sequence: args.statement_sequence_column.clone(),
@@ -75,6 +82,7 @@ pub(crate) fn reconcile_document(
         statement: args.statement.clone(),
         columns,
         zone,
+        statement_zone,
         from: args.from.clone(),
         to: args.to.clone(),
         price,
@@ -94,6 +102,11 @@ pub(crate) fn reconcile_document(
         reconcile::ensure_details_header(p)
             .with_context(|| format!("writing {}", p.display()))
             .map_err(Failure::internal)?;
+    }
+    // The hint opens the report; a report going to a file or a pipe also says it on stderr.
+    let on_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    if let Some(h) = result.zone_hint.as_ref().filter(|_| !on_terminal) {
+        tracing::warn!("{}", h.sentence(&result.statement_zone));
     }
     let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
     let mut doc = reconcile::document(&result, &currency);

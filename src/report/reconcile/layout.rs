@@ -42,10 +42,18 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
     let mut summary = vec![
         format!("statement {} ({}; {})", r.statement, r.shape, r.columns),
         format!(
-            "period {} to {} in {}",
+            "period {} to {} in {}{}",
             r.period_from.as_deref().unwrap_or("?"),
             r.period_to.as_deref().unwrap_or("?"),
-            r.zone
+            r.zone,
+            if r.statement_zone == r.zone {
+                String::new()
+            } else {
+                format!(
+                    "; statement times without an offset read in {}",
+                    r.statement_zone
+                )
+            }
         ),
         format!(
             "billed: {} {} in the period ({}); charged in our records: {}{}; net difference {:+}{}",
@@ -66,6 +74,16 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
                 .unwrap_or_default(),
         ),
     ];
+    // A statement dated in another zone is said once, before anything else.
+    if let Some(h) = &r.zone_hint {
+        summary.insert(0, h.sentence(&r.statement_zone));
+    }
+    if let Some(n) = r.day_mismatches.filter(|n| *n > 0 && r.zone_hint.is_none()) {
+        summary.push(format!(
+            "{n} lines are dated on another day than their check (in {})",
+            r.zone
+        ));
+    }
     if r.shape == "itemised" {
         // The identity, in words: every exclusive bucket times its effect.
         let terms: Vec<String> = SHOWN_ORDER

@@ -267,6 +267,7 @@ mod tests {
             statement: PathBuf::from("statement.csv"),
             columns: StatementColumns::default(),
             zone: crate::zone::Zone::utc(),
+            statement_zone: None,
             from: Some("2025-10-01".into()),
             to: Some("2025-10-31".into()),
             price: price.map(|p| p.parse().unwrap()),

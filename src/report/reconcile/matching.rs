@@ -15,6 +15,7 @@ pub(super) fn itemised(
     columns: String,
 ) -> Result<Reconciliation, ReconcileError> {
     match_lines(conn, opts, notes)?;
+    let (day_mismatches, zone_hint) = zone_hint::day_mismatches(conn, opts)?;
     let (from, to, window) = compared_period(conn, opts)?;
     let bounds = window.bounds_ms();
     let period_known = from.is_some() || to.is_some();
@@ -54,6 +55,14 @@ pub(super) fn itemised(
         shape: "itemised",
         columns,
         zone: opts.zone.name.clone(),
+        statement_zone: opts
+            .statement_zone
+            .as_ref()
+            .unwrap_or(&opts.zone)
+            .name
+            .clone(),
+        day_mismatches: Some(day_mismatches),
+        zone_hint,
         period_from: from.map(|d| d.to_string()),
         period_to: to.map(|d| d.to_string()),
         lines,

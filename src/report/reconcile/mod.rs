@@ -68,6 +68,8 @@ mod summary;
 use summary::*;
 mod layout;
 pub(crate) use layout::*;
+mod zone_hint;
+pub(crate) use zone_hint::ZoneHint;
 
 /// Detail rows kept per bucket for the printed report (all go to `--details`).
 const SHOWN_PER_BUCKET: usize = 50;
@@ -170,6 +172,12 @@ pub(crate) struct Reconciliation {
     pub shape: &'static str,
     pub columns: String,
     pub zone: String,
+    /// The zone statement times without an offset are read in (`--statement-tz`, else `zone`).
+    pub statement_zone: String,
+    /// Itemised lines dated on another day than their check, in `zone` (none for summaries).
+    pub day_mismatches: Option<u64>,
+    /// The offset that puts nearly all of those on their check's day, when one does.
+    pub zone_hint: Option<ZoneHint>,
     /// The period compared (local dates, inclusive).
     pub period_from: Option<String>,
     pub period_to: Option<String>,
@@ -205,6 +213,8 @@ pub(crate) struct ReconcileOptions {
     pub statement: PathBuf,
     pub columns: StatementColumns,
     pub zone: Zone,
+    /// The zone statement times without an offset are read in, when not `zone`.
+    pub statement_zone: Option<Zone>,
     pub from: Option<String>,
     pub to: Option<String>,
     pub price: Option<Decimal>,
@@ -286,7 +296,8 @@ pub(crate) fn reconcile(
     codes: &CodeTable,
     opts: &ReconcileOptions,
 ) -> Result<Reconciliation, ReconcileError> {
-    let (shape, malformed, summary_lines) = load_statement(conn, opts, &opts.zone.tz)?;
+    let read_in = opts.statement_zone.as_ref().unwrap_or(&opts.zone);
+    let (shape, malformed, summary_lines) = load_statement(conn, opts, &read_in.tz)?;
     let mut sink = DetailSink::open(opts)?;
     let mut notes = Vec::new();
     let mut result = match &shape {

@@ -66,6 +66,14 @@ pub(super) fn summary(
         shape: "summary",
         columns,
         zone: opts.zone.name.clone(),
+        statement_zone: opts
+            .statement_zone
+            .as_ref()
+            .unwrap_or(&opts.zone)
+            .name
+            .clone(),
+        day_mismatches: None,
+        zone_hint: None,
         period_from: billed.keys().next().map(ToString::to_string),
         period_to: billed.keys().last().map(ToString::to_string),
         lines: lines.len() as u64,
