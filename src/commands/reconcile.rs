@@ -90,7 +90,7 @@ pub(crate) fn reconcile_document(
         boundary_hours: args.boundary_hours,
         details: args.details.clone(),
         raw_cells: args.raw_cells,
-        date_by: args.date_by,
+        date_by: args.date_by.into(),
         account: scope.filter(),
     };
     let result = reconcile::reconcile(&mut store.conn, codes, &opts).map_err(|e| match e {
@@ -218,7 +218,7 @@ pub(crate) fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<Exi
     let (doc, clean) = reconcile_document(&mut ctx, args)?;
     emit(
         &doc,
-        args.format,
+        args.format.map(Into::into),
         args.output.as_deref(),
         (args.table.as_deref(), Some("bridge")),
         &db,

@@ -24,9 +24,9 @@ mod xlsx;
 use html::render_html;
 
 /// Output formats of reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Csv,
     Json,
