@@ -6,7 +6,7 @@ Run through scripts/bench.sh, which installs wrk and nginx and builds the releas
 Absolute numbers on a shared 2-core machine are noise; the ratios are the result.
 
 `--only auto,limited,latency` runs a subset (groups: ceiling = 1 and 2, limited = 3, latency = 4,
-memory = 5, 6 and 8, resume = 7, auto = 9) and appends its table to BENCHMARKS.md as a dated
+memory = 5, 6 and 8, resume = 7, auto = 9, faults = 10, which is scripts/bench_faults.py) and appends its table to BENCHMARKS.md as a dated
 section; a full run rewrites the top table and keeps every `## ` section below it (the history).
 """
 import argparse
@@ -50,7 +50,7 @@ HIDDEN = [(70, 5), (260, 20)]
 # How long benchmark 9 runs at each limit, and the search it is allowed.
 AUTO_SECONDS = 45
 SEARCH_SECONDS = 15
-GROUPS = ("ceiling", "limited", "latency", "memory", "resume", "auto")
+GROUPS = ("ceiling", "limited", "latency", "memory", "resume", "auto", "faults")
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -465,6 +465,34 @@ class Bench:
         finally:
             mock.stop()
 
+    def faults(self):
+        # 10. Rate control against a vendor that also fails (scripts/bench_faults.py).
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_faults
+        for r in bench_faults.run_all(BIN, self.work):
+            w = r["windows"]
+            bound = all(w[s] <= r["rate"] * s + r["burst"] for s in w)
+            right = r["right"] == r["n"]
+            common = (f"rejected {r['rejected_share']:.2%}, {r['right']:,}/{r['n']:,} ids with the mock's code, "
+                      f"load {r['load']:.1f}")
+            if r["rate_arg"] == "auto":
+                held = r["holds_from"]
+                self.row(f"10. `--rate auto` under the fault mix, nginx {r['rate']}/s burst {r['burst']}",
+                         f"{r['body']:.3f} of the limit (whole run {r['whole']:.3f}), >= 0.9 from second {held}; "
+                         + common, f"nginx {r['rate']}/s", f"{r['body']:.3f}",
+                         ">= 0.9 within 15 s and held, <= 2% rejected, all stored",
+                         r["body"] >= 0.9 and held is not None and held <= 15 and r["rejected_share"] <= 0.02
+                         and right)
+            else:
+                self.row(f"10. `--rate {r['rate_arg']}` under the fault mix, nginx {r['rate']}/s burst {r['burst']}",
+                         f"{r['whole']:.3f} of the limit over the whole run (body {r['body']:.3f}, "
+                         f"tail {r['tail_secs']} s); window bound held: {bound}; " + common,
+                         f"nginx {r['rate']}/s", f"{r['whole']:.3f}",
+                         ">= 0.97, <= 0.5% rejected, <= rate x W + burst, all stored",
+                         r["whole"] >= 0.97 and r["rejected_share"] <= 0.005 and bound and right)
+            # No line may start with "## ": a full run splits BENCHMARKS.md into sections there.
+            self.charts.append("```\n" + "\n".join(r["lines"]).removeprefix("## ") + "\n```")
+
 
 HOW_TO_READ = {
     "ceiling": ["1. results/s is requests over the span from the first to the last request in the attempts log; "
@@ -485,6 +513,12 @@ HOW_TO_READ = {
              f"nginx `limit_req` with `nodelay`, 429 above: {', '.join(f'{r} r/s burst {b}' for r, b in HIDDEN)}, "
              f"{AUTO_SECONDS} s worth of ids at the limit. The settled rate and the limit found are what the run "
              "recorded in the `runs` table."],
+    "faults": ["10. scripts/bench_faults.py: nginx `limit_req ... nodelay` (429 with `Retry-After: 1` above the "
+               "limit) in front of `liveaudit mock --fault-mix` (first attempts: 5% HTML 500, 3% 502 pages, 1% "
+               "empty 503 twice, 2% transient 11350, 1% truncated JSON, 0.6% 3 s hangs; fetch `--timeout 2 "
+               "--concurrency 64`). Rates are requests nginx accepted per second, retries included, from its "
+               "access log; the body of a run ends at its last second at >= half the limit; the whole run "
+               "includes the retries after it."],
 }
 
 
@@ -558,6 +592,8 @@ def main():
         bench.memory()
     if "resume" in only:
         bench.resume()
+    if "faults" in only:
+        bench.faults()
     write_report(args.out, bench, only, only == set(GROUPS))
     shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {args.out}")

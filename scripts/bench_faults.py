@@ -7,7 +7,8 @@ twice, 2% transient 11350, 1% truncated JSON, 0.6% 3-second hangs; fetch runs wi
 accepted rate over the run, the share rejected, the most requests seen in any W-second window
 against rate x W + burst, and whether every id was stored with the mock's code.
 
-Usage: scripts/bench_faults.py [BIN] [--only fixed,auto70,auto260]
+Usage: scripts/bench_faults.py [BIN] [--only fixed,auto70,auto260] [--keep DIR]
+(--keep DIR leaves the databases, nginx logs and inputs in DIR.)
 Needs nginx (Debian nginx-light) and a built binary (default target/release/liveaudit).
 """
 import os
@@ -125,7 +126,72 @@ def max_window(rows, w):
     return best
 
 
+def tail_causes(db, after):
+    """What the requests sent after `after` (Unix seconds) were retrying: per cause (the outcome
+    of the id's attempt before), how many requests and the longest wait since that attempt."""
+    c = sqlite3.connect(db)
+    rows = c.execute("SELECT liveness_id, sent_at, outcome, latency_ms FROM attempts "
+                     "ORDER BY liveness_id, sent_at, id").fetchall()
+    c.close()
+    causes = {}
+    prev = None
+    for lid, sent, outcome, latency in rows:
+        if prev and prev[0] == lid and sent / 1000 >= after:
+            # The wait from the end of the previous attempt to this one: the back-off.
+            wait = (sent - prev[1] - prev[3]) / 1000
+            n, longest, attempt_no = causes.get(prev[2], (0, 0.0, 0))
+            causes[prev[2]] = (n + 1, max(longest, wait), max(attempt_no, prev[4] + 1))
+        number = prev[4] + 1 if prev and prev[0] == lid else 1
+        prev = (lid, sent, outcome, latency, number)
+    return ", ".join(f"{n} after {cause} (longest back-off {longest:.1f} s, up to attempt {k})"
+                     for cause, (n, longest, k) in sorted(causes.items(), key=lambda kv: -kv[1][0]))
+
+
+M64 = (1 << 64) - 1
+
+
+def stable_hash(text):
+    """The mock's FNV-1a with its splitmix finish (src/mock/outcomes.rs)."""
+    h = 0xcbf29ce484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001b3) & M64
+    h ^= h >> 30
+    h = (h * 0xbf58476d1ce4e5b9) & M64
+    h ^= h >> 27
+    h = (h * 0x94d049bb133111eb) & M64
+    return h ^ (h >> 31)
+
+
+def expected_code(lid):
+    """The code the mock answers for an id when nothing goes wrong (src/mock/outcomes.rs)."""
+    h = stable_hash(lid)
+    r = h % 1000
+    if r <= 724:
+        return 200
+    if r <= 904:
+        return 12202 + (h // 1000) % 21
+    if r <= 934:
+        return 12250
+    if r <= 949:
+        return 11350
+    if r <= 974:
+        return 11340
+    return 12299
+
+
+def holds_from(per, secs, rate, body_end, share=0.9, w=5):
+    """The first second from which every w-second window up to the body's end averages at least
+    `share` of the limit (None if none does)."""
+    acc = [per.get(s, (0, 0))[0] for s in range(body_end + 1)]
+    for s0 in range(body_end + 1):
+        windows = [sum(acc[i:i + w]) / w for i in range(s0, body_end + 2 - w)]
+        if windows and all(x >= share * rate for x in windows):
+            return s0
+    return None
+
+
 def run(bin_, work, name, rate, burst, rate_arg, n):
+    """One run; prints its report and returns its figures (with the report's lines)."""
     mock_port = free_port()
     mock = subprocess.Popen([bin_, "mock", "--listen", f"127.0.0.1:{mock_port}", "--partner-key", KEY,
                              "--latency-ms", "20", "--jitter-ms", "60", "--fault-mix", MIX],
@@ -135,6 +201,7 @@ def run(bin_, work, name, rate, burst, rate_arg, n):
     db = os.path.join(work, f"{name}.db")
     env = dict(os.environ, TD_PARTNER_CODE="demo-partner", TD_PARTNER_KEY=KEY,
                TD_RESULT_URL=f"http://127.0.0.1:{port}/verification/kyc/sdk/liveness/result/v1")
+    load = os.getloadavg()[0]
     start = time.time()
     p = subprocess.run([bin_, "fetch", "-q", "--db", db, "--rate", rate_arg, "--concurrency", "64",
                         "--timeout", "2", ids_file(work, n)], env=env, capture_output=True, text=True)
@@ -151,24 +218,45 @@ def run(bin_, work, name, rate, burst, rate_arg, n):
     body_end = max(s for s in secs if per[s][0] >= rate / 2)
     body = sum(per[s][0] for s in secs if s <= body_end)
     c = sqlite3.connect(db)
-    stored = c.execute("SELECT count(*) FROM checks WHERE status = 'done' AND code <> 11350").fetchone()[0]
+    stored = c.execute("SELECT liveness_id, status, code FROM checks").fetchall()
     c.close()
-    print(f"## {name}: nginx {rate} r/s burst {burst}, fetch --rate {rate_arg}, {n} ids, exit {p.returncode}, {wall:.1f} s")
-    print(f"accepted {accepted} ({accepted / span:.1f}/s = {accepted / span / rate:.3f} of the limit), "
-          f"rejected {rejected} ({rejected / max(1, accepted + rejected):.2%}), ids with a final code {stored}/{n}")
-    print(f"  body (seconds 0-{body_end}, until the last second at >= half the limit): "
-          f"{body / (body_end + 1):.1f}/s = {body / (body_end + 1) / rate:.3f} of the limit; "
-          f"the {len(secs) - body_end - 1} s after it hold {accepted - body} retries waiting out back-off")
-    for w in (1, 2, 5, 10):
-        print(f"  most requests in any {w:>2} s window: {max_window(rows, w)} (rate x W + burst = {rate * w + burst})")
-    print("  per second (accepted+rejected): " + " ".join(
+    right = sum(1 for lid, status, code in stored if status == "done" and code == expected_code(lid))
+    held = sum(1 for lid, status, code in stored if code == 11350 and expected_code(lid) != 11350)
+    windows = {w: max_window(rows, w) for w in (1, 2, 5, 10)}
+    r = dict(name=name, rate=rate, burst=burst, rate_arg=rate_arg, n=n, exit=p.returncode, wall=wall,
+             accepted=accepted, rejected=rejected, whole=accepted / span / rate,
+             body=body / (body_end + 1) / rate, tail_secs=len(secs) - body_end - 1,
+             rejected_share=rejected / max(1, accepted + rejected), right=right, held=held,
+             windows=windows, holds_from=holds_from(per, secs, rate, body_end), load=load)
+    lines = [
+        f"## {name}: nginx {rate} r/s burst {burst}, fetch --rate {rate_arg}, {n} ids, exit {p.returncode}, "
+        f"{wall:.1f} s (load average {load:.1f} at the start)",
+        f"accepted {accepted} ({accepted / span:.1f}/s = {r['whole']:.3f} of the limit), "
+        f"rejected {rejected} ({r['rejected_share']:.2%}), ids stored with the mock's code {right}/{n}"
+        f" (held at 11350 though the mock answers otherwise: {held})",
+        f"  body (seconds 0-{body_end}, until the last second at >= half the limit): "
+        f"{body / (body_end + 1):.1f}/s = {r['body']:.3f} of the limit; "
+        f"the {r['tail_secs']} s after it hold {accepted - body} retries waiting out back-off",
+        f"  every 5 s window from second {r['holds_from']} to the body's end at >= 0.9 of the limit",
+    ]
+    if r["tail_secs"] > 0:
+        lines.append(f"  after the body: {tail_causes(db, rows[0][0] + body_end + 1)}")
+    for w, most in windows.items():
+        lines.append(f"  most requests in any {w:>2} s window: {most} (rate x W + burst = {rate * w + burst})")
+    lines.append("  per second (accepted+rejected): " + " ".join(
         f"{per[s][0]}" + (f"+{per[s][1]}" if per[s][1] else "") for s in secs))
     if p.returncode not in (0, 4):
-        print("  fetch stderr: " + p.stderr[-800:])
-    tail = [line for line in p.stderr.splitlines() if "rate" in line.lower()][-3:]
-    for line in tail:
-        print("  " + line)
-    print()
+        lines.append("  fetch stderr: " + p.stderr[-800:])
+    lines += ["  " + line for line in p.stderr.splitlines() if "rate" in line.lower()][-3:]
+    print("\n".join(lines) + "\n", flush=True)
+    r["lines"] = lines
+    return r
+
+
+def run_all(bin_, work, only=None):
+    """Every run of RUNS (or those named in `only`); returns their figures."""
+    return [run(bin_, work, name, rate, burst, rate_arg, n)
+            for name, rate, burst, rate_arg, n in RUNS if only is None or name in only]
 
 
 def main():
@@ -178,11 +266,16 @@ def main():
         i = args.index("--only")
         only = set(args[i + 1].split(","))
         del args[i:i + 2]
+    keep = None
+    if "--keep" in args:
+        i = args.index("--keep")
+        keep = args[i + 1]
+        del args[i:i + 2]
     bin_ = args[0] if args else os.path.join(ROOT, "target", "release", "liveaudit")
-    with tempfile.TemporaryDirectory() as work:
-        for name, rate, burst, rate_arg, n in RUNS:
-            if only is None or name in only:
-                run(bin_, work, name, rate, burst, rate_arg, n)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = keep or tmp
+        os.makedirs(work, exist_ok=True)
+        run_all(bin_, work, only)
 
 
 if __name__ == "__main__":

@@ -280,7 +280,8 @@ pub struct FetchArgs {
     /// Retries per id after the first try (429s do not count; they pause every worker)
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_retries: usize,
-    /// First back-off delay in milliseconds (it doubles per retry, with jitter)
+    /// First back-off delay in milliseconds (after a fault it doubles per retry, after an 11350
+    /// it stays this; both with jitter)
     #[arg(long, value_name = "MS", default_value_t = 250)]
     pub backoff_min_ms: u64,
     /// Longest back-off delay in milliseconds

@@ -31,6 +31,7 @@ pub mod input;
 pub(crate) mod metrics;
 #[warn(missing_docs)]
 pub mod mock;
+pub(crate) mod money;
 pub(crate) mod nightly;
 pub(crate) mod output;
 pub(crate) mod prices;

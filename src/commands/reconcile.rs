@@ -56,7 +56,7 @@ pub(crate) fn reconcile_document(
     )?;
     let (price, list, currency) = match accounts.into_iter().next().map_or(fallback, |(_, p)| p) {
         Pricing::Flat(p, currency) => (Some(p), None, currency),
-        Pricing::List(l) => (None, Some(l.clone()), l.currency),
+        Pricing::List(l) => (None, Some(l.clone()), l.money.currency),
         Pricing::Unpriced(currency) => (None, None, currency),
     };
     // A statement's currency is compared with our prices' (none without a price).

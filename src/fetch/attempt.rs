@@ -124,6 +124,7 @@ pub(super) async fn attempt_until_final<V: AskVendor>(
                 retry
             }
         };
+        let answered = retry.answer.is_some();
         if let Some(answer) = retry.answer.take() {
             Tally::add(&ctx.tally.internal_errors);
             internal = Some(answer);
@@ -131,7 +132,7 @@ pub(super) async fn attempt_until_final<V: AskVendor>(
         if ctx.cancel.is_cancelled() {
             return stopped(internal);
         }
-        let delay = match after_retry(ctx, &retry, &grant, &mut delays) {
+        let delay = match after_retry(ctx, &retry, answered, &grant, &mut delays) {
             Next::Wait(delay) => delay,
             Next::Stop => return stopped(internal),
             Next::GiveUp => {
@@ -164,12 +165,14 @@ enum Next {
 
 /// Counts a retryable answer towards the breaker, sets the shared pause it asks for, and picks
 /// the wait before the next attempt: none of the back-off for a 429 that paused the run (the
-/// pause is the wait, the breaker the bound), else the next back-off delay, if any is left.
+/// pause is the wait, the breaker the bound), else the next back-off delay, if any is left
+/// (`answered`: the attempt was an 11350 answer, which waits the shortest back-off).
 fn after_retry<V>(
     ctx: &Ctx<V>,
     retry: &Retryable,
+    answered: bool,
     grant: &pace::Grant,
-    delays: &mut impl Iterator<Item = Duration>,
+    delays: &mut retry::Delays,
 ) -> Next {
     // A 429 that paused the run counts towards the breaker like an outage fault: a vendor
     // that refuses every request for that long is not coming back during this run.
@@ -202,7 +205,8 @@ fn after_retry<V>(
             ctx.pace.pause_for(wait);
         }
     }
-    delays.next().map_or(Next::GiveUp, Next::Wait)
+    // An 11350 answer waits the shortest back-off, a fault a growing one (see `retry.rs`).
+    delays.next(answered).map_or(Next::GiveUp, Next::Wait)
 }
 
 /// How a round ends when the run stops: an answer already received (11350, asked again next

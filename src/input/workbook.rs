@@ -2,8 +2,8 @@
 //! calamine: the first sheet, or the one `--sheet` names, as rows for [`super::records`].
 //!
 //! A ZIP workbook is measured by [`guard`] before calamine opens it (what its parts unpack to,
-//! the longest cell, the shared strings, the cells an .ods expands to), and refused over the
-//! input's limits; its kind comes from its parts, so an .ods error is never hidden behind an
+//! the longest cell, the shared strings, the cells an .ods expands to), an .xls by
+//! [`xls_guard`] (the cells its sheets span), and each is refused over the input's limits; its kind comes from its parts, so an .ods error is never hidden behind an
 //! .xlsx one. An OLE file that holds an encrypted OOXML package is a password-protected .xlsx
 //! and is named so.
 //!
@@ -18,6 +18,7 @@
 //! 65,536 rows) and .ods sheets are read whole.
 
 mod guard;
+mod xls_guard;
 
 use std::path::Path;
 
@@ -68,8 +69,18 @@ pub(crate) fn read<E>(
             return read_streamed(file, &form, next, &zone, opts, stats, sink);
         }};
     }
+    let refused = |refusal| match refusal {
+        guard::Refusal::Over { part, limit } => InputError::OverLimit {
+            place: format!("{file} ({})", shown(&part)),
+            limit: Box::new(limit),
+        },
+        guard::Refusal::Not(message) => failed(message),
+    };
     let (range, sheet, sheets) = match kind {
-        WorkbookKind::Ole => match open_workbook::<calamine::Xls<_>, _>(path) {
+        WorkbookKind::Ole => match xls_guard::check_xls(path, &opts.limits)
+            .map_err(refused)
+            .map(|()| open_workbook::<calamine::Xls<_>, _>(path))?
+        {
             Ok(book) => sheet(book, opts),
             Err(_) if is_encrypted_ooxml(path) => {
                 return Err(failed(
@@ -88,13 +99,7 @@ pub(crate) fn read<E>(
             }
         },
         WorkbookKind::Zip => match guard::check_zip(path, &opts.limits) {
-            Err(guard::Refusal::Over { part, limit }) => {
-                return Err(InputError::OverLimit {
-                    place: format!("{file} ({})", shown(&part)),
-                    limit: Box::new(limit),
-                });
-            }
-            Err(guard::Refusal::Not(message)) => return Err(failed(message)),
+            Err(refusal) => return Err(refused(refusal)),
             Ok(guard::ZipKind::Xlsx) => streamed!(calamine::Xlsx<_>, ".xlsx"),
             Ok(guard::ZipKind::Xlsb) => streamed!(calamine::Xlsb<_>, ".xlsb"),
             Ok(guard::ZipKind::Ods) => sheet(

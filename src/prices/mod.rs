@@ -34,10 +34,11 @@
 //! - Amounts are exact decimals. `rounding = "line"` rounds each check's price half-to-even at
 //!   `scale` decimals before anything is added (the amount is then the sum of its lines);
 //!   `rounding = "total"` adds exact prices and rounds only the report's total, half-to-even at
-//!   `scale` (per-period and per-tier amounts stay exact).
+//!   `scale` (per-period and per-tier amounts stay exact). The rule itself is
+//!   [`crate::money::Money`]'s; the list only reads it from the file.
 //! - Prices are quoted decimal strings (`"0.035"`): a TOML float is refused because it is binary.
 //!
-//! This file holds the list's types, the period lookup and rounding; `parse.rs` reads and checks
+//! This file holds the list's types and the period lookup; `parse.rs` reads and checks
 //! the TOML file (and parses `--price`), `pricer.rs` keeps the running monthly count.
 
 mod parse;
@@ -52,8 +53,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use jiff::civil::Date;
-use rust_decimal::{Decimal, RoundingStrategy};
-use serde::Serialize;
+use rust_decimal::Decimal;
+
+use crate::money::Money;
 
 /// A price list that cannot be used: the file and the key, and how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -88,16 +90,6 @@ pub(crate) enum PriceError {
     },
 }
 
-/// Where amounts are rounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Rounding {
-    /// Each check's price, before adding.
-    Line,
-    /// The total only.
-    Total,
-}
-
 /// One volume tier of a period.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Tier {
@@ -123,12 +115,8 @@ pub(crate) struct PricePeriod {
 pub(crate) struct PriceList {
     /// The file the list was read from.
     pub(crate) source: PathBuf,
-    /// The currency code every amount is in.
-    pub(crate) currency: String,
-    /// Where amounts are rounded.
-    pub(crate) rounding: Rounding,
-    /// Decimals amounts are rounded to (half to even), 0 to 10.
-    pub(crate) scale: u32,
+    /// Its currency, scale (0 to 10) and rounding rule.
+    pub(crate) money: Money,
     /// In `from` order, no two on the same date.
     pub(crate) periods: Vec<PricePeriod>,
 }
@@ -168,25 +156,6 @@ impl PriceList {
     /// The index of the period in force on `date`, if any.
     pub(crate) fn period_on(&self, date: Date) -> Option<usize> {
         self.periods.iter().rposition(|p| p.from <= date)
-    }
-
-    /// The price one check is charged at under the rounding rule.
-    pub(crate) fn unit(&self, price: Decimal) -> Decimal {
-        match self.rounding {
-            Rounding::Line => self.round(price),
-            Rounding::Total => price,
-        }
-    }
-
-    /// `d` rounded half-to-even at the list's scale.
-    pub(crate) fn round(&self, d: Decimal) -> Decimal {
-        d.round_dp_with_strategy(self.scale, RoundingStrategy::MidpointNearestEven)
-    }
-
-    /// The amount billed for pieces adding up to `sum`: the sum itself under `line` (already
-    /// at scale), rounded under `total`.
-    pub(crate) fn total(&self, sum: Decimal) -> Decimal {
-        self.round(sum)
     }
 
     /// A label of a rate of period `period` (`1: up to 500`, `2: 501 and over`, `code 12250`).

@@ -13,7 +13,8 @@ use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::{PriceError, PriceList, PricePeriod, Rounding, Tier};
+use super::{PriceError, PriceList, PricePeriod, Tier};
+use crate::money::{Money, Rounding};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,9 +91,7 @@ impl PriceList {
         }
         Ok(PriceList {
             source: path.to_path_buf(),
-            currency,
-            rounding,
-            scale,
+            money: Money::new(currency, scale, rounding),
             periods,
         })
     }

@@ -55,7 +55,7 @@ impl<'a> Pricer<'a> {
                 period,
                 rate: PriceRate::Code(price.0),
                 price: price.1,
-                unit: self.list.unit(price.1),
+                unit: self.list.money.unit(price.1),
                 count,
             }]);
         }
@@ -77,7 +77,7 @@ impl<'a> Pricer<'a> {
                 period,
                 rate: PriceRate::Tier(t),
                 price: tier.price,
-                unit: self.list.unit(tier.price),
+                unit: self.list.money.unit(tier.price),
                 count: here as i64,
             });
             self.used += here;

@@ -5,6 +5,7 @@ use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 
 use super::*;
+use crate::money::Rounding;
 use proptest::prelude::*;
 
 const LIST: &str = r#"
@@ -120,8 +121,8 @@ fn line_rounding_rounds_each_price_half_even() {
     assert_eq!(a[0].unit.to_string(), "0.04");
     assert_eq!(total(&a), "0.12".parse().unwrap());
     // 0.025 -> 0.02 (half to even)
-    assert_eq!(l.unit("0.025".parse().unwrap()).to_string(), "0.02");
-    assert_eq!(l.total("0.125".parse().unwrap()).to_string(), "0.12");
+    assert_eq!(l.money.unit("0.025".parse().unwrap()).to_string(), "0.02");
+    assert_eq!(l.money.total("0.125".parse().unwrap()).to_string(), "0.12");
 }
 
 #[test]
@@ -170,7 +171,7 @@ fn malformed_lists_name_the_key() {
     let l =
         list("currency = \"EUR\"\n[[period]]\nfrom = 2026-01-01\ntiers = [ { price = \"1\" } ]");
     assert_eq!(l.periods[0].from.to_string(), "2026-01-01");
-    assert_eq!(l.rounding, Rounding::Total);
+    assert_eq!(l.money.rounding, Rounding::Total);
 }
 
 proptest! {
@@ -203,12 +204,12 @@ proptest! {
             for _ in 0..n {
                 let one = single.charge(t, Some(code(c)), 1).unwrap();
                 prop_assert_eq!(one.len(), 1);
-                let line = l.round(one[0].price);
+                let line = l.money.round(one[0].price);
                 prop_assert_eq!(line, one[0].unit);
                 lines += line;
             }
         }
         prop_assert_eq!(amount, lines);
-        prop_assert_eq!(l.total(amount), amount);
+        prop_assert_eq!(l.money.total(amount), amount);
     }
 }

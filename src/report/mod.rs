@@ -35,44 +35,6 @@ pub(crate) use crate::check::{DateBy, Period, dated_within};
 use crate::store::StoreError;
 use crate::zone::{BadZone, Zone};
 
-pub(crate) mod money;
-
-/// The money of a report's document: the currency and the number of decimals shown (a
-/// workbook formats its money cells by it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Money {
-    pub currency: String,
-    pub scale: u32,
-}
-
-/// Money: every amount of one report at one scale (the price's decimals, at least 2), in every
-/// format (JSON through [`money::to_json`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct MoneyScale(pub u32);
-
-impl MoneyScale {
-    /// The scale of a report priced at `price` whose amounts include `others`.
-    pub(crate) fn of<'a>(
-        price: Option<rust_decimal::Decimal>,
-        others: impl IntoIterator<Item = &'a rust_decimal::Decimal>,
-    ) -> MoneyScale {
-        let scale = price
-            .into_iter()
-            .chain(others.into_iter().copied())
-            .map(|d| d.normalize().scale())
-            .max()
-            .unwrap_or(0);
-        MoneyScale(scale.max(2))
-    }
-
-    /// `d` at this scale (`0.14` -> `0.140` at scale 3).
-    pub(crate) fn show(self, d: rust_decimal::Decimal) -> String {
-        let mut d = d.round_dp(self.0);
-        d.rescale(self.0);
-        d.to_string()
-    }
-}
-
 /// Width of a quarter hour of the aggregate, in milliseconds (the aggregate query is written
 /// from it; the index `checks_by_account_bucket` of migrations 0010 and 0012 spells it out,
 /// and the two must agree to the letter).

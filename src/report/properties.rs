@@ -229,7 +229,7 @@ proptest! {
         prop_assert_eq!(by_code, l.unrounded);
         prop_assert_eq!(tiers, l.unrounded);
         prop_assert_eq!(tier_checks + l.unpriced, b.totals.counts.charged);
-        prop_assert_eq!(b.totals.amount, Some(list.total(l.unrounded)));
+        prop_assert_eq!(b.totals.amount, Some(list.money.total(l.unrounded)));
         if from.is_some() {
             // Reconcile prices our charged checks one by one: the same amount.
             let statement = statement(dir.path(), &[], checks.len());

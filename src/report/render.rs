@@ -154,7 +154,7 @@ pub(crate) struct Document {
     pub charts: Vec<Chart>,
     pub json: serde_json::Value,
     /// The currency and scale of its amounts, when it has any.
-    pub money: Option<super::Money>,
+    pub money: Option<crate::money::Money>,
     /// Tables the report adds only when given a flag, with that flag (`("accounts",
     /// "--by-account")`), so `--table` asking for one that is absent says what adds it.
     pub flagged: Vec<(&'static str, &'static str)>,

@@ -258,10 +258,20 @@ fn check_currencies(each: &[(AccountKey, Pricing)]) -> Result<(), ScopeError> {
         .collect();
     let label = |k: &AccountKey| k.describe();
     if let Some((_, first)) = listed.first() {
-        if listed.iter().any(|(_, l)| l.currency != first.currency) {
+        if listed
+            .iter()
+            .any(|(_, l)| l.money.currency != first.money.currency)
+        {
             let list: Vec<String> = listed
                 .iter()
-                .map(|(k, l)| format!("{} in {} ({})", label(k), l.currency, l.source.display()))
+                .map(|(k, l)| {
+                    format!(
+                        "{} in {} ({})",
+                        label(k),
+                        l.money.currency,
+                        l.source.display()
+                    )
+                })
                 .collect();
             return Err(ScopeError::Refused(format!(
                 "the report spans accounts priced in different currencies ({}); narrow it to \

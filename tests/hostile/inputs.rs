@@ -141,6 +141,71 @@ fn workbook_bombs_are_refused_before_they_are_opened_naming_the_limit_and_its_fl
     env.assert_all_match_mock();
 }
 
+/// An .xls (OLE) file whose `Workbook` stream lists `entries` sheets, all starting at one sheet
+/// holding a number in A1 and one in its last row and column (BIFF8 records, byte by byte).
+fn sparse_xls(env: &Env, name: &str, entries: u32) {
+    let rec = |typ: u16, data: &[u8]| {
+        let mut out = typ.to_le_bytes().to_vec();
+        out.extend((data.len() as u16).to_le_bytes());
+        out.extend(data);
+        out
+    };
+    let bof = |kind: u16| {
+        let mut data = vec![0u8; 16];
+        data[0..2].copy_from_slice(&0x0600u16.to_le_bytes());
+        data[2..4].copy_from_slice(&kind.to_le_bytes());
+        rec(0x0809, &data)
+    };
+    let number = |row: u16, col: u16| {
+        let mut data = [row.to_le_bytes(), col.to_le_bytes(), [0, 0]].concat();
+        data.extend(1.0f64.to_le_bytes());
+        rec(0x0203, &data)
+    };
+    // Sheet names of 4 digits, all distinct (a repeated name replaces the sheet before it).
+    let bound = |at: u32, n: u32| {
+        let mut data = at.to_le_bytes().to_vec();
+        data.extend([0, 0, 4, 0]);
+        data.extend(format!("{n:04}").bytes());
+        rec(0x0085, &data)
+    };
+    let globals = bof(5).len() + entries as usize * bound(0, 0).len() + 4;
+    let mut stream = bof(5);
+    for n in 0..entries {
+        stream.extend(bound(globals as u32, n));
+    }
+    stream.extend(rec(0x000A, &[]));
+    stream.extend(bof(0x10));
+    stream.extend(number(0, 0));
+    stream.extend(number(65_535, 255));
+    stream.extend(rec(0x000A, &[]));
+    let mut book = cfb::create(env.path(name)).unwrap();
+    book.create_stream("/Workbook")
+        .unwrap()
+        .write_all(&stream)
+        .unwrap();
+    book.flush().unwrap();
+}
+
+/// A sparse .xls (two cells at opposite corners of a sheet, listed 64 times; 20 KB on disk)
+/// would make the workbook reader hold 64 whole sheets, over 30 GB: it is refused before it is
+/// opened.
+#[test]
+fn a_sparse_xls_is_refused_before_it_is_opened() {
+    let env = Env::plain();
+    sparse_xls(&env, "sparse.xls", 64);
+    assert!(std::fs::metadata(env.path("sparse.xls")).unwrap().len() < 65_536);
+    let run = env.fetch("sparse.xls").quick().run();
+    run.expect(2);
+    assert!(
+        run.stderr.contains("sparse.xls (Workbook)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("16,777,216 cells"), "{}", run.stderr);
+    assert!(run.stderr.contains("--max-cells"), "{}", run.stderr);
+    nothing_sent(&env);
+}
+
 #[test]
 fn a_typoed_year_is_refused_at_intake_and_a_report_of_far_dates_exits_2_naming_them() {
     let env = Env::plain();

@@ -528,3 +528,45 @@ async fn retries_of_server_errors_and_timeouts_take_a_paced_slot_like_first_trie
     assert_eq!(run.ctx.tally.snapshot().retries, 8);
     let _ = run.written();
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_11350_is_asked_again_after_the_shortest_back_off_a_fault_after_a_growing_one() {
+    let growing = RetryPolicy {
+        max_retries: 5,
+        min_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(30),
+        retry_after_cap: Duration::from_secs(10),
+    };
+    let gaps = |run: &Run| -> Vec<Duration> {
+        let asked = run.ctx.client.asked();
+        asked.windows(2).map(|p| p[1] - p[0]).collect()
+    };
+    let mut script: Vec<Attempt> = (0..4).map(|_| code(11350)).collect();
+    script.push(code(200));
+    let run = run_with(script, growing.clone(), 5);
+    assert!(matches!(run.attempt().await, (Ending::Resolved(ref a, _), 5) if a.code == 200));
+    for gap in gaps(&run) {
+        // The shortest back-off plus at most one more of jitter, every time.
+        assert!(
+            gap >= Duration::from_secs(1) && gap <= Duration::from_secs(2),
+            "{gap:?}"
+        );
+    }
+
+    let run = run_with(
+        vec![http(500, ""), http(500, ""), http(500, ""), code(200)],
+        growing,
+        50,
+    );
+    assert!(matches!(run.attempt().await, (Ending::Resolved(..), 4)));
+    let gaps = gaps(&run);
+    for (gap, base) in gaps.iter().zip([1, 2, 4]) {
+        let base = Duration::from_secs(base);
+        assert!(
+            *gap >= base && *gap <= base * 2,
+            "{gaps:?}: doubling from one second"
+        );
+    }
+}
+
+mod throttle;

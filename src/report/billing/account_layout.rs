@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 
 use super::{Billing, Counts};
-use crate::report::MoneyScale;
+use crate::money::Money;
 use crate::report::accounts::AccountKey;
 use crate::report::render::Section;
 
@@ -81,12 +81,12 @@ fn add(
 }
 
 /// The per-account tables of a `--by-account` report (none without it).
-pub(super) fn sections(b: &Billing, with_price: bool, scale: MoneyScale) -> Vec<Section> {
+pub(super) fn sections(b: &Billing, with_price: bool, money: &Money) -> Vec<Section> {
     let Some(accounts) = &b.accounts else {
         return Vec::new();
     };
     let show =
-        |d: Option<Decimal>| with_price.then(|| d.map(|d| scale.show(d)).unwrap_or_default());
+        |d: Option<Decimal>| with_price.then(|| d.map(|d| money.show(d)).unwrap_or_default());
     let (mut totals, machine) = table("Per account", "accounts", false, with_price);
     let (mut periods, period_machine) = table(
         "Per account and period",

@@ -107,7 +107,7 @@ pub(crate) fn compute_over(
     };
     let mut total = if per_account {
         let currency = match &accounts[0].1 {
-            Pricing::List(l) => l.currency.clone(),
+            Pricing::List(l) => l.money.currency.clone(),
             Pricing::Flat(_, c) => c.clone(),
             Pricing::Unpriced(c) => c.clone(),
         };

@@ -8,8 +8,9 @@
 use rust_decimal::Decimal;
 
 use super::{Billing, ListSummary, PeriodRow, account_layout};
+use crate::money::Money;
 use crate::report::render::{Chart, Document, Section, fraction};
-use crate::report::{MoneyScale, UNDATED, Window, percent};
+use crate::report::{UNDATED, Window, percent};
 
 fn charged_text(c: Option<bool>) -> String {
     match c {
@@ -30,27 +31,27 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
         .iter()
         .flat_map(|l| l.tiers.iter().map(|t| t.price))
         .collect();
-    let scale = MoneyScale::of(b.price, list_prices.iter());
-    let scale = MoneyScale(scale.0.max(b.prices.as_ref().map_or(0, |l| l.scale)));
+    let money = b
+        .prices
+        .as_ref()
+        .map_or_else(|| Money::unrounded(&b.currency), |l| l.money(&b.currency))
+        .covering(b.price.iter().chain(&list_prices));
     let mut sections = vec![
-        totals_section(b, with_price, scale),
-        periods_section(b, with_price, scale),
-        codes_section(b, with_price, scale),
+        totals_section(b, with_price, &money),
+        periods_section(b, with_price, &money),
+        codes_section(b, with_price, &money),
     ];
     if let Some(l) = &b.prices {
-        sections.push(tiers_section(b, l, scale));
+        sections.push(tiers_section(b, l, &money));
     }
-    sections.extend(account_layout::sections(b, with_price, scale));
+    sections.extend(account_layout::sections(b, with_price, &money));
     Document {
         title: "liveaudit billing report".into(),
-        summary: summary_lines(b, window, scale),
+        summary: summary_lines(b, window, &money),
         sections,
         charts: vec![chart(b)],
-        json: crate::report::money::to_json(b, scale),
-        money: with_price.then(|| crate::report::Money {
-            currency: b.currency.clone(),
-            scale: scale.0,
-        }),
+        json: money.to_json(b),
+        money: with_price.then_some(money),
         flagged: vec![
             ("tiers", "--prices FILE"),
             ("accounts", "--by-account"),
@@ -60,7 +61,7 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
 }
 
 /// The lines under the title: the window, undated checks, the prices and the account.
-fn summary_lines(b: &Billing, window: &Window, scale: MoneyScale) -> Vec<String> {
+fn summary_lines(b: &Billing, window: &Window, money: &Money) -> Vec<String> {
     let mut summary = vec![window.describe()];
     summary.extend(account_layout::narrowed_line(b));
     summary.push(match b.basis.dated_by {
@@ -87,7 +88,7 @@ fn summary_lines(b: &Billing, window: &Window, scale: MoneyScale) -> Vec<String>
     if let Some(p) = b.price {
         summary.push(format!(
             "price per charged check: {} {}",
-            scale.show(p),
+            money.show(p),
             b.currency
         ));
     }
@@ -101,15 +102,10 @@ fn summary_lines(b: &Billing, window: &Window, scale: MoneyScale) -> Vec<String>
             )
         } else {
             format!(
-                "prices: {} ({}, rounded half-to-even at {} decimals {}); tiers count charged \
-                 checks per calendar month",
+                "prices: {} ({}, {}); tiers count charged checks per calendar month",
                 l.source,
                 b.currency,
-                l.scale,
-                match l.rounding {
-                    crate::prices::Rounding::Line => "on each check",
-                    crate::prices::Rounding::Total => "on the total",
-                }
+                l.money(&b.currency).describe_rounding()
             )
         });
         if l.unpriced > 0 {
@@ -125,8 +121,8 @@ fn summary_lines(b: &Billing, window: &Window, scale: MoneyScale) -> Vec<String>
 }
 
 /// The totals: one row per class, and the amount.
-fn totals_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section {
-    let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();
+fn totals_section(b: &Billing, with_price: bool, money: &Money) -> Section {
+    let show = |d: Option<Decimal>| d.map(|d| money.show(d)).unwrap_or_default();
     let t = &b.totals.counts;
     let tidy_headers = ["class", "checks", "share", "amount"];
     let mut totals = Section::new("Totals", &["", "checks", "share"])
@@ -196,8 +192,8 @@ fn totals_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section {
 }
 
 /// One row per period.
-fn periods_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section {
-    let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();
+fn periods_section(b: &Billing, with_price: bool, money: &Money) -> Section {
+    let show = |d: Option<Decimal>| d.map(|d| money.show(d)).unwrap_or_default();
     let mut headers = vec![
         "period",
         "checks",
@@ -240,8 +236,8 @@ fn periods_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section 
 }
 
 /// One row per code.
-fn codes_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section {
-    let show = |d: Option<Decimal>| d.map(|d| scale.show(d)).unwrap_or_default();
+fn codes_section(b: &Billing, with_price: bool, money: &Money) -> Section {
+    let show = |d: Option<Decimal>| d.map(|d| money.show(d)).unwrap_or_default();
     let mut headers = vec!["code", "message", "category", "charged", "count"];
     if with_price {
         headers.push("amount");
@@ -266,7 +262,7 @@ fn codes_section(b: &Billing, with_price: bool, scale: MoneyScale) -> Section {
 }
 
 /// One row per month, price period and rate (per account, when priced account by account).
-fn tiers_section(b: &Billing, l: &ListSummary, scale: MoneyScale) -> Section {
+fn tiers_section(b: &Billing, l: &ListSummary, money: &Money) -> Section {
     let per_account = l.tiers.iter().any(|t| t.account.is_some());
     let mut headers = vec!["month", "price_from", "rate", "price", "checks", "amount"];
     if per_account {
@@ -280,9 +276,9 @@ fn tiers_section(b: &Billing, l: &ListSummary, scale: MoneyScale) -> Section {
             r.month.clone(),
             r.price_from.clone(),
             r.rate.clone(),
-            scale.show(r.price),
+            money.show(r.price),
             r.checks.to_string(),
-            scale.show(r.amount),
+            money.show(r.amount),
         ];
         if per_account {
             row.insert(0, r.account.clone().unwrap_or_default());
@@ -290,11 +286,11 @@ fn tiers_section(b: &Billing, l: &ListSummary, scale: MoneyScale) -> Section {
         tiers.row(row);
     }
     let total = b.totals.amount.unwrap_or_default();
-    if l.rounding == crate::prices::Rounding::Total && l.unrounded != total {
+    if l.rounding == crate::money::Rounding::Total && l.unrounded != total {
         tiers.notes.push(format!(
             "The lines add up to {} exactly; the total is rounded to {}.",
             l.unrounded.normalize(),
-            scale.show(total)
+            money.show(total)
         ));
     }
     if per_account {

@@ -103,8 +103,8 @@ pub(super) fn price_list(
         sum,
         summary: ListSummary {
             source: list.source.display().to_string(),
-            rounding: list.rounding,
-            scale: list.scale,
+            rounding: list.money.rounding,
+            scale: list.money.scale,
             unpriced,
             unrounded: sum,
             tiers,

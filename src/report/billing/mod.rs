@@ -42,6 +42,7 @@ use serde::Serialize;
 use super::{QuarterHour, ReportError, Window, period_labels, quarter_hour_label};
 use crate::check::{Class, Status, classify};
 use crate::codes::CodeTable;
+use crate::money::{Money, Rounding};
 use crate::prices::PriceList;
 
 /// Counts of one period (or of all).
@@ -81,7 +82,7 @@ pub(crate) struct Totals {
     pub counts: Counts,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "super::money::optional"
+        serialize_with = "crate::money::optional"
     )]
     pub amount: Option<Decimal>,
 }
@@ -94,7 +95,7 @@ pub(crate) struct PeriodRow {
     pub counts: Counts,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "super::money::optional"
+        serialize_with = "crate::money::optional"
     )]
     pub amount: Option<Decimal>,
 }
@@ -110,7 +111,7 @@ pub(crate) struct CodeRow {
     pub count: i64,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "super::money::optional"
+        serialize_with = "crate::money::optional"
     )]
     pub amount: Option<Decimal>,
 }
@@ -140,7 +141,7 @@ pub(crate) struct Billing {
     pub basis: Basis,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "super::money::optional"
+        serialize_with = "crate::money::optional"
     )]
     pub price: Option<Decimal>,
     pub currency: String,
@@ -162,14 +163,21 @@ pub(crate) struct Billing {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct ListSummary {
     pub source: String,
-    pub rounding: crate::prices::Rounding,
+    pub rounding: Rounding,
     pub scale: u32,
     /// Charged checks the list gives no price (undated, or before its first period).
     pub unpriced: i64,
     /// The exact sum of the lines before the total is rounded.
-    #[serde(serialize_with = "super::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub unrounded: Decimal,
     pub tiers: Vec<RateRow>,
+}
+
+impl ListSummary {
+    /// The list's money rule, in `currency`.
+    pub(crate) fn money(&self, currency: &str) -> Money {
+        Money::new(currency, self.scale, self.rounding)
+    }
 }
 
 /// Checks of one month charged at one rate of one price period.
@@ -188,10 +196,10 @@ pub(crate) struct RateRow {
     pub tier: Option<usize>,
     /// The per-code price's code.
     pub code: Option<i64>,
-    #[serde(serialize_with = "super::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub price: Decimal,
     pub checks: i64,
-    #[serde(serialize_with = "super::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub amount: Decimal,
 }
 
@@ -236,7 +244,7 @@ pub(crate) fn compute_listed(
         window,
         None,
         Some(listed),
-        &list.currency,
+        &list.money.currency,
         undated_outside_window,
     )
     .rounded(list)
@@ -262,7 +270,7 @@ pub(crate) fn lead_in(
 impl Billing {
     /// The total under the list's rounding rule.
     fn rounded(mut self, list: &PriceList) -> Billing {
-        self.totals.amount = self.totals.amount.map(|a| list.total(a));
+        self.totals.amount = self.totals.amount.map(|a| list.money.total(a));
         self
     }
 }
@@ -418,7 +426,7 @@ mod tests {
         );
         // 1,000,003 × 0.035 = 35000.105 exactly (as f64 it is 35000.104999...).
         assert_eq!(b.totals.amount.unwrap().to_string(), "35000.105");
-        let json = serde_json::to_value(&b).unwrap();
+        let json = Money::unrounded("USD").to_json(&b);
         assert_eq!(json["totals"]["amount"], "35000.105");
         assert_eq!(json["totals"]["checks"], 1_000_015);
         assert_eq!(b.periods.len(), 2);

@@ -41,7 +41,7 @@ pub(crate) const BRIDGE_ORDER: [BucketKind; 13] = [
 pub(crate) struct BridgeLine {
     pub bucket: BucketKind,
     pub count: u64,
-    #[serde(serialize_with = "crate::report::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub amount: Decimal,
     pub total: Total,
 }
@@ -51,22 +51,22 @@ pub(crate) struct BridgeLine {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub(crate) struct TotalAmount {
     pub count: u64,
-    #[serde(serialize_with = "crate::report::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub amount: Decimal,
 }
 
 /// The bridge from the statement's billed total to our expected total.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct Bridge {
-    #[serde(serialize_with = "crate::report::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub billed: Decimal,
-    #[serde(serialize_with = "crate::report::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub expected: Decimal,
     /// `billed - expected`.
-    #[serde(serialize_with = "crate::report::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub difference: Decimal,
     pub lines: Vec<BridgeLine>,
-    #[serde(serialize_with = "crate::report::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub rounding: Decimal,
     pub to_dispute: TotalAmount,
     pub owed: TotalAmount,

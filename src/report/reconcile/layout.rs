@@ -1,6 +1,7 @@
 //! Laying a reconciliation out as a document, and the `--details` file's header.
 
 use super::*;
+use crate::money::Money;
 
 /// The order buckets are shown in.
 pub(super) const SHOWN_ORDER: [BucketKind; 18] = [
@@ -37,7 +38,7 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
     if let Some(b) = &r.bridge {
         amounts.extend(b.amounts());
     }
-    let scale = MoneyScale::of(r.our_amount, amounts.iter());
+    let scale = Money::unrounded(currency).covering(r.our_amount.iter().chain(&amounts));
     let money = |d: Decimal| format!("{} {currency}", scale.show(d));
     let mut summary = vec![
         format!("statement {} ({}; {})", r.statement, r.shape, r.columns),
@@ -149,11 +150,8 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
         summary,
         sections,
         charts: Vec::new(),
-        json: crate::report::money::to_json(r, scale),
-        money: Some(crate::report::Money {
-            currency: currency.to_string(),
-            scale: scale.0,
-        }),
+        json: scale.to_json(r),
+        money: Some(scale),
         flagged: Vec::new(),
     }
 }
@@ -186,7 +184,7 @@ pub(crate) fn ensure_details_header(path: &Path) -> std::io::Result<()> {
 }
 
 /// The summary table: each bucket's count, effect on the difference, amount and meaning.
-fn buckets_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
+fn buckets_section(r: &Reconciliation, scale: &Money) -> Section {
     let mut buckets = Section::new(
         "Summary",
         &["bucket", "count", "effect", "amount", "meaning"],
@@ -225,7 +223,7 @@ fn buckets_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
 /// The bridge: the headline (billed, expected, difference: counts, and amounts when priced),
 /// one line per bucket (the rounding line always), and the three totals, so the table alone
 /// carries every number a sign-off needs.
-fn bridge_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
+fn bridge_section(r: &Reconciliation, scale: &Money) -> Section {
     let mut s = Section::new("Bridge", &["line", "count", "amount", "total"])
         .keyed("bridge")
         .with_machine(&["line", "count", "amount", "total"])
@@ -269,7 +267,7 @@ fn bridge_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
 }
 
 /// A summary statement's periods: billed against ours.
-fn periods_section(r: &Reconciliation, scale: &MoneyScale) -> Section {
+fn periods_section(r: &Reconciliation, scale: &Money) -> Section {
     let mut s = Section::new(
         "Per period",
         &[

@@ -325,7 +325,7 @@ fn count_listed(
             l.list.source.display()
         ));
     }
-    Ok((n, Some(l.list.total(sum)), sum))
+    Ok((n, Some(l.list.money.total(sum)), sum))
 }
 
 /// Sorts each of our charged checks that no line of the period bills into `underbilled`, or

@@ -48,7 +48,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::render::{Document, Section};
-use super::{MoneyScale, ReportError, Window, load_quarter_hours};
+use super::{ReportError, Window, load_quarter_hours};
 use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
 use crate::codes::CodeTable;
 use crate::prices::{PriceList, PriceRate, Pricer};
@@ -138,7 +138,7 @@ pub(crate) struct BucketTotal {
     pub effect: Option<i64>,
     /// A flag on top of another bucket, not one of the exclusive buckets.
     pub overlaps: bool,
-    #[serde(serialize_with = "super::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub amount: Decimal,
     /// Details beyond those kept in this report (all are in `--details`).
     pub not_shown: u64,
@@ -153,12 +153,12 @@ pub(crate) struct PeriodComparison {
     pub difference: i64,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "super::money::optional"
+        serialize_with = "crate::money::optional"
     )]
     pub billed_amount: Option<Decimal>,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "super::money::optional"
+        serialize_with = "crate::money::optional"
     )]
     pub amount_difference: Option<Decimal>,
     pub lines: Vec<u64>,
@@ -182,18 +182,18 @@ pub(crate) struct Reconciliation {
     pub period_from: Option<String>,
     pub period_to: Option<String>,
     pub lines: u64,
-    #[serde(serialize_with = "super::money::exact")]
+    #[serde(serialize_with = "crate::money::exact")]
     pub billed_amount: Decimal,
     pub our_charged: i64,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "super::money::optional"
+        serialize_with = "crate::money::optional"
     )]
     pub our_amount: Option<Decimal>,
     pub net_difference: i64,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "super::money::optional"
+        serialize_with = "crate::money::optional"
     )]
     pub net_amount: Option<Decimal>,
     /// The bridge from the billed total to our expected total (with a price or price list).
@@ -345,13 +345,9 @@ pub(crate) fn reconcile(
     result.details = sink.kept;
     if let Some(l) = &opts.prices {
         notes.push(format!(
-            "expected amounts from the price list {} (rounded half-to-even at {} decimals {})",
+            "expected amounts from the price list {} ({})",
             l.source.display(),
-            l.scale,
-            match l.rounding {
-                crate::prices::Rounding::Line => "on each check",
-                crate::prices::Rounding::Total => "on the total",
-            }
+            l.money.describe_rounding()
         ));
     }
     result.notes.extend(notes);

@@ -57,7 +57,7 @@ pub(super) fn summary(
         )?);
     }
     let our_amount = match &opts.prices {
-        Some(list) => Some(list.total(totals.our_listed)),
+        Some(list) => Some(list.money.total(totals.our_listed)),
         None => opts.price.map(|p| p * Decimal::from(totals.ours)),
     };
     Ok(Reconciliation {

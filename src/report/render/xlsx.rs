@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use rust_xlsxwriter::{ExcelDateTime, Format as CellFormat, Workbook, Worksheet, XlsxError};
 
 use super::{Document, Section};
-use crate::report::Money;
+use crate::money::Money;
 
 /// Sheet names are at most 31 characters, without `[]:*?/\`.
 fn sheet_name(key: &str) -> String {
