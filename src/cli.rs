@@ -229,9 +229,10 @@ pub struct FetchArgs {
     /// The time column's header [default: created_at, event_time, timestamp, time, date, ...]
     #[arg(long, value_name = "NAME")]
     pub time_column: Option<String>,
-    /// Zone of input times written without an offset, and of workbook dates (IANA name)
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    pub input_tz: String,
+    /// Zone of input times written without an offset, and of workbook dates (IANA name or an
+    /// offset such as +05:30) [config key input_tz] [default: UTC]
+    #[arg(long, value_name = "ZONE")]
+    pub input_tz: Option<String>,
     /// Field delimiter: , ; | or tab [default: found from the header; tab for .tsv]
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
@@ -243,6 +244,11 @@ pub struct FetchArgs {
     /// time, marked per check and counted in the run (fetch-time)
     #[arg(long, value_enum, default_value_t = BadTimesArg::Stop)]
     pub bad_times: BadTimesArg,
+    /// An id already stored with another event time than this input gives takes the input's
+    /// (each change recorded per check); without it the stored time is kept and a warning counts
+    /// them. The code and charge never change
+    #[arg(long)]
+    pub fix_times: bool,
     /// The workbook sheet to read [default: the first]
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,

@@ -68,6 +68,10 @@ pub(crate) struct ThisRun {
     pub other_account: u64,
     /// Checks recorded as `unknown` (before accounts were recorded) this run adopted.
     pub adopted: u64,
+    /// Stored checks this input gave another event time (see `event_times_fixed`).
+    pub event_times_differ: u64,
+    /// Whether those took the input's time (`--fix-times`) or kept the stored one.
+    pub event_times_fixed: bool,
     pub to_fetch: i64,
     pub requests: u64,
     pub retries: u64,
@@ -105,6 +109,8 @@ impl ThisRun {
             blank_ids: r.intake.input.blank_ids,
             other_account: r.intake.other_account.rows,
             adopted: r.intake.adopted,
+            event_times_differ: r.intake.retimed.count,
+            event_times_fixed: r.intake.retimed.fixed,
             to_fetch: r.to_fetch,
             requests: t.requests,
             retries: t.retries,

@@ -176,3 +176,136 @@ fn a_half_hour_zone_is_found_and_read_as_an_offset() {
         "{stderr}"
     );
 }
+
+/// Charged checks in `report billing` on `day` (UTC days).
+fn charged_on(env: &Env, day: &str) -> serde_json::Value {
+    let run = env.run(&[
+        "report", "billing", "--tz", "UTC", "--from", day, "--to", day, "--format", "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    v["totals"]["charged"].clone()
+}
+
+/// The rows `export --cursor` writes (its CSV header left out).
+fn exported_since(env: &Env) -> Vec<String> {
+    let run = env.run(&["export", "--cursor", "export.cursor", "--format", "csv"]);
+    run.expect(0);
+    run.stdout.lines().skip(1).map(str::to_string).collect()
+}
+
+fn stored(env: &Env, id: &str) -> (i64, i64) {
+    env.conn()
+        .query_row(
+            "SELECT event_time, code FROM checks WHERE liveness_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+}
+
+/// New York times without an offset, read first as UTC (the default), then again in their
+/// zone: the stored times are kept with a warning and a count, until `--fix-times` takes the
+/// input's, which the cursor sees and billing dates right; codes never change.
+#[test]
+fn a_later_read_in_another_zone_is_warned_about_and_fix_times_takes_it() {
+    let env = Env::plain();
+    let ids = ids_with(3, &[], |c| c == 200);
+    env.write(
+        "ids.csv",
+        format!(
+            "liveness_id,created_at\n{},2026-10-31 21:00:00\n{},2026-10-31 10:00:00\n\
+             {},2026-10-30T12:00:00Z\n",
+            ids[0], ids[1], ids[2]
+        ),
+    );
+    let fetch = |extra: &[&str]| {
+        let mut args = vec!["fetch", "--backoff-max-ms", "50", "--rate", "0", "ids.csv"];
+        args.extend(extra);
+        let run = env.run(&args);
+        run.expect(0);
+        run.stderr.clone()
+    };
+    let stderr = fetch(&[]);
+    assert!(
+        stderr.contains("times without an offset read in UTC (the default)"),
+        "{stderr}"
+    );
+    let utc_read = stored(&env, &ids[0]);
+    assert_eq!(utc_read.0, 1_793_480_400_000); // 2026-10-31T21:00:00Z
+    assert_eq!(
+        (
+            charged_on(&env, "2026-10-31"),
+            charged_on(&env, "2026-11-01")
+        ),
+        (2.into(), 0.into())
+    );
+    assert_eq!(exported_since(&env).len(), 3);
+
+    // Read again in New York (from the config file): 21:00 there is 01:00 UTC on 1 November.
+    env.write("liveaudit.toml", "input_tz = \"America/New_York\"\n");
+    let stderr = fetch(&[]);
+    assert!(
+        stderr.contains(
+            "times without an offset read in America/New_York (input_tz in the config file)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("keep their stored time").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("count=2"), "{stderr}");
+    assert!(
+        stderr.contains("2 stored checks given another event time kept their stored one"),
+        "{stderr}"
+    );
+    assert_eq!(stored(&env, &ids[0]), utc_read);
+    let differ: (i64, i64) = env
+        .conn()
+        .query_row(
+            "SELECT time_differs, times_fixed FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(differ, (2, 0));
+    assert!(exported_since(&env).is_empty());
+
+    let stderr = fetch(&["--input-tz", "America/New_York", "--fix-times"]);
+    assert!(stderr.contains("(--input-tz)"), "{stderr}");
+    assert!(stderr.contains("took the input's time"), "{stderr}");
+    let fixed = stored(&env, &ids[0]);
+    assert_eq!(fixed, (1_793_494_800_000, utc_read.1)); // 2026-11-01T01:00:00Z, same code
+    let changes: Vec<(i64, i64)> = env
+        .conn()
+        .prepare("SELECT old_time, new_time FROM time_changes ORDER BY new_time")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        changes,
+        [
+            (1_793_440_800_000, 1_793_455_200_000),
+            (utc_read.0, fixed.0)
+        ]
+    );
+    let changed = exported_since(&env);
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    assert!(
+        changed.iter().all(|row| !row.contains(&ids[2])),
+        "{changed:?}"
+    );
+    assert_eq!(
+        (
+            charged_on(&env, "2026-10-31"),
+            charged_on(&env, "2026-11-01")
+        ),
+        (1.into(), 1.into())
+    );
+    // Nothing differs any more.
+    let stderr = fetch(&["--fix-times"]);
+    assert!(!stderr.contains("another event time"), "{stderr}");
+}

@@ -88,9 +88,8 @@ pub(crate) fn fetch_options(
         )));
     }
     let codes = code_table(&layers)?;
-    let zone = crate::zone::Zone::parse(&args.input_tz, "--input-tz")
-        .map_err(Failure::usage)?
-        .tz;
+    let (zone_name, zone_origin) = layers.input_tz(args.input_tz.as_deref());
+    let zone = crate::zone::Zone::parse(&zone_name, zone_origin).map_err(Failure::usage)?;
     let burst = NonZeroU32::new(args.burst)
         .ok_or_else(|| Failure::usage(anyhow!("--burst must be at least 1")))?;
     if args.breaker == 0 {
@@ -127,13 +126,15 @@ pub(crate) fn fetch_options(
         input: InputOptions {
             id_column: args.id_column.clone(),
             time_column: args.time_column.clone(),
-            zone: Some(zone),
+            zone_label: Some(format!("{} ({zone_origin})", zone.name)),
+            zone: Some(zone.tz),
             delimiter,
             time_formats: args.time_format.clone(),
             bad_times: match args.bad_times {
                 BadTimesArg::Stop => BadTimes::Stop,
                 BadTimesArg::FetchTime => BadTimes::FetchTime,
             },
+            fix_times: args.fix_times,
             sheet: args.sheet.clone(),
             interrupted: None,
             limits: args.limits.limits(),
@@ -467,6 +468,8 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             input_pending = c.pending,
             ids_left = c.unresolved(),
             run_dated_by_fetch = r.intake.input.bad_times,
+            run_event_times_differ = r.intake.retimed.count,
+            run_event_times_fixed = r.intake.retimed.fixed,
             elapsed_secs = (secs * 1000.0).round() / 1000.0,
             rate_settled_per_sec = r.auto.map(|e| e.settled.floor()),
             limit_found_per_sec = r.auto.and_then(|e| e.limit).map(f64::round),
@@ -545,6 +548,17 @@ fn text_summary(r: &FetchReport, db: &Path, next: &str, cut_off: Option<&str>) -
     }
     if let Some(auto) = &r.auto {
         lines.insert(2, auto.summary());
+    }
+    if r.intake.retimed.count > 0 {
+        let what = match r.intake.retimed.fixed {
+            true => "took the input's (--fix-times)",
+            false => "kept their stored one (fetch --fix-times takes the input's)",
+        };
+        let n = r.intake.retimed.count;
+        lines.insert(
+            1,
+            format!("{n} stored checks given another event time {what}"),
+        );
     }
     if r.intake.input.bad_times > 0 {
         lines.insert(

@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub codes_file: Option<PathBuf>,
     /// The account's billing day zone (IANA name), for every report and reconcile.
     pub tz: Option<String>,
+    /// The zone of input times written without an offset (`--input-tz`).
+    pub input_tz: Option<String>,
     pub rate: Option<FileRate>,
     /// The price list billing and reconcile price charged checks with (`--prices`).
     pub prices: Option<PathBuf>,
@@ -92,6 +94,18 @@ impl AccountRef {
     /// How reports label it: the config's name, else the partner code.
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.partner_code)
+    }
+}
+
+impl super::Layers {
+    /// The zone of input times written without an offset, and where it came from:
+    /// `--input-tz`, else the file's `input_tz`, else UTC.
+    pub fn input_tz(&self, flag: Option<&str>) -> (String, &'static str) {
+        match (flag, &self.file.input_tz) {
+            (Some(f), _) => (f.to_string(), "--input-tz"),
+            (None, Some(f)) => (f.clone(), "input_tz in the config file"),
+            (None, None) => ("UTC".to_string(), "the default"),
+        }
     }
 }
 

@@ -278,6 +278,21 @@ fn log_intake(intake: &IntakeStats, account: &RunAccount) {
              mention of an id is kept, the later ones are ignored; check which one is right"
         );
     }
+    let retimed = &intake.retimed;
+    if retimed.count > 0 {
+        tracing::warn!(
+            count = retimed.count,
+            first = %retimed.examples.join("; "),
+            "{}",
+            if retimed.fixed {
+                "stored checks this input dates at another event time took the input's time \
+                 (--fix-times; each change recorded, the code and charge unchanged)"
+            } else {
+                "stored checks this input dates at another event time keep their stored time \
+                 (an earlier read in another --input-tz?); fetch --fix-times takes the input's"
+            }
+        );
+    }
     if intake.other_account.rows > 0 {
         tracing::warn!(
             count = intake.other_account.rows,

@@ -190,6 +190,11 @@ pub struct InputOptions {
     pub time_column: Option<String>,
     /// Zone for times written without an offset, and for workbook dates (UTC when `None`).
     pub zone: Option<TimeZone>,
+    /// That zone's name and where it came from (`UTC (the default)`), named in the log line of
+    /// each file with a time column.
+    pub zone_label: Option<String>,
+    /// `--fix-times`: a stored check takes the event time this input gives it.
+    pub fix_times: bool,
     /// The field delimiter; detected per file when `None`.
     pub delimiter: Option<u8>,
     /// strftime formats tried in order before the built-in time forms.

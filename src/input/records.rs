@@ -158,9 +158,11 @@ pub(crate) fn read_rows<E>(
     first.record = strip_bom(&first.record);
     let first_fields: Vec<String> = first.record.iter().map(lossy).collect();
     let layout = Layout::detect(file, first.line, &first_fields, delimiter, opts)?;
-    stats
-        .columns
-        .push(format!("{file}: {form}, {}", layout.describe()));
+    let mut described = format!("{file}: {form}, {}", layout.describe());
+    if let (true, Some(zone)) = (layout.has_time(), &opts.zone_label) {
+        described.push_str(&format!(", times without an offset read in {zone}"));
+    }
+    stats.columns.push(described);
     let handle = |row: &Row, stats: &mut InputStats| -> Result<Option<IdRow>, InputError> {
         layout.row(file, row, &zone, opts, stats)
     };

@@ -17,6 +17,7 @@ pub mod intake;
 #[warn(missing_docs)]
 pub mod purge;
 pub(crate) mod resume;
+pub mod retimed;
 #[warn(missing_docs)]
 pub mod writer;
 
@@ -75,6 +76,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0012_one_report_index",
         include_str!("../../migrations/0012_one_report_index.sql"),
+    ),
+    (
+        "0013_time_changes",
+        include_str!("../../migrations/0013_time_changes.sql"),
     ),
 ];
 

@@ -145,3 +145,46 @@ fn a_foreign_sqlite_file_is_read_by_no_command_and_left_untouched() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert!(!dir.path().join("other.sqlite-wal").exists());
 }
+
+#[test]
+fn a_version_12_database_gains_the_time_change_record_and_keeps_its_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for (_, sql) in &MIGRATIONS[..12] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 12).unwrap();
+        tx.execute_batch(
+            "INSERT INTO runs (started_at, files) VALUES (1, '[]');
+             INSERT INTO checks (liveness_id, event_time, status, code, first_run, last_run)
+             VALUES ('old-1', 1700000000000, 'done', 200, 1, 1);",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = Store::open(&path, OpenMode::MigrateExisting).unwrap();
+    let (version, event_time, differs): (i64, i64, i64) = store
+        .conn
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), c.event_time, r.time_differs
+             FROM checks c, runs r WHERE c.liveness_id = 'old-1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (version, event_time, differs),
+        (SCHEMA_VERSION, 1_700_000_000_000, 0)
+    );
+    store
+        .conn
+        .execute(
+            "INSERT INTO time_changes (check_id, run, old_time, new_time, changed_at)
+             SELECT id, 1, event_time, event_time + 1, 2 FROM checks",
+            [],
+        )
+        .unwrap();
+}

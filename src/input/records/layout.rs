@@ -223,6 +223,11 @@ impl Layout {
         Ok(self)
     }
 
+    /// Whether the input has a time column.
+    pub(super) fn has_time(&self) -> bool {
+        self.time_index.is_some()
+    }
+
     pub(super) fn describe(&self) -> String {
         let id = if self.has_header {
             format!("id column \"{}\"", shown(&self.headers[self.id_index]))
