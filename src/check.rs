@@ -194,18 +194,18 @@ pub(crate) fn status_counts_sql() -> String {
 }
 
 /// Period length of reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Period {
+pub(crate) enum Period {
     Day,
     Week,
     Month,
 }
 
 /// Which time dates a check in reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum DateBy {
+pub(crate) enum DateBy {
     /// The event time from the input; checks without one are `undated`.
     #[default]
     Event,
@@ -218,7 +218,7 @@ pub enum DateBy {
 
 impl DateBy {
     /// The SQL expression of a check's report time (NULL: undated).
-    pub fn time_sql(self) -> &'static str {
+    pub(crate) fn time_sql(self) -> &'static str {
         match self {
             DateBy::Event => "event_time",
             DateBy::EventOrFetch => "coalesce(event_time, fetched_at)",
@@ -227,7 +227,7 @@ impl DateBy {
     }
 
     /// A check's report time from its event and fetch times.
-    pub fn time(self, event: Option<i64>, fetched: Option<i64>) -> Option<i64> {
+    pub(crate) fn time(self, event: Option<i64>, fetched: Option<i64>) -> Option<i64> {
         match self {
             DateBy::Event => event,
             DateBy::EventOrFetch => event.or(fetched),
@@ -235,7 +235,7 @@ impl DateBy {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DateBy::Event => "event",
             DateBy::EventOrFetch => "event-or-fetch",
@@ -244,7 +244,7 @@ impl DateBy {
     }
 
     /// How checks are dated, in words.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             DateBy::Event => "event time from the input (checks without one are undated)",
             DateBy::EventOrFetch => "event time from the input, else fetch time",

@@ -6,11 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::export::ExportFormat;
 use crate::mock::FaultKind;
-use crate::report::render::Format;
 
 mod checks;
+mod choices;
 mod report;
 pub use checks::{ChecksArgs, ClassArg};
 pub use report::{AttacksArgs, BillingArgs, ReconcileArgs, ReportArgs, ReportCommand};
@@ -101,7 +100,7 @@ pub enum LogFormat {
     Json,
 }
 
-pub use crate::check::{DateBy, Period};
+pub use choices::{DateByArg, ExportFormatArg, FormatArg, PeriodArg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BadTimesArg {
@@ -372,7 +371,7 @@ pub struct NightlyArgs {
 pub struct ExportArgs {
     /// Output format [default: from the --output file's extension (.csv, .jsonl), else csv]
     #[arg(long, value_enum)]
-    pub format: Option<ExportFormat>,
+    pub format: Option<ExportFormatArg>,
     /// Write to FILE instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -445,7 +444,7 @@ pub struct AdoptArgs {
 #[derive(Debug, Args)]
 pub struct CodesArgs {
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<FormatArg>,
 }
 
 #[derive(Debug, Args)]

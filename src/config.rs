@@ -75,7 +75,7 @@ pub enum ConfigError {
     KeyInFile(PathBuf),
     #[error("{what}: {0}", what = .1)]
     BadRate(RateError, &'static str),
-    #[error("{}", unknown_account(.name, .known, None))]
+    #[error("{}", no_such_account(.name, .known, None))]
     UnknownAccount { name: String, known: Vec<String> },
     #[error(
         "the config file names {} accounts ({}); choose one with --account NAME",
@@ -604,6 +604,6 @@ mod secret;
 pub(crate) use secret::Secret;
 use secret::read_key_file;
 mod per_account;
-pub(crate) use per_account::unknown_account;
+pub(crate) use per_account::no_such_account;
 #[cfg(test)]
 mod tests;

@@ -30,8 +30,8 @@ use crate::store::{Store, StoreError};
 use crate::timestamp::format_utc;
 
 /// Output format of `export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExportFormat {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExportFormat {
     Csv,
     Jsonl,
 }

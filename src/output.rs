@@ -315,7 +315,7 @@ pub(crate) fn output_safe(
         for title in section.titles.iter_mut().flatten() {
             *title = fix(title);
         }
-        if let Some((headers, rows)) = &mut section.tidy {
+        if let Some((headers, rows)) = &mut section.machine {
             *headers = headers.iter().map(fix).collect();
             for row in rows {
                 *row = row.iter().map(fix).collect();

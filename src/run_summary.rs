@@ -96,8 +96,8 @@ pub(crate) struct InputAfter {
 }
 
 /// The outcome word of a finished fetch (the same words the `runs` table keeps).
-pub(crate) fn outcome(report: &FetchReport) -> &'static str {
-    crate::fetch::outcome(report.stop.as_ref(), &report.counts)
+pub(crate) fn run_ending(report: &FetchReport) -> &'static str {
+    crate::fetch::run_ending(report.stop.as_ref(), &report.counts)
 }
 
 impl ThisRun {

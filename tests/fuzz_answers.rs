@@ -3,7 +3,7 @@
 //! from them carries a control byte or the key.
 
 use liveaudit::codes::CodeTable;
-use liveaudit::td::answer::{Verdict, classify_response, parse_retry_after, snippet};
+use liveaudit::td::answer::{Verdict, parse_retry_after, snippet, verdict_of_response};
 use liveaudit::text;
 use proptest::prelude::*;
 
@@ -69,7 +69,7 @@ fn answer_like() -> impl Strategy<Value = Vec<u8>> {
 static CODES: std::sync::LazyLock<CodeTable> = std::sync::LazyLock::new(CodeTable::shipped);
 
 fn check(status: u16, body: &[u8]) -> Result<(), TestCaseError> {
-    let verdict = classify_response(status, None, body, &CODES);
+    let verdict = verdict_of_response(status, None, body, &CODES);
     if let Verdict::Final(answer) = &verdict {
         prop_assert_eq!(status, 200, "a final answer from HTTP {}", status);
         let code = is_result_shaped(body);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{DateBy, Format};
+use super::{DateByArg, FormatArg};
 
 /// A check class, as `--class` names it (see README, "Check classes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,8 +35,8 @@ pub struct ChecksArgs {
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
     /// Which time dates a check (as in the reports)
-    #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
-    pub date_by: DateBy,
+    #[arg(long, value_enum, value_name = "TIME", default_value_t = DateByArg::Event)]
+    pub date_by: DateByArg,
     /// Only the checks of this account: a config file's [accounts.NAME], else a partner code
     #[arg(long, value_name = "NAME")]
     pub account: Option<String>,
@@ -66,7 +66,7 @@ pub struct ChecksArgs {
     /// Output format (table, csv, json, xlsx...) [default: from the --output extension, else
     /// table on a terminal, csv otherwise]
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<FormatArg>,
     /// Write to FILE instead of stdout (its extension picks the format)
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{DateBy, Format, Period};
+use super::{DateByArg, FormatArg, PeriodArg};
 
 /// Options shared by every report.
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
     /// Period length [default: day]; given, `--format csv` writes the periods table
     #[arg(long, value_enum)]
-    pub by: Option<Period>,
+    pub by: Option<PeriodArg>,
     /// First day included (YYYY-MM-DD, in --tz)
     #[arg(long, value_name = "DATE")]
     pub from: Option<String>,
@@ -25,8 +25,8 @@ pub struct ReportArgs {
     pub tz: Option<String>,
     /// Which time dates a check: event (from the input; checks without one are "undated"),
     /// event-or-fetch, or fetch
-    #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
-    pub date_by: DateBy,
+    #[arg(long, value_enum, value_name = "TIME", default_value_t = DateByArg::Event)]
+    pub date_by: DateByArg,
     /// Only the checks of this account: a config file's [accounts.NAME], else a partner code
     /// as recorded (`unknown`: checks whose account was never recorded); its tz and prices
     /// apply unless --tz/--prices/--price are given
@@ -38,7 +38,7 @@ pub struct ReportArgs {
     /// Output format [default: from the --output extension, else table on a terminal, csv
     /// otherwise]
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<FormatArg>,
     /// The table --format csv writes (totals, periods, codes, ...) [default: the one the flags
     /// ask for: periods with --by, the dimension with --dimension, else the first]
     #[arg(long, value_name = "NAME")]
@@ -132,8 +132,8 @@ pub struct ReconcileArgs {
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
     /// Which time dates our checks (as in `report billing`)
-    #[arg(long, value_enum, value_name = "TIME", default_value_t = DateBy::Event)]
-    pub date_by: DateBy,
+    #[arg(long, value_enum, value_name = "TIME", default_value_t = DateByArg::Event)]
+    pub date_by: DateByArg,
     /// The zone the statement writes its times in, when they carry no offset (IANA name or an
     /// offset such as +05:30) [default: the --tz zone]
     #[arg(long, value_name = "ZONE")]
@@ -206,7 +206,7 @@ pub struct ReconcileArgs {
     /// Output format [default: from the --output extension, else table on a terminal, csv
     /// otherwise]
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<FormatArg>,
     /// The table --format csv writes (summary, discrepancies, ...) [default: the first]
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,

@@ -96,12 +96,12 @@ pub(crate) fn checks(global: &GlobalArgs, args: &ChecksArgs) -> Result<ExitStatu
         args.from.as_deref(),
         args.to.as_deref(),
     )?
-    .dated_by(args.date_by)
+    .dated_by(args.date_by.into())
     .for_account(scope.filter());
     let listing = list(&ctx.store.conn, &ctx.codes, &window, &filter)?;
     emit(
         &document(&listing, &window),
-        args.format,
+        args.format.map(Into::into),
         args.output.as_deref(),
         (None, None),
         ctx.store.path(),

@@ -36,7 +36,7 @@ pub(crate) fn codes(global: &GlobalArgs, args: &CodesArgs) -> Result<ExitStatus,
             c.source.clone(),
         ]);
     }
-    let format = report_format(args.format, None)?;
+    let format = report_format(args.format.map(Into::into), None)?;
     let doc = Document {
         title: "liveaudit code table".into(),
         summary: Vec::new(),

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 
 use super::{code_table, layers, writable_later};
-use crate::cli::{ExportArgs, GlobalArgs, VendorArgs};
+use crate::cli::{ExportArgs, ExportFormatArg, GlobalArgs, VendorArgs};
 use crate::exit::ExitStatus;
 use crate::export::ExportFormat;
 use crate::failure::Failure;
@@ -20,7 +20,7 @@ use crate::store::{OpenMode, Store};
 /// name does not say: an extension that names another format (`.xlsx`, `.html`, ...), one that
 /// disagrees with `--format`, or an unknown one without `--format` is refused.
 fn export_format(
-    format: Option<ExportFormat>,
+    format: Option<ExportFormatArg>,
     output: Option<&Path>,
 ) -> Result<ExportFormat, Failure> {
     let ext = output
@@ -46,12 +46,12 @@ fn export_format(
         Some(_) => None,
     };
     match (format, by_name) {
-        (Some(f), Some(n)) if f != n => Err(Failure::usage(anyhow!(
+        (Some(f), Some(n)) if ExportFormat::from(f) != n => Err(Failure::usage(anyhow!(
             "--format {} disagrees with the --output file's extension; make them agree",
             clap::ValueEnum::to_possible_value(&f)
                 .map_or_else(String::new, |v| v.get_name().to_string())
         ))),
-        (Some(f), _) => Ok(f),
+        (Some(f), _) => Ok(f.into()),
         (None, n) => Ok(n.unwrap_or(ExportFormat::Csv)),
     }
 }

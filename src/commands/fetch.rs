@@ -301,7 +301,7 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) -> 
             exit_status: e.status.code(),
             outcome: e
                 .report
-                .map_or("error", crate::run_summary::outcome)
+                .map_or("error", crate::run_summary::run_ending)
                 .to_string(),
             stop_reason: e
                 .report

@@ -122,7 +122,7 @@ fn settings(global: &GlobalArgs, args: &NightlyArgs) -> Result<Settings, Failure
         if !known.contains(name) {
             return Err(Failure::usage(anyhow!(
                 "{}",
-                crate::config::unknown_account(name, &known, None)
+                crate::config::no_such_account(name, &known, None)
             )));
         }
     }

@@ -20,17 +20,15 @@ pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus,
     // The day boundary of --before is the billing day's, as in every report.
     let zone = layers.zone(args.tz.as_deref()).map_err(Failure::usage)?;
     let tz = zone.name.clone();
-    let window =
-        Window::in_zone(zone, crate::cli::Period::Day, Some(&args.before), None).map_err(|e| {
-            match e {
-                ReportError::Date { value, .. } => {
-                    Failure::usage(anyhow!("--before {value:?} is not a date; use YYYY-MM-DD"))
-                }
-                ReportError::NoSuchDate { value, why, .. } => {
-                    Failure::usage(anyhow!("--before {value}: that day does not exist ({why})"))
-                }
-                other => other.into(),
+    let window = Window::in_zone(zone, crate::check::Period::Day, Some(&args.before), None)
+        .map_err(|e| match e {
+            ReportError::Date { value, .. } => {
+                Failure::usage(anyhow!("--before {value:?} is not a date; use YYYY-MM-DD"))
             }
+            ReportError::NoSuchDate { value, why, .. } => {
+                Failure::usage(anyhow!("--before {value}: that day does not exist ({why})"))
+            }
+            other => other.into(),
         })?;
     let Some(before_ms) = window.bounds_ms().0 else {
         return Err(Failure::usage(anyhow!(

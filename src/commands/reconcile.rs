@@ -92,7 +92,7 @@ pub(crate) fn reconcile_document(
         details: args.details.clone(),
         dispute: args.dispute.is_some(),
         raw_cells: args.raw_cells,
-        date_by: args.date_by,
+        date_by: args.date_by.into(),
         account: scope.filter(),
     };
     let result = reconcile::reconcile(&mut store.conn, codes, &opts).map_err(|e| match e {
@@ -230,7 +230,7 @@ pub(crate) fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<Exi
     let (doc, clean) = reconcile_document(&mut ctx, args)?;
     emit(
         &doc,
-        args.format,
+        args.format.map(Into::into),
         args.output.as_deref(),
         (args.table.as_deref(), Some("bridge")),
         &db,

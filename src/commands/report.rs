@@ -38,10 +38,10 @@ pub(crate) fn report_context(
 }
 
 fn window(args: &ReportArgs, zone: &Zone) -> Result<Window, Failure> {
-    let by = args.by.unwrap_or(crate::check::Period::Day);
+    let by = args.by.map_or(crate::check::Period::Day, Into::into);
     Ok(
         Window::in_zone(zone.clone(), by, args.from.as_deref(), args.to.as_deref())?
-            .dated_by(args.date_by),
+            .dated_by(args.date_by.into()),
     )
 }
 
@@ -188,7 +188,7 @@ fn emit_report(
     };
     emit(
         doc,
-        args.format,
+        args.format.map(Into::into),
         args.output.as_deref(),
         (args.table.as_deref(), lead),
         db,

@@ -78,7 +78,7 @@ impl Layers {
 
 /// `--account NAME` naming no account: the names the config file has (`configured`) and, where
 /// a recorded partner code also names one, the partner codes the database holds (`recorded`).
-pub(crate) fn unknown_account(
+pub(crate) fn no_such_account(
     name: &str,
     configured: &[String],
     recorded: Option<&[String]>,

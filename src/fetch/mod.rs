@@ -245,7 +245,7 @@ impl<V> Ctx<V> {
 }
 
 /// The word for how a run ended, as the `runs` table and the run summary keep it.
-pub(crate) fn outcome(stop: Option<&StopCause>, counts: &StatusCounts) -> &'static str {
+pub(crate) fn run_ending(stop: Option<&StopCause>, counts: &StatusCounts) -> &'static str {
     match stop {
         Some(StopCause::Interrupted) => "interrupted",
         Some(StopCause::CutOff) => "cut_off",
@@ -427,7 +427,7 @@ fn register_input(
 fn record_end(store: &mut Store, opts: &FetchOptions, report: &FetchReport) {
     let (intake, auto) = (&report.intake, report.auto);
     let record = RunRecord {
-        outcome: outcome(report.stop.as_ref(), &report.counts).into(),
+        outcome: run_ending(report.stop.as_ref(), &report.counts).into(),
         stop_reason: report.stop.as_ref().map(ToString::to_string),
         rows_read: intake.input.rows as i64,
         ids_read: intake.input.ids as i64,

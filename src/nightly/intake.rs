@@ -20,7 +20,7 @@ use crate::store::{FetchLock, OpenMode, RunRecord, Store, StoreError};
 
 /// What became of one file.
 #[derive(Debug)]
-pub(crate) enum FileOutcome {
+pub(crate) enum FileDisposition {
     /// Every id registered.
     Registered(Box<IntakeStats>),
     /// It cannot be read: why, naming the file and line.
@@ -40,7 +40,7 @@ pub(crate) fn register_files(
     input: &InputOptions,
     deadline: Option<Instant>,
     signalled: &Arc<AtomicBool>,
-) -> Result<Vec<(PathBuf, FileOutcome)>, StoreError> {
+) -> Result<Vec<(PathBuf, FileDisposition)>, StoreError> {
     let _lock = FetchLock::acquire(db)?;
     let mut store = Store::open(db, OpenMode::CreateOrMigrate)?;
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
@@ -55,9 +55,9 @@ pub(crate) fn register_files(
     let mut totals = RunRecord::default();
     for file in files {
         let outcome = if signalled.load(Ordering::Relaxed) {
-            FileOutcome::Interrupted
+            FileDisposition::Interrupted
         } else if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
-            FileOutcome::CutOff
+            FileDisposition::CutOff
         } else {
             match read_one(&mut store.conn, run, account, file, &opts) {
                 Ok((stats, Ended::Done)) => {
@@ -65,13 +65,13 @@ pub(crate) fn register_files(
                     totals.ids_read += stats.input.ids as i64;
                     totals.blank_ids += stats.input.blank_ids as i64;
                     totals.duplicate_ids += stats.duplicates as i64;
-                    FileOutcome::Registered(Box::new(stats))
+                    FileDisposition::Registered(Box::new(stats))
                 }
                 Ok((_, Ended::Stopped)) if signalled.load(Ordering::Relaxed) => {
-                    FileOutcome::Interrupted
+                    FileDisposition::Interrupted
                 }
-                Ok((_, Ended::Stopped)) => FileOutcome::CutOff,
-                Err(IntakeError::Input(e)) => FileOutcome::Rejected(e.to_string()),
+                Ok((_, Ended::Stopped)) => FileDisposition::CutOff,
+                Err(IntakeError::Input(e)) => FileDisposition::Rejected(e.to_string()),
                 Err(IntakeError::Store(e)) => return Err(e),
             }
         };
@@ -82,13 +82,16 @@ pub(crate) fn register_files(
     drop(timer);
     totals.outcome = if out
         .iter()
-        .any(|(_, o)| matches!(o, FileOutcome::Interrupted))
+        .any(|(_, o)| matches!(o, FileDisposition::Interrupted))
     {
         "interrupted"
-    } else if out.iter().any(|(_, o)| matches!(o, FileOutcome::CutOff)) {
+    } else if out
+        .iter()
+        .any(|(_, o)| matches!(o, FileDisposition::CutOff))
+    {
         "cut_off"
     } else {
-        crate::fetch::outcome(None, &crate::store::StatusCounts::default())
+        crate::fetch::run_ending(None, &crate::store::StatusCounts::default())
     }
     .into();
     store.finish_run(run, &totals)?;

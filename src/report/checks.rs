@@ -312,7 +312,7 @@ pub(crate) fn document(listing: &Listing, window: &Window) -> Document {
             c.partner_code.clone(),
             attributes.clone(),
         ]);
-        section.tidy_row(
+        section.machine_row(
             &COLUMNS,
             vec![
                 c.liveness_id.clone(),

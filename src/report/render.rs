@@ -24,9 +24,9 @@ mod xlsx;
 use html::render_html;
 
 /// Output formats of reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Csv,
     Json,
@@ -48,7 +48,7 @@ pub(crate) struct Section {
     pub notes: Vec<String>,
     /// The table for machines (CSV), when the one for people has `%`, glyphs or words in its
     /// numbers: plain numbers, shares as fractions.
-    pub tidy: Option<(Vec<String>, Vec<Vec<String>>)>,
+    pub machine: Option<(Vec<String>, Vec<Vec<String>>)>,
     /// The machine table's columns that hold money (a currency format in a workbook).
     pub money: Vec<String>,
     /// Per row of the people's table, a line shown on hover in HTML (the `liveaudit checks`
@@ -95,21 +95,21 @@ impl Section {
     /// The same section with a machine table of the columns `headers` (snake_case), declared
     /// up front so an empty table still has the machine header.
     pub(crate) fn with_machine(mut self, headers: &[&str]) -> Section {
-        self.tidy = Some((headers.iter().map(|h| (*h).to_string()).collect(), vec![]));
+        self.machine = Some((headers.iter().map(|h| (*h).to_string()).collect(), vec![]));
         self
     }
 
     /// Adds a row to the machine table with `headers` (created on first use).
-    pub(crate) fn tidy_row(&mut self, headers: &[&str], cells: Vec<String>) {
+    pub(crate) fn machine_row(&mut self, headers: &[&str], cells: Vec<String>) {
         let (_, rows) = self
-            .tidy
+            .machine
             .get_or_insert_with(|| (headers.iter().map(|h| (*h).to_string()).collect(), vec![]));
         rows.push(cells);
     }
 
     /// The header and rows CSV writes.
-    pub(crate) fn machine(&self) -> (&[String], &[Vec<String>]) {
-        match &self.tidy {
+    pub(crate) fn machine_table(&self) -> (&[String], &[Vec<String>]) {
+        match &self.machine {
             Some((h, r)) => (h, r),
             None => (&self.headers, &self.rows),
         }
@@ -344,7 +344,7 @@ pub(crate) fn render_csv(section: &Section, out: &mut dyn Write) -> std::io::Res
         other => std::io::Error::other(format!("{other:?}")),
     };
     let mut w = csv::Writer::from_writer(&mut *out);
-    let (headers, rows) = section.machine();
+    let (headers, rows) = section.machine_table();
     w.write_record(headers).map_err(io)?;
     for row in rows {
         w.write_record(row).map_err(io)?;

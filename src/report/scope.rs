@@ -87,7 +87,7 @@ pub(crate) fn resolve_account(
                 .into_iter()
                 .find(|a| a.name.as_deref() == Some(name.trim()))
                 .ok_or_else(|| {
-                    ScopeError::Refused(crate::config::unknown_account(name, &names, None))
+                    ScopeError::Refused(crate::config::no_such_account(name, &names, None))
                 });
         }
         Accept::NamedOrRecorded(conn) => conn,
@@ -100,7 +100,7 @@ pub(crate) fn resolve_account(
     if recorded.contains(&account.partner_code) {
         return Ok(account);
     }
-    Err(ScopeError::Refused(crate::config::unknown_account(
+    Err(ScopeError::Refused(crate::config::no_such_account(
         name,
         &names,
         Some(&recorded),

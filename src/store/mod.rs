@@ -150,14 +150,14 @@ impl Store {
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.classify(e))?;
+            .map_err(|e| self.error_of(e))?;
         if version > 0 {
             return Ok(());
         }
         let tables: i64 = self
             .conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| self.classify(e))?;
+            .map_err(|e| self.error_of(e))?;
         match (tables, mode) {
             (0, OpenMode::CreateOrMigrate) => Ok(()),
             (0, OpenMode::MigrateExisting) => Err(StoreError::Missing {
@@ -169,7 +169,7 @@ impl Store {
         }
     }
 
-    fn classify(&self, source: rusqlite::Error) -> StoreError {
+    fn error_of(&self, source: rusqlite::Error) -> StoreError {
         match source.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotADatabase {
                 path: self.path.clone(),
@@ -188,17 +188,17 @@ impl Store {
         // The first statement touching the file is where "not a database" shows.
         self.conn
             .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-            .map_err(|e| self.classify(e))?;
+            .map_err(|e| self.error_of(e))?;
         self.conn
             .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(|e| self.classify(e))
+            .map_err(|e| self.error_of(e))
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let found: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.classify(e))?;
+            .map_err(|e| self.error_of(e))?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema {
                 path: self.path.clone(),

@@ -31,8 +31,8 @@ use sha2::{Digest, Sha256};
 use crate::check::INTERNAL_ERROR;
 use crate::codes::{Category, CodeTable};
 
-mod outcome;
-pub use outcome::{Fault, Retryable, VendorStop, Verdict};
+mod verdict;
+pub use verdict::{Fault, Retryable, VendorStop, Verdict};
 
 /// A parsed answer of the retrieve-result endpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -355,7 +355,7 @@ fn opt_i64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::
 
 /// Classifies one HTTP exchange that produced a status and a body. Only an HTTP 200 with the
 /// result API's shape can be an answer; every other status is a fault, whatever its body says.
-pub fn classify_response(
+pub fn verdict_of_response(
     status: u16,
     retry_after: Option<Duration>,
     body: &[u8],
@@ -413,7 +413,7 @@ pub fn classify_response(
         }
     }
     match parse_result(body) {
-        Ok(answer) => classify_answer(answer, codes),
+        Ok(answer) => verdict_of_answer(answer, codes),
         Err(ParseError::LicenseShaped) => Verdict::Stop(VendorStop::LicenseApi),
         Err(ParseError::NotJson(detail)) => Verdict::Retry(Retryable {
             fault: Fault::Unparsable {
@@ -428,7 +428,7 @@ pub fn classify_response(
 }
 
 /// Classifies a well-formed answer by its code.
-pub fn classify_answer(answer: ResultAnswer, codes: &CodeTable) -> Verdict {
+pub fn verdict_of_answer(answer: ResultAnswer, codes: &CodeTable) -> Verdict {
     if answer.code == INTERNAL_ERROR {
         return Verdict::Retry(Retryable {
             fault: Fault::Internal,

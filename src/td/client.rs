@@ -4,7 +4,7 @@
 //! sends, reads at most [`ClientOptions::max_body`] bytes (a body above [`SMALL_BODY`] first
 //! takes a share of [`ClientOptions::body_budget`], common to all requests, so memory stays
 //! bounded at any concurrency), and hands status and body to
-//! [`super::answer::classify_response`]. Redirects are never followed (a
+//! [`super::answer::verdict_of_response`]. Redirects are never followed (a
 //! redirect would carry the partner key to another address). Every transport error passes
 //! through `transport_fault`, the single point where reqwest's URL (which holds the key) is
 //! stripped and any remaining trace of the key is redacted; vendor bodies are scrubbed where
@@ -16,8 +16,8 @@ use reqwest::StatusCode;
 use url::Url;
 
 use super::answer::{
-    Fault, LicenseAnswer, Retryable, VendorStop, Verdict, classify_response, parse_license,
-    parse_retry_after, snippet,
+    Fault, LicenseAnswer, Retryable, VendorStop, Verdict, parse_license, parse_retry_after,
+    snippet, verdict_of_response,
 };
 use crate::codes::CodeTable;
 use crate::config::VendorSettings;
@@ -175,7 +175,7 @@ impl VendorClient {
         let (http_status, verdict) = match self.exchange(url, &body).await {
             Ok((status, retry_after, body)) => (
                 Some(status),
-                classify_response(status, retry_after, &body.bytes, codes),
+                verdict_of_response(status, retry_after, &body.bytes, codes),
             ),
             Err((status, fault)) => (
                 status,

@@ -18,7 +18,7 @@ use crate::commands::report::{billing_document, report_attacks, report_context};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::fetch::{FetchOptions, FetchReport};
-use crate::nightly::intake::FileOutcome;
+use crate::nightly::intake::FileDisposition;
 use crate::nightly::{billing, export, inbox, intake, worse};
 use crate::report::render::Format;
 
@@ -205,16 +205,16 @@ impl<'a> Night<'a> {
                 return false;
             }
         };
-        self.file_outcomes(outcomes)
+        self.file_dispositions(outcomes)
     }
 
     /// Moves each read file where it belongs; `false` when the night stops here.
-    fn file_outcomes(&mut self, outcomes: Vec<(PathBuf, FileOutcome)>) -> bool {
+    fn file_dispositions(&mut self, outcomes: Vec<(PathBuf, FileDisposition)>) -> bool {
         let (mut cut, mut stopped, mut ids) = (0, false, 0);
         let inbox = self.paths.inbox.clone();
         for (file, outcome) in outcomes {
             match outcome {
-                FileOutcome::Registered(stats) => {
+                FileDisposition::Registered(stats) => {
                     ids += stats.distinct;
                     match inbox::move_into(&file, &inbox.join(inbox::DONE_FOLDER)) {
                         Ok(to) => self.summary.files_registered.push(shown(&to)),
@@ -224,7 +224,7 @@ impl<'a> Night<'a> {
                         }
                     }
                 }
-                FileOutcome::Rejected(why) => {
+                FileDisposition::Rejected(why) => {
                     let detail = match inbox::reject(&file, &inbox, &why) {
                         Ok(to) => format!("{} rejected: {why}", shown(&to)),
                         Err(e) => {
@@ -234,8 +234,8 @@ impl<'a> Night<'a> {
                     self.summary.files_rejected.push(shown(&file));
                     self.step("inbox", ExitStatus::Usage, "rejected", detail);
                 }
-                FileOutcome::CutOff => cut += 1,
-                FileOutcome::Interrupted => stopped = true,
+                FileDisposition::CutOff => cut += 1,
+                FileDisposition::Interrupted => stopped = true,
             }
         }
         let registered = self.summary.files_registered.len();
@@ -282,7 +282,7 @@ impl<'a> Night<'a> {
         self.summary.fetch_run_id = report.as_ref().map(|r| r.run_id);
         match (&result, &report) {
             (Ok(status), Some(r)) => {
-                let word = crate::run_summary::outcome(r);
+                let word = crate::run_summary::run_ending(r);
                 let detail = format!(
                     "{} asked, {} resolved, {} left",
                     r.to_fetch,

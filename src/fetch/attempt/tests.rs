@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::*;
-use crate::td::answer::{Retryable, classify_response};
+use crate::td::answer::{Retryable, verdict_of_response};
 
 /// A vendor that plays a script: one [`Attempt`] per request, in order, and remembers when
 /// each request was sent. A request past the end of the script fails the test.
@@ -41,7 +41,7 @@ fn http(status: u16, body: &str) -> Attempt {
 
 fn http_after(status: u16, retry_after: Option<Duration>, body: &str) -> Attempt {
     Attempt {
-        verdict: classify_response(status, retry_after, body.as_bytes(), &CodeTable::shipped()),
+        verdict: verdict_of_response(status, retry_after, body.as_bytes(), &CodeTable::shipped()),
         http_status: Some(status),
         latency: Duration::from_millis(7),
     }

@@ -120,7 +120,7 @@ fn table(groups: &[AccountAttacks], families: &[&str], per_period: bool) -> Sect
         tidy.push(fraction(share(attacks, resolved)));
         tidy.extend(counts);
         section.row(people);
-        section.tidy_row(&machine, tidy);
+        section.machine_row(&machine, tidy);
     };
     for g in groups {
         if per_period {

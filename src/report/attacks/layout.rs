@@ -75,7 +75,7 @@ fn periods_section(a: &Attacks, family_names: &[&str]) -> Section {
         "volume",
     ];
     headers.extend(family_names.iter().copied());
-    let mut tidy_headers = vec![
+    let mut machine_headers = vec![
         "period",
         "partial",
         "resolved",
@@ -86,10 +86,10 @@ fn periods_section(a: &Attacks, family_names: &[&str]) -> Section {
         "share_change",
         "volume_change",
     ];
-    tidy_headers.extend(family_names.iter().copied());
+    machine_headers.extend(family_names.iter().copied());
     let mut periods = Section::new("Per period", &headers)
         .keyed("periods")
-        .with_machine(&tidy_headers);
+        .with_machine(&machine_headers);
     for p in &a.periods {
         let counts = family_names
             .iter()
@@ -106,7 +106,7 @@ fn periods_section(a: &Attacks, family_names: &[&str]) -> Section {
             fraction(p.volume_change),
         ];
         tidy.extend(counts.clone());
-        periods.tidy_row(&tidy_headers, tidy);
+        periods.machine_row(&machine_headers, tidy);
         let mut row = vec![
             if p.partial {
                 format!("{} (partial)", p.period)
@@ -170,7 +170,7 @@ fn spikes_section(a: &Attacks) -> Section {
     .keyed("spikes")
     .with_machine(&MACHINE);
     for s in &a.spikes {
-        spikes.tidy_row(
+        spikes.machine_row(
             &MACHINE,
             vec![
                 s.period.clone(),
@@ -208,12 +208,12 @@ fn spikes_section(a: &Attacks) -> Section {
 fn dimension_section(a: &Attacks, dim: &str, family_names: &[&str]) -> Section {
     let mut headers = vec![dim, "resolved", "attacks", "share"];
     headers.extend(family_names.iter().copied());
-    let mut tidy_headers = vec!["value", "resolved", "attacks", "share"];
-    tidy_headers.extend(family_names.iter().copied());
-    tidy_headers.push("checks_command");
+    let mut machine_headers = vec!["value", "resolved", "attacks", "share"];
+    machine_headers.extend(family_names.iter().copied());
+    machine_headers.push("checks_command");
     let mut s = Section::new(format!("By {dim}"), &headers)
         .keyed("dimension")
-        .with_machine(&tidy_headers);
+        .with_machine(&machine_headers);
     for r in &a.by_dimension {
         let mut tidy = vec![
             r.value.clone(),
@@ -225,7 +225,7 @@ fn dimension_section(a: &Attacks, dim: &str, family_names: &[&str]) -> Section {
             tidy.push(r.by_family.get(*f).copied().unwrap_or(0).to_string());
         }
         tidy.push(r.checks_command.clone().unwrap_or_default());
-        s.tidy_row(&tidy_headers, tidy);
+        s.machine_row(&machine_headers, tidy);
         let mut row = vec![
             r.value.clone(),
             r.resolved.to_string(),
@@ -313,7 +313,7 @@ fn families_section(a: &Attacks, dated: &[usize]) -> Section {
             ],
             f.checks_command.clone(),
         );
-        families.tidy_row(
+        families.machine_row(
             &FAMILY_COLUMNS,
             vec![
                 f.family.clone(),
@@ -363,7 +363,7 @@ fn codes_section(a: &Attacks) -> Section {
             pct(c.share_of_checks),
             pct(c.share_of_attacks),
         ]);
-        codes.tidy_row(
+        codes.machine_row(
             &CODE_COLUMNS,
             vec![
                 c.code.to_string(),
@@ -394,7 +394,7 @@ fn unknown_section(a: &Attacks) -> Section {
             pct(u.share_of_checks),
             u.note.to_string(),
         ]);
-        unknown.tidy_row(
+        unknown.machine_row(
             &["code", "message", "count", "share_of_checks", "note"],
             vec![
                 u.code.to_string(),
@@ -467,7 +467,7 @@ fn faces_section(a: &Attacks) -> Section {
                 .join(" "),
             f.checks_command.clone().unwrap_or_default(),
         ]);
-        faces.tidy_row(&machine_refs, tidy);
+        faces.machine_row(&machine_refs, tidy);
         let mut row = vec![f.image_sha256.chars().take(16).collect()];
         // People see the most frequent codes; CSV and JSON have them all.
         lead[2] = codes_text(&f.codes, 4);
@@ -518,7 +518,7 @@ fn scores_section(a: &Attacks) -> Section {
     for s in &a.scores {
         // No value is an empty cell for machines, `-` for people.
         let plain = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
-        scores.tidy_row(
+        scores.machine_row(
             &[],
             vec![
                 s.category.clone(),

@@ -77,7 +77,7 @@ fn add(
     row.extend(count_cells(counts));
     row.extend(amount);
     section.row(row.clone());
-    section.tidy_row(machine, row);
+    section.machine_row(machine, row);
 }
 
 /// The per-account tables of a `--by-account` report (none without it).

@@ -124,10 +124,10 @@ fn summary_lines(b: &Billing, window: &Window, money: &Money) -> Vec<String> {
 fn totals_section(b: &Billing, with_price: bool, money: &Money) -> Section {
     let show = |d: Option<Decimal>| d.map(|d| money.show(d)).unwrap_or_default();
     let t = &b.totals.counts;
-    let tidy_headers = ["class", "checks", "share", "amount"];
+    let machine_headers = ["class", "checks", "share", "amount"];
     let mut totals = Section::new("Totals", &["", "checks", "share"])
         .keyed("totals")
-        .with_machine(&tidy_headers)
+        .with_machine(&machine_headers)
         .with_money(&["amount"]);
     let provisional = format!("  of which provisional ({})", crate::check::INTERNAL_ERROR);
     for (name, class, n) in [
@@ -151,8 +151,8 @@ fn totals_section(b: &Billing, with_price: bool, money: &Money) -> Section {
             "charged" | "all" => b.totals.amount,
             _ => with_price.then_some(Decimal::ZERO),
         };
-        totals.tidy_row(
-            &tidy_headers,
+        totals.machine_row(
+            &machine_headers,
             vec![
                 class.into(),
                 n.to_string(),
@@ -229,7 +229,7 @@ fn periods_section(b: &Billing, with_price: bool, money: &Money) -> Section {
         if with_price {
             row.push(show(p.amount));
         }
-        periods.tidy_row(&machine, row.clone());
+        periods.machine_row(&machine, row.clone());
         periods.row(row);
     }
     periods

@@ -197,7 +197,7 @@ fn buckets_section(r: &Reconciliation, scale: &Money) -> Section {
         if t.count == 0 && matches!(kind, BucketKind::PeriodDifference) == (r.shape == "itemised") {
             continue;
         }
-        buckets.tidy_row(
+        buckets.machine_row(
             &["bucket", "count", "effect", "amount", "overlaps"],
             vec![
                 kind.as_str().into(),
@@ -231,7 +231,7 @@ pub(super) fn bridge_section(r: &Reconciliation, scale: &Money) -> Section {
     let mut row = |line: &str, count: String, amount: Option<Decimal>, total: &str| {
         let amount = amount.map(|a| scale.show(a)).unwrap_or_default();
         let cells = vec![line.to_string(), count, amount, total.to_string()];
-        s.tidy_row(&[], cells.clone());
+        s.machine_row(&[], cells.clone());
         s.row(cells);
     };
     row("billed", r.lines.to_string(), Some(r.billed_amount), "");
@@ -309,7 +309,7 @@ fn periods_section(r: &Reconciliation, scale: &Money) -> Section {
                     .join(" "),
             ]
         };
-        s.tidy_row(&[], cells(p.difference.to_string()));
+        s.machine_row(&[], cells(p.difference.to_string()));
         s.row(cells(format!("{:+}", p.difference)));
     }
     s
@@ -327,7 +327,7 @@ fn details_section(r: &Reconciliation) -> Section {
     for d in &r.details {
         let text = |v: Option<String>| v.unwrap_or_default();
         let number = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
-        details.tidy_row(
+        details.machine_row(
             &DETAIL_COLUMNS,
             vec![
                 d.bucket.as_str().into(),

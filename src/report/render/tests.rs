@@ -142,13 +142,13 @@ fn rendered(format: Format) -> String {
 #[test]
 fn every_format_carries_the_numbers() {
     assert_eq!(rendered(Format::Csv), "what,count\ncharged,12\na|b <x>,3\n");
-    let mut tidy = doc().sections[1].clone();
-    tidy.tidy_row(
+    let mut section = doc().sections[1].clone();
+    section.machine_row(
         &["code", "count", "share"],
         vec!["200".into(), "12".into(), "0.8".into()],
     );
     let mut out = Vec::new();
-    render_csv(&tidy, &mut out).unwrap();
+    render_csv(&section, &mut out).unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "code,count,share\n200,12,0.8\n"

@@ -133,7 +133,7 @@ fn write_section(
     section: &Section,
     formats: &Formats,
 ) -> Result<(), XlsxError> {
-    let (headers, rows) = section.machine();
+    let (headers, rows) = section.machine_table();
     for (c, h) in headers.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, h, &formats.header)?;
     }

@@ -25,7 +25,7 @@ fn vendor_success_example_verbatim() {
     let face = a.face.clone().unwrap();
     assert_eq!(face.bytes, None);
     assert_eq!(face.len, "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCA".len());
-    assert!(matches!(classify_answer(a, &codes()), Verdict::Final(_)));
+    assert!(matches!(verdict_of_answer(a, &codes()), Verdict::Final(_)));
 }
 
 #[test]
@@ -39,7 +39,7 @@ fn vendor_failed_example_verbatim_is_retried_internal_error() {
     assert_eq!(a.code, 11350);
     assert_eq!(a.score, None);
     assert_eq!(a.face, None);
-    match classify_response(200, None, body, &codes()) {
+    match verdict_of_response(200, None, body, &codes()) {
         Verdict::Retry(r) => {
             assert_eq!(r.fault, Fault::Internal);
             assert_eq!(r.answer.unwrap().code, 11350);
@@ -105,7 +105,7 @@ fn bodies_that_are_not_the_json_are_retried_with_status_and_snippet() {
         (200, b"{\"message\":\"no code\"}"),
         (200, b"{\"code\":\"abc\"}"),
     ] {
-        match classify_response(status, None, body, &codes()) {
+        match verdict_of_response(status, None, body, &codes()) {
             Verdict::Retry(Retryable {
                 fault:
                     Fault::Unparsable {
@@ -126,12 +126,12 @@ fn every_http_fault_is_classified() {
     let c = codes();
     let html = b"<html>502 Bad Gateway</html>";
     for status in [500u16, 502, 503, 504, 408] {
-        match classify_response(status, None, html, &c) {
+        match verdict_of_response(status, None, html, &c) {
             Verdict::Retry(r) => assert!(matches!(r.fault, Fault::Status { .. })),
             other => panic!("{status}: {other:?}"),
         }
     }
-    match classify_response(429, Some(Duration::from_secs(7)), b"", &c) {
+    match verdict_of_response(429, Some(Duration::from_secs(7)), b"", &c) {
         Verdict::Retry(r) => {
             assert_eq!(r.fault, Fault::RateLimited);
             assert_eq!(r.retry_after, Some(Duration::from_secs(7)));
@@ -140,20 +140,20 @@ fn every_http_fault_is_classified() {
     }
     for status in [401u16, 403] {
         assert_eq!(
-            classify_response(status, None, b"{\"code\":200}", &c),
+            verdict_of_response(status, None, b"{\"code\":200}", &c),
             Verdict::Stop(VendorStop::CredentialsRefused { status })
         );
     }
     assert!(matches!(
-        classify_response(302, None, b"", &c),
+        verdict_of_response(302, None, b"", &c),
         Verdict::Stop(VendorStop::Misconfigured { status: 302, .. })
     ));
     assert!(matches!(
-        classify_response(404, None, b"<html>not found</html>", &c),
+        verdict_of_response(404, None, b"<html>not found</html>", &c),
         Verdict::Stop(VendorStop::Misconfigured { status: 404, .. })
     ));
     assert!(matches!(
-        classify_response(413, None, b"too large", &c),
+        verdict_of_response(413, None, b"too large", &c),
         Verdict::GiveUp(Fault::Status { status: 413, .. })
     ));
     // A status other than 200 is a fault whatever code its body carries: never a result.
@@ -171,7 +171,7 @@ fn every_http_fault_is_classified() {
     ] {
         assert!(
             matches!(
-                classify_response(status, None, body, &c),
+                verdict_of_response(status, None, body, &c),
                 Verdict::GiveUp(Fault::Status { status: s, .. }) if s == status
             ),
             "{status}"
@@ -179,14 +179,14 @@ fn every_http_fault_is_classified() {
     }
     for status in [404u16, 405] {
         assert!(matches!(
-            classify_response(status, None, br#"{"code":404}"#, &c),
+            verdict_of_response(status, None, br#"{"code":404}"#, &c),
             Verdict::Stop(VendorStop::Misconfigured { .. })
         ));
     }
     for status in [201u16, 202, 204, 206, 299, 100, 600, 999] {
         assert!(
             matches!(
-                classify_response(status, None, br#"{"code":200}"#, &c),
+                verdict_of_response(status, None, br#"{"code":200}"#, &c),
                 Verdict::Retry(Retryable {
                     fault: Fault::Unparsable { .. },
                     ..
@@ -206,7 +206,7 @@ fn a_license_shaped_answer_stops_the_run() {
         br#"{"code":200,"license":"x"}"#,
     ] {
         assert_eq!(
-            classify_response(200, None, body, &c),
+            verdict_of_response(200, None, body, &c),
             Verdict::Stop(VendorStop::LicenseApi),
             "{}",
             String::from_utf8_lossy(body)
@@ -245,7 +245,7 @@ fn odd_secondary_fields_are_dropped_not_the_answer() {
 fn every_code_category_is_classified() {
     let c = codes();
     let verdict =
-        |code: i64| classify_response(200, None, format!("{{\"code\":{code}}}").as_bytes(), &c);
+        |code: i64| verdict_of_response(200, None, format!("{{\"code\":{code}}}").as_bytes(), &c);
     for code in [200, 12202, 12222, 12250, 11301, 11340, 12299, 777] {
         assert!(matches!(verdict(code), Verdict::Final(_)), "{code}");
     }

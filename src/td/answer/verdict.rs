@@ -1,4 +1,4 @@
-//! The outcomes of one request, as [`super::classify_response`] decides them: what the fetcher
+//! The outcomes of one request, as [`super::verdict_of_response`] decides them: what the fetcher
 //! does next ([`Verdict`]), why a request gave no usable answer ([`Fault`]) and why a whole run
 //! must stop on the vendor's word ([`VendorStop`]). Every text here displays without a URL or
 //! the partner key.
