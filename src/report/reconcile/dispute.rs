@@ -138,7 +138,7 @@ pub(crate) fn dispute_document(r: &Reconciliation, money: &Money) -> Document {
             money.show(d.disputed),
             d.note.clone(),
         ];
-        disputes.tidy_row(&[], cells.clone());
+        disputes.machine_row(&[], cells.clone());
         disputes.row(cells);
     }
     let total: Decimal = r.disputes.iter().map(|d| d.disputed).sum();
@@ -160,7 +160,7 @@ pub(crate) fn dispute_document(r: &Reconciliation, money: &Money) -> Document {
         ("currency", money.currency.clone()),
     ] {
         let cells = vec![item.to_string(), value];
-        period.tidy_row(&[], cells.clone());
+        period.machine_row(&[], cells.clone());
         period.row(cells);
     }
     Document {
