@@ -4,11 +4,11 @@
 use crate::reconcile::{Fixture, fixture, sequence_id};
 
 /// A price list at 0.035 rounded on the total at 2 decimals: five checks cost 0.175, 0.18.
-const PRICES: &str = "currency = \"USD\"\nrounding = \"total\"\nscale = 2\n\
+pub(crate) const PRICES: &str = "currency = \"USD\"\nrounding = \"total\"\nscale = 2\n\
                       [[period]]\nfrom = \"2026-01-01\"\ntiers = [ { price = \"0.035\" } ]\n";
 
 /// A statement with one fault of each kind planted (see the test below for the hand sums).
-fn planted(f: &Fixture) -> String {
+pub(crate) fn planted(f: &Fixture) -> String {
     let c = &f.charged;
     format!(
         "billed_at,liveness_id,sequence_id,amount\n\
@@ -32,7 +32,7 @@ fn planted(f: &Fixture) -> String {
     )
 }
 
-const RECONCILE: [&str; 11] = [
+pub(crate) const RECONCILE: [&str; 11] = [
     "reconcile",
     "--statement",
     "statement.csv",

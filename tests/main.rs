@@ -7,6 +7,7 @@ mod accounts;
 mod accounts_fetch;
 mod architecture;
 mod cli;
+mod dispute;
 mod finance;
 mod fraud;
 mod fuzz_answers;

@@ -170,6 +170,10 @@ pub struct ReconcileArgs {
     /// Write every discrepancy (ids, sequence ids, times, codes) to this CSV
     #[arg(long, value_name = "FILE")]
     pub details: Option<PathBuf>,
+    /// Write the lines to dispute, with the evidence the vendor needs, to FILE.csv or FILE.xlsx
+    /// (the workbook also holds the bridge and the period)
+    #[arg(long, value_name = "FILE")]
+    pub dispute: Option<PathBuf>,
     /// Statement column with the liveness id
     #[arg(long, value_name = "NAME")]
     pub statement_id_column: Option<String>,

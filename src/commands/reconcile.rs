@@ -63,6 +63,7 @@ pub(crate) fn reconcile_document(
     if price.is_some() || list.is_some() {
         columns.expect_currency = Some(currency.to_ascii_uppercase());
     }
+    let db = ctx.store.path().to_path_buf();
     let (store, codes) = (&mut ctx.store, &ctx.codes);
     use crate::report::reconcile::{self, ReconcileError, ReconcileOptions};
     let amount_tolerance = billing::parse_price(&args.amount_tolerance).map_err(|_| {
@@ -89,6 +90,7 @@ pub(crate) fn reconcile_document(
         prices: list,
         boundary_hours: args.boundary_hours,
         details: args.details.clone(),
+        dispute: args.dispute.is_some(),
         raw_cells: args.raw_cells,
         date_by: args.date_by.into(),
         account: scope.filter(),
@@ -110,6 +112,9 @@ pub(crate) fn reconcile_document(
     }
     let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
     let mut doc = reconcile::document(&result, &currency);
+    if let (Some(path), Some(money)) = (&args.dispute, &doc.money) {
+        write_dispute(path, &result, money, &db, args.raw_cells)?;
+    }
     // A statement of one account says which, in the lines for people and in JSON.
     if let Some(k) = scope.narrowed.as_ref().map(crate::report::scope::key) {
         doc.summary.insert(1, k.narrowed_line());
@@ -210,7 +215,14 @@ fn statement_partner(
 pub(crate) fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
     let mut ctx = report_context(global, args.tz.as_deref(), None)?;
     let db = ctx.store.path().to_path_buf();
-    for (what, path) in [("--details", &args.details), ("--output", &args.output)] {
+    if let Some(p) = &args.dispute {
+        crate::report::reconcile::DisputeKind::of(p).map_err(|e| Failure::usage(anyhow!(e)))?;
+    }
+    for (what, path) in [
+        ("--details", &args.details),
+        ("--output", &args.output),
+        ("--dispute", &args.dispute),
+    ] {
         if let Some(p) = path {
             crate::store::refuse_output_on_database(what, p, &db)?;
         }
@@ -229,4 +241,39 @@ pub(crate) fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<Exi
     } else {
         ExitStatus::Discrepancies
     })
+}
+
+/// Writes the dispute file (`--dispute`): CSV holds the disputed lines, a workbook also the
+/// bridge and the period; staged and renamed into place like every output.
+fn write_dispute(
+    path: &std::path::Path,
+    r: &crate::report::reconcile::Reconciliation,
+    money: &crate::money::Money,
+    db: &std::path::Path,
+    raw_cells: bool,
+) -> Result<(), Failure> {
+    use crate::report::reconcile::{DisputeKind, dispute_document};
+    use crate::report::render::{Format, render, render_csv};
+    let kind = DisputeKind::of(path).map_err(|e| Failure::usage(anyhow!(e)))?;
+    let format = match kind {
+        DisputeKind::Csv => Format::Csv,
+        DisputeKind::Xlsx => Format::Xlsx,
+    };
+    let doc = crate::output::output_safe(&dispute_document(r, money), format, false, raw_cells);
+    let mut out = crate::output::output(Some(path), Some(db))?;
+    match (kind, doc.sections.first()) {
+        (DisputeKind::Csv, Some(rows)) => render_csv(rows, &mut out),
+        _ => render(&doc, format, &mut out),
+    }
+    .and_then(|()| out.finish())
+    .map_err(crate::output::write_failure)?;
+    let total: rust_decimal::Decimal = r.disputes.iter().map(|d| d.disputed).sum();
+    tracing::info!(
+        "wrote {} lines to dispute ({} {}) to {}",
+        r.disputes.len(),
+        money.show(total),
+        money.currency,
+        path.display()
+    );
+    Ok(())
 }

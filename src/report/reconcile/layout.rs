@@ -223,7 +223,7 @@ fn buckets_section(r: &Reconciliation, scale: &Money) -> Section {
 /// The bridge: the headline (billed, expected, difference: counts, and amounts when priced),
 /// one line per bucket (the rounding line always), and the three totals, so the table alone
 /// carries every number a sign-off needs.
-fn bridge_section(r: &Reconciliation, scale: &Money) -> Section {
+pub(super) fn bridge_section(r: &Reconciliation, scale: &Money) -> Section {
     let mut s = Section::new("Bridge", &["line", "count", "amount", "total"])
         .keyed("bridge")
         .with_machine(&["line", "count", "amount", "total"])

@@ -268,6 +268,7 @@ mod tests {
             columns: StatementColumns::default(),
             zone: crate::zone::Zone::utc(),
             statement_zone: None,
+            dispute: false,
             from: Some("2025-10-01".into()),
             to: Some("2025-10-31".into()),
             price: price.map(|p| p.parse().unwrap()),
@@ -291,6 +292,7 @@ mod tests {
             path: PathBuf::new(),
             kept: Vec::new(),
             totals: BTreeMap::new(),
+            disputed: None,
         };
         let expected = opts.price.map(|p| (p, format!("price {p}")));
         sort_line(row, &CodeTable::shipped(), expected, &window, &mut sink).unwrap();

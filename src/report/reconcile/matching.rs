@@ -77,6 +77,7 @@ pub(super) fn itemised(
         periods: Vec::new(),
         malformed: Vec::new(),
         details: Vec::new(),
+        disputes: Vec::new(),
         notes: Vec::new(),
     })
 }

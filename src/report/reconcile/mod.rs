@@ -68,6 +68,8 @@ mod summary;
 use summary::*;
 mod layout;
 pub(crate) use layout::*;
+mod dispute;
+pub(crate) use dispute::*;
 mod zone_hint;
 pub(crate) use zone_hint::ZoneHint;
 
@@ -205,6 +207,9 @@ pub(crate) struct Reconciliation {
     pub malformed: Vec<Malformed>,
     pub details: Vec<Detail>,
     pub notes: Vec<String>,
+    /// Every line of the "to dispute" buckets with its evidence (only under `--dispute`).
+    #[serde(skip)]
+    pub disputes: Vec<DisputeRow>,
 }
 
 /// Options of a reconcile.
@@ -222,6 +227,8 @@ pub(crate) struct ReconcileOptions {
     pub prices: Option<PriceList>,
     pub boundary_hours: u32,
     pub details: Option<PathBuf>,
+    /// Keep every line of the "to dispute" buckets for the dispute file (`--dispute`).
+    pub dispute: bool,
     /// Write the `--details` file's cells as they are (no formula neutralising).
     pub raw_cells: bool,
     /// Which time dates our checks (as in the reports).
@@ -237,6 +244,8 @@ struct DetailSink {
     path: PathBuf,
     kept: Vec<Detail>,
     totals: BTreeMap<BucketKind, BucketTotal>,
+    /// Every "to dispute" line and its disputed amount, when a dispute file is asked for.
+    disputed: Option<Vec<(Detail, Decimal)>>,
 }
 
 impl DetailSink {
@@ -256,10 +265,16 @@ impl DetailSink {
             path: opts.details.clone().unwrap_or_default(),
             kept: Vec::new(),
             totals: BTreeMap::new(),
+            disputed: opts.dispute.then(Vec::new),
         })
     }
 
     fn add(&mut self, d: Detail, amount: Decimal) -> Result<(), ReconcileError> {
+        if let Some(disputed) = &mut self.disputed
+            && d.bucket.total() == Some(Total::ToDispute)
+        {
+            disputed.push((d.clone(), amount));
+        }
         let total = self.totals.entry(d.bucket).or_insert_with(|| BucketTotal {
             effect: d.bucket.effect(),
             overlaps: d.bucket.overlaps(),
@@ -343,6 +358,9 @@ pub(crate) fn reconcile(
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
     result.details = sink.kept;
+    if let Some(disputed) = sink.disputed {
+        result.disputes = dispute::evidence(conn, disputed)?;
+    }
     if let Some(l) = &opts.prices {
         notes.push(format!(
             "expected amounts from the price list {} ({})",

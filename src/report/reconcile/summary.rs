@@ -88,6 +88,7 @@ pub(super) fn summary(
         periods,
         malformed: Vec::new(),
         details: Vec::new(),
+        disputes: Vec::new(),
         notes: Vec::new(),
     })
 }
