@@ -469,6 +469,8 @@ pub struct MockArgs {
     /// Faults to inject, comma separated
     #[arg(long, value_enum, value_delimiter = ',')]
     pub faults: Vec<FaultKind>,
+    // The help text is clap's, read as written (KIND=SHARE[xN] is no link).
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// Faults per id, on first attempts only, the same ids on every run: KIND=SHARE[xN],
     /// comma separated (e.g. html500=0.05,empty503=0.01x2,hang=0.006: 1% of ids get an empty
     /// 503 on their first two attempts)
