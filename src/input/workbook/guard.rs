@@ -230,6 +230,26 @@ enum Token<'a> {
     Text(u64),
 }
 
+/// Where an XML scan stands between two bytes.
+#[derive(Clone, Copy)]
+enum State {
+    Text,
+    Lt,
+    Tag,
+    Bang,
+    /// A comment, CDATA section or processing instruction, ended by `>` after these.
+    Special([u8; 2]),
+}
+
+/// An XML scan in progress: its state, the length of the text or special section being read,
+/// the tag being read, and the last two bytes of a special section.
+struct XmlScan {
+    state: State,
+    run: u64,
+    tag: Vec<u8>,
+    last: [u8; 2],
+}
+
 /// Streams XML, refusing any token longer than `max` bytes and any DOCTYPE, and hands each
 /// tag and text run to `on`.
 fn scan_xml<R: Read>(
@@ -238,21 +258,14 @@ fn scan_xml<R: Read>(
     limits: &Limits,
     mut on: impl FnMut(Token<'_>) -> Result<(), Refusal>,
 ) -> Result<(), Refusal> {
-    #[derive(Clone, Copy)]
-    enum State {
-        Text,
-        Lt,
-        Tag,
-        Bang,
-        /// A comment, CDATA section or processing instruction, ended by `>` after these.
-        Special([u8; 2]),
-    }
     let max = limits.max_cell_bytes;
     let mut reader = BufReader::with_capacity(64 << 10, reader);
-    let mut state = State::Text;
-    let mut run: u64 = 0;
-    let mut tag: Vec<u8> = Vec::new();
-    let mut last = [0u8; 2];
+    let mut scan = XmlScan {
+        state: State::Text,
+        run: 0,
+        tag: Vec::new(),
+        last: [0u8; 2],
+    };
     loop {
         let chunk = reader.fill_buf().map_err(|e| unreadable(name, &e))?;
         if chunk.is_empty() {
@@ -261,85 +274,8 @@ fn scan_xml<R: Read>(
         let n = chunk.len();
         let mut i = 0;
         while i < n {
-            match state {
-                State::Text => match chunk[i..].iter().position(|&b| b == b'<') {
-                    Some(p) => {
-                        run += p as u64;
-                        if run > max {
-                            return Err(cell_too_long(name, run, limits));
-                        }
-                        if run > 0 {
-                            on(Token::Text(run))?;
-                        }
-                        run = 0;
-                        state = State::Lt;
-                        i += p + 1;
-                    }
-                    None => {
-                        run += (n - i) as u64;
-                        i = n;
-                    }
-                },
-                State::Lt => {
-                    tag.clear();
-                    state = match chunk[i] {
-                        b'!' => State::Bang,
-                        b'?' => State::Special([b'?', b'?']),
-                        _ => State::Tag,
-                    };
-                    if matches!(state, State::Tag) {
-                        continue;
-                    }
-                    i += 1;
-                }
-                State::Tag => match chunk[i..].iter().position(|&b| b == b'>') {
-                    Some(p) => {
-                        tag.extend_from_slice(&chunk[i..i + p]);
-                        if tag.len() as u64 > max {
-                            return Err(cell_too_long(name, tag.len() as u64, limits));
-                        }
-                        on(Token::Tag(&tag))?;
-                        state = State::Text;
-                        i += p + 1;
-                    }
-                    None => {
-                        tag.extend_from_slice(&chunk[i..]);
-                        i = n;
-                    }
-                },
-                State::Bang => {
-                    tag.push(chunk[i]);
-                    i += 1;
-                    if tag.starts_with(b"--") {
-                        state = State::Special([b'-', b'-']);
-                    } else if tag.as_slice() == b"[CDATA[" {
-                        state = State::Special([b']', b']']);
-                    } else if !b"[CDATA[".starts_with(&tag) && !b"--".starts_with(&tag) {
-                        return Err(Refusal::Not(format!(
-                            "part {name} holds a DOCTYPE or declaration no workbook writes; save \
-                             the workbook again from a spreadsheet, or save the sheet as CSV"
-                        )));
-                    }
-                }
-                State::Special(end) => {
-                    let b = chunk[i];
-                    i += 1;
-                    run += 1;
-                    let ended = b == b'>'
-                        && if end[0] == b'?' {
-                            last[1] == b'?'
-                        } else {
-                            last == end
-                        };
-                    last = [last[1], b];
-                    if ended {
-                        state = State::Text;
-                        run = 0;
-                        last = [0, 0];
-                    }
-                }
-            }
-            let seen = run.max(tag.len() as u64);
+            i = scan.step(chunk, i, name, limits, &mut on)?;
+            let seen = scan.run.max(scan.tag.len() as u64);
             if seen > max {
                 return Err(cell_too_long(name, seen, limits));
             }
@@ -347,6 +283,98 @@ fn scan_xml<R: Read>(
         reader.consume(n);
     }
     Ok(())
+}
+
+impl XmlScan {
+    /// Reads `chunk` from `i` as far as the current state goes; returns where it stopped.
+    fn step(
+        &mut self,
+        chunk: &[u8],
+        mut i: usize,
+        name: &str,
+        limits: &Limits,
+        on: &mut impl FnMut(Token<'_>) -> Result<(), Refusal>,
+    ) -> Result<usize, Refusal> {
+        let (max, n) = (limits.max_cell_bytes, chunk.len());
+        match self.state {
+            State::Text => match chunk[i..].iter().position(|&b| b == b'<') {
+                Some(p) => {
+                    self.run += p as u64;
+                    if self.run > max {
+                        return Err(cell_too_long(name, self.run, limits));
+                    }
+                    if self.run > 0 {
+                        on(Token::Text(self.run))?;
+                    }
+                    self.run = 0;
+                    self.state = State::Lt;
+                    i += p + 1;
+                }
+                None => {
+                    self.run += (n - i) as u64;
+                    i = n;
+                }
+            },
+            State::Lt => {
+                self.tag.clear();
+                self.state = match chunk[i] {
+                    b'!' => State::Bang,
+                    b'?' => State::Special([b'?', b'?']),
+                    _ => State::Tag,
+                };
+                if !matches!(self.state, State::Tag) {
+                    i += 1;
+                }
+            }
+            State::Tag => match chunk[i..].iter().position(|&b| b == b'>') {
+                Some(p) => {
+                    self.tag.extend_from_slice(&chunk[i..i + p]);
+                    if self.tag.len() as u64 > max {
+                        return Err(cell_too_long(name, self.tag.len() as u64, limits));
+                    }
+                    on(Token::Tag(&self.tag))?;
+                    self.state = State::Text;
+                    i += p + 1;
+                }
+                None => {
+                    self.tag.extend_from_slice(&chunk[i..]);
+                    i = n;
+                }
+            },
+            State::Bang => {
+                self.tag.push(chunk[i]);
+                i += 1;
+                if self.tag.starts_with(b"--") {
+                    self.state = State::Special([b'-', b'-']);
+                } else if self.tag.as_slice() == b"[CDATA[" {
+                    self.state = State::Special([b']', b']']);
+                } else if !b"[CDATA[".starts_with(&self.tag) && !b"--".starts_with(&self.tag) {
+                    return Err(Refusal::Not(format!(
+                        "part {name} holds a DOCTYPE or declaration no workbook writes; save \
+                         the workbook again from a spreadsheet, or save the sheet as CSV"
+                    )));
+                }
+            }
+            State::Special(end) => {
+                let b = chunk[i];
+                i += 1;
+                self.run += 1;
+                let ended = b == b'>'
+                    && if end[0] == b'?' {
+                        self.last[1] == b'?'
+                    } else {
+                        self.last == end
+                    };
+                self.last = [self.last[1], b];
+                if ended {
+                    self.state = State::Text;
+                    self.run = 0;
+                    self.last = [0, 0];
+                }
+            }
+        }
+        Ok(i)
+    }
 }
 
 /// A tag's element name (without a namespace prefix when `local`), whether it closes an
