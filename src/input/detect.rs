@@ -148,6 +148,52 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
             file: file.to_string(),
         });
     }
+    let (form_suffix, head, reader) = unpack(head, reader, file)?;
+    if let Some(kind) = workbook_kind(&head) {
+        return match path {
+            Some(p) if regular => Ok(Opened::Workbook {
+                path: p.to_path_buf(),
+                kind,
+            }),
+            _ => Err(not_text(
+                file,
+                "this looks like a workbook (xlsx/xls/ods) read from a stream".into(),
+                "give the workbook as a file name: workbooks cannot be read from a pipe",
+            )),
+        };
+    }
+    let (decoded, encoding) = decode(&head, reader, file)?;
+    let (text_head, reader) = peek(decoded, DELIMITER_SNIFF_BYTES).map_err(io)?;
+    let delimiter = match opts.delimiter {
+        Some(byte) => Delimiter {
+            byte,
+            how: "--delimiter",
+        },
+        None if path.is_some_and(is_tsv) => Delimiter {
+            byte: b'\t',
+            how: ".tsv file",
+        },
+        None => detect_delimiter(&text_head),
+    };
+    Ok(Opened::Text {
+        reader,
+        form: format!("{encoding}{form_suffix}"),
+        delimiter,
+    })
+}
+
+/// `reader` (starting with `head`) unpacked when it is gzip or zstd: the form's suffix
+/// (`", gzip"`), the first bytes of what it holds and a reader of it. A compressed file that
+/// holds another compressed file or a workbook is refused.
+fn unpack(
+    head: Vec<u8>,
+    reader: Box<dyn Read>,
+    file: &str,
+) -> Result<(String, Vec<u8>, Box<dyn Read>), InputError> {
+    let io = |error| InputError::Io {
+        file: file.to_string(),
+        error,
+    };
     let (compression, reader): (Option<&str>, Box<dyn Read>) = if head.starts_with(GZIP_MAGIC) {
         (
             Some("gzip"),
@@ -158,7 +204,7 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
     } else {
         (None, reader)
     };
-    let (form_suffix, head, reader) = match compression {
+    Ok(match compression {
         Some(name) => {
             let (inner, reader) = peek(reader, SNIFF_BYTES).map_err(io)?;
             if inner.is_empty() {
@@ -179,21 +225,17 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
             (format!(", {name}"), inner, reader)
         }
         None => (String::new(), head, reader),
-    };
-    if let Some(kind) = workbook_kind(&head) {
-        return match path {
-            Some(p) if regular => Ok(Opened::Workbook {
-                path: p.to_path_buf(),
-                kind,
-            }),
-            _ => Err(not_text(
-                file,
-                "this looks like a workbook (xlsx/xls/ods) read from a stream".into(),
-                "give the workbook as a file name: workbooks cannot be read from a pipe",
-            )),
-        };
-    }
-    let (decoded, encoding): (Box<dyn Read>, &str) = match bom(&head) {
+    })
+}
+
+/// `reader` decoded to UTF-8 by its byte-order mark (none: UTF-8), with the encoding's name;
+/// UTF-32 and what is not text at all are refused.
+fn decode(
+    head: &[u8],
+    reader: Box<dyn Read>,
+    file: &str,
+) -> Result<(Box<dyn Read>, &'static str), InputError> {
+    Ok(match bom(head) {
         Some(Bom::Utf8) => (reader, "UTF-8 text (BOM)"),
         Some(Bom::Utf16Le) => (utf16(reader, encoding_rs::UTF_16LE), "UTF-16LE text (BOM)"),
         Some(Bom::Utf16Be) => (utf16(reader, encoding_rs::UTF_16BE), "UTF-16BE text (BOM)"),
@@ -205,28 +247,11 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
             ));
         }
         None => {
-            if let Some((seen, fix)) = not_text_kind(&head) {
+            if let Some((seen, fix)) = not_text_kind(head) {
                 return Err(not_text(file, seen, fix));
             }
             (reader, "UTF-8 text")
         }
-    };
-    let (text_head, reader) = peek(decoded, DELIMITER_SNIFF_BYTES).map_err(io)?;
-    let delimiter = match opts.delimiter {
-        Some(byte) => Delimiter {
-            byte,
-            how: "--delimiter",
-        },
-        None if path.is_some_and(is_tsv) => Delimiter {
-            byte: b'\t',
-            how: ".tsv file",
-        },
-        None => detect_delimiter(&text_head),
-    };
-    Ok(Opened::Text {
-        reader,
-        form: format!("{encoding}{form_suffix}"),
-        delimiter,
     })
 }
 

@@ -342,38 +342,48 @@ impl XmlScan {
                 }
             },
             State::Bang => {
-                self.tag.push(chunk[i]);
+                self.bang(chunk[i], name)?;
                 i += 1;
-                if self.tag.starts_with(b"--") {
-                    self.state = State::Special([b'-', b'-']);
-                } else if self.tag.as_slice() == b"[CDATA[" {
-                    self.state = State::Special([b']', b']']);
-                } else if !b"[CDATA[".starts_with(&self.tag) && !b"--".starts_with(&self.tag) {
-                    return Err(Refusal::Not(format!(
-                        "part {name} holds a DOCTYPE or declaration no workbook writes; save \
-                         the workbook again from a spreadsheet, or save the sheet as CSV"
-                    )));
-                }
             }
             State::Special(end) => {
-                let b = chunk[i];
+                self.special(chunk[i], end);
                 i += 1;
-                self.run += 1;
-                let ended = b == b'>'
-                    && if end[0] == b'?' {
-                        self.last[1] == b'?'
-                    } else {
-                        self.last == end
-                    };
-                self.last = [self.last[1], b];
-                if ended {
-                    self.state = State::Text;
-                    self.run = 0;
-                    self.last = [0, 0];
-                }
             }
         }
         Ok(i)
+    }
+
+    /// One byte after `<!`: a comment or CDATA section starts, or a DOCTYPE is refused.
+    fn bang(&mut self, b: u8, name: &str) -> Result<(), Refusal> {
+        self.tag.push(b);
+        if self.tag.starts_with(b"--") {
+            self.state = State::Special([b'-', b'-']);
+        } else if self.tag.as_slice() == b"[CDATA[" {
+            self.state = State::Special([b']', b']']);
+        } else if !b"[CDATA[".starts_with(&self.tag) && !b"--".starts_with(&self.tag) {
+            return Err(Refusal::Not(format!(
+                "part {name} holds a DOCTYPE or declaration no workbook writes; save \
+                 the workbook again from a spreadsheet, or save the sheet as CSV"
+            )));
+        }
+        Ok(())
+    }
+
+    /// One byte of a comment, CDATA section or processing instruction ended by `end` + `>`.
+    fn special(&mut self, b: u8, end: [u8; 2]) {
+        self.run += 1;
+        let ended = b == b'>'
+            && if end[0] == b'?' {
+                self.last[1] == b'?'
+            } else {
+                self.last == end
+            };
+        self.last = [self.last[1], b];
+        if ended {
+            self.state = State::Text;
+            self.run = 0;
+            self.last = [0, 0];
+        }
     }
 }
 
