@@ -319,6 +319,27 @@ fn workbook_kind(head: &[u8]) -> Option<WorkbookKind> {
     }
 }
 
+/// UTF-16 without a BOM: ASCII text has a NUL in every other byte.
+fn utf16_without_bom(head: &[u8]) -> Option<(String, &'static str)> {
+    let pairs = head.len() / 2;
+    if pairs >= 2 {
+        let even = head.iter().step_by(2).filter(|&&b| b == 0).count();
+        let odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+        let (zeros, other, order) = if odd >= even {
+            (odd, even, "little-endian")
+        } else {
+            (even, odd, "big-endian")
+        };
+        if zeros * 2 >= pairs && other * 8 < pairs {
+            return Some((
+                format!("this looks like UTF-16 ({order}) without a byte-order mark"),
+                "save it as UTF-8, or as UTF-16 with a byte-order mark (Excel's \"Unicode text\")",
+            ));
+        }
+    }
+    None
+}
+
 /// What a BOM-less head that is not text looks like, and the fix.
 fn not_text_kind(head: &[u8]) -> Option<(String, &'static str)> {
     const MAGIC: &[(&[u8], &str, &str)] = &[
@@ -363,22 +384,8 @@ fn not_text_kind(head: &[u8]) -> Option<(String, &'static str)> {
             return Some((seen.to_string(), fix));
         }
     }
-    // UTF-16 without a BOM: ASCII text has a NUL in every other byte.
-    let pairs = head.len() / 2;
-    if pairs >= 2 {
-        let even = head.iter().step_by(2).filter(|&&b| b == 0).count();
-        let odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-        let (zeros, other, order) = if odd >= even {
-            (odd, even, "little-endian")
-        } else {
-            (even, odd, "big-endian")
-        };
-        if zeros * 2 >= pairs && other * 8 < pairs {
-            return Some((
-                format!("this looks like UTF-16 ({order}) without a byte-order mark"),
-                "save it as UTF-8, or as UTF-16 with a byte-order mark (Excel's \"Unicode text\")",
-            ));
-        }
+    if let Some(found) = utf16_without_bom(head) {
+        return Some(found);
     }
     let controls: Vec<(usize, u8)> = head
         .iter()
