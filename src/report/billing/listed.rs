@@ -77,7 +77,7 @@ pub(super) fn price_list(
             row.2 += amount;
         }
     }
-    let tiers = rates
+    let tiers: Vec<RateRow> = rates
         .into_iter()
         .map(|((month, period, rate), (price, checks, amount))| RateRow {
             account: None,
@@ -107,6 +107,7 @@ pub(super) fn price_list(
             scale: list.money.scale,
             unpriced,
             unrounded: sum,
+            billed_at_zero: ListSummary::zeroed(&tiers),
             tiers,
         },
     }
