@@ -134,17 +134,7 @@ fn by_account_groups_add_up_each_priced_on_its_own_and_csv_agrees_with_json() {
     assert_ne!(pooled, amount);
 
     // The tidy CSV tables carry the same numbers.
-    let run = env.run(&[
-        "report",
-        "billing",
-        "--by",
-        "month",
-        "--by-account",
-        "--format",
-        "csv",
-        "--table",
-        "accounts",
-    ]);
+    let run = env.run_line("report billing --by month --by-account --format csv --table accounts");
     run.expect(0);
     let mut rows = csv::Reader::from_reader(run.stdout.as_bytes());
     let headers = rows.headers().unwrap().clone();
@@ -164,17 +154,8 @@ fn by_account_groups_add_up_each_priced_on_its_own_and_csv_agrees_with_json() {
             dec(&a["totals"]["amount"])
         );
     }
-    let run = env.run(&[
-        "report",
-        "billing",
-        "--by",
-        "month",
-        "--by-account",
-        "--format",
-        "csv",
-        "--table",
-        "account_periods",
-    ]);
+    let run =
+        env.run_line("report billing --by month --by-account --format csv --table account_periods");
     run.expect(0);
     let mut rows = csv::Reader::from_reader(run.stdout.as_bytes());
     let checks: i64 = rows
@@ -290,15 +271,7 @@ fn attacks_by_account_add_up() {
     };
     assert_eq!(sum("resolved"), report["resolved"].as_i64().unwrap());
     assert_eq!(sum("attacks"), report["attacks"].as_i64().unwrap());
-    let run = env.run(&[
-        "report",
-        "attacks",
-        "--by-account",
-        "--format",
-        "csv",
-        "--table",
-        "accounts",
-    ]);
+    let run = env.run_line("report attacks --by-account --format csv --table accounts");
     run.expect(0);
     assert!(
         run.stdout
@@ -311,7 +284,7 @@ fn attacks_by_account_add_up() {
     for report in ["billing", "attacks"] {
         let run = env.run(&["report", report, "--format", "csv", "--table", "accounts"]);
         run.expect(2);
-        assert!(run.stderr.contains("add --by-account"), "{}", run.stderr);
+        run.stderr_has("add --by-account");
     }
 }
 
@@ -324,14 +297,7 @@ fn zones_and_currencies_that_differ_need_a_flag_or_one_account() {
          [accounts.id-app]\npartner_code = \"acme-id\"\ntz = \"Asia/Jakarta\"\n\
          [accounts.ph-app]\npartner_code = \"acme-ph\"\nprices = \"php.toml\"\n",
     );
-    let run = env.run(&[
-        "--config",
-        "mixed.toml",
-        "report",
-        "billing",
-        "--format",
-        "json",
-    ]);
+    let run = env.run_line("--config mixed.toml report billing --format json");
     run.expect(2);
     assert!(
         run.stderr.contains("Asia/Jakarta")
@@ -341,16 +307,7 @@ fn zones_and_currencies_that_differ_need_a_flag_or_one_account() {
         "{}",
         run.stderr
     );
-    let run = env.run(&[
-        "--config",
-        "mixed.toml",
-        "report",
-        "billing",
-        "--tz",
-        "UTC",
-        "--format",
-        "json",
-    ]);
+    let run = env.run_line("--config mixed.toml report billing --tz UTC --format json");
     run.expect(2);
     assert!(
         run.stderr.contains("PHP")
@@ -431,13 +388,7 @@ fn reconcile_matches_one_account_and_refuses_to_guess_which() {
         }
     }
     env.write("statement.csv", &text);
-    let run = env.run(&[
-        "reconcile",
-        "--statement",
-        "statement.csv",
-        "--price",
-        "0.035",
-    ]);
+    let run = env.run_line("reconcile --statement statement.csv --price 0.035");
     run.expect(2);
     for name in ["id-app", "ph-app", "unknown", "--account"] {
         assert!(run.stderr.contains(name), "{name}: {}", run.stderr);
@@ -456,7 +407,7 @@ fn reconcile_matches_one_account_and_refuses_to_guess_which() {
     ];
     args.extend(window);
     let run = env.run(&args);
-    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let r = run.json();
     let mut args = vec!["report", "billing", "--account", "id-app"];
     args.extend(window);
     let billing = json(&env, &args);
@@ -515,7 +466,7 @@ fn a_summary_statement_of_one_account_is_compared_with_its_checks_at_its_prices(
     narrowed.extend(["--account", "ph-app"]);
     let run = env.run(&narrowed);
     run.expect(0);
-    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let r = run.json();
     assert_eq!(r["shape"], "summary");
     assert_eq!(r["net_difference"], 0, "{}", run.stdout);
     assert_eq!(r["net_amount"], "0.000", "{}", run.stdout);
@@ -563,7 +514,7 @@ fn a_statement_of_several_accounts_is_read_one_account_at_a_time_by_its_partner_
         args.extend(["--account", name, "--format", "json"]);
         args.extend(window);
         let run = env.run(&args);
-        let r: Value = serde_json::from_str(&run.stdout).unwrap();
+        let r = run.json();
         let billing = json(
             &env,
             &[
@@ -625,5 +576,5 @@ fn a_statement_of_several_accounts_is_read_one_account_at_a_time_by_its_partner_
     args.extend(window);
     let run = env.run(&args);
     run.expect(2);
-    assert!(run.stderr.contains("none is acme-id"), "{}", run.stderr);
+    run.stderr_has("none is acme-id");
 }

@@ -308,7 +308,7 @@ fn a_version_8_database_is_adopted_by_a_named_account_without_asking_again() {
         .write("ids.csv", "liveness_id\nold-done\nold-pending\nnew-1\n");
     let run = two.fetch("id-app", "ids.csv", &[]);
     run.expect(0);
-    assert!(run.stderr.contains("2 needed the vendor"), "{}", run.stderr);
+    run.stderr_has("2 needed the vendor");
     assert!(
         run.stderr
             .contains("; adopted 2 checks of account unknown (read before accounts were recorded)"),
@@ -332,11 +332,7 @@ fn a_version_8_database_is_adopted_by_a_named_account_without_asking_again() {
     // Adopted by id-app, the ids are ph-app's no more to ask.
     let run = two.fetch("ph-app", "ids.csv", &[]);
     run.expect(0);
-    assert!(
-        run.stderr.contains("3 of another account skipped"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("3 of another account skipped");
     assert_eq!(two.ph.stats().result_requests, 0);
     two.assert_no_key_in(&[]);
 }
@@ -400,7 +396,7 @@ fn license_asks_the_chosen_accounts_endpoint_with_its_credentials() {
     assert_eq!(two.env.mock.stats().license_requests, 0);
     let run = two.run(&["license", "--account", "id-app"]);
     run.expect(0);
-    assert!(run.stdout.contains("account:     id-app"), "{}", run.stdout);
+    run.stdout_has("account:     id-app");
     assert_eq!(two.env.mock.stats().license_requests, 1);
 }
 
@@ -429,11 +425,7 @@ fn the_unnamed_account_records_its_partner_code_and_unknown_is_reserved() {
     // `unknown` marks checks whose account was never recorded: no account may fetch as it.
     let run = env.run(&["fetch", "--partner-code", "unknown", "ids.csv"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("\"unknown\" is reserved"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("\"unknown\" is reserved");
     assert_eq!(env.mock.stats().result_requests, 2);
 }
 
@@ -636,16 +628,12 @@ fn adopt_gives_the_old_checks_to_a_named_account_only_when_told() {
     // A typo is refused, never recorded as a new partner code; `unknown` is no account.
     let run = two.run(&["adopt", "--account", "id-ap"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("it names id-app, ph-app"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("it names id-app, ph-app");
     two.run(&["adopt", "--partner-code", "unknown"]).expect(2);
     two.run(&["adopt"]).expect(2);
     let run = two.run(&["adopt", "--account", "id-app", "--dry-run"]);
     run.expect(0);
-    assert!(run.stdout.contains("would give 2 checks"), "{}", run.stdout);
+    run.stdout_has("would give 2 checks");
     assert_eq!(
         two.export(&["--account", "unknown"]).len(),
         2,
@@ -656,13 +644,7 @@ fn adopt_gives_the_old_checks_to_a_named_account_only_when_told() {
     assert!(two.export(&cursor_flag).is_empty());
     let run = two.run(&["adopt", "--account", "id-app"]);
     run.expect(0);
-    assert!(
-        run.stdout.contains(
-            "gave 2 checks recorded before accounts were (partner code unknown) to id-app"
-        ),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("gave 2 checks recorded before accounts were (partner code unknown) to id-app");
     assert_eq!(
         owners(&two.export(&[])),
         [
@@ -675,13 +657,9 @@ fn adopt_gives_the_old_checks_to_a_named_account_only_when_told() {
     // It follows id-app: without --account it would skip ph-app's rows, so it is refused.
     let run = two.run(&["export", "--cursor", cursor.to_str().unwrap()]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("partner code test-partner"),
-        "{}",
-        run.stderr
-    );
-    let billing: Value = serde_json::from_str(
-        &two.run(&[
+    run.stderr_has("partner code test-partner");
+    let billing = two
+        .run(&[
             "report",
             "billing",
             "--account",
@@ -689,12 +667,10 @@ fn adopt_gives_the_old_checks_to_a_named_account_only_when_told() {
             "--format",
             "json",
         ])
-        .stdout,
-    )
-    .unwrap();
+        .json();
     assert_eq!(billing["totals"]["checks"], 2);
     assert_eq!(two.env.mock.stats().result_requests, 0);
     let run = two.run(&["adopt", "--account", "ph-app"]);
     run.expect(0);
-    assert!(run.stdout.contains("gave 0 checks"), "{}", run.stdout);
+    run.stdout_has("gave 0 checks");
 }

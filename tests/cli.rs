@@ -2,10 +2,8 @@
 
 use crate::util;
 
-use std::time::Duration;
-
 use liveaudit::mock::{FaultKind, MockOptions, expected_code};
-use util::{Env, KEY, id_csv};
+use util::{Env, KEY, assert_at_most_per_second, id_csv};
 
 /// A fetch of ids.csv with four workers and short back-off, for tests that stop it midway.
 const FETCH_4_WORKERS: [&str; 8] = [
@@ -26,9 +24,9 @@ fn license_prints_the_license_and_its_expiry() {
     let env = Env::plain();
     let run = env.run(&["license", "--duration", "3600"]);
     run.expect(0);
-    assert!(run.stdout.contains("license:"), "{}", run.stdout);
-    assert!(run.stdout.contains("expires UTC:"), "{}", run.stdout);
-    assert!(run.stdout.contains("(local)"), "{}", run.stdout);
+    run.stdout_has("license:");
+    run.stdout_has("expires UTC:");
+    run.stdout_has("(local)");
     assert_eq!(env.mock.stats().license_requests, 1);
 }
 
@@ -45,11 +43,7 @@ fn license_with_a_wrong_key_exits_3_without_showing_the_key() {
         .unwrap();
     let run = util::Run::from(run);
     run.expect(3);
-    assert!(
-        run.stderr.contains("refused the credentials"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("refused the credentials");
     assert!(!run.stderr.contains("not-the-key"), "{}", run.stderr);
     assert_eq!(env.mock.stats().refused, 1);
 }
@@ -60,7 +54,7 @@ fn license_duration_out_of_range_sends_nothing() {
     for d in ["0", "86401", "-5"] {
         let run = env.run(&["license", "--duration", d]);
         run.expect(2);
-        assert!(run.stderr.contains("1 to 86400"), "{}", run.stderr);
+        run.stderr_has("1 to 86400");
     }
     assert_eq!(env.mock.stats().license_requests, 0);
 }
@@ -83,7 +77,7 @@ fn connection_refused_errors_never_show_the_key() {
             .unwrap(),
     );
     run.expect(1);
-    assert!(run.stderr.contains("connect"), "{}", run.stderr);
+    run.stderr_has("connect");
 
     env.write("ids.csv", id_csv(3));
     let run = util::Run::from(
@@ -138,11 +132,7 @@ fn plain_http_to_a_remote_host_is_refused_before_sending() {
             .unwrap(),
     );
     run.expect(2);
-    assert!(
-        run.stderr.contains("plain http:// is refused"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("plain http:// is refused");
 }
 
 #[test]
@@ -157,12 +147,8 @@ fn missing_settings_are_named_with_how_to_give_them() {
             .unwrap(),
     );
     run.expect(2);
-    assert!(
-        run.stderr.contains("partner key is not set"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("TD_PARTNER_KEY"), "{}", run.stderr);
+    run.stderr_has("partner key is not set");
+    run.stderr_has("TD_PARTNER_KEY");
 }
 
 #[test]
@@ -201,7 +187,7 @@ fn config_file_supplies_settings_and_flags_win() {
             .unwrap(),
     );
     run.expect(0);
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let report = run.json();
     assert_eq!(report["totals"]["checks"], 5, "{}", run.stdout);
 }
 
@@ -332,11 +318,7 @@ fn wrong_key_stops_the_run_within_a_few_requests_and_leaves_ids_pending() {
             .unwrap(),
     );
     run.expect(3);
-    assert!(
-        run.stderr.contains("refused the credentials"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("refused the credentials");
     let stats = env.mock.stats();
     assert!(stats.result_requests <= 12, "{stats:?}");
     let checks = env.checks();
@@ -357,7 +339,7 @@ fn account_stop_ends_the_run_with_exit_3_keeping_what_was_fetched() {
         .flag("--concurrency", "4")
         .run();
     run.expect(3);
-    assert!(run.stderr.contains("code 305"), "{}", run.stderr);
+    run.stderr_has("code 305");
     let stats = env.mock.stats();
     assert!(stats.result_requests <= 40 + 12, "{stats:?}");
     let checks = env.checks();
@@ -398,22 +380,11 @@ fn rate_auto_from_the_config_file_resolves_every_id_and_records_the_rate_settled
     });
     env.write("ids.csv", id_csv(200));
     env.write("liveaudit.toml", "rate = \"auto\"\n");
-    let run = env.run(&[
-        "fetch",
-        "--max-rate",
-        "80",
-        "--backoff-max-ms",
-        "100",
-        "ids.csv",
-    ]);
+    let run = env.run_line("fetch --max-rate 80 --backoff-max-ms 100 ids.csv");
     run.expect(0);
     env.assert_all_match_mock();
-    assert!(run.stderr.contains("rate auto: "), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("next time, or keep --rate auto"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("rate auto: ");
+    run.stderr_has("next time, or keep --rate auto");
     let (rate, settled, limit): (String, f64, Option<f64>) = env
         .conn()
         .query_row(
@@ -438,21 +409,8 @@ fn rate_auto_from_the_config_file_resolves_every_id_and_records_the_rate_settled
         "advised {advised}, settled {settled}"
     );
     // --max-rate is a hard bound: no second of the attempts log holds more.
-    let times: Vec<i64> = env
-        .conn()
-        .prepare("SELECT sent_at FROM attempts ORDER BY sent_at")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    for (i, t) in times.iter().enumerate() {
-        let in_window = times[i..].iter().take_while(|u| **u < t + 1000).count();
-        assert!(
-            in_window <= 80,
-            "{in_window} requests in the second from {t}"
-        );
-    }
+    let times = env.sent_times();
+    assert_at_most_per_second(&times, 80);
 }
 
 #[test]
@@ -461,35 +419,14 @@ fn a_rate_that_is_neither_a_number_nor_auto_is_a_usage_error() {
     env.write("ids.csv", id_csv(5));
     let run = env.run(&["fetch", "--rate", "fast", "ids.csv"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("\"fast\" is not a rate"),
-        "{}",
-        run.stderr
-    );
-    let run = env.run(&[
-        "fetch",
-        "--rate",
-        "auto",
-        "--min-rate",
-        "50",
-        "--max-rate",
-        "10",
-        "ids.csv",
-    ]);
+    run.stderr_has("\"fast\" is not a rate");
+    let run = env.run_line("fetch --rate auto --min-rate 50 --max-rate 10 ids.csv");
     run.expect(2);
-    assert!(
-        run.stderr.contains("--min-rate 50 and --max-rate 10"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("--min-rate 50 and --max-rate 10");
     env.write("liveaudit.toml", "rate = \"quick\"\n");
     let run = env.run(&["fetch", "ids.csv"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("rate in the config file"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("rate in the config file");
     assert_eq!(env.mock.stats().result_requests, 0, "nothing was sent");
 }
 
@@ -501,31 +438,11 @@ fn the_rate_never_exceeds_the_limit_in_any_second() {
         ..MockOptions::default()
     });
     env.write("ids.csv", id_csv(70));
-    env.run(&[
-        "fetch",
-        "--backoff-max-ms",
-        "100",
-        "--rate",
-        "25",
-        "ids.csv",
-    ])
-    .expect(0);
-    let conn = env.conn();
-    let times: Vec<i64> = conn
-        .prepare("SELECT sent_at FROM attempts ORDER BY sent_at")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    env.run_line("fetch --backoff-max-ms 100 --rate 25 ids.csv")
+        .expect(0);
+    let times = env.sent_times();
     assert!(times.len() > 70, "retries happened: {}", times.len());
-    for (i, t) in times.iter().enumerate() {
-        let in_window = times[i..].iter().take_while(|u| **u < t + 1000).count();
-        assert!(
-            in_window <= 25,
-            "{in_window} requests in the second from {t}"
-        );
-    }
+    assert_at_most_per_second(&times, 25);
 }
 
 #[test]
@@ -540,7 +457,7 @@ fn the_vendor_down_trips_the_breaker_and_the_next_run_finishes() {
         .flag("--breaker", "20")
         .run();
     run.expect(4);
-    assert!(run.stderr.contains("vendor looks down"), "{}", run.stderr);
+    run.stderr_has("vendor looks down");
     // The breaker's 20, plus at most the requests already in flight when it tripped (the
     // other three of `--concurrency 4`): nothing is sent after the decision to stop.
     assert!(
@@ -561,11 +478,7 @@ fn a_second_fetch_on_the_same_database_is_refused_at_once() {
     let _held = liveaudit::store::FetchLock::acquire(&env.db()).unwrap();
     let run = env.run(&["fetch", "ids.csv"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("another liveaudit fetch is running"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("another liveaudit fetch is running");
     assert_eq!(env.mock.stats().result_requests, 0);
 }
 
@@ -576,9 +489,9 @@ fn unreadable_input_stops_before_anything_is_sent() {
     env.write("bad.csv", "user,channel\nu1,web\n");
     let run = env.run(&["fetch", "good.csv", "bad.csv"]);
     run.expect(2);
-    assert!(run.stderr.contains("bad.csv:1"), "{}", run.stderr);
-    assert!(run.stderr.contains("--id-column"), "{}", run.stderr);
-    assert!(run.stderr.contains("nothing was sent"), "{}", run.stderr);
+    run.stderr_has("bad.csv:1");
+    run.stderr_has("--id-column");
+    run.stderr_has("nothing was sent");
     assert_eq!(env.mock.stats().result_requests, 0);
     // The good file's ids were not registered either: the input is all or nothing.
     assert_eq!(env.checks().len(), 0);
@@ -586,7 +499,7 @@ fn unreadable_input_stops_before_anything_is_sent() {
     env.write("latin.csv", b"liveness_id\nok-1\nbad-\xe9\n");
     let run = env.run(&["fetch", "latin.csv"]);
     run.expect(2);
-    assert!(run.stderr.contains("latin.csv:3"), "{}", run.stderr);
+    run.stderr_has("latin.csv:3");
 }
 
 #[test]
@@ -606,10 +519,7 @@ fn stdin_is_read_with_a_dash() {
 
 #[test]
 fn killed_with_sigkill_mid_run_the_rerun_loses_nothing_and_reasks_little() {
-    let env = Env::new(MockOptions {
-        latency: Duration::from_millis(20),
-        ..MockOptions::default()
-    });
+    let env = Env::with_latency(20);
     env.write("ids.csv", id_csv(300));
     for round in 0..3 {
         let mut child = env.spawn(&FETCH_4_WORKERS);
@@ -639,10 +549,7 @@ fn killed_with_sigkill_mid_run_the_rerun_loses_nothing_and_reasks_little() {
 #[cfg(unix)]
 #[test]
 fn sigterm_saves_what_was_fetched_and_exits_130() {
-    let env = Env::new(MockOptions {
-        latency: Duration::from_millis(20),
-        ..MockOptions::default()
-    });
+    let env = Env::with_latency(20);
     env.write("ids.csv", id_csv(400));
     let child = env.spawn(&FETCH_4_WORKERS);
     env.rt.block_on(env.mock.wait_for_requests(40));
@@ -653,11 +560,7 @@ fn sigterm_saves_what_was_fetched_and_exits_130() {
     assert!(status.success());
     let run = util::Run::from(child.wait_with_output().unwrap());
     run.expect(130);
-    assert!(
-        run.stderr.contains("run the same command again"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("run the same command again");
     let checks = env.checks();
     let done = checks.iter().filter(|c| c.1 == "done").count();
     assert!((30..400).contains(&done), "{done}");
@@ -836,7 +739,7 @@ fn billing_json_totals_add_up_to_what_was_fetched() {
         .expect(0);
     let run = env.run(&["report", "billing", "--format", "json", "--price", "0.035"]);
     run.expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     let t = &v["totals"];
     let codes = liveaudit::codes::CodeTable::shipped();
     let (mut charged, mut uncharged, mut unknown) = (0, 0, 0);
@@ -874,7 +777,7 @@ fn codes_prints_the_table_in_every_format() {
     );
     let run = env.run(&["codes", "--format", "json"]);
     run.expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v.as_array().unwrap().len(), 32);
 
     env.write(
@@ -894,13 +797,9 @@ fn reports_on_a_missing_or_foreign_database_explain_themselves() {
     let env = Env::plain();
     let run = env.run(&["report", "billing"]);
     run.expect(2);
-    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    run.stderr_has("does not exist");
     env.write("audit.db", "liveness_id\nnot a database\n".repeat(200));
     let run = env.run(&["export"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("not a liveaudit database"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("not a liveaudit database");
 }

@@ -59,7 +59,7 @@ fn the_bridge_of_a_planted_statement_ties_to_the_last_decimal() {
     args.extend(["--format", "json"]);
     let run = f.env.run(&args);
     run.expect(5);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     let b = &v["bridge"];
     assert_eq!(
         (&b["billed"], &b["expected"], &b["difference"]),
@@ -119,12 +119,8 @@ fn the_bridge_of_a_planted_statement_ties_to_the_last_decimal() {
     assert_eq!(rows[3], "difference,5,0.110,");
     assert!(rows.contains(&"rounding,,-0.005,"), "{}", run.stdout);
     assert!(rows.contains(&"to_dispute,5,0.155,"), "{}", run.stdout);
-    assert!(
-        run.stderr.contains("wrote the bridge table"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("--table NAME"), "{}", run.stderr);
+    run.stderr_has("wrote the bridge table");
+    run.stderr_has("--table NAME");
 }
 
 /// A check held at 11350 whose last answer came inside the period was not asked again since:
@@ -144,7 +140,7 @@ fn an_11350_not_asked_again_is_to_check() {
     let mut args = RECONCILE.to_vec();
     args.extend(["--format", "json"]);
     let run = f.env.run(&args);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v["buckets"]["provisional"]["count"], 1);
     assert!(v["buckets"].get("provisional_confirmed").is_none());
     assert_eq!(v["bridge"]["to_dispute"]["amount"], "0.120");
@@ -217,7 +213,7 @@ fn a_workbook_statement_and_a_credit_in_parentheses() {
     args.extend(["--format", "json"]);
     let run = f.env.run(&args);
     run.expect(5);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v["bridge"]["difference"], "0.110", "{}", v["bridge"]);
     assert_eq!(v["bridge"]["to_dispute"]["amount"], "0.155");
     assert_eq!(v["buckets"]["credit"]["count"], 1);
@@ -235,11 +231,7 @@ fn another_currency_is_refused_and_words_around_an_amount_are_malformed() {
     f.env.write("statement.csv", eur);
     let run = f.env.run(&RECONCILE);
     run.expect(2);
-    assert!(
-        run.stderr.contains("bills in EUR, our prices are in USD"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("bills in EUR, our prices are in USD");
     assert!(run.stdout.is_empty());
     // A currency column says the same.
     let column = planted(&f)
@@ -259,7 +251,7 @@ fn another_currency_is_refused_and_words_around_an_amount_are_malformed() {
     args.extend(["--format", "json"]);
     let run = f.env.run(&args);
     run.expect(5);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v["malformed"][0]["line"], 4, "{}", v["malformed"]);
     assert!(
         v["malformed"][0]["problem"]
@@ -275,14 +267,9 @@ fn another_currency_is_refused_and_words_around_an_amount_are_malformed() {
 #[test]
 fn a_day_that_does_not_exist_and_the_names_of_classes_and_codes() {
     let f = fixture();
-    let run = f.env.run(&[
-        "report",
-        "billing",
-        "--from",
-        "2026-02-30",
-        "--format",
-        "csv",
-    ]);
+    let run = f
+        .env
+        .run_line("report billing --from 2026-02-30 --format csv");
     run.expect(2);
     assert!(
         run.stderr
@@ -292,21 +279,13 @@ fn a_day_that_does_not_exist_and_the_names_of_classes_and_codes() {
     );
     let run = f.env.run(&["report", "billing", "--to", "2026-13-01"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("there is no month 13"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("there is no month 13");
     let run = f.env.run(&["report", "billing", "--from", "yesterday"]);
-    assert!(run.stderr.contains("use YYYY-MM-DD"), "{}", run.stderr);
+    run.stderr_has("use YYYY-MM-DD");
 
     let run = f.env.run(&["codes", "--format", "csv"]);
     run.expect(0);
-    assert!(
-        run.stdout.contains("11340,Parameter error"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("11340,Parameter error");
     assert!(!run.stdout.contains("{parameter}"));
 
     let run = f
@@ -318,6 +297,6 @@ fn a_day_that_does_not_exist_and_the_names_of_classes_and_codes() {
     let run = f
         .env
         .run(&["report", "billing", "--by", "month", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert!(v["periods"][0].get("unknown_code").is_some(), "{v}");
 }

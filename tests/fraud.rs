@@ -223,18 +223,9 @@ fn a_reused_face_lists_uses_passes_users_channels_and_when_in_the_zone() {
     // Only the planted face is used more than once.
     assert_eq!(faces.len(), 1, "{faces:?}");
     // --face-columns chooses the columns; CSV carries them as distinct_NAME.
-    let run = env.run(&[
-        "report",
-        "attacks",
-        "--tz",
-        "Asia/Singapore",
-        "--face-columns",
-        "channel",
-        "--format",
-        "csv",
-        "--table",
-        "faces",
-    ]);
+    let run = env.run_line(
+        "report attacks --tz Asia/Singapore --face-columns channel --format csv --table faces",
+    );
     run.expect(0);
     let mut lines = run.stdout.lines();
     assert_eq!(
@@ -342,12 +333,8 @@ fn every_row_of_spikes_families_dimension_and_faces_names_a_command_listing_its_
             .unwrap()
             .ends_with(",checks_command")
     );
-    assert!(
-        run.stdout.contains(
-            "liveaudit checks --tz UTC --from 2026-11-02 --to 2026-11-08 --family injection"
-        ),
-        "{}",
-        run.stdout
+    run.stdout_has(
+        "liveaudit checks --tz UTC --from 2026-11-02 --to 2026-11-08 --family injection",
     );
     let html = env.run(&["report", "attacks", "--by", "week", "--format", "html"]);
     html.expect(0);

@@ -25,11 +25,7 @@ fn a_database_from_an_older_schema_is_migrated_keeping_every_row() {
     let run = env.run(&["export"]);
     run.expect(0);
     assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
-    assert!(
-        run.stdout.contains("old-2,done,12207,paper,attack,true"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("old-2,done,12207,paper,attack,true");
     let version: i64 = env
         .conn()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -71,11 +67,7 @@ fn a_file_that_is_not_sqlite_is_refused_before_sending() {
     env.write("audit.db", "liveness_id\n".repeat(500));
     let run = env.run(&["fetch", "ids.csv"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("not a liveaudit database"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("not a liveaudit database");
     assert_eq!(env.mock.stats().result_requests, 0);
     assert_eq!(
         std::fs::read(env.path("audit.db")).unwrap(),
@@ -179,17 +171,8 @@ fn purge_removes_biometric_data_but_keeps_billing_facts() {
         csv.push_str(&format!("lv-{i:08},{day}T10:00:00Z\n"));
     }
     env.write("ids.csv", csv);
-    env.run(&[
-        "fetch",
-        "--rate",
-        "0",
-        "--backoff-max-ms",
-        "50",
-        "--save-images",
-        "faces",
-        "ids.csv",
-    ])
-    .expect(0);
+    env.run_line("fetch --rate 0 --backoff-max-ms 50 --save-images faces ids.csv")
+        .expect(0);
     let before = env.run(&["report", "billing", "--format", "json"]);
     before.expect(0);
     let old_hashes: Vec<String> = env
@@ -205,7 +188,7 @@ fn purge_removes_biometric_data_but_keeps_billing_facts() {
 
     let run = env.run(&["purge", "--before", "2026-10-01", "--images", "faces"]);
     run.expect(0);
-    assert!(run.stdout.contains("purged"), "{}", run.stdout);
+    run.stdout_has("purged");
     let conn = env.conn();
     let (left, purged): (i64, i64) = conn
         .query_row(
@@ -267,7 +250,7 @@ fn a_full_disk_stops_the_run_and_keeps_what_was_committed() {
         run.status,
         run.stderr
     );
-    assert!(run.stderr.contains("full"), "{}", run.stderr);
+    run.stderr_has("full");
     // What was committed is intact and readable.
     let conn = rusqlite::Connection::open(&db).unwrap();
     let done: i64 = conn
@@ -324,6 +307,6 @@ fn a_read_only_database_is_a_clear_error_and_nothing_is_sent() {
             .unwrap(),
     );
     run.expect(2);
-    assert!(run.stderr.contains("cannot be written"), "{}", run.stderr);
+    run.stderr_has("cannot be written");
     assert_eq!(env.mock.stats().result_requests, sent, "nothing was sent");
 }

@@ -89,6 +89,15 @@ fn statuses(env: &Env) -> Vec<(String, Option<i64>)> {
     env.checks().into_iter().map(|(_, s, c)| (s, c)).collect()
 }
 
+/// Asserts that every check is done with code 200.
+fn all_done_200(env: &Env) {
+    assert!(
+        statuses(env)
+            .iter()
+            .all(|(s, c)| s == "done" && *c == Some(200))
+    );
+}
+
 const FAST: &[&str] = &[
     "--rate",
     "0",
@@ -136,7 +145,7 @@ fn the_license_url_as_the_result_url_stops_the_run_and_stores_nothing() {
         statuses(&env)
     );
     let billing = run(&env, &vendor, &["report", "billing", "--format", "json"]);
-    let totals: serde_json::Value = serde_json::from_str(&billing.stdout).unwrap();
+    let totals = billing.json();
     assert_eq!(totals["totals"]["charged"], 0, "{}", billing.stdout);
     assert_eq!(totals["totals"]["unresolved"], 20, "{}", billing.stdout);
     assert_no_key(&env, &[&fetch, &billing]);
@@ -162,7 +171,7 @@ fn a_status_other_than_200_is_never_a_stored_code() {
             assert_eq!((s.as_str(), code), ("failed", None), "{status}");
         }
         let billing = run(&env, &vendor, &["report", "billing", "--format", "json"]);
-        let v: serde_json::Value = serde_json::from_str(&billing.stdout).unwrap();
+        let v = billing.json();
         assert_eq!(v["totals"]["charged"], 0, "{status}");
         assert_no_key(&env, &[&fetch, &billing]);
     }
@@ -172,7 +181,7 @@ fn a_status_other_than_200_is_never_a_stored_code() {
     let vendor = Hostile::start(|_| Reply::json(404, r#"{"code":404}"#));
     let fetch = run(&env, &vendor, &fetch_args(&[]));
     assert_eq!(status_of(&fetch), Some(2), "{}", fetch.stderr);
-    assert!(fetch.stderr.contains("HTTP 404"), "{}", fetch.stderr);
+    fetch.stderr_has("HTTP 404");
     assert!(statuses(&env).iter().all(|(s, _)| s == "pending"));
 }
 
@@ -218,7 +227,7 @@ fn a_vendor_that_echoes_the_request_never_leaks_the_key() {
     });
     let stopped = run(&env, &stop_vendor, &["fetch", "--rate", "0", "more.csv"]);
     assert_eq!(status_of(&stopped), Some(3), "{}", stopped.stderr);
-    assert!(stopped.stderr.contains("<redacted>"), "{}", stopped.stderr);
+    stopped.stderr_has("<redacted>");
     let license = run(&env, &stop_vendor, &["license"]);
     assert_eq!(status_of(&license), Some(3), "{}", license.stderr);
     let export = run(&env, &vendor, &["export", "--output", "export.csv"]);
@@ -268,11 +277,7 @@ fn a_huge_retry_after_is_capped_and_never_panics() {
     );
     assert_eq!(status_of(&fetch), Some(0), "{}", fetch.stderr);
     assert!(!fetch.stderr.contains("panicked"), "{}", fetch.stderr);
-    assert!(
-        statuses(&env)
-            .iter()
-            .all(|(s, c)| s == "done" && *c == Some(200))
-    );
+    all_done_200(&env);
 }
 
 #[test]
@@ -287,12 +292,8 @@ fn odd_secondary_fields_are_dropped_with_a_note_and_the_answer_kept() {
     });
     let fetch = run(&env, &vendor, &fetch_args(&[]));
     assert_eq!(status_of(&fetch), Some(0), "{}", fetch.stderr);
-    assert!(fetch.stderr.contains("dropped field"), "{}", fetch.stderr);
-    assert!(
-        statuses(&env)
-            .iter()
-            .all(|(s, c)| s == "done" && *c == Some(200))
-    );
+    fetch.stderr_has("dropped field");
+    all_done_200(&env);
 }
 
 #[test]
@@ -335,7 +336,7 @@ fn control_sequences_from_the_vendor_never_reach_the_terminal() {
             );
         }
     }
-    assert!(table.stdout.contains("\\x1b[2J"), "{}", table.stdout);
+    table.stdout_has("\\x1b[2J");
 }
 
 #[test]
@@ -350,9 +351,9 @@ fn csv_cells_that_look_like_formulas_are_neutralised_unless_raw_is_asked() {
     });
     run(&env, &vendor, &fetch_args(&[])).status.unwrap();
     let safe = run(&env, &vendor, &["export"]);
-    assert!(safe.stdout.contains("'=HYPERLINK"), "{}", safe.stdout);
+    safe.stdout_has("'=HYPERLINK");
     let raw = run(&env, &vendor, &["export", "--raw-cells"]);
-    assert!(raw.stdout.contains(",\"=HYPERLINK"), "{}", raw.stdout);
+    raw.stdout_has(",\"=HYPERLINK");
     let billing = run(&env, &vendor, &["report", "billing", "--format", "csv"]);
     assert!(
         !billing.stdout.contains(",=HYPERLINK"),
@@ -382,7 +383,7 @@ fn partner_key_in_the_config_file_is_refused_without_printing_it() {
         .unwrap();
     let r = Run::from(out);
     assert_eq!(r.status, Some(2), "{}", r.stderr);
-    assert!(r.stderr.contains("use partner_key_file"), "{}", r.stderr);
+    r.stderr_has("use partner_key_file");
     assert!(leaks(r.stderr.as_bytes()).is_none(), "{}", r.stderr);
     // A broken file holding a key: the error gives the line, never the line's text.
     env.write(
@@ -391,7 +392,7 @@ fn partner_key_in_the_config_file_is_refused_without_printing_it() {
     );
     let r = Run::from(env.cmd().args(["codes"]).output().unwrap());
     assert_eq!(r.status, Some(2), "{}", r.stderr);
-    assert!(r.stderr.contains("line 2"), "{}", r.stderr);
+    r.stderr_has("line 2");
     assert!(leaks(r.stderr.as_bytes()).is_none(), "{}", r.stderr);
 }
 
@@ -414,7 +415,7 @@ fn a_key_file_must_be_one_line_without_bom_and_small() {
                 .unwrap(),
         );
         assert_eq!(r.status, Some(2), "{says}: {}", r.stderr);
-        assert!(r.stderr.contains(says), "{}", r.stderr);
+        r.stderr_has(says);
         assert_eq!(env.mock.stats().result_requests, 0);
     }
     // A trailing line end (LF or CRLF) is not part of the key.
@@ -447,15 +448,11 @@ fn the_lock_holds_through_a_symlink_and_uris_are_refused() {
     let _held = liveaudit::store::FetchLock::acquire(&link).unwrap();
     let r = env.run(&["fetch", "ids.csv"]);
     r.expect(2);
-    assert!(
-        r.stderr.contains("another liveaudit fetch is running"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("another liveaudit fetch is running");
     let uri = format!("file:{}", env.db().display());
     let r = env.run(&["fetch", "--db", &uri, "ids.csv"]);
     r.expect(2);
-    assert!(r.stderr.contains("SQLite URIs"), "{}", r.stderr);
+    r.stderr_has("SQLite URIs");
 }
 
 #[test]
@@ -518,7 +515,7 @@ fn reading_commands_leave_a_foreign_sqlite_file_untouched_and_corruption_exits_2
         a.extend(args);
         let r = env.run(&a);
         r.expect(2);
-        assert!(r.stderr.contains("another program"), "{}", r.stderr);
+        r.stderr_has("another program");
     }
     assert_eq!(std::fs::read(&foreign).unwrap(), before);
     assert!(!Path::new(&format!("{}-wal", foreign.display())).exists());
@@ -566,7 +563,7 @@ fn a_database_deleted_mid_run_stops_it_with_exit_1() {
     let out = child.wait_with_output().unwrap();
     let r = Run::from(out);
     assert_eq!(r.status, Some(1), "{}", r.stderr);
-    assert!(r.stderr.contains("deleted or replaced"), "{}", r.stderr);
+    r.stderr_has("deleted or replaced");
     assert!(!r.stderr.contains("nothing left to fetch"), "{}", r.stderr);
     assert!(
         vendor.requests() < 400,
@@ -645,11 +642,7 @@ fn an_image_that_cannot_be_written_fails_its_id_and_comes_next_run() {
         "ids.csv",
     ]);
     r.expect(4);
-    assert!(
-        r.stderr.contains("could not save the face image"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("could not save the face image");
     let checks = env.checks();
     let blocked_state = checks.iter().find(|c| c.0 == "lv-00000002").unwrap();
     assert_eq!(
@@ -758,11 +751,7 @@ fn a_zero_count_flag_is_a_usage_error_naming_it() {
     for flag in ["--top", "--spike-min", "--baseline"] {
         let r = env.run(&["report", "attacks", flag, "0"]);
         assert_eq!(r.status, Some(2), "{flag}: {}", r.stderr);
-        assert!(
-            r.stderr.contains(&format!("{flag} must be at least 1")),
-            "{}",
-            r.stderr
-        );
+        r.stderr_has(&format!("{flag} must be at least 1"));
     }
 }
 

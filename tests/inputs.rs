@@ -121,11 +121,7 @@ fn a_named_sheet_and_a_folder_are_read() {
     let folder = fixture("folder");
     let run = env.run(&fetch_args(folder.to_str().unwrap(), &[]));
     run.expect(0);
-    assert!(
-        run.stderr.contains("skipped 1: README.md"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("skipped 1: README.md");
     let conn = env.conn();
     let sources: Vec<(String, String, i64)> = conn
         .prepare("SELECT liveness_id, source, event_time FROM checks ORDER BY id")
@@ -276,7 +272,7 @@ fn refused_inputs_send_nothing_change_nothing_and_echo_no_control_byte() {
             .unwrap(),
     );
     run.expect(2);
-    assert!(run.stderr.contains("read from a stream"), "{}", run.stderr);
+    run.stderr_has("read from a stream");
     assert_eq!(env.mock.stats().result_requests, requests);
 }
 
@@ -298,14 +294,7 @@ fn unreadable_times_are_read_with_a_format_or_dated_by_fetch_time_when_asked() {
         "dmy.csv",
         "liveness_id,created_at\nlv-00000020,26/10/2026 14:05\nlv-00000021,2026-10-27T02:00:00Z\n",
     );
-    let run = env.run(&[
-        "fetch",
-        "--rate",
-        "0",
-        "--bad-times",
-        "fetch-time",
-        "dmy.csv",
-    ]);
+    let run = env.run_line("fetch --rate 0 --bad-times fetch-time dmy.csv");
     run.expect(0);
     assert!(
         run.stderr
@@ -410,11 +399,7 @@ fn a_signal_during_intake_ends_the_run_record_and_registers_nothing() {
     drop(stdin);
     let run = util::Run::from(child.wait_with_output().unwrap());
     run.expect(130);
-    assert!(
-        run.stderr.contains("interrupted while reading the input"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("interrupted while reading the input");
     let outcome: String = env
         .conn()
         .query_row("SELECT outcome FROM runs", [], |r| r.get(0))
@@ -463,13 +448,9 @@ fn conflicting_duplicates_are_warned_about_and_an_ambiguous_header_is_refused() 
     );
     let run = env.run(&["fetch", "--rate", "0", "twice.csv"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains(
-            "twice.csv:1: several columns could be the id column: \"liveness_id\" (column 1), \
-             \"liveness_id\" (column 3)"
-        ),
-        "{}",
-        run.stderr
+    run.stderr_has(
+        "twice.csv:1: several columns could be the id column: \"liveness_id\" (column 1), \
+             \"liveness_id\" (column 3)",
     );
     assert_eq!(env.mock.stats().result_requests, 2);
 }

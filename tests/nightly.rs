@@ -4,7 +4,6 @@
 use crate::util;
 
 use std::io::BufRead;
-use std::time::Duration;
 
 use liveaudit::mock::MockOptions;
 use util::{Env, id_csv};
@@ -74,7 +73,7 @@ fn stderr_to_a_file_has_no_escape_byte_unless_colour_is_forced() {
     // The check can fail: forced colour does write escapes.
     let forced = env.run(&["--color", "always", "fetch", "--rate", "0", "ids.csv"]);
     forced.expect(0);
-    assert!(forced.stderr.contains('\x1b'), "{}", forced.stderr);
+    forced.stderr_has("\x1b");
     // NO_COLOR does not override an explicit --color always, and is harmless otherwise.
     let run = util::Run::from(
         env.cmd()
@@ -178,10 +177,7 @@ fn under_json_logs_every_stderr_line_is_json_and_the_last_carries_the_exit_statu
 #[test]
 fn a_time_budget_cuts_the_run_off_with_exit_4_and_the_next_run_completes_every_id() {
     // 40 ids at 300 ms each, two at a time, need 6 s: a 3 s budget must cut the run off.
-    let env = Env::new(MockOptions {
-        latency: Duration::from_millis(300),
-        ..MockOptions::default()
-    });
+    let env = Env::with_latency(300);
     env.write("ids.csv", id_csv(40));
     let summary = env.path("runs.jsonl");
     let prom = env.path("liveaudit.prom");
@@ -271,11 +267,11 @@ fn bad_budgets_are_refused_before_anything_is_sent() {
     ] {
         let run = env.run(&["fetch", flag, value, "ids.csv"]);
         run.expect(2);
-        assert!(run.stderr.contains(flag), "{}", run.stderr);
+        run.stderr_has(flag);
     }
     let run = env.run(&["fetch", "--until", "05:30", "--tz", "Mars/Base", "ids.csv"]);
     run.expect(2);
-    assert!(run.stderr.contains("Mars/Base"), "{}", run.stderr);
+    run.stderr_has("Mars/Base");
     assert_eq!(env.mock.stats().result_requests, 0);
 }
 
@@ -363,28 +359,19 @@ fn fail_on_spike_exits_6_on_the_sample_data_and_0_on_a_quiet_window() {
     .expect(0);
     let spike = env.run(&["report", "attacks", "--fail-on-spike", "--format", "json"]);
     spike.expect(6);
-    let doc: serde_json::Value = serde_json::from_str(&spike.stdout).unwrap();
+    let doc = spike.json();
     let listed = doc["alert"]["spikes"].as_array().unwrap();
     assert!(!listed.is_empty(), "{}", spike.stdout);
     assert_eq!(doc["alert"]["exit_status"], 6);
     let day = listed[0]["period"].as_str().unwrap().to_string();
-    assert!(spike.stderr.contains("attack spike"), "{}", spike.stderr);
+    spike.stderr_has("attack spike");
 
     // The day before the first spike, alone: nothing to compare with, nothing fires... unless
     // the rule says so; a window of one early day of the sample is quiet.
-    let quiet = env.run(&[
-        "report",
-        "attacks",
-        "--fail-on-spike",
-        "--from",
-        "2026-10-10",
-        "--to",
-        "2026-10-10",
-        "--format",
-        "json",
-    ]);
+    let quiet = env
+        .run_line("report attacks --fail-on-spike --from 2026-10-10 --to 2026-10-10 --format json");
     quiet.expect(0);
-    let doc: serde_json::Value = serde_json::from_str(&quiet.stdout).unwrap();
+    let doc = quiet.json();
     assert_eq!(doc["alert"]["spikes"].as_array().unwrap().len(), 0);
     assert_ne!(day, "2026-10-10");
     // Without the flag the same spike is reported, with status 0.
@@ -466,7 +453,7 @@ fn a_cursor_from_another_database_is_refused_and_left_alone() {
     let cursor = env.write("export.cursor", "{\"change_seq\":999999}\n");
     let run = env.run(&["export", "--cursor", cursor.to_str().unwrap()]);
     run.expect(2);
-    assert!(run.stderr.contains("another database"), "{}", run.stderr);
+    run.stderr_has("another database");
     assert_eq!(
         std::fs::read_to_string(&cursor).unwrap(),
         "{\"change_seq\":999999}\n"
@@ -498,7 +485,7 @@ fn a_cursor_from_another_database_is_refused_and_left_alone() {
     let negative = env.write("negative.cursor", "{\"change_seq\":-5}\n");
     let run = env.run(&["export", "--cursor", negative.to_str().unwrap()]);
     run.expect(2);
-    assert!(run.stderr.contains("never negative"), "{}", run.stderr);
+    run.stderr_has("never negative");
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert_eq!(
         std::fs::read_to_string(&negative).unwrap(),
@@ -675,13 +662,9 @@ fn purge_dry_run_counts_and_changes_nothing() {
     assert!(before > 0);
     let dry = env.run(&["purge", "--before", "2999-01-01", "--dry-run"]);
     dry.expect(0);
-    assert!(
-        dry.stdout.contains(&format!(
-            "would purge scores and face digests of {before} checks"
-        )),
-        "{}",
-        dry.stdout
-    );
+    dry.stdout_has(&format!(
+        "would purge scores and face digests of {before} checks"
+    ));
     assert_eq!(scored(&env), before);
     env.run(&["purge", "--before", "2999-01-01"]).expect(0);
     assert_eq!(scored(&env), 0);
@@ -713,10 +696,7 @@ fn a_config_file_is_found_under_xdg_config_home() {
 
 #[test]
 fn sigterm_still_writes_the_summary_and_metrics_with_status_130() {
-    let env = Env::new(MockOptions {
-        latency: Duration::from_millis(20),
-        ..MockOptions::default()
-    });
+    let env = Env::with_latency(20);
     env.write("ids.csv", id_csv(400));
     let summary = env.path("runs.jsonl");
     let prom = env.path("liveaudit.prom");

@@ -38,11 +38,7 @@ fn fetch_pending_asks_again_every_open_check_without_its_file() {
     assert_eq!(held, 20);
     let run = env.run(&["fetch", "--rate", "0", "--pending"]);
     run.expect(0);
-    assert!(
-        run.stderr.contains("20 stored ids still open (--pending)"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("20 stored ids still open (--pending)");
     env.assert_all_match_mock();
     // Nothing open is asked a third time.
     let again = env.run(&["fetch", "--rate", "0", "--pending"]);
@@ -65,7 +61,7 @@ fn fetch_needs_files_or_pending() {
     let env = Env::plain();
     let run = env.run(&["fetch"]);
     run.expect(2);
-    assert!(run.stderr.contains("--pending"), "{}", run.stderr);
+    run.stderr_has("--pending");
 }
 
 /// The nightly job's flags of every night here: state in `st/`, short waits.
@@ -186,11 +182,7 @@ fn seven_nights_in_one_database_lose_nothing_and_leave_nothing_open() {
         &["--rate", "20", "--max-duration", "2s"],
     );
     after_night(&n1, 4);
-    assert!(
-        n1.stderr.contains("\"status\":\"cut_off\""),
-        "{}",
-        n1.stderr
-    );
+    n1.stderr_has("\"status\":\"cut_off\"");
 
     // 2. An empty night: what the cut-off left is asked again (--pending). (Had the cut-off
     // come while a.csv was read, this night goes on reading it from where it stopped.)

@@ -173,18 +173,9 @@ fn a_tiered_list_that_changes_price_gives_the_hand_calculation() {
     assert_eq!(b["totals"]["amount"], "0.120");
 
     // The tiers table is a CSV table of its own.
-    let run = f.env.run(&[
-        "report",
-        "billing",
-        "--prices",
-        "prices.toml",
-        "--by",
-        "month",
-        "--format",
-        "csv",
-        "--table",
-        "tiers",
-    ]);
+    let run = f
+        .env
+        .run_line("report billing --prices prices.toml --by month --format csv --table tiers");
     run.expect(0);
     assert!(
         run.stdout.starts_with("month,price_from,rate,price,checks,amount\n2026-01,2026-01-01,1: 1 to 3,0.035,3,0.105\n"),
@@ -311,25 +302,16 @@ fn a_malformed_list_is_refused_naming_file_and_key() {
     );
     let run = f.env.run(&["report", "billing", "--prices", "bad.toml"]);
     run.expect(2);
-    assert!(run.stderr.contains("bad.toml"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("period[0].tiers[1].price"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("bad.toml");
+    run.stderr_has("period[0].tiers[1].price");
     let run = f
         .env
         .run(&["report", "billing", "--prices", "missing.toml"]);
     run.expect(2);
-    assert!(run.stderr.contains("missing.toml"), "{}", run.stderr);
-    let run = f.env.run(&[
-        "report",
-        "billing",
-        "--prices",
-        "prices.toml",
-        "--price",
-        "1",
-    ]);
+    run.stderr_has("missing.toml");
+    let run = f
+        .env
+        .run_line("report billing --prices prices.toml --price 1");
     run.expect(2);
 }
 
@@ -350,21 +332,9 @@ fn reconcile_flags_a_line_billed_at_the_wrong_tier() {
         feb[0], feb[1], feb[2], feb[3], feb[4]
     );
     f.env.write("statement.csv", statement);
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "statement.csv",
-        "--prices",
-        "prices.toml",
-        "--from",
-        "2026-02-01",
-        "--to",
-        "2026-02-28",
-        "--format",
-        "json",
-    ]);
+    let run = f.env.run_line("reconcile --statement statement.csv --prices prices.toml --from 2026-02-01 --to 2026-02-28 --format json");
     run.expect(5);
-    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let r = run.json();
     assert_eq!(r["buckets"]["matched"]["count"], 5);
     assert_eq!(r["buckets"]["amount_variance"]["count"], 2);
     // Billed 0.145; ours by the list 0.125: net 0.020 = (0.035-0.020) + (0.020-0.015).
@@ -395,17 +365,11 @@ fn a_summary_statement_is_compared_with_the_list_amount() {
         "summary.csv",
         "month,count,amount\n2026-01,8,0.225\n2026-02,5,0.145\n",
     );
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "summary.csv",
-        "--prices",
-        "prices.toml",
-        "--format",
-        "json",
-    ]);
+    let run = f
+        .env
+        .run_line("reconcile --statement summary.csv --prices prices.toml --format json");
     run.expect(5);
-    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let r = run.json();
     let diffs: Vec<(&str, i64, &str)> = r["periods"]
         .as_array()
         .unwrap()

@@ -104,25 +104,9 @@ fn itemised_statement_sorts_every_line_into_its_bucket() {
         i = f.internal,
     );
     f.env.write("statement.csv", statement);
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "statement.csv",
-        "--tz",
-        "Asia/Singapore",
-        "--from",
-        "2026-10-01",
-        "--to",
-        "2026-10-31",
-        "--price",
-        "0.035",
-        "--details",
-        "details.csv",
-        "--format",
-        "json",
-    ]);
+    let run = f.env.run_line("reconcile --statement statement.csv --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --price 0.035 --details details.csv --format json");
     run.expect(5);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     let count = |b: &str| v["buckets"][b]["count"].as_u64().unwrap_or(0);
     assert_eq!(
         count("matched"),
@@ -192,21 +176,9 @@ fn a_statement_that_matches_exits_0() {
         statement.push_str(&format!("2026-10-15,{id}\n"));
     }
     f.env.write("statement.csv", statement);
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "statement.csv",
-        "--tz",
-        "Asia/Singapore",
-        "--from",
-        "2026-10-01",
-        "--to",
-        "2026-10-31",
-        "--format",
-        "json",
-    ]);
+    let run = f.env.run_line("reconcile --statement statement.csv --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --format json");
     run.expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v["discrepancies"], 0);
     assert_eq!(v["buckets"]["matched"]["count"], 5);
 }
@@ -219,19 +191,11 @@ fn summary_statement_is_compared_per_period() {
         "summary.csv",
         "month,checks,amount\n2026-10,5,0.175\n2026-11,3,0.105\n",
     );
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "summary.csv",
-        "--tz",
-        "Asia/Singapore",
-        "--price",
-        "0.035",
-        "--format",
-        "json",
-    ]);
+    let run = f.env.run_line(
+        "reconcile --statement summary.csv --tz Asia/Singapore --price 0.035 --format json",
+    );
     run.expect(5);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v["shape"], "summary");
     let periods = v["periods"].as_array().unwrap();
     assert_eq!(periods.len(), 2);
@@ -255,15 +219,11 @@ fn summary_statement_is_compared_per_period() {
     assert_eq!(v["buckets"]["period_difference"]["count"], 1);
 
     // In UTC the late check moves back into October: the same statement now differs there.
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "summary.csv",
-        "--format",
-        "json",
-    ]);
+    let run = f
+        .env
+        .run_line("reconcile --statement summary.csv --format json");
     run.expect(5);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v["periods"][0]["ours"], 6);
 }
 
@@ -271,34 +231,18 @@ fn summary_statement_is_compared_per_period() {
 fn an_empty_statement_bills_nothing() {
     let f = fixture();
     f.env.write("empty.csv", "");
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "empty.csv",
-        "--tz",
-        "Asia/Singapore",
-        "--from",
-        "2026-10-01",
-        "--to",
-        "2026-10-31",
-        "--format",
-        "json",
-    ]);
+    let run = f.env.run_line("reconcile --statement empty.csv --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --format json");
     run.expect(5);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v["lines"], 0);
     assert_eq!(v["buckets"]["underbilled"]["count"], 5);
 
     f.env.write("header-only.csv", "liveness_id,billed_at\n");
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "header-only.csv",
-        "--format",
-        "json",
-    ]);
+    let run = f
+        .env
+        .run_line("reconcile --statement header-only.csv --format json");
     run.expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert!(v["notes"][0].as_str().unwrap().contains("no times"), "{v}");
 }
 
@@ -308,11 +252,7 @@ fn a_statement_of_unknown_shape_is_a_usage_error() {
     f.env.write("odd.csv", "foo,bar\n1,2\n");
     let run = f.env.run(&["reconcile", "--statement", "odd.csv"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("--statement-id-column"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("--statement-id-column");
 }
 
 /// Observation 1 of "one set of numbers": lines dated outside the period were matched while our
@@ -351,7 +291,7 @@ fn reconcile_adds_up_with_outside_lines_and_time_zone_shifts() {
     ];
     let run = f.env.run(&args);
     run.expect(5);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     let count = |b: &str| v["buckets"][b]["count"].as_i64().unwrap_or(0);
     assert_eq!(v["lines"], 2, "only the lines dated in the period");
     assert_eq!(v["our_charged"], 5);
@@ -390,20 +330,11 @@ fn reconcile_adds_up_with_outside_lines_and_time_zone_shifts() {
     assert_eq!(shifted["our_time"], "2026-10-31T14:00:00Z");
 
     // Our side is billing's charged for the same window.
-    let bill = f.env.run(&[
-        "report",
-        "billing",
-        "--tz",
-        "Asia/Singapore",
-        "--from",
-        "2026-10-01",
-        "--to",
-        "2026-10-31",
-        "--format",
-        "json",
-    ]);
+    let bill = f.env.run_line(
+        "report billing --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --format json",
+    );
     bill.expect(0);
-    let b: serde_json::Value = serde_json::from_str(&bill.stdout).unwrap();
+    let b = bill.json();
     assert_eq!(b["totals"]["charged"], v["our_charged"]);
 
     // The summary table as CSV carries the same identity for a spreadsheet.
@@ -441,7 +372,7 @@ fn billing_and_reconcile_both_call_11350_provisional() {
     let f = fixture();
     let run = f.env.run(&["report", "billing", "--format", "json"]);
     run.expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v["totals"]["provisional"], 1);
     assert_eq!(
         v["totals"]["uncharged"], 2,
@@ -449,11 +380,7 @@ fn billing_and_reconcile_both_call_11350_provisional() {
     );
     assert_eq!(v["totals"]["unresolved"], 0);
     let run = f.env.run(&["report", "billing", "--format", "table"]);
-    assert!(
-        run.stdout.contains("of which provisional (11350)"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("of which provisional (11350)");
 
     f.env.write(
         "statement.csv",
@@ -462,15 +389,11 @@ fn billing_and_reconcile_both_call_11350_provisional() {
             f.internal
         ),
     );
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "statement.csv",
-        "--format",
-        "json",
-    ]);
+    let run = f
+        .env
+        .run_line("reconcile --statement statement.csv --format json");
     run.expect(5);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     // Fetched after the statement's one day: the 11350 is confirmed.
     assert_eq!(v["buckets"]["provisional_confirmed"]["count"], 1);
     assert!(v["buckets"].get("unresolved").is_none());
@@ -548,19 +471,11 @@ fn decimal_commas_are_read_and_damaged_amounts_never_panic() {
         cc = c[2],
     );
     f.env.write("statement.csv", statement);
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "statement.csv",
-        "--tz",
-        "Asia/Singapore",
-        "--price",
-        "0.035",
-        "--format",
-        "json",
-    ]);
+    let run = f.env.run_line(
+        "reconcile --statement statement.csv --tz Asia/Singapore --price 0.035 --format json",
+    );
     run.expect(5);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     let count = |b: &str| v["buckets"][b]["count"].as_u64().unwrap_or(0);
     assert_eq!(count("amount_variance"), 0, "0,035 is 0.035: {v}");
     let malformed = v["malformed"].as_array().unwrap();
@@ -697,7 +612,7 @@ fn statements_in_any_saved_form_reconcile_alike() {
             "json",
         ]);
         run.expect(5);
-        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let v = run.json();
         (v["buckets"].clone(), v["billed_amount"].clone())
     };
     let want = buckets("comma.csv");
@@ -713,15 +628,11 @@ fn statements_in_any_saved_form_reconcile_alike() {
     gz.write_all(&(0u8..=255).cycle().take(4000).collect::<Vec<_>>())
         .unwrap();
     f.env.write("junk.csv.gz", gz.finish().unwrap());
-    let run = f.env.run(&[
-        "reconcile",
-        "--statement",
-        "junk.csv.gz",
-        "--price",
-        "0.035",
-    ]);
+    let run = f
+        .env
+        .run_line("reconcile --statement junk.csv.gz --price 0.035");
     run.expect(2);
-    assert!(run.stderr.contains("junk.csv.gz"), "{}", run.stderr);
+    run.stderr_has("junk.csv.gz");
     assert!(
         !run.stderr
             .contains(['\u{1b}', '\u{7}', '\u{0}', '\u{fffd}']),

@@ -36,16 +36,7 @@ fn fixture() -> (Env, [String; 4]) {
 #[test]
 fn billing_csv_under_a_non_utc_zone_moves_the_day_boundary() {
     let (env, _) = fixture();
-    let run = env.run(&[
-        "report",
-        "billing",
-        "--tz",
-        "Asia/Jakarta",
-        "--price",
-        "0.035",
-        "--format",
-        "csv",
-    ]);
+    let run = env.run_line("report billing --tz Asia/Jakarta --price 0.035 --format csv");
     run.expect(0);
     // CSV is one tidy table per output (issue "one set of numbers" changed the old
     // several-sections file): plain numbers, shares as fractions, money at the price's scale.
@@ -91,7 +82,7 @@ fn billing_csv_under_a_non_utc_zone_moves_the_day_boundary() {
     // In UTC both successes fall on the first.
     let run = env.run(&["report", "billing", "--format", "json"]);
     run.expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v["periods"][0]["period"], "2026-10-01");
     assert_eq!(v["periods"][0]["charged"], 2);
     assert_eq!(v["periods"][1]["checks"], 2);
@@ -101,16 +92,7 @@ fn billing_csv_under_a_non_utc_zone_moves_the_day_boundary() {
 #[test]
 fn billing_in_markdown_and_html_carries_the_same_numbers() {
     let (env, _) = fixture();
-    let md = env.run(&[
-        "report",
-        "billing",
-        "--tz",
-        "Asia/Jakarta",
-        "--price",
-        "0.035",
-        "--format",
-        "markdown",
-    ]);
+    let md = env.run_line("report billing --tz Asia/Jakarta --price 0.035 --format markdown");
     md.expect(0);
     assert!(
         md.stdout
@@ -118,16 +100,7 @@ fn billing_in_markdown_and_html_carries_the_same_numbers() {
         "{}",
         md.stdout
     );
-    let html = env.run(&[
-        "report",
-        "billing",
-        "--tz",
-        "Asia/Jakarta",
-        "--price",
-        "0.035",
-        "--output",
-        "bill.html",
-    ]);
+    let html = env.run_line("report billing --tz Asia/Jakarta --price 0.035 --output bill.html");
     html.expect(0);
     let page = std::fs::read_to_string(env.path("bill.html")).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
@@ -142,20 +115,11 @@ fn billing_in_markdown_and_html_carries_the_same_numbers() {
 #[test]
 fn from_to_select_local_days() {
     let (env, _) = fixture();
-    let run = env.run(&[
-        "report",
-        "billing",
-        "--tz",
-        "Asia/Jakarta",
-        "--from",
-        "2026-10-02",
-        "--to",
-        "2026-10-02",
-        "--format",
-        "json",
-    ]);
+    let run = env.run_line(
+        "report billing --tz Asia/Jakarta --from 2026-10-02 --to 2026-10-02 --format json",
+    );
     run.expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     assert_eq!(v["totals"]["checks"], 3);
     assert_eq!(v["totals"]["charged"], 1);
 }
@@ -163,16 +127,9 @@ fn from_to_select_local_days() {
 #[test]
 fn attacks_by_dimension_counts_the_input_column() {
     let (env, _) = fixture();
-    let run = env.run(&[
-        "report",
-        "attacks",
-        "--dimension",
-        "channel",
-        "--format",
-        "json",
-    ]);
+    let run = env.run_line("report attacks --dimension channel --format json");
     run.expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     let rows = v["by_dimension"].as_array().unwrap();
     let web = rows.iter().find(|r| r["value"] == "web").unwrap();
     let app = rows.iter().find(|r| r["value"] == "app").unwrap();
@@ -202,7 +159,7 @@ fn recount_repeated_faces(env: &Env) -> Vec<(String, i64)> {
 fn reported_repeated_faces(env: &Env) -> Vec<(String, i64)> {
     let run = env.run(&["report", "attacks", "--format", "json"]);
     run.expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     let mut faces: Vec<(String, i64)> = v["repeated_faces"]
         .as_array()
         .unwrap()
@@ -365,18 +322,9 @@ fn dimension_top_n_folds_the_rest_into_other_and_counts_attacks_by_family() {
     }
     env.write("ids.csv", csv);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
-    let run = env.run(&[
-        "report",
-        "attacks",
-        "--dimension",
-        "channel",
-        "--top",
-        "2",
-        "--format",
-        "json",
-    ]);
+    let run = env.run_line("report attacks --dimension channel --top 2 --format json");
     run.expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     let rows = v["by_dimension"].as_array().unwrap();
     let got: Vec<(&str, i64, i64)> = rows
         .iter()
@@ -537,11 +485,7 @@ fn unknown_codes_are_listed_in_the_attack_report_and_never_folded_into_a_family(
         .sum();
     assert_eq!(in_families, 1);
     let run = env.run(&["report", "attacks", "--format", "table"]);
-    assert!(
-        run.stdout.contains("not in the code table"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("not in the code table");
 
     // Once the table says what it is, it counts where it belongs.
     env.write(
@@ -645,11 +589,7 @@ fn money_has_one_scale_and_csv_tables_load() {
     );
     let run = env.run(&["report", "billing", "--format", "csv", "--table", "nope"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("totals, periods, codes"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("totals, periods, codes");
 }
 
 /// Outside text (input columns, vendor messages) in every CSV table, HTML and the dimension.
@@ -718,15 +658,8 @@ fn machine_tables_neutralise_formulas_and_leave_a_lone_dash() {
     assert!(raw.contains(&"@SUM(A1)".to_string()), "{raw:?}");
 
     // Every table written to a directory: no formula, and no placeholder turned into text.
-    env.run(&[
-        "report",
-        "attacks",
-        "--dimension",
-        "channel",
-        "--output",
-        "out/",
-    ])
-    .expect(0);
+    env.run_line("report attacks --dimension channel --output out/")
+        .expect(0);
     for path in util::files_under(&env.path("out")) {
         let text = std::fs::read_to_string(&path).unwrap();
         let header = text.lines().next().unwrap_or_default();
@@ -753,7 +686,7 @@ fn html_shows_control_characters_escaped() {
     let run = env.run(&["report", "attacks", "--format", "html"]);
     run.expect(0);
     assert!(!run.stdout.contains(['\u{1b}', '\u{7}']));
-    assert!(run.stdout.contains("\\x1b[2J\\x07"), "{}", run.stdout);
+    run.stdout_has("\\x1b[2J\\x07");
 }
 
 #[test]
@@ -761,7 +694,7 @@ fn a_dimension_no_check_has_is_a_usage_error_naming_the_columns() {
     let (env, _) = fixture();
     let run = env.run(&["report", "attacks", "--dimension", "nope"]);
     run.expect(2);
-    assert!(run.stderr.contains("\"nope\""), "{}", run.stderr);
-    assert!(run.stderr.contains("channel"), "{}", run.stderr);
+    run.stderr_has("\"nope\"");
+    run.stderr_has("channel");
     assert!(run.stdout.is_empty());
 }

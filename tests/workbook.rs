@@ -190,28 +190,14 @@ fn a_file_is_never_written_in_a_format_its_name_does_not_say() {
     let env = fixture();
     let run = env.run(&["report", "billing", "--output", "bill.xls"]);
     run.expect(2);
-    assert!(run.stderr.contains(".xls"), "{}", run.stderr);
+    run.stderr_has(".xls");
     assert!(!env.path("bill.xls").exists());
-    let run = env.run(&[
-        "report",
-        "billing",
-        "--output",
-        "bill.xlsx",
-        "--format",
-        "csv",
-    ]);
+    let run = env.run_line("report billing --output bill.xlsx --format csv");
     run.expect(2);
     assert!(!env.path("bill.xlsx").exists());
     // With --format, an extension liveaudit does not know is the user's choice.
-    env.run(&[
-        "report",
-        "attacks",
-        "--output",
-        "attacks.dat",
-        "--format",
-        "xlsx",
-    ])
-    .expect(0);
+    env.run_line("report attacks --output attacks.dat --format xlsx")
+        .expect(0);
     let mut book: Xlsx<_> = open_workbook(env.path("attacks.dat")).unwrap();
     assert!(book.sheet_names().contains(&"about".to_string()));
     assert!(book.worksheet_range("about").is_ok());
@@ -223,7 +209,7 @@ fn export_never_writes_csv_into_a_file_named_like_another_format() {
     for name in ["checks.xlsx", "checks.html", "checks.dat"] {
         let run = env.run(&["export", "--output", name]);
         run.expect(2);
-        assert!(run.stderr.contains("CSV or JSON lines"), "{}", run.stderr);
+        run.stderr_has("CSV or JSON lines");
         assert!(!env.path(name).exists(), "{name} was written");
     }
     let run = env.run(&["export", "--output", "checks.csv", "--format", "jsonl"]);

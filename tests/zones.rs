@@ -182,7 +182,7 @@ fn charged_on(env: &Env, day: &str) -> serde_json::Value {
     let run = env.run(&[
         "report", "billing", "--tz", "UTC", "--from", day, "--to", day, "--format", "json",
     ]);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = run.json();
     v["totals"]["charged"].clone()
 }
 

@@ -77,8 +77,8 @@ fn a_fifo_nobody_reads_ends_the_run_by_itself_with_a_non_zero_exit_naming_it() {
         .flag("--summary-file", fifo.to_str().unwrap())
         .run();
     run.expect(1);
-    assert!(run.stderr.contains("nobody.fifo"), "{}", run.stderr);
-    assert!(run.stderr.contains("FIFO nobody read"), "{}", run.stderr);
+    run.stderr_has("nobody.fifo");
+    run.stderr_has("FIFO nobody read");
     assert!(is_fifo(&fifo));
     // The run's work is saved all the same.
     assert_eq!(env.checks().len(), 2);
@@ -98,11 +98,7 @@ fn a_run_file_that_cannot_be_written_is_a_non_zero_exit() {
         .flag("--summary-file", "/dev/full")
         .run();
     run.expect(1);
-    assert!(
-        run.stderr.contains("could not write the summary file"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("could not write the summary file");
     assert!(is_char_device("/dev/full"));
     env.assert_all_match_mock();
 }

@@ -50,6 +50,25 @@ impl Env {
         Env::new(MockOptions::default())
     }
 
+    /// A mock that answers each request after `ms` milliseconds.
+    pub fn with_latency(ms: u64) -> Env {
+        Env::new(MockOptions {
+            latency: std::time::Duration::from_millis(ms),
+            ..MockOptions::default()
+        })
+    }
+
+    /// The send times (ms) of every attempt in the attempts log, in order.
+    pub fn sent_times(&self) -> Vec<i64> {
+        self.conn()
+            .prepare("SELECT sent_at FROM attempts ORDER BY sent_at")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -95,6 +114,12 @@ impl Env {
     pub fn run(&self, args: &[&str]) -> Run {
         let out = self.cmd().args(args).output().unwrap();
         Run::from(out)
+    }
+
+    /// Runs the command line `line`, its words split at white space (no word holds any):
+    /// `env.run_line("report billing --price 0.035 --format json")`.
+    pub fn run_line(&self, line: &str) -> Run {
+        self.run(&line.split_whitespace().collect::<Vec<_>>())
     }
 
     pub fn conn(&self) -> rusqlite::Connection {
@@ -156,6 +181,49 @@ impl Run {
             self.stderr
         );
         self
+    }
+
+    /// Asserts that stderr holds `text`, showing stderr when it does not.
+    pub fn stderr_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stderr.contains(text),
+            "{text:?} not in:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts that stdout holds `text`, showing stdout when it does not.
+    pub fn stdout_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stdout.contains(text),
+            "{text:?} not in:\n{}",
+            self.stdout
+        );
+        self
+    }
+
+    /// Its stdout read as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Asserts that `stream` (named `name`) holds `text`.
+fn holds(name: &str, stream: &str, text: &str) {
+    assert!(stream.contains(text), "{text:?} not in {name}:\n{stream}");
+}
+
+/// Asserts that no second (a window of 1000 ms from any send time) holds more than `most` of
+/// `times`.
+pub fn assert_at_most_per_second(times: &[i64], most: usize) {
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..].iter().take_while(|u| **u < t + 1000).count();
+        assert!(
+            in_window <= most,
+            "{in_window} requests in the second from {t}"
+        );
     }
 }
 

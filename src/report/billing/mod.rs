@@ -299,26 +299,13 @@ fn compute_with(
     let flat = |charged: i64| price.map(|p| p * Decimal::from(charged));
     let priced = price.is_some() || listed.is_some();
     let zero = priced.then_some(Decimal::ZERO);
-    let mut totals = Counts::default();
-    let mut by_period: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut by_code: BTreeMap<i64, i64> = BTreeMap::new();
-    let (mut fallback, mut undated) = (0, 0);
-    for b in quarter_hours {
-        let class = classify(b.status, b.code, codes);
-        totals.add(class, b.count);
-        by_period
-            .entry(quarter_hour_label(window, b))
-            .or_default()
-            .add(class, b.count);
-        if let (Some(code), Status::Done) = (b.code, b.status) {
-            *by_code.entry(code).or_default() += b.count;
-        }
-        if b.start_ms.is_none() {
-            undated += b.count;
-        } else if b.fallback {
-            fallback += b.count;
-        }
-    }
+    let Tally {
+        totals,
+        by_period,
+        by_code,
+        fallback,
+        undated,
+    } = tally(quarter_hours, codes, window);
     let periods = period_labels(window, quarter_hours)
         .into_iter()
         .map(|label| {
@@ -356,17 +343,7 @@ fn compute_with(
         .collect();
     Billing {
         report: "billing",
-        basis: Basis {
-            time: window.date_by.describe(),
-            zone: window.zone.name.clone(),
-            by: format!("{:?}", window.by).to_lowercase(),
-            from: window.from.map(|d| d.to_string()),
-            to: window.to.map(|d| d.to_string()),
-            dated_by_fetch_time: fallback,
-            dated_by: window.date_by.as_str(),
-            undated,
-            undated_outside_window,
-        },
+        basis: basis(window, fallback, undated, undated_outside_window),
         price,
         currency: currency.to_string(),
         totals: Totals {
@@ -382,6 +359,58 @@ fn compute_with(
         account: None,
         accounts: None,
     }
+}
+
+/// How the report dated its checks, and how many it could not date.
+fn basis(window: &Window, fallback: i64, undated: i64, undated_outside_window: i64) -> Basis {
+    Basis {
+        time: window.date_by.describe(),
+        zone: window.zone.name.clone(),
+        by: format!("{:?}", window.by).to_lowercase(),
+        from: window.from.map(|d| d.to_string()),
+        to: window.to.map(|d| d.to_string()),
+        dated_by_fetch_time: fallback,
+        dated_by: window.date_by.as_str(),
+        undated,
+        undated_outside_window,
+    }
+}
+
+/// The quarter hours counted by class: in total, per period label and per final code, with
+/// the checks dated by fetch time and the undated ones.
+struct Tally {
+    totals: Counts,
+    by_period: BTreeMap<String, Counts>,
+    by_code: BTreeMap<i64, i64>,
+    fallback: i64,
+    undated: i64,
+}
+
+fn tally(quarter_hours: &[QuarterHour], codes: &CodeTable, window: &Window) -> Tally {
+    let mut t = Tally {
+        totals: Counts::default(),
+        by_period: BTreeMap::new(),
+        by_code: BTreeMap::new(),
+        fallback: 0,
+        undated: 0,
+    };
+    for b in quarter_hours {
+        let class = classify(b.status, b.code, codes);
+        t.totals.add(class, b.count);
+        t.by_period
+            .entry(quarter_hour_label(window, b))
+            .or_default()
+            .add(class, b.count);
+        if let (Some(code), Status::Done) = (b.code, b.status) {
+            *t.by_code.entry(code).or_default() += b.count;
+        }
+        if b.start_ms.is_none() {
+            t.undated += b.count;
+        } else if b.fallback {
+            t.fallback += b.count;
+        }
+    }
+    t
 }
 
 #[cfg(test)]

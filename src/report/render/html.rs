@@ -171,6 +171,18 @@ fn svg_chart(chart: &Chart) -> String {
             format_axis(v)
         );
     }
+    bars(&mut s, chart, &plot, max);
+    if let Some(line) = &chart.share {
+        share_line(&mut s, chart, line, &plot);
+    }
+    legend(&mut s, chart);
+    s
+}
+
+/// The stacked bars of every label, and every `n / 16`th label under its bar.
+fn bars(s: &mut String, chart: &Chart, plot: &Plot, max: f64) {
+    let n = chart.labels.len().max(1);
+    let (left, top) = (plot.left, plot.top);
     let label_every = (n / 16).max(1);
     for i in 0..n {
         let x = left + plot.slot * i as f64;
@@ -183,7 +195,7 @@ fn svg_chart(chart: &Chart) -> String {
             let h = plot.height * v / max;
             y -= h;
             let _ = write!(
-                s,
+                *s,
                 "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{colour}\">\
                  <title>{} {}: {}</title></rect>",
                 x + plot.slot * 0.1,
@@ -195,7 +207,7 @@ fn svg_chart(chart: &Chart) -> String {
         }
         if i % label_every == 0 {
             let _ = write!(
-                s,
+                *s,
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" transform=\"rotate(-40 {:.1} {:.1})\">{}</text>",
                 plot.x(i),
                 top + plot.height + 14.0,
@@ -205,27 +217,27 @@ fn svg_chart(chart: &Chart) -> String {
             );
         }
     }
-    if let Some(line) = &chart.share {
-        share_line(&mut s, chart, line, &plot);
-    }
+}
+
+/// The legend under the chart: each series' colour, and the share line's.
+fn legend(s: &mut String, chart: &Chart) {
     s.push_str("</svg><div class=\"legend note\">");
     for (name, _, colour) in &chart.series {
         let _ = write!(
-            s,
+            *s,
             "<span><i style=\"background:{colour}\"></i>{}</span>",
             html_escape(name)
         );
     }
     if let Some(line) = &chart.share {
         let _ = write!(
-            s,
+            *s,
             "<span><i style=\"background:{};height:.2em;vertical-align:.2em\"></i>{}</span>",
             line.colour,
             html_escape(&line.name)
         );
     }
     s.push_str("</div>");
-    s
 }
 
 /// The share as a line on its own axis (right, in percent, from 0), its interval as a band
