@@ -202,6 +202,40 @@ fn line_rounding_and_the_config_key() {
     assert!(b.get("prices").is_none());
 }
 
+/// `rounding = "line"` at 0 decimals bills every check priced below 0.5 at 0: the report says
+/// how many, in its lines for people and in JSON, and counts none when the total is rounded.
+#[test]
+fn checks_a_line_rounding_bills_at_zero_are_said() {
+    let f = fixture();
+    let zeroed = LIST
+        .replace("\"total\"", "\"line\"")
+        .replace("scale = 2", "scale = 0");
+    f.env.write("zero.toml", zeroed);
+    let b = billing_json(&f.env, &["--prices", "zero.toml"]);
+    assert_eq!(b["totals"]["charged"], 13);
+    assert_eq!(b["totals"]["amount"], "0.000");
+    assert_eq!(b["prices"]["billed_at_zero"], 13);
+    let run = f.env.run(&[
+        "report",
+        "billing",
+        "--prices",
+        "zero.toml",
+        "--format",
+        "markdown",
+    ]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains(
+            "13 charged checks are billed at 0: rounding = \"line\" rounds their list price to 0 \
+             at 0 decimals on each check"
+        ),
+        "{}",
+        run.stdout
+    );
+    let b = billing_json(&f.env, &["--prices", "prices.toml"]);
+    assert_eq!(b["prices"]["billed_at_zero"], 0);
+}
+
 /// The amount strings of a report's JSON (every key that names money), with their paths.
 fn amounts(v: &Value, path: &str, out: &mut Vec<(String, String)>) {
     match v {

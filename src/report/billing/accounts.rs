@@ -175,6 +175,7 @@ fn merged(mut total: Billing, parts: &[(AccountKey, Billing)], currency: String)
                 .unwrap_or(first.scale),
             unpriced: lists.iter().map(|(_, l)| l.unpriced).sum(),
             unrounded: lists.iter().map(|(_, l)| l.unrounded).sum(),
+            billed_at_zero: lists.iter().map(|(_, l)| l.billed_at_zero).sum(),
             tiers: lists
                 .iter()
                 .flat_map(|(k, l)| {

@@ -88,6 +88,7 @@ pub(super) fn price_list(
             scale: list.money.scale,
             unpriced,
             unrounded: sum,
+            billed_at_zero: ListSummary::zeroed(&tiers),
             tiers,
         },
     }

@@ -170,10 +170,22 @@ pub(crate) struct ListSummary {
     /// The exact sum of the lines before the total is rounded.
     #[serde(serialize_with = "crate::money::exact")]
     pub unrounded: Decimal,
+    /// Charged checks billed at 0 because `rounding = "line"` rounds their positive list price
+    /// to 0 at the scale (said in the report, never hidden).
+    pub billed_at_zero: i64,
     pub tiers: Vec<RateRow>,
 }
 
 impl ListSummary {
+    /// The charged checks of `tiers` whose positive price was rounded to 0 on each check.
+    pub(crate) fn zeroed(tiers: &[RateRow]) -> i64 {
+        tiers
+            .iter()
+            .filter(|t| t.price > Decimal::ZERO && t.amount.is_zero())
+            .map(|t| t.checks)
+            .sum()
+    }
+
     /// The list's money rule, in `currency`.
     pub(crate) fn money(&self, currency: &str) -> Money {
         Money::new(currency, self.scale, self.rounding)
