@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: installs what they need (wrk, nginx, sqlite3 from Debian), builds the release
 # binary, runs scripts/bench.py and writes BENCHMARKS.md. Loopback only; takes ~10 minutes.
-# `scripts/bench.sh --only auto,limited,latency` runs some groups and appends them as a dated section.
+# `scripts/bench.sh --only auto,limited,latency` runs some groups and appends them as a dated section;
+# `--only faults` is scripts/bench_faults.py (rate control behind nginx with the mock's fault mix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()

@@ -237,7 +237,8 @@ def run(bin_, work, name, rate, burst, rate_arg, n):
         f"  body (seconds 0-{body_end}, until the last second at >= half the limit): "
         f"{body / (body_end + 1):.1f}/s = {r['body']:.3f} of the limit; "
         f"the {r['tail_secs']} s after it hold {accepted - body} retries waiting out back-off",
-        f"  every 5 s window from second {r['holds_from']} to the body's end at >= 0.9 of the limit",
+        (f"  every 5 s window from second {r['holds_from']} to the body's end at >= 0.9 of the limit"
+         if r["holds_from"] is not None else "  some 5 s window up to the body's end below 0.9 of the limit"),
     ]
     if r["tail_secs"] > 0:
         lines.append(f"  after the body: {tail_causes(db, rows[0][0] + body_end + 1)}")
