@@ -148,7 +148,11 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
             file: file.to_string(),
         });
     }
-    let (form_suffix, head, reader) = unpack(head, reader, file)?;
+    let Unpacked {
+        form_suffix,
+        head,
+        reader,
+    } = unpack(head, reader, file)?;
     if let Some(kind) = workbook_kind(&head) {
         return match path {
             Some(p) if regular => Ok(Opened::Workbook {
@@ -182,14 +186,17 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
     })
 }
 
+/// What [`unpack`] gives: the form's suffix, the first bytes of the content and its reader.
+struct Unpacked {
+    form_suffix: String,
+    head: Vec<u8>,
+    reader: Box<dyn Read>,
+}
+
 /// `reader` (starting with `head`) unpacked when it is gzip or zstd: the form's suffix
 /// (`", gzip"`), the first bytes of what it holds and a reader of it. A compressed file that
 /// holds another compressed file or a workbook is refused.
-fn unpack(
-    head: Vec<u8>,
-    reader: Box<dyn Read>,
-    file: &str,
-) -> Result<(String, Vec<u8>, Box<dyn Read>), InputError> {
+fn unpack(head: Vec<u8>, reader: Box<dyn Read>, file: &str) -> Result<Unpacked, InputError> {
     let io = |error| InputError::Io {
         file: file.to_string(),
         error,
@@ -222,9 +229,17 @@ fn unpack(
                     "unpack it first, then give the file inside",
                 ));
             }
-            (format!(", {name}"), inner, reader)
+            Unpacked {
+                form_suffix: format!(", {name}"),
+                head: inner,
+                reader,
+            }
         }
-        None => (String::new(), head, reader),
+        None => Unpacked {
+            form_suffix: String::new(),
+            head,
+            reader,
+        },
     })
 }
 
