@@ -17,67 +17,10 @@ use rust_decimal::Decimal;
 use crate::timestamp::parse_instant_ms;
 
 mod amount;
+mod columns;
 pub(crate) use amount::{parse_amount, read_amount};
-
-/// Column names to look for (compared lower-case without punctuation).
-const ID_NAMES: &[&str] = &["livenessid", "livenessdetectionid", "id"];
-const SEQ_NAMES: &[&str] = &[
-    "sequenceid",
-    "seqid",
-    "sequence",
-    "requestid",
-    "transactionid",
-];
-const TIME_NAMES: &[&str] = &[
-    "billedat",
-    "createdat",
-    "eventtime",
-    "timestamp",
-    "datetime",
-    "time",
-    "date",
-    "createtime",
-    "transactiontime",
-    "day",
-];
-const CODE_NAMES: &[&str] = &["code", "resultcode", "statuscode"];
-const PARTNER_NAMES: &[&str] = &["partnercode", "partnerid", "partner"];
-const CURRENCY_NAMES: &[&str] = &["currency", "ccy", "currencycode"];
-const AMOUNT_NAMES: &[&str] = &[
-    "amount", "fee", "charge", "cost", "price", "total", "subtotal",
-];
-const COUNT_NAMES: &[&str] = &[
-    "count", "checks", "quantity", "qty", "volume", "calls", "billed", "units",
-];
-const PERIOD_NAMES: &[&str] = &[
-    "period",
-    "month",
-    "date",
-    "day",
-    "billingdate",
-    "billingmonth",
-];
-
-/// Flags naming statement columns.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct StatementColumns {
-    pub id: Option<String>,
-    pub sequence: Option<String>,
-    pub time: Option<String>,
-    pub code: Option<String>,
-    pub amount: Option<String>,
-    pub count: Option<String>,
-    pub period: Option<String>,
-    /// The partner code column of a statement that covers several accounts.
-    pub partner: Option<String>,
-    /// Read only the lines of this partner code (lines without one are read too); the others
-    /// are left out, not reported as malformed.
-    pub only_partner: Option<String>,
-    /// The currency column.
-    pub currency: Option<String>,
-    /// The currency our prices are in: a line in another one stops the read (exit 2).
-    pub expect_currency: Option<String>,
-}
+pub(crate) use columns::StatementColumns;
+use columns::*;
 
 /// One billed check of an itemised statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,57 +122,6 @@ pub(crate) enum StatementError {
         line: u64,
         message: String,
     },
-}
-
-/// A header as an error shows it: each name escaped and cut short, at most 12 names, so a file
-/// that is not a statement never puts raw bytes on the terminal.
-fn shown_headers(headers: &[String]) -> String {
-    const MAX: usize = 12;
-    let mut shown: Vec<String> = headers
-        .iter()
-        .take(MAX)
-        .map(|h| crate::input::shown(h))
-        .collect();
-    if headers.len() > MAX {
-        shown.push(format!("… {} more", headers.len() - MAX));
-    }
-    shown.join(", ")
-}
-
-fn norm(name: &str) -> String {
-    name.trim()
-        .trim_start_matches('\u{feff}')
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-struct Finder<'a> {
-    headers: &'a [String],
-    normalised: Vec<String>,
-    file: &'a str,
-}
-
-impl Finder<'_> {
-    fn find(&self, flag: &Option<String>, names: &[&str]) -> Result<Option<usize>, StatementError> {
-        if let Some(name) = flag {
-            let wanted = norm(name);
-            return self
-                .normalised
-                .iter()
-                .position(|h| *h == wanted)
-                .map(Some)
-                .ok_or_else(|| StatementError::Column {
-                    file: self.file.to_string(),
-                    name: name.clone(),
-                    headers: shown_headers(self.headers),
-                });
-        }
-        Ok(names
-            .iter()
-            .find_map(|n| self.normalised.iter().position(|h| h == n)))
-    }
 }
 
 /// Parses a period: `2026-10` (a month) or any date or date-time (its day in `zone`).
