@@ -152,7 +152,9 @@ pub enum Command {
     #[command(after_help = "Examples:
   liveaudit reconcile --statement statement-2024-05.csv --price 0.035
   liveaudit reconcile --statement summary.csv --tz Asia/Singapore --details discrepancies.csv
-  liveaudit reconcile --statement id-app-2024-05.csv --account id-app")]
+  liveaudit reconcile --statement id-app-2024-05.csv --account id-app
+  liveaudit reconcile --statement utc-dated.csv --tz Asia/Singapore --statement-tz UTC
+  liveaudit reconcile --statement statement-2024-05.csv --prices prices.toml --dispute dispute.xlsx")]
     Reconcile(ReconcileArgs),
     /// Retrieve a liveness license; doubles as a credentials check (exit 3 when refused)
     #[command(after_help = "Examples:
@@ -469,6 +471,8 @@ pub struct MockArgs {
     /// Faults to inject, comma separated
     #[arg(long, value_enum, value_delimiter = ',')]
     pub faults: Vec<FaultKind>,
+    // The help text is clap's, read as written (KIND=SHARE[xN] is no link).
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// Faults per id, on first attempts only, the same ids on every run: KIND=SHARE[xN],
     /// comma separated (e.g. html500=0.05,empty503=0.01x2,hang=0.006: 1% of ids get an empty
     /// 503 on their first two attempts)

@@ -20,7 +20,6 @@
 //!
 //! The file itself (search path, keys, its checks) is read in [`file`].
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -444,8 +443,6 @@ impl Layers {
     /// Resolves the vendor settings. `calls` is the endpoint the command will call, so a missing
     /// one is named before anything is sent.
     pub fn vendor(&self, calls: Endpoint) -> Result<VendorSettings, ConfigError> {
-        let need_result = calls == Endpoint::Result;
-        let need_license = calls == Endpoint::License;
         let chosen = self.chosen()?;
         if chosen.is_none()
             && self.file.accounts.len() > 1
@@ -459,6 +456,32 @@ impl Layers {
         }
         let partner_code = self.partner_code(chosen)?;
         let partner_key = self.partner_key(chosen)?;
+        let (result_url, license_url) = self.endpoints(chosen, calls)?;
+        Ok(VendorSettings {
+            account: AccountRef {
+                // A partner code given without --account still carries the name the file
+                // gives it, so records and reports name it the same way.
+                name: chosen
+                    .map(|(n, _)| n.to_string())
+                    .or_else(|| self.account_ref(&partner_code).name),
+                partner_code: partner_code.clone(),
+            },
+            partner_code,
+            partner_key,
+            result_url,
+            license_url,
+        })
+    }
+
+    /// The result and license URLs in force, checked; the one `calls` needs must be given
+    /// (an account's section missing it is named).
+    fn endpoints(
+        &self,
+        chosen: Option<(&str, &AccountConfig)>,
+        calls: Endpoint,
+    ) -> Result<(Option<Url>, Option<Url>), ConfigError> {
+        let need_result = calls == Endpoint::Result;
+        let need_license = calls == Endpoint::License;
         let result_url = self
             .endpoint_for(
                 chosen,
@@ -509,20 +532,7 @@ impl Layers {
                       https://sg-credit.apitd.net/verification/kyc/sdk/liveness/license/v1)",
             });
         }
-        Ok(VendorSettings {
-            account: AccountRef {
-                // A partner code given without --account still carries the name the file
-                // gives it, so records and reports name it the same way.
-                name: chosen
-                    .map(|(n, _)| n.to_string())
-                    .or_else(|| self.account_ref(&partner_code).name),
-                partner_code: partner_code.clone(),
-            },
-            partner_code,
-            partner_key,
-            result_url,
-            license_url,
-        })
+        Ok((result_url, license_url))
     }
 
     /// `--partner-key-file`, else the chosen account's key file, else `TD_PARTNER_KEY`, else
@@ -557,45 +567,8 @@ impl Layers {
     }
 }
 
-/// Validates an endpoint URL: parseable, no query string, https unless loopback.
-pub(crate) fn endpoint(what: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value.trim()).map_err(|e| ConfigError::BadUrl {
-        what,
-        value: value.to_string(),
-        reason: e.to_string(),
-    })?;
-    if url.query().is_some() {
-        return Err(ConfigError::UrlHasQuery { what });
-    }
-    let host = url.host_str().unwrap_or_default().to_string();
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&host) => {}
-        "http" => return Err(ConfigError::InsecureUrl { what, host }),
-        other => {
-            return Err(ConfigError::BadUrl {
-                what,
-                value: value.to_string(),
-                reason: format!("scheme {other:?}; use https://"),
-            });
-        }
-    }
-    if host.is_empty() {
-        return Err(ConfigError::BadUrl {
-            what,
-            value: value.to_string(),
-            reason: "no host".into(),
-        });
-    }
-    Ok(url)
-}
-
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
+mod endpoint;
+pub(crate) use endpoint::endpoint;
 mod file;
 pub(crate) use file::{
     AccountConfig, AccountRef, FileConfig, FileRate, NightlyConfig, is_account_word,

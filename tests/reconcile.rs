@@ -255,8 +255,8 @@ fn a_statement_of_unknown_shape_is_a_usage_error() {
     run.stderr_has("--statement-id-column");
 }
 
-/// Observation 1 of "one set of numbers": lines dated outside the period were matched while our
-/// side counted only the period, and the buckets did not explain the net difference.
+/// Guards that lines dated outside the period, and time-zone shifts, are bucketed so the
+/// buckets explain the net difference.
 #[test]
 fn reconcile_adds_up_with_outside_lines_and_time_zone_shifts() {
     let f = fixture();
@@ -365,8 +365,7 @@ fn reconcile_adds_up_with_outside_lines_and_time_zone_shifts() {
     );
 }
 
-/// Observation 2: billing called 11350 checks "uncharged" while reconcile called them
-/// "unresolved"; now both name them provisional (a part of uncharged).
+/// Guards that billing and reconcile both name 11350 checks provisional (a part of uncharged).
 #[test]
 fn billing_and_reconcile_both_call_11350_provisional() {
     let f = fixture();
@@ -399,7 +398,7 @@ fn billing_and_reconcile_both_call_11350_provisional() {
     assert!(v["buckets"].get("unresolved").is_none());
 }
 
-/// Observation 5: the billing day is one setting (flag, LIVEAUDIT_TZ, config key `tz`) that
+/// Guards that the billing day is one setting (flag, LIVEAUDIT_TZ, config key `tz`) that
 /// billing and reconcile both follow.
 #[test]
 fn one_tz_setting_serves_billing_and_reconcile() {

@@ -378,8 +378,8 @@ fn json(env: &Env, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap()
 }
 
-/// Observation 3: checks without an event time were dated by fetch time silently, stretching
-/// the periods up to today. Now they are the period `undated`, or dated on request.
+/// Guards that checks without an event time are the period `undated` (never dated by their
+/// fetch time unless `--date-by` asks), so no period is stretched up to today.
 #[test]
 fn undated_checks_are_a_period_of_their_own_and_never_dated_silently() {
     let (env, _) = fixture_with_undated();
@@ -460,7 +460,7 @@ fn undated_checks_are_a_period_of_their_own_and_never_dated_silently() {
     assert_eq!(labels, ["2026-10-01", "2026-10-02", "undated"]);
 }
 
-/// Observation 4: the attack report left out codes the table does not list.
+/// Guards that the attack report lists codes the table does not know, outside any family.
 #[test]
 fn unknown_codes_are_listed_in_the_attack_report_and_never_folded_into_a_family() {
     let (env, [_, _, _, d]) = fixture_with_undated();
@@ -510,7 +510,8 @@ fn unknown_codes_are_listed_in_the_attack_report_and_never_folded_into_a_family(
     assert!(row.contains(",attack,true,"), "{row}");
 }
 
-/// Observation 6: amounts at uneven scales, and a CSV no reader loads as a table.
+/// Guards that every amount of a report is at one scale, and that each CSV table loads as a
+/// table.
 #[test]
 fn money_has_one_scale_and_csv_tables_load() {
     let (env, _) = fixture_with_undated();

@@ -148,6 +148,59 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
             file: file.to_string(),
         });
     }
+    let Unpacked {
+        form_suffix,
+        head,
+        reader,
+    } = unpack(head, reader, file)?;
+    if let Some(kind) = workbook_kind(&head) {
+        return match path {
+            Some(p) if regular => Ok(Opened::Workbook {
+                path: p.to_path_buf(),
+                kind,
+            }),
+            _ => Err(not_text(
+                file,
+                "this looks like a workbook (xlsx/xls/ods) read from a stream".into(),
+                "give the workbook as a file name: workbooks cannot be read from a pipe",
+            )),
+        };
+    }
+    let (decoded, encoding) = decode(&head, reader, file)?;
+    let (text_head, reader) = peek(decoded, DELIMITER_SNIFF_BYTES).map_err(io)?;
+    let delimiter = match opts.delimiter {
+        Some(byte) => Delimiter {
+            byte,
+            how: "--delimiter",
+        },
+        None if path.is_some_and(is_tsv) => Delimiter {
+            byte: b'\t',
+            how: ".tsv file",
+        },
+        None => detect_delimiter(&text_head),
+    };
+    Ok(Opened::Text {
+        reader,
+        form: format!("{encoding}{form_suffix}"),
+        delimiter,
+    })
+}
+
+/// What [`unpack`] gives: the form's suffix, the first bytes of the content and its reader.
+struct Unpacked {
+    form_suffix: String,
+    head: Vec<u8>,
+    reader: Box<dyn Read>,
+}
+
+/// `reader` (starting with `head`) unpacked when it is gzip or zstd: the form's suffix
+/// (`", gzip"`), the first bytes of what it holds and a reader of it. A compressed file that
+/// holds another compressed file or a workbook is refused.
+fn unpack(head: Vec<u8>, reader: Box<dyn Read>, file: &str) -> Result<Unpacked, InputError> {
+    let io = |error| InputError::Io {
+        file: file.to_string(),
+        error,
+    };
     let (compression, reader): (Option<&str>, Box<dyn Read>) = if head.starts_with(GZIP_MAGIC) {
         (
             Some("gzip"),
@@ -158,7 +211,7 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
     } else {
         (None, reader)
     };
-    let (form_suffix, head, reader) = match compression {
+    Ok(match compression {
         Some(name) => {
             let (inner, reader) = peek(reader, SNIFF_BYTES).map_err(io)?;
             if inner.is_empty() {
@@ -176,24 +229,28 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
                     "unpack it first, then give the file inside",
                 ));
             }
-            (format!(", {name}"), inner, reader)
+            Unpacked {
+                form_suffix: format!(", {name}"),
+                head: inner,
+                reader,
+            }
         }
-        None => (String::new(), head, reader),
-    };
-    if let Some(kind) = workbook_kind(&head) {
-        return match path {
-            Some(p) if regular => Ok(Opened::Workbook {
-                path: p.to_path_buf(),
-                kind,
-            }),
-            _ => Err(not_text(
-                file,
-                "this looks like a workbook (xlsx/xls/ods) read from a stream".into(),
-                "give the workbook as a file name: workbooks cannot be read from a pipe",
-            )),
-        };
-    }
-    let (decoded, encoding): (Box<dyn Read>, &str) = match bom(&head) {
+        None => Unpacked {
+            form_suffix: String::new(),
+            head,
+            reader,
+        },
+    })
+}
+
+/// `reader` decoded to UTF-8 by its byte-order mark (none: UTF-8), with the encoding's name;
+/// UTF-32 and what is not text at all are refused.
+fn decode(
+    head: &[u8],
+    reader: Box<dyn Read>,
+    file: &str,
+) -> Result<(Box<dyn Read>, &'static str), InputError> {
+    Ok(match bom(head) {
         Some(Bom::Utf8) => (reader, "UTF-8 text (BOM)"),
         Some(Bom::Utf16Le) => (utf16(reader, encoding_rs::UTF_16LE), "UTF-16LE text (BOM)"),
         Some(Bom::Utf16Be) => (utf16(reader, encoding_rs::UTF_16BE), "UTF-16BE text (BOM)"),
@@ -205,28 +262,11 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
             ));
         }
         None => {
-            if let Some((seen, fix)) = not_text_kind(&head) {
+            if let Some((seen, fix)) = not_text_kind(head) {
                 return Err(not_text(file, seen, fix));
             }
             (reader, "UTF-8 text")
         }
-    };
-    let (text_head, reader) = peek(decoded, DELIMITER_SNIFF_BYTES).map_err(io)?;
-    let delimiter = match opts.delimiter {
-        Some(byte) => Delimiter {
-            byte,
-            how: "--delimiter",
-        },
-        None if path.is_some_and(is_tsv) => Delimiter {
-            byte: b'\t',
-            how: ".tsv file",
-        },
-        None => detect_delimiter(&text_head),
-    };
-    Ok(Opened::Text {
-        reader,
-        form: format!("{encoding}{form_suffix}"),
-        delimiter,
     })
 }
 
@@ -294,6 +334,27 @@ fn workbook_kind(head: &[u8]) -> Option<WorkbookKind> {
     }
 }
 
+/// UTF-16 without a BOM: ASCII text has a NUL in every other byte.
+fn utf16_without_bom(head: &[u8]) -> Option<(String, &'static str)> {
+    let pairs = head.len() / 2;
+    if pairs >= 2 {
+        let even = head.iter().step_by(2).filter(|&&b| b == 0).count();
+        let odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+        let (zeros, other, order) = if odd >= even {
+            (odd, even, "little-endian")
+        } else {
+            (even, odd, "big-endian")
+        };
+        if zeros * 2 >= pairs && other * 8 < pairs {
+            return Some((
+                format!("this looks like UTF-16 ({order}) without a byte-order mark"),
+                "save it as UTF-8, or as UTF-16 with a byte-order mark (Excel's \"Unicode text\")",
+            ));
+        }
+    }
+    None
+}
+
 /// What a BOM-less head that is not text looks like, and the fix.
 fn not_text_kind(head: &[u8]) -> Option<(String, &'static str)> {
     const MAGIC: &[(&[u8], &str, &str)] = &[
@@ -338,22 +399,8 @@ fn not_text_kind(head: &[u8]) -> Option<(String, &'static str)> {
             return Some((seen.to_string(), fix));
         }
     }
-    // UTF-16 without a BOM: ASCII text has a NUL in every other byte.
-    let pairs = head.len() / 2;
-    if pairs >= 2 {
-        let even = head.iter().step_by(2).filter(|&&b| b == 0).count();
-        let odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-        let (zeros, other, order) = if odd >= even {
-            (odd, even, "little-endian")
-        } else {
-            (even, odd, "big-endian")
-        };
-        if zeros * 2 >= pairs && other * 8 < pairs {
-            return Some((
-                format!("this looks like UTF-16 ({order}) without a byte-order mark"),
-                "save it as UTF-8, or as UTF-16 with a byte-order mark (Excel's \"Unicode text\")",
-            ));
-        }
+    if let Some(found) = utf16_without_bom(head) {
+        return Some(found);
     }
     let controls: Vec<(usize, u8)> = head
         .iter()

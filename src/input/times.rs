@@ -4,7 +4,7 @@
 //! Policy: a day/month order is never guessed. `26/10/2026` is read only through a format that
 //! says `%d/%m/%Y`; the suggestion offered for unreadable times names the order only when a
 //! value proves it (a first number above 12 is a day), and gives both otherwise. A time that
-//! reads but lies outside [`plausible`] (before 2000, or more than a day after the run started:
+//! reads but lies outside [`implausible`] (before 2000, or more than a day after the run started:
 //! a typo'd year such as `0026` or `9026`) is no event time: it is treated as an unreadable one,
 //! so it stops the run unless `--bad-times fetch-time` dates the check by its fetch time.
 

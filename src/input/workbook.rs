@@ -1,9 +1,9 @@
 //! Workbooks (.xlsx, .xlsb, .ods in a ZIP container; .xls in an OLE container) read with
 //! calamine: the first sheet, or the one `--sheet` names, as rows for [`super::records`].
 //!
-//! A ZIP workbook is measured by [`guard`] before calamine opens it (what its parts unpack to,
+//! A ZIP workbook is measured by `guard` before calamine opens it (what its parts unpack to,
 //! the longest cell, the shared strings, the cells an .ods expands to), an .xls by
-//! [`xls_guard`] (the cells its sheets span), and each is refused over the input's limits; its kind comes from its parts, so an .ods error is never hidden behind an
+//! `xls_guard` (the cells its sheets span), and each is refused over the input's limits; its kind comes from its parts, so an .ods error is never hidden behind an
 //! .xlsx one. An OLE file that holds an encrypted OOXML package is a password-protected .xlsx
 //! and is named so.
 //!

@@ -387,7 +387,7 @@ pub fn count_to_fetch(conn: &Connection, run: i64, partner_code: &str) -> Result
 }
 
 /// Marks every stored check of `account` that still needs the vendor (pending, held at 11350,
-/// or failed: [`crate::check::NEEDS_VENDOR_SQL`]) with `run`, so the run asks them again without
+/// or failed: `check::NEEDS_VENDOR_SQL`) with `run`, so the run asks them again without
 /// their original file (`fetch --pending`), oldest first as every run's ids are (by row). They
 /// take the run's endpoint host, as a re-read id does. Returns how many it marked that the
 /// run's input had not already.

@@ -187,6 +187,7 @@ fn take_queued(batch: &mut Vec<WriteOp>, rx: &mut mpsc::Receiver<WriteOp>) {
     }
 }
 
+/// Writes `batch` in one transaction.
 fn write_batch(
     conn: &mut Connection,
     run: i64,
@@ -195,94 +196,121 @@ fn write_batch(
 ) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     {
-        let mut attempt = tx.prepare_cached(
-            "INSERT INTO attempts (run_id, liveness_id, sent_at, latency_ms, http_status, code,
-                                   sequence_id, outcome, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        let mut tried =
-            tx.prepare_cached("UPDATE checks SET attempts = attempts + ?2 WHERE id = ?1")?;
-        let (done, failed_text) = (Status::Done.sql(), Status::Failed.sql());
-        let mut resolved = tx.prepare_cached(&format!(
-            "UPDATE checks SET status = {done}, code = ?2, message = ?3, score = ?4,
-                 sequence_id = ?5, image_sha256 = ?6, image_bytes = ?7, fetched_at = ?8,
-                 last_error = NULL, attempts = attempts + ?9
-             WHERE id = ?1"
-        ))?;
-        // A digest another check already carries is a repeated face (migration 0004).
-        let mut repeated = tx.prepare_cached(
-            "INSERT OR IGNORE INTO repeated_faces (image_sha256)
-             SELECT ?1 WHERE EXISTS (SELECT 1 FROM checks WHERE image_sha256 = ?1 AND id <> ?2)",
-        )?;
-        // A failure never overwrites a code the vendor already gave (an 11350 stays 11350).
-        let mut failed = tx.prepare_cached(&format!(
-            "UPDATE checks SET status = CASE WHEN status = {done} THEN {done} ELSE {failed_text} END,
-                 last_error = ?2, attempts = attempts + ?3
-             WHERE id = ?1"
-        ))?;
+        let mut writes = Writes::prepare(&tx, run)?;
         let now = super::now_ms();
-        let mut log = |a: &AttemptRow| -> Result<(), StoreError> {
-            attempt.execute(params![
-                run,
-                a.liveness_id,
-                a.sent_at_ms,
-                a.latency_ms,
-                a.http_status,
-                a.code,
-                a.sequence_id,
-                a.outcome,
-                a.detail
-            ])?;
-            stats.attempts += 1;
-            Ok(())
-        };
         for op in batch {
-            match op {
-                WriteOp::Attempt(a) => log(a)?,
-                WriteOp::Resolved {
-                    check,
-                    answer,
-                    attempts,
-                    last_attempt,
-                } => {
-                    if let Some(a) = last_attempt {
-                        log(a)?;
-                    }
-                    resolved.execute(params![
-                        check,
-                        answer.code,
-                        answer.message,
-                        answer.score,
-                        answer.sequence_id,
-                        answer.image_sha256,
-                        answer.image_bytes,
-                        now,
-                        attempts
-                    ])?;
-                    if let Some(sha) = &answer.image_sha256 {
-                        repeated.execute(params![sha, check])?;
-                    }
-                    stats.resolved += 1;
-                }
-                WriteOp::Failed {
-                    check,
-                    error,
-                    attempts,
-                    last_attempt,
-                } => {
-                    if let Some(a) = last_attempt {
-                        log(a)?;
-                    }
-                    failed.execute(params![check, error, attempts])?;
-                    stats.failed += 1;
-                }
-                WriteOp::Tried { check, attempts } => {
-                    tried.execute(params![check, attempts])?;
-                }
-            }
+            writes.apply(op, now, stats)?;
         }
     }
     tx.commit()?;
     stats.transactions += 1;
     Ok(())
+}
+
+/// The statements a batch is written with, prepared once per transaction (and cached).
+struct Writes<'c> {
+    run: i64,
+    attempt: rusqlite::CachedStatement<'c>,
+    tried: rusqlite::CachedStatement<'c>,
+    resolved: rusqlite::CachedStatement<'c>,
+    repeated: rusqlite::CachedStatement<'c>,
+    failed: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> Writes<'c> {
+    fn prepare(conn: &'c Connection, run: i64) -> Result<Writes<'c>, StoreError> {
+        let (done, failed_text) = (Status::Done.sql(), Status::Failed.sql());
+        Ok(Writes {
+            run,
+            attempt: conn.prepare_cached(
+                "INSERT INTO attempts (run_id, liveness_id, sent_at, latency_ms, http_status, code,
+                                       sequence_id, outcome, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?,
+            tried: conn
+                .prepare_cached("UPDATE checks SET attempts = attempts + ?2 WHERE id = ?1")?,
+            resolved: conn.prepare_cached(&format!(
+                "UPDATE checks SET status = {done}, code = ?2, message = ?3, score = ?4,
+                     sequence_id = ?5, image_sha256 = ?6, image_bytes = ?7, fetched_at = ?8,
+                     last_error = NULL, attempts = attempts + ?9
+                 WHERE id = ?1"
+            ))?,
+            // A digest another check already carries is a repeated face (migration 0004).
+            repeated: conn.prepare_cached(
+                "INSERT OR IGNORE INTO repeated_faces (image_sha256)
+                 SELECT ?1 WHERE EXISTS (SELECT 1 FROM checks WHERE image_sha256 = ?1 AND id <> ?2)",
+            )?,
+            // A failure never overwrites a code the vendor already gave (an 11350 stays 11350).
+            failed: conn.prepare_cached(&format!(
+                "UPDATE checks SET status = CASE WHEN status = {done} THEN {done} ELSE {failed_text} END,
+                     last_error = ?2, attempts = attempts + ?3
+                 WHERE id = ?1"
+            ))?,
+        })
+    }
+
+    /// Logs one attempt.
+    fn log(&mut self, a: &AttemptRow, stats: &mut WriterStats) -> Result<(), StoreError> {
+        self.attempt.execute(params![
+            self.run,
+            a.liveness_id,
+            a.sent_at_ms,
+            a.latency_ms,
+            a.http_status,
+            a.code,
+            a.sequence_id,
+            a.outcome,
+            a.detail
+        ])?;
+        stats.attempts += 1;
+        Ok(())
+    }
+
+    /// Writes one operation (`now`: the batch's fetch time).
+    fn apply(&mut self, op: &WriteOp, now: i64, stats: &mut WriterStats) -> Result<(), StoreError> {
+        match op {
+            WriteOp::Attempt(a) => self.log(a, stats)?,
+            WriteOp::Resolved {
+                check,
+                answer,
+                attempts,
+                last_attempt,
+            } => {
+                if let Some(a) = last_attempt {
+                    self.log(a, stats)?;
+                }
+                self.resolved.execute(params![
+                    check,
+                    answer.code,
+                    answer.message,
+                    answer.score,
+                    answer.sequence_id,
+                    answer.image_sha256,
+                    answer.image_bytes,
+                    now,
+                    attempts
+                ])?;
+                if let Some(sha) = &answer.image_sha256 {
+                    self.repeated.execute(params![sha, check])?;
+                }
+                stats.resolved += 1;
+            }
+            WriteOp::Failed {
+                check,
+                error,
+                attempts,
+                last_attempt,
+            } => {
+                if let Some(a) = last_attempt {
+                    self.log(a, stats)?;
+                }
+                self.failed.execute(params![check, error, attempts])?;
+                stats.failed += 1;
+            }
+            WriteOp::Tried { check, attempts } => {
+                self.tried.execute(params![check, attempts])?;
+            }
+        }
+        Ok(())
+    }
 }

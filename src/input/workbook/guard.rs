@@ -16,6 +16,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::input::limits::{Limits, OverLimit};
+use ods::OdsCells;
 
 /// Rows and columns calamine gives an .ods sheet at most.
 const ODS_MAX_ROWS: u64 = 1_048_576;
@@ -229,6 +230,26 @@ enum Token<'a> {
     Text(u64),
 }
 
+/// Where an XML scan stands between two bytes.
+#[derive(Clone, Copy)]
+enum State {
+    Text,
+    Lt,
+    Tag,
+    Bang,
+    /// A comment, CDATA section or processing instruction, ended by `>` after these.
+    Special([u8; 2]),
+}
+
+/// An XML scan in progress: its state, the length of the text or special section being read,
+/// the tag being read, and the last two bytes of a special section.
+struct XmlScan {
+    state: State,
+    run: u64,
+    tag: Vec<u8>,
+    last: [u8; 2],
+}
+
 /// Streams XML, refusing any token longer than `max` bytes and any DOCTYPE, and hands each
 /// tag and text run to `on`.
 fn scan_xml<R: Read>(
@@ -237,21 +258,14 @@ fn scan_xml<R: Read>(
     limits: &Limits,
     mut on: impl FnMut(Token<'_>) -> Result<(), Refusal>,
 ) -> Result<(), Refusal> {
-    #[derive(Clone, Copy)]
-    enum State {
-        Text,
-        Lt,
-        Tag,
-        Bang,
-        /// A comment, CDATA section or processing instruction, ended by `>` after these.
-        Special([u8; 2]),
-    }
     let max = limits.max_cell_bytes;
     let mut reader = BufReader::with_capacity(64 << 10, reader);
-    let mut state = State::Text;
-    let mut run: u64 = 0;
-    let mut tag: Vec<u8> = Vec::new();
-    let mut last = [0u8; 2];
+    let mut scan = XmlScan {
+        state: State::Text,
+        run: 0,
+        tag: Vec::new(),
+        last: [0u8; 2],
+    };
     loop {
         let chunk = reader.fill_buf().map_err(|e| unreadable(name, &e))?;
         if chunk.is_empty() {
@@ -260,85 +274,8 @@ fn scan_xml<R: Read>(
         let n = chunk.len();
         let mut i = 0;
         while i < n {
-            match state {
-                State::Text => match chunk[i..].iter().position(|&b| b == b'<') {
-                    Some(p) => {
-                        run += p as u64;
-                        if run > max {
-                            return Err(cell_too_long(name, run, limits));
-                        }
-                        if run > 0 {
-                            on(Token::Text(run))?;
-                        }
-                        run = 0;
-                        state = State::Lt;
-                        i += p + 1;
-                    }
-                    None => {
-                        run += (n - i) as u64;
-                        i = n;
-                    }
-                },
-                State::Lt => {
-                    tag.clear();
-                    state = match chunk[i] {
-                        b'!' => State::Bang,
-                        b'?' => State::Special([b'?', b'?']),
-                        _ => State::Tag,
-                    };
-                    if matches!(state, State::Tag) {
-                        continue;
-                    }
-                    i += 1;
-                }
-                State::Tag => match chunk[i..].iter().position(|&b| b == b'>') {
-                    Some(p) => {
-                        tag.extend_from_slice(&chunk[i..i + p]);
-                        if tag.len() as u64 > max {
-                            return Err(cell_too_long(name, tag.len() as u64, limits));
-                        }
-                        on(Token::Tag(&tag))?;
-                        state = State::Text;
-                        i += p + 1;
-                    }
-                    None => {
-                        tag.extend_from_slice(&chunk[i..]);
-                        i = n;
-                    }
-                },
-                State::Bang => {
-                    tag.push(chunk[i]);
-                    i += 1;
-                    if tag.starts_with(b"--") {
-                        state = State::Special([b'-', b'-']);
-                    } else if tag.as_slice() == b"[CDATA[" {
-                        state = State::Special([b']', b']']);
-                    } else if !b"[CDATA[".starts_with(&tag) && !b"--".starts_with(&tag) {
-                        return Err(Refusal::Not(format!(
-                            "part {name} holds a DOCTYPE or declaration no workbook writes; save \
-                             the workbook again from a spreadsheet, or save the sheet as CSV"
-                        )));
-                    }
-                }
-                State::Special(end) => {
-                    let b = chunk[i];
-                    i += 1;
-                    run += 1;
-                    let ended = b == b'>'
-                        && if end[0] == b'?' {
-                            last[1] == b'?'
-                        } else {
-                            last == end
-                        };
-                    last = [last[1], b];
-                    if ended {
-                        state = State::Text;
-                        run = 0;
-                        last = [0, 0];
-                    }
-                }
-            }
-            let seen = run.max(tag.len() as u64);
+            i = scan.step(chunk, i, name, limits, &mut on)?;
+            let seen = scan.run.max(scan.tag.len() as u64);
             if seen > max {
                 return Err(cell_too_long(name, seen, limits));
             }
@@ -346,6 +283,108 @@ fn scan_xml<R: Read>(
         reader.consume(n);
     }
     Ok(())
+}
+
+impl XmlScan {
+    /// Reads `chunk` from `i` as far as the current state goes; returns where it stopped.
+    fn step(
+        &mut self,
+        chunk: &[u8],
+        mut i: usize,
+        name: &str,
+        limits: &Limits,
+        on: &mut impl FnMut(Token<'_>) -> Result<(), Refusal>,
+    ) -> Result<usize, Refusal> {
+        let (max, n) = (limits.max_cell_bytes, chunk.len());
+        match self.state {
+            State::Text => match chunk[i..].iter().position(|&b| b == b'<') {
+                Some(p) => {
+                    self.run += p as u64;
+                    if self.run > max {
+                        return Err(cell_too_long(name, self.run, limits));
+                    }
+                    if self.run > 0 {
+                        on(Token::Text(self.run))?;
+                    }
+                    self.run = 0;
+                    self.state = State::Lt;
+                    i += p + 1;
+                }
+                None => {
+                    self.run += (n - i) as u64;
+                    i = n;
+                }
+            },
+            State::Lt => {
+                self.tag.clear();
+                self.state = match chunk[i] {
+                    b'!' => State::Bang,
+                    b'?' => State::Special([b'?', b'?']),
+                    _ => State::Tag,
+                };
+                if !matches!(self.state, State::Tag) {
+                    i += 1;
+                }
+            }
+            State::Tag => match chunk[i..].iter().position(|&b| b == b'>') {
+                Some(p) => {
+                    self.tag.extend_from_slice(&chunk[i..i + p]);
+                    if self.tag.len() as u64 > max {
+                        return Err(cell_too_long(name, self.tag.len() as u64, limits));
+                    }
+                    on(Token::Tag(&self.tag))?;
+                    self.state = State::Text;
+                    i += p + 1;
+                }
+                None => {
+                    self.tag.extend_from_slice(&chunk[i..]);
+                    i = n;
+                }
+            },
+            State::Bang => {
+                self.bang(chunk[i], name)?;
+                i += 1;
+            }
+            State::Special(end) => {
+                self.special(chunk[i], end);
+                i += 1;
+            }
+        }
+        Ok(i)
+    }
+
+    /// One byte after `<!`: a comment or CDATA section starts, or a DOCTYPE is refused.
+    fn bang(&mut self, b: u8, name: &str) -> Result<(), Refusal> {
+        self.tag.push(b);
+        if self.tag.starts_with(b"--") {
+            self.state = State::Special([b'-', b'-']);
+        } else if self.tag.as_slice() == b"[CDATA[" {
+            self.state = State::Special([b']', b']']);
+        } else if !b"[CDATA[".starts_with(&self.tag) && !b"--".starts_with(&self.tag) {
+            return Err(Refusal::Not(format!(
+                "part {name} holds a DOCTYPE or declaration no workbook writes; save \
+                 the workbook again from a spreadsheet, or save the sheet as CSV"
+            )));
+        }
+        Ok(())
+    }
+
+    /// One byte of a comment, CDATA section or processing instruction ended by `end` + `>`.
+    fn special(&mut self, b: u8, end: [u8; 2]) {
+        self.run += 1;
+        let ended = b == b'>'
+            && if end[0] == b'?' {
+                self.last[1] == b'?'
+            } else {
+                self.last == end
+            };
+        self.last = [self.last[1], b];
+        if ended {
+            self.state = State::Text;
+            self.run = 0;
+            self.last = [0, 0];
+        }
+    }
 }
 
 /// A tag's element name (without a namespace prefix when `local`), whether it closes an
@@ -443,167 +482,6 @@ fn scan_xml_part<R: Read>(
     }
 }
 
-/// The .ods content counted the way calamine reads it into memory.
-struct OdsCells<'a> {
-    name: &'a str,
-    limits: &'a Limits,
-    /// Rows read so far in the current sheet, repeats included (capped as calamine caps).
-    rows: u64,
-    /// First row (repeats included) holding a value, and the end of the last such row.
-    first: Option<u64>,
-    end: u64,
-    widest: u64,
-    /// Cells and expanded text bytes of the sheets already ended.
-    cells: u64,
-    text: u64,
-    /// The row being read: its repeat, width so far, empty cells waiting, text bytes.
-    row: Option<(u64, u64, u64, u64)>,
-    /// The cell being read (not self-closed): its repeat, bytes and whether it holds a value.
-    cell: Option<(u64, u64, bool)>,
-}
-
-impl<'a> OdsCells<'a> {
-    fn new(name: &'a str, limits: &'a Limits) -> OdsCells<'a> {
-        OdsCells {
-            name,
-            limits,
-            rows: 0,
-            first: None,
-            end: 0,
-            widest: 0,
-            cells: 0,
-            text: 0,
-            row: None,
-            cell: None,
-        }
-    }
-
-    fn token(&mut self, token: Token<'_>) -> Result<(), Refusal> {
-        let tag = match token {
-            Token::Text(n) => {
-                if let Some((_, bytes, _)) = &mut self.cell {
-                    *bytes += n;
-                }
-                return Ok(());
-            }
-            Token::Tag(tag) => tag,
-        };
-        let (element, closing, empty) = tag_name(tag);
-        let is_cell = element == b"table:table-cell" || element == b"table:covered-table-cell";
-        match (element, closing) {
-            (b"table:table", false) if !empty => self.end_table(),
-            (b"table:table", true) => self.end_table(),
-            (b"table:table-row", false) if !empty => {
-                let wanted = number_attr(tag, b"table:number-rows-repeated").unwrap_or(1);
-                let repeat = wanted.min(ODS_MAX_ROWS.saturating_sub(self.rows));
-                self.row = Some((repeat, 0, 0, 0));
-                Ok(())
-            }
-            (b"table:table-row", true) => self.end_row(),
-            _ if is_cell && !closing && self.cell.is_none() => {
-                let repeat = number_attr(tag, b"table:number-columns-repeated").unwrap_or(1);
-                let valued = attr(tag, b"office:value-type").is_some()
-                    || attr(tag, b"table:formula").is_some();
-                if empty {
-                    self.put_cell(repeat, tag.len() as u64, valued);
-                } else {
-                    self.cell = Some((repeat, tag.len() as u64, valued));
-                }
-                Ok(())
-            }
-            _ if is_cell && closing => {
-                if let Some((repeat, bytes, valued)) = self.cell.take() {
-                    self.put_cell(repeat, bytes, valued);
-                }
-                Ok(())
-            }
-            _ => {
-                // An element inside a cell (a paragraph, an annotation) gives it content.
-                if let Some((_, bytes, valued)) = &mut self.cell {
-                    *bytes += tag.len() as u64;
-                    *valued = true;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// A cell of `repeat` columns: empty ones wait (calamine drops them at a row's end), a
-    /// valued one widens the row past the waiting ones.
-    fn put_cell(&mut self, repeat: u64, bytes: u64, valued: bool) {
-        let Some((_, width, waiting, text)) = &mut self.row else {
-            return;
-        };
-        if valued {
-            *width = (*width)
-                .saturating_add(*waiting)
-                .saturating_add(repeat)
-                .min(ODS_MAX_COLUMNS);
-            *waiting = 0;
-            *text = text.saturating_add(bytes.saturating_mul(repeat.min(ODS_MAX_COLUMNS)));
-        } else {
-            *waiting = waiting.saturating_add(repeat);
-        }
-    }
-
-    fn end_row(&mut self) -> Result<(), Refusal> {
-        let Some((repeat, width, _, text)) = self.row.take() else {
-            return Ok(());
-        };
-        if width > 0 {
-            self.first.get_or_insert(self.rows);
-            self.end = self.rows + repeat;
-            self.widest = self.widest.max(width);
-            self.text = self.text.saturating_add(text.saturating_mul(repeat));
-        }
-        self.rows += repeat;
-        self.check(self.area())
-    }
-
-    fn area(&self) -> u64 {
-        let rows = self.first.map_or(0, |f| self.end - f);
-        self.cells.saturating_add(rows.saturating_mul(self.widest))
-    }
-
-    fn end_table(&mut self) -> Result<(), Refusal> {
-        self.end_row()?;
-        self.cells = self.area();
-        self.rows = 0;
-        self.first = None;
-        self.end = 0;
-        self.widest = 0;
-        self.check(self.cells)
-    }
-
-    fn check(&self, cells: u64) -> Result<(), Refusal> {
-        let over = |limit: OverLimit| Refusal::Over {
-            part: self.name.to_string(),
-            limit,
-        };
-        if cells > self.limits.max_cells {
-            return Err(over(OverLimit::new(
-                "the sheets span more cells than liveaudit reads whole (rows x columns, \
-                 repeated rows and columns included)",
-                cells,
-                self.limits.max_cells,
-                "cells",
-                "--max-cells",
-            )));
-        }
-        if self.text > self.limits.expanded_text_bytes() {
-            return Err(over(OverLimit::new(
-                "the cells expand to more text than liveaudit reads whole (repeated cells \
-                 included)",
-                self.text,
-                self.limits.expanded_text_bytes(),
-                "bytes",
-                "--max-cells",
-            )));
-        }
-        Ok(())
-    }
-}
-
 /// An .xlsb part as records: `type` (1-2 bytes), `length` (1-4 bytes), data. No record may be
 /// longer than `--max-cell-bytes`; the shared strings (`BrtSSTItem`, type 19) are counted.
 fn scan_xlsb_part<R: Read>(
@@ -666,5 +544,6 @@ fn scan_xlsb_part<R: Read>(
     }
 }
 
+mod ods;
 #[cfg(test)]
 mod tests;

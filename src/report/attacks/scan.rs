@@ -47,38 +47,7 @@ pub(super) fn scan_split(
     let path = conn.path().filter(|p| !p.is_empty()).map(str::to_owned);
     let mut total = match path {
         Some(path) if threads > 1 && last - first >= split_from => {
-            let step = (last - first) / threads + 1;
-            let parts: Vec<Result<Partial, ReportError>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|i| {
-                        let range = (first + i * step, first + (i + 1) * step - 1);
-                        let path = path.as_str();
-                        scope.spawn(move || {
-                            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-                                | rusqlite::OpenFlags::SQLITE_OPEN_URI;
-                            let conn = rusqlite::Connection::open_with_flags(path, flags)?;
-                            conn.busy_timeout(std::time::Duration::from_secs(10))?;
-                            scan_range(&conn, window, codes, dimension, range)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(ReportError::Store(crate::store::StoreError::Thread(
-                                "report scan".into(),
-                            )))
-                        })
-                    })
-                    .collect()
-            });
-            let mut total = Partial::default();
-            for part in parts {
-                total.merge(part?);
-            }
-            total
+            scan_parallel(&path, window, codes, dimension, (first, last), threads)?
         }
         _ => scan_range(conn, window, codes, dimension, (first, last))?,
     };
@@ -113,6 +82,49 @@ pub(super) fn scan_split(
             .collect(),
         dimension: total.by_value,
     })
+}
+
+/// Scans rowids `first..=last` in `threads` ranges, each on its own read-only connection to
+/// the database at `path`, and adds their counts up.
+fn scan_parallel(
+    path: &str,
+    window: &Window,
+    codes: &CodeTable,
+    dimension: Option<&str>,
+    (first, last): (i64, i64),
+    threads: i64,
+) -> Result<Partial, ReportError> {
+    let step = (last - first) / threads + 1;
+    let parts: Vec<Result<Partial, ReportError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let range = (first + i * step, first + (i + 1) * step - 1);
+                scope.spawn(move || {
+                    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                        | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+                    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+                    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                    scan_range(&conn, window, codes, dimension, range)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ReportError::Store(crate::store::StoreError::Thread(
+                        "report scan".into(),
+                    )))
+                })
+            })
+            .collect()
+    });
+    let mut total = Partial::default();
+    for part in parts {
+        total.merge(part?);
+    }
+    Ok(total)
 }
 
 /// The counts of one rowid range of the scan.

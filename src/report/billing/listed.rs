@@ -77,7 +77,29 @@ pub(super) fn price_list(
             row.2 += amount;
         }
     }
-    let tiers: Vec<RateRow> = rates
+    let tiers = rate_rows(list, rates);
+    Listed {
+        by_label,
+        by_code,
+        sum,
+        summary: ListSummary {
+            source: list.source.display().to_string(),
+            rounding: list.money.rounding,
+            scale: list.money.scale,
+            unpriced,
+            unrounded: sum,
+            billed_at_zero: ListSummary::zeroed(&tiers),
+            tiers,
+        },
+    }
+}
+
+/// One row per month, price period and rate: its unit price, checks and amount.
+fn rate_rows(
+    list: &PriceList,
+    rates: BTreeMap<(String, usize, PriceRate), (Decimal, i64, Decimal)>,
+) -> Vec<RateRow> {
+    rates
         .into_iter()
         .map(|((month, period, rate), (price, checks, amount))| RateRow {
             account: None,
@@ -96,19 +118,5 @@ pub(super) fn price_list(
             checks,
             amount,
         })
-        .collect();
-    Listed {
-        by_label,
-        by_code,
-        sum,
-        summary: ListSummary {
-            source: list.source.display().to_string(),
-            rounding: list.money.rounding,
-            scale: list.money.scale,
-            unpriced,
-            unrounded: sum,
-            billed_at_zero: ListSummary::zeroed(&tiers),
-            tiers,
-        },
-    }
+        .collect()
 }
