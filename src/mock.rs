@@ -424,24 +424,29 @@ async fn answer_result(s: &Shared, n: u64, id: Option<String>, attempt: u32) -> 
         if s.opts.image_bytes > 0 {
             answer.insert("image".into(), face_for(s, &id, h, code).into());
         }
-        // The lite SDK sends no score; a share of answers leave it out (or send null).
-        match (h >> 12) % 10 {
-            0 => {}
-            1 => {
-                answer.insert("score".into(), serde_json::Value::Null);
-            }
-            _ => {
-                let unit = ((h >> 24) % 10_000) as f64 / 10_000.0;
-                let score = if code == 200 {
-                    0.8 + 0.2 * unit
-                } else {
-                    0.45 * unit
-                };
-                answer.insert("score".into(), ((score * 1e5).round() / 1e5).into());
-            }
+        if let Some(score) = score_for(h, code) {
+            answer.insert("score".into(), score);
         }
     }
     json_response(StatusCode::OK, serde_json::Value::Object(answer))
+}
+
+/// The score of a resolved answer (id hash `h`): high for a success, low for an attack. The
+/// lite SDK sends no score; a share of answers leave it out (`None`) or send null.
+fn score_for(h: u64, code: i64) -> Option<serde_json::Value> {
+    match (h >> 12) % 10 {
+        0 => None,
+        1 => Some(serde_json::Value::Null),
+        _ => {
+            let unit = ((h >> 24) % 10_000) as f64 / 10_000.0;
+            let score = if code == 200 {
+                0.8 + 0.2 * unit
+            } else {
+                0.45 * unit
+            };
+            Some(((score * 1e5).round() / 1e5).into())
+        }
+    }
 }
 
 /// The photo name of a planted reused face: ids `face-NAME-REST` all show the photo NAME

@@ -82,21 +82,7 @@ pub(crate) fn read<E>(
             .map(|()| open_workbook::<calamine::Xls<_>, _>(path))?
         {
             Ok(book) => sheet(book, opts),
-            Err(_) if is_encrypted_ooxml(path) => {
-                return Err(failed(
-                    "this is a password-protected (encrypted) .xlsx workbook; open it, remove \
-                     the password (File > Info > Protect Workbook > Encrypt with Password, \
-                     cleared) and save it again, or save the sheet as CSV"
-                        .into(),
-                ));
-            }
-            Err(e) => {
-                return Err(failed(format!(
-                    "cannot read this .xls workbook: {}; save it again as .xlsx, or save the \
-                     sheet as CSV",
-                    shown(&e.to_string())
-                )));
-            }
+            Err(e) => return Err(failed(xls_unreadable(path, &e))),
         },
         WorkbookKind::Zip => match guard::check_zip(path, &opts.limits) {
             Err(refusal) => return Err(refused(refusal)),
@@ -121,6 +107,22 @@ pub(crate) fn read<E>(
     });
     let form = describe(&sheet, opts, sheets);
     read_rows(file, &form, None, rows, opts, stats, sink)
+}
+
+/// Why an OLE file calamine cannot open as .xls is refused: an encrypted .xlsx (also an OLE
+/// file) is named as such.
+fn xls_unreadable(path: &Path, e: &impl std::fmt::Display) -> String {
+    if is_encrypted_ooxml(path) {
+        "this is a password-protected (encrypted) .xlsx workbook; open it, remove the password \
+         (File > Info > Protect Workbook > Encrypt with Password, cleared) and save it again, or \
+         save the sheet as CSV"
+            .into()
+    } else {
+        format!(
+            "cannot read this .xls workbook: {}; save it again as .xlsx, or save the sheet as CSV",
+            shown(&e.to_string())
+        )
+    }
 }
 
 fn describe(sheet: &str, opts: &InputOptions, sheets: usize) -> String {
