@@ -150,11 +150,10 @@ pub enum Command {
     /// Compare the vendor's statement (itemised or summary CSV) with our records; exit 5 on
     /// discrepancies
     #[command(after_help = "Examples:
-  liveaudit reconcile --statement statement-2024-05.csv --price 0.035
+  liveaudit reconcile --statement statement-2024-05.csv --price 0.035 --dispute dispute.xlsx
   liveaudit reconcile --statement summary.csv --tz Asia/Singapore --details discrepancies.csv
   liveaudit reconcile --statement id-app-2024-05.csv --account id-app
-  liveaudit reconcile --statement utc-dated.csv --tz Asia/Singapore --statement-tz UTC
-  liveaudit reconcile --statement statement-2024-05.csv --prices prices.toml --dispute dispute.xlsx")]
+  liveaudit reconcile --statement utc-dated.csv --tz Asia/Singapore --statement-tz UTC")]
     Reconcile(ReconcileArgs),
     /// Retrieve a liveness license; doubles as a credentials check (exit 3 when refused)
     #[command(after_help = "Examples:

@@ -6,201 +6,22 @@
 //! disk, a FIFO nobody reads) is logged and turns an exit status 0 into 1, so a scheduler that
 //! reads only the status still learns its files are stale (a non-zero status is kept).
 
-use std::io::{IsTerminal, Write};
-use std::num::NonZeroU32;
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
-
-use super::{code_table, layers, seconds, writable_later};
-use crate::cli::{BadTimesArg, FetchArgs, GlobalArgs, LogFormat};
-use crate::config::{Layers, RateValue};
+use super::{code_table, layers};
+use crate::cli::{FetchArgs, GlobalArgs, LogFormat};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
-use crate::fetch::adaptive::AutoRate;
-use crate::fetch::pace::Rate;
-use crate::fetch::progress::ProgressMode;
-use crate::fetch::{FetchError, FetchOptions, FetchReport, StopCause};
-use crate::input::{BadTimes, InputOptions};
+use crate::fetch::{FetchError, FetchReport, StopCause};
 use crate::store::intake::IntakeError;
 use crate::store::{OpenMode, Store};
 use crate::td::answer::VendorStop;
-use crate::td::client::ClientOptions;
 
-fn progress_mode(global: &GlobalArgs) -> ProgressMode {
-    if global.quiet {
-        ProgressMode::Quiet
-    } else if global.log_format == LogFormat::Text && std::io::stderr().is_terminal() {
-        ProgressMode::Bar
-    } else {
-        ProgressMode::Lines {
-            every: Duration::from_secs(5),
-        }
-    }
-}
-
-/// The zone `--until` is read in: the one `tz` setting (`--tz`, `LIVEAUDIT_TZ`, the config
-/// file's `tz`, else UTC), as every report reads it.
-pub(crate) fn schedule_zone(
-    global: &GlobalArgs,
-    args: &FetchArgs,
-) -> Result<jiff::tz::TimeZone, Failure> {
-    let zone = layers(global, &args.vendor)?.zone(args.tz.as_deref());
-    Ok(zone.map_err(Failure::usage)?.tz)
-}
-
-/// The fetch's cut-off from `--max-duration`/`--until`, counted from `now`.
-pub(crate) fn fetch_cutoff(
-    global: &GlobalArgs,
-    args: &FetchArgs,
-    now: jiff::Timestamp,
-) -> Result<Option<crate::schedule::Cutoff>, Failure> {
-    if args.max_duration.is_none() && args.until.is_none() {
-        return Ok(None);
-    }
-    let zone = schedule_zone(global, args)?;
-    crate::schedule::cutoff(
-        args.max_duration.as_deref(),
-        args.until.as_deref(),
-        &zone,
-        now,
-    )
-    .map_err(Failure::usage)
-}
-
-/// Builds validated fetch options from the flags (nothing is sent or written).
-pub(crate) fn fetch_options(
-    global: &GlobalArgs,
-    args: &FetchArgs,
-) -> Result<FetchOptions, Failure> {
-    let started = std::time::Instant::now();
-    let cutoff = fetch_cutoff(global, args, jiff::Timestamp::now())?;
-    writable_later("summary-file", args.summary_file.as_deref())?;
-    writable_later("metrics-file", args.metrics_file.as_deref())?;
-    let layers = layers(global, &args.vendor)?;
-    let vendor = layers.vendor(crate::config::Endpoint::Result)?;
-    if vendor.partner_code == crate::check::UNKNOWN_ACCOUNT {
-        return Err(Failure::usage(anyhow!(
-            "partner code {:?} is reserved for checks whose account was never recorded; give \
-             the account's real partner code",
-            crate::check::UNKNOWN_ACCOUNT
-        )));
-    }
-    let codes = code_table(&layers)?;
-    let (zone_name, zone_origin) = layers.input_tz(args.input_tz.as_deref());
-    let zone = crate::zone::Zone::parse(&zone_name, zone_origin).map_err(Failure::usage)?;
-    let burst = NonZeroU32::new(args.burst)
-        .ok_or_else(|| Failure::usage(anyhow!("--burst must be at least 1")))?;
-    if args.breaker == 0 {
-        return Err(Failure::usage(anyhow!("--breaker must be at least 1")));
-    }
-    if args.concurrency == Some(0) {
-        return Err(Failure::usage(anyhow!("--concurrency must be at least 1")));
-    }
-    if args.max_body_mib == 0 || args.max_body_mib > 1024 {
-        return Err(Failure::usage(anyhow!(
-            "--max-body-mib must be between 1 and 1024"
-        )));
-    }
-    let (sources, skipped) =
-        crate::input::sources_from_args(&args.files).map_err(Failure::usage)?;
-    for note in skipped {
-        tracing::warn!("{note}");
-    }
-    let delimiter = args.delimiter.as_deref().map(delimiter_flag).transpose()?;
-    for format in &args.time_format {
-        crate::input::times::check_format(format).map_err(|e| Failure::usage(anyhow!(e)))?;
-    }
-    if let Some(dir) = &args.save_images {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating --save-images directory {}", dir.display()))
-            .map_err(Failure::usage)?;
-    }
-    let timeout = seconds("timeout", args.timeout)?;
-    let rate = fetch_rate(&layers, args)?;
-    Ok(FetchOptions {
-        db: layers.db(),
-        sources,
-        pending: args.pending,
-        input: InputOptions {
-            id_column: args.id_column.clone(),
-            time_column: args.time_column.clone(),
-            zone_label: Some(format!("{} ({zone_origin})", zone.name)),
-            zone: Some(zone.tz),
-            delimiter,
-            time_formats: args.time_format.clone(),
-            bad_times: match args.bad_times {
-                BadTimesArg::Stop => BadTimes::Stop,
-                BadTimesArg::FetchTime => BadTimes::FetchTime,
-            },
-            fix_times: args.fix_times,
-            sheet: args.sheet.clone(),
-            interrupted: None,
-            limits: args.limits.limits(),
-        },
-        vendor,
-        codes,
-        rate,
-        burst,
-        concurrency: args.concurrency,
-        client: ClientOptions {
-            timeout,
-            connect_timeout: timeout.min(Duration::from_secs(10)),
-            max_body: args.max_body_mib * 1024 * 1024,
-            ..ClientOptions::default()
-        },
-        retry: crate::fetch::retry::RetryPolicy {
-            max_retries: args.max_retries,
-            retry_after_cap: Duration::from_secs(args.max_retry_after.max(1)),
-            // A maximum below the minimum lowers the minimum too: the user asked for short waits.
-            min_delay: Duration::from_millis(args.backoff_min_ms.min(args.backoff_max_ms).max(1)),
-            max_delay: Duration::from_millis(args.backoff_max_ms.max(1)),
-        },
-        breaker_threshold: args.breaker,
-        save_images: args.save_images.clone(),
-        progress: progress_mode(global),
-        // A budget beyond what the clock can count is no budget at all.
-        deadline: cutoff.and_then(|c| started.checked_add(c.after)),
-    })
-}
-
-/// The rate from `--rate` (or its environment and file layers) and, under `auto`, its bounds.
-fn fetch_rate(layers: &Layers, args: &FetchArgs) -> Result<Rate, Failure> {
-    let given = layers
-        .rate(args.rate, RateValue::PerSec(crate::fetch::DEFAULT_RATE))
-        .map_err(Failure::usage)?;
-    match given {
-        RateValue::PerSec(n) => Ok(NonZeroU32::new(n).map_or(Rate::Unlimited, Rate::Fixed)),
-        RateValue::Auto => {
-            if args.min_rate == 0 || args.min_rate > args.max_rate {
-                return Err(Failure::usage(anyhow!(
-                    "--min-rate {} and --max-rate {}: give 1 <= --min-rate <= --max-rate",
-                    args.min_rate,
-                    args.max_rate
-                )));
-            }
-            Ok(Rate::Auto(AutoRate {
-                min: f64::from(args.min_rate),
-                max: f64::from(args.max_rate),
-            }))
-        }
-    }
-}
-
-/// `--delimiter`: one of `,` `;` `|`, `tab` (or `\t`), or any single ASCII punctuation byte.
-fn delimiter_flag(value: &str) -> Result<u8, Failure> {
-    match value {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        v if v.len() == 1 && v.as_bytes()[0].is_ascii_punctuation() && v != "\"" => {
-            Ok(v.as_bytes()[0])
-        }
-        v => Err(Failure::usage(anyhow!(
-            "--delimiter {:?} is not a delimiter; give one of , ; | tab",
-            crate::input::shown(v)
-        ))),
-    }
-}
+mod options;
+use options::fetch_cutoff;
+pub(crate) use options::fetch_options;
 
 /// Runs `liveaudit fetch`.
 pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> Result<ExitStatus, Failure> {
@@ -488,57 +309,27 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
     }
 }
 
-/// The text summary's lines.
+/// The text summary's lines, in order: the run, its account, notes on the input's times, the
+/// requests (and what `--rate auto` found), what was resolved, where this input's ids stand,
+/// why the run stopped, and the database with what to do next.
 fn text_summary(r: &FetchReport, db: &Path, next: &str, cut_off: Option<&str>) -> Vec<String> {
     let (t, c) = (&r.tally, &r.counts);
-    let secs = r.elapsed.as_secs_f64();
-    let per_sec = if secs > 0.0 {
-        t.requests as f64 / secs
-    } else {
-        0.0
-    };
-    let mut lines = vec![
-        format!(
-            "run {}: {} ids ({} duplicates, {} blank skipped{}){}, {} needed the vendor",
-            r.run_id,
-            r.intake.distinct,
-            r.intake.duplicates,
-            r.intake.input.blank_ids,
-            match r.intake.other_account.rows {
-                0 => String::new(),
-                n => format!(", {n} of another account skipped"),
-            },
-            match r.intake.pending {
-                0 => String::new(),
-                n => format!(" and {n} stored ids still open (--pending)"),
-            },
-            r.to_fetch
-        ),
-        format!(
-            "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
-            t.requests,
-            t.retries,
-            t.rate_limited,
-            secs,
-            per_sec,
-            match r.auto.and_then(|e| e.concurrency) {
-                Some(now) => format!("{now} (following the rate, at most {})", r.concurrency),
-                None => r.concurrency.to_string(),
-            }
-        ),
-        format!(
-            "this run resolved {} (charged {}, attacks {}, unknown codes {}), failed {}",
-            t.resolved, t.charged, t.attacks, t.unknown_codes, t.failed
-        ),
-        format!(
-            "ids of this input now: {} done, {} kept at {} (provisional: asked again next run), {} failed, {} pending",
-            c.done,
-            c.internal_error,
-            crate::check::INTERNAL_ERROR,
-            c.failed,
-            c.pending
-        ),
-    ];
+    let mut lines = vec![run_line(r), account_and_adoption(r)];
+    lines.extend(time_notes(r));
+    lines.push(requests_line(r));
+    lines.extend(r.auto.as_ref().map(|auto| auto.summary()));
+    lines.push(format!(
+        "this run resolved {} (charged {}, attacks {}, unknown codes {}), failed {}",
+        t.resolved, t.charged, t.attacks, t.unknown_codes, t.failed
+    ));
+    lines.push(format!(
+        "ids of this input now: {} done, {} kept at {} (provisional: asked again next run), {} failed, {} pending",
+        c.done,
+        c.internal_error,
+        crate::check::INTERNAL_ERROR,
+        c.failed,
+        c.pending
+    ));
     if r.intake.other_account.open > 0 {
         lines.push(format!(
             "{} ids of this input belong to another account and still need the vendor there \
@@ -546,39 +337,6 @@ fn text_summary(r: &FetchReport, db: &Path, next: &str, cut_off: Option<&str>) -
             r.intake.other_account.open
         ));
     }
-    if let Some(auto) = &r.auto {
-        lines.insert(2, auto.summary());
-    }
-    if r.intake.retimed.count > 0 {
-        let what = match r.intake.retimed.fixed {
-            true => "took the input's (--fix-times)",
-            false => "kept their stored one (fetch --fix-times takes the input's)",
-        };
-        let n = r.intake.retimed.count;
-        lines.insert(
-            1,
-            format!("{n} stored checks given another event time {what}"),
-        );
-    }
-    if r.intake.input.bad_times > 0 {
-        lines.insert(
-            1,
-            format!(
-                "{} checks with an unreadable time are dated by their fetch time \
-                 (--bad-times fetch-time)",
-                r.intake.input.bad_times
-            ),
-        );
-    }
-    // The account right under the run's line, above everything inserted before it.
-    let mut account = account_line(&r.account);
-    if r.intake.adopted > 0 {
-        account.push_str(&format!(
-            "; adopted {} checks of account unknown (read before accounts were recorded)",
-            r.intake.adopted
-        ));
-    }
-    lines.insert(1, account);
     match (cut_off, &r.stop) {
         (Some(line), _) => lines.push(line.to_string()),
         (None, Some(stop)) => lines.push(format!("stopped: {stop}")),
@@ -586,4 +344,80 @@ fn text_summary(r: &FetchReport, db: &Path, next: &str, cut_off: Option<&str>) -
     }
     lines.push(format!("database: {}; next: {next}", db.display()));
     lines
+}
+
+/// What the run read: ids, duplicates, blanks, other accounts' rows, stored ids still open.
+fn run_line(r: &FetchReport) -> String {
+    format!(
+        "run {}: {} ids ({} duplicates, {} blank skipped{}){}, {} needed the vendor",
+        r.run_id,
+        r.intake.distinct,
+        r.intake.duplicates,
+        r.intake.input.blank_ids,
+        match r.intake.other_account.rows {
+            0 => String::new(),
+            n => format!(", {n} of another account skipped"),
+        },
+        match r.intake.pending {
+            0 => String::new(),
+            n => format!(" and {n} stored ids still open (--pending)"),
+        },
+        r.to_fetch
+    )
+}
+
+/// The run's account, and the checks of account `unknown` it adopted.
+fn account_and_adoption(r: &FetchReport) -> String {
+    let mut account = account_line(&r.account);
+    if r.intake.adopted > 0 {
+        account.push_str(&format!(
+            "; adopted {} checks of account unknown (read before accounts were recorded)",
+            r.intake.adopted
+        ));
+    }
+    account
+}
+
+/// Checks dated by their fetch time, and stored checks the input gave another event time.
+fn time_notes(r: &FetchReport) -> Vec<String> {
+    let mut notes = Vec::new();
+    if r.intake.input.bad_times > 0 {
+        notes.push(format!(
+            "{} checks with an unreadable time are dated by their fetch time \
+             (--bad-times fetch-time)",
+            r.intake.input.bad_times
+        ));
+    }
+    if r.intake.retimed.count > 0 {
+        let what = match r.intake.retimed.fixed {
+            true => "took the input's (--fix-times)",
+            false => "kept their stored one (fetch --fix-times takes the input's)",
+        };
+        let n = r.intake.retimed.count;
+        notes.push(format!("{n} stored checks given another event time {what}"));
+    }
+    notes
+}
+
+/// Requests sent, retried and rate-limited, their rate, and the concurrency.
+fn requests_line(r: &FetchReport) -> String {
+    let t = &r.tally;
+    let secs = r.elapsed.as_secs_f64();
+    let per_sec = if secs > 0.0 {
+        t.requests as f64 / secs
+    } else {
+        0.0
+    };
+    format!(
+        "requests {} (retries {}, rate-limited {}) in {:.1}s, {:.1}/s, concurrency {}",
+        t.requests,
+        t.retries,
+        t.rate_limited,
+        secs,
+        per_sec,
+        match r.auto.and_then(|e| e.concurrency) {
+            Some(now) => format!("{now} (following the rate, at most {})", r.concurrency),
+            None => r.concurrency.to_string(),
+        }
+    )
 }
