@@ -232,7 +232,7 @@ pub struct FetchArgs {
     pub time_column: Option<String>,
     /// Zone of input times written without an offset, and of workbook dates (IANA name or an
     /// offset such as +05:30) [config key input_tz] [default: UTC]
-    #[arg(long, value_name = "ZONE")]
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
     pub input_tz: Option<String>,
     /// Field delimiter: , ; | or tab [default: found from the header; tab for .tsv]
     #[arg(long, value_name = "CHAR")]
@@ -312,7 +312,12 @@ pub struct FetchArgs {
     #[arg(long, value_name = "HH:MM", help_heading = "Schedule")]
     pub until: Option<String>,
     /// Time zone of --until (IANA name) [env: LIVEAUDIT_TZ] [default: UTC]
-    #[arg(long, value_name = "ZONE", help_heading = "Schedule")]
+    #[arg(
+        long,
+        value_name = "ZONE",
+        allow_hyphen_values = true,
+        help_heading = "Schedule"
+    )]
     pub tz: Option<String>,
     /// Append one JSON object describing the run (on every ending) to PATH
     #[arg(long, value_name = "PATH", help_heading = "Schedule")]
@@ -414,7 +419,7 @@ pub struct PurgeArgs {
     pub before: String,
     /// Time zone of --before: the one tz setting of every report [env: LIVEAUDIT_TZ, config
     /// key tz] [default: UTC]
-    #[arg(long, value_name = "ZONE")]
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
     pub tz: Option<String>,
     /// Also delete the face images saved there with --save-images
     #[arg(long, value_name = "DIR")]

@@ -358,3 +358,27 @@ fn assert_billing_files_are_fresh_reports(env: &Env, out: &std::path::Path) {
     }
     assert_eq!(days, 5, "one file per day with checks");
 }
+
+/// A new install's first night, before any check exists (an empty inbox, an empty database),
+/// is a quiet night: exit 0 and an (empty) attack report for yesterday, not a usage error
+/// about an account the database does not hold yet.
+#[test]
+fn the_first_night_before_any_check_is_quiet_and_exits_0() {
+    let env = Env::plain();
+    std::fs::create_dir_all(env.path("st").join("inbox")).unwrap();
+    let run = night(env.cmd(), "2026-12-01T02:00:00Z", &[]);
+    run.expect(0);
+    run.stderr_has("\"status\":\"quiet\"");
+    assert!(
+        !run.stderr.contains("\"status\":\"error\""),
+        "{}",
+        run.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.path("st").join("out").join("attacks-2026-11-30.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(report.is_object(), "{report}");
+    assert_eq!(env.mock.stats().result_requests, 0);
+}

@@ -309,3 +309,21 @@ fn a_later_read_in_another_zone_is_warned_about_and_fix_times_takes_it() {
     let stderr = fetch(&["--fix-times"]);
     assert!(!stderr.contains("another event time"), "{stderr}");
 }
+
+/// A negative offset is a zone, not a flag: `--input-tz -05:00` (without `=`) reads the
+/// input's times five hours behind UTC, as every zone flag takes it.
+#[test]
+fn a_negative_offset_is_taken_as_a_zone_value() {
+    let env = Env::plain();
+    env.write("ids.csv", "liveness_id,created_at\nlv-1,2026-10-05 22:00\n");
+    let run = env.run(&["fetch", "--rate", "0", "--input-tz", "-05:00", "ids.csv"]);
+    run.expect(0);
+    run.stderr_has("read in -05:00 (--input-tz)");
+    let day = env.run(&[
+        "report", "billing", "--by", "day", "--tz", "-05:00", "--format", "json",
+    ]);
+    day.expect(0);
+    assert!(day.stdout.contains("2026-10-05"), "{}", day.stdout);
+    let utc = env.run(&["report", "billing", "--by", "day", "--format", "json"]);
+    assert!(utc.stdout.contains("2026-10-06"), "{}", utc.stdout);
+}

@@ -32,7 +32,7 @@ pub struct ChecksArgs {
     pub undated: bool,
     /// The zone of --from/--to and of the times listed (IANA name) [env: LIVEAUDIT_TZ, config
     /// key tz] [default: UTC]
-    #[arg(long, value_name = "ZONE")]
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
     pub tz: Option<String>,
     /// Which time dates a check (as in the reports)
     #[arg(long, value_enum, value_name = "TIME", default_value_t = DateByArg::Event)]

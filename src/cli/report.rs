@@ -21,7 +21,7 @@ pub struct ReportArgs {
     pub to: Option<String>,
     /// The billing day's time zone (IANA name, e.g. Asia/Singapore): a setting of the account,
     /// shared by every report and reconcile [env: LIVEAUDIT_TZ, config key tz] [default: UTC]
-    #[arg(long, value_name = "ZONE")]
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
     pub tz: Option<String>,
     /// Which time dates a check: event (from the input; checks without one are "undated"),
     /// event-or-fetch, or fetch
@@ -129,14 +129,14 @@ pub struct ReconcileArgs {
     pub statement: PathBuf,
     /// The billing day's time zone (IANA name); also reads statement times written without an
     /// offset, unless --statement-tz [env: LIVEAUDIT_TZ, config key tz] [default: UTC]
-    #[arg(long, value_name = "ZONE")]
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
     pub tz: Option<String>,
     /// Which time dates our checks (as in `report billing`)
     #[arg(long, value_enum, value_name = "TIME", default_value_t = DateByArg::Event)]
     pub date_by: DateByArg,
     /// The zone the statement writes its times in, when they carry no offset (IANA name or an
     /// offset such as +05:30) [default: the --tz zone]
-    #[arg(long, value_name = "ZONE")]
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
     pub statement_tz: Option<String>,
     /// The account the statement bills: a config file's [accounts.NAME], else a partner code
     /// as recorded; only its checks are compared, and its tz and prices apply (required when

@@ -5,8 +5,10 @@
 //!   takes it over the database): a config file's `[accounts.NAME]` (or its partner code), else
 //!   NAME taken as a partner code as recorded, so a database is readable without the file that
 //!   fetched it (an empty NAME, or one that is neither, is refused, exit 2). `unknown`, the
-//!   reserved code of checks recorded before accounts, is always accepted: an empty report of
-//!   it is a valid answer (every check adopted). `adopt` accepts only a config file's name
+//!   reserved code of checks recorded before accounts, and the settings' own partner code
+//!   (`--partner-code`, `TD_PARTNER_CODE`, the file's top-level `partner_code`) are always
+//!   accepted: an empty report of them is a valid answer (every check adopted; a first, quiet
+//!   night before any check). `adopt` accepts only a config file's name
 //!   (history is given to a named account alone).
 //!   Without it, the report spans every partner code the database holds.
 //! - Zone: `--tz`, else each account's own (its section's `tz`, else the unnamed settings). A
@@ -63,8 +65,8 @@ impl From<crate::store::StoreError> for ScopeError {
 pub(crate) enum Accept<'a> {
     /// A config file's account only (by its name).
     Named,
-    /// A config file's account (by name or partner code), a partner code some check is
-    /// recorded under in this database, or `unknown`.
+    /// A config file's account (by name or partner code), the settings' own partner code, a
+    /// partner code some check is recorded under in this database, or `unknown`.
     NamedOrRecorded(&'a rusqlite::Connection),
 }
 
@@ -94,6 +96,9 @@ pub(crate) fn resolve_account(
     };
     let account = layers.account_ref(name);
     if account.name.is_some() || account.partner_code == crate::check::UNKNOWN_ACCOUNT {
+        return Ok(account);
+    }
+    if layers.unnamed_partner_code().as_deref() == Some(account.partner_code.as_str()) {
         return Ok(account);
     }
     let recorded = partner_codes(conn)?;
