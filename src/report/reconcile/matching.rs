@@ -55,12 +55,7 @@ pub(super) fn itemised(
         shape: "itemised",
         columns,
         zone: opts.zone.name.clone(),
-        statement_zone: opts
-            .statement_zone
-            .as_ref()
-            .unwrap_or(&opts.zone)
-            .name
-            .clone(),
+        statement_zone: opts.statement_read_zone().name.clone(),
         day_mismatches: Some(day_mismatches),
         zone_hint,
         period_from: from.map(|d| d.to_string()),

@@ -305,13 +305,21 @@ impl DetailSink {
     }
 }
 
+impl ReconcileOptions {
+    /// The zone the statement's times without an offset are read in: `--statement-tz`, else
+    /// the report's zone.
+    pub(crate) fn statement_read_zone(&self) -> &Zone {
+        self.statement_zone.as_ref().unwrap_or(&self.zone)
+    }
+}
+
 /// Runs a reconcile of `opts.statement` against the database behind `conn`.
 pub(crate) fn reconcile(
     conn: &mut Connection,
     codes: &CodeTable,
     opts: &ReconcileOptions,
 ) -> Result<Reconciliation, ReconcileError> {
-    let read_in = opts.statement_zone.as_ref().unwrap_or(&opts.zone);
+    let read_in = opts.statement_read_zone();
     let (shape, malformed, summary_lines) = load_statement(conn, opts, &read_in.tz)?;
     let mut sink = DetailSink::open(opts)?;
     let mut notes = Vec::new();

@@ -66,12 +66,7 @@ pub(super) fn summary(
         shape: "summary",
         columns,
         zone: opts.zone.name.clone(),
-        statement_zone: opts
-            .statement_zone
-            .as_ref()
-            .unwrap_or(&opts.zone)
-            .name
-            .clone(),
+        statement_zone: opts.statement_read_zone().name.clone(),
         day_mismatches: None,
         zone_hint: None,
         period_from: billed.keys().next().map(ToString::to_string),

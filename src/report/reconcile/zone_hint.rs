@@ -57,7 +57,7 @@ pub(super) fn day_mismatches(
     conn: &Connection,
     opts: &ReconcileOptions,
 ) -> Result<(u64, Option<ZoneHint>), ReconcileError> {
-    let read = opts.statement_zone.as_ref().unwrap_or(&opts.zone);
+    let read = opts.statement_read_zone();
     let report = &opts.zone.tz;
     let offset_ms = |tz: &TimeZone, ms: i64| {
         jiff::Timestamp::from_millisecond(ms)
