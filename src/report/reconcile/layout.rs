@@ -195,7 +195,7 @@ fn buckets_section(r: &Reconciliation, scale: &Money) -> Section {
     .with_money(&["amount"]);
     for kind in SHOWN_ORDER {
         let t = r.buckets.get(kind.as_str()).cloned().unwrap_or_default();
-        if t.count == 0 && matches!(kind, BucketKind::PeriodDifference) == (r.shape == "itemised") {
+        if !shown_for(kind, r.shape) {
             continue;
         }
         buckets.machine_row(
@@ -219,6 +219,22 @@ fn buckets_section(r: &Reconciliation, scale: &Money) -> Section {
         ]);
     }
     buckets
+}
+
+/// Whether the summary table shows `kind` (even at 0) for a statement of `shape`: an itemised
+/// statement has no periods nor checks billed beyond ours; a summary statement has no lines.
+fn shown_for(kind: BucketKind, shape: &str) -> bool {
+    let summary_only = matches!(
+        kind,
+        BucketKind::BilledOver | BucketKind::PeriodDifference
+    );
+    if shape == "itemised" {
+        return !summary_only;
+    }
+    summary_only
+        || kind == BucketKind::Matched
+        || kind == BucketKind::AmountVariance
+        || SUMMARY_BRIDGE_ORDER.contains(&kind)
 }
 
 /// The bridge: the headline (billed, expected, difference: counts, and amounts when priced),
