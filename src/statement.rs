@@ -161,16 +161,11 @@ pub(crate) fn read(
         return Ok(Ok((shape, Vec::new())));
     };
     let (mut rdr, lines) = crate::input::numbered_csv_with(reader, true, delimiter);
-    let headers = match header_names(&mut rdr) {
-        Ok(h) => h,
-        Err(e) => {
-            return Err(StatementError::Csv {
-                file,
-                line: 1,
-                message: e.to_string(),
-            });
-        }
-    };
+    let headers = header_names(&mut rdr).map_err(|e| StatementError::Csv {
+        file: file.clone(),
+        line: 1,
+        message: e.to_string(),
+    })?;
     let (layout, shape) = Layout::find(columns, &headers, &file)?;
 
     let mut malformed = Vec::new();
@@ -189,35 +184,11 @@ pub(crate) fn read(
             }
         }
         let line = lines.of(&record);
-        if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
-            continue;
-        }
-        if let (Some(wanted), Some(code)) = (&columns.only_partner, field(&record, layout.partner))
-            && *wanted != code
-        {
+        if passed_over(&record, columns, &layout) {
             continue;
         }
         let read = layout.line(&record, line, zone);
-        if let (
-            Ok(Line::Item(Item {
-                currency: Some(found),
-                ..
-            }))
-            | Ok(Line::Summary(SummaryLine {
-                currency: Some(found),
-                ..
-            })),
-            Some(expected),
-        ) = (&read, &columns.expect_currency)
-            && found != expected
-        {
-            return Err(StatementError::Currency {
-                file,
-                line,
-                found: found.clone(),
-                expected: expected.clone(),
-            });
-        }
+        same_currency(&read, columns, &file, line)?;
         match read {
             Ok(Line::Item(one)) => {
                 if let Err(e) = item(one) {
@@ -229,6 +200,48 @@ pub(crate) fn read(
         }
     }
     Ok(Ok((shape, malformed)))
+}
+
+/// A line that is not read: blank, or another partner code's when the statement is narrowed
+/// to one.
+fn passed_over(record: &csv::ByteRecord, columns: &StatementColumns, layout: &Layout) -> bool {
+    if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+        return true;
+    }
+    matches!(
+        (&columns.only_partner, field(record, layout.partner)),
+        (Some(wanted), Some(code)) if *wanted != code
+    )
+}
+
+/// A line billed in another currency than our prices' refuses the whole statement there.
+fn same_currency(
+    read: &Result<Line, String>,
+    columns: &StatementColumns,
+    file: &str,
+    line: u64,
+) -> Result<(), StatementError> {
+    if let (
+        Ok(Line::Item(Item {
+            currency: Some(found),
+            ..
+        }))
+        | Ok(Line::Summary(SummaryLine {
+            currency: Some(found),
+            ..
+        })),
+        Some(expected),
+    ) = (read, &columns.expect_currency)
+        && found != expected
+    {
+        return Err(StatementError::Currency {
+            file: file.to_string(),
+            line,
+            found: found.clone(),
+            expected: expected.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// The partner codes a statement's partner code column names, with their line counts, in order;

@@ -162,6 +162,53 @@ fn hostile_ids_go_through_json_sql_and_file_names_intact() {
     assert_eq!(exported_sorted, want);
 }
 
+/// Guards the two ways a purge could leave face images behind while saying it did not: a
+/// mistyped `--images` folder is refused before anything changes (exit 2), and an image file
+/// that cannot be deleted is named on stderr with exit 4; the same purge run again, once the
+/// cause is gone, deletes it.
+#[test]
+fn purge_refuses_a_missing_images_folder_and_names_images_it_cannot_delete() {
+    let env = Env::plain();
+    env.write("ids.csv", "liveness_id,created_at\nlv-00000001,2026-09-15T10:00:00Z\nlv-00000002,2026-09-15T11:00:00Z\n");
+    env.run_line("fetch --rate 0 --save-images faces ids.csv")
+        .expect(0);
+    let scored = |env: &Env| -> i64 {
+        env.conn()
+            .query_row("SELECT count(score) FROM checks", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(scored(&env), 2);
+
+    let typo = env.run(&["purge", "--before", "2026-10-01", "--images", "facse"]);
+    typo.expect(2);
+    typo.stderr_has("--images facse: no such folder");
+    assert_eq!(scored(&env), 2, "a refused purge changes nothing");
+
+    // One saved face turned into a non-empty folder of the same name: no one, root included,
+    // can delete it as a file.
+    let faces = util::files_under(&env.path("faces"));
+    assert_eq!(faces.len(), 2);
+    let stuck = faces[0].clone();
+    std::fs::remove_file(&stuck).unwrap();
+    std::fs::create_dir(&stuck).unwrap();
+    std::fs::write(stuck.join("keep"), "x").unwrap();
+    let run = env.run(&["purge", "--before", "2026-10-01", "--images", "faces"]);
+    run.expect(4);
+    run.stdout_has("purged scores and face digests of 2 checks");
+    run.stdout_has("1 image files deleted");
+    let name = stuck.file_name().unwrap().to_string_lossy().into_owned();
+    run.stderr_has(&format!("could not delete faces/{name}: "));
+    run.stderr_has("run the same purge again");
+    assert_eq!(scored(&env), 0, "the database part of the purge is done");
+
+    std::fs::remove_dir_all(&stuck).unwrap();
+    std::fs::write(&stuck, "face").unwrap();
+    let again = env.run(&["purge", "--before", "2026-10-01", "--images", "faces"]);
+    again.expect(0);
+    again.stdout_has("1 image files deleted");
+    assert!(util::files_under(&env.path("faces")).is_empty());
+}
+
 #[test]
 fn purge_removes_biometric_data_but_keeps_billing_facts() {
     let env = Env::plain();

@@ -36,7 +36,7 @@ use crate::store::StoreError;
 use crate::zone::{BadZone, Zone};
 
 /// Width of a quarter hour of the aggregate, in milliseconds (the aggregate query is written
-/// from it; the index `checks_by_account_bucket` of migrations 0010 and 0012 spells it out,
+/// from it; the index `checks_by_account_quarter_hour` of migration 0014 spells it out,
 /// and the two must agree to the letter).
 pub(crate) const QUARTER_HOUR_MS: i64 = 900_000;
 
@@ -348,7 +348,7 @@ impl Window {
 }
 
 /// Checks aggregated by quarter hour, time basis, status and code. The index behind the query
-/// is `checks_by_account_bucket` (migrations 0010, 0012): the partner code, then this grouping.
+/// is `checks_by_account_quarter_hour` (migration 0014): the partner code, then this grouping.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct QuarterHour {
     /// Start of the quarter hour (Unix ms); `None` for undated checks.
@@ -367,7 +367,7 @@ pub(crate) fn load_quarter_hours(
 ) -> Result<Vec<QuarterHour>, ReportError> {
     let (from, to, account) = window.binds();
     // Dated by event time (else fetch time), the grouping (the partner code first) matches the
-    // index `checks_by_account_bucket` (migrations 0010, 0012) to the letter, so SQLite walks
+    // index `checks_by_account_quarter_hour` (migration 0014) to the letter, so SQLite walks
     // the index in order instead of sorting every row; the same quarter hour of several
     // accounts comes as several rows, which every caller adds up. A check without an event
     // time is then undated unless fetch time may date it.

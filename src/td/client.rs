@@ -276,6 +276,30 @@ impl VendorClient {
         if declared.is_some_and(|n| n > SMALL_BODY) && large.is_none() {
             large = self.large_body_permit().await;
         }
+        let bytes = self
+            .read_body(&mut response, status, declared, &mut large)
+            .await?;
+        self.note_body_size(bytes.len());
+        Ok((
+            status,
+            retry_after,
+            Body {
+                bytes,
+                _large: large,
+            },
+        ))
+    }
+
+    /// Reads the body chunk by chunk, refusing it past `max_body` and taking a share of the
+    /// body budget once it grows past [`SMALL_BODY`].
+    async fn read_body<'a>(
+        &'a self,
+        response: &mut reqwest::Response,
+        status: u16,
+        declared: Option<usize>,
+        large: &mut Option<tokio::sync::SemaphorePermit<'a>>,
+    ) -> Result<Vec<u8>, (Option<u16>, Fault)> {
+        let limit = self.options.max_body;
         let mut bytes = Vec::with_capacity(declared.unwrap_or(4096).min(SMALL_BODY));
         loop {
             match response.chunk().await {
@@ -285,7 +309,7 @@ impl VendorClient {
                         return Err((Some(status), Fault::TooLarge { status, limit }));
                     }
                     if needed > SMALL_BODY && large.is_none() {
-                        large = self.large_body_permit().await;
+                        *large = self.large_body_permit().await;
                     }
                     if needed > bytes.capacity() {
                         // Grow to the declared length at once, else by doubling up to the cap.
@@ -297,40 +321,37 @@ impl VendorClient {
                     }
                     bytes.extend_from_slice(&chunk);
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    // A body cut short: keep what came for the message, retry like a reset.
-                    let fault = self.transport_fault(e);
-                    let fault = match fault {
-                        Fault::Timeout(_) => fault,
-                        _ if StatusCode::from_u16(status).is_ok_and(|s| s.is_success()) => {
-                            Fault::Unparsable {
-                                status,
-                                detail: "body cut short".into(),
-                                snippet: snippet(&bytes),
-                            }
-                        }
-                        other => other,
-                    };
-                    return Err((Some(status), fault));
-                }
+                Ok(None) => return Ok(bytes),
+                Err(e) => return Err((Some(status), self.cut_short(e, status, &bytes))),
             }
         }
-        if bytes.len() > SMALL_BODY {
+    }
+
+    /// A body cut short: keep what came for the message, retry like a reset.
+    fn cut_short(&self, e: reqwest::Error, status: u16, bytes: &[u8]) -> Fault {
+        let fault = self.transport_fault(e);
+        match fault {
+            Fault::Timeout(_) => fault,
+            _ if StatusCode::from_u16(status).is_ok_and(|s| s.is_success()) => Fault::Unparsable {
+                status,
+                detail: "body cut short".into(),
+                snippet: snippet(bytes),
+            },
+            other => other,
+        }
+    }
+
+    /// Remembers a large body for a while (the next answers take a budget share up front);
+    /// each small one counts that memory down.
+    fn note_body_size(&self, len: usize) {
+        use std::sync::atomic::Ordering;
+        if len > SMALL_BODY {
             self.large_seen.store(LARGE_MEMORY, Ordering::Relaxed);
         } else {
             let _ = self
                 .large_seen
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         }
-        Ok((
-            status,
-            retry_after,
-            Body {
-                bytes,
-                _large: large,
-            },
-        ))
     }
 
     /// Waits for a share of the body budget.
