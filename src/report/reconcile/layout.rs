@@ -224,10 +224,7 @@ fn buckets_section(r: &Reconciliation, scale: &Money) -> Section {
 /// Whether the summary table shows `kind` (even at 0) for a statement of `shape`: an itemised
 /// statement has no periods nor checks billed beyond ours; a summary statement has no lines.
 fn shown_for(kind: BucketKind, shape: &str) -> bool {
-    let summary_only = matches!(
-        kind,
-        BucketKind::BilledOver | BucketKind::PeriodDifference
-    );
+    let summary_only = matches!(kind, BucketKind::BilledOver | BucketKind::PeriodDifference);
     if shape == "itemised" {
         return !summary_only;
     }
