@@ -93,15 +93,34 @@ impl<'a> Night<'a> {
         let mut opts = None;
         let mut report = None;
         if let Some(o) = self.prepare().await {
-            if self.read_inbox(&o) {
+            if self.read_inbox(&o) && !self.stop_before("fetch") {
                 report = self.fetch().await;
             }
-            self.reports(&o);
-            self.export(&o);
+            // An interrupt stops the night after the step it came in: nothing further runs.
+            if !self.stop_before("billing") {
+                self.reports(&o);
+            }
+            if !self.stop_before("export") {
+                self.export(&o);
+            }
             opts = Some(o);
         }
         self.finish(opts.as_ref(), report.as_ref());
         self.status
+    }
+
+    /// Whether the night stops before `step`: a step was interrupted, or a signal came in
+    /// between steps (then `step` is recorded as not started).
+    fn stop_before(&mut self, step: &'static str) -> bool {
+        if self.status == ExitStatus::Interrupted {
+            return true;
+        }
+        if !self.signalled.load(std::sync::atomic::Ordering::SeqCst) {
+            return false;
+        }
+        let detail = "not started: the job was interrupted".to_string();
+        self.step(step, ExitStatus::Interrupted, "interrupted", detail);
+        true
     }
 
     /// Folders, the credentials check and the fetch settings; `None` stops the night.
@@ -117,13 +136,24 @@ impl<'a> Night<'a> {
             }
         }
         let vendor = vendor_args(self.name, &self.paths);
-        match crate::commands::license::ask(self.global, &license_args(vendor.clone())).await {
-            Ok(_) => self.step(
-                "license",
-                ExitStatus::Ok,
-                "ok",
-                "credentials accepted".into(),
-            ),
+        let asked = license_args(vendor.clone());
+        match crate::commands::license::ask(self.global, &asked).await {
+            Ok((answer, _)) => {
+                // A license expired on arrival is worth a warning, not the night: the
+                // credentials were accepted, which is what this step checks.
+                crate::commands::license::expiry_warning(&answer, asked.duration);
+                self.step(
+                    "license",
+                    ExitStatus::Ok,
+                    "ok",
+                    "credentials accepted".into(),
+                );
+            }
+            // The vendor looked down: the inbox is still read (nothing waits for another
+            // night), the fetch still tries (its breaker stops it if the vendor is down).
+            Err(f) if f.status == ExitStatus::Incomplete => {
+                self.step("license", f.status, "down", format!("{:#}", f.error));
+            }
             Err(f) => {
                 self.failed("license", &f);
                 return None;
