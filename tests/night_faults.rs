@@ -200,3 +200,57 @@ fn an_interrupt_during_the_fetch_stops_the_night_after_it_with_130() {
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(last_night(&env)["exit_status"], 130);
 }
+
+#[test]
+fn a_changed_code_table_writes_every_billing_day_again_as_report_billing_writes_it() {
+    let env = Env::plain();
+    let inbox = env.path("st").join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // No id the mock holds at 11350: no check changes after the first night.
+    let ids: String = dated("c", 300)
+        .lines()
+        .filter(|l| liveaudit::mock::expected_code(l.split(',').next().unwrap()) != 11350)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        ids.lines()
+            .skip(1)
+            .any(|l| liveaudit::mock::expected_code(l.split(',').next().unwrap()) == 12299),
+        "no id the mock answers 12299"
+    );
+    std::fs::write(inbox.join("c.csv"), ids).unwrap();
+    let day_file = env.path("st").join("out").join("billing-2026-11-20.csv");
+    nightly(env.cmd(), &[]).expect(0);
+    let before = std::fs::read_to_string(&day_file).unwrap();
+    nightly(env.cmd(), &[]).expect(0);
+
+    // 12299 becomes a charged attack: the day's file must say so, as `report billing` does.
+    let codes = env.write(
+        "newcodes.csv",
+        "code,message,charged,category,family\n12299,New attack type,yes,attack,injection\n",
+    );
+    let mut cmd = env.cmd();
+    cmd.env("LIVEAUDIT_CODES", &codes);
+    let run = nightly(cmd, &[]);
+    run.expect(0).stderr_has("every day computed again");
+    let fresh = Run::from(
+        env.cmd()
+            .env("LIVEAUDIT_CODES", &codes)
+            .args(["report", "billing", "--from", "2026-11-20", "--to", "2026-11-20"])
+            .args(["--account", util::CODE, "--output", "fresh.csv"])
+            .output()
+            .unwrap(),
+    );
+    fresh.expect(0);
+    let after = std::fs::read_to_string(&day_file).unwrap();
+    assert_ne!(after, before);
+    assert_eq!(after, std::fs::read_to_string(env.path("fresh.csv")).unwrap());
+    let written = last_night(&env)["billing_written"].as_array().unwrap().len();
+    assert_eq!(written, 1);
+
+    // The same inputs again: only the days that changed, none.
+    let mut cmd = env.cmd();
+    cmd.env("LIVEAUDIT_CODES", &codes);
+    let run = nightly(cmd, &[]);
+    run.expect(0).stderr_has("0 of 0 changed days written again");
+}
