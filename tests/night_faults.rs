@@ -236,7 +236,14 @@ fn a_changed_code_table_writes_every_billing_day_again_as_report_billing_writes_
     let fresh = Run::from(
         env.cmd()
             .env("LIVEAUDIT_CODES", &codes)
-            .args(["report", "billing", "--from", "2026-11-20", "--to", "2026-11-20"])
+            .args([
+                "report",
+                "billing",
+                "--from",
+                "2026-11-20",
+                "--to",
+                "2026-11-20",
+            ])
             .args(["--account", util::CODE, "--output", "fresh.csv"])
             .output()
             .unwrap(),
@@ -244,13 +251,20 @@ fn a_changed_code_table_writes_every_billing_day_again_as_report_billing_writes_
     fresh.expect(0);
     let after = std::fs::read_to_string(&day_file).unwrap();
     assert_ne!(after, before);
-    assert_eq!(after, std::fs::read_to_string(env.path("fresh.csv")).unwrap());
-    let written = last_night(&env)["billing_written"].as_array().unwrap().len();
+    assert_eq!(
+        after,
+        std::fs::read_to_string(env.path("fresh.csv")).unwrap()
+    );
+    let written = last_night(&env)["billing_written"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(written, 1);
 
     // The same inputs again: only the days that changed, none.
     let mut cmd = env.cmd();
     cmd.env("LIVEAUDIT_CODES", &codes);
     let run = nightly(cmd, &[]);
-    run.expect(0).stderr_has("0 of 0 changed days written again");
+    run.expect(0)
+        .stderr_has("0 of 0 changed days written again");
 }
