@@ -239,7 +239,15 @@ impl VendorClient {
                 }));
             }
             429 => return Err(VendorError::Fault(Fault::RateLimited)),
-            _ => {}
+            // Only HTTP 200 carries an answer, as on the result path: a 500 or a 410 with a
+            // license-shaped body is a fault (an error page, a proxy), never a license.
+            200 => {}
+            _ => {
+                return Err(VendorError::Fault(Fault::Status {
+                    status,
+                    snippet: snippet(&body.bytes),
+                }));
+            }
         }
         let _ = retry_after;
         let bytes = body.bytes;
