@@ -420,13 +420,11 @@ struct Body<'a> {
 fn untrusted_certificate(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut pending = vec![err];
     while let Some(e) = pending.pop() {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            if matches!(
-                tls,
-                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-            ) {
-                return true;
-            }
+        if matches!(
+            e.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        ) {
+            return true;
         }
         if let Some(inner) = e
             .downcast_ref::<std::io::Error>()
