@@ -254,7 +254,7 @@ mod tests {
         // Just changed here: it waits, named as a file from the future.
         let now = list(dir.path(), Duration::from_secs(60), SystemTime::now()).unwrap();
         assert_eq!(now.waiting.len(), 1);
-        assert_eq!(now.future_mtime, [f.clone()]);
+        assert_eq!(now.future_mtime, std::slice::from_ref(&f));
         // Two hours later (still before its modification time): settled, taken.
         let later = SystemTime::now() + Duration::from_secs(7200);
         let l = list(dir.path(), Duration::from_secs(60), later).unwrap();
