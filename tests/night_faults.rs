@@ -268,3 +268,79 @@ fn a_changed_code_table_writes_every_billing_day_again_as_report_billing_writes_
     run.expect(0)
         .stderr_has("0 of 0 changed days written again");
 }
+
+#[cfg(unix)]
+#[test]
+fn folders_and_fifos_in_the_inbox_are_named_and_the_night_exits_2() {
+    let env = Env::plain();
+    let inbox = env.path("st").join("inbox");
+    let folder = inbox.join("exports-2026-12");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("a.csv"), dated("f", 5)).unwrap();
+    std::fs::write(inbox.join("b.csv"), dated("b", 5)).unwrap();
+    let fifo = inbox.join("pipe.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for _night in 0..2 {
+        let run = nightly(env.cmd(), &[]);
+        run.expect(2);
+        run.stderr_has("exports-2026-12 skipped: a folder")
+            .stderr_has("pipe.csv skipped: not a regular file");
+        let line = last_night(&env);
+        let skipped: Vec<&str> = line["files_skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(skipped[0].ends_with("exports-2026-12"), "{skipped:?}");
+        assert!(skipped[1].ends_with("pipe.csv"), "{skipped:?}");
+    }
+    // The inbox's own file was read; the folder's was left where it is.
+    assert!(inbox.join("done/b.csv").is_file());
+    assert!(folder.join("a.csv").is_file());
+    assert_eq!(env.checks().len(), 5);
+}
+
+#[test]
+fn a_file_with_a_future_modification_time_is_warned_about() {
+    let env = Env::plain();
+    let inbox = env.path("st").join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let file = inbox.join("skewed.csv");
+    std::fs::write(&file, dated("s", 5)).unwrap();
+    let ahead = std::time::SystemTime::now() + std::time::Duration::from_secs(86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(ahead)
+        .unwrap();
+    let run = Run::from(
+        env.cmd()
+            .args([
+                "--log-format",
+                "json",
+                "nightly",
+                "--state",
+                "st",
+                "--rate",
+                "0",
+            ])
+            .args(["--now", "2026-12-01T02:00:00Z"])
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env_remove("STATE_DIRECTORY")
+            .output()
+            .unwrap(),
+    );
+    // Written here just now: it waits the settle time, but the log says why it is odd.
+    run.expect(0)
+        .stderr_has("modification time is in the future")
+        .stderr_has("skewed.csv");
+    let line = last_night(&env);
+    assert_eq!(line["files_waiting"].as_array().unwrap().len(), 1);
+}

@@ -213,6 +213,7 @@ impl<'a> Night<'a> {
             }
         };
         self.summary.files_waiting = listing.waiting.iter().map(|(p, _)| shown(p)).collect();
+        self.unread_entries(&listing);
         if listing.take.is_empty() {
             let detail = format!(
                 "no new file ({} still being written)",
@@ -236,6 +237,26 @@ impl<'a> Night<'a> {
             }
         };
         self.file_dispositions(outcomes)
+    }
+
+    /// Names what the inbox holds but never reads (a folder, a FIFO: status 2, so someone
+    /// looks), and warns about files whose modification time is in the future.
+    fn unread_entries(&mut self, listing: &inbox::Listing) {
+        for (path, why) in &listing.skipped {
+            self.summary.files_skipped.push(shown(path));
+            let detail = format!("{} skipped: {why}", shown(path));
+            self.step("inbox", ExitStatus::Usage, "skipped", detail);
+        }
+        let label = self.label();
+        for path in &listing.future_mtime {
+            tracing::warn!(
+                account = label.as_str(),
+                file = shown(path).as_str(),
+                "the file's modification time is in the future (the sender's clock or an SFTP \
+                 time-zone setting is wrong): judged settled by when it last changed on this \
+                 machine"
+            );
+        }
     }
 
     /// Moves each read file where it belongs; `false` when the night stops here.
