@@ -19,5 +19,6 @@ mod nights;
 mod prices;
 mod reconcile;
 mod reports;
+mod summary;
 mod workbook;
 mod zones;

@@ -110,6 +110,14 @@ pub(crate) fn reconcile_document(
     if let Some(h) = result.zone_hint.as_ref().filter(|_| !on_terminal) {
         tracing::warn!("{}", h.sentence(&result.statement_zone));
     }
+    // So does a price list billing checks at 0 (a CSV table carries no notes).
+    if let Some(list) = (opts.prices.as_ref()).filter(|_| !on_terminal && result.billed_at_zero > 0)
+    {
+        tracing::warn!(
+            "{}",
+            crate::prices::billed_at_zero_note(result.billed_at_zero, list.money.scale)
+        );
+    }
     let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
     let mut doc = reconcile::document(&result, &currency);
     if let (Some(path), Some(money)) = (&args.dispute, &doc.money) {

@@ -245,6 +245,22 @@ pub(crate) fn command_line(window: &Window, filter: &CheckFilter) -> String {
     words.join(" ")
 }
 
+/// A check's input columns as people read them: `channel=ios country=SG`, one word per column,
+/// so a narrow terminal wraps between columns (the machine table keeps the JSON object).
+fn attribute_words(attributes: &serde_json::Value) -> String {
+    match attributes {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(v) => format!("{k}={v}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    }
+}
+
 /// The machine table's columns (new ones only ever at the end).
 const COLUMNS: [&str; 12] = [
     "liveness_id",
@@ -312,7 +328,9 @@ pub(crate) fn document(listing: &Listing, window: &Window) -> Document {
                 .as_deref()
                 .map_or_else(String::new, |d| d.chars().take(16).collect()),
             c.partner_code.clone(),
-            attributes.clone(),
+            c.attributes
+                .as_ref()
+                .map_or_else(String::new, attribute_words),
         ]);
         section.machine_row(
             &COLUMNS,

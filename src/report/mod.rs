@@ -290,14 +290,7 @@ impl Window {
 
     /// An instant in the zone, to the second: `2026-10-02T22:10:52+08:00`.
     pub(crate) fn local_time(&self, ms: i64) -> String {
-        Timestamp::from_millisecond(ms).map_or_else(
-            |_| ms.to_string(),
-            |t| {
-                t.to_zoned_datetime(self.zone.tz.clone())
-                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
-                    .to_string()
-            },
-        )
+        self.zone.local_time(ms)
     }
 
     /// The first and last day of the period `label` within the window (`None` for `undated`

@@ -113,11 +113,9 @@ fn summary_lines(b: &Billing, window: &Window, money: &Money) -> Vec<String> {
             )
         });
         if l.billed_at_zero > 0 {
-            summary.push(format!(
-                "{} charged checks are billed at 0: rounding = \"line\" rounds their list price \
-                 to 0 at {} decimals on each check; rounding = \"total\" or a larger scale bills \
-                 them",
-                l.billed_at_zero, l.scale
+            summary.push(crate::prices::billed_at_zero_note(
+                l.billed_at_zero,
+                l.scale,
             ));
         }
         if l.unpriced > 0 {

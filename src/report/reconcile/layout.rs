@@ -4,13 +4,14 @@ use super::*;
 use crate::money::Money;
 
 /// The order buckets are shown in.
-pub(super) const SHOWN_ORDER: [BucketKind; 18] = [
+pub(super) const SHOWN_ORDER: [BucketKind; 19] = [
     BucketKind::Matched,
     BucketKind::Overbilled,
     BucketKind::Provisional,
     BucketKind::ProvisionalConfirmed,
     BucketKind::UnknownToUs,
     BucketKind::Duplicate,
+    BucketKind::BilledOver,
     BucketKind::Unresolved,
     BucketKind::UnknownCode,
     BucketKind::ShiftedIn,
@@ -85,7 +86,7 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
             r.zone
         ));
     }
-    if r.shape == "itemised" {
+    {
         // The identity, in words: every exclusive bucket times its effect.
         let terms: Vec<String> = SHOWN_ORDER
             .iter()
@@ -122,7 +123,7 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
             money(b.to_check.amount),
             money(b.rounding)
         ));
-    } else if r.shape == "itemised" {
+    } else {
         summary.push("no bridge of amounts: give --price or --prices".into());
     }
     summary.push(format!("{} discrepancies", r.discrepancies));
@@ -194,7 +195,7 @@ fn buckets_section(r: &Reconciliation, scale: &Money) -> Section {
     .with_money(&["amount"]);
     for kind in SHOWN_ORDER {
         let t = r.buckets.get(kind.as_str()).cloned().unwrap_or_default();
-        if t.count == 0 && matches!(kind, BucketKind::PeriodDifference) == (r.shape == "itemised") {
+        if !shown_for(kind, r.shape) {
             continue;
         }
         buckets.machine_row(
@@ -220,6 +221,19 @@ fn buckets_section(r: &Reconciliation, scale: &Money) -> Section {
     buckets
 }
 
+/// Whether the summary table shows `kind` (even at 0) for a statement of `shape`: an itemised
+/// statement has no periods nor checks billed beyond ours; a summary statement has no lines.
+fn shown_for(kind: BucketKind, shape: &str) -> bool {
+    let summary_only = matches!(kind, BucketKind::BilledOver | BucketKind::PeriodDifference);
+    if shape == "itemised" {
+        return !summary_only;
+    }
+    summary_only
+        || kind == BucketKind::Matched
+        || kind == BucketKind::AmountVariance
+        || SUMMARY_BRIDGE_ORDER.contains(&kind)
+}
+
 /// The bridge: the headline (billed, expected, difference: counts, and amounts when priced),
 /// one line per bucket (the rounding line always), and the three totals, so the table alone
 /// carries every number a sign-off needs.
@@ -234,14 +248,14 @@ pub(super) fn bridge_section(r: &Reconciliation, scale: &Money) -> Section {
         s.machine_row(&[], cells.clone());
         s.row(cells);
     };
-    row("billed", r.lines.to_string(), Some(r.billed_amount), "");
+    // Billed: statement lines of the period, or a summary's billed checks.
+    let billed = r.our_charged + r.net_difference;
+    row("billed", billed.to_string(), Some(r.billed_amount), "");
     row("expected", r.our_charged.to_string(), r.our_amount, "");
     row("difference", r.net_difference.to_string(), r.net_amount, "");
     let Some(b) = &r.bridge else {
-        s.notes.push(match r.shape {
-            "itemised" => "no bridge of amounts without --price or --prices".into(),
-            _ => "a summary statement is compared per period (--table periods)".into(),
-        });
+        s.notes
+            .push("no bridge of amounts without --price or --prices".into());
         return s;
     };
     for l in &b.lines {
@@ -318,9 +332,18 @@ fn periods_section(r: &Reconciliation, scale: &Money) -> Section {
 /// The discrepancies, as many as the report keeps (every one goes to `--details`).
 fn details_section(r: &Reconciliation) -> Section {
     // Sequence ids and amounts are in --details and the JSON; the table keeps to what fits.
+    // Times are shown in the report's zone (the offset beside each), as billing shows them.
+    let time = format!("time ({})", r.zone);
     let mut details = Section::new(
         "Discrepancies",
-        &["bucket", "line", "liveness id", "time", "ours", "note"],
+        &[
+            "bucket",
+            "line",
+            "liveness id",
+            time.as_str(),
+            "ours",
+            "note",
+        ],
     )
     .with_machine(&DETAIL_COLUMNS)
     .with_money(&["statement_amount"]);
