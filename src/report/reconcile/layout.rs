@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::money::Money;
+use crate::setting::Setting;
 
 /// The order buckets are shown in.
 pub(super) const SHOWN_ORDER: [BucketKind; 19] = [
@@ -124,7 +125,11 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
             money(b.rounding)
         ));
     } else {
-        summary.push("no bridge of amounts: give --price or --prices".into());
+        summary.push(format!(
+            "no bridge of amounts: give {} or {}",
+            Setting::Price,
+            Setting::Prices
+        ));
     }
     summary.push(format!("{} discrepancies", r.discrepancies));
     summary.extend(r.notes.iter().cloned());
@@ -254,8 +259,11 @@ pub(super) fn bridge_section(r: &Reconciliation, scale: &Money) -> Section {
     row("expected", r.our_charged.to_string(), r.our_amount, "");
     row("difference", r.net_difference.to_string(), r.net_amount, "");
     let Some(b) = &r.bridge else {
-        s.notes
-            .push("no bridge of amounts without --price or --prices".into());
+        s.notes.push(format!(
+            "no bridge of amounts without {} or {}",
+            Setting::Price,
+            Setting::Prices
+        ));
         return s;
     };
     for l in &b.lines {
@@ -388,7 +396,8 @@ fn details_section(r: &Reconciliation) -> Section {
     let hidden: u64 = r.buckets.values().map(|b| b.not_shown).sum();
     if hidden > 0 {
         details.notes.push(format!(
-            "{hidden} more not shown; --details FILE.csv writes every one"
+            "{hidden} more not shown; {} FILE.csv writes every one",
+            Setting::Details
         ));
     }
     details
