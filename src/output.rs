@@ -206,21 +206,6 @@ pub(crate) fn emit(
     };
     let to_terminal = output_path.is_none() && std::io::stdout().is_terminal();
     let doc = &output_safe(doc, format, to_terminal, raw_cells);
-    let choose = |key: &str| {
-        doc.table(key).ok_or_else(|| match doc.flag_for(key) {
-            Some(flag) => Failure::usage(anyhow!(
-                "{table_flag} {key:?} is a table of this report only with {flag}: add {flag}, or \
-                 choose one of: {}",
-                doc.keys().join(", "),
-                table_flag = Setting::Table
-            )),
-            None => Failure::usage(anyhow!(
-                "{table_flag} {key:?} is not a table of this report; choose one of: {}",
-                doc.keys().join(", "),
-                table_flag = Setting::Table
-            )),
-        })
-    };
     if table.is_some() && format != Format::Csv {
         return Err(Failure::usage(anyhow!(
             "{table_flag} chooses a table of {format_flag} csv",
@@ -228,37 +213,14 @@ pub(crate) fn emit(
             format_flag = Setting::Format
         )));
     }
-    if is_dir {
-        let Some(dir) = output_path else {
-            return Ok(());
-        };
-        if format != Format::Csv {
-            return Err(Failure::usage(anyhow!(
-                "{output_flag} {} is a directory: only {format_flag} csv writes one file per table",
-                dir.display(),
-                output_flag = Setting::Output,
-                format_flag = Setting::Format
-            )));
-        }
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating {}", dir.display()))
-            .map_err(Failure::internal)?;
-        let sections: Vec<&Section> = match table {
-            Some(key) => vec![choose(key)?],
-            None => doc.sections.iter().collect(),
-        };
-        for s in sections {
-            let path = dir.join(format!("{}.csv", s.key));
-            let mut out = output(Some(&path), Some(db))?;
-            crate::report::render::render_csv(s, &mut out)
-                .and_then(|()| out.finish())
-                .map_err(write_failure)?;
-        }
-        return Ok(());
+    if let Some(dir) = output_path.filter(|_| is_dir) {
+        return write_directory(doc, dir, format, table, db);
     }
     let mut out = output(output_path, Some(db))?;
     match (format, table) {
-        (Format::Csv, Some(key)) => crate::report::render::render_csv(choose(key)?, &mut out),
+        (Format::Csv, Some(key)) => {
+            crate::report::render::render_csv(chosen_table(doc, key)?, &mut out)
+        }
         (Format::Csv, None) => match lead_table(doc, lead) {
             Some(s) => {
                 name_the_table(doc, s);
@@ -270,6 +232,56 @@ pub(crate) fn emit(
     }
     .and_then(|()| out.finish())
     .map_err(write_failure)
+}
+
+/// The table `--table` names, or why the report has none of that name.
+fn chosen_table<'d>(doc: &'d Document, key: &str) -> Result<&'d Section, Failure> {
+    doc.table(key).ok_or_else(|| match doc.flag_for(key) {
+        Some(flag) => Failure::usage(anyhow!(
+            "{table_flag} {key:?} is a table of this report only with {flag}: add {flag}, or \
+             choose one of: {}",
+            doc.keys().join(", "),
+            table_flag = Setting::Table
+        )),
+        None => Failure::usage(anyhow!(
+            "{table_flag} {key:?} is not a table of this report; choose one of: {}",
+            doc.keys().join(", "),
+            table_flag = Setting::Table
+        )),
+    })
+}
+
+/// Every table (or the one `--table` names) as `DIR/NAME.csv`: CSV only.
+fn write_directory(
+    doc: &Document,
+    dir: &Path,
+    format: Format,
+    table: Option<&str>,
+    db: &Path,
+) -> Result<(), Failure> {
+    if format != Format::Csv {
+        return Err(Failure::usage(anyhow!(
+            "{output_flag} {} is a directory: only {format_flag} csv writes one file per table",
+            dir.display(),
+            output_flag = Setting::Output,
+            format_flag = Setting::Format
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+        .map_err(Failure::internal)?;
+    let sections: Vec<&Section> = match table {
+        Some(key) => vec![chosen_table(doc, key)?],
+        None => doc.sections.iter().collect(),
+    };
+    for s in sections {
+        let path = dir.join(format!("{}.csv", s.key));
+        let mut out = output(Some(&path), Some(db))?;
+        crate::report::render::render_csv(s, &mut out)
+            .and_then(|()| out.finish())
+            .map_err(write_failure)?;
+    }
+    Ok(())
 }
 
 /// The one table CSV writes without `--table`: `lead` when the report has it, else the first.

@@ -308,47 +308,8 @@ pub(crate) fn document(listing: &Listing, window: &Window) -> Document {
     )
     .keyed("checks")
     .with_machine(&COLUMNS);
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
     for c in &listing.checks {
-        let attributes = c
-            .attributes
-            .as_ref()
-            .map_or_else(String::new, serde_json::Value::to_string);
-        let code = c.code.map_or_else(String::new, |c| c.to_string());
-        let score = c.score.map_or_else(String::new, |s| s.to_string());
-        section.row(vec![
-            c.liveness_id.clone(),
-            c.time.clone().unwrap_or_else(|| super::UNDATED.into()),
-            c.status.to_string(),
-            code.clone(),
-            c.class.to_string(),
-            text(&c.family),
-            score.clone(),
-            c.image_sha256
-                .as_deref()
-                .map_or_else(String::new, |d| d.chars().take(16).collect()),
-            c.partner_code.clone(),
-            c.attributes
-                .as_ref()
-                .map_or_else(String::new, attribute_words),
-        ]);
-        section.machine_row(
-            &COLUMNS,
-            vec![
-                c.liveness_id.clone(),
-                text(&c.time),
-                c.status.to_string(),
-                code,
-                text(&c.message),
-                c.class.to_string(),
-                c.category.unwrap_or_default().to_string(),
-                text(&c.family),
-                score,
-                text(&c.image_sha256),
-                c.partner_code.clone(),
-                attributes,
-            ],
-        );
+        add_check(&mut section, c);
     }
     Document {
         title: "liveaudit checks".into(),
@@ -359,6 +320,51 @@ pub(crate) fn document(listing: &Listing, window: &Window) -> Document {
         money: None,
         flagged: Vec::new(),
     }
+}
+
+/// One check's row: for people (a short digest, input columns as words) and for machines
+/// (every column of [`COLUMNS`], the columns as JSON).
+fn add_check(section: &mut Section, c: &CheckRow) {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let attributes = c
+        .attributes
+        .as_ref()
+        .map_or_else(String::new, serde_json::Value::to_string);
+    let code = c.code.map_or_else(String::new, |c| c.to_string());
+    let score = c.score.map_or_else(String::new, |s| s.to_string());
+    section.row(vec![
+        c.liveness_id.clone(),
+        c.time.clone().unwrap_or_else(|| super::UNDATED.into()),
+        c.status.to_string(),
+        code.clone(),
+        c.class.to_string(),
+        text(&c.family),
+        score.clone(),
+        c.image_sha256
+            .as_deref()
+            .map_or_else(String::new, |d| d.chars().take(16).collect()),
+        c.partner_code.clone(),
+        c.attributes
+            .as_ref()
+            .map_or_else(String::new, attribute_words),
+    ]);
+    section.machine_row(
+        &COLUMNS,
+        vec![
+            c.liveness_id.clone(),
+            text(&c.time),
+            c.status.to_string(),
+            code,
+            text(&c.message),
+            c.class.to_string(),
+            c.category.unwrap_or_default().to_string(),
+            text(&c.family),
+            score,
+            text(&c.image_sha256),
+            c.partner_code.clone(),
+            attributes,
+        ],
+    );
 }
 
 #[cfg(test)]
