@@ -20,7 +20,7 @@ use comfy_table::{
 use serde::Serialize;
 
 mod html;
-mod xlsx;
+pub(crate) mod xlsx;
 use html::render_html;
 
 /// Output formats of reports.
