@@ -357,3 +357,34 @@ fn a_read_only_database_is_a_clear_error_and_nothing_is_sent() {
     run.stderr_has("cannot be written");
     assert_eq!(env.mock.stats().result_requests, sent, "nothing was sent");
 }
+
+/// Guards the key against a proxy variable: the mock is a plain-http loopback endpoint, so a
+/// proxy from `http_proxy`/`ALL_PROXY` would be sent the whole URL, key included; the run must
+/// reach the mock directly and the "proxy" must never see a connection.
+#[test]
+fn a_plain_http_endpoint_never_goes_through_a_proxy_from_the_environment() {
+    let env = Env::plain();
+    env.write("ids.csv", util::id_csv(5));
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let address = format!("http://{}", proxy.local_addr().unwrap());
+    for command in [&["fetch", "--rate", "0", "ids.csv"][..], &["license"][..]] {
+        let out = env
+            .cmd()
+            .args(command)
+            .env("http_proxy", &address)
+            .env("HTTP_PROXY", &address)
+            .env("ALL_PROXY", &address)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .output()
+            .unwrap();
+        util::Run::from(out).expect(0);
+    }
+    env.assert_all_match_mock();
+    // A connection the proxy was sent would wait in its backlog.
+    match proxy.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the proxy was connected to: {other:?}"),
+    }
+}

@@ -14,6 +14,7 @@ mod fuzz_answers;
 mod hardening;
 mod hostile;
 mod inputs;
+mod night_faults;
 mod nightly;
 mod nights;
 mod prices;

@@ -157,7 +157,20 @@ async fn settle<V: AskVendor>(
             Err(Ending::Resolved(answer, Some(row)))
         }
         Verdict::GiveUp(fault) => {
-            ctx.breaker.record_ok();
+            // An HTTP 4xx given up on (400, 413, a WAF's 406...) is the endpoint refusing the
+            // request, not an answer about the id: a streak of them trips the breaker as an
+            // outage does, so a gateway that blocks every request stops the run instead of
+            // marking a million ids failed one by one; a few among answers never do.
+            if fault.is_outage() {
+                if ctx.breaker.record_outage() {
+                    ctx.stop(StopCause::Outage {
+                        count: ctx.breaker.threshold(),
+                        last: fault.to_string(),
+                    });
+                }
+            } else {
+                ctx.breaker.record_ok();
+            }
             Err(Ending::Failed(fault, Some(row)))
         }
         Verdict::Stop(reason) => {

@@ -121,7 +121,19 @@ impl VendorClient {
     /// A client for `settings`' account and endpoints. The partner key was registered with the
     /// scrubber when it became a `Secret`, so no text this client hands out can carry it.
     pub fn new(settings: &VendorSettings, options: ClientOptions) -> Result<Self, VendorError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        // A plain-http endpoint (allowed only on loopback) never goes through a proxy from
+        // `http_proxy`/`ALL_PROXY`: a proxy of plain HTTP is sent the whole URL, key included,
+        // and off this machine. An https endpoint may: through a proxy it is a CONNECT tunnel,
+        // and the proxy sees the host and port only.
+        let plain = [&settings.result_url, &settings.license_url]
+            .into_iter()
+            .flatten()
+            .any(|url| url.scheme() == "http");
+        if plain {
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
             // Every request on the wire is one of ours, in the attempts log: reqwest's own
@@ -219,7 +231,15 @@ impl VendorClient {
                 }));
             }
             429 => return Err(VendorError::Fault(Fault::RateLimited)),
-            _ => {}
+            // Only HTTP 200 carries an answer, as on the result path: a 500 or a 410 with a
+            // license-shaped body is a fault (an error page, a proxy), never a license.
+            200 => {}
+            _ => {
+                return Err(VendorError::Fault(Fault::Status {
+                    status,
+                    snippet: snippet(&body.bytes),
+                }));
+            }
         }
         let _ = retry_after;
         let bytes = body.bytes;
