@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ConfigError;
+use crate::setting::Setting;
 
 /// The file's `rate`: `rate = 50` or `rate = "auto"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -110,7 +111,7 @@ impl super::Layers {
             .flatten()
             .and_then(|(name, a)| Some((name, a.input_tz.clone()?)));
         match (flag, section, &self.file.input_tz) {
-            (Some(f), _, _) => (f.to_string(), "--input-tz".into()),
+            (Some(f), _, _) => (f.to_string(), Setting::InputTz.flag().into()),
             (None, Some((name, zone)), _) => (zone, format!("input_tz in [accounts.{name}]")),
             (None, None, Some(f)) => (f.clone(), "input_tz in the config file".into()),
             (None, None, None) => ("UTC".to_string(), "the default".into()),
@@ -273,8 +274,9 @@ fn check_accounts(accounts: &BTreeMap<String, AccountConfig>) -> Result<(), Stri
             .filter(|other| **other != name.as_str())
         {
             return Err(format!(
-                "[accounts.{name}]: the name is [accounts.{other}]'s partner code; --account \
-                 {name} could mean either, so choose another name"
+                "[accounts.{name}]: the name is [accounts.{other}]'s partner code; {} \
+                 {name} could mean either, so choose another name",
+                Setting::Account
             ));
         }
         if let Some(other) = seen.insert(code, name) {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::money::Money;
+use crate::setting::Setting;
 
 /// One disputed line as spooled: the line's side and the disputed amount (our evidence is
 /// looked up when the file is written).
@@ -118,8 +119,9 @@ impl DisputeKind {
             Some("csv") => Ok(DisputeKind::Csv),
             Some("xlsx") => Ok(DisputeKind::Xlsx),
             _ => Err(format!(
-                "--dispute {}: the dispute file is written as .csv or .xlsx, by its name; name \
+                "{} {}: the dispute file is written as .csv or .xlsx, by its name; name \
                  it FILE.csv or FILE.xlsx",
+                Setting::Dispute,
                 path.display()
             )),
         }
