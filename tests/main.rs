@@ -19,5 +19,6 @@ mod nights;
 mod prices;
 mod reconcile;
 mod reports;
+mod streamed;
 mod workbook;
 mod zones;
