@@ -11,6 +11,7 @@ use crate::mock::FaultKind;
 mod checks;
 mod choices;
 mod report;
+mod settings;
 pub use checks::{ChecksArgs, ClassArg};
 pub use report::{AttacksArgs, BillingArgs, ReconcileArgs, ReportArgs, ReportCommand};
 
@@ -498,6 +499,10 @@ pub struct MockArgs {
     /// Size of face images in bytes; 0 leaves them out
     #[arg(long, default_value_t = 24 * 1024)]
     pub image_bytes: usize,
+    /// How the license endpoint misbehaves: empty503 (down), license500 / license410 (a
+    /// license body under an error status), millis (expiry in milliseconds), expired
+    #[arg(long, value_enum, value_name = "FAULT")]
+    pub license_fault: Option<crate::mock::LicenseFault>,
 }
 
 #[derive(Debug, Args)]

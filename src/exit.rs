@@ -17,7 +17,8 @@ pub enum ExitStatus {
     Usage = 2,
     /// The vendor refused the credentials or the account; unfinished ids stay pending.
     Refused = 3,
-    /// The run finished, but some ids are still failed or pending (or its time budget ran out).
+    /// The run finished, but some ids are still failed or pending (or its time budget ran out);
+    /// a purge left face image files it could not delete.
     Incomplete = 4,
     /// Reconcile found discrepancies.
     Discrepancies = 5,

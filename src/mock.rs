@@ -1,14 +1,15 @@
 //! The embedded stand-in vendor: both endpoints as the vendor's page documents them, with
 //! deterministic outcomes and injectable misbehaviour, for tests, the demo and benchmarks.
 //!
-//! - [`MockOptions`]: credentials, latency, fault mix, rate limit, account stop.
+//! - [`MockOptions`]: credentials, latency, fault mix, rate limit, account stop, license faults.
 //! - [`MockServer`]: a running instance on a socket; counts what it served.
 //! - [`expected_code`]: the outcome the mock gives an id (a hash of the id), so tests can check
 //!   every stored result without a fixture file.
 //!
 //! Faults are drawn per (id, attempt) from a hash, so a given run misbehaves the same way each
 //! time for the same request sequence of one id. The outcomes are in `outcomes`, the fault
-//! responses in `faults`; this file holds the server, its options, counters and handlers.
+//! responses in `faults`, the license endpoint in `license`; this file holds the server, its
+//! options, counters and the result handler.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,10 +29,13 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 mod faults;
+mod license;
 mod outcomes;
 
 pub use faults::MixedFault;
 use faults::fault_response;
+pub use license::LicenseFault;
+use license::license_handler;
 pub use outcomes::{expected_code, stable_hash};
 use outcomes::{message_for, pseudo_jpeg};
 
@@ -100,6 +104,8 @@ pub struct MockOptions {
     pub stop_after: Option<u64>,
     /// Size of the face image in bytes (before base64); 0 leaves `image` out.
     pub image_bytes: usize,
+    /// How the license endpoint misbehaves, if at all.
+    pub license_fault: Option<LicenseFault>,
 }
 
 impl Default for MockOptions {
@@ -117,6 +123,7 @@ impl Default for MockOptions {
             rate_burst: None,
             stop_after: None,
             image_bytes: 24 * 1024,
+            license_fault: None,
         }
     }
 }
@@ -480,48 +487,6 @@ fn face_for(s: &Shared, id: &str, h: u64, code: i64) -> String {
     };
     bytes.truncate(s.opts.image_bytes.max(2));
     base64::engine::general_purpose::STANDARD.encode(&bytes)
-}
-
-async fn license_handler(
-    State(s): State<Arc<Shared>>,
-    Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    s.license_requests.fetch_add(1, Ordering::SeqCst);
-    if !s.credentials_ok(&q) {
-        s.refused.fetch_add(1, Ordering::SeqCst);
-        return refused();
-    }
-    let duration = if body.is_empty() {
-        Some(600)
-    } else {
-        serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .map(|v| {
-                v.get("session_duration")
-                    .and_then(|d| d.as_i64())
-                    .unwrap_or(600)
-            })
-    };
-    match duration {
-        Some(d) if (1..=86_400).contains(&d) => {
-            let now = jiff::Timestamp::now().as_second();
-            json_response(
-                StatusCode::OK,
-                serde_json::json!({
-                    "code": 200,
-                    "message": "success",
-                    "sequence_id": format!("{:020}", now),
-                    "license": format!("{:016x}", stable_hash(format!("{now}").as_bytes())),
-                    "expiry_timestamp": now + d,
-                }),
-            )
-        }
-        _ => json_response(
-            StatusCode::OK,
-            serde_json::json!({"code": 11340, "message": "session_duration error", "sequence_id": "0"}),
-        ),
-    }
 }
 
 fn refused() -> Response {

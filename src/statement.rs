@@ -14,6 +14,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 
+use crate::setting::Setting;
 use crate::timestamp::parse_instant_ms;
 
 mod amount;
@@ -93,14 +94,18 @@ pub(crate) enum StatementError {
         "{file}:1: cannot tell the statement's shape from its header ({headers}); an itemised \
          statement needs a liveness id or sequence id column (--statement-id-column, \
          --statement-sequence-column), a summary one a count column with a date or period \
-         (--statement-count-column, --statement-period-column)"
+         ({statement_count_column_flag}, {statement_period_column_flag})",
+        statement_count_column_flag = Setting::StatementCountColumn,
+        statement_period_column_flag = Setting::StatementPeriodColumn
     )]
     Shape { file: String, headers: String },
     #[error("{file}: cannot read this workbook: {message}; save the statement as CSV")]
     Workbook { file: String, message: String },
     #[error(
         "{file}:{line}: the statement bills in {found}, our prices are in {expected}; give the \
-         price list (or --currency with --price) of the statement's currency"
+         price list (or {currency_flag} with {price_flag}) of the statement's currency",
+        currency_flag = Setting::Currency,
+        price_flag = Setting::Price
     )]
     Currency {
         file: String,
@@ -161,16 +166,11 @@ pub(crate) fn read(
         return Ok(Ok((shape, Vec::new())));
     };
     let (mut rdr, lines) = crate::input::numbered_csv_with(reader, true, delimiter);
-    let headers = match header_names(&mut rdr) {
-        Ok(h) => h,
-        Err(e) => {
-            return Err(StatementError::Csv {
-                file,
-                line: 1,
-                message: e.to_string(),
-            });
-        }
-    };
+    let headers = header_names(&mut rdr).map_err(|e| StatementError::Csv {
+        file: file.clone(),
+        line: 1,
+        message: e.to_string(),
+    })?;
     let (layout, shape) = Layout::find(columns, &headers, &file)?;
 
     let mut malformed = Vec::new();
@@ -189,35 +189,11 @@ pub(crate) fn read(
             }
         }
         let line = lines.of(&record);
-        if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
-            continue;
-        }
-        if let (Some(wanted), Some(code)) = (&columns.only_partner, field(&record, layout.partner))
-            && *wanted != code
-        {
+        if passed_over(&record, columns, &layout) {
             continue;
         }
         let read = layout.line(&record, line, zone);
-        if let (
-            Ok(Line::Item(Item {
-                currency: Some(found),
-                ..
-            }))
-            | Ok(Line::Summary(SummaryLine {
-                currency: Some(found),
-                ..
-            })),
-            Some(expected),
-        ) = (&read, &columns.expect_currency)
-            && found != expected
-        {
-            return Err(StatementError::Currency {
-                file,
-                line,
-                found: found.clone(),
-                expected: expected.clone(),
-            });
-        }
+        same_currency(&read, columns, &file, line)?;
         match read {
             Ok(Line::Item(one)) => {
                 if let Err(e) = item(one) {
@@ -229,6 +205,48 @@ pub(crate) fn read(
         }
     }
     Ok(Ok((shape, malformed)))
+}
+
+/// A line that is not read: blank, or another partner code's when the statement is narrowed
+/// to one.
+fn passed_over(record: &csv::ByteRecord, columns: &StatementColumns, layout: &Layout) -> bool {
+    if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+        return true;
+    }
+    matches!(
+        (&columns.only_partner, field(record, layout.partner)),
+        (Some(wanted), Some(code)) if *wanted != code
+    )
+}
+
+/// A line billed in another currency than our prices' refuses the whole statement there.
+fn same_currency(
+    read: &Result<Line, String>,
+    columns: &StatementColumns,
+    file: &str,
+    line: u64,
+) -> Result<(), StatementError> {
+    if let (
+        Ok(Line::Item(Item {
+            currency: Some(found),
+            ..
+        }))
+        | Ok(Line::Summary(SummaryLine {
+            currency: Some(found),
+            ..
+        })),
+        Some(expected),
+    ) = (read, &columns.expect_currency)
+        && found != expected
+    {
+        return Err(StatementError::Currency {
+            file: file.to_string(),
+            line,
+            found: found.clone(),
+            expected: expected.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// The partner codes a statement's partner code column names, with their line counts, in order;

@@ -60,6 +60,19 @@ impl Zone {
             tz: TimeZone::UTC,
         }
     }
+
+    /// An instant as a report in this zone shows it, to the second with the offset:
+    /// `2026-10-02T22:10:52+08:00` (the milliseconds themselves when out of range).
+    pub(crate) fn local_time(&self, ms: i64) -> String {
+        jiff::Timestamp::from_millisecond(ms).map_or_else(
+            |_| ms.to_string(),
+            |t| {
+                t.to_zoned_datetime(self.tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string()
+            },
+        )
+    }
 }
 
 /// The UTC offsets, in minutes, that real zones use (or used): every whole hour from -12 to

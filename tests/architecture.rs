@@ -1,24 +1,16 @@
 //! Guards the shape ARCHITECTURE.md describes: no import cycle between the top-level modules,
-//! nor between the submodules of one module, and every path ARCHITECTURE.md and README's
-//! "Layout" name exists.
+//! nor between the submodules of one module; the status strings and 11350 written in
+//! `src/check.rs` only; no production function over 80 lines; and every path ARCHITECTURE.md
+//! and README's "Layout" name exists. Each reads whole source files minus their test modules
+//! (`util::source`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::util::source::production_files;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Every `.rs` file below `dir`.
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// The module path of a file below `src/` (`src/report/mod.rs` -> `["report"]`).
@@ -37,55 +29,12 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
     parts
 }
 
-/// `text` without its `#[cfg(test)] mod name { ... }` blocks and `//` comments, and the names
-/// of its `#[cfg(test)] mod name;` file modules.
-fn production(text: &str) -> (String, Vec<String>) {
-    let mut out = String::new();
-    let mut children = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("#[cfg(test)]") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + "#[cfg(test)]".len()..];
-        let item = after.trim_start();
-        let item = item.strip_prefix("pub(crate) ").unwrap_or(item);
-        let Some(decl) = item.strip_prefix("mod ") else {
-            rest = after;
-            continue;
-        };
-        let name: String = decl
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        let tail = decl[name.len()..].trim_start();
-        if tail.starts_with(';') {
-            children.push(name);
-            rest = after;
-            continue;
-        }
-        let mut depth = 0;
-        let mut end = tail.len();
-        for (i, c) in tail.char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = i + 1;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    let code = out
-        .lines()
+/// `code` without its `//` comments.
+fn uncommented(code: &str) -> String {
+    code.lines()
         .map(|l| l.split("//").next().unwrap_or(""))
         .collect::<Vec<_>>()
-        .join("\n");
-    (code, children)
+        .join("\n")
 }
 
 /// The modules a file's code names: `crate::a::b`, `super::a`, `use crate::{a, b}` and
@@ -194,28 +143,17 @@ type Edges = BTreeSet<(String, String)>;
 
 fn import_edges() -> (Edges, Edges) {
     let src = root().join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let mut texts = Vec::new();
-    let mut test_modules = BTreeSet::new();
-    for file in &files {
-        let module = module_of(&src, file);
-        let (code, children) = production(&std::fs::read_to_string(file).unwrap());
-        for c in children {
-            test_modules.insert([module.clone(), vec![c]].concat());
-        }
-        texts.push((module, code));
-    }
     let is_module = |m: &[String]| {
         let p = m.iter().fold(src.clone(), |p, s| p.join(s));
         p.with_extension("rs").is_file() || p.is_dir()
     };
     let (mut top, mut sub) = (BTreeSet::new(), BTreeSet::new());
-    for (module, code) in texts {
-        if module.is_empty() || test_modules.iter().any(|t| module.starts_with(t)) {
+    for (file, code) in production_files(&src) {
+        let module = module_of(&src, &file);
+        if module.is_empty() {
             continue;
         }
-        for r in references(&module, &code) {
+        for r in references(&module, &uncommented(&code)) {
             let Some(first) = r.first() else { continue };
             if *first != module[0] {
                 if is_module(&r[..1]) {
@@ -297,4 +235,133 @@ fn every_path_the_docs_name_exists() {
         .filter(|p| !p.contains("000N") && !root().join(p).exists())
         .collect();
     assert!(missing.is_empty(), "named but not in the tree: {missing:?}");
+}
+
+/// The status strings and the 11350 code are written in `src/check.rs` only (outside tests and
+/// comments), so no other module re-derives a class by hand. Whole files are read: the code
+/// after an inline test helper is seen too.
+#[test]
+fn status_strings_and_11350_live_in_check_rs_only() {
+    let needles = [
+        "'done'",
+        "'failed'",
+        "'pending'",
+        "\"done\"",
+        "\"failed\"",
+        "\"pending\"",
+        "b\"done\"",
+    ];
+    // The code as a number of its own (not inside a name such as `internal_11350`).
+    let has_code = |line: &str| {
+        line.match_indices("11350").any(|(i, _)| {
+            let before = line[..i].chars().next_back();
+            let after = line[i + 5..].chars().next();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    };
+    // The other "done"s: a run's outcome (every id resolved), and the nightly inbox's
+    // folder of files read; neither is a check's status.
+    let others = [
+        "None => \"done\",",
+        "pub(crate) const DONE_FOLDER: &str = \"done\";",
+    ];
+    let src = root().join("src");
+    let mut found = Vec::new();
+    let mut read = 0;
+    for (path, code) in production_files(&src) {
+        if path == src.join("check.rs") {
+            continue;
+        }
+        read += code.lines().count();
+        for (n, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            if others.contains(&line.trim()) {
+                continue;
+            }
+            if has_code(line) || needles.iter().any(|needle| line.contains(needle)) {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(read > 10_000, "only {read} lines of production code read");
+    assert!(
+        found.is_empty(),
+        "outside src/check.rs:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The functions over `most` lines in production code (`#[cfg(test)]` modules and test files
+/// left out), as `file:line name (lines)`. A function runs from its `fn` line to the brace that
+/// closes its body (strings, characters and comments skipped when counting braces).
+fn long_functions(most: usize) -> Vec<String> {
+    let src = root().join("src");
+    let mut long = Vec::new();
+    for (path, code) in production_files(&src) {
+        let starts: Vec<usize> = code
+            .match_indices("fn ")
+            .map(|(i, _)| i)
+            .filter(|&i| {
+                let line_start = code[..i].rfind('\n').map_or(0, |n| n + 1);
+                let head = code[line_start..i].trim();
+                head.split_whitespace().all(|w| {
+                    [
+                        "pub",
+                        "pub(crate)",
+                        "pub(super)",
+                        "async",
+                        "const",
+                        "unsafe",
+                    ]
+                    .contains(&w)
+                })
+            })
+            .collect();
+        for at in starts {
+            let name: String = code[at + 3..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            // The body opens at the first `{` outside the signature's brackets, unless a `;`
+            // ends a bodiless declaration first.
+            let mut depth = 0i32;
+            let mut open = None;
+            for (i, c) in code[at..].char_indices() {
+                match c {
+                    '(' | '[' | '<' => depth += 1,
+                    ')' | ']' => depth -= 1,
+                    '>' if !code[at..at + i].ends_with('-') => depth -= 1,
+                    '{' if depth <= 0 => {
+                        open = Some(at + i);
+                        break;
+                    }
+                    ';' if depth <= 0 => break,
+                    _ => {}
+                }
+            }
+            let Some(open) = open else { continue };
+            let end = crate::util::source::block_end(code.as_bytes(), open);
+            let first = code[..at].matches('\n').count() + 1;
+            let lines = code[at..end].matches('\n').count() + 1;
+            if lines > most {
+                let rel = path.strip_prefix(root()).unwrap().display().to_string();
+                long.push(format!("{rel}:{first} {name} ({lines} lines)"));
+            }
+        }
+    }
+    long
+}
+
+/// No function outside tests is over 80 lines: a long one is split into named parts.
+#[test]
+fn no_production_function_is_over_80_lines() {
+    // The scan finds functions for real: the long `main` of old would show at 20 lines.
+    assert!(
+        long_functions(20).iter().any(|f| f.contains(" main ")),
+        "{:?}",
+        long_functions(20)
+    );
+    let long = long_functions(80);
+    assert!(long.is_empty(), "over 80 lines: {long:?}");
 }

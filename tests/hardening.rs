@@ -162,6 +162,53 @@ fn hostile_ids_go_through_json_sql_and_file_names_intact() {
     assert_eq!(exported_sorted, want);
 }
 
+/// Guards the two ways a purge could leave face images behind while saying it did not: a
+/// mistyped `--images` folder is refused before anything changes (exit 2), and an image file
+/// that cannot be deleted is named on stderr with exit 4; the same purge run again, once the
+/// cause is gone, deletes it.
+#[test]
+fn purge_refuses_a_missing_images_folder_and_names_images_it_cannot_delete() {
+    let env = Env::plain();
+    env.write("ids.csv", "liveness_id,created_at\nlv-00000001,2026-09-15T10:00:00Z\nlv-00000002,2026-09-15T11:00:00Z\n");
+    env.run_line("fetch --rate 0 --save-images faces ids.csv")
+        .expect(0);
+    let scored = |env: &Env| -> i64 {
+        env.conn()
+            .query_row("SELECT count(score) FROM checks", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(scored(&env), 2);
+
+    let typo = env.run(&["purge", "--before", "2026-10-01", "--images", "facse"]);
+    typo.expect(2);
+    typo.stderr_has("--images facse: no such folder");
+    assert_eq!(scored(&env), 2, "a refused purge changes nothing");
+
+    // One saved face turned into a non-empty folder of the same name: no one, root included,
+    // can delete it as a file.
+    let faces = util::files_under(&env.path("faces"));
+    assert_eq!(faces.len(), 2);
+    let stuck = faces[0].clone();
+    std::fs::remove_file(&stuck).unwrap();
+    std::fs::create_dir(&stuck).unwrap();
+    std::fs::write(stuck.join("keep"), "x").unwrap();
+    let run = env.run(&["purge", "--before", "2026-10-01", "--images", "faces"]);
+    run.expect(4);
+    run.stdout_has("purged scores and face digests of 2 checks");
+    run.stdout_has("1 image files deleted");
+    let name = stuck.file_name().unwrap().to_string_lossy().into_owned();
+    run.stderr_has(&format!("could not delete faces/{name}: "));
+    run.stderr_has("run the same purge again");
+    assert_eq!(scored(&env), 0, "the database part of the purge is done");
+
+    std::fs::remove_dir_all(&stuck).unwrap();
+    std::fs::write(&stuck, "face").unwrap();
+    let again = env.run(&["purge", "--before", "2026-10-01", "--images", "faces"]);
+    again.expect(0);
+    again.stdout_has("1 image files deleted");
+    assert!(util::files_under(&env.path("faces")).is_empty());
+}
+
 #[test]
 fn purge_removes_biometric_data_but_keeps_billing_facts() {
     let env = Env::plain();
@@ -309,4 +356,110 @@ fn a_read_only_database_is_a_clear_error_and_nothing_is_sent() {
     run.expect(2);
     run.stderr_has("cannot be written");
     assert_eq!(env.mock.stats().result_requests, sent, "nothing was sent");
+}
+
+/// Guards the key against a proxy variable: the mock is a plain-http loopback endpoint, so a
+/// proxy from `http_proxy`/`ALL_PROXY` would be sent the whole URL, key included; the run must
+/// reach the mock directly and the "proxy" must never see a connection.
+#[test]
+fn a_plain_http_endpoint_never_goes_through_a_proxy_from_the_environment() {
+    let env = Env::plain();
+    env.write("ids.csv", util::id_csv(5));
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let address = format!("http://{}", proxy.local_addr().unwrap());
+    for command in [&["fetch", "--rate", "0", "ids.csv"][..], &["license"][..]] {
+        let out = env
+            .cmd()
+            .args(command)
+            .env("http_proxy", &address)
+            .env("HTTP_PROXY", &address)
+            .env("ALL_PROXY", &address)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .output()
+            .unwrap();
+        util::Run::from(out).expect(0);
+    }
+    env.assert_all_match_mock();
+    // A connection the proxy was sent would wait in its backlog.
+    match proxy.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the proxy was connected to: {other:?}"),
+    }
+}
+
+/// Guards the stop on an untrusted certificate: an https endpoint presenting a self-signed
+/// certificate is a configuration problem (a wrong host, a proxy re-signing TLS), not an
+/// outage: the run stops at the first answer with exit 2 and says so, instead of retrying
+/// fifty times and calling the vendor down; nothing is stored.
+#[test]
+fn an_endpoint_with_an_untrusted_certificate_stops_the_run_at_once() {
+    use std::sync::Arc;
+    let env = Env::plain();
+    env.write("ids.csv", util::id_csv(20));
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+    let cert = std::fs::read(data.join("self-signed.der")).unwrap();
+    let key = std::fs::read(data.join("self-signed.key.der")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![rustls::pki_types::CertificateDer::from(cert)],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}/verification/kyc/sdk/liveness/result/v1",
+        listener.local_addr().unwrap().port()
+    );
+    let handshakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&handshakes);
+    // Serves TLS handshakes until the test process ends; the client refuses each.
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Ok(conn) = rustls::ServerConnection::new(Arc::clone(&config)) else {
+                continue;
+            };
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let _ = std::io::Read::read(&mut tls, &mut [0u8; 64]);
+        }
+    });
+    let license = util::Run::from(
+        env.cmd()
+            .arg("license")
+            .env("TD_LICENSE_URL", url.replace("result", "license"))
+            .output()
+            .unwrap(),
+    );
+    license.expect(2);
+    license.stderr_has("the endpoint's TLS certificate is not trusted");
+    let out = env
+        .cmd()
+        .args(["fetch", "--rate", "0", "--concurrency", "2", "ids.csv"])
+        .env("TD_RESULT_URL", &url)
+        .output()
+        .unwrap();
+    let run = util::Run::from(out);
+    run.expect(2);
+    run.stderr_has("the endpoint's TLS certificate is not trusted");
+    assert!(
+        !run.stderr.contains(util::KEY),
+        "the key stays out of the message"
+    );
+    let stored: i64 = env
+        .conn()
+        .query_row("SELECT count(code) FROM checks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 0);
+    // Stopped at the first refusal, not after --breaker (50) attempts: one license handshake,
+    // then at most the two in flight and a retry of each.
+    let tried = handshakes.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(tried <= 5, "{tried} handshakes");
 }

@@ -326,8 +326,14 @@ fn reconcile_adds_up_with_outside_lines_and_time_zone_shifts() {
         .unwrap();
     assert_eq!(shifted["liveness_id"], f.near_end.as_str());
     assert_eq!(shifted["line"], 3);
-    assert_eq!(shifted["statement_time"], "2026-10-31T17:00:00Z");
-    assert_eq!(shifted["our_time"], "2026-10-31T14:00:00Z");
+    // Times in the report's zone, as billing shows them.
+    assert_eq!(shifted["statement_time"], "2026-11-01T01:00:00+08:00");
+    assert_eq!(shifted["our_time"], "2026-10-31T22:00:00+08:00");
+    let mut table = args[..args.len() - 2].to_vec();
+    table.extend(["--format", "table"]);
+    let text = f.env.run(&table);
+    text.stdout_has("time (Asia/Singapore)");
+    text.stdout_has("2026-10-31T22:00:00+08:00");
 
     // Our side is billing's charged for the same window.
     let bill = f.env.run_line(

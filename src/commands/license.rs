@@ -1,7 +1,10 @@
 //! `liveaudit license`: asks the vendor's license API once, to check credentials and endpoint.
 //!
-//! Policy: a refusal is exit status 3, a misconfigured endpoint 2; the vendor's text is
-//! cleaned of control characters before it is printed.
+//! Policy: only HTTP 200 carries a license. A refusal is exit status 3, a misconfigured
+//! endpoint 2, a vendor or network outage (no connection, 5xx, a proxy's 407, a body that is
+//! not the vendor's JSON) 4, and so is a license that had already expired when it came (a
+//! warning says why; one far ahead or in milliseconds is warned about, exit 0). The vendor's
+//! text is cleaned of control characters before it is printed.
 
 use std::io::Write;
 use std::time::Duration;
@@ -14,27 +17,24 @@ use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::td::answer::VendorStop;
 use crate::td::client::{ClientOptions, VendorClient, VendorError};
+use crate::td::license::{self, Expiry, ExpiryProblem};
 
-/// Runs `liveaudit license`.
+/// Runs `liveaudit license`: exit 0 with a license; 4 when the license had already expired
+/// (or the vendor looked down, from [`ask`]).
 pub(crate) async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<ExitStatus, Failure> {
     let (answer, vendor) = ask(global, &args).await?;
     let mut out = std::io::stdout().lock();
-    let expiry = answer
-        .expiry_timestamp
-        .and_then(|t| jiff::Timestamp::from_second(t).ok());
+    let expiry = answer.expiry_timestamp.map(Expiry::of);
     let _ = writeln!(
         out,
         "license:     {}",
         crate::text::clean(answer.license.as_deref().unwrap_or("(none)"))
     );
-    if let Some(t) = expiry {
-        let local = t.to_zoned_datetime(jiff::tz::TimeZone::system());
-        let _ = writeln!(
-            out,
-            "expires:     {}",
-            local.strftime("%Y-%m-%d %H:%M:%S %Z (local)")
-        );
-        let _ = writeln!(out, "expires UTC: {}", t.strftime("%Y-%m-%dT%H:%M:%SZ"));
+    match expiry {
+        Some(e) => write_expiry(&mut out, e),
+        None => {
+            let _ = writeln!(out, "expires:     (no expiry_timestamp in the answer)");
+        }
     }
     let _ = writeln!(
         out,
@@ -52,7 +52,45 @@ pub(crate) async fn license(global: &GlobalArgs, args: LicenseArgs) -> Result<Ex
             .and_then(|u| u.host_str())
             .unwrap_or("(none)")
     );
-    Ok(ExitStatus::Ok)
+    match expiry_warning(&answer, args.duration) {
+        Some(ExpiryProblem::Expired(_)) => Ok(ExitStatus::Incomplete),
+        _ => Ok(ExitStatus::Ok),
+    }
+}
+
+/// The `expires` lines: local time and UTC, and the value as sent when it is no time.
+fn write_expiry(out: &mut impl Write, e: Expiry) {
+    let Some(t) = e.time() else {
+        let _ = writeln!(out, "expires:     (unreadable: {e:?})");
+        return;
+    };
+    let local = t.to_zoned_datetime(jiff::tz::TimeZone::system());
+    let _ = writeln!(
+        out,
+        "expires:     {}",
+        local.strftime("%Y-%m-%d %H:%M:%S %Z (local)")
+    );
+    let _ = writeln!(out, "expires UTC: {}", t.strftime("%Y-%m-%dT%H:%M:%SZ"));
+}
+
+/// Warns (one WARN line each) about an expiry in milliseconds and an expiry that is expired,
+/// far ahead or unreadable; returns the problem, if any.
+pub(crate) fn expiry_warning(
+    answer: &crate::td::answer::LicenseAnswer,
+    asked_secs: i64,
+) -> Option<ExpiryProblem> {
+    let value = answer.expiry_timestamp?;
+    let expiry = Expiry::of(value);
+    if let Expiry::Millis(_) = expiry {
+        tracing::warn!(
+            expiry_timestamp = value,
+            "the vendor's expiry_timestamp is in milliseconds, not the documented seconds; read              as milliseconds"
+        );
+    }
+    let asked = u32::try_from(asked_secs).unwrap_or(u32::MAX);
+    let problem = license::problem(expiry, asked, jiff::Timestamp::now())?;
+    tracing::warn!("{problem}");
+    Some(problem)
 }
 
 /// Asks the license API once (the credentials check of `license` and of the nightly job):
@@ -90,12 +128,26 @@ pub(crate) async fn ask(
         .license(args.duration as u32)
         .await
         .map_err(|e| match e {
-            VendorError::Stopped(VendorStop::Misconfigured { .. }) => Failure::usage(e),
+            VendorError::Stopped(
+                VendorStop::Misconfigured { .. } | VendorStop::Untrusted { .. },
+            ) => Failure::usage(e),
             VendorError::Stopped(_) => Failure {
                 status: ExitStatus::Refused,
                 error: e.into(),
             },
+            VendorError::Fault(_) => outage(e),
+            VendorError::Code { code, .. } if code == crate::check::INTERNAL_ERROR => outage(e),
             other => Failure::internal(other),
         })?;
     Ok((answer, vendor))
+}
+
+/// A vendor or network outage at the license API (no answer, a 5xx, a proxy's 407, an answer
+/// that is not the vendor's JSON, 11350): exit 4, to be run again later.
+fn outage(e: VendorError) -> Failure {
+    Failure {
+        status: ExitStatus::Incomplete,
+        error: anyhow::Error::new(e)
+            .context("the vendor looked down at the license API; rerun later"),
+    }
 }

@@ -40,6 +40,7 @@ pub(crate) fn mock_options(args: &MockArgs) -> Result<MockOptions, Failure> {
         rate_burst: args.rate_burst,
         stop_after: args.stop_after,
         image_bytes: args.image_bytes,
+        license_fault: args.license_fault,
     })
 }
 

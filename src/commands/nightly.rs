@@ -242,6 +242,8 @@ pub(crate) struct NightSummary {
     pub files_registered: Vec<String>,
     pub files_rejected: Vec<String>,
     pub files_waiting: Vec<String>,
+    /// Folders, FIFOs and other entries of the inbox that are never read.
+    pub files_skipped: Vec<String>,
     pub fetch_run_id: Option<i64>,
     pub billing_written: Vec<ReportWritten>,
     pub attacks_file: Option<String>,

@@ -1,7 +1,9 @@
 //! `liveaudit purge`: drops scores and face digests of checks dated before a day.
 //!
 //! Policy: codes, sequence ids and times stay (billing needs them); a purge takes the fetch
-//! lock so it never races a run; `--dry-run` changes nothing.
+//! lock so it never races a run; `--dry-run` changes nothing. `--images` must name an existing
+//! folder (a typo is refused before anything changes); image files that cannot be deleted are
+//! named on stderr and the purge exits 4 (incomplete), never 0.
 
 use std::io::Write;
 
@@ -36,6 +38,16 @@ pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus,
             args.before
         )));
     };
+    if let Some(dir) = &args.images {
+        // A mistyped folder would delete nothing and say "0 image files deleted": refuse it.
+        if !dir.is_dir() {
+            return Err(Failure::usage(anyhow!(
+                "--images {}: no such folder; give the folder fetch --save-images wrote the \
+                 faces to (nothing was purged)",
+                dir.display()
+            )));
+        }
+    }
     let db = layers.db();
     if args.dry_run {
         let store = Store::open(&db, OpenMode::MigrateExisting)?;
@@ -64,5 +76,18 @@ pub(crate) fn purge(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitStatus,
         tz,
         purged.image_files
     );
-    Ok(ExitStatus::Ok)
+    if purged.undeleted.is_empty() {
+        return Ok(ExitStatus::Ok);
+    }
+    let mut err = std::io::stderr().lock();
+    for (path, why) in &purged.undeleted {
+        let _ = writeln!(err, "error: could not delete {}: {why}", path.display());
+    }
+    let _ = writeln!(
+        err,
+        "{} face image files of purged checks are still on disk; fix the cause and run the same \
+         purge again (it deletes the images of every check before --before)",
+        purged.undeleted.len()
+    );
+    Ok(ExitStatus::Incomplete)
 }

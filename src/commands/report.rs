@@ -65,7 +65,7 @@ pub(crate) fn billing_document(
         args.prices.as_deref(),
         &args.currency,
     )?;
-    let mut report = billing::compute_over(
+    let mut report = billing::report(
         &ctx.store.conn,
         &ctx.codes,
         &window,
@@ -75,6 +75,23 @@ pub(crate) fn billing_document(
     )?;
     report.account = scope.narrowed.as_ref().map(crate::report::scope::key);
     Ok(billing::document(&report, &window))
+}
+
+/// What a billing report's numbers depend on besides its checks, as text: the code table in
+/// force, the prices (flat or each list's contents), the zone and the date basis. Two reports
+/// of the same checks with the same inputs are the same (the nightly job keeps a hash of it).
+pub(crate) fn billing_inputs(ctx: &ReportContext, args: &BillingArgs) -> Result<String, Failure> {
+    let (scope, _) = scoped(ctx, &args.common)?;
+    let (accounts, fallback) = scope.pricings(
+        ctx,
+        args.price.as_deref(),
+        args.prices.as_deref(),
+        &args.currency,
+    )?;
+    Ok(format!(
+        "codes {:?}\nprices {accounts:?} {fallback:?}\nzone {}\ndate by {:?}",
+        ctx.codes, scope.zone.name, args.common.date_by
+    ))
 }
 
 /// Computes the attack report's document.

@@ -78,51 +78,16 @@ pub(super) async fn attempt_until_final<V: AskVendor>(
     let mut delays = ctx.retry.delays();
     let mut internal: Option<ResultAnswer> = None;
     loop {
-        // The slot is held from waiting for the pace to the attempt's write, and given back
-        // before a back-off wait.
-        let slot = tokio::select! {
-            _ = ctx.cancel.cancelled() => return stopped(internal),
-            slot = ctx.slots.acquire() => match slot {
-                Ok(slot) => slot,
-                Err(_) => return stopped(internal),
-            },
-        };
-        let Some(grant) = ctx.pace.ready(&ctx.cancel).await else {
+        let Some((slot, grant, attempt)) = ask_once(ctx, id).await else {
             return stopped(internal);
-        };
-        let attempt = tokio::select! {
-            a = ctx.client.ask(id, &ctx.codes) => a,
-            _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => {
-                return stopped(internal);
-            }
         };
         Tally::add(&ctx.tally.requests);
         ctx.pace.answered(attempt.latency);
         *attempts += 1;
         let row = attempt_row(id, grant.at_ms, &attempt);
-        let mut retry = match attempt.verdict {
-            Verdict::Final(answer) => {
-                ctx.breaker.record_ok();
-                if !answer.dropped.is_empty() {
-                    tracing::warn!(liveness_id = %id, "{}", dropped_note(&answer.dropped));
-                }
-                return Ending::Resolved(answer, Some(row));
-            }
-            Verdict::GiveUp(fault) => {
-                ctx.breaker.record_ok();
-                return Ending::Failed(fault, Some(row));
-            }
-            Verdict::Stop(reason) => {
-                ctx.write(WriteOp::Attempt(row)).await;
-                ctx.stop(StopCause::Vendor(reason));
-                return stopped(internal);
-            }
-            Verdict::Retry(retry) => {
-                if !ctx.write(WriteOp::Attempt(row)).await {
-                    return stopped(internal);
-                }
-                retry
-            }
+        let mut retry = match settle(ctx, id, row, attempt.verdict, &mut internal).await {
+            Ok(retry) => retry,
+            Err(ending) => return ending,
         };
         let answered = retry.answer.is_some();
         if let Some(answer) = retry.answer.take() {
@@ -149,6 +114,75 @@ pub(super) async fn attempt_until_final<V: AskVendor>(
         tokio::select! {
             _ = ctx.cancel.cancelled() => return stopped(internal),
             _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// One request for `id`: a request slot, the pace's grant, then the vendor's answer; `None`
+/// when the run stops first. The slot is held from waiting for the pace to the attempt's
+/// write, and given back before a back-off wait.
+async fn ask_once<'c, V: AskVendor>(
+    ctx: &'c Ctx<V>,
+    id: &str,
+) -> Option<(tokio::sync::SemaphorePermit<'c>, pace::Grant, Attempt)> {
+    let slot = tokio::select! {
+        _ = ctx.cancel.cancelled() => return None,
+        slot = ctx.slots.acquire() => slot.ok()?,
+    };
+    let grant = ctx.pace.ready(&ctx.cancel).await?;
+    let attempt = tokio::select! {
+        a = ctx.client.ask(id, &ctx.codes) => a,
+        _ = async { ctx.cancel.cancelled().await; tokio::time::sleep(STOP_GRACE).await } => {
+            return None;
+        }
+    };
+    Some((slot, grant, attempt))
+}
+
+/// What an attempt's verdict means for the round: its ending (`Err`), or a retryable answer
+/// whose attempt row is written (`Ok`). A stop keeps an 11350 answer already received.
+async fn settle<V: AskVendor>(
+    ctx: &Ctx<V>,
+    id: &str,
+    row: AttemptRow,
+    verdict: Verdict,
+    internal: &mut Option<ResultAnswer>,
+) -> Result<Retryable, Ending> {
+    match verdict {
+        Verdict::Final(answer) => {
+            ctx.breaker.record_ok();
+            if !answer.dropped.is_empty() {
+                tracing::warn!(liveness_id = %id, "{}", dropped_note(&answer.dropped));
+            }
+            Err(Ending::Resolved(answer, Some(row)))
+        }
+        Verdict::GiveUp(fault) => {
+            // An HTTP 4xx given up on (400, 413, a WAF's 406...) is the endpoint refusing the
+            // request, not an answer about the id: a streak of them trips the breaker as an
+            // outage does, so a gateway that blocks every request stops the run instead of
+            // marking a million ids failed one by one; a few among answers never do.
+            if fault.is_outage() {
+                if ctx.breaker.record_outage() {
+                    ctx.stop(StopCause::Outage {
+                        count: ctx.breaker.threshold(),
+                        last: fault.to_string(),
+                    });
+                }
+            } else {
+                ctx.breaker.record_ok();
+            }
+            Err(Ending::Failed(fault, Some(row)))
+        }
+        Verdict::Stop(reason) => {
+            ctx.write(WriteOp::Attempt(row)).await;
+            ctx.stop(StopCause::Vendor(reason));
+            Err(stopped(internal.take()))
+        }
+        Verdict::Retry(retry) => {
+            if !ctx.write(WriteOp::Attempt(row)).await {
+                return Err(stopped(internal.take()));
+            }
+            Ok(retry)
         }
     }
 }
@@ -286,7 +320,10 @@ pub(super) async fn save_face<V>(
         Ok(Err(e)) => e,
         Err(e) => std::io::Error::other(e.to_string()),
     };
-    let message = format!("could not save the face image under --save-images: {error}");
+    let message = format!(
+        "could not save the face image under {save_images_flag}: {error}",
+        save_images_flag = Setting::SaveImages
+    );
     tracing::warn!(liveness_id = %id, error = %error, "could not save the face image");
     // A full disk, a quota or a read-only file system: the disk, not this image.
     if matches!(

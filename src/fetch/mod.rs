@@ -38,6 +38,7 @@ use crate::codes::{Category, CodeTable};
 use crate::config::VendorSettings;
 use crate::faces;
 use crate::input::{InputOptions, Source};
+use crate::setting::Setting;
 use crate::store::account::{self, RunAccount};
 use crate::store::intake::{self, IntakeError, IntakeStats, ToFetch};
 use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
@@ -314,7 +315,8 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
             intake.pending = intake::mark_needing_vendor(&store.conn, run_id, &account)?;
             tracing::info!(
                 stored = intake.pending,
-                "stored checks that still need the vendor are asked again (--pending)"
+                "stored checks that still need the vendor are asked again ({pending_flag})",
+                pending_flag = Setting::Pending
             );
         }
         let to_fetch = intake::count_to_fetch(&store.conn, run_id, &account.partner_code)?;

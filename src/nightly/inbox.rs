@@ -4,7 +4,12 @@
 //! Policy: every regular file is taken whatever its name (spaces, Unicode, a leading `-`: names
 //! are paths here, never shell words), except hidden files (`.name`), office lock files
 //! (`~$name`), and files still being written: changed within the settle time (a minute by
-//! default) or named `*.part` / `*.tmp`. A file is moved, never copied, and never over a file of
+//! default) or named `*.part` / `*.tmp`. A file whose modification time is in the future (a
+//! sender's clock ahead, an SFTP time-zone bug) is judged by its status change time instead,
+//! which only this machine's clock sets (any write or time change moves it), and named so the
+//! night can warn. Only the inbox's own files are read, not its sub-folders: a folder (other
+//! than `done/` and `rejected/`), a FIFO, a socket, a device or a broken link is listed as
+//! skipped, never passed over silently. A file is moved, never copied, and never over a file of
 //! the same name: `done/NAME` taken becomes `done/NAME (2)`, `(3)`, ... before the extension.
 
 use std::path::{Path, PathBuf};
@@ -20,11 +25,73 @@ pub(crate) enum Waiting {
     BeingWritten,
 }
 
-/// The inbox's files to read tonight, in name order, and those left for later.
+/// Why an entry of the inbox is never read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Skipped {
+    /// A folder: its files are not read.
+    Folder,
+    /// A FIFO, socket or device: not a file that holds a list.
+    NotAFile,
+    /// Its metadata cannot be read (a broken link): the reason.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skipped::Folder => f.write_str(
+                "a folder: the inbox reads the files directly in it, not in sub-folders; move \
+                 its files into the inbox",
+            ),
+            Skipped::NotAFile => {
+                f.write_str("not a regular file (a FIFO, socket or device); put the list in a file")
+            }
+            Skipped::Unreadable(e) => write!(f, "cannot be read ({e}); a broken link?"),
+        }
+    }
+}
+
+/// The inbox's files to read tonight, in name order, those left for later, those never read,
+/// and those (taken or waiting) whose modification time is in the future.
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
     pub take: Vec<PathBuf>,
     pub waiting: Vec<(PathBuf, Waiting)>,
+    pub skipped: Vec<(PathBuf, Skipped)>,
+    pub future_mtime: Vec<PathBuf>,
+}
+
+/// The inbox's own folders: files read (`done/`) and rejected (`rejected/`).
+fn own_folder(name: &str) -> bool {
+    name == DONE_FOLDER || name == "rejected"
+}
+
+/// How long ago `meta`'s file last changed, or `None` when it changed "after" `now`. A
+/// modification time in the future is another clock's: the status change time (this
+/// machine's) is used instead; the flag says so.
+fn age(meta: &std::fs::Metadata, now: SystemTime) -> (Option<Duration>, bool) {
+    let Ok(modified) = meta.modified() else {
+        return (None, false);
+    };
+    if let Ok(age) = now.duration_since(modified) {
+        return (Some(age), false);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let changed = std::time::UNIX_EPOCH
+            .checked_add(Duration::from_secs(meta.ctime().max(0) as u64))
+            .and_then(|c| c.checked_add(Duration::from_nanos(meta.ctime_nsec().max(0) as u64)));
+        // This machine's clock behind its own change time: nothing to judge by; settled.
+        let age = changed.map_or(Some(Duration::MAX), |c| {
+            Some(now.duration_since(c).unwrap_or(Duration::MAX))
+        });
+        (age, true)
+    }
+    #[cfg(not(unix))]
+    {
+        (Some(Duration::MAX), true)
+    }
 }
 
 /// Whether a file name is one the inbox never reads: hidden, or an office lock file.
@@ -38,8 +105,8 @@ fn partial(name: &str) -> bool {
     lower.ends_with(".part") || lower.ends_with(".tmp")
 }
 
-/// Lists `inbox` (not its subfolders): the files to take and those that wait, in name order, so
-/// a night's order never depends on the clock.
+/// Lists `inbox` (not its subfolders, which are skipped): the files to take and those that
+/// wait, in name order, so a night's order never depends on the clock.
 pub(crate) fn list(inbox: &Path, settle: Duration, now: SystemTime) -> std::io::Result<Listing> {
     let mut listing = Listing::default();
     for entry in std::fs::read_dir(inbox)? {
@@ -49,17 +116,30 @@ pub(crate) fn list(inbox: &Path, settle: Duration, now: SystemTime) -> std::io::
             continue;
         }
         // Symlinks are followed: a link dropped into the inbox is read as its target.
-        let Ok(meta) = std::fs::metadata(entry.path()) else {
-            continue;
+        let meta = match std::fs::metadata(entry.path()) {
+            Ok(m) => m,
+            Err(e) => {
+                listing
+                    .skipped
+                    .push((entry.path(), Skipped::Unreadable(e.to_string())));
+                continue;
+            }
         };
-        if !meta.is_file() {
+        if meta.is_dir() {
+            if !own_folder(&name) {
+                listing.skipped.push((entry.path(), Skipped::Folder));
+            }
             continue;
         }
-        let fresh = meta
-            .modified()
-            .ok()
-            .and_then(|m| now.duration_since(m).ok())
-            .is_none_or(|age| age < settle);
+        if !meta.is_file() {
+            listing.skipped.push((entry.path(), Skipped::NotAFile));
+            continue;
+        }
+        let (age, future) = age(&meta, now);
+        if future {
+            listing.future_mtime.push(entry.path());
+        }
+        let fresh = age.is_none_or(|age| age < settle);
         if partial(&name) || (settle > Duration::ZERO && fresh) {
             listing.waiting.push((entry.path(), Waiting::BeingWritten));
         } else {
@@ -68,6 +148,8 @@ pub(crate) fn list(inbox: &Path, settle: Duration, now: SystemTime) -> std::io::
     }
     listing.take.sort();
     listing.waiting.sort();
+    listing.skipped.sort();
+    listing.future_mtime.sort();
     Ok(listing)
 }
 
@@ -153,6 +235,34 @@ mod tests {
         // Just written: every file waits for the settle time.
         let now = list(dir.path(), Duration::from_secs(60), SystemTime::now()).unwrap();
         assert!(now.take.is_empty());
+    }
+
+    #[test]
+    fn a_future_modification_time_is_judged_by_this_machines_change_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("skewed.csv");
+        std::fs::write(&f, "id\n1\n").unwrap();
+        let ahead = SystemTime::now() + Duration::from_secs(86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(ahead)
+            .unwrap();
+        std::fs::create_dir(dir.path().join("exports-2026-12")).unwrap();
+        std::fs::create_dir(dir.path().join("done")).unwrap();
+        // Just changed here: it waits, named as a file from the future.
+        let now = list(dir.path(), Duration::from_secs(60), SystemTime::now()).unwrap();
+        assert_eq!(now.waiting.len(), 1);
+        assert_eq!(now.future_mtime, std::slice::from_ref(&f));
+        // Two hours later (still before its modification time): settled, taken.
+        let later = SystemTime::now() + Duration::from_secs(7200);
+        let l = list(dir.path(), Duration::from_secs(60), later).unwrap();
+        assert_eq!(l.take, [f]);
+        assert_eq!(
+            l.skipped,
+            [(dir.path().join("exports-2026-12"), Skipped::Folder)]
+        );
     }
 
     #[test]

@@ -150,6 +150,21 @@ impl Piece {
     pub(crate) fn amount(&self) -> Decimal {
         self.unit * Decimal::from(self.count)
     }
+
+    /// A positive price rounded to 0 on each check (`rounding = "line"` at too small a scale):
+    /// its checks are billed at 0.
+    pub(crate) fn billed_at_zero(&self) -> bool {
+        self.price > Decimal::ZERO && self.unit.is_zero()
+    }
+}
+
+/// The note of every report whose price list bills `checks` charged checks at 0 by rounding
+/// each check's price at `scale` decimals (billing and reconcile say it alike).
+pub(crate) fn billed_at_zero_note(checks: i64, scale: u32) -> String {
+    format!(
+        "{checks} charged checks are billed at 0: rounding = \"line\" rounds their list price to 0 \
+         at {scale} decimals on each check; rounding = \"total\" or a larger scale bills them"
+    )
 }
 
 impl PriceList {

@@ -19,6 +19,8 @@ use comfy_table::{
 };
 use serde::Serialize;
 
+use crate::setting::Setting;
+
 mod html;
 mod xlsx;
 use html::render_html;
@@ -155,9 +157,10 @@ pub(crate) struct Document {
     pub json: serde_json::Value,
     /// The currency and scale of its amounts, when it has any.
     pub money: Option<crate::money::Money>,
-    /// Tables the report adds only when given a flag, with that flag (`("accounts",
-    /// "--by-account")`), so `--table` asking for one that is absent says what adds it.
-    pub flagged: Vec<(&'static str, &'static str)>,
+    /// Tables the report adds only when given a setting, with that setting and its value's
+    /// name (`("tiers", Setting::Prices, " FILE")`), so `--table` asking for one that is
+    /// absent says which flag adds it.
+    pub flagged: Vec<(&'static str, Setting, &'static str)>,
 }
 
 impl Document {
@@ -172,11 +175,11 @@ impl Document {
     }
 
     /// The flag that adds the table `key` to this report, when it is absent for want of one.
-    pub(crate) fn flag_for(&self, key: &str) -> Option<&'static str> {
+    pub(crate) fn flag_for(&self, key: &str) -> Option<String> {
         self.flagged
             .iter()
-            .find(|(k, _)| *k == key && self.table(key).is_none())
-            .map(|(_, flag)| *flag)
+            .find(|(k, _, _)| *k == key && self.table(key).is_none())
+            .map(|(_, setting, value)| format!("{setting}{value}"))
     }
 }
 
@@ -261,6 +264,12 @@ fn unbreakable_width(section: &Section, column: usize) -> u16 {
     u16::try_from(widest.unwrap_or(0)).unwrap_or(u16::MAX)
 }
 
+/// The longest word of a column's header.
+fn header_word_width(header: &str) -> u16 {
+    let widest = header.split_whitespace().map(|w| w.chars().count()).max();
+    u16::try_from(widest.unwrap_or(0)).unwrap_or(u16::MAX)
+}
+
 /// A comfy-table preset: one rule under the header, nothing else (dense and greppable).
 const HEADER_RULE_ONLY: TableStyle =
     TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
@@ -317,9 +326,32 @@ fn render_table(doc: &Document, width: Option<u16>, out: &mut dyn Write) -> std:
                     }
                 }));
             }
-            if width.is_some() {
-                for (i, column) in table.column_iter_mut().enumerate() {
-                    let words = unbreakable_width(section, i);
+            if let Some(width) = width {
+                // A header's words stay whole too (no "stat/us") when the terminal has room for
+                // every column's longest header word beside its unbreakable cells, or when the
+                // cells alone are wider than the terminal (the table overflows either way); a
+                // header breaks only where that keeps the table within the terminal.
+                let padding: u16 = table.column_iter().map(|c| c.padding_width() + 1).sum();
+                let bounds = |with_header: bool| -> Vec<u16> {
+                    (0..section.headers.len())
+                        .map(|i| {
+                            let words = unbreakable_width(section, i);
+                            if with_header {
+                                words.max(header_word_width(&section.headers[i]))
+                            } else {
+                                words
+                            }
+                        })
+                        .collect()
+                };
+                let total = |bounds: &[u16]| bounds.iter().sum::<u16>().saturating_add(padding);
+                let (whole_headers, cells_only) = (bounds(true), bounds(false));
+                let bounds = if total(&whole_headers) <= width || total(&cells_only) > width {
+                    whole_headers
+                } else {
+                    cells_only
+                };
+                for (column, words) in table.column_iter_mut().zip(bounds) {
                     if words > 0 {
                         // The bound counts the column's padding.
                         let bound = words.saturating_add(column.padding_width());

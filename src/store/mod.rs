@@ -83,6 +83,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0013_time_changes",
         include_str!("../../migrations/0013_time_changes.sql"),
     ),
+    (
+        "0014_quarter_hour_index_name",
+        include_str!("../../migrations/0014_quarter_hour_index_name.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -6,7 +6,9 @@
 //! id and times stay, so billing reports and reconciles of the period still add up. SQLite's
 //! `secure_delete` overwrites the freed bytes, the file is rebuilt (`VACUUM`) and the WAL is
 //! checkpointed and truncated, so the digests do not linger in the file. Face images saved with
-//! `--save-images` are deleted too when their directory is given. [`count`] answers
+//! `--save-images` are deleted too when their directory is given (every check dated before the
+//! cut-off, purged now or earlier, so a purge repeated with the folder finishes the job); a file
+//! that exists but cannot be deleted is reported, never passed over in silence. [`count`] answers
 //! `purge --dry-run` with the same selection (`to_purge`) and changes nothing.
 
 use std::path::Path;
@@ -18,13 +20,16 @@ use crate::check::DateBy;
 use crate::faces;
 
 /// What a purge removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Purged {
     /// Checks whose biometric-derived data (score, face digest and size) was cleared; the
     /// rest of the check (code, times, sequence id) is kept for billing.
     pub checks: u64,
     /// Face image files deleted from the `--save-images` folder.
     pub image_files: u64,
+    /// Face image files of purged checks that exist but could not be deleted (permissions, a
+    /// read-only disk): each with why. A later purge with the same folder tries them again.
+    pub undeleted: Vec<(std::path::PathBuf, std::io::Error)>,
 }
 
 /// The checks a purge before `?1` clears: dated before it, not purged yet, and still carrying
@@ -71,14 +76,19 @@ pub fn purge(
         [],
     )?;
     let mut image_files = 0;
+    let mut undeleted = Vec::new();
     if let Some(dir) = images {
         let time = DateBy::EventOrFetch.time_sql();
         let mut stmt = tx.prepare(&format!("SELECT liveness_id FROM checks WHERE {time} < ?1"))?;
         let mut rows = stmt.query(params![before_ms])?;
         while let Some(r) = rows.next()? {
             let id: String = r.get(0)?;
-            if std::fs::remove_file(dir.join(faces::file_name(&id))).is_ok() {
-                image_files += 1;
+            let path = dir.join(faces::file_name(&id));
+            match std::fs::remove_file(&path) {
+                Ok(()) => image_files += 1,
+                // Not saved, or deleted by an earlier purge.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => undeleted.push((path, e)),
             }
         }
     }
@@ -94,5 +104,6 @@ pub fn purge(
     Ok(Purged {
         checks,
         image_files,
+        undeleted,
     })
 }

@@ -188,3 +188,57 @@ fn a_version_12_database_gains_the_time_change_record_and_keeps_its_checks() {
         )
         .unwrap();
 }
+
+/// A version-13 database's report index is renamed by migration 0014 (the old name gone, the
+/// new one on the same columns), its checks kept, and the report's aggregate still walks it.
+#[test]
+fn a_version_13_database_gets_the_quarter_hour_index_under_its_new_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for (_, sql) in &MIGRATIONS[..13] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 13).unwrap();
+        tx.execute_batch(
+            "INSERT INTO runs (started_at, files) VALUES (1, '[]');
+             INSERT INTO checks (liveness_id, event_time, status, code, first_run, last_run)
+             VALUES ('old-1', 1700000000000, 'done', 200, 1, 1);",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = Store::open(&path, OpenMode::MigrateExisting).unwrap();
+    let indexes: Vec<String> = store
+        .conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'checks_by_account%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(indexes, ["checks_by_account_quarter_hour"]);
+    let plan: String = store
+        .conn
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN SELECT coalesce(event_time, fetched_at) / {q}, count(*)
+             FROM checks WHERE partner_code = 'unknown'
+             GROUP BY partner_code, coalesce(event_time, fetched_at) / {q}, event_time IS NULL,
+                      status, code",
+            q = crate::report::QUARTER_HOUR_MS
+        ))
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+        .join("\n");
+    assert!(plan.contains("checks_by_account_quarter_hour"), "{plan}");
+    let kept: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 1);
+}

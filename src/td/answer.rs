@@ -11,8 +11,8 @@
 //!   documented JSON are [`Verdict::Retry`]: back off (honouring `Retry-After`, which never
 //!   panics and is capped) and try again within the run.
 //! - HTTP 401/403, account-level codes, and answers that show the configuration is wrong
-//!   (redirects, 404/405, a license-shaped answer) are [`Verdict::Stop`]: the run ends at once,
-//!   the id stays pending.
+//!   (redirects, 404/405, a proxy's 407, a license-shaped answer) are [`Verdict::Stop`]: the
+//!   run ends at once, the id stays pending.
 //! - Any other 4xx is [`Verdict::GiveUp`]: the id is marked failed now (asking again with the
 //!   same body cannot help) and a later run tries it again.
 //! - Vendor text (message, sequence id, error snippets) is scrubbed of the partner key here,
@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::check::INTERNAL_ERROR;
@@ -131,8 +132,9 @@ struct RawResult {
     code: i64,
     #[serde(default)]
     message: Option<Loose>,
+    /// Read raw: a numeric sequence id keeps every digit (see [`exact_text`]).
     #[serde(default)]
-    sequence_id: Option<Loose>,
+    sequence_id: Option<Box<RawValue>>,
     #[serde(default)]
     image: Option<Loose>,
     #[serde(default)]
@@ -168,6 +170,13 @@ pub fn parse_result(body: &[u8]) -> Result<ResultAnswer, ParseError> {
         return Err(ParseError::LicenseShaped);
     }
     let mut dropped = Vec::new();
+    let sequence_id = raw.sequence_id.and_then(|v| {
+        let text = exact_text(&v);
+        if text.is_none() {
+            dropped.push("sequence_id");
+        }
+        text
+    });
     let mut keep = |name: &'static str, value: Option<Loose>, want: fn(Loose) -> Option<Loose>| {
         value.and_then(|v| {
             let kept = want(v);
@@ -178,7 +187,6 @@ pub fn parse_result(body: &[u8]) -> Result<ResultAnswer, ParseError> {
         })
     };
     let text_only = |v: Loose| matches!(v, Loose::Str(_)).then_some(v);
-    let text_or_number = |v: Loose| (!matches!(v, Loose::Other)).then_some(v);
     let number = |v: Loose| match v {
         Loose::Str(s) => s.trim().parse().ok().map(Loose::Float),
         Loose::Int(i) => Some(Loose::Float(i as f64)),
@@ -186,7 +194,6 @@ pub fn parse_result(body: &[u8]) -> Result<ResultAnswer, ParseError> {
         Loose::Other => None,
     };
     let message = keep("message", raw.message, text_only).map(Loose::into_text);
-    let sequence_id = keep("sequence_id", raw.sequence_id, text_or_number).map(Loose::into_text);
     let image = keep("image", raw.image, text_only).map(Loose::into_text);
     let score = match keep("score", raw.score, number) {
         Some(Loose::Float(f)) if f.is_finite() => Some(f),
@@ -336,12 +343,23 @@ fn code_number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Erro
 }
 
 fn opt_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<NumOrStr>::deserialize(d)? {
-        None => None,
-        Some(NumOrStr::Str(s)) => Some(s),
-        Some(NumOrStr::Int(i)) => Some(i.to_string()),
-        Some(NumOrStr::Float(f)) => Some(f.to_string()),
-    })
+    Ok(Option::<Box<RawValue>>::deserialize(d)?.and_then(|raw| exact_text(&raw)))
+}
+
+/// An identifier as the vendor sent it: a string's text, or a number's literal exactly as
+/// written. A sequence id is an identifier, not a quantity: the vendor's own example
+/// `1679299854228726325924` is above any integer type, and read through a float it would be
+/// stored as `1679299854228726300000` (another id, and a statement line that no longer matches).
+/// Anything else (true, an object) is `None`.
+fn exact_text(raw: &RawValue) -> Option<String> {
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        serde_json::from_str::<String>(text).ok()
+    } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        Some(text.to_owned())
+    } else {
+        None
+    }
 }
 
 fn opt_i64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
@@ -391,6 +409,17 @@ pub fn verdict_of_response(
             return Verdict::Stop(VendorStop::Misconfigured {
                 status,
                 detail: String::new(),
+            });
+        }
+        // A proxy on the way wants its own credentials: no request will pass until it has them.
+        407 => {
+            return Verdict::Stop(VendorStop::Misconfigured {
+                status,
+                detail: " from a proxy between liveaudit and the vendor, which asks for its own \
+                         credentials: give them in the proxy variable \
+                         (https_proxy=http://USER:PASSWORD@HOST:PORT) or exempt the vendor's \
+                         host with NO_PROXY"
+                    .into(),
             });
         }
         400..=499 => {

@@ -121,7 +121,19 @@ impl VendorClient {
     /// A client for `settings`' account and endpoints. The partner key was registered with the
     /// scrubber when it became a `Secret`, so no text this client hands out can carry it.
     pub fn new(settings: &VendorSettings, options: ClientOptions) -> Result<Self, VendorError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        // A plain-http endpoint (allowed only on loopback) never goes through a proxy from
+        // `http_proxy`/`ALL_PROXY`: a proxy of plain HTTP is sent the whole URL, key included,
+        // and off this machine. An https endpoint may: through a proxy it is a CONNECT tunnel,
+        // and the proxy sees the host and port only.
+        let plain = [&settings.result_url, &settings.license_url]
+            .into_iter()
+            .flatten()
+            .any(|url| url.scheme() == "http");
+        if plain {
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
             // Every request on the wire is one of ours, in the attempts log: reqwest's own
@@ -177,6 +189,9 @@ impl VendorClient {
                 Some(status),
                 verdict_of_response(status, retry_after, &body.bytes, codes),
             ),
+            Err((status, Fault::Untrusted(detail))) => {
+                (status, Verdict::Stop(VendorStop::Untrusted { detail }))
+            }
             Err((status, fault)) => (
                 status,
                 Verdict::Retry(Retryable {
@@ -202,10 +217,15 @@ impl VendorClient {
             }));
         };
         let body = serde_json::json!({ "session_duration": duration_secs });
-        let (status, retry_after, body) = self
-            .exchange(url, &body)
-            .await
-            .map_err(|(_, fault)| VendorError::Fault(fault))?;
+        let (status, retry_after, body) =
+            self.exchange(url, &body)
+                .await
+                .map_err(|(_, fault)| match fault {
+                    Fault::Untrusted(detail) => {
+                        VendorError::Stopped(VendorStop::Untrusted { detail })
+                    }
+                    fault => VendorError::Fault(fault),
+                })?;
         match status {
             401 | 403 => {
                 return Err(VendorError::Stopped(VendorStop::CredentialsRefused {
@@ -219,7 +239,15 @@ impl VendorClient {
                 }));
             }
             429 => return Err(VendorError::Fault(Fault::RateLimited)),
-            _ => {}
+            // Only HTTP 200 carries an answer, as on the result path: a 500 or a 410 with a
+            // license-shaped body is a fault (an error page, a proxy), never a license.
+            200 => {}
+            _ => {
+                return Err(VendorError::Fault(Fault::Status {
+                    status,
+                    snippet: snippet(&body.bytes),
+                }));
+            }
         }
         let _ = retry_after;
         let bytes = body.bytes;
@@ -276,6 +304,30 @@ impl VendorClient {
         if declared.is_some_and(|n| n > SMALL_BODY) && large.is_none() {
             large = self.large_body_permit().await;
         }
+        let bytes = self
+            .read_body(&mut response, status, declared, &mut large)
+            .await?;
+        self.note_body_size(bytes.len());
+        Ok((
+            status,
+            retry_after,
+            Body {
+                bytes,
+                _large: large,
+            },
+        ))
+    }
+
+    /// Reads the body chunk by chunk, refusing it past `max_body` and taking a share of the
+    /// body budget once it grows past [`SMALL_BODY`].
+    async fn read_body<'a>(
+        &'a self,
+        response: &mut reqwest::Response,
+        status: u16,
+        declared: Option<usize>,
+        large: &mut Option<tokio::sync::SemaphorePermit<'a>>,
+    ) -> Result<Vec<u8>, (Option<u16>, Fault)> {
+        let limit = self.options.max_body;
         let mut bytes = Vec::with_capacity(declared.unwrap_or(4096).min(SMALL_BODY));
         loop {
             match response.chunk().await {
@@ -285,7 +337,7 @@ impl VendorClient {
                         return Err((Some(status), Fault::TooLarge { status, limit }));
                     }
                     if needed > SMALL_BODY && large.is_none() {
-                        large = self.large_body_permit().await;
+                        *large = self.large_body_permit().await;
                     }
                     if needed > bytes.capacity() {
                         // Grow to the declared length at once, else by doubling up to the cap.
@@ -297,40 +349,37 @@ impl VendorClient {
                     }
                     bytes.extend_from_slice(&chunk);
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    // A body cut short: keep what came for the message, retry like a reset.
-                    let fault = self.transport_fault(e);
-                    let fault = match fault {
-                        Fault::Timeout(_) => fault,
-                        _ if StatusCode::from_u16(status).is_ok_and(|s| s.is_success()) => {
-                            Fault::Unparsable {
-                                status,
-                                detail: "body cut short".into(),
-                                snippet: snippet(&bytes),
-                            }
-                        }
-                        other => other,
-                    };
-                    return Err((Some(status), fault));
-                }
+                Ok(None) => return Ok(bytes),
+                Err(e) => return Err((Some(status), self.cut_short(e, status, &bytes))),
             }
         }
-        if bytes.len() > SMALL_BODY {
+    }
+
+    /// A body cut short: keep what came for the message, retry like a reset.
+    fn cut_short(&self, e: reqwest::Error, status: u16, bytes: &[u8]) -> Fault {
+        let fault = self.transport_fault(e);
+        match fault {
+            Fault::Timeout(_) => fault,
+            _ if StatusCode::from_u16(status).is_ok_and(|s| s.is_success()) => Fault::Unparsable {
+                status,
+                detail: "body cut short".into(),
+                snippet: snippet(bytes),
+            },
+            other => other,
+        }
+    }
+
+    /// Remembers a large body for a while (the next answers take a budget share up front);
+    /// each small one counts that memory down.
+    fn note_body_size(&self, len: usize) {
+        use std::sync::atomic::Ordering;
+        if len > SMALL_BODY {
             self.large_seen.store(LARGE_MEMORY, Ordering::Relaxed);
         } else {
             let _ = self
                 .large_seen
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         }
-        Ok((
-            status,
-            retry_after,
-            Body {
-                bytes,
-                _large: large,
-            },
-        ))
     }
 
     /// Waits for a share of the body budget.
@@ -346,7 +395,9 @@ impl VendorClient {
         let connect = err.is_connect();
         let err = err.without_url();
         let text = crate::text::redact(&error_chain(&err)).into_owned();
-        if timeout {
+        if untrusted_certificate(&err) {
+            Fault::Untrusted(text)
+        } else if timeout {
             Fault::Timeout(self.options.timeout)
         } else if connect {
             Fault::Connect(text)
@@ -361,6 +412,29 @@ impl VendorClient {
 struct Body<'a> {
     bytes: Vec<u8>,
     _large: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+/// Whether TLS refused the certificate the endpoint presented. rustls's error sits in reqwest's
+/// chain inside I/O errors (nested: an I/O error's `source` skips the error it wraps, so each is
+/// opened with `get_ref`).
+fn untrusted_certificate(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut pending = vec![err];
+    while let Some(e) = pending.pop() {
+        if matches!(
+            e.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        ) {
+            return true;
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            pending.push(inner);
+        }
+        pending.extend(e.source());
+    }
+    false
 }
 
 /// An error and its sources on one line.

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use crate::util::{Env, id_csv};
+use crate::util::{Env, id_csv, xls};
 
 /// A ZIP file of `parts` (deflated) at `name` in the test directory.
 fn zip_file(env: &Env, name: &str, parts: &[(&str, &[u8])]) {
@@ -138,48 +138,10 @@ fn workbook_bombs_are_refused_before_they_are_opened_naming_the_limit_and_its_fl
 }
 
 /// An .xls (OLE) file whose `Workbook` stream lists `entries` sheets, all starting at one sheet
-/// holding a number in A1 and one in its last row and column (BIFF8 records, byte by byte).
+/// holding a number in A1 and one in its last row and column.
 fn sparse_xls(env: &Env, name: &str, entries: u32) {
-    let rec = |typ: u16, data: &[u8]| {
-        let mut out = typ.to_le_bytes().to_vec();
-        out.extend((data.len() as u16).to_le_bytes());
-        out.extend(data);
-        out
-    };
-    let bof = |kind: u16| {
-        let mut data = vec![0u8; 16];
-        data[0..2].copy_from_slice(&0x0600u16.to_le_bytes());
-        data[2..4].copy_from_slice(&kind.to_le_bytes());
-        rec(0x0809, &data)
-    };
-    let number = |row: u16, col: u16| {
-        let mut data = [row.to_le_bytes(), col.to_le_bytes(), [0, 0]].concat();
-        data.extend(1.0f64.to_le_bytes());
-        rec(0x0203, &data)
-    };
-    // Sheet names of 4 digits, all distinct (a repeated name replaces the sheet before it).
-    let bound = |at: u32, n: u32| {
-        let mut data = at.to_le_bytes().to_vec();
-        data.extend([0, 0, 4, 0]);
-        data.extend(format!("{n:04}").bytes());
-        rec(0x0085, &data)
-    };
-    let globals = bof(5).len() + entries as usize * bound(0, 0).len() + 4;
-    let mut stream = bof(5);
-    for n in 0..entries {
-        stream.extend(bound(globals as u32, n));
-    }
-    stream.extend(rec(0x000A, &[]));
-    stream.extend(bof(0x10));
-    stream.extend(number(0, 0));
-    stream.extend(number(65_535, 255));
-    stream.extend(rec(0x000A, &[]));
-    let mut book = cfb::create(env.path(name)).unwrap();
-    book.create_stream("/Workbook")
-        .unwrap()
-        .write_all(&stream)
-        .unwrap();
-    book.flush().unwrap();
+    let sheet = [xls::number(0, 0), xls::number(65_535, 255)];
+    xls::ole(&env.path(name), &xls::stream(entries, &sheet));
 }
 
 /// A sparse .xls (two cells at opposite corners of a sheet, listed 64 times; 20 KB on disk)

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod source;
+pub mod xls;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

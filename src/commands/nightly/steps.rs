@@ -14,7 +14,7 @@ use super::{
 };
 use crate::cli::{AttacksArgs, BillingArgs, FetchArgs, GlobalArgs, VendorArgs};
 use crate::commands::fetch::{RunEnding, fetch_options, fetch_with_report, write_metrics};
-use crate::commands::report::{billing_document, report_attacks, report_context};
+use crate::commands::report::{billing_document, billing_inputs, report_attacks, report_context};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::fetch::{FetchOptions, FetchReport};
@@ -93,15 +93,34 @@ impl<'a> Night<'a> {
         let mut opts = None;
         let mut report = None;
         if let Some(o) = self.prepare().await {
-            if self.read_inbox(&o) {
+            if self.read_inbox(&o) && !self.stop_before("fetch") {
                 report = self.fetch().await;
             }
-            self.reports(&o);
-            self.export(&o);
+            // An interrupt stops the night after the step it came in: nothing further runs.
+            if !self.stop_before("billing") {
+                self.reports(&o);
+            }
+            if !self.stop_before("export") {
+                self.export(&o);
+            }
             opts = Some(o);
         }
         self.finish(opts.as_ref(), report.as_ref());
         self.status
+    }
+
+    /// Whether the night stops before `step`: a step was interrupted, or a signal came in
+    /// between steps (then `step` is recorded as not started).
+    fn stop_before(&mut self, step: &'static str) -> bool {
+        if self.status == ExitStatus::Interrupted {
+            return true;
+        }
+        if !self.signalled.load(std::sync::atomic::Ordering::SeqCst) {
+            return false;
+        }
+        let detail = "not started: the job was interrupted".to_string();
+        self.step(step, ExitStatus::Interrupted, "interrupted", detail);
+        true
     }
 
     /// Folders, the credentials check and the fetch settings; `None` stops the night.
@@ -117,13 +136,24 @@ impl<'a> Night<'a> {
             }
         }
         let vendor = vendor_args(self.name, &self.paths);
-        match crate::commands::license::ask(self.global, &license_args(vendor.clone())).await {
-            Ok(_) => self.step(
-                "license",
-                ExitStatus::Ok,
-                "ok",
-                "credentials accepted".into(),
-            ),
+        let asked = license_args(vendor.clone());
+        match crate::commands::license::ask(self.global, &asked).await {
+            Ok((answer, _)) => {
+                // A license expired on arrival is worth a warning, not the night: the
+                // credentials were accepted, which is what this step checks.
+                crate::commands::license::expiry_warning(&answer, asked.duration);
+                self.step(
+                    "license",
+                    ExitStatus::Ok,
+                    "ok",
+                    "credentials accepted".into(),
+                );
+            }
+            // The vendor looked down: the inbox is still read (nothing waits for another
+            // night), the fetch still tries (its breaker stops it if the vendor is down).
+            Err(f) if f.status == ExitStatus::Incomplete => {
+                self.step("license", f.status, "down", format!("{:#}", f.error));
+            }
             Err(f) => {
                 self.failed("license", &f);
                 return None;
@@ -183,6 +213,7 @@ impl<'a> Night<'a> {
             }
         };
         self.summary.files_waiting = listing.waiting.iter().map(|(p, _)| shown(p)).collect();
+        self.unread_entries(&listing);
         if listing.take.is_empty() {
             let detail = format!(
                 "no new file ({} still being written)",
@@ -206,6 +237,26 @@ impl<'a> Night<'a> {
             }
         };
         self.file_dispositions(outcomes)
+    }
+
+    /// Names what the inbox holds but never reads (a folder, a FIFO: status 2, so someone
+    /// looks), and warns about files whose modification time is in the future.
+    fn unread_entries(&mut self, listing: &inbox::Listing) {
+        for (path, why) in &listing.skipped {
+            self.summary.files_skipped.push(shown(path));
+            let detail = format!("{} skipped: {why}", shown(path));
+            self.step("inbox", ExitStatus::Usage, "skipped", detail);
+        }
+        let label = self.label();
+        for path in &listing.future_mtime {
+            tracing::warn!(
+                account = label.as_str(),
+                file = shown(path).as_str(),
+                "the file's modification time is in the future (the sender's clock or an SFTP \
+                 time-zone setting is wrong): judged settled by when it last changed on this \
+                 machine"
+            );
+        }
     }
 
     /// Moves each read file where it belongs; `false` when the night stops here.
@@ -360,13 +411,25 @@ impl<'a> Night<'a> {
     }
 
     /// Writes `billing-DAY.csv` again for every day whose checks changed since the reports
-    /// were last written, where its content differs; then moves the state file.
+    /// were last written, or for every day when the inputs they depend on changed (code table,
+    /// prices, zone, date basis), where its content differs; then moves the state file.
     fn billing_reports(&mut self, opts: &FetchOptions) -> Result<(), Failure> {
-        let seq_file = self.paths.out.join(".billing-seq");
-        let since = billing::read_seq(&seq_file);
+        let state_file = self.paths.out.join(".billing-seq");
+        let last = billing::read_state(&state_file);
         let ctx = report_context(self.global, None, Some(&opts.db))?;
         let code = opts.vendor.partner_code.clone();
         let date_by = crate::check::DateBy::Event;
+        let yesterday = self.yesterday();
+        let probe: BillingArgs =
+            parse_args(&self.report_argv("billing", &yesterday, &self.paths.out, &[]))?;
+        // An error here (an account the database holds no check of yet) is the reports'
+        // own, and comes again below if there is a day to write.
+        let inputs = billing_inputs(&ctx, &probe)
+            .ok()
+            .map(|text| billing::fingerprint(&text));
+        // Other inputs than last time (or a state file without their hash): every day.
+        let inputs_changed = last.seq > 0 && inputs.is_some() && last.inputs != inputs;
+        let since = if inputs_changed { 0 } else { last.seq };
         let (days, through) =
             billing::changed_days(&ctx.store.conn, &code, since, &self.zone(), date_by)?;
         let mut written = 0;
@@ -394,8 +457,20 @@ impl<'a> Night<'a> {
                 written_at: crate::timestamp::format_utc(jiff::Timestamp::now().as_millisecond()),
             });
         }
-        billing::write_seq(&seq_file, through).map_err(Failure::internal)?;
-        let detail = format!("{written} of {} changed days written again", days.len());
+        let state = billing::State {
+            seq: through,
+            inputs,
+        };
+        billing::write_state(&state_file, &state).map_err(Failure::internal)?;
+        let detail = if inputs_changed {
+            format!(
+                "the code table, prices, zone or date basis changed since the last reports: \
+                 every day computed again, {written} of {} days written again",
+                days.len()
+            )
+        } else {
+            format!("{written} of {} changed days written again", days.len())
+        };
         self.step("billing", ExitStatus::Ok, "ok", detail);
         Ok(())
     }

@@ -233,6 +233,59 @@ async fn another_4xx_gives_up_at_once_without_a_retry() {
     assert_eq!(run.ctx.tally.snapshot().retries, 0);
 }
 
+/// A gateway that answers every request with a 4xx (a WAF's 406, a 400 page) fails each id at
+/// once; a streak of them trips the breaker like an outage, while one among answers does not.
+#[tokio::test(start_paused = true)]
+async fn a_streak_of_4xx_give_ups_trips_the_breaker_but_one_among_answers_does_not() {
+    let run = run_with(
+        vec![http(406, "blocked"), http(400, "blocked")],
+        policy(5),
+        2,
+    );
+    for n in 0..2 {
+        let (ending, attempts) = run.attempt().await;
+        assert!(matches!(ending, Ending::Failed(..)), "id {n}");
+        assert_eq!(attempts, 1);
+    }
+    let Some(StopCause::Outage { count, last }) = run.stop() else {
+        panic!("expected an outage stop, got {:?}", run.stop());
+    };
+    assert_eq!(count, 2);
+    assert!(last.contains("400"), "{last}");
+
+    let run = run_with(
+        vec![http(400, "bad id"), code(200), http(400, "bad id")],
+        policy(5),
+        2,
+    );
+    for _ in 0..3 {
+        run.attempt().await;
+    }
+    assert_eq!(run.stop(), None, "an answer between them ends the streak");
+}
+
+/// A proxy that wants its own credentials (407) will pass no request: the run stops at once
+/// and says what the proxy wants.
+#[tokio::test(start_paused = true)]
+async fn a_proxy_asking_for_credentials_stops_the_run() {
+    let run = run_with(
+        vec![http(407, "<html>Proxy Authentication Required</html>")],
+        policy(5),
+        50,
+    );
+    let (ending, attempts) = run.attempt().await;
+    assert!(matches!(ending, Ending::Stopped));
+    assert_eq!(attempts, 1);
+    let Some(StopCause::Vendor(stop)) = run.stop() else {
+        panic!("expected a vendor stop, got {:?}", run.stop());
+    };
+    let text = stop.to_string();
+    assert!(
+        text.contains("HTTP 407") && text.contains("NO_PROXY"),
+        "{text}"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn refused_credentials_stop_the_run_and_leave_the_id_as_it_was() {
     let mut run = run_with(vec![http(401, "")], policy(5), 5);

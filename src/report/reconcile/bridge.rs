@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use super::{BucketKind, BucketTotal, Total};
 
-/// The bridge's lines, in the order shown: lines we did not expect, our checks not billed,
-/// the amount variance of matched lines.
+/// The bridge's lines of an itemised statement, in the order shown: lines we did not expect,
+/// our checks not billed, the amount variance of matched lines.
 pub(crate) const BRIDGE_ORDER: [BucketKind; 13] = [
     BucketKind::Overbilled,
     BucketKind::Duplicate,
@@ -32,6 +32,17 @@ pub(crate) const BRIDGE_ORDER: [BucketKind; 13] = [
     BucketKind::Credit,
     BucketKind::Underbilled,
     BucketKind::ShiftedOut,
+    BucketKind::AbovePrice,
+    BucketKind::BelowPrice,
+];
+
+/// The bridge's lines of a summary statement, in the order shown: checks billed beyond ours,
+/// ours not billed, the amount variance of the periods.
+pub(crate) const SUMMARY_BRIDGE_ORDER: [BucketKind; 6] = [
+    BucketKind::BilledOver,
+    BucketKind::ProvisionalConfirmed,
+    BucketKind::Provisional,
+    BucketKind::Underbilled,
     BucketKind::AbovePrice,
     BucketKind::BelowPrice,
 ];
@@ -84,15 +95,16 @@ fn positive_zero(mut d: Decimal) -> Decimal {
 impl Bridge {
     /// The bridge of a reconcile whose lines in the period bill `billed`, whose charged checks
     /// are expected at `expected` (`unrounded`: the sum of their unit prices before the total
-    /// is rounded), sorted into `buckets`.
+    /// is rounded), sorted into `buckets`, its lines in `order`.
     pub(crate) fn build(
+        order: &[BucketKind],
         billed: Decimal,
         expected: Decimal,
         unrounded: Decimal,
         buckets: &BTreeMap<BucketKind, BucketTotal>,
     ) -> Bridge {
         let mut totals: BTreeMap<Total, TotalAmount> = BTreeMap::new();
-        let lines: Vec<BridgeLine> = BRIDGE_ORDER
+        let lines: Vec<BridgeLine> = order
             .iter()
             .filter_map(|&bucket| {
                 let total = bucket.total()?;
@@ -178,6 +190,7 @@ mod tests {
         // Billed: 9 matched (0.315 less 0.005 below the price) + 0.07 + credit -0.035.
         let billed = "0.345".parse().unwrap();
         let b = Bridge::build(
+            &BRIDGE_ORDER,
             billed,
             "0.35".parse().unwrap(),
             "0.35".parse().unwrap(),

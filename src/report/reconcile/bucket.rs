@@ -4,7 +4,8 @@
 //! Policy: every bucket of the bridge falls in exactly one total ([`BucketKind::total`]):
 //! - **to dispute** (billed, not owed): `overbilled`, `duplicate`, `unknown_to_us`,
 //!   `provisional_confirmed` (11350, and a fetch after the statement's period confirmed it),
-//!   `above_price` (a matched line billed above its expected price);
+//!   `above_price` (a matched line, or a summary period, billed above its expected price),
+//!   `billed_over` (a summary period billing more checks than we charged there);
 //! - **owed** (owed, not billed): `underbilled`, `below_price`;
 //! - **to check** (not decided yet): `provisional` (11350 not asked again since the statement's
 //!   period: fetch again before disputing), `unknown_code`, `unresolved`, `shifted_in`,
@@ -12,6 +13,8 @@
 //!
 //! `matched` and `outside_period` are in no total (nothing to act on); `amount_variance`,
 //! `code_differs` and `period_difference` are flags and summary periods, outside the bridge.
+//! A summary statement's buckets count checks (`billed_over`, `provisional`,
+//! `provisional_confirmed`, `underbilled`) or periods (the rest).
 
 use serde::Serialize;
 
@@ -27,6 +30,7 @@ pub(crate) enum BucketKind {
     Unresolved,
     UnknownCode,
     Duplicate,
+    BilledOver,
     ShiftedIn,
     Credit,
     Underbilled,
@@ -72,6 +76,7 @@ impl BucketKind {
             BucketKind::Unresolved => "unresolved",
             BucketKind::UnknownCode => "unknown_code",
             BucketKind::Duplicate => "duplicate",
+            BucketKind::BilledOver => "billed_over",
             BucketKind::Credit => "credit",
             BucketKind::Underbilled => "underbilled",
             BucketKind::AbovePrice => "above_price",
@@ -94,6 +99,7 @@ impl BucketKind {
             | BucketKind::Unresolved
             | BucketKind::UnknownCode
             | BucketKind::Duplicate
+            | BucketKind::BilledOver
             | BucketKind::ShiftedIn
             | BucketKind::Credit => Some(1),
             BucketKind::Underbilled | BucketKind::ShiftedOut => Some(-1),
@@ -105,7 +111,8 @@ impl BucketKind {
         }
     }
 
-    /// A flag on top of another bucket (its count overlaps the exclusive buckets).
+    /// A flag on top of another bucket (its count overlaps the exclusive buckets), or a
+    /// summary's count of periods differing (its checks are in the exclusive buckets).
     pub(crate) fn overlaps(self) -> bool {
         matches!(
             self,
@@ -113,6 +120,7 @@ impl BucketKind {
                 | BucketKind::CodeDiffers
                 | BucketKind::AbovePrice
                 | BucketKind::BelowPrice
+                | BucketKind::PeriodDifference
         )
     }
 
@@ -123,6 +131,7 @@ impl BucketKind {
             | BucketKind::Duplicate
             | BucketKind::UnknownToUs
             | BucketKind::ProvisionalConfirmed
+            | BucketKind::BilledOver
             | BucketKind::AbovePrice => Some(Total::ToDispute),
             BucketKind::Underbilled | BucketKind::BelowPrice => Some(Total::Owed),
             BucketKind::Provisional
@@ -159,14 +168,18 @@ impl BucketKind {
             }
             BucketKind::UnknownCode => "billed for a code not in the code table: decide",
             BucketKind::Duplicate => "the same check billed again: dispute",
+            BucketKind::BilledOver => {
+                "checks a summary period bills beyond our charged checks there (and our 11350s): \
+                 dispute"
+            }
             BucketKind::Credit => "a credit line (an amount in parentheses): check what it credits",
             BucketKind::Underbilled => "charged in our records, not billed in the period",
             BucketKind::AbovePrice => {
-                "matched line billed above its expected price: dispute the difference (a flag on \
-                 matched)"
+                "matched line (or summary period) billed above its expected price: dispute the \
+                 difference (a flag)"
             }
             BucketKind::BelowPrice => {
-                "matched line billed below its expected price: owed (a flag on matched)"
+                "matched line (or summary period) billed below its expected price: owed (a flag)"
             }
             BucketKind::AmountVariance => {
                 "line amount differs from the price (a flag: overlaps the buckets above)"
@@ -174,7 +187,10 @@ impl BucketKind {
             BucketKind::CodeDiffers => {
                 "statement code differs from ours (a flag: overlaps the buckets above)"
             }
-            BucketKind::PeriodDifference => "billed count differs from our charged count",
+            BucketKind::PeriodDifference => {
+                "periods whose billed count differs from our charged count (their checks are in \
+                 the buckets above)"
+            }
         }
     }
 }

@@ -59,7 +59,7 @@ pub(super) fn sort_line(
     let Some((bucket, note)) = bucket(row, codes, window) else {
         return Ok(());
     };
-    sink.add(row.detail(bucket, note), amount)?;
+    sink.add(row.detail(bucket, note, &window.zone), amount)?;
     if !row.in_period {
         return Ok(());
     }
@@ -79,12 +79,12 @@ pub(super) fn sort_line(
                 .as_ref()
                 .map_or("no expected price", |e| e.1.as_str());
             sink.add(
-                row.detail(kind, format!("billed {amount}, {why}")),
+                row.detail(kind, format!("billed {amount}, {why}"), &window.zone),
                 variance,
             )?;
         }
     }
-    flag(row, expected, sink)
+    flag(row, expected, &window.zone, sink)
 }
 
 /// The line's one bucket and its note; `None` for a line shown from our side instead (as
@@ -121,14 +121,15 @@ fn by_class(row: &LineRow, codes: &CodeTable, window: &Window) -> (BucketKind, S
         Class::Charged => (
             BucketKind::ShiftedIn,
             match row.our_time {
-                None => "we have no event time for it (see --date-by)".to_string(),
+                None => format!("we have no event time for it (see {})", Setting::DateBy),
                 Some(t) => format!(
-                    "ours is dated {} ({}), outside the period: time zone? (--tz)",
-                    format_utc(t),
+                    "ours is dated {} ({}), outside the period: time zone? ({tz})",
+                    window.local_time(t),
                     window
                         .local_date(t)
                         .map(|d| d.to_string())
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    tz = Setting::Tz
                 ),
             },
         ),
@@ -168,7 +169,7 @@ fn provisional(row: &LineRow, window: &Window) -> (BucketKind, String) {
             format!(
                 "we hold {} (internal error), asked again {}, after the period: dispute",
                 crate::check::INTERNAL_ERROR,
-                format_utc(f)
+                window.local_time(f)
             ),
         ),
         _ => (
@@ -187,6 +188,7 @@ fn provisional(row: &LineRow, window: &Window) -> (BucketKind, String) {
 fn flag(
     row: &LineRow,
     expected: Option<(Decimal, String)>,
+    zone: &Zone,
     sink: &mut DetailSink,
 ) -> Result<(), ReconcileError> {
     if let (Some((price, why)), Some(a)) = (
@@ -197,7 +199,11 @@ fn flag(
     ) && a != price
     {
         sink.add(
-            row.detail(BucketKind::AmountVariance, format!("billed {a}, {why}")),
+            row.detail(
+                BucketKind::AmountVariance,
+                format!("billed {a}, {why}"),
+                zone,
+            ),
             a - price,
         )?;
     }
@@ -209,6 +215,7 @@ fn flag(
             row.detail(
                 BucketKind::CodeDiffers,
                 format!("statement {sc}, ours {oc}"),
+                zone,
             ),
             Decimal::ZERO,
         )?;
@@ -217,19 +224,19 @@ fn flag(
 }
 
 impl LineRow {
-    /// The details row of this line in `bucket`.
-    fn detail(&self, bucket: BucketKind, note: String) -> Detail {
+    /// The details row of this line in `bucket`, its times in the report's `zone`.
+    fn detail(&self, bucket: BucketKind, note: String, zone: &Zone) -> Detail {
         Detail {
             bucket,
             line: Some(self.line as u64),
             liveness_id: self.ids.0.clone(),
             sequence_id: self.ids.1.clone(),
-            statement_time: self.s_time.map(format_utc),
+            statement_time: self.s_time.map(|t| zone.local_time(t)),
             statement_code: self.s_code,
             statement_amount: self.s_amount.clone(),
             our_status: self.our_status.clone(),
             our_code: self.our_code,
-            our_time: self.our_time.map(format_utc),
+            our_time: self.our_time.map(|t| zone.local_time(t)),
             note,
         }
     }

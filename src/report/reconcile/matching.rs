@@ -31,13 +31,18 @@ pub(super) fn itemised(
         None => None,
     };
     if !period_known {
-        notes.push(
-            "the statement has no times and no --from/--to was given: our side is the checks \
-             its lines name, and underbilled checks cannot be looked for"
-                .into(),
-        );
+        notes.push(format!(
+            "the statement has no times and no {}/{} was given: our side is the checks its \
+             lines name, and underbilled checks cannot be looked for",
+            Setting::From,
+            Setting::To
+        ));
     }
     let (lines, billed_amount) = sort_lines(conn, codes, opts, listed.as_ref(), &window, sink)?;
+    let billed_at_zero = match &listed {
+        Some(l) => l.billed_at_zero(conn, bounds)?,
+        None => 0,
+    };
     let (our_charged, our_amount, unrounded) = our_side(
         conn,
         codes,
@@ -48,14 +53,9 @@ pub(super) fn itemised(
         sink,
         notes,
     )?;
-    let bridge = our_amount.map(|e| Bridge::build(billed_amount, e, unrounded, &sink.totals));
+    let bridge =
+        our_amount.map(|e| Bridge::build(&BRIDGE_ORDER, billed_amount, e, unrounded, &sink.totals));
     Ok(Reconciliation {
-        report: "reconcile",
-        statement: opts.statement.display().to_string(),
-        shape: "itemised",
-        columns,
-        zone: opts.zone.name.clone(),
-        statement_zone: opts.statement_read_zone().name.clone(),
         day_mismatches: Some(day_mismatches),
         zone_hint,
         period_from: from.map(|d| d.to_string()),
@@ -67,13 +67,8 @@ pub(super) fn itemised(
         net_difference: lines as i64 - our_charged,
         net_amount: our_amount.map(|a| billed_amount - a),
         bridge,
-        discrepancies: 0,
-        buckets: BTreeMap::new(),
-        periods: Vec::new(),
-        malformed: Vec::new(),
-        details: Vec::new(),
-        disputes: Vec::new(),
-        notes: Vec::new(),
+        billed_at_zero,
+        ..Reconciliation::empty(opts, "itemised", columns)
     })
 }
 
@@ -363,7 +358,7 @@ fn sort_unbilled(
             statement_amount: None,
             our_status: r.get(2)?,
             our_code: r.get(3)?,
-            our_time: t.map(format_utc),
+            our_time: t.map(|t| opts.zone.local_time(t)),
             note: String::new(),
         };
         if let Some(line) = shift_line {
@@ -371,13 +366,14 @@ fn sort_unbilled(
                 shift_times.query_row(params![line], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             detail.bucket = BucketKind::ShiftedOut;
             detail.line = Some(line as u64);
-            detail.statement_time = s_time.map(format_utc);
+            detail.statement_time = s_time.map(|t| opts.zone.local_time(t));
             detail.statement_code = s_code;
             detail.statement_amount = s_amount;
             detail.note = format!(
-                "ours {} is inside the period, the line {} just outside it: time zone? (--tz)",
-                t.map(format_utc).unwrap_or_default(),
-                s_time.map(format_utc).unwrap_or_default()
+                "ours {} is inside the period, the line {} just outside it: time zone? ({})",
+                t.map(|t| opts.zone.local_time(t)).unwrap_or_default(),
+                s_time.map(|t| opts.zone.local_time(t)).unwrap_or_default(),
+                Setting::Tz
             );
         } else if let (Some(t), (Some(start), Some(end))) = (t, bounds) {
             if t - start < near {
@@ -431,7 +427,8 @@ fn note_undated_charged(
             ),
             _ => format!(
                 "{undated_charged} charged checks have no event time and are not in our count; \
-                 --date-by event-or-fetch dates them by fetch time"
+                 {} event-or-fetch dates them by fetch time",
+                Setting::DateBy
             ),
         });
     }

@@ -52,6 +52,7 @@ use super::{ReportError, Window, load_quarter_hours};
 use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
 use crate::codes::CodeTable;
 use crate::prices::{PriceList, PriceRate, Pricer};
+use crate::setting::Setting;
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
 use crate::timestamp::format_utc;
 use crate::zone::Zone;
@@ -66,6 +67,10 @@ mod matching;
 use matching::*;
 mod summary;
 use summary::*;
+mod summary_value;
+use summary_value::Valuer;
+mod list_prices;
+use list_prices::*;
 mod layout;
 pub(crate) use layout::*;
 mod dispute;
@@ -207,6 +212,8 @@ pub(crate) struct Reconciliation {
     pub malformed: Vec<Malformed>,
     pub details: Vec<Detail>,
     pub notes: Vec<String>,
+    /// Our charged checks a price list's `rounding = "line"` bills at 0 (a note says so).
+    pub billed_at_zero: i64,
     /// Every line of the "to dispute" buckets with its evidence (only under `--dispute`).
     #[serde(skip)]
     pub disputes: Vec<DisputeRow>,
@@ -269,19 +276,33 @@ impl DetailSink {
         })
     }
 
+    /// Counts one line or check of `d.bucket` at `amount`, and keeps its details row.
     fn add(&mut self, d: Detail, amount: Decimal) -> Result<(), ReconcileError> {
+        self.add_n(d, 1, amount)
+    }
+
+    /// Counts `n` items of `bucket` at `amount` in all, with no details row (a summary
+    /// statement's periods).
+    fn tally(&mut self, bucket: BucketKind, n: u64, amount: Decimal) -> &mut BucketTotal {
+        let total = self.totals.entry(bucket).or_insert_with(|| BucketTotal {
+            effect: bucket.effect(),
+            overlaps: bucket.overlaps(),
+            ..BucketTotal::default()
+        });
+        total.count += n;
+        total.amount += amount;
+        total
+    }
+
+    /// Counts `n` items of `d.bucket` at `amount` in all (a summary period's checks), and
+    /// keeps the one details row that shows them.
+    fn add_n(&mut self, d: Detail, n: u64, amount: Decimal) -> Result<(), ReconcileError> {
         if let Some(disputed) = &mut self.disputed
             && d.bucket.total() == Some(Total::ToDispute)
         {
             disputed.push((d.clone(), amount));
         }
-        let total = self.totals.entry(d.bucket).or_insert_with(|| BucketTotal {
-            effect: d.bucket.effect(),
-            overlaps: d.bucket.overlaps(),
-            ..BucketTotal::default()
-        });
-        total.count += 1;
-        total.amount += amount;
+        self.tally(d.bucket, n, amount);
         if matches!(d.bucket, BucketKind::Matched | BucketKind::OutsidePeriod) {
             // Not discrepancies; outside lines are counted, not listed.
             if d.bucket == BucketKind::Matched {
@@ -298,10 +319,43 @@ impl DetailSink {
         let shown = self.kept.iter().filter(|k| k.bucket == d.bucket).count();
         if shown < SHOWN_PER_BUCKET {
             self.kept.push(d);
-        } else {
+        } else if let Some(total) = self.totals.get_mut(&d.bucket) {
             total.not_shown += 1;
         }
         Ok(())
+    }
+}
+
+impl Reconciliation {
+    /// A reconcile of `opts.statement` of `shape` with nothing found yet.
+    fn empty(opts: &ReconcileOptions, shape: &'static str, columns: String) -> Reconciliation {
+        Reconciliation {
+            report: "reconcile",
+            statement: opts.statement.display().to_string(),
+            shape,
+            columns,
+            zone: opts.zone.name.clone(),
+            statement_zone: opts.statement_read_zone().name.clone(),
+            day_mismatches: None,
+            zone_hint: None,
+            period_from: None,
+            period_to: None,
+            lines: 0,
+            billed_amount: Decimal::ZERO,
+            our_charged: 0,
+            our_amount: None,
+            net_difference: 0,
+            net_amount: None,
+            bridge: None,
+            discrepancies: 0,
+            buckets: BTreeMap::new(),
+            periods: Vec::new(),
+            malformed: Vec::new(),
+            details: Vec::new(),
+            disputes: Vec::new(),
+            notes: Vec::new(),
+            billed_at_zero: 0,
+        }
     }
 }
 
@@ -347,7 +401,8 @@ pub(crate) fn reconcile(
     result.discrepancies = sink
         .totals
         .iter()
-        // above_price and below_price repeat amount_variance's matched lines.
+        // above_price and below_price repeat amount_variance's lines (or periods); a
+        // summary's period_difference counts the periods its buckets' checks are in.
         .filter(|(k, _)| {
             !matches!(
                 **k,
@@ -355,6 +410,7 @@ pub(crate) fn reconcile(
                     | BucketKind::OutsidePeriod
                     | BucketKind::AbovePrice
                     | BucketKind::BelowPrice
+                    | BucketKind::PeriodDifference
             )
         })
         .map(|(_, t)| t.count)
@@ -375,6 +431,12 @@ pub(crate) fn reconcile(
             l.source.display(),
             l.money.describe_rounding()
         ));
+        if result.billed_at_zero > 0 {
+            notes.push(crate::prices::billed_at_zero_note(
+                result.billed_at_zero,
+                l.money.scale,
+            ));
+        }
     }
     result.notes.extend(notes);
     Ok(result)
@@ -423,124 +485,6 @@ fn load_statement(
     };
     tx.commit()?;
     Ok((shape, malformed, summary_lines))
-}
-
-/// The price a list gives one of our charged checks.
-struct CheckPrice {
-    /// What the check is charged at (rounded under `rounding = "line"`).
-    unit: Decimal,
-    period: usize,
-    rate: PriceRate,
-}
-
-/// Our charged checks priced by the list, kept in the temporary table `priced` (by check id),
-/// so memory stays flat however many checks a month holds.
-struct ListPrices<'a> {
-    list: &'a PriceList,
-}
-
-impl ListPrices<'_> {
-    /// Prices our charged checks dated in `[first, end)` in time order (`first`: the first day
-    /// of the period's first month, so the tier count starts on the month's first day).
-    fn load<'a>(
-        conn: &Connection,
-        codes: &CodeTable,
-        list: &'a PriceList,
-        opts: &ReconcileOptions,
-        zone: &TimeZone,
-        (first, end): (Option<i64>, Option<i64>),
-    ) -> Result<ListPrices<'a>, ReconcileError> {
-        conn.execute_batch(
-            "DROP TABLE IF EXISTS temp.priced;
-             CREATE TEMP TABLE priced (cid INTEGER PRIMARY KEY, p_time INTEGER NOT NULL,
-                                       p_unit TEXT NOT NULL, p_period INTEGER NOT NULL,
-                                       p_tier INTEGER, p_code INTEGER);",
-        )?;
-        let t = opts.date_by.time_sql();
-        let tx = conn.unchecked_transaction()?;
-        {
-            let mut insert =
-                tx.prepare("INSERT INTO temp.priced VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
-            let mut stmt = tx.prepare(&format!(
-                "SELECT id, {t}, code FROM checks
-                 WHERE {} AND {t} IS NOT NULL AND (?1 IS NULL OR {t} >= ?1)
-                   AND (?2 IS NULL OR {t} < ?2) AND {}
-                 ORDER BY {t}, liveness_id",
-                crate::check::charged_sql(codes, ""),
-                crate::check::account_sql(opts.account.is_some())
-            ))?;
-            let mut rows = stmt.query(params![first, end, opts.account])?;
-            let mut pricer = Pricer::new(list, zone.clone());
-            while let Some(r) = rows.next()? {
-                let (id, time, code): (i64, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
-                if let Some(piece) = pricer
-                    .charge(time, code, 1)
-                    .and_then(|p| p.first().copied())
-                {
-                    let (tier, code) = match piece.rate {
-                        PriceRate::Tier(t) => (Some(t as i64), None),
-                        PriceRate::Code(c) => (None, Some(c)),
-                    };
-                    insert.execute(params![
-                        id,
-                        time,
-                        piece.unit.to_string(),
-                        piece.period as i64,
-                        tier,
-                        code
-                    ])?;
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(ListPrices { list })
-    }
-
-    /// The first instant of the month holding `date` in `zone`.
-    fn month_start(zone: &TimeZone, date: Option<jiff::civil::Date>) -> Option<i64> {
-        date.and_then(|d| d.first_of_month().to_zoned_datetime(zone.clone()).ok())
-            .map(|z| z.timestamp().as_millisecond())
-    }
-
-    /// The list's price of our check `check`, if it has one.
-    fn get(
-        &self,
-        conn: &Connection,
-        check: Option<i64>,
-    ) -> Result<Option<CheckPrice>, ReconcileError> {
-        use rusqlite::OptionalExtension;
-        let Some(check) = check else {
-            return Ok(None);
-        };
-        let mut stmt = conn.prepare_cached(
-            "SELECT p_unit, p_period, p_tier, p_code FROM temp.priced WHERE cid = ?1",
-        )?;
-        let row: Option<(String, i64, Option<i64>, Option<i64>)> = stmt
-            .query_row(params![check], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?;
-        Ok(row.and_then(|(unit, period, tier, code)| {
-            Some(CheckPrice {
-                unit: unit.parse().ok()?,
-                period: usize::try_from(period).ok()?,
-                rate: match (tier, code) {
-                    (Some(t), _) => PriceRate::Tier(usize::try_from(t).ok()?),
-                    (None, Some(c)) => PriceRate::Code(c),
-                    (None, None) => return None,
-                },
-            })
-        }))
-    }
-
-    /// `from 2026-02-15, tier 1: 1 to 4` or `from 2026-01-01, code 12250`.
-    fn label(&self, p: &CheckPrice) -> String {
-        let rate = match p.rate {
-            PriceRate::Tier(_) => format!("tier {}", self.list.rate_label(p.period, p.rate)),
-            PriceRate::Code(_) => self.list.rate_label(p.period, p.rate),
-        };
-        format!("from {}, {rate}", self.list.periods[p.period].from)
-    }
 }
 
 /// Whether the reconcile is clean within the tolerances.

@@ -1,4 +1,17 @@
-//! Summary statements: billed counts per period against our charged counts.
+//! Summary statements: billed counts per period against our charged counts, and the bridge of
+//! their amounts.
+//!
+//! Policy: each period of the statement (a day, or a month when any line is monthly) compares
+//! its billed count with our charged checks dated in it. A count below ours is `underbilled`
+//! (owed: the expected amount of our last checks of the period); a count above ours is first
+//! as many of our 11350s as it covers (`provisional` when not asked again since the
+//! statement's last period: to check; `provisional_confirmed` when asked after: to dispute),
+//! then `billed_over` (to dispute), each valued at what the price charges the checks billed
+//! beyond ours (`summary_value.rs`). A billed amount other than what its count is worth is
+//! `above_price` (to dispute) or `below_price` (owed). With a price the bridge ties exactly:
+//! `billed - expected = billed_over + provisional(_confirmed) - underbilled + above_price +
+//! below_price + rounding`. `period_difference` and `amount_variance` count the periods
+//! (outside the bridge).
 
 use super::*;
 
@@ -34,58 +47,139 @@ pub(super) fn summary(
     .dated_by(opts.date_by)
     .for_account(opts.account.clone());
     let ours = charged_by_label(conn, codes, &window)?;
+    let mut billed_at_zero = 0;
     let list_amounts = match &opts.prices {
         None => None,
-        Some(list) => Some(listed_by_label(conn, codes, opts, list, &window)?),
+        Some(list) => Some(listed_by_label(
+            conn,
+            codes,
+            (opts, list),
+            &window,
+            &mut billed_at_zero,
+        )?),
     };
+    let valuer = Valuer::of(opts, &window);
+    let compared = compared_periods(&window, billed, &ours);
+    // 11350s are confirmed by an answer after the statement's last period.
+    let statement_end = compared
+        .keys()
+        .last()
+        .and_then(|l| period_bounds(&window, l))
+        .map(|b| b.1);
     let mut periods = Vec::new();
     let mut totals = Totals::default();
-    for (period, billed) in &billed {
-        let label = period.to_string();
-        let our = ours.get(&label).copied().unwrap_or(0);
-        let our_listed = list_amounts
-            .as_ref()
-            .map(|m| m.get(&label).copied().unwrap_or_default());
-        periods.push(compare_period(
+    for (label, billed) in &compared {
+        let ours = Ours {
+            count: ours.get(label).copied().unwrap_or(0),
+            listed: list_amounts
+                .as_ref()
+                .map(|m| m.get(label).copied().unwrap_or_default()),
+            bounds: period_bounds(&window, label),
+            provisional: provisional_counts(conn, codes, &window, label, statement_end)?,
+        };
+        let one = Compared {
             opts,
-            label,
-            billed,
-            our,
-            our_listed,
-            &mut totals,
-            sink,
-        )?);
+            valuer: valuer.as_ref(),
+            conn,
+            label: label.clone(),
+        };
+        periods.push(one.period(billed, &ours, &mut totals, sink)?);
     }
     let our_amount = match &opts.prices {
         Some(list) => Some(list.money.total(totals.our_listed)),
         None => opts.price.map(|p| p * Decimal::from(totals.ours)),
     };
+    let bridge = our_amount.map(|e| {
+        let (billed, unrounded) = (totals.billed_amount, totals.our_listed);
+        Bridge::build(&SUMMARY_BRIDGE_ORDER, billed, e, unrounded, &sink.totals)
+    });
     Ok(Reconciliation {
-        report: "reconcile",
-        statement: opts.statement.display().to_string(),
-        shape: "summary",
-        columns,
-        zone: opts.zone.name.clone(),
-        statement_zone: opts.statement_read_zone().name.clone(),
-        day_mismatches: None,
-        zone_hint: None,
-        period_from: billed.keys().next().map(ToString::to_string),
-        period_to: billed.keys().last().map(ToString::to_string),
+        period_from: compared.keys().next().cloned(),
+        period_to: compared.keys().last().cloned(),
         lines: lines.len() as u64,
         billed_amount: totals.billed_amount,
         our_charged: totals.ours,
         our_amount,
         net_difference: totals.billed - totals.ours,
         net_amount: our_amount.map(|a| totals.billed_amount - a),
-        bridge: None,
-        discrepancies: 0,
-        buckets: BTreeMap::new(),
+        bridge,
         periods,
-        malformed: Vec::new(),
-        details: Vec::new(),
-        disputes: Vec::new(),
-        notes: Vec::new(),
+        billed_at_zero,
+        ..Reconciliation::empty(opts, "summary", columns)
     })
+}
+
+/// The periods compared: every period of the statement, and every period between its first
+/// and last (or `--from` and `--to`) holding charged checks of ours, billed or not (a day the
+/// statement leaves out bills nothing).
+fn compared_periods(
+    window: &Window,
+    billed: BTreeMap<PeriodKey, Billed>,
+    ours: &BTreeMap<String, i64>,
+) -> BTreeMap<String, Billed> {
+    let mut compared: BTreeMap<String, Billed> = billed
+        .into_iter()
+        .map(|(k, b)| (k.to_string(), b))
+        .collect();
+    // Labels of one period length sort as their periods do.
+    let first = window
+        .from
+        .map(|d| window.label(d))
+        .or_else(|| compared.keys().next().cloned());
+    let last = window
+        .to
+        .map(|d| window.label(d))
+        .or_else(|| compared.keys().last().cloned());
+    if let (Some(first), Some(last)) = (first, last) {
+        for (label, n) in ours {
+            if *n > 0 && *label >= first && *label <= last {
+                compared
+                    .entry(label.clone())
+                    .or_insert((0, None, Vec::new()));
+            }
+        }
+    }
+    compared
+}
+
+/// The instants `[start, end)` of the period `label` of `window` (cut by `--from`/`--to`).
+fn period_bounds(window: &Window, label: &str) -> Option<(i64, i64)> {
+    let (first, last) = window.period_days(label)?;
+    match window.between(first, last).bounds_ms() {
+        (Some(start), Some(end)) => Some((start, end)),
+        _ => None,
+    }
+}
+
+/// Our checks held at 11350 (provisional) dated in the period `label`: not asked again since
+/// the statement's end, and confirmed by an answer after it.
+fn provisional_counts(
+    conn: &Connection,
+    codes: &CodeTable,
+    window: &Window,
+    label: &str,
+    statement_end: Option<i64>,
+) -> Result<(i64, i64), ReconcileError> {
+    let internal = crate::check::INTERNAL_ERROR;
+    if classify(Status::Done, Some(internal), codes) != Class::Provisional {
+        return Ok((0, 0));
+    }
+    let Some((start, end)) = period_bounds(window, label) else {
+        return Ok((0, 0));
+    };
+    let t = window.date_by.time_sql();
+    Ok(conn.query_row(
+        &format!(
+            "SELECT coalesce(sum(NOT coalesce(fetched_at >= ?4, 0)), 0),
+                    coalesce(sum(coalesce(fetched_at >= ?4, 0)), 0)
+             FROM checks
+             WHERE status = {} AND code = {internal} AND {t} >= ?1 AND {t} < ?2 AND {}",
+            Status::Done.sql(),
+            crate::check::account_sql(window.account.is_some())
+        ),
+        params![start, end, window.account, statement_end],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
 }
 
 /// The statement's lines summed per period. When any line is monthly, daily lines are folded
@@ -132,12 +226,12 @@ fn charged_by_label(
 fn listed_by_label(
     conn: &Connection,
     codes: &CodeTable,
-    opts: &ReconcileOptions,
-    list: &PriceList,
+    (opts, list): (&ReconcileOptions, &PriceList),
     window: &Window,
+    billed_at_zero: &mut i64,
 ) -> Result<BTreeMap<String, Decimal>, ReconcileError> {
     let bounds = window.bounds_ms();
-    ListPrices::load(
+    let listed = ListPrices::load(
         conn,
         codes,
         list,
@@ -148,6 +242,7 @@ fn listed_by_label(
             bounds.1,
         ),
     )?;
+    *billed_at_zero = listed.billed_at_zero(conn, bounds)?;
     let mut by_label: BTreeMap<String, Decimal> = BTreeMap::new();
     let mut stmt = conn.prepare("SELECT p_time, p_unit FROM temp.priced")?;
     let mut rows = stmt.query([])?;
@@ -162,79 +257,158 @@ fn listed_by_label(
     Ok(by_label)
 }
 
-/// One period compared: its row, its details in the sink (matched, a count difference, an
-/// amount variance), and its share of the totals.
-fn compare_period(
-    opts: &ReconcileOptions,
+/// Our side of one period: charged checks, their expected amount (under a price list), the
+/// period's instants, and our 11350s in it (not asked again since the statement, confirmed).
+struct Ours {
+    count: i64,
+    listed: Option<Decimal>,
+    bounds: Option<(i64, i64)>,
+    provisional: (i64, i64),
+}
+
+/// One period of the statement being compared.
+struct Compared<'a> {
+    opts: &'a ReconcileOptions,
+    valuer: Option<&'a Valuer<'a>>,
+    conn: &'a Connection,
     label: String,
-    (count, amount, line_nos): &Billed,
-    our: i64,
-    our_listed: Option<Decimal>,
-    totals: &mut Totals,
-    sink: &mut DetailSink,
-) -> Result<PeriodComparison, ReconcileError> {
-    totals.billed += count;
-    totals.ours += our;
-    let this_amount = amount.or_else(|| opts.price.map(|p| p * Decimal::from(*count)));
-    totals.billed_amount += this_amount.unwrap_or(Decimal::ZERO);
-    let our_amount = our_listed.or(opts.price.map(|p| p * Decimal::from(our)));
-    totals.our_listed += our_amount.unwrap_or_default();
-    let amount_difference = match (this_amount, our_amount) {
-        (Some(a), Some(o)) => Some(a - o),
-        _ => None,
-    };
-    let difference = count - our;
-    // A period's line in the details: the statement's side of it, our note.
-    let period_detail = |bucket, statement_amount: Option<String>, note| Detail {
-        bucket,
-        line: line_nos.first().copied(),
-        liveness_id: None,
-        sequence_id: None,
-        statement_time: Some(label.clone()),
-        statement_code: None,
-        statement_amount,
-        our_status: None,
-        our_code: None,
-        our_time: None,
-        note,
-    };
-    let billed_text = this_amount.map(|a| a.to_string());
-    if difference != 0 {
-        sink.add(
-            period_detail(
-                BucketKind::PeriodDifference,
-                billed_text.clone(),
-                format!("billed {count}, ours {our}, difference {difference:+}"),
-            ),
-            amount_difference.unwrap_or(Decimal::ZERO),
-        )?;
-    } else {
-        sink.add(
-            period_detail(BucketKind::Matched, None, String::new()),
-            Decimal::ZERO,
-        )?;
+}
+
+/// A period's count difference in the bridge's buckets: each bucket, its checks and amount
+/// (the expected amount of the checks not billed, positive; the price of those billed beyond
+/// ours).
+type Split = Vec<(BucketKind, i64, Decimal)>;
+
+/// What the checks of a period's count difference in `kind` are.
+fn split_note(kind: BucketKind) -> &'static str {
+    match kind {
+        BucketKind::Underbilled => "of our charged checks not billed",
+        BucketKind::Provisional => {
+            "billed beyond ours, as many of our 11350s (internal error) not asked again since \
+             the statement: fetch again before disputing"
+        }
+        BucketKind::ProvisionalConfirmed => {
+            "billed beyond ours, as many of our 11350s (internal error) confirmed after the \
+             statement: dispute"
+        }
+        _ => "billed beyond our charged checks: dispute",
     }
-    if let Some(d) = amount_difference.filter(|d| !d.is_zero()) {
-        sink.add(
-            period_detail(
-                BucketKind::AmountVariance,
-                billed_text,
-                format!(
-                    "billed {}, expected {} for our {our} charged checks",
-                    this_amount.unwrap_or_default(),
-                    our_amount.unwrap_or_default()
-                ),
-            ),
-            d,
-        )?;
+}
+
+impl Compared<'_> {
+    /// The period compared: its row, its bridge buckets and details in the sink, and its share
+    /// of the totals. The billed amount is the statement's, else what the list charges the
+    /// checks it bills (so no variance).
+    fn period(
+        &self,
+        (count, amount, line_nos): &Billed,
+        ours: &Ours,
+        totals: &mut Totals,
+        sink: &mut DetailSink,
+    ) -> Result<PeriodComparison, ReconcileError> {
+        totals.billed += count;
+        totals.ours += ours.count;
+        let our_amount = ours
+            .listed
+            .or(self.opts.price.map(|p| p * Decimal::from(ours.count)));
+        totals.our_listed += our_amount.unwrap_or_default();
+        let difference = count - ours.count;
+        let split = self.split(difference, ours)?;
+        // What the billed count is worth: ours, less the checks not billed, plus those beyond.
+        let worth = our_amount.map(|e| {
+            split.iter().fold(e, |sum, (kind, _, a)| match kind {
+                BucketKind::Underbilled => sum - a,
+                _ => sum + a,
+            })
+        });
+        let this_amount = amount.or(worth);
+        totals.billed_amount += this_amount.unwrap_or(Decimal::ZERO);
+        let amount_difference = match (this_amount, our_amount) {
+            (Some(a), Some(o)) => Some(a - o),
+            _ => None,
+        };
+        let detail = |bucket, note| Detail {
+            bucket,
+            line: line_nos.first().copied(),
+            liveness_id: None,
+            sequence_id: None,
+            statement_time: Some(self.label.clone()),
+            statement_code: None,
+            statement_amount: this_amount.map(|a| a.to_string()),
+            our_status: None,
+            our_code: None,
+            our_time: None,
+            note,
+        };
+        let said = format!("billed {count}, ours {}", ours.count);
+        if difference == 0 {
+            sink.tally(BucketKind::Matched, 1, Decimal::ZERO);
+        } else {
+            let d = amount_difference.unwrap_or_default();
+            sink.tally(BucketKind::PeriodDifference, 1, d);
+        }
+        for (kind, k, a) in split {
+            let why = split_note(kind);
+            sink.add_n(detail(kind, format!("{said}: {k} {why}")), k as u64, a)?;
+        }
+        if let (Some(a), Some(x)) = (this_amount, worth)
+            && a != x
+        {
+            let kind = if a > x {
+                BucketKind::AbovePrice
+            } else {
+                BucketKind::BelowPrice
+            };
+            let note = format!("billed {a}, expected {x} for the {count} checks billed");
+            sink.add_n(detail(kind, note), 1, a - x)?;
+            sink.tally(BucketKind::AmountVariance, 1, a - x);
+        }
+        Ok(PeriodComparison {
+            period: self.label.clone(),
+            billed: *count,
+            ours: ours.count,
+            difference,
+            billed_amount: this_amount,
+            amount_difference,
+            lines: line_nos.clone(),
+        })
     }
-    Ok(PeriodComparison {
-        period: label,
-        billed: *count,
-        ours: our,
-        difference,
-        billed_amount: this_amount,
-        amount_difference,
-        lines: line_nos.clone(),
-    })
+
+    /// The count difference in buckets: fewer billed than ours are `underbilled` (our last
+    /// checks of the period); more billed are first our 11350s not asked again
+    /// (`provisional`), then those confirmed (`provisional_confirmed`), then `billed_over`.
+    fn split(&self, difference: i64, ours: &Ours) -> Result<Split, ReconcileError> {
+        // A period outside --from/--to holds none of our checks: nothing of ours to value.
+        let bounds = ours.bounds.unwrap_or((0, 0));
+        let mut out = Vec::new();
+        if difference < 0 {
+            let k = -difference;
+            let a = match self.valuer {
+                Some(v) => v.last(self.conn, bounds, k)?,
+                None => Decimal::ZERO,
+            };
+            out.push((BucketKind::Underbilled, k, a));
+            return Ok(out);
+        }
+        let (open, confirmed) = ours.provisional;
+        let (mut left, mut before) = (difference, 0);
+        for (kind, n) in [
+            (BucketKind::Provisional, open),
+            (BucketKind::ProvisionalConfirmed, confirmed),
+            (BucketKind::BilledOver, difference),
+        ] {
+            let k = n.min(left);
+            if k == 0 {
+                continue;
+            }
+            let a = match self.valuer {
+                Some(v) => v.beyond(self.conn, bounds, before, k)?,
+                None => Decimal::ZERO,
+            };
+            out.push((kind, k, a));
+            before += k;
+            left -= k;
+        }
+        Ok(out)
+    }
 }

@@ -193,3 +193,42 @@ fn sparkline_scales_to_the_maximum() {
     assert_eq!(sparkline(&[0.0, 0.0]), "▁▁");
     assert_eq!(sparkline(&[]), "");
 }
+
+/// Guards the header rule: a header word is never broken ("stat" over "us") while the terminal
+/// has room for every column's longest header word, nor when the unbreakable cells overflow the
+/// terminal anyway; a header breaks only where that keeps the table within the terminal.
+#[test]
+fn header_words_stay_whole_unless_breaking_one_keeps_the_table_in_the_terminal() {
+    let section = |attributes: &str| {
+        let mut checks = Section::new("Checks", &["liveness id", "status", "attributes"]);
+        checks.row(vec![
+            "2f79307206eee337c5038f31".into(),
+            "done".into(),
+            attributes.into(),
+        ]);
+        checks
+    };
+    let header_line = |section: Section, width: u16| {
+        let mut d = doc();
+        d.sections = vec![section];
+        let mut out = Vec::new();
+        render_table(&d, Some(width), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let line = text.lines().find(|l| l.contains("liveness id"));
+        (line.unwrap_or_default().to_owned(), text)
+    };
+    // An unbreakable 52-character JSON word: the table overflows 60 columns either way.
+    let json = "{\"app_version\":\"5.3.0\",\"channel\":\"ios\",\"country\":\"SG\"}";
+    let (line, text) = header_line(section(json), 60);
+    assert!(line.contains("status"), "{text}");
+    // Words that wrap: room for "status" whole at 60 columns.
+    let words = "app_version=5.3.0 channel=ios country=SG user_id=u11737 a long tail of words";
+    let (line, text) = header_line(section(words), 60);
+    assert!(line.contains("status"), "{text}");
+    assert!(text.contains("country=SG"), "{text}");
+    // Words without a digit may wrap anywhere: 40 columns hold the id and them only if
+    // "status" breaks; it does, and the table stays within the terminal.
+    let (line, text) = header_line(section("a long tail of plain words"), 40);
+    assert!(!line.contains("status"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
+}

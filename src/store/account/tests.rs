@@ -312,7 +312,7 @@ fn adoption_finds_its_rows_by_id_not_by_walking_every_unknown_check() {
         .unwrap()
         .join("\n");
     assert!(
-        plan.contains("(liveness_id=?)") && !plan.contains("checks_by_account_bucket"),
+        plan.contains("(liveness_id=?)") && !plan.contains("checks_by_account_quarter_hour"),
         "{plan}"
     );
 }

@@ -88,9 +88,19 @@ fn tolerant_shapes() {
     let face = a.face.unwrap();
     assert_eq!(face.bytes, None);
     assert_eq!(face.len, 12);
-    // A sequence id above i64::MAX as a bare number is kept, not refused.
-    let a = parse_result(br#"{"code":200,"sequence_id":18446744073709551615}"#).unwrap();
-    assert_eq!(a.sequence_id.as_deref(), Some("18446744073709552000"));
+    // A sequence id sent as a bare number keeps every digit, above u64 too (the vendor's own
+    // example): it is an identifier, not a quantity, and a float would make it another id.
+    for digits in [
+        "18446744073709551615",
+        "13917799979142570601",
+        "1679299854228726325924",
+    ] {
+        let body = format!(r#"{{"code":200,"sequence_id":{digits}}}"#);
+        let a = parse_result(body.as_bytes()).unwrap();
+        assert_eq!(a.sequence_id.as_deref(), Some(digits));
+    }
+    let a = parse_result(br#"{"code":200,"sequence_id":true}"#).unwrap();
+    assert_eq!((a.sequence_id, a.dropped), (None, vec!["sequence_id"]));
     // Neither number nor string: the body is not the vendor's answer.
     assert!(parse_result(br#"{"code":true}"#).is_err());
     assert!(parse_result(br#"{"code":-12.5}"#).is_err());

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::ResultAnswer;
 use crate::check::INTERNAL_ERROR;
+use crate::setting::Setting;
 
 /// What the fetcher does next with one id after one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +82,10 @@ pub enum Fault {
     /// The vendor answered its internal error code: asked again.
     #[error("vendor code {} (internal error)", INTERNAL_ERROR)]
     Internal,
+    /// The endpoint's TLS certificate is not trusted (self-signed, another host's, expired, a
+    /// private CA): the reason, without the URL. Asking again cannot help.
+    #[error("the endpoint's TLS certificate is not trusted: {0}")]
+    Untrusted(String),
 }
 
 impl Fault {
@@ -108,6 +113,7 @@ impl Fault {
             Fault::Unparsable { .. } => "unparsable",
             Fault::TooLarge { .. } => "too_large",
             Fault::Internal => "internal_11350",
+            Fault::Untrusted(_) => "untrusted_certificate",
         }
     }
 }
@@ -124,7 +130,8 @@ pub enum VendorStop {
     #[error(
         "the vendor refused the credentials (HTTP {status}); check the partner code and key \
          (the account's partner_code and partner_key_file, or TD_PARTNER_CODE, TD_PARTNER_KEY \
-         or --partner-key-file) and the endpoint's region"
+         or {partner_key_file_flag}) and the endpoint's region",
+        partner_key_file_flag = Setting::PartnerKeyFile
     )]
     CredentialsRefused {
         /// 401 or 403.
@@ -143,8 +150,9 @@ pub enum VendorStop {
     },
     /// The endpoint is not the result API: a redirect, 404 or 405, or no URL at all.
     #[error(
-        "the endpoint answered HTTP {status}{detail}; check --result-url / TD_RESULT_URL \
-         (redirects are not followed: the partner key would travel to another address)"
+        "the endpoint answered HTTP {status}{detail}; check {result_url_flag} / TD_RESULT_URL \
+         (redirects are not followed: the partner key would travel to another address)",
+        result_url_flag = Setting::ResultUrl
     )]
     Misconfigured {
         /// The HTTP status (0 when no URL is configured).
@@ -152,11 +160,23 @@ pub enum VendorStop {
         /// What the answer showed, to append to the status (may be empty).
         detail: String,
     },
+    /// The endpoint's TLS certificate is not trusted: no request to it can be trusted either.
+    #[error(
+        "the endpoint's TLS certificate is not trusted ({detail}); check the host in \
+         --result-url / TD_RESULT_URL (the vendor's own hosts present a publicly trusted \
+         certificate; a proxy or gateway that re-signs TLS is not trusted, and the partner key \
+         is never sent through one)"
+    )]
+    Untrusted {
+        /// Why, as TLS said it, without the URL.
+        detail: String,
+    },
     /// The URL answers like the license API.
     #[error(
         "this URL answers like the license API (its answer has license and expiry_timestamp); \
-         set --result-url / TD_RESULT_URL to the result endpoint (.../liveness/result/v1); \
-         nothing was stored"
+         set {result_url_flag} / TD_RESULT_URL to the result endpoint (.../liveness/result/v1); \
+         nothing was stored",
+        result_url_flag = Setting::ResultUrl
     )]
     LicenseApi,
 }

@@ -2,61 +2,15 @@ use std::io::Write;
 
 use super::*;
 
-/// One BIFF record: type, length, data.
-fn rec(typ: u16, data: &[u8]) -> Vec<u8> {
-    let mut out = typ.to_le_bytes().to_vec();
-    out.extend((data.len() as u16).to_le_bytes());
-    out.extend(data);
-    out
-}
+#[path = "../../../../tests/util/xls.rs"]
+mod xls;
 
-fn bof(kind: u16) -> Vec<u8> {
-    let mut data = vec![0u8; 16];
-    data[0..2].copy_from_slice(&0x0600u16.to_le_bytes());
-    data[2..4].copy_from_slice(&kind.to_le_bytes());
-    rec(record::BOF, &data)
-}
+use xls::{bof, number, rec, stream};
 
-fn number(row: u16, col: u16) -> Vec<u8> {
-    let mut data = Vec::new();
-    data.extend(row.to_le_bytes());
-    data.extend(col.to_le_bytes());
-    data.extend(0u16.to_le_bytes());
-    data.extend(1.0f64.to_le_bytes());
-    rec(record::NUMBER, &data)
-}
-
-/// A `Workbook` stream: globals listing `entries` sheets that all start at the one sheet
-/// made of `sheet` records (between its BOF and EOF).
-fn stream(entries: usize, sheet: &[Vec<u8>]) -> Vec<u8> {
-    let bound = |at: u32| {
-        let mut data = at.to_le_bytes().to_vec();
-        data.extend([0, 0, 1, 0, b'S']);
-        rec(record::BOUND_SHEET, &data)
-    };
-    let globals_len = bof(5).len() + entries * bound(0).len() + rec(record::EOF, &[]).len();
-    let mut out = bof(5);
-    for _ in 0..entries {
-        out.extend(bound(globals_len as u32));
-    }
-    out.extend(rec(record::EOF, &[]));
-    out.extend(bof(0x10));
-    for r in sheet {
-        out.extend(r);
-    }
-    out.extend(rec(record::EOF, &[]));
-    out
-}
-
-/// An OLE file holding `stream` as its `Workbook`.
+/// An OLE file in `dir` holding `stream` as its `Workbook`.
 fn ole(dir: &Path, stream: &[u8]) -> std::path::PathBuf {
     let path = dir.join("book.xls");
-    let mut book = cfb::create(&path).unwrap();
-    book.create_stream("/Workbook")
-        .unwrap()
-        .write_all(stream)
-        .unwrap();
-    book.flush().unwrap();
+    xls::ole(&path, stream);
     path
 }
 
@@ -64,7 +18,7 @@ fn cells_refused(result: Result<(), Refusal>) -> String {
     match result {
         Err(Refusal::Over { part, limit }) => {
             assert_eq!(part, "Workbook");
-            assert!(limit.fix.contains("--max-cells"), "{limit}");
+            assert_eq!(limit.setting, Setting::MaxCells, "{limit}");
             limit.seen
         }
         other => panic!("not refused over cells: {other:?}"),
