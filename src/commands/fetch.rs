@@ -215,9 +215,11 @@ pub(crate) fn fetch_failure(e: FetchError) -> Failure {
 /// The exit status a finished fetch reports.
 pub(crate) fn fetch_status(report: &FetchReport) -> ExitStatus {
     match &report.stop {
-        Some(StopCause::Vendor(VendorStop::Misconfigured { .. } | VendorStop::LicenseApi)) => {
-            ExitStatus::Usage
-        }
+        Some(StopCause::Vendor(
+            VendorStop::Misconfigured { .. }
+            | VendorStop::LicenseApi
+            | VendorStop::Untrusted { .. },
+        )) => ExitStatus::Usage,
         Some(StopCause::Vendor(_)) => ExitStatus::Refused,
         Some(StopCause::Interrupted) => ExitStatus::Interrupted,
         Some(StopCause::CutOff) => ExitStatus::Incomplete,
@@ -249,9 +251,14 @@ fn print_summary(r: &FetchReport, db: &Path, format: LogFormat, status: ExitStat
             "the account is stopped at the vendor; when it is open again, run the same command again"
         }
         (Some(StopCause::CutOff), _) => "the next run continues with the ids left",
-        (Some(StopCause::Vendor(VendorStop::LicenseApi | VendorStop::Misconfigured { .. })), _) => {
-            "fix the result URL, then run the same command again"
-        }
+        (
+            Some(StopCause::Vendor(
+                VendorStop::LicenseApi
+                | VendorStop::Misconfigured { .. }
+                | VendorStop::Untrusted { .. },
+            )),
+            _,
+        ) => "fix the result URL, then run the same command again",
         (Some(_), _) | (None, 1..) => "run the same command again to fetch the rest",
         (None, _) if r.intake.other_account.open > 0 => {
             "the ids of another account wait for a fetch with its own --account"

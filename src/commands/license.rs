@@ -128,7 +128,9 @@ pub(crate) async fn ask(
         .license(args.duration as u32)
         .await
         .map_err(|e| match e {
-            VendorError::Stopped(VendorStop::Misconfigured { .. }) => Failure::usage(e),
+            VendorError::Stopped(
+                VendorStop::Misconfigured { .. } | VendorStop::Untrusted { .. },
+            ) => Failure::usage(e),
             VendorError::Stopped(_) => Failure {
                 status: ExitStatus::Refused,
                 error: e.into(),

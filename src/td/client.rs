@@ -189,6 +189,9 @@ impl VendorClient {
                 Some(status),
                 verdict_of_response(status, retry_after, &body.bytes, codes),
             ),
+            Err((status, Fault::Untrusted(detail))) => {
+                (status, Verdict::Stop(VendorStop::Untrusted { detail }))
+            }
             Err((status, fault)) => (
                 status,
                 Verdict::Retry(Retryable {
@@ -214,10 +217,15 @@ impl VendorClient {
             }));
         };
         let body = serde_json::json!({ "session_duration": duration_secs });
-        let (status, retry_after, body) = self
-            .exchange(url, &body)
-            .await
-            .map_err(|(_, fault)| VendorError::Fault(fault))?;
+        let (status, retry_after, body) =
+            self.exchange(url, &body)
+                .await
+                .map_err(|(_, fault)| match fault {
+                    Fault::Untrusted(detail) => {
+                        VendorError::Stopped(VendorStop::Untrusted { detail })
+                    }
+                    fault => VendorError::Fault(fault),
+                })?;
         match status {
             401 | 403 => {
                 return Err(VendorError::Stopped(VendorStop::CredentialsRefused {
@@ -387,7 +395,9 @@ impl VendorClient {
         let connect = err.is_connect();
         let err = err.without_url();
         let text = crate::text::redact(&error_chain(&err)).into_owned();
-        if timeout {
+        if untrusted_certificate(&err) {
+            Fault::Untrusted(text)
+        } else if timeout {
             Fault::Timeout(self.options.timeout)
         } else if connect {
             Fault::Connect(text)
@@ -402,6 +412,29 @@ impl VendorClient {
 struct Body<'a> {
     bytes: Vec<u8>,
     _large: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+/// Whether TLS refused the certificate the endpoint presented. rustls's error sits in reqwest's
+/// chain inside I/O errors (nested: an I/O error's `source` skips the error it wraps, so each is
+/// opened with `get_ref`).
+fn untrusted_certificate(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut pending = vec![err];
+    while let Some(e) = pending.pop() {
+        if matches!(
+            e.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        ) {
+            return true;
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            pending.push(inner);
+        }
+        pending.extend(e.source());
+    }
+    false
 }
 
 /// An error and its sources on one line.

@@ -81,6 +81,10 @@ pub enum Fault {
     /// The vendor answered its internal error code: asked again.
     #[error("vendor code {} (internal error)", INTERNAL_ERROR)]
     Internal,
+    /// The endpoint's TLS certificate is not trusted (self-signed, another host's, expired, a
+    /// private CA): the reason, without the URL. Asking again cannot help.
+    #[error("the endpoint's TLS certificate is not trusted: {0}")]
+    Untrusted(String),
 }
 
 impl Fault {
@@ -108,6 +112,7 @@ impl Fault {
             Fault::Unparsable { .. } => "unparsable",
             Fault::TooLarge { .. } => "too_large",
             Fault::Internal => "internal_11350",
+            Fault::Untrusted(_) => "untrusted_certificate",
         }
     }
 }
@@ -150,6 +155,17 @@ pub enum VendorStop {
         /// The HTTP status (0 when no URL is configured).
         status: u16,
         /// What the answer showed, to append to the status (may be empty).
+        detail: String,
+    },
+    /// The endpoint's TLS certificate is not trusted: no request to it can be trusted either.
+    #[error(
+        "the endpoint's TLS certificate is not trusted ({detail}); check the host in \
+         --result-url / TD_RESULT_URL (the vendor's own hosts present a publicly trusted \
+         certificate; a proxy or gateway that re-signs TLS is not trusted, and the partner key \
+         is never sent through one)"
+    )]
+    Untrusted {
+        /// Why, as TLS said it, without the URL.
         detail: String,
     },
     /// The URL answers like the license API.
