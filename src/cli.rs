@@ -11,6 +11,7 @@ use crate::mock::FaultKind;
 mod checks;
 mod choices;
 mod report;
+mod settings;
 pub use checks::{ChecksArgs, ClassArg};
 pub use report::{AttacksArgs, BillingArgs, ReconcileArgs, ReportArgs, ReportCommand};
 

@@ -26,15 +26,14 @@ use std::sync::Arc;
 
 use url::Url;
 
+use crate::setting::Setting;
+
 /// A configuration problem, each naming the setting and how to give it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     #[error("{what} is not set; give it with {how}")]
-    Missing {
-        what: &'static str,
-        how: &'static str,
-    },
+    Missing { what: &'static str, how: String },
     #[error("{what}: {value:?} is not a URL ({reason})")]
     BadUrl {
         what: &'static str,
@@ -77,23 +76,27 @@ pub enum ConfigError {
     #[error("{}", no_such_account(.name, .known, None))]
     UnknownAccount { name: String, known: Vec<String> },
     #[error(
-        "the config file names {} accounts ({}); choose one with --account NAME",
+        "the config file names {} accounts ({}); choose one with {} NAME",
         .0.len(),
-        .0.join(", ")
+        .0.join(", "),
+        Setting::Account
     )]
     ChooseAccount(Vec<String>),
     #[error(
-        "account {name}: {key} is not set; give it in [accounts.{name}] or with {flag} (the \
-         environment is not read for a named account: it cannot say which account it means)"
+        "account {name}: {key} is not set; give it in [accounts.{name}] or with {flag} \
+         {value_name} (the environment is not read for a named account: it cannot say which \
+         account it means)"
     )]
     AccountMissing {
         name: String,
         key: &'static str,
-        flag: &'static str,
+        flag: Setting,
+        value_name: &'static str,
     },
     #[error(
-        "--partner-code {flag} differs from account {name}'s partner_code {section}; give \
-         one or the other"
+        "{partner_code_flag} {flag} differs from account {name}'s partner_code {section}; give \
+         one or the other",
+        partner_code_flag = Setting::PartnerCode
     )]
     AccountConflict {
         name: String,
@@ -430,7 +433,10 @@ impl Layers {
         };
         code.ok_or(ConfigError::Missing {
             what: "the partner code",
-            how: "--partner-code, TD_PARTNER_CODE, or partner_code in liveaudit.toml",
+            how: format!(
+                "{}, TD_PARTNER_CODE, or partner_code in liveaudit.toml",
+                Setting::PartnerCode
+            ),
         })
     }
 
@@ -504,9 +510,9 @@ impl Layers {
             .transpose()?;
         if let Some((name, _)) = chosen {
             let missing = if need_result && result_url.is_none() {
-                Some(("result_url", "--result-url URL"))
+                Some(("result_url", Setting::ResultUrl))
             } else if need_license && license_url.is_none() {
-                Some(("license_url", "--license-url URL"))
+                Some(("license_url", Setting::LicenseUrl))
             } else {
                 None
             };
@@ -515,21 +521,28 @@ impl Layers {
                     name: name.to_string(),
                     key,
                     flag,
+                    value_name: "URL",
                 });
             }
         }
         if need_result && result_url.is_none() {
             return Err(ConfigError::Missing {
                 what: "the result endpoint",
-                how: "--result-url, TD_RESULT_URL, or result_url in liveaudit.toml (e.g. \
-                      https://sg-credit.apitd.net/verification/kyc/sdk/liveness/result/v1)",
+                how: format!(
+                    "{}, TD_RESULT_URL, or result_url in liveaudit.toml (e.g. \
+                     https://sg-credit.apitd.net/verification/kyc/sdk/liveness/result/v1)",
+                    Setting::ResultUrl
+                ),
             });
         }
         if need_license && license_url.is_none() {
             return Err(ConfigError::Missing {
                 what: "the license endpoint",
-                how: "--license-url, TD_LICENSE_URL, or license_url in liveaudit.toml (e.g. \
-                      https://sg-credit.apitd.net/verification/kyc/sdk/liveness/license/v1)",
+                how: format!(
+                    "{}, TD_LICENSE_URL, or license_url in liveaudit.toml (e.g. \
+                     https://sg-credit.apitd.net/verification/kyc/sdk/liveness/license/v1)",
+                    Setting::LicenseUrl
+                ),
             });
         }
         Ok((result_url, license_url))
@@ -549,7 +562,8 @@ impl Layers {
                 None => Err(ConfigError::AccountMissing {
                     name: name.to_string(),
                     key: "partner_key_file",
-                    flag: "--partner-key-file PATH",
+                    flag: Setting::PartnerKeyFile,
+                    value_name: "PATH",
                 }),
             };
         }
@@ -562,7 +576,10 @@ impl Layers {
         }
         Err(ConfigError::Missing {
             what: "the partner key",
-            how: "TD_PARTNER_KEY, --partner-key-file PATH, or partner_key_file in liveaudit.toml",
+            how: format!(
+                "TD_PARTNER_KEY, {} PATH, or partner_key_file in liveaudit.toml",
+                Setting::PartnerKeyFile
+            ),
         })
     }
 }

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::codes::CodeTable;
+use crate::setting::Setting;
 use crate::store::{Store, StoreError};
 use crate::timestamp::format_utc;
 
@@ -99,9 +100,10 @@ pub(crate) fn read_cursor(
             path: path.to_path_buf(),
             message: format!(
                 "it follows {}, and this export asks for {}: moving it would skip rows of the \
-                 other; give the same --account, or another cursor file",
+                 other; give the same {}, or another cursor file",
                 follows(cursor.partner_code.as_deref()),
-                follows(partner_code)
+                follows(partner_code),
+                Setting::Account
             ),
         });
     }

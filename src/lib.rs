@@ -38,6 +38,8 @@ pub(crate) mod prices;
 pub(crate) mod report;
 pub(crate) mod run_summary;
 pub(crate) mod schedule;
+#[warn(missing_docs)]
+pub mod setting;
 pub(crate) mod small_file;
 pub(crate) mod statement;
 pub mod store;

@@ -54,11 +54,7 @@ pub(crate) fn checks_by_class(
     )?
     .for_account(partner_code.map(str::to_string));
     let quarter_hours = load_quarter_hours(&store.conn, &window)?;
-    Ok(
-        billing::compute(&quarter_hours, codes, &window, None, "", 0)
-            .totals
-            .counts,
-    )
+    Ok(billing::counts(&quarter_hours, codes, &window))
 }
 
 /// This run's requests grouped by how each ended (from the attempts log).

@@ -21,6 +21,7 @@ use crate::destination::{
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::report::render::{Document, Format, Section, render};
+use crate::setting::Setting;
 
 /// Where a command's result goes: stdout, or `--output` written to a temporary file in the same
 /// directory and renamed over the path only when complete, so a full disk or a crash never
@@ -86,7 +87,7 @@ pub(crate) fn output(path: Option<&Path>, db: Option<&Path>) -> Result<Output, F
         )));
     };
     if let Some(db) = db {
-        crate::store::refuse_output_on_database("--output", p, db)?;
+        crate::store::refuse_output_on_database(Setting::Output.flag(), p, db)?;
     }
     let creating = |e: std::io::Error| {
         Failure::usage(anyhow::Error::new(e).context(format!("creating {}", p.display())))
@@ -139,9 +140,11 @@ pub(crate) fn report_format(
         Some("xlsx") => Some(Format::Xlsx),
         Some(other) if format.is_none() => {
             return Err(Failure::usage(anyhow!(
-                "--output {}: liveaudit cannot write .{other} files; name the file .csv, .xlsx, \
-                 .json, .md, .html or .txt, or give --format",
-                output.map(|p| p.display().to_string()).unwrap_or_default()
+                "{} {}: liveaudit cannot write .{other} files; name the file .csv, .xlsx, \
+                 .json, .md, .html or .txt, or give {}",
+                Setting::Output,
+                output.map(|p| p.display().to_string()).unwrap_or_default(),
+                Setting::Format
             )));
         }
         Some(_) => None,
@@ -150,10 +153,12 @@ pub(crate) fn report_format(
     let chosen = match (format, by_name) {
         (Some(f), Some(n)) if f != n => {
             return Err(Failure::usage(anyhow!(
-                "--output {} names a {} file but --format is {}; make them agree",
+                "{output_flag} {} names a {} file but {format_flag} is {}; make them agree",
                 output.map(|p| p.display().to_string()).unwrap_or_default(),
                 name(n),
-                name(f)
+                name(f),
+                output_flag = Setting::Output,
+                format_flag = Setting::Format
             )));
         }
         (Some(f), _) => f,
@@ -164,12 +169,15 @@ pub(crate) fn report_format(
     };
     if chosen == Format::Xlsx && ext.as_deref() == Some("txt") {
         return Err(Failure::usage(anyhow!(
-            "--format xlsx writes a workbook: name the file .xlsx"
+            "{format_flag} xlsx writes a workbook: name the file .xlsx",
+            format_flag = Setting::Format
         )));
     }
     if chosen == Format::Xlsx && output.is_none() && std::io::stdout().is_terminal() {
         return Err(Failure::usage(anyhow!(
-            "--format xlsx writes a binary workbook: give --output FILE.xlsx"
+            "{format_flag} xlsx writes a binary workbook: give {output_flag} FILE.xlsx",
+            format_flag = Setting::Format,
+            output_flag = Setting::Output
         )));
     }
     Ok(chosen)
@@ -188,7 +196,7 @@ pub(crate) fn emit(
 ) -> Result<(), Failure> {
     // The worst mistake is named first: an output that is the database itself.
     if let Some(p) = output_path {
-        crate::store::refuse_output_on_database("--output", p, db)?;
+        crate::store::refuse_output_on_database(Setting::Output.flag(), p, db)?;
     }
     let is_dir =
         output_path.is_some_and(|p| p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/'));
@@ -198,53 +206,21 @@ pub(crate) fn emit(
     };
     let to_terminal = output_path.is_none() && std::io::stdout().is_terminal();
     let doc = &output_safe(doc, format, to_terminal, raw_cells);
-    let choose = |key: &str| {
-        doc.table(key).ok_or_else(|| match doc.flag_for(key) {
-            Some(flag) => Failure::usage(anyhow!(
-                "--table {key:?} is a table of this report only with {flag}: add {flag}, or \
-                 choose one of: {}",
-                doc.keys().join(", ")
-            )),
-            None => Failure::usage(anyhow!(
-                "--table {key:?} is not a table of this report; choose one of: {}",
-                doc.keys().join(", ")
-            )),
-        })
-    };
     if table.is_some() && format != Format::Csv {
         return Err(Failure::usage(anyhow!(
-            "--table chooses a table of --format csv"
+            "{table_flag} chooses a table of {format_flag} csv",
+            table_flag = Setting::Table,
+            format_flag = Setting::Format
         )));
     }
-    if is_dir {
-        let Some(dir) = output_path else {
-            return Ok(());
-        };
-        if format != Format::Csv {
-            return Err(Failure::usage(anyhow!(
-                "--output {} is a directory: only --format csv writes one file per table",
-                dir.display()
-            )));
-        }
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating {}", dir.display()))
-            .map_err(Failure::internal)?;
-        let sections: Vec<&Section> = match table {
-            Some(key) => vec![choose(key)?],
-            None => doc.sections.iter().collect(),
-        };
-        for s in sections {
-            let path = dir.join(format!("{}.csv", s.key));
-            let mut out = output(Some(&path), Some(db))?;
-            crate::report::render::render_csv(s, &mut out)
-                .and_then(|()| out.finish())
-                .map_err(write_failure)?;
-        }
-        return Ok(());
+    if let Some(dir) = output_path.filter(|_| is_dir) {
+        return write_directory(doc, dir, format, table, db);
     }
     let mut out = output(output_path, Some(db))?;
     match (format, table) {
-        (Format::Csv, Some(key)) => crate::report::render::render_csv(choose(key)?, &mut out),
+        (Format::Csv, Some(key)) => {
+            crate::report::render::render_csv(chosen_table(doc, key)?, &mut out)
+        }
         (Format::Csv, None) => match lead_table(doc, lead) {
             Some(s) => {
                 name_the_table(doc, s);
@@ -256,6 +232,56 @@ pub(crate) fn emit(
     }
     .and_then(|()| out.finish())
     .map_err(write_failure)
+}
+
+/// The table `--table` names, or why the report has none of that name.
+fn chosen_table<'d>(doc: &'d Document, key: &str) -> Result<&'d Section, Failure> {
+    doc.table(key).ok_or_else(|| match doc.flag_for(key) {
+        Some(flag) => Failure::usage(anyhow!(
+            "{table_flag} {key:?} is a table of this report only with {flag}: add {flag}, or \
+             choose one of: {}",
+            doc.keys().join(", "),
+            table_flag = Setting::Table
+        )),
+        None => Failure::usage(anyhow!(
+            "{table_flag} {key:?} is not a table of this report; choose one of: {}",
+            doc.keys().join(", "),
+            table_flag = Setting::Table
+        )),
+    })
+}
+
+/// Every table (or the one `--table` names) as `DIR/NAME.csv`: CSV only.
+fn write_directory(
+    doc: &Document,
+    dir: &Path,
+    format: Format,
+    table: Option<&str>,
+    db: &Path,
+) -> Result<(), Failure> {
+    if format != Format::Csv {
+        return Err(Failure::usage(anyhow!(
+            "{output_flag} {} is a directory: only {format_flag} csv writes one file per table",
+            dir.display(),
+            output_flag = Setting::Output,
+            format_flag = Setting::Format
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+        .map_err(Failure::internal)?;
+    let sections: Vec<&Section> = match table {
+        Some(key) => vec![chosen_table(doc, key)?],
+        None => doc.sections.iter().collect(),
+    };
+    for s in sections {
+        let path = dir.join(format!("{}.csv", s.key));
+        let mut out = output(Some(&path), Some(db))?;
+        crate::report::render::render_csv(s, &mut out)
+            .and_then(|()| out.finish())
+            .map_err(write_failure)?;
+    }
+    Ok(())
 }
 
 /// The one table CSV writes without `--table`: `lead` when the report has it, else the first.
@@ -275,9 +301,10 @@ fn name_the_table(doc: &Document, written: &Section) {
         tracing::info!("wrote the {} table", written.key);
     } else {
         tracing::info!(
-            "wrote the {} table; the others ({}): --table NAME, or -o DIR/ for every one",
+            "wrote the {} table; the others ({}): {table_flag} NAME, or -o DIR/ for every one",
             written.key,
-            others.join(", ")
+            others.join(", "),
+            table_flag = Setting::Table
         );
     }
 }

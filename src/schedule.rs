@@ -13,18 +13,21 @@ use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan, ZonedDateTime};
 
+use crate::setting::Setting;
+
 /// A budget flag that cannot be used, naming the flag and the accepted form.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub(crate) enum ScheduleError {
     #[error(
-        "--max-duration {0:?} is not a duration; use a positive amount such as 2h, 90m, 1h30m \
-         or 45s"
+        "{max_duration_flag} {0:?} is not a duration; use a positive amount such as 2h, 90m, 1h30m \
+         or 45s",
+        max_duration_flag = Setting::MaxDuration
     )]
     Duration(String),
-    #[error("--until {0:?} is not a time of day; use HH:MM (24-hour), such as 05:30")]
+    #[error("{until_flag} {0:?} is not a time of day; use HH:MM (24-hour), such as 05:30", until_flag = Setting::Until)]
     TimeOfDay(String),
-    #[error("--until {0}: no such time follows now in {1}")]
+    #[error("{until_flag} {0}: no such time follows now in {1}", until_flag = Setting::Until)]
     NoSuchTime(String, String),
 }
 

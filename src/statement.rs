@@ -14,6 +14,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 
+use crate::setting::Setting;
 use crate::timestamp::parse_instant_ms;
 
 mod amount;
@@ -93,14 +94,18 @@ pub(crate) enum StatementError {
         "{file}:1: cannot tell the statement's shape from its header ({headers}); an itemised \
          statement needs a liveness id or sequence id column (--statement-id-column, \
          --statement-sequence-column), a summary one a count column with a date or period \
-         (--statement-count-column, --statement-period-column)"
+         ({statement_count_column_flag}, {statement_period_column_flag})",
+        statement_count_column_flag = Setting::StatementCountColumn,
+        statement_period_column_flag = Setting::StatementPeriodColumn
     )]
     Shape { file: String, headers: String },
     #[error("{file}: cannot read this workbook: {message}; save the statement as CSV")]
     Workbook { file: String, message: String },
     #[error(
         "{file}:{line}: the statement bills in {found}, our prices are in {expected}; give the \
-         price list (or --currency with --price) of the statement's currency"
+         price list (or {currency_flag} with {price_flag}) of the statement's currency",
+        currency_flag = Setting::Currency,
+        price_flag = Setting::Price
     )]
     Currency {
         file: String,

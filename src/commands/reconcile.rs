@@ -30,35 +30,13 @@ pub(crate) fn reconcile_document(
         }
         None => None,
     };
-    let mut columns = crate::statement::StatementColumns {
-        id: args.statement_id_column.clone(),
-        sequence: args.statement_sequence_column.clone(),
-        time: args.statement_time_column.clone(),
-        code: args.statement_code_column.clone(),
-        amount: args.statement_amount_column.clone(),
-        count: args.statement_count_column.clone(),
-        period: args.statement_period_column.clone(),
-        partner: args.statement_partner_column.clone(),
-        only_partner: None,
-        currency: args.statement_currency_column.clone(),
-        expect_currency: None,
-    };
+    let mut columns = statement_columns(args);
     let on_statement =
         crate::statement::partner_codes(&args.statement, &columns).map_err(Failure::usage)?;
     let scope = one_account(ctx, args, &on_statement)?;
     let left_out = statement_partner(&scope, &on_statement, &mut columns)?;
     let zone = scope.zone.clone();
-    let (accounts, fallback) = scope.pricings(
-        ctx,
-        args.price.as_deref(),
-        args.prices.as_deref(),
-        &args.currency,
-    )?;
-    let (price, list, currency) = match accounts.into_iter().next().map_or(fallback, |(_, p)| p) {
-        Pricing::Flat(p, currency) => (Some(p), None, currency),
-        Pricing::List(l) => (None, Some(l.clone()), l.money.currency),
-        Pricing::Unpriced(currency) => (None, None, currency),
-    };
+    let (price, list, currency) = statement_pricing(ctx, args, &scope)?;
     // A statement's currency is compared with our prices' (none without a price).
     if price.is_some() || list.is_some() {
         columns.expect_currency = Some(currency.to_ascii_uppercase());
@@ -105,12 +83,73 @@ pub(crate) fn reconcile_document(
             .with_context(|| format!("writing {}", p.display()))
             .map_err(Failure::internal)?;
     }
-    // The hint opens the report; a report going to a file or a pipe also says it on stderr.
+    notes_on_stderr(args, &result, &opts);
+    let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
+    let mut doc = reconcile::document(&result, &currency);
+    if let (Some(path), Some(money)) = (&args.dispute, &doc.money) {
+        write_dispute(path, &result, money, &db, args.raw_cells)?;
+    }
+    name_the_account(&mut doc, &scope, left_out);
+    Ok((doc, clean))
+}
+
+/// The price the statement is checked against: a flat price or the account's list (with its
+/// currency), or none.
+fn statement_pricing(
+    ctx: &ReportContext,
+    args: &ReconcileArgs,
+    scope: &Scope,
+) -> Result<
+    (
+        Option<rust_decimal::Decimal>,
+        Option<crate::prices::PriceList>,
+        String,
+    ),
+    Failure,
+> {
+    let (accounts, fallback) = scope.pricings(
+        ctx,
+        args.price.as_deref(),
+        args.prices.as_deref(),
+        &args.currency,
+    )?;
+    Ok(
+        match accounts.into_iter().next().map_or(fallback, |(_, p)| p) {
+            Pricing::Flat(p, currency) => (Some(p), None, currency),
+            Pricing::List(l) => (None, Some(l.clone()), l.money.currency),
+            Pricing::Unpriced(currency) => (None, None, currency),
+        },
+    )
+}
+
+/// The statement's column names, as the flags give them.
+fn statement_columns(args: &ReconcileArgs) -> crate::statement::StatementColumns {
+    crate::statement::StatementColumns {
+        id: args.statement_id_column.clone(),
+        sequence: args.statement_sequence_column.clone(),
+        time: args.statement_time_column.clone(),
+        code: args.statement_code_column.clone(),
+        amount: args.statement_amount_column.clone(),
+        count: args.statement_count_column.clone(),
+        period: args.statement_period_column.clone(),
+        partner: args.statement_partner_column.clone(),
+        only_partner: None,
+        currency: args.statement_currency_column.clone(),
+        expect_currency: None,
+    }
+}
+
+/// The zone hint opens the report; a report going to a file or a pipe also says it on stderr,
+/// and so does a price list billing checks at 0 (a CSV table carries no notes).
+fn notes_on_stderr(
+    args: &ReconcileArgs,
+    result: &crate::report::reconcile::Reconciliation,
+    opts: &crate::report::reconcile::ReconcileOptions,
+) {
     let on_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     if let Some(h) = result.zone_hint.as_ref().filter(|_| !on_terminal) {
         tracing::warn!("{}", h.sentence(&result.statement_zone));
     }
-    // So does a price list billing checks at 0 (a CSV table carries no notes).
     if let Some(list) = (opts.prices.as_ref()).filter(|_| !on_terminal && result.billed_at_zero > 0)
     {
         tracing::warn!(
@@ -118,12 +157,11 @@ pub(crate) fn reconcile_document(
             crate::prices::billed_at_zero_note(result.billed_at_zero, list.money.scale)
         );
     }
-    let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
-    let mut doc = reconcile::document(&result, &currency);
-    if let (Some(path), Some(money)) = (&args.dispute, &doc.money) {
-        write_dispute(path, &result, money, &db, args.raw_cells)?;
-    }
-    // A statement of one account says which, in the lines for people and in JSON.
+}
+
+/// A statement of one account says which, in the lines for people and in JSON, and how many
+/// lines of other partner codes it left out.
+fn name_the_account(doc: &mut Document, scope: &Scope, left_out: u64) {
     if let Some(k) = scope.narrowed.as_ref().map(crate::report::scope::key) {
         doc.summary.insert(1, k.narrowed_line());
         if let serde_json::Value::Object(map) = &mut doc.json {
@@ -139,7 +177,6 @@ pub(crate) fn reconcile_document(
             map.insert("statement_lines_of_other_accounts".into(), left_out.into());
         }
     }
-    Ok((doc, clean))
 }
 
 /// The one account a statement is matched against: `--account`, else the one partner code the

@@ -65,7 +65,7 @@ pub(crate) fn billing_document(
         args.prices.as_deref(),
         &args.currency,
     )?;
-    let mut report = billing::compute_over(
+    let mut report = billing::report(
         &ctx.store.conn,
         &ctx.codes,
         &window,

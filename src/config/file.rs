@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ConfigError;
+use crate::setting::Setting;
 
 /// The file's `rate`: `rate = 50` or `rate = "auto"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -102,7 +103,7 @@ impl super::Layers {
     /// `--input-tz`, else the file's `input_tz`, else UTC.
     pub fn input_tz(&self, flag: Option<&str>) -> (String, &'static str) {
         match (flag, &self.file.input_tz) {
-            (Some(f), _) => (f.to_string(), "--input-tz"),
+            (Some(f), _) => (f.to_string(), Setting::InputTz.flag()),
             (None, Some(f)) => (f.clone(), "input_tz in the config file"),
             (None, None) => ("UTC".to_string(), "the default"),
         }
@@ -255,8 +256,9 @@ fn check_accounts(accounts: &BTreeMap<String, AccountConfig>) -> Result<(), Stri
             .filter(|other| **other != name.as_str())
         {
             return Err(format!(
-                "[accounts.{name}]: the name is [accounts.{other}]'s partner code; --account \
-                 {name} could mean either, so choose another name"
+                "[accounts.{name}]: the name is [accounts.{other}]'s partner code; {} \
+                 {name} could mean either, so choose another name",
+                Setting::Account
             ));
         }
         if let Some(other) = seen.insert(code, name) {

@@ -9,13 +9,14 @@
 use std::path::{Path, PathBuf};
 
 use super::{AccountConfig, AccountRef, Layers};
+use crate::setting::Setting;
 use crate::zone::{BadZone, Zone};
 
 /// Where the `tz` setting came from, for [`Zone::parse`]'s error: `--tz` when given, else the
 /// environment (a config file's `tz` was checked when the file was read).
 fn tz_origin(flag: Option<&str>) -> &'static str {
     match flag {
-        Some(f) if !f.trim().is_empty() => "--tz",
+        Some(f) if !f.trim().is_empty() => Setting::Tz.flag(),
         _ => "tz (LIVEAUDIT_TZ or the config file)",
     }
 }
@@ -85,18 +86,21 @@ pub(crate) fn no_such_account(
 ) -> String {
     match recorded {
         None if configured.is_empty() => format!(
-            "--account {name}: the config file names no accounts; add [accounts.{name}] with its \
-             partner_code, or leave --account out"
+            "{account} {name}: the config file names no accounts; add [accounts.{name}] with its \
+             partner_code, or leave {account} out",
+            account = Setting::Account
         ),
         None => format!(
-            "--account {name}: no such account in the config file; it names {}",
-            configured.join(", ")
+            "{account_flag} {name}: no such account in the config file; it names {}",
+            configured.join(", "),
+            account_flag = Setting::Account
         ),
         Some(recorded) => {
             let known: Vec<&String> = configured.iter().chain(recorded).collect();
             format!(
-                "--account {}: no account of that name in the config file and no check under \
+                "{} {}: no account of that name in the config file and no check under \
                  that partner code; known: {}",
+                Setting::Account,
                 crate::text::clean(name),
                 if known.is_empty() {
                     "none (the database holds no checks)".to_string()

@@ -43,6 +43,8 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::setting::Setting;
+
 /// The rate the search starts at (the fixed default's modest rate).
 pub(crate) const START: f64 = 10.0;
 /// The default `--max-rate`.
@@ -128,11 +130,14 @@ impl Estimate {
         match self.limit {
             Some(limit) => format!(
                 "rate auto: settled at {settled:.0}/s (limit found at ~{limit:.0}/s); pass \
-                 --rate {advised:.0} next time, or keep --rate auto"
+                 {rate} {advised:.0} next time, or keep {rate} auto",
+                rate = Setting::Rate
             ),
             None => format!(
-                "rate auto: reached {settled:.0}/s without a 429 (raise --max-rate to search \
-                 higher); pass --rate {advised:.0} next time, or keep --rate auto"
+                "rate auto: reached {settled:.0}/s without a 429 (raise {max_rate} to search \
+                 higher); pass {rate} {advised:.0} next time, or keep {rate} auto",
+                rate = Setting::Rate,
+                max_rate = Setting::MaxRate
             ),
         }
     }

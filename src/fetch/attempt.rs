@@ -320,7 +320,10 @@ pub(super) async fn save_face<V>(
         Ok(Err(e)) => e,
         Err(e) => std::io::Error::other(e.to_string()),
     };
-    let message = format!("could not save the face image under --save-images: {error}");
+    let message = format!(
+        "could not save the face image under {save_images_flag}: {error}",
+        save_images_flag = Setting::SaveImages
+    );
     tracing::warn!(liveness_id = %id, error = %error, "could not save the face image");
     // A full disk, a quota or a read-only file system: the disk, not this image.
     if matches!(

@@ -38,6 +38,7 @@ use crate::codes::{Category, CodeTable};
 use crate::config::VendorSettings;
 use crate::faces;
 use crate::input::{InputOptions, Source};
+use crate::setting::Setting;
 use crate::store::account::{self, RunAccount};
 use crate::store::intake::{self, IntakeError, IntakeStats, ToFetch};
 use crate::store::writer::{self, AttemptRow, StoredAnswer, WriteOp, WriterHandle};
@@ -267,7 +268,8 @@ fn log_intake(intake: &IntakeStats, account: &RunAccount) {
             count = intake.input.bad_times,
             first = %intake.input.bad_time_examples.join("; "),
             "times that could not be read: those checks are dated by their fetch time, as \
-             --bad-times fetch-time asks (marked per check, counted in the run)"
+             {} fetch-time asks (marked per check, counted in the run)",
+            Setting::BadTimes
         );
     }
     if intake.conflicts > 0 {
@@ -285,11 +287,18 @@ fn log_intake(intake: &IntakeStats, account: &RunAccount) {
             first = %retimed.examples.join("; "),
             "{}",
             if retimed.fixed {
-                "stored checks this input dates at another event time took the input's time \
-                 (--fix-times; each change recorded, the code and charge unchanged)"
+                format!(
+                    "stored checks this input dates at another event time took the input's time \
+                     ({}; each change recorded, the code and charge unchanged)",
+                    Setting::FixTimes
+                )
             } else {
-                "stored checks this input dates at another event time keep their stored time \
-                 (an earlier read in another --input-tz?); fetch --fix-times takes the input's"
+                format!(
+                    "stored checks this input dates at another event time keep their stored time \
+                     (an earlier read in another {}?); fetch {} takes the input's",
+                    Setting::InputTz,
+                    Setting::FixTimes
+                )
             }
         );
     }
@@ -299,7 +308,8 @@ fn log_intake(intake: &IntakeStats, account: &RunAccount) {
             account = %account.label(),
             first = %intake.other_account.examples.join("; "),
             "ids another account read first: an id belongs to the account that first read it, \
-             so they are not asked under this one (fetch them with their own --account)"
+             so they are not asked under this one (fetch them with their own {})",
+            Setting::Account
         );
     }
     if intake.input.repeated_headers > 0 {
@@ -326,7 +336,8 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
         intake.pending = intake::mark_needing_vendor(&store.conn, run_id, &account)?;
         tracing::info!(
             stored = intake.pending,
-            "stored checks that still need the vendor are asked again (--pending)"
+            "stored checks that still need the vendor are asked again ({pending_flag})",
+            pending_flag = Setting::Pending
         );
     }
     let to_fetch = intake::count_to_fetch(&store.conn, run_id, &account.partner_code)?;

@@ -13,6 +13,7 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use super::{InputError, InputOptions, Source};
+use crate::setting::Setting;
 
 /// Bytes looked at to tell what a stream is.
 const SNIFF_BYTES: usize = 8 * 1024;
@@ -171,7 +172,7 @@ pub fn open(source: &Source, file: &str, opts: &InputOptions) -> Result<Opened, 
     let delimiter = match opts.delimiter {
         Some(byte) => Delimiter {
             byte,
-            how: "--delimiter",
+            how: Setting::Delimiter.flag(),
         },
         None if path.is_some_and(is_tsv) => Delimiter {
             byte: b'\t',

@@ -8,6 +8,8 @@
 //! 20 million times, a 1.5 GiB shared string, millions of tiny shared strings), a text file of
 //! 250,000 columns, or a gzip/zstd stream that never ends (streamed, one record at a time).
 
+use crate::setting::Setting;
+
 /// Limits on what reading one input may cost (each a `fetch` flag).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -79,7 +81,10 @@ impl Limits {
 
 /// An input over one of the [`Limits`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} ({seen}, at most {limit}); {fix}")]
+#[error(
+    "{what} ({seen}, at most {limit}); if the file is genuine, raise the limit with {setting} \
+     (memory grows with it), or save the id column alone as CSV"
+)]
 pub struct OverLimit {
     /// What passed the limit and where, e.g. `sheet "Data" spans too many cells`.
     pub what: String,
@@ -87,8 +92,8 @@ pub struct OverLimit {
     pub seen: String,
     /// The limit, e.g. `2,000,000 cells`.
     pub limit: String,
-    /// The flag that raises it, and the cheaper way out.
-    pub fix: String,
+    /// The setting that raises it (the message names its flag beside the cheaper way out).
+    pub setting: Setting,
 }
 
 impl OverLimit {
@@ -97,16 +102,13 @@ impl OverLimit {
         seen: u64,
         limit: u64,
         unit: &str,
-        flag: &str,
+        setting: Setting,
     ) -> OverLimit {
         OverLimit {
             what: what.into(),
             seen: format!("{} {unit}", grouped(seen)),
             limit: format!("{} {unit}", grouped(limit)),
-            fix: format!(
-                "if the file is genuine, raise the limit with {flag} (memory grows with it), or \
-                 save the id column alone as CSV"
-            ),
+            setting,
         }
     }
 }
@@ -138,7 +140,7 @@ mod tests {
             5,
             2,
             "cells",
-            "--max-cells",
+            Setting::MaxCells,
         );
         assert_eq!(
             e.to_string(),

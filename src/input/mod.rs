@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::setting::Setting;
 use jiff::tz::TimeZone;
 
 pub use limits::Limits;
@@ -332,8 +333,9 @@ pub enum InputError {
     },
     /// No header names an id column, and the file has more than one column.
     #[error(
-        "{file}:{line}: no id column in the header ({headers}); name it with --id-column, or give \
-         a single-column file of ids{hint}"
+        "{file}:{line}: no id column in the header ({headers}); name it with {id_column}, or give \
+         a single-column file of ids{hint}",
+        id_column = Setting::IdColumn
     )]
     NoIdColumn {
         /// The input, as named on the command line.
@@ -355,10 +357,10 @@ pub enum InputError {
         /// The candidate columns, by name and position.
         columns: String,
         /// What to do about it.
-        fix: &'static str,
+        fix: String,
     },
     /// `--id-column` or `--time-column` names a column the header does not have.
-    #[error("{file}:{line}: no column \"{name}\" in the header ({headers}); check --{flag}")]
+    #[error("{file}:{line}: no column \"{name}\" in the header ({headers}); check {setting}")]
     ColumnNotFound {
         /// The input, as named on the command line.
         file: String,
@@ -368,8 +370,8 @@ pub enum InputError {
         name: String,
         /// The header's names, escaped and cut short.
         headers: String,
-        /// The flag that named it.
-        flag: &'static str,
+        /// The setting that named it.
+        setting: Setting,
     },
     /// An id that is not UTF-8 would reach the vendor as something else: refused.
     #[error(
@@ -386,8 +388,9 @@ pub enum InputError {
     },
     /// An id longer than [`MAX_ID_BYTES`]: most likely the wrong column.
     #[error(
-        "{file}:{line}: the id is {len} bytes long (at most {MAX_ID_BYTES}); is --id-column the \
-         right column?"
+        "{file}:{line}: the id is {len} bytes long (at most {MAX_ID_BYTES}); is {id_column} the \
+         right column?",
+        id_column = Setting::IdColumn
     )]
     IdTooLong {
         /// The input, as named on the command line.
@@ -489,7 +492,8 @@ pub enum InputError {
     /// more than a day after the run), under `--bad-times stop` (the default).
     #[error(
         "{count} time(s) could not be read, e.g. {examples}; {suggestion}, or date those checks \
-         by fetch time with --bad-times fetch-time"
+         by fetch time with {bad_times} fetch-time",
+        bad_times = Setting::BadTimes
     )]
     BadTimes {
         /// How many times could not be read.

@@ -27,6 +27,7 @@ use layout::Layout;
 // The tests reach these through `use super::*`.
 #[cfg(test)]
 use super::MAX_RECORD_BYTES;
+use crate::setting::Setting;
 #[cfg(test)]
 use lines::LineIndex;
 pub(crate) use lines::numbered_csv_with;
@@ -85,7 +86,10 @@ pub(crate) fn read_text<E>(
     sink: impl FnMut(IdRow) -> Result<(), E>,
 ) -> Result<Result<(), E>, InputError> {
     if opts.sheet.is_some() {
-        tracing::warn!("{file}: --sheet applies to workbooks; this file is text, read whole");
+        tracing::warn!(
+            "{file}: {} applies to workbooks; this file is text, read whole",
+            Setting::Sheet
+        );
     }
     let (mut csv, lines) = numbered_csv_with(reader, false, delimiter.byte);
     let mut record = csv::ByteRecord::new();

@@ -11,6 +11,11 @@
 use jiff::fmt::strtime;
 use jiff::tz::TimeZone;
 
+use crate::setting::Setting;
+
+/// The setting the advice on unreadable times names.
+const TIME_FORMAT: Setting = Setting::TimeFormat;
+
 use crate::timestamp::parse_instant_ms;
 
 /// The earliest event time accepted: 2000-01-01T00:00:00Z (no liveness check is older).
@@ -65,13 +70,13 @@ pub fn check_format(format: &str) -> Result<(), String> {
         .to_zoned_datetime(TimeZone::UTC)
         .map_err(|e| e.to_string())?;
     strtime::format(format, &sample)
-        .map_err(|e| format!("--time-format {format:?} is not a strftime format: {e}"))?;
+        .map_err(|e| format!("{TIME_FORMAT} {format:?} is not a strftime format: {e}"))?;
     if !["%Y", "%y", "%F", "%D", "%s", "%G", "%g"]
         .iter()
         .any(|d| format.contains(d))
     {
         return Err(format!(
-            "--time-format {format:?} has no year (%Y, %y, %F or %s); a time without a year \
+            "{TIME_FORMAT} {format:?} has no year (%Y, %y, %F or %s); a time without a year \
              cannot date a check"
         ));
     }
@@ -105,9 +110,10 @@ impl ShapeEvidence {
     /// A suggested `--time-format`, or advice when nothing fits.
     pub fn suggestion(&self) -> String {
         let Some(first) = &self.first else {
-            return "give their format with --time-format (strftime, e.g. '%d/%m/%Y %H:%M'; \
-                    several allowed, tried in order)"
-                .into();
+            return format!(
+                "give their format with {TIME_FORMAT} (strftime, e.g. '%d/%m/%Y %H:%M'; \
+                 several allowed, tried in order)"
+            );
         };
         let Some((_, _, sep)) = numeric_date(first) else {
             return String::new();
@@ -132,15 +138,15 @@ impl ShapeEvidence {
         let day_first = format!("%d{sep}%m{sep}{year}{time}");
         let month_first = format!("%m{sep}%d{sep}{year}{time}");
         match (self.day_first_seen, self.month_first_seen) {
-            (true, false) => format!("give their format: --time-format '{day_first}'"),
-            (false, true) => format!("give their format: --time-format '{month_first}'"),
+            (true, false) => format!("give their format: {TIME_FORMAT} '{day_first}'"),
+            (false, true) => format!("give their format: {TIME_FORMAT} '{month_first}'"),
             (true, true) => format!(
                 "the values mix day-first and month-first dates; fix the column, or give both \
-                 forms with --time-format '{day_first}' only if one is certain"
+                 forms with {TIME_FORMAT} '{day_first}' only if one is certain"
             ),
             (false, false) => format!(
-                "day and month cannot be told apart from these values: give --time-format \
-                 '{day_first}' (day first) or --time-format '{month_first}' (month first)"
+                "day and month cannot be told apart from these values: give {TIME_FORMAT} \
+                 '{day_first}' (day first) or {TIME_FORMAT} '{month_first}' (month first)"
             ),
         }
     }

@@ -28,6 +28,7 @@ use jiff::tz::TimeZone;
 use super::detect::WorkbookKind;
 use super::records::{CellDamage, Row, read_rows};
 use super::{IdRow, InputError, InputOptions, InputStats, shown};
+use crate::setting::Setting;
 
 /// Columns a sheet has (A to XFD).
 const MAX_COLUMNS: u32 = 16_384;
@@ -302,9 +303,10 @@ fn sheet_name(names: &[String], opts: &InputOptions) -> Result<String, String> {
             .cloned()
             .ok_or_else(|| {
                 format!(
-                    "no sheet \"{}\" (sheets: {}); check --sheet",
+                    "no sheet \"{}\" (sheets: {}); check {}",
                     shown(wanted),
-                    shown(&names.join(", "))
+                    shown(&names.join(", ")),
+                    Setting::Sheet
                 )
             }),
         None => names

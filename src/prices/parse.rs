@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::{PriceError, PriceList, PricePeriod, Tier};
 use crate::money::{Money, Rounding};
+use crate::setting::Setting;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -217,8 +218,9 @@ fn tier_up_to(raw: Option<i64>, last: bool, floor: u64) -> Result<Option<u64>, S
 /// A `--price` that is not a price (see [`parse_price`]).
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "--price {0:?} is not a price; use a plain decimal such as 0.035 (at most 12 decimals, at \
-     most 1000000 per check)"
+    "{price_flag} {0:?} is not a price; use a plain decimal such as 0.035 (at most 12 decimals, at \
+     most 1000000 per check)",
+    price_flag = Setting::Price
 )]
 pub(crate) struct BadPrice(String);
 

@@ -22,6 +22,7 @@ use super::{ReportError, Window};
 use crate::check::attack_family;
 use crate::check::{Class, DateBy, Status, classify};
 use crate::codes::{Category, CodeTable};
+use crate::setting::Setting;
 
 /// The cuts of `liveaudit checks` beyond the window.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -198,48 +199,48 @@ fn shell_word(word: &str) -> String {
 /// zone and dating basis always (they decide which day a check falls on), the rest when set.
 pub(crate) fn command_line(window: &Window, filter: &CheckFilter) -> String {
     let mut words: Vec<String> = vec!["liveaudit".into(), "checks".into()];
-    let mut flag = |name: &str, value: Option<String>| match value {
+    let mut flag = |setting: Setting, value: Option<String>| match (setting.flag(), value) {
         // A value that looks like a flag is joined to its own.
-        Some(v) if v.starts_with('-') => words.push(format!("{name}={}", shell_word(&v))),
-        Some(v) => words.extend([name.to_string(), shell_word(&v)]),
-        None => words.push(name.to_string()),
+        (name, Some(v)) if v.starts_with('-') => words.push(format!("{name}={}", shell_word(&v))),
+        (name, Some(v)) => words.extend([name.to_string(), shell_word(&v)]),
+        (name, None) => words.push(name.to_string()),
     };
-    flag("--tz", Some(window.zone.name.clone()));
+    flag(Setting::Tz, Some(window.zone.name.clone()));
     if window.date_by != DateBy::Event {
-        flag("--date-by", Some(window.date_by.as_str().to_string()));
+        flag(Setting::DateBy, Some(window.date_by.as_str().to_string()));
     }
     if let Some(account) = &window.account {
-        flag("--account", Some(account.clone()));
+        flag(Setting::Account, Some(account.clone()));
     }
     if let Some(from) = window.from {
-        flag("--from", Some(from.to_string()));
+        flag(Setting::From, Some(from.to_string()));
     }
     if let Some(to) = window.to {
-        flag("--to", Some(to.to_string()));
+        flag(Setting::To, Some(to.to_string()));
     }
     if filter.undated {
-        flag("--undated", None);
+        flag(Setting::Undated, None);
     }
     for code in &filter.codes {
-        flag("--code", Some(code.to_string()));
+        flag(Setting::Code, Some(code.to_string()));
     }
     if let Some(family) = &filter.family {
-        flag("--family", Some(family.clone()));
+        flag(Setting::Family, Some(family.clone()));
     }
     if let Some(category) = filter.category {
-        flag("--category", Some(category.as_str().to_string()));
+        flag(Setting::Category, Some(category.as_str().to_string()));
     }
     if let Some(class) = filter.class {
-        flag("--class", Some(class.as_str().to_string()));
+        flag(Setting::Class, Some(class.as_str().to_string()));
     }
     for (name, value) in &filter.attrs {
-        flag("--attr", Some(format!("{name}={value}")));
+        flag(Setting::Attr, Some(format!("{name}={value}")));
     }
     if let Some(face) = &filter.face {
-        flag("--face", Some(face.clone()));
+        flag(Setting::Face, Some(face.clone()));
     }
     if let Some(limit) = filter.limit {
-        flag("--limit", Some(limit.to_string()));
+        flag(Setting::Limit, Some(limit.to_string()));
     }
     words.join(" ")
 }
@@ -282,8 +283,9 @@ pub(crate) fn document(listing: &Listing, window: &Window) -> Document {
     summary.push(match listing.checks.len() {
         n if n < listing.matched => {
             format!(
-                "{} checks match; the first {n} are listed (--limit)",
-                listing.matched
+                "{} checks match; the first {n} are listed ({})",
+                listing.matched,
+                Setting::Limit
             )
         }
         _ => format!("{} checks match", listing.matched),
@@ -306,47 +308,8 @@ pub(crate) fn document(listing: &Listing, window: &Window) -> Document {
     )
     .keyed("checks")
     .with_machine(&COLUMNS);
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
     for c in &listing.checks {
-        let attributes = c
-            .attributes
-            .as_ref()
-            .map_or_else(String::new, serde_json::Value::to_string);
-        let code = c.code.map_or_else(String::new, |c| c.to_string());
-        let score = c.score.map_or_else(String::new, |s| s.to_string());
-        section.row(vec![
-            c.liveness_id.clone(),
-            c.time.clone().unwrap_or_else(|| super::UNDATED.into()),
-            c.status.to_string(),
-            code.clone(),
-            c.class.to_string(),
-            text(&c.family),
-            score.clone(),
-            c.image_sha256
-                .as_deref()
-                .map_or_else(String::new, |d| d.chars().take(16).collect()),
-            c.partner_code.clone(),
-            c.attributes
-                .as_ref()
-                .map_or_else(String::new, attribute_words),
-        ]);
-        section.machine_row(
-            &COLUMNS,
-            vec![
-                c.liveness_id.clone(),
-                text(&c.time),
-                c.status.to_string(),
-                code,
-                text(&c.message),
-                c.class.to_string(),
-                c.category.unwrap_or_default().to_string(),
-                text(&c.family),
-                score,
-                text(&c.image_sha256),
-                c.partner_code.clone(),
-                attributes,
-            ],
-        );
+        add_check(&mut section, c);
     }
     Document {
         title: "liveaudit checks".into(),
@@ -357,6 +320,51 @@ pub(crate) fn document(listing: &Listing, window: &Window) -> Document {
         money: None,
         flagged: Vec::new(),
     }
+}
+
+/// One check's row: for people (a short digest, input columns as words) and for machines
+/// (every column of [`COLUMNS`], the columns as JSON).
+fn add_check(section: &mut Section, c: &CheckRow) {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let attributes = c
+        .attributes
+        .as_ref()
+        .map_or_else(String::new, serde_json::Value::to_string);
+    let code = c.code.map_or_else(String::new, |c| c.to_string());
+    let score = c.score.map_or_else(String::new, |s| s.to_string());
+    section.row(vec![
+        c.liveness_id.clone(),
+        c.time.clone().unwrap_or_else(|| super::UNDATED.into()),
+        c.status.to_string(),
+        code.clone(),
+        c.class.to_string(),
+        text(&c.family),
+        score.clone(),
+        c.image_sha256
+            .as_deref()
+            .map_or_else(String::new, |d| d.chars().take(16).collect()),
+        c.partner_code.clone(),
+        c.attributes
+            .as_ref()
+            .map_or_else(String::new, attribute_words),
+    ]);
+    section.machine_row(
+        &COLUMNS,
+        vec![
+            c.liveness_id.clone(),
+            text(&c.time),
+            c.status.to_string(),
+            code,
+            text(&c.message),
+            c.class.to_string(),
+            c.category.unwrap_or_default().to_string(),
+            text(&c.family),
+            score,
+            text(&c.image_sha256),
+            c.partner_code.clone(),
+            attributes,
+        ],
+    );
 }
 
 #[cfg(test)]

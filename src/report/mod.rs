@@ -31,6 +31,8 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use rusqlite::params;
 
+use crate::setting::Setting;
+
 pub(crate) use crate::check::{DateBy, Period, dated_within};
 use crate::store::StoreError;
 use crate::zone::{BadZone, Zone};
@@ -42,7 +44,7 @@ pub(crate) const QUARTER_HOUR_MS: i64 = 900_000;
 
 /// A `--from`/`--to` that is not a date: a day that does not exist (`2026-02-30`) says so,
 /// anything else is asked for as YYYY-MM-DD.
-fn bad_date(flag: &'static str, v: &str) -> ReportError {
+fn bad_date(flag: Setting, v: &str) -> ReportError {
     let parts: Vec<&str> = v.split('-').collect();
     if let [y, m, d] = parts.as_slice()
         && (y.len(), m.len(), d.len()) == (4, 2, 2)
@@ -75,21 +77,24 @@ fn bad_date(flag: &'static str, v: &str) -> ReportError {
 pub enum ReportError {
     #[error(transparent)]
     Zone(#[from] BadZone),
-    #[error("--{flag} {value:?} is not a date; use YYYY-MM-DD")]
-    Date { flag: &'static str, value: String },
-    #[error("--{flag} {value}: that day does not exist ({why})")]
+    #[error("{flag} {value:?} is not a date; use YYYY-MM-DD")]
+    Date { flag: Setting, value: String },
+    #[error("{flag} {value}: that day does not exist ({why})")]
     NoSuchDate {
-        flag: &'static str,
+        flag: Setting,
         value: String,
         why: String,
     },
-    #[error("--from {from} is after --to {to}")]
+    #[error("{from_flag} {from} is after {to_flag} {to}", from_flag = Setting::From, to_flag = Setting::To)]
     Range { from: String, to: String },
     /// More periods (gaps included) than a report lays out: a mistyped year in the data.
     #[error(
         "the checks run from {first} to {last}: {periods} {by} periods, gaps included (at most \
-         {MAX_PERIODS}); a year in the data may be mistyped; narrow the report with --from and \
-         --to, or give a longer --by"
+         {MAX_PERIODS}); a year in the data may be mistyped; narrow the report with {from_flag} and \
+         {to_flag}, or give a longer {by_flag}",
+        from_flag = Setting::From,
+        to_flag = Setting::To,
+        by_flag = Setting::By
     )]
     TooManyPeriods {
         periods: i64,
@@ -138,7 +143,7 @@ impl Window {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<Window, ReportError> {
-        Window::in_zone(Zone::parse(tz, "--tz")?, by, from, to)
+        Window::in_zone(Zone::parse(tz, Setting::Tz.flag())?, by, from, to)
     }
 
     /// The window of periods `by` in `zone` from `--from` to `--to` (dates, both optional).
@@ -148,7 +153,7 @@ impl Window {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<Window, ReportError> {
-        let date = |flag: &'static str, v: Option<&str>| -> Result<Option<Date>, ReportError> {
+        let date = |flag: Setting, v: Option<&str>| -> Result<Option<Date>, ReportError> {
             v.map(|v| {
                 v.trim()
                     .parse::<Date>()
@@ -156,7 +161,7 @@ impl Window {
             })
             .transpose()
         };
-        let (from, to) = (date("from", from)?, date("to", to)?);
+        let (from, to) = (date(Setting::From, from)?, date(Setting::To, to)?);
         if let (Some(f), Some(t)) = (from, to)
             && f > t
         {
@@ -583,7 +588,10 @@ mod tests {
         ));
         assert!(matches!(
             Window::new("UTC", Period::Day, Some("May 1"), None),
-            Err(ReportError::Date { flag: "from", .. })
+            Err(ReportError::Date {
+                flag: Setting::From,
+                ..
+            })
         ));
         assert!(matches!(
             Window::new("UTC", Period::Day, Some("2024-05-02"), Some("2024-05-01")),

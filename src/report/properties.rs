@@ -162,7 +162,7 @@ proptest! {
         let quarter_hours = load_quarter_hours(&store.conn, &window).unwrap();
         let outside = undated_outside(&store.conn, &window).unwrap();
         let price = Decimal::new(35, 3);
-        let b = billing::compute(&quarter_hours, &codes, &window, Some(price), "USD", outside);
+        let b = billing::from_quarter_hours(&quarter_hours, &[], &codes, &window, &billing::Pricing::Flat(price, "USD".into()), outside);
         let t = b.totals.counts;
         // Every check in exactly one class.
         prop_assert_eq!(t.checks, t.charged + t.uncharged + t.unknown_code + t.unresolved);
@@ -222,7 +222,7 @@ proptest! {
         let window = Window::new(tz, by, from, to).unwrap().dated_by(date_by);
         let quarter_hours = load_quarter_hours(&store.conn, &window).unwrap();
         let lead = billing::lead_in(&store.conn, &window).unwrap();
-        let b = billing::compute_listed(&quarter_hours, &lead, &codes, &window, &list, 0);
+        let b = billing::from_quarter_hours(&quarter_hours, &lead, &codes, &window, &billing::Pricing::List(list.clone()), 0);
         let l = b.prices.clone().unwrap();
         let periods: Decimal = b.periods.iter().filter_map(|p| p.amount).sum();
         let by_code: Decimal = b.codes.iter().filter_map(|c| c.amount).sum();
@@ -299,7 +299,7 @@ proptest! {
         if let (Some(f), Some(t)) = (&r.period_from, &r.period_to) {
             let window = Window::new(tz, Period::Day, Some(f), Some(t)).unwrap().dated_by(date_by);
             let quarter_hours = load_quarter_hours(&store.conn, &window).unwrap();
-            let b = billing::compute(&quarter_hours, &codes, &window, None, "USD", 0);
+            let b = billing::from_quarter_hours(&quarter_hours, &[], &codes, &window, &billing::Pricing::Unpriced("USD".into()), 0);
             prop_assert_eq!(r.our_charged, b.totals.counts.charged);
         }
     }
@@ -339,7 +339,7 @@ proptest! {
         let to = from.map(|_| "2026-10-31");
         let window = Window::new(tz, by, from, to).unwrap().dated_by(date_by);
         let over = |by_account| {
-            billing::compute_over(&store.conn, &codes, &window, &accounts, &shared, by_account)
+            billing::report(&store.conn, &codes, &window, &accounts, &shared, by_account)
                 .unwrap()
         };
         let (total, grouped) = (over(false), over(true));
@@ -352,7 +352,7 @@ proptest! {
         for (g, (key, pricing)) in groups.iter().zip(&accounts) {
             // Each group is the report narrowed to its account alone.
             let narrowed = window.clone().for_account(Some(key.partner_code.clone()));
-            let alone = billing::compute_for(&store.conn, &codes, &narrowed, pricing).unwrap();
+            let alone = billing::window_report(&store.conn, &codes, &narrowed, pricing).unwrap();
             prop_assert_eq!(&g.key, key);
             prop_assert_eq!(&g.totals, &alone.totals);
             prop_assert_eq!(&g.periods, &alone.periods);
@@ -365,7 +365,7 @@ proptest! {
                 .cloned()
                 .collect();
             let own_store = self::store(own_dir.path(), &own);
-            let apart = billing::compute_for(&own_store.conn, &codes, &window, pricing).unwrap();
+            let apart = billing::window_report(&own_store.conn, &codes, &window, pricing).unwrap();
             prop_assert_eq!(&g.totals, &apart.totals);
             prop_assert_eq!(&g.periods, &apart.periods);
             let c = g.totals.counts;
@@ -509,7 +509,7 @@ proptest! {
                 .dated_by(date_by)
                 .for_account(Some(code.clone()));
             let flat = billing::Pricing::Flat(Decimal::new(35, 3), "USD".into());
-            let b = billing::compute_for(&store.conn, &codes, &window, &flat).unwrap();
+            let b = billing::window_report(&store.conn, &codes, &window, &flat).unwrap();
             prop_assert_eq!(r.our_charged, b.totals.counts.charged);
             prop_assert_eq!(r.our_amount, b.totals.amount);
         }

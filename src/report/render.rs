@@ -19,6 +19,8 @@ use comfy_table::{
 };
 use serde::Serialize;
 
+use crate::setting::Setting;
+
 mod html;
 mod xlsx;
 use html::render_html;
@@ -155,9 +157,10 @@ pub(crate) struct Document {
     pub json: serde_json::Value,
     /// The currency and scale of its amounts, when it has any.
     pub money: Option<crate::money::Money>,
-    /// Tables the report adds only when given a flag, with that flag (`("accounts",
-    /// "--by-account")`), so `--table` asking for one that is absent says what adds it.
-    pub flagged: Vec<(&'static str, &'static str)>,
+    /// Tables the report adds only when given a setting, with that setting and its value's
+    /// name (`("tiers", Setting::Prices, " FILE")`), so `--table` asking for one that is
+    /// absent says which flag adds it.
+    pub flagged: Vec<(&'static str, Setting, &'static str)>,
 }
 
 impl Document {
@@ -172,11 +175,11 @@ impl Document {
     }
 
     /// The flag that adds the table `key` to this report, when it is absent for want of one.
-    pub(crate) fn flag_for(&self, key: &str) -> Option<&'static str> {
+    pub(crate) fn flag_for(&self, key: &str) -> Option<String> {
         self.flagged
             .iter()
-            .find(|(k, _)| *k == key && self.table(key).is_none())
-            .map(|(_, flag)| *flag)
+            .find(|(k, _, _)| *k == key && self.table(key).is_none())
+            .map(|(_, setting, value)| format!("{setting}{value}"))
     }
 }
 

@@ -28,6 +28,7 @@ use super::billing::{Pricing, parse_price};
 use crate::codes::CodeTable;
 use crate::config::{AccountRef, Layers};
 use crate::prices::{PriceError, PriceList};
+use crate::setting::Setting;
 use crate::store::Store;
 use crate::store::account::describe;
 use crate::zone::Zone;
@@ -77,9 +78,10 @@ pub(crate) fn resolve_account(
     accept: Accept<'_>,
 ) -> Result<AccountRef, ScopeError> {
     if name.trim().is_empty() {
-        return Err(ScopeError::Refused(
-            "--account is empty; give an account name or a partner code".into(),
-        ));
+        return Err(ScopeError::Refused(format!(
+            "{} is empty; give an account name or a partner code",
+            Setting::Account
+        )));
     }
     let configured: Vec<AccountRef> = layers.accounts().into_iter().map(|(a, _)| a).collect();
     let names: Vec<String> = configured.iter().filter_map(|a| a.name.clone()).collect();
@@ -158,7 +160,7 @@ impl Scope {
                 .collect(),
         };
         let zone = match tz_flag.filter(|t| !t.trim().is_empty()) {
-            Some(flag) => Zone::parse(flag, "--tz").map_err(ReportError::from)?,
+            Some(flag) => Zone::parse(flag, Setting::Tz.flag()).map_err(ReportError::from)?,
             None => {
                 let zones: BTreeMap<String, Vec<String>> =
                     accounts.iter().fold(BTreeMap::new(), |mut m, a| {
@@ -173,9 +175,11 @@ impl Scope {
                         .map(|(zone, names)| format!("{} in {zone}", names.join(", ")))
                         .collect();
                     return Err(ScopeError::Refused(format!(
-                        "the report spans accounts with different time zones ({}); pass --tz \
-                         ZONE to choose one billing day, or --account NAME for one account{}",
+                        "the report spans accounts with different time zones ({}); pass {} \
+                         ZONE to choose one billing day, or {} NAME for one account{}",
                         list.join("; "),
+                        Setting::Tz,
+                        Setting::Account,
                         adopt_hint(accounts.iter().map(|a| a.partner_code.as_str()))
                     )));
                 }
@@ -243,12 +247,15 @@ impl Scope {
 
 /// When the conflicting accounts include `unknown` (checks read before accounts were
 /// recorded), how to give those checks to their account.
-fn adopt_hint<'a>(mut codes: impl Iterator<Item = &'a str>) -> &'static str {
+fn adopt_hint<'a>(mut codes: impl Iterator<Item = &'a str>) -> String {
     if codes.any(|c| c == crate::check::UNKNOWN_ACCOUNT) {
-        "; the checks of `unknown` were read before accounts were recorded: `liveaudit adopt \
-         --account NAME` gives them to theirs"
+        format!(
+            "; the checks of `unknown` were read before accounts were recorded: `liveaudit adopt \
+             {} NAME` gives them to theirs",
+            Setting::Account
+        )
     } else {
-        ""
+        String::new()
     }
 }
 

@@ -127,9 +127,10 @@ pub(crate) fn warn_if_name_is_a_recorded_code(
 /// The warning of [`warn_if_name_is_a_recorded_code`].
 pub(crate) fn warn_name_shadows_code(name: &str, section_code: &str) {
     tracing::warn!(
-        "--account {name} means the config file's [accounts.{name}] (partner code \
+        "{} {name} means the config file's [accounts.{name}] (partner code \
          {section_code}), but the database also holds checks of partner code {name}; rename \
-         that section so the two cannot be confused"
+         that section so the two cannot be confused",
+        crate::setting::Setting::Account
     );
 }
 

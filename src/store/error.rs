@@ -4,12 +4,14 @@
 
 use std::path::PathBuf;
 
+use crate::setting::Setting;
+
 /// Errors of the storage layer, each saying what to do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The file is not SQLite, or SQLite cannot read its header.
-    #[error("{path} is not a liveaudit database (not SQLite, or damaged); give another --db path")]
+    #[error("{path} is not a liveaudit database (not SQLite, or damaged); give another {db_flag} path", db_flag = Setting::Db)]
     NotADatabase {
         /// The database file, as given with `--db`.
         path: PathBuf,
@@ -17,7 +19,8 @@ pub enum StoreError {
     /// A newer liveaudit wrote the database: it is never downgraded.
     #[error(
         "{path} was written by a newer liveaudit (schema {found}, this build knows {known}); \
-         upgrade liveaudit, or use another --db"
+         upgrade liveaudit, or use another {db_flag}",
+        db_flag = Setting::Db
     )]
     NewerSchema {
         /// The database file, as given with `--db`.
@@ -28,7 +31,7 @@ pub enum StoreError {
         known: i64,
     },
     /// A command that reads the database found none (or an empty file a failed fetch left).
-    #[error("{path} does not exist; run `liveaudit fetch` first or give the right --db")]
+    #[error("{path} does not exist; run `liveaudit fetch` first or give the right {db_flag}", db_flag = Setting::Db)]
     Missing {
         /// The database file, as given with `--db`.
         path: PathBuf,
@@ -36,7 +39,8 @@ pub enum StoreError {
     /// An SQLite database without liveaudit's schema: never written to.
     #[error(
         "{path} is an SQLite database of another program (it has no liveaudit schema); it is \
-         left untouched: give the --db that `liveaudit fetch` wrote"
+         left untouched: give the {db_flag} that `liveaudit fetch` wrote",
+        db_flag = Setting::Db
     )]
     Foreign {
         /// The database file, as given with `--db`.
@@ -45,7 +49,8 @@ pub enum StoreError {
     /// SQLite reports corruption.
     #[error(
         "{path} is damaged (SQLite reports corruption); restore it from a backup, or give \
-         another --db and fetch again"
+         another {db_flag} and fetch again",
+        db_flag = Setting::Db
     )]
     Corrupt {
         /// The database file, as given with `--db`.
@@ -53,8 +58,9 @@ pub enum StoreError {
     },
     /// `--db` given as a SQLite URI: refused, so the lock and SQLite see the same file.
     #[error(
-        "--db {path}: SQLite URIs (file:...) are refused; give a plain file path, so the \
-         fetch lock and the output checks see the same file SQLite opens"
+        "{db_flag} {path}: SQLite URIs (file:...) are refused; give a plain file path, so the \
+         fetch lock and the output checks see the same file SQLite opens",
+        db_flag = Setting::Db
     )]
     Uri {
         /// The database file, as given with `--db`.
@@ -63,7 +69,8 @@ pub enum StoreError {
     /// The database file was deleted or replaced while a fetch wrote to it.
     #[error(
         "the database {path} was deleted or replaced during the run; results written after \
-         that are not in it. Restore the file (or use a new --db) and run the same command again"
+         that are not in it. Restore the file (or use a new {db_flag}) and run the same command again",
+        db_flag = Setting::Db
     )]
     Vanished {
         /// The database file, as given with `--db`.

@@ -8,16 +8,20 @@
 
 use super::CellDamage;
 use crate::input::is_invisible;
+use crate::setting::Setting;
 
 /// Why an id may not be sent: the character, what it is, and a hint.
-pub(super) fn id_problem(id: &str) -> Option<(usize, char, &'static str, &'static str)> {
+pub(super) fn id_problem(id: &str) -> Option<(usize, char, &'static str, String)> {
     id.chars().enumerate().find_map(|(i, c)| {
         if matches!(c, ',' | ';' | '\t' | '|') {
             Some((
                 i,
                 c,
                 "a delimiter character",
-                "is the file separated by this character? give --delimiter, or quote the ids",
+                format!(
+                    "is the file separated by this character? give {}, or quote the ids",
+                    Setting::Delimiter
+                ),
             ))
         } else if is_invisible(c) {
             Some((
@@ -25,15 +29,19 @@ pub(super) fn id_problem(id: &str) -> Option<(usize, char, &'static str, &'stati
                 c,
                 "a control or invisible character",
                 "is the file's encoding right (UTF-16 without a byte-order mark, binary data)? \
-                 re-export it as UTF-8 text",
+                 re-export it as UTF-8 text"
+                    .into(),
             ))
         } else if c.is_whitespace() {
             Some((
                 i,
                 c,
                 "whitespace inside",
-                "ids hold no spaces: is --id-column the right column, or is the delimiter wrong \
-                 (--delimiter)?",
+                format!(
+                    "ids hold no spaces: is {} the right column, or is the delimiter wrong ({})?",
+                    Setting::IdColumn,
+                    Setting::Delimiter
+                ),
             ))
         } else {
             None

@@ -15,6 +15,7 @@ use super::{
 use crate::input::limits::OverLimit;
 use crate::input::times::{implausible, parse_time};
 use crate::input::{BadTimes, IdRow, InputError, InputOptions, InputStats, MAX_ID_BYTES, shown};
+use crate::setting::Setting;
 
 pub(super) struct Layout {
     pub(super) has_header: bool,
@@ -52,13 +53,13 @@ impl Header<'_> {
             .collect()
     }
 
-    fn not_found(&self, name: &str, flag: &'static str) -> InputError {
+    fn not_found(&self, name: &str, setting: Setting) -> InputError {
         InputError::ColumnNotFound {
             file: self.file.to_string(),
             line: self.line,
             name: shown(name),
             headers: shown(&self.first.join(", ")),
-            flag,
+            setting,
         }
     }
 
@@ -74,9 +75,12 @@ impl Header<'_> {
                 .collect::<Vec<_>>()
                 .join(", "),
             fix: if exact {
-                "rename one of them in the header"
+                "rename one of them in the header".into()
             } else {
-                "name the one to use with --id-column (its exact header text), or rename the other"
+                format!(
+                    "name the one to use with {} (its exact header text), or rename the other",
+                    Setting::IdColumn
+                )
             },
         }
     }
@@ -89,7 +93,7 @@ impl Header<'_> {
         match exact.as_slice() {
             [one] => Ok(*one),
             [] => match self.all(&normalise_name(name)).as_slice() {
-                [] => Err(self.not_found(name, "id-column")),
+                [] => Err(self.not_found(name, Setting::IdColumn)),
                 [one] => Ok(*one),
                 many => Err(self.ambiguous(many.to_vec(), false)),
             },
@@ -108,8 +112,8 @@ impl Header<'_> {
             Some(name) if headers_present => self
                 .find(name)
                 .map(Some)
-                .ok_or_else(|| self.not_found(name, "time-column")),
-            Some(name) => Err(self.not_found(name, "time-column")),
+                .ok_or_else(|| self.not_found(name, Setting::TimeColumn)),
+            Some(name) => Err(self.not_found(name, Setting::TimeColumn)),
             None if headers_present => Ok(TIME_NAMES
                 .iter()
                 .find_map(|t| self.normalised.iter().position(|h| h == t))),
@@ -216,7 +220,7 @@ impl Layout {
                     kept as u64,
                     max as u64,
                     "columns",
-                    "--max-columns",
+                    Setting::MaxColumns,
                 )),
             });
         }
@@ -317,7 +321,7 @@ impl Layout {
                     a.len() as u64,
                     opts.limits.max_attr_bytes as u64,
                     "bytes",
-                    "--max-attr-bytes",
+                    Setting::MaxAttrBytes,
                 )),
             });
         }
@@ -499,7 +503,7 @@ fn check_id(
             id: shown(id),
             what,
             character: format!("'{}' at character {}", shown(&c.to_string()), at + 1),
-            hint: hint.to_string(),
+            hint,
         });
     }
     Ok(())

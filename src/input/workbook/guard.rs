@@ -16,6 +16,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::input::limits::{Limits, OverLimit};
+use crate::setting::Setting;
 use ods::OdsCells;
 
 /// Rows and columns calamine gives an .ods sheet at most.
@@ -98,7 +99,7 @@ pub(super) fn check_zip(path: &Path, limits: &Limits) -> Result<ZipKind, Refusal
                 seen,
                 cap,
                 "bytes",
-                "--max-unpacked-mib",
+                Setting::MaxUnpackedMib,
             ),
         };
         if entry.size() > cap {
@@ -206,7 +207,7 @@ fn cell_too_long(name: &str, seen: u64, limits: &Limits) -> Refusal {
             seen,
             limits.max_cell_bytes,
             "bytes",
-            "--max-cell-bytes",
+            Setting::MaxCellBytes,
         ),
     }
 }
@@ -219,7 +220,7 @@ fn too_many_strings(name: &str, seen: u64, limits: &Limits) -> Refusal {
             seen,
             limits.max_shared_strings,
             "strings",
-            "--max-shared-strings",
+            Setting::MaxSharedStrings,
         ),
     }
 }

@@ -22,6 +22,7 @@ use std::path::Path;
 
 use super::guard::Refusal;
 use crate::input::limits::{Limits, OverLimit};
+use crate::setting::Setting;
 
 /// Record types read (MS-XLS 2.3).
 mod record {
@@ -103,7 +104,7 @@ pub(super) fn check_xls(path: &Path, limits: &Limits) -> Result<(), Refusal> {
                 cells,
                 limits.max_cells,
                 "cells",
-                "--max-cells",
+                Setting::MaxCells,
             )));
         }
         if read > budget {
@@ -119,7 +120,7 @@ fn unpacked(seen: u64, limits: &Limits) -> OverLimit {
         seen,
         limits.part_bytes(),
         "bytes",
-        "--max-unpacked-mib",
+        Setting::MaxUnpackedMib,
     )
 }
 

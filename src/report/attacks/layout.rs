@@ -55,9 +55,9 @@ pub(crate) fn document(a: &Attacks, window: &Window) -> Document {
         json: serde_json::to_value(a).unwrap_or_default(),
         money: None,
         flagged: vec![
-            ("dimension", "--dimension NAME"),
-            ("accounts", "--by-account"),
-            ("account_periods", "--by-account"),
+            ("dimension", Setting::Dimension, " NAME"),
+            ("accounts", Setting::ByAccount, ""),
+            ("account_periods", Setting::ByAccount, ""),
         ],
     }
 }
@@ -123,12 +123,13 @@ fn periods_section(a: &Attacks, family_names: &[&str]) -> Section {
         row.extend(counts);
         periods.row(row);
     }
-    periods.notes.push(
+    periods.notes.push(format!(
         "change: the attack share's change from the period before, in percentage points; \
          volume: the attack count's change, shown for whole periods only (a partial period is \
-         not over yet or cut by --from/--to, so only its share compares)"
-            .into(),
-    );
+         not over yet or cut by {}/{}, so only its share compares)",
+        Setting::From,
+        Setting::To
+    ));
     periods
 }
 

@@ -28,6 +28,7 @@ use super::{
 };
 use crate::check::{Class, Status, classify};
 use crate::codes::{Category, CodeTable};
+use crate::setting::Setting;
 
 mod scan;
 pub(crate) use super::attrs::attribute;
@@ -105,9 +106,13 @@ pub(crate) struct CodeRow {
     pub share_of_attacks: Option<f64>,
 }
 
-/// The flag of a code the table does not list.
-pub(crate) const UNKNOWN_NOTE: &str =
-    "not in the code table: attack or not unknown - add it with --codes-file";
+/// The note on a code the table does not list.
+fn unknown_note() -> String {
+    format!(
+        "not in the code table: attack or not unknown - add it with {}",
+        Setting::CodesFile
+    )
+}
 
 /// A resolved code the code table does not list.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -117,7 +122,7 @@ pub(crate) struct UnknownCodeRow {
     pub message: String,
     pub count: i64,
     pub share_of_checks: Option<f64>,
-    pub note: &'static str,
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -412,7 +417,7 @@ fn unknown_rows(unknown: &BTreeMap<i64, i64>, resolved: i64) -> Vec<UnknownCodeR
             message: String::new(),
             count: n,
             share_of_checks: share(n, resolved),
-            note: UNKNOWN_NOTE,
+            note: unknown_note(),
         })
         .collect();
     unknown_codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));

@@ -12,7 +12,7 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{Billing, CodeRow, ListSummary, PeriodRow, Totals, compute, compute_listed, lead_in};
+use super::{Billing, CodeRow, ListSummary, PeriodRow, Totals, from_quarter_hours, lead_in};
 use crate::codes::CodeTable;
 use crate::prices::PriceList;
 use crate::report::accounts::AccountKey;
@@ -48,8 +48,9 @@ pub(crate) struct AccountBilling {
     pub prices: Option<ListSummary>,
 }
 
-/// The billing report of the checks `window` holds (one account's when it is narrowed).
-pub(crate) fn compute_for(
+/// The billing report of the checks `window` holds (one account's when it is narrowed), priced
+/// by one `pricing`.
+pub(in crate::report) fn window_report(
     conn: &rusqlite::Connection,
     codes: &CodeTable,
     window: &Window,
@@ -58,24 +59,12 @@ pub(crate) fn compute_for(
     let quarter_hours = load_quarter_hours(conn, window)?;
     crate::report::check_period_count(window, &quarter_hours)?;
     let undated = undated_outside(conn, window)?;
-    let mut report = match pricing {
-        Pricing::Unpriced(currency) => {
-            compute(&quarter_hours, codes, window, None, currency, undated)
-        }
-        Pricing::Flat(price, currency) => compute(
-            &quarter_hours,
-            codes,
-            window,
-            Some(*price),
-            currency,
-            undated,
-        ),
-        Pricing::List(list) => {
-            // The first month's tiers count from its first day, before --from too.
-            let lead = lead_in(conn, window)?;
-            compute_listed(&quarter_hours, &lead, codes, window, list, undated)
-        }
+    // The first month's tiers count from its first day, before --from too.
+    let lead = match pricing {
+        Pricing::List(_) => lead_in(conn, window)?,
+        _ => Vec::new(),
     };
+    let mut report = from_quarter_hours(&quarter_hours, &lead, codes, window, pricing, undated);
     // Codes the table does not know still have the vendor's own message.
     for row in report.codes.iter_mut().filter(|r| r.message.is_empty()) {
         row.message = vendor_message(conn, row.code)?.unwrap_or_default();
@@ -84,8 +73,8 @@ pub(crate) fn compute_for(
 }
 
 /// The billing report over `accounts` (each with its pricing; `fallback` prices a report with
-/// no account at all), grouped per account when `by_account`.
-pub(crate) fn compute_over(
+/// no account at all), grouped per account when `by_account`: the billing report's one entry.
+pub(crate) fn report(
     conn: &rusqlite::Connection,
     codes: &CodeTable,
     window: &Window,
@@ -99,7 +88,7 @@ pub(crate) fn compute_over(
             .iter()
             .map(|(key, pricing)| {
                 let narrowed = window.clone().for_account(Some(key.partner_code.clone()));
-                Ok((key.clone(), compute_for(conn, codes, &narrowed, pricing)?))
+                Ok((key.clone(), window_report(conn, codes, &narrowed, pricing)?))
             })
             .collect::<Result<Vec<_>, ReportError>>()?
     } else {
@@ -111,11 +100,11 @@ pub(crate) fn compute_over(
             Pricing::Flat(_, c) => c.clone(),
             Pricing::Unpriced(c) => c.clone(),
         };
-        let counted = compute_for(conn, codes, window, &Pricing::Unpriced(currency.clone()))?;
+        let counted = window_report(conn, codes, window, &Pricing::Unpriced(currency.clone()))?;
         merged(counted, &parts, currency)
     } else {
         let pricing = accounts.first().map_or(fallback, |(_, p)| p);
-        compute_for(conn, codes, window, pricing)?
+        window_report(conn, codes, window, pricing)?
     };
     if by_account {
         total.accounts = Some(

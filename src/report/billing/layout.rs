@@ -11,6 +11,7 @@ use super::{Billing, ListSummary, PeriodRow, account_layout};
 use crate::money::Money;
 use crate::report::render::{Chart, Document, Section, fraction};
 use crate::report::{UNDATED, Window, percent};
+use crate::setting::Setting;
 
 fn charged_text(c: Option<bool>) -> String {
     match c {
@@ -53,9 +54,9 @@ pub(crate) fn document(b: &Billing, window: &Window) -> Document {
         json: money.to_json(b),
         money: with_price.then_some(money),
         flagged: vec![
-            ("tiers", "--prices FILE"),
-            ("accounts", "--by-account"),
-            ("account_periods", "--by-account"),
+            ("tiers", Setting::Prices, " FILE"),
+            ("accounts", Setting::ByAccount, ""),
+            ("account_periods", Setting::ByAccount, ""),
         ],
     }
 }
@@ -70,9 +71,12 @@ fn summary_lines(b: &Billing, window: &Window, money: &Money) -> Vec<String> {
             b.basis.undated + b.basis.undated_outside_window,
             if b.basis.undated_outside_window > 0 {
                 format!(
-                    "; {} of them are outside --from/--to and not counted (--date-by \
+                    "; {} of them are outside {}/{} and not counted ({} \
                      event-or-fetch dates them by fetch time)",
-                    b.basis.undated_outside_window
+                    b.basis.undated_outside_window,
+                    Setting::From,
+                    Setting::To,
+                    Setting::DateBy
                 )
             } else {
                 String::new()
@@ -182,11 +186,11 @@ fn totals_section(b: &Billing, with_price: bool, money: &Money) -> Section {
         ));
     }
     if t.unknown_code > 0 {
-        totals.notes.push(
-            "Unknown codes are not in the code table: add them with --codes-file to decide \
-             whether they are billed."
-                .into(),
-        );
+        totals.notes.push(format!(
+            "Unknown codes are not in the code table: add them with {} to decide whether they \
+             are billed.",
+            Setting::CodesFile
+        ));
     }
     if t.unresolved > 0 {
         totals.notes.push(

@@ -28,8 +28,8 @@ mod layout;
 mod listed;
 
 #[cfg(test)]
-pub(crate) use accounts::compute_for;
-pub(crate) use accounts::{AccountBilling, Pricing, compute_over};
+pub(in crate::report) use accounts::window_report;
+pub(crate) use accounts::{AccountBilling, Pricing, report};
 
 pub(crate) use layout::{CLASSES_DOC, document};
 use listed::{Listed, price_list};
@@ -218,53 +218,49 @@ pub(crate) struct RateRow {
 /// Prices are parsed by the price-list module's one rule.
 pub(crate) use crate::prices::parse_price;
 
-/// Computes the report from the aggregated quarter hours; `undated_outside_window` is
-/// [`super::undated_outside`].
-pub(crate) fn compute(
-    quarter_hours: &[QuarterHour],
-    codes: &CodeTable,
-    window: &Window,
-    price: Option<Decimal>,
-    currency: &str,
-    undated_outside_window: i64,
-) -> Billing {
-    compute_with(
-        quarter_hours,
-        codes,
-        window,
-        price,
-        None,
-        currency,
-        undated_outside_window,
-    )
-}
-
-/// [`compute`] with amounts from a price list; `lead_in` holds the quarter hours of the
-/// window's first month before `--from` (counted toward its tiers, not shown).
-pub(crate) fn compute_listed(
+/// The report from the aggregated quarter hours, its amounts from `pricing`: `lead_in` holds the
+/// quarter hours of the window's first month before `--from` (a price list counts them toward
+/// its tiers; they are not shown), `undated_outside_window` is [`super::undated_outside`].
+pub(in crate::report) fn from_quarter_hours(
     quarter_hours: &[QuarterHour],
     lead_in: &[QuarterHour],
     codes: &CodeTable,
     window: &Window,
-    list: &PriceList,
+    pricing: &Pricing,
     undated_outside_window: i64,
 ) -> Billing {
-    let listed = price_list(list, lead_in, quarter_hours, codes, window);
-    compute_with(
+    let (price, listed, currency) = match pricing {
+        Pricing::Unpriced(currency) => (None, None, currency),
+        Pricing::Flat(price, currency) => (Some(*price), None, currency),
+        Pricing::List(list) => (
+            None,
+            Some(price_list(list, lead_in, quarter_hours, codes, window)),
+            &list.money.currency,
+        ),
+    };
+    let report = compute_with(
         quarter_hours,
         codes,
         window,
-        None,
-        Some(listed),
-        &list.money.currency,
+        price,
+        listed,
+        currency,
         undated_outside_window,
-    )
-    .rounded(list)
+    );
+    match pricing {
+        Pricing::List(list) => report.rounded(list),
+        _ => report,
+    }
+}
+
+/// Checks counted by class (the billing report's classification, no amounts), for the metrics.
+pub(crate) fn counts(quarter_hours: &[QuarterHour], codes: &CodeTable, window: &Window) -> Counts {
+    tally(quarter_hours, codes, window).totals
 }
 
 /// The quarter hours of the window's first month before `--from` (empty when the window starts on a
 /// month's first day or is open): a price list counts them toward that month's tiers.
-pub(crate) fn lead_in(
+pub(in crate::report) fn lead_in(
     conn: &rusqlite::Connection,
     window: &Window,
 ) -> Result<Vec<QuarterHour>, ReportError> {
@@ -446,12 +442,12 @@ mod tests {
             quarter_hour(day, "failed", None, 1),
         ];
         let price = parse_price("0.035").unwrap();
-        let b = compute(
+        let b = from_quarter_hours(
             &quarter_hours,
+            &[],
             &CodeTable::shipped(),
             &w,
-            Some(price),
-            "USD",
+            &Pricing::Flat(price, "USD".into()),
             0,
         );
         let t = b.totals.counts;

@@ -13,6 +13,7 @@
 
 use super::*;
 use crate::money::Money;
+use crate::setting::Setting;
 
 /// One disputed statement line and its evidence.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,8 +48,9 @@ impl DisputeKind {
             Some("csv") => Ok(DisputeKind::Csv),
             Some("xlsx") => Ok(DisputeKind::Xlsx),
             _ => Err(format!(
-                "--dispute {}: the dispute file is written as .csv or .xlsx, by its name; name \
+                "{} {}: the dispute file is written as .csv or .xlsx, by its name; name \
                  it FILE.csv or FILE.xlsx",
+                Setting::Dispute,
                 path.display()
             )),
         }

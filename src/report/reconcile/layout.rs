@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::money::Money;
+use crate::setting::Setting;
 
 /// The order buckets are shown in.
 pub(super) const SHOWN_ORDER: [BucketKind; 19] = [
@@ -28,6 +29,22 @@ pub(super) const SHOWN_ORDER: [BucketKind; 19] = [
 
 /// Lays the reconcile out for people.
 pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
+    let scale = money_scale(r, currency);
+    let money = |d: Decimal| format!("{} {currency}", scale.show(d));
+    let summary = summary_lines(r, &money);
+    Document {
+        title: "liveaudit reconcile".into(),
+        summary,
+        sections: sections(r, &scale),
+        charts: Vec::new(),
+        json: scale.to_json(r),
+        money: Some(scale),
+        flagged: Vec::new(),
+    }
+}
+
+/// The scale every amount of the report is shown at: enough decimals for all of them.
+fn money_scale(r: &Reconciliation, currency: &str) -> Money {
     let mut amounts: Vec<Decimal> = vec![r.billed_amount];
     amounts.extend(r.buckets.values().map(|b| b.amount));
     amounts.extend(
@@ -39,8 +56,12 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
     if let Some(b) = &r.bridge {
         amounts.extend(b.amounts());
     }
-    let scale = Money::unrounded(currency).covering(r.our_amount.iter().chain(&amounts));
-    let money = |d: Decimal| format!("{} {currency}", scale.show(d));
+    Money::unrounded(currency).covering(r.our_amount.iter().chain(&amounts))
+}
+
+/// The lines under the title: the statement, the period, the totals, the identity of the net
+/// difference, the bridge, the notes.
+fn summary_lines(r: &Reconciliation, money: &dyn Fn(Decimal) -> String) -> Vec<String> {
     let mut summary = vec![
         format!("statement {} ({}; {})", r.statement, r.shape, r.columns),
         format!(
@@ -86,31 +107,7 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
             r.zone
         ));
     }
-    {
-        // The identity, in words: every exclusive bucket times its effect.
-        let terms: Vec<String> = SHOWN_ORDER
-            .iter()
-            .filter_map(|k| {
-                let t = r.buckets.get(k.as_str())?;
-                let e = k.effect().filter(|e| *e != 0)?;
-                Some(format!(
-                    "{} {} {}",
-                    if e > 0 { "+" } else { "-" },
-                    t.count,
-                    k.as_str()
-                ))
-            })
-            .collect();
-        summary.push(format!(
-            "net difference {:+} = {}",
-            r.net_difference,
-            if terms.is_empty() {
-                "0".to_string()
-            } else {
-                terms.join(" ").trim_start_matches("+ ").to_string()
-            }
-        ));
-    }
+    summary.push(identity_line(r));
     if let Some(b) = &r.bridge {
         summary.push(format!(
             "bridge: billed {} - expected {} = {} = to dispute {} - owed {} + to check {} + \
@@ -124,17 +121,52 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
             money(b.rounding)
         ));
     } else {
-        summary.push("no bridge of amounts: give --price or --prices".into());
+        summary.push(format!(
+            "no bridge of amounts: give {} or {}",
+            Setting::Price,
+            Setting::Prices
+        ));
     }
     summary.push(format!("{} discrepancies", r.discrepancies));
     summary.extend(r.notes.iter().cloned());
     summary.push(crate::report::billing::CLASSES_DOC.into());
+    summary
+}
 
-    let buckets = buckets_section(r, &scale);
+/// The identity, in words: every exclusive bucket times its effect.
+fn identity_line(r: &Reconciliation) -> String {
+    let terms: Vec<String> = SHOWN_ORDER
+        .iter()
+        .filter_map(|k| {
+            let t = r.buckets.get(k.as_str())?;
+            let e = k.effect().filter(|e| *e != 0)?;
+            Some(format!(
+                "{} {} {}",
+                if e > 0 { "+" } else { "-" },
+                t.count,
+                k.as_str()
+            ))
+        })
+        .collect();
+    format!(
+        "net difference {:+} = {}",
+        r.net_difference,
+        if terms.is_empty() {
+            "0".to_string()
+        } else {
+            terms.join(" ").trim_start_matches("+ ").to_string()
+        }
+    )
+}
+
+/// The tables: the bridge first (the one a pipe or `--format csv` writes, headline included),
+/// the buckets, the periods, the discrepancies, the malformed lines.
+fn sections(r: &Reconciliation, scale: &Money) -> Vec<Section> {
+    let buckets = buckets_section(r, scale);
     // The bridge leads: the one table a pipe or `--format csv` writes, headline included.
-    let mut sections = vec![bridge_section(r, &scale), buckets];
+    let mut sections = vec![bridge_section(r, scale), buckets];
     if !r.periods.is_empty() {
-        sections.push(periods_section(r, &scale));
+        sections.push(periods_section(r, scale));
     }
     let details = details_section(r);
     sections.push(details);
@@ -146,15 +178,7 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
         }
         sections.push(s);
     }
-    Document {
-        title: "liveaudit reconcile".into(),
-        summary,
-        sections,
-        charts: Vec::new(),
-        json: scale.to_json(r),
-        money: Some(scale),
-        flagged: Vec::new(),
-    }
+    sections
 }
 
 /// The columns of `--details` and of the `discrepancies` CSV table.
@@ -254,8 +278,11 @@ pub(super) fn bridge_section(r: &Reconciliation, scale: &Money) -> Section {
     row("expected", r.our_charged.to_string(), r.our_amount, "");
     row("difference", r.net_difference.to_string(), r.net_amount, "");
     let Some(b) = &r.bridge else {
-        s.notes
-            .push("no bridge of amounts without --price or --prices".into());
+        s.notes.push(format!(
+            "no bridge of amounts without {} or {}",
+            Setting::Price,
+            Setting::Prices
+        ));
         return s;
     };
     for l in &b.lines {
@@ -388,7 +415,8 @@ fn details_section(r: &Reconciliation) -> Section {
     let hidden: u64 = r.buckets.values().map(|b| b.not_shown).sum();
     if hidden > 0 {
         details.notes.push(format!(
-            "{hidden} more not shown; --details FILE.csv writes every one"
+            "{hidden} more not shown; {} FILE.csv writes every one",
+            Setting::Details
         ));
     }
     details

@@ -121,14 +121,15 @@ fn by_class(row: &LineRow, codes: &CodeTable, window: &Window) -> (BucketKind, S
         Class::Charged => (
             BucketKind::ShiftedIn,
             match row.our_time {
-                None => "we have no event time for it (see --date-by)".to_string(),
+                None => format!("we have no event time for it (see {})", Setting::DateBy),
                 Some(t) => format!(
-                    "ours is dated {} ({}), outside the period: time zone? (--tz)",
+                    "ours is dated {} ({}), outside the period: time zone? ({tz})",
                     window.local_time(t),
                     window
                         .local_date(t)
                         .map(|d| d.to_string())
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    tz = Setting::Tz
                 ),
             },
         ),

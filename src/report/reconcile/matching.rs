@@ -31,11 +31,12 @@ pub(super) fn itemised(
         None => None,
     };
     if !period_known {
-        notes.push(
-            "the statement has no times and no --from/--to was given: our side is the checks \
-             its lines name, and underbilled checks cannot be looked for"
-                .into(),
-        );
+        notes.push(format!(
+            "the statement has no times and no {}/{} was given: our side is the checks its \
+             lines name, and underbilled checks cannot be looked for",
+            Setting::From,
+            Setting::To
+        ));
     }
     let (lines, billed_amount) = sort_lines(conn, codes, opts, listed.as_ref(), &window, sink)?;
     let billed_at_zero = match &listed {
@@ -369,9 +370,10 @@ fn sort_unbilled(
             detail.statement_code = s_code;
             detail.statement_amount = s_amount;
             detail.note = format!(
-                "ours {} is inside the period, the line {} just outside it: time zone? (--tz)",
+                "ours {} is inside the period, the line {} just outside it: time zone? ({})",
                 t.map(|t| opts.zone.local_time(t)).unwrap_or_default(),
-                s_time.map(|t| opts.zone.local_time(t)).unwrap_or_default()
+                s_time.map(|t| opts.zone.local_time(t)).unwrap_or_default(),
+                Setting::Tz
             );
         } else if let (Some(t), (Some(start), Some(end))) = (t, bounds) {
             if t - start < near {
@@ -425,7 +427,8 @@ fn note_undated_charged(
             ),
             _ => format!(
                 "{undated_charged} charged checks have no event time and are not in our count; \
-                 --date-by event-or-fetch dates them by fetch time"
+                 {} event-or-fetch dates them by fetch time",
+                Setting::DateBy
             ),
         });
     }

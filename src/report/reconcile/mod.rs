@@ -52,6 +52,7 @@ use super::{ReportError, Window, load_quarter_hours};
 use crate::check::{Class, DateBy, Period, Status, classify, dated_within};
 use crate::codes::CodeTable;
 use crate::prices::{PriceList, PriceRate, Pricer};
+use crate::setting::Setting;
 use crate::statement::{self, Malformed, PeriodKey, Shape, StatementColumns, StatementError};
 use crate::timestamp::format_utc;
 use crate::zone::Zone;

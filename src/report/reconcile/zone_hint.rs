@@ -10,6 +10,7 @@
 //! the offset, the shift and the flag that reads the statement so.
 
 use super::*;
+use crate::setting::Setting;
 use crate::zone::{REAL_OFFSET_MINUTES, offset_name, offset_text};
 
 const DAY_MS: i64 = 86_400_000;
@@ -106,7 +107,7 @@ pub(super) fn day_mismatches(
                 shift: offset_text((read_ms / 60_000) as i32 - minutes),
                 day_mismatches: mismatches,
                 after_shift: t.mismatches,
-                flag: format!("--statement-tz {}", offset_name(minutes)),
+                flag: format!("{} {}", Setting::StatementTz, offset_name(minutes)),
             })
         }
         _ => None,

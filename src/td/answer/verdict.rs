@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::ResultAnswer;
 use crate::check::INTERNAL_ERROR;
+use crate::setting::Setting;
 
 /// What the fetcher does next with one id after one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +130,8 @@ pub enum VendorStop {
     #[error(
         "the vendor refused the credentials (HTTP {status}); check the partner code and key \
          (the account's partner_code and partner_key_file, or TD_PARTNER_CODE, TD_PARTNER_KEY \
-         or --partner-key-file) and the endpoint's region"
+         or {partner_key_file_flag}) and the endpoint's region",
+        partner_key_file_flag = Setting::PartnerKeyFile
     )]
     CredentialsRefused {
         /// 401 or 403.
@@ -148,8 +150,9 @@ pub enum VendorStop {
     },
     /// The endpoint is not the result API: a redirect, 404 or 405, or no URL at all.
     #[error(
-        "the endpoint answered HTTP {status}{detail}; check --result-url / TD_RESULT_URL \
-         (redirects are not followed: the partner key would travel to another address)"
+        "the endpoint answered HTTP {status}{detail}; check {result_url_flag} / TD_RESULT_URL \
+         (redirects are not followed: the partner key would travel to another address)",
+        result_url_flag = Setting::ResultUrl
     )]
     Misconfigured {
         /// The HTTP status (0 when no URL is configured).
@@ -171,8 +174,9 @@ pub enum VendorStop {
     /// The URL answers like the license API.
     #[error(
         "this URL answers like the license API (its answer has license and expiry_timestamp); \
-         set --result-url / TD_RESULT_URL to the result endpoint (.../liveness/result/v1); \
-         nothing was stored"
+         set {result_url_flag} / TD_RESULT_URL to the result endpoint (.../liveness/result/v1); \
+         nothing was stored",
+        result_url_flag = Setting::ResultUrl
     )]
     LicenseApi,
 }

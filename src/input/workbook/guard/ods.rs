@@ -3,6 +3,7 @@
 //! policy is in the parent module, [`super`]).
 
 use super::*;
+use crate::setting::Setting;
 
 /// The .ods content counted the way calamine reads it into memory.
 pub(super) struct OdsCells<'a> {
@@ -148,7 +149,7 @@ impl<'a> OdsCells<'a> {
                 cells,
                 self.limits.max_cells,
                 "cells",
-                "--max-cells",
+                Setting::MaxCells,
             )));
         }
         if self.text > self.limits.expanded_text_bytes() {
@@ -158,7 +159,7 @@ impl<'a> OdsCells<'a> {
                 self.text,
                 self.limits.expanded_text_bytes(),
                 "bytes",
-                "--max-cells",
+                Setting::MaxCells,
             )));
         }
         Ok(())

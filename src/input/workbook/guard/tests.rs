@@ -45,7 +45,8 @@ fn an_ods_cell_repeated_millions_of_times_is_refused_before_calamine_opens_it() 
          </table:table-cell></table:table-row>",
     );
     let limit = over(check_zip(bomb.path(), &Limits::default()));
-    assert!(limit.fix.contains("--max-cells"), "{limit}");
+    assert_eq!(limit.setting, Setting::MaxCells, "{limit}");
+    assert!(limit.to_string().contains("--max-cells"), "{limit}");
     assert!(limit.seen.starts_with("20,000,000"), "{limit}");
 }
 
@@ -122,34 +123,18 @@ fn xlsx_cells_and_shared_strings_are_measured() {
         &format!("<c><is><t>{}</t></is></c>", "a".repeat(1001)),
         "<sst/>",
     );
-    assert!(
-        over(check_zip(long.path(), &limits))
-            .fix
-            .contains("--max-cell-bytes")
-    );
+    assert!(over(check_zip(long.path(), &limits)).setting == Setting::MaxCellBytes);
     // A CDATA section is one token however many '<' it holds.
     let cdata = xlsx(
         &format!("<c><![CDATA[{}]]></c>", "<a".repeat(600)),
         "<sst/>",
     );
-    assert!(
-        over(check_zip(cdata.path(), &limits))
-            .fix
-            .contains("--max-cell-bytes")
-    );
+    assert!(over(check_zip(cdata.path(), &limits)).setting == Setting::MaxCellBytes);
     let tag = xlsx(&format!("<c r=\"{}\"/>", "1".repeat(1001)), "<sst/>");
-    assert!(
-        over(check_zip(tag.path(), &limits))
-            .fix
-            .contains("--max-cell-bytes")
-    );
+    assert!(over(check_zip(tag.path(), &limits)).setting == Setting::MaxCellBytes);
 
     let declared = xlsx("<c/>", "<sst count=\"5\" uniqueCount=\"4000000000\"></sst>");
-    assert!(
-        over(check_zip(declared.path(), &limits))
-            .fix
-            .contains("--max-shared-strings")
-    );
+    assert!(over(check_zip(declared.path(), &limits)).setting == Setting::MaxSharedStrings);
     let many = xlsx(
         "<c/>",
         &format!("<sst>{}</sst>", "<si><t/></si>".repeat(11)),
@@ -172,11 +157,7 @@ fn a_part_that_unpacks_past_its_limit_is_refused() {
         ..Limits::default()
     };
     let big = xlsx(&format!("<c>{}</c>", "a".repeat(2 << 20)), "<sst/>");
-    assert!(
-        over(check_zip(big.path(), &limits))
-            .fix
-            .contains("--max-unpacked-mib")
-    );
+    assert!(over(check_zip(big.path(), &limits)).setting == Setting::MaxUnpackedMib);
 }
 
 #[test]
@@ -192,11 +173,7 @@ fn xlsb_records_longer_than_a_cell_and_other_zips_are_named() {
         max_cell_bytes: 1000,
         ..Limits::default()
     };
-    assert!(
-        over(check_zip(file.path(), &limits))
-            .fix
-            .contains("--max-cell-bytes")
-    );
+    assert!(over(check_zip(file.path(), &limits)).setting == Setting::MaxCellBytes);
     assert_eq!(
         check_zip(file.path(), &Limits::default()).unwrap(),
         ZipKind::Xlsb

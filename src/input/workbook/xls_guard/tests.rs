@@ -18,7 +18,7 @@ fn cells_refused(result: Result<(), Refusal>) -> String {
     match result {
         Err(Refusal::Over { part, limit }) => {
             assert_eq!(part, "Workbook");
-            assert!(limit.fix.contains("--max-cells"), "{limit}");
+            assert_eq!(limit.setting, Setting::MaxCells, "{limit}");
             limit.seen
         }
         other => panic!("not refused over cells: {other:?}"),
