@@ -87,6 +87,7 @@ impl From<StoreError> for Failure {
             | StoreError::Missing { .. }
             | StoreError::Foreign { .. }
             | StoreError::Uri { .. }
+            | StoreError::NotAFilePath { .. }
             | StoreError::OutputIsDatabase { .. }
             | StoreError::Busy { .. } => ExitStatus::Usage,
             _ if e.is_corrupt() => ExitStatus::Usage,

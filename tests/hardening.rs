@@ -463,3 +463,43 @@ fn an_endpoint_with_an_untrusted_certificate_stops_the_run_at_once() {
     let tried = handshakes.load(std::sync::atomic::Ordering::SeqCst);
     assert!(tried <= 5, "{tried} handshakes");
 }
+
+/// Guards the usage error for a `--db` that cannot hold a database: a folder, a device, a file
+/// in a folder that does not exist. Each is exit 2 naming the path and what to do (it was exit
+/// 1, "internal", or SQLite's "disk I/O error" of `/dev/null/0001_init`), for a fetch and for a
+/// report alike, and nothing is created.
+#[test]
+fn a_db_path_that_cannot_hold_a_database_is_a_usage_error() {
+    let env = Env::plain();
+    env.write("ids.csv", util::id_csv(2));
+    std::fs::create_dir(env.path("folder")).unwrap();
+    let cases = [
+        (
+            "folder",
+            "is a folder, not a database file; give another --db path",
+        ),
+        ("/dev/null", "is not a regular file"),
+        ("missing/audit.db", "is in a folder that does not exist"),
+    ];
+    for (db, says) in cases {
+        for command in [
+            &["fetch", "--rate", "0", "ids.csv"][..],
+            &["report", "billing"][..],
+        ] {
+            let out = env
+                .cmd()
+                .args(command)
+                .env("LIVEAUDIT_DB", db)
+                .output()
+                .unwrap();
+            let run = util::Run::from(out);
+            if db.starts_with("missing") && command[0] == "report" {
+                run.expect(2)
+                    .stderr_has("does not exist; run `liveaudit fetch` first");
+            } else {
+                run.expect(2).stderr_has(says);
+            }
+        }
+    }
+    assert!(!env.path("missing").exists());
+}

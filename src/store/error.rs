@@ -100,6 +100,14 @@ pub enum StoreError {
         /// The lock file.
         lock: PathBuf,
     },
+    /// The path cannot hold a database: a folder, a device, or in a folder that does not exist.
+    #[error("{path} {why} give another {db_flag} path", db_flag = Setting::Db)]
+    NotAFilePath {
+        /// The database file, as given with `--db`.
+        path: PathBuf,
+        /// What the path is instead, ending in `;` or `, or` (the advice follows).
+        why: String,
+    },
     /// The file or its lock cannot be opened.
     #[error("cannot open {path}: {source}")]
     Open {

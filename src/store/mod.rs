@@ -117,6 +117,9 @@ impl Store {
     /// liveaudit are refused before anything is written to them.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store, StoreError> {
         refuse_uri(path)?;
+        if mode != OpenMode::MigrateExisting || path.exists() {
+            refuse_non_file(path)?;
+        }
         if mode == OpenMode::MigrateExisting
             && std::fs::metadata(path).map_or(true, |m| m.is_file() && m.len() == 0)
         {
@@ -409,6 +412,7 @@ impl FetchLock {
     /// Takes the lock on `db` (created empty if missing) at once, or says another run holds it.
     pub fn acquire(db: &Path) -> Result<FetchLock, StoreError> {
         refuse_uri(db)?;
+        refuse_non_file(db)?;
         let path = db.to_path_buf();
         // Where locks are mandatory (Windows), a lock on the database would shut SQLite out:
         // there the lock is a file beside the database's canonical path.
@@ -488,6 +492,37 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
     a.len() == b.len() || b.is_file()
+}
+
+/// Refuses a database path that cannot hold one, before SQLite or the lock try (they would
+/// say "disk I/O error" of `/dev/null/0001_init`, or fail with exit 1): a folder, anything but
+/// a regular file (a device, a pipe), or a file in a folder that does not exist.
+fn refuse_non_file(path: &Path) -> Result<(), StoreError> {
+    let refuse = |why: String| StoreError::NotAFilePath {
+        path: path.to_path_buf(),
+        why,
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(refuse("is a folder, not a database file;".into())),
+        Ok(m) if !m.is_file() => Err(refuse(
+            "is not a regular file (a device or a pipe cannot hold a database);".into(),
+        )),
+        Ok(_) => Ok(()),
+        Err(_) => {
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if parent.is_dir() {
+                Ok(())
+            } else {
+                Err(refuse(format!(
+                    "is in a folder that does not exist ({}): create the folder first, or",
+                    parent.display()
+                )))
+            }
+        }
+    }
 }
 
 fn refuse_uri(path: &Path) -> Result<(), StoreError> {

@@ -411,17 +411,7 @@ pub fn verdict_of_response(
                 detail: String::new(),
             });
         }
-        // A proxy on the way wants its own credentials: no request will pass until it has them.
-        407 => {
-            return Verdict::Stop(VendorStop::Misconfigured {
-                status,
-                detail: " from a proxy between liveaudit and the vendor, which asks for its own \
-                         credentials: give them in the proxy variable \
-                         (https_proxy=http://USER:PASSWORD@HOST:PORT) or exempt the vendor's \
-                         host with NO_PROXY"
-                    .into(),
-            });
-        }
+        407 => return Verdict::Stop(proxy_wants_credentials()),
         400..=499 => {
             return Verdict::GiveUp(Fault::Status {
                 status,
@@ -453,6 +443,19 @@ pub fn verdict_of_response(
             retry_after: None,
             answer: None,
         }),
+    }
+}
+
+/// A proxy on the way (HTTP 407) wants its own credentials: no request will pass until it has
+/// them, so the run stops.
+pub(crate) fn proxy_wants_credentials() -> VendorStop {
+    VendorStop::Misconfigured {
+        status: 407,
+        detail: " from a proxy between liveaudit and the vendor, which asks for its own \
+                 credentials: give them in the proxy variable \
+                 (https_proxy=http://USER:PASSWORD@HOST:PORT) or exempt the vendor's host with \
+                 NO_PROXY"
+            .into(),
     }
 }
 
