@@ -448,6 +448,20 @@ impl Layout {
         if liveness_id.is_none() && sequence_id.is_none() {
             return Err("no liveness id or sequence id".into());
         }
+        // An id a spreadsheet damaged (`2.12011E+18`: the statement opened and saved in Excel)
+        // matches no check: read as is, every such line would be "unknown to us" and disputed,
+        // and every check "underbilled". The line is malformed instead, saying why.
+        for (what, id) in [("liveness id", &liveness_id), ("sequence id", &sequence_id)] {
+            if let Some((problem, fix)) = id
+                .as_deref()
+                .and_then(crate::input::records::spreadsheet_damage)
+            {
+                return Err(format!(
+                    "{what} {:?} {problem}: {fix}",
+                    id.as_deref().unwrap_or("")
+                ));
+            }
+        }
         let time_ms = match field(record, self.time) {
             Some(text) => Some(
                 parse_instant_ms(&text, zone)

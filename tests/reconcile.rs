@@ -508,6 +508,36 @@ fn decimal_commas_are_read_and_damaged_amounts_never_panic() {
     }
 }
 
+/// Guards a statement saved through Excel: sequence ids in scientific notation (`2.12011E+18`)
+/// match no check, and read as they are they made every line "unknown to us" (disputed) and
+/// every check "underbilled"; each such line is malformed instead, saying what Excel did, and
+/// nothing is disputed.
+#[test]
+fn sequence_ids_a_spreadsheet_turned_into_scientific_notation_are_malformed_not_disputed() {
+    let f = fixture();
+    let mut statement = String::from("billed_at,sequence_id,amount\n");
+    // What Excel shows for a 19-digit number, whatever the sequence id was.
+    for i in 0..f.charged.len() {
+        statement.push_str(&format!("2026-10-0{}T10:00:00Z,2.12011E+18,0.035\n", i + 2));
+    }
+    f.env.write("statement.csv", statement);
+    let run = f.env.run_line(
+        "reconcile --statement statement.csv --tz Asia/Singapore --price 0.035 --format json",
+    );
+    run.expect(5);
+    let v = run.json();
+    let count = |b: &str| v["buckets"][b]["count"].as_u64().unwrap_or(0);
+    assert_eq!(count("unknown_to_us"), 0, "{v}");
+    let malformed = v["malformed"].as_array().unwrap();
+    assert_eq!(malformed.len(), f.charged.len(), "{v}");
+    let problem = malformed[0]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("sequence id \"2.12011E+18\" is a number in scientific notation")
+            && problem.contains("Excel"),
+        "{problem}"
+    );
+}
+
 /// A statement line is outside text: the `--details` file and the CSV discrepancies table
 /// neutralise a formula in it, and `--raw-cells` keeps it as written.
 #[test]

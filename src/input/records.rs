@@ -20,6 +20,7 @@ use super::detect::Delimiter;
 use super::{IdRow, InputError, InputOptions, InputStats, shown};
 
 mod id_rules;
+pub(crate) use id_rules::spreadsheet_damage;
 mod layout;
 mod lines;
 

@@ -87,7 +87,7 @@ pub(super) fn cell_damage_text(damage: CellDamage) -> (&'static str, &'static st
 ///   numbers): past 2^53 its digits are already wrong.
 /// - a leading apostrophe (`'0123`): a spreadsheet's "keep as text" marker exported with the id.
 /// - an error value (`#N/A`, `#VALUE!`, `#####`).
-pub(super) fn spreadsheet_damage(id: &str) -> Option<(&'static str, &'static str)> {
+pub(crate) fn spreadsheet_damage(id: &str) -> Option<(&'static str, &'static str)> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let unsigned = id.strip_prefix(['+', '-']).unwrap_or(id);
     if let Some((mantissa, exponent)) = unsigned.split_once(['e', 'E']) {
