@@ -232,7 +232,7 @@ pub struct FetchArgs {
     #[arg(long, value_name = "NAME")]
     pub time_column: Option<String>,
     /// Zone of input times written without an offset, and of workbook dates (IANA name or an
-    /// offset such as +05:30) [config key input_tz] [default: UTC]
+    /// offset such as +05:30) [config key input_tz, also per [accounts.NAME]] [default: UTC]
     #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
     pub input_tz: Option<String>,
     /// Field delimiter: , ; | or tab [default: found from the header; tab for .tsv]

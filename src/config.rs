@@ -9,8 +9,8 @@
 //! `--rate`, `LIVEAUDIT_RATE` or the file's `rate`: a number per second (0: no limit) or `auto`.
 //!
 //! Accounts: the file may name several vendor accounts, `[accounts.NAME]`, each with its own
-//! `partner_code` (required, one section per partner code), key file, endpoints, `tz`, `rate`
-//! and `prices`. `--account NAME` chooses one; without it, a file whose only accounts are named
+//! `partner_code` (required, one section per partner code), key file, endpoints, `tz`,
+//! `input_tz`, `rate` and `prices`. `--account NAME` chooses one; without it, a file whose only accounts are named
 //! and that names exactly one uses it, and one that names several asks which (fetch, license).
 //! A chosen account's settings beat the environment (which cannot say which account it means)
 //! and the file's top-level keys; flags still beat everything, except that a `--partner-code`

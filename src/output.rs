@@ -55,6 +55,15 @@ impl Write for Output {
 }
 
 impl Output {
+    /// The output as a writer that may be sent to another thread (a workbook is zipped so).
+    pub(crate) fn send_writer(&mut self) -> Box<dyn Write + Send + '_> {
+        match self {
+            Output::Stdout(_) => Box::new(std::io::stdout()),
+            Output::Direct(w) => Box::new(w),
+            Output::Staged { file, .. } => Box::new(file),
+        }
+    }
+
     /// Flushes, and puts a staged file in place.
     pub(crate) fn finish(self) -> std::io::Result<()> {
         match self {

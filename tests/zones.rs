@@ -327,3 +327,61 @@ fn a_negative_offset_is_taken_as_a_zone_value() {
     let utc = env.run(&["report", "billing", "--by", "day", "--format", "json"]);
     assert!(utc.stdout.contains("2026-10-06"), "{}", utc.stdout);
 }
+
+/// An `[accounts.NAME]` section's `input_tz` reads that account's input times, over the file's
+/// top-level `input_tz` (as its `tz` does), and the fetch names where the zone came from; a
+/// section's `input_tz` that is no zone is refused when the file is read, naming the section.
+#[test]
+fn an_account_section_reads_its_input_times_in_its_own_input_tz() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::plain();
+    let key = env.write("ny.key", format!("{}\n", crate::util::KEY));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = |zone: &str| {
+        format!(
+            "input_tz = \"UTC\"\n[accounts.ny-app]\npartner_code = \"{}\"\n\
+             partner_key_file = {key:?}\nresult_url = \"{}\"\nlicense_url = \"{}\"\n\
+             input_tz = \"{zone}\"\n",
+            crate::util::CODE,
+            env.mock.result_url(),
+            env.mock.license_url(),
+        )
+    };
+    let path = env.write("liveaudit.toml", config("America/New_York"));
+    let id = ids_with(1, &[], |c| c == 200).remove(0);
+    env.write(
+        "ids.csv",
+        format!("liveness_id,created_at\n{id},2026-10-31 21:00:00\n"),
+    );
+    let fetch = || {
+        env.cmd()
+            .env_remove("TD_PARTNER_CODE")
+            .env_remove("TD_PARTNER_KEY")
+            .env_remove("TD_RESULT_URL")
+            .env_remove("TD_LICENSE_URL")
+            .env("LIVEAUDIT_CONFIG", &path)
+            .args(["fetch", "--rate", "0", "ids.csv"])
+            .output()
+            .unwrap()
+    };
+    let out = fetch();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "times without an offset read in America/New_York (input_tz in [accounts.ny-app])"
+        ),
+        "{stderr}"
+    );
+    // 21:00 in New York on 31 October is 01:00 UTC on 1 November.
+    assert_eq!(stored(&env, &id).0, 1_793_494_800_000);
+
+    env.write("liveaudit.toml", config("Mars/Base"));
+    let out = fetch();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("input_tz in [accounts.ny-app]: \"Mars/Base\" is not a time zone"),
+        "{stderr}"
+    );
+}

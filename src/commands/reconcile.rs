@@ -87,7 +87,7 @@ pub(crate) fn reconcile_document(
     let clean = reconcile::within_tolerance(&result, args.tolerance, amount_tolerance);
     let mut doc = reconcile::document(&result, &currency);
     if let (Some(path), Some(money)) = (&args.dispute, &doc.money) {
-        write_dispute(path, &result, money, &db, args.raw_cells)?;
+        write_dispute(path, &result, (&store.conn, money), &db, args.raw_cells)?;
     }
     name_the_account(&mut doc, &scope, left_out);
     Ok((doc, clean))
@@ -293,29 +293,31 @@ pub(crate) fn reconcile(global: &GlobalArgs, args: &ReconcileArgs) -> Result<Exi
 fn write_dispute(
     path: &std::path::Path,
     r: &crate::report::reconcile::Reconciliation,
-    money: &crate::money::Money,
+    (conn, money): (&rusqlite::Connection, &crate::money::Money),
     db: &std::path::Path,
     raw_cells: bool,
 ) -> Result<(), Failure> {
-    use crate::report::reconcile::{DisputeKind, dispute_document};
-    use crate::report::render::{Format, render, render_csv};
+    use crate::report::reconcile::{DisputeError, DisputeKind, write_disputes};
     let kind = DisputeKind::of(path).map_err(|e| Failure::usage(anyhow!(e)))?;
-    let format = match kind {
-        DisputeKind::Csv => Format::Csv,
-        DisputeKind::Xlsx => Format::Xlsx,
-    };
-    let doc = crate::output::output_safe(&dispute_document(r, money), format, false, raw_cells);
     let mut out = crate::output::output(Some(path), Some(db))?;
-    match (kind, doc.sections.first()) {
-        (DisputeKind::Csv, Some(rows)) => render_csv(rows, &mut out),
-        _ => render(&doc, format, &mut out),
-    }
-    .and_then(|()| out.finish())
-    .map_err(crate::output::write_failure)?;
-    let total: rust_decimal::Decimal = r.disputes.iter().map(|d| d.disputed).sum();
+    write_disputes(
+        conn,
+        r,
+        money,
+        (kind, raw_cells),
+        out.send_writer().as_mut(),
+    )
+    .map_err(|e| match e {
+        DisputeError::Spool(io) => crate::output::write_failure(io),
+        other => crate::output::write_failure(std::io::Error::other(other)),
+    })?;
+    out.finish().map_err(crate::output::write_failure)?;
+    let (count, total) = r
+        .disputes
+        .as_ref()
+        .map_or((0, rust_decimal::Decimal::ZERO), |d| (d.count, d.total));
     tracing::info!(
-        "wrote {} lines to dispute ({} {}) to {}",
-        r.disputes.len(),
+        "wrote {count} lines to dispute ({} {}) to {}",
         money.show(total),
         money.currency,
         path.display()

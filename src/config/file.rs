@@ -78,6 +78,8 @@ pub struct AccountConfig {
     pub result_url: Option<String>,
     pub license_url: Option<String>,
     pub tz: Option<String>,
+    /// The zone of this account's input times written without an offset (`--input-tz`).
+    pub input_tz: Option<String>,
     pub rate: Option<FileRate>,
     pub prices: Option<PathBuf>,
 }
@@ -100,12 +102,19 @@ impl AccountRef {
 
 impl super::Layers {
     /// The zone of input times written without an offset, and where it came from:
-    /// `--input-tz`, else the file's `input_tz`, else UTC.
-    pub fn input_tz(&self, flag: Option<&str>) -> (String, &'static str) {
-        match (flag, &self.file.input_tz) {
-            (Some(f), _) => (f.to_string(), Setting::InputTz.flag()),
-            (None, Some(f)) => (f.clone(), "input_tz in the config file"),
-            (None, None) => ("UTC".to_string(), "the default"),
+    /// `--input-tz`, else the chosen account's section's `input_tz` (as its `tz` beats the top
+    /// level), else the file's top-level `input_tz`, else UTC.
+    pub fn input_tz(&self, flag: Option<&str>) -> (String, String) {
+        let section = self
+            .chosen()
+            .ok()
+            .flatten()
+            .and_then(|(name, a)| Some((name, a.input_tz.clone()?)));
+        match (flag, section, &self.file.input_tz) {
+            (Some(f), _, _) => (f.to_string(), Setting::InputTz.flag().into()),
+            (None, Some((name, zone)), _) => (zone, format!("input_tz in [accounts.{name}]")),
+            (None, None, Some(f)) => (f.clone(), "input_tz in the config file".into()),
+            (None, None, None) => ("UTC".to_string(), "the default".into()),
         }
     }
 }
@@ -183,17 +192,26 @@ impl FileConfig {
     }
 }
 
-/// Every `tz` is a time zone and every `rate` a rate, at the top level and in each section, so
-/// a mistake is named with its place when the file is read, not when a command first uses it.
+/// Every `tz` and `input_tz` is a time zone and every `rate` a rate, at the top level and in
+/// each section, so a mistake is named with its place when the file is read, not when a
+/// command first uses it.
 fn check_values(cfg: &FileConfig) -> Result<(), String> {
-    let sections = cfg
-        .accounts
-        .iter()
-        .map(|(name, a)| (format!("in [accounts.{name}]"), &a.tz, &a.rate));
-    let top = ("in the config file".to_string(), &cfg.tz, &cfg.rate);
-    for (place, tz, rate) in std::iter::once(top).chain(sections) {
-        if let Some(zone) = tz {
-            crate::zone::Zone::parse(zone, format!("tz {place}")).map_err(|e| e.to_string())?;
+    let sections = cfg.accounts.iter().map(|(name, a)| {
+        let place = format!("in [accounts.{name}]");
+        (place, &a.tz, &a.input_tz, &a.rate)
+    });
+    let top = (
+        "in the config file".to_string(),
+        &cfg.tz,
+        &cfg.input_tz,
+        &cfg.rate,
+    );
+    for (place, tz, input_tz, rate) in std::iter::once(top).chain(sections) {
+        for (key, zone) in [("tz", tz), ("input_tz", input_tz)] {
+            if let Some(zone) = zone {
+                crate::zone::Zone::parse(zone, format!("{key} {place}"))
+                    .map_err(|e| e.to_string())?;
+            }
         }
         if let Some(FileRate::Text(text)) = rate
             && let Err(e) = text.parse::<super::RateValue>()

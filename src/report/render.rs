@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::setting::Setting;
 
 mod html;
-mod xlsx;
+pub(crate) mod xlsx;
 use html::render_html;
 
 /// Output formats of reports.

@@ -137,7 +137,8 @@ fn counts(args: &FetchArgs) -> Result<NonZeroU32, Failure> {
 /// came from), delimiter, time formats, unreadable times, limits.
 fn input_options(layers: &Layers, args: &FetchArgs) -> Result<InputOptions, Failure> {
     let (zone_name, zone_origin) = layers.input_tz(args.input_tz.as_deref());
-    let zone = crate::zone::Zone::parse(&zone_name, zone_origin).map_err(Failure::usage)?;
+    let zone =
+        crate::zone::Zone::parse(&zone_name, zone_origin.as_str()).map_err(Failure::usage)?;
     let delimiter = args.delimiter.as_deref().map(delimiter_flag).transpose()?;
     for format in &args.time_format {
         crate::input::times::check_format(format).map_err(|e| Failure::usage(anyhow!(e)))?;

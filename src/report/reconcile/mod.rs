@@ -89,6 +89,8 @@ pub(crate) enum ReconcileError {
     Statement(#[from] StatementError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error("spooling the lines to dispute to a temporary file: {0}")]
+    Spool(#[source] std::io::Error),
     #[error("writing the details file {path}: {source}")]
     Details {
         path: PathBuf,
@@ -214,9 +216,10 @@ pub(crate) struct Reconciliation {
     pub notes: Vec<String>,
     /// Our charged checks a price list's `rounding = "line"` bills at 0 (a note says so).
     pub billed_at_zero: i64,
-    /// Every line of the "to dispute" buckets with its evidence (only under `--dispute`).
+    /// The lines of the "to dispute" buckets, spooled for the dispute file (only under
+    /// `--dispute`).
     #[serde(skip)]
-    pub disputes: Vec<DisputeRow>,
+    pub disputes: Option<Disputes>,
 }
 
 /// Options of a reconcile.
@@ -251,8 +254,9 @@ struct DetailSink {
     path: PathBuf,
     kept: Vec<Detail>,
     totals: BTreeMap<BucketKind, BucketTotal>,
-    /// Every "to dispute" line and its disputed amount, when a dispute file is asked for.
-    disputed: Option<Vec<(Detail, Decimal)>>,
+    /// Every "to dispute" line and its disputed amount, spooled to a temporary file when a
+    /// dispute file is asked for.
+    disputed: Option<Spool>,
 }
 
 impl DetailSink {
@@ -272,7 +276,10 @@ impl DetailSink {
             path: opts.details.clone().unwrap_or_default(),
             kept: Vec::new(),
             totals: BTreeMap::new(),
-            disputed: opts.dispute.then(Vec::new),
+            disputed: match opts.dispute {
+                true => Some(Spool::open().map_err(ReconcileError::Spool)?),
+                false => None,
+            },
         })
     }
 
@@ -297,10 +304,10 @@ impl DetailSink {
     /// Counts `n` items of `d.bucket` at `amount` in all (a summary period's checks), and
     /// keeps the one details row that shows them.
     fn add_n(&mut self, d: Detail, n: u64, amount: Decimal) -> Result<(), ReconcileError> {
-        if let Some(disputed) = &mut self.disputed
+        if let Some(spool) = &mut self.disputed
             && d.bucket.total() == Some(Total::ToDispute)
         {
-            disputed.push((d.clone(), amount));
+            spool.push(&d, amount).map_err(ReconcileError::Spool)?;
         }
         self.tally(d.bucket, n, amount);
         if matches!(d.bucket, BucketKind::Matched | BucketKind::OutsidePeriod) {
@@ -352,7 +359,7 @@ impl Reconciliation {
             periods: Vec::new(),
             malformed: Vec::new(),
             details: Vec::new(),
-            disputes: Vec::new(),
+            disputes: None,
             notes: Vec::new(),
             billed_at_zero: 0,
         }
@@ -422,8 +429,8 @@ pub(crate) fn reconcile(
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
     result.details = sink.kept;
-    if let Some(disputed) = sink.disputed {
-        result.disputes = dispute::evidence(conn, disputed)?;
+    if let Some(spool) = sink.disputed {
+        result.disputes = Some(spool.finish().map_err(ReconcileError::Spool)?);
     }
     if let Some(l) = &opts.prices {
         notes.push(format!(

@@ -134,56 +134,112 @@ fn write_section(
     formats: &Formats,
 ) -> Result<(), XlsxError> {
     let (headers, rows) = section.machine_table();
-    for (c, h) in headers.iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, h, &formats.header)?;
-    }
+    write_header(sheet, headers, formats)?;
     for (r, row) in rows.iter().enumerate() {
-        let r = (r + 1) as u32;
-        for (c, cell) in row.iter().enumerate() {
-            let col = c as u16;
-            let header = headers.get(c).map_or("", String::as_str);
-            if cell.is_empty() {
-                continue;
-            }
-            if is_id_column(header) {
-                sheet.write_string(r, col, cell)?;
-            } else if let Some(n) = section
-                .money
-                .iter()
-                .any(|m| m == header)
-                .then(|| cell.parse::<f64>().ok())
-                .flatten()
-            {
-                sheet.write_number_with_format(r, col, n, &formats.money)?;
-            } else if let Some(n) = is_share_column(header)
-                .then(|| cell.parse::<f64>().ok())
-                .flatten()
-            {
-                sheet.write_number_with_format(r, col, n, &formats.share)?;
-            } else if let Some(n) = plain_number(cell) {
-                sheet.write_number(r, col, n)?;
-            } else if let Some((dt, instant)) = date_time(cell) {
-                let f = if instant {
-                    &formats.instant
-                } else {
-                    &formats.day
-                };
-                sheet.write_datetime_with_format(r, col, &dt, f)?;
-            } else {
-                sheet.write_string(r, col, cell)?;
-            }
-        }
+        write_row(
+            sheet,
+            (r + 1) as u32,
+            (headers, &section.money),
+            row,
+            formats,
+        )?;
     }
     sheet.set_freeze_panes(1, 0)?;
     sheet.autofit();
     Ok(())
 }
 
-/// The workbook of `doc`, as the bytes of an `.xlsx` file.
-pub(crate) fn workbook(doc: &Document) -> Result<Vec<u8>, XlsxError> {
+fn write_header(
+    sheet: &mut Worksheet,
+    headers: &[String],
+    formats: &Formats,
+) -> Result<(), XlsxError> {
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, h, &formats.header)?;
+    }
+    Ok(())
+}
+
+/// Row `r` of a sheet of columns `headers` (`money`: the money columns), each cell typed by the
+/// module's rules.
+fn write_row(
+    sheet: &mut Worksheet,
+    r: u32,
+    (headers, money): (&[String], &[String]),
+    row: &[String],
+    formats: &Formats,
+) -> Result<(), XlsxError> {
+    for (c, cell) in row.iter().enumerate() {
+        let col = c as u16;
+        let header = headers.get(c).map_or("", String::as_str);
+        if cell.is_empty() {
+            continue;
+        }
+        if is_id_column(header) {
+            sheet.write_string(r, col, cell)?;
+        } else if let Some(n) = money
+            .iter()
+            .any(|m| m == header)
+            .then(|| cell.parse::<f64>().ok())
+            .flatten()
+        {
+            sheet.write_number_with_format(r, col, n, &formats.money)?;
+        } else if let Some(n) = is_share_column(header)
+            .then(|| cell.parse::<f64>().ok())
+            .flatten()
+        {
+            sheet.write_number_with_format(r, col, n, &formats.share)?;
+        } else if let Some(n) = plain_number(cell) {
+            sheet.write_number(r, col, n)?;
+        } else if let Some((dt, instant)) = date_time(cell) {
+            let f = if instant {
+                &formats.instant
+            } else {
+                &formats.day
+            };
+            sheet.write_datetime_with_format(r, col, &dt, f)?;
+        } else {
+            sheet.write_string(r, col, cell)?;
+        }
+    }
+    Ok(())
+}
+
+/// A workbook led by a sheet too large to hold: `lead`'s columns (its key names the sheet),
+/// written row by row from `rows` in rust_xlsxwriter's constant-memory mode (one row in memory
+/// at a time), then `doc`'s sections and its `about` sheet as [`workbook`] writes them; saved
+/// into `out` as it is zipped.
+pub(crate) fn streamed_workbook(
+    doc: &Document,
+    lead: &Section,
+    rows: &mut dyn Iterator<Item = Vec<String>>,
+    out: &mut (dyn std::io::Write + Send),
+) -> Result<(), XlsxError> {
     let formats = Formats::new(doc.money.as_ref());
     let mut book = Workbook::new();
-    let mut names: Vec<String> = Vec::new();
+    let name = sheet_name(&lead.key);
+    let sheet = book.add_worksheet_with_constant_memory()?;
+    sheet.set_name(&name)?;
+    let (headers, _) = lead.machine_table();
+    write_header(sheet, headers, &formats)?;
+    for (r, row) in rows.enumerate() {
+        let r = u32::try_from(r + 1).map_err(|_| XlsxError::RowColumnLimitError)?;
+        write_row(sheet, r, (headers, &lead.money), &row, &formats)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    let names = add_sections(&mut book, doc, &formats, vec![name])?;
+    add_about(&mut book, doc, &formats, &names)?;
+    book.save_to_writer(out)
+}
+
+/// Adds a sheet per section of `doc` (names unique among `names` and each other); returns
+/// every sheet name.
+fn add_sections(
+    book: &mut Workbook,
+    doc: &Document,
+    formats: &Formats,
+    mut names: Vec<String>,
+) -> Result<Vec<String>, XlsxError> {
     for section in &doc.sections {
         let mut name = sheet_name(&section.key);
         // Names are unique in a workbook (case-insensitively).
@@ -193,8 +249,18 @@ pub(crate) fn workbook(doc: &Document) -> Result<Vec<u8>, XlsxError> {
         names.push(name.clone());
         let sheet = book.add_worksheet();
         sheet.set_name(&name)?;
-        write_section(sheet, section, &formats)?;
+        write_section(sheet, section, formats)?;
     }
+    Ok(names)
+}
+
+/// The `about` sheet: the title, the summary lines and every table's notes.
+fn add_about(
+    book: &mut Workbook,
+    doc: &Document,
+    formats: &Formats,
+    names: &[String],
+) -> Result<(), XlsxError> {
     let about = book.add_worksheet();
     about.set_name(if names.iter().any(|n| n == "about") {
         "about_report"
@@ -216,6 +282,15 @@ pub(crate) fn workbook(doc: &Document) -> Result<Vec<u8>, XlsxError> {
             r += 1;
         }
     }
+    Ok(())
+}
+
+/// The workbook of `doc`, as the bytes of an `.xlsx` file.
+pub(crate) fn workbook(doc: &Document) -> Result<Vec<u8>, XlsxError> {
+    let formats = Formats::new(doc.money.as_ref());
+    let mut book = Workbook::new();
+    let names = add_sections(&mut book, doc, &formats, Vec::new())?;
+    add_about(&mut book, doc, &formats, &names)?;
     book.save_to_buffer()
 }
 
