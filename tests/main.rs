@@ -20,6 +20,7 @@ mod nights;
 mod prices;
 mod reconcile;
 mod reports;
+mod streamed;
 mod summary;
 mod workbook;
 mod zones;

@@ -202,7 +202,7 @@ fn an_interrupt_during_the_fetch_stops_the_night_after_it_with_130() {
 }
 
 #[test]
-fn a_changed_code_table_writes_every_billing_day_again_as_report_billing_writes_it() {
+fn a_changed_code_table_or_price_list_writes_every_billing_day_again_as_report_billing_does() {
     let env = Env::plain();
     let inbox = env.path("st").join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
@@ -267,6 +267,39 @@ fn a_changed_code_table_writes_every_billing_day_again_as_report_billing_writes_
     let run = nightly(cmd, &[]);
     run.expect(0)
         .stderr_has("0 of 0 changed days written again");
+
+    // A price list added to the config: the day gets its amounts.
+    env.write(
+        "prices.toml",
+        "currency = \"USD\"\n\n[[period]]\nfrom = \"2026-01-01\"\ntiers = [ { price = \"0.035\" } ]\n",
+    );
+    let config = env.write("config.toml", "prices = \"prices.toml\"\n");
+    let with_prices = |mut cmd: std::process::Command| {
+        cmd.env("LIVEAUDIT_CODES", &codes)
+            .env("LIVEAUDIT_CONFIG", &config);
+        cmd
+    };
+    nightly(with_prices(env.cmd()), &[])
+        .expect(0)
+        .stderr_has("every day computed again");
+    let mut fresh = with_prices(env.cmd());
+    fresh
+        .args([
+            "report",
+            "billing",
+            "--from",
+            "2026-11-20",
+            "--to",
+            "2026-11-20",
+        ])
+        .args(["--account", util::CODE, "--output", "priced.csv"]);
+    Run::from(fresh.output().unwrap()).expect(0);
+    let priced = std::fs::read_to_string(&day_file).unwrap();
+    assert_ne!(priced, after);
+    assert_eq!(
+        priced,
+        std::fs::read_to_string(env.path("priced.csv")).unwrap()
+    );
 }
 
 #[cfg(unix)]

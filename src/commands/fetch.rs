@@ -209,6 +209,7 @@ pub(crate) fn fetch_failure(e: FetchError) -> Failure {
         ),
         FetchError::Intake(IntakeError::Store(s)) | FetchError::Store(s) => s.into(),
         FetchError::Vendor(v) => Failure::internal(v),
+        e @ FetchError::InputChanged(_) => Failure::usage(anyhow::Error::new(e)),
     }
 }
 

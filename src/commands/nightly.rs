@@ -201,6 +201,11 @@ pub(crate) async fn nightly(global: &GlobalArgs, args: NightlyArgs) -> Result<Ex
     let signals = crate::fetch::watch_intake_signals(signalled.clone());
     let mut status = ExitStatus::Ok;
     for account in &s.accounts {
+        // A signal after the last step of an account's night: no other account starts.
+        if signalled.load(std::sync::atomic::Ordering::SeqCst) {
+            status = worse(status, ExitStatus::Interrupted);
+            break;
+        }
         let night = steps::Night::new(global, &s, account.as_deref(), deadline, &signalled);
         let this = night.run().await;
         status = worse(status, this);

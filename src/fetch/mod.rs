@@ -55,6 +55,7 @@ pub(crate) use watch::watch_intake_signals;
 use watch::*;
 mod attempt;
 mod dispatch;
+mod registration;
 use dispatch::{ID_CHUNK, dispatch, produce_ids};
 
 /// How long requests in flight may still finish after a stop.
@@ -154,6 +155,13 @@ pub(crate) enum FetchError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Vendor(#[from] VendorError),
+    /// An input found readable before the run, refused while it was registered during the
+    /// requests: it changed in between.
+    #[error(
+        "{0} (the input changed after it was checked; the ids registered before this line were \
+         asked and their answers are saved: fix the input, then run the same command again)"
+    )]
+    InputChanged(crate::input::InputError),
 }
 
 /// How a run ended.
@@ -258,69 +266,9 @@ pub(crate) fn run_ending(stop: Option<&StopCause>, counts: &StatusCounts) -> &'s
     }
 }
 
-/// Logs what reading the input found: the columns used, and warnings for what needs a look.
-fn log_intake(intake: &IntakeStats, account: &RunAccount) {
-    for line in &intake.input.columns {
-        tracing::info!("{line}");
-    }
-    if intake.input.bad_times > 0 {
-        tracing::warn!(
-            count = intake.input.bad_times,
-            first = %intake.input.bad_time_examples.join("; "),
-            "times that could not be read: those checks are dated by their fetch time, as \
-             {} fetch-time asks (marked per check, counted in the run)",
-            Setting::BadTimes
-        );
-    }
-    if intake.conflicts > 0 {
-        tracing::warn!(
-            count = intake.conflicts,
-            first = %intake.conflict_examples.join("; "),
-            "ids listed more than once with a different event time or other columns: the first \
-             mention of an id is kept, the later ones are ignored; check which one is right"
-        );
-    }
-    let retimed = &intake.retimed;
-    if retimed.count > 0 {
-        tracing::warn!(
-            count = retimed.count,
-            first = %retimed.examples.join("; "),
-            "{}",
-            if retimed.fixed {
-                format!(
-                    "stored checks this input dates at another event time took the input's time \
-                     ({}; each change recorded, the code and charge unchanged)",
-                    Setting::FixTimes
-                )
-            } else {
-                format!(
-                    "stored checks this input dates at another event time keep their stored time \
-                     (an earlier read in another {}?); fetch {} takes the input's",
-                    Setting::InputTz,
-                    Setting::FixTimes
-                )
-            }
-        );
-    }
-    if intake.other_account.rows > 0 {
-        tracing::warn!(
-            count = intake.other_account.rows,
-            account = %account.label(),
-            first = %intake.other_account.examples.join("; "),
-            "ids another account read first: an id belongs to the account that first read it, \
-             so they are not asked under this one (fetch them with their own {})",
-            Setting::Account
-        );
-    }
-    if intake.input.repeated_headers > 0 {
-        tracing::info!(
-            count = intake.input.repeated_headers,
-            "repeated header rows skipped"
-        );
-    }
-}
-
-/// Runs a fetch: lock, register input, fetch, record the run.
+/// Runs a fetch: lock, register input (before the requests, or while they run:
+/// [`registration`]),
+/// fetch, record the run.
 pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let started = Instant::now();
     let lock = FetchLock::acquire(&opts.db)?;
@@ -330,47 +278,72 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let account = opts.account();
     account::record_run(&store.conn, run_id, &account)?;
     account::warn_if_name_is_a_recorded_code(&store.conn, &account).map_err(StoreError::Query)?;
-    let mut intake = register_input(&mut store, run_id, &account, &opts)?;
-    log_intake(&intake, &account);
-    if opts.pending {
-        intake.pending = intake::mark_needing_vendor(&store.conn, run_id, &account)?;
-        tracing::info!(
-            stored = intake.pending,
-            "stored checks that still need the vendor are asked again ({pending_flag})",
-            pending_flag = Setting::Pending
-        );
-    }
-    let to_fetch = intake::count_to_fetch(&store.conn, run_id, &account.partner_code)?;
     let concurrency = opts.effective_concurrency();
-    tracing::info!(
-        ids = intake.distinct,
-        duplicates = intake.duplicates,
-        blank = intake.input.blank_ids,
-        other_account = intake.other_account.rows,
-        adopted = intake.adopted,
-        to_fetch,
-        already_final = (intake.distinct + intake.pending) as i64 - to_fetch,
-        rate = %opts.rate_setting(),
-        concurrency,
-        "input registered"
-    );
-
     let tally = Arc::new(Tally::default());
-    let mut stop = None;
-    let mut auto = None;
-    if to_fetch > 0 && opts.deadline.is_some_and(|d| Instant::now() >= d) {
-        stop = Some(StopCause::CutOff);
-    } else if to_fetch > 0 {
-        (stop, auto) = fetch_pending(
+    let (intake, to_fetch, mut stop, auto) = if registration::streams(&opts) {
+        registration::check_input(&store, run_id, &opts)?;
+        let total = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let streamed = registration::spawn_streamed(
             &opts,
             run_id,
-            to_fetch,
+            account.clone(),
             concurrency,
-            tally.clone(),
-            lock.watch(),
-        )
-        .await?;
-    }
+            total.clone(),
+        );
+        // The queue holds a chunk and more: the next chunk registers while this one is asked.
+        let buffer = (registration::CHUNK_IDS + concurrency) / ID_CHUNK + 16;
+        let ids = Ids {
+            total,
+            spawn: streamed,
+            buffer,
+        };
+        match fetch_pending(&opts, run_id, ids, concurrency, tally.clone(), lock.watch()).await {
+            Ok((stop, auto, s)) => {
+                // A run with nothing to ask was not cut off, whenever its budget ended.
+                let stop = stop.filter(|c| s.to_fetch > 0 || *c != StopCause::CutOff);
+                (s.stats, s.to_fetch, stop, auto)
+            }
+            Err(FetchError::Intake(e)) => {
+                return Err(registration::record_failure(&store, run_id, e));
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        let mut intake = registration::register_input(&mut store, run_id, &account, &opts)?;
+        registration::log_intake(&intake, &account);
+        if opts.pending {
+            intake.pending = intake::mark_needing_vendor(&store.conn, run_id, &account)?;
+            tracing::info!(
+                stored = intake.pending,
+                "stored checks that still need the vendor are asked again ({pending_flag})",
+                pending_flag = Setting::Pending
+            );
+        }
+        let to_fetch = intake::count_to_fetch(&store.conn, run_id, &account.partner_code)?;
+        registration::log_registered(&intake, to_fetch, &opts.rate_setting(), concurrency);
+        let (mut stop, mut auto) = (None, None);
+        if to_fetch > 0 && opts.deadline.is_some_and(|d| Instant::now() >= d) {
+            stop = Some(StopCause::CutOff);
+        } else if to_fetch > 0 {
+            let total = Arc::new(std::sync::atomic::AtomicU64::new(to_fetch as u64));
+            let (db, code) = (opts.db.clone(), opts.vendor.partner_code.clone());
+            let stored = move |ids_tx, ctx: Arc<Ctx>, _| {
+                let cancel = ctx.cancel.clone();
+                tokio::task::spawn_blocking(move || {
+                    produce_ids(&db, run_id, &code, ids_tx, &cancel).map_err(FetchError::from)
+                })
+            };
+            let buffer = concurrency / ID_CHUNK + 16;
+            let ids = Ids {
+                total,
+                spawn: stored,
+                buffer,
+            };
+            (stop, auto, _) =
+                fetch_pending(&opts, run_id, ids, concurrency, tally.clone(), lock.watch()).await?;
+        }
+        (intake, to_fetch, stop, auto)
+    };
     // Results written to a database that was deleted or replaced meanwhile are lost with it.
     if let Err(e) = lock.check_in_place() {
         tracing::error!(error = %e, "the database is gone");
@@ -392,46 +365,6 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     };
     record_end(&mut store, &opts, &report);
     Ok(report)
-}
-
-/// Reads the input into the run (a signal while reading stops it); a failure is recorded as
-/// the run's end before it is returned.
-fn register_input(
-    store: &mut Store,
-    run_id: i64,
-    account: &RunAccount,
-    opts: &FetchOptions,
-) -> Result<IntakeStats, FetchError> {
-    // A signal while reading the input stops the reading; the run is recorded as interrupted.
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let intake_signals = watch_intake_signals(interrupted.clone());
-    let mut input = opts.input.clone();
-    input.interrupted = Some(interrupted);
-    // Reading may block (stdin, a FIFO): the runtime is told, so the signal task still runs.
-    let mut register = || intake::register(&mut store.conn, run_id, account, &opts.sources, &input);
-    let registered = match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(register),
-        _ => register(),
-    };
-    intake_signals.abort();
-    match registered {
-        Ok(stats) => Ok(stats),
-        Err(e) => {
-            let outcome = match e {
-                IntakeError::Input(crate::input::InputError::Interrupted) => "interrupted",
-                _ => "input_error",
-            };
-            store.finish_run(
-                run_id,
-                &RunRecord {
-                    outcome: outcome.into(),
-                    stop_reason: Some(e.to_string()),
-                    ..RunRecord::default()
-                },
-            )?;
-            Err(e.into())
-        }
-    }
 }
 
 /// Records how the run ended in the `runs` table.
@@ -457,21 +390,38 @@ fn record_end(store: &mut Store, opts: &FetchOptions, report: &FetchReport) {
     }
 }
 
+/// Where a run's ids come from: `spawn` starts the task that hands them to the workers (and
+/// returns what it found once every id is handed over; it is given the writer's connection,
+/// to write in turns beside it), `total` is how many there are so far
+/// (the progress bar's length), `buffer` how many hand-overs may wait in the queue.
+struct Ids<F> {
+    spawn: F,
+    total: Arc<std::sync::atomic::AtomicU64>,
+    buffer: usize,
+}
+
 /// Fetches the run's ids that still need the vendor: starts the writer, the producer and the
-/// watchers, dispatches every id, then collects why the run stopped (if it did).
-async fn fetch_pending(
+/// watchers, dispatches every id, then collects why the run stopped (if it did) and what the
+/// producer returned.
+async fn fetch_pending<P, F>(
     opts: &FetchOptions,
     run_id: i64,
-    to_fetch: i64,
+    ids: Ids<F>,
     concurrency: usize,
     tally: Arc<Tally>,
     db_watch: DbWatch,
-) -> Result<(Option<StopCause>, Option<Estimate>), FetchError> {
+) -> Result<(Option<StopCause>, Option<Estimate>, P), FetchError>
+where
+    F: FnOnce(
+        async_channel::Sender<Vec<ToFetch>>,
+        Arc<Ctx>,
+        writer::SharedConnection,
+    ) -> tokio::task::JoinHandle<Result<P, FetchError>>,
+{
     let mut client_opts = opts.client.clone();
     client_opts.pool_max_idle = concurrency;
     let client = VendorClient::new(&opts.vendor, client_opts)?;
-    let (writer, writer_thread) = writer::spawn(&opts.db, run_id)?;
-    let cancel = CancellationToken::new();
+    let (writer, writer_thread, conn) = writer::spawn(&opts.db, run_id)?;
     let ctx = Arc::new(Ctx {
         client,
         codes: opts.codes.clone(),
@@ -484,7 +434,7 @@ async fn fetch_pending(
         retry: opts.retry.clone(),
         breaker: Breaker::new(opts.breaker_threshold),
         writer,
-        cancel: cancel.clone(),
+        cancel: CancellationToken::new(),
         stop: Mutex::new(None),
         slots: tokio::sync::Semaphore::new(concurrency),
         tally: tally.clone(),
@@ -501,18 +451,13 @@ async fn fetch_pending(
         })
     });
     let adaptive = ctx.pace.adaptive();
-    let reporter = Reporter::start(opts.progress, to_fetch as u64, tally, adaptive.clone());
+    let reporter = Reporter::start(opts.progress, ids.total, tally, adaptive.clone());
     let db_watcher = tokio::spawn(watch_database(ctx.clone(), db_watch));
     // Many workers take from one queue: an MPMC channel, so no worker holds a lock while it
     // waits. Ids travel in small chunks: one hand-over (and at most one wake-up of the
     // producer) per chunk rather than per id, so the hand-over costs little CPU on a fast run.
-    let (ids_tx, ids_rx) = async_channel::bounded::<Vec<ToFetch>>(concurrency / ID_CHUNK + 16);
-    let producer = tokio::task::spawn_blocking({
-        let db = opts.db.clone();
-        let cancel = cancel.clone();
-        let code = opts.vendor.partner_code.clone();
-        move || produce_ids(&db, run_id, &code, ids_tx, &cancel)
-    });
+    let (ids_tx, ids_rx) = async_channel::bounded::<Vec<ToFetch>>(ids.buffer);
+    let producer = (ids.spawn)(ids_tx, ctx.clone(), conn);
 
     dispatch(&ctx, &ids_rx, concurrency).await;
     reporter.finish();
@@ -533,25 +478,31 @@ async fn fetch_pending(
     let written = writer_thread
         .join()
         .map_err(|_| StoreError::Thread("writer panicked".into()))?;
-    Ok((stop_after_writing(written, produced, stop)?, estimate))
+    let (stop, produced) = stop_after_writing(written, produced, stop)?;
+    Ok((stop, estimate, produced))
 }
 
-/// The run's stop once the writer has ended: a write failure outranks the stop recorded
-/// during the run; otherwise the producer's error, if any, is the run's.
-fn stop_after_writing(
+/// The run's stop once the writer has ended, and what the producer returned: a write failure
+/// outranks the stop recorded during the run (and, when the producer failed too, is the run's
+/// error); otherwise the producer's error, if any, is the run's.
+fn stop_after_writing<P>(
     written: Result<writer::WriterStats, StoreError>,
-    produced: Result<(), StoreError>,
+    produced: Result<P, FetchError>,
     stop: Option<StopCause>,
-) -> Result<Option<StopCause>, FetchError> {
+) -> Result<(Option<StopCause>, P), FetchError> {
     match written {
         Err(e) => {
             let disk_full = e.is_disk_full();
             tracing::error!(error = %e, disk_full, "writing results failed; committed results are kept");
-            Ok(Some(StopCause::Storage(if disk_full {
+            let stop = StopCause::Storage(if disk_full {
                 format!("{e} (the disk is full: free space, then run the same command again)")
             } else {
                 e.to_string()
-            })))
+            });
+            match produced {
+                Ok(produced) => Ok((Some(stop), produced)),
+                Err(_) => Err(e.into()),
+            }
         }
         Ok(stats) => {
             tracing::debug!(
@@ -561,8 +512,7 @@ fn stop_after_writing(
                 transactions = stats.transactions,
                 "writer finished"
             );
-            produced?;
-            Ok(stop)
+            Ok((stop, produced?))
         }
     }
 }

@@ -87,7 +87,7 @@ pub(crate) struct Reporter {
 impl Reporter {
     pub(crate) fn start(
         mode: ProgressMode,
-        total: u64,
+        total: Arc<AtomicU64>,
         tally: Arc<Tally>,
         auto: Option<Arc<Adaptive>>,
     ) -> Reporter {
@@ -97,7 +97,10 @@ impl Reporter {
                 task: None,
             },
             ProgressMode::Bar => {
-                let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+                let bar = ProgressBar::with_draw_target(
+                    Some(total.load(Ordering::Relaxed)),
+                    ProgressDrawTarget::stderr(),
+                );
                 bar.set_style(
                     ProgressStyle::with_template(
                         "{bar:30} {pos}/{len} {per_sec} eta {eta} | {msg}",
@@ -110,6 +113,8 @@ impl Reporter {
                     loop {
                         tick.tick().await;
                         let s = tally.snapshot();
+                        // The ids registered so far: a streamed input grows it as it registers.
+                        shown.set_length(total.load(Ordering::Relaxed));
                         shown.set_position(s.resolved + s.failed);
                         let rate = auto
                             .as_ref()
@@ -139,7 +144,7 @@ impl Reporter {
                         let estimate = auto.as_ref().map(|a| a.estimate());
                         tracing::info!(
                             done,
-                            total,
+                            total = total.load(Ordering::Relaxed),
                             requests = s.requests,
                             rate_per_sec = (s.requests as f64 / secs * 10.0).round() / 10.0,
                             charged = s.charged,

@@ -264,6 +264,46 @@ fn unbreakable_width(section: &Section, column: usize) -> u16 {
     u16::try_from(widest.unwrap_or(0)).unwrap_or(u16::MAX)
 }
 
+/// Fits a table to a terminal `width` wide. Numbers, dates, ids and single-word cells never
+/// break (see [`unbreakable_width`]); a header's words stay whole when the terminal has room for
+/// every column's longest header word beside them, else a header breaks rather than the table
+/// widening. A table whose unbreakable cells alone are wider than the terminal is not wrapped
+/// at all: one line per row (read it with `less -S`, or as CSV), since squeezing its text
+/// columns would break "-3.9 pp" and messages and still overflow.
+fn fit_columns(table: &mut Table, section: &Section, width: u16) {
+    let padding: u16 = table.column_iter().map(|c| c.padding_width() + 1).sum();
+    let bounds = |with_header: bool| -> Vec<u16> {
+        (0..section.headers.len())
+            .map(|i| {
+                let words = unbreakable_width(section, i);
+                if with_header {
+                    words.max(header_word_width(&section.headers[i]))
+                } else {
+                    words
+                }
+            })
+            .collect()
+    };
+    let total = |bounds: &[u16]| bounds.iter().sum::<u16>().saturating_add(padding);
+    let (whole_headers, cells_only) = (bounds(true), bounds(false));
+    if total(&cells_only) > width {
+        table.set_content_arrangement(ContentArrangement::Disabled);
+        return;
+    }
+    let bounds = if total(&whole_headers) <= width {
+        whole_headers
+    } else {
+        cells_only
+    };
+    for (column, words) in table.column_iter_mut().zip(bounds) {
+        if words > 0 {
+            // The bound counts the column's padding.
+            let bound = words.saturating_add(column.padding_width());
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(bound)));
+        }
+    }
+}
+
 /// The longest word of a column's header.
 fn header_word_width(header: &str) -> u16 {
     let widest = header.split_whitespace().map(|w| w.chars().count()).max();
@@ -327,37 +367,7 @@ fn render_table(doc: &Document, width: Option<u16>, out: &mut dyn Write) -> std:
                 }));
             }
             if let Some(width) = width {
-                // A header's words stay whole too (no "stat/us") when the terminal has room for
-                // every column's longest header word beside its unbreakable cells, or when the
-                // cells alone are wider than the terminal (the table overflows either way); a
-                // header breaks only where that keeps the table within the terminal.
-                let padding: u16 = table.column_iter().map(|c| c.padding_width() + 1).sum();
-                let bounds = |with_header: bool| -> Vec<u16> {
-                    (0..section.headers.len())
-                        .map(|i| {
-                            let words = unbreakable_width(section, i);
-                            if with_header {
-                                words.max(header_word_width(&section.headers[i]))
-                            } else {
-                                words
-                            }
-                        })
-                        .collect()
-                };
-                let total = |bounds: &[u16]| bounds.iter().sum::<u16>().saturating_add(padding);
-                let (whole_headers, cells_only) = (bounds(true), bounds(false));
-                let bounds = if total(&whole_headers) <= width || total(&cells_only) > width {
-                    whole_headers
-                } else {
-                    cells_only
-                };
-                for (column, words) in table.column_iter_mut().zip(bounds) {
-                    if words > 0 {
-                        // The bound counts the column's padding.
-                        let bound = words.saturating_add(column.padding_width());
-                        column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(bound)));
-                    }
-                }
+                fit_columns(&mut table, section, width);
             }
             writeln!(out, "{table}")?;
         }

@@ -1,7 +1,9 @@
 //! Registering a run's input ids, and listing the ids that still need the vendor.
 //!
-//! Policy: all input is registered in one transaction before the first request, so an input
-//! error (exit 2) leaves the database as it was and sends nothing. An id already in the database
+//! Policy: a fetch's input is registered in one transaction before the first request, so an
+//! input error (exit 2) leaves the database as it was and sends nothing; or, at no rate limit,
+//! in committed chunks while the requests run ([`chunked`], after a reading that found no
+//! error). An id already in the database
 //! keeps its result; a run only re-asks ids that are pending, failed, or answered 11350.
 //! Duplicates are detected by the database itself (an id already marked with this run), so
 //! memory does not grow with the input. Unreadable input times are an input error too, checked
@@ -81,12 +83,23 @@ pub fn register(
     // memory (a few MiB of peak memory before the first request buys the intake of large
     // inputs; BENCHMARKS.md has the numbers). The fetch keeps the default cache.
     // Both are put back afterwards (a report's large sort should spill to a file, not RAM).
+    with_intake_cache(conn, |conn| {
+        register_in_one_transaction(conn, run, account, sources, opts)
+    })
+}
+
+/// Runs `register` with the intake's page cache and statement journals in memory, and puts
+/// both back afterwards (the rule: [`register`]).
+fn with_intake_cache<T>(
+    conn: &mut Connection,
+    register: impl FnOnce(&mut Connection) -> Result<T, IntakeError>,
+) -> Result<T, IntakeError> {
     let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
     let temp: i64 = conn.query_row("PRAGMA temp_store", [], |r| r.get(0))?;
     conn.execute_batch(&format!(
         "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{INTAKE_CACHE_KIB};"
     ))?;
-    let registered = register_in_one_transaction(conn, run, account, sources, opts);
+    let registered = register(conn);
     let restored = conn.execute_batch(&format!(
         "PRAGMA cache_size = {cache}; PRAGMA temp_store = {temp};"
     ));
@@ -97,7 +110,7 @@ pub fn register(
 }
 
 /// The page cache while registering input, in KiB.
-const INTAKE_CACHE_KIB: i64 = 8 * 1024;
+pub(super) const INTAKE_CACHE_KIB: i64 = 8 * 1024;
 
 fn register_in_one_transaction(
     conn: &mut Connection,
@@ -124,34 +137,41 @@ fn register_in_one_transaction(
     }
     batch.flush(&tx, &mut pending, &mut stats)?;
     stats.input = input;
-    let IntakeStats {
-        input,
-        other_account,
-        ..
-    } = &stats;
+    let input = &stats.input;
     // Unreadable times stop the run here, before the commit, unless they are to be dated by
     // fetch time: then the run records how many.
     if let Some(e) = input.bad_times_error(opts) {
         return Err(e.into());
     }
+    record_intake(&tx, run, &stats)?;
+    tx.commit()?;
+    Ok(stats)
+}
+
+/// Records in the run's row what reading its input counted (times dated by fetch, other
+/// accounts' rows, stored checks given another time).
+pub(super) fn record_intake(
+    conn: &Connection,
+    run: i64,
+    stats: &IntakeStats,
+) -> Result<(), rusqlite::Error> {
     let fixed = if stats.retimed.fixed {
         stats.retimed.count
     } else {
         0
     };
-    tx.execute(
+    conn.execute(
         "UPDATE runs SET bad_times = ?2, other_account = ?3, time_differs = ?4, times_fixed = ?5
          WHERE id = ?1",
         params![
             run,
-            input.bad_times as i64,
-            other_account.rows as i64,
+            stats.input.bad_times as i64,
+            stats.other_account.rows as i64,
             stats.retimed.count as i64,
             fixed as i64
         ],
     )?;
-    tx.commit()?;
-    Ok(stats)
+    Ok(())
 }
 
 /// How a run registers batches of rows: its run and account, and what was true of the
@@ -189,6 +209,18 @@ impl<'a> Batch<'a> {
         pending: &mut Vec<IdRow>,
         stats: &mut IntakeStats,
     ) -> Result<(), rusqlite::Error> {
+        self.flush_into(conn, pending, stats, None)
+    }
+
+    /// [`Batch::flush`], and appends to `queue` the ids it registered for this run that need
+    /// the vendor under the run's account (each id once: a duplicate is registered once).
+    pub(super) fn flush_into(
+        &self,
+        conn: &Connection,
+        pending: &mut Vec<IdRow>,
+        stats: &mut IntakeStats,
+        queue: Option<&mut Vec<ToFetch>>,
+    ) -> Result<(), rusqlite::Error> {
         if self.others {
             set_aside_other_accounts(conn, self.account, pending, &mut stats.other_account)?;
         }
@@ -209,6 +241,16 @@ impl<'a> Batch<'a> {
         if self.unknown {
             stats.adopted += adopt_unknown(conn, self.account, pending)?;
         }
+        if let Some(queue) = queue {
+            // An `unknown` check the run registered was adopted just above: it is the run's.
+            queue.extend(
+                registered
+                    .iter()
+                    .filter(|r| r.needs_vendor && (r.ours || self.unknown))
+                    .map(|r| r.id.clone()),
+            );
+        }
+        let registered = registered.len() as u64;
         stats.distinct += registered;
         stats.duplicates += pending.len() as u64 - registered;
         pending.clear();
@@ -327,9 +369,9 @@ fn upsert(
     run: i64,
     account: &RunAccount,
     rows: &[IdRow],
-) -> Result<u64, rusqlite::Error> {
+) -> Result<Vec<Registered>, rusqlite::Error> {
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
     // A check dated by fetch time (its input time unreadable) that was already fetched takes
@@ -349,7 +391,8 @@ fn upsert(
              event_time = coalesce(checks.event_time, excluded.event_time,
                  CASE WHEN excluded.time_basis = 'fetch' THEN checks.fetched_at END),
              attrs = coalesce(checks.attrs, excluded.attrs)
-         WHERE checks.last_run IS NOT excluded.last_run",
+         WHERE checks.last_run IS NOT excluded.last_run
+         RETURNING id, liveness_id, {needs_vendor}, partner_code = ?",
         needs_vendor = crate::check::NEEDS_VENDOR_SQL,
     ))?;
     let fetch: Option<&str> = Some("fetch");
@@ -370,7 +413,29 @@ fn upsert(
             &account.endpoint_host,
         ]
     });
-    Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
+    let ours: &dyn rusqlite::ToSql = &account.partner_code;
+    let rows = stmt.query_map(
+        rusqlite::params_from_iter(params.chain(std::iter::once(ours))),
+        |r| {
+            Ok(Registered {
+                id: ToFetch {
+                    check: r.get(0)?,
+                    liveness_id: r.get(1)?,
+                },
+                needs_vendor: r.get(2)?,
+                ours: r.get(3)?,
+            })
+        },
+    )?;
+    rows.collect()
+}
+
+/// A row [`upsert`] registered for the run (inserted, or marked with the run).
+struct Registered {
+    id: ToFetch,
+    needs_vendor: bool,
+    /// Recorded under the run's account (else `unknown`: other accounts' rows never get here).
+    ours: bool,
 }
 
 /// Counts the ids of `run` that need the vendor and belong to `partner_code`. (`+partner_code`:
@@ -437,6 +502,8 @@ pub fn next_to_fetch(
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+pub(crate) mod chunked;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -4,6 +4,7 @@
 //! - [`FetchLock`]: the exclusive lock a `fetch` holds, so two runs never share one database.
 //! - [`intake`]: registering input ids and listing what still needs the vendor.
 //! - [`writer`]: the single writer thread that commits results and attempts in batches.
+//! - [`turns`]: turns at writing between the threads of one process (registration, writer).
 //! - [`purge`]: removing biometric-derived data of old checks, keeping billing facts.
 //! - [`StoreError`]: what can go wrong, each variant saying what to do (in `error.rs`).
 //!
@@ -18,6 +19,7 @@ pub mod intake;
 pub mod purge;
 pub(crate) mod resume;
 pub mod retimed;
+pub(crate) mod turns;
 #[warn(missing_docs)]
 pub mod writer;
 

@@ -18,11 +18,13 @@
 //! of a fast run's throughput; slots stay short instead.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, params};
 use tokio::sync::mpsc;
 
+use super::turns::Turns;
 use super::{OpenMode, Store, StoreError};
 use crate::check::Status;
 
@@ -128,11 +130,23 @@ pub struct WriterStats {
 /// The sending side, cloned into every worker.
 pub type WriterHandle = mpsc::Sender<WriteOp>;
 
-/// Starts the writer thread on its own connection to `db`, for run `run`.
-pub fn spawn(
+/// The writer's connection, which a streamed registration shares in turns.
+pub(crate) type SharedConnection = Arc<Turns<Connection>>;
+
+/// Starts the writer thread on its own connection to `db`, for run `run`; the connection is
+/// returned too, for the registration that may write beside it (in turns).
+#[allow(clippy::type_complexity)]
+pub(crate) fn spawn(
     db: &Path,
     run: i64,
-) -> Result<(WriterHandle, JoinHandle<Result<WriterStats, StoreError>>), StoreError> {
+) -> Result<
+    (
+        WriterHandle,
+        JoinHandle<Result<WriterStats, StoreError>>,
+        SharedConnection,
+    ),
+    StoreError,
+> {
     let store = Store::open(db, OpenMode::MigrateExisting)?;
     // Results update index pages all over the file (a check's quarter hour, its sequence
     // id), so the same pages are written again and again. Checkpointing every 10,000 pages
@@ -143,18 +157,20 @@ pub fn spawn(
         .conn
         .execute_batch("PRAGMA wal_autocheckpoint = 10000;")?;
     let (tx, rx) = mpsc::channel(MAX_BATCH * 2);
+    let conn = Arc::new(Turns::new(store.conn));
+    let shared = conn.clone();
     let handle = std::thread::Builder::new()
         .name("liveaudit-writer".into())
-        .spawn(move || run_writer(store.conn, run, rx))
+        .spawn(move || run_writer(&conn, run, rx))
         .map_err(|source| StoreError::Open {
             path: db.to_path_buf(),
             source,
         })?;
-    Ok((tx, handle))
+    Ok((tx, handle, shared))
 }
 
 fn run_writer(
-    mut conn: Connection,
+    conn: &Turns<Connection>,
     run: i64,
     mut rx: mpsc::Receiver<WriteOp>,
 ) -> Result<WriterStats, StoreError> {
@@ -167,7 +183,7 @@ fn run_writer(
             std::thread::sleep(LINGER);
             take_queued(&mut batch, &mut rx);
         }
-        if let Err(e) = write_batch(&mut conn, run, &batch, &mut stats) {
+        if let Err(e) = write_batch(&mut conn.take(), run, &batch, &mut stats) {
             // Close the channel first, so senders fail fast instead of filling it.
             rx.close();
             return Err(e);
