@@ -76,7 +76,8 @@ fn connection_refused_errors_never_show_the_key() {
             .output()
             .unwrap(),
     );
-    run.expect(1);
+    // No answer is an outage (exit 4), as the fetch's.
+    run.expect(4);
     run.stderr_has("connect");
 
     env.write("ids.csv", id_csv(3));

@@ -379,67 +379,8 @@ pub fn verdict_of_response(
     body: &[u8],
     codes: &CodeTable,
 ) -> Verdict {
-    match status {
-        200 => {}
-        401 | 403 => return Verdict::Stop(VendorStop::CredentialsRefused { status }),
-        429 => {
-            return Verdict::Retry(Retryable {
-                fault: Fault::RateLimited,
-                retry_after,
-                answer: None,
-            });
-        }
-        408 | 500..=599 => {
-            return Verdict::Retry(Retryable {
-                fault: Fault::Status {
-                    status,
-                    snippet: snippet(body),
-                },
-                retry_after,
-                answer: None,
-            });
-        }
-        300..=399 => {
-            return Verdict::Stop(VendorStop::Misconfigured {
-                status,
-                detail: " (a redirect)".into(),
-            });
-        }
-        404 | 405 => {
-            return Verdict::Stop(VendorStop::Misconfigured {
-                status,
-                detail: String::new(),
-            });
-        }
-        // A proxy on the way wants its own credentials: no request will pass until it has them.
-        407 => {
-            return Verdict::Stop(VendorStop::Misconfigured {
-                status,
-                detail: " from a proxy between liveaudit and the vendor, which asks for its own \
-                         credentials: give them in the proxy variable \
-                         (https_proxy=http://USER:PASSWORD@HOST:PORT) or exempt the vendor's \
-                         host with NO_PROXY"
-                    .into(),
-            });
-        }
-        400..=499 => {
-            return Verdict::GiveUp(Fault::Status {
-                status,
-                snippet: snippet(body),
-            });
-        }
-        _ => {
-            // 1xx, 2xx other than 200, and nonsense statuses: not an answer; try again.
-            return Verdict::Retry(Retryable {
-                fault: Fault::Unparsable {
-                    status,
-                    detail: "only HTTP 200 carries a result".into(),
-                    snippet: snippet(body),
-                },
-                retry_after,
-                answer: None,
-            });
-        }
+    if let Some(verdict) = verdict_of_status(status, retry_after, body) {
+        return verdict;
     }
     match parse_result(body) {
         Ok(answer) => verdict_of_answer(answer, codes),
@@ -453,6 +394,60 @@ pub fn verdict_of_response(
             retry_after: None,
             answer: None,
         }),
+    }
+}
+
+/// The verdict of a status other than 200, whatever the body says (`None` for a 200).
+fn verdict_of_status(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Option<Verdict> {
+    match status {
+        200 => None,
+        401 | 403 => Some(Verdict::Stop(VendorStop::CredentialsRefused { status })),
+        429 => Some(Verdict::Retry(Retryable {
+            fault: Fault::RateLimited,
+            retry_after,
+            answer: None,
+        })),
+        408 | 500..=599 => Some(Verdict::Retry(Retryable {
+            fault: Fault::Status {
+                status,
+                snippet: snippet(body),
+            },
+            retry_after,
+            answer: None,
+        })),
+        300..=399 => Some(Verdict::Stop(VendorStop::Misconfigured {
+            status,
+            detail: " (a redirect)".into(),
+        })),
+        404 | 405 => Some(Verdict::Stop(VendorStop::Misconfigured {
+            status,
+            detail: String::new(),
+        })),
+        // A proxy on the way wants its own credentials: no request will pass until it has them.
+        407 => Some(Verdict::Stop(VendorStop::Misconfigured {
+            status,
+            detail: " from a proxy between liveaudit and the vendor, which asks for its own \
+                         credentials: give them in the proxy variable \
+                         (https_proxy=http://USER:PASSWORD@HOST:PORT) or exempt the vendor's \
+                         host with NO_PROXY"
+                .into(),
+        })),
+        400..=499 => Some(Verdict::GiveUp(Fault::Status {
+            status,
+            snippet: snippet(body),
+        })),
+        _ => {
+            // 1xx, 2xx other than 200, and nonsense statuses: not an answer; try again.
+            Some(Verdict::Retry(Retryable {
+                fault: Fault::Unparsable {
+                    status,
+                    detail: "only HTTP 200 carries a result".into(),
+                    snippet: snippet(body),
+                },
+                retry_after,
+                answer: None,
+            }))
+        }
     }
 }
 
