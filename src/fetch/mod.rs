@@ -281,33 +281,7 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     let concurrency = opts.effective_concurrency();
     let tally = Arc::new(Tally::default());
     let (intake, to_fetch, mut stop, auto) = if registration::streams(&opts) {
-        registration::check_input(&store, run_id, &opts)?;
-        let total = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let streamed = registration::spawn_streamed(
-            &opts,
-            run_id,
-            account.clone(),
-            concurrency,
-            total.clone(),
-        );
-        // The queue holds a chunk and more: the next chunk registers while this one is asked.
-        let buffer = (registration::CHUNK_IDS + concurrency) / ID_CHUNK + 16;
-        let ids = Ids {
-            total,
-            spawn: streamed,
-            buffer,
-        };
-        match fetch_pending(&opts, run_id, ids, concurrency, tally.clone(), lock.watch()).await {
-            Ok((stop, auto, s)) => {
-                // A run with nothing to ask was not cut off, whenever its budget ended.
-                let stop = stop.filter(|c| s.to_fetch > 0 || *c != StopCause::CutOff);
-                (s.stats, s.to_fetch, stop, auto)
-            }
-            Err(FetchError::Intake(e)) => {
-                return Err(registration::record_failure(&store, run_id, e));
-            }
-            Err(e) => return Err(e),
-        }
+        stream_and_fetch(&store, &opts, run_id, &account, &tally, lock.watch()).await?
     } else {
         let mut intake = registration::register_input(&mut store, run_id, &account, &opts)?;
         registration::log_intake(&intake, &account);
@@ -365,6 +339,43 @@ pub(crate) async fn run(opts: FetchOptions) -> Result<FetchReport, FetchError> {
     };
     record_end(&mut store, &opts, &report);
     Ok(report)
+}
+
+/// What a run registered and fetched: its counts, the ids to fetch, why it stopped, and where
+/// `--rate auto` ended.
+type Fetched = (IntakeStats, i64, Option<StopCause>, Option<Estimate>);
+
+/// Checks the input, then registers it while its ids are fetched ([`registration`]); a
+/// registration that failed is recorded as the run's end.
+async fn stream_and_fetch(
+    store: &Store,
+    opts: &FetchOptions,
+    run_id: i64,
+    account: &RunAccount,
+    tally: &Arc<Tally>,
+    db_watch: DbWatch,
+) -> Result<Fetched, FetchError> {
+    registration::check_input(store, run_id, opts)?;
+    let concurrency = opts.effective_concurrency();
+    let total = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let streamed =
+        registration::spawn_streamed(opts, run_id, account.clone(), concurrency, total.clone());
+    // The queue holds a chunk and more: the next chunk registers while this one is asked.
+    let buffer = (registration::CHUNK_IDS + concurrency) / ID_CHUNK + 16;
+    let ids = Ids {
+        total,
+        spawn: streamed,
+        buffer,
+    };
+    match fetch_pending(opts, run_id, ids, concurrency, tally.clone(), db_watch).await {
+        Ok((stop, auto, s)) => {
+            // A run with nothing to ask was not cut off, whenever its budget ended.
+            let stop = stop.filter(|c| s.to_fetch > 0 || *c != StopCause::CutOff);
+            Ok((s.stats, s.to_fetch, stop, auto))
+        }
+        Err(FetchError::Intake(e)) => Err(registration::record_failure(store, run_id, e)),
+        Err(e) => Err(e),
+    }
 }
 
 /// Records how the run ended in the `runs` table.
