@@ -6,8 +6,9 @@ checks the examples that need nothing but the demo's data: it builds the databas
 (`liveaudit demo --keep-db`, the sample vendor's billing day Asia/Singapore, as README's
 examples were run), then runs each fenced block whose lines start with `$ liveaudit` (or a
 shell pipeline of one) in a fresh copy of that directory, and compares what the commands print
-(stdout and stderr on a pseudo-terminal 200 columns wide, as a person sees them) with the lines under each command. A line `...`
-in README stands for any number of lines; trailing spaces are ignored.
+(stdout and stderr on a pseudo-terminal 400 columns wide, as a person with a wide window sees them) with the lines under each command. A line `...`
+in README stands for any number of lines; trailing spaces are ignored, and so are the times a run
+happened (any time after the sample data's October 2026: fetched_at, "asked again").
 
 A block whose commands need more than the demo (a vendor, an account, a config file) is marked
 in README with `<!-- not checked: WHY -->` on the line above its fence and skipped. Exit status: 0 when every runnable block
@@ -40,37 +41,48 @@ def blocks(readme):
     lines = readme.split("\n")
     i = 0
     while i < len(lines):
-        if lines[i].strip() == "```" and not (i > 0 and lines[i - 1].startswith(SKIP)):
-            start = i + 1
-            j = start
-            while j < len(lines) and lines[j].strip() != "```":
-                j += 1
-            body = lines[start:j]
-            if body and body[0].startswith("$ "):
-                steps = []
-                k = 0
-                while k < len(body):
-                    cmd = body[k][2:]
-                    k += 1
-                    # A command continued with a trailing backslash.
-                    while cmd.endswith("\\") and k < len(body):
-                        cmd = cmd[:-1] + " " + body[k].strip()
-                        k += 1
-                    out = []
-                    while k < len(body) and not body[k].startswith("$ "):
-                        out.append(body[k])
-                        k += 1
-                    steps.append((cmd, out))
-                yield start, steps
-            i = j + 1
-        else:
+        if not lines[i].startswith("```"):
             i += 1
+            continue
+        start = i + 1
+        j = start
+        while j < len(lines) and lines[j].strip() != "```":
+            j += 1
+        # A fence with a language (```toml) or under a "not checked" mark is passed over whole.
+        checked = lines[i].strip() == "```" and not (i > 0 and lines[i - 1].startswith(SKIP))
+        body = lines[start:j]
+        i = j + 1
+        if checked and body and body[0].startswith("$ "):
+            steps = []
+            k = 0
+            while k < len(body):
+                cmd = body[k][2:]
+                k += 1
+                # A command continued with a trailing backslash.
+                while cmd.endswith("\\") and k < len(body):
+                    cmd = cmd[:-1] + " " + body[k].strip()
+                    k += 1
+                out = []
+                while k < len(body) and not body[k].startswith("$ "):
+                    out.append(body[k])
+                    k += 1
+                steps.append((cmd, out))
+            yield start, steps
+
+
+TIME = re.compile(r"\b(\d{4}-\d\d-\d\d)T\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+def without_run_times(line):
+    """The sample data is dated October 2026; a time after that month is when a run happened
+    (fetched_at, "asked again"), different on every run: compared as `<run time>`."""
+    return TIME.sub(lambda m: "<run time>" if m.group(1) >= "2026-11-01" else m.group(0), line)
 
 
 def matches(expected, actual):
     """`expected` against `actual` line by line, `...` matching any run of lines."""
-    exp = [e.rstrip() for e in expected]
-    act = [a.rstrip() for a in actual]
+    exp = [without_run_times(e.rstrip()) for e in expected]
+    act = [without_run_times(a.rstrip()) for a in actual]
     while exp and exp[-1] == "":
         exp.pop()
     while act and act[-1] == "":
@@ -142,7 +154,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin", default=os.path.join(ROOT, "target/release/liveaudit"))
     parser.add_argument("--only", help="only blocks whose commands contain this text")
-    parser.add_argument("--columns", type=int, default=200, help="the terminal's width")
+    parser.add_argument("--columns", type=int, default=400, help="the terminal's width (README shows wide terminals: notes on one line)")
     parser.add_argument("--show-all", action="store_true", help="print matching blocks too")
     args = parser.parse_args()
     binary = os.path.abspath(args.bin)
@@ -192,9 +204,9 @@ def main():
                 report.append("    README:")
                 report.extend("      " + e for e in expected)
                 report.append(f"    now (exit {status}):")
-                report.extend("      " + a for a in actual[:60])
-                if len(actual) > 60:
-                    report.append(f"      ... ({len(actual) - 60} more lines)")
+                report.extend("      " + a for a in actual[:400])
+                if len(actual) > 400:
+                    report.append(f"      ... ({len(actual) - 400} more lines)")
         shutil.rmtree(work, ignore_errors=True)
         if ok:
             matched += 1

@@ -362,13 +362,7 @@ fn no_production_function_is_over_80_lines() {
         "{:?}",
         long_functions(20)
     );
-    // Named, not hidden: `fetch::run` grew past 80 lines with the streamed registration of
-    // issue 22, still in progress; it is to be split into named parts like the others.
-    let known = ["src/fetch/mod.rs:"];
-    let long: Vec<String> = long_functions(80)
-        .into_iter()
-        .filter(|f| !(known.iter().any(|k| f.starts_with(k)) && f.contains(" run (")))
-        .collect();
+    let long = long_functions(80);
     assert!(long.is_empty(), "over 80 lines: {long:?}");
 }
 
