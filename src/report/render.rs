@@ -394,8 +394,14 @@ pub(crate) fn render_csv(section: &Section, out: &mut dyn Write) -> std::io::Res
     w.flush()
 }
 
+/// A cell as Markdown text: `|` would end the cell, a newline the row, and `<`/`>` make raw
+/// HTML that Markdown viewers render (an input column holding `<script>` or `<img src=...>`);
+/// each is written so it shows as itself.
 fn md_escape(cell: &str) -> String {
-    cell.replace('|', "\\|").replace('\n', " ")
+    cell.replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn render_markdown(doc: &Document, out: &mut dyn Write) -> std::io::Result<()> {
