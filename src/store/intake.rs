@@ -2,7 +2,7 @@
 //!
 //! Policy: a fetch's input is registered in one transaction before the first request, so an
 //! input error (exit 2) leaves the database as it was and sends nothing; or, at no rate limit,
-//! in committed chunks while the requests run ([`chunked`], after a reading that found no
+//! in committed chunks while the requests run (`chunked`, after a reading that found no
 //! error). An id already in the database
 //! keeps its result; a run only re-asks ids that are pending, failed, or answered 11350.
 //! Duplicates are detected by the database itself (an id already marked with this run), so

@@ -4,7 +4,7 @@
 //! - [`FetchLock`]: the exclusive lock a `fetch` holds, so two runs never share one database.
 //! - [`intake`]: registering input ids and listing what still needs the vendor.
 //! - [`writer`]: the single writer thread that commits results and attempts in batches.
-//! - [`turns`]: turns at writing between the threads of one process (registration, writer).
+//! - `turns`: turns at writing between the threads of one process (registration, writer).
 //! - [`purge`]: removing biometric-derived data of old checks, keeping billing facts.
 //! - [`StoreError`]: what can go wrong, each variant saying what to do (in `error.rs`).
 //!
