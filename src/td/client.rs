@@ -133,6 +133,14 @@ impl VendorClient {
         if plain {
             builder = builder.no_proxy();
         }
+        // Certificates are trusted if a public CA signed them (the vendor's hosts), or a CA in
+        // the system's store or in `SSL_CERT_FILE`/`SSL_CERT_DIR` (a company's own CA, as a
+        // TLS-inspecting proxy re-signs with). Only a client that may speak TLS reads that store.
+        let tls = [&settings.result_url, &settings.license_url]
+            .into_iter()
+            .flatten()
+            .any(|url| url.scheme() == "https");
+        builder = builder.tls_built_in_native_certs(tls);
         let http = builder
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
