@@ -40,8 +40,7 @@ fn a_database_from_an_older_schema_is_migrated_keeping_every_row() {
 
 #[test]
 fn a_database_from_a_newer_liveaudit_is_refused_and_left_alone() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
     env.conn().pragma_update(None, "user_version", 99).unwrap();
     for args in [
@@ -62,8 +61,7 @@ fn a_database_from_a_newer_liveaudit_is_refused_and_left_alone() {
 
 #[test]
 fn a_file_that_is_not_sqlite_is_refused_before_sending() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.write("audit.db", "liveness_id\n".repeat(500));
     let run = env.run(&["fetch", "ids.csv"]);
     run.expect(2);

@@ -119,8 +119,7 @@ fn fetch_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn the_license_url_as_the_result_url_stops_the_run_and_stores_nothing() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(20));
+    let env = Env::plain().ids(20);
     let vendor = Hostile::start(|_| {
         Reply::json(
             200,
@@ -162,8 +161,7 @@ fn a_status_other_than_200_is_never_a_stored_code() {
         (400, r#"{"code":400}"#),
         (201, r#"{"code":200}"#),
     ] {
-        let env = Env::plain();
-        env.write("ids.csv", id_csv(4));
+        let env = Env::plain().ids(4);
         let vendor = Hostile::start(move |_| Reply::json(status, body));
         let fetch = run(&env, &vendor, &fetch_args(&["--concurrency", "1"]));
         assert_eq!(status_of(&fetch), Some(4), "{status}: {}", fetch.stderr);
@@ -176,8 +174,7 @@ fn a_status_other_than_200_is_never_a_stored_code() {
         assert_no_key(&env, &[&fetch, &billing]);
     }
     // 404 with JSON: the URL is wrong; the run stops with exit 2, nothing stored.
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(4));
+    let env = Env::plain().ids(4);
     let vendor = Hostile::start(|_| Reply::json(404, r#"{"code":404}"#));
     let fetch = run(&env, &vendor, &fetch_args(&[]));
     assert_eq!(status_of(&fetch), Some(2), "{}", fetch.stderr);
@@ -187,8 +184,7 @@ fn a_status_other_than_200_is_never_a_stored_code() {
 
 #[test]
 fn a_vendor_that_echoes_the_request_never_leaks_the_key() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(6));
+    let env = Env::plain().ids(6);
     // Final answers whose message and sequence id echo the query string, and error pages
     // (HTML and JSON) that echo it, then an account stop whose message echoes it.
     let vendor = Hostile::start(|req| {
@@ -259,8 +255,7 @@ fn a_vendor_that_echoes_the_request_never_leaks_the_key() {
 
 #[test]
 fn a_huge_retry_after_is_capped_and_never_panics() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(2));
+    let env = Env::plain().ids(2);
     let vendor = Hostile::start(|req| {
         if req.index == 0 {
             Reply::json(503, "busy").header("Retry-After", "1e30")
@@ -282,8 +277,7 @@ fn a_huge_retry_after_is_capped_and_never_panics() {
 
 #[test]
 fn odd_secondary_fields_are_dropped_with_a_note_and_the_answer_kept() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(2));
+    let env = Env::plain().ids(2);
     let vendor = Hostile::start(|_| {
         Reply::json(
             200,
@@ -341,8 +335,7 @@ fn control_sequences_from_the_vendor_never_reach_the_terminal() {
 
 #[test]
 fn csv_cells_that_look_like_formulas_are_neutralised_unless_raw_is_asked() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(1));
+    let env = Env::plain().ids(1);
     let vendor = Hostile::start(|_| {
         Reply::json(
             200,
@@ -369,8 +362,7 @@ fn csv_cells_that_look_like_formulas_are_neutralised_unless_raw_is_asked() {
 
 #[test]
 fn partner_key_in_the_config_file_is_refused_without_printing_it() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(1));
+    let env = Env::plain().ids(1);
     env.write(
         "liveaudit.toml",
         format!("partner_code = \"x\"\npartner_key = \"{HKEY}\"\n"),
@@ -398,8 +390,7 @@ fn partner_key_in_the_config_file_is_refused_without_printing_it() {
 
 #[test]
 fn a_key_file_must_be_one_line_without_bom_and_small() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(1));
+    let env = Env::plain().ids(1);
     for (content, says) in [
         (b"\xEF\xBB\xBFkey\n".to_vec(), "byte-order mark"),
         (b"key\nsecond\n".to_vec(), "more than one line"),
@@ -440,8 +431,7 @@ fn a_key_file_must_be_one_line_without_bom_and_small() {
 #[cfg(unix)]
 #[test]
 fn the_lock_holds_through_a_symlink_and_uris_are_refused() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
     let link = env.path("link.db");
     std::os::unix::fs::symlink(env.db(), &link).unwrap();
@@ -457,8 +447,7 @@ fn the_lock_holds_through_a_symlink_and_uris_are_refused() {
 
 #[test]
 fn outputs_that_are_the_database_are_refused_and_the_database_kept() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
     let db = env.db();
     let wal = format!("{}-wal", db.display());
@@ -540,8 +529,7 @@ fn reading_commands_leave_a_foreign_sqlite_file_untouched_and_corruption_exits_2
 
 #[test]
 fn a_database_deleted_mid_run_stops_it_with_exit_1() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(400));
+    let env = Env::plain().ids(400);
     let vendor = Hostile::start(|_| {
         std::thread::sleep(std::time::Duration::from_millis(20));
         Reply::json(200, r#"{"code":200,"message":"success"}"#)
@@ -574,8 +562,7 @@ fn a_database_deleted_mid_run_stops_it_with_exit_1() {
 
 #[test]
 fn a_closed_stderr_and_stdout_never_panic_and_the_run_is_recorded() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(30));
+    let env = Env::plain().ids(30);
     let mut child = env
         .cmd()
         .args(["fetch", "--rate", "0", "--max-retries", "0", "ids.csv"])
@@ -624,8 +611,7 @@ fn a_closed_stderr_and_stdout_never_panic_and_the_run_is_recorded() {
 
 #[test]
 fn an_image_that_cannot_be_written_fails_its_id_and_comes_next_run() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(5));
+    let env = Env::plain().ids(5);
     let faces = env.path("faces");
     std::fs::create_dir(&faces).unwrap();
     // A directory where one id's image must go: writing that image fails (even as root).
@@ -665,8 +651,7 @@ fn an_image_that_cannot_be_written_fails_its_id_and_comes_next_run() {
 
 #[test]
 fn large_answers_pass_through_the_shared_body_budget() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(6));
+    let env = Env::plain().ids(6);
     // 600 KiB of base64 face per answer: over the 256 KiB each request may hold freely.
     let image = "QUJD".repeat(150 * 1024);
     let body = format!(r#"{{"code":200,"message":"success","image":"{image}"}}"#);
@@ -781,8 +766,7 @@ fn a_vendor_that_echoes_the_key_upper_cased_json_html_or_twice_encoded_never_lea
     let twice = percent_encoding::utf8_percent_encode(&once, percent_encoding::NON_ALPHANUMERIC)
         .to_string();
     let spellings = [upper, json_u, html, twice];
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(4));
+    let env = Env::plain().ids(4);
     let echoed = spellings.clone();
     let vendor = Hostile::start(move |req| {
         let s = &echoed[req.index % 4];
@@ -827,8 +811,7 @@ fn a_vendor_that_echoes_the_key_upper_cased_json_html_or_twice_encoded_never_lea
 
 #[test]
 fn a_refused_connection_is_named_in_the_log_without_the_key() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     // A port that was just free: nothing listens there, so every connection is refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -862,8 +845,7 @@ fn a_refused_connection_is_named_in_the_log_without_the_key() {
 
 #[test]
 fn an_11350_received_before_a_cut_off_is_stored_not_left_pending() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     // Every answer is 11350; the back-off outlasts the budget, so the cut-off finds each id
     // waiting to ask again with an answer already in hand.
     let vendor =
@@ -899,8 +881,7 @@ fn an_11350_received_before_a_cut_off_is_stored_not_left_pending() {
 /// A vendor answering every request 429 with `retry_after`: the run ends on its own (the
 /// breaker), no id is failed for 429s, and nothing is stored as a result.
 fn only_429s(retry_after: &'static str) {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(4));
+    let env = Env::plain().ids(4);
     let vendor =
         Hostile::start(move |_| Reply::json(429, "slow down").header("Retry-After", retry_after));
     let fetch = run(

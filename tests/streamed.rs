@@ -111,8 +111,7 @@ fn a_streamed_run_counts_what_one_transaction_counts() {
 fn killed_while_registering_the_rerun_keeps_every_answer_and_completes() {
     // At most a queue of 1,152 ids and two chunks are registered ahead of the requests.
     const IDS: usize = 4000;
-    let env = Env::with_latency(20);
-    env.write("ids.csv", id_csv(IDS));
+    let env = Env::with_latency(20).ids(IDS);
     let mut child = env.spawn(&[
         "fetch",
         "--backoff-max-ms",

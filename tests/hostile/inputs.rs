@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use crate::util::{Env, id_csv, xls};
+use crate::util::{Env, xls};
 
 /// A ZIP file of `parts` (deflated) at `name` in the test directory.
 fn zip_file(env: &Env, name: &str, parts: &[(&str, &[u8])]) {
@@ -286,8 +286,7 @@ fn date_boolean_and_error_cells_in_the_id_column_are_refused_naming_the_cell() {
 
 #[test]
 fn adopt_takes_only_a_partner_code_the_settings_name_unless_forced() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(2));
+    let env = Env::plain().ids(2);
     env.fetch("ids.csv").quick().run().expect(0);
     env.conn()
         .execute("UPDATE checks SET partner_code = 'unknown'", [])
@@ -331,8 +330,7 @@ fn adopt_takes_only_a_partner_code_the_settings_name_unless_forced() {
 
 #[test]
 fn an_endless_cursor_or_config_ends_at_its_cap_and_many_accounts_load() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(1));
+    let env = Env::plain().ids(1);
     env.fetch("ids.csv").quick().run().expect(0);
     let run = env.run(&["export", "--cursor", "/dev/zero", "-o", "out.csv"]);
     run.expect(2);

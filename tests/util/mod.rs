@@ -60,6 +60,12 @@ impl Env {
         })
     }
 
+    /// This test directory with `n` ids in `ids.csv` (as [`id_csv`] writes them).
+    pub fn ids(self, n: usize) -> Env {
+        self.write("ids.csv", id_csv(n));
+        self
+    }
+
     /// The send times (ms) of every attempt in the attempts log, in order.
     pub fn sent_times(&self) -> Vec<i64> {
         self.conn()
@@ -267,6 +273,8 @@ pub struct Fetch<'a> {
     env: &'a Env,
     input: String,
     flags: Vec<String>,
+    /// Environment variables set (`Some`) or removed (`None`) for this run only.
+    vars: Vec<(String, Option<String>)>,
 }
 
 impl Env {
@@ -276,6 +284,7 @@ impl Env {
             env: self,
             input: input.to_string(),
             flags: Vec::new(),
+            vars: Vec::new(),
         }
     }
 }
@@ -283,7 +292,22 @@ impl Env {
 impl Fetch<'_> {
     /// No rate limit and back-off waits of at most 100 ms: the usual test run.
     pub fn quick(self) -> Self {
-        self.flag("--backoff-max-ms", "100").flag("--rate", "0")
+        self.backoff(100).unlimited()
+    }
+
+    /// Back-off waits of at most `ms` milliseconds.
+    pub fn backoff(self, ms: u64) -> Self {
+        self.flag("--backoff-max-ms", &ms.to_string())
+    }
+
+    /// No rate limit (`--rate 0`).
+    pub fn unlimited(self) -> Self {
+        self.flag("--rate", "0")
+    }
+
+    /// `n` requests in flight at once.
+    pub fn concurrency(self, n: usize) -> Self {
+        self.flag("--concurrency", &n.to_string())
     }
 
     /// One more flag with its value.
@@ -293,12 +317,63 @@ impl Fetch<'_> {
         self
     }
 
+    /// One more flag whose value is a path.
+    pub fn file(self, name: &str, path: &Path) -> Self {
+        self.flag(name, &path.to_string_lossy())
+    }
+
+    /// More words as they are (flags without a value, or flag and value pairs).
+    pub fn words(mut self, words: &[&str]) -> Self {
+        self.flags.extend(words.iter().map(|w| w.to_string()));
+        self
+    }
+
+    /// An environment variable set for this run (e.g. another `TD_RESULT_URL`).
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_string(), Some(value.to_string())));
+        self
+    }
+
+    /// An environment variable removed for this run (e.g. `TD_PARTNER_KEY`).
+    pub fn without(mut self, name: &str) -> Self {
+        self.vars.push((name.to_string(), None));
+        self
+    }
+
+    /// The whole command line: `fetch`, the flags, then the input.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec!["fetch".to_string()];
+        args.extend(self.flags.iter().cloned());
+        args.push(self.input.clone());
+        args
+    }
+
+    /// The binary with this command line, not started ([`Env::cmd`]).
+    pub fn cmd(&self) -> std::process::Command {
+        let mut c = self.env.cmd();
+        for (name, value) in &self.vars {
+            match value {
+                Some(v) => c.env(name, v),
+                None => c.env_remove(name),
+            };
+        }
+        c.args(self.args());
+        c
+    }
+
     /// Runs it to the end.
     pub fn run(self) -> Run {
-        let mut args = vec!["fetch"];
-        args.extend(self.flags.iter().map(String::as_str));
-        args.push(&self.input);
-        self.env.run(&args)
+        Run::from(self.cmd().output().unwrap())
+    }
+
+    /// Starts it in the background with stdin, stdout and stderr piped ([`Env::spawn`]).
+    pub fn spawn(self) -> std::process::Child {
+        self.cmd()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 }
 
