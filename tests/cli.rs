@@ -212,10 +212,7 @@ fn every_id_of_a_messy_file_ends_with_the_mock_outcome_despite_faults() {
     let stats = env.mock.stats();
     assert!(stats.faults.values().sum::<u64>() > 5, "{stats:?}");
     // Every request is in the attempts log.
-    let logged: u64 = env
-        .conn()
-        .query_row("SELECT count(*) FROM attempts", [], |r| r.get(0))
-        .unwrap();
+    let logged: u64 = env.one("SELECT count(*) FROM attempts");
     assert_eq!(logged, stats.result_requests);
     run.stderr_has("1 duplicates").stderr_has("1 blank");
 }
@@ -314,8 +311,7 @@ fn rate_auto_from_the_config_file_resolves_every_id_and_records_the_rate_settled
     });
     env.write("ids.csv", id_csv(200));
     env.write("liveaudit.toml", "rate = \"auto\"\n");
-    let run = env.run_line("fetch --max-rate 80 --backoff-max-ms 100 ids.csv");
-    run.expect(0);
+    let run = env.ok("fetch --max-rate 80 --backoff-max-ms 100 ids.csv");
     env.assert_all_match_mock();
     run.stderr_has("rate auto: ");
     run.stderr_has("next time, or keep --rate auto");
@@ -498,14 +494,7 @@ fn sigterm_saves_what_was_fetched_and_exits_130() {
                     .filter(|c| expected_code(&c.0) == 11350)
                     .count()
     );
-    let outcome: String = env
-        .conn()
-        .query_row(
-            "SELECT outcome FROM runs ORDER BY id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let outcome: String = env.last_outcome();
     assert_eq!(outcome, "interrupted");
 }
 

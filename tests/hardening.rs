@@ -26,10 +26,7 @@ fn a_database_from_an_older_schema_is_migrated_keeping_every_row() {
     run.expect(0);
     assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
     run.stdout_has("old-2,done,12207,paper,attack,true");
-    let version: i64 = env
-        .conn()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let version: i64 = env.one("PRAGMA user_version");
     assert_eq!(version, liveaudit::store::SCHEMA_VERSION);
     // The old pending id is fetched by the next run like any other.
     env.write("ids.csv", "liveness_id\nold-1\nold-3\n");
@@ -170,11 +167,7 @@ fn purge_refuses_a_missing_images_folder_and_names_images_it_cannot_delete() {
     env.write("ids.csv", "liveness_id,created_at\nlv-00000001,2026-09-15T10:00:00Z\nlv-00000002,2026-09-15T11:00:00Z\n");
     env.run_line("fetch --rate 0 --save-images faces ids.csv")
         .expect(0);
-    let scored = |env: &Env| -> i64 {
-        env.conn()
-            .query_row("SELECT count(score) FROM checks", [], |r| r.get(0))
-            .unwrap()
-    };
+    let scored = |env: &Env| -> i64 { env.one("SELECT count(score) FROM checks") };
     assert_eq!(scored(&env), 2);
 
     let typo = env.run(&["purge", "--before", "2026-10-01", "--images", "facse"]);
@@ -451,10 +444,7 @@ fn an_endpoint_with_an_untrusted_certificate_stops_the_run_at_once() {
         !run.stderr.contains(util::KEY),
         "the key stays out of the message"
     );
-    let stored: i64 = env
-        .conn()
-        .query_row("SELECT count(code) FROM checks", [], |r| r.get(0))
-        .unwrap();
+    let stored: i64 = env.one("SELECT count(code) FROM checks");
     assert_eq!(stored, 0);
     // Stopped at the first refusal, not after --breaker (50) attempts: one license handshake,
     // then at most the two in flight and a retry of each.

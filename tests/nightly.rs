@@ -267,14 +267,7 @@ fn metrics_parse_and_tell_the_exit_status_on_every_ending() {
     let m = metrics(&prom);
     assert_eq!(metric(&m, "liveaudit_last_run_exit_status"), 0.0);
     // Ids the next run asks for again: none failed or pending, but the vendor's 11350s.
-    let again: i64 = env
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM checks WHERE status <> 'done' OR code = 11350",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let again: i64 = env.one("SELECT count(*) FROM checks WHERE status <> 'done' OR code = 11350");
     assert_eq!(metric(&m, "liveaudit_ids_pending"), again as f64);
     let requests: f64 = m
         .iter()
@@ -329,10 +322,8 @@ fn fail_on_spike_exits_6_on_the_sample_data_and_0_on_a_quiet_window() {
 
     // The day before the first spike, alone: nothing to compare with, nothing fires... unless
     // the rule says so; a window of one early day of the sample is quiet.
-    let quiet = env
-        .run_line("report attacks --fail-on-spike --from 2026-10-10 --to 2026-10-10 --format json");
-    quiet.expect(0);
-    let doc = quiet.json();
+    let doc =
+        env.json("report attacks --fail-on-spike --from 2026-10-10 --to 2026-10-10 --format json");
     assert_eq!(doc["alert"]["spikes"].as_array().unwrap().len(), 0);
     assert_ne!(day, "2026-10-10");
     // Without the flag the same spike is reported, with status 0.
@@ -609,13 +600,7 @@ fn purge_dry_run_counts_and_changes_nothing() {
     let env = Env::plain().ids(12);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
     let scored = |env: &Env| -> i64 {
-        env.conn()
-            .query_row(
-                "SELECT count(*) FROM checks WHERE score IS NOT NULL OR image_sha256 IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
+        env.one("SELECT count(*) FROM checks WHERE score IS NOT NULL OR image_sha256 IS NOT NULL")
     };
     let before = scored(&env);
     assert!(before > 0);

@@ -134,10 +134,7 @@ fn killed_while_registering_the_rerun_keeps_every_answer_and_completes() {
     );
     let answered: Vec<_> = before.iter().filter(|c| c.1 == "done").cloned().collect();
     assert!(!answered.is_empty(), "something was committed");
-    let outcome: String = env
-        .conn()
-        .query_row("SELECT outcome FROM runs", [], |r| r.get(0))
-        .unwrap();
+    let outcome: String = env.one("SELECT outcome FROM runs");
     assert_eq!(outcome, "running", "a killed run records no end");
 
     let run = env

@@ -186,14 +186,8 @@ fn a_typoed_year_is_refused_at_intake_and_a_report_of_far_dates_exits_2_naming_t
         .flag("--bad-times", "fetch-time")
         .run()
         .expect(0);
-    let basis: Option<String> = env
-        .conn()
-        .query_row(
-            "SELECT time_basis FROM checks WHERE liveness_id = 'lv-00000001'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let basis: Option<String> =
+        env.one("SELECT time_basis FROM checks WHERE liveness_id = 'lv-00000001'");
     assert_eq!(basis.as_deref(), Some("fetch"));
 
     // A database holding such a date from before the check: the report refuses to lay out
@@ -300,14 +294,7 @@ fn adopt_takes_only_a_partner_code_the_settings_name_unless_forced() {
         run.expect(2);
         run.stderr_has("is not a partner code");
     }
-    let unknown: u64 = env
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM checks WHERE partner_code = 'unknown'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let unknown: u64 = env.one("SELECT count(*) FROM checks WHERE partner_code = 'unknown'");
     assert_eq!(unknown, 2, "a refused adopt changed nothing");
     // The unnamed account's own code (TD_PARTNER_CODE) is known; another code needs --force.
     env.run(&["adopt", "--partner-code", crate::util::CODE])
@@ -317,14 +304,7 @@ fn adopt_takes_only_a_partner_code_the_settings_name_unless_forced() {
         .unwrap();
     env.run(&["adopt", "--force", "--partner-code", "old-app"])
         .expect(0);
-    let codes: u64 = env
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM checks WHERE partner_code = 'old-app'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let codes: u64 = env.one("SELECT count(*) FROM checks WHERE partner_code = 'old-app'");
     assert_eq!(codes, 2);
 }
 
@@ -349,18 +329,12 @@ fn an_endless_cursor_or_config_ends_at_its_cap_and_many_accounts_load() {
         ));
     }
     env.write("many.toml", &config);
-    let run = env.run_line("--config many.toml report billing --account app-19999");
-    run.expect(0);
+    env.ok("--config many.toml report billing --account app-19999");
     config.push_str("[accounts.code-7]\npartner_code = \"other\"\n");
     env.write("clash.toml", &config);
     let run = env.run(&["--config", "clash.toml", "codes"]);
     run.expect(2);
-    assert!(
-        run.stderr
-            .contains("[accounts.code-7]: the name is [accounts.app-7]'s partner code"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("[accounts.code-7]: the name is [accounts.app-7]'s partner code");
 }
 
 #[test]

@@ -30,17 +30,7 @@ impl Env {
             .enable_all()
             .build()
             .unwrap();
-        let mock = rt
-            .block_on(MockServer::start(
-                MockOptions {
-                    partner_code: CODE.into(),
-                    partner_key: KEY.into(),
-                    image_bytes: 2048,
-                    ..opts
-                },
-                "127.0.0.1:0".parse().unwrap(),
-            ))
-            .unwrap();
+        let mock = start_mock(&rt, opts);
         Env {
             dir: tempfile::tempdir().unwrap(),
             rt,
@@ -130,8 +120,35 @@ impl Env {
         self.run(&line.split_whitespace().collect::<Vec<_>>())
     }
 
+    /// Runs the command line `line` ([`Env::run_line`]) and asserts exit 0.
+    pub fn ok(&self, line: &str) -> Run {
+        let run = self.run_line(line);
+        run.expect(0);
+        run
+    }
+
+    /// Runs the command line `line` ([`Env::run_line`]), asserts exit 0 and reads stdout as
+    /// JSON.
+    pub fn json(&self, line: &str) -> serde_json::Value {
+        let run = self.run_line(line);
+        run.expect(0);
+        run.json()
+    }
+
     pub fn conn(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.db()).unwrap()
+    }
+
+    /// The one value `sql` selects (e.g. `SELECT count(*) FROM checks WHERE ...`).
+    pub fn one<T: rusqlite::types::FromSql>(&self, sql: &str) -> T {
+        self.conn()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The outcome the last run recorded (`done`, `interrupted`, `cut_off`, ...).
+    pub fn last_outcome(&self) -> String {
+        self.one("SELECT outcome FROM runs ORDER BY id DESC LIMIT 1")
     }
 
     /// (liveness_id, status, code) of every check.
@@ -155,6 +172,21 @@ impl Env {
             assert_eq!(code, Some(liveaudit::mock::expected_code(&id)), "{id}");
         }
     }
+}
+
+/// The embedded mock on an ephemeral loopback port, with the test's credentials and 2 KiB
+/// face images.
+fn start_mock(rt: &tokio::runtime::Runtime, opts: MockOptions) -> MockServer {
+    rt.block_on(MockServer::start(
+        MockOptions {
+            partner_code: CODE.into(),
+            partner_key: KEY.into(),
+            image_bytes: 2048,
+            ..opts
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    ))
+    .unwrap()
 }
 
 pub struct Run {
@@ -377,6 +409,12 @@ impl Fetch<'_> {
     }
 }
 
+/// The words of `line`, split at white space (no word holds any): a command line written on
+/// one line, `words("report billing --format json")`.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 /// `n` ids of the form `lv-00000042`, one per line, with a header.
 pub fn id_csv(n: usize) -> String {
     let mut s = String::from("liveness_id\n");
@@ -404,17 +442,7 @@ impl Env {
     /// A second mock with the test's credentials (e.g. one that injects faults), on this
     /// test's runtime; point a command at it with [`Env::at`].
     pub fn another_mock(&self, opts: MockOptions) -> MockServer {
-        self.rt
-            .block_on(MockServer::start(
-                MockOptions {
-                    partner_code: CODE.into(),
-                    partner_key: KEY.into(),
-                    image_bytes: 2048,
-                    ..opts
-                },
-                "127.0.0.1:0".parse().unwrap(),
-            ))
-            .unwrap()
+        start_mock(&self.rt, opts)
     }
 
     /// The binary as [`Env::cmd`], pointed at `mock` instead of the test's own.
