@@ -26,10 +26,7 @@ fn a_database_from_an_older_schema_is_migrated_keeping_every_row() {
     run.expect(0);
     assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
     run.stdout_has("old-2,done,12207,paper,attack,true");
-    let version: i64 = env
-        .conn()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let version: i64 = env.one("PRAGMA user_version");
     assert_eq!(version, liveaudit::store::SCHEMA_VERSION);
     // The old pending id is fetched by the next run like any other.
     env.write("ids.csv", "liveness_id\nold-1\nold-3\n");
@@ -40,8 +37,7 @@ fn a_database_from_an_older_schema_is_migrated_keeping_every_row() {
 
 #[test]
 fn a_database_from_a_newer_liveaudit_is_refused_and_left_alone() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
     env.conn().pragma_update(None, "user_version", 99).unwrap();
     for args in [
@@ -62,8 +58,7 @@ fn a_database_from_a_newer_liveaudit_is_refused_and_left_alone() {
 
 #[test]
 fn a_file_that_is_not_sqlite_is_refused_before_sending() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.write("audit.db", "liveness_id\n".repeat(500));
     let run = env.run(&["fetch", "ids.csv"]);
     run.expect(2);
@@ -172,11 +167,7 @@ fn purge_refuses_a_missing_images_folder_and_names_images_it_cannot_delete() {
     env.write("ids.csv", "liveness_id,created_at\nlv-00000001,2026-09-15T10:00:00Z\nlv-00000002,2026-09-15T11:00:00Z\n");
     env.run_line("fetch --rate 0 --save-images faces ids.csv")
         .expect(0);
-    let scored = |env: &Env| -> i64 {
-        env.conn()
-            .query_row("SELECT count(score) FROM checks", [], |r| r.get(0))
-            .unwrap()
-    };
+    let scored = |env: &Env| -> i64 { env.one("SELECT count(score) FROM checks") };
     assert_eq!(scored(&env), 2);
 
     let typo = env.run(&["purge", "--before", "2026-10-01", "--images", "facse"]);

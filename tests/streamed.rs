@@ -111,8 +111,7 @@ fn a_streamed_run_counts_what_one_transaction_counts() {
 fn killed_while_registering_the_rerun_keeps_every_answer_and_completes() {
     // At most a queue of 1,152 ids and two chunks are registered ahead of the requests.
     const IDS: usize = 4000;
-    let env = Env::with_latency(20);
-    env.write("ids.csv", id_csv(IDS));
+    let env = Env::with_latency(20).ids(IDS);
     let mut child = env.spawn(&[
         "fetch",
         "--backoff-max-ms",
@@ -135,10 +134,7 @@ fn killed_while_registering_the_rerun_keeps_every_answer_and_completes() {
     );
     let answered: Vec<_> = before.iter().filter(|c| c.1 == "done").cloned().collect();
     assert!(!answered.is_empty(), "something was committed");
-    let outcome: String = env
-        .conn()
-        .query_row("SELECT outcome FROM runs", [], |r| r.get(0))
-        .unwrap();
+    let outcome: String = env.one("SELECT outcome FROM runs");
     assert_eq!(outcome, "running", "a killed run records no end");
 
     let run = env

@@ -83,10 +83,7 @@ fn an_endpoint_with_an_untrusted_certificate_stops_the_run_at_once() {
         !run.stderr.contains(util::KEY),
         "the key stays out of the message"
     );
-    let stored: i64 = env
-        .conn()
-        .query_row("SELECT count(code) FROM checks", [], |r| r.get(0))
-        .unwrap();
+    let stored: i64 = env.one("SELECT count(code) FROM checks");
     assert_eq!(stored, 0);
     // Stopped at the first refusal, not after --breaker (50) attempts: one license handshake,
     // then at most the two in flight and a retry of each.
