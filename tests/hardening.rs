@@ -419,3 +419,26 @@ fn a_db_path_that_cannot_hold_a_database_is_a_usage_error() {
     }
     assert!(!env.path("missing").exists());
 }
+
+/// Guards the usage error for a run file in a folder that does not exist: `--summary-file`
+/// and `--metrics-file` are checked before anything is sent (exit 2, naming the folder), and
+/// the error is said once, not followed by a failed attempt to write the same file.
+#[test]
+fn a_run_file_in_a_missing_folder_is_one_usage_error_before_anything_is_sent() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(3));
+    for flag in ["--summary-file", "--metrics-file"] {
+        let run = env.run(&["fetch", "--rate", "0", flag, "missing/run.out", "ids.csv"]);
+        run.expect(2)
+            .stderr_has("the directory missing does not exist; create it or give another path");
+        assert_eq!(
+            run.stderr.matches("missing/run.out").count(),
+            1,
+            "said once: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("ERROR"), "{}", run.stderr);
+    }
+    assert!(env.mock.requests_by_id().is_empty(), "nothing was sent");
+    assert!(!env.path("missing").exists());
+}
