@@ -23,5 +23,6 @@ mod reconcile;
 mod reports;
 mod streamed;
 mod summary;
+mod tls;
 mod workbook;
 mod zones;
