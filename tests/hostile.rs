@@ -4,6 +4,7 @@
 
 use crate::util;
 
+mod encodings;
 mod inputs;
 mod paths;
 

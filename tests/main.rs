@@ -22,5 +22,6 @@ mod reconcile;
 mod reports;
 mod streamed;
 mod summary;
+mod tls;
 mod workbook;
 mod zones;

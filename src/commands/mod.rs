@@ -156,7 +156,7 @@ fn seconds(flag: &str, value: f64) -> Result<Duration, Failure> {
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(Failure::usage(anyhow!(
-            "--{flag} {value} is not a number of seconds between 0 and 86400"
+            "--{flag} {value} is not a number of seconds: give more than 0 and at most 86400 (a day)"
         )))
     }
 }
