@@ -15,6 +15,7 @@ mod hardening;
 mod hostile;
 mod inputs;
 mod night_faults;
+mod night_rules;
 mod nightly;
 mod nights;
 mod prices;

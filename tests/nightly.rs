@@ -320,8 +320,8 @@ fn fail_on_spike_exits_6_on_the_sample_data_and_0_on_a_quiet_window() {
     let day = listed[0]["period"].as_str().unwrap().to_string();
     spike.stderr_has("attack spike");
 
-    // The day before the first spike, alone: nothing to compare with, nothing fires... unless
-    // the rule says so; a window of one early day of the sample is quiet.
+    // One quiet day of the sample, alone: judged against the days before it (outside the
+    // window), nothing fires.
     let doc =
         env.json("report attacks --fail-on-spike --from 2026-10-10 --to 2026-10-10 --format json");
     assert_eq!(doc["alert"]["spikes"].as_array().unwrap().len(), 0);

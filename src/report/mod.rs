@@ -351,6 +351,35 @@ mod tests {
     }
 
     #[test]
+    fn the_periods_before_the_window_are_whole_periods() {
+        let date = |s: &str| Some(s.parse::<Date>().unwrap());
+        let before = |by, from: Option<&str>, n| {
+            Window::new("UTC", by, from, Some("2024-05-20"))
+                .unwrap()
+                .periods_before(n)
+                .map(|w| (w.from, w.to))
+        };
+        assert_eq!(
+            before(Period::Day, Some("2024-05-02"), 7),
+            Some((date("2024-04-25"), date("2024-05-01")))
+        );
+        // 2024-05-15 is a Wednesday of W20: the two weeks before its Monday.
+        assert_eq!(
+            before(Period::Week, Some("2024-05-15"), 2),
+            Some((date("2024-04-29"), date("2024-05-12")))
+        );
+        assert_eq!(
+            before(Period::Month, Some("2024-03-10"), 2),
+            Some((date("2024-01-01"), date("2024-02-29")))
+        );
+        assert_eq!(
+            before(Period::Day, None, 7),
+            None,
+            "nothing is before all dates"
+        );
+    }
+
+    #[test]
     fn bad_options_are_named() {
         assert!(matches!(
             Window::new("Mars/Olympus", Period::Day, None, None),
