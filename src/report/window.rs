@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use super::{ReportError, UNDATED, bad_date};
+use super::{MAX_PERIODS, ReportError, UNDATED, bad_date};
 use crate::check::{DateBy, Period};
 use crate::setting::Setting;
 use crate::zone::Zone;
