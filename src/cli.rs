@@ -37,6 +37,25 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// `-o -` is standard output, as `-` is standard input among fetch's files: an output flag
+    /// of `-` becomes no file (it wrote a file named `-`).
+    pub fn dash_is_stdout(mut self) -> Cli {
+        let output = match &mut self.command {
+            Command::Export(a) => &mut a.output,
+            Command::Report(ReportCommand::Billing(a)) => &mut a.common.output,
+            Command::Report(ReportCommand::Attacks(a)) => &mut a.common.output,
+            Command::Reconcile(a) => &mut a.output,
+            Command::Checks(a) => &mut a.output,
+            _ => return self,
+        };
+        if output.as_deref() == Some(std::path::Path::new("-")) {
+            *output = None;
+        }
+        self
+    }
+}
+
 /// Options every command accepts.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]

@@ -668,6 +668,51 @@ fn billing_json_totals_add_up_to_what_was_fetched() {
     );
 }
 
+/// Guards `-o -` as standard output, as `-` is standard input for fetch: export, both
+/// reports, checks and reconcile print what they print without `-o`, and no file named `-`
+/// is left behind (one was, with an empty stdout).
+#[test]
+fn dash_as_the_output_is_standard_output() {
+    let env = Env::plain().ids(30);
+    env.fetch("ids.csv").quick().run().expect(0);
+    env.write("statement.csv", "liveness_id,amount\nlv-00000001,0.035\n");
+    let commands: [&[&str]; 5] = [
+        &["export", "--format", "csv"],
+        &["report", "billing", "--format", "csv"],
+        &["report", "attacks", "--format", "json"],
+        &["checks", "--format", "csv"],
+        &[
+            "reconcile",
+            "--statement",
+            "statement.csv",
+            "--format",
+            "json",
+        ],
+    ];
+    for command in commands {
+        let plain = env.run(command);
+        let dashed = env.run(&[command, &["-o", "-"]].concat());
+        assert_eq!(
+            dashed.status, plain.status,
+            "{command:?}: {}",
+            dashed.stderr
+        );
+        assert!(
+            !dashed.stdout.is_empty(),
+            "{command:?} printed nothing: {}",
+            dashed.stderr
+        );
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| !l.contains("generated") && !l.contains("_at"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&dashed.stdout), strip(&plain.stdout), "{command:?}");
+        assert!(!env.path("-").exists(), "{command:?} wrote a file named -");
+    }
+}
+
 #[test]
 fn codes_prints_the_table_in_every_format() {
     let env = Env::plain();

@@ -36,6 +36,7 @@ pub(crate) mod report;
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {
+    let cli = cli.dash_is_stdout();
     init_logging(&cli.global);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
