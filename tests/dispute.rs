@@ -161,6 +161,8 @@ fn the_reconcile_workbook_bridge_reads_back_as_the_json_bridge() {
     };
     let json_amount = |v: &serde_json::Value| Decimal::from_str(v.as_str().unwrap()).unwrap();
     for (line, json) in [
+        ("statement", &b["statement"]["amount"]),
+        ("outside_period", &b["outside_period"]["amount"]),
         ("billed", &b["billed"]),
         ("expected", &b["expected"]),
         ("difference", &b["difference"]),

@@ -117,13 +117,112 @@ fn the_bridge_of_a_planted_statement_ties_to_the_last_decimal() {
     run.expect(5);
     let rows: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(rows[0], "line,count,amount,total");
-    assert_eq!(rows[1], "billed,10,0.290,");
-    assert_eq!(rows[2], "expected,5,0.180,");
-    assert_eq!(rows[3], "difference,5,0.110,");
+    assert_eq!(rows[1], "statement,10,0.290,");
+    assert_eq!(rows[2], "outside_period,0,0.000,");
+    assert_eq!(rows[3], "billed,10,0.290,");
+    assert_eq!(rows[4], "expected,5,0.180,");
+    assert_eq!(rows[5], "difference,5,0.110,");
     assert!(rows.contains(&"rounding,,-0.005,"), "{}", run.stdout);
     assert!(rows.contains(&"to_dispute,5,0.155,"), "{}", run.stdout);
     run.stderr_has("wrote the bridge table");
     run.stderr_has("--table NAME");
+}
+
+/// A line whose date cannot be read is still billed: the bridge starts from the statement's
+/// total, 0.325 (the planted 0.290 and line 12's 0.035, dated `31/13/2026 25:00`), and holds
+/// the lines that could not be read as `unreadable` (to check: 0.035, with the credit's -0.035
+/// and the unknown code's 0.035); line 13, whose amount cannot be read either, is counted there
+/// and named. Difference 0.325 - 0.180 = 0.145 = 0.155 - 0.040 + 0.035 - 0.005 (rounding).
+#[test]
+fn a_line_that_cannot_be_read_stays_in_the_bridge() {
+    let f = fixture();
+    let mut statement = planted(&f);
+    statement.push_str(&format!("31/13/2026 25:00,{},,0.035\n", f.charged[1]));
+    statement.push_str("2026-10-12T10:00:00Z,someone,,\"0.035 a check\"\n");
+    f.env.write("statement.csv", statement);
+    f.env.write("prices.toml", PRICES);
+    let mut args = reconcile_args();
+    args.extend(["--format", "json"]);
+    let run = f.env.run(&args);
+    run.expect(5);
+    let v = run.json();
+    let b = &v["bridge"];
+    assert_eq!(
+        (&b["statement"], &b["outside_period"]),
+        (
+            &serde_json::json!({"count": 12, "amount": "0.325"}),
+            &serde_json::json!({"count": 0, "amount": "0.000"})
+        )
+    );
+    assert_eq!(
+        (&b["billed"], &b["difference"]),
+        (&"0.325".into(), &"0.145".into())
+    );
+    let unreadable = b["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["bucket"] == "unreadable")
+        .unwrap();
+    assert_eq!(
+        unreadable,
+        &serde_json::json!({"bucket": "unreadable", "count": 2, "amount": "0.035", "total": "to_check"})
+    );
+    assert_totals(b, (5, "0.155"), (2, "0.040"), (4, "0.035"));
+    assert_eq!(
+        v["lines"], 10,
+        "the lines read, as the count difference counts them"
+    );
+    assert_eq!(v["malformed"][0]["amount"], "0.035");
+    assert_eq!(v["malformed"][1]["amount"], serde_json::Value::Null);
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("no amount that can be read either (line 13)"),
+        "{notes}"
+    );
+
+    // Piped (CSV) and as a table, the same rows.
+    let run = f.env.run(&reconcile_args());
+    let rows: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        rows[1..6],
+        [
+            "statement,12,0.325,",
+            "outside_period,0,0.000,",
+            "billed,12,0.325,",
+            "expected,5,0.180,",
+            "difference,7,0.145,"
+        ]
+    );
+    assert!(rows.contains(&"unreadable,2,0.035,to_check"), "{rows:?}");
+    let mut args = reconcile_args();
+    args.extend(["--format", "table"]);
+    f.env
+        .run(&args)
+        .stdout_has("billed: 10 lines in the period and 2 lines that could not be read (0.325 USD)")
+        .stdout_has("to check 0.035 USD")
+        .stdout_has("0.035   time \"31/13/2026 25:00\" is not a date or time");
+
+    // A summary statement: the day that is no date is billed too.
+    f.env.write(
+        "statement.csv",
+        "date,checks,amount\n2026-10-02,1,0.035\n2026-10-03,1,0.035\n2026-10-04,1,0.035\n\
+         2026-10-05,1,0.035\n2026-10-31,1,0.035\n2026-10-32,1,0.035\n",
+    );
+    let mut args = reconcile_args();
+    args.extend(["--format", "json"]);
+    let v = f.env.run(&args).json();
+    let b = &v["bridge"];
+    assert_eq!(v["shape"], "summary");
+    assert_eq!(
+        b["statement"],
+        serde_json::json!({"count": 6, "amount": "0.210"})
+    );
+    assert_eq!(
+        (&b["billed"], &b["difference"]),
+        (&"0.210".into(), &"0.030".into())
+    );
+    assert_totals(b, (0, "0.000"), (0, "0.000"), (1, "0.035"));
 }
 
 /// A check held at 11350 whose last answer came inside the period was not asked again since:

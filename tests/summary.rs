@@ -70,6 +70,7 @@ fn the_bridge_of_a_summary_statement_ties_to_the_last_decimal() {
         ("billed_over", 2, "0.070", "to_dispute"),
         ("provisional_confirmed", 1, "0.035", "to_dispute"),
         ("provisional", 0, "0.000", "to_check"),
+        ("unreadable", 0, "0.000", "to_check"),
         ("underbilled", 1, "-0.035", "owed"),
         ("above_price", 1, "0.015", "to_dispute"),
         ("below_price", 1, "-0.005", "owed"),
