@@ -16,33 +16,9 @@ fn license_fault(fault: LicenseFault) -> Env {
     })
 }
 
-/// Runs `nightly` with JSON logs, state in `st`, no settle time and `more` flags.
-fn nightly(mut cmd: std::process::Command, more: &[&str]) -> Run {
-    let mut args = vec![
-        "--log-format",
-        "json",
-        "nightly",
-        "--state",
-        "st",
-        "--settle-secs",
-        "0",
-        "--backoff-max-ms",
-        "20",
-        "--max-retries",
-        "1",
-        "--rate",
-        "0",
-        "--now",
-        "2026-12-01T02:00:00Z",
-    ];
-    args.extend(more);
-    Run::from(
-        cmd.args(&args)
-            .env_remove("CREDENTIALS_DIRECTORY")
-            .env_remove("STATE_DIRECTORY")
-            .output()
-            .unwrap(),
-    )
+/// Runs `nightly` on the night of 2026-12-01 ([`util::night`]) with `more` flags.
+fn nightly(cmd: std::process::Command, more: &[&str]) -> Run {
+    util::night(cmd, "2026-12-01T02:00:00Z", more)
 }
 
 /// The `nightly step` lines of a JSON log: (step, status).

@@ -137,7 +137,35 @@ impl<'a> Night<'a> {
         }
         let vendor = vendor_args(self.name, &self.paths);
         let asked = license_args(vendor.clone());
-        match crate::commands::license::ask(self.global, &asked).await {
+        if self.deadline.is_some_and(|d| d <= Instant::now()) {
+            // No budget left (the night's window is over): not even the credentials are asked.
+            let detail = "not asked: no budget left".to_string();
+            self.step("license", ExitStatus::Incomplete, "cut_off", detail);
+        } else {
+            self.license(&asked).await?;
+        }
+        let args = match self.fetch_args(vendor, None) {
+            Ok(a) => a,
+            Err(f) => {
+                self.failed("settings", &f);
+                return None;
+            }
+        };
+        match fetch_options(self.global, &args) {
+            Ok(o) => {
+                self.partner_code = o.vendor.partner_code.clone();
+                Some(o)
+            }
+            Err(f) => {
+                self.failed("settings", &f);
+                None
+            }
+        }
+    }
+
+    /// The credentials check; `None` stops the night (refused), a vendor down does not.
+    async fn license(&mut self, asked: &crate::cli::LicenseArgs) -> Option<()> {
+        match crate::commands::license::ask(self.global, asked).await {
             Ok((answer, _)) => {
                 // A license expired on arrival is worth a warning, not the night: the
                 // credentials were accepted, which is what this step checks.
@@ -159,23 +187,7 @@ impl<'a> Night<'a> {
                 return None;
             }
         }
-        let args = match self.fetch_args(vendor, None) {
-            Ok(a) => a,
-            Err(f) => {
-                self.failed("settings", &f);
-                return None;
-            }
-        };
-        match fetch_options(self.global, &args) {
-            Ok(o) => {
-                self.partner_code = o.vendor.partner_code.clone();
-                Some(o)
-            }
-            Err(f) => {
-                self.failed("settings", &f);
-                None
-            }
-        }
+        Some(())
     }
 
     /// `fetch --pending` with the night's settings and what is left of its budget.
