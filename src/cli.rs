@@ -37,6 +37,25 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// `-o -` is standard output, as `-` is standard input among fetch's files: an output flag
+    /// of `-` becomes no file (it wrote a file named `-`).
+    pub fn dash_is_stdout(mut self) -> Cli {
+        let output = match &mut self.command {
+            Command::Export(a) => &mut a.output,
+            Command::Report(ReportCommand::Billing(a)) => &mut a.common.output,
+            Command::Report(ReportCommand::Attacks(a)) => &mut a.common.output,
+            Command::Reconcile(a) => &mut a.output,
+            Command::Checks(a) => &mut a.output,
+            _ => return self,
+        };
+        if output.as_deref() == Some(std::path::Path::new("-")) {
+            *output = None;
+        }
+        self
+    }
+}
+
 /// Options every command accepts.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
@@ -353,7 +372,8 @@ pub struct NightlyArgs {
     /// Time budget of the whole night, reading included (e.g. 2h, 90m, 5s)
     #[arg(long, value_name = "DURATION")]
     pub max_duration: Option<String>,
-    /// Cut-off time of day (HH:MM in the billing zone)
+    /// Cut-off time of day (HH:MM in the billing zone); a night started more than 12 hours
+    /// before it (it passed less than 12 hours ago) is over: no file read, no request, exit 4
     #[arg(long, value_name = "HH:MM")]
     pub until: Option<String>,
     /// A file changed less than this many seconds ago is still being written: it waits
@@ -369,7 +389,7 @@ pub struct NightlyArgs {
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub backoff_max_ms: u64,
     /// For testing and operations: the night's "now" (RFC 3339), which picks "yesterday" for
-    /// the attack report [default: the clock]
+    /// the attack report and where --until falls [default: the clock]
     #[arg(long, value_name = "TIME", help_heading = "Testing")]
     pub now: Option<String>,
 }

@@ -5,7 +5,8 @@
 //! them when the guess is wrong) and the shape follows from the columns: a liveness id or a
 //! sequence id column makes it itemised; a count column with a date or period makes it a summary.
 //! A malformed line (no id, a time or amount that cannot be read) is reported with its line
-//! number and skipped; it never stops the rest from being checked. Lines are streamed to the
+//! number, and with its amount when that much of it can be read (the bridge holds it, so the
+//! money ties to the file's total); it never stops the rest from being checked. Lines are streamed to the
 //! caller, so a million-line statement never sits in memory.
 
 use std::path::Path;
@@ -71,6 +72,10 @@ pub(crate) struct SummaryLine {
 pub(crate) struct Malformed {
     pub line: u64,
     pub problem: String,
+    /// What the line bills, when its amount cell can be read (in our currency); `None` when
+    /// it is blank, unreadable or in another currency.
+    #[serde(serialize_with = "crate::money::optional")]
+    pub amount: Option<Decimal>,
 }
 
 /// The statement's shape, with the columns it used.
@@ -183,6 +188,7 @@ pub(crate) fn read(
                 malformed.push(Malformed {
                     line: e.position().map_or(0, |p| p.line()),
                     problem: format!("unreadable CSV: {e}"),
+                    amount: None,
                 });
                 // The csv reader cannot resync after a broken quote: the rest is one field.
                 break;
@@ -201,7 +207,11 @@ pub(crate) fn read(
                 }
             }
             Ok(Line::Summary(one)) => summary(one),
-            Err(problem) => malformed.push(Malformed { line, problem }),
+            Err(problem) => malformed.push(Malformed {
+                line,
+                problem,
+                amount: layout.readable_amount(&record, columns),
+            }),
         }
     }
     Ok(Ok((shape, malformed)))
@@ -411,6 +421,26 @@ impl Layout {
     /// A summary's period column: the period, else the time.
     fn summary_period(&self) -> Option<usize> {
         self.period.or(self.time)
+    }
+
+    /// The amount of a line that could not be read, when its amount cell can be: one number,
+    /// in our currency (no currency column or code saying another).
+    fn readable_amount(
+        &self,
+        record: &csv::ByteRecord,
+        columns: &StatementColumns,
+    ) -> Option<Decimal> {
+        let read = read_amount(&field(record, self.amount)?).ok()?;
+        let column = field(record, self.currency).map(|c| c.to_ascii_uppercase());
+        let mut named = column.iter().chain(read.currency.iter());
+        let first = named.next();
+        // Two currencies that disagree, or one that is not ours, leave the amount unread.
+        let agree = named.all(|c| Some(c) == first);
+        let ours = match (&columns.expect_currency, first) {
+            (Some(expected), Some(found)) => expected == found,
+            _ => true,
+        };
+        (agree && ours).then_some(read.value)
     }
 
     /// Reads one non-blank line, or says what is wrong with it.

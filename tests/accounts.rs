@@ -26,7 +26,7 @@ fn fixture() -> Env {
         csv += &format!("a-{i:06},2026-{month:02}-{d:02}T09:00:00Z\n");
     }
     env.write("ids.csv", csv);
-    env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
+    env.fetch("ids.csv").unlimited().run().expect(0);
     let conn = env.conn();
     for (i, code) in CODES.iter().enumerate() {
         conn.execute(
@@ -53,8 +53,9 @@ fn fixture() -> Env {
     env
 }
 
-fn json(env: &Env, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
+/// The JSON of the command line `line` (words split at white space), asserting exit 0.
+fn json(env: &Env, line: &str) -> Value {
+    let mut all = util::words(line);
     all.extend(["--format", "json"]);
     let run = env.run(&all);
     run.expect(0);
@@ -74,13 +75,21 @@ fn tiered(n: i64) -> Decimal {
         + Decimal::new(30, 3) * Decimal::from((n - 5).max(0))
 }
 
+/// What the list charges the periods of `report` (one account's, or all pooled), month by
+/// month.
+fn tiered_periods(report: &Value) -> Decimal {
+    report["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| tiered(p["charged"].as_i64().unwrap()))
+        .sum()
+}
+
 #[test]
 fn by_account_groups_add_up_each_priced_on_its_own_and_csv_agrees_with_json() {
     let env = fixture();
-    let report = json(
-        &env,
-        &["report", "billing", "--by", "month", "--by-account"],
-    );
+    let report = json(&env, "report billing --by month --by-account");
     let accounts = report["accounts"].as_array().unwrap();
     let labels: Vec<&str> = accounts
         .iter()
@@ -98,24 +107,12 @@ fn by_account_groups_add_up_each_priced_on_its_own_and_csv_agrees_with_json() {
         charged += a["totals"]["charged"].as_i64().unwrap();
         amount += dec(&a["totals"]["amount"]);
         // Each account's tiers count its own checks: the hand calculation month by month.
-        let by_hand: Decimal = a["periods"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| tiered(p["charged"].as_i64().unwrap()))
-            .sum();
-        assert_eq!(dec(&a["totals"]["amount"]), by_hand, "{a}");
+        assert_eq!(dec(&a["totals"]["amount"]), tiered_periods(a), "{a}");
         // ... and equal the report narrowed to it.
+        let account = a["account"].as_str().unwrap();
         let alone = json(
             &env,
-            &[
-                "report",
-                "billing",
-                "--by",
-                "month",
-                "--account",
-                a["account"].as_str().unwrap(),
-            ],
+            &format!("report billing --by month --account {account}"),
         );
         assert_eq!(alone["totals"], a["totals"]);
         assert_eq!(alone["periods"], a["periods"]);
@@ -125,17 +122,10 @@ fn by_account_groups_add_up_each_priced_on_its_own_and_csv_agrees_with_json() {
     assert_eq!(amount, dec(&report["totals"]["amount"]));
     assert_eq!(report["totals"]["checks"], 60);
     // Priced as one pool the tiers would fill sooner: per account is not the same bill.
-    let pooled: Decimal = report["periods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| tiered(p["charged"].as_i64().unwrap()))
-        .sum();
-    assert_ne!(pooled, amount);
+    assert_ne!(tiered_periods(&report), amount);
 
     // The tidy CSV tables carry the same numbers.
-    let run = env.run_line("report billing --by month --by-account --format csv --table accounts");
-    run.expect(0);
+    let run = env.ok("report billing --by month --by-account --format csv --table accounts");
     let mut rows = csv::Reader::from_reader(run.stdout.as_bytes());
     let headers = rows.headers().unwrap().clone();
     assert_eq!(&headers[0], "account");
@@ -168,7 +158,7 @@ fn by_account_groups_add_up_each_priced_on_its_own_and_csv_agrees_with_json() {
 #[test]
 fn the_by_account_sheet_of_the_workbook_equals_the_json() {
     let env = fixture();
-    let report = json(&env, &["report", "billing", "--by-account"]);
+    let report = json(&env, "report billing --by-account");
     env.run(&["report", "billing", "--by-account", "-o", "by.xlsx"])
         .expect(0);
     let mut book: Xlsx<_> = open_workbook(env.path("by.xlsx")).unwrap();
@@ -210,24 +200,17 @@ fn an_account_the_config_does_not_name_is_a_partner_code() {
     let env = fixture();
     let named = json(
         &env,
-        &[
-            "--config",
-            "liveaudit.toml",
-            "report",
-            "billing",
-            "--account",
-            "ph-app",
-        ],
+        "--config liveaudit.toml report billing --account ph-app",
     );
     std::fs::remove_file(env.path("liveaudit.toml")).unwrap();
-    let coded = json(&env, &["report", "billing", "--account", "acme-ph"]);
+    let coded = json(&env, "report billing --account acme-ph");
     assert_eq!(named["totals"]["checks"], coded["totals"]["checks"]);
     assert_eq!(named["totals"]["charged"], coded["totals"]["charged"]);
     assert_eq!(
         coded["account"]["account"], "acme-ph",
         "labelled by its code without the file"
     );
-    let unknown = json(&env, &["report", "attacks", "--account", "unknown"]);
+    let unknown = json(&env, "report attacks --account unknown");
     assert_eq!(unknown["account"]["partner_code"], "unknown");
     assert_eq!(unknown["resolved"], 20);
     let run = env.run(&["report", "billing", "--account", "acme-xx"]);
@@ -246,10 +229,10 @@ fn an_account_the_config_does_not_name_is_a_partner_code() {
             [],
         )
         .unwrap();
-    let none = json(&env, &["report", "billing", "--account", "unknown"]);
+    let none = json(&env, "report billing --account unknown");
     assert_eq!(none["account"]["partner_code"], "unknown");
     assert_eq!(none["totals"]["checks"], 0);
-    let none = json(&env, &["report", "attacks", "--account", "unknown"]);
+    let none = json(&env, "report attacks --account unknown");
     assert_eq!(none["resolved"], 0);
     env.run(&["export", "--account", "unknown"]).expect(0);
 }
@@ -257,10 +240,7 @@ fn an_account_the_config_does_not_name_is_a_partner_code() {
 #[test]
 fn attacks_by_account_add_up() {
     let env = fixture();
-    let report = json(
-        &env,
-        &["report", "attacks", "--by", "month", "--by-account"],
-    );
+    let report = json(&env, "report attacks --by month --by-account");
     let accounts = report["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 3);
     let sum = |key: &str| {
@@ -271,8 +251,7 @@ fn attacks_by_account_add_up() {
     };
     assert_eq!(sum("resolved"), report["resolved"].as_i64().unwrap());
     assert_eq!(sum("attacks"), report["attacks"].as_i64().unwrap());
-    let run = env.run_line("report attacks --by-account --format csv --table accounts");
-    run.expect(0);
+    let run = env.ok("report attacks --by-account --format csv --table accounts");
     assert!(
         run.stdout
             .starts_with("account,partner_code,resolved,attacks,share_of_checks,"),
@@ -317,45 +296,16 @@ fn zones_and_currencies_that_differ_need_a_flag_or_one_account() {
         run.stderr
     );
     // Narrowed to one account, its own zone and price list apply.
-    let ph = json(
-        &env,
-        &[
-            "--config",
-            "mixed.toml",
-            "report",
-            "billing",
-            "--account",
-            "ph-app",
-        ],
-    );
+    let ph = json(&env, "--config mixed.toml report billing --account ph-app");
     assert_eq!(ph["currency"], "PHP");
     assert_eq!(ph["basis"]["zone"], "UTC");
-    let id = json(
-        &env,
-        &[
-            "--config",
-            "mixed.toml",
-            "report",
-            "billing",
-            "--account",
-            "id-app",
-        ],
-    );
+    let id = json(&env, "--config mixed.toml report billing --account id-app");
     assert_eq!(id["basis"]["zone"], "Asia/Jakarta");
     assert_eq!(id["currency"], "USD");
     // One list for all accounts (still counted per account) and --tz: one report.
     let all = json(
         &env,
-        &[
-            "--config",
-            "mixed.toml",
-            "report",
-            "billing",
-            "--tz",
-            "UTC",
-            "--prices",
-            "prices.toml",
-        ],
+        "--config mixed.toml report billing --tz UTC --prices prices.toml",
     );
     assert_eq!(all["totals"]["checks"], 60);
 }
@@ -364,18 +314,7 @@ fn zones_and_currencies_that_differ_need_a_flag_or_one_account() {
 fn reconcile_matches_one_account_and_refuses_to_guess_which() {
     let env = fixture();
     // A statement billing id-app's successes at the flat price, plus one check of ph-app's.
-    let conn = env.conn();
-    let mut stmt = conn
-        .prepare(
-            "SELECT liveness_id, event_time, partner_code FROM checks WHERE status = 'done'
-             AND code = 200 ORDER BY id",
-        )
-        .unwrap();
-    let rows: Vec<(String, i64, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let rows = successes(&env, "");
     let mut text = String::from("billed_at,liveness_id,amount\n");
     let mut stray = false;
     for (id, time, code) in &rows {
@@ -394,23 +333,15 @@ fn reconcile_matches_one_account_and_refuses_to_guess_which() {
         assert!(run.stderr.contains(name), "{name}: {}", run.stderr);
     }
     let window = ["--from", "2026-01-01", "--to", "2026-03-31"];
-    let mut args = vec![
-        "reconcile",
-        "--statement",
-        "statement.csv",
-        "--price",
-        "0.035",
-        "--account",
-        "id-app",
-        "--format",
-        "json",
-    ];
+    let mut args = util::words(
+        "reconcile --statement statement.csv --price 0.035 --account id-app --format json",
+    );
     args.extend(window);
     let run = env.run(&args);
     let r = run.json();
     let mut args = vec!["report", "billing", "--account", "id-app"];
     args.extend(window);
-    let billing = json(&env, &args);
+    let billing = json(&env, &args.join(" "));
     assert_eq!(r["our_charged"], billing["totals"]["charged"]);
     assert_eq!(
         r["buckets"]["unknown_to_us"]["count"], 1,
@@ -432,6 +363,22 @@ fn reconcile_matches_one_account_and_refuses_to_guess_which() {
     assert_eq!(run.status, Some(5), "the stray line is a discrepancy");
 }
 
+/// (liveness_id, event_time, partner_code) of every check done with code 200, in id order;
+/// `and` narrows them further (`AND partner_code <> 'unknown'`).
+fn successes(env: &Env, and: &str) -> Vec<(String, i64, String)> {
+    let sql = format!(
+        "SELECT liveness_id, event_time, partner_code FROM checks \
+         WHERE status = 'done' AND code = 200 {and} ORDER BY id"
+    );
+    env.conn()
+        .prepare(&sql)
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 fn liveaudit_time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).unwrap().to_string()
 }
@@ -439,10 +386,7 @@ fn liveaudit_time(ms: i64) -> String {
 #[test]
 fn a_summary_statement_of_one_account_is_compared_with_its_checks_at_its_prices() {
     let env = fixture();
-    let billing = json(
-        &env,
-        &["report", "billing", "--by", "month", "--account", "ph-app"],
-    );
+    let billing = json(&env, "report billing --by month --account ph-app");
     // The statement bills exactly ph-app's charged checks per month, at its list's amounts.
     let mut text = String::from("month,checks,amount\n");
     for p in billing["periods"].as_array().unwrap() {
@@ -454,13 +398,7 @@ fn a_summary_statement_of_one_account_is_compared_with_its_checks_at_its_prices(
         );
     }
     env.write("summary.csv", &text);
-    let args = [
-        "reconcile",
-        "--statement",
-        "summary.csv",
-        "--format",
-        "json",
-    ];
+    let args = util::words("reconcile --statement summary.csv --format json");
     env.run(&args).expect(2);
     let mut narrowed = args.to_vec();
     narrowed.extend(["--account", "ph-app"]);
@@ -477,18 +415,7 @@ fn a_summary_statement_of_one_account_is_compared_with_its_checks_at_its_prices(
 #[test]
 fn a_statement_of_several_accounts_is_read_one_account_at_a_time_by_its_partner_column() {
     let env = fixture();
-    let conn = env.conn();
-    let mut stmt = conn
-        .prepare(
-            "SELECT liveness_id, event_time, partner_code FROM checks WHERE status = 'done'
-             AND code = 200 AND partner_code <> 'unknown' ORDER BY id",
-        )
-        .unwrap();
-    let rows: Vec<(String, i64, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let rows = successes(&env, "AND partner_code <> 'unknown'");
     // Semicolons and a header as finance's spreadsheet writes it.
     let mut text = String::from("Partner Code;Billed At;Liveness ID;Amount\n");
     let mut per_code = std::collections::BTreeMap::<&str, i64>::new();
@@ -517,16 +444,7 @@ fn a_statement_of_several_accounts_is_read_one_account_at_a_time_by_its_partner_
         let r = run.json();
         let billing = json(
             &env,
-            &[
-                "report",
-                "billing",
-                "--account",
-                name,
-                "--from",
-                "2026-01-01",
-                "--to",
-                "2026-03-31",
-            ],
+            &format!("report billing --account {name} --from 2026-01-01 --to 2026-03-31"),
         );
         let count = |k: &str| r["buckets"][k]["count"].as_i64().unwrap_or(0);
         // Every line of this account is matched; the other's are left out, not discrepancies.

@@ -185,24 +185,9 @@ fn two_accounts_share_one_database_and_an_id_is_only_asked_by_its_own() {
         &["--summary-file", summary.to_str().unwrap()],
     );
     run.expect(0);
-    assert!(
-        run.stderr
-            .contains("run 2: 3 ids (0 duplicates, 0 blank skipped, 3 of another account skipped)"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("account ph-app (partner code acme-ph), endpoint 127.0.0.2"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("b.csv:3: \"a-2\" belongs to partner code test-partner"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("run 2: 3 ids (0 duplicates, 0 blank skipped, 3 of another account skipped)");
+    run.stderr_has("account ph-app (partner code acme-ph), endpoint 127.0.0.2");
+    run.stderr_has("b.csv:3: \"a-2\" belongs to partner code test-partner");
     // id-app's ids never reached ph-app's vendor, nor ph-app's id-app's.
     assert_eq!(two.ph.stats().result_requests, 3);
     for id in ["a-2", "a-5"] {
@@ -309,12 +294,7 @@ fn a_version_8_database_is_adopted_by_a_named_account_without_asking_again() {
     let run = two.fetch("id-app", "ids.csv", &[]);
     run.expect(0);
     run.stderr_has("2 needed the vendor");
-    assert!(
-        run.stderr
-            .contains("; adopted 2 checks of account unknown (read before accounts were recorded)"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("; adopted 2 checks of account unknown (read before accounts were recorded)");
     assert_eq!(two.env.mock.requests_for("old-done"), 0);
     assert_eq!(two.env.mock.requests_for("old-pending"), 1);
     assert_eq!(two.env.mock.requests_for("new-1"), 1);
@@ -370,13 +350,7 @@ fn several_accounts_without_account_or_an_unknown_one_are_refused_before_anythin
     }
     let runs: i64 = two
         .env
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'runs'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+        .one("SELECT count(*) FROM sqlite_master WHERE name = 'runs'");
     assert_eq!(runs, 0, "nothing was written");
 }
 
@@ -385,12 +359,7 @@ fn license_asks_the_chosen_accounts_endpoint_with_its_credentials() {
     let two = Two::new();
     let run = two.run(&["license", "--account", "ph-app"]);
     run.expect(0);
-    assert!(
-        run.stdout
-            .contains("account:     ph-app (partner code acme-ph), endpoint 127.0.0.2"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("account:     ph-app (partner code acme-ph), endpoint 127.0.0.2");
     assert_eq!(two.ph.stats().license_requests, 1);
     assert_eq!(two.ph.stats().refused, 0);
     assert_eq!(two.env.mock.stats().license_requests, 0);

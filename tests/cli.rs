@@ -5,18 +5,6 @@ use crate::util;
 use liveaudit::mock::{FaultKind, MockOptions, expected_code};
 use util::{Env, KEY, assert_at_most_per_second, id_csv};
 
-/// A fetch of ids.csv with four workers and short back-off, for tests that stop it midway.
-const FETCH_4_WORKERS: [&str; 8] = [
-    "fetch",
-    "--backoff-max-ms",
-    "100",
-    "--rate",
-    "0",
-    "--concurrency",
-    "4",
-    "ids.csv",
-];
-
 // ---------------------------------------------------------------- license
 
 #[test]
@@ -81,24 +69,13 @@ fn connection_refused_errors_never_show_the_key() {
     run.stderr_has("connect");
 
     env.write("ids.csv", id_csv(3));
-    let run = util::Run::from(
-        env.cmd()
-            .env("TD_RESULT_URL", &dead)
-            .args([
-                "fetch",
-                "--backoff-max-ms",
-                "100",
-                "--rate",
-                "0",
-                "--max-retries",
-                "1",
-                "--breaker",
-                "3",
-                "ids.csv",
-            ])
-            .output()
-            .unwrap(),
-    );
+    let run = env
+        .fetch("ids.csv")
+        .quick()
+        .var("TD_RESULT_URL", &dead)
+        .flag("--max-retries", "1")
+        .flag("--breaker", "3")
+        .run();
     run.expect(4);
     // The errors were recorded, without the key, in the attempts log and the checks.
     let conn = env.conn();
@@ -120,33 +97,17 @@ fn connection_refused_errors_never_show_the_key() {
 
 #[test]
 fn plain_http_to_a_remote_host_is_refused_before_sending() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(2));
-    let run = util::Run::from(
-        env.cmd()
-            .env(
-                "TD_RESULT_URL",
-                "http://sg-credit.apitd.net/verification/kyc/sdk/liveness/result/v1",
-            )
-            .args(["fetch", "ids.csv"])
-            .output()
-            .unwrap(),
-    );
+    let env = Env::plain().ids(2);
+    let remote = "http://sg-credit.apitd.net/verification/kyc/sdk/liveness/result/v1";
+    let run = env.fetch("ids.csv").var("TD_RESULT_URL", remote).run();
     run.expect(2);
     run.stderr_has("plain http:// is refused");
 }
 
 #[test]
 fn missing_settings_are_named_with_how_to_give_them() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(2));
-    let run = util::Run::from(
-        env.cmd()
-            .env_remove("TD_PARTNER_KEY")
-            .args(["fetch", "ids.csv"])
-            .output()
-            .unwrap(),
-    );
+    let env = Env::plain().ids(2);
+    let run = env.fetch("ids.csv").without("TD_PARTNER_KEY").run();
     run.expect(2);
     run.stderr_has("partner key is not set");
     run.stderr_has("TD_PARTNER_KEY");
@@ -165,16 +126,15 @@ fn config_file_supplies_settings_and_flags_win() {
         ),
     );
     env.write("ids.csv", id_csv(5));
-    let run = util::Run::from(
-        env.cmd()
-            .env_remove("TD_PARTNER_CODE")
-            .env_remove("TD_PARTNER_KEY")
-            .env_remove("TD_RESULT_URL")
-            .env_remove("LIVEAUDIT_DB")
-            .args(["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
-            .output()
-            .unwrap(),
-    );
+    let run = [
+        "TD_PARTNER_CODE",
+        "TD_PARTNER_KEY",
+        "TD_RESULT_URL",
+        "LIVEAUDIT_DB",
+    ]
+    .iter()
+    .fold(env.fetch("ids.csv").quick(), |f, var| f.without(var))
+    .run();
     run.expect(0);
     assert!(env.path("from-config.db").exists());
     // An empty LIVEAUDIT_CONFIG is unset, as every LIVEAUDIT_* variable is: the file is still
@@ -225,25 +185,16 @@ fn every_id_of_a_messy_file_ends_with_the_mock_outcome_despite_faults() {
     let mut content = MESSY.to_vec();
     content.extend_from_slice(id_csv(60).trim_start_matches("liveness_id\n").as_bytes());
     env.write("messy.csv", &content);
-    let run = env.run(&[
-        "fetch",
-        "--backoff-max-ms",
-        "100",
-        "--rate",
-        "0",
-        "--timeout",
-        "2",
-        "--max-retries",
-        "10",
-        "--max-body-mib",
-        "1",
-        "--backoff-min-ms",
-        "10",
+    let run = env
+        .fetch("messy.csv")
+        .quick()
+        .flag("--timeout", "2")
+        .flag("--max-retries", "10")
+        .flag("--max-body-mib", "1")
+        .flag("--backoff-min-ms", "10")
         // The messy file holds one unreadable time ("not a time"): dated by fetch time.
-        "--bad-times",
-        "fetch-time",
-        "messy.csv",
-    ]);
+        .flag("--bad-times", "fetch-time")
+        .run();
     run.expect(0);
     let checks = env.checks();
     let ids: Vec<&str> = checks.iter().map(|c| c.0.as_str()).collect();
@@ -261,27 +212,17 @@ fn every_id_of_a_messy_file_ends_with_the_mock_outcome_despite_faults() {
     let stats = env.mock.stats();
     assert!(stats.faults.values().sum::<u64>() > 5, "{stats:?}");
     // Every request is in the attempts log.
-    let logged: u64 = env
-        .conn()
-        .query_row("SELECT count(*) FROM attempts", [], |r| r.get(0))
-        .unwrap();
+    let logged: u64 = env.one("SELECT count(*) FROM attempts");
     assert_eq!(logged, stats.result_requests);
-    assert!(
-        run.stderr.contains("1 duplicates") && run.stderr.contains("1 blank"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("1 duplicates").stderr_has("1 blank");
 }
 
 #[test]
 fn a_rerun_asks_only_for_ids_without_a_final_answer() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(300));
-    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
-        .expect(0);
+    let env = Env::plain().ids(300);
+    env.fetch("ids.csv").quick().run().expect(0);
     let first = env.mock.requests_by_id();
-    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
-        .expect(0);
+    env.fetch("ids.csv").quick().run().expect(0);
     let second = env.mock.requests_by_id();
     let mut asked_again = 0;
     for (id, n) in &second {
@@ -300,24 +241,13 @@ fn a_rerun_asks_only_for_ids_without_a_final_answer() {
 
 #[test]
 fn wrong_key_stops_the_run_within_a_few_requests_and_leaves_ids_pending() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(500));
-    let run = util::Run::from(
-        env.cmd()
-            .env("TD_PARTNER_KEY", "wrong-key")
-            .args([
-                "fetch",
-                "--backoff-max-ms",
-                "100",
-                "--rate",
-                "0",
-                "--concurrency",
-                "4",
-                "ids.csv",
-            ])
-            .output()
-            .unwrap(),
-    );
+    let env = Env::plain().ids(500);
+    let run = env
+        .fetch("ids.csv")
+        .quick()
+        .concurrency(4)
+        .var("TD_PARTNER_KEY", "wrong-key")
+        .run();
     run.expect(3);
     run.stderr_has("refused the credentials");
     let stats = env.mock.stats();
@@ -381,8 +311,7 @@ fn rate_auto_from_the_config_file_resolves_every_id_and_records_the_rate_settled
     });
     env.write("ids.csv", id_csv(200));
     env.write("liveaudit.toml", "rate = \"auto\"\n");
-    let run = env.run_line("fetch --max-rate 80 --backoff-max-ms 100 ids.csv");
-    run.expect(0);
+    let run = env.ok("fetch --max-rate 80 --backoff-max-ms 100 ids.csv");
     env.assert_all_match_mock();
     run.stderr_has("rate auto: ");
     run.stderr_has("next time, or keep --rate auto");
@@ -416,8 +345,7 @@ fn rate_auto_from_the_config_file_resolves_every_id_and_records_the_rate_settled
 
 #[test]
 fn a_rate_that_is_neither_a_number_nor_auto_is_a_usage_error() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(5));
+    let env = Env::plain().ids(5);
     let run = env.run(&["fetch", "--rate", "fast", "ids.csv"]);
     run.expect(2);
     run.stderr_has("\"fast\" is not a rate");
@@ -448,8 +376,7 @@ fn the_rate_never_exceeds_the_limit_in_any_second() {
 
 #[test]
 fn the_vendor_down_trips_the_breaker_and_the_next_run_finishes() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(200));
+    let env = Env::plain().ids(200);
     env.mock.set_down(true);
     let run = env
         .fetch("ids.csv")
@@ -467,15 +394,13 @@ fn the_vendor_down_trips_the_breaker_and_the_next_run_finishes() {
         env.mock.stats()
     );
     env.mock.set_down(false);
-    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
-        .expect(0);
+    env.fetch("ids.csv").quick().run().expect(0);
     env.assert_all_match_mock();
 }
 
 #[test]
 fn a_second_fetch_on_the_same_database_is_refused_at_once() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(5));
+    let env = Env::plain().ids(5);
     let _held = liveaudit::store::FetchLock::acquire(&env.db()).unwrap();
     let run = env.run(&["fetch", "ids.csv"]);
     run.expect(2);
@@ -507,7 +432,7 @@ fn unreadable_input_stops_before_anything_is_sent() {
 fn stdin_is_read_with_a_dash() {
     use std::io::Write;
     let env = Env::plain();
-    let mut child = env.spawn(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "-"]);
+    let mut child = env.fetch("-").quick().spawn();
     child
         .stdin
         .take()
@@ -520,10 +445,9 @@ fn stdin_is_read_with_a_dash() {
 
 #[test]
 fn killed_with_sigkill_mid_run_the_rerun_loses_nothing_and_reasks_little() {
-    let env = Env::with_latency(20);
-    env.write("ids.csv", id_csv(300));
+    let env = Env::with_latency(20).ids(300);
     for round in 0..3 {
-        let mut child = env.spawn(&FETCH_4_WORKERS);
+        let mut child = env.fetch("ids.csv").quick().concurrency(4).spawn();
         let target = env.mock.stats().result_requests + 40;
         env.rt.block_on(env.mock.wait_for_requests(target));
         child.kill().unwrap(); // SIGKILL
@@ -531,35 +455,20 @@ fn killed_with_sigkill_mid_run_the_rerun_loses_nothing_and_reasks_little() {
         let done = env.checks().iter().filter(|c| c.1 == "done").count();
         assert!(done > 0, "round {round}: something was committed");
     }
-    env.fetch("ids.csv")
-        .quick()
-        .flag("--concurrency", "4")
-        .run()
-        .expect(0);
+    env.fetch("ids.csv").quick().concurrency(4).run().expect(0);
     env.assert_all_match_mock();
     // Ids asked more than once though their answer was final: only those in flight at a kill.
-    let reasked = env
-        .mock
-        .requests_by_id()
-        .iter()
-        .filter(|(id, n)| **n > 1 && expected_code(id) != 11350)
-        .count();
+    let reasked = env.final_asked_again();
     assert!(reasked <= 3 * 8, "{reasked} ids asked again");
 }
 
 #[cfg(unix)]
 #[test]
 fn sigterm_saves_what_was_fetched_and_exits_130() {
-    let env = Env::with_latency(20);
-    env.write("ids.csv", id_csv(400));
-    let child = env.spawn(&FETCH_4_WORKERS);
+    let env = Env::with_latency(20).ids(400);
+    let child = env.fetch("ids.csv").quick().concurrency(4).spawn();
     env.rt.block_on(env.mock.wait_for_requests(40));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let run = util::Run::from(child.wait_with_output().unwrap());
+    let run = util::sigterm(child);
     run.expect(130);
     run.stderr_has("run the same command again");
     let checks = env.checks();
@@ -575,14 +484,7 @@ fn sigterm_saves_what_was_fetched_and_exits_130() {
                     .filter(|c| expected_code(&c.0) == 11350)
                     .count()
     );
-    let outcome: String = env
-        .conn()
-        .query_row(
-            "SELECT outcome FROM runs ORDER BY id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let outcome: String = env.last_outcome();
     assert_eq!(outcome, "interrupted");
 }
 
@@ -593,8 +495,7 @@ fn faces_are_not_stored_unless_asked_and_then_stay_inside_the_directory() {
         "ids.csv",
         "liveness_id\n../../escape\n/abs\nlv-ok\n\"quote\"\"d\"\n",
     );
-    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
-        .expect(0);
+    env.fetch("ids.csv").quick().run().expect(0);
     let conn = env.conn();
     let hashed: i64 = conn
         .query_row(
@@ -638,27 +539,24 @@ fn the_key_appears_in_no_output_log_or_database_file() {
         ..MockOptions::default()
     });
     env.write("ids.csv", id_csv(50));
+    let quick_fetch = |extra: &[&str]| env.fetch("ids.csv").quick().words(extra).args();
+    let words = |line: &str| {
+        line.split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
     let mut outputs = Vec::new();
     for args in [
-        vec![
-            "fetch",
-            "--backoff-max-ms",
-            "100",
-            "--rate",
-            "0",
-            "--log-format",
-            "json",
-            "ids.csv",
-        ],
-        vec!["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"],
-        vec!["export"],
-        vec!["export", "--format", "jsonl"],
-        vec!["report", "billing", "--format", "json"],
-        vec!["report", "attacks", "--format", "html"],
-        vec!["license"],
-        vec!["codes"],
+        quick_fetch(&["--log-format", "json"]),
+        quick_fetch(&[]),
+        words("export"),
+        words("export --format jsonl"),
+        words("report billing --format json"),
+        words("report attacks --format html"),
+        words("license"),
+        words("codes"),
     ] {
-        let run = env.run(&args);
+        let run = env.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(matches!(run.status, Some(0)), "{args:?}: {}", run.stderr);
         outputs.push(run.stdout);
         outputs.push(run.stderr);
@@ -686,8 +584,7 @@ fn export_has_the_contract_columns_and_agrees_with_the_database() {
         "ids.csv",
         "liveness_id,created_at,channel\nlv-1,2026-10-01T10:00:00Z,web\nlv-2,,app\n",
     );
-    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
-        .expect(0);
+    env.fetch("ids.csv").quick().run().expect(0);
     let run = env.run(&["export"]);
     run.expect(0);
     let mut lines = run.stdout.lines();
@@ -734,10 +631,8 @@ fn export_has_the_contract_columns_and_agrees_with_the_database() {
 
 #[test]
 fn billing_json_totals_add_up_to_what_was_fetched() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(400));
-    env.run(&["fetch", "--backoff-max-ms", "100", "--rate", "0", "ids.csv"])
-        .expect(0);
+    let env = Env::plain().ids(400);
+    env.fetch("ids.csv").quick().run().expect(0);
     let run = env.run(&["report", "billing", "--format", "json", "--price", "0.035"]);
     run.expect(0);
     let v = run.json();
@@ -761,6 +656,51 @@ fn billing_json_totals_add_up_to_what_was_fetched() {
         amount,
         rust_decimal::Decimal::new(35, 3) * rust_decimal::Decimal::from(charged)
     );
+}
+
+/// Guards `-o -` as standard output, as `-` is standard input for fetch: export, both
+/// reports, checks and reconcile print what they print without `-o`, and no file named `-`
+/// is left behind (one was, with an empty stdout).
+#[test]
+fn dash_as_the_output_is_standard_output() {
+    let env = Env::plain().ids(30);
+    env.fetch("ids.csv").quick().run().expect(0);
+    env.write("statement.csv", "liveness_id,amount\nlv-00000001,0.035\n");
+    let commands: [&[&str]; 5] = [
+        &["export", "--format", "csv"],
+        &["report", "billing", "--format", "csv"],
+        &["report", "attacks", "--format", "json"],
+        &["checks", "--format", "csv"],
+        &[
+            "reconcile",
+            "--statement",
+            "statement.csv",
+            "--format",
+            "json",
+        ],
+    ];
+    for command in commands {
+        let plain = env.run(command);
+        let dashed = env.run(&[command, &["-o", "-"]].concat());
+        assert_eq!(
+            dashed.status, plain.status,
+            "{command:?}: {}",
+            dashed.stderr
+        );
+        assert!(
+            !dashed.stdout.is_empty(),
+            "{command:?} printed nothing: {}",
+            dashed.stderr
+        );
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| !l.contains("generated") && !l.contains("_at"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&dashed.stdout), strip(&plain.stdout), "{command:?}");
+        assert!(!env.path("-").exists(), "{command:?} wrote a file named -");
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! three totals, and the one CSV table each report's flags ask for.
 
 use crate::reconcile::{Fixture, fixture, sequence_id};
+use crate::util::words;
 
 /// A price list at 0.035 rounded on the total at 2 decimals: five checks cost 0.175, 0.18.
 pub(crate) const PRICES: &str = "currency = \"USD\"\nrounding = \"total\"\nscale = 2\n\
@@ -32,19 +33,32 @@ pub(crate) fn planted(f: &Fixture) -> String {
     )
 }
 
-pub(crate) const RECONCILE: [&str; 11] = [
-    "reconcile",
-    "--statement",
-    "statement.csv",
-    "--tz",
-    "Asia/Singapore",
-    "--from",
-    "2026-10-01",
-    "--to",
-    "2026-10-31",
-    "--prices",
-    "prices.toml",
-];
+/// Reconcile of statement.csv over the Singapore October with prices.toml (format not set).
+pub(crate) fn reconcile_args() -> Vec<&'static str> {
+    words(
+        "reconcile --statement statement.csv --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --prices prices.toml",
+    )
+}
+
+/// Asserts the bridge's three totals, each a (count, amount): to dispute, owed and to check.
+pub(crate) fn assert_totals(
+    bridge: &serde_json::Value,
+    to_dispute: (u64, &str),
+    owed: (u64, &str),
+    to_check: (u64, &str),
+) {
+    for (total, (count, amount)) in [
+        ("to_dispute", to_dispute),
+        ("owed", owed),
+        ("to_check", to_check),
+    ] {
+        assert_eq!(
+            bridge[total],
+            serde_json::json!({"count": count, "amount": amount}),
+            "{total}"
+        );
+    }
+}
 
 /// Billed 0.29 (ten lines) against 0.18 expected (five checks, 0.175 rounded up): 0.11 =
 /// duplicate 0.035 + overbilled 0.035 + unknown to us 0.035 + 11350 confirmed 0.035 + above the
@@ -55,7 +69,7 @@ fn the_bridge_of_a_planted_statement_ties_to_the_last_decimal() {
     let f = fixture();
     f.env.write("statement.csv", planted(&f));
     f.env.write("prices.toml", PRICES);
-    let mut args = RECONCILE.to_vec();
+    let mut args = reconcile_args();
     args.extend(["--format", "json"]);
     let run = f.env.run(&args);
     run.expect(5);
@@ -96,31 +110,119 @@ fn the_bridge_of_a_planted_statement_ties_to_the_last_decimal() {
     expect("credit", 1, "-0.035", "to_check");
     expect("provisional", 0, "0.000", "to_check");
     assert_eq!(b["rounding"], "-0.005");
-    assert_eq!(
-        b["to_dispute"],
-        serde_json::json!({"count": 5, "amount": "0.155"})
-    );
-    assert_eq!(
-        b["owed"],
-        serde_json::json!({"count": 2, "amount": "0.040"})
-    );
-    assert_eq!(
-        b["to_check"],
-        serde_json::json!({"count": 2, "amount": "0.000"})
-    );
+    assert_totals(b, (5, "0.155"), (2, "0.040"), (2, "0.000"));
 
     // Piped (so CSV), the one table written is the bridge, headline included.
-    let run = f.env.run(&RECONCILE);
+    let run = f.env.run(&reconcile_args());
     run.expect(5);
     let rows: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(rows[0], "line,count,amount,total");
-    assert_eq!(rows[1], "billed,10,0.290,");
-    assert_eq!(rows[2], "expected,5,0.180,");
-    assert_eq!(rows[3], "difference,5,0.110,");
+    assert_eq!(rows[1], "statement,10,0.290,");
+    assert_eq!(rows[2], "outside_period,0,0.000,");
+    assert_eq!(rows[3], "billed,10,0.290,");
+    assert_eq!(rows[4], "expected,5,0.180,");
+    assert_eq!(rows[5], "difference,5,0.110,");
     assert!(rows.contains(&"rounding,,-0.005,"), "{}", run.stdout);
     assert!(rows.contains(&"to_dispute,5,0.155,"), "{}", run.stdout);
     run.stderr_has("wrote the bridge table");
     run.stderr_has("--table NAME");
+}
+
+/// A line whose date cannot be read is still billed: the bridge starts from the statement's
+/// total, 0.325 (the planted 0.290 and line 12's 0.035, dated `31/13/2026 25:00`), and holds
+/// the lines that could not be read as `unreadable` (to check: 0.035, with the credit's -0.035
+/// and the unknown code's 0.035); line 13, whose amount cannot be read either, is counted there
+/// and named. Difference 0.325 - 0.180 = 0.145 = 0.155 - 0.040 + 0.035 - 0.005 (rounding).
+#[test]
+fn a_line_that_cannot_be_read_stays_in_the_bridge() {
+    let f = fixture();
+    let mut statement = planted(&f);
+    statement.push_str(&format!("31/13/2026 25:00,{},,0.035\n", f.charged[1]));
+    statement.push_str("2026-10-12T10:00:00Z,someone,,\"0.035 a check\"\n");
+    f.env.write("statement.csv", statement);
+    f.env.write("prices.toml", PRICES);
+    let mut args = reconcile_args();
+    args.extend(["--format", "json"]);
+    let run = f.env.run(&args);
+    run.expect(5);
+    let v = run.json();
+    let b = &v["bridge"];
+    assert_eq!(
+        (&b["statement"], &b["outside_period"]),
+        (
+            &serde_json::json!({"count": 12, "amount": "0.325"}),
+            &serde_json::json!({"count": 0, "amount": "0.000"})
+        )
+    );
+    assert_eq!(
+        (&b["billed"], &b["difference"]),
+        (&"0.325".into(), &"0.145".into())
+    );
+    let unreadable = b["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["bucket"] == "unreadable")
+        .unwrap();
+    assert_eq!(
+        unreadable,
+        &serde_json::json!({"bucket": "unreadable", "count": 2, "amount": "0.035", "total": "to_check"})
+    );
+    assert_totals(b, (5, "0.155"), (2, "0.040"), (4, "0.035"));
+    assert_eq!(
+        v["lines"], 10,
+        "the lines read, as the count difference counts them"
+    );
+    assert_eq!(v["malformed"][0]["amount"], "0.035");
+    assert_eq!(v["malformed"][1]["amount"], serde_json::Value::Null);
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("no amount that can be read either (line 13)"),
+        "{notes}"
+    );
+
+    // Piped (CSV) and as a table, the same rows.
+    let run = f.env.run(&reconcile_args());
+    let rows: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        rows[1..6],
+        [
+            "statement,12,0.325,",
+            "outside_period,0,0.000,",
+            "billed,12,0.325,",
+            "expected,5,0.180,",
+            "difference,7,0.145,"
+        ]
+    );
+    assert!(rows.contains(&"unreadable,2,0.035,to_check"), "{rows:?}");
+    let mut args = reconcile_args();
+    args.extend(["--format", "table"]);
+    f.env
+        .run(&args)
+        .stdout_has("billed: 10 lines in the period and 2 lines that could not be read (0.325 USD)")
+        .stdout_has("to check 0.035 USD")
+        .stdout_has("0.035   time \"31/13/2026 25:00\" is not a date or time");
+
+    // A summary statement: the day that is no date is billed too.
+    f.env.write(
+        "statement.csv",
+        "date,checks,amount\n2026-10-02,1,0.035\n2026-10-03,1,0.035\n2026-10-04,1,0.035\n\
+         2026-10-05,1,0.035\n2026-10-31,1,0.035\n2026-10-32,1,0.035\n",
+    );
+    let mut args = reconcile_args();
+    args.extend(["--format", "json"]);
+    let v = f.env.run(&args).json();
+    let b = &v["bridge"];
+    assert_eq!(v["shape"], "summary");
+    assert_eq!(
+        b["statement"],
+        serde_json::json!({"count": 6, "amount": "0.210"})
+    );
+    assert_eq!(
+        (&b["billed"], &b["difference"]),
+        (&"0.210".into(), &"0.030".into())
+    );
+    assert_totals(b, (0, "0.000"), (0, "0.000"), (1, "0.035"));
 }
 
 /// A check held at 11350 whose last answer came inside the period was not asked again since:
@@ -130,14 +232,8 @@ fn an_11350_not_asked_again_is_to_check() {
     let f = fixture();
     f.env.write("statement.csv", planted(&f));
     f.env.write("prices.toml", PRICES);
-    f.env
-        .conn()
-        .execute(
-            "UPDATE checks SET fetched_at = 1791540000000 WHERE liveness_id = ?1",
-            [&f.internal],
-        )
-        .unwrap();
-    let mut args = RECONCILE.to_vec();
+    f.internal_last_asked_in_october();
+    let mut args = reconcile_args();
     args.extend(["--format", "json"]);
     let run = f.env.run(&args);
     let v = run.json();
@@ -208,7 +304,7 @@ fn a_workbook_statement_and_a_credit_in_parentheses() {
     let f = fixture();
     f.env.write("prices.toml", PRICES);
     f.env.write("statement.xlsx", planted_workbook(&f));
-    let mut args = RECONCILE.to_vec();
+    let mut args = reconcile_args();
     args[2] = "statement.xlsx";
     args.extend(["--format", "json"]);
     let run = f.env.run(&args);
@@ -229,7 +325,7 @@ fn another_currency_is_refused_and_words_around_an_amount_are_malformed() {
     f.env.write("prices.toml", PRICES);
     let eur = planted(&f).replace(",0.035\n", ",0.035 EUR\n");
     f.env.write("statement.csv", eur);
-    let run = f.env.run(&RECONCILE);
+    let run = f.env.run(&reconcile_args());
     run.expect(2);
     run.stderr_has("bills in EUR, our prices are in USD");
     assert!(run.stdout.is_empty());
@@ -239,15 +335,15 @@ fn another_currency_is_refused_and_words_around_an_amount_are_malformed() {
         .replace('\n', ",EUR\n")
         .replacen(",EUR\n", "\n", 1);
     f.env.write("statement.csv", column);
-    f.env.run(&RECONCILE).expect(2);
+    f.env.run(&reconcile_args()).expect(2);
     // The price's own currency is accepted.
     let usd = planted(&f).replace(",0.035\n", ",0.035 USD\n");
     f.env.write("statement.csv", usd);
-    f.env.run(&RECONCILE).expect(5);
+    f.env.run(&reconcile_args()).expect(5);
 
     let damaged = planted(&f).replacen(",0.05\n", ",\"0.035 USD per check, 1 of 2\"\n", 1);
     f.env.write("statement.csv", damaged);
-    let mut args = RECONCILE.to_vec();
+    let mut args = reconcile_args();
     args.extend(["--format", "json"]);
     let run = f.env.run(&args);
     run.expect(5);
@@ -271,12 +367,7 @@ fn a_day_that_does_not_exist_and_the_names_of_classes_and_codes() {
         .env
         .run_line("report billing --from 2026-02-30 --format csv");
     run.expect(2);
-    assert!(
-        run.stderr
-            .contains("--from 2026-02-30: that day does not exist (February 2026 has 28 days)"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("--from 2026-02-30: that day does not exist (February 2026 has 28 days)");
     let run = f.env.run(&["report", "billing", "--to", "2026-13-01"]);
     run.expect(2);
     run.stderr_has("there is no month 13");

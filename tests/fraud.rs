@@ -123,13 +123,9 @@ fn tripled_volume_at_the_same_share_is_no_spike_and_a_tripled_share_is() {
     assert_eq!(v["latest"]["families"][0]["family"], "injection");
     let table = env.run(&["report", "attacks", "--by", "week", "--format", "table"]);
     table.expect(0);
-    assert!(
-        table.stdout.contains(
-            "this period 2026-W45 against 2026-W44: 100 checks (was 300), attack share 30.0% \
-             (21.9-39.6%) (was 10.0%), +20.0 pp; attacks 30 (was 30), volume +0%"
-        ),
-        "{}",
-        table.stdout
+    table.stdout_has(
+        "this period 2026-W45 against 2026-W44: 100 checks (was 300), attack share 30.0% \
+             (21.9-39.6%) (was 10.0%), +20.0 pp; attacks 30 (was 30), volume +0%",
     );
 }
 
@@ -223,10 +219,8 @@ fn a_reused_face_lists_uses_passes_users_channels_and_when_in_the_zone() {
     // Only the planted face is used more than once.
     assert_eq!(faces.len(), 1, "{faces:?}");
     // --face-columns chooses the columns; CSV carries them as distinct_NAME.
-    let run = env.run_line(
-        "report attacks --tz Asia/Singapore --face-columns channel --format csv --table faces",
-    );
-    run.expect(0);
+    let run = env
+        .ok("report attacks --tz Asia/Singapore --face-columns channel --format csv --table faces");
     let mut lines = run.stdout.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -338,12 +332,7 @@ fn every_row_of_spikes_families_dimension_and_faces_names_a_command_listing_its_
     );
     let html = env.run(&["report", "attacks", "--by", "week", "--format", "html"]);
     html.expect(0);
-    assert!(
-        html.stdout
-            .contains("<tr title=\"liveaudit checks --tz UTC --family injection\">"),
-        "{}",
-        html.stdout
-    );
+    html.stdout_has("<tr title=\"liveaudit checks --tz UTC --family injection\">");
 }
 
 #[test]

@@ -26,10 +26,7 @@ fn a_database_from_an_older_schema_is_migrated_keeping_every_row() {
     run.expect(0);
     assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
     run.stdout_has("old-2,done,12207,paper,attack,true");
-    let version: i64 = env
-        .conn()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let version: i64 = env.one("PRAGMA user_version");
     assert_eq!(version, liveaudit::store::SCHEMA_VERSION);
     // The old pending id is fetched by the next run like any other.
     env.write("ids.csv", "liveness_id\nold-1\nold-3\n");
@@ -40,8 +37,7 @@ fn a_database_from_an_older_schema_is_migrated_keeping_every_row() {
 
 #[test]
 fn a_database_from_a_newer_liveaudit_is_refused_and_left_alone() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
     env.conn().pragma_update(None, "user_version", 99).unwrap();
     for args in [
@@ -62,8 +58,7 @@ fn a_database_from_a_newer_liveaudit_is_refused_and_left_alone() {
 
 #[test]
 fn a_file_that_is_not_sqlite_is_refused_before_sending() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.write("audit.db", "liveness_id\n".repeat(500));
     let run = env.run(&["fetch", "ids.csv"]);
     run.expect(2);
@@ -172,11 +167,7 @@ fn purge_refuses_a_missing_images_folder_and_names_images_it_cannot_delete() {
     env.write("ids.csv", "liveness_id,created_at\nlv-00000001,2026-09-15T10:00:00Z\nlv-00000002,2026-09-15T11:00:00Z\n");
     env.run_line("fetch --rate 0 --save-images faces ids.csv")
         .expect(0);
-    let scored = |env: &Env| -> i64 {
-        env.conn()
-            .query_row("SELECT count(score) FROM checks", [], |r| r.get(0))
-            .unwrap()
-    };
+    let scored = |env: &Env| -> i64 { env.one("SELECT count(score) FROM checks") };
     assert_eq!(scored(&env), 2);
 
     let typo = env.run(&["purge", "--before", "2026-10-01", "--images", "facse"]);
@@ -389,81 +380,6 @@ fn a_plain_http_endpoint_never_goes_through_a_proxy_from_the_environment() {
     }
 }
 
-/// Guards the stop on an untrusted certificate: an https endpoint presenting a self-signed
-/// certificate is a configuration problem (a wrong host, a proxy re-signing TLS), not an
-/// outage: the run stops at the first answer with exit 2 and says so, instead of retrying
-/// fifty times and calling the vendor down; nothing is stored.
-#[test]
-fn an_endpoint_with_an_untrusted_certificate_stops_the_run_at_once() {
-    use std::sync::Arc;
-    let env = Env::plain();
-    env.write("ids.csv", util::id_csv(20));
-    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
-    let cert = std::fs::read(data.join("self-signed.der")).unwrap();
-    let key = std::fs::read(data.join("self-signed.key.der")).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![rustls::pki_types::CertificateDer::from(cert)],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
-    )
-    .unwrap();
-    let config = Arc::new(config);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "https://127.0.0.1:{}/verification/kyc/sdk/liveness/result/v1",
-        listener.local_addr().unwrap().port()
-    );
-    let handshakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = Arc::clone(&handshakes);
-    // Serves TLS handshakes until the test process ends; the client refuses each.
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let Ok(conn) = rustls::ServerConnection::new(Arc::clone(&config)) else {
-                continue;
-            };
-            let mut tls = rustls::StreamOwned::new(conn, stream);
-            let _ = std::io::Read::read(&mut tls, &mut [0u8; 64]);
-        }
-    });
-    let license = util::Run::from(
-        env.cmd()
-            .arg("license")
-            .env("TD_LICENSE_URL", url.replace("result", "license"))
-            .output()
-            .unwrap(),
-    );
-    license.expect(2);
-    license.stderr_has("the endpoint's TLS certificate is not trusted");
-    let out = env
-        .cmd()
-        .args(["fetch", "--rate", "0", "--concurrency", "2", "ids.csv"])
-        .env("TD_RESULT_URL", &url)
-        .output()
-        .unwrap();
-    let run = util::Run::from(out);
-    run.expect(2);
-    run.stderr_has("the endpoint's TLS certificate is not trusted");
-    assert!(
-        !run.stderr.contains(util::KEY),
-        "the key stays out of the message"
-    );
-    let stored: i64 = env
-        .conn()
-        .query_row("SELECT count(code) FROM checks", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(stored, 0);
-    // Stopped at the first refusal, not after --breaker (50) attempts: one license handshake,
-    // then at most the two in flight and a retry of each.
-    let tried = handshakes.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(tried <= 5, "{tried} handshakes");
-}
-
 /// Guards the usage error for a `--db` that cannot hold a database: a folder, a device, a file
 /// in a folder that does not exist. Each is exit 2 naming the path and what to do (it was exit
 /// 1, "internal", or SQLite's "disk I/O error" of `/dev/null/0001_init`), for a fetch and for a
@@ -501,5 +417,28 @@ fn a_db_path_that_cannot_hold_a_database_is_a_usage_error() {
             }
         }
     }
+    assert!(!env.path("missing").exists());
+}
+
+/// Guards the usage error for a run file in a folder that does not exist: `--summary-file`
+/// and `--metrics-file` are checked before anything is sent (exit 2, naming the folder), and
+/// the error is said once, not followed by a failed attempt to write the same file.
+#[test]
+fn a_run_file_in_a_missing_folder_is_one_usage_error_before_anything_is_sent() {
+    let env = Env::plain();
+    env.write("ids.csv", id_csv(3));
+    for flag in ["--summary-file", "--metrics-file"] {
+        let run = env.run(&["fetch", "--rate", "0", flag, "missing/run.out", "ids.csv"]);
+        run.expect(2)
+            .stderr_has("the directory missing does not exist; create it or give another path");
+        assert_eq!(
+            run.stderr.matches("missing/run.out").count(),
+            1,
+            "said once: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("ERROR"), "{}", run.stderr);
+    }
+    assert!(env.mock.requests_by_id().is_empty(), "nothing was sent");
     assert!(!env.path("missing").exists());
 }

@@ -4,6 +4,7 @@
 
 use crate::util;
 
+mod encodings;
 mod inputs;
 mod paths;
 
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use util::hostile::{Hostile, Reply, Request};
-use util::{Env, Run, id_csv};
+use util::{Env, Fetch, Run, id_csv};
 
 /// A key with characters that URL-encoding changes, so the raw and encoded forms differ.
 const HKEY: &str = "Hk/LEAK+check=7f3a 9c2e";
@@ -57,6 +58,14 @@ fn assert_no_key(env: &Env, runs: &[&Run]) {
     }
 }
 
+/// A fetch of `ids.csv` against `vendor` with the hostile key, built flag by flag.
+fn fetch_at<'a>(env: &'a Env, vendor: &Hostile) -> Fetch<'a> {
+    env.fetch("ids.csv")
+        .var("TD_PARTNER_KEY", HKEY)
+        .var("TD_RESULT_URL", &vendor.url("/liveness/result/v1"))
+        .var("TD_LICENSE_URL", &vendor.url("/liveness/license/v1"))
+}
+
 fn run(env: &Env, vendor: &Hostile, args: &[&str]) -> Run {
     let out = env
         .cmd()
@@ -67,10 +76,6 @@ fn run(env: &Env, vendor: &Hostile, args: &[&str]) -> Run {
         .output()
         .unwrap();
     Run::from(out)
-}
-
-fn status_of(run: &Run) -> Option<i32> {
-    run.status
 }
 
 /// The request's query string, raw and decoded (what an echoing server or WAF prints).
@@ -119,8 +124,7 @@ fn fetch_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn the_license_url_as_the_result_url_stops_the_run_and_stores_nothing() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(20));
+    let env = Env::plain().ids(20);
     let vendor = Hostile::start(|_| {
         Reply::json(
             200,
@@ -128,14 +132,8 @@ fn the_license_url_as_the_result_url_stops_the_run_and_stores_nothing() {
         )
     });
     let fetch = run(&env, &vendor, &fetch_args(&["--concurrency", "2"]));
-    assert_eq!(status_of(&fetch), Some(2), "{}", fetch.stderr);
-    assert!(
-        fetch
-            .stderr
-            .contains("this URL answers like the license API"),
-        "{}",
-        fetch.stderr
-    );
+    fetch.expect(2);
+    fetch.stderr_has("this URL answers like the license API");
     assert!(vendor.requests() <= 2, "{} requests", vendor.requests());
     assert!(
         statuses(&env)
@@ -162,11 +160,10 @@ fn a_status_other_than_200_is_never_a_stored_code() {
         (400, r#"{"code":400}"#),
         (201, r#"{"code":200}"#),
     ] {
-        let env = Env::plain();
-        env.write("ids.csv", id_csv(4));
+        let env = Env::plain().ids(4);
         let vendor = Hostile::start(move |_| Reply::json(status, body));
         let fetch = run(&env, &vendor, &fetch_args(&["--concurrency", "1"]));
-        assert_eq!(status_of(&fetch), Some(4), "{status}: {}", fetch.stderr);
+        assert_eq!(fetch.status, Some(4), "{status}: {}", fetch.stderr);
         for (s, code) in statuses(&env) {
             assert_eq!((s.as_str(), code), ("failed", None), "{status}");
         }
@@ -176,19 +173,17 @@ fn a_status_other_than_200_is_never_a_stored_code() {
         assert_no_key(&env, &[&fetch, &billing]);
     }
     // 404 with JSON: the URL is wrong; the run stops with exit 2, nothing stored.
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(4));
+    let env = Env::plain().ids(4);
     let vendor = Hostile::start(|_| Reply::json(404, r#"{"code":404}"#));
     let fetch = run(&env, &vendor, &fetch_args(&[]));
-    assert_eq!(status_of(&fetch), Some(2), "{}", fetch.stderr);
+    fetch.expect(2);
     fetch.stderr_has("HTTP 404");
     assert!(statuses(&env).iter().all(|(s, _)| s == "pending"));
 }
 
 #[test]
 fn a_vendor_that_echoes_the_request_never_leaks_the_key() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(6));
+    let env = Env::plain().ids(6);
     // Final answers whose message and sequence id echo the query string, and error pages
     // (HTML and JSON) that echo it, then an account stop whose message echoes it.
     let vendor = Hostile::start(|req| {
@@ -211,7 +206,7 @@ fn a_vendor_that_echoes_the_request_never_leaks_the_key() {
         }
     });
     let text = run(&env, &vendor, &fetch_args(&["--concurrency", "1"]));
-    assert!(matches!(status_of(&text), Some(0 | 4)), "{}", text.stderr);
+    assert!(matches!(text.status, Some(0 | 4)), "{}", text.stderr);
     let json = run(
         &env,
         &vendor,
@@ -226,12 +221,12 @@ fn a_vendor_that_echoes_the_request_never_leaks_the_key() {
         )
     });
     let stopped = run(&env, &stop_vendor, &["fetch", "--rate", "0", "more.csv"]);
-    assert_eq!(status_of(&stopped), Some(3), "{}", stopped.stderr);
+    stopped.expect(3);
     stopped.stderr_has("<redacted>");
     let license = run(&env, &stop_vendor, &["license"]);
-    assert_eq!(status_of(&license), Some(3), "{}", license.stderr);
+    license.expect(3);
     let export = run(&env, &vendor, &["export", "--output", "export.csv"]);
-    assert_eq!(status_of(&export), Some(0), "{}", export.stderr);
+    export.expect(0);
     let billing = run(&env, &vendor, &["report", "billing", "--format", "csv"]);
     let table = run(
         &env,
@@ -259,8 +254,7 @@ fn a_vendor_that_echoes_the_request_never_leaks_the_key() {
 
 #[test]
 fn a_huge_retry_after_is_capped_and_never_panics() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(2));
+    let env = Env::plain().ids(2);
     let vendor = Hostile::start(|req| {
         if req.index == 0 {
             Reply::json(503, "busy").header("Retry-After", "1e30")
@@ -275,15 +269,14 @@ fn a_huge_retry_after_is_capped_and_never_panics() {
         &vendor,
         &fetch_args(&["--concurrency", "1", "--max-retry-after", "1"]),
     );
-    assert_eq!(status_of(&fetch), Some(0), "{}", fetch.stderr);
+    fetch.expect(0);
     assert!(!fetch.stderr.contains("panicked"), "{}", fetch.stderr);
     all_done_200(&env);
 }
 
 #[test]
 fn odd_secondary_fields_are_dropped_with_a_note_and_the_answer_kept() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(2));
+    let env = Env::plain().ids(2);
     let vendor = Hostile::start(|_| {
         Reply::json(
             200,
@@ -291,7 +284,7 @@ fn odd_secondary_fields_are_dropped_with_a_note_and_the_answer_kept() {
         )
     });
     let fetch = run(&env, &vendor, &fetch_args(&[]));
-    assert_eq!(status_of(&fetch), Some(0), "{}", fetch.stderr);
+    fetch.expect(0);
     fetch.stderr_has("dropped field");
     all_done_200(&env);
 }
@@ -314,7 +307,7 @@ fn control_sequences_from_the_vendor_never_reach_the_terminal() {
         }
     });
     let fetch = run(&env, &vendor, &fetch_args(&["--concurrency", "1"]));
-    assert_eq!(status_of(&fetch), Some(0), "{}", fetch.stderr);
+    fetch.expect(0);
     let table = run(&env, &vendor, &["report", "billing", "--format", "table"]);
     let attacks = run(
         &env,
@@ -341,8 +334,7 @@ fn control_sequences_from_the_vendor_never_reach_the_terminal() {
 
 #[test]
 fn csv_cells_that_look_like_formulas_are_neutralised_unless_raw_is_asked() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(1));
+    let env = Env::plain().ids(1);
     let vendor = Hostile::start(|_| {
         Reply::json(
             200,
@@ -369,19 +361,12 @@ fn csv_cells_that_look_like_formulas_are_neutralised_unless_raw_is_asked() {
 
 #[test]
 fn partner_key_in_the_config_file_is_refused_without_printing_it() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(1));
+    let env = Env::plain().ids(1);
     env.write(
         "liveaudit.toml",
         format!("partner_code = \"x\"\npartner_key = \"{HKEY}\"\n"),
     );
-    let out = env
-        .cmd()
-        .env_remove("TD_PARTNER_KEY")
-        .args(["fetch", "ids.csv"])
-        .output()
-        .unwrap();
-    let r = Run::from(out);
+    let r = env.fetch("ids.csv").without("TD_PARTNER_KEY").run();
     assert_eq!(r.status, Some(2), "{}", r.stderr);
     r.stderr_has("use partner_key_file");
     assert!(leaks(r.stderr.as_bytes()).is_none(), "{}", r.stderr);
@@ -398,8 +383,12 @@ fn partner_key_in_the_config_file_is_refused_without_printing_it() {
 
 #[test]
 fn a_key_file_must_be_one_line_without_bom_and_small() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(1));
+    let env = Env::plain().ids(1);
+    let by_key_file = || {
+        env.fetch("ids.csv")
+            .without("TD_PARTNER_KEY")
+            .flag("--partner-key-file", "key.txt")
+    };
     for (content, says) in [
         (b"\xEF\xBB\xBFkey\n".to_vec(), "byte-order mark"),
         (b"key\nsecond\n".to_vec(), "more than one line"),
@@ -407,41 +396,20 @@ fn a_key_file_must_be_one_line_without_bom_and_small() {
         (b"abc\n".to_vec(), "too short for a partner key"),
     ] {
         env.write("key.txt", &content);
-        let r = Run::from(
-            env.cmd()
-                .env_remove("TD_PARTNER_KEY")
-                .args(["fetch", "--partner-key-file", "key.txt", "ids.csv"])
-                .output()
-                .unwrap(),
-        );
+        let r = by_key_file().run();
         assert_eq!(r.status, Some(2), "{says}: {}", r.stderr);
         r.stderr_has(says);
         assert_eq!(env.mock.stats().result_requests, 0);
     }
     // A trailing line end (LF or CRLF) is not part of the key.
     env.write("key.txt", format!("{}\r\n", util::KEY));
-    let r = Run::from(
-        env.cmd()
-            .env_remove("TD_PARTNER_KEY")
-            .args([
-                "fetch",
-                "--rate",
-                "0",
-                "--partner-key-file",
-                "key.txt",
-                "ids.csv",
-            ])
-            .output()
-            .unwrap(),
-    );
-    r.expect(0);
+    by_key_file().unlimited().run().expect(0);
 }
 
 #[cfg(unix)]
 #[test]
 fn the_lock_holds_through_a_symlink_and_uris_are_refused() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
     let link = env.path("link.db");
     std::os::unix::fs::symlink(env.db(), &link).unwrap();
@@ -457,8 +425,7 @@ fn the_lock_holds_through_a_symlink_and_uris_are_refused() {
 
 #[test]
 fn outputs_that_are_the_database_are_refused_and_the_database_kept() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
     let db = env.db();
     let wal = format!("{}-wal", db.display());
@@ -540,8 +507,7 @@ fn reading_commands_leave_a_foreign_sqlite_file_untouched_and_corruption_exits_2
 
 #[test]
 fn a_database_deleted_mid_run_stops_it_with_exit_1() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(400));
+    let env = Env::plain().ids(400);
     let vendor = Hostile::start(|_| {
         std::thread::sleep(std::time::Duration::from_millis(20));
         Reply::json(200, r#"{"code":200,"message":"success"}"#)
@@ -574,73 +540,45 @@ fn a_database_deleted_mid_run_stops_it_with_exit_1() {
 
 #[test]
 fn a_closed_stderr_and_stdout_never_panic_and_the_run_is_recorded() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(30));
-    let mut child = env
-        .cmd()
-        .args(["fetch", "--rate", "0", "--max-retries", "0", "ids.csv"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Close both read ends at once: every write the program makes now fails with EPIPE.
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    let env = Env::plain().ids(30);
+    // Both read ends closed at once: every write the program makes fails with EPIPE.
+    let closed = |args: &[&str]| {
+        let mut child = env
+            .cmd()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        child.wait().unwrap().code()
+    };
+    let fetch = ["fetch", "--rate", "0", "--max-retries", "0", "ids.csv"];
+    assert_eq!(closed(&fetch), Some(0));
     env.assert_all_match_mock();
-    let outcome: String = env
-        .conn()
-        .query_row(
-            "SELECT outcome FROM runs ORDER BY id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(outcome, "done");
+    assert_eq!(env.last_outcome(), "done");
     // An error message into a closed stderr: the documented status, not a panic (101).
-    let mut child = env
-        .cmd()
-        .args(["fetch", "no-such-file.csv"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    assert_eq!(child.wait().unwrap().code(), Some(2));
+    assert_eq!(closed(&["fetch", "no-such-file.csv"]), Some(2));
     // A report into a closed pipe ends quietly too.
-    let mut child = env
-        .cmd()
-        .args(["report", "billing", "--format", "csv"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(closed(&["report", "billing", "--format", "csv"]), Some(0));
 }
 
 #[test]
 fn an_image_that_cannot_be_written_fails_its_id_and_comes_next_run() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(5));
+    let env = Env::plain().ids(5);
     let faces = env.path("faces");
     std::fs::create_dir(&faces).unwrap();
     // A directory where one id's image must go: writing that image fails (even as root).
     let blocked = faces.join(liveaudit::faces::file_name("lv-00000002"));
     std::fs::create_dir(&blocked).unwrap();
     std::fs::write(blocked.join("x"), "x").unwrap();
-    let faces_arg = faces.to_str().unwrap();
-    let r = env.run(&[
-        "fetch",
-        "--rate",
-        "0",
-        "--save-images",
-        faces_arg,
-        "ids.csv",
-    ]);
+    let save = || {
+        env.fetch("ids.csv")
+            .unlimited()
+            .file("--save-images", &faces)
+    };
+    let r = save().run();
     r.expect(4);
     r.stderr_has("could not save the face image");
     let checks = env.checks();
@@ -650,29 +588,20 @@ fn an_image_that_cannot_be_written_fails_its_id_and_comes_next_run() {
         ("failed", None)
     );
     std::fs::remove_dir_all(&blocked).unwrap();
-    env.run(&[
-        "fetch",
-        "--rate",
-        "0",
-        "--save-images",
-        faces_arg,
-        "ids.csv",
-    ])
-    .expect(0);
+    save().run().expect(0);
     assert!(blocked.is_file());
     env.assert_all_match_mock();
 }
 
 #[test]
 fn large_answers_pass_through_the_shared_body_budget() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(6));
+    let env = Env::plain().ids(6);
     // 600 KiB of base64 face per answer: over the 256 KiB each request may hold freely.
     let image = "QUJD".repeat(150 * 1024);
     let body = format!(r#"{{"code":200,"message":"success","image":"{image}"}}"#);
     let vendor = Hostile::start(move |_| Reply::json(200, body.clone()));
     let fetch = run(&env, &vendor, &fetch_args(&["--concurrency", "6"]));
-    assert_eq!(status_of(&fetch), Some(0), "{}", fetch.stderr);
+    fetch.expect(0);
     let sizes: Vec<i64> = {
         let conn = env.conn();
         let mut stmt = conn.prepare("SELECT image_bytes FROM checks").unwrap();
@@ -698,25 +627,14 @@ fn an_id_waiting_out_its_back_off_gives_its_request_slot_to_another() {
     });
     // One request slot; slow-1 is answered 503 once and waits two seconds: fast-2 is sent in
     // that wait, not after slow-1's retry.
-    let fetch = run(
-        &env,
-        &vendor,
-        &[
-            "fetch",
-            "--rate",
-            "0",
-            "--concurrency",
-            "1",
-            "--max-retries",
-            "1",
-            "--backoff-min-ms",
-            "2000",
-            "--backoff-max-ms",
-            "2000",
-            "ids.csv",
-        ],
-    );
-    assert_eq!(status_of(&fetch), Some(0), "{}", fetch.stderr);
+    let fetch = fetch_at(&env, &vendor)
+        .unlimited()
+        .concurrency(1)
+        .flag("--max-retries", "1")
+        .flag("--backoff-min-ms", "2000")
+        .backoff(2000)
+        .run();
+    fetch.expect(0);
     let conn = env.conn();
     let ids: Vec<String> = {
         let mut stmt = conn
@@ -781,8 +699,7 @@ fn a_vendor_that_echoes_the_key_upper_cased_json_html_or_twice_encoded_never_lea
     let twice = percent_encoding::utf8_percent_encode(&once, percent_encoding::NON_ALPHANUMERIC)
         .to_string();
     let spellings = [upper, json_u, html, twice];
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(4));
+    let env = Env::plain().ids(4);
     let echoed = spellings.clone();
     let vendor = Hostile::start(move |req| {
         let s = &echoed[req.index % 4];
@@ -827,8 +744,7 @@ fn a_vendor_that_echoes_the_key_upper_cased_json_html_or_twice_encoded_never_lea
 
 #[test]
 fn a_refused_connection_is_named_in_the_log_without_the_key() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     // A port that was just free: nothing listens there, so every connection is refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -845,7 +761,7 @@ fn a_refused_connection_is_named_in_the_log_without_the_key() {
             .output()
             .unwrap(),
     );
-    assert_ne!(status_of(&fetch), Some(0), "{}", fetch.stderr);
+    assert_ne!(fetch.status, Some(0), "{}", fetch.stderr);
     let warnings: Vec<&str> = fetch
         .stderr
         .lines()
@@ -862,31 +778,19 @@ fn a_refused_connection_is_named_in_the_log_without_the_key() {
 
 #[test]
 fn an_11350_received_before_a_cut_off_is_stored_not_left_pending() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     // Every answer is 11350; the back-off outlasts the budget, so the cut-off finds each id
     // waiting to ask again with an answer already in hand.
     let vendor =
         Hostile::start(|_| Reply::json(200, r#"{"code":11350,"message":"internal error"}"#));
-    let fetch = run(
-        &env,
-        &vendor,
-        &[
-            "fetch",
-            "--rate",
-            "0",
-            "--max-retries",
-            "5",
-            "--backoff-min-ms",
-            "600000",
-            "--backoff-max-ms",
-            "600000",
-            "--max-duration",
-            "1s",
-            "ids.csv",
-        ],
-    );
-    assert_eq!(status_of(&fetch), Some(4), "{}", fetch.stderr);
+    let fetch = fetch_at(&env, &vendor)
+        .unlimited()
+        .flag("--max-retries", "5")
+        .flag("--backoff-min-ms", "600000")
+        .backoff(600000)
+        .flag("--max-duration", "1s")
+        .run();
+    fetch.expect(4);
     assert_eq!(vendor.requests(), 3, "{}", fetch.stderr);
     let states = statuses(&env);
     assert_eq!(states.len(), 3);
@@ -899,8 +803,7 @@ fn an_11350_received_before_a_cut_off_is_stored_not_left_pending() {
 /// A vendor answering every request 429 with `retry_after`: the run ends on its own (the
 /// breaker), no id is failed for 429s, and nothing is stored as a result.
 fn only_429s(retry_after: &'static str) {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(4));
+    let env = Env::plain().ids(4);
     let vendor =
         Hostile::start(move |_| Reply::json(429, "slow down").header("Retry-After", retry_after));
     let fetch = run(
@@ -908,12 +811,7 @@ fn only_429s(retry_after: &'static str) {
         &vendor,
         &["fetch", "--rate", "50", "--breaker", "2", "ids.csv"],
     );
-    assert_ne!(
-        status_of(&fetch),
-        Some(0),
-        "{retry_after}: {}",
-        fetch.stderr
-    );
+    assert_ne!(fetch.status, Some(0), "{retry_after}: {}", fetch.stderr);
     assert!(
         fetch.stderr.contains("HTTP 429"),
         "{retry_after}: the stop names the 429s: {}",

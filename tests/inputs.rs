@@ -110,12 +110,7 @@ fn a_named_sheet_and_a_folder_are_read() {
     assert_eq!(dated(&env)[0].0, "b000000-other");
     let run = env.run(&fetch_args(book.to_str().unwrap(), &["--sheet", "Nope"]));
     run.expect(2);
-    assert!(
-        run.stderr
-            .contains("no sheet \"Nope\" (sheets: Checks, Other)"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("no sheet \"Nope\" (sheets: Checks, Other)");
 
     let env = Env::plain();
     let folder = fixture("folder");
@@ -294,14 +289,8 @@ fn unreadable_times_are_read_with_a_format_or_dated_by_fetch_time_when_asked() {
         "dmy.csv",
         "liveness_id,created_at\nlv-00000020,26/10/2026 14:05\nlv-00000021,2026-10-27T02:00:00Z\n",
     );
-    let run = env.run_line("fetch --rate 0 --bad-times fetch-time dmy.csv");
-    run.expect(0);
-    assert!(
-        run.stderr
-            .contains("1 checks with an unreadable time are dated by their fetch time"),
-        "{}",
-        run.stderr
-    );
+    let run = env.ok("fetch --rate 0 --bad-times fetch-time dmy.csv");
+    run.stderr_has("1 checks with an unreadable time are dated by their fetch time");
     let conn = env.conn();
     let (basis, event, fetched, attrs): (Option<String>, Option<i64>, Option<i64>, String) = conn
         .query_row(
@@ -400,10 +389,7 @@ fn a_signal_during_intake_ends_the_run_record_and_registers_nothing() {
     let run = util::Run::from(child.wait_with_output().unwrap());
     run.expect(130);
     run.stderr_has("interrupted while reading the input");
-    let outcome: String = env
-        .conn()
-        .query_row("SELECT outcome FROM runs", [], |r| r.get(0))
-        .unwrap();
+    let outcome: String = env.one("SELECT outcome FROM runs");
     assert_eq!(outcome, "interrupted");
     assert!(dated(&env).is_empty());
     assert_eq!(env.mock.stats().result_requests, 0);

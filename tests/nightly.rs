@@ -55,8 +55,7 @@ fn metric(m: &[MetricSample], name: &str) -> f64 {
 
 #[test]
 fn stderr_to_a_file_has_no_escape_byte_unless_colour_is_forced() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(20));
+    let env = Env::plain().ids(20);
     let log = env.path("job.log");
     let file = std::fs::File::create(&log).unwrap();
     let status = env
@@ -97,8 +96,7 @@ fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
         eprintln!("skipped: script (util-linux) is not installed");
         return;
     }
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(5));
+    let env = Env::plain().ids(5);
     let bin = assert_cmd::cargo::cargo_bin("liveaudit");
     let on_tty = |no_color: Option<&str>| {
         let mut c = std::process::Command::new("script");
@@ -136,8 +134,7 @@ fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
 
 #[test]
 fn under_json_logs_every_stderr_line_is_json_and_the_last_carries_the_exit_status() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(10));
+    let env = Env::plain().ids(10);
     let cases: [(&[&str], i32); 6] = [
         (&["fetch", "--rate", "0", "ids.csv"], 0),
         (&["fetch", "missing.csv"], 2),
@@ -177,36 +174,22 @@ fn under_json_logs_every_stderr_line_is_json_and_the_last_carries_the_exit_statu
 #[test]
 fn a_time_budget_cuts_the_run_off_with_exit_4_and_the_next_run_completes_every_id() {
     // 40 ids at 300 ms each, two at a time, need 6 s: a 3 s budget must cut the run off.
-    let env = Env::with_latency(300);
-    env.write("ids.csv", id_csv(40));
+    let env = Env::with_latency(300).ids(40);
     let summary = env.path("runs.jsonl");
     let prom = env.path("liveaudit.prom");
-    let budget = [
-        "fetch",
-        "--backoff-max-ms",
-        "5",
-        "--rate",
-        "0",
-        "--concurrency",
-        "2",
-        "--max-duration",
-        "3s",
-        "--summary-file",
-        summary.to_str().unwrap(),
-        "--metrics-file",
-        prom.to_str().unwrap(),
-        "ids.csv",
-    ];
-    let cut = env.run(&budget);
+    let cut = env
+        .fetch("ids.csv")
+        .backoff(5)
+        .unlimited()
+        .concurrency(2)
+        .flag("--max-duration", "3s")
+        .file("--summary-file", &summary)
+        .file("--metrics-file", &prom)
+        .run();
     cut.expect(4);
     let left = env.checks().iter().filter(|c| c.1 != "done").count();
     assert!(left > 0 && left < 40, "{left} left");
-    assert!(
-        cut.stderr
-            .contains(&format!("cut off: {left} ids left for the next run")),
-        "{}",
-        cut.stderr
-    );
+    cut.stderr_has(&format!("cut off: {left} ids left for the next run"));
     // Nothing fetched was lost: every done id holds the mock's answer.
     for (id, status, code) in env.checks() {
         if status == "done" {
@@ -227,20 +210,14 @@ fn a_time_budget_cuts_the_run_off_with_exit_4_and_the_next_run_completes_every_i
     assert!(line["cutoff_at"].is_string(), "{line}");
 
     // The next run (no budget) continues with the ids left and finishes.
-    let rest = env.run(&[
-        "fetch",
-        "--backoff-max-ms",
-        "5",
-        "--rate",
-        "0",
-        "--concurrency",
-        "64",
-        "--summary-file",
-        summary.to_str().unwrap(),
-        "--metrics-file",
-        prom.to_str().unwrap(),
-        "ids.csv",
-    ]);
+    let rest = env
+        .fetch("ids.csv")
+        .backoff(5)
+        .unlimited()
+        .concurrency(64)
+        .file("--summary-file", &summary)
+        .file("--metrics-file", &prom)
+        .run();
     rest.expect(0);
     env.assert_all_match_mock();
     let m = metrics(&prom);
@@ -257,8 +234,7 @@ fn a_time_budget_cuts_the_run_off_with_exit_4_and_the_next_run_completes_every_i
 
 #[test]
 fn bad_budgets_are_refused_before_anything_is_sent() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     for (flag, value) in [
         ("--max-duration", "0s"),
         ("--max-duration", "two hours"),
@@ -279,31 +255,19 @@ fn bad_budgets_are_refused_before_anything_is_sent() {
 
 #[test]
 fn metrics_parse_and_tell_the_exit_status_on_every_ending() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(30));
+    let env = Env::plain().ids(30);
     let prom = env.path("liveaudit.prom");
-    let ok = env.run(&[
-        "fetch",
-        "--backoff-max-ms",
-        "5",
-        "--rate",
-        "0",
-        "--metrics-file",
-        prom.to_str().unwrap(),
-        "ids.csv",
-    ]);
+    let ok = env
+        .fetch("ids.csv")
+        .backoff(5)
+        .unlimited()
+        .file("--metrics-file", &prom)
+        .run();
     ok.expect(0);
     let m = metrics(&prom);
     assert_eq!(metric(&m, "liveaudit_last_run_exit_status"), 0.0);
     // Ids the next run asks for again: none failed or pending, but the vendor's 11350s.
-    let again: i64 = env
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM checks WHERE status <> 'done' OR code = 11350",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let again: i64 = env.one("SELECT count(*) FROM checks WHERE status <> 'done' OR code = 11350");
     assert_eq!(metric(&m, "liveaudit_ids_pending"), again as f64);
     let requests: f64 = m
         .iter()
@@ -320,12 +284,7 @@ fn metrics_parse_and_tell_the_exit_status_on_every_ending() {
     assert_eq!(classes, 30.0);
 
     // A refused input (exit 2) rewrites the file with its own status.
-    let bad = env.run(&[
-        "fetch",
-        "--metrics-file",
-        prom.to_str().unwrap(),
-        "missing.csv",
-    ]);
+    let bad = env.fetch("missing.csv").file("--metrics-file", &prom).run();
     bad.expect(2);
     assert_eq!(
         metric(&metrics(&prom), "liveaudit_last_run_exit_status"),
@@ -346,17 +305,12 @@ fn metrics_parse_and_tell_the_exit_status_on_every_ending() {
 fn fail_on_spike_exits_6_on_the_sample_data_and_0_on_a_quiet_window() {
     let env = Env::plain();
     let sample = sample_checks();
-    env.run(&[
-        "fetch",
-        "--backoff-max-ms",
-        "5",
-        "--rate",
-        "0",
-        "--concurrency",
-        "64",
-        sample.to_str().unwrap(),
-    ])
-    .expect(0);
+    env.fetch(sample.to_str().unwrap())
+        .backoff(5)
+        .unlimited()
+        .concurrency(64)
+        .run()
+        .expect(0);
     let spike = env.run(&["report", "attacks", "--fail-on-spike", "--format", "json"]);
     spike.expect(6);
     let doc = spike.json();
@@ -366,12 +320,10 @@ fn fail_on_spike_exits_6_on_the_sample_data_and_0_on_a_quiet_window() {
     let day = listed[0]["period"].as_str().unwrap().to_string();
     spike.stderr_has("attack spike");
 
-    // The day before the first spike, alone: nothing to compare with, nothing fires... unless
-    // the rule says so; a window of one early day of the sample is quiet.
-    let quiet = env
-        .run_line("report attacks --fail-on-spike --from 2026-10-10 --to 2026-10-10 --format json");
-    quiet.expect(0);
-    let doc = quiet.json();
+    // One quiet day of the sample, alone: judged against the days before it (outside the
+    // window), nothing fires.
+    let doc =
+        env.json("report attacks --fail-on-spike --from 2026-10-10 --to 2026-10-10 --format json");
     assert_eq!(doc["alert"]["spikes"].as_array().unwrap().len(), 0);
     assert_ne!(day, "2026-10-10");
     // Without the flag the same spike is reported, with status 0.
@@ -447,8 +399,7 @@ fn export_cursor_returns_exactly_the_checks_changed_by_a_second_fetch() {
 
 #[test]
 fn a_cursor_from_another_database_is_refused_and_left_alone() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
     let cursor = env.write("export.cursor", "{\"change_seq\":999999}\n");
     let run = env.run(&["export", "--cursor", cursor.to_str().unwrap()]);
@@ -646,17 +597,10 @@ fn mock_prints_the_lines_to_paste() {
 
 #[test]
 fn purge_dry_run_counts_and_changes_nothing() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(12));
+    let env = Env::plain().ids(12);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
     let scored = |env: &Env| -> i64 {
-        env.conn()
-            .query_row(
-                "SELECT count(*) FROM checks WHERE score IS NOT NULL OR image_sha256 IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
+        env.one("SELECT count(*) FROM checks WHERE score IS NOT NULL OR image_sha256 IS NOT NULL")
     };
     let before = scored(&env);
     assert!(before > 0);
@@ -686,41 +630,24 @@ fn a_config_file_is_found_under_xdg_config_home() {
     );
     run.expect(2);
     // The file's relative db path is taken relative to the file.
-    assert!(
-        run.stderr
-            .contains(&dir.join("from-xdg.db").display().to_string()),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has(&dir.join("from-xdg.db").display().to_string());
 }
 
 #[test]
 fn sigterm_still_writes_the_summary_and_metrics_with_status_130() {
-    let env = Env::with_latency(20);
-    env.write("ids.csv", id_csv(400));
+    let env = Env::with_latency(20).ids(400);
     let summary = env.path("runs.jsonl");
     let prom = env.path("liveaudit.prom");
-    let child = env.spawn(&[
-        "fetch",
-        "--backoff-max-ms",
-        "5",
-        "--rate",
-        "0",
-        "--concurrency",
-        "4",
-        "--summary-file",
-        summary.to_str().unwrap(),
-        "--metrics-file",
-        prom.to_str().unwrap(),
-        "ids.csv",
-    ]);
+    let child = env
+        .fetch("ids.csv")
+        .backoff(5)
+        .unlimited()
+        .concurrency(4)
+        .file("--summary-file", &summary)
+        .file("--metrics-file", &prom)
+        .spawn();
     env.rt.block_on(env.mock.wait_for_requests(20));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let run = util::Run::from(child.wait_with_output().unwrap());
+    let run = util::sigterm(child);
     run.expect(130);
     let line: serde_json::Value =
         serde_json::from_str(std::fs::read_to_string(&summary).unwrap().trim()).unwrap();

@@ -224,13 +224,9 @@ fn checks_a_line_rounding_bills_at_zero_are_said() {
         "markdown",
     ]);
     run.expect(0);
-    assert!(
-        run.stdout.contains(
-            "13 charged checks are billed at 0: rounding = \"line\" rounds their list price to 0 \
-             at 0 decimals on each check"
-        ),
-        "{}",
-        run.stdout
+    run.stdout_has(
+        "13 charged checks are billed at 0: rounding = \"line\" rounds their list price to 0 \
+             at 0 decimals on each check",
     );
     let b = billing_json(&f.env, &["--prices", "prices.toml"]);
     assert_eq!(b["prices"]["billed_at_zero"], 0);

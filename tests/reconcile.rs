@@ -4,7 +4,7 @@
 use crate::util;
 
 use liveaudit::mock::expected_code;
-use util::Env;
+use util::{Env, words};
 
 /// The first `n` ids of the form `rc-00000042` whose mock code satisfies `want`.
 pub(crate) fn ids_with(n: usize, skip: &[String], want: impl Fn(i64) -> bool) -> Vec<String> {
@@ -46,8 +46,7 @@ pub(crate) fn fixture() -> Fixture {
     // 04:00 on 1 November in Singapore, though still 31 October in UTC.
     csv.push_str(&format!("{next_day},2026-10-31T20:00:00Z,web\n"));
     env.write("ids.csv", csv);
-    env.run(&["fetch", "--backoff-max-ms", "50", "--rate", "0", "ids.csv"])
-        .expect(0);
+    env.fetch("ids.csv").backoff(50).unlimited().run().expect(0);
     Fixture {
         env,
         charged,
@@ -57,6 +56,36 @@ pub(crate) fn fixture() -> Fixture {
         near_end,
         next_day,
     }
+}
+
+impl Fixture {
+    /// Dates the last answer of our 11350 check inside October (2026-10-09T10:00Z), as if it
+    /// was not asked again since.
+    pub(crate) fn internal_last_asked_in_october(&self) {
+        self.env
+            .conn()
+            .execute(
+                "UPDATE checks SET fetched_at = 1791540000000 WHERE liveness_id = ?1",
+                [&self.internal],
+            )
+            .unwrap();
+    }
+
+    /// Reconciles `statement` (written as statement.csv) in Singapore at 0.035 a check, as
+    /// JSON, asserting exit 5 (differences found).
+    pub(crate) fn reconcile_json(&self, statement: &str) -> serde_json::Value {
+        self.env.write("statement.csv", statement);
+        let run = self.env.run_line(
+            "reconcile --statement statement.csv --tz Asia/Singapore --price 0.035 --format json",
+        );
+        run.expect(5);
+        run.json()
+    }
+}
+
+/// The count in reconcile's bucket `name` (0 when the JSON has no such bucket).
+pub(crate) fn bucket_count(v: &serde_json::Value, name: &str) -> u64 {
+    v["buckets"][name]["count"].as_u64().unwrap_or(0)
 }
 
 pub(crate) fn sequence_id(env: &Env, id: &str) -> String {
@@ -135,7 +164,8 @@ fn itemised_statement_sorts_every_line_into_its_bucket() {
     );
     assert_eq!(v["lines"], 9);
     assert_eq!(v["our_charged"], 5, "four, plus the one late on the 31st");
-    assert_eq!(v["billed_amount"], "0.330");
+    // The nine lines read, and the line dated "yesterday", which is billed all the same.
+    assert_eq!(v["billed_amount"], "0.365");
 
     let d = details(&f.env);
     let expected: Vec<(String, String, String)> = vec![
@@ -176,9 +206,7 @@ fn a_statement_that_matches_exits_0() {
         statement.push_str(&format!("2026-10-15,{id}\n"));
     }
     f.env.write("statement.csv", statement);
-    let run = f.env.run_line("reconcile --statement statement.csv --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --format json");
-    run.expect(0);
-    let v = run.json();
+    let v = f.env.json("reconcile --statement statement.csv --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --format json");
     assert_eq!(v["discrepancies"], 0);
     assert_eq!(v["buckets"]["matched"]["count"], 5);
 }
@@ -274,21 +302,9 @@ fn reconcile_adds_up_with_outside_lines_and_time_zone_shifts() {
         next_day = f.next_day,
     );
     f.env.write("statement.csv", statement);
-    let args = [
-        "reconcile",
-        "--statement",
-        "statement.csv",
-        "--tz",
-        "Asia/Singapore",
-        "--from",
-        "2026-10-01",
-        "--to",
-        "2026-10-31",
-        "--price",
-        "0.035",
-        "--format",
-        "json",
-    ];
+    let args = words(
+        "reconcile --statement statement.csv --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --price 0.035 --format json",
+    );
     let run = f.env.run(&args);
     run.expect(5);
     let v = run.json();
@@ -336,11 +352,9 @@ fn reconcile_adds_up_with_outside_lines_and_time_zone_shifts() {
     text.stdout_has("2026-10-31T22:00:00+08:00");
 
     // Our side is billing's charged for the same window.
-    let bill = f.env.run_line(
-        "report billing --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --format json",
-    );
-    bill.expect(0);
-    let b = bill.json();
+    let b = f
+        .env
+        .json("report billing --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --format json");
     assert_eq!(b["totals"]["charged"], v["our_charged"]);
 
     // The summary table as CSV carries the same identity for a spreadsheet.
@@ -363,12 +377,7 @@ fn reconcile_adds_up_with_outside_lines_and_time_zone_shifts() {
     table.push("table");
     let run = f.env.run(&table);
     run.expect(5);
-    assert!(
-        run.stdout
-            .contains("net difference -3 = 1 shifted_in - 3 underbilled - 1 shifted_out"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("net difference -3 = 1 shifted_in - 3 underbilled - 1 shifted_out");
 }
 
 /// Guards that billing and reconcile both name 11350 checks provisional (a part of uncharged).
@@ -418,16 +427,7 @@ fn one_tz_setting_serves_billing_and_reconcile() {
         assert!(out.status.success() || out.status.code() == Some(5));
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    let billing = [
-        "report",
-        "billing",
-        "--from",
-        "2026-10-01",
-        "--to",
-        "2026-10-31",
-        "--format",
-        "json",
-    ];
+    let billing = words("report billing --from 2026-10-01 --to 2026-10-31 --format json");
     // In UTC the check of 1 November 04:00 Singapore is still October.
     assert_eq!(charged(&[], &billing)["totals"]["charged"], 6);
     let env = [("LIVEAUDIT_TZ", "Asia/Singapore")];
@@ -444,17 +444,9 @@ fn one_tz_setting_serves_billing_and_reconcile() {
     f.env.write("statement.csv", "billed_at,liveness_id\n");
     let r = charged(
         &[],
-        &[
-            "reconcile",
-            "--statement",
-            "statement.csv",
-            "--from",
-            "2026-10-01",
-            "--to",
-            "2026-10-31",
-            "--format",
-            "json",
-        ],
+        &words(
+            "reconcile --statement statement.csv --from 2026-10-01 --to 2026-10-31 --format json",
+        ),
     );
     assert_eq!(r["zone"], "Asia/Singapore");
     assert_eq!(r["our_charged"], 5);
@@ -475,14 +467,12 @@ fn decimal_commas_are_read_and_damaged_amounts_never_panic() {
         b = c[1],
         cc = c[2],
     );
-    f.env.write("statement.csv", statement);
-    let run = f.env.run_line(
-        "reconcile --statement statement.csv --tz Asia/Singapore --price 0.035 --format json",
+    let v = f.reconcile_json(&statement);
+    assert_eq!(
+        bucket_count(&v, "amount_variance"),
+        0,
+        "0,035 is 0.035: {v}"
     );
-    run.expect(5);
-    let v = run.json();
-    let count = |b: &str| v["buckets"][b]["count"].as_u64().unwrap_or(0);
-    assert_eq!(count("amount_variance"), 0, "0,035 is 0.035: {v}");
     let malformed = v["malformed"].as_array().unwrap();
     assert_eq!(malformed.len(), 2, "{v}");
     assert!(malformed[0]["problem"].as_str().unwrap().contains("amount"));
@@ -520,14 +510,8 @@ fn sequence_ids_a_spreadsheet_turned_into_scientific_notation_are_malformed_not_
     for i in 0..f.charged.len() {
         statement.push_str(&format!("2026-10-0{}T10:00:00Z,2.12011E+18,0.035\n", i + 2));
     }
-    f.env.write("statement.csv", statement);
-    let run = f.env.run_line(
-        "reconcile --statement statement.csv --tz Asia/Singapore --price 0.035 --format json",
-    );
-    run.expect(5);
-    let v = run.json();
-    let count = |b: &str| v["buckets"][b]["count"].as_u64().unwrap_or(0);
-    assert_eq!(count("unknown_to_us"), 0, "{v}");
+    let v = f.reconcile_json(&statement);
+    assert_eq!(bucket_count(&v, "unknown_to_us"), 0, "{v}");
     let malformed = v["malformed"].as_array().unwrap();
     assert_eq!(malformed.len(), f.charged.len(), "{v}");
     let problem = malformed[0]["problem"].as_str().unwrap();
@@ -553,23 +537,10 @@ fn a_formula_in_a_statement_line_never_reaches_a_csv_cell() {
         ),
     );
     let run_with = |extra: &[&str]| {
-        let mut args = vec![
-            "reconcile",
-            "--statement",
-            "statement.csv",
-            "--from",
-            "2026-10-01",
-            "--to",
-            "2026-10-31",
-            "--price",
-            "0.035",
-            "--details",
-            "details.csv",
-            "--format",
-            "csv",
-            "--table",
-            "discrepancies",
-        ];
+        let mut args = words(
+            "reconcile --statement statement.csv --from 2026-10-01 --to 2026-10-31 --price 0.035 \
+             --details details.csv --format csv --table discrepancies",
+        );
         args.extend_from_slice(extra);
         let run = f.env.run(&args);
         run.expect(5);
@@ -633,19 +604,9 @@ fn statements_in_any_saved_form_reconcile_alike() {
     gz.write_all(joined(",", false).as_bytes()).unwrap();
     f.env.write("statement.csv.gz", gz.finish().unwrap());
     let buckets = |file: &str| {
-        let run = f.env.run(&[
-            "reconcile",
-            "--statement",
-            file,
-            "--from",
-            "2026-10-01",
-            "--to",
-            "2026-10-31",
-            "--price",
-            "0.035",
-            "--format",
-            "json",
-        ]);
+        let run = f.env.run_line(&format!(
+            "reconcile --statement {file} --from 2026-10-01 --to 2026-10-31 --price 0.035 --format json"
+        ));
         run.expect(5);
         let v = run.json();
         (v["buckets"].clone(), v["billed_amount"].clone())

@@ -12,13 +12,20 @@ fn first_with(prefix: &str, want: impl Fn(i64) -> bool) -> String {
         .unwrap()
 }
 
+/// Ids the mock answers: two successes (a, b), a request error (c) and an unknown code (d).
+fn four_ids() -> [String; 4] {
+    [
+        first_with("a", |c| c == 200),
+        first_with("b", |c| c == 200),
+        first_with("c", |c| c == 11340),
+        first_with("d", |c| c == 12299),
+    ]
+}
+
 /// Two successes either side of midnight in Jakarta (UTC+7), a request error and an unknown code.
 fn fixture() -> (Env, [String; 4]) {
     let env = Env::plain();
-    let a = first_with("a", |c| c == 200);
-    let b = first_with("b", |c| c == 200);
-    let c = first_with("c", |c| c == 11340);
-    let d = first_with("d", |c| c == 12299);
+    let [a, b, c, d] = four_ids();
     env.write(
         "ids.csv",
         format!(
@@ -29,15 +36,14 @@ fn fixture() -> (Env, [String; 4]) {
              {d},2026-10-02T04:00:00Z,web\n"
         ),
     );
-    env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
+    env.fetch("ids.csv").unlimited().run().expect(0);
     (env, [a, b, c, d])
 }
 
 #[test]
 fn billing_csv_under_a_non_utc_zone_moves_the_day_boundary() {
     let (env, _) = fixture();
-    let run = env.run_line("report billing --tz Asia/Jakarta --price 0.035 --format csv");
-    run.expect(0);
+    let run = env.ok("report billing --tz Asia/Jakarta --price 0.035 --format csv");
     // CSV is one tidy table per output (issue "one set of numbers" changed the old
     // several-sections file): plain numbers, shares as fractions, money at the price's scale.
     assert_eq!(
@@ -51,19 +57,9 @@ fn billing_csv_under_a_non_utc_zone_moves_the_day_boundary() {
          all,4,1,0.070\n"
     );
     let table = |name: &str| {
-        let run = env.run(&[
-            "report",
-            "billing",
-            "--tz",
-            "Asia/Jakarta",
-            "--price",
-            "0.035",
-            "--format",
-            "csv",
-            "--table",
-            name,
-        ]);
-        run.expect(0);
+        let run = env.ok(&format!(
+            "report billing --tz Asia/Jakarta --price 0.035 --format csv --table {name}"
+        ));
         run.stdout.clone()
     };
     assert_eq!(
@@ -92,16 +88,9 @@ fn billing_csv_under_a_non_utc_zone_moves_the_day_boundary() {
 #[test]
 fn billing_in_markdown_and_html_carries_the_same_numbers() {
     let (env, _) = fixture();
-    let md = env.run_line("report billing --tz Asia/Jakarta --price 0.035 --format markdown");
-    md.expect(0);
-    assert!(
-        md.stdout
-            .contains("| 2026-10-02 | 3 | 1 | 1 | 0 | 1 | 0 | 0.035 |"),
-        "{}",
-        md.stdout
-    );
-    let html = env.run_line("report billing --tz Asia/Jakarta --price 0.035 --output bill.html");
-    html.expect(0);
+    let md = env.ok("report billing --tz Asia/Jakarta --price 0.035 --format markdown");
+    md.stdout_has("| 2026-10-02 | 3 | 1 | 1 | 0 | 1 | 0 | 0.035 |");
+    env.ok("report billing --tz Asia/Jakarta --price 0.035 --output bill.html");
     let page = std::fs::read_to_string(env.path("bill.html")).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<svg"));
@@ -115,11 +104,8 @@ fn billing_in_markdown_and_html_carries_the_same_numbers() {
 #[test]
 fn from_to_select_local_days() {
     let (env, _) = fixture();
-    let run = env.run_line(
-        "report billing --tz Asia/Jakarta --from 2026-10-02 --to 2026-10-02 --format json",
-    );
-    run.expect(0);
-    let v = run.json();
+    let v = env
+        .json("report billing --tz Asia/Jakarta --from 2026-10-02 --to 2026-10-02 --format json");
     assert_eq!(v["totals"]["checks"], 3);
     assert_eq!(v["totals"]["charged"], 1);
 }
@@ -127,9 +113,7 @@ fn from_to_select_local_days() {
 #[test]
 fn attacks_by_dimension_counts_the_input_column() {
     let (env, _) = fixture();
-    let run = env.run_line("report attacks --dimension channel --format json");
-    run.expect(0);
-    let v = run.json();
+    let v = env.json("report attacks --dimension channel --format json");
     let rows = v["by_dimension"].as_array().unwrap();
     let web = rows.iter().find(|r| r["value"] == "web").unwrap();
     let app = rows.iter().find(|r| r["value"] == "app").unwrap();
@@ -284,10 +268,7 @@ fn repeated_faces_are_found_across_runs_and_forgotten_by_purge() {
     env.run(&["purge", "--before", "2026-10-06"]).expect(0);
     assert_eq!(recount_repeated_faces(&env), vec![]);
     assert_eq!(reported_repeated_faces(&env), vec![]);
-    let kept: i64 = env
-        .conn()
-        .query_row("SELECT count(*) FROM repeated_faces", [], |r| r.get(0))
-        .unwrap();
+    let kept: i64 = env.one("SELECT count(*) FROM repeated_faces");
     assert_eq!(kept, 0, "purge forgets digests no longer repeated");
 }
 
@@ -322,9 +303,7 @@ fn dimension_top_n_folds_the_rest_into_other_and_counts_attacks_by_family() {
     }
     env.write("ids.csv", csv);
     env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
-    let run = env.run_line("report attacks --dimension channel --top 2 --format json");
-    run.expect(0);
-    let v = run.json();
+    let v = env.json("report attacks --dimension channel --top 2 --format json");
     let rows = v["by_dimension"].as_array().unwrap();
     let got: Vec<(&str, i64, i64)> = rows
         .iter()
@@ -420,12 +399,7 @@ fn undated_checks_are_a_period_of_their_own_and_never_dated_silently() {
     let mut t = args.to_vec();
     t.extend(["--format", "table"]);
     let run = env.run(&t);
-    assert!(
-        run.stdout
-            .contains("2 of them are outside --from/--to and not counted"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("2 of them are outside --from/--to and not counted");
 
     // Dated by fetch time when the user asks for it: no undated period remains.
     let v = json(
@@ -596,9 +570,7 @@ fn money_has_one_scale_and_csv_tables_load() {
 /// Outside text (input columns, vendor messages) in every CSV table, HTML and the dimension.
 fn hostile_fixture() -> Env {
     let env = Env::plain();
-    let a = first_with("a", |c| c == 200);
-    let b = first_with("b", |c| c == 200);
-    let d = first_with("d", |c| c == 12299);
+    let [a, b, _, d] = four_ids();
     env.write(
         "ids.csv",
         format!(
@@ -608,7 +580,7 @@ fn hostile_fixture() -> Env {
              {d},2026-10-02T04:00:00Z,web\n"
         ),
     );
-    env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
+    env.fetch("ids.csv").unlimited().run().expect(0);
     env.conn()
         .execute(
             "UPDATE checks SET message = ?1 WHERE code = 12299",

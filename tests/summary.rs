@@ -7,7 +7,7 @@ use std::str::FromStr;
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use rust_decimal::Decimal;
 
-use crate::finance::{PRICES, RECONCILE};
+use crate::finance::{PRICES, assert_totals, reconcile_args};
 use crate::reconcile::fixture;
 
 /// Our Singapore October: one charged check each on the 2nd to the 5th and the 31st, our 11350
@@ -30,7 +30,7 @@ fn the_bridge_of_a_summary_statement_ties_to_the_last_decimal() {
     let f = fixture();
     f.env.write("summary.csv", SUMMARY);
     f.env.write("prices.toml", PRICES);
-    let mut args = RECONCILE.to_vec();
+    let mut args = reconcile_args();
     args[2] = "summary.csv";
     let mut json = args.clone();
     json.extend(["--format", "json", "--dispute", "dispute.csv"]);
@@ -70,24 +70,14 @@ fn the_bridge_of_a_summary_statement_ties_to_the_last_decimal() {
         ("billed_over", 2, "0.070", "to_dispute"),
         ("provisional_confirmed", 1, "0.035", "to_dispute"),
         ("provisional", 0, "0.000", "to_check"),
+        ("unreadable", 0, "0.000", "to_check"),
         ("underbilled", 1, "-0.035", "owed"),
         ("above_price", 1, "0.015", "to_dispute"),
         ("below_price", 1, "-0.005", "owed"),
     ]
     .map(|(b, c, a, t)| (b.to_string(), c, a.to_string(), t.to_string()));
     assert_eq!(lines, expected);
-    assert_eq!(
-        b["to_dispute"],
-        serde_json::json!({"count": 4, "amount": "0.120"})
-    );
-    assert_eq!(
-        b["owed"],
-        serde_json::json!({"count": 2, "amount": "0.040"})
-    );
-    assert_eq!(
-        b["to_check"],
-        serde_json::json!({"count": 0, "amount": "0.000"})
-    );
+    assert_totals(b, (4, "0.120"), (2, "0.040"), (0, "0.000"));
     // The day left out is compared as billing nothing.
     let oct31 = v["periods"]
         .as_array()
@@ -117,13 +107,7 @@ fn the_bridge_of_a_summary_statement_ties_to_the_last_decimal() {
     );
 
     // Our 11350 last asked inside October: fetch again before disputing.
-    f.env
-        .conn()
-        .execute(
-            "UPDATE checks SET fetched_at = 1791540000000 WHERE liveness_id = ?1",
-            [&f.internal],
-        )
-        .unwrap();
+    f.internal_last_asked_in_october();
     let run = f.env.run(&json);
     let v = run.json();
     assert_eq!(
@@ -188,7 +172,7 @@ fn checks_billed_at_zero_by_rounding_are_said_in_every_format() {
             .replace("scale = 2", "scale = 0"),
     );
     let note = "5 charged checks are billed at 0: rounding = \"line\" rounds their list price to 0";
-    let mut args = RECONCILE.to_vec();
+    let mut args = reconcile_args();
     args[2] = "summary.csv";
     let mut json = args.clone();
     json.extend(["--format", "json"]);
@@ -210,19 +194,8 @@ fn checks_billed_at_zero_by_rounding_are_said_in_every_format() {
     assert!(run.stdout.starts_with("line,count,amount,total"));
     assert_eq!(run.stderr.matches(note).count(), 1, "{}", run.stderr);
     // Billing says it in the same words.
-    let bill = f.env.run(&[
-        "report",
-        "billing",
-        "--tz",
-        "Asia/Singapore",
-        "--from",
-        "2026-10-01",
-        "--to",
-        "2026-10-31",
-        "--prices",
-        "prices.toml",
-        "--format",
-        "table",
-    ]);
+    let bill = f.env.run_line(
+        "report billing --tz Asia/Singapore --from 2026-10-01 --to 2026-10-31 --prices prices.toml --format table",
+    );
     bill.stdout_has(note);
 }

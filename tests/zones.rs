@@ -2,7 +2,7 @@
 //! and the flag that reads it right, and `--statement-tz` then puts every line on its check's day.
 
 use crate::reconcile::ids_with;
-use crate::util::Env;
+use crate::util::{Env, words};
 
 /// 24 charged checks, one an hour through 5 October 2026 in Singapore (00:10 to 23:10, +08:00).
 fn hourly() -> (Env, Vec<(String, jiff::Timestamp)>) {
@@ -39,21 +39,9 @@ fn statement(checks: &[(String, jiff::Timestamp)], zone: &str) -> String {
 }
 
 fn reconcile(env: &Env, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let mut args = vec![
-        "reconcile",
-        "--statement",
-        "statement.csv",
-        "--tz",
-        "Asia/Singapore",
-        "--from",
-        "2026-10-05",
-        "--to",
-        "2026-10-05",
-        "--price",
-        "0.035",
-        "--format",
-        "json",
-    ];
+    let mut args = words(
+        "reconcile --statement statement.csv --tz Asia/Singapore --from 2026-10-05 --to 2026-10-05 --price 0.035 --format json",
+    );
     args.extend(extra);
     let out = env.cmd().args(&args).output().unwrap();
     // A refused run writes nothing to stdout.
@@ -101,21 +89,9 @@ fn a_statement_dated_in_another_zone_is_named_and_read_right_with_statement_tz()
     // The people's report opens with it.
     let md = env
         .cmd()
-        .args([
-            "reconcile",
-            "--statement",
-            "statement.csv",
-            "--tz",
-            "Asia/Singapore",
-        ])
-        .args([
-            "--from",
-            "2026-10-05",
-            "--to",
-            "2026-10-05",
-            "--format",
-            "markdown",
-        ])
+        .args(words(
+            "reconcile --statement statement.csv --tz Asia/Singapore --from 2026-10-05 --to 2026-10-05 --format markdown",
+        ))
         .output()
         .unwrap();
     let (md, err) = (
@@ -323,9 +299,9 @@ fn a_negative_offset_is_taken_as_a_zone_value() {
         "report", "billing", "--by", "day", "--tz", "-05:00", "--format", "json",
     ]);
     day.expect(0);
-    assert!(day.stdout.contains("2026-10-05"), "{}", day.stdout);
+    day.stdout_has("2026-10-05");
     let utc = env.run(&["report", "billing", "--by", "day", "--format", "json"]);
-    assert!(utc.stdout.contains("2026-10-06"), "{}", utc.stdout);
+    utc.stdout_has("2026-10-06");
 }
 
 /// An `[accounts.NAME]` section's `input_tz` reads that account's input times, over the file's

@@ -106,7 +106,7 @@ pub struct AttacksArgs {
     /// ... and at least this many attacks of that family in the period
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub spike_min: u64,
-    /// Periods in the trailing baseline
+    /// Periods in the trailing baseline: the periods just before each one, before --from too
     #[arg(long, value_name = "N", default_value_t = 7)]
     pub baseline: usize,
     /// Exit with status 6 when the report lists a spike (to page someone from a nightly job)

@@ -112,7 +112,16 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) -> 
     use crate::run_summary::{AccountSummary, InputAfter, RunSummary, ThisRun};
     let finished = jiff::Timestamp::now();
     let mut written = RunFiles::Written;
-    if let Some(path) = &args.summary_file {
+    // A run that ended before it started because a run file's own folder is missing has said
+    // so in its error: writing that file is not tried again (it would only fail twice).
+    let unwritable = |flag: &str, path: &Path| {
+        e.report.is_none() && super::writable_later(flag, Some(path)).is_err()
+    };
+    if let Some(path) = args
+        .summary_file
+        .as_ref()
+        .filter(|p| !unwritable("summary-file", p))
+    {
         let summary = RunSummary {
             run_id: e.report.map(|r| r.run_id),
             command: "fetch",
@@ -146,7 +155,11 @@ fn write_run_files(global: &GlobalArgs, args: &FetchArgs, e: &RunEnding<'_>) -> 
             written = RunFiles::Failed;
         }
     }
-    if let Some(path) = &args.metrics_file {
+    if let Some(path) = args
+        .metrics_file
+        .as_ref()
+        .filter(|p| !unwritable("metrics-file", p))
+    {
         let codes = layers(global, &args.vendor)
             .ok()
             .and_then(|l| code_table(&l).ok());

@@ -36,6 +36,7 @@ pub(crate) mod report;
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<ExitStatus, Failure> {
+    let cli = cli.dash_is_stdout();
     init_logging(&cli.global);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -156,7 +157,7 @@ fn seconds(flag: &str, value: f64) -> Result<Duration, Failure> {
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(Failure::usage(anyhow!(
-            "--{flag} {value} is not a number of seconds between 0 and 86400"
+            "--{flag} {value} is not a number of seconds: give more than 0 and at most 86400 (a day)"
         )))
     }
 }

@@ -249,6 +249,19 @@ pub(super) fn log_intake(intake: &IntakeStats, account: &RunAccount) {
             Setting::Account
         );
     }
+    for above in &intake.input.above_header {
+        tracing::warn!(
+            "{above}: a title above the table, skipped (the rows above the header are not ids)"
+        );
+    }
+    if intake.input.footer_rows > 0 {
+        tracing::warn!(
+            count = intake.input.footer_rows,
+            at = %intake.input.footers.join("; "),
+            "rows after the table's last check look like a footer (no time; only a word or the \
+             id filled): skipped, not sent; if they are liveness ids, give them with their times"
+        );
+    }
     if intake.input.repeated_headers > 0 {
         tracing::info!(
             count = intake.input.repeated_headers,

@@ -427,22 +427,34 @@ fn not_text_kind(head: &[u8]) -> Option<(String, &'static str)> {
 }
 
 /// The delimiter that splits the header and keeps the same field count over the next rows.
+/// The header may be any of the first few lines (the earliest on a tie): a title above the
+/// table (one cell, or a comma in a title over a `;` table) does not hide the table's
+/// delimiter.
 pub fn detect_delimiter(text: &[u8]) -> Delimiter {
     let lines = sample_lines(text);
     let mut best: Option<(usize, usize, u8)> = None;
-    for &d in DELIMITERS {
-        let Some(header) = lines.first() else { break };
-        let fields = count_fields(header, d);
-        if fields < 2 {
-            continue;
-        }
-        let agreeing = lines[1..]
-            .iter()
-            .filter(|l| count_fields(l, d) == fields)
-            .count();
-        // More agreeing rows wins; then more columns; then the order of DELIMITERS.
-        if best.is_none_or(|(a, f, _)| (agreeing, fields) > (a, f)) {
-            best = Some((agreeing, fields, d));
+    for (at, header) in lines.iter().enumerate().take(DELIMITER_ROWS / 2) {
+        for &d in DELIMITERS {
+            let fields = count_fields(header, d);
+            if fields < 2 {
+                continue;
+            }
+            // A line below the first is a header only if it names an id column and a row
+            // below it agrees: a title above the table, not rows that hold a delimiter.
+            if at > 0 && !names_an_id(header, d) {
+                continue;
+            }
+            let agreeing = lines[at + 1..]
+                .iter()
+                .filter(|l| count_fields(l, d) == fields)
+                .count();
+            if at > 0 && agreeing == 0 {
+                continue;
+            }
+            // More agreeing rows wins; then more columns; then the order of DELIMITERS.
+            if best.is_none_or(|(a, f, _)| (agreeing, fields) > (a, f)) {
+                best = Some((agreeing, fields, d));
+            }
         }
     }
     match best {
@@ -486,6 +498,14 @@ fn sample_lines(text: &[u8]) -> Vec<&[u8]> {
     lines
 }
 
+/// Whether a field of `line`, split by `d`, is a known id column name.
+fn names_an_id(line: &[u8], d: u8) -> bool {
+    line.split(|&b| b == d).any(|field| {
+        let text = String::from_utf8_lossy(field);
+        super::is_id_name(text.trim().trim_matches('"'))
+    })
+}
+
 /// Fields of `line` split by `d` outside quotes.
 fn count_fields(line: &[u8], d: u8) -> usize {
     let mut quoted = false;
@@ -520,6 +540,9 @@ mod tests {
         assert_eq!(d("id;score\na;0,5\nb;0,75\n"), b';');
         let one = detect_delimiter(b"liveness_id\nabc\n");
         assert_eq!((one.byte, one.how), (b',', "none found: one column"));
+        // A title above the table: the table's header decides.
+        assert_eq!(d("CRM export\n2026-11-01\nid;created_at\na;1\nb;2\n"), b';');
+        assert_eq!(d("Checks, November\nid;created_at\na;1\nb;2\n"), b';');
     }
 
     #[test]

@@ -235,6 +235,23 @@ pub struct IdRow {
     pub source: String,
 }
 
+/// Header names recognised as the id column (compared lower-case, without `_`, `-`, spaces).
+const ID_NAMES: &[&str] = &["livenessid", "livenessdetectionid", "id"];
+
+/// A header name lower-cased, with only its letters and digits (`Liveness ID` -> `livenessid`).
+fn normalise_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether a header cell is one of the known id column names ([`ID_NAMES`], spelt any way).
+fn is_id_name(cell: &str) -> bool {
+    ID_NAMES.contains(&normalise_name(cell).as_str())
+}
+
 /// What reading counted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct InputStats {
@@ -252,6 +269,13 @@ pub struct InputStats {
     pub latin1_fields: u64,
     /// Rows equal to the header met again after it (concatenated exports): skipped.
     pub repeated_headers: u64,
+    /// Per file with a title above its header: where, and the title (those rows are skipped).
+    pub above_header: Vec<String>,
+    /// Rows at a file's end that look like a footer (no time, nothing but a word or the id):
+    /// skipped, never sent.
+    pub footer_rows: u64,
+    /// Per file with a footer: where, and its first row.
+    pub footers: Vec<String>,
     /// Event times that could not be read (or read outside the plausible window).
     pub bad_times: u64,
     /// Of those, times that read but lie before 2000 or more than a day ahead.

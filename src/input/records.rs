@@ -10,14 +10,19 @@
 //! (`spreadsheet_damage`; these character and damage rules are in `id_rules`). A quoted
 //! field that swallowed whole rows (a broken quote) stops the run too. A row equal to the header
 //! is a repeated header (concatenated exports): skipped and counted. A headerless file's first
-//! row is a header only if it names a known id column.
+//! row is a header only if it names a known id column. A title above the header (up to
+//! `TITLE_ROWS` rows, each filling fewer cells than the header that follows) is skipped; in a file
+//! with a time column, rows at its end with no time and only the id or a word without digits
+//! filled (up to `FOOTER_ROWS`) are a footer, skipped: neither is ever sent as an id.
 
 use std::io::Read;
 
 use jiff::tz::TimeZone;
 
 use super::detect::Delimiter;
-use super::{IdRow, InputError, InputOptions, InputStats, shown};
+use super::{
+    ID_NAMES, IdRow, InputError, InputOptions, InputStats, is_id_name, normalise_name, shown,
+};
 
 mod id_rules;
 pub(crate) use id_rules::spreadsheet_damage;
@@ -33,8 +38,6 @@ use crate::setting::Setting;
 use lines::LineIndex;
 pub(crate) use lines::numbered_csv_with;
 
-/// Header names recognised as the id column (compared lower-case, without `_`, `-`, spaces).
-const ID_NAMES: &[&str] = &["livenessid", "livenessdetectionid", "id"];
 /// More names that make the first row of a single-column file a header rather than an id.
 const SINGLE_COLUMN_HEADERS: &[&str] = &["ids", "livenessids", "uuid", "checkid", "requestid"];
 /// Header names recognised as the time column, in order of preference.
@@ -142,27 +145,12 @@ pub(crate) fn read_rows<E>(
     mut sink: impl FnMut(IdRow) -> Result<(), E>,
 ) -> Result<Result<(), E>, InputError> {
     let zone = opts.zone.clone().unwrap_or(TimeZone::UTC);
-    let mut first = loop {
-        if opts.is_interrupted() {
-            return Err(InputError::Interrupted);
-        }
-        match rows.next() {
-            None => {
-                return Err(InputError::Empty {
-                    file: file.to_string(),
-                });
-            }
-            Some(row) => {
-                let row = row?;
-                if !is_blank(&row.record) {
-                    break row;
-                }
-            }
-        }
-    };
-    first.record = strip_bom(&first.record);
+    let first = first_row(file, &mut rows, opts)?;
+    let mut ahead = std::collections::VecDeque::new();
+    let (first, above) = below_title(first, &mut rows, &mut ahead, opts)?;
     let first_fields: Vec<String> = first.record.iter().map(lossy).collect();
     let layout = Layout::detect(file, first.line, &first_fields, delimiter, opts)?;
+    note_title(file, first.line, &above, stats);
     let mut described = format!("{file}: {form}, {}", layout.describe());
     if let (true, Some(zone)) = (layout.has_time(), &opts.zone_label) {
         described.push_str(&format!(", times without an offset read in {zone}"));
@@ -177,7 +165,11 @@ pub(crate) fn read_rows<E>(
     {
         return Ok(Err(e));
     }
-    for row in rows {
+    // Rows that may be a footer wait here until a row of the table follows them (then they are
+    // rows like any other) or the file ends (then they are the footer).
+    let mut held: Vec<Row> = Vec::new();
+    let mut table_seen = false;
+    for row in ahead.into_iter().map(Ok).chain(rows) {
         if opts.is_interrupted() {
             return Err(InputError::Interrupted);
         }
@@ -189,16 +181,151 @@ pub(crate) fn read_rows<E>(
             stats.repeated_headers += 1;
             continue;
         }
-        if let Some(id_row) = handle(&row, stats)?
-            && let Err(e) = sink(id_row)
-        {
-            return Ok(Err(e));
+        // Only a row with a time or more than its id filled makes a footer possible after it.
+        let footer_like = layout.footer_like(&row.record);
+        held.push(row);
+        if footer_like && table_seen && held.len() <= FOOTER_ROWS {
+            continue;
+        }
+        table_seen |= !footer_like;
+        for row in held.drain(..) {
+            if let Some(id_row) = handle(&row, stats)?
+                && let Err(e) = sink(id_row)
+            {
+                return Ok(Err(e));
+            }
         }
     }
     if opts.is_interrupted() {
         return Err(InputError::Interrupted);
     }
+    note_footer(file, &held, stats);
     Ok(Ok(()))
+}
+
+/// The first row that is not blank, without a byte-order mark.
+fn first_row(
+    file: &str,
+    rows: &mut impl Iterator<Item = Result<Row, InputError>>,
+    opts: &InputOptions,
+) -> Result<Row, InputError> {
+    loop {
+        if opts.is_interrupted() {
+            return Err(InputError::Interrupted);
+        }
+        let Some(row) = rows.next() else {
+            return Err(InputError::Empty {
+                file: file.to_string(),
+            });
+        };
+        let mut row = row?;
+        if !is_blank(&row.record) {
+            row.record = strip_bom(&row.record);
+            return Ok(row);
+        }
+    }
+}
+
+/// Records the title rows skipped above the header on `header_line`.
+fn note_title(file: &str, header_line: u64, above: &[Row], stats: &mut InputStats) {
+    let (Some(top), Some(last)) = (above.first(), above.last()) else {
+        return;
+    };
+    let lines = if top.line == last.line {
+        format!("line {}", top.line)
+    } else {
+        format!("lines {}-{}", top.line, last.line)
+    };
+    stats.above_header.push(format!(
+        "{file}: {lines} above the header on line {header_line} (\"{}\")",
+        shown(&filled_text(&top.record))
+    ));
+}
+
+/// Records the footer rows skipped at the file's end.
+fn note_footer(file: &str, footer: &[Row], stats: &mut InputStats) {
+    let (Some(top), Some(last)) = (footer.first(), footer.last()) else {
+        return;
+    };
+    stats.footer_rows += footer.len() as u64;
+    stats.footers.push(format!(
+        "{file}:{}-{} (\"{}\")",
+        top.line,
+        last.line,
+        shown(&filled_text(&top.record))
+    ));
+}
+
+/// Rows looked through for the header below a title: report exports put a title, a date or
+/// a note above the table.
+const TITLE_ROWS: usize = 10;
+/// Rows held back as a possible footer at a file's end (a total, "generated by").
+const FOOTER_ROWS: usize = 10;
+
+/// The header row and the rows above it, when `first` is a title above a table: `first` names
+/// no id column, and one of the next [`TITLE_ROWS`] rows does and fills more cells than each row
+/// above it (a title fills one or two). Otherwise `first` itself, nothing above it, and the
+/// rows looked at wait in `ahead` to be read as usual.
+fn below_title(
+    first: Row,
+    rows: &mut impl Iterator<Item = Result<Row, InputError>>,
+    ahead: &mut std::collections::VecDeque<Row>,
+    opts: &InputOptions,
+) -> Result<(Row, Vec<Row>), InputError> {
+    if names_id_column(&first.record, opts) {
+        return Ok((first, Vec::new()));
+    }
+    while ahead.len() < TITLE_ROWS {
+        let Some(row) = rows.next() else { break };
+        let row = row?;
+        if is_blank(&row.record) {
+            continue;
+        }
+        if names_id_column(&row.record, opts) {
+            let cells = filled(&row.record);
+            let is_header = cells >= 2
+                && filled(&first.record) < cells
+                && ahead.iter().all(|r| filled(&r.record) < cells);
+            if is_header {
+                let above = std::iter::once(first).chain(ahead.drain(..)).collect();
+                return Ok((row, above));
+            }
+            ahead.push_back(row);
+            break;
+        }
+        ahead.push_back(row);
+    }
+    Ok((first, Vec::new()))
+}
+
+/// Whether a row names an id column: `--id-column`'s name, or one of [`ID_NAMES`].
+fn names_id_column(record: &csv::ByteRecord, opts: &InputOptions) -> bool {
+    let wanted = opts.id_column.as_deref().map(normalise_name);
+    record.iter().map(lossy).any(|field| {
+        let name = normalise_name(&field);
+        match &wanted {
+            Some(w) => *w == name || opts.id_column.as_deref() == Some(field.trim()),
+            None => is_id_name(&field),
+        }
+    })
+}
+
+/// Cells of a row that hold something.
+fn filled(record: &csv::ByteRecord) -> usize {
+    record
+        .iter()
+        .filter(|f| !f.iter().all(u8::is_ascii_whitespace))
+        .count()
+}
+
+/// A row's filled cells, joined for a message.
+fn filled_text(record: &csv::ByteRecord) -> String {
+    record
+        .iter()
+        .filter(|f| !f.iter().all(u8::is_ascii_whitespace))
+        .map(|f| lossy(f).trim().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn strip_bom(record: &csv::ByteRecord) -> csv::ByteRecord {
@@ -227,14 +354,6 @@ fn lossy(field: &[u8]) -> String {
 
 fn latin1(field: &[u8]) -> String {
     field.iter().map(|&b| char::from(b)).collect()
-}
-
-fn normalise_name(name: &str) -> String {
-    name.trim()
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 #[cfg(test)]

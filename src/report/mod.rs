@@ -29,7 +29,6 @@ pub(crate) mod scope;
 mod window;
 pub(crate) use window::Window;
 
-use jiff::Timestamp;
 use jiff::civil::Date;
 use rusqlite::params;
 
@@ -37,7 +36,7 @@ use crate::setting::Setting;
 
 pub(crate) use crate::check::{DateBy, Period, dated_within};
 use crate::store::StoreError;
-use crate::zone::{BadZone, Zone};
+use crate::zone::BadZone;
 
 /// Width of a quarter hour of the aggregate, in milliseconds (the aggregate query is written
 /// from it; the index `checks_by_account_quarter_hour` of migration 0014 spells it out,
@@ -349,6 +348,35 @@ mod tests {
         assert!(month.partial_on("2024-05", today));
         let day = Window::new("UTC", Period::Day, Some("2024-05-02"), None).unwrap();
         assert!(!day.partial_on("2024-05-02", today), "a day is never cut");
+    }
+
+    #[test]
+    fn the_periods_before_the_window_are_whole_periods() {
+        let date = |s: &str| Some(s.parse::<Date>().unwrap());
+        let before = |by, from: Option<&str>, n| {
+            Window::new("UTC", by, from, Some("2024-05-20"))
+                .unwrap()
+                .periods_before(n)
+                .map(|w| (w.from, w.to))
+        };
+        assert_eq!(
+            before(Period::Day, Some("2024-05-02"), 7),
+            Some((date("2024-04-25"), date("2024-05-01")))
+        );
+        // 2024-05-15 is a Wednesday of W20: the two weeks before its Monday.
+        assert_eq!(
+            before(Period::Week, Some("2024-05-15"), 2),
+            Some((date("2024-04-29"), date("2024-05-12")))
+        );
+        assert_eq!(
+            before(Period::Month, Some("2024-03-10"), 2),
+            Some((date("2024-01-01"), date("2024-02-29")))
+        );
+        assert_eq!(
+            before(Period::Day, None, 7),
+            None,
+            "nothing is before all dates"
+        );
     }
 
     #[test]

@@ -51,6 +51,8 @@ struct Line {
     by_sequence: bool,
     time: Option<i64>,
     amount: Option<&'static str>,
+    /// Its time written as no date at all (`31/13/2026 25:00`): a line that cannot be read.
+    garbled: bool,
 }
 
 fn check() -> impl Strategy<Value = Check> {
@@ -82,6 +84,7 @@ fn line() -> impl Strategy<Value = Line> {
             by_sequence,
             time: time.map(|t| START_MS + t),
             amount,
+            garbled: false,
         })
 }
 
@@ -112,7 +115,10 @@ fn store(dir: &std::path::Path, checks: &[Check]) -> Store {
 fn statement(dir: &std::path::Path, lines: &[Line], checks: usize) -> std::path::PathBuf {
     let mut text = String::from("billed_at,liveness_id,sequence_id,amount\n");
     for l in lines {
-        let time = l.time.map(crate::timestamp::format_utc).unwrap_or_default();
+        let time = match l.garbled {
+            true => "31/13/2026 25:00".to_string(),
+            false => l.time.map(crate::timestamp::format_utc).unwrap_or_default(),
+        };
         let (id, seq) = match l.check.filter(|_| checks > 0) {
             Some(i) if l.by_sequence => (String::new(), format!("seq-{}", i % checks)),
             Some(i) => (format!("id-{}", i % checks), String::new()),

@@ -3,7 +3,13 @@
 //! checked once, here; every report and reconcile takes its SQL bounds, period labels, partial
 //! periods and local times from the window, so their days agree.
 
-use super::*;
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use super::{MAX_PERIODS, ReportError, UNDATED, bad_date};
+use crate::check::{DateBy, Period};
+use crate::setting::Setting;
+use crate::zone::Zone;
 
 /// The time frame of a report.
 #[derive(Debug, Clone)]
@@ -204,6 +210,36 @@ impl Window {
         let first = self.from.map_or(first, |f| f.max(first));
         let last = self.to.map_or(last, |t| t.min(last));
         (first <= last).then_some((first, last))
+    }
+
+    /// The first day of the period holding `date` (its Monday for a week, the 1st for a month).
+    pub(crate) fn period_start(&self, date: Date) -> Date {
+        match self.by {
+            Period::Day => date,
+            Period::Week => date
+                .checked_sub(jiff::Span::new().days(date.weekday().to_monday_zero_offset()))
+                .unwrap_or(date),
+            Period::Month => date.first_of_month(),
+        }
+    }
+
+    /// The `n` whole periods before the one holding `--from`, as a window of their days (of
+    /// this window's zone, dating and account); `None` when nothing is before the window (no
+    /// `--from`). Reaching past the earliest date jiff knows leaves the start open.
+    pub(crate) fn periods_before(&self, n: usize) -> Option<Window> {
+        let first = self.period_start(self.from?);
+        let n = i64::try_from(n).unwrap_or(i64::MAX).min(MAX_PERIODS);
+        let back = match self.by {
+            Period::Day => jiff::Span::new().try_days(n),
+            Period::Week => jiff::Span::new().try_weeks(n),
+            Period::Month => jiff::Span::new().try_months(n),
+        };
+        let from = back.ok().and_then(|span| first.checked_sub(span).ok());
+        Some(Window {
+            from,
+            to: Some(first.yesterday().ok()?),
+            ..self.clone()
+        })
     }
 
     /// The same window narrowed to the days `first` to `last`.

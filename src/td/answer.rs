@@ -160,11 +160,17 @@ struct RawLicense {
     expiry_timestamp: Option<i64>,
 }
 
+/// The body without a leading UTF-8 byte-order mark: some servers and proxies (Windows ones
+/// above all) put one before JSON, which JSON itself does not allow; the answer is the same.
+fn without_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
+}
+
 /// Parses a retrieve-result body. A body with the license API's fields is
 /// [`ParseError::LicenseShaped`]; secondary fields of an unexpected type (a score `true`, a
 /// numeric message) are dropped and named in [`ResultAnswer::dropped`].
 pub fn parse_result(body: &[u8]) -> Result<ResultAnswer, ParseError> {
-    let raw: RawResult = serde_json::from_slice(body)
+    let raw: RawResult = serde_json::from_slice(without_bom(body))
         .map_err(|e| ParseError::NotJson(format!("not the vendor's JSON: {e}")))?;
     if raw.license.is_some() || raw.expiry_timestamp.is_some() {
         return Err(ParseError::LicenseShaped);
@@ -281,7 +287,7 @@ impl<'de> Deserialize<'de> for Loose {
 
 /// Parses a retrieve-license body.
 pub fn parse_license(body: &[u8]) -> Result<LicenseAnswer, ParseError> {
-    let raw: RawLicense = serde_json::from_slice(body)
+    let raw: RawLicense = serde_json::from_slice(without_bom(body))
         .map_err(|e| ParseError::NotJson(format!("not the vendor's JSON: {e}")))?;
     let redact = |s: String| crate::text::redact(&s).into_owned();
     Ok(LicenseAnswer {

@@ -133,6 +133,14 @@ impl VendorClient {
         if plain {
             builder = builder.no_proxy();
         }
+        // Certificates are trusted if a public CA signed them (the vendor's hosts), or a CA in
+        // the system's store or in `SSL_CERT_FILE`/`SSL_CERT_DIR` (a company's own CA, as a
+        // TLS-inspecting proxy re-signs with). Only a client that may speak TLS reads that store.
+        let tls = [&settings.result_url, &settings.license_url]
+            .into_iter()
+            .flatten()
+            .any(|url| url.scheme() == "https");
+        builder = builder.tls_built_in_native_certs(tls);
         let http = builder
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
@@ -300,13 +308,22 @@ impl VendorClient {
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err((Some(status), Fault::TooLarge { status, limit }));
         }
+        // An answer compressed without being asked (liveaudit sends no Accept-Encoding; a
+        // proxy or CDN sometimes compresses anyway) is decompressed, under the same size cap.
+        let gzipped = response
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
         let declared = response.content_length().map(|n| n as usize);
         if declared.is_some_and(|n| n > SMALL_BODY) && large.is_none() {
             large = self.large_body_permit().await;
         }
-        let bytes = self
+        let mut bytes = self
             .read_body(&mut response, status, declared, &mut large)
             .await?;
+        if gzipped && bytes.starts_with(&[0x1f, 0x8b]) {
+            bytes = gunzip(&bytes, limit, status).map_err(|fault| (Some(status), fault))?;
+        }
         self.note_body_size(bytes.len());
         Ok((
             status,
@@ -412,6 +429,25 @@ impl VendorClient {
 struct Body<'a> {
     bytes: Vec<u8>,
     _large: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+/// Decompresses a gzip body, refusing it once it grows past `limit` bytes (a small body may
+/// decompress to gigabytes).
+fn gunzip(bytes: &[u8], limit: usize, status: u16) -> Result<Vec<u8>, Fault> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(limit));
+    let read = flate2::read::MultiGzDecoder::new(bytes)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out);
+    match read {
+        Ok(n) if n > limit => Err(Fault::TooLarge { status, limit }),
+        Ok(_) => Ok(out),
+        Err(e) => Err(Fault::Unparsable {
+            status,
+            detail: format!("a gzip body that does not decompress: {e}"),
+            snippet: snippet(bytes),
+        }),
+    }
 }
 
 /// Whether TLS refused the certificate the endpoint presented. rustls's error sits in reqwest's

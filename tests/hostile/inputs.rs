@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use crate::util::{Env, id_csv, xls};
+use crate::util::{Env, xls};
 
 /// A ZIP file of `parts` (deflated) at `name` in the test directory.
 fn zip_file(env: &Env, name: &str, parts: &[(&str, &[u8])]) {
@@ -186,14 +186,8 @@ fn a_typoed_year_is_refused_at_intake_and_a_report_of_far_dates_exits_2_naming_t
         .flag("--bad-times", "fetch-time")
         .run()
         .expect(0);
-    let basis: Option<String> = env
-        .conn()
-        .query_row(
-            "SELECT time_basis FROM checks WHERE liveness_id = 'lv-00000001'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let basis: Option<String> =
+        env.one("SELECT time_basis FROM checks WHERE liveness_id = 'lv-00000001'");
     assert_eq!(basis.as_deref(), Some("fetch"));
 
     // A database holding such a date from before the check: the report refuses to lay out
@@ -286,8 +280,7 @@ fn date_boolean_and_error_cells_in_the_id_column_are_refused_naming_the_cell() {
 
 #[test]
 fn adopt_takes_only_a_partner_code_the_settings_name_unless_forced() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(2));
+    let env = Env::plain().ids(2);
     env.fetch("ids.csv").quick().run().expect(0);
     env.conn()
         .execute("UPDATE checks SET partner_code = 'unknown'", [])
@@ -301,14 +294,7 @@ fn adopt_takes_only_a_partner_code_the_settings_name_unless_forced() {
         run.expect(2);
         run.stderr_has("is not a partner code");
     }
-    let unknown: u64 = env
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM checks WHERE partner_code = 'unknown'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let unknown: u64 = env.one("SELECT count(*) FROM checks WHERE partner_code = 'unknown'");
     assert_eq!(unknown, 2, "a refused adopt changed nothing");
     // The unnamed account's own code (TD_PARTNER_CODE) is known; another code needs --force.
     env.run(&["adopt", "--partner-code", crate::util::CODE])
@@ -318,21 +304,13 @@ fn adopt_takes_only_a_partner_code_the_settings_name_unless_forced() {
         .unwrap();
     env.run(&["adopt", "--force", "--partner-code", "old-app"])
         .expect(0);
-    let codes: u64 = env
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM checks WHERE partner_code = 'old-app'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let codes: u64 = env.one("SELECT count(*) FROM checks WHERE partner_code = 'old-app'");
     assert_eq!(codes, 2);
 }
 
 #[test]
 fn an_endless_cursor_or_config_ends_at_its_cap_and_many_accounts_load() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(1));
+    let env = Env::plain().ids(1);
     env.fetch("ids.csv").quick().run().expect(0);
     let run = env.run(&["export", "--cursor", "/dev/zero", "-o", "out.csv"]);
     run.expect(2);
@@ -351,18 +329,12 @@ fn an_endless_cursor_or_config_ends_at_its_cap_and_many_accounts_load() {
         ));
     }
     env.write("many.toml", &config);
-    let run = env.run_line("--config many.toml report billing --account app-19999");
-    run.expect(0);
+    env.ok("--config many.toml report billing --account app-19999");
     config.push_str("[accounts.code-7]\npartner_code = \"other\"\n");
     env.write("clash.toml", &config);
     let run = env.run(&["--config", "clash.toml", "codes"]);
     run.expect(2);
-    assert!(
-        run.stderr
-            .contains("[accounts.code-7]: the name is [accounts.app-7]'s partner code"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("[accounts.code-7]: the name is [accounts.app-7]'s partner code");
 }
 
 #[test]

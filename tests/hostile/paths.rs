@@ -6,7 +6,7 @@
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
-use crate::util::{Env, id_csv};
+use crate::util::Env;
 
 fn mkfifo(path: &Path) {
     let made = std::process::Command::new("mkfifo")
@@ -26,8 +26,7 @@ fn is_char_device(path: &str) -> bool {
 
 #[test]
 fn run_files_on_a_fifo_a_device_or_a_symlink_are_written_in_place_never_replaced() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(3));
+    let env = Env::plain().ids(3);
     let fifo = env.path("summary.fifo");
     mkfifo(&fifo);
     // A reader on the FIFO gets the summary line; the FIFO stays a FIFO.
@@ -67,8 +66,7 @@ fn run_files_on_a_fifo_a_device_or_a_symlink_are_written_in_place_never_replaced
 
 #[test]
 fn a_fifo_nobody_reads_ends_the_run_by_itself_with_a_non_zero_exit_naming_it() {
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(2));
+    let env = Env::plain().ids(2);
     let fifo = env.path("nobody.fifo");
     mkfifo(&fifo);
     let run = env
@@ -90,8 +88,7 @@ fn a_run_file_that_cannot_be_written_is_a_non_zero_exit() {
     if !is_char_device("/dev/full") {
         return;
     }
-    let env = Env::plain();
-    env.write("ids.csv", id_csv(2));
+    let env = Env::plain().ids(2);
     let run = env
         .fetch("ids.csv")
         .quick()

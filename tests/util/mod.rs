@@ -30,17 +30,7 @@ impl Env {
             .enable_all()
             .build()
             .unwrap();
-        let mock = rt
-            .block_on(MockServer::start(
-                MockOptions {
-                    partner_code: CODE.into(),
-                    partner_key: KEY.into(),
-                    image_bytes: 2048,
-                    ..opts
-                },
-                "127.0.0.1:0".parse().unwrap(),
-            ))
-            .unwrap();
+        let mock = start_mock(&rt, opts);
         Env {
             dir: tempfile::tempdir().unwrap(),
             rt,
@@ -58,6 +48,12 @@ impl Env {
             latency: std::time::Duration::from_millis(ms),
             ..MockOptions::default()
         })
+    }
+
+    /// This test directory with `n` ids in `ids.csv` (as [`id_csv`] writes them).
+    pub fn ids(self, n: usize) -> Env {
+        self.write("ids.csv", id_csv(n));
+        self
     }
 
     /// The send times (ms) of every attempt in the attempts log, in order.
@@ -124,8 +120,35 @@ impl Env {
         self.run(&line.split_whitespace().collect::<Vec<_>>())
     }
 
+    /// Runs the command line `line` ([`Env::run_line`]) and asserts exit 0.
+    pub fn ok(&self, line: &str) -> Run {
+        let run = self.run_line(line);
+        run.expect(0);
+        run
+    }
+
+    /// Runs the command line `line` ([`Env::run_line`]), asserts exit 0 and reads stdout as
+    /// JSON.
+    pub fn json(&self, line: &str) -> serde_json::Value {
+        let run = self.run_line(line);
+        run.expect(0);
+        run.json()
+    }
+
     pub fn conn(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.db()).unwrap()
+    }
+
+    /// The one value `sql` selects (e.g. `SELECT count(*) FROM checks WHERE ...`).
+    pub fn one<T: rusqlite::types::FromSql>(&self, sql: &str) -> T {
+        self.conn()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The outcome the last run recorded (`done`, `interrupted`, `cut_off`, ...).
+    pub fn last_outcome(&self) -> String {
+        self.one("SELECT outcome FROM runs ORDER BY id DESC LIMIT 1")
     }
 
     /// (liveness_id, status, code) of every check.
@@ -140,6 +163,16 @@ impl Env {
             .unwrap()
     }
 
+    /// How many ids the mock was asked more than once though their answer was final (any code
+    /// but 11350, which is asked again by rule).
+    pub fn final_asked_again(&self) -> usize {
+        self.mock
+            .requests_by_id()
+            .iter()
+            .filter(|(id, n)| **n > 1 && liveaudit::mock::expected_code(id) != 11350)
+            .count()
+    }
+
     /// Asserts every check holds the code the mock gives its id.
     pub fn assert_all_match_mock(&self) {
         let checks = self.checks();
@@ -149,6 +182,21 @@ impl Env {
             assert_eq!(code, Some(liveaudit::mock::expected_code(&id)), "{id}");
         }
     }
+}
+
+/// The embedded mock on an ephemeral loopback port, with the test's credentials and 2 KiB
+/// face images.
+fn start_mock(rt: &tokio::runtime::Runtime, opts: MockOptions) -> MockServer {
+    rt.block_on(MockServer::start(
+        MockOptions {
+            partner_code: CODE.into(),
+            partner_key: KEY.into(),
+            image_bytes: 2048,
+            ..opts
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    ))
+    .unwrap()
 }
 
 pub struct Run {
@@ -212,6 +260,46 @@ impl Run {
     }
 }
 
+/// Sends SIGTERM to `child` (with `kill`) and waits for it to end: what it printed.
+pub fn sigterm(child: std::process::Child) -> Run {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Run::from(child.wait_with_output().unwrap())
+}
+
+/// The nightly job's flags of every night in these tests: state in `st/`, short waits.
+pub const NIGHT: [&str; 9] = [
+    "--log-format",
+    "json",
+    "nightly",
+    "--state",
+    "st",
+    "--backoff-max-ms",
+    "20",
+    "--settle-secs",
+    "0",
+];
+
+/// Runs one night with `more` flags after the common ones, against `cmd`'s mock.
+pub fn night(mut cmd: std::process::Command, now: &str, more: &[&str]) -> Run {
+    let mut args: Vec<&str> = NIGHT.to_vec();
+    args.extend(["--max-retries", "1", "--now", now]);
+    if !more.contains(&"--rate") {
+        args.extend(["--rate", "0"]);
+    }
+    args.extend(more);
+    Run::from(
+        cmd.args(&args)
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env_remove("STATE_DIRECTORY")
+            .output()
+            .unwrap(),
+    )
+}
+
 /// Asserts that `stream` (named `name`) holds `text`.
 fn holds(name: &str, stream: &str, text: &str) {
     assert!(stream.contains(text), "{text:?} not in {name}:\n{stream}");
@@ -267,6 +355,8 @@ pub struct Fetch<'a> {
     env: &'a Env,
     input: String,
     flags: Vec<String>,
+    /// Environment variables set (`Some`) or removed (`None`) for this run only.
+    vars: Vec<(String, Option<String>)>,
 }
 
 impl Env {
@@ -276,6 +366,7 @@ impl Env {
             env: self,
             input: input.to_string(),
             flags: Vec::new(),
+            vars: Vec::new(),
         }
     }
 }
@@ -283,7 +374,22 @@ impl Env {
 impl Fetch<'_> {
     /// No rate limit and back-off waits of at most 100 ms: the usual test run.
     pub fn quick(self) -> Self {
-        self.flag("--backoff-max-ms", "100").flag("--rate", "0")
+        self.backoff(100).unlimited()
+    }
+
+    /// Back-off waits of at most `ms` milliseconds.
+    pub fn backoff(self, ms: u64) -> Self {
+        self.flag("--backoff-max-ms", &ms.to_string())
+    }
+
+    /// No rate limit (`--rate 0`).
+    pub fn unlimited(self) -> Self {
+        self.flag("--rate", "0")
+    }
+
+    /// `n` requests in flight at once.
+    pub fn concurrency(self, n: usize) -> Self {
+        self.flag("--concurrency", &n.to_string())
     }
 
     /// One more flag with its value.
@@ -293,13 +399,70 @@ impl Fetch<'_> {
         self
     }
 
+    /// One more flag whose value is a path.
+    pub fn file(self, name: &str, path: &Path) -> Self {
+        self.flag(name, &path.to_string_lossy())
+    }
+
+    /// More words as they are (flags without a value, or flag and value pairs).
+    pub fn words(mut self, words: &[&str]) -> Self {
+        self.flags.extend(words.iter().map(|w| w.to_string()));
+        self
+    }
+
+    /// An environment variable set for this run (e.g. another `TD_RESULT_URL`).
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_string(), Some(value.to_string())));
+        self
+    }
+
+    /// An environment variable removed for this run (e.g. `TD_PARTNER_KEY`).
+    pub fn without(mut self, name: &str) -> Self {
+        self.vars.push((name.to_string(), None));
+        self
+    }
+
+    /// The whole command line: `fetch`, the flags, then the input.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec!["fetch".to_string()];
+        args.extend(self.flags.iter().cloned());
+        args.push(self.input.clone());
+        args
+    }
+
+    /// The binary with this command line, not started ([`Env::cmd`]).
+    pub fn cmd(&self) -> std::process::Command {
+        let mut c = self.env.cmd();
+        for (name, value) in &self.vars {
+            match value {
+                Some(v) => c.env(name, v),
+                None => c.env_remove(name),
+            };
+        }
+        c.args(self.args());
+        c
+    }
+
     /// Runs it to the end.
     pub fn run(self) -> Run {
-        let mut args = vec!["fetch"];
-        args.extend(self.flags.iter().map(String::as_str));
-        args.push(&self.input);
-        self.env.run(&args)
+        Run::from(self.cmd().output().unwrap())
     }
+
+    /// Starts it in the background with stdin, stdout and stderr piped ([`Env::spawn`]).
+    pub fn spawn(self) -> std::process::Child {
+        self.cmd()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// The words of `line`, split at white space (no word holds any): a command line written on
+/// one line, `words("report billing --format json")`.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
 }
 
 /// `n` ids of the form `lv-00000042`, one per line, with a header.
@@ -329,17 +492,7 @@ impl Env {
     /// A second mock with the test's credentials (e.g. one that injects faults), on this
     /// test's runtime; point a command at it with [`Env::at`].
     pub fn another_mock(&self, opts: MockOptions) -> MockServer {
-        self.rt
-            .block_on(MockServer::start(
-                MockOptions {
-                    partner_code: CODE.into(),
-                    partner_key: KEY.into(),
-                    image_bytes: 2048,
-                    ..opts
-                },
-                "127.0.0.1:0".parse().unwrap(),
-            ))
-            .unwrap()
+        start_mock(&self.rt, opts)
     }
 
     /// The binary as [`Env::cmd`], pointed at `mock` instead of the test's own.

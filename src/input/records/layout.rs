@@ -245,6 +245,26 @@ impl Layout {
         format!("{id}, {time}")
     }
 
+    /// Whether `record` looks like a footer rather than a check, were it at the file's end: the
+    /// file has a time column, the row has no time, and either nothing but the id cell is
+    /// filled (`TOTAL,,,`) or the "id" holds no digit (`Total,,,1234`); no liveness id is a
+    /// word without digits.
+    pub(super) fn footer_like(&self, record: &csv::ByteRecord) -> bool {
+        let Some(time) = self.time_index.filter(|_| self.has_header) else {
+            return false;
+        };
+        let blank = |f: &[u8]| f.iter().all(u8::is_ascii_whitespace);
+        let id = record.get(self.id_index).unwrap_or_default();
+        if blank(id) || !record.get(time).is_none_or(blank) {
+            return false;
+        }
+        let others_blank = record
+            .iter()
+            .enumerate()
+            .all(|(i, f)| i == self.id_index || blank(f));
+        others_blank || !id.iter().any(u8::is_ascii_digit)
+    }
+
     /// Whether `record` repeats the header row.
     pub(super) fn is_header_again(&self, record: &csv::ByteRecord) -> bool {
         self.has_header

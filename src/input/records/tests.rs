@@ -477,3 +477,54 @@ fn unreadable_times_are_counted_with_examples_and_a_suggestion() {
     assert_eq!(stats.bad_times, 0);
     assert_eq!(rows[0].event_time_ms, Some(1_793_023_500_000));
 }
+
+#[test]
+fn a_title_above_the_header_is_skipped_and_the_table_read_whole() {
+    // Comma-padded (Excel's CSV of a sheet with a title), and bare over a `;` table.
+    let padded = b"CRM_EXPORT,,\n2026-11-01,,\n\nliveness_id,created_at,channel\n\
+        a1,2026-11-01 10:00,web\nb2,2026-11-01 11:00,app\n";
+    let bare = b"CRM export\nliveness_id;created_at;channel\na1;2026-11-01 10:00;web\n";
+    for (content, first_line) in [(&padded[..], 4), (&bare[..], 2)] {
+        let (rows, stats) = read(content, &InputOptions::default()).unwrap();
+        assert_eq!(ids(&rows)[0], "a1");
+        assert!(rows.iter().all(|r| r.event_time_ms.is_some()), "times kept");
+        assert_eq!(stats.above_header.len(), 1);
+        assert!(
+            stats.above_header[0].contains(&format!("above the header on line {first_line}")),
+            "{:?}",
+            stats.above_header
+        );
+        assert!(stats.columns[0].contains("time column \"created_at\""));
+    }
+    // A headerless id list is not a title: its first row is an id.
+    let (rows, stats) = read(b"a1\nb2\nliveness_id\nc3\n", &InputOptions::default()).unwrap();
+    assert_eq!(ids(&rows), ["a1", "b2", "liveness_id", "c3"]);
+    assert!(stats.above_header.is_empty());
+}
+
+#[test]
+fn footer_rows_after_the_table_are_skipped_and_rows_like_them_inside_it_kept() {
+    let content = b"liveness_id,created_at,amount\n\
+        a1,2026-11-01 10:00,1\n\
+        b2,,\n\
+        c3,2026-11-01 11:00,1\n\
+        TOTAL,,2\n\
+        Generated_by_CRM_v2,,\n";
+    let (rows, stats) = read(content, &InputOptions::default()).unwrap();
+    // b2 has no time and nothing else, but a check follows it: it is a check.
+    assert_eq!(ids(&rows), ["a1", "b2", "c3"]);
+    assert_eq!(stats.footer_rows, 2);
+    assert_eq!(stats.footers.len(), 1);
+    assert!(stats.footers[0].contains(":5-6"), "{:?}", stats.footers);
+    // A file without a time column has no footer rule: every row is an id.
+    let (rows, stats) = read(b"liveness_id,note\na1,x\nb2,\n", &InputOptions::default()).unwrap();
+    assert_eq!(ids(&rows), ["a1", "b2"]);
+    assert_eq!(stats.footer_rows, 0);
+    // Undated rows only (the time column empty throughout): none is a footer.
+    let (rows, _) = read(
+        b"liveness_id,created_at\na1,\nb2,\n",
+        &InputOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(ids(&rows), ["a1", "b2"]);
+}

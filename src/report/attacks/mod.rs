@@ -8,10 +8,10 @@
 //!   change stands beside it as volume); see `shares`.
 //! - The spike rule is explicit and printed with the report: in a period, a family fires when
 //!   its count is at least `min` AND the Wilson lower bound of its share of resolved checks is
-//!   at least `factor` times its baseline, the mean share over up to `baseline` preceding
-//!   periods that had resolved checks (at least one such period is needed). A family absent
-//!   from the whole baseline fires on its count alone. Minimum counts and the lower bound stop
-//!   1 attack in 3 checks from being a "spike".
+//!   at least `factor` times its baseline, the mean share over the `baseline` periods before
+//!   it that had resolved checks, before `--from` too (see `spikes`; at least one such period is
+//!   needed). A family absent from the whole baseline fires on its count alone. Minimum counts
+//!   and the lower bound stop 1 attack in 3 checks from being a "spike".
 //! - Repeated faces: one image digest on different ids is listed with the ids and times.
 //! - Codes the table does not list are shown per code, flagged "attack or not unknown", and
 //!   never folded into a family: the newest attack types are the ones a release lacks.
@@ -73,8 +73,9 @@ impl SpikeRule {
         format!(
             "spike rule: a family fires in a period when it has at least {} attacks there and \
              the lower end of the 95% interval (Wilson) of its share of resolved checks is at \
-             least {}x its baseline (mean share over up to {} preceding periods with resolved \
-             checks); a family absent from the baseline fires on the count alone",
+             least {}x its baseline (mean share over the {} periods before it, those with \
+             resolved checks, before --from too); a family absent from the baseline fires on the \
+             count alone",
             self.min_count, self.factor, self.baseline_periods
         )
     }
@@ -323,7 +324,7 @@ pub(crate) fn compute(
     let partial: Vec<bool> = labels.iter().map(|l| window.partial(l)).collect();
     let periods = period_rows(&labels, &partial, &resolved_per, &attacks_per, &family_per);
     let latest = this_against_last(&periods);
-    let spikes = find_spikes(&labels, &resolved_per, &family_per, &opts.rule);
+    let spikes = window_spikes(conn, codes, window, &quarter_hours, &opts.rule)?;
     // Empty without --dimension: the scan counted nothing.
     let by_dimension = dimension_rows(dimension, codes, opts.top);
     Ok(Attacks {

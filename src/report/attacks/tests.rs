@@ -204,6 +204,22 @@ fn spike_does_not_fire_below_the_factor_or_the_minimum() {
 }
 
 #[test]
+fn the_baseline_is_the_periods_just_before_on_the_calendar() {
+    // Days 2-4 have no checks: day 5's three days before hold none, so it has no baseline and
+    // nothing fires there, however high its share; day 1 is four days back, out of reach.
+    let mut fam = BTreeMap::new();
+    fam.insert("injection".to_string(), vec![10, 0, 0, 0, 40]);
+    let resolved = [1000, 0, 0, 0, 1000];
+    assert!(find_spikes(&labels(5), &resolved, &fam, &rule()).is_empty());
+    // A gap shorter than the baseline: the days with checks within reach make it.
+    let mut fam = BTreeMap::new();
+    fam.insert("injection".to_string(), vec![10, 0, 10, 40]);
+    let spikes = find_spikes(&labels(4), &[1000, 0, 1000, 1000], &fam, &rule());
+    assert_eq!(spikes.len(), 1);
+    assert!((spikes[0].baseline_share.unwrap() - 0.010).abs() < 1e-12);
+}
+
+#[test]
 fn a_family_new_to_the_baseline_fires_on_count() {
     let mut fam = BTreeMap::new();
     fam.insert("injection".to_string(), vec![0, 0, 12]);

@@ -3,6 +3,12 @@
 //!
 //! Policy (the identity every format shows, the rounding line always, even at 0):
 //!
+//! The bridge starts from what the statement bills in total (`statement`: every line of the
+//! file, the account's when it names several, at the amounts read), less the lines dated
+//! outside the period (not compared): `billed`. A line that could not be read is still billed:
+//! its amount is in `billed` and in the line `unreadable` (to check), so the bridge ties to the
+//! file's total; one whose amount cannot be read either is counted there and named in a note.
+//!
 //! `billed - expected` = the billed amounts of the lines we did not expect (one line per
 //! bucket), less the expected amounts of our checks no line bills (one line per bucket), plus
 //! the amount variance of the matched lines (above and below the price), plus `rounding`: the
@@ -20,7 +26,7 @@ use super::{BucketKind, BucketTotal, Total};
 
 /// The bridge's lines of an itemised statement, in the order shown: lines we did not expect,
 /// our checks not billed, the amount variance of matched lines.
-pub(crate) const BRIDGE_ORDER: [BucketKind; 13] = [
+pub(crate) const BRIDGE_ORDER: [BucketKind; 14] = [
     BucketKind::Overbilled,
     BucketKind::Duplicate,
     BucketKind::UnknownToUs,
@@ -30,6 +36,7 @@ pub(crate) const BRIDGE_ORDER: [BucketKind; 13] = [
     BucketKind::Unresolved,
     BucketKind::ShiftedIn,
     BucketKind::Credit,
+    BucketKind::Unreadable,
     BucketKind::Underbilled,
     BucketKind::ShiftedOut,
     BucketKind::AbovePrice,
@@ -38,10 +45,11 @@ pub(crate) const BRIDGE_ORDER: [BucketKind; 13] = [
 
 /// The bridge's lines of a summary statement, in the order shown: checks billed beyond ours,
 /// ours not billed, the amount variance of the periods.
-pub(crate) const SUMMARY_BRIDGE_ORDER: [BucketKind; 6] = [
+pub(crate) const SUMMARY_BRIDGE_ORDER: [BucketKind; 7] = [
     BucketKind::BilledOver,
     BucketKind::ProvisionalConfirmed,
     BucketKind::Provisional,
+    BucketKind::Unreadable,
     BucketKind::Underbilled,
     BucketKind::AbovePrice,
     BucketKind::BelowPrice,
@@ -69,6 +77,11 @@ pub(crate) struct TotalAmount {
 /// The bridge from the statement's billed total to our expected total.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct Bridge {
+    /// Every line of the statement (read or not) and what they bill: the file's total.
+    pub statement: TotalAmount,
+    /// Its lines dated outside the period: not compared.
+    pub outside_period: TotalAmount,
+    /// `statement - outside_period`: the period's lines and the lines that could not be read.
     #[serde(serialize_with = "crate::money::exact")]
     pub billed: Decimal,
     #[serde(serialize_with = "crate::money::exact")]
@@ -92,13 +105,22 @@ fn positive_zero(mut d: Decimal) -> Decimal {
     d
 }
 
+/// What a statement bills: its lines of the period (and those that could not be read), and
+/// those dated outside it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Billed {
+    pub(crate) billed: TotalAmount,
+    pub(crate) outside: TotalAmount,
+}
+
 impl Bridge {
-    /// The bridge of a reconcile whose lines in the period bill `billed`, whose charged checks
+    /// The bridge of a reconcile whose statement bills `billed` (its lines in the period, and
+    /// those that could not be read; besides, those outside it), whose charged checks
     /// are expected at `expected` (`unrounded`: the sum of their unit prices before the total
     /// is rounded), sorted into `buckets`, its lines in `order`.
     pub(crate) fn build(
         order: &[BucketKind],
-        billed: Decimal,
+        statement: &Billed,
         expected: Decimal,
         unrounded: Decimal,
         buckets: &BTreeMap<BucketKind, BucketTotal>,
@@ -135,7 +157,13 @@ impl Bridge {
             })
             .collect();
         let mut take = |t: Total| totals.remove(&t).unwrap_or_default();
+        let (billed, outside) = (statement.billed.amount, &statement.outside);
         Bridge {
+            statement: TotalAmount {
+                count: statement.billed.count + outside.count,
+                amount: billed + outside.amount,
+            },
+            outside_period: outside.clone(),
             billed,
             expected,
             difference: billed - expected,
@@ -155,7 +183,14 @@ impl Bridge {
 
     /// Every amount the bridge shows (for the report's money scale).
     pub(crate) fn amounts(&self) -> Vec<Decimal> {
-        let mut v = vec![self.billed, self.expected, self.difference, self.rounding];
+        let mut v = vec![
+            self.statement.amount,
+            self.outside_period.amount,
+            self.billed,
+            self.expected,
+            self.difference,
+            self.rounding,
+        ];
         v.extend(self.lines.iter().map(|l| l.amount));
         v.extend([
             self.to_dispute.amount,
@@ -188,10 +223,19 @@ mod tests {
             (BucketKind::Matched, bucket(9, "0.315")),
         ]);
         // Billed: 9 matched (0.315 less 0.005 below the price) + 0.07 + credit -0.035.
-        let billed = "0.345".parse().unwrap();
+        let billed = Billed {
+            billed: TotalAmount {
+                count: 12,
+                amount: "0.345".parse().unwrap(),
+            },
+            outside: TotalAmount {
+                count: 1,
+                amount: "0.035".parse().unwrap(),
+            },
+        };
         let b = Bridge::build(
             &BRIDGE_ORDER,
-            billed,
+            &billed,
             "0.35".parse().unwrap(),
             "0.35".parse().unwrap(),
             &buckets,
@@ -206,5 +250,7 @@ mod tests {
             b.to_dispute.amount - b.owed.amount + b.to_check.amount + b.rounding
         );
         assert_eq!(b.rounding, Decimal::ZERO);
+        assert_eq!(b.statement.amount, "0.380".parse().unwrap());
+        assert_eq!(b.statement.count, 13);
     }
 }

@@ -9,9 +9,12 @@
 //! - **owed** (owed, not billed): `underbilled`, `below_price`;
 //! - **to check** (not decided yet): `provisional` (11350 not asked again since the statement's
 //!   period: fetch again before disputing), `unknown_code`, `unresolved`, `shifted_in`,
-//!   `shifted_out` (time zones), `credit` (a line in accounting notation, `(0.035)`).
+//!   `shifted_out` (time zones), `credit` (a line in accounting notation, `(0.035)`),
+//!   `unreadable` (the lines that could not be read, at the amounts they bill: the bridge
+//!   starts from the statement's total, so no line's money drops out of it).
 //!
-//! `matched` and `outside_period` are in no total (nothing to act on); `amount_variance`,
+//! `matched` and `outside_period` are in no total (nothing to act on); `unreadable` adds
+//! nothing to the count difference (its lines' ids and dates are unknown); `amount_variance`,
 //! `code_differs` and `period_difference` are flags and summary periods, outside the bridge.
 //! A summary statement's buckets count checks (`billed_over`, `provisional`,
 //! `provisional_confirmed`, `underbilled`) or periods (the rest).
@@ -33,6 +36,7 @@ pub(crate) enum BucketKind {
     BilledOver,
     ShiftedIn,
     Credit,
+    Unreadable,
     Underbilled,
     ShiftedOut,
     OutsidePeriod,
@@ -78,6 +82,7 @@ impl BucketKind {
             BucketKind::Duplicate => "duplicate",
             BucketKind::BilledOver => "billed_over",
             BucketKind::Credit => "credit",
+            BucketKind::Unreadable => "unreadable",
             BucketKind::Underbilled => "underbilled",
             BucketKind::AbovePrice => "above_price",
             BucketKind::BelowPrice => "below_price",
@@ -91,7 +96,8 @@ impl BucketKind {
     /// bucket, or a summary statement's period).
     pub(crate) fn effect(self) -> Option<i64> {
         match self {
-            BucketKind::Matched | BucketKind::OutsidePeriod => Some(0),
+            // A line that could not be read is not compared, as one outside the period.
+            BucketKind::Matched | BucketKind::OutsidePeriod | BucketKind::Unreadable => Some(0),
             BucketKind::Overbilled
             | BucketKind::Provisional
             | BucketKind::ProvisionalConfirmed
@@ -139,7 +145,8 @@ impl BucketKind {
             | BucketKind::Unresolved
             | BucketKind::ShiftedIn
             | BucketKind::ShiftedOut
-            | BucketKind::Credit => Some(Total::ToCheck),
+            | BucketKind::Credit
+            | BucketKind::Unreadable => Some(Total::ToCheck),
             BucketKind::Matched
             | BucketKind::OutsidePeriod
             | BucketKind::AmountVariance
@@ -173,6 +180,9 @@ impl BucketKind {
                  dispute"
             }
             BucketKind::Credit => "a credit line (an amount in parentheses): check what it credits",
+            BucketKind::Unreadable => {
+                "in lines that could not be read (see malformed), at the amounts they bill: check"
+            }
             BucketKind::Underbilled => "charged in our records, not billed in the period",
             BucketKind::AbovePrice => {
                 "matched line (or summary period) billed above its expected price: dispute the \

@@ -5,7 +5,7 @@ use crate::money::Money;
 use crate::setting::Setting;
 
 /// The order buckets are shown in.
-pub(super) const SHOWN_ORDER: [BucketKind; 19] = [
+pub(super) const SHOWN_ORDER: [BucketKind; 20] = [
     BucketKind::Matched,
     BucketKind::Overbilled,
     BucketKind::Provisional,
@@ -17,6 +17,7 @@ pub(super) const SHOWN_ORDER: [BucketKind; 19] = [
     BucketKind::UnknownCode,
     BucketKind::ShiftedIn,
     BucketKind::Credit,
+    BucketKind::Unreadable,
     BucketKind::Underbilled,
     BucketKind::ShiftedOut,
     BucketKind::OutsidePeriod,
@@ -79,12 +80,18 @@ fn summary_lines(r: &Reconciliation, money: &dyn Fn(Decimal) -> String) -> Vec<S
             }
         ),
         format!(
-            "billed: {} {} in the period ({}); charged in our records: {}{}; net difference {:+}{}",
+            "billed: {} {} in the period{} ({}); charged in our records: {}{}; net difference \
+             {:+}{}",
             r.lines,
             if r.shape == "summary" {
                 "summary lines"
             } else {
                 "lines"
+            },
+            match unreadable(r) {
+                0 => String::new(),
+                1 => " and 1 line that could not be read".into(),
+                n => format!(" and {n} lines that could not be read"),
             },
             money(r.billed_amount),
             r.our_charged,
@@ -110,9 +117,11 @@ fn summary_lines(r: &Reconciliation, money: &dyn Fn(Decimal) -> String) -> Vec<S
     summary.push(identity_line(r));
     if let Some(b) = &r.bridge {
         summary.push(format!(
-            "bridge: billed {} - expected {} = {} = to dispute {} - owed {} + to check {} + \
-             rounding {}",
+            "bridge: billed {} (statement {}, outside the period {}) - expected {} = {} = to \
+             dispute {} - owed {} + to check {} + rounding {}",
             money(b.billed),
+            money(b.statement.amount),
+            money(b.outside_period.amount),
             money(b.expected),
             money(b.difference),
             money(b.to_dispute.amount),
@@ -131,6 +140,13 @@ fn summary_lines(r: &Reconciliation, money: &dyn Fn(Decimal) -> String) -> Vec<S
     summary.extend(r.notes.iter().cloned());
     summary.push(crate::report::billing::CLASSES_DOC.into());
     summary
+}
+
+/// The statement's lines that could not be read.
+fn unreadable(r: &Reconciliation) -> u64 {
+    r.buckets
+        .get(BucketKind::Unreadable.as_str())
+        .map_or(0, |t| t.count)
 }
 
 /// The identity, in words: every exclusive bucket times its effect.
@@ -171,10 +187,13 @@ fn sections(r: &Reconciliation, scale: &Money) -> Vec<Section> {
     let details = details_section(r);
     sections.push(details);
     if !r.malformed.is_empty() {
-        let mut s =
-            Section::new("Malformed statement lines", &["line", "problem"]).keyed("malformed");
+        // Each line's amount, when it can be read, is in the bridge's `unreadable` line.
+        let mut s = Section::new("Malformed statement lines", &["line", "amount", "problem"])
+            .keyed("malformed")
+            .with_money(&["amount"]);
         for m in &r.malformed {
-            s.row(vec![m.line.to_string(), m.problem.clone()]);
+            let amount = m.amount.map(|a| scale.show(a)).unwrap_or_default();
+            s.row(vec![m.line.to_string(), amount, m.problem.clone()]);
         }
         sections.push(s);
     }
@@ -258,9 +277,10 @@ fn shown_for(kind: BucketKind, shape: &str) -> bool {
         || SUMMARY_BRIDGE_ORDER.contains(&kind)
 }
 
-/// The bridge: the headline (billed, expected, difference: counts, and amounts when priced),
-/// one line per bucket (the rounding line always), and the three totals, so the table alone
-/// carries every number a sign-off needs.
+/// The bridge: the headline (the statement's total, its lines outside the period, billed,
+/// expected, difference: counts, and amounts when priced), one line per bucket (the rounding
+/// line always), and the three totals, so the table alone carries every number a sign-off
+/// needs.
 pub(super) fn bridge_section(r: &Reconciliation, scale: &Money) -> Section {
     let mut s = Section::new("Bridge", &["line", "count", "amount", "total"])
         .keyed("bridge")
@@ -272,11 +292,37 @@ pub(super) fn bridge_section(r: &Reconciliation, scale: &Money) -> Section {
         s.machine_row(&[], cells.clone());
         s.row(cells);
     };
-    // Billed: statement lines of the period, or a summary's billed checks.
-    let billed = r.our_charged + r.net_difference;
+    // Billed: statement lines of the period and those that could not be read, or a
+    // summary's billed checks.
+    let billed = r.our_charged
+        + r.net_difference
+        + match r.shape {
+            "summary" => 0,
+            _ => unreadable(r) as i64,
+        };
+    if let Some(b) = &r.bridge {
+        row(
+            "statement",
+            b.statement.count.to_string(),
+            Some(b.statement.amount),
+            "",
+        );
+        let outside = &b.outside_period;
+        row(
+            "outside_period",
+            outside.count.to_string(),
+            Some(outside.amount),
+            "",
+        );
+    }
     row("billed", billed.to_string(), Some(r.billed_amount), "");
     row("expected", r.our_charged.to_string(), r.our_amount, "");
-    row("difference", r.net_difference.to_string(), r.net_amount, "");
+    row(
+        "difference",
+        (billed - r.our_charged).to_string(),
+        r.net_amount,
+        "",
+    );
     let Some(b) = &r.bridge else {
         s.notes.push(format!(
             "no bridge of amounts without {} or {}",
@@ -302,7 +348,9 @@ pub(super) fn bridge_section(r: &Reconciliation, scale: &Money) -> Section {
         row(total.as_str(), t.count.to_string(), Some(t.amount), "");
     }
     s.notes.push(
-        "difference = the lines above + rounding = to_dispute - owed + to_check + rounding".into(),
+        "billed = statement - outside_period (not compared); difference = the lines above + \
+         rounding = to_dispute - owed + to_check + rounding"
+            .into(),
     );
     s
 }

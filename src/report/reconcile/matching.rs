@@ -38,7 +38,18 @@ pub(super) fn itemised(
             Setting::To
         ));
     }
-    let (lines, billed_amount) = sort_lines(conn, codes, opts, listed.as_ref(), &window, sink)?;
+    let (lines, billed_amount, outside) =
+        sort_lines(conn, codes, opts, listed.as_ref(), &window, sink)?;
+    // The lines that could not be read are billed too.
+    let unreadable = sink.unreadable();
+    let billed_amount = billed_amount + unreadable.amount;
+    let statement = Billed {
+        billed: TotalAmount {
+            count: lines + unreadable.count,
+            amount: billed_amount,
+        },
+        outside,
+    };
     let billed_at_zero = match &listed {
         Some(l) => l.billed_at_zero(conn, bounds)?,
         None => 0,
@@ -54,7 +65,7 @@ pub(super) fn itemised(
         notes,
     )?;
     let bridge =
-        our_amount.map(|e| Bridge::build(&BRIDGE_ORDER, billed_amount, e, unrounded, &sink.totals));
+        our_amount.map(|e| Bridge::build(&BRIDGE_ORDER, &statement, e, unrounded, &sink.totals));
     Ok(Reconciliation {
         day_mismatches: Some(day_mismatches),
         zone_hint,
@@ -103,7 +114,7 @@ fn compared_period(
 }
 
 /// Sorts every statement line into its bucket, in line order; returns the number of lines in
-/// the period and their billed amount.
+/// the period and their billed amount, and the lines dated outside it.
 fn sort_lines(
     conn: &Connection,
     codes: &CodeTable,
@@ -111,7 +122,7 @@ fn sort_lines(
     listed: Option<&ListPrices>,
     window: &Window,
     sink: &mut DetailSink,
-) -> Result<(u64, Decimal), ReconcileError> {
+) -> Result<(u64, Decimal, TotalAmount), ReconcileError> {
     let bounds = window.bounds_ms();
     let near = i64::from(opts.boundary_hours) * 3_600_000;
     // A line without a time is taken as inside the period.
@@ -122,6 +133,7 @@ fn sort_lines(
     )?;
     let mut lines = 0u64;
     let mut billed_amount = Decimal::ZERO;
+    let mut outside = TotalAmount::default();
     let mut stmt = conn.prepare(
         "SELECT s.line, s.liveness_id, s.sequence_id, s.time, s.code, s.amount, s.inp,
                 row_number() OVER (
@@ -141,13 +153,17 @@ fn sort_lines(
     while let Some(r) = rows.next()? {
         let row = line_row(r, codes, opts, bounds)?;
         let expected = expected(conn, &row, opts, listed)?;
+        let amount = line_amount(row.s_amount.as_deref(), expected.as_ref().map(|e| e.0));
         if row.in_period {
             lines += 1;
-            billed_amount += line_amount(row.s_amount.as_deref(), expected.as_ref().map(|e| e.0));
+            billed_amount += amount;
+        } else {
+            outside.count += 1;
+            outside.amount += amount;
         }
         sort_line(&row, codes, expected, window, sink)?;
     }
-    Ok((lines, billed_amount))
+    Ok((lines, billed_amount, outside))
 }
 
 /// One row of [`sort_lines`]' query: the line, and our check it matched (if any).

@@ -301,6 +301,17 @@ impl DetailSink {
         total
     }
 
+    /// The lines that could not be read: how many, and what those whose amount was read bill.
+    fn unreadable(&self) -> TotalAmount {
+        self.totals
+            .get(&BucketKind::Unreadable)
+            .map(|t| TotalAmount {
+                count: t.count,
+                amount: t.amount,
+            })
+            .unwrap_or_default()
+    }
+
     /// Counts `n` items of `d.bucket` at `amount` in all (a summary period's checks), and
     /// keeps the one details row that shows them.
     fn add_n(&mut self, d: Detail, n: u64, amount: Decimal) -> Result<(), ReconcileError> {
@@ -384,6 +395,7 @@ pub(crate) fn reconcile(
     let (shape, malformed, summary_lines) = load_statement(conn, opts, &read_in.tz)?;
     let mut sink = DetailSink::open(opts)?;
     let mut notes = Vec::new();
+    unreadable_lines(&malformed, &mut sink, &mut notes);
     let mut result = match &shape {
         Shape::Itemised { columns } => {
             itemised(conn, codes, opts, &mut sink, &mut notes, columns.clone())?
@@ -418,6 +430,8 @@ pub(crate) fn reconcile(
                     | BucketKind::AbovePrice
                     | BucketKind::BelowPrice
                     | BucketKind::PeriodDifference
+                    // Counted below, as the malformed lines.
+                    | BucketKind::Unreadable
             )
         })
         .map(|(_, t)| t.count)
@@ -447,6 +461,37 @@ pub(crate) fn reconcile(
     }
     result.notes.extend(notes);
     Ok(result)
+}
+
+/// The lines that could not be read are still billed: they are counted in `unreadable` at
+/// the amounts that can be read of them (the bridge holds them, to check), and those whose
+/// amount cannot be read either are named in a note.
+fn unreadable_lines(malformed: &[Malformed], sink: &mut DetailSink, notes: &mut Vec<String>) {
+    if malformed.is_empty() {
+        return;
+    }
+    let amount = malformed.iter().filter_map(|m| m.amount).sum();
+    sink.tally(BucketKind::Unreadable, malformed.len() as u64, amount);
+    let unpriced: Vec<u64> = malformed
+        .iter()
+        .filter(|m| m.amount.is_none())
+        .map(|m| m.line)
+        .collect();
+    if let Some(first) = unpriced.first() {
+        let shown: Vec<String> = unpriced.iter().take(10).map(u64::to_string).collect();
+        notes.push(format!(
+            "{} of the lines that could not be read show no amount that can be read either \
+             (line{} {}{}): the bridge counts them in unreadable at 0; read them in the statement",
+            unpriced.len(),
+            if unpriced.len() == 1 { "" } else { "s" },
+            if unpriced.len() == 1 {
+                first.to_string()
+            } else {
+                shown.join(", ")
+            },
+            if unpriced.len() > 10 { ", ..." } else { "" },
+        ));
+    }
 }
 
 /// Reads the statement: itemised lines into the temporary table `stmt` (in one transaction),

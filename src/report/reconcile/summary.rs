@@ -17,7 +17,7 @@ use super::*;
 
 /// A statement period's billed side: its count, its amount if the statement gave one, and
 /// the statement lines it came from.
-type Billed = (i64, Option<Decimal>, Vec<u64>);
+type PeriodBilled = (i64, Option<Decimal>, Vec<u64>);
 
 /// Our side of the totals, summed as periods are compared.
 #[derive(Default)]
@@ -89,10 +89,7 @@ pub(super) fn summary(
         Some(list) => Some(list.money.total(totals.our_listed)),
         None => opts.price.map(|p| p * Decimal::from(totals.ours)),
     };
-    let bridge = our_amount.map(|e| {
-        let (billed, unrounded) = (totals.billed_amount, totals.our_listed);
-        Bridge::build(&SUMMARY_BRIDGE_ORDER, billed, e, unrounded, &sink.totals)
-    });
+    let bridge = summary_bridge(lines.len(), &mut totals, our_amount, sink);
     Ok(Reconciliation {
         period_from: compared.keys().next().cloned(),
         period_to: compared.keys().last().cloned(),
@@ -109,15 +106,37 @@ pub(super) fn summary(
     })
 }
 
+/// The bridge of a summary statement of `lines` lines (`None` without a price): the lines
+/// that could not be read are billed too, in `totals` as well; a summary has no line outside
+/// the period.
+fn summary_bridge(
+    lines: usize,
+    totals: &mut Totals,
+    our_amount: Option<Decimal>,
+    sink: &DetailSink,
+) -> Option<Bridge> {
+    let unreadable = sink.unreadable();
+    totals.billed_amount += unreadable.amount;
+    let statement = Billed {
+        billed: TotalAmount {
+            count: lines as u64 + unreadable.count,
+            amount: totals.billed_amount,
+        },
+        outside: TotalAmount::default(),
+    };
+    let (buckets, unrounded) = (&sink.totals, totals.our_listed);
+    our_amount.map(|e| Bridge::build(&SUMMARY_BRIDGE_ORDER, &statement, e, unrounded, buckets))
+}
+
 /// The periods compared: every period of the statement, and every period between its first
 /// and last (or `--from` and `--to`) holding charged checks of ours, billed or not (a day the
 /// statement leaves out bills nothing).
 fn compared_periods(
     window: &Window,
-    billed: BTreeMap<PeriodKey, Billed>,
+    billed: BTreeMap<PeriodKey, PeriodBilled>,
     ours: &BTreeMap<String, i64>,
-) -> BTreeMap<String, Billed> {
-    let mut compared: BTreeMap<String, Billed> = billed
+) -> BTreeMap<String, PeriodBilled> {
+    let mut compared: BTreeMap<String, PeriodBilled> = billed
         .into_iter()
         .map(|(k, b)| (k.to_string(), b))
         .collect();
@@ -184,7 +203,7 @@ fn provisional_counts(
 
 /// The statement's lines summed per period. When any line is monthly, daily lines are folded
 /// into their month, so both sides compare at the coarser grain (the bool says so).
-fn billed_by_period(lines: &[statement::SummaryLine]) -> (bool, BTreeMap<PeriodKey, Billed>) {
+fn billed_by_period(lines: &[statement::SummaryLine]) -> (bool, BTreeMap<PeriodKey, PeriodBilled>) {
     let monthly = lines
         .iter()
         .any(|l| matches!(l.period, PeriodKey::Month(..)));
@@ -192,7 +211,7 @@ fn billed_by_period(lines: &[statement::SummaryLine]) -> (bool, BTreeMap<PeriodK
         (PeriodKey::Day(d), true) => PeriodKey::Month(d.year(), d.month()),
         (p, _) => p,
     };
-    let mut billed: BTreeMap<PeriodKey, Billed> = BTreeMap::new();
+    let mut billed: BTreeMap<PeriodKey, PeriodBilled> = BTreeMap::new();
     for l in lines {
         let e = billed.entry(key(l.period)).or_insert((0, None, Vec::new()));
         e.0 += l.count;
@@ -301,7 +320,7 @@ impl Compared<'_> {
     /// checks it bills (so no variance).
     fn period(
         &self,
-        (count, amount, line_nos): &Billed,
+        (count, amount, line_nos): &PeriodBilled,
         ours: &Ours,
         totals: &mut Totals,
         sink: &mut DetailSink,

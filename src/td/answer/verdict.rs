@@ -163,9 +163,11 @@ pub enum VendorStop {
     /// The endpoint's TLS certificate is not trusted: no request to it can be trusted either.
     #[error(
         "the endpoint's TLS certificate is not trusted ({detail}); check the host in \
-         --result-url / TD_RESULT_URL (the vendor's own hosts present a publicly trusted \
-         certificate; a proxy or gateway that re-signs TLS is not trusted, and the partner key \
-         is never sent through one)"
+         {result_url_flag} / TD_RESULT_URL (the vendor's own hosts present a publicly trusted \
+         certificate). If your network re-signs TLS with your company's own certificate \
+         authority, add that CA to the system's certificate store, or point SSL_CERT_FILE at \
+         a PEM file holding it; nothing was sent",
+        result_url_flag = Setting::ResultUrl
     )]
     Untrusted {
         /// Why, as TLS said it, without the URL.
