@@ -372,7 +372,8 @@ pub struct NightlyArgs {
     /// Time budget of the whole night, reading included (e.g. 2h, 90m, 5s)
     #[arg(long, value_name = "DURATION")]
     pub max_duration: Option<String>,
-    /// Cut-off time of day (HH:MM in the billing zone)
+    /// Cut-off time of day (HH:MM in the billing zone); a night started more than 12 hours
+    /// before it (it passed less than 12 hours ago) is over: no file read, no request, exit 4
     #[arg(long, value_name = "HH:MM")]
     pub until: Option<String>,
     /// A file changed less than this many seconds ago is still being written: it waits
@@ -388,7 +389,7 @@ pub struct NightlyArgs {
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub backoff_max_ms: u64,
     /// For testing and operations: the night's "now" (RFC 3339), which picks "yesterday" for
-    /// the attack report [default: the clock]
+    /// the attack report and where --until falls [default: the clock]
     #[arg(long, value_name = "TIME", help_heading = "Testing")]
     pub now: Option<String>,
 }

@@ -6,6 +6,13 @@
 //! both, the earlier wins. At the cut-off the fetch stops taking ids, lets requests in flight
 //! land within the usual stop grace, saves, and ends with "cut off" (exit 4); the next run picks
 //! up the ids left.
+//!
+//! A night's `--until` also closes its window: a night may start at most [`NIGHT_WINDOW`]
+//! (12 hours) before its cut-off. A night started later than that, when the next such time is
+//! more than 12 hours away (the time passed less than 12 hours ago: a night missed while the
+//! machine was off and made up at boot in the morning), is over before it starts
+//! ([`NightBudget::Over`]): it reads no file and sends no request, rather than run through the
+//! business day against the vendor's rate limit until the next night's cut-off.
 
 use std::time::Duration;
 
@@ -117,6 +124,42 @@ pub(crate) fn cutoff(
     Ok(best)
 }
 
+/// The longest a night may run up to its `--until`: a night starting when the next such time
+/// is further away than this started after its window closed.
+pub(crate) const NIGHT_WINDOW: Duration = Duration::from_secs(12 * 3600);
+
+/// A night's budget: its cut-off, or its window already over.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NightBudget {
+    /// The night runs, up to the cut-off if there is one.
+    Open(Option<Cutoff>),
+    /// The `--until` time passed at `passed` (less than `24h - NIGHT_WINDOW` ago).
+    Over { passed: Timestamp },
+}
+
+/// A night's budget: [`cutoff`], unless `--until`'s next time is more than [`NIGHT_WINDOW`]
+/// ahead of `now` (module doc).
+pub(crate) fn night_budget(
+    max_duration: Option<&str>,
+    until: Option<&str>,
+    zone: &TimeZone,
+    now: Timestamp,
+) -> Result<NightBudget, ScheduleError> {
+    let budget = cutoff(max_duration, until, zone, now)?;
+    if let Some(text) = until {
+        let next = next_time_of_day(text, parse_time_of_day(text)?, zone, now)?;
+        let ahead = Duration::try_from(next.duration_since(now)).unwrap_or_default();
+        if ahead > NIGHT_WINDOW {
+            let passed = next
+                .to_zoned_datetime(zone.clone())
+                .checked_sub(1.day())
+                .map_or(next, |z| z.timestamp());
+            return Ok(NightBudget::Over { passed });
+        }
+    }
+    Ok(NightBudget::Open(budget))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +206,36 @@ mod tests {
             assert!(parse_time_of_day(bad).is_err(), "{bad}");
         }
         assert!(parse_time_of_day("23:59").is_ok());
+    }
+
+    #[test]
+    fn a_night_started_after_its_window_is_over() {
+        let utc = TimeZone::UTC;
+        let budget = |now: &str| night_budget(None, Some("05:30"), &utc, ts(now)).unwrap();
+        // The timer's 01:00: 4h30m to go.
+        let NightBudget::Open(Some(c)) = budget("2024-05-01T01:00:00Z") else {
+            panic!("01:00 is within the night's window");
+        };
+        assert_eq!(c.at, ts("2024-05-01T05:30:00Z"));
+        // Made up at boot at 09:00: 05:30 passed 3h30m ago, the next is 20h30m away.
+        assert_eq!(
+            budget("2024-05-01T09:00:00Z"),
+            NightBudget::Over {
+                passed: ts("2024-05-01T05:30:00Z")
+            }
+        );
+        // 12 hours before the cut-off is the window's first moment; a minute earlier is not.
+        assert!(matches!(
+            budget("2024-05-01T17:30:00Z"),
+            NightBudget::Open(_)
+        ));
+        assert!(matches!(
+            budget("2024-05-01T17:29:00Z"),
+            NightBudget::Over { .. }
+        ));
+        // Without --until there is no window.
+        let open = night_budget(Some("2h"), None, &utc, ts("2024-05-01T09:00:00Z")).unwrap();
+        assert!(matches!(open, NightBudget::Open(Some(_))));
     }
 
     #[test]

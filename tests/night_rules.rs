@@ -1,5 +1,5 @@
 //! The nightly job's rules, end to end against the mock: a spike in yesterday judged against
-//! the days before it.
+//! the days before it; a night started after its `--until` window.
 
 use crate::util;
 
@@ -102,4 +102,53 @@ fn the_nightly_flags_a_spike_in_yesterday_against_the_days_before_it_and_exits_6
     let report = read_json(&env.path("st").join("out").join("attacks-2026-11-26.json"));
     assert_eq!(report["alert"]["exit_status"], 0, "{report}");
     assert_eq!(report["alert"]["spikes"].as_array().unwrap().len(), 0);
+}
+
+/// A file of `n` ids the mock answers with a success.
+fn successes(prefix: &str, n: usize) -> String {
+    let mut s = String::from("liveness_id\n");
+    for id in answered(prefix, n, |c| c == 200) {
+        s.push_str(&id);
+        s.push('\n');
+    }
+    s
+}
+
+/// The shipped timer makes a missed night up at boot: at 09:00 with `--until 05:30` the night's
+/// window closed 3h30m ago, so it reads no file and sends no request (not even the license
+/// check), says why, and exits 4; the same night at 01:00 runs and fetches every id.
+#[test]
+fn a_night_started_after_its_until_window_sends_nothing_and_exits_4() {
+    let env = Env::plain();
+    let inbox = env.path("st").join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join("ids.csv"), successes("late", 20)).unwrap();
+
+    let late = night(&env, "2026-11-28T09:00:00Z", &["--until", "05:30"]);
+    late.expect(4);
+    late.stderr_has("--until 05:30 passed 3h 30m ago: this night's window is over");
+    late.stderr_has("\"step\":\"license\",\"status\":\"cut_off\"");
+    let stats = env.mock.stats();
+    assert_eq!((stats.result_requests, stats.license_requests), (0, 0));
+    assert!(
+        inbox.join("ids.csv").exists(),
+        "the file waits for the next night"
+    );
+    // The local steps still run: yesterday's attack report is written.
+    assert!(
+        env.path("st")
+            .join("out")
+            .join("attacks-2026-11-27.json")
+            .exists()
+    );
+
+    let on_time = night(&env, "2026-11-28T01:00:00Z", &["--until", "05:30"]);
+    on_time.expect(0);
+    assert!(
+        !on_time.stderr.contains("window is over"),
+        "{}",
+        on_time.stderr
+    );
+    assert_eq!(env.mock.stats().distinct_ids, 20);
+    assert!(!inbox.join("ids.csv").exists());
 }

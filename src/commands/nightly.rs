@@ -166,8 +166,11 @@ fn settings(global: &GlobalArgs, args: &NightlyArgs) -> Result<Settings, Failure
     })
 }
 
-/// The night's deadline from `max_duration` / `until` (in the billing zone), from now.
+/// The night's deadline from `max_duration` / `until` (in the billing zone), from the night's
+/// "now"; a night started after its `--until` window closed ([`crate::schedule::night_budget`])
+/// has its deadline now: it reads no file and sends no request, and says why.
 fn deadline(global: &GlobalArgs, s: &Settings) -> Result<Option<Instant>, Failure> {
+    use crate::schedule::{NIGHT_WINDOW, NightBudget, night_budget};
     if s.max_duration.is_none() && s.until.is_none() {
         return Ok(None);
     }
@@ -175,14 +178,26 @@ fn deadline(global: &GlobalArgs, s: &Settings) -> Result<Option<Instant>, Failur
         .zone(None)
         .map_err(Failure::usage)?
         .tz;
-    let cutoff = crate::schedule::cutoff(
-        s.max_duration.as_deref(),
-        s.until.as_deref(),
-        &zone,
-        jiff::Timestamp::now(),
-    )
-    .map_err(Failure::usage)?;
-    Ok(cutoff.and_then(|c| Instant::now().checked_add(c.after)))
+    let budget = night_budget(s.max_duration.as_deref(), s.until.as_deref(), &zone, s.now)
+        .map_err(Failure::usage)?;
+    match budget {
+        NightBudget::Open(cutoff) => Ok(cutoff.and_then(|c| Instant::now().checked_add(c.after))),
+        NightBudget::Over { passed } => {
+            let ago = jiff::SignedDuration::from_secs(s.now.duration_since(passed).as_secs());
+            tracing::warn!(
+                until = s.until.as_deref().unwrap_or_default(),
+                passed = %passed.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z"),
+                "{} {} passed {ago:#} ago: this night's window is over (a night starts at most \
+                 {}h before its cut-off), so it reads no file and sends no request; it exits 4 \
+                 and the next night runs as usual (to fetch now, run without {})",
+                crate::setting::Setting::Until,
+                s.until.as_deref().unwrap_or_default(),
+                NIGHT_WINDOW.as_secs() / 3600,
+                crate::setting::Setting::Until,
+            );
+            Ok(Some(Instant::now()))
+        }
+    }
 }
 
 /// Runs `liveaudit nightly`.

@@ -137,7 +137,35 @@ impl<'a> Night<'a> {
         }
         let vendor = vendor_args(self.name, &self.paths);
         let asked = license_args(vendor.clone());
-        match crate::commands::license::ask(self.global, &asked).await {
+        if self.deadline.is_some_and(|d| d <= Instant::now()) {
+            // No budget left (the night's window is over): not even the credentials are asked.
+            let detail = "not asked: no budget left".to_string();
+            self.step("license", ExitStatus::Incomplete, "cut_off", detail);
+        } else {
+            self.license(&asked).await?;
+        }
+        let args = match self.fetch_args(vendor, None) {
+            Ok(a) => a,
+            Err(f) => {
+                self.failed("settings", &f);
+                return None;
+            }
+        };
+        match fetch_options(self.global, &args) {
+            Ok(o) => {
+                self.partner_code = o.vendor.partner_code.clone();
+                Some(o)
+            }
+            Err(f) => {
+                self.failed("settings", &f);
+                None
+            }
+        }
+    }
+
+    /// The credentials check; `None` stops the night (refused), a vendor down does not.
+    async fn license(&mut self, asked: &crate::cli::LicenseArgs) -> Option<()> {
+        match crate::commands::license::ask(self.global, asked).await {
             Ok((answer, _)) => {
                 // A license expired on arrival is worth a warning, not the night: the
                 // credentials were accepted, which is what this step checks.
@@ -159,23 +187,7 @@ impl<'a> Night<'a> {
                 return None;
             }
         }
-        let args = match self.fetch_args(vendor, None) {
-            Ok(a) => a,
-            Err(f) => {
-                self.failed("settings", &f);
-                return None;
-            }
-        };
-        match fetch_options(self.global, &args) {
-            Ok(o) => {
-                self.partner_code = o.vendor.partner_code.clone();
-                Some(o)
-            }
-            Err(f) => {
-                self.failed("settings", &f);
-                None
-            }
-        }
+        Some(())
     }
 
     /// `fetch --pending` with the night's settings and what is left of its budget.
@@ -334,12 +346,19 @@ impl<'a> Night<'a> {
         match (&result, &report) {
             (Ok(status), Some(r)) => {
                 let word = crate::run_summary::run_ending(r);
-                let detail = format!(
-                    "{} asked, {} resolved, {} left",
+                let c = &r.counts;
+                let mut detail = format!(
+                    "{} asked, {} answered, {} to ask again",
                     r.to_fetch,
                     r.tally.resolved,
-                    r.counts.unresolved()
+                    c.unresolved()
                 );
+                if c.unresolved() > 0 {
+                    detail.push_str(&format!(
+                        " ({} held at 11350, {} failed, {} pending)",
+                        c.internal_error, c.failed, c.pending
+                    ));
+                }
                 self.step("fetch", *status, word, detail);
             }
             (Ok(status), None) => self.step("fetch", *status, "ok", String::new()),
@@ -462,14 +481,22 @@ impl<'a> Night<'a> {
             inputs,
         };
         billing::write_state(&state_file, &state).map_err(Failure::internal)?;
+        let unchanged = match written {
+            _ if written == days.len() => "",
+            0 => " (each already held these totals)",
+            _ => " (the others already held these totals)",
+        };
         let detail = if inputs_changed {
             format!(
                 "the code table, prices, zone or date basis changed since the last reports: \
-                 every day computed again, {written} of {} days written again",
+                 every day computed again, {written} of {} day files written{unchanged}",
                 days.len()
             )
         } else {
-            format!("{written} of {} changed days written again", days.len())
+            format!(
+                "{} days changed, {written} day files written{unchanged}",
+                days.len()
+            )
         };
         self.step("billing", ExitStatus::Ok, "ok", detail);
         Ok(())
