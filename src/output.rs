@@ -338,7 +338,7 @@ pub(crate) fn output_safe(
         };
         guard.apply(&s).into_owned()
     };
-    let mut safe = doc.clone();
+    let mut safe = doc.laid_out().into_owned();
     safe.title = fix(&safe.title);
     safe.summary = safe.summary.iter().map(fix).collect();
     for section in &mut safe.sections {

@@ -458,12 +458,7 @@ fn killed_with_sigkill_mid_run_the_rerun_loses_nothing_and_reasks_little() {
     env.fetch("ids.csv").quick().concurrency(4).run().expect(0);
     env.assert_all_match_mock();
     // Ids asked more than once though their answer was final: only those in flight at a kill.
-    let reasked = env
-        .mock
-        .requests_by_id()
-        .iter()
-        .filter(|(id, n)| **n > 1 && expected_code(id) != 11350)
-        .count();
+    let reasked = env.final_asked_again();
     assert!(reasked <= 3 * 8, "{reasked} ids asked again");
 }
 
@@ -473,12 +468,7 @@ fn sigterm_saves_what_was_fetched_and_exits_130() {
     let env = Env::with_latency(20).ids(400);
     let child = env.fetch("ids.csv").quick().concurrency(4).spawn();
     env.rt.block_on(env.mock.wait_for_requests(40));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let run = util::Run::from(child.wait_with_output().unwrap());
+    let run = util::sigterm(child);
     run.expect(130);
     run.stderr_has("run the same command again");
     let checks = env.checks();

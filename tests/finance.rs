@@ -232,13 +232,7 @@ fn an_11350_not_asked_again_is_to_check() {
     let f = fixture();
     f.env.write("statement.csv", planted(&f));
     f.env.write("prices.toml", PRICES);
-    f.env
-        .conn()
-        .execute(
-            "UPDATE checks SET fetched_at = 1791540000000 WHERE liveness_id = ?1",
-            [&f.internal],
-        )
-        .unwrap();
+    f.internal_last_asked_in_october();
     let mut args = reconcile_args();
     args.extend(["--format", "json"]);
     let run = f.env.run(&args);

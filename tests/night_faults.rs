@@ -16,33 +16,9 @@ fn license_fault(fault: LicenseFault) -> Env {
     })
 }
 
-/// Runs `nightly` with JSON logs, state in `st`, no settle time and `more` flags.
-fn nightly(mut cmd: std::process::Command, more: &[&str]) -> Run {
-    let mut args = vec![
-        "--log-format",
-        "json",
-        "nightly",
-        "--state",
-        "st",
-        "--settle-secs",
-        "0",
-        "--backoff-max-ms",
-        "20",
-        "--max-retries",
-        "1",
-        "--rate",
-        "0",
-        "--now",
-        "2026-12-01T02:00:00Z",
-    ];
-    args.extend(more);
-    Run::from(
-        cmd.args(&args)
-            .env_remove("CREDENTIALS_DIRECTORY")
-            .env_remove("STATE_DIRECTORY")
-            .output()
-            .unwrap(),
-    )
+/// Runs `nightly` on the night of 2026-12-01 ([`util::night`]) with `more` flags.
+fn nightly(cmd: std::process::Command, more: &[&str]) -> Run {
+    util::night(cmd, "2026-12-01T02:00:00Z", more)
 }
 
 /// The `nightly step` lines of a JSON log: (step, status).
@@ -266,7 +242,7 @@ fn a_changed_code_table_or_price_list_writes_every_billing_day_again_as_report_b
     cmd.env("LIVEAUDIT_CODES", &codes);
     let run = nightly(cmd, &[]);
     run.expect(0)
-        .stderr_has("0 of 0 changed days written again");
+        .stderr_has("0 days changed, 0 day files written");
 
     // A price list added to the config: the day gets its amounts.
     env.write(

@@ -647,12 +647,7 @@ fn sigterm_still_writes_the_summary_and_metrics_with_status_130() {
         .file("--metrics-file", &prom)
         .spawn();
     env.rt.block_on(env.mock.wait_for_requests(20));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let run = util::Run::from(child.wait_with_output().unwrap());
+    let run = util::sigterm(child);
     run.expect(130);
     let line: serde_json::Value =
         serde_json::from_str(std::fs::read_to_string(&summary).unwrap().trim()).unwrap();

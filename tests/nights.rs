@@ -64,19 +64,6 @@ fn fetch_needs_files_or_pending() {
     run.stderr_has("--pending");
 }
 
-/// The nightly job's flags of every night here: state in `st/`, short waits.
-const NIGHT: [&str; 9] = [
-    "--log-format",
-    "json",
-    "nightly",
-    "--state",
-    "st",
-    "--backoff-max-ms",
-    "20",
-    "--settle-secs",
-    "0",
-];
-
 /// `n` ids `PREFIX-00000` ... with event times spread over `day`'s hours.
 fn dated_ids(prefix: &str, n: usize, day: &str) -> String {
     let mut s = String::from("liveness_id,created_at\n");
@@ -88,23 +75,6 @@ fn dated_ids(prefix: &str, n: usize, day: &str) -> String {
         ));
     }
     s
-}
-
-/// Runs one night with `more` flags after the common ones, against `cmd`'s mock.
-fn night(mut cmd: std::process::Command, now: &str, more: &[&str]) -> Run {
-    let mut args: Vec<&str> = NIGHT.to_vec();
-    args.extend(["--max-retries", "1", "--now", now]);
-    if !more.contains(&"--rate") {
-        args.extend(["--rate", "0"]);
-    }
-    args.extend(more);
-    Run::from(
-        cmd.args(&args)
-            .env_remove("CREDENTIALS_DIRECTORY")
-            .env_remove("STATE_DIRECTORY")
-            .output()
-            .unwrap(),
-    )
 }
 
 /// Every line of every export file, by file name (header excluded).
@@ -176,7 +146,7 @@ fn seven_nights_in_one_database_lose_nothing_and_leave_nothing_open() {
 
     // 1. A cut-off night: 300 ids at 20/s within 2 s.
     std::fs::write(inbox.join("a.csv"), dated_ids("a", 300, "2026-11-24")).unwrap();
-    let n1 = night(
+    let n1 = util::night(
         env.cmd(),
         "2026-12-01T02:00:00Z",
         &["--rate", "20", "--max-duration", "2s"],
@@ -186,7 +156,7 @@ fn seven_nights_in_one_database_lose_nothing_and_leave_nothing_open() {
 
     // 2. An empty night: what the cut-off left is asked again (--pending). (Had the cut-off
     // come while a.csv was read, this night goes on reading it from where it stopped.)
-    let n2 = night(env.cmd(), "2026-12-02T02:00:00Z", &[]);
+    let n2 = util::night(env.cmd(), "2026-12-02T02:00:00Z", &[]);
     after_night(&n2, 0);
     assert!(
         n2.stderr.contains("\"status\":\"quiet\"")
@@ -200,7 +170,7 @@ fn seven_nights_in_one_database_lose_nothing_and_leave_nothing_open() {
     std::fs::write(inbox.join("bad.csv"), b"\x00\x01binary\x00\x02").unwrap();
     let export_name = "Export 2026-11 (1).csv";
     std::fs::write(inbox.join(export_name), dated_ids("e", 50, "2026-11-25")).unwrap();
-    let n3 = night(env.cmd(), "2026-12-03T02:00:00Z", &[]);
+    let n3 = util::night(env.cmd(), "2026-12-03T02:00:00Z", &[]);
     after_night(&n3, 2);
     assert!(inbox.join("rejected/bad.csv").is_file());
     let why = std::fs::read_to_string(inbox.join("rejected/bad.csv.why")).unwrap();
@@ -209,7 +179,7 @@ fn seven_nights_in_one_database_lose_nothing_and_leave_nothing_open() {
 
     // 4. The vendor holds 40 new checks at 11350.
     std::fs::write(inbox.join("h.csv"), dated_ids("h", 40, "2026-11-26")).unwrap();
-    after_night(&night(env.at(&flaky), "2026-12-04T02:00:00Z", &[]), 0);
+    after_night(&util::night(env.at(&flaky), "2026-12-04T02:00:00Z", &[]), 0);
     let held = |env: &Env| -> i64 {
         env.conn()
             .query_row("SELECT count(*) FROM checks WHERE code = 11350", [], |r| {
@@ -221,7 +191,7 @@ fn seven_nights_in_one_database_lose_nothing_and_leave_nothing_open() {
 
     // 5. Killed (-9) in the middle of a night, the vendor still in trouble.
     std::fs::write(inbox.join("k.csv"), dated_ids("k", 400, "2026-11-27")).unwrap();
-    let mut args: Vec<&str> = NIGHT.to_vec();
+    let mut args: Vec<&str> = util::NIGHT.to_vec();
     args.extend(["--rate", "50", "--now", "2026-12-05T02:00:00Z"]);
     let mut child = env
         .at(&flaky)
@@ -242,14 +212,14 @@ fn seven_nights_in_one_database_lose_nothing_and_leave_nothing_open() {
     std::fs::write(out.join(".changed-killed.tmp"), "liveness_id\nk-00001\n").unwrap();
 
     // 6. The vendor is back: the held checks resolve two nights after they came.
-    after_night(&night(env.cmd(), "2026-12-06T02:00:00Z", &[]), 0);
+    after_night(&util::night(env.cmd(), "2026-12-06T02:00:00Z", &[]), 0);
     assert_eq!(held(&env), expected_held(&env));
 
     // 7. A new file, and a second run the same day.
     std::fs::write(inbox.join("s.csv"), dated_ids("s", 20, "2026-11-29")).unwrap();
-    after_night(&night(env.cmd(), "2026-12-07T02:00:00Z", &[]), 0);
+    after_night(&util::night(env.cmd(), "2026-12-07T02:00:00Z", &[]), 0);
     let before = export_rows(&out);
-    after_night(&night(env.cmd(), "2026-12-07T03:00:00Z", &[]), 0);
+    after_night(&util::night(env.cmd(), "2026-12-07T03:00:00Z", &[]), 0);
     let after = export_rows(&out);
     // The first run's files are untouched; a new one holds only what the second run asked
     // again (the checks the vendor keeps at 11350).
@@ -366,7 +336,7 @@ fn assert_billing_files_are_fresh_reports(env: &Env, out: &std::path::Path) {
 fn the_first_night_before_any_check_is_quiet_and_exits_0() {
     let env = Env::plain();
     std::fs::create_dir_all(env.path("st").join("inbox")).unwrap();
-    let run = night(env.cmd(), "2026-12-01T02:00:00Z", &[]);
+    let run = util::night(env.cmd(), "2026-12-01T02:00:00Z", &[]);
     run.expect(0);
     run.stderr_has("\"status\":\"quiet\"");
     assert!(

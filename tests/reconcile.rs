@@ -59,6 +59,18 @@ pub(crate) fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// Dates the last answer of our 11350 check inside October (2026-10-09T10:00Z), as if it
+    /// was not asked again since.
+    pub(crate) fn internal_last_asked_in_october(&self) {
+        self.env
+            .conn()
+            .execute(
+                "UPDATE checks SET fetched_at = 1791540000000 WHERE liveness_id = ?1",
+                [&self.internal],
+            )
+            .unwrap();
+    }
+
     /// Reconciles `statement` (written as statement.csv) in Singapore at 0.035 a check, as
     /// JSON, asserting exit 5 (differences found).
     pub(crate) fn reconcile_json(&self, statement: &str) -> serde_json::Value {

@@ -12,13 +12,20 @@ fn first_with(prefix: &str, want: impl Fn(i64) -> bool) -> String {
         .unwrap()
 }
 
+/// Ids the mock answers: two successes (a, b), a request error (c) and an unknown code (d).
+fn four_ids() -> [String; 4] {
+    [
+        first_with("a", |c| c == 200),
+        first_with("b", |c| c == 200),
+        first_with("c", |c| c == 11340),
+        first_with("d", |c| c == 12299),
+    ]
+}
+
 /// Two successes either side of midnight in Jakarta (UTC+7), a request error and an unknown code.
 fn fixture() -> (Env, [String; 4]) {
     let env = Env::plain();
-    let a = first_with("a", |c| c == 200);
-    let b = first_with("b", |c| c == 200);
-    let c = first_with("c", |c| c == 11340);
-    let d = first_with("d", |c| c == 12299);
+    let [a, b, c, d] = four_ids();
     env.write(
         "ids.csv",
         format!(
@@ -563,9 +570,7 @@ fn money_has_one_scale_and_csv_tables_load() {
 /// Outside text (input columns, vendor messages) in every CSV table, HTML and the dimension.
 fn hostile_fixture() -> Env {
     let env = Env::plain();
-    let a = first_with("a", |c| c == 200);
-    let b = first_with("b", |c| c == 200);
-    let d = first_with("d", |c| c == 12299);
+    let [a, b, _, d] = four_ids();
     env.write(
         "ids.csv",
         format!(
@@ -575,7 +580,7 @@ fn hostile_fixture() -> Env {
              {d},2026-10-02T04:00:00Z,web\n"
         ),
     );
-    env.run(&["fetch", "--rate", "0", "ids.csv"]).expect(0);
+    env.fetch("ids.csv").unlimited().run().expect(0);
     env.conn()
         .execute(
             "UPDATE checks SET message = ?1 WHERE code = 12299",

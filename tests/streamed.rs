@@ -11,12 +11,11 @@ use util::{Env, id_csv};
 /// More ids than two registration chunks (1,024 each), so an input spans several chunks.
 const IDS: usize = 2500;
 
-/// The fetch of `input` as the tests run it, with a summary file.
-fn fetch_with_summary(env: &Env, input: &str, summary: &str) -> util::Run {
-    let summary = env.path(summary);
-    let mut args = vec!["fetch", "--backoff-max-ms", "100", "--rate", "0"];
-    args.extend(["--summary-file", summary.to_str().unwrap(), input]);
-    env.run(&args)
+/// The fetch of `input` as the tests run it, with a summary file (not started).
+fn fetch_with_summary<'a>(env: &'a Env, input: &str, summary: &str) -> util::Fetch<'a> {
+    env.fetch(input)
+        .quick()
+        .file("--summary-file", &env.path(summary))
 }
 
 /// The last line of a summary file.
@@ -57,19 +56,9 @@ fn a_streamed_run_counts_what_one_transaction_counts() {
         let mut out = Vec::new();
         for (input, text) in [("first.csv", &first), ("second.csv", &second)] {
             let run = if how == "file" {
-                fetch_with_summary(&env, input, "runs.jsonl")
+                fetch_with_summary(&env, input, "runs.jsonl").run()
             } else {
-                let summary = env.path("runs.jsonl");
-                let mut child = env.spawn(&[
-                    "fetch",
-                    "--backoff-max-ms",
-                    "100",
-                    "--rate",
-                    "0",
-                    "--summary-file",
-                    summary.to_str().unwrap(),
-                    "-",
-                ]);
+                let mut child = fetch_with_summary(&env, "-", "runs.jsonl").spawn();
                 use std::io::Write;
                 let mut stdin = child.stdin.take().unwrap();
                 stdin.write_all(text.as_bytes()).unwrap();
@@ -112,16 +101,7 @@ fn killed_while_registering_the_rerun_keeps_every_answer_and_completes() {
     // At most a queue of 1,152 ids and two chunks are registered ahead of the requests.
     const IDS: usize = 4000;
     let env = Env::with_latency(20).ids(IDS);
-    let mut child = env.spawn(&[
-        "fetch",
-        "--backoff-max-ms",
-        "100",
-        "--rate",
-        "0",
-        "--concurrency",
-        "4",
-        "ids.csv",
-    ]);
+    let mut child = env.fetch("ids.csv").quick().concurrency(4).spawn();
     env.rt.block_on(env.mock.wait_for_requests(40));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -151,11 +131,6 @@ fn killed_while_registering_the_rerun_keeps_every_answer_and_completes() {
     for (id, _, code) in &answered {
         assert!(after.iter().any(|c| &c.0 == id && &c.2 == code), "{id}");
     }
-    let reasked = env
-        .mock
-        .requests_by_id()
-        .iter()
-        .filter(|(id, n)| **n > 1 && expected_code(id) != 11350)
-        .count();
+    let reasked = env.final_asked_again();
     assert!(reasked <= 8, "{reasked} ids asked again");
 }

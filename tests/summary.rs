@@ -107,13 +107,7 @@ fn the_bridge_of_a_summary_statement_ties_to_the_last_decimal() {
     );
 
     // Our 11350 last asked inside October: fetch again before disputing.
-    f.env
-        .conn()
-        .execute(
-            "UPDATE checks SET fetched_at = 1791540000000 WHERE liveness_id = ?1",
-            [&f.internal],
-        )
-        .unwrap();
+    f.internal_last_asked_in_october();
     let run = f.env.run(&json);
     let v = run.json();
     assert_eq!(

@@ -13,9 +13,7 @@ use crate::codes::Category;
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::output::emit;
-use crate::report::Window;
 use crate::report::checks::{CheckFilter, document, list};
-use crate::report::scope::Scope;
 
 fn class(arg: ClassArg) -> Class {
     match arg {
@@ -89,15 +87,9 @@ fn filter(args: &ChecksArgs) -> Result<CheckFilter, Failure> {
 pub(crate) fn checks(global: &GlobalArgs, args: &ChecksArgs) -> Result<ExitStatus, Failure> {
     let filter = filter(args)?;
     let ctx = report_context(global, args.tz.as_deref(), None)?;
-    let scope = Scope::resolve(&ctx, args.account.as_deref(), args.tz.as_deref())?;
-    let window = Window::in_zone(
-        scope.zone.clone(),
-        Period::Day,
-        args.from.as_deref(),
-        args.to.as_deref(),
-    )?
-    .dated_by(args.date_by.into())
-    .for_account(scope.filter());
+    let scope = ctx.scope(args.account.as_deref(), args.tz.as_deref())?;
+    let dates = (args.from.as_deref(), args.to.as_deref());
+    let window = scope.window(Period::Day, dates, args.date_by.into())?;
     let listing = list(&ctx.store.conn, &ctx.codes, &window, &filter)?;
     emit(
         &document(&listing, &window),

@@ -14,10 +14,9 @@ use crate::cli::{GlobalArgs, ReconcileArgs};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::output::emit;
-use crate::report::Window;
 use crate::report::billing::{self, Pricing};
 use crate::report::render::Document;
-use crate::report::scope::{ReportContext, Scope};
+use crate::report::scope::{PriceFlags, ReportContext, Scope};
 
 /// Runs a reconcile and renders it; `Ok(true)` when clean within the tolerances.
 pub(crate) fn reconcile_document(
@@ -50,13 +49,9 @@ pub(crate) fn reconcile_document(
             args.amount_tolerance
         ))
     })?;
-    // Validate the zone and dates before reading anything.
-    Window::in_zone(
-        zone.clone(),
-        crate::check::Period::Day,
-        args.from.as_deref(),
-        args.to.as_deref(),
-    )?;
+    // Validate the dates before reading anything.
+    let dates = (args.from.as_deref(), args.to.as_deref());
+    scope.window(crate::check::Period::Day, dates, args.date_by.into())?;
     let opts = ReconcileOptions {
         statement: args.statement.clone(),
         columns,
@@ -107,19 +102,16 @@ fn statement_pricing(
     ),
     Failure,
 > {
-    let (accounts, fallback) = scope.pricings(
-        ctx,
-        args.price.as_deref(),
-        args.prices.as_deref(),
-        &args.currency,
-    )?;
-    Ok(
-        match accounts.into_iter().next().map_or(fallback, |(_, p)| p) {
-            Pricing::Flat(p, currency) => (Some(p), None, currency),
-            Pricing::List(l) => (None, Some(l.clone()), l.money.currency),
-            Pricing::Unpriced(currency) => (None, None, currency),
-        },
-    )
+    let flags = PriceFlags {
+        price: args.price.as_deref(),
+        prices: args.prices.as_deref(),
+        currency: &args.currency,
+    };
+    Ok(match scope.pricing(ctx, flags)? {
+        Pricing::Flat(p, currency) => (Some(p), None, currency),
+        Pricing::List(l) => (None, Some(l.clone()), l.money.currency),
+        Pricing::Unpriced(currency) => (None, None, currency),
+    })
 }
 
 /// The statement's column names, as the flags give them.
@@ -162,7 +154,7 @@ fn notes_on_stderr(
 /// A statement of one account says which, in the lines for people and in JSON, and how many
 /// lines of other partner codes it left out.
 fn name_the_account(doc: &mut Document, scope: &Scope, left_out: u64) {
-    if let Some(k) = scope.narrowed.as_ref().map(crate::report::scope::key) {
+    if let Some(k) = scope.narrowed_key() {
         doc.summary.insert(1, k.narrowed_line());
         if let serde_json::Value::Object(map) = &mut doc.json {
             map.insert("account".into(), serde_json::json!(k));
@@ -202,10 +194,9 @@ fn one_account(
             )));
         }
     };
-    let scope = Scope::resolve(
-        ctx,
+    let scope = ctx.scope(
         args.account.as_deref().or(from_statement),
-        args.tz.as_deref().or(ctx.tz.as_deref()),
+        args.tz.as_deref(),
     )?;
     if scope.narrowed.is_none() && scope.accounts.len() > 1 {
         let names: Vec<String> = scope

@@ -13,11 +13,11 @@ use crate::cli::{AttacksArgs, BillingArgs, GlobalArgs, ReportArgs, VendorArgs};
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::output::emit;
+use crate::report::accounts::AccountKey;
+use crate::report::billing::Pricing;
 use crate::report::render::Document;
-use crate::report::scope::{ReportContext, Scope};
+use crate::report::scope::{PriceFlags, ReportContext, Scope};
 use crate::report::{Window, attacks, billing};
-use crate::store::{OpenMode, Store};
-use crate::zone::Zone;
 
 /// The context of a report over `db` (else the database in force), with the code table in
 /// force (`--codes-file` honoured) and the `tz` setting.
@@ -28,29 +28,31 @@ pub(crate) fn report_context(
 ) -> Result<ReportContext, Failure> {
     let layers = layers(global, &VendorArgs::default())?;
     let codes = code_table(&layers)?;
-    let store = Store::open(db.unwrap_or(&layers.db()), OpenMode::MigrateExisting)?;
-    Ok(ReportContext {
-        store,
-        codes,
-        layers,
-        tz: tz_flag.map(str::to_string),
-    })
-}
-
-fn window(args: &ReportArgs, zone: &Zone) -> Result<Window, Failure> {
-    let by = args.by.map_or(crate::check::Period::Day, Into::into);
-    Ok(
-        Window::in_zone(zone.clone(), by, args.from.as_deref(), args.to.as_deref())?
-            .dated_by(args.date_by.into()),
-    )
+    Ok(ReportContext::open(layers, codes, db, tz_flag)?)
 }
 
 /// The scope and window of a report (narrowed to `--account`, in the scope's zone).
 fn scoped(ctx: &ReportContext, args: &ReportArgs) -> Result<(Scope, Window), Failure> {
-    let tz = args.tz.as_deref().or(ctx.tz.as_deref());
-    let scope = Scope::resolve(ctx, args.account.as_deref(), tz)?;
-    let window = window(args, &scope.zone)?.for_account(scope.filter());
+    let scope = ctx.scope(args.account.as_deref(), args.tz.as_deref())?;
+    let by = args.by.map_or(crate::check::Period::Day, Into::into);
+    let dates = (args.from.as_deref(), args.to.as_deref());
+    let window = scope.window(by, dates, args.date_by.into())?;
     Ok((scope, window))
+}
+
+/// Each account's pricing as the billing report's flags give it, and the fallback
+/// ([`Scope::pricings`]).
+fn billing_pricings(
+    ctx: &ReportContext,
+    scope: &Scope,
+    args: &BillingArgs,
+) -> Result<(Vec<(AccountKey, Pricing)>, Pricing), Failure> {
+    let flags = PriceFlags {
+        price: args.price.as_deref(),
+        prices: args.prices.as_deref(),
+        currency: &args.currency,
+    };
+    Ok(scope.pricings(ctx, flags)?)
 }
 
 /// Computes the billing report's document.
@@ -59,12 +61,7 @@ pub(crate) fn billing_document(
     args: &BillingArgs,
 ) -> Result<Document, Failure> {
     let (scope, window) = scoped(ctx, &args.common)?;
-    let (accounts, fallback) = scope.pricings(
-        ctx,
-        args.price.as_deref(),
-        args.prices.as_deref(),
-        &args.currency,
-    )?;
+    let (accounts, fallback) = billing_pricings(ctx, &scope, args)?;
     let mut report = billing::report(
         &ctx.store.conn,
         &ctx.codes,
@@ -73,7 +70,7 @@ pub(crate) fn billing_document(
         &fallback,
         args.common.by_account,
     )?;
-    report.account = scope.narrowed.as_ref().map(crate::report::scope::key);
+    report.account = scope.narrowed_key();
     Ok(billing::document(&report, &window))
 }
 
@@ -82,12 +79,7 @@ pub(crate) fn billing_document(
 /// of the same checks with the same inputs are the same (the nightly job keeps a hash of it).
 pub(crate) fn billing_inputs(ctx: &ReportContext, args: &BillingArgs) -> Result<String, Failure> {
     let (scope, _) = scoped(ctx, &args.common)?;
-    let (accounts, fallback) = scope.pricings(
-        ctx,
-        args.price.as_deref(),
-        args.prices.as_deref(),
-        &args.currency,
-    )?;
+    let (accounts, fallback) = billing_pricings(ctx, &scope, args)?;
     Ok(format!(
         "codes {:?}\nprices {accounts:?} {fallback:?}\nzone {}\ndate by {:?}",
         ctx.codes, scope.zone.name, args.common.date_by
@@ -153,7 +145,7 @@ pub(crate) fn attacks_report(
         .collect();
     let by_account = args.common.by_account;
     let mut report = attacks::compute_over(&store.conn, codes, &window, &keys, &opts, by_account)?;
-    report.account = scope.narrowed.as_ref().map(crate::report::scope::key);
+    report.account = scope.narrowed_key();
     for row in &mut report.unknown_codes {
         row.message = crate::report::vendor_message(&store.conn, row.code)?.unwrap_or_default();
     }

@@ -17,6 +17,7 @@ use rusqlite::params_from_iter;
 use serde::Serialize;
 
 use super::attrs::attribute;
+use super::render::grid::{Column, Datum, Grid, both, machines_only};
 use super::render::{Document, Section};
 use super::{ReportError, Window};
 use crate::check::attack_family;
@@ -245,36 +246,21 @@ pub(crate) fn command_line(window: &Window, filter: &CheckFilter) -> String {
     words.join(" ")
 }
 
-/// A check's input columns as people read them: `channel=ios country=SG`, one word per column,
-/// so a narrow terminal wraps between columns (the machine table keeps the JSON object).
-fn attribute_words(attributes: &serde_json::Value) -> String {
-    match attributes {
-        serde_json::Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(v) => format!("{k}={v}"),
-                other => format!("{k}={other}"),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
-    }
-}
-
-/// The machine table's columns (new ones only ever at the end).
-const COLUMNS: [&str; 12] = [
-    "liveness_id",
-    "time",
-    "status",
-    "code",
-    "message",
-    "class",
-    "category",
-    "family",
-    "score",
-    "image_sha256",
-    "partner_code",
-    "attributes",
+/// The listing's columns: every one machines read (new ones only ever at the end), and the
+/// ones people are shown.
+const COLUMNS: [Column; 12] = [
+    both("liveness_id", "liveness id"),
+    both("time", "time"),
+    both("status", "status"),
+    both("code", "code"),
+    machines_only("message"),
+    both("class", "class"),
+    machines_only("category"),
+    both("family", "family"),
+    both("score", "score"),
+    both("image_sha256", "image sha256"),
+    both("partner_code", "partner code"),
+    both("attributes", "attributes"),
 ];
 
 /// Lays the listing out: one table of checks, the counts and the command above it.
@@ -291,30 +277,12 @@ pub(crate) fn document(listing: &Listing, window: &Window) -> Document {
         _ => format!("{} checks match", listing.matched),
     });
     summary.push(format!("listed by: {}", listing.command));
-    let mut section = Section::new(
-        "Checks",
-        &[
-            "liveness id",
-            "time",
-            "status",
-            "code",
-            "class",
-            "family",
-            "score",
-            "image sha256",
-            "partner code",
-            "attributes",
-        ],
-    )
-    .keyed("checks")
-    .with_machine(&COLUMNS);
-    for c in &listing.checks {
-        add_check(&mut section, c);
-    }
+    let mut grid = Grid::new(&COLUMNS);
+    grid.rows = listing.checks.iter().map(cells).collect();
     Document {
         title: "liveaudit checks".into(),
         summary,
-        sections: vec![section],
+        sections: vec![Section::of_grid("Checks", grid).keyed("checks")],
         charts: Vec::new(),
         json: serde_json::to_value(listing).unwrap_or_default(),
         money: None,
@@ -322,49 +290,22 @@ pub(crate) fn document(listing: &Listing, window: &Window) -> Document {
     }
 }
 
-/// One check's row: for people (a short digest, input columns as words) and for machines
-/// (every column of [`COLUMNS`], the columns as JSON).
-fn add_check(section: &mut Section, c: &CheckRow) {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let attributes = c
-        .attributes
-        .as_ref()
-        .map_or_else(String::new, serde_json::Value::to_string);
-    let code = c.code.map_or_else(String::new, |c| c.to_string());
-    let score = c.score.map_or_else(String::new, |s| s.to_string());
-    section.row(vec![
-        c.liveness_id.clone(),
-        c.time.clone().unwrap_or_else(|| super::UNDATED.into()),
-        c.status.to_string(),
-        code.clone(),
-        c.class.to_string(),
-        text(&c.family),
-        score.clone(),
-        c.image_sha256
-            .as_deref()
-            .map_or_else(String::new, |d| d.chars().take(16).collect()),
-        c.partner_code.clone(),
-        c.attributes
-            .as_ref()
-            .map_or_else(String::new, attribute_words),
-    ]);
-    section.machine_row(
-        &COLUMNS,
-        vec![
-            c.liveness_id.clone(),
-            text(&c.time),
-            c.status.to_string(),
-            code,
-            text(&c.message),
-            c.class.to_string(),
-            c.category.unwrap_or_default().to_string(),
-            text(&c.family),
-            score,
-            text(&c.image_sha256),
-            c.partner_code.clone(),
-            attributes,
-        ],
-    );
+/// One check's cells, in the order of [`COLUMNS`].
+fn cells(c: &CheckRow) -> Vec<Datum> {
+    vec![
+        Datum::Text(c.liveness_id.clone()),
+        Datum::Dated(c.time.clone()),
+        Datum::text(Some(c.status)),
+        Datum::text(c.code),
+        Datum::text(c.message.as_ref()),
+        Datum::text(Some(c.class)),
+        Datum::text(c.category),
+        Datum::text(c.family.as_ref()),
+        Datum::text(c.score),
+        Datum::Digest(c.image_sha256.clone()),
+        Datum::Text(c.partner_code.clone()),
+        Datum::Columns(c.attributes.clone()),
+    ]
 }
 
 #[cfg(test)]

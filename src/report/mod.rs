@@ -29,7 +29,6 @@ pub(crate) mod scope;
 mod window;
 pub(crate) use window::Window;
 
-use jiff::Timestamp;
 use jiff::civil::Date;
 use rusqlite::params;
 
@@ -37,7 +36,7 @@ use crate::setting::Setting;
 
 pub(crate) use crate::check::{DateBy, Period, dated_within};
 use crate::store::StoreError;
-use crate::zone::{BadZone, Zone};
+use crate::zone::BadZone;
 
 /// Width of a quarter hour of the aggregate, in milliseconds (the aggregate query is written
 /// from it; the index `checks_by_account_quarter_hour` of migration 0014 spells it out,

@@ -5,6 +5,7 @@
 //!   the JSON value machines read (its keys are the report's documented contract).
 //! - [`render`]: writes a document in one [`Format`] (`xlsx` by [`xlsx`], `html` by
 //!   [`html`]).
+//! - [`grid`]: a section's one table as typed cells, laid out here for people or machines.
 //!
 //! Policy: the numbers are computed once, by the report; renderers only lay them out. The HTML
 //! page loads nothing from the network (no CDN, fonts or scripts) and prints cleanly to PDF.
@@ -21,6 +22,7 @@ use serde::Serialize;
 
 use crate::setting::Setting;
 
+pub(crate) mod grid;
 mod html;
 pub(crate) mod xlsx;
 use html::render_html;
@@ -58,6 +60,9 @@ pub(crate) struct Section {
     pub titles: Vec<Option<String>>,
     /// Per row, an image (`data:` URI) HTML shows in a first column; empty when none has one.
     pub images: Vec<Option<String>>,
+    /// The section's one table as typed cells, when it is built so: the renderer lays it out
+    /// as `headers`/`rows` and `machine` ([`Section::laid_out`]).
+    pub grid: Option<grid::Grid>,
 }
 
 impl Section {
@@ -174,6 +179,19 @@ impl Document {
         self.sections.iter().find(|s| s.key == key)
     }
 
+    /// The document with every section's grid laid out as its two tables
+    /// ([`Section::laid_out`]), as the renderers read them.
+    pub(crate) fn laid_out(&self) -> std::borrow::Cow<'_, Document> {
+        if self.sections.iter().all(|s| s.grid.is_none()) {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut doc = self.clone();
+        for section in &mut doc.sections {
+            *section = section.laid_out().into_owned();
+        }
+        std::borrow::Cow::Owned(doc)
+    }
+
     /// The flag that adds the table `key` to this report, when it is absent for want of one.
     pub(crate) fn flag_for(&self, key: &str) -> Option<String> {
         self.flagged
@@ -185,6 +203,7 @@ impl Document {
 
 /// Writes `doc` as `format`; CSV writes its first section (see [`render_csv`]).
 pub(crate) fn render(doc: &Document, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
+    let doc = &*doc.laid_out();
     match format {
         Format::Table => render_table(doc, terminal_width(), out),
         Format::Csv => match doc.sections.first() {
@@ -386,6 +405,7 @@ pub(crate) fn render_csv(section: &Section, out: &mut dyn Write) -> std::io::Res
         other => std::io::Error::other(format!("{other:?}")),
     };
     let mut w = csv::Writer::from_writer(&mut *out);
+    let section = section.laid_out();
     let (headers, rows) = section.machine_table();
     w.write_record(headers).map_err(io)?;
     for row in rows {

@@ -22,15 +22,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::ReportError;
 use super::accounts::{AccountKey, partner_codes};
 use super::billing::{Pricing, parse_price};
+use super::{ReportError, Window};
+use crate::check::{DateBy, Period};
 use crate::codes::CodeTable;
 use crate::config::{AccountRef, Layers};
 use crate::prices::{PriceError, PriceList};
 use crate::setting::Setting;
-use crate::store::Store;
 use crate::store::account::describe;
+use crate::store::{OpenMode, Store};
 use crate::zone::Zone;
 
 /// The database, the code table and the settings a report reads.
@@ -41,6 +42,43 @@ pub(crate) struct ReportContext {
     pub layers: Layers,
     /// A zone the caller fixed (`--tz`), beating every account's own.
     pub tz: Option<String>,
+}
+
+impl ReportContext {
+    /// The context of a report over the database at `db` (else the one the settings name),
+    /// opened for reading and migrated if older; `tz` is a zone the caller fixed.
+    pub(crate) fn open(
+        layers: Layers,
+        codes: CodeTable,
+        db: Option<&Path>,
+        tz: Option<&str>,
+    ) -> Result<ReportContext, crate::store::StoreError> {
+        let store = Store::open(db.unwrap_or(&layers.db()), OpenMode::MigrateExisting)?;
+        Ok(ReportContext {
+            store,
+            codes,
+            layers,
+            tz: tz.map(str::to_string),
+        })
+    }
+
+    /// The scope of a report narrowed by `--account` `account`, in the zone of `--tz` `tz`,
+    /// else the zone this context fixed, else the accounts' own ([`Scope::resolve`]).
+    pub(crate) fn scope(
+        &self,
+        account: Option<&str>,
+        tz: Option<&str>,
+    ) -> Result<Scope, ScopeError> {
+        Scope::resolve(self, account, tz.or(self.tz.as_deref()))
+    }
+}
+
+/// The price flags of a report or reconcile, as given: `--price`, `--prices`, `--currency`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PriceFlags<'a> {
+    pub price: Option<&'a str>,
+    pub prices: Option<&'a Path>,
+    pub currency: &'a str,
 }
 
 /// A scope the flags must narrow or fix.
@@ -202,15 +240,45 @@ impl Scope {
         self.narrowed.as_ref().map(|a| a.partner_code.clone())
     }
 
-    /// Each account's pricing, and the pricing of a report with no account at all. `price`,
-    /// `prices` and `currency` are the flags.
+    /// The report window of periods `by` from `from` to `to` (the `--from`/`--to` dates),
+    /// dating checks by `date_by`, in this scope's zone and over its account's checks.
+    pub(crate) fn window(
+        &self,
+        by: Period,
+        (from, to): (Option<&str>, Option<&str>),
+        date_by: DateBy,
+    ) -> Result<Window, ReportError> {
+        Ok(Window::in_zone(self.zone.clone(), by, from, to)?
+            .dated_by(date_by)
+            .for_account(self.filter()))
+    }
+
+    /// How the report names the one account `--account` narrowed it to.
+    pub(crate) fn narrowed_key(&self) -> Option<AccountKey> {
+        self.narrowed.as_ref().map(key)
+    }
+
+    /// The one pricing of a scope of one account (or of none): its own, else the settings'.
+    pub(crate) fn pricing(
+        &self,
+        ctx: &ReportContext,
+        flags: PriceFlags<'_>,
+    ) -> Result<Pricing, ScopeError> {
+        let (accounts, fallback) = self.pricings(ctx, flags)?;
+        Ok(accounts.into_iter().next().map_or(fallback, |(_, p)| p))
+    }
+
+    /// Each account's pricing, and the pricing of a report with no account at all.
     pub(crate) fn pricings(
         &self,
         ctx: &ReportContext,
-        price: Option<&str>,
-        prices: Option<&Path>,
-        currency: &str,
+        flags: PriceFlags<'_>,
     ) -> Result<(Vec<(AccountKey, Pricing)>, Pricing), ScopeError> {
+        let PriceFlags {
+            price,
+            prices,
+            currency,
+        } = flags;
         let flat = price
             .map(parse_price)
             .transpose()

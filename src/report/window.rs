@@ -3,7 +3,13 @@
 //! checked once, here; every report and reconcile takes its SQL bounds, period labels, partial
 //! periods and local times from the window, so their days agree.
 
-use super::*;
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use super::{MAX_PERIODS, ReportError, UNDATED, bad_date};
+use crate::check::{DateBy, Period};
+use crate::setting::Setting;
+use crate::zone::Zone;
 
 /// The time frame of a report.
 #[derive(Debug, Clone)]

@@ -163,6 +163,16 @@ impl Env {
             .unwrap()
     }
 
+    /// How many ids the mock was asked more than once though their answer was final (any code
+    /// but 11350, which is asked again by rule).
+    pub fn final_asked_again(&self) -> usize {
+        self.mock
+            .requests_by_id()
+            .iter()
+            .filter(|(id, n)| **n > 1 && liveaudit::mock::expected_code(id) != 11350)
+            .count()
+    }
+
     /// Asserts every check holds the code the mock gives its id.
     pub fn assert_all_match_mock(&self) {
         let checks = self.checks();
@@ -248,6 +258,46 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
+}
+
+/// Sends SIGTERM to `child` (with `kill`) and waits for it to end: what it printed.
+pub fn sigterm(child: std::process::Child) -> Run {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Run::from(child.wait_with_output().unwrap())
+}
+
+/// The nightly job's flags of every night in these tests: state in `st/`, short waits.
+pub const NIGHT: [&str; 9] = [
+    "--log-format",
+    "json",
+    "nightly",
+    "--state",
+    "st",
+    "--backoff-max-ms",
+    "20",
+    "--settle-secs",
+    "0",
+];
+
+/// Runs one night with `more` flags after the common ones, against `cmd`'s mock.
+pub fn night(mut cmd: std::process::Command, now: &str, more: &[&str]) -> Run {
+    let mut args: Vec<&str> = NIGHT.to_vec();
+    args.extend(["--max-retries", "1", "--now", now]);
+    if !more.contains(&"--rate") {
+        args.extend(["--rate", "0"]);
+    }
+    args.extend(more);
+    Run::from(
+        cmd.args(&args)
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env_remove("STATE_DIRECTORY")
+            .output()
+            .unwrap(),
+    )
 }
 
 /// Asserts that `stream` (named `name`) holds `text`.
