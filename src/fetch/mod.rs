@@ -57,6 +57,7 @@ mod attempt;
 mod dispatch;
 mod registration;
 use dispatch::{ID_CHUNK, dispatch, produce_ids};
+pub(crate) use registration::log_intake;
 
 /// How long requests in flight may still finish after a stop.
 const STOP_GRACE: Duration = Duration::from_secs(3);
