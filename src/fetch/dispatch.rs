@@ -44,6 +44,26 @@ pub(super) fn produce_ids(
     }
 }
 
+/// Runs [`dispatch`] as a task on the runtime's threads, not on the thread that drives the run:
+/// each id's end wakes the dispatcher (room in flight), and waking a task there is a queue push,
+/// where waking the driving thread is a futex call and a context switch per id.
+pub(super) async fn dispatch_on_runtime(
+    ctx: &Arc<Ctx>,
+    ids_rx: &async_channel::Receiver<Vec<ToFetch>>,
+    concurrency: usize,
+) {
+    let dispatcher = tokio::spawn({
+        let (ctx, ids_rx) = (ctx.clone(), ids_rx.clone());
+        async move { dispatch(&ctx, &ids_rx, concurrency).await }
+    });
+    if let Err(e) = dispatcher.await {
+        tracing::error!(error = %e, "the dispatcher failed");
+        ctx.stop(StopCause::Storage(format!(
+            "internal error in the dispatcher: {e}"
+        )));
+    }
+}
+
 /// Spawns a task per id from the producer's channel until it closes or the run stops, then
 /// waits for every task.
 ///
@@ -51,7 +71,7 @@ pub(super) fn produce_ids(
 /// A request needs one of `concurrency` slots; an id waiting out a back-off gives its slot
 /// back, so ids held at 11350 or 5xx do not starve the others. At most
 /// `HELD_PER_SLOT * concurrency` ids are in progress at once (memory stays flat).
-pub(super) async fn dispatch(
+async fn dispatch(
     ctx: &Arc<Ctx>,
     ids_rx: &async_channel::Receiver<Vec<ToFetch>>,
     concurrency: usize,
