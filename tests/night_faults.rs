@@ -242,7 +242,7 @@ fn a_changed_code_table_or_price_list_writes_every_billing_day_again_as_report_b
     cmd.env("LIVEAUDIT_CODES", &codes);
     let run = nightly(cmd, &[]);
     run.expect(0)
-        .stderr_has("0 of 0 changed days written again");
+        .stderr_has("0 days changed, 0 day files written");
 
     // A price list added to the config: the day gets its amounts.
     env.write(

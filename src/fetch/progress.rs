@@ -2,7 +2,9 @@
 //! every few seconds elsewhere (text or JSON, through `tracing`).
 //!
 //! - [`Tally`]: the run's counters, updated by workers without locks.
-//! - [`Reporter`]: draws the bar or writes the periodic line until the run ends.
+//! - [`Reporter`]: draws the bar or writes the periodic line until the run ends. The bar fits
+//!   the terminal: its message is cut to the width left, so a narrow terminal gets no wrapped
+//!   lines that each redraw would leave behind.
 //!
 //! Under `--rate auto` both show the controller's estimate: `rate auto: 64/s (limit found at
 //! ~70/s)`.
@@ -103,7 +105,7 @@ impl Reporter {
                 );
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "{bar:30} {pos}/{len} {per_sec} eta {eta} | {msg}",
+                        "{bar:20} {pos}/{len} {per_sec:0} eta {eta} | {wide_msg}",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );

@@ -3,7 +3,8 @@
 //!
 //! Policy: every regular file is taken whatever its name (spaces, Unicode, a leading `-`: names
 //! are paths here, never shell words), except hidden files (`.name`), office lock files
-//! (`~$name`), and files still being written: changed within the settle time (a minute by
+//! (`~$name`), checksums and signatures a sender puts beside a delivery (`.md5`, `.sha256`,
+//! `.sig`, `.asc`, ...: a hash would read as an id), and files still being written: changed within the settle time (a minute by
 //! default) or named `*.part` / `*.tmp`. A file whose modification time is in the future (a
 //! sender's clock ahead, an SFTP time-zone bug) is judged by its status change time instead,
 //! which only this machine's clock sets (any write or time change moves it), and named so the
@@ -94,9 +95,17 @@ fn age(meta: &std::fs::Metadata, now: SystemTime) -> (Option<Duration>, bool) {
     }
 }
 
-/// Whether a file name is one the inbox never reads: hidden, or an office lock file.
+/// What a sender puts beside a delivery to vouch for it: a checksum or a signature. Its text
+/// is a hash, which would read as one liveness id and be sent to the vendor.
+const SIDECARS: &[&str] = &[".md5", ".sha1", ".sha256", ".sha512", ".sig", ".asc"];
+
+/// Whether a file name is one the inbox never reads: hidden, an office lock file, or a
+/// checksum or signature beside a delivery ([`SIDECARS`]).
 pub(crate) fn ignored(name: &str) -> bool {
-    name.starts_with('.') || name.starts_with("~$")
+    let lower = name.to_lowercase();
+    name.starts_with('.')
+        || name.starts_with("~$")
+        || SIDECARS.iter().any(|ext| lower.ends_with(ext))
 }
 
 /// Whether a file name says it is still being written.
@@ -202,7 +211,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_name_is_taken_but_hidden_lock_and_partial_files() {
+    fn every_name_is_taken_but_hidden_lock_checksum_and_partial_files() {
         let dir = tempfile::tempdir().unwrap();
         for name in [
             "Export 2026-11 (1).csv",
@@ -212,6 +221,9 @@ mod tests {
             "~$Export.xlsx",
             "big.csv.part",
             "x.TMP",
+            "-rf.csv.md5",
+            "Export.csv.SHA256",
+            "Export.csv.asc",
         ] {
             std::fs::write(dir.path().join(name), "id\n1\n").unwrap();
         }

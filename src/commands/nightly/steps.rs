@@ -346,12 +346,19 @@ impl<'a> Night<'a> {
         match (&result, &report) {
             (Ok(status), Some(r)) => {
                 let word = crate::run_summary::run_ending(r);
-                let detail = format!(
-                    "{} asked, {} resolved, {} left",
+                let c = &r.counts;
+                let mut detail = format!(
+                    "{} asked, {} answered, {} to ask again",
                     r.to_fetch,
                     r.tally.resolved,
-                    r.counts.unresolved()
+                    c.unresolved()
                 );
+                if c.unresolved() > 0 {
+                    detail.push_str(&format!(
+                        " ({} held at 11350, {} failed, {} pending)",
+                        c.internal_error, c.failed, c.pending
+                    ));
+                }
                 self.step("fetch", *status, word, detail);
             }
             (Ok(status), None) => self.step("fetch", *status, "ok", String::new()),
@@ -474,14 +481,22 @@ impl<'a> Night<'a> {
             inputs,
         };
         billing::write_state(&state_file, &state).map_err(Failure::internal)?;
+        let unchanged = match written {
+            _ if written == days.len() => "",
+            0 => " (each already held these totals)",
+            _ => " (the others already held these totals)",
+        };
         let detail = if inputs_changed {
             format!(
                 "the code table, prices, zone or date basis changed since the last reports: \
-                 every day computed again, {written} of {} days written again",
+                 every day computed again, {written} of {} day files written{unchanged}",
                 days.len()
             )
         } else {
-            format!("{written} of {} changed days written again", days.len())
+            format!(
+                "{} days changed, {written} day files written{unchanged}",
+                days.len()
+            )
         };
         self.step("billing", ExitStatus::Ok, "ok", detail);
         Ok(())
