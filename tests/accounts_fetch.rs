@@ -13,19 +13,19 @@ use serde_json::Value;
 use util::{Env, KEY, Run};
 
 /// Account ph-app's key: as unmistakable as account id-app's (`util::KEY`).
-const KEY_B: &str = "sk-LEAKCHECK-b41e-second-account-key";
-const CODE_B: &str = "acme-ph";
+pub(crate) const KEY_B: &str = "sk-LEAKCHECK-b41e-second-account-key";
+pub(crate) const CODE_B: &str = "acme-ph";
 
 /// The test directory with two mocks: `env.mock` is account id-app (partner code
 /// `util::CODE`, on 127.0.0.1), `ph` is account ph-app (`CODE_B`, on 127.0.0.2).
-struct Two {
-    env: Env,
-    ph: MockServer,
-    config: PathBuf,
+pub(crate) struct Two {
+    pub(crate) env: Env,
+    pub(crate) ph: MockServer,
+    pub(crate) config: PathBuf,
 }
 
 impl Two {
-    fn new() -> Two {
+    pub(crate) fn new() -> Two {
         let env = Env::plain();
         let ph = env
             .rt
@@ -59,7 +59,7 @@ impl Two {
     }
 
     /// The binary with the config file and database, and no account in the environment.
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         let out = self
             .env
             .cmd()
@@ -91,7 +91,7 @@ impl Two {
         )
     }
 
-    fn fetch(&self, account: &str, input: &str, more: &[&str]) -> Run {
+    pub(crate) fn fetch(&self, account: &str, input: &str, more: &[&str]) -> Run {
         let mut args = vec!["fetch", "--account", account, "--rate", "0"];
         args.extend(more);
         args.push(input);

@@ -1,8 +1,11 @@
 //! The nightly job's rules, end to end against the mock: a spike in yesterday judged against
-//! the days before it; a night started after its `--until` window.
+//! the days before it; a night started after its `--until` window; ids another account read
+//! first warned about and counted as `fetch` does; a file cut off part way counted in the
+//! inbox step's line.
 
 use crate::util;
 
+use crate::accounts_fetch::Two;
 use liveaudit::mock::expected_code;
 use util::{Env, Run};
 
@@ -151,4 +154,124 @@ fn a_night_started_after_its_until_window_sends_nothing_and_exits_4() {
     );
     assert_eq!(env.mock.stats().distinct_ids, 20);
     assert!(!inbox.join("ids.csv").exists());
+}
+
+/// The `"command":"nightly"` line of `runs.jsonl` in `state`.
+fn night_line(state: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(state.join("runs.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .rfind(|v| v["command"] == "nightly")
+        .unwrap()
+}
+
+/// The `nightly step` line of `step` in a JSON log (the last one).
+fn step_line(stderr: &str, step: &str) -> serde_json::Value {
+    stderr
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "nightly step" && v["step"] == step)
+        .unwrap_or_else(|| panic!("no {step} step line in:\n{stderr}"))
+}
+
+/// Account ph-app's inbox file names 30 ids, 20 of them read first by account id-app: the
+/// night registers and asks the 10 of its own, and warns about and counts the 20 as `fetch`
+/// does (the step's line, the summary's `other_account`), instead of dropping them silently.
+#[test]
+fn the_nightly_warns_about_and_counts_ids_another_account_read_first() {
+    let two = Two::new();
+    let ids = answered("shared", 30, |c| c == 200);
+    let list = |ids: &[String]| format!("liveness_id\n{}\n", ids.join("\n"));
+    two.env.write("first.csv", list(&ids[..20]));
+    two.fetch("id-app", "first.csv", &[]).expect(0);
+    let inbox = two.env.path("st").join("inbox").join("ph-app");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join("ids.csv"), list(&ids)).unwrap();
+
+    let run = two.run(&[
+        "--log-format",
+        "json",
+        "nightly",
+        "--state",
+        "st",
+        "--accounts",
+        "ph-app",
+        "--settle-secs",
+        "0",
+        "--rate",
+        "0",
+    ]);
+    run.expect(0);
+    let warned = run
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| {
+            v["level"] == "WARN"
+                && v["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("ids another account read first"))
+        })
+        .unwrap_or_else(|| panic!("no warning in:\n{}", run.stderr));
+    assert_eq!(warned["count"], 20, "{warned}");
+    let inbox_step = step_line(&run.stderr, "inbox");
+    assert_eq!(
+        inbox_step["detail"],
+        "1 files registered (10 ids), 0 left for the next night; 20 rows name ids another \
+         account read first (not asked under this one)"
+    );
+    let line = night_line(&two.env.path("st"));
+    assert_eq!(
+        (&line["ids_registered"], &line["other_account"]),
+        (&10.into(), &20.into())
+    );
+    // None of the 20 went to ph-app's vendor.
+    assert_eq!(two.ph.stats().result_requests, 10);
+    for id in &ids[..20] {
+        assert_eq!(two.ph.requests_for(id), 0, "{id}");
+    }
+}
+
+/// A budget that runs out while a large file is read: what was registered of it is kept and
+/// counted in the inbox step's line and the summary (it said "0 ids" while thousands were
+/// registered, billed as unresolved and exported), and the fetch step says why it did not start.
+#[test]
+fn a_file_cut_off_part_way_is_counted_in_the_inbox_line_and_the_fetch_says_why_it_did_not_start() {
+    let env = Env::plain();
+    let inbox = env.path("st").join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // Far more than a debug build reads in the one second the night may take.
+    let mut big = String::from("liveness_id\n");
+    for i in 0..300_000 {
+        big.push_str(&format!("big-{i:08}\n"));
+    }
+    std::fs::write(inbox.join("big.csv"), big).unwrap();
+
+    let run = night(&env, "2026-11-28T02:00:00Z", &["--max-duration", "1s"]);
+    run.expect(4);
+    let registered: i64 = env.one("SELECT count(*) FROM checks");
+    assert!(registered > 0 && registered < 300_000, "{registered}");
+    let inbox_step = step_line(&run.stderr, "inbox");
+    assert_eq!(inbox_step["status"], "cut_off");
+    assert_eq!(
+        inbox_step["detail"],
+        format!(
+            "0 files registered (0 ids), 1 left for the next night ({registered} of their ids \
+             registered before the cut-off)"
+        )
+    );
+    let fetch_step = step_line(&run.stderr, "fetch");
+    assert_eq!(fetch_step["status"], "not_started");
+    assert_eq!(
+        fetch_step["detail"],
+        "not started: no budget left after the inbox"
+    );
+    let line = night_line(&env.path("st"));
+    assert_eq!(line["ids_registered"], registered);
+    assert!(
+        inbox.join("big.csv").exists(),
+        "the file waits for the next night"
+    );
+    assert_eq!(env.mock.stats().result_requests, 0);
 }

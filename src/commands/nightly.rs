@@ -260,6 +260,11 @@ pub(crate) struct NightSummary {
     pub exit_status: u8,
     pub steps: Vec<StepRecord>,
     pub files_registered: Vec<String>,
+    /// Ids the inbox registered tonight, those of a file cut off part way included.
+    pub ids_registered: u64,
+    /// Input rows naming ids another account read first: not registered, never asked under
+    /// this account (as `fetch` counts them).
+    pub other_account: u64,
     pub files_rejected: Vec<String>,
     pub files_waiting: Vec<String>,
     /// Folders, FIFOs and other entries of the inbox that are never read.

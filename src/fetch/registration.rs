@@ -196,7 +196,7 @@ pub(super) fn log_registered(intake: &IntakeStats, to_fetch: i64, rate: &str, co
 }
 
 /// Logs what reading the input found: the columns used, and warnings for what needs a look.
-pub(super) fn log_intake(intake: &IntakeStats, account: &RunAccount) {
+pub(crate) fn log_intake(intake: &IntakeStats, account: &RunAccount) {
     for line in &intake.input.columns {
         tracing::info!("{line}");
     }

@@ -25,8 +25,9 @@ pub(crate) enum FileDisposition {
     Registered(Box<IntakeStats>),
     /// It cannot be read: why, naming the file and line.
     Rejected(String),
-    /// The budget ran out while (or before) reading it.
-    CutOff,
+    /// The budget ran out while (or before) reading it: what this reading registered (nothing
+    /// when it was not started), kept for the next night to go on from.
+    CutOff(Box<IntakeStats>),
     /// A signal stopped the reading.
     Interrupted,
 }
@@ -53,24 +54,24 @@ pub(crate) fn register_files(
     opts.interrupted = Some(stop.clone());
     let mut out = Vec::new();
     let mut totals = RunRecord::default();
+    // What the run's row records beside the totals (other accounts' rows, odd times).
+    let mut found = IntakeStats::default();
     for file in files {
         let outcome = if signalled.load(Ordering::Relaxed) {
             FileDisposition::Interrupted
         } else if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
-            FileDisposition::CutOff
+            FileDisposition::CutOff(Box::default())
         } else {
-            match read_one(&mut store.conn, run, account, file, &opts) {
-                Ok((stats, Ended::Done)) => {
-                    totals.rows_read += stats.input.rows as i64;
-                    totals.ids_read += stats.input.ids as i64;
-                    totals.blank_ids += stats.input.blank_ids as i64;
-                    totals.duplicate_ids += stats.duplicates as i64;
-                    FileDisposition::Registered(Box::new(stats))
-                }
+            let read = read_one(&mut store.conn, run, account, file, &opts);
+            if let Ok((stats, _)) = &read {
+                add_up(&mut totals, &mut found, stats);
+            }
+            match read {
+                Ok((stats, Ended::Done)) => FileDisposition::Registered(Box::new(stats)),
                 Ok((_, Ended::Stopped)) if signalled.load(Ordering::Relaxed) => {
                     FileDisposition::Interrupted
                 }
-                Ok((_, Ended::Stopped)) => FileDisposition::CutOff,
+                Ok((stats, Ended::Stopped)) => FileDisposition::CutOff(Box::new(stats)),
                 Err(IntakeError::Input(e)) => FileDisposition::Rejected(e.to_string()),
                 Err(IntakeError::Store(e)) => return Err(e),
             }
@@ -87,7 +88,7 @@ pub(crate) fn register_files(
         "interrupted"
     } else if out
         .iter()
-        .any(|(_, o)| matches!(o, FileDisposition::CutOff))
+        .any(|(_, o)| matches!(o, FileDisposition::CutOff(_)))
     {
         "cut_off"
     } else {
@@ -95,7 +96,21 @@ pub(crate) fn register_files(
     }
     .into();
     store.finish_run(run, &totals)?;
+    crate::store::intake::record_intake(&store.conn, run, &found)?;
     Ok(out)
+}
+
+/// Adds one file's reading (whole or cut off) to the intake run's totals, and what the run's
+/// row records beside them.
+fn add_up(totals: &mut RunRecord, found: &mut IntakeStats, stats: &IntakeStats) {
+    totals.rows_read += stats.input.rows as i64;
+    totals.ids_read += stats.input.ids as i64;
+    totals.blank_ids += stats.input.blank_ids as i64;
+    totals.duplicate_ids += stats.duplicates as i64;
+    found.input.bad_times += stats.input.bad_times;
+    found.other_account.rows += stats.other_account.rows;
+    found.retimed.count += stats.retimed.count;
+    found.retimed.fixed |= stats.retimed.fixed;
 }
 
 /// Reads one file in chunks from where its last reading stopped, keeping its progress beside

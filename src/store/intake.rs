@@ -150,7 +150,7 @@ fn register_in_one_transaction(
 
 /// Records in the run's row what reading its input counted (times dated by fetch, other
 /// accounts' rows, stored checks given another time).
-pub(super) fn record_intake(
+pub(crate) fn record_intake(
     conn: &Connection,
     run: i64,
     stats: &IntakeStats,

@@ -18,9 +18,10 @@ use crate::commands::report::{billing_document, billing_inputs, report_attacks, 
 use crate::exit::ExitStatus;
 use crate::failure::Failure;
 use crate::fetch::{FetchOptions, FetchReport};
-use crate::nightly::intake::FileDisposition;
-use crate::nightly::{billing, export, inbox, intake, worse};
+use crate::nightly::{billing, export, worse};
 use crate::report::render::Format;
+
+mod inbox_step;
 
 /// One account's night.
 pub(crate) struct Night<'a> {
@@ -211,109 +212,6 @@ impl<'a> Night<'a> {
         args.rate = self.s.rate;
         args.summary_file = Some(self.paths.summary_file.clone());
         Ok(args)
-    }
-
-    /// Registers the inbox's files; `false` when the night stops here (cut off, interrupted).
-    fn read_inbox(&mut self, opts: &FetchOptions) -> bool {
-        let now = std::time::SystemTime::now();
-        let listing = match inbox::list(&self.paths.inbox, self.s.settle, now) {
-            Ok(l) => l,
-            Err(e) => {
-                let f = Failure::usage(anyhow!("reading {}: {e}", shown(&self.paths.inbox)));
-                self.failed("inbox", &f);
-                return true;
-            }
-        };
-        self.summary.files_waiting = listing.waiting.iter().map(|(p, _)| shown(p)).collect();
-        self.unread_entries(&listing);
-        if listing.take.is_empty() {
-            let detail = format!(
-                "no new file ({} still being written)",
-                listing.waiting.len()
-            );
-            self.step("inbox", ExitStatus::Ok, "quiet", detail);
-            return true;
-        }
-        let outcomes = match intake::register_files(
-            &opts.db,
-            &opts.account(),
-            &listing.take,
-            &opts.input,
-            self.deadline,
-            self.signalled,
-        ) {
-            Ok(o) => o,
-            Err(e) => {
-                self.failed("inbox", &Failure::from(e));
-                return false;
-            }
-        };
-        self.file_dispositions(outcomes)
-    }
-
-    /// Names what the inbox holds but never reads (a folder, a FIFO: status 2, so someone
-    /// looks), and warns about files whose modification time is in the future.
-    fn unread_entries(&mut self, listing: &inbox::Listing) {
-        for (path, why) in &listing.skipped {
-            self.summary.files_skipped.push(shown(path));
-            let detail = format!("{} skipped: {why}", shown(path));
-            self.step("inbox", ExitStatus::Usage, "skipped", detail);
-        }
-        let label = self.label();
-        for path in &listing.future_mtime {
-            tracing::warn!(
-                account = label.as_str(),
-                file = shown(path).as_str(),
-                "the file's modification time is in the future (the sender's clock or an SFTP \
-                 time-zone setting is wrong): judged settled by when it last changed on this \
-                 machine"
-            );
-        }
-    }
-
-    /// Moves each read file where it belongs; `false` when the night stops here.
-    fn file_dispositions(&mut self, outcomes: Vec<(PathBuf, FileDisposition)>) -> bool {
-        let (mut cut, mut stopped, mut ids) = (0, false, 0);
-        let inbox = self.paths.inbox.clone();
-        for (file, outcome) in outcomes {
-            match outcome {
-                FileDisposition::Registered(stats) => {
-                    ids += stats.distinct;
-                    match inbox::move_into(&file, &inbox.join(inbox::DONE_FOLDER)) {
-                        Ok(to) => self.summary.files_registered.push(shown(&to)),
-                        Err(e) => {
-                            let f = Failure::internal(anyhow!("moving {}: {e}", shown(&file)));
-                            self.failed("inbox", &f);
-                        }
-                    }
-                }
-                FileDisposition::Rejected(why) => {
-                    let detail = match inbox::reject(&file, &inbox, &why) {
-                        Ok(to) => format!("{} rejected: {why}", shown(&to)),
-                        Err(e) => {
-                            format!("{} cannot be read ({why}), nor moved: {e}", shown(&file))
-                        }
-                    };
-                    self.summary.files_rejected.push(shown(&file));
-                    self.step("inbox", ExitStatus::Usage, "rejected", detail);
-                }
-                FileDisposition::CutOff => cut += 1,
-                FileDisposition::Interrupted => stopped = true,
-            }
-        }
-        let registered = self.summary.files_registered.len();
-        let detail =
-            format!("{registered} files registered ({ids} ids), {cut} left for the next night");
-        if stopped {
-            self.step("inbox", ExitStatus::Interrupted, "interrupted", detail);
-            return false;
-        }
-        if cut > 0 {
-            self.step("inbox", ExitStatus::Incomplete, "cut_off", detail);
-            return false;
-        }
-        self.step("inbox", ExitStatus::Ok, "ok", detail);
-        true
     }
 
     /// Fetches the inbox's new ids and every stored check still open, within the budget.
