@@ -5,9 +5,12 @@
 //! - Amounts are exact decimals, never floats. Rounding is half-to-even at the scale.
 //!   [`Rounding::Line`] rounds each check's price before anything is added (an amount is then
 //!   the sum of its lines); [`Rounding::Total`] adds exact prices and rounds only the total.
-//! - A report shows every amount at one scale, in every format: the price list's scale widened
-//!   to the decimals of every price and amount it shows, at least 2 (`0.140` beside `98.350`;
-//!   [`Money::covering`]).
+//! - A report shows every amount at one scale, in every format. Under a price list that is the
+//!   list's `scale` (`93.54`, never `93.5400`), each amount rounded half-to-even for display (a
+//!   list rounded on the total rounds only the total: a period's exact sum may have more
+//!   decimals, and the report says its rows are rounded); a unit price keeps its own decimals
+//!   ([`Money::show_price`]). With a flat price (or none) it is the price's decimals and those of
+//!   every amount shown, at least 2 (`0.140` beside `98.350`; [`Money::covering`]).
 //! - JSON holds amounts as exact decimal strings (`"35000.105"`), so no reader rounds them
 //!   through a float, padded to the report's scale ([`Money::to_json`]). Padding never rounds: an
 //!   amount with more decimals than the scale keeps its own.
@@ -110,6 +113,21 @@ impl Money {
     /// at scale), rounded under `total`.
     pub(crate) fn total(&self, sum: Decimal) -> Decimal {
         self.round(sum)
+    }
+
+    /// A unit price as the reports print it: its own decimals, at least the scale (`0.0355`
+    /// and `0.04` at scale 2 -> `0.0355`, `0.04`), never rounded.
+    pub(crate) fn show_price(&self, d: Decimal) -> String {
+        let mut d = d.normalize();
+        if d.scale() < self.scale {
+            d.rescale(self.scale);
+        }
+        d.to_string()
+    }
+
+    /// Whether `d` has more decimals than the scale (shown rounded).
+    pub(crate) fn rounds(&self, d: Decimal) -> bool {
+        d.normalize().scale() > self.scale
     }
 
     /// `d` at the scale, as the reports print it (`0.14` -> `0.140` at scale 3).
@@ -225,6 +243,17 @@ mod tests {
         let m = Money::unrounded("USD").covering([&d("0.0350"), &d("1.5")]);
         assert_eq!(m.show(d("0.14")), "0.140");
         assert_eq!(m.show(d("0.1235")), "0.124", "half to even");
+    }
+
+    /// A list's amounts are shown at its scale (rounded), its prices at their own decimals.
+    #[test]
+    fn a_lists_amounts_at_its_scale_and_prices_at_their_own() {
+        let list = Money::new("USD", 2, Rounding::Total);
+        assert_eq!(list.show(d("93.54")), "93.54");
+        assert_eq!(list.show(d("3.3728")), "3.37");
+        assert!(list.rounds(d("3.3728")) && !list.rounds(d("3.5200")));
+        assert_eq!(list.show_price(d("0.0355")), "0.0355");
+        assert_eq!(list.show_price(d("0.5")), "0.50");
     }
 
     /// `line` rounds each check's price; `total` leaves prices exact and rounds the sum.

@@ -85,8 +85,9 @@ fn a_tiered_list_that_changes_price_gives_the_hand_calculation() {
     // 0.015: 0.125. Total 0.350, rounded at 2 decimals: 0.35.
     assert_eq!(b["currency"], "EUR");
     assert_eq!(b["totals"]["charged"], 13);
-    assert_eq!(b["totals"]["amount"], "0.350");
-    assert_eq!(b["prices"]["unrounded"], "0.350");
+    // Shown at the list's 2 decimals.
+    assert_eq!(b["totals"]["amount"], "0.35");
+    assert_eq!(b["prices"]["unrounded"], "0.35");
     assert_eq!(b["prices"]["unpriced"], 0);
     let periods: Vec<(String, String)> = b["periods"]
         .as_array()
@@ -133,11 +134,11 @@ fn a_tiered_list_that_changes_price_gives_the_hand_calculation() {
         tiers,
         [
             row("2026-01", "2026-01-01", "1: 1 to 3", 3, "0.105"),
-            row("2026-01", "2026-01-01", "2: 4 to 5", 2, "0.060"),
-            row("2026-01", "2026-01-01", "3: 6 and over", 2, "0.050"),
-            row("2026-01", "2026-01-01", "code 12250", 1, "0.010"),
-            row("2026-02", "2026-01-01", "1: 1 to 3", 2, "0.070"),
-            row("2026-02", "2026-02-15", "1: 1 to 4", 2, "0.040"),
+            row("2026-01", "2026-01-01", "2: 4 to 5", 2, "0.06"),
+            row("2026-01", "2026-01-01", "3: 6 and over", 2, "0.05"),
+            row("2026-01", "2026-01-01", "code 12250", 1, "0.01"),
+            row("2026-02", "2026-01-01", "1: 1 to 3", 2, "0.07"),
+            row("2026-02", "2026-02-15", "1: 1 to 4", 2, "0.04"),
             row("2026-02", "2026-02-15", "2: 5 and over", 1, "0.015"),
         ]
     );
@@ -169,8 +170,8 @@ fn a_tiered_list_that_changes_price_gives_the_hand_calculation() {
         ],
     );
     assert_eq!(b["totals"]["charged"], 5);
-    // 2 x 0.030 + 2 x 0.025 + 0.010 = 0.120
-    assert_eq!(b["totals"]["amount"], "0.120");
+    // 2 x 0.030 + 2 x 0.025 + 0.010 = 0.12
+    assert_eq!(b["totals"]["amount"], "0.12");
 
     // The tiers table is a CSV table of its own.
     let run = f
@@ -178,7 +179,9 @@ fn a_tiered_list_that_changes_price_gives_the_hand_calculation() {
         .run_line("report billing --prices prices.toml --by month --format csv --table tiers");
     run.expect(0);
     assert!(
-        run.stdout.starts_with("month,price_from,rate,price,checks,amount\n2026-01,2026-01-01,1: 1 to 3,0.035,3,0.105\n"),
+        run.stdout.starts_with(
+            "month,price_from,rate,price,checks,amount\n2026-01,2026-01-01,1: 1 to 3,0.035,3,0.10\n"
+        ),
         "{}",
         run.stdout
     );
@@ -194,7 +197,7 @@ fn line_rounding_and_the_config_key() {
     // 0.030 -> 0.03, 0.025 -> 0.02, 0.010, 0.020 -> 0.02, 0.015 -> 0.02.
     // January 3x0.04 + 2x0.03 + 2x0.02 + 0.01 = 0.23; February 2x0.04 + 2x0.02 + 0.02 = 0.14.
     let b = billing_json(&f.env, &["--config", "liveaudit.toml"]);
-    assert_eq!(b["totals"]["amount"], "0.370");
+    assert_eq!(b["totals"]["amount"], "0.37");
     assert_eq!(b["prices"]["rounding"], "line");
     // --price wins over the config's list.
     let b = billing_json(&f.env, &["--config", "liveaudit.toml", "--price", "1"]);
@@ -213,7 +216,7 @@ fn checks_a_line_rounding_bills_at_zero_are_said() {
     f.env.write("zero.toml", zeroed);
     let b = billing_json(&f.env, &["--prices", "zero.toml"]);
     assert_eq!(b["totals"]["charged"], 13);
-    assert_eq!(b["totals"]["amount"], "0.000");
+    assert_eq!(b["totals"]["amount"], "0", "at the list's 0 decimals");
     assert_eq!(b["prices"]["billed_at_zero"], 13);
     let run = f.env.run(&[
         "report",
@@ -382,4 +385,83 @@ fn a_summary_statement_is_compared_with_the_list_amount() {
     assert_eq!(r["buckets"]["amount_variance"]["count"], 1);
     // 0.225 + 0.125 = 0.350, rounded 0.35.
     assert_eq!(r["our_amount"], "0.350");
+}
+
+/// Every amount cell of a CSV table: the column `amount` (and the bridge's), never empty.
+fn amount_cells(csv: &str) -> Vec<String> {
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let at = rdr.headers().unwrap().iter().position(|h| h == "amount");
+    rdr.records()
+        .map(|r| r.unwrap()[at.unwrap()].to_string())
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
+/// A list at `scale = 2` whose tier price has 4 decimals (0.0333, rounded on the total) prints
+/// every amount at 2 decimals, in billing and reconcile, in every format: the total 0.36 (the
+/// exact 0.3566 rounded once), never `0.3600`, each period rounded from its exact sum (a note
+/// says so; JSON keeps it exact); the unit price keeps its 4 decimals. January by the list:
+/// 3 x 0.035 + 2 x 0.0333 + 2 x 0.025 + 0.010 = 0.2316; February 0.125.
+#[test]
+fn a_two_decimal_list_prints_two_decimals_everywhere() {
+    let f = fixture();
+    f.env
+        .write("p4.toml", LIST.replace("\"0.030\"", "\"0.0333\""));
+    let two = |a: &String| a.split_once('.').is_some_and(|(_, d)| d.len() == 2);
+    let run = f
+        .env
+        .run_line("report billing --prices p4.toml --by day --format csv");
+    let days = amount_cells(&run.stdout);
+    assert!(days.len() >= 12, "{}", run.stdout);
+    assert!(days.iter().all(two), "{days:?}");
+    let run = f
+        .env
+        .run_line("report billing --prices p4.toml --by month --format table");
+    run.stdout_has("0.36 EUR")
+        .stdout_has("each row is rounded from its exact sum");
+    assert!(!run.stdout.contains("0.3600"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(" 0.23 "),
+        "January's 0.2316: {}",
+        run.stdout
+    );
+    let b = f
+        .env
+        .json("report billing --prices p4.toml --by month --format json");
+    assert_eq!(b["totals"]["amount"], "0.36");
+    assert_eq!(
+        b["periods"][0]["amount"], "0.2316",
+        "JSON keeps the exact sum"
+    );
+    let tiers = f
+        .env
+        .run_line("report billing --prices p4.toml --table tiers --format csv");
+    tiers.stdout_has(",0.0333,");
+    assert!(
+        amount_cells(&tiers.stdout).iter().all(two),
+        "{}",
+        tiers.stdout
+    );
+
+    // A statement in cents reconciles at 2 decimals too: February billed 5 x 0.03.
+    let feb = &f.february;
+    let mut statement = String::from("liveness_id,billed_at,amount\n");
+    for (id, day) in feb.iter().zip([10, 11, 15, 16, 17]) {
+        statement += &format!("{id},2026-02-{day}T12:00:00Z,0.03\n");
+    }
+    f.env.write("statement.csv", statement);
+    let line =
+        "reconcile --statement statement.csv --prices p4.toml --from 2026-02-01 --to 2026-02-28";
+    let bridge = f.env.run_line(&format!("{line} --format csv"));
+    let cells = amount_cells(&bridge.stdout);
+    assert!(cells.iter().all(two), "{}", bridge.stdout);
+    assert!(
+        cells.contains(&"0.15".to_string()),
+        "billed: {}",
+        bridge.stdout
+    );
+    f.env
+        .run_line(&format!("{line} --format table"))
+        .stdout_has("expected 0.12 EUR")
+        .stdout_has("amounts are shown at 2 decimals");
 }

@@ -96,12 +96,28 @@ fn the_billing_workbook_adds_up_to_the_json_report() {
     let amount: f64 = column(&periods, "amount").iter().map(number).sum();
     assert_eq!(checks, j["totals"]["checks"].as_f64().unwrap());
     assert_eq!(charged, j["totals"]["charged"].as_f64().unwrap());
-    // Per-period amounts are exact (rounding = total rounds the total only).
-    assert!((amount - decimal(&j["prices"]["unrounded"])).abs() < 1e-9);
+    // Amounts are at the list's scale: each row is JSON's exact amount (rounding = total
+    // rounds the total only) rounded half to even.
+    let scale = j["prices"]["scale"].as_u64().unwrap() as u32;
+    let rounded = |rows: &Value| -> f64 {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let exact: Decimal = r["amount"].as_str().unwrap().parse().unwrap();
+                let shown = exact.round_dp_with_strategy(
+                    scale,
+                    rust_decimal::RoundingStrategy::MidpointNearestEven,
+                );
+                f64::try_from(shown).unwrap()
+            })
+            .sum()
+    };
+    assert!((amount - rounded(&j["periods"])).abs() < 1e-9);
 
     let codes = sheet(&env, "bill.xlsx", "codes");
     let by_code: f64 = column(&codes, "amount").iter().map(number).sum();
-    assert!((by_code - decimal(&j["prices"]["unrounded"])).abs() < 1e-9);
+    assert!((by_code - rounded(&j["codes"])).abs() < 1e-9);
     // Codes are numbers; messages text.
     assert!(matches!(column(&codes, "code")[0], Data::Float(_)));
     assert!(matches!(column(&codes, "message")[0], Data::String(_)));

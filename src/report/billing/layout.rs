@@ -27,16 +27,11 @@ pub(crate) const CLASSES_DOC: &str = "classes: see README, \"Check classes\"";
 /// Lays the report out for people.
 pub(crate) fn document(b: &Billing, window: &Window) -> Document {
     let with_price = b.price.is_some() || b.prices.is_some();
-    let list_prices: Vec<Decimal> = b
-        .prices
-        .iter()
-        .flat_map(|l| l.tiers.iter().map(|t| t.price))
-        .collect();
-    let money = b
-        .prices
-        .as_ref()
-        .map_or_else(|| Money::unrounded(&b.currency), |l| l.money(&b.currency))
-        .covering(b.price.iter().chain(&list_prices));
+    // Under a list, amounts at its scale; a flat price's at the price's decimals.
+    let money = b.prices.as_ref().map_or_else(
+        || Money::unrounded(&b.currency).covering(b.price.iter()),
+        |l| l.money(&b.currency),
+    );
     let mut sections = vec![
         totals_section(b, with_price, &money),
         periods_section(b, with_price, &money),
@@ -112,6 +107,19 @@ fn summary_lines(b: &Billing, window: &Window, money: &Money) -> Vec<String> {
                 l.money(&b.currency).describe_rounding()
             )
         });
+        let rows = b.periods.iter().map(|p| p.amount);
+        if rows
+            .chain(b.codes.iter().map(|c| c.amount))
+            .flatten()
+            .any(|a| money.rounds(a))
+        {
+            summary.push(format!(
+                "amounts are shown at the list's {} decimals: each row is rounded from its exact \
+                 sum (JSON holds it exactly), so the rows may add up to a little more or less \
+                 than the total, which the list rounds once",
+                money.scale
+            ));
+        }
         if l.billed_at_zero > 0 {
             summary.push(crate::prices::billed_at_zero_note(
                 l.billed_at_zero,
@@ -280,13 +288,14 @@ fn tiers_section(b: &Billing, l: &ListSummary, money: &Money) -> Section {
     }
     let mut tiers = Section::new("Per tier", &headers)
         .keyed("tiers")
-        .with_money(&["price", "amount"]);
+        // A unit price keeps its decimals (0.0355 under a 2-decimal list): not money-formatted.
+        .with_money(&["amount"]);
     for r in &l.tiers {
         let mut row = vec![
             r.month.clone(),
             r.price_from.clone(),
             r.rate.clone(),
-            money.show(r.price),
+            money.show_price(r.price),
             r.checks.to_string(),
             money.show(r.amount),
         ];

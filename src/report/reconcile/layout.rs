@@ -32,7 +32,18 @@ pub(super) const SHOWN_ORDER: [BucketKind; 20] = [
 pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
     let scale = money_scale(r, currency);
     let money = |d: Decimal| format!("{} {currency}", scale.show(d));
-    let summary = summary_lines(r, &money);
+    let mut summary = summary_lines(r, &money);
+    if shown_amounts(r).iter().any(|a| scale.rounds(*a)) {
+        // Before the classes line, which ends the summary.
+        summary.insert(
+            summary.len() - 1,
+            format!(
+                "amounts are shown at {} decimals (the price list's, or the statement's if more), \
+                 rounded: JSON holds them exactly, and the bridge ties there to the last decimal",
+                scale.scale
+            ),
+        );
+    }
     Document {
         title: "liveaudit reconcile".into(),
         summary,
@@ -44,8 +55,18 @@ pub(crate) fn document(r: &Reconciliation, currency: &str) -> Document {
     }
 }
 
-/// The scale every amount of the report is shown at: enough decimals for all of them.
+/// The scale every amount of the report is shown at: the price list's (widened to the
+/// decimals the statement bills at), else enough decimals for all of them.
 fn money_scale(r: &Reconciliation, currency: &str) -> Money {
+    let amounts = shown_amounts(r);
+    match r.list_scale {
+        Some(scale) => Money::new(currency, scale, crate::money::Rounding::Total),
+        None => Money::unrounded(currency).covering(&amounts),
+    }
+}
+
+/// Every amount the report shows.
+fn shown_amounts(r: &Reconciliation) -> Vec<Decimal> {
     let mut amounts: Vec<Decimal> = vec![r.billed_amount];
     amounts.extend(r.buckets.values().map(|b| b.amount));
     amounts.extend(
@@ -57,7 +78,8 @@ fn money_scale(r: &Reconciliation, currency: &str) -> Money {
     if let Some(b) = &r.bridge {
         amounts.extend(b.amounts());
     }
-    Money::unrounded(currency).covering(r.our_amount.iter().chain(&amounts))
+    amounts.extend(r.our_amount);
+    amounts
 }
 
 /// The lines under the title: the statement, the period, the totals, the identity of the net

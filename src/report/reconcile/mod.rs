@@ -216,6 +216,10 @@ pub(crate) struct Reconciliation {
     pub notes: Vec<String>,
     /// Our charged checks a price list's `rounding = "line"` bills at 0 (a note says so).
     pub billed_at_zero: i64,
+    /// The scale amounts are shown at under a price list: the list's, widened to the decimals
+    /// the statement bills at (none with a flat price).
+    #[serde(skip)]
+    pub list_scale: Option<u32>,
     /// The lines of the "to dispute" buckets, spooled for the dispute file (only under
     /// `--dispute`).
     #[serde(skip)]
@@ -373,6 +377,7 @@ impl Reconciliation {
             disputes: None,
             notes: Vec::new(),
             billed_at_zero: 0,
+            list_scale: None,
         }
     }
 }
@@ -392,7 +397,7 @@ pub(crate) fn reconcile(
     opts: &ReconcileOptions,
 ) -> Result<Reconciliation, ReconcileError> {
     let read_in = opts.statement_read_zone();
-    let (shape, malformed, summary_lines) = load_statement(conn, opts, &read_in.tz)?;
+    let (shape, malformed, summary_lines, decimals) = load_statement(conn, opts, &read_in.tz)?;
     let mut sink = DetailSink::open(opts)?;
     let mut notes = Vec::new();
     unreadable_lines(&malformed, &mut sink, &mut notes);
@@ -417,6 +422,7 @@ pub(crate) fn reconcile(
     }
     conn.execute_batch("DROP TABLE IF EXISTS temp.stmt; DROP TABLE IF EXISTS temp.priced;")?;
     result.malformed = malformed;
+    result.list_scale = opts.prices.as_ref().map(|l| l.money.scale.max(decimals));
     result.discrepancies = sink
         .totals
         .iter()
@@ -494,13 +500,17 @@ fn unreadable_lines(malformed: &[Malformed], sink: &mut DetailSink, notes: &mut 
     }
 }
 
+/// A statement read: its shape, the lines it could not read, its summary lines, and the most
+/// decimals an amount of it has.
+type Loaded = (Shape, Vec<Malformed>, Vec<statement::SummaryLine>, u32);
+
 /// Reads the statement: itemised lines into the temporary table `stmt` (in one transaction),
-/// summary lines into memory; returns its shape and the lines it could not read.
+/// summary lines into memory.
 fn load_statement(
     conn: &mut Connection,
     opts: &ReconcileOptions,
     zone: &TimeZone,
-) -> Result<(Shape, Vec<Malformed>, Vec<statement::SummaryLine>), ReconcileError> {
+) -> Result<Loaded, ReconcileError> {
     // The statement table may be large: keep it in a temporary file, not in memory.
     conn.pragma_update(None, "temp_store", "FILE")?;
     conn.execute_batch(
@@ -510,6 +520,10 @@ fn load_statement(
                                  inp INTEGER);",
     )?;
     let mut summary_lines = Vec::new();
+    let mut decimals = 0;
+    let mut widen = |a: Option<Decimal>| {
+        decimals = a.map_or(decimals, |a| decimals.max(a.normalize().scale()));
+    };
     let tx = conn.transaction()?;
     let (shape, malformed) = {
         let mut insert = tx.prepare(
@@ -521,6 +535,7 @@ fn load_statement(
             &opts.columns,
             zone,
             |item| {
+                widen(item.amount);
                 insert
                     .execute(params![
                         item.line as i64,
@@ -536,7 +551,13 @@ fn load_statement(
         )??
     };
     tx.commit()?;
-    Ok((shape, malformed, summary_lines))
+    let decimals = summary_lines
+        .iter()
+        .map(|l| l.amount)
+        .fold(decimals, |d, a| {
+            a.map_or(d, |a| d.max(a.normalize().scale()))
+        });
+    Ok((shape, malformed, summary_lines, decimals))
 }
 
 /// Whether the reconcile is clean within the tolerances.
