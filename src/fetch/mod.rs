@@ -471,7 +471,19 @@ where
     let (ids_tx, ids_rx) = async_channel::bounded::<Vec<ToFetch>>(ids.buffer);
     let producer = (ids.spawn)(ids_tx, ctx.clone(), conn);
 
-    dispatch(&ctx, &ids_rx, concurrency).await;
+    // The dispatcher runs on the runtime's threads, not on the thread that drives the run:
+    // each id's end wakes it (a slot of room in flight), and waking a task there is a queue
+    // push, where waking the driving thread is a futex call and a context switch per id.
+    let dispatcher = tokio::spawn({
+        let (ctx, ids_rx) = (ctx.clone(), ids_rx.clone());
+        async move { dispatch(&ctx, &ids_rx, concurrency).await }
+    });
+    if let Err(e) = dispatcher.await {
+        tracing::error!(error = %e, "the dispatcher failed");
+        ctx.stop(StopCause::Storage(format!(
+            "internal error in the dispatcher: {e}"
+        )));
+    }
     reporter.finish();
     signals.abort();
     if let Some(budget) = budget {

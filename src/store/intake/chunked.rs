@@ -49,9 +49,13 @@ pub(crate) fn register_chunked(
 ) -> Result<(IntakeStats, Ended), IntakeError> {
     let batch = {
         let conn = conn.take();
-        // The intake's page cache (the rule: `super::register`), kept while the run writes.
+        // The intake's page cache and statement journals in memory (the rule:
+        // `super::register`), kept while the run writes: this is the result writer's
+        // connection, which nothing else uses. A chunk's multi-row upserts journal more than
+        // SQLite keeps in memory by default (64 KiB), and spilled to a temporary file they cost
+        // a `pwrite` per page, about a third of this thread's CPU (BENCHMARKS.md, 2026-12-08).
         conn.execute_batch(&format!(
-            "PRAGMA cache_size = -{};",
+            "PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY;",
             super::INTAKE_CACHE_KIB
         ))?;
         Batch::new(&conn, run, account)?
