@@ -66,6 +66,7 @@ pub enum Setting {
     Category,
     Class,
     Attr,
+    NoAttr,
     Face,
     // Statements.
     StatementTz,
@@ -125,6 +126,7 @@ impl Setting {
         Setting::Category,
         Setting::Class,
         Setting::Attr,
+        Setting::NoAttr,
         Setting::Face,
         Setting::StatementTz,
         Setting::StatementCountColumn,

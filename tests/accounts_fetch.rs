@@ -81,6 +81,16 @@ impl Two {
         run
     }
 
+    /// A fetch of `input` as `account` writing the summary file `runs.jsonl`; its path.
+    fn fetch_with_summary(&self, account: &str, input: &str) -> (Run, std::path::PathBuf) {
+        let summary = self.env.path("runs.jsonl");
+        let path = summary.to_string_lossy();
+        (
+            self.fetch(account, input, &["--summary-file", &path]),
+            summary,
+        )
+    }
+
     pub(crate) fn fetch(&self, account: &str, input: &str, more: &[&str]) -> Run {
         let mut args = vec!["fetch", "--account", account, "--rate", "0"];
         args.extend(more);
@@ -178,12 +188,7 @@ fn two_accounts_share_one_database_and_an_id_is_only_asked_by_its_own() {
     two.env
         .write("b.csv", "liveness_id\nb-1\na-2\nb-2\nb-3\na-5\na-2\n");
     two.fetch("id-app", "a.csv", &[]).expect(0);
-    let summary = two.env.path("runs.jsonl");
-    let run = two.fetch(
-        "ph-app",
-        "b.csv",
-        &["--summary-file", summary.to_str().unwrap()],
-    );
+    let (run, summary) = two.fetch_with_summary("ph-app", "b.csv");
     run.expect(0);
     run.stderr_has("run 2: 3 ids (0 duplicates, 0 blank skipped, 3 of another account skipped)");
     run.stderr_has("account ph-app (partner code acme-ph), endpoint 127.0.0.2");
@@ -448,12 +453,7 @@ fn a_run_refused_for_its_input_still_names_its_account_in_the_summary_file() {
     let two = Two::new();
     two.env
         .write("bad.csv", "liveness_id,created_at\nx-1,not a time\n");
-    let summary = two.env.path("runs.jsonl");
-    let run = two.fetch(
-        "ph-app",
-        "bad.csv",
-        &["--summary-file", summary.to_str().unwrap()],
-    );
+    let (run, summary) = two.fetch_with_summary("ph-app", "bad.csv");
     run.expect(2);
     let line: Value =
         serde_json::from_str(std::fs::read_to_string(&summary).unwrap().trim()).unwrap();

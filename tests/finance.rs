@@ -40,6 +40,15 @@ pub(crate) fn reconcile_args() -> Vec<&'static str> {
     )
 }
 
+/// The JSON of [`reconcile_args`], asserting exit 5 (differences found).
+pub(crate) fn reconcile_json(f: &Fixture) -> serde_json::Value {
+    let mut args = reconcile_args();
+    args.extend(["--format", "json"]);
+    let run = f.env.run(&args);
+    run.expect(5);
+    run.json()
+}
+
 /// Asserts the bridge's three totals, each a (count, amount): to dispute, owed and to check.
 pub(crate) fn assert_totals(
     bridge: &serde_json::Value,
@@ -69,11 +78,7 @@ fn the_bridge_of_a_planted_statement_ties_to_the_last_decimal() {
     let f = fixture();
     f.env.write("statement.csv", planted(&f));
     f.env.write("prices.toml", PRICES);
-    let mut args = reconcile_args();
-    args.extend(["--format", "json"]);
-    let run = f.env.run(&args);
-    run.expect(5);
-    let v = run.json();
+    let v = reconcile_json(&f);
     let b = &v["bridge"];
     assert_eq!(
         (&b["billed"], &b["expected"], &b["difference"]),
@@ -141,11 +146,7 @@ fn a_line_that_cannot_be_read_stays_in_the_bridge() {
     statement.push_str("2026-10-12T10:00:00Z,someone,,\"0.035 a check\"\n");
     f.env.write("statement.csv", statement);
     f.env.write("prices.toml", PRICES);
-    let mut args = reconcile_args();
-    args.extend(["--format", "json"]);
-    let run = f.env.run(&args);
-    run.expect(5);
-    let v = run.json();
+    let v = reconcile_json(&f);
     let b = &v["bridge"];
     assert_eq!(
         (&b["statement"], &b["outside_period"]),
@@ -343,11 +344,7 @@ fn another_currency_is_refused_and_words_around_an_amount_are_malformed() {
 
     let damaged = planted(&f).replacen(",0.05\n", ",\"0.035 USD per check, 1 of 2\"\n", 1);
     f.env.write("statement.csv", damaged);
-    let mut args = reconcile_args();
-    args.extend(["--format", "json"]);
-    let run = f.env.run(&args);
-    run.expect(5);
-    let v = run.json();
+    let v = reconcile_json(&f);
     assert_eq!(v["malformed"][0]["line"], 4, "{}", v["malformed"]);
     assert!(
         v["malformed"][0]["problem"]

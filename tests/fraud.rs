@@ -296,9 +296,9 @@ fn every_row_of_spikes_families_dimension_and_faces_names_a_command_listing_its_
         ] {
             for row in v[table].as_array().unwrap() {
                 let Some(command) = row["checks_command"].as_str() else {
-                    // Only the folded and the no-value rows stand for no one set.
+                    // Only the folded row stands for no one set.
                     let value = row["value"].as_str().unwrap_or_default();
-                    assert!(value.starts_with("other (") || value == "(none)", "{row}");
+                    assert!(value.starts_with("other ("), "{row}");
                     continue;
                 };
                 assert_eq!(
@@ -400,4 +400,58 @@ fn face_images_are_shown_only_when_asked_and_saved() {
         !none.contains("<img") && none.contains("No saved image"),
         "{none}"
     );
+}
+
+/// The dimension's "(none)" row (checks without the column: here a file without it) names
+/// `checks --no-attr COLUMN`, which lists exactly its attacks, none of those with a channel.
+#[test]
+fn the_none_row_of_a_dimension_names_the_checks_without_the_column() {
+    let env = Env::plain();
+    let with = ids_with("chan", 12, injection);
+    let without = ids_with("bare", 7, injection);
+    let mut csv = String::from("liveness_id,channel\n");
+    for (i, id) in with.iter().enumerate() {
+        csv.push_str(&format!("{id},{}\n", ["web", "ios"][i % 2]));
+    }
+    env.write("with.csv", csv);
+    env.write(
+        "without.csv",
+        format!("liveness_id\n{}\n", without.join("\n")),
+    );
+    for file in ["with.csv", "without.csv"] {
+        env.fetch(file).quick().run().expect(0);
+    }
+    let v = json(
+        &env,
+        &[
+            "report",
+            "attacks",
+            "--dimension",
+            "channel",
+            "--format",
+            "json",
+        ],
+    );
+    let rows = v["by_dimension"].as_array().unwrap();
+    let none = rows.iter().find(|r| r["value"] == "(none)").unwrap();
+    assert_eq!(none["attacks"], 7, "{v}");
+    let command = none["checks_command"].as_str().unwrap();
+    assert_eq!(
+        command,
+        "liveaudit checks --tz UTC --category attack --no-attr channel"
+    );
+    assert_eq!(checks_listed(&env, command), 7);
+    let listed = env.json("checks --no-attr channel --format json");
+    let ids: std::collections::BTreeSet<&str> = listed["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["liveness_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, without.iter().map(String::as_str).collect());
+    // Every row names its command, and the rows' attacks add up to the report's.
+    let sum: i64 = rows.iter().map(|r| r["attacks"].as_i64().unwrap()).sum();
+    assert_eq!(sum, v["attacks"].as_i64().unwrap());
+    assert!(rows.iter().all(|r| r["checks_command"].is_string()), "{v}");
+    env.run(&["checks", "--no-attr", ""]).expect(2);
 }

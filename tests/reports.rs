@@ -357,18 +357,23 @@ fn json(env: &Env, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap()
 }
 
+/// The labels of a report's periods, in its order.
+fn period_labels(report: &serde_json::Value) -> Vec<&str> {
+    report["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["period"].as_str().unwrap())
+        .collect()
+}
+
 /// Guards that checks without an event time are the period `undated` (never dated by their
 /// fetch time unless `--date-by` asks), so no period is stretched up to today.
 #[test]
 fn undated_checks_are_a_period_of_their_own_and_never_dated_silently() {
     let (env, _) = fixture_with_undated();
     let v = json(&env, &["report", "billing", "--format", "json"]);
-    let labels: Vec<&str> = v["periods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["period"].as_str().unwrap())
-        .collect();
+    let labels = period_labels(&v);
     assert_eq!(
         labels,
         ["2026-10-01", "2026-10-02", "undated"],
@@ -425,12 +430,7 @@ fn undated_checks_are_a_period_of_their_own_and_never_dated_silently() {
 
     // The attack report's periods (and so its sparklines) cover the periods with data only.
     let v = json(&env, &["report", "attacks", "--format", "json"]);
-    let labels: Vec<&str> = v["periods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["period"].as_str().unwrap())
-        .collect();
+    let labels = period_labels(&v);
     assert_eq!(labels, ["2026-10-01", "2026-10-02", "undated"]);
 }
 

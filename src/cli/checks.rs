@@ -57,6 +57,10 @@ pub struct ChecksArgs {
     /// Only the checks whose input column NAME has VALUE (repeatable: all must hold)
     #[arg(long, value_name = "NAME=VALUE")]
     pub attr: Vec<String>,
+    /// Only the checks without input column NAME (no such column, or null: the attack
+    /// report's "(none)" row; repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub no_attr: Vec<String>,
     /// Only the checks whose face image digest (SHA-256, hex) starts with this
     #[arg(long, value_name = "DIGEST-PREFIX")]
     pub face: Option<String>,

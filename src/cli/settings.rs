@@ -59,6 +59,7 @@ impl Setting {
             Setting::Category => "--category",
             Setting::Class => "--class",
             Setting::Attr => "--attr",
+            Setting::NoAttr => "--no-attr",
             Setting::Face => "--face",
             Setting::StatementTz => "--statement-tz",
             Setting::StatementCountColumn => "--statement-count-column",

@@ -52,6 +52,11 @@ fn filter(args: &ChecksArgs) -> Result<CheckFilter, Failure> {
             ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if args.no_attr.iter().any(|n| n.is_empty()) {
+        return Err(Failure::usage(anyhow!(
+            "--no-attr needs the name of an input column (e.g. channel)"
+        )));
+    }
     let face = args
         .face
         .as_deref()
@@ -78,6 +83,7 @@ fn filter(args: &ChecksArgs) -> Result<CheckFilter, Failure> {
         category,
         class: args.class.map(class),
         attrs,
+        without: args.no_attr.clone(),
         face,
         limit: args.limit,
     })

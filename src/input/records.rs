@@ -168,7 +168,10 @@ pub(crate) fn read_rows<E>(
     // Rows that may be a footer wait here until a row of the table follows them (then they are
     // rows like any other) or the file ends (then they are the footer).
     let mut held: Vec<Row> = Vec::new();
-    let mut table_seen = false;
+    // The last check's id shape; `None` until a row of the table is read.
+    let mut table_id = None;
+    // Footer-like rows in a row: more than FOOTER_ROWS are rows of the table.
+    let mut streak = 0;
     for row in ahead.into_iter().map(Ok).chain(rows) {
         if opts.is_interrupted() {
             return Err(InputError::Interrupted);
@@ -181,13 +184,18 @@ pub(crate) fn read_rows<E>(
             stats.repeated_headers += 1;
             continue;
         }
-        // Only a row with a time or more than its id filled makes a footer possible after it.
-        let footer_like = layout.footer_like(&row.record);
-        held.push(row);
-        if footer_like && table_seen && held.len() <= FOOTER_ROWS {
-            continue;
+        // Only a row of the table makes a footer possible after it.
+        if table_id.is_some() && layout.footer_like(&row.record, table_id) {
+            streak += 1;
+            held.push(row);
+            if streak <= FOOTER_ROWS {
+                continue;
+            }
+        } else {
+            streak = 0;
+            table_id = layout.id_shape(&row.record);
+            held.push(row);
         }
-        table_seen |= !footer_like;
         for row in held.drain(..) {
             if let Some(id_row) = handle(&row, stats)?
                 && let Err(e) = sink(id_row)

@@ -38,6 +38,8 @@ pub(crate) struct CheckFilter {
     pub class: Option<Class>,
     /// Input columns and the value each must have (as the dimension table reads it).
     pub attrs: Vec<(String, String)>,
+    /// Input columns the check must not have (absent or null: the dimension's "(none)").
+    pub without: Vec<String>,
     /// A prefix of the face image's SHA-256, lowercase hex.
     pub face: Option<String>,
     pub limit: Option<usize>,
@@ -102,6 +104,10 @@ impl CheckFilter {
         self.attrs
             .iter()
             .all(|(name, value)| attribute(attrs, name).as_deref() == Some(value.as_str()))
+            && self
+                .without
+                .iter()
+                .all(|name| attribute(attrs, name).is_none())
     }
 }
 
@@ -236,6 +242,9 @@ pub(crate) fn command_line(window: &Window, filter: &CheckFilter) -> String {
     }
     for (name, value) in &filter.attrs {
         flag(Setting::Attr, Some(format!("{name}={value}")));
+    }
+    for name in &filter.without {
+        flag(Setting::NoAttr, Some(name.clone()));
     }
     if let Some(face) = &filter.face {
         flag(Setting::Face, Some(face.clone()));

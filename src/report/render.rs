@@ -7,7 +7,9 @@
 //!   [`html`]).
 //! - [`grid`]: a section's one table as typed cells, laid out here for people or machines.
 //!
-//! Policy: the numbers are computed once, by the report; renderers only lay them out. The HTML
+//! Policy: the numbers are computed once, by the report; renderers only lay them out. On a
+//! terminal no word is ever broken across lines: a table wraps its text at spaces, or, when its
+//! longest words cannot sit side by side, is shown expanded, one block per row. The HTML
 //! page loads nothing from the network (no CDN, fonts or scripts) and prints cleanly to PDF.
 //! CSV is one tidy table per file (one header row; plain numbers, shares as fractions, no `%`
 //! or glyphs), so spreadsheets and databases load it: the section is chosen by its key
@@ -262,58 +264,31 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The narrowest a column may be at a narrow terminal, so no number, amount, date, period, code
-/// or id is ever broken across lines: its longest word that holds a digit, or, in a column of
-/// single words (codes, categories, families, buckets), its longest cell; 0 when it has neither.
-/// Only text (meanings, messages, names, headers) wraps, and a table whose columns cannot all fit
-/// is wider than the terminal rather than breaking a number.
-fn unbreakable_width(section: &Section, column: usize) -> u16 {
-    let cells = || section.rows.iter().filter_map(|row| row.get(column));
-    let width = |word: &str| word.chars().count();
-    let identifiers = cells().all(|cell| cell.split_whitespace().count() <= 1);
-    let widest = if identifiers {
-        cells().map(|cell| width(cell.trim())).max()
-    } else {
-        cells()
-            .flat_map(|cell| cell.split_whitespace())
-            .filter(|word| word.chars().any(|c| c.is_ascii_digit()))
-            .map(width)
-            .max()
-    };
+/// The narrowest a column may be: its longest word (a number, amount, date, period, code, id or
+/// any other word), so no word is ever broken across lines; only text wraps, at spaces.
+fn longest_word(section: &Section, column: usize) -> u16 {
+    let widest = section
+        .rows
+        .iter()
+        .filter_map(|row| row.get(column))
+        .flat_map(|cell| cell.split_whitespace())
+        .map(|word| word.chars().count())
+        .max();
     u16::try_from(widest.unwrap_or(0)).unwrap_or(u16::MAX)
 }
 
-/// Fits a table to a terminal `width` wide. Numbers, dates, ids and single-word cells never
-/// break (see [`unbreakable_width`]); a header's words stay whole when the terminal has room for
-/// every column's longest header word beside them, else a header breaks rather than the table
-/// widening. A table whose unbreakable cells alone are wider than the terminal is not wrapped
-/// at all: one line per row (read it with `less -S`, or as CSV), since squeezing its text
-/// columns would break "-3.9 pp" and messages and still overflow.
-fn fit_columns(table: &mut Table, section: &Section, width: u16) {
+/// Fits a table to a terminal `width` wide, if it can: every column at least as wide as its
+/// longest word and its header's longest word, text wrapping at spaces in what is left. A table
+/// that cannot fit so is not squeezed into broken words (`che/cks`, `-3./9 pp`) nor left
+/// wider than the terminal: it is shown expanded ([`write_expanded`]). Returns whether it fits.
+fn fit_columns(table: &mut Table, section: &Section, width: u16) -> bool {
     let padding: u16 = table.column_iter().map(|c| c.padding_width() + 1).sum();
-    let bounds = |with_header: bool| -> Vec<u16> {
-        (0..section.headers.len())
-            .map(|i| {
-                let words = unbreakable_width(section, i);
-                if with_header {
-                    words.max(header_word_width(&section.headers[i]))
-                } else {
-                    words
-                }
-            })
-            .collect()
-    };
-    let total = |bounds: &[u16]| bounds.iter().sum::<u16>().saturating_add(padding);
-    let (whole_headers, cells_only) = (bounds(true), bounds(false));
-    if total(&cells_only) > width {
-        table.set_content_arrangement(ContentArrangement::Disabled);
-        return;
+    let bounds: Vec<u16> = (0..section.headers.len())
+        .map(|i| longest_word(section, i).max(header_word_width(&section.headers[i])))
+        .collect();
+    if bounds.iter().sum::<u16>().saturating_add(padding) > width {
+        return false;
     }
-    let bounds = if total(&whole_headers) <= width {
-        whole_headers
-    } else {
-        cells_only
-    };
     for (column, words) in table.column_iter_mut().zip(bounds) {
         if words > 0 {
             // The bound counts the column's padding.
@@ -321,6 +296,32 @@ fn fit_columns(table: &mut Table, section: &Section, width: u16) {
             column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(bound)));
         }
     }
+    true
+}
+
+/// A table too wide for the terminal, one block per row (as `psql`'s expanded display): each
+/// column's header, then its value wrapped at spaces to the width left (a word longer than that
+/// keeps its own line, whole); blocks apart by a short rule.
+fn write_expanded(out: &mut dyn Write, section: &Section, width: u16) -> std::io::Result<()> {
+    let label = section
+        .headers
+        .iter()
+        .map(|h| h.chars().count())
+        .max()
+        .unwrap_or(0);
+    let room = usize::from(width).saturating_sub(label + 3).max(10);
+    for (i, row) in section.rows.iter().enumerate() {
+        if i > 0 {
+            writeln!(out, " {}", "─".repeat(label.min(usize::from(width)).max(3)))?;
+        }
+        for (header, cell) in section.headers.iter().zip(row) {
+            for (n, line) in wrap(cell, room).iter().enumerate() {
+                let shown = if n == 0 { header.as_str() } else { "" };
+                writeln!(out, " {shown:<label$}  {line}")?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The longest word of a column's header.
@@ -385,10 +386,12 @@ fn render_table(doc: &Document, width: Option<u16>, out: &mut dyn Write) -> std:
                     }
                 }));
             }
-            if let Some(width) = width {
-                fit_columns(&mut table, section, width);
+            match width {
+                Some(width) if !fit_columns(&mut table, section, width) => {
+                    write_expanded(out, section, width)?;
+                }
+                _ => writeln!(out, "{table}")?,
             }
-            writeln!(out, "{table}")?;
         }
         for note in &section.notes {
             write_indented(out, note, width)?;

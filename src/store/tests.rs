@@ -146,25 +146,30 @@ fn a_foreign_sqlite_file_is_read_by_no_command_and_left_untouched() {
     assert!(!dir.path().join("other.sqlite-wal").exists());
 }
 
+/// A database at schema `version` (the first `version` migrations) in `dir`, holding one run
+/// and one done check, `old-1`.
+fn old_database(dir: &std::path::Path, version: usize) -> std::path::PathBuf {
+    let path = dir.join("old.db");
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    let tx = conn.transaction().unwrap();
+    for (_, sql) in &MIGRATIONS[..version] {
+        tx.execute_batch(sql).unwrap();
+    }
+    tx.pragma_update(None, "user_version", version).unwrap();
+    tx.execute_batch(
+        "INSERT INTO runs (started_at, files) VALUES (1, '[]');
+         INSERT INTO checks (liveness_id, event_time, status, code, first_run, last_run)
+         VALUES ('old-1', 1700000000000, 'done', 200, 1, 1);",
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    path
+}
+
 #[test]
 fn a_version_12_database_gains_the_time_change_record_and_keeps_its_checks() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.db");
-    {
-        let mut conn = rusqlite::Connection::open(&path).unwrap();
-        let tx = conn.transaction().unwrap();
-        for (_, sql) in &MIGRATIONS[..12] {
-            tx.execute_batch(sql).unwrap();
-        }
-        tx.pragma_update(None, "user_version", 12).unwrap();
-        tx.execute_batch(
-            "INSERT INTO runs (started_at, files) VALUES (1, '[]');
-             INSERT INTO checks (liveness_id, event_time, status, code, first_run, last_run)
-             VALUES ('old-1', 1700000000000, 'done', 200, 1, 1);",
-        )
-        .unwrap();
-        tx.commit().unwrap();
-    }
+    let path = old_database(dir.path(), 12);
     let store = Store::open(&path, OpenMode::MigrateExisting).unwrap();
     let (version, event_time, differs): (i64, i64, i64) = store
         .conn
@@ -194,22 +199,7 @@ fn a_version_12_database_gains_the_time_change_record_and_keeps_its_checks() {
 #[test]
 fn a_version_13_database_gets_the_quarter_hour_index_under_its_new_name() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.db");
-    {
-        let mut conn = rusqlite::Connection::open(&path).unwrap();
-        let tx = conn.transaction().unwrap();
-        for (_, sql) in &MIGRATIONS[..13] {
-            tx.execute_batch(sql).unwrap();
-        }
-        tx.pragma_update(None, "user_version", 13).unwrap();
-        tx.execute_batch(
-            "INSERT INTO runs (started_at, files) VALUES (1, '[]');
-             INSERT INTO checks (liveness_id, event_time, status, code, first_run, last_run)
-             VALUES ('old-1', 1700000000000, 'done', 200, 1, 1);",
-        )
-        .unwrap();
-        tx.commit().unwrap();
-    }
+    let path = old_database(dir.path(), 13);
     let store = Store::open(&path, OpenMode::MigrateExisting).unwrap();
     let indexes: Vec<String> = store
         .conn

@@ -253,8 +253,11 @@ impl<'a> Night<'a> {
                 );
                 if c.unresolved() > 0 {
                     detail.push_str(&format!(
-                        " ({} held at 11350, {} failed, {} pending)",
-                        c.internal_error, c.failed, c.pending
+                        " ({} held at {}, {} failed, {} pending)",
+                        c.internal_error,
+                        crate::check::INTERNAL_ERROR,
+                        c.failed,
+                        c.pending
                     ));
                 }
                 self.step("fetch", *status, word, detail);

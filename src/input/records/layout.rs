@@ -246,10 +246,11 @@ impl Layout {
     }
 
     /// Whether `record` looks like a footer rather than a check, were it at the file's end: the
-    /// file has a time column, the row has no time, and either nothing but the id cell is
-    /// filled (`TOTAL,,,`) or the "id" holds no digit (`Total,,,1234`); no liveness id is a
-    /// word without digits.
-    pub(super) fn footer_like(&self, record: &csv::ByteRecord) -> bool {
+    /// file has a time column, the row has no time, and either its "id" holds no digit
+    /// (`TOTAL,,,1234`: no liveness id is a word without digits), or nothing but the id cell is
+    /// filled and the id is not shaped like the table's (`Generated_by_CRM_v2,,,` under
+    /// 24-character hex ids). An undated check shaped like the others is a check.
+    pub(super) fn footer_like(&self, record: &csv::ByteRecord, table_id: Option<IdShape>) -> bool {
         let Some(time) = self.time_index.filter(|_| self.has_header) else {
             return false;
         };
@@ -258,11 +259,19 @@ impl Layout {
         if blank(id) || !record.get(time).is_none_or(blank) {
             return false;
         }
+        if !id.iter().any(u8::is_ascii_digit) {
+            return true;
+        }
         let others_blank = record
             .iter()
             .enumerate()
             .all(|(i, f)| i == self.id_index || blank(f));
-        others_blank || !id.iter().any(u8::is_ascii_digit)
+        others_blank && table_id.is_some_and(|shape| shape != IdShape::of(id))
+    }
+
+    /// The shape of `record`'s id, for [`Layout::footer_like`].
+    pub(super) fn id_shape(&self, record: &csv::ByteRecord) -> Option<IdShape> {
+        record.get(self.id_index).map(IdShape::of)
     }
 
     /// Whether `record` repeats the header row.
@@ -540,4 +549,25 @@ fn column_letters(column: usize) -> String {
     }
     letters.reverse();
     String::from_utf8(letters).unwrap_or_default()
+}
+
+/// An id's length and the kinds of character it holds: a vendor's ids share one shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct IdShape {
+    len: usize,
+    lower: bool,
+    upper: bool,
+    other: bool,
+}
+
+impl IdShape {
+    fn of(id: &[u8]) -> IdShape {
+        let id = id.trim_ascii();
+        IdShape {
+            len: id.len(),
+            lower: id.iter().any(u8::is_ascii_lowercase),
+            upper: id.iter().any(u8::is_ascii_uppercase),
+            other: id.iter().any(|b| !b.is_ascii_alphanumeric()),
+        }
+    }
 }

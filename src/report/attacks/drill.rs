@@ -5,13 +5,11 @@
 //! built by [`command_line`] from the report's own window (zone, dates, dating basis, account)
 //! and the row's cut, so running it returns as many checks as the row counts: a family's or a
 //! dimension value's attacks, a spike's attacks in its period (its days within the window), a
-//! face's uses. Rows that stand for no one set ("other (N values)", "(none)") name none.
+//! face's uses, the "(none)" row's attacks without the column (`--no-attr`). The folded row
+//! ("other (N values)") stands for no one set and names none.
 
 use super::*;
 use crate::report::checks::{CheckFilter, command_line};
-
-/// The dimension value of checks without the column (see `scan`).
-const NO_VALUE: &str = "(none)";
 
 /// Sets the `checks_command` of every row that stands for a set of checks.
 pub(crate) fn attach_commands(a: &mut Attacks, window: &Window) {
@@ -25,13 +23,21 @@ pub(crate) fn attach_commands(a: &mut Attacks, window: &Window) {
     }
     if let Some(dimension) = &a.dimension {
         for r in &mut a.by_dimension {
-            if r.folded || r.value == NO_VALUE {
+            if r.folded {
                 continue;
             }
-            let filter = CheckFilter {
-                category: Some(Category::Attack),
-                attrs: vec![(dimension.clone(), r.value.clone())],
-                ..CheckFilter::default()
+            let filter = if r.value == NO_VALUE {
+                CheckFilter {
+                    category: Some(Category::Attack),
+                    without: vec![dimension.clone()],
+                    ..CheckFilter::default()
+                }
+            } else {
+                CheckFilter {
+                    category: Some(Category::Attack),
+                    attrs: vec![(dimension.clone(), r.value.clone())],
+                    ..CheckFilter::default()
+                }
             };
             r.checks_command = Some(command_line(window, &filter));
         }

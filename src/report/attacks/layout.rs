@@ -1,10 +1,9 @@
 //! Laying the attack report out as a document: summary, tables and charts.
 
 use super::*;
+use crate::report::render::grid::{Column, Datum, Grid, both};
 
-pub(super) fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
-}
+pub(super) use crate::report::render::grid::share_shown as pct;
 
 pub(super) fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
@@ -330,53 +329,34 @@ fn families_section(a: &Attacks, dated: &[usize]) -> Section {
     families
 }
 
-/// The machine table's columns of the per-code table.
-const CODE_COLUMNS: [&str; 6] = [
-    "code",
-    "message",
-    "family",
-    "count",
-    "share_of_checks",
-    "share_of_attacks",
+/// The per-code table's columns: machine header, people's header.
+const CODE_COLUMNS: [Column; 6] = [
+    both("code", "code"),
+    both("message", "message"),
+    both("family", "family"),
+    both("count", "count"),
+    both("share_of_checks", "of checks"),
+    both("share_of_attacks", "of attacks"),
 ];
 
 /// The per-code table of attack codes.
 fn codes_section(a: &Attacks) -> Section {
-    let mut codes = Section::new(
-        "By code",
-        &[
-            "code",
-            "message",
-            "family",
-            "count",
-            "of checks",
-            "of attacks",
-        ],
-    )
-    .keyed("codes")
-    .with_machine(&CODE_COLUMNS);
-    for c in &a.codes {
-        codes.row(vec![
-            c.code.to_string(),
-            c.message.clone(),
-            c.family.clone(),
-            c.count.to_string(),
-            pct(c.share_of_checks),
-            pct(c.share_of_attacks),
-        ]);
-        codes.machine_row(
-            &CODE_COLUMNS,
+    let mut grid = Grid::new(&CODE_COLUMNS);
+    grid.rows = a
+        .codes
+        .iter()
+        .map(|c| {
             vec![
-                c.code.to_string(),
-                c.message.clone(),
-                c.family.clone(),
-                c.count.to_string(),
-                fraction(c.share_of_checks),
-                fraction(c.share_of_attacks),
-            ],
-        );
-    }
-    codes
+                Datum::text(Some(c.code)),
+                Datum::Text(c.message.clone()),
+                Datum::Text(c.family.clone()),
+                Datum::text(Some(c.count)),
+                Datum::Share(c.share_of_checks),
+                Datum::Share(c.share_of_attacks),
+            ]
+        })
+        .collect();
+    Section::of_grid("By code", grid).keyed("codes")
 }
 
 /// Codes the table does not list: per code, never folded into a family.

@@ -53,6 +53,10 @@ pub(crate) use shares::*;
 #[cfg(test)]
 mod tests;
 
+/// The dimension value of checks without the column (absent or null): counted by the scan,
+/// listed by `liveaudit checks --no-attr COLUMN`.
+const NO_VALUE: &str = "(none)";
+
 /// Periods shown in a family's trend sparkline (the most recent ones).
 const SPARK_PERIODS: usize = 40;
 
@@ -175,7 +179,7 @@ pub(crate) struct DimensionRow {
     /// The row folding the values beyond `--top` ("other (N values)"): no one value.
     #[serde(skip)]
     pub folded: bool,
-    /// The `liveaudit checks` line listing its attacks (not for "other" or "(none)").
+    /// The `liveaudit checks` line listing its attacks (not for the folded "other" row).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks_command: Option<String>,
 }

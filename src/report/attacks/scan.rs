@@ -214,7 +214,7 @@ pub(super) fn scan_range(
             ValueRef::Text(attrs) => attribute(attrs, column),
             _ => None,
         };
-        let value: &str = found.as_deref().unwrap_or("(none)");
+        let value: &str = found.as_deref().unwrap_or(NO_VALUE);
         // A value's text is allocated once, when first seen.
         let per_code = match part.by_value.get_mut(value) {
             Some(per_code) => per_code,

@@ -22,6 +22,9 @@ pub(crate) enum Datum {
     Dated(Option<String>),
     /// A SHA-256 digest in hex: its first 16 digits to people, whole to machines.
     Digest(Option<String>),
+    /// A share (a fraction; `None` where it is not defined): a percentage to one decimal to
+    /// people (`-` when undefined), the fraction at full precision to machines (empty).
+    Share(Option<f64>),
     /// A check's input columns (a JSON object): `key=value` words to people, so a narrow
     /// terminal wraps between columns; the JSON text to machines.
     Columns(Option<Value>),
@@ -45,6 +48,7 @@ impl Datum {
                 .as_deref()
                 .map_or_else(String::new, |d| d.chars().take(DIGEST_SHOWN).collect()),
             Datum::Columns(c) => c.as_ref().map_or_else(String::new, column_words),
+            Datum::Share(v) => share_shown(*v),
         }
     }
 
@@ -54,8 +58,14 @@ impl Datum {
             Datum::Text(t) => t.clone(),
             Datum::Dated(t) | Datum::Digest(t) => t.clone().unwrap_or_default(),
             Datum::Columns(c) => c.as_ref().map_or_else(String::new, Value::to_string),
+            Datum::Share(v) => super::fraction(*v),
         }
     }
+}
+
+/// A share as people read it: a percentage to one decimal, `-` where it is not defined.
+pub(crate) fn share_shown(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
 }
 
 /// Input columns as people read them: `channel=ios country=SG`, one word per column.
@@ -179,6 +189,7 @@ mod tests {
             machines_only("message"),
             both("image_sha256", "image sha256"),
             both("attributes", "attributes"),
+            both("share", "of checks"),
         ]);
         grid.rows.push(vec![
             Datum::Text("lv-1".into()),
@@ -186,37 +197,58 @@ mod tests {
             Datum::text(Some("success")),
             Datum::Digest(Some("0123456789abcdef0123".into())),
             Datum::Columns(Some(serde_json::json!({"channel": "ios", "n": 3}))),
+            Datum::Share(Some(0.125)),
+        ]);
+        grid.rows.push(vec![
+            Datum::Text("lv-2".into()),
+            Datum::Dated(Some("2026-10-01T10:00:00+08:00".into())),
+            Datum::text(None::<String>),
+            Datum::Digest(None),
+            Datum::Columns(None),
+            Datum::Share(None),
         ]);
         let section = Section::of_grid("Checks", grid);
         let laid = section.laid_out();
-        assert_eq!(
-            laid.headers,
-            ["liveness id", "time", "image sha256", "attributes"]
-        );
+        let people = [
+            "liveness id",
+            "time",
+            "image sha256",
+            "attributes",
+            "of checks",
+        ];
+        assert_eq!(laid.headers, people);
         assert_eq!(
             laid.rows,
-            [["lv-1", "undated", "0123456789abcdef", "channel=ios n=3"]]
-        );
-        let (headers, rows) = laid.machine_table();
-        assert_eq!(
-            headers,
             [
-                "liveness_id",
-                "time",
-                "message",
-                "image_sha256",
-                "attributes"
+                [
+                    "lv-1",
+                    "undated",
+                    "0123456789abcdef",
+                    "channel=ios n=3",
+                    "12.5%"
+                ],
+                ["lv-2", "2026-10-01T10:00:00+08:00", "", "", "-"],
             ]
         );
-        assert_eq!(
-            rows,
-            [[
-                "lv-1",
-                "",
-                "success",
-                "0123456789abcdef0123",
-                r#"{"channel":"ios","n":3}"#
-            ]]
-        );
+        let (headers, rows) = laid.machine_table();
+        let machine = [
+            "liveness_id",
+            "time",
+            "message",
+            "image_sha256",
+            "attributes",
+            "share",
+        ];
+        assert_eq!(headers, machine);
+        let first = [
+            "lv-1",
+            "",
+            "success",
+            "0123456789abcdef0123",
+            r#"{"channel":"ios","n":3}"#,
+            "0.125",
+        ];
+        let second = ["lv-2", "2026-10-01T10:00:00+08:00", "", "", "", ""];
+        assert_eq!(rows, [first, second]);
     }
 }

@@ -92,7 +92,7 @@ fn numbers_dates_and_periods_are_never_broken_at_a_narrow_terminal() {
     ]);
     let mut d = doc();
     d.sections = vec![periods, codes];
-    // The code table's unbreakable cells need 70 columns.
+    // Both tables fit their longest words from 70 columns on; below, each row is a block.
     for width in [40, 60, 80, 200] {
         let mut out = Vec::new();
         render_table(&d, Some(width), &mut out).unwrap();
@@ -102,17 +102,20 @@ fn numbers_dates_and_periods_are_never_broken_at_a_narrow_terminal() {
         }
         // A column of single words (codes, categories) keeps them whole too.
         assert!(text.contains("request_error"), "{text}");
-        // Text wraps where the table then fits (80), stays on one line where it fits whole
-        // (200), and is not wrapped where the table cannot fit anyway (40, 60: one line per row).
-        let message = "Identified as a frame (including paper or phone frame)";
-        assert_eq!(text.contains(message), width != 80, "{text}");
-        if width >= 80 {
-            assert!(
-                text.lines()
-                    .all(|l| l.chars().count() <= usize::from(width)),
-                "{text}"
-            );
-        }
+        assert!(
+            text.lines()
+                .all(|l| l.chars().count() <= usize::from(width)),
+            "{text}"
+        );
+        let expanded = text
+            .lines()
+            .any(|l| l.starts_with(" code ") && l.ends_with("12208"));
+        assert_eq!(expanded, width < 80, "{text}");
+        // Text stays on one line where the table fits whole (200), and wraps where it fits
+        // only so (80) or in a block.
+        let message =
+            "Identified as a frame (including paper or phone frame) at 2026-10-02T14:10:52Z";
+        assert_eq!(text.contains(message), width == 200, "{text}");
     }
 }
 
@@ -202,11 +205,12 @@ fn sparkline_scales_to_the_maximum() {
     assert_eq!(sparkline(&[]), "");
 }
 
-/// Guards the header rule: a header word is never broken ("stat" over "us") while the terminal
-/// has room for every column's longest header word, nor when the unbreakable cells overflow the
-/// terminal anyway; a header breaks only where that keeps the table within the terminal.
+/// Guards the word rule: no header word ("stat" over "us") and no cell word is ever broken. A
+/// table whose longest words fit the terminal wraps its text at spaces; one whose words cannot
+/// all fit is shown expanded, a block per row, within the terminal but for a word longer than
+/// the terminal itself, which keeps a line of its own, whole.
 #[test]
-fn header_words_stay_whole_unless_breaking_one_keeps_the_table_in_the_terminal() {
+fn no_word_is_ever_broken_and_a_table_too_wide_is_shown_expanded() {
     let section = |attributes: &str| {
         let mut checks = Section::new("Checks", &["liveness id", "status", "attributes"]);
         checks.row(vec![
@@ -216,27 +220,39 @@ fn header_words_stay_whole_unless_breaking_one_keeps_the_table_in_the_terminal()
         ]);
         checks
     };
-    let header_line = |section: Section, width: u16| {
+    let render = |section: Section, width: u16| {
         let mut d = doc();
         d.sections = vec![section];
         let mut out = Vec::new();
         render_table(&d, Some(width), &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        let line = text.lines().find(|l| l.contains("liveness id"));
-        (line.unwrap_or_default().to_owned(), text)
+        String::from_utf8(out).unwrap()
     };
-    // An unbreakable 52-character JSON word: the table overflows 60 columns either way.
+    let is_table = |text: &str| {
+        text.lines()
+            .any(|l| l.contains("liveness id") && l.contains("status"))
+    };
+    // An unbreakable 52-character JSON word: at 60 columns, a block whose JSON keeps its line.
     let json = "{\"app_version\":\"5.3.0\",\"channel\":\"ios\",\"country\":\"SG\"}";
-    let (line, text) = header_line(section(json), 60);
-    assert!(line.contains("status"), "{text}");
-    // Words that wrap: room for "status" whole at 60 columns.
+    let text = render(section(json), 60);
+    assert!(!is_table(&text), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(" status ") && l.ends_with("done")),
+        "{text}"
+    );
+    assert!(text.contains(json), "{text}");
+    // Words that wrap: a table at 60 columns, "status" whole, the attributes wrapped at spaces.
     let words = "app_version=5.3.0 channel=ios country=SG user_id=u11737 a long tail of words";
-    let (line, text) = header_line(section(words), 60);
-    assert!(line.contains("status"), "{text}");
+    let text = render(section(words), 60);
+    assert!(is_table(&text), "{text}");
     assert!(text.contains("country=SG"), "{text}");
-    // Words without a digit may wrap anywhere: 40 columns hold the id and them only if
-    // "status" breaks; it does, and the table stays within the terminal.
-    let (line, text) = header_line(section("a long tail of plain words"), 40);
-    assert!(!line.contains("status"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+    // 40 columns cannot hold the id, "status" and "plain" side by side: a block, no word broken.
+    let text = render(section("a long tail of plain words"), 40);
+    assert!(!is_table(&text), "{text}");
+    assert!(
+        text.contains("2f79307206eee337c5038f31") && text.contains("status"),
+        "{text}"
+    );
     assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
 }
