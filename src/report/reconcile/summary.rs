@@ -49,25 +49,14 @@ pub(super) fn summary(
     .for_account(opts.account.clone());
     let ours = charged_by_label(conn, codes, &window)?;
     let mut billed_at_zero = 0;
-    let list_amounts = match &opts.prices {
-        None => None,
-        Some(list) => Some(listed_by_label(
-            conn,
-            codes,
-            (opts, list),
-            &window,
-            &mut billed_at_zero,
-        )?),
-    };
+    let list_amounts = opts
+        .prices
+        .as_ref()
+        .map(|list| listed_by_label(conn, codes, (opts, list), &window, &mut billed_at_zero))
+        .transpose()?;
     let valuer = Valuer::of(opts);
     let compared = compared_periods(&window, billed, &ours);
-    let zone_hint = match monthly {
-        true => None,
-        false => {
-            let counts = compared.iter().map(|(k, b)| (k.clone(), b.0)).collect();
-            zone_hint::summary_hint(conn, codes, &window, &counts)?
-        }
-    };
+    let zone_hint = daily_hint(conn, codes, &window, (monthly, &compared))?;
     // 11350s are confirmed by an answer after the statement's last period.
     let statement_end = compared
         .keys()
@@ -115,6 +104,20 @@ pub(super) fn summary(
         notes: read_in_note(opts),
         ..Reconciliation::empty(opts, "summary", columns)
     })
+}
+
+/// The zone hint of a daily summary (none for a monthly one).
+fn daily_hint(
+    conn: &Connection,
+    codes: &CodeTable,
+    window: &Window,
+    (monthly, compared): (bool, &BTreeMap<String, PeriodBilled>),
+) -> Result<Option<ZoneHint>, ReconcileError> {
+    if monthly {
+        return Ok(None);
+    }
+    let counts = compared.iter().map(|(k, b)| (k.clone(), b.0)).collect();
+    zone_hint::summary_hint(conn, codes, window, &counts)
 }
 
 /// Says that a summary's days are read in `--statement-tz`, when it is not `--tz`.
