@@ -199,3 +199,61 @@ fn checks_billed_at_zero_by_rounding_are_said_in_every_format() {
     );
     bill.stdout_has(note);
 }
+
+/// A daily summary drawn in UTC days, reconciled in Singapore days: its counts differ from
+/// ours by 4 checks (each check at 20:00 UTC is the next day in Singapore); the zone hint names
+/// UTC, and `--statement-tz UTC` reads its days so (our checks counted per UTC day): nothing to
+/// dispute, as with `--tz UTC`. Checks per UTC day: 1 on the 2nd, 2, 3, 2 on the 5th.
+#[test]
+fn a_summary_drawn_in_utc_days_gets_the_zone_hint_and_statement_tz_reads_it() {
+    let env = crate::util::Env::plain();
+    let ids = crate::reconcile::ids_with(8, &[], |c| c == 200);
+    let mut csv = String::from("liveness_id,created_at\n");
+    for (id, (day, hour)) in ids.iter().zip([
+        (2, 20),
+        (3, 20),
+        (3, 21),
+        (4, 20),
+        (4, 21),
+        (4, 22),
+        (5, 20),
+        (5, 21),
+    ]) {
+        csv.push_str(&format!("{id},2026-10-0{day}T{hour}:00:00Z\n"));
+    }
+    env.write("ids.csv", csv);
+    env.fetch("ids.csv").unlimited().run().expect(0);
+    env.write(
+        "summary.csv",
+        "date,checks\n2026-10-02,1\n2026-10-03,2\n2026-10-04,3\n2026-10-05,2\n",
+    );
+    let line = "reconcile --statement summary.csv --price 0.035 --tz Asia/Singapore --format json";
+    let run = env.run_line(line);
+    run.expect(5);
+    let v = run.json();
+    assert_eq!(
+        v["zone_hint"],
+        serde_json::json!({"statement_offset": "+00:00", "shift": "+08:00",
+            "day_mismatches": 4, "after_shift": 0, "flag": "--statement-tz UTC"})
+    );
+    for (fix, zone) in [
+        ("--statement-tz UTC", "UTC"),
+        ("--statement-tz +00:00", "+00:00"),
+    ] {
+        let run = env.run_line(&format!("{line} {fix}"));
+        run.expect(0);
+        let v = run.json();
+        assert_eq!(
+            (&v["zone"], &v["net_difference"]),
+            (&zone.into(), &0.into()),
+            "{fix}"
+        );
+        assert_eq!(v["bridge"]["to_dispute"]["amount"], "0.000", "{fix}");
+        assert_eq!(v["zone_hint"], serde_json::Value::Null);
+    }
+    let by_tz = env.json("reconcile --statement summary.csv --price 0.035 --tz UTC --format json");
+    assert_eq!(by_tz["our_charged"], 8);
+    // On stderr when the report goes to a pipe.
+    env.run_line("reconcile --statement summary.csv --price 0.035 --tz Asia/Singapore")
+        .stderr_has("zone hint: the daily counts differ from ours by 4 checks, by 0 if the statement's days are read at +00:00");
+}

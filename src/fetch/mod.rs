@@ -211,6 +211,37 @@ struct Ctx<V = VendorClient> {
     failures_explained: Mutex<std::collections::HashSet<&'static str>>,
 }
 
+impl Ctx {
+    /// The run's shared state: `concurrency` request slots, the pace and retry rules of `opts`.
+    fn new(
+        opts: &FetchOptions,
+        client: VendorClient,
+        writer: WriterHandle,
+        concurrency: usize,
+        tally: Arc<Tally>,
+    ) -> Ctx {
+        Ctx {
+            client,
+            codes: opts.codes.clone(),
+            pace: Pace::new(
+                opts.rate,
+                opts.burst,
+                concurrency,
+                opts.concurrency.is_none(),
+            ),
+            retry: opts.retry.clone(),
+            breaker: Breaker::new(opts.breaker_threshold),
+            writer,
+            cancel: CancellationToken::new(),
+            stop: Mutex::new(None),
+            slots: tokio::sync::Semaphore::new(concurrency),
+            tally,
+            save_images: opts.save_images.clone(),
+            failures_explained: Mutex::default(),
+        }
+    }
+}
+
 impl<V> Ctx<V> {
     /// Records the first stop cause and cancels the run.
     fn stop(&self, cause: StopCause) {
@@ -434,25 +465,7 @@ where
     client_opts.pool_max_idle = concurrency;
     let client = VendorClient::new(&opts.vendor, client_opts)?;
     let (writer, writer_thread, conn) = writer::spawn(&opts.db, run_id)?;
-    let ctx = Arc::new(Ctx {
-        client,
-        codes: opts.codes.clone(),
-        pace: Pace::new(
-            opts.rate,
-            opts.burst,
-            concurrency,
-            opts.concurrency.is_none(),
-        ),
-        retry: opts.retry.clone(),
-        breaker: Breaker::new(opts.breaker_threshold),
-        writer,
-        cancel: CancellationToken::new(),
-        stop: Mutex::new(None),
-        slots: tokio::sync::Semaphore::new(concurrency),
-        tally: tally.clone(),
-        save_images: opts.save_images.clone(),
-        failures_explained: Mutex::default(),
-    });
+    let ctx = Arc::new(Ctx::new(opts, client, writer, concurrency, tally.clone()));
 
     let signals = tokio::spawn(watch_signals(ctx.clone()));
     let budget = opts.deadline.map(|deadline| {

@@ -38,8 +38,9 @@ pub(super) fn summary(
 ) -> Result<Reconciliation, ReconcileError> {
     let (monthly, billed) = billed_by_period(lines);
     let by = if monthly { Period::Month } else { Period::Day };
+    // A summary's days are read in the statement's zone: ours are counted per day there.
     let window = Window::in_zone(
-        opts.zone.clone(),
+        opts.statement_read_zone().clone(),
         by,
         opts.from.as_deref(),
         opts.to.as_deref(),
@@ -48,18 +49,14 @@ pub(super) fn summary(
     .for_account(opts.account.clone());
     let ours = charged_by_label(conn, codes, &window)?;
     let mut billed_at_zero = 0;
-    let list_amounts = match &opts.prices {
-        None => None,
-        Some(list) => Some(listed_by_label(
-            conn,
-            codes,
-            (opts, list),
-            &window,
-            &mut billed_at_zero,
-        )?),
-    };
-    let valuer = Valuer::of(opts, &window);
+    let list_amounts = opts
+        .prices
+        .as_ref()
+        .map(|list| listed_by_label(conn, codes, (opts, list), &window, &mut billed_at_zero))
+        .transpose()?;
+    let valuer = Valuer::of(opts);
     let compared = compared_periods(&window, billed, &ours);
+    let zone_hint = daily_hint(conn, codes, &window, (monthly, &compared))?;
     // 11350s are confirmed by an answer after the statement's last period.
     let statement_end = compared
         .keys()
@@ -102,8 +99,41 @@ pub(super) fn summary(
         bridge,
         periods,
         billed_at_zero,
+        zone: window.zone.name.clone(),
+        zone_hint,
+        notes: read_in_note(opts),
         ..Reconciliation::empty(opts, "summary", columns)
     })
+}
+
+/// The zone hint of a daily summary (none for a monthly one).
+fn daily_hint(
+    conn: &Connection,
+    codes: &CodeTable,
+    window: &Window,
+    (monthly, compared): (bool, &BTreeMap<String, PeriodBilled>),
+) -> Result<Option<ZoneHint>, ReconcileError> {
+    if monthly {
+        return Ok(None);
+    }
+    let counts = compared.iter().map(|(k, b)| (k.clone(), b.0)).collect();
+    zone_hint::summary_hint(conn, codes, window, &counts)
+}
+
+/// Says that a summary's days are read in `--statement-tz`, when it is not `--tz`.
+fn read_in_note(opts: &ReconcileOptions) -> Vec<String> {
+    match &opts.statement_zone {
+        Some(z) if z.name != opts.zone.name => vec![format!(
+            "the statement's days are read in {} ({}): our charged checks are counted per day \
+             there, and {}/{} are its days; tiers still count per month in {}",
+            z.name,
+            Setting::StatementTz,
+            Setting::From,
+            Setting::To,
+            opts.zone.name
+        )],
+        _ => Vec::new(),
+    }
 }
 
 /// The bridge of a summary statement of `lines` lines (`None` without a price): the lines
@@ -255,9 +285,10 @@ fn listed_by_label(
         codes,
         list,
         opts,
-        &window.zone.tz,
+        // Tiers count per calendar month in the account's zone, whatever the statement's.
+        &opts.zone.tz,
         (
-            ListPrices::month_start(&window.zone.tz, window.from),
+            ListPrices::month_start(&opts.zone.tz, window.from),
             bounds.1,
         ),
     )?;

@@ -22,12 +22,13 @@ pub(super) enum Valuer<'a> {
 
 impl<'a> Valuer<'a> {
     /// The valuer of a reconcile with a price list or `--price` (none without either), a
-    /// list's places counted in the window's zone.
-    pub(super) fn of(opts: &'a ReconcileOptions, window: &Window) -> Option<Valuer<'a>> {
+    /// list's places counted in the account's zone (`--tz`).
+    pub(super) fn of(opts: &'a ReconcileOptions) -> Option<Valuer<'a>> {
         match (&opts.prices, opts.price) {
             (Some(list), _) => Some(Valuer::List {
                 list,
-                zone: window.zone.tz.clone(),
+                // Tiers count per calendar month in the account's zone.
+                zone: opts.zone.tz.clone(),
             }),
             (None, Some(p)) => Some(Valuer::Flat(p)),
             (None, None) => None,

@@ -8,6 +8,11 @@
 //! leaving the fewest mismatches (then the nearest times). The hint is given once, when there
 //! are at least [`MIN_MISMATCHES`] and the best offset leaves at most a tenth of them; it names
 //! the offset, the shift and the flag that reads the statement so.
+//!
+//! A summary statement's days are compared in the zone it is read in (`--statement-tz`, else
+//! `--tz`): our charged checks are counted per day there. Its mismatch is the checks its
+//! daily counts differ from ours by; each real offset is tried as the one its days were drawn
+//! in (our checks counted per day at that offset), and the hint is given by the same rule.
 
 use super::*;
 use crate::setting::Setting;
@@ -31,11 +36,22 @@ pub(crate) struct ZoneHint {
     pub after_shift: u64,
     /// The flag that reads the statement so (`--statement-tz UTC`).
     pub flag: String,
+    /// A summary statement's: mismatches count checks, not lines.
+    #[serde(skip)]
+    pub summary: bool,
 }
 
 impl ZoneHint {
     /// The hint in words, as the first line of the report and on stderr.
     pub(crate) fn sentence(&self, read_in: &str) -> String {
+        if self.summary {
+            return format!(
+                "zone hint: the daily counts differ from ours by {} checks, by {} if the \
+                 statement's days are read at {} instead of in {read_in} (each moves {}): \
+                 reconcile with {}",
+                self.day_mismatches, self.after_shift, self.statement_offset, self.shift, self.flag
+            );
+        }
         format!(
             "zone hint: {} lines fall on another day than their check, {} if the statement's \
              times are read at {} instead of in {read_in} (each moves {}): reconcile with {}",
@@ -108,9 +124,91 @@ pub(super) fn day_mismatches(
                 day_mismatches: mismatches,
                 after_shift: t.mismatches,
                 flag: format!("{} {}", Setting::StatementTz, offset_name(minutes)),
+                summary: false,
             })
         }
         _ => None,
     };
     Ok((mismatches, hint))
+}
+
+/// The hint for a daily summary statement billing `billed` checks per day (`2026-10-01`), read
+/// in `window`'s zone: when our charged checks counted per day at one real offset match its
+/// counts much better than counted in that zone.
+pub(super) fn summary_hint(
+    conn: &Connection,
+    codes: &CodeTable,
+    window: &Window,
+    billed: &BTreeMap<String, i64>,
+) -> Result<Option<ZoneHint>, ReconcileError> {
+    let days: Vec<(i64, i64)> = billed
+        .iter()
+        .filter_map(|(label, n)| {
+            let day = label.parse::<jiff::civil::Date>().ok()?;
+            let utc = TimeZone::UTC.to_timestamp(day.at(0, 0, 0, 0)).ok()?;
+            let utc = utc.as_millisecond();
+            Some((utc.div_euclid(DAY_MS), *n))
+        })
+        .collect();
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return Ok(None);
+    };
+    // Our charged checks from a day before the first to a day after the last (UTC).
+    let t = window.date_by.time_sql();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {t} FROM checks WHERE {} AND {t} >= ?1 AND {t} < ?2 AND {}",
+        crate::check::charged_sql(codes, ""),
+        crate::check::account_sql(window.account.is_some())
+    ))?;
+    let range = ((first.0 - 1) * DAY_MS, (last.0 + 2) * DAY_MS);
+    let times: Vec<i64> = stmt
+        .query_map(params![range.0, range.1, window.account], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    // The checks the daily counts differ from ours by, ours counted per day at `minutes`.
+    let mismatch = |offset_ms: &dyn Fn(i64) -> i64| -> u64 {
+        let mut ours: BTreeMap<i64, i64> = BTreeMap::new();
+        for &t in &times {
+            *ours
+                .entry((t + offset_ms(t)).div_euclid(DAY_MS))
+                .or_default() += 1;
+        }
+        let billed_days: u64 = days
+            .iter()
+            .map(|(d, n)| (n - ours.get(d).copied().unwrap_or(0)).unsigned_abs())
+            .sum();
+        let unbilled: u64 = ours
+            .iter()
+            .filter(|(d, _)| (first.0..=last.0).contains(*d) && !days.iter().any(|(b, _)| b == *d))
+            .map(|(_, n)| n.unsigned_abs())
+            .sum();
+        billed_days + unbilled
+    };
+    let zone = &window.zone.tz;
+    let read = mismatch(&|t| {
+        jiff::Timestamp::from_millisecond(t)
+            .map(|ts| i64::from(zone.to_offset(ts).seconds()) * 1000)
+            .unwrap_or(0)
+    });
+    let best = REAL_OFFSET_MINUTES
+        .iter()
+        .map(|&m| (mismatch(&|_| i64::from(m) * 60_000), m))
+        .min_by_key(|(n, m)| (*n, m.abs()));
+    let read_minutes = jiff::Timestamp::from_millisecond(first.0 * DAY_MS)
+        .map(|ts| zone.to_offset(ts).seconds() / 60)
+        .unwrap_or(0);
+    Ok(match best {
+        Some((after, minutes))
+            if read >= MIN_MISMATCHES && after * 10 <= read && minutes != read_minutes =>
+        {
+            Some(ZoneHint {
+                statement_offset: offset_text(minutes),
+                shift: offset_text(read_minutes - minutes),
+                day_mismatches: read,
+                after_shift: after,
+                flag: format!("{} {}", Setting::StatementTz, offset_name(minutes)),
+                summary: true,
+            })
+        }
+        _ => None,
+    })
 }
