@@ -12,8 +12,9 @@
 //! is a repeated header (concatenated exports): skipped and counted. A headerless file's first
 //! row is a header only if it names a known id column. A title above the header (up to
 //! `TITLE_ROWS` rows, each filling fewer cells than the header that follows) is skipped; in a file
-//! with a time column, rows at its end with no time and only the id or a word without digits
-//! filled (up to `FOOTER_ROWS`) are a footer, skipped: neither is ever sent as an id.
+//! with a time column, rows at its end with no time whose "id" has other kinds of character
+//! than the checks' ids and is alone or without digits (up to `FOOTER_ROWS`) are a footer,
+//! skipped: neither is ever sent as an id.
 
 use std::io::Read;
 

@@ -246,10 +246,10 @@ impl Layout {
     }
 
     /// Whether `record` looks like a footer rather than a check, were it at the file's end: the
-    /// file has a time column, the row has no time, and either its "id" holds no digit
-    /// (`TOTAL,,,1234`: no liveness id is a word without digits), or nothing but the id cell is
-    /// filled and the id is not shaped like the table's (`Generated_by_CRM_v2,,,` under
-    /// 24-character hex ids). An undated check shaped like the others is a check.
+    /// file has a time column, the row has no time, its "id" is not shaped like the table's
+    /// ids (other kinds of character: `TOTAL` or `Generated_by_CRM_v2` under lower-case hex
+    /// ids), and either nothing but that cell is filled or it holds no digit (`TOTAL,,,1234`).
+    /// An undated check shaped like the others is a check.
     pub(super) fn footer_like(&self, record: &csv::ByteRecord, table_id: Option<IdShape>) -> bool {
         let Some(time) = self.time_index.filter(|_| self.has_header) else {
             return false;
@@ -259,14 +259,14 @@ impl Layout {
         if blank(id) || !record.get(time).is_none_or(blank) {
             return false;
         }
-        if !id.iter().any(u8::is_ascii_digit) {
-            return true;
+        if table_id.is_none_or(|shape| shape == IdShape::of(id)) {
+            return false;
         }
         let others_blank = record
             .iter()
             .enumerate()
             .all(|(i, f)| i == self.id_index || blank(f));
-        others_blank && table_id.is_some_and(|shape| shape != IdShape::of(id))
+        others_blank || !id.iter().any(u8::is_ascii_digit)
     }
 
     /// The shape of `record`'s id, for [`Layout::footer_like`].
@@ -551,12 +551,13 @@ fn column_letters(column: usize) -> String {
     String::from_utf8(letters).unwrap_or_default()
 }
 
-/// An id's length and the kinds of character it holds: a vendor's ids share one shape.
+/// The kinds of character an id holds: a vendor's ids share them (lower-case hex: letters and
+/// digits), where a footer's words do not (capitals, `_`, spaces).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct IdShape {
-    len: usize,
     lower: bool,
     upper: bool,
+    digit: bool,
     other: bool,
 }
 
@@ -564,9 +565,9 @@ impl IdShape {
     fn of(id: &[u8]) -> IdShape {
         let id = id.trim_ascii();
         IdShape {
-            len: id.len(),
             lower: id.iter().any(u8::is_ascii_lowercase),
             upper: id.iter().any(u8::is_ascii_uppercase),
+            digit: id.iter().any(u8::is_ascii_digit),
             other: id.iter().any(|b| !b.is_ascii_alphanumeric()),
         }
     }

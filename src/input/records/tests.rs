@@ -520,6 +520,14 @@ fn footer_rows_after_the_table_are_skipped_and_rows_like_them_inside_it_kept() {
     let (rows, stats) = read(b"liveness_id,note\na1,x\nb2,\n", &InputOptions::default()).unwrap();
     assert_eq!(ids(&rows), ["a1", "b2"]);
     assert_eq!(stats.footer_rows, 0);
+    // Undated checks shaped like the table's ids at its end are checks, digits or not.
+    let (rows, stats) = read(
+        b"liveness_id,created_at\nold-done,2026-11-01\nold-pending,\nnew-one,,\n",
+        &InputOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(ids(&rows), ["old-done", "old-pending", "new-one"]);
+    assert_eq!(stats.footer_rows, 0);
     // Undated rows only (the time column empty throughout): none is a footer.
     let (rows, _) = read(
         b"liveness_id,created_at\na1,\nb2,\n",
