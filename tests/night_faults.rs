@@ -177,6 +177,19 @@ fn an_interrupt_during_the_fetch_stops_the_night_after_it_with_130() {
     assert_eq!(last_night(&env)["exit_status"], 130);
 }
 
+/// `report billing` of the night's day (2026-11-20) for the test's account, into `file`.
+fn billing_of_the_day(mut cmd: std::process::Command, file: &str) -> Run {
+    cmd.args([
+        "report",
+        "billing",
+        "--from",
+        "2026-11-20",
+        "--to",
+        "2026-11-20",
+    ])
+    .args(["--account", util::CODE, "--output", file]);
+    Run::from(cmd.output().unwrap())
+}
 #[test]
 fn a_changed_code_table_or_price_list_writes_every_billing_day_again_as_report_billing_does() {
     let env = Env::plain();
@@ -209,22 +222,9 @@ fn a_changed_code_table_or_price_list_writes_every_billing_day_again_as_report_b
     cmd.env("LIVEAUDIT_CODES", &codes);
     let run = nightly(cmd, &[]);
     run.expect(0).stderr_has("every day computed again");
-    let fresh = Run::from(
-        env.cmd()
-            .env("LIVEAUDIT_CODES", &codes)
-            .args([
-                "report",
-                "billing",
-                "--from",
-                "2026-11-20",
-                "--to",
-                "2026-11-20",
-            ])
-            .args(["--account", util::CODE, "--output", "fresh.csv"])
-            .output()
-            .unwrap(),
-    );
-    fresh.expect(0);
+    let mut fresh = env.cmd();
+    fresh.env("LIVEAUDIT_CODES", &codes);
+    billing_of_the_day(fresh, "fresh.csv").expect(0);
     let after = std::fs::read_to_string(&day_file).unwrap();
     assert_ne!(after, before);
     assert_eq!(
@@ -258,18 +258,7 @@ fn a_changed_code_table_or_price_list_writes_every_billing_day_again_as_report_b
     nightly(with_prices(env.cmd()), &[])
         .expect(0)
         .stderr_has("every day computed again");
-    let mut fresh = with_prices(env.cmd());
-    fresh
-        .args([
-            "report",
-            "billing",
-            "--from",
-            "2026-11-20",
-            "--to",
-            "2026-11-20",
-        ])
-        .args(["--account", util::CODE, "--output", "priced.csv"]);
-    Run::from(fresh.output().unwrap()).expect(0);
+    billing_of_the_day(with_prices(env.cmd()), "priced.csv").expect(0);
     let priced = std::fs::read_to_string(&day_file).unwrap();
     assert_ne!(priced, after);
     assert_eq!(

@@ -126,20 +126,19 @@ impl VendorClient {
         // `http_proxy`/`ALL_PROXY`: a proxy of plain HTTP is sent the whole URL, key included,
         // and off this machine. An https endpoint may: through a proxy it is a CONNECT tunnel,
         // and the proxy sees the host and port only.
-        let plain = [&settings.result_url, &settings.license_url]
-            .into_iter()
-            .flatten()
-            .any(|url| url.scheme() == "http");
+        let endpoints = || {
+            [&settings.result_url, &settings.license_url]
+                .into_iter()
+                .flatten()
+        };
+        let plain = endpoints().any(|url| url.scheme() == "http");
         if plain {
             builder = builder.no_proxy();
         }
         // Certificates are trusted if a public CA signed them (the vendor's hosts), or a CA in
         // the system's store or in `SSL_CERT_FILE`/`SSL_CERT_DIR` (a company's own CA, as a
         // TLS-inspecting proxy re-signs with). Only a client that may speak TLS reads that store.
-        let tls = [&settings.result_url, &settings.license_url]
-            .into_iter()
-            .flatten()
-            .any(|url| url.scheme() == "https");
+        let tls = endpoints().any(|url| url.scheme() == "https");
         builder = builder.tls_built_in_native_certs(tls);
         let http = builder
             .use_rustls_tls()
